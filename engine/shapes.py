@@ -1,0 +1,191 @@
+"""Shape inference over a whole graph, incremental for live feedback.
+
+`ShapeInference(graph)` mirrors the document through its events and keeps each
+node's result keyed by its input specs, so after a one-node edit only that node
+and the descendants whose inputs actually changed are recomputed. `infer(graph)`
+is the one-shot form. Structural problems come from `graphs.validate`; a node
+whose inputs are unknown (open port, upstream error) is simply left without
+shapes, so one mistake is reported once, on the node that causes it.
+This module imports no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphs.catalogue import node_type
+from graphs.document import Graph
+from graphs.errors import GraphError, ShapeError
+from graphs.validate import validate
+from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
+
+__all__ = ["InferenceResult", "ShapeInference", "TensorSpec", "fmt", "infer"]
+
+
+@dataclass
+class InferenceResult:
+    """Shapes, params and MACs per node, and every error (structural and shape)."""
+
+    info: dict[str, NodeInfo] = field(default_factory=dict)  # only nodes that were inferred
+    inputs: dict[str, dict[str, TensorSpec]] = field(default_factory=dict)
+    errors: list[GraphError] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def output_shapes(self, node_id: str) -> dict[str, tuple] | None:
+        info = self.info.get(node_id)
+        return None if info is None else {port: spec.shape for port, spec in info.outputs.items()}
+
+    def errors_for(self, node_id: str) -> list[GraphError]:
+        return [e for e in self.errors if e.node == node_id]
+
+    @property
+    def total_params(self) -> int:
+        return sum(i.params for i in self.info.values())
+
+    @property
+    def total_macs(self) -> int:
+        return sum(i.macs for i in self.info.values())
+
+
+class ShapeInference:
+    """Live shape inference for one graph; call `result()` after edits."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self._types: dict[str, str] = {}
+        self._params: dict[str, dict] = {}
+        self._sources: dict[str, dict[str, tuple[str, str]]] = {}  # node -> in port -> (src, src port)
+        self._ports: dict[str, list[str]] = {}
+        self._order: list[str] | None = None
+        self._cache: dict[str, tuple] = {}  # node -> (input key, NodeInfo or ShapeError)
+        for node in graph.nodes():
+            self._on_node_added(node)
+        for edge in graph.edges():
+            self._on_edge_added(edge)
+        graph.node_added.sub(self._on_node_added)
+        graph.node_removed.sub(self._on_node_removed)
+        graph.edge_added.sub(self._on_edge_added)
+        graph.edge_removed.sub(self._on_edge_removed)
+        graph.params_changed.sub(self._on_params_changed)
+
+    def close(self) -> None:
+        """Stop observing the graph."""
+        self.graph.node_added.unsub(self._on_node_added)
+        self.graph.node_removed.unsub(self._on_node_removed)
+        self.graph.edge_added.unsub(self._on_edge_added)
+        self.graph.edge_removed.unsub(self._on_edge_removed)
+        self.graph.params_changed.unsub(self._on_params_changed)
+
+    # ---- mirror of the document ----------------------------------------
+    def _on_node_added(self, node) -> None:
+        self._types[node.id] = node.type
+        self._set_params(node.id, node.params)
+        self._sources[node.id] = {}
+        self._order = None
+
+    def _set_params(self, node_id: str, params: dict) -> None:
+        spec = node_type(self._types[node_id], node_id)
+        resolved = spec.resolve_params(params, node_id)
+        self._params[node_id] = resolved
+        self._ports[node_id] = spec.input_ports(resolved)
+        self._cache.pop(node_id, None)
+
+    def _on_node_removed(self, node) -> None:
+        for table in (self._types, self._params, self._sources, self._ports, self._cache):
+            table.pop(node.id, None)
+        self._order = None
+
+    def _on_edge_added(self, edge) -> None:
+        self._sources[edge.target].setdefault(edge.target_port, (edge.source, edge.source_port))
+        self._cache.pop(edge.target, None)
+        self._order = None
+
+    def _on_edge_removed(self, edge) -> None:
+        ports = self._sources.get(edge.target, {})
+        if ports.get(edge.target_port) == (edge.source, edge.source_port):
+            del ports[edge.target_port]
+            for other in self.graph.in_edges(edge.target):  # a loaded file may have fed it twice
+                if other.target_port == edge.target_port:
+                    ports[edge.target_port] = (other.source, other.source_port)
+        self._cache.pop(edge.target, None)
+        self._order = None
+
+    def _on_params_changed(self, node_id, _old, new) -> None:
+        self._set_params(node_id, new)
+
+    def _topological_order(self) -> list[str]:
+        """Kahn's algorithm over the mirror; nodes on a cycle are left out."""
+        if self._order is None:
+            indegree = {n: 0 for n in self._types}
+            successors: dict[str, list[str]] = {n: [] for n in self._types}
+            for target, ports in self._sources.items():
+                for source, _ in set(ports.values()):
+                    indegree[target] += 1
+                    successors[source].append(target)
+            ready = [n for n, d in indegree.items() if d == 0]
+            order = []
+            while ready:
+                current = ready.pop(0) if len(ready) < 64 else ready.pop()
+                order.append(current)
+                for nxt in successors[current]:
+                    indegree[nxt] -= 1
+                    if indegree[nxt] == 0:
+                        ready.append(nxt)
+            self._order = order
+        return self._order
+
+    # ---- inference -------------------------------------------------------
+    def infer_shapes(self) -> InferenceResult:
+        """Shapes and shape errors only (no structural validation): the fast path."""
+        result = InferenceResult()
+        for node_id in self._topological_order():
+            inputs = {}
+            for port in self._ports[node_id]:
+                source = self._sources[node_id].get(port)
+                info = result.info.get(source[0]) if source else None
+                spec = info.outputs.get(source[1]) if info else None
+                if spec is None:
+                    break
+                inputs[port] = spec
+            else:
+                key = tuple(inputs.values())
+                cached = self._cache.get(node_id)
+                if cached is None or cached[0] != key:
+                    try:
+                        outcome = infer_node(node_id, self._types[node_id], self._params[node_id], inputs)
+                    except ShapeError as error:
+                        outcome = error
+                    cached = (key, outcome)
+                    self._cache[node_id] = cached
+                result.inputs[node_id] = inputs
+                if isinstance(cached[1], ShapeError):
+                    result.errors.append(cached[1])
+                else:
+                    result.info[node_id] = cached[1]
+        return result
+
+    def result(self) -> InferenceResult:
+        """Structural errors first, then shape errors, then shapes for every node that has them."""
+        structural = validate(self.graph)
+        result = self.infer_shapes()
+        result.errors = structural + result.errors
+        return result
+
+
+def infer(graph: Graph) -> InferenceResult:
+    inference = ShapeInference(graph)
+    try:
+        return inference.result()
+    finally:
+        inference.close()
+
+
+def describe(error: GraphError) -> str:
+    """`node 'conv2': message` for the CLI."""
+    return f"node '{error.node}': {error.message}" if error.node else error.message
+
+
+_ = fmt  # re-exported

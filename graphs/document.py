@@ -1,0 +1,286 @@
+"""The graph document: nodes, ports and edges, with events.
+
+Reads return copies; every write goes through a few methods that check the
+change and then emit exactly one specific event (plus `changed`). The GUI's undo
+commands call these same methods, so undo fires the same events as the edit.
+"""
+
+from __future__ import annotations
+
+import copy
+import keyword
+import re
+from dataclasses import dataclass, field, replace
+
+from graphs.catalogue import node_type
+from graphs.errors import (
+    CycleError,
+    DuplicateEdgeError,
+    DuplicateNodeError,
+    GraphError,
+    PortAlreadyConnectedError,
+    UnknownNodeError,
+    UnknownPortError,
+)
+from graphs.events import Event
+
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A wire from an output port to an input port."""
+
+    source: str
+    target: str
+    source_port: str = "out"
+    target_port: str = "in"
+
+    def as_dict(self) -> dict:
+        d = {"source": self.source, "target": self.target}
+        if self.source_port != "out":
+            d["source_port"] = self.source_port
+        if self.target_port != "in":
+            d["target_port"] = self.target_port
+        return d
+
+
+@dataclass
+class Node:
+    """One node: a stable id, a catalogue type, the params the user set, a position."""
+
+    id: str
+    type: str
+    params: dict = field(default_factory=dict)
+    position: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def spec(self):
+        return node_type(self.type, self.id)
+
+    def resolved_params(self) -> dict:
+        """All params, defaults filled in."""
+        return self.spec.resolve_params(self.params, self.id)
+
+    def input_ports(self) -> list[str]:
+        return self.spec.input_ports(self.resolved_params())
+
+    def output_ports(self) -> list[str]:
+        return self.spec.output_ports(self.resolved_params())
+
+    def as_dict(self) -> dict:
+        d = {"id": self.id, "type": self.type}
+        if self.params:
+            d["params"] = copy.deepcopy(self.params)
+        d["position"] = [round(self.position[0], 2), round(self.position[1], 2)]
+        return d
+
+
+def check_node_id(node_id) -> None:
+    if not isinstance(node_id, str) or not _ID.match(node_id) or keyword.iskeyword(node_id):
+        raise GraphError(
+            f"node id {node_id!r} is not valid: use letters, digits and '_', not starting with a digit",
+            node=node_id if isinstance(node_id, str) else None,
+        )
+
+
+class Graph:
+    """A directed acyclic graph of catalogue nodes (cycles can only come from a loaded file)."""
+
+    def __init__(self):
+        self._nodes: dict[str, Node] = {}
+        self._edges: list[Edge] = []
+        self.node_added = Event("node_added")  # (Node)
+        self.node_removed = Event("node_removed")  # (Node)
+        self.edge_added = Event("edge_added")  # (Edge)
+        self.edge_removed = Event("edge_removed")  # (Edge)
+        self.params_changed = Event("params_changed")  # (node_id, old_params, new_params)
+        self.node_moved = Event("node_moved")  # (node_id, position)
+        self.changed = Event("changed")  # () after any of the above
+
+    # ---- reads (copies) -------------------------------------------------
+    def nodes(self) -> list[Node]:
+        return [copy.deepcopy(n) for n in self._nodes.values()]
+
+    def node(self, node_id: str) -> Node:
+        return copy.deepcopy(self._require(node_id))
+
+    def node_ids(self) -> list[str]:
+        return list(self._nodes)
+
+    def has_node(self, node_id: str) -> bool:
+        return node_id in self._nodes
+
+    def edges(self) -> list[Edge]:
+        return list(self._edges)
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        return [e for e in self._edges if e.target == node_id]
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        return [e for e in self._edges if e.source == node_id]
+
+    def edge_into(self, node_id: str, port: str) -> Edge | None:
+        for e in self._edges:
+            if e.target == node_id and e.target_port == port:
+                return e
+        return None
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def new_id(self, type_name: str) -> str:
+        """A fresh id such as `conv2d_3` for a node of this type."""
+        base = re.sub(r"[^a-z0-9_]", "", type_name.lower()) or "node"
+        n = 1
+        while f"{base}_{n}" in self._nodes:
+            n += 1
+        return f"{base}_{n}"
+
+    def snapshot(self) -> dict:
+        """A canonical, order-independent picture of the document, for comparisons."""
+        return {
+            "nodes": {n.id: (n.type, copy.deepcopy(n.params), tuple(n.position)) for n in self._nodes.values()},
+            "edges": sorted((e.source, e.source_port, e.target, e.target_port) for e in self._edges),
+        }
+
+    # ---- writes ---------------------------------------------------------
+    def add_node(self, type_name: str, params: dict | None = None, node_id: str | None = None,
+                 position=(0.0, 0.0)) -> str:
+        spec = node_type(type_name, node_id)
+        node_id = node_id or self.new_id(type_name)
+        check_node_id(node_id)
+        if node_id in self._nodes:
+            raise DuplicateNodeError(f"a node with id '{node_id}' already exists", node=node_id)
+        checked = spec.check_params(params, node_id)
+        node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])))
+        self._nodes[node_id] = node
+        self.node_added.emit(copy.deepcopy(node))
+        self.changed.emit()
+        return node_id
+
+    def remove_node(self, node_id: str) -> None:
+        node = self._require(node_id)
+        for edge in [e for e in self._edges if node_id in (e.source, e.target)]:
+            self.disconnect(edge)
+        del self._nodes[node_id]
+        self.node_removed.emit(copy.deepcopy(node))
+        self.changed.emit()
+
+    def set_params(self, node_id: str, params: dict) -> None:
+        """Replace the params the user set on a node (unset params take their defaults)."""
+        node = self._require(node_id)
+        checked = node.spec.check_params(params, node_id)
+        remaining = set(node.spec.input_ports(node.spec.resolve_params(checked, node_id)))
+        for edge in self.in_edges(node_id):
+            if edge.target_port not in remaining:
+                raise GraphError(
+                    f"{node.type} '{node_id}': disconnect port '{edge.target_port}' before removing it",
+                    node=node_id, port=edge.target_port)
+        if checked == node.params:
+            return
+        old = node.params
+        node.params = checked
+        self.params_changed.emit(node_id, copy.deepcopy(old), copy.deepcopy(checked))
+        self.changed.emit()
+
+    def set_param(self, node_id: str, name: str, value) -> None:
+        params = dict(self._require(node_id).params)
+        params[name] = value
+        self.set_params(node_id, params)
+
+    def move_node(self, node_id: str, position) -> None:
+        node = self._require(node_id)
+        position = (float(position[0]), float(position[1]))
+        if position == node.position:
+            return
+        node.position = position
+        self.node_moved.emit(node_id, position)
+        self.changed.emit()
+
+    def connect(self, source: str, target: str, source_port: str = "out", target_port: str = "in",
+                check: bool = True) -> Edge:
+        """Add an edge. With check=False (loading a file) only the nodes must exist;
+        `validate` then reports cycles, unknown and doubly connected ports."""
+        edge = Edge(source, target, source_port, target_port)
+        if check:
+            self.check_connect(edge)
+        else:
+            self._require(source)
+            self._require(target)
+        self._edges.append(edge)
+        self.edge_added.emit(edge)
+        self.changed.emit()
+        return edge
+
+    def disconnect(self, edge: Edge) -> None:
+        if edge not in self._edges:
+            raise GraphError(f"no wire from '{edge.source}' to '{edge.target}.{edge.target_port}'",
+                             node=edge.target, port=edge.target_port)
+        self._edges.remove(edge)
+        self.edge_removed.emit(edge)
+        self.changed.emit()
+
+    # ---- connection rules -----------------------------------------------
+    def can_connect(self, source: str, source_port: str, target: str, target_port: str) -> tuple[bool, str]:
+        """(True, "") when the wire would be accepted, else (False, why). No side effects."""
+        try:
+            self.check_connect(Edge(source, target, source_port, target_port))
+        except GraphError as error:
+            return False, error.message
+        return True, ""
+
+    def check_connect(self, edge: Edge) -> None:
+        src, dst = self._require(edge.source), self._require(edge.target)
+        if edge.source_port not in src.output_ports():
+            raise UnknownPortError(f"{src.type} '{src.id}' has no output port '{edge.source_port}'",
+                                   node=src.id, port=edge.source_port)
+        if edge.target_port not in dst.input_ports():
+            ports = ", ".join(dst.input_ports()) or "none"
+            raise UnknownPortError(
+                f"{dst.type} '{dst.id}' has no input port '{edge.target_port}' (its inputs: {ports})",
+                node=dst.id, port=edge.target_port)
+        if edge in self._edges:
+            raise DuplicateEdgeError(f"'{edge.source}' is already wired to '{dst.id}.{edge.target_port}'",
+                                     node=dst.id, port=edge.target_port)
+        taken = self.edge_into(dst.id, edge.target_port)
+        if taken is not None:
+            raise PortAlreadyConnectedError(
+                f"{dst.type} '{dst.id}' input '{edge.target_port}' is already connected to '{taken.source}'",
+                node=dst.id, port=edge.target_port)
+        if edge.source == edge.target or self._reaches(edge.target, edge.source):
+            raise CycleError(f"wiring '{edge.source}' to '{edge.target}' would make a cycle", node=dst.id,
+                             port=edge.target_port)
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        successors: dict[str, list[str]] = {}
+        for e in self._edges:
+            successors.setdefault(e.source, []).append(e.target)
+        stack, seen = [start], {start}
+        while stack:
+            current = stack.pop()
+            if current == goal:
+                return True
+            for nxt in successors.get(current, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return False
+
+    def _require(self, node_id: str) -> Node:
+        try:
+            return self._nodes[node_id]
+        except (KeyError, TypeError):
+            raise UnknownNodeError(f"there is no node '{node_id}'", node=node_id) from None
+
+    def copy(self) -> Graph:
+        """An independent copy with no subscribers (used to snapshot a graph for training)."""
+        other = Graph()
+        other._nodes = copy.deepcopy(self._nodes)
+        other._edges = list(self._edges)
+        return other
+
+
+def renamed(edge: Edge, mapping: dict[str, str]) -> Edge:
+    """The same edge with node ids replaced through `mapping` (used by paste)."""
+    return replace(edge, source=mapping.get(edge.source, edge.source), target=mapping.get(edge.target, edge.target))

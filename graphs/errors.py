@@ -1,0 +1,90 @@
+"""Typed errors of the document layer.
+
+Every error carries the node id (and port or param where it applies) so the GUI
+can mark the node and the CLI can print `node 'conv2': ...`.
+"""
+
+from __future__ import annotations
+
+
+class GraphError(Exception):
+    """A problem with one node, port or edge of a graph, in words a person understands."""
+
+    def __init__(self, message: str, node: str | None = None, port: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.node = node
+        self.port = port
+
+    def as_dict(self) -> dict:
+        return {"node": self.node, "port": self.port, "message": self.message}
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnknownNodeTypeError(GraphError):
+    pass
+
+
+class UnknownNodeError(GraphError):
+    pass
+
+
+class DuplicateNodeError(GraphError):
+    pass
+
+
+class UnknownPortError(GraphError):
+    pass
+
+
+class PortAlreadyConnectedError(GraphError):
+    pass
+
+
+class DuplicateEdgeError(GraphError):
+    pass
+
+
+class CycleError(GraphError):
+    pass
+
+
+class MissingInputError(GraphError):
+    pass
+
+
+class LossInputError(MissingInputError):
+    pass
+
+
+class NoInputNodeError(GraphError):
+    pass
+
+
+class ParamError(GraphError):
+    """A parameter value the catalogue refuses (wrong type, out of range, not a choice)."""
+
+    def __init__(self, message: str, node: str | None = None, param: str | None = None):
+        super().__init__(message, node=node)
+        self.param = param
+
+
+class ShapeError(GraphError):
+    """Shape inference found an impossible combination on a node."""
+
+
+class ProjectFormatError(Exception):
+    """A project file that cannot be read: says what is wrong and where (file, line, JSON path)."""
+
+    def __init__(self, message: str, path: str | None = None, where: str | None = None):
+        self.message = message
+        self.path = path
+        self.where = where
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        prefix = f"{self.path}: " if self.path else ""
+        location = f"{self.where}: " if self.where else ""
+        return f"{prefix}{location}{self.message}"

@@ -1,0 +1,176 @@
+"""Versioned JSON project files: load in two phases (nodes, then edges), save atomically.
+
+A file that is not a version-1 Neurocanvas project is refused with a
+`ProjectFormatError` naming the file and the place (line and column for bad
+JSON, a JSON path such as `nodes[3].params.kernel_size` otherwise). Nothing here
+ever unpickles: project files are plain JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphs.document import Graph
+from graphs.errors import GraphError, ProjectFormatError
+
+FORMAT = "neurocanvas"
+VERSION = 1
+MAX_FILE_BYTES = 20 * 1024 * 1024
+DEFAULT_TRAINING = {
+    "dataset": {"name": "digits"}, "val_split": 0.2, "batch_size": 64, "epochs": 10, "seed": 0,
+    "device": "auto", "optimizer": {"type": "Adam", "lr": 0.001},
+}
+
+
+@dataclass
+class Project:
+    """A graph plus its name, training settings and the GUI's own opaque data."""
+
+    graph: Graph = field(default_factory=Graph)
+    name: str = "untitled"
+    training: dict = field(default_factory=lambda: copy.deepcopy(DEFAULT_TRAINING))
+    gui: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    def to_dict(self) -> dict:
+        data = {
+            "format": FORMAT, "version": VERSION, "name": self.name,
+            "nodes": [n.as_dict() for n in self.graph.nodes()],
+            "edges": [e.as_dict() for e in self.graph.edges()],
+            "training": copy.deepcopy(self.training),
+        }
+        if self.gui:
+            data["gui"] = copy.deepcopy(self.gui)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+
+def _expect(value, kind, where: str, what: str, path):
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        got = type(value).__name__ if value is not None else "null"
+        raise ProjectFormatError(f"{what} must be {_KIND_NAMES.get(kind, kind)}, got {got}", path, where)
+    return value
+
+
+_KIND_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer"}
+
+
+def loads_project(text: str | bytes, path: str | os.PathLike | None = None) -> Project:
+    """Parse project JSON; raise ProjectFormatError saying what and where."""
+    path = str(path) if path is not None else None
+    if isinstance(text, bytes):
+        if len(text) > MAX_FILE_BYTES:
+            raise ProjectFormatError(
+                f"file is {len(text) / 1e6:.0f} MB; a project file may be at most {MAX_FILE_BYTES // 2**20} MB", path)
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ProjectFormatError(f"not UTF-8 text (bad byte at offset {error.start})", path) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProjectFormatError(f"not valid JSON: {error.msg}", path,
+                                 f"line {error.lineno}, column {error.colno}") from None
+    except RecursionError:
+        raise ProjectFormatError("JSON is nested too deeply", path) from None
+    return project_from_dict(data, path)
+
+
+def project_from_dict(data, path: str | None = None) -> Project:
+    _expect(data, dict, "top level", "the file", path)
+    if data.get("format") != FORMAT:
+        raise ProjectFormatError(f"not a Neurocanvas project (\"format\" is {data.get('format')!r}, "
+                                 f"expected {FORMAT!r})", path, "format")
+    version = _expect(data.get("version"), int, "version", "version", path)
+    if version > VERSION:
+        raise ProjectFormatError(f"written by a newer Neurocanvas (format version {version}); "
+                                 f"this one reads version {VERSION}. Update Neurocanvas to open it.", path, "version")
+    if version < 1:
+        raise ProjectFormatError(f"unknown format version {version}", path, "version")
+    name = data.get("name", "untitled")
+    _expect(name, str, "name", "name", path)
+    graph = Graph()
+    # Phase 1: every node.
+    for i, raw in enumerate(_expect(data.get("nodes", []), list, "nodes", "nodes", path)):
+        where = f"nodes[{i}]"
+        _expect(raw, dict, where, "a node", path)
+        node_id = _expect(raw.get("id"), str, f"{where}.id", "a node's id", path)
+        where = f"nodes[{i}] ('{node_id}')"
+        type_name = _expect(raw.get("type"), str, f"{where}.type", "a node's type", path)
+        params = _expect(raw.get("params", {}), dict, f"{where}.params", "params", path)
+        position = raw.get("position", [0, 0])
+        if (not isinstance(position, list) or len(position) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e9
+                           for v in position)):
+            raise ProjectFormatError("position must be [x, y]", path, f"{where}.position")
+        try:
+            graph.add_node(type_name, params, node_id, position)
+        except GraphError as error:
+            param = getattr(error, "param", None)
+            raise ProjectFormatError(error.message, path, f"{where}.params.{param}" if param else where) from None
+    # Phase 2: every edge (structure is reported by validate, not refused here).
+    for i, raw in enumerate(_expect(data.get("edges", []), list, "edges", "edges", path)):
+        where = f"edges[{i}]"
+        _expect(raw, dict, where, "an edge", path)
+        ends = {}
+        for key, default in (("source", None), ("target", None), ("source_port", "out"), ("target_port", "in")):
+            value = raw.get(key, default)
+            ends[key] = _expect(value, str, f"{where}.{key}", key, path)
+        for key in ("source", "target"):
+            if not graph.has_node(ends[key]):
+                raise ProjectFormatError(f"{key} '{ends[key]}' is not a node of this project", path,
+                                         f"{where}.{key}")
+        graph.connect(ends["source"], ends["target"], ends["source_port"], ends["target_port"], check=False)
+    training = copy.deepcopy(DEFAULT_TRAINING)
+    training.update(_expect(data.get("training", {}), dict, "training", "training", path))
+    gui = _expect(data.get("gui", {}), dict, "gui", "gui", path)
+    return Project(graph, name, training, gui, Path(path) if path else None)
+
+
+def load_project(path: str | os.PathLike) -> Project:
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise ProjectFormatError(
+                f"file is {size / 1e6:.0f} MB; a project file may be at most {MAX_FILE_BYTES // 2**20} MB", str(path))
+        raw = Path(path).read_bytes()
+    except OSError as error:
+        raise ProjectFormatError(f"cannot read the file: {error.strerror or error}", str(path)) from None
+    return loads_project(raw, path)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` so the old file stays intact unless the new one is complete:
+    write a temporary file in the same folder, flush it to disk, then rename over."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_project(project: Project, path: str | os.PathLike | None = None) -> Path:
+    """Save atomically; raise ProjectFormatError with the reason if the disk refuses."""
+    target = Path(path or project.path)
+    try:
+        atomic_write(target, project.to_json().encode("utf-8"))
+    except OSError as error:
+        raise ProjectFormatError(f"cannot save: {error.strerror or error}", str(target)) from None
+    project.path = target
+    return target

@@ -1,0 +1,103 @@
+"""Structural validation of a whole graph, with networkx.
+
+`validate(graph)` lists every structural problem as a typed `GraphError` carrying
+the node id (and port): cycles, unknown ports, a port connected twice, a required
+input left open, a loss missing its input or target, no Input node. An empty
+list means the graph is ready for shape inference.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import networkx as nx
+
+from graphs.catalogue import CATALOGUE
+from graphs.document import Graph
+from graphs.errors import (
+    CycleError,
+    DuplicateEdgeError,
+    GraphError,
+    LossInputError,
+    MissingInputError,
+    NoInputNodeError,
+    PortAlreadyConnectedError,
+    UnknownNodeTypeError,
+    UnknownPortError,
+)
+
+
+def to_networkx(graph: Graph) -> nx.MultiDiGraph:
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(graph.node_ids())
+    for e in graph.edges():
+        g.add_edge(e.source, e.target, source_port=e.source_port, target_port=e.target_port)
+    return g
+
+
+def topological_order(graph: Graph) -> list[str]:
+    """Node ids, every node after its inputs; ties keep the document's order."""
+    order = {node_id: i for i, node_id in enumerate(graph.node_ids())}
+    return list(nx.lexicographical_topological_sort(to_networkx(graph), key=order.__getitem__))
+
+
+def validate(graph: Graph) -> list[GraphError]:
+    errors: list[GraphError] = []
+    nodes = {n.id: n for n in graph.nodes()}
+    ports_in: dict[str, list[str]] = {}
+    ports_out: dict[str, list[str]] = {}
+    for node in nodes.values():
+        if node.type not in CATALOGUE:
+            errors.append(UnknownNodeTypeError(f"node '{node.id}' has unknown type {node.type!r}", node=node.id))
+            continue
+        try:
+            ports_in[node.id] = node.input_ports()
+            ports_out[node.id] = node.output_ports()
+        except GraphError as error:
+            errors.append(error)
+    if not any(n.type == "Input" for n in nodes.values()):
+        errors.append(NoInputNodeError("the graph has no Input node: add one from the Data category"))
+
+    edge_counts = Counter(graph.edges())
+    fed: dict[tuple[str, str], list[str]] = {}
+    for edge, count in edge_counts.items():
+        if count > 1:
+            errors.append(DuplicateEdgeError(f"'{edge.source}' is wired to '{edge.target}.{edge.target_port}' "
+                                             f"{count} times", node=edge.target, port=edge.target_port))
+        if edge.source in ports_out and edge.source_port not in ports_out[edge.source]:
+            errors.append(UnknownPortError(
+                f"{nodes[edge.source].type} '{edge.source}' has no output port '{edge.source_port}'",
+                node=edge.source, port=edge.source_port))
+        if edge.target in ports_in and edge.target_port not in ports_in[edge.target]:
+            errors.append(UnknownPortError(
+                f"{nodes[edge.target].type} '{edge.target}' has no input port '{edge.target_port}' "
+                f"(its inputs: {', '.join(ports_in[edge.target]) or 'none'})", node=edge.target,
+                port=edge.target_port))
+        fed.setdefault((edge.target, edge.target_port), []).append(edge.source)
+    for (target, port), sources in fed.items():
+        if len(set(sources)) > 1:
+            errors.append(PortAlreadyConnectedError(
+                f"{nodes[target].type} '{target}' input '{port}' is connected more than once "
+                f"(from {', '.join(repr(s) for s in sources)}); an input takes one wire", node=target, port=port))
+
+    for node_id, ports in ports_in.items():
+        node = nodes[node_id]
+        for port in ports:
+            if (node_id, port) in fed:
+                continue
+            if node.spec.is_loss:
+                what = "input (the model output)" if port == "input" else "target (a Target node)"
+                errors.append(LossInputError(
+                    f"{node.type} '{node_id}' has no {what}: wire one to its '{port}' port", node=node_id,
+                    port=port))
+            else:
+                errors.append(MissingInputError(
+                    f"{node.type} '{node_id}' input '{port}' is not connected", node=node_id, port=port))
+
+    g = to_networkx(graph)
+    if not nx.is_directed_acyclic_graph(g):
+        for cycle in nx.simple_cycles(nx.DiGraph(g)):
+            path = " -> ".join([*cycle, cycle[0]])
+            errors.append(CycleError(f"the graph has a cycle: {path}; remove one of its wires", node=cycle[0]))
+            break
+    return errors
