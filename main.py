@@ -1,9 +1,9 @@
 """Neurocanvas entry point.
 
-With no arguments it opens the editor on a ready example (or the last project);
-`python main.py PROJECT` opens that project; subcommands (`check`, `train`,
-`export`, ...) run headless. Heavy imports (torch, Qt) happen inside the
-command that needs them, so `check` and `--help` start fast.
+`python main.py` opens the editor on a ready example (or the last project);
+`python main.py PROJECT.json` opens that project; subcommands (`check`, `train`,
+`export`, ...) run headless. Heavy imports (torch, Qt) happen inside the command
+that needs them, so `check` and `--help` start fast.
 """
 
 from __future__ import annotations
@@ -11,10 +11,22 @@ from __future__ import annotations
 import sys
 
 
-def main(argv: list[str] | None = None) -> int:
-    from cli import run
+def _opens_gui(argv: list[str]) -> bool:
+    from engine.cli import COMMANDS
 
-    return run(sys.argv[1:] if argv is None else argv)
+    commands = {c.replace("_", "-") for c in COMMANDS}
+    return not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in commands)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if _opens_gui(argv):
+        from gui.app import run as run_gui
+
+        return run_gui(argv[0] if argv else None)
+    from engine.cli import run
+
+    return run(argv)
 
 
 if __name__ == "__main__":

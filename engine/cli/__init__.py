@@ -1,0 +1,49 @@
+"""The headless command line: `python main.py COMMAND ...`.
+
+Each command lives in its own module here with `add_parser(subparsers)` and
+`run(args) -> int`. Errors caused by the input (an unreadable project, an
+invalid graph, a bad data file) print one clear line to stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from graphs.errors import GraphError, ProjectFormatError
+from engine.errors import UserError
+
+# command modules, in the order `--help` lists them
+COMMANDS = ["check"]
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neurocanvas",
+        description="Neurocanvas: build deep-learning models on a node canvas, train them, export them. "
+                    "Run with no command (or with a PROJECT file) to open the editor.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"engine.cli.{name}").add_parser(sub)
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args)
+    except (ProjectFormatError, UserError) as error:
+        print(f"neurocanvas {args.command}: error: {error}", file=sys.stderr)
+    except GraphError as error:
+        where = f"node '{error.node}': " if error.node else ""
+        print(f"neurocanvas {args.command}: error: {where}{error.message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"neurocanvas {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE

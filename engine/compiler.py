@@ -1,0 +1,188 @@
+"""Compile a graph into an `nn.Module` with a real, readable `forward` (torch.fx).
+
+validate -> topological order -> shapes -> modules -> fx graph. The model's
+`forward` takes the Input nodes' tensors (in document order) and returns the
+model outputs: the tensors feeding the losses' `input` ports, or the sinks when
+there is no loss. Submodules are named after node ids, so `state_dict` keys read
+`conv1.weight`. Losses are compiled separately (`CompiledGraph.losses`), each
+knowing which model output and which Target feed it. Every error names a node.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+
+import torch
+from torch import fx, nn
+
+from graphs.document import Graph
+from graphs.errors import GraphError
+from graphs.validate import topological_order
+from engine.modules import FUNCTIONAL, build_module
+from engine.shapes import InferenceResult, infer
+
+
+class CompileError(Exception):
+    """The graph cannot be compiled; `errors` holds every GraphError (each names its node)."""
+
+    def __init__(self, errors: list[GraphError]):
+        self.errors = errors
+        lines = [f"node '{e.node}': {e.message}" if e.node else e.message for e in errors]
+        super().__init__("; ".join(lines))
+
+
+@dataclass
+class LossSpec:
+    node_id: str
+    module: nn.Module
+    output_index: int  # which model output feeds the loss's input port
+    target: str  # the Target node id feeding the target port
+    weight: float = 1.0
+
+
+@dataclass
+class CompiledGraph:
+    model: fx.GraphModule
+    inputs: list[str]  # Input node ids, in forward's argument order
+    outputs: list[str]  # fx/ONNX names of the model outputs (the producing node ids)
+    output_sources: list[tuple[str, str]]  # (node id, port) of each output
+    losses: list[LossSpec] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    shapes: InferenceResult | None = None
+
+    def compute_loss(self, outputs, targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Sum of the losses given the model outputs (tensor or tuple) and the targets by node id."""
+        if not isinstance(outputs, tuple):
+            outputs = (outputs,)
+        total = None
+        for spec in self.losses:
+            value = spec.module(outputs[spec.output_index], targets[spec.target])
+            if spec.weight != 1.0:
+                value = value * spec.weight
+            total = value if total is None else total + value
+        return total
+
+
+def _emit(g: fx.Graph, node_type: str, node_id: str, params: dict, args: list) -> fx.Node:
+    """Add the fx node(s) computing one functional catalogue node; its last op is named after it."""
+    def op(kind, target, op_args, kwargs=None):
+        return g.create_node(kind, target, tuple(op_args), kwargs or {}, name=node_id)
+
+    if node_type in ("Add", "Multiply"):
+        combine = operator.add if node_type == "Add" else operator.mul
+        out = args[0]
+        for other in args[1:-1]:
+            out = g.call_function(combine, (out, other))
+        return op("call_function", combine, (out, args[-1]))
+    if node_type == "Concat":
+        return op("call_function", torch.cat, (list(args),), {"dim": params["dim"]})
+    if node_type == "Reshape":
+        batch = g.call_method("size", (args[0], 0))
+        return op("call_method", "reshape", (args[0], batch, *params["shape"]))
+    if node_type == "Permute":
+        return op("call_method", "permute", (args[0], *params["dims"]))
+    raise GraphError(f"{node_type} '{node_id}' cannot be compiled", node=node_id)
+
+
+def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> CompiledGraph:
+    """Compile `graph`; raise CompileError naming every problem node."""
+    shapes = shapes or infer(graph)
+    if shapes.errors:
+        raise CompileError(shapes.errors)
+    nodes = {n.id: n for n in graph.nodes()}
+    order = topological_order(graph)
+    losses = [n for n in order if nodes[n].spec.is_loss]
+    sources = {(e.target, e.target_port): (e.source, e.source_port) for e in graph.edges()}
+    if losses:
+        output_sources = list(dict.fromkeys(sources[(loss, "input")] for loss in losses))
+    else:
+        fed = {e.source for e in graph.edges()}
+        output_sources = [(n, "out") for n in order if n not in fed and nodes[n].type not in ("Input", "Target")]
+    if not output_sources:
+        raise CompileError([GraphError("the graph has no output: connect a layer after the Input")])
+
+    needed = _ancestors(graph, {node for node, _ in output_sources})
+    g = fx.Graph()
+    modules: dict[str, nn.Module] = {}
+    values: dict[tuple[str, str], fx.Node] = {}
+    inputs = [n for n in graph.node_ids() if nodes[n].type == "Input" and n in needed]
+    for node_id in inputs:
+        values[(node_id, "out")] = g.placeholder(node_id)
+    for node_id in order:
+        node = nodes[node_id]
+        if node_id not in needed or node.type in ("Input", "Target"):
+            continue
+        params = node.resolved_params()
+        args = [values[sources[(node_id, port)]] for port in node.input_ports()]
+        try:
+            if node.type in FUNCTIONAL:
+                out = _emit(g, node.type, node_id, params, args)
+            else:
+                modules[node_id] = build_module(node.type, params, shapes.inputs[node_id])
+                out = _call_module(g, node.type, node_id, params, args)
+        except GraphError:
+            raise
+        except Exception as error:  # a torch constructor refusing a value the schema allowed
+            raise CompileError([GraphError(f"{node.type} '{node_id}': {error}", node=node_id)]) from error
+        values[(node_id, "out")] = out
+    outputs = [values[src] for src in output_sources]
+    g.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
+    model = fx.GraphModule(modules, g, class_name="NeurocanvasModel")
+    model.graph.lint()
+
+    loss_specs = []
+    for loss in losses:
+        node = nodes[loss]
+        params = node.resolved_params()
+        loss_specs.append(LossSpec(loss, build_module(node.type, params, shapes.inputs[loss]),
+                                   output_sources.index(sources[(loss, "input")]), sources[(loss, "target")][0]))
+    targets = list(dict.fromkeys(spec.target for spec in loss_specs))
+    return CompiledGraph(model, inputs, [src[0] for src in output_sources], output_sources, loss_specs, targets,
+                         shapes)
+
+
+def _call_module(g: fx.Graph, node_type: str, node_id: str, params: dict, args: list) -> fx.Node:
+    if node_type == "MultiheadAttention":
+        x = args[0]
+        attended = g.call_module(node_id, (x, x, x), {"need_weights": False})
+        return g.call_function(operator.getitem, (attended, 0))
+    out = g.call_module(node_id, tuple(args))
+    if node_type in ("LSTM", "GRU"):
+        out = g.call_function(operator.getitem, (out, 0))
+        if params["output"] == "last":
+            out = g.call_function(operator.getitem, (out, (slice(None), -1)))
+    return out
+
+
+def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:
+    parents: dict[str, set[str]] = {}
+    for e in graph.edges():
+        parents.setdefault(e.target, set()).add(e.source)
+    seen, stack = set(sinks), list(sinks)
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
+
+
+def example_inputs(compiled: CompiledGraph, batch: int = 2, device="cpu") -> tuple[torch.Tensor, ...]:
+    """Random tensors for each model input (int inputs as small valid indices)."""
+    tensors = []
+    for node_id in compiled.inputs:
+        spec = compiled.shapes.info[node_id].outputs["out"]
+        shape = (batch, *spec.shape)
+        if spec.dtype == "int64":
+            high = _index_bound(compiled, node_id)
+            tensors.append(torch.randint(0, high, shape, device=device))
+        else:
+            tensors.append(torch.randn(shape, device=device))
+    return tuple(tensors)
+
+
+def _index_bound(compiled: CompiledGraph, input_id: str) -> int:
+    """The smallest num_embeddings among Embeddings, so random indices are valid for all."""
+    bounds = [m.num_embeddings for m in compiled.model.modules() if isinstance(m, nn.Embedding)]
+    return min(bounds) if bounds else 2
