@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from engine.modules import FUNCTIONAL, build_module
+from engine.shapes import InferenceResult, infer
 from graphs.document import Graph
 from graphs.errors import GraphError
 from graphs.validate import topological_order
-from engine.modules import FUNCTIONAL, build_module
-from engine.shapes import InferenceResult, infer
 
 
 class CompileError(Exception):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphs.catalogue import node_type
 from engine.shape_rules import TensorSpec
+from graphs.catalogue import node_type
 
 # params that shape the graph but are not constructor arguments
 _NOT_CONSTRUCTOR = {"output", "normalized_dims", "inputs"}

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 from graphs.catalogue import node_type
 from graphs.document import Graph
 from graphs.errors import GraphError, ShapeError
 from graphs.validate import validate
-from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 
 __all__ = ["InferenceResult", "ShapeInference", "TensorSpec", "fmt", "infer"]
 

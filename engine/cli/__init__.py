@@ -11,8 +11,8 @@ import argparse
 import importlib
 import sys
 
-from graphs.errors import GraphError, ProjectFormatError
 from engine.errors import UserError
+from graphs.errors import GraphError, ProjectFormatError
 
 # command modules, in the order `--help` lists them
 COMMANDS = ["check"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from graphs.project import load_project
 from engine.shapes import InferenceResult, fmt, infer
+from graphs.project import load_project
 
 
 def add_parser(sub) -> None:
