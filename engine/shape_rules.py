@@ -146,10 +146,12 @@ def _pool(ctx: Ctx, n: int, avg=False):
 
 
 def _adaptive_avg_pool(ctx: Ctx):
+    """torch pools the last two dims and keeps every dim before them."""
     (x,) = ctx.inputs.values()
-    ctx.expect_rank(x, (3,), "[C, H, W]")
+    if len(x.shape) not in (2, 3):
+        raise ctx.fail(f"expects input [C, H, W], got {fmt(x.shape)}")
     ctx.expect_float(x)
-    return NodeInfo({"out": TensorSpec((x.shape[0], *ctx.tuple("output_size", 2)))})
+    return NodeInfo({"out": TensorSpec((*x.shape[:-2], *ctx.tuple("output_size", 2)))})
 
 
 def _linear(ctx: Ctx):
@@ -260,10 +262,14 @@ def _flatten(ctx: Ctx):
     rank = len(x.shape)
     start = ctx.batched_dim(ctx.p["start_dim"], rank, "start_dim")
     end = ctx.batched_dim(ctx.p["end_dim"], rank, "end_dim")
-    if start == 0:
+    if start == 0 and math.prod(x.shape[:end]) != 1:
         raise ctx.fail("start_dim=0 would merge the batch dimension; use start_dim=1")
+    if start == 0:  # merging the batch with size-1 dims only drops them
+        return NodeInfo({"out": TensorSpec(x.shape[end:], x.dtype)})
     if start > end:
         raise ctx.fail(f"start_dim ({ctx.p['start_dim']}) comes after end_dim ({ctx.p['end_dim']})")
+    if start == end:
+        return NodeInfo({"out": x})
     full = (None, *x.shape)
     shape = (*full[1:start], math.prod(full[start:end + 1]), *full[end + 1:])
     return NodeInfo({"out": TensorSpec(shape, x.dtype)})
