@@ -1,5 +1,7 @@
 """Each structural error is reported, typed, on the node (and port) that causes it."""
 
+import json
+
 from graphs import Graph, validate
 from graphs.errors import (
     CycleError,
@@ -46,9 +48,7 @@ def test_loss_with_open_ports():
 def _file(edges, nodes=None):
     nodes = nodes or [{"id": "x", "type": "Input", "params": {"shape": [4]}},
                       {"id": "a", "type": "ReLU"}, {"id": "b", "type": "ReLU"}]
-    return loads_project(
-        '{"format": "neurocanvas", "version": 1, "nodes": %s, "edges": %s}' % (
-            __import__("json").dumps(nodes), __import__("json").dumps(edges)))
+    return loads_project(json.dumps({"format": "neurocanvas", "version": 1, "nodes": nodes, "edges": edges}))
 
 
 def test_cycle_from_a_file():
