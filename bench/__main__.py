@@ -1,0 +1,133 @@
+"""`make bench`: run every benchmark section, print the table, write the results.
+
+Writes bench/results/latest.json (machine + rows) and docs/benchmarks.md (the same
+figures, with the date and machine, saying plainly which goals are met).
+`python -m bench --quick` does fewer repeats; `--only 1,4` picks sections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from bench.common import Row, machine
+
+ROOT = Path(__file__).resolve().parents[1]
+# section number -> (module, title); each module has run(quick=...) -> list[Row]
+SECTIONS = {
+    "1": ("bench.compiled_vs_handwritten", "Compiled model vs hand-written PyTorch"),
+    "2": ("bench.trainer_overhead", "Trainer overhead"),
+    "3": ("bench.data_path", "Data path"),
+    "4": ("bench.editor_scale", "Editor scale"),
+    "5": ("bench.startup", "Start-up"),
+    "6": ("bench.gui_training", "GUI under training"),
+    "7": ("bench.gpu", "GPU"),
+}
+
+
+def run_section(number: str, quick: bool) -> list[Row]:
+    module_name, title = SECTIONS[number]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        return [Row(f"{number}. {title}", "(section)", None, "", "", None, note=f"skipped: {error}")]
+    try:
+        return module.run(quick=quick)
+    except Exception as error:  # a broken section must not hide the others
+        traceback.print_exc()
+        return [Row(f"{number}. {title}", "(section)", None, "", "", False, note=f"failed: {error}")]
+
+
+def format_value(row: Row) -> str:
+    if row.value is None:
+        return "-"
+    if row.unit == "x":
+        return f"{row.value:.3f}x"
+    return f"{row.value:,.1f} {row.unit}"
+
+
+def status(row: Row) -> str:
+    return {True: "met", False: "NOT met", None: "-"}[row.met]
+
+
+def table(rows: list[Row]) -> str:
+    lines, section = [], None
+    for row in rows:
+        if row.section != section:
+            section = row.section
+            lines.append(f"\n{section}")
+        lines.append(f"  {row.name:<48} {format_value(row):>14}  {row.goal:<12} {status(row):<8} {row.spread}"
+                     + (f"  ({row.note})" if row.note else ""))
+    return "\n".join(lines)
+
+
+def markdown(rows: list[Row], info: dict, stamp: str, seconds: float) -> str:
+    met = sum(1 for r in rows if r.met is True)
+    missed = [r for r in rows if r.met is False]
+    out = [
+        "# Benchmarks", "",
+        f"Latest run: {stamp}, {seconds:.0f} s. Machine: {info['cpu']}, {info['cores']} cores, "
+        f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}, Python {info['python']}.", "",
+        "Every ratio is measured side by side in one run against its baseline (interleaved repeats; "
+        "the figure is the median, the spread is min-max). Regenerate with `make bench`.", "",
+        f"**Goals met: {met} of {met + len(missed)}.**"
+        + (" Not met: " + "; ".join(f"{r.section.split('. ', 1)[-1]} / {r.name}" for r in missed) + "."
+           if missed else ""), "",
+    ]
+    section = None
+    for row in rows:
+        if row.section != section:
+            section = row.section
+            out += ["", f"## {section}", "", "| measure | value | goal | status | spread | note |",
+                    "|---|---|---|---|---|---|"]
+        out.append(f"| {row.name} | {format_value(row)} | {row.goal} | {status(row)} | {row.spread} | {row.note} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated section numbers")
+    parser.add_argument("--no-write", action="store_true", help="print only; don't write results files")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    start = time.perf_counter()
+    info = machine()
+    rows: list[Row] = []
+    for number in args.only.split(","):
+        print(f"running section {number}: {SECTIONS[number][1]} ...", file=sys.stderr, flush=True)
+        rows += run_section(number.strip(), args.quick)
+    seconds = time.perf_counter() - start
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    print(f"Neurocanvas benchmarks, {stamp}, {info['cpu']} ({info['cores']} cores), GPU: {info['gpu'] or 'none'}, "
+          f"torch {info['torch']}")
+    print(table(rows))
+    if not args.no_write:
+        (ROOT / "bench" / "results").mkdir(exist_ok=True)
+        payload = {"date": stamp, "seconds": seconds, "machine": info, "rows": [r.as_dict() for r in rows]}
+        (ROOT / "bench" / "results" / "latest.json").write_text(json.dumps(payload, indent=2) + "\n")
+        gpu_section = _kept_gpu_section()
+        (ROOT / "docs").mkdir(exist_ok=True)
+        (ROOT / "docs" / "benchmarks.md").write_text(markdown(rows, info, stamp, seconds) + gpu_section)
+    return 0
+
+
+def _kept_gpu_section() -> str:
+    """A GPU run made on a lent machine is kept across CPU-only reruns."""
+    path = ROOT / "docs" / "benchmarks.md"
+    if not path.exists():
+        return ""
+    text = path.read_text()
+    marker = "\n# GPU run"
+    return text[text.index(marker):] if marker in text else ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
