@@ -1,0 +1,1 @@
+"""The node canvas: a QGraphicsScene that observes the document, its items, its view and gestures."""

@@ -1,0 +1,158 @@
+"""A wire on the canvas: a bezier curve from an output port to an input port.
+
+It shows the tensor shape it carries in a tooltip and, on hover or selection,
+in a small label at its middle. Like node items, it only mirrors the document:
+the scene creates and removes it when the document adds or removes the edge.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
+
+from graphs.document import Edge
+from gui import theme
+
+BEND = 40.0  # how far a wire runs level out of a port before it bends
+LANE_GAP = 28.0  # how far above the nodes it would cross a detour runs
+
+
+def detour_path(start: QPointF, end: QPointF, lane: float) -> QPainterPath:
+    """Out of `start`, up (or down) to the horizontal `lane`, along it, and into `end`."""
+    k = BEND
+    path = QPainterPath(start)
+    path.cubicTo(QPointF(start.x() + k, start.y()), QPointF(start.x() + k, lane), QPointF(start.x() + 2 * k, lane))
+    path.lineTo(QPointF(end.x() - 2 * k, lane))
+    path.cubicTo(QPointF(end.x() - k, lane), QPointF(end.x() - k, end.y()), end)
+    return path
+
+
+def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
+    """A horizontal-tangent cubic from `start` (an output) to `end` (an input)."""
+    dx = max(40.0, abs(end.x() - start.x()) * 0.5)
+    path = QPainterPath(start)
+    path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
+    return path
+
+
+class ShapeLabel(QGraphicsItem):
+    """A small rounded label with a shape such as [16, 8, 8]."""
+
+    def __init__(self, parent: QGraphicsItem):
+        super().__init__(parent)
+        self.text = ""
+        self._font = theme.font(-1.5, mono=True)
+        self._rect = QRectF()
+
+    def set_text(self, text: str) -> None:
+        self.prepareGeometryChange()
+        self.text = text
+        width = QFontMetricsF(self._font).horizontalAdvance(text) + 12
+        self._rect = QRectF(-width / 2, -10, width, 20)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(theme.NODE_BORDER, 1))
+        painter.setBrush(theme.NODE_BODY.darker(115))
+        painter.drawRoundedRect(self._rect, 5, 5)
+        painter.setPen(theme.NODE_TEXT)
+        painter.setFont(self._font)
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """The drawing of one document edge between two node items."""
+
+    def __init__(self, edge: Edge, source, target):
+        super().__init__()
+        self.edge = edge
+        self.source, self.target = source, target  # NodeItems
+        self.shape_text: str | None = None
+        self.hovered = False
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(0)
+        self.label = ShapeLabel(self)
+        self.label.setVisible(False)
+        source.edges.add(self)
+        target.edges.add(self)
+        self.update_path()
+        self.set_shape(None)
+
+    def detach(self) -> None:
+        self.source.edges.discard(self)
+        self.target.edges.discard(self)
+
+    def endpoints(self) -> tuple[QPointF, QPointF]:
+        out_port = self.source.port(self.edge.source_port, True)
+        in_port = self.target.port(self.edge.target_port, False)
+        start = out_port.scenePos() if out_port else self.source.sceneBoundingRect().center()
+        end = in_port.scenePos() if in_port else self.target.sceneBoundingRect().center()
+        return start, end
+
+    def update_path(self) -> None:
+        """A plain curve, or, when that would pass behind other nodes, a detour above them."""
+        start, end = self.endpoints()
+        path = wire_path(start, end)
+        scene = self.scene()
+        if scene is not None and end.x() - start.x() > 4 * BEND:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(4)
+            stroke = stroker.createStroke(path)
+            blockers = [rect for rect in scene.node_rects(exclude=(self.source, self.target))
+                        if stroke.intersects(rect)]
+            if blockers:
+                lane = min(min(r.top() for r in blockers), start.y(), end.y()) - LANE_GAP
+                path = detour_path(start, end, lane)
+        self.setPath(path)
+        self.label.setPos(path.pointAtPercent(0.5))
+
+    def set_shape(self, shape_text: str | None) -> None:
+        """The shape the wire carries, or None when it is unknown (upstream error, open input)."""
+        self.shape_text = shape_text
+        self.label.set_text(shape_text or "?")
+        ends = f"{self.edge.source}.{self.edge.source_port} → {self.edge.target}.{self.edge.target_port}"
+        self.setToolTip(f"{ends}\n{shape_text if shape_text else 'shape unknown'}")
+        self._restyle()
+
+    def _restyle(self) -> None:
+        active = self.hovered or self.isSelected()
+        colour = theme.ACCENT if active else (theme.WIRE if self.shape_text else theme.WIRE_UNKNOWN)
+        pen = QPen(colour, 3.0 if active else 2.0)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        if not self.shape_text:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        self.setPen(pen)
+        self.label.setVisible(active)
+        self.setZValue(3 if active else 0)
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(12)
+        return stroker.createStroke(self.path())
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(self.pen())
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path())
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self._restyle()
+        return super().itemChange(change, value)
+
+    def hoverEnterEvent(self, event) -> None:
+        self.hovered = True
+        self._restyle()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:
+        self.hovered = False
+        self._restyle()
+        super().hoverLeaveEvent(event)

@@ -1,0 +1,298 @@
+"""A node on the canvas: header in its category colour, id, key params, ports, output shape, params.
+
+Items hold no model state of their own: `set_node` and `set_result` copy what
+the document and the latest inference say, and the item sizes itself to its
+text so nothing is clipped. Ports are child items (`PortItem`) so a wire drag
+can start on them; inputs sit on the left edge, outputs on the right, in rows
+right under the header (at the same height on every node, so a chain of nodes
+in a row is joined by straight wires), then the key params, then a footer with
+the output shape and the parameter count.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+
+from graphs.catalogue import CATALOGUE
+from graphs.document import Node
+from gui import formatting, theme
+
+PAD = 10.0
+HEADER_H = 26.0
+LINE_H = 17.0
+ROW_H = 20.0
+FOOTER_H = 24.0
+MIN_WIDTH = 150.0
+RADIUS = 6.0
+PORT_R = 5.0
+BADGE_R = 9.0
+
+
+class PortItem(QGraphicsItem):
+    """One port: a small circle on a node's edge. Wire drags start and end here."""
+
+    HIT_R = 9.0
+
+    def __init__(self, parent: NodeItem, name: str, is_output: bool):
+        super().__init__(parent)
+        self.name, self.is_output = name, is_output
+        self.state = "normal"  # normal | ok | refused
+        self.connected = False
+        self.hovered = False
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setZValue(2)
+
+    @property
+    def node_item(self) -> NodeItem:
+        return self.parentItem()
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    def boundingRect(self) -> QRectF:
+        r = self.HIT_R
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.update()
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        colour = {"ok": theme.OK, "refused": theme.WIRE_UNKNOWN}.get(self.state, theme.PORT)
+        radius = PORT_R + (2 if self.state == "ok" or self.hovered else 0)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(colour, 1.6))
+        filled = self.connected or self.state == "ok" or self.hovered
+        painter.setBrush(QBrush(colour) if filled else QBrush(theme.NODE_BODY))
+        painter.drawEllipse(QPointF(0, 0), radius, radius)
+
+    def hoverEnterEvent(self, event) -> None:
+        self.hovered = True
+        self.update()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:
+        self.hovered = False
+        self.update()
+        super().hoverLeaveEvent(event)
+
+
+class NodeItem(QGraphicsItem):
+    """The drawing of one document node. Its position is the node's top-left corner."""
+
+    def __init__(self, node: Node):
+        super().__init__()
+        self.node_id = node.id
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.edges: set = set()  # EdgeItems attached to this node
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+        self.errors: list[str] = []
+        self.shape_text = "…"
+        self.params_count: int | None = None
+        self._rect = QRectF(0, 0, MIN_WIDTH, 80)
+        self._title_font = theme.font(0.5, bold=True)
+        self._id_font = theme.font(-1)
+        self._body_font = theme.font(-1)
+        self._mono_font = theme.font(-1.5, mono=True)
+        self.set_node(node)
+
+    # ---- what the document and the inference say ---------------------
+    def set_node(self, node: Node) -> None:
+        self.type_name = node.type
+        spec = CATALOGUE.get(node.type)
+        self.category = spec.category if spec else ""
+        self.doc = spec.doc if spec else ""
+        try:
+            resolved = node.resolved_params()
+            in_ports, out_ports = node.input_ports(), node.output_ports()
+        except Exception:  # an unknown type or bad params from a file: draw what we can
+            resolved, in_ports, out_ports = dict(node.params), [], ["out"]
+        self.key_params = [(name, formatting.param_value(spec.param(name), resolved.get(name)))
+                           for name in (spec.key_params if spec else ())]
+        self._sync_ports(self.inputs, in_ports, False)
+        self._sync_ports(self.outputs, out_ports, True)
+        self.setPos(*node.position)
+        self._relayout()
+
+    def _sync_ports(self, ports: dict, names: list[str], is_output: bool) -> None:
+        for name in [n for n in ports if n not in names]:
+            item = ports.pop(name)
+            item.setParentItem(None)
+            if item.scene() is not None:
+                item.scene().removeItem(item)
+        for name in names:
+            if name not in ports:
+                ports[name] = PortItem(self, name, is_output)
+        ordered = {name: ports[name] for name in names}
+        ports.clear()
+        ports.update(ordered)
+
+    def set_result(self, info, inputs: dict, errors: list) -> None:
+        """Show an inference result: `info` (NodeInfo or None), input specs, GraphErrors for this node."""
+        self.errors = [e.message for e in errors]
+        if info is not None:
+            shapes = [formatting.shape(spec.shape) for spec in info.outputs.values()]
+            self.shape_text = "  ".join(shapes) if shapes else "–"
+            self.params_count = info.params
+        else:
+            self.shape_text, self.params_count = "?", None
+        for name, port in self.outputs.items():
+            spec = info.outputs.get(name) if info is not None else None
+            port.setToolTip(f"output '{name}': {formatting.shape(spec.shape) if spec else 'shape unknown'}")
+        for name, port in self.inputs.items():
+            spec = inputs.get(name)
+            port.setToolTip(f"input '{name}': {formatting.shape(spec.shape) if spec else 'not connected / unknown'}")
+        tip = [f"<b>{self.type_name}</b> '{self.node_id}'", self.doc]
+        tip += [f"<span style='color:{theme.ERROR.name()}'>⚠ {_escape(m)}</span>" for m in self.errors]
+        self.setToolTip("<br>".join(t for t in tip if t))
+        self._relayout()
+
+    # ---- geometry ------------------------------------------------------
+    def _params_text(self) -> str:
+        if self.params_count is None:
+            return ""
+        return f"{formatting.count(self.params_count)} params"
+
+    def _relayout(self) -> None:
+        title, body, mono, small = (QFontMetricsF(f) for f in
+                                    (self._title_font, self._body_font, self._mono_font, self._id_font))
+        widths = [title.horizontalAdvance(self.type_name) + 18 + small.horizontalAdvance(self.node_id)]
+        widths += [body.horizontalAdvance(f"{name}  {value}") + 8 for name, value in self.key_params]
+        in_w = max((small.horizontalAdvance(n) for n in self.inputs), default=0)
+        out_w = max((small.horizontalAdvance(n) for n in self.outputs), default=0)
+        widths.append(in_w + out_w + 40)
+        widths.append(mono.horizontalAdvance(self.shape_text) + 14 + small.horizontalAdvance(self._params_text()))
+        width = max(MIN_WIDTH, max(widths) + 2 * PAD)
+        rows = max(len(self.inputs), len(self.outputs), 1)
+        self._ports_top = HEADER_H + 2
+        self._params_top = self._ports_top + rows * ROW_H + 2
+        params_h = (len(self.key_params) * LINE_H + 4) if self.key_params else 0
+        height = self._params_top + params_h + FOOTER_H
+        self.prepareGeometryChange()
+        self._rect = QRectF(0, 0, round(width), round(height))
+        for i, port in enumerate(self.inputs.values()):
+            port.setPos(0, self._row_y(i))
+        for i, port in enumerate(self.outputs.values()):
+            port.setPos(self._rect.width(), self._row_y(i))
+        for edge in list(self.edges):
+            edge.update_path()
+        self.update()
+
+    def _row_y(self, i: int) -> float:
+        return self._ports_top + (i + 0.5) * ROW_H
+
+    def rect(self) -> QRectF:
+        return QRectF(self._rect)
+
+    def size(self) -> tuple[float, float]:
+        return self._rect.width(), self._rect.height()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-PORT_R - 3, -BADGE_R - 2, PORT_R + BADGE_R, 3)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(self._rect, RADIUS, RADIUS)
+        return path
+
+    def port(self, name: str, is_output: bool) -> PortItem | None:
+        return (self.outputs if is_output else self.inputs).get(name)
+
+    def ports(self) -> list[PortItem]:
+        return [*self.inputs.values(), *self.outputs.values()]
+
+    # ---- drawing -------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = self._rect
+        body = QPainterPath()
+        body.addRoundedRect(rect, RADIUS, RADIUS)
+        painter.fillPath(body, theme.NODE_BODY)
+        header = QPainterPath()
+        header.addRect(QRectF(0, 0, rect.width(), HEADER_H))
+        painter.fillPath(header.intersected(body), theme.category_colour(self.category))
+
+        text_w = rect.width() - 2 * PAD
+        painter.setPen(theme.NODE_TEXT)
+        painter.setFont(self._title_font)
+        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), Qt.AlignmentFlag.AlignVCenter, self.type_name)
+        painter.setFont(self._id_font)
+        painter.setPen(QColor(255, 255, 255, 190))
+        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.node_id)
+
+        y = self._params_top
+        painter.setFont(self._body_font)
+        for name, value in self.key_params:
+            line = QRectF(PAD, y, text_w, LINE_H)
+            painter.setPen(theme.NODE_MUTED)
+            painter.drawText(line, Qt.AlignmentFlag.AlignVCenter, name)
+            painter.setPen(theme.NODE_TEXT)
+            painter.drawText(line, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, value)
+            y += LINE_H
+
+        painter.setFont(self._id_font)
+        painter.setPen(theme.NODE_MUTED)
+        for ports, align, x in ((self.inputs, Qt.AlignmentFlag.AlignLeft, PAD),
+                                (self.outputs, Qt.AlignmentFlag.AlignRight, PAD)):
+            for i, name in enumerate(ports):
+                row = QRectF(x, self._row_y(i) - ROW_H / 2, text_w, ROW_H)
+                painter.drawText(row, align | Qt.AlignmentFlag.AlignVCenter, name)
+
+        footer = QRectF(PAD, rect.height() - FOOTER_H, text_w, FOOTER_H)
+        painter.setPen(QPen(theme.NODE_BORDER, 1))
+        painter.drawLine(QPointF(1, footer.top()), QPointF(rect.width() - 1, footer.top()))
+        painter.setFont(self._mono_font)
+        painter.setPen(theme.ERROR if self.errors else theme.NODE_TEXT)
+        painter.drawText(footer, Qt.AlignmentFlag.AlignVCenter, self.shape_text)
+        painter.setFont(self._id_font)
+        painter.setPen(theme.NODE_MUTED)
+        painter.drawText(footer, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self._params_text())
+
+        if self.isSelected():
+            pen = QPen(theme.ACCENT, 2.2)
+        elif self.errors:
+            pen = QPen(theme.ERROR, 2.0)
+        else:
+            pen = QPen(theme.NODE_BORDER, 1.2)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect, RADIUS, RADIUS)
+        if self.errors:
+            self._paint_badge(painter, QPointF(rect.width() - 1, 1))
+
+    def _paint_badge(self, painter: QPainter, centre: QPointF) -> None:
+        painter.setPen(QPen(theme.NODE_BORDER, 1.5))
+        painter.setBrush(theme.ERROR)
+        painter.drawEllipse(centre, BADGE_R, BADGE_R)
+        painter.setPen(QColor("white"))
+        painter.setFont(theme.font(0, bold=True))
+        painter.drawText(QRectF(centre.x() - BADGE_R, centre.y() - BADGE_R, 2 * BADGE_R, 2 * BADGE_R),
+                         Qt.AlignmentFlag.AlignCenter, "!")
+
+    # ---- reactions -----------------------------------------------------
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for edge in list(self.edges):
+                edge.update_path()
+        return super().itemChange(change, value)
+
+    def hoverEnterEvent(self, event) -> None:
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "node_hovered"):
+            scene.node_hovered(self)
+        super().hoverEnterEvent(event)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

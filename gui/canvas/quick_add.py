@@ -1,0 +1,108 @@
+"""The quick-add popup: type a few letters, press Enter, and the node appears under the cursor.
+
+Opened with Tab on the canvas or a double-click on empty space. Matches rank
+name prefixes first, then words inside names, then categories and doc text.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
+from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
+
+from graphs.catalogue import CATALOGUE
+
+
+def rank(query: str) -> list[str]:
+    """Catalogue type names matching `query`, best first (all of them for an empty query)."""
+    q = query.strip().lower()
+    if not q:
+        return list(CATALOGUE)
+    scored = []
+    for index, (name, spec) in enumerate(CATALOGUE.items()):
+        lower = name.lower()
+        if lower.startswith(q):
+            score = 0
+        elif q in lower:
+            score = 1
+        elif q in spec.category.lower():
+            score = 2
+        elif q in spec.doc.lower():
+            score = 3
+        else:
+            continue
+        scored.append((score, index, name))
+    return [name for _score, _index, name in sorted(scored)]
+
+
+class QuickAddPopup(QFrame):
+    """A search box over the catalogue; `chosen(type_name)` when the user picks one."""
+
+    chosen = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent, Qt.WindowType.Popup)
+        self.setObjectName("quickAdd")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Add node: type to search…")
+        self.search.setClearButtonEnabled(True)
+        self.list = QListWidget(self)
+        self.list.setUniformItemSizes(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list)
+        self.resize(280, 320)
+        self.search.textChanged.connect(self._refill)
+        self.search.installEventFilter(self)
+        self.list.itemActivated.connect(self._choose_item)
+        self.list.itemClicked.connect(self._choose_item)
+        self._refill("")
+
+    def open_at(self, global_pos: QPoint) -> None:
+        self.search.clear()
+        self._refill("")
+        self.move(global_pos)
+        self.show()
+        self.raise_()
+        self.search.setFocus()
+
+    def _refill(self, text: str) -> None:
+        self.list.clear()
+        for name in rank(text):
+            item = QListWidgetItem(f"{name}    ·  {CATALOGUE[name].category}")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setToolTip(CATALOGUE[name].doc)
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+
+    def current(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def accept_current(self) -> None:
+        name = self.current()
+        self.hide()
+        if name is not None:
+            self.chosen.emit(name)
+
+    def _choose_item(self, item: QListWidgetItem) -> None:
+        self.list.setCurrentItem(item)
+        self.accept_current()
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.search and event.type() == QEvent.Type.KeyPress:
+            key = event.key()
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.accept_current()
+                return True
+            if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+                row = self.list.currentRow() + (1 if key == Qt.Key.Key_Down else -1)
+                self.list.setCurrentRow(max(0, min(self.list.count() - 1, row)))
+                return True
+            if key == Qt.Key.Key_Escape:
+                self.hide()
+                return True
+        return super().eventFilter(watched, event)

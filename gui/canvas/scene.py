@@ -1,0 +1,261 @@
+"""The canvas scene: node and wire items that mirror the document, and the mouse gestures.
+
+The scene observes the `DocumentController`: items are created and removed in
+response to its signals, never by the scene's own decision, and it keeps only
+id -> item maps. Every change the user makes goes back through the controller
+(a gesture from `gui.canvas.interactions` ends in one controller call).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import QGraphicsScene
+
+from graphs.document import Edge
+from gui import theme
+from gui.canvas.edge_item import EdgeItem
+from gui.canvas.interactions import MoveGesture, NewLinkGesture
+from gui.canvas.node_item import NodeItem, PortItem
+from gui.document import DocumentController
+
+
+class CanvasScene(QGraphicsScene):
+    """Node items and wire items for the controller's current graph."""
+
+    statusMessage = Signal(str)
+    quickAddRequested = Signal(QPointF)  # double-click on empty canvas, at this scene position
+    contextMenuRequested = Signal(object, object)  # (item or None, QGraphicsSceneContextMenuEvent)
+
+    def __init__(self, controller: DocumentController, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        self.setBackgroundBrush(theme.CANVAS)
+        self._nodes: dict[str, NodeItem] = {}
+        self._edges: list[EdgeItem] = []
+        self.gesture: NewLinkGesture | None = None
+        self._move: MoveGesture | None = None
+        controller.projectReset.connect(self._rebuild)
+        controller.nodeAdded.connect(self._on_node_added)
+        controller.nodeRemoved.connect(self._on_node_removed)
+        controller.edgeAdded.connect(self._on_edge_added)
+        controller.edgeRemoved.connect(self._on_edge_removed)
+        controller.paramsChanged.connect(self._on_node_changed)
+        controller.nodeMoved.connect(self._on_node_moved)
+        controller.resultChanged.connect(self._on_result)
+        self._rebuild()
+
+    # ---- lookups ---------------------------------------------------------
+    def node_item(self, node_id: str) -> NodeItem | None:
+        return self._nodes.get(node_id)
+
+    def node_items(self) -> list[NodeItem]:
+        return list(self._nodes.values())
+
+    def edge_items(self) -> list[EdgeItem]:
+        return list(self._edges)
+
+    def edge_item(self, edge: Edge) -> EdgeItem | None:
+        return next((item for item in self._edges if item.edge == edge), None)
+
+    def all_ports(self) -> list[PortItem]:
+        return [port for item in self._nodes.values() for port in item.ports()]
+
+    def selected_node_items(self) -> list[NodeItem]:
+        return [item for item in self.selectedItems() if isinstance(item, NodeItem)]
+
+    def selected_node_ids(self) -> list[str]:
+        order = {node_id: i for i, node_id in enumerate(self._nodes)}
+        return sorted((item.node_id for item in self.selected_node_items()), key=order.__getitem__)
+
+    def selected_edges(self) -> list[Edge]:
+        return [item.edge for item in self.selectedItems() if isinstance(item, EdgeItem)]
+
+    def select_nodes(self, node_ids) -> None:
+        wanted = set(node_ids)
+        self.blockSignals(True)
+        self.clearSelection()
+        for node_id in wanted:
+            if node_id in self._nodes:
+                self._nodes[node_id].setSelected(True)
+        self.blockSignals(False)
+        self.selectionChanged.emit()
+
+    def node_sizes(self) -> dict[str, tuple[float, float]]:
+        return {node_id: item.size() for node_id, item in self._nodes.items()}
+
+    def nodes_rect(self, items=None):
+        """The scene rect covering `items` (default: every node), or None when there are none."""
+        items = self.node_items() if items is None else items
+        rect = None
+        for item in items:
+            r = item.sceneBoundingRect()
+            rect = r if rect is None else rect.united(r)
+        return rect
+
+    def node_rects(self, exclude=()) -> list:
+        """Scene rects of the node bodies, except those of the items in `exclude`."""
+        return [item.mapRectToScene(item.rect()) for item in self._nodes.values() if item not in exclude]
+
+    def reroute(self) -> None:
+        """Recompute every wire's path (a node moved, appeared, vanished or changed size)."""
+        for item in self._edges:
+            item.update_path()
+
+    def set_edge_visible(self, edge: Edge, visible: bool) -> None:
+        item = self.edge_item(edge)
+        if item is not None:
+            item.setVisible(visible)
+
+    # ---- following the document -------------------------------------------
+    def _rebuild(self) -> None:
+        self.cancel_gesture()
+        for item in self._edges:
+            item.detach()
+        self._edges.clear()
+        self._nodes.clear()
+        self.clear()
+        for node_id in self.controller.graph.node_ids():
+            self._on_node_added(node_id)
+        for edge in self.controller.graph.edges():
+            self._on_edge_added(edge)
+
+    def _on_node_added(self, node_id: str) -> None:
+        item = NodeItem(self.controller.graph.node(node_id))
+        self._nodes[node_id] = item
+        self.addItem(item)
+        self.reroute()
+
+    def _on_node_removed(self, node_id: str) -> None:
+        item = self._nodes.pop(node_id, None)
+        if item is not None:
+            self.cancel_gesture()
+            self.removeItem(item)
+            self.reroute()
+
+    def _on_edge_added(self, edge: Edge) -> None:
+        source, target = self._nodes.get(edge.source), self._nodes.get(edge.target)
+        if source is None or target is None:
+            return
+        item = EdgeItem(edge, source, target)
+        self._edges.append(item)
+        self.addItem(item)
+        item.update_path()
+        self._update_connected(item)
+
+    def _on_edge_removed(self, edge: Edge) -> None:
+        item = self.edge_item(edge)
+        if item is None:
+            return
+        self.cancel_gesture()
+        self._edges.remove(item)
+        item.detach()
+        self.removeItem(item)
+        self._update_connected(item)
+
+    def _update_connected(self, edge_item: EdgeItem) -> None:
+        for node in (edge_item.source, edge_item.target):
+            fed = {(e.edge.source_port, True) for e in node.edges if e.source is node}
+            fed |= {(e.edge.target_port, False) for e in node.edges if e.target is node}
+            for port in node.ports():
+                port.connected = (port.name, port.is_output) in fed
+                port.update()
+
+    def _on_node_changed(self, node_id: str) -> None:
+        item = self._nodes.get(node_id)
+        if item is not None:
+            item.set_node(self.controller.graph.node(node_id))
+            self.reroute()
+
+    def _on_node_moved(self, node_id: str) -> None:
+        item = self._nodes.get(node_id)
+        if item is not None:
+            item.setPos(*self.controller.graph.node(node_id).position)
+            self.reroute()
+
+    def _on_result(self, result) -> None:
+        for node_id, item in self._nodes.items():
+            item.set_result(result.info.get(node_id), result.inputs.get(node_id, {}), result.errors_for(node_id))
+        for item in self._edges:
+            info = result.info.get(item.edge.source)
+            spec = info.outputs.get(item.edge.source_port) if info is not None else None
+            item.set_shape(str(spec) if spec is not None else None)
+        self.reroute()
+        self.update()
+
+    def sync_positions(self) -> None:
+        """Put every item back where the document says (after a drag that changed nothing)."""
+        for node_id, item in self._nodes.items():
+            item.setPos(*self.controller.graph.node(node_id).position)
+
+    # ---- hover feedback ----------------------------------------------------
+    def node_hovered(self, item: NodeItem) -> None:
+        if item.errors:
+            self.statusMessage.emit(f"{item.node_id}: {item.errors[0]}")
+
+    # ---- gestures ----------------------------------------------------------
+    def start_link(self, port: PortItem, pos: QPointF | None = None) -> NewLinkGesture:
+        self.cancel_gesture()
+        self.gesture = NewLinkGesture(self, port)
+        self.gesture.start(pos if pos is not None else port.scenePos())
+        return self.gesture
+
+    def cancel_gesture(self) -> None:
+        if self.gesture is not None:
+            gesture, self.gesture = self.gesture, None
+            gesture.cancel()
+
+    def _port_at(self, pos: QPointF) -> PortItem | None:
+        return next((item for item in self.items(pos) if isinstance(item, PortItem)), None)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            port = self._port_at(event.scenePos())
+            if port is not None:
+                self.start_link(port, event.scenePos())
+                event.accept()
+                return
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton and self.selected_node_items():
+            self._move = MoveGesture(self)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self.gesture is not None:
+            self.gesture.move(event.scenePos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self.gesture is not None and event.button() == Qt.MouseButton.LeftButton:
+            gesture, self.gesture = self.gesture, None
+            gesture.finish(event.scenePos())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        if self._move is not None and event.button() == Qt.MouseButton.LeftButton:
+            move, self._move = self._move, None
+            if not move.finish():
+                self.sync_positions()
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and not any(
+                isinstance(item, (NodeItem, PortItem, EdgeItem)) for item in self.items(event.scenePos())):
+            self.quickAddRequested.emit(event.scenePos())
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.gesture is not None:
+            self.cancel_gesture()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def contextMenuEvent(self, event) -> None:
+        item = next((i for i in self.items(event.scenePos()) if isinstance(i, (NodeItem, EdgeItem))), None)
+        if item is not None and not item.isSelected():
+            self.clearSelection()
+            item.setSelected(True)
+        self.contextMenuRequested.emit(item, event)
+        event.accept()

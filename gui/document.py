@@ -1,0 +1,225 @@
+"""The document controller: one open `Project`, its undo stack and its live shape inference.
+
+`DocumentController` adapts the graph's plain events to Qt signals, so widgets
+observe the document without knowing about `graphs.events`. It is also the only
+place that edits: every edit method checks the change first (refusals are
+reported through `message` and never reach the document) and then pushes one
+undo command from `gui.commands`. Shape inference is recomputed once per batch
+of edits: the graph's `changed` event starts a 0-ms single-shot timer, so a
+macro of ten edits recomputes once, after the event loop turns; `result`
+flushes a pending recompute for callers that need it at once.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+
+from engine.shapes import InferenceResult, ShapeInference
+from graphs.catalogue import node_type
+from graphs.document import Edge, Graph, Node
+from graphs.errors import GraphError, ProjectFormatError
+from graphs.project import Project
+from gui import commands
+from gui.clipboard import plan_paste
+from gui.layout import layered_layout
+
+
+class DocumentController(QObject):
+    """Holds the open project; the one door through which the GUI edits it."""
+
+    nodeAdded = Signal(str)
+    nodeRemoved = Signal(str)
+    edgeAdded = Signal(object)  # Edge
+    edgeRemoved = Signal(object)  # Edge
+    paramsChanged = Signal(str)
+    nodeMoved = Signal(str)
+    changed = Signal()
+    resultChanged = Signal(object)  # InferenceResult
+    projectReset = Signal()  # a different project is now open
+    message = Signal(str)  # a sentence for the status bar
+
+    def __init__(self, project: Project | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.project: Project | None = None
+        self.inference: ShapeInference | None = None
+        self._result = InferenceResult()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._recompute)
+        self._handlers = {
+            "node_added": lambda node: self.nodeAdded.emit(node.id),
+            "node_removed": lambda node: self.nodeRemoved.emit(node.id),
+            "edge_added": self.edgeAdded.emit,
+            "edge_removed": self.edgeRemoved.emit,
+            "params_changed": lambda node_id, _old, _new: self.paramsChanged.emit(node_id),
+            "node_moved": lambda node_id, _pos: self.nodeMoved.emit(node_id),
+            "changed": self._on_changed,
+        }
+        self.set_project(project or Project())
+
+    # ---- the open project ---------------------------------------------
+    @property
+    def graph(self) -> Graph:
+        return self.project.graph
+
+    def set_project(self, project: Project) -> None:
+        """Show another project: a fresh undo stack and inference, everything redrawn."""
+        if self.project is not None:
+            for name, handler in self._handlers.items():
+                getattr(self.graph, name).unsub(handler)
+            self.inference.close()
+        self.project = project
+        self.inference = ShapeInference(project.graph)
+        for name, handler in self._handlers.items():
+            getattr(self.graph, name).sub(handler)
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self._timer.stop()
+        self._result = self.inference.result()
+        self.projectReset.emit()
+        self.resultChanged.emit(self._result)
+
+    @property
+    def result(self) -> InferenceResult:
+        """The latest inference, recomputed first if an edit is pending."""
+        if self._timer.isActive():
+            self._timer.stop()
+            self._recompute()
+        return self._result
+
+    def flush(self) -> InferenceResult:
+        return self.result
+
+    def _on_changed(self) -> None:
+        self.changed.emit()
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _recompute(self) -> None:
+        self._result = self.inference.result()
+        self.resultChanged.emit(self._result)
+
+    def _refuse(self, why: str) -> bool:
+        self.message.emit(why)
+        return False
+
+    # ---- edits (each one undo command) ---------------------------------
+    def add_node(self, type_name: str, position=(0.0, 0.0), params: dict | None = None) -> str:
+        """Add a node of `type_name` with its top-left at `position`; returns its id.
+        The palette's drop, double-click and the quick-add popup all end here."""
+        spec = node_type(type_name)
+        node_id = self.graph.new_id(type_name)
+        params = spec.check_params(params or {}, node_id)
+        node = Node(node_id, type_name, params, (float(round(position[0])), float(round(position[1]))))
+        self.undo_stack.push(commands.AddNode(self.graph, node))
+        return node_id
+
+    def remove(self, node_ids=(), edges=()) -> bool:
+        """Delete nodes (with their wires) and wires, as one step."""
+        node_ids = [n for n in node_ids if self.graph.has_node(n)]
+        edges = [e for e in edges if e in self.graph.edges()]
+        if not node_ids and not edges:
+            return False
+        self.undo_stack.push(commands.Delete(self.graph, node_ids, edges))
+        return True
+
+    def _moves(self, positions: dict) -> dict:
+        """node id -> (old, new) for the nodes whose rounded position changes."""
+        moves = {}
+        for node_id, new in positions.items():
+            old = self.graph.node(node_id).position
+            new = (float(round(new[0])), float(round(new[1])))
+            if new != old:
+                moves[node_id] = (old, new)
+        return moves
+
+    def move_nodes(self, positions: dict) -> bool:
+        """Move nodes to new top-left positions (only those that changed), as one step."""
+        moves = self._moves(positions)
+        if moves:
+            self.undo_stack.push(commands.MoveNodes(self.graph, moves))
+        return bool(moves)
+
+    def auto_layout(self, sizes: dict | None = None) -> bool:
+        """Place every node with `gui.layout.layered_layout`, as one step."""
+        if not len(self.graph):
+            return False
+        nodes = self.graph.nodes()
+        origin = (min(n.position[0] for n in nodes), sum(n.position[1] for n in nodes) / len(nodes))
+        moves = self._moves(layered_layout(self.graph, sizes, origin=origin))
+        if moves:
+            self.undo_stack.push(commands.AutoLayout(self.graph, moves))
+        return bool(moves)
+
+    def connect(self, source: str, source_port: str, target: str, target_port: str) -> bool:
+        """Wire source.port -> target.port; a refused wire is not made and `message` says why."""
+        ok, why = self.graph.can_connect(source, source_port, target, target_port)
+        if not ok:
+            return self._refuse(f"Cannot connect: {why}")
+        self.undo_stack.push(commands.Connect(self.graph, Edge(source, target, source_port, target_port)))
+        self.message.emit(f"Connected {source}.{source_port} → {target}.{target_port}")
+        return True
+
+    def can_reconnect(self, old: Edge, new: Edge) -> tuple[bool, str]:
+        """Would `new` be accepted once `old` is gone?"""
+        scratch = self.graph.copy()
+        scratch.disconnect(old)
+        return scratch.can_connect(new.source, new.source_port, new.target, new.target_port)
+
+    def reconnect(self, old: Edge, new: Edge) -> bool:
+        """Replace wire `old` by `new` in one step (dragging a wire's end to another port)."""
+        if old == new:
+            return False
+        ok, why = self.can_reconnect(old, new)
+        if not ok:
+            return self._refuse(f"Cannot connect: {why}")
+        self.undo_stack.push(commands.Reconnect(self.graph, old, new))
+        return True
+
+    def disconnect(self, edges) -> bool:
+        return self.remove((), edges)
+
+    def set_params(self, node_id: str, params: dict) -> bool:
+        """Replace a node's params. Raises GraphError (after saying why) when the document refuses
+        them; the document is then unchanged. Returns False when nothing would change."""
+        old = self.graph.node(node_id).params
+        scratch = self.graph.copy()
+        try:
+            scratch.set_params(node_id, params)
+        except GraphError as error:
+            self.message.emit(error.message)
+            raise
+        new = scratch.node(node_id).params
+        if new == old:
+            return False
+        self.undo_stack.push(commands.SetParams(self.graph, node_id, old, new))
+        return True
+
+    def set_param(self, node_id: str, name: str, value) -> bool:
+        """Set one param; a value equal to the current one (explicit or default) is no edit."""
+        node = self.graph.node(node_id)
+        try:
+            coerced = node.spec.param(name).coerce(value, node_id)
+        except KeyError:
+            raise GraphError(f"{node.type} has no param '{name}'", node=node_id) from None
+        except GraphError as error:
+            self.message.emit(error.message)
+            raise
+        if coerced == node.resolved_params()[name]:
+            return False
+        return self.set_params(node_id, {**node.params, name: coerced})
+
+    def paste(self, data: dict, offset=(40.0, 40.0), text: str = "Paste") -> list[str]:
+        """Add the nodes and inner wires of clipboard `data`, shifted by `offset`, with fresh ids."""
+        try:
+            plan = plan_paste(self.graph, data, offset)
+        except (GraphError, ProjectFormatError) as error:
+            self._refuse(f"Cannot paste: {error}")
+            return []
+        if not plan.nodes:
+            return []
+        self.undo_stack.push(commands.Paste(self.graph, plan.nodes, plan.edges, text))
+        return [node.id for node in plan.nodes]

@@ -1,0 +1,76 @@
+"""Where files live: the resources folder, the shipped examples, and the recent-files list.
+
+Recent files are kept in QSettings as a JSON list (INI files turn a one-element
+list into a plain string), newest first, at most `MAX_RECENT`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+EXAMPLES_DIR = RESOURCES / "examples"
+ICONS_DIR = RESOURCES / "icons"
+DEFAULT_EXAMPLE = EXAMPLES_DIR / "digits_cnn.json"
+MAX_RECENT = 10
+RECENT_KEY = "files/recent"
+LAST_KEY = "files/last"
+
+
+def example_paths() -> list[Path]:
+    """Every shipped example project, sorted by file name."""
+    return sorted(EXAMPLES_DIR.glob("*.json"))
+
+
+def example_title(path: Path) -> str:
+    """`residual_cnn.json` -> `Residual cnn`, for the Examples menu."""
+    words = Path(path).stem.replace("_", " ").replace("-", " ")
+    return words[:1].upper() + words[1:]
+
+
+def is_example(path) -> bool:
+    """True when `path` is a shipped example, which the editor must never overwrite."""
+    try:
+        return Path(path).resolve().parent == EXAMPLES_DIR.resolve()
+    except OSError:
+        return False
+
+
+class RecentFiles:
+    """The recent-files list and the last opened project, in QSettings."""
+
+    def __init__(self, settings: QSettings | None = None):
+        self._settings = settings
+
+    @property
+    def settings(self) -> QSettings:
+        return self._settings if self._settings is not None else QSettings()
+
+    def paths(self) -> list[str]:
+        raw = self.settings.value(RECENT_KEY, "[]")
+        try:
+            paths = json.loads(raw) if isinstance(raw, str) else []
+        except ValueError:
+            paths = []
+        return [p for p in paths if isinstance(p, str)][:MAX_RECENT]
+
+    def add(self, path) -> None:
+        path = str(Path(path).resolve())
+        paths = [path, *(p for p in self.paths() if p != path)][:MAX_RECENT]
+        settings = self.settings
+        settings.setValue(RECENT_KEY, json.dumps(paths))
+        settings.setValue(LAST_KEY, path)
+
+    def remove(self, path) -> None:
+        path = str(Path(path).resolve())
+        self.settings.setValue(RECENT_KEY, json.dumps([p for p in self.paths() if p != path]))
+
+    def clear(self) -> None:
+        self.settings.setValue(RECENT_KEY, "[]")
+
+    def last(self) -> str | None:
+        value = self.settings.value(LAST_KEY, "")
+        return value if isinstance(value, str) and value else None

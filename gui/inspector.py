@@ -1,0 +1,195 @@
+"""The inspector: the selected node's id, type, doc, params (editable), shapes, params and MACs.
+
+Editors come from `gui.param_widgets`. A committed edit goes to
+`DocumentController.set_param`, which pushes one SetParams command; when the
+document refuses the value, the reason is shown in red under the field (and in
+the status bar) and the document stays as it was. The inspector follows the
+document: undo, redo and inference results refresh it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graphs.errors import GraphError
+from gui import formatting
+from gui.document import DocumentController
+from gui.param_widgets import ParamEditor, make_editor
+
+
+def _label(text: str = "", object_name: str | None = None, wrap: bool = True) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(wrap)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if object_name:
+        label.setObjectName(object_name)
+    return label
+
+
+class ParamRow(QWidget):
+    """An editor with its error line underneath."""
+
+    def __init__(self, editor: ParamEditor, parent=None):
+        super().__init__(parent)
+        self.editor = editor
+        self.error = _label(object_name="paramError")
+        self.error.setStyleSheet("color: #ff6b6b;")
+        self.error.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(editor)
+        layout.addWidget(self.error)
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
+
+class Inspector(QWidget):
+    """Shows and edits one node; `show_node(None)` shows a hint instead."""
+
+    def __init__(self, controller: DocumentController, parent=None):
+        super().__init__(parent)
+        self.setObjectName("inspector")
+        self.controller = controller
+        self.node_id: str | None = None
+        self.rows: dict[str, ParamRow] = {}
+
+        self.title = _label(object_name="inspectorTitle")
+        self.doc = _label(object_name="inspectorDoc")
+        self.params_box = QFrame()
+        self.form = QFormLayout(self.params_box)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.info = _label(object_name="inspectorInfo")
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.errors = _label(object_name="inspectorErrors")
+        self.errors.setStyleSheet("color: #ff6b6b;")
+        self.hint = _label("Select a node to see and edit its parameters.", "inspectorHint")
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(10, 10, 10, 10)
+        layout.setSpacing(8)
+        for widget in (self.hint, self.title, self.doc, self.params_box, self.info, self.errors):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        controller.paramsChanged.connect(self._on_params_changed)
+        controller.nodeRemoved.connect(self._on_node_removed)
+        controller.resultChanged.connect(lambda _result: self._refresh_info())
+        controller.projectReset.connect(lambda: self.show_node(None))
+        self.show_node(None)
+
+    # ---- which node --------------------------------------------------------
+    def show_node(self, node_id: str | None, selected_count: int = 0) -> None:
+        if node_id is not None and not self.controller.graph.has_node(node_id):
+            node_id = None
+        self.node_id = node_id
+        self._clear_rows()
+        has_node = node_id is not None
+        for widget in (self.title, self.doc, self.params_box, self.info, self.errors):
+            widget.setVisible(has_node)
+        self.hint.setVisible(not has_node)
+        if not has_node:
+            self.hint.setText(f"{selected_count} nodes selected." if selected_count > 1
+                              else "Select a node to see and edit its parameters.")
+            return
+        node = self.controller.graph.node(node_id)
+        spec = node.spec
+        self.title.setText(f"<b>{node.type}</b> &nbsp;<span style='color:#9aa1ab'>id</span> {node_id}")
+        self.doc.setText(spec.doc)
+        resolved = node.resolved_params()
+        for param in spec.params:
+            editor = make_editor(param)
+            editor.set_value(resolved[param.name])
+            editor.committed.connect(lambda name=param.name: self.commit(name))
+            row = ParamRow(editor)
+            label = QLabel(param.name)
+            label.setToolTip(param.doc or param.name)
+            self.form.addRow(label, row)
+            self.rows[param.name] = row
+        self.params_box.setVisible(bool(spec.params))
+        self._refresh_info()
+
+    def _clear_rows(self) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.rows.clear()
+
+    def editor(self, name: str) -> ParamEditor:
+        return self.rows[name].editor
+
+    # ---- editing -----------------------------------------------------------
+    def commit(self, name: str) -> bool:
+        """Send param `name`'s editor value to the document; show the reason if it is refused."""
+        if self.node_id is None or name not in self.rows:
+            return False
+        row = self.rows[name]
+        try:
+            value = row.editor.value()
+        except ValueError as error:
+            message = f"param '{name}' {error}"
+            row.show_error(message)
+            self.controller.message.emit(message)
+            return False
+        try:
+            changed = self.controller.set_param(self.node_id, name, value)
+        except GraphError as error:
+            row.show_error(error.message)
+            return False
+        row.show_error("")
+        return changed
+
+    def _on_params_changed(self, node_id: str) -> None:
+        if node_id != self.node_id:
+            return
+        resolved = self.controller.graph.node(node_id).resolved_params()
+        for name, row in self.rows.items():
+            row.editor.set_value(resolved[name])
+            row.show_error("")
+
+    def _on_node_removed(self, node_id: str) -> None:
+        if node_id == self.node_id:
+            self.show_node(None)
+
+    def _refresh_info(self) -> None:
+        if self.node_id is None or not self.controller.graph.has_node(self.node_id):
+            return
+        result = self.controller.result
+        node = self.controller.graph.node(self.node_id)
+        inputs = result.inputs.get(self.node_id, {})
+        info = result.info.get(self.node_id)
+        lines = []
+        for port in node.input_ports():
+            spec = inputs.get(port)
+            lines.append(f"<span style='color:#9aa1ab'>in</span> {port}: "
+                         f"<tt>{formatting.shape(spec.shape) if spec else '–'}</tt>")
+        for port in node.output_ports():
+            spec = info.outputs.get(port) if info else None
+            lines.append(f"<span style='color:#9aa1ab'>out</span> {port}: "
+                         f"<tt>{formatting.shape(spec.shape) if spec else '?'}</tt>")
+        params = formatting.grouped(info.params) if info else "–"
+        macs = formatting.grouped(info.macs) if info else "–"
+        lines.append(f"<span style='color:#9aa1ab'>parameters</span> {params}")
+        lines.append(f"<span style='color:#9aa1ab'>MACs</span> {macs}")
+        self.info.setText("<br>".join(lines))
+        messages = [e.message for e in result.errors_for(self.node_id)]
+        self.errors.setText("\n".join(f"⚠ {m}" for m in messages))
+        self.errors.setVisible(bool(messages))
