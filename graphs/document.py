@@ -68,12 +68,20 @@ class Node:
     def output_ports(self) -> list[str]:
         return self.spec.output_ports(self.resolved_params())
 
+    def clone(self) -> Node:
+        """A copy sharing nothing mutable (params hold only scalars and lists of ints)."""
+        return Node(self.id, self.type, _copy_params(self.params), self.position)
+
     def as_dict(self) -> dict:
         d = {"id": self.id, "type": self.type}
         if self.params:
             d["params"] = copy.deepcopy(self.params)
         d["position"] = [round(self.position[0], 2), round(self.position[1], 2)]
         return d
+
+
+def _copy_params(params: dict) -> dict:
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in params.items()}
 
 
 def check_node_id(node_id) -> None:
@@ -100,10 +108,10 @@ class Graph:
 
     # ---- reads (copies) -------------------------------------------------
     def nodes(self) -> list[Node]:
-        return [copy.deepcopy(n) for n in self._nodes.values()]
+        return [n.clone() for n in self._nodes.values()]
 
     def node(self, node_id: str) -> Node:
-        return copy.deepcopy(self._require(node_id))
+        return self._require(node_id).clone()
 
     def node_ids(self) -> list[str]:
         return list(self._nodes)
@@ -140,7 +148,7 @@ class Graph:
     def snapshot(self) -> dict:
         """A canonical, order-independent picture of the document, for comparisons."""
         return {
-            "nodes": {n.id: (n.type, copy.deepcopy(n.params), tuple(n.position)) for n in self._nodes.values()},
+            "nodes": {n.id: (n.type, _copy_params(n.params), tuple(n.position)) for n in self._nodes.values()},
             "edges": sorted((e.source, e.source_port, e.target, e.target_port) for e in self._edges),
         }
 
@@ -155,7 +163,7 @@ class Graph:
         checked = spec.check_params(params, node_id)
         node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])))
         self._nodes[node_id] = node
-        self.node_added.emit(copy.deepcopy(node))
+        self.node_added.emit(node.clone())
         self.changed.emit()
         return node_id
 
@@ -164,7 +172,7 @@ class Graph:
         for edge in [e for e in self._edges if node_id in (e.source, e.target)]:
             self.disconnect(edge)
         del self._nodes[node_id]
-        self.node_removed.emit(copy.deepcopy(node))
+        self.node_removed.emit(node.clone())
         self.changed.emit()
 
     def set_params(self, node_id: str, params: dict) -> None:
@@ -181,7 +189,7 @@ class Graph:
             return
         old = node.params
         node.params = checked
-        self.params_changed.emit(node_id, copy.deepcopy(old), copy.deepcopy(checked))
+        self.params_changed.emit(node_id, _copy_params(old), _copy_params(checked))
         self.changed.emit()
 
     def set_param(self, node_id: str, name: str, value) -> None:
@@ -276,7 +284,7 @@ class Graph:
     def copy(self) -> Graph:
         """An independent copy with no subscribers (used to snapshot a graph for training)."""
         other = Graph()
-        other._nodes = copy.deepcopy(self._nodes)
+        other._nodes = {node_id: node.clone() for node_id, node in self._nodes.items()}
         other._edges = list(self._edges)
         return other
 

@@ -51,8 +51,9 @@ def validate(graph: Graph) -> list[GraphError]:
             errors.append(UnknownNodeTypeError(f"node '{node.id}' has unknown type {node.type!r}", node=node.id))
             continue
         try:
-            ports_in[node.id] = node.input_ports()
-            ports_out[node.id] = node.output_ports()
+            params = node.resolved_params()
+            ports_in[node.id] = node.spec.input_ports(params)
+            ports_out[node.id] = node.spec.output_ports(params)
         except GraphError as error:
             errors.append(error)
     if not any(n.type == "Input" for n in nodes.values()):
