@@ -1,0 +1,100 @@
+"""`export PROJECT [--weights FILE] (--onnx FILE | --python FILE | --safetensors FILE)`.
+
+Compiles the project, loads trained weights from a safetensors file (or, without
+`--weights`, uses seeded random initial weights and says so), writes the export
+and checks it: an ONNX file is run in onnxruntime and a Python file is imported
+and run, each against the compiled model, and the largest difference is printed.
+Exits 0 on success, 2 for bad input (unreadable project, invalid graph, missing
+or mismatched weights), 1 when the export was written but does not reproduce
+the model. torch is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from engine.errors import UserError
+from graphs.project import load_project
+
+MISMATCH_TOLERANCE = 1e-3  # beyond this, an export is reported as not reproducing the model
+EXIT_MISMATCH = 1
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser(
+        "export", help="export a project's model to ONNX, PyTorch code or safetensors",
+        description="Export a project's model. Without --weights the model has random initial weights "
+                    "(seeded). ONNX and Python exports are verified against the compiled model. Exits 0 "
+                    "on success, 1 if the export does not reproduce the model, 2 for bad input.")
+    parser.add_argument("project", help="project file (.json)")
+    parser.add_argument("--weights", metavar="FILE", help="trained weights (.safetensors) to export")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--onnx", metavar="FILE", help="write an ONNX model with a dynamic batch axis")
+    target.add_argument("--python", metavar="FILE",
+                        help="write standalone PyTorch code (its weights go next to it as .safetensors)")
+    target.add_argument("--safetensors", metavar="FILE", help="write the weights only")
+    parser.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (17 or newer; default 17)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for random weights without --weights (default 0)")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    if args.opset is not None and not args.onnx:
+        raise UserError("--opset applies only to --onnx")
+    project = load_project(args.project)
+    from engine.export import prepare_model
+
+    compiled = prepare_model(project.graph, args.weights, seed=args.seed)
+    if args.onnx:
+        status = _onnx(compiled, Path(args.onnx), args.opset)
+    elif args.python:
+        status = _python(compiled, project, Path(args.python))
+    else:
+        status = _safetensors(compiled, Path(args.safetensors))
+    if args.weights is None:
+        print(f"note: no --weights given, so the export holds randomly initialised weights (seed {args.seed})",
+              file=sys.stderr)
+    return status
+
+
+def _onnx(compiled, path: Path, opset: int | None) -> int:
+    from engine.export import export_onnx, verify_onnx
+    from engine.export.onnx_export import MIN_OPSET
+
+    result = export_onnx(compiled, path, opset=MIN_OPSET if opset is None else opset)
+    if result.fallback_reason:
+        print(f"note: {result.fallback_reason}; used the {result.exporter} exporter instead", file=sys.stderr)
+    print(f"wrote {path}: ONNX opset {result.opset}, {result.exporter} exporter, {result.seconds:.2f} s, "
+          f"inputs {', '.join(result.input_names)}, outputs {', '.join(result.output_names)}, dynamic batch")
+    return _report("onnxruntime", verify_onnx(compiled, path))
+
+
+def _python(compiled, project, path: Path) -> int:
+    from engine.export import class_name_for, export_python, verify_python
+
+    weights = path.with_suffix(".safetensors")
+    class_name = class_name_for(project.name)
+    export_python(compiled, project.graph, path, weights_path=weights, class_name=class_name,
+                  project_name=project.name)
+    print(f"wrote {path} (class {class_name}) and its weights {weights}")
+    return _report("the generated code", verify_python(compiled, path))
+
+
+def _safetensors(compiled, path: Path) -> int:
+    from engine.export import export_safetensors
+
+    export_safetensors(compiled, path)
+    state = compiled.model.state_dict()
+    parameters = sum(p.numel() for p in compiled.model.parameters())
+    print(f"wrote {path}: {len(state)} tensors, {parameters:,} parameters")
+    return 0
+
+
+def _report(runner: str, difference: float) -> int:
+    print(f"checked: {runner} matches torch within {difference:.3g} (largest absolute difference, batch 3)")
+    if difference > MISMATCH_TOLERANCE:
+        print(f"warning: the export differs from the compiled model by {difference:.3g} "
+              f"(more than {MISMATCH_TOLERANCE:g})", file=sys.stderr)
+        return EXIT_MISMATCH
+    return 0
