@@ -3,8 +3,8 @@
 Because undo calls the same document methods as the edit, it fires the same
 events, and everything that observes the document (scene, inspector, summary,
 shape inference) follows without knowing about undo. Commands never touch Qt
-items. Macros (`Paste`, `Delete`, `Reconnect`) are parent commands whose
-children run in order on redo and in reverse on undo.
+items. Macros (paste, delete, reconnect) are lists of these steps pushed
+between `beginMacro` and `endMacro` by `push_macro`, so they undo as one.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ def _ends(edge: Edge) -> tuple[str, str, str, str]:
 class AddNode(QUndoCommand):
     """Add one node with a given id (chosen by the caller, so redo recreates the same node)."""
 
-    def __init__(self, graph: Graph, node: Node, parent: QUndoCommand | None = None):
-        super().__init__(f"Add {node.type} '{node.id}'", parent)
+    def __init__(self, graph: Graph, node: Node):
+        super().__init__(f"Add {node.type} '{node.id}'")
         self.graph, self.node = graph, node
 
     def redo(self) -> None:
@@ -35,9 +35,9 @@ class AddNode(QUndoCommand):
 class RemoveNodes(QUndoCommand):
     """Remove nodes and every wire touching them; undo restores nodes, then wires, exactly."""
 
-    def __init__(self, graph: Graph, node_ids, parent: QUndoCommand | None = None):
+    def __init__(self, graph: Graph, node_ids):
         ids = list(dict.fromkeys(node_ids))
-        super().__init__(f"Remove '{ids[0]}'" if len(ids) == 1 else f"Remove {len(ids)} nodes", parent)
+        super().__init__(f"Remove '{ids[0]}'" if len(ids) == 1 else f"Remove {len(ids)} nodes")
         self.graph = graph
         self.nodes = [graph.node(node_id) for node_id in ids]
         self.edges = [e for e in graph.edges() if e.source in ids or e.target in ids]
@@ -56,10 +56,10 @@ class RemoveNodes(QUndoCommand):
 class MoveNodes(QUndoCommand):
     """Move nodes from old to new positions: one command per drag (or per auto-layout)."""
 
-    def __init__(self, graph: Graph, moves: dict, text: str = "", parent: QUndoCommand | None = None):
+    def __init__(self, graph: Graph, moves: dict, text: str = ""):
         """`moves` maps node id -> (old position, new position)."""
-        super().__init__(text or (f"Move '{next(iter(moves))}'" if len(moves) == 1 else f"Move {len(moves)} nodes"),
-                         parent)
+        default = f"Move '{next(iter(moves))}'" if len(moves) == 1 else f"Move {len(moves)} nodes"
+        super().__init__(text or default)
         self.graph, self.moves = graph, dict(moves)
 
     def redo(self) -> None:
@@ -74,15 +74,15 @@ class MoveNodes(QUndoCommand):
 class AutoLayout(MoveNodes):
     """Every node placed by `gui.layout`, as one undoable step."""
 
-    def __init__(self, graph: Graph, moves: dict, parent: QUndoCommand | None = None):
-        super().__init__(graph, moves, "Auto-layout", parent)
+    def __init__(self, graph: Graph, moves: dict):
+        super().__init__(graph, moves, "Auto-layout")
 
 
 class Connect(QUndoCommand):
     """Add one wire (checked by the document on every redo)."""
 
-    def __init__(self, graph: Graph, edge: Edge, parent: QUndoCommand | None = None):
-        super().__init__(f"Connect '{edge.source}' to '{edge.target}.{edge.target_port}'", parent)
+    def __init__(self, graph: Graph, edge: Edge):
+        super().__init__(f"Connect '{edge.source}' to '{edge.target}.{edge.target_port}'")
         self.graph, self.edge = graph, edge
 
     def redo(self) -> None:
@@ -95,8 +95,8 @@ class Connect(QUndoCommand):
 class Disconnect(QUndoCommand):
     """Remove one wire; undo puts back exactly that wire (unchecked: it existed before)."""
 
-    def __init__(self, graph: Graph, edge: Edge, parent: QUndoCommand | None = None):
-        super().__init__(f"Disconnect '{edge.source}' from '{edge.target}.{edge.target_port}'", parent)
+    def __init__(self, graph: Graph, edge: Edge):
+        super().__init__(f"Disconnect '{edge.source}' from '{edge.target}.{edge.target_port}'")
         self.graph, self.edge = graph, edge
 
     def redo(self) -> None:
@@ -109,10 +109,10 @@ class Disconnect(QUndoCommand):
 class SetParams(QUndoCommand):
     """Replace a node's params (old and new are the canonical dicts the document holds)."""
 
-    def __init__(self, graph: Graph, node_id: str, old: dict, new: dict, parent: QUndoCommand | None = None):
+    def __init__(self, graph: Graph, node_id: str, old: dict, new: dict):
         changed = sorted(k for k in set(old) | set(new) if old.get(k, ...) != new.get(k, ...))
         what = ", ".join(changed) if changed else "params"
-        super().__init__(f"Set {what} of '{node_id}'", parent)
+        super().__init__(f"Set {what} of '{node_id}'")
         self.graph, self.node_id, self.old, self.new = graph, node_id, dict(old), dict(new)
 
     def redo(self) -> None:
@@ -122,32 +122,34 @@ class SetParams(QUndoCommand):
         self.graph.set_params(self.node_id, self.old)
 
 
-class Paste(QUndoCommand):
-    """Add several nodes and the wires between them, as one step."""
-
-    def __init__(self, graph: Graph, nodes: list[Node], edges: list[Edge], text: str = "Paste",
-                 parent: QUndoCommand | None = None):
-        super().__init__(f"{text} {len(nodes)} node{'s' if len(nodes) != 1 else ''}", parent)
-        self.children = [AddNode(graph, node, self) for node in nodes]
-        self.children += [Connect(graph, edge, self) for edge in edges]
+def paste(graph: Graph, nodes: list[Node], edges: list[Edge]) -> list[QUndoCommand]:
+    """The steps of a paste: add every node, then the wires between them."""
+    return [*(AddNode(graph, node) for node in nodes), *(Connect(graph, edge) for edge in edges)]
 
 
-class Delete(QUndoCommand):
-    """Remove loose wires, then nodes (with their wires), as one step."""
-
-    def __init__(self, graph: Graph, node_ids, edges, parent: QUndoCommand | None = None):
-        node_ids = list(node_ids)
-        loose = [e for e in dict.fromkeys(edges) if e.source not in node_ids and e.target not in node_ids]
-        count = len(node_ids) + len(loose)
-        super().__init__(f"Delete {count} item{'s' if count != 1 else ''}", parent)
-        self.children: list[QUndoCommand] = [Disconnect(graph, edge, self) for edge in loose]
-        if node_ids:
-            self.children.append(RemoveNodes(graph, node_ids, self))
+def delete(graph: Graph, node_ids, edges) -> list[QUndoCommand]:
+    """The steps of a delete: loose wires first, then the nodes (with their own wires)."""
+    node_ids = list(node_ids)
+    loose = [e for e in dict.fromkeys(edges) if e.source not in node_ids and e.target not in node_ids]
+    steps: list[QUndoCommand] = [Disconnect(graph, edge) for edge in loose]
+    if node_ids:
+        steps.append(RemoveNodes(graph, node_ids))
+    return steps
 
 
-class Reconnect(QUndoCommand):
-    """Move one end of an existing wire: disconnect the old wire, connect the new one."""
+def reconnect(graph: Graph, old: Edge, new: Edge) -> list[QUndoCommand]:
+    """The steps of moving one end of a wire: disconnect the old wire, connect the new one."""
+    return [Disconnect(graph, old), Connect(graph, new)]
 
-    def __init__(self, graph: Graph, old: Edge, new: Edge, parent: QUndoCommand | None = None):
-        super().__init__(f"Reconnect '{new.source}' to '{new.target}.{new.target_port}'", parent)
-        self.children = [Disconnect(graph, old, self), Connect(graph, new, self)]
+
+def push_macro(stack, text: str, steps: list[QUndoCommand]) -> None:
+    """Push `steps` as one undoable step named `text`.
+
+    This uses QUndoStack.beginMacro rather than parent/child commands: with
+    PySide6, child commands owned by a parent command crash when collected."""
+    stack.beginMacro(text)
+    try:
+        for step in steps:
+            stack.push(step)
+    finally:
+        stack.endMacro()

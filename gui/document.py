@@ -123,7 +123,9 @@ class DocumentController(QObject):
         edges = [e for e in edges if e in self.graph.edges()]
         if not node_ids and not edges:
             return False
-        self.undo_stack.push(commands.Delete(self.graph, node_ids, edges))
+        count = len(node_ids) + len([e for e in edges if e.source not in node_ids and e.target not in node_ids])
+        commands.push_macro(self.undo_stack, f"Delete {count} item{'s' if count != 1 else ''}",
+                            commands.delete(self.graph, node_ids, edges))
         return True
 
     def _moves(self, positions: dict) -> dict:
@@ -176,7 +178,8 @@ class DocumentController(QObject):
         ok, why = self.can_reconnect(old, new)
         if not ok:
             return self._refuse(f"Cannot connect: {why}")
-        self.undo_stack.push(commands.Reconnect(self.graph, old, new))
+        commands.push_macro(self.undo_stack, f"Reconnect '{new.source}' to '{new.target}.{new.target_port}'",
+                            commands.reconnect(self.graph, old, new))
         return True
 
     def disconnect(self, edges) -> bool:
@@ -221,5 +224,7 @@ class DocumentController(QObject):
             return []
         if not plan.nodes:
             return []
-        self.undo_stack.push(commands.Paste(self.graph, plan.nodes, plan.edges, text))
+        count = len(plan.nodes)
+        commands.push_macro(self.undo_stack, f"{text} {count} node{'s' if count != 1 else ''}",
+                            commands.paste(self.graph, plan.nodes, plan.edges))
         return [node.id for node in plan.nodes]
