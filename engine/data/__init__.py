@@ -1,0 +1,50 @@
+"""Data sources for training: built-in sets, CSV, .npz and image folders.
+
+`load_dataset(spec, base_dir, val_split, seed)` turns the project's
+`training["dataset"]` into a `Dataset` with a seeded train/validation split.
+`fill_shapes` gives shapeless Input/Target nodes the dataset's shapes;
+`fit_dataset` shapes a dataset for a compiled model. Nothing here imports Qt;
+scikit-learn is imported only when one of its bundled sets is asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.data import builtin, images, npz, tabular
+from engine.data.arrays import build_dataset
+from engine.data.dataset import DataPreview, Dataset, StreamingSplit, TensorSplit
+from engine.data.fit import fill_shapes, fit_dataset
+from engine.data.options import Options
+from engine.errors import UserError
+
+__all__ = ["SOURCES", "DataPreview", "Dataset", "StreamingSplit", "TensorSplit", "fill_shapes", "fit_dataset",
+           "load_dataset"]
+
+# dataset name -> the options it accepts (besides `name` and `autoencoder`)
+SOURCES: dict[str, tuple[str, ...]] = {
+    **builtin.ACCEPTED, "csv": tabular.ACCEPTED, "npz": npz.ACCEPTED, "image_folder": images.ACCEPTED,
+}
+
+
+def load_dataset(spec: dict, base_dir: str | Path = ".", val_split: float = 0.2, seed: int = 0) -> Dataset:
+    """Load the dataset `spec` names; file paths are relative to `base_dir` (the project's folder)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise UserError(f'training "dataset" must be an object with a "name" ({", ".join(SOURCES)}), got {spec!r}')
+    name = spec["name"]
+    if name not in SOURCES:
+        raise UserError(f"unknown dataset '{name}'; choose one of: {', '.join(SOURCES)}")
+    options = Options(spec, SOURCES[name], Path(base_dir))
+    autoencoder = options.bool("autoencoder", False)
+    if name == "image_folder":
+        folder = images.scan_image_folder(options)
+        if folder.stream:
+            return folder.streaming_dataset(name, val_split, seed, autoencoder)
+        data = folder.read_all()
+    elif name == "csv":
+        data = tabular.load_csv(options)
+    elif name == "npz":
+        data = npz.load_npz(options)
+    else:
+        data = builtin.load_builtin(options, seed)
+    return build_dataset(name, data, val_split, seed, autoencoder)

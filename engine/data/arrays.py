@@ -1,0 +1,105 @@
+"""From numpy arrays to a `Dataset`: the seeded split, label encoding and standardisation
+that every in-memory source shares.
+
+A source loads an `ArrayData` (all samples, unsplit); `build_dataset` splits it
+with a seeded permutation, standardises features with statistics of the
+training split only (so validation stays unseen), and turns it into tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.data.dataset import Dataset, TensorSplit
+from engine.errors import UserError
+
+
+@dataclass
+class ArrayData:
+    """All samples of an in-memory source, before the split."""
+
+    x: np.ndarray  # [N, ...] float32 (or int64 indices)
+    y: np.ndarray  # [N, ...] int64 class indices or float32 values
+    task: str  # "classification" | "regression"
+    class_names: list[str] | None = None
+    feature_names: list[str] | None = None
+    modality: str = "table"
+    standardize: bool = False  # per-feature, with training-split statistics
+    normalization: dict | None = None  # how the source already scaled x ({"mean": [...], "std": [...]})
+
+
+def split_indices(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) sample indices from a permutation seeded by `seed`."""
+    n_val = int(round(n * val_split))
+    if not 0 < val_split < 1 or n_val < 1 or n - n_val < 1:
+        raise UserError(f"val_split {val_split} cannot split {n} samples into training and validation; "
+                        "use a value between 0 and 1 that leaves at least one sample on each side")
+    order = np.random.default_rng(seed).permutation(n)
+    return order[n_val:], order[:n_val]
+
+
+def encode_labels(values: np.ndarray, text: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Class indices and class names for labels given as numbers or as text.
+
+    Labels that are exactly the whole numbers 0..K-1 stay as they are; any
+    others (text, 1..K, negative or fractional numbers) become indices into
+    their sorted distinct values, whose names are kept.
+    """
+    if not text:
+        numeric = values.astype(np.float64).reshape(-1)
+        distinct, indices = np.unique(numeric, return_inverse=True)
+        if np.array_equal(distinct, np.arange(len(distinct))):
+            return numeric.astype(np.int64), [str(i) for i in range(len(distinct))]
+        names = [str(int(v)) if v == round(v) else f"{v:g}" for v in distinct]
+        return indices.astype(np.int64), names
+    distinct, indices = np.unique(values.astype(str), return_inverse=True)
+    return indices.astype(np.int64), [str(v) for v in distinct]
+
+
+def standardize(train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Scale each feature to zero mean and unit variance using the training split's statistics."""
+    mean = train.mean(axis=0, dtype=np.float64)
+    std = train.std(axis=0, dtype=np.float64)
+    std[std < 1e-12] = 1.0  # a constant feature stays as it is, shifted to 0
+    stats = {"mean": mean.reshape(-1).tolist(), "std": std.reshape(-1).tolist()}
+    return ((train - mean) / std).astype(np.float32), ((val - mean) / std).astype(np.float32), stats
+
+
+def build_dataset(name: str, data: ArrayData, val_split: float, seed: int, autoencoder: bool = False) -> Dataset:
+    """Split, standardise and convert to tensors; `autoencoder` makes the target a copy of the input."""
+    n = len(data.x)
+    if n != len(data.y):
+        raise UserError(f"{name}: {n} inputs but {len(data.y)} targets")
+    train_index, val_index = split_indices(n, val_split, seed)
+    x_train, x_val = data.x[train_index], data.x[val_index]
+    normalization = data.normalization
+    if data.standardize and np.issubdtype(x_train.dtype, np.floating):
+        x_train, x_val, normalization = standardize(x_train, x_val)
+    x_train, x_val = _tensor(x_train), _tensor(x_val)
+    if autoencoder:
+        if x_train.dtype != torch.float32:
+            raise UserError(f"{name}: an autoencoder needs floating-point inputs")
+        y_train, y_val = x_train.clone(), x_val.clone()
+        task, class_names = "regression", None
+    else:
+        y_train, y_val = _tensor(data.y[train_index]), _tensor(data.y[val_index])
+        task, class_names = data.task, data.class_names
+    return Dataset(
+        name=name, train=TensorSplit(x_train, y_train), val=TensorSplit(x_val, y_val), task=task,
+        input_shape=tuple(x_train.shape[1:]), input_dtype=_dtype_name(x_train),
+        target_shape=tuple(y_train.shape[1:]), target_dtype=_dtype_name(y_train),
+        class_names=class_names, feature_names=data.feature_names, modality=data.modality,
+        normalization=normalization)
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    if np.issubdtype(array.dtype, np.integer):
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def _dtype_name(t: torch.Tensor) -> str:
+    return "int64" if t.dtype == torch.int64 else "float32"

@@ -1,0 +1,117 @@
+"""How a dataset meets a graph: shapes taken from the data, and data shaped for the model.
+
+`fill_shapes` gives Input and Target nodes that leave their shape out the
+dataset's shapes and dtypes. `fit_dataset` checks that a compiled model can
+train on a dataset and returns the dataset with its tensors reshaped/cast to
+what the model's Input and Target nodes declare (a [1, 8, 8] image fed to an
+Input of shape [64] is flattened), or raises a `UserError` that says what to
+change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from math import prod
+
+from engine.data.dataset import TORCH_DTYPES, Dataset
+from engine.errors import UserError
+from graphs.document import Graph
+
+CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss")
+
+
+def fill_shapes(graph: Graph, dataset: Dataset) -> Graph:
+    """A copy of `graph` whose Input/Target nodes without a shape take the dataset's shape and dtype."""
+    filled = graph.copy()
+    for node in filled.nodes():
+        if node.type not in ("Input", "Target") or node.params.get("shape") is not None:
+            continue
+        if node.type == "Input":
+            shape, dtype = dataset.input_shape, dataset.input_dtype
+        else:
+            shape, dtype = dataset.target_shape, dataset.target_dtype
+        params = {**node.params, "shape": list(shape)}
+        params.setdefault("dtype", dtype)
+        filled.set_params(node.id, params)
+    return filled
+
+
+def _fmt(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _declared(compiled, node_id: str):
+    spec = compiled.shapes.info[node_id].outputs["out"]
+    return tuple(spec.shape), spec.dtype
+
+
+def _input_plan(dataset: Dataset, node_id: str, shape: tuple, dtype: str) -> tuple | None:
+    """The shape to reshape inputs to (None: keep), or a UserError."""
+    if dtype == "int64" and dataset.input_dtype != "int64":
+        raise UserError(f"Input '{node_id}' is int64 (indices) but dataset '{dataset.name}' gives "
+                        f"{dataset.input_dtype} values; set the Input's dtype to float32")
+    if shape == dataset.input_shape:
+        return None
+    if prod(shape) != prod(dataset.input_shape):
+        raise UserError(f"Input '{node_id}' has shape {_fmt(shape)} but dataset '{dataset.name}' gives "
+                        f"{_fmt(dataset.input_shape)} per sample ({prod(dataset.input_shape)} values); clear the "
+                        f"Input's shape to take it from the data, or set it to {_fmt(dataset.input_shape)}")
+    return shape
+
+
+def _target_plan(dataset: Dataset, node_id: str, shape: tuple, dtype: str) -> tuple | None:
+    if dtype == "int64" and dataset.target_dtype != "int64":
+        raise UserError(f"Target '{node_id}' is int64 (class indices) but dataset '{dataset.name}' gives "
+                        f"{dataset.target_dtype} values ({dataset.task}); set the Target's dtype to float32 and "
+                        "use a regression loss such as MSELoss")
+    if shape == dataset.target_shape:
+        return None
+    if prod(shape) != prod(dataset.target_shape):
+        raise UserError(f"Target '{node_id}' has shape {_fmt(shape)} but dataset '{dataset.name}' gives "
+                        f"{_fmt(dataset.target_shape)} per sample; clear the Target's shape to take it from the "
+                        f"data, or set it to {_fmt(dataset.target_shape)}")
+    return shape
+
+
+def _check_class_count(dataset: Dataset, compiled) -> None:
+    if dataset.num_classes is None:
+        return
+    for loss in compiled.losses:
+        if type(loss.module).__name__ not in CLASS_INDEX_LOSSES:
+            continue
+        node, port = compiled.output_sources[loss.output_index]
+        scores = compiled.shapes.info[node].outputs[port].shape
+        if scores and scores[0] < dataset.num_classes:
+            raise UserError(f"the model gives {scores[0]} class scores (from '{node}') but dataset "
+                            f"'{dataset.name}' has {dataset.num_classes} classes; make '{node}' produce "
+                            f"{dataset.num_classes}")
+
+
+def fit_dataset(dataset: Dataset, compiled) -> Dataset:
+    """The dataset shaped for `compiled` (a CompiledGraph), or a UserError saying what doesn't fit."""
+    if not compiled.losses:
+        raise UserError("nothing to train: the graph has no loss. Add a loss node (e.g. CrossEntropyLoss) fed "
+                        "by the model's output and a Target")
+    if len(compiled.inputs) != 1:
+        names = ", ".join(f"'{n}'" for n in compiled.inputs) or "none"
+        raise UserError(f"a dataset gives one input per sample, so the model needs exactly one Input node "
+                        f"(it uses: {names})")
+    targets = {t: _declared(compiled, t) for t in compiled.targets}
+    (first, target_spec), *others = targets.items()
+    for other, spec in others:
+        if spec != target_spec:
+            raise UserError(f"every Target receives the dataset's labels, so all need the same shape and dtype; "
+                            f"'{first}' is {_fmt(target_spec[0])} {target_spec[1]} but '{other}' is "
+                            f"{_fmt(spec[0])} {spec[1]}")
+    input_id = compiled.inputs[0]
+    input_shape, input_dtype = _declared(compiled, input_id)
+    reshape_input = _input_plan(dataset, input_id, input_shape, input_dtype)
+    reshape_target = _target_plan(dataset, first, *target_spec)
+    _check_class_count(dataset, compiled)
+    if reshape_input is None and reshape_target is None and (input_dtype, target_spec[1]) == (
+            dataset.input_dtype, dataset.target_dtype):
+        return dataset
+    convert = (reshape_input, TORCH_DTYPES[input_dtype], reshape_target, TORCH_DTYPES[target_spec[1]])
+    return replace(dataset, train=dataset.train.conformed(*convert), val=dataset.val.conformed(*convert),
+                   input_shape=input_shape, input_dtype=input_dtype, target_shape=target_spec[0],
+                   target_dtype=target_spec[1])

@@ -1,0 +1,104 @@
+"""`.npz` archives holding arrays `x` (inputs, [N, ...]) and `y` (targets, [N, ...]).
+
+Loaded with `allow_pickle=False`, always: an archive holding Python objects is
+refused, never unpickled. Integer `y` is a class index (names from an optional
+`class_names` array), float `y` a regression value. Integer `x` other than
+uint8 stays int64 (token indices for an Embedding); everything else is float32.
+"""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+
+from engine.data.arrays import ArrayData, encode_labels
+from engine.data.options import Options
+from engine.errors import UserError
+
+ACCEPTED = ("path", "task", "standardize")
+TASKS = ("classification", "regression")
+
+
+def _array(archive, key: str, file: str) -> np.ndarray:
+    if key not in archive.files:
+        held = ", ".join(archive.files) or "no arrays"
+        raise UserError(f"{file} has no array '{key}' (it holds: {held}); save it with np.savez(path, x=..., y=...)")
+    try:
+        return archive[key]
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise UserError(f"{file}: array '{key}' holds Python objects, which Neurocanvas never loads "
+                            "(that would unpickle); save plain numeric arrays") from None
+        raise UserError(f"{file}: array '{key}' cannot be read: {error}") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        raise UserError(f"{file}: array '{key}' cannot be read ({error}); the file may be truncated") from None
+
+
+def _inputs(x: np.ndarray, file: str) -> np.ndarray:
+    if x.ndim == 0:
+        raise UserError(f"{file}: x must hold one row per sample, got a single value")
+    if x.ndim == 1:
+        x = x.reshape(-1, 1)
+    if x.dtype == np.bool_ or x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+        if len(bad):
+            raise UserError(f"{file}: x holds NaN or infinity (sample {int(bad[0])})")
+        return x
+    if np.issubdtype(x.dtype, np.integer):
+        return x.astype(np.int64)
+    raise UserError(f"{file}: x must hold numbers, got {x.dtype}")
+
+
+def _targets(y: np.ndarray, task: str | None, names, file: str) -> tuple[np.ndarray, str, list[str] | None]:
+    if y.ndim == 0:
+        raise UserError(f"{file}: y must hold one target per sample, got a single value")
+    if y.dtype.kind in "US":
+        if task == "regression":
+            raise UserError(f"{file}: y holds text; a regression target must be numeric")
+        indices, class_names = encode_labels(y.reshape(-1), text=True)
+        return indices, "classification", class_names
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
+        raise UserError(f"{file}: y must hold numbers or text labels, got {y.dtype}")
+    values = y.astype(np.float64)
+    if not np.isfinite(values).all():
+        bad = int(np.flatnonzero(~np.isfinite(values.reshape(len(y), -1)).all(axis=1))[0])
+        raise UserError(f"{file}: y holds NaN or infinity (sample {bad})")
+    task = task or ("classification" if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_ else "regression")
+    if task == "regression":
+        values = values.astype(np.float32)
+        return (values.reshape(-1, 1) if y.ndim == 1 else values), task, None
+    if y.ndim != 1:
+        raise UserError(f"{file}: class labels y must be one value per sample, got shape {list(y.shape)}")
+    indices, class_names = encode_labels(values)
+    if names is not None:
+        names = [str(n) for n in names.reshape(-1)]
+        if len(names) < len(class_names):
+            raise UserError(f"{file}: class_names has {len(names)} names but y has {len(class_names)} classes")
+        class_names = names if class_names == [str(i) for i in range(len(class_names))] else class_names
+    return indices, task, class_names
+
+
+def load_npz(options: Options) -> ArrayData:
+    path = options.path()
+    file = path.name
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise UserError(f"{file} holds pickled Python objects, which Neurocanvas never loads; "
+                            "save plain arrays with np.savez(path, x=..., y=...)") from None
+        raise UserError(f"{file} is not a valid .npz file: {error}") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        raise UserError(f"{file} is not a valid .npz file ({error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise UserError(f"{file} holds a single array; save inputs and targets with np.savez(path, x=..., y=...)")
+    with archive:
+        x, y = _array(archive, "x", file), _array(archive, "y", file)
+        names = _array(archive, "class_names", file) if "class_names" in archive.files else None
+    if x.ndim and y.ndim and len(x) != len(y):
+        raise UserError(f"{file}: x has {len(x)} samples but y has {len(y)}; they must match")
+    x = _inputs(x, file)
+    y, task, class_names = _targets(y, options.choice("task", TASKS, None), names, file)
+    return ArrayData(x, y, task, class_names, standardize=options.bool("standardize", False))

@@ -1,0 +1,30 @@
+"""Training: the `Trainer`, its events, checkpoints, devices and evaluation. No Qt here.
+
+    from engine.training import Trainer
+    result = Trainer(project, epochs=5, callback=print).run()
+
+See `trainer.py` for the loop, `events.py` for what a run reports,
+`checkpoint.py` for the safetensors weights files.
+"""
+
+from engine.training.checkpoint import load_weights, read_weights, save_weights
+from engine.training.config import TrainingConfig
+from engine.training.devices import list_devices, resolve_device
+from engine.training.evaluate import Evaluation, evaluate
+from engine.training.events import (
+    BatchProgress,
+    EpochEnd,
+    Paused,
+    Resumed,
+    RunEnded,
+    RunResult,
+    RunStarted,
+    TrainingEvent,
+)
+from engine.training.trainer import Trainer, seed_everything, train
+
+__all__ = [
+    "BatchProgress", "EpochEnd", "Evaluation", "Paused", "Resumed", "RunEnded", "RunResult", "RunStarted",
+    "Trainer", "TrainingConfig", "TrainingEvent", "evaluate", "list_devices", "load_weights", "read_weights",
+    "resolve_device", "save_weights", "seed_everything", "train",
+]

@@ -1,0 +1,98 @@
+"""What a training run reports: progress events for live plots, and the final `RunResult`.
+
+The trainer calls its callback with these events from the training thread:
+`RunStarted`, then `BatchProgress` (aggregated: at most every `progress_interval`
+seconds, plus once at the end of each epoch), `EpochEnd` after each epoch's
+validation, `Paused`/`Resumed` around a pause, and finally `RunEnded`. A run
+that emitted `RunStarted` always emits `RunEnded`. Events are immutable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STATUSES = ("finished", "stopped", "early_stopped", "failed")
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    total_epochs: int
+    batches_per_epoch: int
+    train_samples: int
+    val_samples: int
+    device: str  # e.g. "cpu", "cuda:0"
+    metric: str  # "val_accuracy" or "val_mae"
+    out_dir: Path
+    dataset: str  # Dataset.describe()
+    notes: tuple[str, ...] = ()  # settings that could not apply here (e.g. amp on a CPU)
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    epoch: int  # 1-based
+    batch: int  # batches done in this epoch
+    batches: int  # batches per epoch
+    step: int  # batches done in the whole run
+    total_steps: int
+    losses: list[float]  # training loss of each batch since the previous BatchProgress
+    samples_per_sec: float  # since the previous BatchProgress
+    eta_seconds: float  # for the whole run
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int
+    metrics: dict  # epoch, train_loss, val_loss, val_accuracy | val_mae, lr, samples_per_sec, seconds
+    improved: bool  # the validation loss is the best so far (best.safetensors was written)
+
+
+@dataclass(frozen=True)
+class Paused:
+    epoch: int
+    batch: int
+
+
+@dataclass(frozen=True)
+class Resumed:
+    epoch: int
+    batch: int
+
+
+@dataclass
+class RunResult:
+    """How a run ended.
+
+    `weights` is the final model (`weights.safetensors`): the best epoch's weights
+    when early stopping (`patience`) is on, else the last epoch's; None when the
+    run failed. `checkpoints` maps "best" and "last" to their files.
+    """
+
+    status: str  # "finished" | "stopped" | "early_stopped" | "failed"
+    message: str
+    history: list[dict] = field(default_factory=list)  # one EpochEnd.metrics per completed epoch
+    metric: str = "val_accuracy"
+    best_epoch: int | None = None
+    best_metrics: dict | None = None  # the history row of the best epoch (lowest val_loss)
+    out_dir: Path | None = None
+    weights: Path | None = None
+    weights_from: str | None = None  # "best" epoch, "last" epoch, or "partial" (stopped mid-epoch)
+    checkpoints: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+    details: str = ""  # a traceback for unexpected failures, for bug reports
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    @property
+    def best_val_loss(self) -> float | None:
+        return self.best_metrics["val_loss"] if self.best_metrics else None
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    result: RunResult
+
+
+TrainingEvent = RunStarted | BatchProgress | EpochEnd | Paused | Resumed | RunEnded

@@ -1,0 +1,107 @@
+"""Optimisers and learning-rate schedules from the project's settings.
+
+Optimisers are `torch.optim` classes (SGD, Adam, AdamW, RMSprop) and take their
+params under torch's own names (`lr`, `momentum`, `weight_decay`, `betas`,
+`nesterov`, `alpha`, ...). Schedules: none, step (`step_size`, `gamma`),
+cosine (`eta_min`), one-cycle (`max_lr`, `pct_start`, ...). One-cycle steps
+after every batch, the others after every epoch. An unknown name or param is a
+`UserError` that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import torch
+
+from engine.errors import UserError
+
+OPTIMIZERS = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW,
+              "RMSprop": torch.optim.RMSprop}
+# torch arguments that are implementation switches, not settings a person chooses here
+_HIDDEN = {"params", "foreach", "capturable", "differentiable", "fused"}
+SCHEDULES = {
+    "step": ("step_size", "gamma"),
+    "cosine": ("eta_min",),
+    "one-cycle": ("max_lr", "pct_start", "anneal_strategy", "div_factor", "final_div_factor",
+                  "three_phase", "cycle_momentum", "base_momentum", "max_momentum"),
+}
+_SCHEDULE_ALIASES = {"onecycle": "one-cycle", "one_cycle": "one-cycle", "cos": "cosine", "cosine_annealing": "cosine"}
+
+
+def _by_name(table: dict, name: str, what: str):
+    for key in table:
+        if key.lower() == name.lower():
+            return key
+    raise UserError(f"unknown {what} '{name}'; choose one of: {', '.join(table)}")
+
+
+def optimizer_settings(spec: dict) -> tuple[type, dict]:
+    """The torch.optim class and keyword arguments for `spec` ({"type": "Adam", "lr": ...})."""
+    name = _by_name(OPTIMIZERS, spec["type"], "optimizer")
+    cls = OPTIMIZERS[name]
+    accepted = [p for p in inspect.signature(cls).parameters if p not in _HIDDEN]
+    kwargs = {k: v for k, v in spec.items() if k != "type"}
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise UserError(f"optimizer {name} has no setting {', '.join(repr(u) for u in unknown)}; "
+                        f"its settings: {', '.join(accepted)}")
+    for key, value in kwargs.items():
+        if isinstance(value, list):
+            kwargs[key] = tuple(value)
+        elif not isinstance(value, (int, float, bool)):
+            raise UserError(f"optimizer {name} setting '{key}' must be a number, got {value!r}")
+    return cls, kwargs
+
+
+def build_optimizer(spec: dict, parameters) -> torch.optim.Optimizer:
+    cls, kwargs = optimizer_settings(spec)
+    try:
+        return cls(parameters, **kwargs)
+    except (ValueError, TypeError) as error:
+        raise UserError(f"optimizer {cls.__name__}: {error}") from None
+
+
+@dataclass
+class Schedule:
+    """A torch LR scheduler and when to step it."""
+
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    per_batch: bool
+
+
+def schedule_settings(spec: dict | None) -> tuple[str | None, dict]:
+    """The schedule type ("step", "cosine", "one-cycle" or None) and its checked params."""
+    if spec is None:
+        return None, {}
+    kind = spec["type"].lower()
+    kind = _SCHEDULE_ALIASES.get(kind, kind)
+    if kind not in SCHEDULES:
+        raise UserError(f"unknown schedule '{spec['type']}'; choose one of: none, {', '.join(SCHEDULES)}")
+    params = {k: v for k, v in spec.items() if k != "type"}
+    unknown = sorted(set(params) - set(SCHEDULES[kind]))
+    if unknown:
+        raise UserError(f"schedule {kind} has no setting {', '.join(repr(u) for u in unknown)}; "
+                        f"its settings: {', '.join(SCHEDULES[kind])}")
+    return kind, params
+
+
+def build_schedule(spec: dict | None, optimizer: torch.optim.Optimizer, epochs: int,
+                   batches_per_epoch: int) -> Schedule | None:
+    kind, params = schedule_settings(spec)
+    if kind is None:
+        return None
+    lr_scheduler = torch.optim.lr_scheduler
+    try:
+        if kind == "step":
+            params.setdefault("step_size", max(1, epochs // 3))
+            params.setdefault("gamma", 0.1)
+            return Schedule(lr_scheduler.StepLR(optimizer, **params), per_batch=False)
+        if kind == "cosine":
+            return Schedule(lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, **params), per_batch=False)
+        params.setdefault("max_lr", optimizer.param_groups[0]["lr"])
+        return Schedule(lr_scheduler.OneCycleLR(optimizer, total_steps=epochs * batches_per_epoch, **params),
+                        per_batch=True)
+    except (ValueError, TypeError, ZeroDivisionError) as error:
+        raise UserError(f"schedule {kind}: {error}") from None

@@ -1,0 +1,515 @@
+"""The training loop: plain engine code that knows nothing of Qt.
+
+`Trainer(project, ...).run()` loads the dataset, fills shapeless Input/Target
+nodes from it, compiles the graph and trains, writing into a run folder:
+`project.json` (the project as trained), `metrics.csv`, `best.safetensors`,
+`last.safetensors` and, at the end, `weights.safetensors`. It reports through
+a callback (see `engine.training.events`) called from the training thread.
+
+Other threads may call `stop()`, `pause()` and `resume()`; the loop looks at
+them before every batch (one attribute read), so a stop is honoured within one
+batch, and a pause blocks on a `threading.Event` without busy-waiting.
+
+The hot loop does as little Python as it can: in-memory data lives on the
+device and is batched by indexing a seeded permutation, losses stay on the
+device and are read (one sync) only when an aggregated progress event is due,
+and gradients are reset with `zero_grad(set_to_none=True)`.
+
+`run()` raises `UserError` for input it can't train on (bad data, invalid graph,
+unknown optimizer) before training starts; what goes wrong during training
+(a NaN loss, CUDA out of memory) ends the run with status "failed" instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+import json
+import math
+import random
+import re
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.compiler import CompiledGraph, CompileError, compile_graph
+from engine.data import Dataset, fill_shapes, fit_dataset, load_dataset
+from engine.errors import UserError
+from engine.training.checkpoint import load_weights, save_weights
+from engine.training.config import TrainingConfig
+from engine.training.devices import resolve_device
+from engine.training.events import (
+    BatchProgress,
+    EpochEnd,
+    Paused,
+    Resumed,
+    RunEnded,
+    RunResult,
+    RunStarted,
+    TrainingEvent,
+)
+from engine.training.metrics import metric_for, write_metrics_csv
+from engine.training.optim import build_optimizer, build_schedule, optimizer_settings, schedule_settings
+from graphs.document import Graph
+from graphs.errors import GraphError
+from graphs.project import Project, save_project
+
+FILE_SOURCES = ("csv", "npz", "image_folder")
+
+
+class _LossNotFinite(Exception):
+    def __init__(self, epoch: int, batch: int | None, value: float):
+        super().__init__(f"loss {value} at epoch {epoch}")
+        self.epoch, self.batch, self.value = epoch, batch, value
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's, numpy's and torch's global generators (model init, dropout)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def describe_graph_errors(errors: list[GraphError]) -> str:
+    lines = [f"node '{e.node}': {e.message}" if e.node else e.message for e in errors]
+    if len(lines) == 1:
+        return f"the graph is not valid: {lines[0]}"
+    return f"the graph has {len(lines)} problems:\n  " + "\n  ".join(lines)
+
+
+class Trainer:
+    """Trains one project once. See the module docstring for what it writes and reports.
+
+    `device`/`epochs` override the project's settings; `dataset` reuses an
+    already loaded `Dataset`; `max_batches` caps the batches per epoch (quick
+    checks); progress events come every `progress_every` batches if given, else
+    at most every `progress_interval` seconds, and at the end of each epoch.
+    """
+
+    def __init__(self, project: Project, *, device: str | None = None, epochs: int | None = None,
+                 out_dir: str | Path | None = None, callback: Callable[[TrainingEvent], None] | None = None,
+                 dataset: Dataset | None = None, max_batches: int | None = None,
+                 progress_interval: float = 0.05, progress_every: int | None = None):
+        self.project = project
+        self.config = TrainingConfig.from_dict(project.training, epochs=epochs, device=device)
+        optimizer_settings(self.config.optimizer)  # unknown names fail now, before any data is loaded
+        schedule_settings(self.config.schedule)
+        if max_batches is not None and max_batches < 1:
+            raise UserError(f"max_batches must be at least 1, got {max_batches}")
+        self.callback = callback
+        self.max_batches = max_batches
+        self.progress_interval = progress_interval
+        self.progress_every = progress_every
+        self._out_dir_setting = Path(out_dir) if out_dir is not None else None
+        self._given_dataset = dataset
+        self.device: torch.device | None = None
+        self.dataset: Dataset | None = None  # as fitted to the model
+        self.graph: Graph | None = None  # the project's graph with shapes filled from the data
+        self.compiled: CompiledGraph | None = None
+        self.out_dir: Path | None = None
+        self.history: list[dict] = []
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._control_pending = False  # set by stop()/pause(): the one thing the loop reads every batch
+        self._ran = False
+
+    # ---- control, from any thread ------------------------------------------
+    def stop(self) -> None:
+        """End the run before the next batch (also wakes a paused run)."""
+        self._stop.set()
+        self._running.set()
+        self._control_pending = True
+
+    def pause(self) -> None:
+        self._running.clear()
+        self._control_pending = True
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def model(self) -> torch.nn.Module | None:
+        return self.compiled.model if self.compiled else None
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder data paths are relative to: the project file's folder."""
+        return self.project.path.parent if self.project.path else Path.cwd()
+
+    # ---- preparation ---------------------------------------------------------
+    def prepare(self) -> None:
+        """Load the data, fill shapes, compile; raise UserError if the project can't be trained."""
+        if self.compiled is not None:
+            return
+        config = self.config
+        self.device = resolve_device(config.device)
+        dataset = self._given_dataset or load_dataset(config.dataset, self.base_dir, config.val_split, config.seed)
+        graph = fill_shapes(self.project.graph, dataset)
+        seed_everything(config.seed)
+        try:
+            compiled = compile_graph(graph)
+        except CompileError as error:
+            raise UserError(describe_graph_errors(error.errors)) from None
+        except GraphError as error:
+            raise UserError(describe_graph_errors([error])) from None
+        self.dataset = fit_dataset(dataset, compiled)
+        self.graph, self.compiled = graph, compiled
+
+    def trained_project(self) -> Project:
+        """The project as trained: shapes filled from the data, overrides applied, data paths absolute."""
+        training = copy.deepcopy(self.project.training)
+        training["epochs"] = self.config.epochs
+        training["device"] = self.config.device
+        dataset = training["dataset"]
+        if dataset.get("name") in FILE_SOURCES and isinstance(dataset.get("path"), str):
+            dataset["path"] = str((self.base_dir / Path(dataset["path"]).expanduser()).resolve())
+        return Project(self.graph or self.project.graph.copy(), self.project.name, training,
+                       copy.deepcopy(self.project.gui))
+
+    def _make_out_dir(self) -> Path:
+        path = self._out_dir_setting
+        if path is None:
+            stem = self.project.path.stem if self.project.path else re.sub(r"\W+", "_", self.project.name)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = self.base_dir / "runs" / f"{stem}-{stamp}"
+            suffix = 2
+            while path.exists():
+                path = self.base_dir / "runs" / f"{stem}-{stamp}-{suffix}"
+                suffix += 1
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(f"cannot create the run folder '{path}': {error.strerror or error}") from None
+        return path
+
+    def _open_run(self) -> None:
+        """Everything between a prepared model and the first batch."""
+        config, device = self.config, self.device
+        self.out_dir = self._make_out_dir()
+        save_project(self.trained_project(), self.out_dir / "project.json")
+        self.notes: list[str] = []
+        self._model = self.compiled.model.to(device)
+        for loss in self.compiled.losses:
+            loss.module.to(device)
+        self._train_data = self.dataset.train.to(device)
+        self._val_data = self.dataset.val.to(device)
+        self._batches_per_epoch = self._train_data.num_batches(config.batch_size, self.max_batches)
+        self._total_steps = config.epochs * self._batches_per_epoch
+        self._parameters = [p for p in self._model.parameters() if p.requires_grad]
+        self._optimizer = build_optimizer(config.optimizer, self._parameters)
+        self._schedule = build_schedule(config.schedule, self._optimizer, config.epochs, self._batches_per_epoch)
+        self._batch_schedule = self._schedule.scheduler if self._schedule and self._schedule.per_batch else None
+        self._clip = config.grad_clip
+        self._amp_dtype, self._scaler = self._mixed_precision()
+        self._forward = self._model
+        if config.compile:
+            if device.type == "cuda":
+                self._forward = torch.compile(self._model)
+            else:
+                self.notes.append(f"compile is used on CUDA only; running uncompiled on {device}")
+        self._target_ids = list(self.compiled.targets)
+        first_loss = self.compiled.losses[0]
+        self._metric, self._metric_output = metric_for(first_loss.module), first_loss.output_index
+        self._generator = torch.Generator().manual_seed(config.seed)
+        self._pending: list[torch.Tensor] = []
+        self._pending_sizes: list[int] = []
+        self._best: dict | None = None
+        self._checkpoints: dict[str, Path] = {}
+        self._epoch = self._batch = 0
+        self._paused_seconds = 0.0
+
+    def _mixed_precision(self) -> tuple[torch.dtype | None, torch.amp.GradScaler | None]:
+        amp = self.config.amp
+        if amp is None:
+            return None, None
+        if self.device.type != "cuda":
+            self.notes.append(f"amp '{amp}' needs a CUDA device; training in float32 on {self.device}")
+            return None, None
+        if amp == "bf16" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16, None
+        if amp == "bf16":
+            self.notes.append("this GPU has no bf16 support; using fp16 with gradient scaling")
+        return torch.float16, torch.amp.GradScaler("cuda")
+
+    # ---- the run ---------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Train; returns how the run ended (raises UserError only before training starts)."""
+        if self._ran:
+            raise RuntimeError("a Trainer runs once; create a new one to train again")
+        self._ran = True
+        self.prepare()
+        self._open_run()
+        self._emit(RunStarted(self.config.epochs, self._batches_per_epoch, len(self._train_data),
+                              len(self._val_data), str(self.device), self._metric.name, self.out_dir,
+                              self.dataset.describe(), tuple(self.notes)))
+        self._started = time.perf_counter()
+        details = ""
+        try:
+            status, message = self._epochs()
+        except _LossNotFinite as problem:
+            status, message = "failed", self._not_finite_message(problem)
+        except torch.OutOfMemoryError:
+            status, message = "failed", self._out_of_memory_message()
+        except UserError as error:  # e.g. a streamed image that can't be read
+            status, message = "failed", str(error)
+        except RuntimeError as error:
+            if "out of memory" in str(error):  # MPS and older CUDA builds say it in a RuntimeError
+                status, message = "failed", self._out_of_memory_message()
+            else:
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                status = "failed"
+                message = f"training failed at epoch {self._epoch}, batch {self._batch}: {first_line}"
+                details = traceback.format_exc()
+        result = self._finish(status, message, details)
+        self._emit(RunEnded(result))
+        return result
+
+    def _emit(self, event: TrainingEvent) -> None:
+        if self.callback is not None:
+            self.callback(event)
+
+    def _epochs(self) -> tuple[str, str]:
+        config = self.config
+        for epoch in range(1, config.epochs + 1):
+            started, paused_before = time.perf_counter(), self._paused_seconds
+            if self._train_epoch(epoch):
+                return "stopped", f"stopped by request at epoch {epoch}, batch {self._batch}"
+            train_seconds = time.perf_counter() - started - (self._paused_seconds - paused_before)
+            validation = self._validate()
+            if validation is None:
+                return "stopped", f"stopped by request at epoch {epoch}, during validation"
+            val_loss, metric_value = validation
+            if not math.isfinite(val_loss):
+                raise _LossNotFinite(epoch, None, val_loss)
+            lr = self._optimizer.param_groups[0]["lr"]
+            if self._schedule is not None and not self._schedule.per_batch:
+                self._schedule.scheduler.step()
+            row = {
+                "epoch": epoch, "train_loss": self._epoch_loss / max(self._epoch_samples, 1),
+                "val_loss": val_loss, self._metric.name: metric_value, "lr": float(lr),
+                "samples_per_sec": self._epoch_samples / max(train_seconds, 1e-9),
+            }
+            improved = self._best is None or val_loss < self._best["val_loss"]
+            if improved:
+                self._best = row
+                self._save_checkpoint("best", row)
+            self._save_checkpoint("last", row)
+            row["seconds"] = time.perf_counter() - started - (self._paused_seconds - paused_before)
+            self.history.append(row)
+            write_metrics_csv(self.out_dir / "metrics.csv", self.history, self._metric.name)
+            self._emit(EpochEnd(epoch, dict(row), improved))
+            if config.patience is not None and epoch - self._best["epoch"] >= config.patience:
+                return "early_stopped", (f"stopped early at epoch {epoch}: the validation loss has not improved for "
+                                         f"{config.patience} epochs (best: epoch {self._best['epoch']})")
+        return "finished", f"finished {config.epochs} epochs"
+
+    def _train_epoch(self, epoch: int) -> bool:
+        """One pass over the training data; True when stopped by request."""
+        self._model.train()
+        self._epoch, self._batch = epoch, 0
+        self._epoch_loss, self._epoch_samples = 0.0, 0
+        pending, sizes, step = self._pending, self._pending_sizes, self._train_step
+        batch_schedule, every, interval = self._batch_schedule, self.progress_every, self.progress_interval
+        self._last_flush = time.perf_counter()
+        next_flush = self._last_flush + interval
+        batches = self._train_data.batches(self.config.batch_size, shuffle=True, generator=self._generator,
+                                           limit=self.max_batches)
+        for batch, (x, y) in enumerate(batches, 1):
+            if self._control_pending and self._honour_controls(epoch, batch - 1):
+                return True
+            pending.append(step(x, y))
+            sizes.append(x.shape[0])
+            self._batch = batch
+            if batch_schedule is not None:
+                batch_schedule.step()
+            if every is not None:
+                if batch % every == 0:
+                    self._flush(epoch, batch)
+            elif time.perf_counter() >= next_flush:
+                self._flush(epoch, batch)
+                next_flush = self._last_flush + interval
+        self._flush(epoch, self._batch)
+        return False
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Forward, loss, backward and optimizer step for one batch; returns the detached loss."""
+        if self._amp_dtype is None:
+            loss = self._loss(self._forward(x), y)
+        else:
+            with self._autocast():
+                loss = self._loss(self._forward(x), y)
+        if self._scaler is None:
+            loss.backward()
+            if self._clip is not None:
+                torch.nn.utils.clip_grad_norm_(self._parameters, self._clip)
+            self._optimizer.step()
+        else:
+            self._scaler.scale(loss).backward()
+            if self._clip is not None:
+                self._scaler.unscale_(self._optimizer)
+                torch.nn.utils.clip_grad_norm_(self._parameters, self._clip)
+            self._scaler.step(self._optimizer)
+            self._scaler.update()
+        self._optimizer.zero_grad(set_to_none=True)
+        return loss.detach()
+
+    def _autocast(self):
+        if self._amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self._amp_dtype)
+
+    def _loss(self, outputs, y: torch.Tensor) -> torch.Tensor:
+        return self.compiled.compute_loss(outputs, dict.fromkeys(self._target_ids, y))
+
+    def _flush(self, epoch: int, batch: int) -> None:
+        """Read the losses since the last flush (one device sync), check them, report them."""
+        if not self._pending:
+            return
+        values = torch.stack(self._pending).float().tolist()
+        sizes = list(self._pending_sizes)
+        self._pending.clear()
+        self._pending_sizes.clear()
+        if not math.isfinite(sum(values)):
+            first = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+            if first is not None:
+                raise _LossNotFinite(epoch, batch - len(values) + 1 + first, values[first])
+        samples = sum(sizes)
+        self._epoch_loss += sum(v * n for v, n in zip(values, sizes))
+        self._epoch_samples += samples
+        now = time.perf_counter()
+        if self.callback is not None:
+            step = (epoch - 1) * self._batches_per_epoch + batch
+            active = now - self._started - self._paused_seconds
+            eta = active / step * (self._total_steps - step) if step else 0.0
+            self.callback(BatchProgress(epoch, batch, self._batches_per_epoch, step, self._total_steps, values,
+                                        samples / max(now - self._last_flush, 1e-9), eta))
+        self._last_flush = now
+
+    def _honour_controls(self, epoch: int, batch: int) -> bool:
+        """Block while paused; True when a stop was requested."""
+        self._control_pending = False  # cleared first, so a pause() arriving now is seen next batch
+        if not self._running.is_set() and not self._stop.is_set():
+            self._flush(epoch, batch)
+            self._emit(Paused(epoch, batch))
+            paused_at = time.perf_counter()
+            self._running.wait()
+            self._paused_seconds += time.perf_counter() - paused_at
+            self._last_flush = time.perf_counter()
+            if not self._stop.is_set():
+                self._emit(Resumed(epoch, batch))
+        if self._stop.is_set():
+            self._flush(epoch, batch)
+            return True
+        return False
+
+    def _validate(self) -> tuple[float, float] | None:
+        """(mean validation loss, metric), or None when stopped by request."""
+        self._model.eval()
+        device = self.device
+        loss_total = torch.zeros((), device=device)
+        metric_total = torch.zeros((), device=device)
+        metric_count = 0
+        with torch.no_grad(), self._autocast():
+            for x, y in self._val_data.batches(self.config.batch_size * 2):
+                if self._control_pending and self._stop.is_set():
+                    return None
+                outputs = self._forward(x)
+                loss_total += self._loss(outputs, y).float() * x.shape[0]
+                output = outputs[self._metric_output] if isinstance(outputs, tuple) else outputs
+                metric_total += self._metric.total(output, y)
+                metric_count += self._metric.count(output, y)
+        loss_sum, metric_sum = torch.stack([loss_total, metric_total.float()]).tolist()
+        return loss_sum / len(self._val_data), metric_sum / max(metric_count, 1)
+
+    # ---- checkpoints and the end of a run -----------------------------------
+    def _metadata(self, row: dict | None, partial: bool = False) -> dict[str, str]:
+        """Text stored beside the weights: where they come from and how inputs were scaled."""
+        meta = {"project": self.project.name, "metric": self._metric.name}
+        if partial:
+            meta["epoch"] = f"{self._epoch} (stopped after batch {self._batch})"
+        elif row is not None:
+            meta.update(epoch=str(row["epoch"]), val_loss=repr(row["val_loss"]),
+                        **{self._metric.name: repr(row[self._metric.name])})
+        if self.dataset.normalization is not None:
+            meta["normalization"] = json.dumps(self.dataset.normalization)
+        if self.dataset.class_names is not None:
+            meta["class_names"] = json.dumps(self.dataset.class_names)
+        return meta
+
+    def _save_checkpoint(self, kind: str, row: dict | None, partial: bool = False) -> None:
+        path = self.out_dir / f"{kind}.safetensors"
+        save_weights(self._model, path, self._metadata(row, partial))
+        self._checkpoints[kind] = path
+
+    def _finish(self, status: str, message: str, details: str) -> RunResult:
+        self._pending.clear()
+        self._pending_sizes.clear()
+        weights = weights_from = None
+        if status == "failed":
+            self._release_memory()
+            if "last" in self._checkpoints:
+                load_weights(self._model, self._checkpoints["last"])
+                message += (f"; the model keeps the last good weights (epoch {self.history[-1]['epoch']}), "
+                            f"saved in {self._checkpoints['last']}")
+            else:
+                message += "; no checkpoint had been saved yet"
+        else:
+            if status == "stopped":
+                self._save_checkpoint("last", None, partial=True)
+            if self.config.patience is not None and "best" in self._checkpoints:
+                load_weights(self._model, self._checkpoints["best"])
+                final_row, weights_from = self._best, "best"
+            else:
+                final_row = self.history[-1] if self.history else None
+                weights_from = "partial" if status == "stopped" else "last"
+            weights = self.out_dir / "weights.safetensors"
+            save_weights(self._model, weights, self._metadata(final_row, weights_from == "partial"))
+        return RunResult(status, message, list(self.history), self._metric.name,
+                         self._best["epoch"] if self._best else None, dict(self._best) if self._best else None,
+                         self.out_dir, weights, weights_from, dict(self._checkpoints),
+                         time.perf_counter() - self._started, details)
+
+    def _not_finite_message(self, problem: _LossNotFinite) -> str:
+        kind = "NaN" if math.isnan(problem.value) else "infinite"
+        where = f"epoch {problem.epoch}, batch {problem.batch}" if problem.batch else f"epoch {problem.epoch}"
+        which = "loss" if problem.batch else "validation loss"
+        lr = float(self._optimizer.param_groups[0]["lr"])
+        clip = (f"a smaller grad_clip (now {self._clip})" if self._clip is not None
+                else "gradient clipping (grad_clip)")
+        return f"{which} became {kind} at {where}; try a lower learning rate (now {lr}) or {clip}"
+
+    def _out_of_memory_message(self) -> str:
+        size = self.config.batch_size
+        smaller = f", e.g. {size // 2}" if size > 1 else ""
+        return (f"out of {self.device.type.upper()} memory at epoch {self._epoch}, batch {self._batch} with batch size "
+                f"{size}; try a smaller batch size{smaller}, or a smaller model")
+
+    def _release_memory(self) -> None:
+        self._optimizer.zero_grad(set_to_none=True)
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # ---- after a run -------------------------------------------------------------
+    def evaluate(self, batch_size: int = 512):
+        """Predictions on the validation split (see `engine.training.evaluate`)."""
+        from engine.training.evaluate import evaluate
+
+        self.prepare()
+        return evaluate(self.compiled, self.dataset, device=self.device, batch_size=batch_size)
+
+
+def train(project: Project, **options) -> RunResult:
+    """Train `project` with a new `Trainer(project, **options)`."""
+    return Trainer(project, **options).run()
