@@ -1,0 +1,114 @@
+"""`export PROJECT [--weights FILE] (--onnx | --python | --safetensors FILE)`: exit codes and messages."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import main
+
+ROOT = Path(__file__).resolve().parents[2]
+CNN = str(ROOT / "resources/examples/digits_cnn.json")
+RESIDUAL = str(ROOT / "resources/examples/residual_cnn.json")
+RANDOM_NOTE = "note: no --weights given, so the export holds randomly initialised weights (seed 0)\n"
+
+
+def single_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("neurocanvas export: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_onnx_export_prints_what_it_wrote_and_the_check(tmp_path, capfd):
+    target = tmp_path / "cnn.onnx"
+    assert main.main(["export", CNN, "--onnx", str(target)]) == 0
+    out, err = capfd.readouterr()
+    wrote, checked = out.splitlines()
+    assert wrote.startswith(f"wrote {target}: ONNX opset 17, torchscript exporter, ")
+    assert wrote.endswith("inputs x, outputs fc, dynamic batch")
+    assert checked.startswith("checked: onnxruntime matches torch within ")
+    assert err == RANDOM_NOTE  # and nothing else: no exporter warnings
+    assert target.is_file()
+
+
+def test_trained_weights_go_into_every_kind_of_export(tmp_path, capsys):
+    weights = tmp_path / "trained.safetensors"
+    assert main.main(["export", RESIDUAL, "--safetensors", str(weights)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"wrote {weights}: 23 tensors, 24,138 parameters\n" and err == RANDOM_NOTE
+    assert main.main(["export", RESIDUAL, "--weights", str(weights), "--onnx", str(tmp_path / "r.onnx"),
+                      "--opset", "18"]) == 0
+    out, err = capsys.readouterr()
+    assert "ONNX opset 18" in out and err == ""
+    assert main.main(["export", RESIDUAL, "--weights", str(weights), "--python", str(tmp_path / "r.py")]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == f"wrote {tmp_path / 'r.py'} (class ResidualCnn) and its weights " \
+                                  f"{tmp_path / 'r.safetensors'}"
+    assert out.splitlines()[1].startswith("checked: the generated code matches torch within ")
+    exported, trained = load_file(tmp_path / "r.safetensors"), load_file(weights)
+    assert exported.keys() == trained.keys() and all(torch.equal(exported[k], trained[k]) for k in trained)
+
+
+def bad_graph(tmp_path) -> str:
+    data = json.loads(Path(CNN).read_text())
+    data["edges"] = [e for e in data["edges"] if e["target"] != "fc"]  # fc loses its input
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("missing project", "cannot read the file"),
+    ("invalid graph", "node 'fc'"),
+    ("missing weights", "does not exist"),
+    ("weights of another model", "tensor 'conv1.weight' has shape [32, 1, 3, 3], the model needs [16, 1, 3, 3]"),
+    ("weights not safetensors", "is not a safetensors weights file"),
+    ("opset without onnx", "--opset applies only to --onnx"),
+    ("opset too old", "ONNX opset 11 is too old"),
+    ("folder missing", "does not exist"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case, expected):
+    residual_weights = tmp_path / "residual.safetensors"
+    out = str(tmp_path / "out.onnx")
+    argv = {
+        "missing project": [str(tmp_path / "nope.json"), "--onnx", out],
+        "invalid graph": [bad_graph(tmp_path), "--onnx", out],
+        "missing weights": [CNN, "--weights", str(tmp_path / "nope.safetensors"), "--onnx", out],
+        "weights of another model": [CNN, "--weights", str(residual_weights), "--onnx", out],
+        "weights not safetensors": [CNN, "--weights", CNN, "--python", str(tmp_path / "m.py")],
+        "opset without onnx": [CNN, "--python", str(tmp_path / "m.py"), "--opset", "18"],
+        "opset too old": [CNN, "--onnx", out, "--opset", "11"],
+        "folder missing": [CNN, "--onnx", str(tmp_path / "missing" / "m.onnx")],
+    }[case]
+    if case == "weights of another model":
+        assert main.main(["export", RESIDUAL, "--safetensors", str(residual_weights)]) == 0
+        capsys.readouterr()
+    assert main.main(["export", *argv]) == 2
+    captured = capsys.readouterr()
+    assert expected in single_error_line(captured.err)
+    assert captured.out == ""
+    assert not Path(out).exists()
+
+
+def test_one_target_is_required(capsys):
+    with pytest.raises(SystemExit) as leaving:
+        main.main(["export", CNN])
+    assert leaving.value.code == 2
+    assert "one of the arguments --onnx --python --safetensors is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main.main(["export", CNN, "--onnx", "a.onnx", "--python", "a.py"])
+
+
+def test_wrong_weights_in_a_real_process_exit_2_without_a_traceback(tmp_path):
+    weights = tmp_path / "residual.safetensors"
+    assert main.main(["export", RESIDUAL, "--safetensors", str(weights)]) == 0
+    run = subprocess.run([sys.executable, str(ROOT / "main.py"), "export", CNN, "--weights", str(weights),
+                          "--onnx", str(tmp_path / "m.onnx")], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 2
+    assert "tensor 'conv1.weight'" in single_error_line(run.stderr)
+    assert run.stdout == ""
