@@ -57,7 +57,7 @@ class MainWindow(QMainWindow):
         self.is_example = False  # the open project is a copy of a shipped example
         self.menus: dict[str, QMenu] = {}
         self.docks: dict[str, QDockWidget] = {}
-        self._paste_count = 0
+        self._paste_count, self._paste_anchor = 0, None
         self._view_pending = True
 
         self.scene = CanvasScene(self.document, self)
@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
             self.show_message("Select nodes to copy")
             return False
         QApplication.clipboard().setMimeData(clipboard.to_mime(clipboard.selection_data(self.document.graph, ids)))
-        self._paste_count = 0
+        self._paste_count, self._paste_anchor = 0, None
         self.show_message(f"Copied {len(ids)} node{'s' if len(ids) != 1 else ''}")
         return True
 
@@ -173,15 +173,22 @@ class MainWindow(QMainWindow):
         if not data or not data.get("nodes"):
             self.show_message("The clipboard holds no Neurocanvas nodes")
             return []
-        self._paste_count += 1
-        offset = (40.0 * self._paste_count, 40.0 * self._paste_count)
-        cursor = self.view.mapFromGlobal(QCursor.pos())
         positions = [n.get("position", [0, 0]) for n in data["nodes"] if isinstance(n, dict)]
-        if self.view.viewport().rect().contains(cursor) and positions and self.view.underMouse():
+        cursor = self.view.viewport().mapFromGlobal(QCursor.pos())
+        anchor = None
+        if positions and self.view.underMouse() and self.view.viewport().rect().contains(cursor):
             target = self.view.mapToScene(cursor)
+            anchor = (round(target.x()), round(target.y()))
+        if anchor != self._paste_anchor:  # pasting again at the same spot steps down and right
+            self._paste_anchor, self._paste_count = anchor, 0
+        self._paste_count += 1
+        if anchor is None:
+            offset = (40.0 * self._paste_count, 40.0 * self._paste_count)
+        else:
+            step = 40.0 * (self._paste_count - 1)
             left = min(float(p[0]) for p in positions)
             top = min(float(p[1]) for p in positions)
-            offset = (target.x() - left, target.y() - top)
+            offset = (anchor[0] - left + step, anchor[1] - top + step)
         ids = self.document.paste(data, offset)
         self.scene.select_nodes(ids)
         return ids
@@ -226,7 +233,7 @@ class MainWindow(QMainWindow):
     def _set_project(self, project: Project, is_example: bool = False) -> None:
         self.is_example = is_example
         self.document.set_project(project)
-        self._paste_count = 0
+        self._paste_count, self._paste_anchor = 0, None
         self._view_pending = True
         if self.isVisible():
             QTimer.singleShot(0, self._apply_view)

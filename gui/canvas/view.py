@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QPainter, QPen
+from PySide6.QtGui import QCursor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsView
 
 from gui import theme
@@ -83,7 +83,7 @@ class CanvasView(QGraphicsView):
 
     def open_quick_add(self, scene_pos: QPointF | None = None) -> None:
         if scene_pos is None:
-            local = self.mapFromGlobal(self.cursor().pos())
+            local = self.viewport().mapFromGlobal(QCursor.pos())
             inside = self.viewport().rect().contains(local)
             scene_pos = self.mapToScene(local if inside else self.viewport().rect().center())
         self._quick_add_pos = QPointF(scene_pos)

@@ -147,3 +147,20 @@ def test_auto_layout_in_window_is_one_undo_step(window, example, qtbot):
     assert not any(rects[i].intersects(rects[j]) for i in range(len(rects)) for j in range(i + 1, len(rects)))
     window.document.undo_stack.undo()
     assert graph.snapshot() == scrambled
+
+
+def test_paste_at_the_cursor_then_steps_when_pasted_again(cnn_window, monkeypatch):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QCursor
+
+    w = cnn_window
+    w.scene.select_nodes(["fc"])
+    w.copy()
+    spot = QPoint(200, 150)
+    monkeypatch.setattr(QCursor, "pos", staticmethod(lambda: w.view.viewport().mapToGlobal(spot)))
+    monkeypatch.setattr(w.view, "underMouse", lambda: True)
+    first = w.paste()
+    target = w.view.mapToScene(spot)
+    assert w.document.graph.node(first[0]).position == (round(target.x()), round(target.y()))
+    second = w.paste()
+    assert w.document.graph.node(second[0]).position == (round(target.x()) + 40, round(target.y()) + 40)
