@@ -75,12 +75,15 @@ class Inspector(QWidget):
         self.errors = _label(object_name="inspectorErrors")
         self.errors.setStyleSheet("color: #ff6b6b;")
         self.hint = _label("Select a node to see and edit its parameters.", "inspectorHint")
+        self.rule = QFrame()
+        self.rule.setObjectName("inspectorRule")
+        self.rule.setFrameShape(QFrame.Shape.HLine)
 
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(10, 10, 10, 10)
         layout.setSpacing(8)
-        for widget in (self.hint, self.title, self.doc, self.params_box, self.info, self.errors):
+        for widget in (self.hint, self.title, self.doc, self.params_box, self.rule, self.info, self.errors):
             layout.addWidget(widget)
         layout.addStretch(1)
         scroll = QScrollArea(self)
@@ -104,7 +107,7 @@ class Inspector(QWidget):
         self.node_id = node_id
         self._clear_rows()
         has_node = node_id is not None
-        for widget in (self.title, self.doc, self.params_box, self.info, self.errors):
+        for widget in (self.title, self.doc, self.params_box, self.rule, self.info, self.errors):
             widget.setVisible(has_node)
         self.hint.setVisible(not has_node)
         if not has_node:
@@ -176,20 +179,20 @@ class Inspector(QWidget):
         node = self.controller.graph.node(self.node_id)
         inputs = result.inputs.get(self.node_id, {})
         info = result.info.get(self.node_id)
-        lines = []
-        for port in node.input_ports():
-            spec = inputs.get(port)
-            lines.append(f"<span style='color:#9aa1ab'>in</span> {port}: "
-                         f"<tt>{formatting.shape(spec.shape) if spec else '–'}</tt>")
-        for port in node.output_ports():
-            spec = info.outputs.get(port) if info else None
-            lines.append(f"<span style='color:#9aa1ab'>out</span> {port}: "
-                         f"<tt>{formatting.shape(spec.shape) if spec else '?'}</tt>")
+        muted = "style='color:#9aa1ab; padding-right:12px'"
+        rows = []
+        for heading, ports, specs in (("inputs", node.input_ports(), inputs),
+                                      ("outputs", node.output_ports(), info.outputs if info else {})):
+            for i, port in enumerate(ports):
+                spec = specs.get(port)
+                rows.append(f"<tr><td {muted}>{heading if i == 0 else ''}</td><td {muted}>{port}</td>"
+                            f"<td><tt>{formatting.shape(spec.shape) if spec else '–'}</tt></td></tr>")
         params = formatting.grouped(info.params) if info else "–"
         macs = formatting.grouped(info.macs) if info else "–"
-        lines.append(f"<span style='color:#9aa1ab'>parameters</span> {params}")
-        lines.append(f"<span style='color:#9aa1ab'>MACs</span> {macs}")
-        self.info.setText("<br>".join(lines))
+        rows.append(f"<tr><td {muted}>parameters</td><td colspan=2>{params}</td></tr>")
+        rows.append(f"<tr><td {muted}>MACs</td><td colspan=2>{macs}</td></tr>")
+        lines = ["<table cellspacing=0 cellpadding=2>", *rows, "</table>"]
+        self.info.setText("".join(lines))
         messages = [e.message for e in result.errors_for(self.node_id)]
         self.errors.setText("\n".join(f"⚠ {m}" for m in messages))
         self.errors.setVisible(bool(messages))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from gui.files import RESOURCES
+from gui.files import ICONS_DIR, RESOURCES
 
 CATEGORY_COLOURS = {
     "Data": "#3f8f5f",
@@ -81,4 +81,4 @@ def apply(app: QApplication) -> None:
         app.setFont(app_font)
     qss = RESOURCES / "style.qss"
     if qss.exists():
-        app.setStyleSheet(qss.read_text(encoding="utf-8"))
+        app.setStyleSheet(qss.read_text(encoding="utf-8").replace("@ICONS@", ICONS_DIR.as_posix()))

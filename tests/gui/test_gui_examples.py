@@ -37,12 +37,12 @@ def _non_trivial(path: Path) -> None:
 
 def test_screenshot_of_the_editor(window, example, tmp_path, qtbot):
     """Writes docs/images/editor.png when NEUROCANVAS_SCREENSHOTS=1, else into tmp_path."""
-    window.resize(1440, 900)
+    window.resize(1920, 1040)
     assert window.open_project(example("residual_cnn"))
     qtbot.wait(50)
     window.scene.select_nodes(["conv2"] if window.document.graph.has_node("conv2") else [])
-    block = [n for n in ("x", "conv1", "bn1", "act1", "conv2", "bn2", "add", "act2")
-             if window.document.graph.has_node(n)]
+    # the residual block, with its skip wire
+    block = [n for n in ("act1", "conv2", "bn2", "act2", "conv3", "bn3", "add") if window.document.graph.has_node(n)]
     window.view.frame_rect(window.scene.nodes_rect([window.scene.node_item(n) for n in block]), max_zoom=1.0)
     qtbot.wait(50)
     if os.environ.get("NEUROCANVAS_SCREENSHOTS") == "1":
