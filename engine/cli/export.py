@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
                         help="write standalone PyTorch code (its weights go next to it as .safetensors)")
     target.add_argument("--safetensors", metavar="FILE", help="write the weights only")
     parser.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (17 or newer; default 17)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for random weights without --weights (default 0)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for random weights without --weights (default 0)")
     parser.set_defaults(handler=run)
 
 
@@ -92,7 +92,7 @@ def _safetensors(compiled, path: Path) -> int:
 
 
 def _report(runner: str, difference: float) -> int:
-    print(f"checked: {runner} matches torch within {difference:.3g} (largest absolute difference, batch 3)")
+    print(f"checked: largest absolute difference between {runner} and torch: {difference:.3g} (batch of 3)")
     if difference > MISMATCH_TOLERANCE:
         print(f"warning: the export differs from the compiled model by {difference:.3g} "
               f"(more than {MISMATCH_TOLERANCE:g})", file=sys.stderr)

@@ -12,7 +12,6 @@ and a `__main__` demo that runs a random batch and prints the output shapes.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import os
 import re
@@ -277,12 +276,12 @@ def verify_python(compiled: CompiledGraph, path: str | os.PathLike, batch: int =
     """Import the generated file, load the compiled model's weights through its `load`, run both
     models on the same random inputs and return the largest absolute difference."""
     path = Path(path)
+    # run as a module would be imported, but without leaving a __pycache__ next to the user's file
+    namespace = {"__name__": "neurocanvas_exported_model", "__file__": str(path)}
     try:
-        spec = importlib.util.spec_from_file_location(f"neurocanvas_export_{abs(hash(path))}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
         with tempfile.TemporaryDirectory() as folder:
-            model = module.load(export_safetensors(compiled, Path(folder) / "weights.safetensors"))
+            model = namespace["load"](export_safetensors(compiled, Path(folder) / "weights.safetensors"))
     except Exception as error:  # whatever the generated code raises is an export failure
         raise ExportError(f"the generated file {path} does not build the model: "
                           f"{type(error).__name__}: {error}") from None

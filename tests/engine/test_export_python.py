@@ -149,6 +149,16 @@ def test_names_that_would_shadow_what_the_code_uses_are_renamed(tmp_path):
     assert "self.torch = nn.Linear(in_features=3, out_features=4)" in source
     code = export_python(compiled, graph, tmp_path / "model.py")
     assert verify_python(compiled, code) == 0.0
+    assert [p.name for p in tmp_path.iterdir()] == ["model.py"]  # verifying left no __pycache__ behind
+
+
+def test_verify_reports_code_that_does_not_build_the_model(tmp_path):
+    project = load_project(ROOT / "resources/examples/iris_mlp.json")
+    compiled = prepare_model(project.graph)
+    code = export_python(compiled, project.graph, tmp_path / "model.py")
+    code.write_text(code.read_text().replace("out_features=3", "out_features=4"))
+    with pytest.raises(ExportError, match="does not build the model: RuntimeError"):
+        verify_python(compiled, code)
 
 
 def test_a_node_named_like_a_module_attribute_is_refused():
