@@ -1,0 +1,11 @@
+"""Importers: turn a model made elsewhere into a Neurocanvas project with its weights.
+
+- `engine.importers.onnx_import`: `import_onnx(path)` / `import_onnx_file(model, project)` for ONNX files.
+- `engine.importers.torch_import`: `import_module(module, input_shapes)` / `import_torch_class("pkg.mod:Class")`
+  for a user's `nn.Module`, traced with torch.fx.
+- `engine.importers.layout`: the automatic left-to-right layout both use.
+
+Both return an `ImportResult` (project, weights keyed `<node_id>.<param>`, name mappings) and
+raise `ImportRefused` (a `UserError`) listing everything that cannot be mapped: an import is
+exact or does not happen. This package file imports nothing heavy.
+"""
