@@ -133,6 +133,8 @@ def install(window) -> SimpleNamespace:
     toolbar.addActions([a.undo, a.redo])
     toolbar.addSeparator()
     toolbar.addActions([a.add_node, a.auto_layout, a.frame_all])
+    for action in (a.undo, a.redo):  # their text names the command; the tooltip shows it, the bar stays put
+        toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
     w.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
     w.toolbar = toolbar
     return a

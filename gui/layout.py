@@ -4,7 +4,8 @@ Layering is longest-path from the sources, except that a source node is pulled
 right to sit just before its first consumer (so a Target sits next to its loss,
 not at the far left). Nodes in a cycle (only possible in a loaded file) share one
 layer. Within a layer, nodes are ordered by the barycentre of their
-predecessors to reduce crossings, then stacked with a gap, centred on y = 0.
+predecessors to reduce crossings, then stacked with a gap around the origin line (single nodes have their top on
+it, so the port rows of a chain line up and its wires are straight).
 Columns are as wide as their widest node, so no two nodes overlap.
 """
 
@@ -66,8 +67,10 @@ def layered_layout(graph: Graph, sizes: dict | None = None, h_gap: float = 80.0,
         if not column:
             continue
         dims = [sizes.get(n, DEFAULT_SIZE) for n in column]
-        total = sum(h for _w, h in dims) + v_gap * (len(column) - 1)
-        y = float(origin[1]) - total / 2
+        # centre the stack on the origin line, counting the first node as if it had no height: a column
+        # of one node then has its top (and so its port rows) on the line, and a chain is straight
+        rest = sum(h for _w, h in dims[1:]) + v_gap * (len(column) - 1)
+        y = float(origin[1]) - rest / 2
         for node_id, (_w, h) in zip(column, dims):
             positions[node_id] = (round(x), round(y))
             y += h + v_gap

@@ -53,7 +53,7 @@ class QuickAddPopup(QFrame):
         layout.setSpacing(4)
         layout.addWidget(self.search)
         layout.addWidget(self.list)
-        self.resize(280, 320)
+        self.resize(300, 280)
         self.search.textChanged.connect(self._refill)
         self.search.installEventFilter(self)
         self.list.itemActivated.connect(self._choose_item)

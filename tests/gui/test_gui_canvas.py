@@ -343,3 +343,17 @@ def test_scene_follows_undo_of_add_and_remove(cnn_window):
     w.document.undo_stack.redo()
     assert w.scene.node_item(node_id) is not None
     assert len(w.scene.node_items()) == len(w.document.graph)
+
+
+def test_space_drag_pans_without_selecting_or_moving(cnn_window):
+    w = cnn_window
+    w.view.setFocus()
+    centre = w.view.mapToScene(w.view.viewport().rect().center())
+    QTest.keyPress(w.view, Qt.Key.Key_Space)
+    grab = w.scene.node_item("act").scenePos() + QPointF(30, 8)  # starting on a node must not move it
+    drag(w, grab, grab + QPointF(-120, 40))
+    QTest.keyRelease(w.view, Qt.Key.Key_Space)
+    moved = w.view.mapToScene(w.view.viewport().rect().center())
+    assert (moved - (centre + QPointF(120, -40))).manhattanLength() < 4
+    assert w.document.undo_stack.count() == 0
+    assert w.view.dragMode() == w.view.DragMode.RubberBandDrag
