@@ -4,10 +4,10 @@
     result = Trainer(project, epochs=5, callback=print).run()
 
 See `trainer.py` for the loop, `events.py` for what a run reports,
-`checkpoint.py` for the safetensors weights files.
+`engine.weights` (re-exported here) for the safetensors weights files.
 """
 
-from engine.training.checkpoint import load_weights, read_weights, save_weights
+from engine.training.checkpoint import read_metadata
 from engine.training.config import TrainingConfig
 from engine.training.devices import list_devices, resolve_device
 from engine.training.evaluate import Evaluation, evaluate
@@ -22,9 +22,10 @@ from engine.training.events import (
     TrainingEvent,
 )
 from engine.training.trainer import Trainer, seed_everything, train
+from engine.weights import load_weights, read_weights, save_weights
 
 __all__ = [
     "BatchProgress", "EpochEnd", "Evaluation", "Paused", "Resumed", "RunEnded", "RunResult", "RunStarted",
     "Trainer", "TrainingConfig", "TrainingEvent", "evaluate", "list_devices", "load_weights", "read_weights",
-    "resolve_device", "save_weights", "seed_everything", "train",
+    "read_metadata", "resolve_device", "save_weights", "seed_everything", "train",
 ]

@@ -43,7 +43,9 @@ class BatchProgress:
 @dataclass(frozen=True)
 class EpochEnd:
     epoch: int
-    metrics: dict  # epoch, train_loss, val_loss, val_accuracy | val_mae, lr, samples_per_sec, seconds
+    # epoch, train_loss, val_loss, val_accuracy | val_mae, lr (at the epoch's start), samples_per_sec,
+    # seconds (the epoch's wall time without pauses)
+    metrics: dict
     improved: bool  # the validation loss is the best so far (best.safetensors was written)
 
 

@@ -41,7 +41,6 @@ import torch
 from engine.compiler import CompiledGraph, CompileError, compile_graph
 from engine.data import Dataset, fill_shapes, fit_dataset, load_dataset
 from engine.errors import UserError
-from engine.training.checkpoint import load_weights, save_weights
 from engine.training.config import TrainingConfig
 from engine.training.devices import resolve_device
 from engine.training.events import (
@@ -56,6 +55,7 @@ from engine.training.events import (
 )
 from engine.training.metrics import metric_for, write_metrics_csv
 from engine.training.optim import build_optimizer, build_schedule, optimizer_settings, schedule_settings
+from engine.weights import load_weights, save_weights
 from graphs.document import Graph
 from graphs.errors import GraphError
 from graphs.project import Project, save_project
@@ -283,6 +283,7 @@ class Trainer:
         config = self.config
         for epoch in range(1, config.epochs + 1):
             started, paused_before = time.perf_counter(), self._paused_seconds
+            lr = float(self._optimizer.param_groups[0]["lr"])  # reported: the rate the epoch starts with
             if self._train_epoch(epoch):
                 return "stopped", f"stopped by request at epoch {epoch}, batch {self._batch}"
             train_seconds = time.perf_counter() - started - (self._paused_seconds - paused_before)
@@ -292,12 +293,11 @@ class Trainer:
             val_loss, metric_value = validation
             if not math.isfinite(val_loss):
                 raise _LossNotFinite(epoch, None, val_loss)
-            lr = self._optimizer.param_groups[0]["lr"]
             if self._schedule is not None and not self._schedule.per_batch:
                 self._schedule.scheduler.step()
             row = {
                 "epoch": epoch, "train_loss": self._epoch_loss / max(self._epoch_samples, 1),
-                "val_loss": val_loss, self._metric.name: metric_value, "lr": float(lr),
+                "val_loss": val_loss, self._metric.name: metric_value, "lr": lr,
                 "samples_per_sec": self._epoch_samples / max(train_seconds, 1e-9),
             }
             improved = self._best is None or val_loss < self._best["val_loss"]
