@@ -245,6 +245,41 @@ class ImportResult:
         return project_path, weights_path
 
 
+@dataclass(frozen=True)
+class Verification:
+    """How closely an imported graph reproduces the original model on the same random inputs."""
+
+    difference: float  # largest absolute difference over all outputs (inf when shapes differ)
+    largest: float  # largest absolute value among the original outputs
+    against: str  # what the original ran in ("onnxruntime", "torch")
+
+    TOLERANCE = 1e-4
+
+    @property
+    def ok(self) -> bool:
+        return self.difference <= self.TOLERANCE * max(1.0, self.largest)
+
+
+class ImportMismatch(UserError):
+    """The imported graph computes something else than the original (a bug in a mapping): nothing is written."""
+
+    def __init__(self, source: str, verification: Verification):
+        self.verification = verification
+        super().__init__(f"the graph imported from {source} does not reproduce it: outputs differ by up to "
+                         f"{verification.difference:.3g} from {verification.against}; nothing was written",
+                         "Please report this model.")
+
+
+@dataclass(frozen=True)
+class ImportedFiles:
+    """What `import_onnx_file` / `import_torch_file` wrote."""
+
+    result: ImportResult
+    project_path: Path
+    weights_path: Path
+    verification: Verification | None
+
+
 def weights_path_for(project_path: str | os.PathLike) -> Path:
     """Where an imported project's weights go: `PROJECT.safetensors` beside `PROJECT.json`."""
     return Path(project_path).with_suffix(".safetensors")

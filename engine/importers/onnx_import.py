@@ -40,7 +40,15 @@ import numpy as np
 import torch
 
 from engine.errors import UserError
-from engine.importers.common import GraphBuilder, ImportRefused, ImportResult, Value
+from engine.importers.common import (
+    GraphBuilder,
+    ImportedFiles,
+    ImportMismatch,
+    ImportRefused,
+    ImportResult,
+    Value,
+    Verification,
+)
 from engine.shape_rules import TensorSpec
 from graphs.errors import GraphError
 
@@ -196,33 +204,33 @@ def import_onnx(source, name: str | None = None) -> ImportResult:
     return _OnnxImporter(model, display).run(name)
 
 
-def import_onnx_file(model_path, project_path, weights_path=None, verify: bool = False):
+def import_onnx_file(model_path, project_path, weights_path=None, verify: bool = True) -> ImportedFiles:
     """Import `model_path` and write the project and its weights (`PROJECT.safetensors` beside it).
 
-    Returns (result, project_path, weights_path, max_difference or None). With `verify`
-    the import is checked against onnxruntime first, and refused if outputs differ.
+    With `verify` the import is first run against onnxruntime on random inputs, and
+    `ImportMismatch` is raised (nothing written) if the outputs differ.
     """
     result = import_onnx(model_path, Path(project_path).stem)
-    difference = None
-    if verify:
-        difference = verify_import(model_path, result)
-        if difference is not None and not difference <= 1e-3:
-            raise UserError(f"the imported graph does not reproduce {model_path}: outputs differ by up to "
-                            f"{difference:.3g} from onnxruntime", "Please report this model.")
+    verification = verify_import(model_path, result) if verify else None
+    if verification is not None and not verification.ok:
+        raise ImportMismatch(str(model_path), verification)
     project, weights = result.save(project_path, weights_path)
-    return result, project, weights, difference
+    return ImportedFiles(result, project, weights, verification)
 
 
-def verify_import(source, result: ImportResult, batch: int = 2, seed: int = 0) -> float | None:
-    """Largest absolute difference between onnxruntime on the original model and the imported graph
-    on the same random inputs (None if onnxruntime cannot run the original)."""
+def verify_import(source, result: ImportResult, batch: int = 2, seed: int = 0) -> Verification | None:
+    """Run the original model in onnxruntime and the imported graph in torch on the same random inputs
+    (None if onnxruntime cannot run the original)."""
     import onnxruntime
 
     from engine.compiler import example_inputs
 
     model, _ = load_onnx(source)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
     try:
-        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                               providers=["CPUExecutionProvider"])
     except Exception:  # an operator onnxruntime lacks: nothing to compare against
         return None
     compiled = result.compiled
@@ -239,14 +247,15 @@ def verify_import(source, result: ImportResult, batch: int = 2, seed: int = 0) -
     by_output = dict(zip(compiled.outputs, outputs))
     names = list(result.outputs)
     expected = session.run(names, feeds)
-    worst = 0.0
+    worst, largest = 0.0, 0.0
     for name, want in zip(names, expected):
         got = by_output[result.outputs[name]].numpy()
         if got.shape != want.shape:
-            return math.inf
+            return Verification(math.inf, 0.0, "onnxruntime")
         if want.size:
             worst = max(worst, float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))))
-    return worst
+            largest = max(largest, float(np.max(np.abs(want))))
+    return Verification(worst, largest, "onnxruntime")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -734,8 +743,9 @@ class _OnnxImporter:
         if not grown and np.all(c == (0.0 if add else 1.0)):
             return x
         producer = self.builder.nodes.get(x.value.node)
-        word = "adds a constant tensor to" if add else "multiplies by a constant tensor"
-        refuse = _Refuse(f": it {word} {_fmt(x.dims())}; Neurocanvas has no node for that (a constant is only "
+        what = f"adds a constant tensor to its input {_fmt(x.dims())}" if add else \
+            f"multiplies its input {_fmt(x.dims())} by a constant tensor"
+        refuse = _Refuse(f": it {what}; Neurocanvas has no node for that (a constant is only "
                          "imported as the bias or scale of the Linear, Conv or BatchNorm that computes its input, "
                          "when nothing else reads that layer's output)")
         if (grown or not x.canonical or producer is None or producer.type not in _FOLDABLE
@@ -878,6 +888,25 @@ class _OnnxImporter:
                   "groups": groups, "bias": "bias" in weights}
         return [self._add("ConvTranspose2d", params, [x.value], node, weights)]
 
+    def _pool_padding(self, a, spatial, kernel, strides, dilations, average: bool):
+        """(padding, ceil_mode) for a pool; padding more at the end maps to ceil_mode when the sizes agree."""
+        try:
+            return self._pads(a, spatial, kernel, strides, dilations), bool(a.get("ceil_mode", 0))
+        except _Refuse:
+            if "pads" not in a or a.get("ceil_mode", 0) or (average and a.get("count_include_pad", 0)):
+                raise
+        n = len(kernel)
+        begin, end = list(a["pads"][:n]), list(a["pads"][n:])
+        for size, k, s, d, b, e in zip(spatial, kernel, strides, dilations, begin, end):
+            onnx_size = (size + b + e - d * (k - 1) - 1) // s + 1
+            torch_size = -(-(size + 2 * b - d * (k - 1) - 1) // s) + 1
+            if (torch_size - 1) * s >= size + b:
+                torch_size -= 1
+            if e < b or onnx_size != torch_size:
+                raise _Refuse(f": pads {list(a['pads'])} are not the same at both ends; Neurocanvas pads both "
+                              "sides equally")
+        return begin, True
+
     def _op_MaxPool(self, node, ins, a):
         x = self._dyn(ins[0])
         kernel = list(a["kernel_shape"])
@@ -890,9 +919,9 @@ class _OnnxImporter:
             raise _Refuse(": it uses the Indices output, which Neurocanvas pooling does not give")
         strides = list(a.get("strides", [1] * n))
         dilations = list(a.get("dilations", [1] * n))
-        pads = self._pads(a, x.value.spec.shape[1:], kernel, strides, dilations)
+        pads, ceil = self._pool_padding(a, x.value.spec.shape[1:], kernel, strides, dilations, average=False)
         params = {"kernel_size": _tup(kernel), "stride": _tup(strides), "padding": _tup(pads),
-                  "dilation": _tup(dilations), "ceil_mode": bool(a.get("ceil_mode", 0))}
+                  "dilation": _tup(dilations), "ceil_mode": ceil}
         return [self._add("MaxPool1d" if n == 1 else "MaxPool2d", params, [x.value], node)]
 
     def _op_AveragePool(self, node, ins, a):
@@ -906,9 +935,8 @@ class _OnnxImporter:
         if any(d != 1 for d in a.get("dilations", [1] * n)):
             raise _Refuse(": dilated average pooling has no Neurocanvas node")
         strides = list(a.get("strides", [1] * n))
-        pads = self._pads(a, x.value.spec.shape[1:], kernel, strides, [1] * n)
-        params = {"kernel_size": _tup(kernel), "stride": _tup(strides), "padding": _tup(pads),
-                  "ceil_mode": bool(a.get("ceil_mode", 0)),
+        pads, ceil = self._pool_padding(a, x.value.spec.shape[1:], kernel, strides, [1] * n, average=True)
+        params = {"kernel_size": _tup(kernel), "stride": _tup(strides), "padding": _tup(pads), "ceil_mode": ceil,
                   "count_include_pad": bool(a.get("count_include_pad", 0))}
         return [self._add("AvgPool2d", params, [x.value], node)]
 
@@ -1004,6 +1032,8 @@ class _OnnxImporter:
         if axis == 0 or math.prod(shape[:axis - 1]) != 1:
             raise _Refuse(f": axis={a.get('axis', 1)} merges the batch with other dimensions "
                           f"({_fmt(x.dims())}); Neurocanvas keeps the batch apart")
+        if not shape:  # [batch] -> [batch, 1]
+            return [self._add("Reshape", {"shape": [1]}, [x.value], node)]
         return [self._add("Flatten", {"start_dim": 1, "end_dim": -1}, [x.value], node)]
 
     def _op_Reshape(self, node, ins, a):

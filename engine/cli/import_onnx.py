@@ -1,0 +1,82 @@
+"""`import-onnx MODEL.onnx PROJECT.json [--weights FILE] [--no-verify]`.
+
+Turns an ONNX model into a Neurocanvas project laid out left to right, with its
+weights written as safetensors beside the project (`PROJECT.safetensors`, keys
+`<node_id>.<param>`). Before writing, the imported graph is run in torch against
+the original in onnxruntime on random inputs. Exits 0 when written, 2 for bad
+input (unreadable file, unmapped operators: each is listed with its count), 1
+when the import does not reproduce the model (nothing is written then).
+onnx and torch are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from engine.errors import UserError
+
+EXIT_MISMATCH = 1
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser(
+        "import-onnx", help="turn an ONNX model into a Neurocanvas project with its weights",
+        description="Import an ONNX model as a project (laid out left to right) with its weights in "
+                    "PROJECT.safetensors. Operators with no Neurocanvas node make the import fail, listing each "
+                    "with its count. Exits 0 on success, 2 for bad input or unmapped operators, 1 if the "
+                    "imported graph does not reproduce the model.")
+    parser.add_argument("model", help="ONNX model (.onnx)")
+    parser.add_argument("project", help="project file to write (.json)")
+    parser.add_argument("--weights", metavar="FILE",
+                        help="where to write the weights (default: the project path with .safetensors)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip running the imported graph against onnxruntime before writing")
+    parser.set_defaults(handler=run)
+
+
+def check_paths(source: str, project: str, weights: str | None) -> None:
+    """Refuse to write over the source or to put project and weights in one file."""
+    from engine.importers.common import weights_path_for
+
+    project_path = Path(project)
+    weights_path = Path(weights) if weights else weights_path_for(project_path)
+    if project_path.suffix.lower() != ".json":
+        raise UserError(f"the project file {project_path} should end in .json")
+    source_path = Path(source)
+    for target in (project_path, weights_path):
+        if source_path.exists() and target.exists() and target.resolve() == source_path.resolve():
+            raise UserError(f"{target} is the model being imported; choose another output file")
+    if project_path.resolve() == weights_path.resolve():
+        raise UserError("the project and its weights must be different files")
+
+
+def summary(files) -> list[str]:
+    nodes = files.result.project.graph.nodes()
+    counts = Counter(n.type for n in nodes if n.type != "Input")
+    kinds = ", ".join(f"{t} x{c}" if c > 1 else t for t, c in counts.most_common())
+    parameters = sum(t.numel() for k, t in files.result.weights.items() if not k.endswith("num_batches_tracked"))
+    lines = [f"wrote {files.project_path}: {len(nodes)} nodes ({kinds})",
+             f"wrote {files.weights_path}: {len(files.result.weights)} tensors, {parameters:,} values"]
+    if files.verification is not None:
+        lines.append(f"checked against {files.verification.against} on random inputs: largest difference "
+                     f"{files.verification.difference:.2g}")
+    return lines
+
+
+def run(args) -> int:
+    check_paths(args.model, args.project, args.weights)
+    from engine.importers.common import ImportMismatch
+    from engine.importers.onnx_import import import_onnx_file
+
+    try:
+        files = import_onnx_file(args.model, args.project, args.weights, verify=not args.no_verify)
+    except ImportMismatch as error:
+        print(f"neurocanvas import-onnx: error: {error}", file=sys.stderr)
+        return EXIT_MISMATCH
+    for line in summary(files):
+        print(line)
+    if args.no_verify is False and files.verification is None:
+        print("note: onnxruntime could not run the original model, so the import was not checked", file=sys.stderr)
+    return 0
