@@ -135,7 +135,9 @@ def _quiet():
             warnings.simplefilter("ignore")
             yield
     finally:
-        torch._C._jit_set_onnx_log_enabled(False)
+        switch_off_logging = getattr(torch._C, "_jit_set_onnx_log_enabled", None)  # private; may go away
+        if switch_off_logging is not None:
+            switch_off_logging(False)
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
 

@@ -13,6 +13,7 @@ and a `__main__` demo that runs a random batch and prints the output shapes.
 from __future__ import annotations
 
 import inspect
+import keyword
 import os
 import re
 import tempfile
@@ -41,6 +42,8 @@ LINE_LENGTH = 110  # the project's ruff line length
 DEFAULT_CLASS_NAME = "Model"
 # arguments torch accepts as an int or a tuple: (3, 3) is written as 3
 _INT_OR_TUPLE = {"kernel_size", "stride", "padding", "dilation", "output_padding", "output_size"}
+# the generated file's other top-level names
+_FILE_GLOBALS = frozenset({"sys", "Path", "torch", "nn", "load_file", "WEIGHTS", "OUTPUTS", "load", "example_inputs"})
 # a submodule named like one of these would hide nn.Module's own attribute
 _MODULE_ATTRIBUTES = frozenset(dir(nn.Module)) | frozenset(vars(nn.Module()))
 
@@ -107,8 +110,9 @@ def python_source(compiled: CompiledGraph, graph: Graph, *, class_name: str = DE
                   file_name: str = "model.py") -> str:
     """The text of the generated file (see `export_python`); `weights_reference` is a Python
     expression for the default weights path, or None when no weights go with the file."""
-    if not class_name.isidentifier():
-        raise ExportError(f"{class_name!r} is not a valid Python class name")
+    if not class_name.isidentifier() or keyword.iskeyword(class_name) or class_name in _FILE_GLOBALS:
+        raise ExportError(f"{class_name!r} cannot be the class name: use a Python identifier other than "
+                          f"{', '.join(sorted(_FILE_GLOBALS))}")
     init = [f"        {line}" for line in _init_lines(compiled, graph)]
     forward = [f"    {line}" for line in forward_source(compiled.model.graph, set(compiled.shapes.info))]
     constants = [f"WEIGHTS = {weights_reference}"] if weights_reference else []
