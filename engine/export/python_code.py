@@ -44,8 +44,6 @@ DEFAULT_CLASS_NAME = "Model"
 _INT_OR_TUPLE = {"kernel_size", "stride", "padding", "dilation", "output_padding", "output_size"}
 # the generated file's other top-level names
 _FILE_GLOBALS = frozenset({"sys", "Path", "torch", "nn", "load_file", "WEIGHTS", "OUTPUTS", "load", "example_inputs"})
-# a submodule named like one of these would hide nn.Module's own attribute
-_MODULE_ATTRIBUTES = frozenset(dir(nn.Module)) | frozenset(vars(nn.Module()))
 
 
 def class_name_for(project_name: str | None) -> str:
@@ -167,9 +165,6 @@ def _init_lines(compiled: CompiledGraph, graph: Graph) -> list[str]:
     lines = []
     called = dict.fromkeys(node.target for node in compiled.model.graph.nodes if node.op == "call_module")
     for node_id in called:
-        if node_id in _MODULE_ATTRIBUTES:
-            raise ExportError(f"node '{node_id}' is named like an attribute of torch.nn.Module, which the "
-                              "generated class would hide; rename the node")
         if not graph.has_node(node_id):
             raise ExportError(f"node '{node_id}' of the compiled model is not in the graph; compile it again")
         node = graph.node(node_id)

@@ -136,17 +136,18 @@ def test_code_reads_like_hand_written_code(exported):
 
 def test_names_that_would_shadow_what_the_code_uses_are_renamed(tmp_path):
     graph = Graph()
-    graph.add_node("Input", {"shape": [3]}, "input")
-    graph.add_node("Linear", {"out_features": 4}, "torch")
-    graph.add_node("ReLU", {}, "cat")
-    graph.add_node("Add", {}, "nn")
-    graph.connect("input", "torch")
-    graph.connect("torch", "cat")
-    graph.connect("cat", "nn", target_port="in0")
-    graph.connect("torch", "nn", target_port="in1")
+    graph.add_node("Input", {"shape": [3]}, "x")
+    graph.add_node("Linear", {"out_features": 4}, "nn")
+    graph.add_node("ReLU", {}, "load")
+    graph.add_node("Add", {}, "sys")
+    graph.connect("x", "nn")
+    graph.connect("nn", "load")
+    graph.connect("load", "sys", target_port="in0")
+    graph.connect("nn", "sys", target_port="in1")
     compiled = prepare_model(graph)
     source = python_source(compiled, graph)
-    assert "self.torch = nn.Linear(in_features=3, out_features=4)" in source
+    assert "        self.nn = nn.Linear(in_features=3, out_features=4)\n" in source
+    assert "        nn_1 = self.nn(x)\n" in source  # the local may not hide the module `nn`
     code = export_python(compiled, graph, tmp_path / "model.py")
     assert verify_python(compiled, code) == 0.0
     assert [p.name for p in tmp_path.iterdir()] == ["model.py"]  # verifying left no __pycache__ behind
@@ -161,13 +162,12 @@ def test_verify_reports_code_that_does_not_build_the_model(tmp_path):
         verify_python(compiled, code)
 
 
-def test_a_node_named_like_a_module_attribute_is_refused():
-    graph = Graph()
-    graph.add_node("Input", {"shape": [3]}, "x")
-    graph.add_node("Linear", {"out_features": 2}, "training")
-    graph.connect("x", "training")
-    with pytest.raises(ExportError, match="node 'training' is named like an attribute"):
-        python_source(prepare_model(graph), graph)
+def test_class_names_that_clash_with_the_file_are_refused():
+    project = load_project(ROOT / "resources/examples/iris_mlp.json")
+    compiled = prepare_model(project.graph)
+    for bad in ("Path", "load", "None", "not a name"):
+        with pytest.raises(ExportError, match="cannot be the class name"):
+            python_source(compiled, project.graph, class_name=bad)
 
 
 def test_a_graph_edited_after_compiling_is_refused():
