@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self._paste_count, self._paste_anchor = 0, None
         self._view_pending = True
+        self._state_restored = False
 
         self.scene = CanvasScene(self.document, self)
         self.view = CanvasView(self.scene, self)
@@ -104,14 +105,16 @@ class MainWindow(QMainWindow):
     # ---- docks and status -----------------------------------------------------
     def add_dock(self, widget: QWidget, title: str, area: Qt.DockWidgetArea, object_name: str | None = None
                  ) -> QDockWidget:
-        """Wrap `widget` in a movable, closable dock; its toggle goes into View > Panels."""
+        """Wrap `widget` in a movable, closable dock; its toggle goes into View > Panels. A dock added
+        after start-up gets back the place it had when the window last closed."""
         dock = QDockWidget(title, self)
         dock.setObjectName(object_name or f"{title.replace(' ', '')}Dock")
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.addDockWidget(area, dock)
+        if not (self._state_restored and self.restoreDockWidget(dock)):
+            self.addDockWidget(area, dock)
         self.docks[title] = dock
         self.menus["panels"].addAction(dock.toggleViewAction())
         return dock
@@ -394,6 +397,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self.restoreState(state, STATE_VERSION)
+        self._state_restored = True
 
     def save_settings(self) -> None:
         settings = QSettings()

@@ -172,6 +172,19 @@ def test_add_dock_helper_and_menus(window):
     assert {"file", "edit", "view", "help", "export", "recent", "examples"} <= set(window.menus)
 
 
+def test_a_dock_added_later_gets_its_place_back(window, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel
+
+    dock = window.add_dock(QLabel("training"), "Training", Qt.DockWidgetArea.BottomDockWidgetArea)
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+    assert window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    late = again.add_dock(QLabel("training"), "Training", Qt.DockWidgetArea.BottomDockWidgetArea)
+    assert again.dockWidgetArea(late) == Qt.DockWidgetArea.LeftDockWidgetArea
+
+
 def test_standard_shortcuts(window):
     from PySide6.QtGui import QKeySequence
 
