@@ -191,7 +191,7 @@ class GraphBuilder:
 
         graph = self.graph()
         try:
-            with torch.device("meta"):  # no memory and no random init: the weights are assigned below
+            with torch.random.fork_rng(devices=[]):  # the initial weights are replaced below
                 compiled = compile_graph(graph)
         except CompileError as error:
             raise UserError(f"the imported graph does not compile: {error}") from None
@@ -206,10 +206,7 @@ class GraphBuilder:
                                f"unexpected {extra}, wrong shapes {wrong}")
         weights = {key: given[key].to(tensor.dtype).contiguous() if key in given
                    else torch.zeros(tensor.shape, dtype=tensor.dtype) for key, tensor in state.items()}
-        compiled.model.load_state_dict(weights, assign=True)
-        left = [name for name, t in [*compiled.model.named_parameters(), *compiled.model.named_buffers()] if t.is_meta]
-        if left:
-            raise RuntimeError(f"importer left tensors without values: {left}")
+        compiled.model.load_state_dict(weights, assign=True)  # the imported tensors themselves, no copies
         compiled.model.eval()
         project = Project(graph=graph, name=name)
         return ImportResult(project, weights, dict(outputs or {}), dict(inputs or {}), list(notes or []), compiled)

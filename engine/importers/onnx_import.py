@@ -612,8 +612,10 @@ class _OnnxImporter:
                           "front; Neurocanvas keeps the batch first")
         present = [a for a in axes if a is not None]
         perm = present + [k for k in range(view.nc_rank) if k not in present]
+        sizes = (BATCH, *view.value.spec.shape)
+        moved = [a for a in present if a == 0 or sizes[a] != 1]  # axes of size 1 are placed by the Reshape
         value = view.value
-        if perm != list(range(view.nc_rank)):
+        if moved != sorted(moved):
             value = self.builder.add("Permute", {"dims": perm}, [value], _origin_hint(view.origin))
         target = tuple(view.dims()[1:])
         if target != value.spec.shape:
@@ -1298,9 +1300,9 @@ class _OnnxImporter:
                 self.problems.append(f"output '{info.name}'{refusal}")
                 continue
             node = self.builder.nodes[value.value.node]
-            if node.type == "Input":
-                self.problems.append(f"output '{info.name}' is the input '{node.id}' itself; nothing is computed")
-                continue
+            if node.type == "Input":  # Identity, or a transpose of size-1 axes: a Reshape to the same shape
+                spec = value.value.spec
+                value = _Dyn(self.builder.add("Reshape", {"shape": list(spec.shape)}, [value.value], info.name))
             if value.value.node in outputs.values():
                 other = next(k for k, v in outputs.items() if v == value.value.node)
                 self.problems.append(f"outputs '{other}' and '{info.name}' are the same tensor")
