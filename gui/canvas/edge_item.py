@@ -150,6 +150,9 @@ class EdgeItem(QGraphicsPathItem):
     def hoverEnterEvent(self, event) -> None:
         self.hovered = True
         self._restyle()
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "statusMessage"):
+            scene.statusMessage.emit(self.toolTip().replace("\n", ":  "))
         super().hoverEnterEvent(event)
 
     def hoverLeaveEvent(self, event) -> None:

@@ -357,3 +357,17 @@ def test_space_drag_pans_without_selecting_or_moving(cnn_window):
     assert (moved - (centre + QPointF(120, -40))).manhattanLength() < 4
     assert w.document.undo_stack.count() == 0
     assert w.view.dragMode() == w.view.DragMode.RubberBandDrag
+
+
+def test_hovering_a_wire_shows_its_shape(cnn_window, qtbot):
+    w = cnn_window
+    w.document.move_nodes({"act": (400, 300)})  # make the conv -> act wire long enough to hover
+    edge = w.document.graph.edge_into("act", "in")
+    item = w.scene.edge_item(edge)
+    w.view.centerOn(item)
+    middle = item.path().pointAtPercent(0.5)
+    QTest.mouseMove(w.view.viewport(), vp(w, middle) + QPoint(0, 8))
+    QTest.mouseMove(w.view.viewport(), vp(w, middle))
+    qtbot.waitUntil(lambda: item.hovered)
+    assert item.label.isVisible()
+    assert "conv.out → act.in:  [8, 6, 6]" == w.statusBar().currentMessage()

@@ -111,6 +111,18 @@ def test_tuple_list_and_optional_values(cnn_window):
     assert doc.graph.node(embedding).params["padding_idx"] == 0
 
 
+def test_typing_floats(cnn_window):
+    w = cnn_window
+    dropout = w.document.add_node("Dropout", (0, 300))
+    type_into(select(w, dropout).editor("p").spin, "0.25")
+    assert w.document.graph.node(dropout).params["p"] == 0.25
+    bn = w.document.add_node("BatchNorm2d", (0, 500))
+    eps = select(w, bn).editor("eps").spin
+    type_into(eps, "1e-3")
+    assert w.document.graph.node(bn).params["eps"] == 0.001
+    assert eps.text() == "0.001"
+
+
 def test_checkbox_and_combo_commit(cnn_window):
     w = cnn_window
     inspector = select(w, "conv")
