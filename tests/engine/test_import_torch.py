@@ -233,3 +233,16 @@ def test_cli_exit_codes(tmp_path, capsys, monkeypatch):
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, (argv, err)
     assert not (tmp_path / "out.json").exists() and not (tmp_path / "out.safetensors").exists()
+
+
+@pytest.mark.parametrize("name, shape, types", [
+    ("AttentionNet", (5, 8), ["Input", "Linear", "MultiheadAttention", "TransformerEncoderLayer", "Permute",
+                              "GroupNorm"]),
+    ("ImageOpsNet", (2, 8, 8), ["Input", "ConvTranspose2d", "AvgPool2d", "Conv2d", "AvgPool2d", "MaxPool2d", "Add",
+                                "SiLU", "AdaptiveAvgPool2d", "Dropout2d", "ELU", "Permute"]),
+])
+def test_more_layer_types_reproduce_the_module(models, name, shape, types):
+    module = fresh(getattr(models, name))
+    result = import_module(module, [shape])
+    assert [n.type for n in result.project.graph.nodes()] == types
+    outputs_match(module, result, torch.randn(3, *shape))
