@@ -11,7 +11,6 @@ compiled model's `state_dict` (keys `<node_id>.<param>`), so
 
 from __future__ import annotations
 
-import keyword
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,10 +23,9 @@ from engine.importers.layout import layered_positions
 from engine.shape_rules import TensorSpec, infer_node
 from graphs.catalogue import CATALOGUE
 from graphs.document import Graph
+from graphs.names import MAX_LENGTH, id_problem
 from graphs.project import Project, save_project
 
-# names a node must not take: fx.GraphModule attributes (a submodule named `forward` cannot be compiled)
-_RESERVED = {name for name in dir(torch.fx.GraphModule) if not name.startswith("_")} | {"self"}
 _MAX_LISTED = 12
 
 
@@ -73,10 +71,10 @@ class PendingNode:
 def sanitize(name: str) -> str:
     """A valid node id made from any name (`/layer1/conv.0` -> `layer1_conv_0`), or '' if nothing is left."""
     text = re.sub(r"[^A-Za-z0-9_]+", "_", str(name)).strip("_")
-    text = re.sub(r"_+", "_", text)
+    text = re.sub(r"_+", "_", text)[:MAX_LENGTH - 20]  # room for a prefix and a `_2` suffix
     if text and text[0].isdigit():
         text = f"n{text}"
-    if keyword.iskeyword(text) or text in _RESERVED:
+    if text and id_problem(text):  # a Python or torch name such as `input` or `forward`
         text = f"{text}_"
     return text
 

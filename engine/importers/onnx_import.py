@@ -76,6 +76,16 @@ class _Refuse(Exception):
     """This node cannot be mapped; the message says why (the node is named by the caller)."""
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One of the two ONNX axes that a Neurocanvas axis is split into: (directions, hidden) of a
+    bidirectional LSTM/GRU output. `index` 0 is the outer part (of size `count`), 1 the inner one."""
+
+    axis: int
+    index: int
+    count: int
+
+
 @dataclass(eq=False)
 class _Dyn:
     """A tensor computed by the model: a Neurocanvas value seen through a view.
@@ -105,7 +115,8 @@ class _Dyn:
 
     def dims(self) -> list:
         full = (BATCH, *self.value.spec.shape)
-        return [1 if a is None else full[a] for a in self.axes_list()]
+        return [1 if a is None else (a.count if a.index == 0 else full[a.axis] // a.count) if isinstance(a, _Part)
+                else full[a] for a in self.axes_list()]
 
     def view(self, axes, origin: str) -> _Dyn:
         return _Dyn(self.value, tuple(axes), origin, self.kind, self.rnn)
@@ -607,6 +618,9 @@ class _OnnxImporter:
 
     def _materialize(self, view: _Dyn) -> _Dyn:
         axes = view.axes_list()
+        if any(isinstance(a, _Part) for a in axes):
+            raise _Refuse(f": its input comes from '{view.origin}', which keeps the two directions of a bidirectional "
+                          "LSTM/GRU apart; Neurocanvas outputs them concatenated")
         if not axes or axes[0] != 0:
             raise _Refuse(f": its input comes from '{view.origin}', which moves the batch dimension away from the "
                           "front; Neurocanvas keeps the batch first")
@@ -1044,10 +1058,12 @@ class _OnnxImporter:
             return [data]
         if isinstance(data, _Sym):
             return [data]
-        x = self._dyn(data)
         if isinstance(shape, _Dyn) or shape is None:
             raise _Refuse(": its target shape is computed from tensor values, not known when importing")
         entries = list(shape.items) if isinstance(shape, _Sym) else [int(v) for v in np.asarray(shape).reshape(-1)]
+        if any(isinstance(ax, _Part) for ax in data.axes_list()):
+            return [self._merge_directions(node, data, entries, int(a.get("allowzero", 0)))]
+        x = self._dyn(data)
         dims = [BATCH, *x.value.spec.shape]
         allowzero = int(a.get("allowzero", 0))
         target = []
@@ -1077,6 +1093,30 @@ class _OnnxImporter:
         if tuple(resolved) == x.value.spec.shape:
             return [x]
         return [self._add("Reshape", {"shape": rest}, [x.value], node)]
+
+    def _merge_directions(self, node, x: _Dyn, entries, allowzero) -> _Dyn:
+        """[T, batch, 2, H] -> [T, batch, 2H]: merging the directions of a bidirectional RNN output back."""
+        axes, dims = x.axes_list(), x.dims()
+        merged, i = [], 0
+        while i < len(axes):
+            ax = axes[i]
+            if isinstance(ax, _Part) and ax.index == 0 and i + 1 < len(axes) and axes[i + 1] == _Part(ax.axis, 1,
+                                                                                                      ax.count):
+                merged.append(ax.axis)
+                i += 2
+            else:
+                merged.append(ax)
+                i += 1
+        view = x.view(merged, _label(node))
+        target = [dims[i] if (e is not BATCH and e == 0 and not allowzero and i < len(dims)) else e
+                  for i, e in enumerate(entries)]
+        new = view.dims()
+        fits = len(target) == len(new) and target.count(-1) <= 1 and all(
+            t == -1 or t is d or t == d for t, d in zip(target, new))
+        if any(isinstance(ax, _Part) for ax in merged) or not fits:
+            raise _Refuse(f": it reshapes the output of a bidirectional LSTM/GRU {_fmt(dims)} to {_fmt(target)}, "
+                          "which Neurocanvas cannot express")
+        return view
 
     def _op_Transpose(self, node, ins, a):
         x = ins[0]
@@ -1201,7 +1241,7 @@ class _OnnxImporter:
         axis = axis + len(axes) if axis < 0 else axis
         steps = x.value.spec.shape[0] if x.value.spec.shape else 0
         index = np.asarray(indices)
-        if (x.kind != "rnn_seq" or axes[axis] != 1 or index.size != 1
+        if (x.kind != "rnn_seq" or axes[axis] != 1 or index.size != 1 or any(isinstance(ax, _Part) for ax in axes)
                 or int(index.reshape(-1)[0]) not in (-1, steps - 1)):
             raise _Refuse(": Neurocanvas has no gather node (only the last step of an LSTM/GRU sequence maps, "
                           "as that layer's output='last')")
@@ -1224,8 +1264,9 @@ class _OnnxImporter:
 
     def _recurrent(self, node, ins, a, type_name, gates, order, activations):
         direction = a.get("direction", "forward")
-        if direction != "forward":
-            raise _Refuse(f": direction '{direction}' is not imported yet (only forward, one direction)")
+        directions = {"forward": 1, "bidirectional": 2}.get(direction)
+        if directions is None:
+            raise _Refuse(f": direction '{direction}' has no torch equivalent (forward or bidirectional only)")
         if list(a.get("activations", activations)) != list(activations[:len(a.get("activations", activations))]) \
                 or a.get("activation_alpha") or a.get("activation_beta"):
             raise _Refuse(f": its activations {a.get('activations')} differ from torch's {type_name}")
@@ -1263,23 +1304,28 @@ class _OnnxImporter:
             blocks = np.split(matrix, gates, axis=0)
             return torch.as_tensor(np.concatenate([blocks[i] for i in order], axis=0))
 
-        weights = {"weight_ih_l0": reorder(w[0]), "weight_hh_l0": reorder(r[0])}
-        if len(ins) > 3 and ins[3] is not None:
-            b = self._const(ins[3], "its bias B").astype(np.float32)[0]
-            weights["bias_ih_l0"] = reorder(b[:gates * hidden])
-            weights["bias_hh_l0"] = reorder(b[gates * hidden:])
-        if w.shape[0] != 1 or w.shape[-1] != seq.value.spec.shape[-1]:
+        if w.shape[0] != directions or w.shape[-1] != seq.value.spec.shape[-1]:
             raise _Refuse(f": its weight W {list(w.shape)} does not fit the input {_fmt(seq.dims())}")
-        params = {"hidden_size": hidden, "num_layers": 1, "bias": "bias_ih_l0" in weights, "output": "sequence"}
+        weights = {}
+        bias = self._const(ins[3], "its bias B").astype(np.float32) if len(ins) > 3 and ins[3] is not None else None
+        for d, suffix in enumerate(("", "_reverse")[:directions]):
+            weights[f"weight_ih_l0{suffix}"] = reorder(w[d])
+            weights[f"weight_hh_l0{suffix}"] = reorder(r[d])
+            if bias is not None:
+                weights[f"bias_ih_l0{suffix}"] = reorder(bias[d, :gates * hidden])
+                weights[f"bias_hh_l0{suffix}"] = reorder(bias[d, gates * hidden:])
+        params = {"hidden_size": hidden, "num_layers": 1, "bias": bias is not None,
+                  "bidirectional": directions == 2, "output": "sequence"}
         out = self._add(type_name, params, [seq.value], node, weights)
         node_id = out.value.node
         steps = seq.value.spec.shape[0]
-        sequence = Value(node_id, TensorSpec((steps, hidden)))
-        last = Value(node_id, TensorSpec((hidden,)))
-        y_axes = (1, None, 0, 2) if layout == 0 else (0, 1, None, 2)
-        h_axes = (None, 0, 1) if layout == 0 else (0, None, 1)
-        outputs = [_Dyn(sequence, y_axes, _label(node), "rnn_seq", node_id),
-                   _Dyn(last, h_axes, _label(node), "rnn_last", node_id)]
+        sequence = Value(node_id, TensorSpec((steps, hidden * directions)))
+        split = (None, 2) if directions == 1 else (_Part(2, 0, 2), _Part(2, 1, 2))  # [.., directions, hidden]
+        y_axes = (1, split[0], 0, split[1]) if layout == 0 else (0, 1, *split)
+        outputs = [_Dyn(sequence, y_axes, _label(node), "rnn_seq", node_id)]
+        if directions == 1:  # Y_h is the last step; for two directions the backward state ends at step 0
+            h_axes = (None, 0, 1) if layout == 0 else (0, None, 1)
+            outputs.append(_Dyn(Value(node_id, TensorSpec((hidden,))), h_axes, _label(node), "rnn_last", node_id))
         if len(node.output) > 2 and node.output[2] and self.consumers[node.output[2]]:
             raise _Refuse(": it uses the final cell state Y_c, which Neurocanvas's LSTM does not output")
         return outputs

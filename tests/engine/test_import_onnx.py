@@ -501,13 +501,32 @@ def test_unmapped_operators_are_listed_with_their_counts():
     assert error.value.unmapped == {"Erf": 2, "Cos": 1}
 
 
-def test_an_lstm_that_cannot_be_mapped_gives_a_clear_message(tmp_path):
+@pytest.mark.parametrize("output", ["sequence", "last"])
+def test_stacked_bidirectional_lstm_and_gru_round_trip(tmp_path, output):
+    """torch exports a 2-layer bidirectional LSTM as two ONNX LSTMs joined by Transpose/Reshape over the
+    directions axis; each becomes a bidirectional LSTM node. Two outputs: the LSTM's and the GRU's."""
     g = Graph()
-    g.add_node("Input", {"shape": [5, 4]}, "x")
-    g.add_node("LSTM", {"hidden_size": 6, "bidirectional": True}, "lstm")
-    g.connect("x", "lstm")
-    message = refused(onnx.load(str(_export(g, tmp_path / "bi.onnx"))))
-    assert "LSTM '/lstm/LSTM': direction 'bidirectional' is not imported yet" in message
+    g.add_node("Input", {"shape": [6], "dtype": "int64"}, "tokens")
+    g.add_node("Embedding", {"num_embeddings": 20, "embedding_dim": 8}, "embed")
+    g.add_node("LSTM", {"hidden_size": 6, "num_layers": 2, "bidirectional": True, "output": output}, "lstm")
+    g.add_node("GRU", {"hidden_size": 5, "bidirectional": True, "output": "last"}, "gru")
+    for a, b in [("tokens", "embed"), ("embed", "lstm"), ("embed", "gru")]:
+        g.connect(a, b)
+    path = _export(g, tmp_path / "bi.onnx")
+    result = import_onnx(path)
+    nodes = result.project.graph.nodes()
+    assert [n.type for n in nodes] == ["Input", "Embedding", "LSTM", "LSTM", "GRU"]
+    assert all(n.params["bidirectional"] for n in nodes[2:])
+    assert [n.params["output"] for n in nodes[2:]] == ["sequence", output, "last"]
+    assert sorted(result.outputs.values()) == ["gru", "lstm_2"]
+    assert verify_import(path, result).difference < 1e-5
+
+
+def test_an_lstm_that_cannot_be_mapped_gives_a_clear_message():
+    lstm = helper.make_node("LSTM", ["x", "w", "r"], ["y"], hidden_size=3, direction="reverse", layout=1)
+    model = make_model([lstm], [("x", ["N", 5, 4])], [("y", ["N", 5, 1, 3])],
+                       [("w", rand(1, 12, 4)), ("r", rand(1, 12, 3))])
+    assert "LSTM 'y': direction 'reverse' has no torch equivalent" in refused(model)
 
 
 def test_a_loop_is_an_unmapped_operator():
