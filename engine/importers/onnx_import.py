@@ -570,6 +570,10 @@ class _OnnxImporter:
             self.problems.append(f"{op} '{_label(node)}' maps to a node that does not fit: {error.message}")
             self._poison(node)
             return
+        except (ValueError, TypeError, KeyError, IndexError) as error:  # a malformed node (missing attribute, ...)
+            self.problems.append(f"{op} '{_label(node)}' could not be read ({type(error).__name__}: {error})")
+            self._poison(node)
+            return
         for name, value in zip(node.output, outs):
             if name:
                 self._bind(name, value)

@@ -179,7 +179,9 @@ def verify_module_import(module: nn.Module, result: ImportResult, batch: int = 2
         torch.manual_seed(seed)
         inputs = example_inputs(compiled, batch)
     by_node = dict(zip(compiled.inputs, inputs))
-    ordered = [by_node[node] for node in result.inputs.values()]
+    shapes = {n.id: n.params["shape"] for n in result.project.graph.nodes() if n.type == "Input"}
+    ordered = [by_node[node] if node in by_node else torch.zeros((batch, *shapes[node]))  # an unused argument
+               for node in result.inputs.values()]
     was_training = module.training
     module.eval()
     try:
@@ -363,6 +365,10 @@ class _TorchImporter:
             self.env[node] = _POISON
         except GraphError as error:
             self.problems.append(f"'{node.name}' ({_describe(node, module)}) does not fit its input: {error.message}")
+            self.env[node] = _POISON
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:  # unexpected arguments
+            self.problems.append(f"'{node.name}' ({_describe(node, module)}) could not be read "
+                                 f"({type(error).__name__}: {error})")
             self.env[node] = _POISON
 
     def _handler(self, node, module):
