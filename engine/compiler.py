@@ -64,7 +64,24 @@ class CompiledGraph:
         return total
 
 
-def _emit(g: fx.Graph, node_type: str, node_id: str, params: dict, args: list) -> fx.Node:
+class _Names:
+    """fx node names. A catalogue node's op is named exactly after its node id (explicitly: fx
+    would snake_case `Conv1` from a module target); the compiler's helper ops (partial sums,
+    `size`, `getitem`) are named `{node id}_{what}`, made distinct from every node id, so a
+    helper never takes the name of a node compiled after it."""
+
+    def __init__(self, node_ids):
+        self.taken = set(node_ids)
+
+    def helper(self, node_id: str, what: str) -> str:
+        name = f"{node_id}_{what}"
+        while name in self.taken:
+            name += "_"
+        self.taken.add(name)
+        return name
+
+
+def _emit(g: fx.Graph, names: _Names, node_type: str, node_id: str, params: dict, args: list) -> fx.Node:
     """Add the fx node(s) computing one functional catalogue node; its last op is named after it."""
     def op(kind, target, op_args, kwargs=None):
         return g.create_node(kind, target, tuple(op_args), kwargs or {}, name=node_id)
@@ -72,13 +89,13 @@ def _emit(g: fx.Graph, node_type: str, node_id: str, params: dict, args: list) -
     if node_type in ("Add", "Multiply"):
         combine = operator.add if node_type == "Add" else operator.mul
         out = args[0]
-        for other in args[1:-1]:
-            out = g.call_function(combine, (out, other))
+        for i, other in enumerate(args[1:-1], 1):
+            out = g.create_node("call_function", combine, (out, other), name=names.helper(node_id, f"partial{i}"))
         return op("call_function", combine, (out, args[-1]))
     if node_type == "Concat":
         return op("call_function", torch.cat, (list(args),), {"dim": params["dim"]})
     if node_type == "Reshape":
-        batch = g.call_method("size", (args[0], 0))
+        batch = g.create_node("call_method", "size", (args[0], 0), name=names.helper(node_id, "batch"))
         return op("call_method", "reshape", (args[0], batch, *params["shape"]))
     if node_type == "Permute":
         return op("call_method", "permute", (args[0], *params["dims"]))
@@ -104,11 +121,12 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
 
     needed = _ancestors(graph, {node for node, _ in output_sources})
     g = fx.Graph()
+    names = _Names(nodes)
     modules: dict[str, nn.Module] = {}
     values: dict[tuple[str, str], fx.Node] = {}
     inputs = [n for n in graph.node_ids() if nodes[n].type == "Input" and n in needed]
     for node_id in inputs:
-        values[(node_id, "out")] = g.placeholder(node_id)
+        values[(node_id, "out")] = g.create_node("placeholder", node_id, name=node_id)
     for node_id in order:
         node = nodes[node_id]
         if node_id not in needed or node.type in ("Input", "Target"):
@@ -117,10 +135,10 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         args = [values[sources[(node_id, port)]] for port in node.input_ports()]
         try:
             if node.type in FUNCTIONAL:
-                out = _emit(g, node.type, node_id, params, args)
+                out = _emit(g, names, node.type, node_id, params, args)
             else:
                 modules[node_id] = build_module(node.type, params, shapes.inputs[node_id])
-                out = _call_module(g, node.type, node_id, params, args)
+                out = _call_module(g, names, node.type, node_id, params, args)
         except GraphError:
             raise
         except Exception as error:  # a torch constructor refusing a value the schema allowed
@@ -142,16 +160,20 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
                          shapes)
 
 
-def _call_module(g: fx.Graph, node_type: str, node_id: str, params: dict, args: list) -> fx.Node:
+def _call_module(g: fx.Graph, names: _Names, node_type: str, node_id: str, params: dict, args: list) -> fx.Node:
+    """Call the node's module (the fx node named after it), then pick the tensor from a tuple result."""
+    def item(value, index, what):
+        return g.create_node("call_function", operator.getitem, (value, index), name=names.helper(node_id, what))
+
     if node_type == "MultiheadAttention":
         x = args[0]
-        attended = g.call_module(node_id, (x, x, x), {"need_weights": False})
-        return g.call_function(operator.getitem, (attended, 0))
-    out = g.call_module(node_id, tuple(args))
+        attended = g.create_node("call_module", node_id, (x, x, x), {"need_weights": False}, name=node_id)
+        return item(attended, 0, "output")
+    out = g.create_node("call_module", node_id, tuple(args), name=node_id)
     if node_type in ("LSTM", "GRU"):
-        out = g.call_function(operator.getitem, (out, 0))
+        out = item(out, 0, "output")
         if params["output"] == "last":
-            out = g.call_function(operator.getitem, (out, (slice(None), -1)))
+            out = item(out, (slice(None), -1), "last")
     return out
 
 

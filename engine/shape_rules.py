@@ -69,6 +69,11 @@ class Ctx:
                             f"(batch + {fmt(self.inputs_shape())})")
         return dim % full
 
+    def expect_positive(self, name: str):
+        """torch refuses 0 for some params the schema lets reach 0 (it checks them when it runs)."""
+        if self.p[name] <= 0:
+            raise self.fail(f"needs {name} > 0, got {self.p[name]}; torch refuses it when the model runs")
+
     def inputs_shape(self):
         return next(iter(self.inputs.values())).shape
 
@@ -179,6 +184,7 @@ def _batchnorm(ctx: Ctx, ranks, layout):
     (x,) = ctx.inputs.values()
     ctx.expect_rank(x, ranks, layout)
     ctx.expect_float(x)
+    ctx.expect_positive("eps")  # in training mode
     params = 2 * x.shape[0] if ctx.p["affine"] else 0
     return NodeInfo({"out": x}, params)
 
@@ -371,6 +377,8 @@ def _regression_loss(ctx: Ctx):
         raise ctx.fail(f"needs a float32 target, got {y.dtype}; set the Target's dtype to float32", "target")
     if x.shape != y.shape:
         raise ctx.fail(f"input {fmt(x.shape)} and target {fmt(y.shape)} must have the same shape", "target")
+    if "delta" in ctx.p:  # HuberLoss
+        ctx.expect_positive("delta")
     return NodeInfo(_SCALAR)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.errors import ParamError, UnknownNodeTypeError
+from graphs.errors import ParamError, UnknownNodeTypeError, quoted
 from graphs.params import ParamSpec
 
 DTYPES = ("float32", "int64")
@@ -72,7 +72,7 @@ class NodeType:
         for name in params:
             if name not in known:
                 hint = f"; known params: {', '.join(sorted(known))}" if known else ""
-                raise ParamError(f"{self.name} has no param '{name}'{hint}", node=node, param=name)
+                raise ParamError(f"{self.name} has no param {quoted(name)}{hint}", node=node, param=name)
         return {spec.name: spec.coerce(params.get(spec.name, spec.default), node) for spec in self.params}
 
     def check_params(self, params: dict | None, node: str | None = None) -> dict:
@@ -280,6 +280,6 @@ def node_type(name: str, node: str | None = None) -> NodeType:
     except (KeyError, TypeError):
         import difflib
 
-        close = difflib.get_close_matches(str(name), CATALOGUE, n=3)
+        close = difflib.get_close_matches(name, CATALOGUE, n=3) if isinstance(name, str) and len(name) < 64 else []
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNodeTypeError(f"unknown node type {name!r}{hint}", node=node) from None
+        raise UnknownNodeTypeError(f"unknown node type {quoted(name)}{hint}", node=node) from None

@@ -8,7 +8,6 @@ commands call these same methods, so undo fires the same events as the edit.
 from __future__ import annotations
 
 import copy
-import keyword
 import re
 from dataclasses import dataclass, field, replace
 
@@ -21,10 +20,10 @@ from graphs.errors import (
     PortAlreadyConnectedError,
     UnknownNodeError,
     UnknownPortError,
+    quoted,
 )
 from graphs.events import Event
-
-_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from graphs.names import id_problem
 
 
 @dataclass(frozen=True)
@@ -85,11 +84,10 @@ def _copy_params(params: dict) -> dict:
 
 
 def check_node_id(node_id) -> None:
-    if not isinstance(node_id, str) or not _ID.match(node_id) or keyword.iskeyword(node_id):
-        raise GraphError(
-            f"node id {node_id!r} is not valid: use letters, digits and '_', not starting with a digit",
-            node=node_id if isinstance(node_id, str) else None,
-        )
+    """Raise GraphError unless `node_id` can name a node (see `graphs.names`)."""
+    problem = id_problem(node_id)
+    if problem:
+        raise GraphError(f"node id {quoted(node_id)} {problem}", node=node_id if isinstance(node_id, str) else None)
 
 
 class Graph:

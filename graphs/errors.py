@@ -6,6 +6,18 @@ can mark the node and the CLI can print `node 'conv2': ...`.
 
 from __future__ import annotations
 
+import reprlib
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxdict = 3, 8, 8, 4
+_SHORT.maxstring, _SHORT.maxlong, _SHORT.maxother = 60, 40, 60
+
+
+def quoted(value) -> str:
+    """`value` as a short, one-line Python literal (long strings, numbers and deep or long
+    containers abbreviated with '...'), for echoing untrusted input in a message."""
+    return _SHORT.repr(value)
+
 
 class GraphError(Exception):
     """A problem with one node, port or edge of a graph, in words a person understands."""
@@ -61,6 +73,14 @@ class LossInputError(MissingInputError):
 
 class NoInputNodeError(GraphError):
     pass
+
+
+class NoOutputError(GraphError):
+    """The graph has Inputs but nothing computes from them."""
+
+
+class DataFlowError(GraphError):
+    """A wire carries what its end cannot take: labels into a layer, a loss value onwards."""
 
 
 class ParamError(GraphError):

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.errors import ParamError
+from graphs.errors import ParamError, quoted
+
+# torch stores sizes, indices and counts as 64-bit integers: larger ints can never be valid
+MAX_INT = 2**63 - 1
 
 # kind -> default widget hint for the inspector
 WIDGETS = {
@@ -50,10 +53,12 @@ class ParamSpec:
         return ParamError(f"param '{self.name}' {what}", node=node, param=self.name)
 
     def _check_range(self, value, node):
+        if isinstance(value, int) and abs(value) > MAX_INT:
+            raise self._error(f"is too large (torch takes 64-bit integers), got {quoted(value)}", node)
         if self.minimum is not None and value < self.minimum:
-            raise self._error(f"must be at least {self.minimum}, got {value}", node)
+            raise self._error(f"must be at least {self.minimum}, got {quoted(value)}", node)
         if self.maximum is not None and value > self.maximum:
-            raise self._error(f"must be at most {self.maximum}, got {value}", node)
+            raise self._error(f"must be at most {self.maximum}, got {quoted(value)}", node)
         return value
 
     def _coerce_int(self, value, node):
@@ -61,33 +66,36 @@ class ParamSpec:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
-                raise self._error(f"must be an integer, got {value!r}", node)
+                raise self._error(f"must be an integer, got {quoted(value)}", node)
         return self._check_range(value, node)
 
     def _coerce_float(self, value, node):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self._error(f"must be a number, got {value!r}", node)
-        value = float(value)
+            raise self._error(f"must be a number, got {quoted(value)}", node)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond the float range
+            raise self._error(f"must be a finite number, got {quoted(value)}", node) from None
         if value != value or value in (float("inf"), float("-inf")):
             raise self._error(f"must be a finite number, got {value}", node)
         return self._check_range(value, node)
 
     def _coerce_bool(self, value, node):
         if not isinstance(value, bool):
-            raise self._error(f"must be true or false, got {value!r}", node)
+            raise self._error(f"must be true or false, got {quoted(value)}", node)
         return value
 
     def _coerce_choice(self, value, node):
         if value not in self.choices:
             options = ", ".join(repr(c) for c in self.choices)
-            raise self._error(f"must be one of {options}, got {value!r}", node)
+            raise self._error(f"must be one of {options}, got {quoted(value)}", node)
         return value
 
     def _coerce_int_tuple(self, value, node):
         """An int, or a list of `length` ints (like torch's kernel_size=3 or (3, 5))."""
         if isinstance(value, (list, tuple)):
             if len(value) != self.length:
-                raise self._error(f"must be an integer or {self.length} integers, got {list(value)}", node)
+                raise self._error(f"must be an integer or {self.length} integers, got {quoted(list(value))}", node)
             items = [self._coerce_int(v, node) for v in value]
             return items[0] if len(set(items)) == 1 and self.length == 1 else items
         return self._coerce_int(value, node)
@@ -96,13 +104,13 @@ class ParamSpec:
 
     def _coerce_int_list(self, value, node):
         if not isinstance(value, (list, tuple)):
-            raise self._error(f"must be a list of integers, got {value!r}", node)
+            raise self._error(f"must be a list of integers, got {quoted(value)}", node)
         if len(value) > 8:
             raise self._error(f"may hold at most 8 dimensions, got {len(value)}", node)
         items = []
         for v in value:
             if isinstance(v, bool) or not isinstance(v, int):
-                raise self._error(f"must be a list of integers, got {list(value)}", node)
+                raise self._error(f"must be a list of integers, got {quoted(list(value))}", node)
             if v == -1 and self.allow_minus_one:
                 items.append(v)
                 continue

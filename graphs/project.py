@@ -11,16 +11,18 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
+import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphs.document import Graph
-from graphs.errors import GraphError, ProjectFormatError
+from graphs.errors import GraphError, ProjectFormatError, quoted
 
 FORMAT = "neurocanvas"
 VERSION = 1
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 32  # nesting of the free-form sections (training, gui): deeper cannot be saved again
 DEFAULT_TRAINING = {
     "dataset": {"name": "digits"}, "val_split": 0.2, "batch_size": 64, "epochs": 10, "seed": 0,
     "device": "auto", "optimizer": {"type": "Adam", "lr": 0.001},
@@ -80,20 +82,22 @@ def loads_project(text: str | bytes, path: str | os.PathLike | None = None) -> P
                                  f"line {error.lineno}, column {error.colno}") from None
     except RecursionError:
         raise ProjectFormatError("JSON is nested too deeply", path) from None
+    except ValueError:  # Python refuses to read an integer of more than 4300 digits
+        raise ProjectFormatError("not valid JSON: a number has too many digits", path) from None
     return project_from_dict(data, path)
 
 
 def project_from_dict(data, path: str | None = None) -> Project:
     _expect(data, dict, "top level", "the file", path)
     if data.get("format") != FORMAT:
-        raise ProjectFormatError(f"not a Neurocanvas project (\"format\" is {data.get('format')!r}, "
+        raise ProjectFormatError(f"not a Neurocanvas project (\"format\" is {quoted(data.get('format'))}, "
                                  f"expected {FORMAT!r})", path, "format")
     version = _expect(data.get("version"), int, "version", "version", path)
     if version > VERSION:
-        raise ProjectFormatError(f"written by a newer Neurocanvas (format version {version}); "
+        raise ProjectFormatError(f"written by a newer Neurocanvas (format version {quoted(version)}); "
                                  f"this one reads version {VERSION}. Update Neurocanvas to open it.", path, "version")
     if version < 1:
-        raise ProjectFormatError(f"unknown format version {version}", path, "version")
+        raise ProjectFormatError(f"unknown format version {quoted(version)}", path, "version")
     name = data.get("name", "untitled")
     _expect(name, str, "name", "name", path)
     graph = Graph()
@@ -102,7 +106,7 @@ def project_from_dict(data, path: str | None = None) -> Project:
         where = f"nodes[{i}]"
         _expect(raw, dict, where, "a node", path)
         node_id = _expect(raw.get("id"), str, f"{where}.id", "a node's id", path)
-        where = f"nodes[{i}] ('{node_id}')"
+        where = f"nodes[{i}] ({quoted(node_id)})"
         type_name = _expect(raw.get("type"), str, f"{where}.type", "a node's type", path)
         params = _expect(raw.get("params", {}), dict, f"{where}.params", "params", path)
         position = raw.get("position", [0, 0])
@@ -114,7 +118,7 @@ def project_from_dict(data, path: str | None = None) -> Project:
             graph.add_node(type_name, params, node_id, position)
         except GraphError as error:
             param = getattr(error, "param", None)
-            raise ProjectFormatError(error.message, path, f"{where}.params.{param}" if param else where) from None
+            raise ProjectFormatError(error.message, path, f"{where}.params.{_key(param)}" if param else where) from None
     # Phase 2: every edge (structure is reported by validate, not refused here).
     for i, raw in enumerate(_expect(data.get("edges", []), list, "edges", "edges", path)):
         where = f"edges[{i}]"
@@ -125,44 +129,109 @@ def project_from_dict(data, path: str | None = None) -> Project:
             ends[key] = _expect(value, str, f"{where}.{key}", key, path)
         for key in ("source", "target"):
             if not graph.has_node(ends[key]):
-                raise ProjectFormatError(f"{key} '{ends[key]}' is not a node of this project", path,
+                raise ProjectFormatError(f"{key} {quoted(ends[key])} is not a node of this project", path,
                                          f"{where}.{key}")
         graph.connect(ends["source"], ends["target"], ends["source_port"], ends["target_port"], check=False)
     training = copy.deepcopy(DEFAULT_TRAINING)
-    training.update(_expect(data.get("training", {}), dict, "training", "training", path))
-    gui = _expect(data.get("gui", {}), dict, "gui", "gui", path)
+    training.update(_shallow(_expect(data.get("training", {}), dict, "training", "training", path), "training", path))
+    gui = _shallow(_expect(data.get("gui", {}), dict, "gui", "gui", path), "gui", path)
     return Project(graph, name, training, gui, Path(path) if path else None)
 
 
+def _key(name: str) -> str:
+    """A key for a JSON path: as it is when it reads as a name, else quoted."""
+    return name if name.isidentifier() and len(name) <= 60 else quoted(name)
+
+
+def _shallow(section: dict, where: str, path) -> dict:
+    """`section` if it nests at most MAX_DEPTH levels (saving recurses through it), else refuse it."""
+    stack = [(section, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ProjectFormatError(f"nested more than {MAX_DEPTH} levels deep", path, where)
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return section
+
+
 def load_project(path: str | os.PathLike) -> Project:
+    """Read and parse a project file. Only a regular file is opened (a pipe or a device could
+    block or never end), and never more than MAX_FILE_BYTES of it is read."""
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise ProjectFormatError(
-                f"file is {size / 1e6:.0f} MB; a project file may be at most {MAX_FILE_BYTES // 2**20} MB", str(path))
-        raw = Path(path).read_bytes()
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ProjectFormatError("not a regular file", str(path))
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            raw = handle.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
     except OSError as error:
         raise ProjectFormatError(f"cannot read the file: {error.strerror or error}", str(path)) from None
+    size = max(size, len(raw))
+    if size > MAX_FILE_BYTES:
+        raise ProjectFormatError(
+            f"file is {size / 1e6:.0f} MB; a project file may be at most {MAX_FILE_BYTES // 2**20} MB", str(path))
     return loads_project(raw, path)
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` so the old file stays intact unless the new one is complete:
-    write a temporary file in the same folder, flush it to disk, then rename over."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    write a temporary file in the same folder, flush it to disk, rename it over the old one,
+    then sync the folder so the rename survives a power cut. A symlink is followed (the file
+    it points to is replaced, the link stays); the old file's permissions are kept, and a new
+    file gets what `open` would give it (0o666 less the umask)."""
+    path = Path(os.path.realpath(path))
     try:
-        with os.fdopen(fd, "wb") as handle:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    fd, tmp = _create_beside(path)
+    handle = None
+    try:
+        handle = os.fdopen(fd, "wb")
+        with handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        if handle is None:  # the descriptor never got its file object, which would close it
+            _quietly(os.close, fd)
+        _quietly(os.unlink, tmp)
         raise
+    _sync_folder(path.parent)
+
+
+def _create_beside(path: Path) -> tuple[int, str]:
+    """A new, empty, uniquely named hidden file in `path`'s folder: (descriptor, path)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for attempt in range(3):
+        tmp = path.with_name(f".{path.name[:64]}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), str(tmp)
+        except FileExistsError:
+            if attempt == 2:
+                raise
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder, where the system lets one open it (the file itself is already synced)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        _quietly(os.fsync, fd)
+    finally:
+        os.close(fd)
+
+
+def _quietly(action, *args) -> None:
+    try:
+        action(*args)
+    except OSError:
+        pass
 
 
 def save_project(project: Project, path: str | os.PathLike | None = None) -> Path:

@@ -2,8 +2,9 @@
 
 `validate(graph)` lists every structural problem as a typed `GraphError` carrying
 the node id (and port): cycles, unknown ports, a port connected twice, a required
-input left open, a loss missing its input or target, no Input node. An empty
-list means the graph is ready for shape inference.
+input left open, a loss missing its input or target, a Target or a loss feeding
+anything but a loss's target port, no Input node or nothing after it. An empty
+list means the graph is ready for shape inference and compiles.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from graphs.catalogue import CATALOGUE
 from graphs.document import Graph
 from graphs.errors import (
     CycleError,
+    DataFlowError,
     DuplicateEdgeError,
     GraphError,
     LossInputError,
     MissingInputError,
     NoInputNodeError,
+    NoOutputError,
     PortAlreadyConnectedError,
     UnknownNodeTypeError,
     UnknownPortError,
@@ -58,6 +61,8 @@ def validate(graph: Graph) -> list[GraphError]:
             errors.append(error)
     if not any(n.type == "Input" for n in nodes.values()):
         errors.append(NoInputNodeError("the graph has no Input node: add one from the Data category"))
+    elif all(n.spec.is_data for n in nodes.values() if n.type in CATALOGUE):
+        errors.append(NoOutputError("the graph has no output: connect a layer after the Input"))
 
     edge_counts = Counter(graph.edges())
     fed: dict[tuple[str, str], list[str]] = {}
@@ -75,6 +80,7 @@ def validate(graph: Graph) -> list[GraphError]:
                 f"(its inputs: {', '.join(ports_in[edge.target]) or 'none'})", node=edge.target,
                 port=edge.target_port))
         fed.setdefault((edge.target, edge.target_port), []).append(edge.source)
+        errors += _data_flow(nodes, edge)
     for (target, port), sources in fed.items():
         if len(set(sources)) > 1:
             errors.append(PortAlreadyConnectedError(
@@ -102,3 +108,21 @@ def validate(graph: Graph) -> list[GraphError]:
             errors.append(CycleError(f"the graph has a cycle: {path}; remove one of its wires", node=cycle[0]))
             break
     return errors
+
+
+def _data_flow(nodes: dict, edge) -> list[GraphError]:
+    """Labels (a Target) only go to a loss's target port, and a loss's value goes nowhere:
+    the model computes from Inputs alone, and losses are applied outside it."""
+    source, target = nodes.get(edge.source), nodes.get(edge.target)
+    if source is None or target is None or source.type not in CATALOGUE or target.type not in CATALOGUE:
+        return []
+    into_loss_target = target.spec.is_loss and edge.target_port == "target"
+    if source.type == "Target" and not into_loss_target:
+        return [DataFlowError(f"{target.type} '{target.id}' input '{edge.target_port}' is fed by Target "
+                              f"'{source.id}': labels only go to a loss's target port", node=target.id,
+                              port=edge.target_port)]
+    if source.spec.is_loss:
+        return [DataFlowError(f"{target.type} '{target.id}' input '{edge.target_port}' is fed by the loss "
+                              f"'{source.id}': a loss's value cannot feed other nodes", node=target.id,
+                              port=edge.target_port)]
+    return []

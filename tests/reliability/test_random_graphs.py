@@ -1,0 +1,115 @@
+"""Random graphs over the whole catalogue: inference and the compiled model agree.
+
+For every drawn graph, inference either succeeds or reports errors on named nodes.
+When it succeeds the compiler builds the model, which runs (training and eval mode)
+on `example_inputs`, and every node's actual output has exactly the inferred shape
+and dtype; every loss gives the inferred scalar. When it fails, compiling refuses
+with the same errors, on the same nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+import torch
+from hypothesis import given, note, settings
+
+from engine.compiler import CompiledGraph, CompileError, compile_graph, example_inputs
+from engine.modules import TORCH_DTYPES
+from engine.shapes import InferenceResult, infer
+from graphs.catalogue import CATALOGUE
+from graphs.document import Graph
+from graphs.errors import NoInputNodeError, NoOutputError
+from graphs.project import Project
+from tests.reliability.observe import run_recording, value_node
+from tests.reliability.strategies import CLASS_LOSSES, graphs
+from tests.reliability.tally import count, examples
+
+BATCH = 2
+GRAPH_LEVEL = (NoInputNodeError, NoOutputError)  # errors about the whole graph rather than one node
+
+
+def model_nodes(graph: Graph, compiled: CompiledGraph) -> list[str]:
+    """Ids of the nodes the model computes: ancestors of its outputs, less Targets and losses."""
+    parents: dict[str, set[str]] = {}
+    for edge in graph.edges():
+        parents.setdefault(edge.target, set()).add(edge.source)
+    needed, stack = set(compiled.outputs), list(compiled.outputs)
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent not in needed:
+                needed.add(parent)
+                stack.append(parent)
+    types = {n.id: n.type for n in graph.nodes()}
+    return [n for n in graph.node_ids() if n in needed and types[n] != "Target" and not CATALOGUE[types[n]].is_loss]
+
+
+def check_node_outputs(graph: Graph, compiled: CompiledGraph, values: dict, shapes: InferenceResult) -> None:
+    ids = set(graph.node_ids())
+    for node_id in model_nodes(graph, compiled):
+        fx_node = value_node(compiled.model.graph, node_id, ids)
+        assert fx_node is not None, f"no fx node is named after node '{node_id}': " \
+                                    f"{[n.name for n in compiled.model.graph.nodes]}"
+        actual = values[fx_node.name]
+        expected = shapes.info[node_id].outputs["out"]
+        assert isinstance(actual, torch.Tensor), f"node '{node_id}' gave {type(actual).__name__}"
+        assert tuple(actual.shape) == (BATCH, *expected.shape), \
+            f"node '{node_id}' ({graph.node(node_id).type}): inferred {expected.shape}, torch {tuple(actual.shape)}"
+        assert actual.dtype == TORCH_DTYPES[expected.dtype], f"node '{node_id}': {actual.dtype} vs {expected.dtype}"
+
+
+def loss_arguments(compiled: CompiledGraph, spec, outputs: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model output feeding a loss, and a target of the Target's shape holding valid values."""
+    prediction = outputs[spec.output_index].detach()
+    if type(spec.module).__name__ == "BCELoss":
+        prediction = prediction.sigmoid()
+    target_spec = compiled.shapes.info[spec.target].outputs["out"]
+    shape = (BATCH, *target_spec.shape)
+    if target_spec.dtype == "int64":
+        classes = prediction.shape[1] if type(spec.module).__name__ in CLASS_LOSSES else 2
+        return prediction, torch.randint(0, classes, shape)
+    return prediction, torch.rand(shape)
+
+
+def check_losses(compiled: CompiledGraph, outputs) -> None:
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    for spec in compiled.losses:
+        value = spec.module(*loss_arguments(compiled, spec, outputs))
+        assert tuple(value.shape) == compiled.shapes.info[spec.node_id].outputs["out"].shape == ()
+
+
+def check_valid_graph(graph: Graph, shapes: InferenceResult) -> None:
+    compiled = compile_graph(graph)
+    torch.manual_seed(0)
+    inputs = example_inputs(compiled, batch=BATCH)
+    for training in (True, False):
+        compiled.model.train(training)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outputs, values = run_recording(compiled.model, inputs)
+        check_node_outputs(graph, compiled, values, shapes)
+        check_losses(compiled, outputs)
+
+
+def check_invalid_graph(graph: Graph, shapes: InferenceResult) -> None:
+    ids = set(graph.node_ids())
+    for error in shapes.errors:
+        assert error.node in ids or isinstance(error, GRAPH_LEVEL), f"error names no node: {error.message}"
+    with pytest.raises(CompileError) as refused:
+        compile_graph(graph)
+    assert [(e.node, e.message) for e in refused.value.errors] == [(e.node, e.message) for e in shapes.errors]
+
+
+@settings(max_examples=examples(250))
+@given(graph=graphs())
+def test_inference_agrees_with_the_compiled_model(graph):
+    note(json.dumps(Project(graph).to_dict()))
+    shapes = infer(graph)
+    if shapes.valid:
+        check_valid_graph(graph, shapes)
+        count("random graphs", "valid: compiled, ran, every shape as inferred")
+    else:
+        check_invalid_graph(graph, shapes)
+        count("random graphs", "invalid: errors on named nodes, compile refused")
