@@ -614,3 +614,20 @@ def test_cli_exit_codes_for_bad_input(tmp_path, capsys):
     assert "should end in .json" in capsys.readouterr().err
     assert main.main(["import-onnx", str(tmp_path / "relu.onnx"), target, "--no-verify"]) == 0
     assert "checked" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("op, attributes, expected", [
+    ("Relu", {}, ("ReLU", {})),
+    ("LeakyRelu", {"alpha": 0.2}, ("LeakyReLU", {"negative_slope": 0.2})),
+    ("Elu", {"alpha": 0.5}, ("ELU", {"alpha": 0.5})),
+    ("Gelu", {"approximate": "tanh"}, ("GELU", {"approximate": "tanh"})),
+    ("Sigmoid", {}, ("Sigmoid", {})),
+    ("Tanh", {}, ("Tanh", {})),
+    ("Softmax", {"axis": 1}, ("Softmax", {"dim": 1})),
+    ("LogSoftmax", {"axis": -1}, ("LogSoftmax", {"dim": 2})),
+])
+def test_each_activation_operator(op, attributes, expected):
+    model = make_model([helper.make_node(op, ["x"], ["y"], **attributes)], [("x", ["N", 3, 4])],
+                       [("y", ["N", 3, 4])], opset=20)
+    node = assert_matches(model, ["Input", expected[0]]).project.graph.node("y")
+    assert (node.type, node.params) == expected
