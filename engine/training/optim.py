@@ -105,3 +105,9 @@ def build_schedule(spec: dict | None, optimizer: torch.optim.Optimizer, epochs: 
                         per_batch=True)
     except (ValueError, TypeError, ZeroDivisionError) as error:
         raise UserError(f"schedule {kind}: {error}") from None
+
+
+def check_settings(config) -> None:
+    """Raise UserError now for a bad optimizer or schedule (name, param or value) in a TrainingConfig."""
+    probe = [torch.zeros(1, requires_grad=True)]
+    build_schedule(config.schedule, build_optimizer(config.optimizer, probe), config.epochs, 1)

@@ -54,8 +54,8 @@ from engine.training.events import (
     TrainingEvent,
 )
 from engine.training.metrics import metric_for, write_metrics_csv
-from engine.training.optim import build_optimizer, build_schedule, optimizer_settings, schedule_settings
-from engine.weights import load_weights, save_weights
+from engine.training.optim import build_optimizer, build_schedule, check_settings
+from engine.weights import load_weights, save_weights, state_tensors
 from graphs.document import Graph
 from graphs.errors import GraphError
 from graphs.project import Project, save_project
@@ -98,8 +98,7 @@ class Trainer:
                  progress_interval: float = 0.05, progress_every: int | None = None):
         self.project = project
         self.config = TrainingConfig.from_dict(project.training, epochs=epochs, device=device)
-        optimizer_settings(self.config.optimizer)  # unknown names fail now, before any data is loaded
-        schedule_settings(self.config.schedule)
+        check_settings(self.config)  # a bad optimizer or schedule fails now, before any data is loaded
         if max_batches is not None and max_batches < 1:
             raise UserError(f"max_batches must be at least 1, got {max_batches}")
         self.callback = callback
@@ -194,30 +193,17 @@ class Trainer:
         return path
 
     def _open_run(self) -> None:
-        """Everything between a prepared model and the first batch."""
-        config, device = self.config, self.device
+        """The run folder and the bookkeeping of a run; nothing touches the device yet."""
+        config = self.config
         self.out_dir = self._make_out_dir()
         save_project(self.trained_project(), self.out_dir / "project.json")
         self.notes: list[str] = []
-        self._model = self.compiled.model.to(device)
-        for loss in self.compiled.losses:
-            loss.module.to(device)
-        self._train_data = self.dataset.train.to(device)
-        self._val_data = self.dataset.val.to(device)
-        self._batches_per_epoch = self._train_data.num_batches(config.batch_size, self.max_batches)
+        self._batches_per_epoch = self.dataset.train.num_batches(config.batch_size, self.max_batches)
         self._total_steps = config.epochs * self._batches_per_epoch
-        self._parameters = [p for p in self._model.parameters() if p.requires_grad]
-        self._optimizer = build_optimizer(config.optimizer, self._parameters)
-        self._schedule = build_schedule(config.schedule, self._optimizer, config.epochs, self._batches_per_epoch)
-        self._batch_schedule = self._schedule.scheduler if self._schedule and self._schedule.per_batch else None
         self._clip = config.grad_clip
         self._amp_dtype, self._scaler = self._mixed_precision()
-        self._forward = self._model
-        if config.compile:
-            if device.type == "cuda":
-                self._forward = torch.compile(self._model)
-            else:
-                self.notes.append(f"compile is used on CUDA only; running uncompiled on {device}")
+        if config.compile and self.device.type != "cuda":
+            self.notes.append(f"compile is used on CUDA only; running uncompiled on {self.device}")
         self._target_ids = list(self.compiled.targets)
         first_loss = self.compiled.losses[0]
         self._metric, self._metric_output = metric_for(first_loss.module), first_loss.output_index
@@ -225,9 +211,25 @@ class Trainer:
         self._pending: list[torch.Tensor] = []
         self._pending_sizes: list[int] = []
         self._best: dict | None = None
+        self._best_state: dict[str, torch.Tensor] | None = None
         self._checkpoints: dict[str, Path] = {}
         self._epoch = self._batch = 0
         self._paused_seconds = 0.0
+        self._optimizer = None
+
+    def _place_on_device(self) -> None:
+        """Model, losses and in-memory data onto the device, then the optimizer (may run out of memory)."""
+        config, device = self.config, self.device
+        self._model = self.compiled.model.to(device)
+        for loss in self.compiled.losses:
+            loss.module.to(device)
+        self._train_data = self.dataset.train.to(device)
+        self._val_data = self.dataset.val.to(device)
+        self._parameters = [p for p in self._model.parameters() if p.requires_grad]
+        self._optimizer = build_optimizer(config.optimizer, self._parameters)
+        self._schedule = build_schedule(config.schedule, self._optimizer, config.epochs, self._batches_per_epoch)
+        self._batch_schedule = self._schedule.scheduler if self._schedule and self._schedule.per_batch else None
+        self._forward = torch.compile(self._model) if config.compile and device.type == "cuda" else self._model
 
     def _mixed_precision(self) -> tuple[torch.dtype | None, torch.amp.GradScaler | None]:
         amp = self.config.amp
@@ -250,12 +252,13 @@ class Trainer:
         self._ran = True
         self.prepare()
         self._open_run()
-        self._emit(RunStarted(self.config.epochs, self._batches_per_epoch, len(self._train_data),
-                              len(self._val_data), str(self.device), self._metric.name, self.out_dir,
+        self._emit(RunStarted(self.config.epochs, self._batches_per_epoch, len(self.dataset.train),
+                              len(self.dataset.val), str(self.device), self._metric.name, self.out_dir,
                               self.dataset.describe(), tuple(self.notes)))
         self._started = time.perf_counter()
         details = ""
         try:
+            self._place_on_device()
             status, message = self._epochs()
         except _LossNotFinite as problem:
             status, message = "failed", self._not_finite_message(problem)
@@ -304,6 +307,8 @@ class Trainer:
             if improved:
                 self._best = row
                 self._save_checkpoint("best", row)
+                if config.patience is not None:  # kept in memory too, to restore at the end
+                    self._best_state = state_tensors(self._model)
             self._save_checkpoint("last", row)
             row["seconds"] = time.perf_counter() - started - (self._paused_seconds - paused_before)
             self.history.append(row)
@@ -453,32 +458,47 @@ class Trainer:
         self._checkpoints[kind] = path
 
     def _finish(self, status: str, message: str, details: str) -> RunResult:
+        """Settle the final weights and build the result; never raises for a problem a person can fix."""
         self._pending.clear()
         self._pending_sizes.clear()
         weights = weights_from = None
         if status == "failed":
             self._release_memory()
-            if "last" in self._checkpoints:
-                load_weights(self._model, self._checkpoints["last"])
-                message += (f"; the model keeps the last good weights (epoch {self.history[-1]['epoch']}), "
-                            f"saved in {self._checkpoints['last']}")
-            else:
-                message += "; no checkpoint had been saved yet"
+            message += self._restore_last_good()
         else:
-            if status == "stopped":
-                self._save_checkpoint("last", None, partial=True)
-            if self.config.patience is not None and "best" in self._checkpoints:
-                load_weights(self._model, self._checkpoints["best"])
-                final_row, weights_from = self._best, "best"
-            else:
-                final_row = self.history[-1] if self.history else None
-                weights_from = "partial" if status == "stopped" else "last"
-            weights = self.out_dir / "weights.safetensors"
-            save_weights(self._model, weights, self._metadata(final_row, weights_from == "partial"))
+            try:
+                weights, weights_from = self._write_final_weights(status)
+            except UserError as error:
+                status, message = "failed", f"{message}, but the final weights could not be saved: {error}"
         return RunResult(status, message, list(self.history), self._metric.name,
                          self._best["epoch"] if self._best else None, dict(self._best) if self._best else None,
                          self.out_dir, weights, weights_from, dict(self._checkpoints),
                          time.perf_counter() - self._started, details)
+
+    def _restore_last_good(self) -> str:
+        """Put the last checkpoint back into the model after a failure; says what happened."""
+        if "last" not in self._checkpoints:
+            return "; no checkpoint had been saved yet"
+        try:
+            load_weights(self._model, self._checkpoints["last"])
+        except UserError as error:
+            return f"; the last checkpoint could not be restored ({error})"
+        return (f"; the model keeps the last good weights (epoch {self.history[-1]['epoch']}), "
+                f"saved in {self._checkpoints['last']}")
+
+    def _write_final_weights(self, status: str) -> tuple[Path, str]:
+        """weights.safetensors: the best epoch's weights with early stopping on, else the current ones."""
+        if status == "stopped":
+            self._save_checkpoint("last", None, partial=True)
+        if self.config.patience is not None and self._best_state is not None:
+            load_weights(self._model, self._best_state)
+            row, source = self._best, "best"
+        else:
+            row = self.history[-1] if self.history else None
+            source = "partial" if status == "stopped" else "last"
+        path = self.out_dir / "weights.safetensors"
+        save_weights(self._model, path, self._metadata(row, source == "partial"))
+        return path, source
 
     def _not_finite_message(self, problem: _LossNotFinite) -> str:
         kind = "NaN" if math.isnan(problem.value) else "infinite"
@@ -496,7 +516,8 @@ class Trainer:
                 f"{size}; try a smaller batch size{smaller}, or a smaller model")
 
     def _release_memory(self) -> None:
-        self._optimizer.zero_grad(set_to_none=True)
+        if self._optimizer is not None:
+            self._optimizer.zero_grad(set_to_none=True)
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
@@ -507,7 +528,7 @@ class Trainer:
         from engine.training.evaluate import evaluate
 
         self.prepare()
-        return evaluate(self.compiled, self.dataset, device=self.device, batch_size=batch_size)
+        return evaluate(self.compiled, self.dataset, batch_size=batch_size)  # on the model's device
 
 
 def train(project: Project, **options) -> RunResult:

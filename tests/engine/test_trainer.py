@@ -253,6 +253,16 @@ def test_cuda_out_of_memory_becomes_a_failed_run(moons_project, tmp_path, monkey
     assert again.status == "finished"
 
 
+def test_data_too_big_for_the_gpu_becomes_a_failed_run(moons_project, tmp_path, monkeypatch):
+    def place(self):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(Trainer, "_place_on_device", place)
+    _, result, events = run(moons_project, tmp_path, epochs=1)
+    assert result.status == "failed" and "try a smaller batch size" in result.message
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunEnded)
+
+
 def test_an_unexpected_torch_error_fails_the_run_with_details(moons_project, tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "_train_step", lambda self, x, y: (_ for _ in ()).throw(RuntimeError("boom")))
     _, result, _ = run(moons_project, tmp_path, epochs=1)
