@@ -1,6 +1,6 @@
 """Copy and paste of node selections, as JSON in the project format.
 
-The clipboard holds a small project (`format: neurocanvas`) with the selected
+The clipboard holds, as JSON text, a small project (`format: neurocanvas`) with the selected
 nodes and the wires between them, so it is read back with the project loader's
 checks, and a project file's text pasted from elsewhere works too. Pasting gives
 every node a fresh id (`Graph.new_id` on a scratch copy of the document, so ids
@@ -29,12 +29,12 @@ def selection_data(graph: Graph, node_ids) -> dict:
     return {"format": FORMAT, "version": VERSION, "name": "clipboard", "nodes": nodes, "edges": edges}
 
 
-def to_mime(data: dict) -> QMimeData:
-    mime = QMimeData()
-    text = json.dumps(data, indent=1)
-    mime.setData(MIME_TYPE, text.encode("utf-8"))
-    mime.setText(text)
-    return mime
+def to_text(data: dict) -> str:
+    """The clipboard text for `data`: plain JSON, so it also pastes into a text editor.
+
+    (Plain text rather than a QMimeData with a private type: Qt's offscreen
+    platform crashes at exit when the clipboard owns a QMimeData.)"""
+    return json.dumps(data, indent=1)
 
 
 def from_mime(mime: QMimeData | None) -> dict | None:
@@ -86,4 +86,4 @@ def plan_paste(graph: Graph, data: dict, offset=(40.0, 40.0)) -> PastePlan:
     return PastePlan(nodes, edges)
 
 
-__all__ = ["MIME_TYPE", "PastePlan", "ProjectFormatError", "from_mime", "plan_paste", "selection_data", "to_mime"]
+__all__ = ["MIME_TYPE", "PastePlan", "ProjectFormatError", "from_mime", "plan_paste", "selection_data", "to_text"]

@@ -162,7 +162,7 @@ class MainWindow(QMainWindow):
         if not ids:
             self.show_message("Select nodes to copy")
             return False
-        QApplication.clipboard().setMimeData(clipboard.to_mime(clipboard.selection_data(self.document.graph, ids)))
+        QApplication.clipboard().setText(clipboard.to_text(clipboard.selection_data(self.document.graph, ids)))
         self._paste_count, self._paste_anchor = 0, None
         self.show_message(f"Copied {len(ids)} node{'s' if len(ids) != 1 else ''}")
         return True

@@ -1,28 +1,68 @@
 """The model summary: one row per node (id, type, output shape, params, MACs) and a totals row.
 
 Rows follow the topological order (document order when the graph has a cycle).
-It refreshes on every inference result; clicking a row emits `nodeActivated`.
+A `SummaryModel` (QAbstractTableModel) is reset on every inference result, so a
+1,000-node model refreshes in one go rather than cell by cell; clicking a row
+emits `nodeActivated`.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
 
 from graphs.validate import topological_order
 from gui import formatting
 from gui.document import DocumentController
 
 COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs")
-ID_ROLE = Qt.ItemDataRole.UserRole
+ERROR_BRUSH = QBrush(QColor("#ff6b6b"))
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+
+
+class SummaryModel(QAbstractTableModel):
+    """Rows of text: one per node, then the totals. `rows[i]` is (node id or "", cells, error text)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[tuple[str, tuple[str, ...], str]] = []
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    def set_rows(self, rows) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section]
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return int(RIGHT if section >= 3 else LEFT)
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        node_id, cells, error = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cells[index.column()]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(RIGHT if index.column() >= 3 else LEFT)
+        if role == Qt.ItemDataRole.ForegroundRole and error:
+            return ERROR_BRUSH
+        if role == Qt.ItemDataRole.ToolTipRole and error:
+            return error
+        if role == Qt.ItemDataRole.FontRole and not node_id:
+            return self._bold
+        return None
 
 
 class ModelSummary(QWidget):
@@ -34,26 +74,25 @@ class ModelSummary(QWidget):
         super().__init__(parent)
         self.setObjectName("summary")
         self.controller = controller
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.model = SummaryModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
-        self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(70)
-        for column in (3, 4):
-            self.table.horizontalHeaderItem(column).setTextAlignment(
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        header.setResizeContentsPrecision(200)  # size columns from at most 200 rows
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
-        self.table.cellClicked.connect(self._clicked)
+        self.table.clicked.connect(self._clicked)
         controller.resultChanged.connect(self.refresh)
         self.refresh(controller.result)
 
@@ -66,50 +105,36 @@ class ModelSummary(QWidget):
     def refresh(self, result=None) -> None:
         result = result if result is not None else self.controller.result
         graph = self.controller.graph
-        order = self._order()
-        self.table.setRowCount(len(order) + 1)
-        for row, node_id in enumerate(order):
+        errors: dict[str, list[str]] = {}
+        for error in result.errors:
+            if error.node:
+                errors.setdefault(error.node, []).append(error.message)
+        rows = []
+        for node_id in self._order():
             info = result.info.get(node_id)
             shapes = ", ".join(formatting.shape(s.shape) for s in info.outputs.values()) if info else "?"
-            values = (node_id, graph.node(node_id).type, shapes,
-                      formatting.grouped(info.params) if info else "–",
-                      formatting.grouped(info.macs) if info else "–")
-            errors = "; ".join(e.message for e in result.errors_for(node_id))
-            self._set_row(row, values, node_id, error=errors)
-        totals = ("Total", f"{len(order)} nodes", "", formatting.grouped(result.total_params),
-                  formatting.grouped(result.total_macs))
-        self._set_row(len(order), totals, None, bold=True)
-
-    def _set_row(self, row: int, values, node_id: str | None, bold: bool = False, error: str = "") -> None:
-        for column, text in enumerate(values):
-            item = QTableWidgetItem(text)
-            item.setData(ID_ROLE, node_id)
-            if column >= 3:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if bold:
-                font = QFont(item.font())
-                font.setBold(True)
-                item.setFont(font)
-            if error:
-                item.setForeground(QBrush(QColor("#ff6b6b")))
-                item.setToolTip(error)
-            self.table.setItem(row, column, item)
+            cells = (node_id, graph.node(node_id).type, shapes,
+                     formatting.grouped(info.params) if info else "–",
+                     formatting.grouped(info.macs) if info else "–")
+            rows.append((node_id, cells, "; ".join(errors.get(node_id, ()))))
+        count = len(rows)
+        rows.append(("", ("Total", f"{count} node{'s' if count != 1 else ''}", "",
+                          formatting.grouped(result.total_params), formatting.grouped(result.total_macs)), ""))
+        self.model.set_rows(rows)
 
     def row_of(self, node_id: str) -> int:
-        for row in range(self.table.rowCount()):
-            item = self.table.item(row, 0)
-            if item is not None and item.data(ID_ROLE) == node_id:
-                return row
-        return -1
+        return next((i for i, row in enumerate(self.model.rows) if row[0] == node_id), -1)
 
     def cell_text(self, node_id: str, column: str) -> str:
-        return self.table.item(self.row_of(node_id), COLUMNS.index(column)).text()
+        return self.model.rows[self.row_of(node_id)][1][COLUMNS.index(column)]
+
+    def node_ids(self) -> list[str]:
+        return [row[0] for row in self.model.rows if row[0]]
 
     def totals(self) -> list[str]:
-        row = self.table.rowCount() - 1
-        return [self.table.item(row, c).text() for c in range(len(COLUMNS))]
+        return list(self.model.rows[-1][1])
 
-    def _clicked(self, row: int, _column: int) -> None:
-        node_id = self.table.item(row, 0).data(ID_ROLE)
+    def _clicked(self, index: QModelIndex) -> None:
+        node_id = self.model.rows[index.row()][0]
         if node_id:
             self.nodeActivated.emit(node_id)

@@ -101,19 +101,22 @@ class EdgeItem(QGraphicsPathItem):
         path = wire_path(start, end)
         scene = self.scene()
         if scene is not None and end.x() - start.x() > 4 * BEND:
-            stroker = QPainterPathStroker()
-            stroker.setWidth(4)
-            stroke = stroker.createStroke(path)
-            blockers = [rect for rect in scene.node_rects(exclude=(self.source, self.target))
-                        if stroke.intersects(rect)]
-            if blockers:
-                lane = min(min(r.top() for r in blockers), start.y(), end.y()) - LANE_GAP
-                path = detour_path(start, end, lane)
+            candidates = scene.node_rects(path.boundingRect(), exclude=(self.source, self.target))
+            if candidates:
+                stroker = QPainterPathStroker()
+                stroker.setWidth(4)
+                stroke = stroker.createStroke(path)
+                blockers = [rect for rect in candidates if stroke.intersects(rect)]
+                if blockers:
+                    lane = min(min(r.top() for r in blockers), start.y(), end.y()) - LANE_GAP
+                    path = detour_path(start, end, lane)
         self.setPath(path)
         self.label.setPos(path.pointAtPercent(0.5))
 
     def set_shape(self, shape_text: str | None) -> None:
         """The shape the wire carries, or None when it is unknown (upstream error, open input)."""
+        if shape_text == self.shape_text and self.toolTip():
+            return
         self.shape_text = shape_text
         self.label.set_text(shape_text or "?")
         ends = f"{self.edge.source}.{self.edge.source_port} → {self.edge.target}.{self.edge.target_port}"

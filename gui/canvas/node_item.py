@@ -121,6 +121,7 @@ class NodeItem(QGraphicsItem):
                            for name in (spec.key_params if spec else ())]
         self._sync_ports(self.inputs, in_ports, False)
         self._sync_ports(self.outputs, out_ports, True)
+        self._shown = None
         self.setPos(*node.position)
         self._relayout()
 
@@ -138,16 +139,23 @@ class NodeItem(QGraphicsItem):
         ports.update(ordered)
 
     def set_result(self, info, inputs: dict, errors: list) -> None:
-        """Show an inference result: `info` (NodeInfo or None), input specs, GraphErrors for this node."""
+        """Show an inference result: `info` (NodeInfo or None), input specs, GraphErrors for this node.
+        Nothing is redrawn when what the node shows did not change."""
+        outputs = dict(info.outputs) if info is not None else {}
+        state = (tuple(e.message for e in errors), tuple(outputs.items()), tuple(inputs.items()),
+                 info.params if info is not None else None)
+        if state == getattr(self, "_shown", None):
+            return
+        self._shown = state
         self.errors = [e.message for e in errors]
         if info is not None:
-            shapes = [formatting.shape(spec.shape) for spec in info.outputs.values()]
+            shapes = [formatting.shape(spec.shape) for spec in outputs.values()]
             self.shape_text = "  ".join(shapes) if shapes else "–"
             self.params_count = info.params
         else:
             self.shape_text, self.params_count = "?", None
         for name, port in self.outputs.items():
-            spec = info.outputs.get(name) if info is not None else None
+            spec = outputs.get(name)
             port.setToolTip(f"output '{name}': {formatting.shape(spec.shape) if spec else 'shape unknown'}")
         for name, port in self.inputs.items():
             spec = inputs.get(name)

@@ -8,7 +8,7 @@ id -> item maps. Every change the user makes goes back through the controller
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
 from graphs.document import Edge
@@ -34,6 +34,10 @@ class CanvasScene(QGraphicsScene):
         self._edges: list[EdgeItem] = []
         self.gesture: NewLinkGesture | None = None
         self._move: MoveGesture | None = None
+        self._reroute_timer = QTimer(self)
+        self._reroute_timer.setSingleShot(True)
+        self._reroute_timer.setInterval(0)
+        self._reroute_timer.timeout.connect(self.reroute)
         controller.projectReset.connect(self._rebuild)
         controller.nodeAdded.connect(self._on_node_added)
         controller.nodeRemoved.connect(self._on_node_removed)
@@ -92,14 +96,21 @@ class CanvasScene(QGraphicsScene):
             rect = r if rect is None else rect.united(r)
         return rect
 
-    def node_rects(self, exclude=()) -> list:
-        """Scene rects of the node bodies, except those of the items in `exclude`."""
-        return [item.mapRectToScene(item.rect()) for item in self._nodes.values() if item not in exclude]
+    def node_rects(self, area: QRectF, exclude=()) -> list[QRectF]:
+        """Scene rects of the node bodies that meet `area` (found through the scene's index)."""
+        return [item.mapRectToScene(item.rect()) for item in self.items(area)
+                if isinstance(item, NodeItem) and item not in exclude]
 
     def reroute(self) -> None:
-        """Recompute every wire's path (a node moved, appeared, vanished or changed size)."""
+        """Recompute every wire's path (nodes moved, appeared, vanished or changed size)."""
+        self._reroute_timer.stop()
         for item in self._edges:
             item.update_path()
+
+    def schedule_reroute(self) -> None:
+        """Reroute once, after the current batch of document events."""
+        if not self._reroute_timer.isActive():
+            self._reroute_timer.start()
 
     def set_edge_visible(self, edge: Edge, visible: bool) -> None:
         item = self.edge_item(edge)
@@ -118,19 +129,20 @@ class CanvasScene(QGraphicsScene):
             self._on_node_added(node_id)
         for edge in self.controller.graph.edges():
             self._on_edge_added(edge)
+        self.reroute()
 
     def _on_node_added(self, node_id: str) -> None:
         item = NodeItem(self.controller.graph.node(node_id))
         self._nodes[node_id] = item
         self.addItem(item)
-        self.reroute()
+        self.schedule_reroute()
 
     def _on_node_removed(self, node_id: str) -> None:
         item = self._nodes.pop(node_id, None)
         if item is not None:
             self.cancel_gesture()
             self.removeItem(item)
-            self.reroute()
+            self.schedule_reroute()
 
     def _on_edge_added(self, edge: Edge) -> None:
         source, target = self._nodes.get(edge.source), self._nodes.get(edge.target)
@@ -164,13 +176,13 @@ class CanvasScene(QGraphicsScene):
         item = self._nodes.get(node_id)
         if item is not None:
             item.set_node(self.controller.graph.node(node_id))
-            self.reroute()
+            self.schedule_reroute()
 
     def _on_node_moved(self, node_id: str) -> None:
         item = self._nodes.get(node_id)
         if item is not None:
             item.setPos(*self.controller.graph.node(node_id).position)
-            self.reroute()
+            self.schedule_reroute()
 
     def _on_result(self, result) -> None:
         for node_id, item in self._nodes.items():
@@ -179,7 +191,6 @@ class CanvasScene(QGraphicsScene):
             info = result.info.get(item.edge.source)
             spec = info.outputs.get(item.edge.source_port) if info is not None else None
             item.set_shape(str(spec) if spec is not None else None)
-        self.reroute()
         self.update()
 
     def sync_positions(self) -> None:

@@ -19,7 +19,7 @@ def test_each_example_opens_without_errors(window, path, dialogs):
     assert len(window.scene.node_items()) == len(window.document.graph)
     assert len(window.scene.edge_items()) == len(window.document.graph.edges())
     assert all(item.shape_text not in ("?", "…") for item in window.scene.node_items())
-    assert window.summary.table.rowCount() == len(window.document.graph) + 1
+    assert window.summary.model.rowCount() == len(window.document.graph) + 1
     assert dialogs.shown == []
 
 

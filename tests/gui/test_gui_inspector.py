@@ -179,16 +179,15 @@ def test_summary_rows_totals_and_click(cnn_window, qtbot):
     w = cnn_window
     result = w.document.result
     table = w.summary.table
-    ids = [table.item(r, 0).text() for r in range(table.rowCount() - 1)]
-    assert ids == ["x", "conv", "act", "flat", "fc", "y", "loss"]
+    assert w.summary.node_ids() == ["x", "conv", "act", "flat", "fc", "y", "loss"]
     totals = w.summary.totals()
     assert totals[0] == "Total"
     assert totals[3] == formatting.grouped(result.total_params)
     assert totals[4] == formatting.grouped(result.total_macs)
     row = w.summary.row_of("fc")
-    rect = table.visualItemRect(table.item(row, 0))
+    rect = table.visualRect(w.summary.model.index(row, 0))
     QTest.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
     assert w.scene.selected_node_ids() == ["fc"]
     assert w.inspector.node_id == "fc"
     w.document.add_node("ReLU", (0, 400))
-    qtbot.waitUntil(lambda: table.rowCount() == 9)
+    qtbot.waitUntil(lambda: w.summary.model.rowCount() == 9)
