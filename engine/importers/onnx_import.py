@@ -553,6 +553,15 @@ class _OnnxImporter:
                 ins.append(self.consts[name])
             else:
                 ins.append(self.env.get(name, _POISON))
+        if node.input and all(v is None or isinstance(v, np.ndarray) for v in ins) and handler is not self._op_fused \
+                and node.domain in ("", "ai.onnx") and node.op_type not in _NONDETERMINISTIC:
+            try:  # constants that shape arithmetic produced (a product of two known sizes, ...)
+                for name, value in zip(node.output, self._evaluate(node)):
+                    if name:
+                        self.consts[name] = np.asarray(value)
+                return
+            except Exception:  # noqa: BLE001 - fall through to the mapping, which explains the refusal
+                pass
         if handler is None:
             self.unmapped[op] += 1
             self._poison(node)
@@ -1067,6 +1076,10 @@ class _OnnxImporter:
         entries = list(shape.items) if isinstance(shape, _Sym) else [int(v) for v in np.asarray(shape).reshape(-1)]
         if any(isinstance(ax, _Part) for ax in data.axes_list()):
             return [self._merge_directions(node, data, entries, int(a.get("allowzero", 0)))]
+        if not data.canonical:
+            view = self._reshape_view(node, data, entries, int(a.get("allowzero", 0)))
+            if view is not None:
+                return [view]
         x = self._dyn(data)
         dims = [BATCH, *x.value.spec.shape]
         allowzero = int(a.get("allowzero", 0))
@@ -1097,6 +1110,21 @@ class _OnnxImporter:
         if tuple(resolved) == x.value.spec.shape:
             return [x]
         return [self._add("Reshape", {"shape": rest}, [x.value], node)]
+
+    def _reshape_view(self, node, x: _Dyn, entries, allowzero) -> _Dyn | None:
+        """A reshape of a view that only adds or drops axes of size 1 stays a view (None if it does more)."""
+        axes, dims = x.axes_list(), x.dims()
+        target = [dims[i] if (e is not BATCH and e == 0 and not allowzero and i < len(dims)) else e
+                  for i, e in enumerate(entries)]
+        source = [(ax, d) for ax, d in zip(axes, dims) if d != 1]
+        kept = [t for t in target if t != 1]
+        if len(kept) != len(source) or kept.count(-1) > 1:
+            return None
+        if not all(t == -1 or t is d or (t is not BATCH and d is not BATCH and t == d) for t, (_, d) in
+                   zip(kept, source)):
+            return None
+        remaining = iter(ax for ax, _ in source)
+        return x.view([None if t == 1 else next(remaining) for t in target], _label(node))
 
     def _merge_directions(self, node, x: _Dyn, entries, allowzero) -> _Dyn:
         """[T, batch, 2, H] -> [T, batch, 2H]: merging the directions of a bidirectional RNN output back."""
@@ -1197,6 +1225,13 @@ class _OnnxImporter:
 
         value = numpy_helper.to_array(a["value"]).reshape(-1)[0] if "value" in a else 0.0
         return [_Filled(float(value))]
+
+    def _op_Expand(self, node, ins, a):
+        if isinstance(ins[0], _Filled):  # zeros broadcast to [layers, batch, hidden]: an RNN's initial state
+            return [ins[0]]
+        if isinstance(ins[0], np.ndarray) and ins[0].size and np.all(ins[0] == ins[0].reshape(-1)[0]):
+            return [_Filled(float(ins[0].reshape(-1)[0]))]  # a constant broadcast to a shape with the batch
+        raise _Refuse(": Neurocanvas has no broadcasting node")
 
     def _op_Slice(self, node, ins, a):
         x = ins[0]

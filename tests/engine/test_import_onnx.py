@@ -631,3 +631,13 @@ def test_each_activation_operator(op, attributes, expected):
                        [("y", ["N", 3, 4])], opset=20)
     node = assert_matches(model, ["Input", expected[0]]).project.graph.node("y")
     assert (node.type, node.params) == expected
+
+
+def test_a_model_from_torchs_dynamo_exporter():
+    """fixtures/dynamo_lstm.onnx was written by torch.onnx.export(dynamo=True, opset 18), which spells things
+    differently: Expand for the LSTM's zero state, Shape/Slice/Mul arithmetic, a Reshape of the time-major view."""
+    path = Path(__file__).resolve().parent / "fixtures" / "dynamo_lstm.onnx"
+    result = import_onnx(path)
+    assert types(result) == ["Input", "Reshape", "LSTM", "GELU", "Linear"]
+    assert result.project.graph.node("lstm").params["output"] == "last"
+    assert verify_import(path, result).difference < 1e-5
