@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +173,8 @@ def _label(node) -> str:
 def _hint(node) -> str:
     """A readable id for the node made from `node`: the module scope of a torch export (`/fc1/Gemm` -> fc1)."""
     name = node.name or ""
+    if name.startswith("node_"):  # torch's dynamo exporter: node_lstm__2, node_Reshape_112
+        return re.sub(r"_+\d+$", "", name[len("node_"):]).lower()
     parts = [p for p in name.split("/") if p]
     if name.startswith("/"):
         return parts[-2] if len(parts) >= 2 else ""

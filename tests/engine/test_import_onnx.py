@@ -639,5 +639,6 @@ def test_a_model_from_torchs_dynamo_exporter():
     path = Path(__file__).resolve().parent / "fixtures" / "dynamo_lstm.onnx"
     result = import_onnx(path)
     assert types(result) == ["Input", "Reshape", "LSTM", "GELU", "Linear"]
+    assert [n.id for n in result.project.graph.nodes()] == ["x", "reshape", "lstm", "gelu", "fc"]
     assert result.project.graph.node("lstm").params["output"] == "last"
     assert verify_import(path, result).difference < 1e-5
