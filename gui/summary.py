@@ -88,7 +88,7 @@ class ModelSummary(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(70)
-        header.setResizeContentsPrecision(200)  # size columns from at most 200 rows
+        header.setResizeContentsPrecision(100)  # size columns from at most 100 rows
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)

@@ -77,8 +77,7 @@ class EdgeItem(QGraphicsPathItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(0)
-        self.label = ShapeLabel(self)
-        self.label.setVisible(False)
+        self._label: ShapeLabel | None = None  # made on first hover: most wires never show one
         source.edges.add(self)
         target.edges.add(self)
         self.update_path()
@@ -111,14 +110,16 @@ class EdgeItem(QGraphicsPathItem):
                     lane = min(min(r.top() for r in blockers), start.y(), end.y()) - LANE_GAP
                     path = detour_path(start, end, lane)
         self.setPath(path)
-        self.label.setPos(path.pointAtPercent(0.5))
+        if self._label is not None:
+            self._label.setPos(path.pointAtPercent(0.5))
 
     def set_shape(self, shape_text: str | None) -> None:
         """The shape the wire carries, or None when it is unknown (upstream error, open input)."""
         if shape_text == self.shape_text and self.toolTip():
             return
         self.shape_text = shape_text
-        self.label.set_text(shape_text or "?")
+        if self._label is not None:
+            self._label.set_text(shape_text or "?")
         ends = f"{self.edge.source}.{self.edge.source_port} → {self.edge.target}.{self.edge.target_port}"
         self.setToolTip(f"{ends}\n{shape_text if shape_text else 'shape unknown'}")
         self._restyle()
@@ -131,8 +132,19 @@ class EdgeItem(QGraphicsPathItem):
         if not self.shape_text:
             pen.setStyle(Qt.PenStyle.DashLine)
         self.setPen(pen)
-        self.label.setVisible(active)
+        if active or self._label is not None:
+            self.label.setVisible(active)
         self.setZValue(3 if active else 0)
+
+    @property
+    def label(self) -> ShapeLabel:
+        """The shape label at the wire's middle (shown on hover and selection)."""
+        if self._label is None:
+            self._label = ShapeLabel(self)
+            self._label.setVisible(False)
+            self._label.set_text(self.shape_text or "?")
+            self._label.setPos(self.path().pointAtPercent(0.5))
+        return self._label
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()

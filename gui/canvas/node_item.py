@@ -30,6 +30,31 @@ PORT_R = 5.0
 BADGE_R = 9.0
 
 
+class _Text:
+    """The node fonts, created once, and a memo of text widths (node faces repeat a lot of text)."""
+
+    fonts: dict | None = None
+    widths: dict = {}
+
+    @classmethod
+    def font(cls, name: str):
+        if cls.fonts is None:
+            cls.fonts = {"title": theme.font(0.5, bold=True), "small": theme.font(-1), "body": theme.font(-1),
+                         "mono": theme.font(-1.5, mono=True), "badge": theme.font(0, bold=True)}
+            cls.metrics = {key: QFontMetricsF(f) for key, f in cls.fonts.items()}
+        return cls.fonts[name]
+
+    @classmethod
+    def width(cls, name: str, text: str) -> float:
+        key = (name, text)
+        if key not in cls.widths:
+            cls.font(name)
+            if len(cls.widths) > 20000:
+                cls.widths.clear()
+            cls.widths[key] = cls.metrics[name].horizontalAdvance(text)
+        return cls.widths[key]
+
+
 class PortItem(QGraphicsItem):
     """One port: a small circle on a node's edge. Wire drags start and end here."""
 
@@ -100,10 +125,10 @@ class NodeItem(QGraphicsItem):
         self.shape_text = "…"
         self.params_count: int | None = None
         self._rect = QRectF(0, 0, MIN_WIDTH, 80)
-        self._title_font = theme.font(0.5, bold=True)
-        self._id_font = theme.font(-1)
-        self._body_font = theme.font(-1)
-        self._mono_font = theme.font(-1.5, mono=True)
+        self._title_font = _Text.font("title")
+        self._id_font = _Text.font("small")
+        self._body_font = _Text.font("body")
+        self._mono_font = _Text.font("mono")
         self.set_node(node)
 
     # ---- what the document and the inference say ---------------------
@@ -172,14 +197,13 @@ class NodeItem(QGraphicsItem):
         return f"{formatting.count(self.params_count)} params"
 
     def _relayout(self) -> None:
-        title, body, mono, small = (QFontMetricsF(f) for f in
-                                    (self._title_font, self._body_font, self._mono_font, self._id_font))
-        widths = [title.horizontalAdvance(self.type_name) + 18 + small.horizontalAdvance(self.node_id)]
-        widths += [body.horizontalAdvance(f"{name}  {value}") + 8 for name, value in self.key_params]
-        in_w = max((small.horizontalAdvance(n) for n in self.inputs), default=0)
-        out_w = max((small.horizontalAdvance(n) for n in self.outputs), default=0)
+        w = _Text.width
+        widths = [w("title", self.type_name) + 18 + w("small", self.node_id)]
+        widths += [w("body", f"{name}  {value}") + 8 for name, value in self.key_params]
+        in_w = max((w("small", n) for n in self.inputs), default=0)
+        out_w = max((w("small", n) for n in self.outputs), default=0)
         widths.append(in_w + out_w + 40)
-        widths.append(mono.horizontalAdvance(self.shape_text) + 14 + small.horizontalAdvance(self._params_text()))
+        widths.append(w("mono", self.shape_text) + 14 + w("small", self._params_text()))
         width = max(MIN_WIDTH, max(widths) + 2 * PAD)
         rows = max(len(self.inputs), len(self.outputs), 1)
         self._ports_top = HEADER_H + 2
@@ -284,7 +308,7 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(theme.ERROR)
         painter.drawEllipse(centre, BADGE_R, BADGE_R)
         painter.setPen(QColor("white"))
-        painter.setFont(theme.font(0, bold=True))
+        painter.setFont(_Text.font("badge"))
         painter.drawText(QRectF(centre.x() - BADGE_R, centre.y() - BADGE_R, 2 * BADGE_R, 2 * BADGE_R),
                          Qt.AlignmentFlag.AlignCenter, "!")
 

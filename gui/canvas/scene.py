@@ -175,8 +175,7 @@ class CanvasScene(QGraphicsScene):
     def _on_node_changed(self, node_id: str) -> None:
         item = self._nodes.get(node_id)
         if item is not None:
-            item.set_node(self.controller.graph.node(node_id))
-            self.schedule_reroute()
+            item.set_node(self.controller.graph.node(node_id))  # its own wires follow its new size
 
     def _on_node_moved(self, node_id: str) -> None:
         item = self._nodes.get(node_id)

@@ -371,3 +371,26 @@ def test_hovering_a_wire_shows_its_shape(cnn_window, qtbot):
     qtbot.waitUntil(lambda: item.hovered)
     assert item.label.isVisible()
     assert "conv.out → act.in:  [8, 6, 6]" == w.statusBar().currentMessage()
+
+
+def test_skip_wire_detours_above_the_nodes_it_would_cross(window, example, qtbot):
+    assert window.open_project(example("residual_cnn"))
+    qtbot.wait(10)
+    skip = window.scene.edge_item(window.document.graph.edge_into("add", "in1"))
+    between = [window.scene.node_item(n).sceneBoundingRect() for n in ("conv2", "bn2", "act2", "conv3", "bn3")]
+    assert skip.path().boundingRect().top() < min(r.top() for r in between)
+    chain = window.scene.edge_item(window.document.graph.edge_into("conv2", "in"))
+    assert chain.path().boundingRect().height() < 1  # neighbours in a row: a straight wire
+
+
+def test_an_edit_redraws_only_the_nodes_it_changes(cnn_window, monkeypatch, qtbot):
+    from gui.canvas.node_item import NodeItem
+
+    w = cnn_window
+    relaid = []
+    original = NodeItem._relayout
+    monkeypatch.setattr(NodeItem, "_relayout", lambda self: (relaid.append(self.node_id), original(self)))
+    w.document.set_param("fc", "out_features", 5)
+    w.document.flush()
+    qtbot.wait(10)
+    assert sorted(set(relaid)) == ["fc", "loss"]  # fc's params and shape; the loss's input shape (and error)
