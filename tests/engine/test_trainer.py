@@ -455,6 +455,16 @@ def test_evaluate_classification(moons_project, tmp_path):
     assert all(0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1 for row in report.per_class)
 
 
+def test_binary_classification_with_a_single_logit(write_project, tmp_path):
+    project = write_project({"name": "breast_cancer"}, classes=1, loss="BCEWithLogitsLoss",
+                            target_params={"shape": [1], "dtype": "float32"})
+    trainer, result, _ = run(project, tmp_path, epochs=3)
+    report = trainer.evaluate()
+    assert result.status == "finished" and result.history[-1]["val_accuracy"] > 0.8
+    assert report.accuracy == pytest.approx(result.history[-1]["val_accuracy"])
+    assert report.class_names == ["malignant", "benign"] and report.confusion.sum() == len(trainer.dataset.val)
+
+
 def test_evaluate_regression(sine_project, tmp_path):
     trainer, result, _ = run(sine_project, tmp_path, epochs=2)
     report = evaluate(trainer.compiled, trainer.dataset)
