@@ -6,8 +6,9 @@ place that edits: every edit method checks the change first (refusals are
 reported through `message` and never reach the document) and then pushes one
 undo command from `gui.commands`. Shape inference is recomputed once per batch
 of edits: the graph's `changed` event starts a 0-ms single-shot timer, so a
-macro of ten edits recomputes once, after the event loop turns; `result`
-flushes a pending recompute for callers that need it at once.
+macro of ten edits recomputes once, after the event loop turns (moves alone
+recompute nothing); `result` flushes a pending recompute for callers that need
+it at once.
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ class DocumentController(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._recompute)
+        self._stale = False  # an edit since the last inference changed more than positions
         self._handlers = {
-            "node_added": lambda node: self.nodeAdded.emit(node.id),
-            "node_removed": lambda node: self.nodeRemoved.emit(node.id),
-            "edge_added": self.edgeAdded.emit,
-            "edge_removed": self.edgeRemoved.emit,
-            "params_changed": lambda node_id, _old, _new: self.paramsChanged.emit(node_id),
+            "node_added": lambda node: self._structural(self.nodeAdded, node.id),
+            "node_removed": lambda node: self._structural(self.nodeRemoved, node.id),
+            "edge_added": lambda edge: self._structural(self.edgeAdded, edge),
+            "edge_removed": lambda edge: self._structural(self.edgeRemoved, edge),
+            "params_changed": lambda node_id, _old, _new: self._structural(self.paramsChanged, node_id),
             "node_moved": lambda node_id, _pos: self.nodeMoved.emit(node_id),
             "changed": self._on_changed,
         }
@@ -78,6 +80,7 @@ class DocumentController(QObject):
         self.undo_stack.clear()
         self.undo_stack.setClean()
         self._timer.stop()
+        self._stale = False
         self._result = self.inference.result()
         self.projectReset.emit()
         self.resultChanged.emit(self._result)
@@ -93,12 +96,17 @@ class DocumentController(QObject):
     def flush(self) -> InferenceResult:
         return self.result
 
+    def _structural(self, signal, arg) -> None:
+        self._stale = True
+        signal.emit(arg)
+
     def _on_changed(self) -> None:
         self.changed.emit()
-        if not self._timer.isActive():
+        if self._stale and not self._timer.isActive():  # moving nodes changes no shape
             self._timer.start()
 
     def _recompute(self) -> None:
+        self._stale = False
         self._result = self.inference.result()
         self.resultChanged.emit(self._result)
 

@@ -168,3 +168,13 @@ def test_undo_redo_round_trip_over_many_mixed_edits(seed, cnn_builder):
 
     fresh = infer(controller.graph)
     assert {k: v.outputs for k, v in controller.result.info.items()} == {k: v.outputs for k, v in fresh.info.items()}
+
+
+def test_moving_nodes_recomputes_nothing(controller, qtbot):
+    results = []
+    controller.resultChanged.connect(results.append)
+    controller.move_nodes({"x": (50, 50), "conv": (300, 40)})
+    qtbot.wait(20)
+    assert results == []
+    controller.set_param("conv", "out_channels", 3)
+    qtbot.waitUntil(lambda: len(results) == 1)
