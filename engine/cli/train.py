@@ -1,4 +1,4 @@
-"""`train PROJECT [--epochs N] [--device D] [--out DIR] [--quiet]`: train a project headless.
+"""`train PROJECT [--epochs N] [--device D] [--out DIR] [--threads N] [--quiet]`: train a project headless.
 
 Prints one line per epoch (with a progress bar updating in place on a
 terminal) and writes the run folder: `metrics.csv` (one row per epoch),
@@ -43,6 +43,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the project's setting)")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: the project's setting)")
     parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/<project>-<time> beside the project)")
+    parser.add_argument("--threads", type=_positive_int,
+                        help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.set_defaults(handler=run)
 
@@ -139,7 +141,8 @@ def run(args) -> int:
 
     project = load_project(args.project)
     printer = None if args.quiet else ProgressPrinter()
-    trainer = Trainer(project, device=args.device, epochs=args.epochs, out_dir=args.out, callback=printer)
+    trainer = Trainer(project, device=args.device, epochs=args.epochs, out_dir=args.out, callback=printer,
+                      threads=args.threads)
     with _stop_on_interrupt(trainer):
         result = trainer.run()
     if result.status == "failed":

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import main
 from engine.cli import train as train_command
@@ -51,6 +52,16 @@ def test_regression_metrics_have_mae(sine_project, tmp_path, capsys):
 def test_quiet_prints_nothing(moons_project, tmp_path, capsys):
     code, out, err = train(capsys, moons_project.path, "--epochs", 1, "--out", tmp_path / "o", "--quiet")
     assert (code, out, err) == (0, "", "")
+
+
+def test_threads_option_sets_torch_threads(moons_project, tmp_path, capsys):
+    before = torch.get_num_threads()
+    try:
+        code, _, _ = train(capsys, moons_project.path, "--epochs", 1, "--out", tmp_path / "o", "--quiet",
+                           "--threads", 1)
+        assert code == 0 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_a_missing_project_exits_2(tmp_path, capsys):
