@@ -154,7 +154,7 @@ class Graph:
     def add_node(self, type_name: str, params: dict | None = None, node_id: str | None = None,
                  position=(0.0, 0.0)) -> str:
         spec = node_type(type_name, node_id)
-        node_id = node_id or self.new_id(type_name)
+        node_id = self.new_id(type_name) if node_id is None else node_id
         check_node_id(node_id)
         if node_id in self._nodes:
             raise DuplicateNodeError(f"a node with id '{node_id}' already exists", node=node_id)

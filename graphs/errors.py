@@ -11,12 +11,14 @@ import reprlib
 _SHORT = reprlib.Repr()
 _SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxdict = 3, 8, 8, 4
 _SHORT.maxstring, _SHORT.maxlong, _SHORT.maxother = 60, 40, 60
+QUOTED_MAX = 80
 
 
 def quoted(value) -> str:
     """`value` as a short, one-line Python literal (long strings, numbers and deep or long
     containers abbreviated with '...'), for echoing untrusted input in a message."""
-    return _SHORT.repr(value)
+    text = _SHORT.repr(value)
+    return text if len(text) <= QUOTED_MAX else f"{text[:QUOTED_MAX - 3]}..."
 
 
 class GraphError(Exception):

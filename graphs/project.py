@@ -106,7 +106,7 @@ def project_from_dict(data, path: str | None = None) -> Project:
         where = f"nodes[{i}]"
         _expect(raw, dict, where, "a node", path)
         node_id = _expect(raw.get("id"), str, f"{where}.id", "a node's id", path)
-        where = f"nodes[{i}] ({quoted(node_id)})"
+        where = f"nodes[{i}] ({repr(node_id) if len(node_id) <= 60 else quoted(node_id)})"
         type_name = _expect(raw.get("type"), str, f"{where}.type", "a node's type", path)
         params = _expect(raw.get("params", {}), dict, f"{where}.params", "params", path)
         position = raw.get("position", [0, 0])
