@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from graphs.errors import ShapeError
+from graphs.params import MAX_INT
 
 
 @dataclass(frozen=True)
@@ -416,5 +417,14 @@ RULES = {
 
 
 def infer_node(node_id: str, type_name: str, params: dict, inputs: dict) -> NodeInfo:
-    """Output specs, params and MACs of one node; raises ShapeError on an impossible input."""
-    return RULES[type_name](Ctx(node_id, type_name, params, inputs))
+    """Output specs, params and MACs of one node; raises ShapeError on an impossible input.
+
+    An output of more than MAX_INT values per sample is refused too: torch cannot hold it,
+    and without the bound sizes could grow without limit along a chain of layers."""
+    ctx = Ctx(node_id, type_name, params, inputs)
+    info = RULES[type_name](ctx)
+    for spec in info.outputs.values():
+        if math.prod(spec.shape) > MAX_INT:
+            raise ctx.fail(f"would output more than 2**63 - 1 values per sample ({len(spec.shape)} dims), "
+                           "more than torch can hold; reduce its sizes")
+    return info

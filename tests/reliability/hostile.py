@@ -29,8 +29,8 @@ HUGE = "HUGE_INT_"  # a string value "HUGE_INT_5000" becomes the 5000-digit inte
 DEEP = "DEEP_NEST_"  # "DEEP_NEST_3000" becomes 3000 levels of nested lists and objects
 HOSTILE_STRINGS = ["", " ", "\x00", "\ud800", "x\ny", "é", "\u2028", "🙂", "Conv3d", "relu", "in", "out",
                    "target", "in99", "nodes", "-1", "1e400", "a" * 5000, "NaN"]
-NUMBERS = [-1, 0, 1, -(2 ** 63), 2 ** 31, 2 ** 63, 2 ** 64, 10 ** 100, 0.5, -0.0, 1e308, -1e308,
-           float("nan"), float("inf"), float("-inf")]
+NUMBERS = [-1, 0, 1, -(2 ** 63), 2 ** 31, 2 ** 40, 2 ** 62, 2 ** 63 - 1, 2 ** 63, 2 ** 64, 10 ** 100, 0.5, -0.0,
+           1e308, -1e308, float("nan"), float("inf"), float("-inf"), [2 ** 40, 2 ** 40], [2 ** 62] * 8]
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.sampled_from(NUMBERS),

@@ -140,6 +140,20 @@ def test_check_refuses_with_one_line_in_a_real_process(name, tmp_path):
     count("check command (real process)", "refused: exit 2, one line")
 
 
+def test_sizes_beyond_torch_are_a_problem_on_a_node(tmp_path):
+    """Each layer multiplies the size by 2**62: inference stops at the first one torch could not hold."""
+    nodes = [{"id": "x", "type": "Input", "params": {"shape": [1, 2, 2]}}]
+    nodes += [{"id": f"t{i}", "type": "ConvTranspose2d", "params": {"out_channels": 1, "kernel_size": 1,
+                                                                     "stride": 2 ** 62}} for i in range(300)]
+    edges = [{"source": "x", "target": "t0"}] + [{"source": f"t{i}", "target": f"t{i + 1}"} for i in range(299)]
+    path = tmp_path / "project.json"
+    path.write_bytes(_project(nodes=nodes, edges=edges))
+    done = run_check(path)
+    assert done.returncode == 2 and done.stderr == ""
+    assert "node 't0': ConvTranspose2d 't0' would output more than 2**63 - 1 values" in done.stdout
+    count("check command (real process)", "loaded: exit 2, summary printed")
+
+
 def test_an_odd_name_is_printed_escaped(tmp_path):
     """A project whose name holds a lone surrogate and a newline still prints its summary."""
     path = tmp_path / "project.json"
