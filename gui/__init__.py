@@ -6,7 +6,3 @@ the undo stack. Every widget here observes the controller and edits only
 through it, so every edit is one undo command. Nothing in this package imports
 torch at start-up.
 """
-
-from gui import _compat
-
-_compat.apply()

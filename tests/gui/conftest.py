@@ -15,8 +15,6 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
-import gui  # noqa: E402,F401  (applies gui._compat before any widget exists)
-
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 
