@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import networkx as nx
-
 from graphs.catalogue import CATALOGUE
 from graphs.document import Graph
 from graphs.errors import (
@@ -30,7 +28,10 @@ from graphs.errors import (
 )
 
 
-def to_networkx(graph: Graph) -> nx.MultiDiGraph:
+def to_networkx(graph: Graph):
+    """The graph as a networkx MultiDiGraph (networkx is imported here, off the start-up path)."""
+    import networkx as nx
+
     g = nx.MultiDiGraph()
     g.add_nodes_from(graph.node_ids())
     for e in graph.edges():
@@ -41,6 +42,8 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
 def topological_order(graph: Graph) -> list[str]:
     """Node ids, every node after its inputs; ties keep the document's order."""
     order = {node_id: i for i, node_id in enumerate(graph.node_ids())}
+    import networkx as nx
+
     return list(nx.lexicographical_topological_sort(to_networkx(graph), key=order.__getitem__))
 
 
@@ -100,6 +103,8 @@ def validate(graph: Graph) -> list[GraphError]:
             else:
                 errors.append(MissingInputError(
                     f"{node.type} '{node_id}' input '{port}' is not connected", node=node_id, port=port))
+
+    import networkx as nx
 
     g = to_networkx(graph)
     if not nx.is_directed_acyclic_graph(g):
