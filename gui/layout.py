@@ -11,8 +11,6 @@ Columns are as wide as their widest node, so no two nodes overlap.
 
 from __future__ import annotations
 
-import networkx as nx
-
 from graphs.document import Graph
 from graphs.validate import to_networkx
 
@@ -21,6 +19,8 @@ DEFAULT_SIZE = (170.0, 110.0)
 
 def _layers(graph: Graph) -> dict[str, int]:
     """Layer index per node id."""
+    import networkx as nx  # lazily: it costs ~0.4 s at start-up
+
     g = nx.DiGraph(to_networkx(graph))
     condensed = nx.condensation(g)  # a DAG of strongly connected components
     members = condensed.graph["mapping"]  # node -> component
