@@ -27,7 +27,7 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     setting = (name or "auto").strip().lower()
     if setting == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return torch.device("cuda", torch.cuda.current_device())
         return torch.device("mps" if _mps_available() else "cpu")
     if setting == "cpu":
         return torch.device("cpu")

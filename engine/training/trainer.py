@@ -18,6 +18,13 @@ and gradients are reset with `zero_grad(set_to_none=True)`.
 `run()` raises `UserError` for input it can't train on (bad data, invalid graph,
 unknown optimizer) before training starts; what goes wrong during training
 (a NaN loss, CUDA out of memory) ends the run with status "failed" instead.
+
+Given a `World` (one of several processes started by torchrun, see
+`engine.training.distributed`), the trainer wraps the model in
+DistributedDataParallel, trains on this process's shard of each epoch, reports
+metrics averaged over all processes, and writes files only on rank 0. A stop
+asked of any process is agreed on at the next loss all-reduce, so all processes
+stop at the same batch; pausing is not supported there.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from engine.data import Dataset, fill_shapes, fit_dataset, load_dataset
 from engine.errors import UserError
 from engine.training.config import TrainingConfig
 from engine.training.devices import resolve_device
+from engine.training.distributed import World
 from engine.training.events import (
     BatchProgress,
     EpochEnd,
@@ -92,13 +100,17 @@ class Trainer:
     at most every `progress_interval` seconds, and at the end of each epoch.
     `threads` sets torch's CPU threads for the whole process when the run starts
     (small models train much faster on one thread when the CPU is busy).
+    `world` makes this process one of a distributed run (see the module docstring).
     """
 
     def __init__(self, project: Project, *, device: str | None = None, epochs: int | None = None,
                  out_dir: str | Path | None = None, callback: Callable[[TrainingEvent], None] | None = None,
                  dataset: Dataset | None = None, max_batches: int | None = None,
-                 progress_interval: float = 0.05, progress_every: int | None = None, threads: int | None = None):
+                 progress_interval: float = 0.05, progress_every: int | None = None, threads: int | None = None,
+                 world: World | None = None):
         self.project = project
+        self.world = world
+        self.is_main = world is None or world.is_main  # the process that writes files
         self.config = TrainingConfig.from_dict(project.training, epochs=epochs, device=device)
         check_settings(self.config)  # a bad optimizer or schedule fails now, before any data is loaded
         if max_batches is not None and max_batches < 1:
@@ -126,12 +138,17 @@ class Trainer:
 
     # ---- control, from any thread ------------------------------------------
     def stop(self) -> None:
-        """End the run before the next batch (also wakes a paused run)."""
+        """End the run before the next batch (also wakes a paused run).
+
+        In a distributed run, all processes stop together at the next all-reduce of the losses."""
         self._stop.set()
         self._running.set()
-        self._control_pending = True
+        if self.world is None:
+            self._control_pending = True
 
     def pause(self) -> None:
+        if self.world is not None:
+            raise RuntimeError("a distributed run can't be paused; stop it instead")
         self._running.clear()
         self._control_pending = True
 
@@ -157,7 +174,7 @@ class Trainer:
         if self.compiled is not None:
             return
         config = self.config
-        self.device = resolve_device(config.device)
+        self.device = self.world.device if self.world is not None else resolve_device(config.device)
         dataset = self._given_dataset or load_dataset(config.dataset, self.base_dir, config.val_split, config.seed)
         graph = fill_shapes(self.project.graph, dataset)
         seed_everything(config.seed)
@@ -199,11 +216,20 @@ class Trainer:
 
     def _open_run(self) -> None:
         """The run folder and the bookkeeping of a run; nothing touches the device yet."""
-        config = self.config
-        self.out_dir = self._make_out_dir()
-        save_project(self.trained_project(), self.out_dir / "project.json")
+        config, world = self.config, self.world
         self.notes: list[str] = []
-        self._batches_per_epoch = self.dataset.train.num_batches(config.batch_size, self.max_batches)
+        if world is None:
+            self.out_dir = self._make_out_dir()
+            self._batches_per_epoch = self.dataset.train.num_batches(config.batch_size, self.max_batches)
+            self._every, self._val_indices = self.progress_every, None
+        else:
+            self.out_dir = world.from_main(self._make_out_dir)
+            self._batches_per_epoch = world.num_batches(len(self.dataset.train), config.batch_size, self.max_batches)
+            self._every = self.progress_every or world.sync_every  # every process flushes at the same batches
+            self._val_indices = world.val_indices(len(self.dataset.val))
+            self.notes += world.notes(config.batch_size)
+        if self.is_main:
+            save_project(self.trained_project(), self.out_dir / "project.json")
         self._total_steps = config.epochs * self._batches_per_epoch
         self._clip = config.grad_clip
         self._amp_dtype, self._scaler = self._mixed_precision()
@@ -234,7 +260,8 @@ class Trainer:
         self._optimizer = build_optimizer(config.optimizer, self._parameters)
         self._schedule = build_schedule(config.schedule, self._optimizer, config.epochs, self._batches_per_epoch)
         self._batch_schedule = self._schedule.scheduler if self._schedule and self._schedule.per_batch else None
-        self._forward = torch.compile(self._model) if config.compile and device.type == "cuda" else self._model
+        forward = self._model if self.world is None else self.world.wrap(self._model)
+        self._forward = torch.compile(forward) if config.compile and device.type == "cuda" else forward
 
     def _mixed_precision(self) -> tuple[torch.dtype | None, torch.amp.GradScaler | None]:
         amp = self.config.amp
@@ -319,7 +346,8 @@ class Trainer:
             self._save_checkpoint("last", row)
             row["seconds"] = time.perf_counter() - started - (self._paused_seconds - paused_before)
             self.history.append(row)
-            write_metrics_csv(self.out_dir / "metrics.csv", self.history, self._metric.name)
+            if self.is_main:
+                write_metrics_csv(self.out_dir / "metrics.csv", self.history, self._metric.name)
             self._emit(EpochEnd(epoch, dict(row), improved))
             if config.patience is not None and epoch - self._best["epoch"] >= config.patience:
                 return "early_stopped", (f"stopped early at epoch {epoch}: the validation loss has not improved for "
@@ -332,11 +360,15 @@ class Trainer:
         self._epoch, self._batch = epoch, 0
         self._epoch_loss, self._epoch_samples = 0.0, 0
         pending, sizes, step = self._pending, self._pending_sizes, self._train_step
-        batch_schedule, every, interval = self._batch_schedule, self.progress_every, self.progress_interval
+        batch_schedule, every, interval = self._batch_schedule, self._every, self.progress_interval
         self._last_flush = time.perf_counter()
         next_flush = self._last_flush + interval
-        batches = self._train_data.batches(self.config.batch_size, shuffle=True, generator=self._generator,
-                                           limit=self.max_batches)
+        if self.world is None:
+            batches = self._train_data.batches(self.config.batch_size, shuffle=True, generator=self._generator,
+                                               limit=self.max_batches)
+        else:
+            batches = self.world.train_batches(self._train_data, self.config.batch_size, self._generator,
+                                               self.max_batches)
         for batch, (x, y) in enumerate(batches, 1):
             if self._control_pending and self._honour_controls(epoch, batch - 1):
                 return True
@@ -388,8 +420,15 @@ class Trainer:
         """Read the losses since the last flush (one device sync), check them, report them."""
         if not self._pending:
             return
-        values = torch.stack(self._pending).float().tolist()
+        values = torch.stack(self._pending).float()
         sizes = list(self._pending_sizes)
+        if self.world is not None:  # the global batches' losses; a stop asked of any process applies to all
+            values, stop = self.world.agree(values, self._stop.is_set())
+            sizes = [size * self.world.size for size in sizes]
+            if stop:
+                self._stop.set()
+                self._control_pending = True
+        values = values.tolist()
         self._pending.clear()
         self._pending_sizes.clear()
         if not math.isfinite(sum(values)):
@@ -432,17 +471,24 @@ class Trainer:
         loss_total = torch.zeros((), device=device)
         metric_total = torch.zeros((), device=device)
         metric_count = 0
+        if self._control_pending and self._stop.is_set():
+            return None
+        forward = self._forward if self.world is None else self._model  # no collectives: shards may differ in size
         with torch.no_grad(), self._autocast():
-            for x, y in self._val_data.batches(self.config.batch_size * 2):
+            for x, y in self._val_data.batches(self.config.batch_size * 2, indices=self._val_indices):
                 if self._control_pending and self._stop.is_set():
                     return None
-                outputs = self._forward(x)
+                outputs = forward(x)
                 loss_total += self._loss(outputs, y).float() * x.shape[0]
                 output = outputs[self._metric_output] if isinstance(outputs, tuple) else outputs
                 metric_total += self._metric.total(output, y)
                 metric_count += self._metric.count(output, y)
         loss_sum, metric_sum = torch.stack([loss_total, metric_total.float()]).tolist()
-        return loss_sum / len(self._val_data), metric_sum / max(metric_count, 1)
+        samples = len(self._val_data)
+        if self.world is not None:
+            loss_sum, metric_sum, samples, metric_count = self.world.sum(
+                [loss_sum, metric_sum, len(self._val_indices), metric_count])
+        return loss_sum / samples, metric_sum / max(metric_count, 1)
 
     # ---- checkpoints and the end of a run -----------------------------------
     def _metadata(self, row: dict | None, partial: bool = False) -> dict[str, str]:
@@ -461,7 +507,8 @@ class Trainer:
 
     def _save_checkpoint(self, kind: str, row: dict | None, partial: bool = False) -> None:
         path = self.out_dir / f"{kind}.safetensors"
-        save_weights(self._model, path, self._metadata(row, partial))
+        if self.is_main:
+            save_weights(self._model, path, self._metadata(row, partial))
         self._checkpoints[kind] = path
 
     def _finish(self, status: str, message: str, details: str) -> RunResult:
@@ -504,7 +551,8 @@ class Trainer:
             row = self.history[-1] if self.history else None
             source = "partial" if status == "stopped" else "last"
         path = self.out_dir / "weights.safetensors"
-        save_weights(self._model, path, self._metadata(row, source == "partial"))
+        if self.is_main:
+            save_weights(self._model, path, self._metadata(row, source == "partial"))
         return path, source
 
     def _not_finite_message(self, problem: _LossNotFinite) -> str:

@@ -184,6 +184,7 @@ def test_pause_blocks_without_spinning_and_resume_continues(moons_project, tmp_p
     assert first.wait(60)
     trainer.pause()
     assert paused.wait(60) and trainer.paused
+    time.sleep(0.1)  # let torch's worker threads settle
     count, cpu = len(events), time.process_time()
     time.sleep(0.5)
     assert len(events) == count  # nothing happens while paused
