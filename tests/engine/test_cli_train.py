@@ -142,3 +142,11 @@ def test_progress_bar_updates_in_place_on_a_terminal(tmp_path):
     assert "note: a note" in text
     assert "\repoch 1/2 [############............] 5/10  loss 0.6  1,234 samples/s  ETA 0:03" in text
     assert "\r\x1b[Kepoch 1/2  train_loss 0.6  val_loss 0.5  val_accuracy 87.50%  lr 0.01  0.25 s  *\n" in text
+
+
+def test_a_trained_run_folder_exports(moons_project, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train(capsys, moons_project.path, "--epochs", 1, "--out", out, "--quiet")[0] == 0
+    code = main.main(["export", str(out / "project.json"), "--weights", str(out / "weights.safetensors"),
+                      "--onnx", str(tmp_path / "model.onnx")])
+    assert code == 0 and (tmp_path / "model.onnx").stat().st_size > 0, capsys.readouterr().err
