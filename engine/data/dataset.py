@@ -52,16 +52,16 @@ class TensorSplit:
         return len(batch_bounds(len(self), batch_size, limit))
 
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
-                limit: int | None = None) -> Iterator[Batch]:
-        """Batches already on the split's device; shuffled with `generator` when asked."""
-        bounds = batch_bounds(len(self), batch_size, limit)
-        if not shuffle:
-            for start, end in bounds:
+                limit: int | None = None, indices: torch.Tensor | None = None) -> Iterator[Batch]:
+        """Batches already on the split's device; shuffled with `generator` when asked, or of the
+        samples at `indices` in that order when given (e.g. one process's shard of the data)."""
+        if indices is None and not shuffle:
+            for start, end in batch_bounds(len(self), batch_size, limit):
                 yield self.x[start:end], self.y[start:end]
             return
-        order = _order(len(self), True, generator).to(self.x.device)
+        order = (_order(len(self), True, generator) if indices is None else indices).to(self.x.device)
         x, y = self.x, self.y
-        for start, end in bounds:
+        for start, end in batch_bounds(len(order), batch_size, limit):
             index = order[start:end]
             yield x.index_select(0, index), y.index_select(0, index)
 
@@ -101,9 +101,9 @@ class StreamingSplit:
         return len(batch_bounds(len(self), batch_size, limit))
 
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
-                limit: int | None = None) -> Iterator[Batch]:
-        order = _order(len(self), shuffle, generator).tolist()
-        index_batches = [order[start:end] for start, end in batch_bounds(len(self), batch_size, limit)]
+                limit: int | None = None, indices: torch.Tensor | None = None) -> Iterator[Batch]:
+        order = (_order(len(self), shuffle, generator) if indices is None else indices).tolist()
+        index_batches = [order[start:end] for start, end in batch_bounds(len(order), batch_size, limit)]
         pin = self.device.type == "cuda"
         loader = torch.utils.data.DataLoader(self.samples, batch_sampler=index_batches, num_workers=0,
                                              pin_memory=pin)
