@@ -216,9 +216,16 @@ class NodeItem(QGraphicsItem):
             port.setPos(0, self._row_y(i))
         for i, port in enumerate(self.outputs.values()):
             port.setPos(self._rect.width(), self._row_y(i))
-        for edge in list(self.edges):
-            edge.update_path()
+        self._route_wires()
         self.update()
+
+    def _route_wires(self) -> None:
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "route"):
+            scene.route(self.edges)
+        else:
+            for edge in list(self.edges):
+                edge.update_path()
 
     def _row_y(self, i: int) -> float:
         return self._ports_top + (i + 0.5) * ROW_H
@@ -315,8 +322,7 @@ class NodeItem(QGraphicsItem):
     # ---- reactions -----------------------------------------------------
     def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for edge in list(self.edges):
-                edge.update_path()
+            self._route_wires()
         return super().itemChange(change, value)
 
     def hoverEnterEvent(self, event) -> None:

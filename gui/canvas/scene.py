@@ -8,6 +8,9 @@ id -> item maps. Every change the user makes goes back through the controller
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from contextlib import contextmanager
+
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
@@ -38,6 +41,8 @@ class CanvasScene(QGraphicsScene):
         self._reroute_timer.setSingleShot(True)
         self._reroute_timer.setInterval(0)
         self._reroute_timer.timeout.connect(self.reroute)
+        self._rects: tuple[list[float], list[tuple[QRectF, NodeItem]], float] | None = None
+        self._deferred: set[EdgeItem] | None = None  # wires to route at the end of a batch
         controller.projectReset.connect(self._rebuild)
         controller.nodeAdded.connect(self._on_node_added)
         controller.nodeRemoved.connect(self._on_node_removed)
@@ -97,13 +102,48 @@ class CanvasScene(QGraphicsScene):
         return rect
 
     def node_rects(self, area: QRectF, exclude=()) -> list[QRectF]:
-        """Scene rects of the node bodies that meet `area` (found through the scene's index)."""
-        return [item.mapRectToScene(item.rect()) for item in self.items(area)
-                if isinstance(item, NodeItem) and item not in exclude]
+        """Scene rects of the node bodies that meet `area`. A list sorted by left edge is kept
+        until a node moves, resizes, appears or vanishes, so routing every wire of a large
+        graph costs one sort, not one scene-index query per wire."""
+        if self._rects is None:
+            entries = sorted(((item.mapRectToScene(item.rect()), item) for item in self._nodes.values()),
+                             key=lambda entry: entry[0].left())
+            widest = max((rect.width() for rect, _ in entries), default=0.0)
+            self._rects = ([rect.left() for rect, _ in entries], entries, widest)
+        lefts, entries, widest = self._rects
+        low, high = bisect_left(lefts, area.left() - widest), bisect_right(lefts, area.right())
+        return [rect for rect, item in entries[low:high] if item not in exclude and rect.intersects(area)]
+
+    def nodes_changed_geometry(self) -> None:
+        """A node moved, resized, appeared or vanished: the rect list is stale."""
+        self._rects = None
+
+    def route(self, edges) -> None:
+        """Recompute these wires' paths now, or at the end of the current batch."""
+        self._rects = None
+        if self._deferred is not None:
+            self._deferred.update(edges)
+            return
+        for item in list(edges):
+            item.update_path()
+
+    @contextmanager
+    def batch_routing(self):
+        """Collect the wires that need routing while many nodes change, route each once at the end."""
+        if self._deferred is not None:
+            yield
+            return
+        self._deferred = set()
+        try:
+            yield
+        finally:
+            pending, self._deferred = self._deferred, None
+            self.route(item for item in pending if item.scene() is self)
 
     def reroute(self) -> None:
         """Recompute every wire's path (nodes moved, appeared, vanished or changed size)."""
         self._reroute_timer.stop()
+        self._rects = None
         for item in self._edges:
             item.update_path()
 
@@ -125,16 +165,18 @@ class CanvasScene(QGraphicsScene):
         self._edges.clear()
         self._nodes.clear()
         self.clear()
-        for node_id in self.controller.graph.node_ids():
-            self._on_node_added(node_id)
-        for edge in self.controller.graph.edges():
-            self._on_edge_added(edge)
+        with self.batch_routing():
+            for node_id in self.controller.graph.node_ids():
+                self._on_node_added(node_id)
+            for edge in self.controller.graph.edges():
+                self._on_edge_added(edge)
         self.reroute()
 
     def _on_node_added(self, node_id: str) -> None:
         item = NodeItem(self.controller.graph.node(node_id))
         self._nodes[node_id] = item
         self.addItem(item)
+        self._rects = None
         self.schedule_reroute()
 
     def _on_node_removed(self, node_id: str) -> None:
@@ -142,6 +184,7 @@ class CanvasScene(QGraphicsScene):
         if item is not None:
             self.cancel_gesture()
             self.removeItem(item)
+            self._rects = None
             self.schedule_reroute()
 
     def _on_edge_added(self, edge: Edge) -> None:
@@ -151,7 +194,7 @@ class CanvasScene(QGraphicsScene):
         item = EdgeItem(edge, source, target)
         self._edges.append(item)
         self.addItem(item)
-        item.update_path()
+        self.route([item])
         self._update_connected(item)
 
     def _on_edge_removed(self, edge: Edge) -> None:
@@ -184,8 +227,12 @@ class CanvasScene(QGraphicsScene):
             self.schedule_reroute()
 
     def _on_result(self, result) -> None:
-        for node_id, item in self._nodes.items():
-            item.set_result(result.info.get(node_id), result.inputs.get(node_id, {}), result.errors_for(node_id))
+        errors: dict[str, list] = {}
+        for error in result.errors:
+            errors.setdefault(error.node, []).append(error)
+        with self.batch_routing():
+            for node_id, item in self._nodes.items():
+                item.set_result(result.info.get(node_id), result.inputs.get(node_id, {}), errors.get(node_id, []))
         for item in self._edges:
             info = result.info.get(item.edge.source)
             spec = info.outputs.get(item.edge.source_port) if info is not None else None
