@@ -37,6 +37,17 @@ TRICKY_IDS = ("add", "add_1", "add_2", "mul", "mul_1", "size", "size_1", "getite
 SMALL = 6  # the largest size or count a drawn param takes (keeps compiled models tiny)
 
 
+def chance(draw, one_in: int) -> bool:
+    """True about once in `one_in` draws (hypothesis favours the lower bound, so that is the usual case)."""
+    return draw(st.integers(1, one_in)) == one_in
+
+
+def pick(draw, options: list):
+    """One of `options`, spread evenly (sampled_from favours the first ones, which would
+    leave the types late in the catalogue rarely drawn); shrinks towards the first."""
+    return options[draw(st.integers(0, 2**16 - 1)) % len(options)]
+
+
 def small_ints(spec: ParamSpec, cap: int = SMALL) -> st.SearchStrategy[int]:
     """Integers inside the schema's range, clipped to a small window."""
     lo = -cap if spec.minimum is None else max(int(spec.minimum), -cap)
@@ -151,8 +162,9 @@ class Builder:
 
     def add_inputs(self) -> None:
         """Usually one Input, sometimes two, now and then none; rarely one without a shape."""
-        for _ in range(self.draw(st.sampled_from([1, 1, 1, 1, 2, 2, 0]))):
-            shape = None if self.draw(st.integers(0, 19)) == 0 else self.draw(
+        count = 0 if chance(self.draw, 12) else 2 if chance(self.draw, 3) else 1
+        for _ in range(count):
+            shape = None if chance(self.draw, 20) else self.draw(
                 st.lists(st.integers(1, SMALL), max_size=4))
             dtype = self.draw(st.sampled_from(["float32"] * 4 + ["int64"]))
             add_node(self.draw, self.graph, "Input", {"shape": shape, "dtype": dtype})
@@ -160,14 +172,14 @@ class Builder:
     def add_layer(self) -> None:
         """One layer wired to earlier nodes (1 time in 10 maybe a loss or a Target, which is wrong),
         its type suited to the first source 3 times in 4."""
-        candidates = self.sources(anything=self.draw(st.integers(0, 9)) == 0)
+        candidates = self.sources(anything=chance(self.draw, 10))
         if not candidates:
             return
-        source = self.draw(st.sampled_from(candidates))
+        source = pick(self.draw, candidates)
         spec = self.spec_of(source)
         suited = [t for t in MODEL_TYPES if spec is not None and accepts(t, spec)]
-        helpful = bool(suited) and self.draw(st.integers(0, 3)) > 0
-        type_name = self.draw(st.sampled_from(suited if helpful else MODEL_TYPES))
+        helpful = bool(suited) and not chance(self.draw, 4)
+        type_name = pick(self.draw, suited if helpful else MODEL_TYPES)
         params = self.draw(params_for(CATALOGUE[type_name]))
         if helpful and not accepts(type_name, spec, params):
             params = {}  # the defaults, which the type was chosen for
@@ -187,8 +199,8 @@ class Builder:
         candidates = [n for n in self.sources() if self.graph.node(n).type != "Input"] or self.sources()
         if not candidates:
             return
-        source = self.draw(st.sampled_from(candidates))
-        type_name = self.draw(st.sampled_from(LOSS_TYPES))
+        source = pick(self.draw, candidates)
+        type_name = pick(self.draw, LOSS_TYPES)
         loss = add_node(self.draw, self.graph, type_name, self.draw(params_for(CATALOGUE[type_name])))
         target = add_node(self.draw, self.graph, "Target", self.target_params(type_name, self.spec_of(source)))
         if loss is None or target is None:
@@ -198,10 +210,10 @@ class Builder:
 
     def target_params(self, loss_type: str, spec: TensorSpec | None) -> dict:
         """Usually the Target a correct model would have, sometimes a random one."""
-        if spec is None or self.draw(st.integers(0, 4)) == 0:
+        if spec is None or chance(self.draw, 5):
             return {"shape": self.draw(st.lists(st.integers(1, SMALL), max_size=3)),
                     "dtype": self.draw(st.sampled_from(["float32", "int64"]))}
-        if loss_type in CLASS_LOSSES and spec.shape and self.draw(st.integers(0, 3)):
+        if loss_type in CLASS_LOSSES and spec.shape and not chance(self.draw, 4):
             return {"shape": list(spec.shape[1:]), "dtype": "int64"}
         return {"shape": list(spec.shape), "dtype": "float32"}
 
@@ -211,7 +223,7 @@ class Builder:
         if self.draw(st.booleans()) and self.graph.edges():
             self.graph.disconnect(self.draw(st.sampled_from(self.graph.edges())))
             return
-        source, target = self.draw(st.sampled_from(ids)), self.draw(st.sampled_from(ids))
+        source, target = pick(self.draw, ids), pick(self.draw, ids)
         ports = self.graph.node(target).input_ports() or ["in"]
         port = self.draw(st.one_of(st.sampled_from(ports), st.sampled_from(["in", "bogus", "in9", "target"])))
         out = self.draw(st.sampled_from(["out", "out", "extra"]))
@@ -223,11 +235,11 @@ def graphs(draw, max_layers: int = 7) -> Graph:
     """A random graph over the whole catalogue; roughly a third come out valid."""
     builder = Builder(draw)
     builder.add_inputs()
-    for _ in range(draw(st.integers(0, max_layers))):
+    for _ in range(0 if chance(draw, 15) else draw(st.integers(1, max_layers))):
         builder.add_layer()
     for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2]))):
         builder.add_loss()
-    if builder.graph.node_ids() and draw(st.integers(0, 5)) == 0:
+    if builder.graph.node_ids() and chance(draw, 4):
         builder.add_junk()
     builder.inference.close()
     return builder.graph

@@ -9,10 +9,10 @@ from __future__ import annotations
 from hypothesis import given, note, settings
 
 from engine.shapes import infer
-from graphs.errors import GraphError, NoInputNodeError, NoOutputError, ProjectFormatError
+from graphs.errors import ProjectFormatError
 from graphs.project import loads_project
 from graphs.validate import validate
-from tests.reliability.guards import one_line, time_limit
+from tests.reliability.guards import assert_errors_name_nodes, one_line, time_limit
 from tests.reliability.hostile import hostile_files, junk_files
 from tests.reliability.tally import count, examples
 
@@ -41,10 +41,7 @@ def check_loaded(project) -> None:
     with time_limit(LOAD_SECONDS, "checking"):
         errors = validate(project.graph)
         result = infer(project.graph)
-    ids = set(project.graph.node_ids())
-    for error in errors + result.errors:
-        assert isinstance(error, GraphError)
-        assert error.node in ids or isinstance(error, (NoInputNodeError, NoOutputError)), error.message
+    assert_errors_name_nodes(errors + result.errors, set(project.graph.node_ids()))
     text = project.to_json()
     assert loads_project(text).to_json() == text
 

@@ -21,14 +21,13 @@ from engine.modules import TORCH_DTYPES
 from engine.shapes import InferenceResult, infer
 from graphs.catalogue import CATALOGUE
 from graphs.document import Graph
-from graphs.errors import NoInputNodeError, NoOutputError
 from graphs.project import Project
+from tests.reliability.guards import assert_errors_name_nodes
 from tests.reliability.observe import run_recording, value_node
 from tests.reliability.strategies import CLASS_LOSSES, graphs
 from tests.reliability.tally import count, examples
 
 BATCH = 2
-GRAPH_LEVEL = (NoInputNodeError, NoOutputError)  # errors about the whole graph rather than one node
 
 
 def model_nodes(graph: Graph, compiled: CompiledGraph) -> list[str]:
@@ -94,9 +93,7 @@ def check_valid_graph(graph: Graph, shapes: InferenceResult) -> None:
 
 
 def check_invalid_graph(graph: Graph, shapes: InferenceResult) -> None:
-    ids = set(graph.node_ids())
-    for error in shapes.errors:
-        assert error.node in ids or isinstance(error, GRAPH_LEVEL), f"error names no node: {error.message}"
+    assert_errors_name_nodes(shapes.errors, set(graph.node_ids()))
     with pytest.raises(CompileError) as refused:
         compile_graph(graph)
     assert [(e.node, e.message) for e in refused.value.errors] == [(e.node, e.message) for e in shapes.errors]
