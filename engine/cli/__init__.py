@@ -15,7 +15,7 @@ from engine.errors import UserError
 from graphs.errors import GraphError, ProjectFormatError
 
 # command modules, in the order `--help` lists them
-COMMANDS = ["check", "train", "export", "import_onnx", "import_torch"]
+COMMANDS = ["check", "train", "export", "import_onnx", "import_torch", "launch_script"]
 EXIT_USAGE = 2
 
 

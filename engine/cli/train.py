@@ -8,6 +8,12 @@ is on, else the last epoch's), `best.safetensors`, `last.safetensors` and
 Exit status: 0 when training finished (or stopped early), 1 when it failed (a
 NaN loss, out of memory), 2 for input it can't train on, 130 when interrupted
 (Ctrl-C stops after the current batch and still saves the weights).
+
+Started by torchrun with two processes or more (`torchrun --nproc_per_node=N
+main.py train PROJECT`), it trains with DistributedDataParallel: only rank 0
+prints and writes the run folder; other ranks print only their errors, prefixed
+with their rank. `--check-replicas` then compares every rank's final weights.
+See docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ def add_parser(sub) -> None:
     parser.add_argument("--threads", type=_positive_int,
                         help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--check-replicas", action="store_true",
+                        help="under torchrun: after training, check that every process ends with identical "
+                             "weights (exit 1 if not)")
     parser.set_defaults(handler=run)
 
 
@@ -104,8 +113,11 @@ class ProgressPrinter:
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt(trainer):
-    """The first Ctrl-C asks the trainer to stop after this batch; a second one interrupts at once."""
+def _stop_on_interrupt(trainer, once: bool = True):
+    """The first Ctrl-C asks the trainer to stop after this batch; a second one interrupts at once.
+
+    With `once` False every Ctrl-C only asks to stop: under torchrun, the terminal's Ctrl-C reaches each
+    process and torchrun then forwards another, and the processes must still stop together."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -113,7 +125,8 @@ def _stop_on_interrupt(trainer):
 
     def handler(_signum, _frame):
         trainer.stop()
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        if once:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
     signal.signal(signal.SIGINT, handler)
     try:
@@ -136,18 +149,40 @@ def summary(result) -> list[str]:
 
 
 def run(args) -> int:
-    from engine.training import Trainer
+    from engine.errors import UserError
+    from engine.training import TrainingConfig, distributed
     from graphs.project import load_project
 
     project = load_project(args.project)
-    printer = None if args.quiet else ProgressPrinter()
+    device = TrainingConfig.from_dict(project.training, device=args.device).device
+    with distributed.session(device) as world:
+        if world is None or world.is_main:
+            return _train(project, args, world)
+        try:  # another rank: silent but for its own errors, which name the rank
+            return _train(project, args, world)
+        except UserError as error:
+            print(f"neurocanvas train (rank {world.rank}): error: {error}", file=sys.stderr)
+            return 2
+
+
+def _train(project, args, world) -> int:
+    from engine.training import Trainer
+
+    main_rank = world is None or world.is_main
+    where = "" if main_rank else f" (rank {world.rank})"
+    printer = None if args.quiet or not main_rank else ProgressPrinter()
     trainer = Trainer(project, device=args.device, epochs=args.epochs, out_dir=args.out, callback=printer,
-                      threads=args.threads)
-    with _stop_on_interrupt(trainer):
+                      threads=args.threads, world=world)
+    with _stop_on_interrupt(trainer, once=world is None):
         result = trainer.run()
-    if result.status == "failed":
-        print(f"neurocanvas train: failed: {result.message}", file=sys.stderr)
+    if args.check_replicas and world is not None and not world.replicas_identical(trainer.model):
+        print(f"neurocanvas train{where}: failed: the processes ended with different weights", file=sys.stderr)
         return EXIT_FAILED
-    if not args.quiet:
+    if result.status == "failed":
+        print(f"neurocanvas train{where}: failed: {result.message}", file=sys.stderr)
+        return EXIT_FAILED
+    if not args.quiet and main_rank:
+        if args.check_replicas and world is not None:
+            print(f"replicas: all {world.size} processes hold identical weights")
         print("\n".join(summary(result)))
     return EXIT_INTERRUPTED if result.status == "stopped" else 0

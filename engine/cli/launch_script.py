@@ -1,0 +1,38 @@
+"""`launch-script PROJECT --nproc-per-node N [--nnodes M] [--out DIR] ...`: write a distributed launch script.
+
+Writes `launch.sh` (a torchrun command line, with comments on running it on one
+node or several) and a copy of the project into DIR (default: `<project>-launch`
+beside the project), ready to carry to a cluster. See `engine.launch_script`.
+"""
+
+from __future__ import annotations
+
+from engine.cli.train import _positive_int
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser(
+        "launch-script", help="write a torchrun launch script for distributed training of a project",
+        description="Write launch.sh and a copy of the project into a folder: `bash launch.sh` trains the project "
+                    "with torchrun and DistributedDataParallel on one node or several (see the script's comments "
+                    "and docs/distributed.md). Exits 0 on success, 2 for bad input.")
+    parser.add_argument("project", help="project file (.json)")
+    parser.add_argument("--nproc-per-node", type=_positive_int, default=1, metavar="N",
+                        help="training processes per node, usually its number of GPUs (default: 1)")
+    parser.add_argument("--nnodes", type=_positive_int, default=1, metavar="M", help="number of nodes (default: 1)")
+    parser.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
+                        help="where the nodes meet (a node all can reach), the script's default for several nodes")
+    parser.add_argument("--epochs", type=_positive_int, help="epochs to train (default: the project's setting)")
+    parser.add_argument("--device", help="auto, cpu or cuda (default: the project's setting)")
+    parser.add_argument("--out", metavar="DIR", help="folder to write (default: <project>-launch beside the project)")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from engine.launch_script import write_launch_script
+
+    script = write_launch_script(args.project, args.out, args.nproc_per_node, args.nnodes,
+                                 rdzv_endpoint=args.rdzv_endpoint, epochs=args.epochs, device=args.device)
+    print(f"wrote {script} and the project beside it")
+    print(f"run it with: bash {script}   (see its comments for several nodes)")
+    return 0

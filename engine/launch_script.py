@@ -1,0 +1,164 @@
+"""A ready-to-run launch script for distributed training: a torchrun command line and the project.
+
+`write_launch_script(project, out_dir, nproc_per_node, nnodes)` writes into `out_dir`
+a copy of the project file and an executable `launch.sh` that runs
+`torchrun ... main.py train PROJECT` on it, so the folder can be carried to a
+cluster and started there. The script explains in comments how to run it on one
+node and on several (torchrun's rendezvous flags); its settings can be changed
+through environment variables without editing it. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import time
+from pathlib import Path
+
+from engine.errors import UserError
+from graphs.project import load_project, save_project
+
+MAIN = Path(__file__).resolve().parents[1] / "main.py"  # this installation's entry point
+DEFAULT_PORT = 29400  # torchrun's usual c10d rendezvous port
+_FILE_SOURCES = ("csv", "npz", "image_folder")  # engine.training.trainer.FILE_SOURCES, without importing torch
+
+
+def default_out_dir(project_path: str | os.PathLike) -> Path:
+    """Where the launch folder goes when none is given: `<project>-launch` beside the project."""
+    path = Path(project_path)
+    return path.with_name(f"{path.stem}-launch")
+
+
+def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathLike | None = None,
+                        nproc_per_node: int = 1, nnodes: int = 1, *, rdzv_endpoint: str | None = None,
+                        epochs: int | None = None, device: str | None = None,
+                        main_path: str | os.PathLike | None = None, script_name: str = "launch.sh") -> Path:
+    """Write `launch.sh` and a copy of the project into `out_dir`; returns the script's path.
+
+    `nproc_per_node` processes on each of `nnodes` nodes (both can be changed when running
+    the script: NPROC_PER_NODE=..., NNODES=...). `rdzv_endpoint` ("HOST:PORT", the node
+    the others meet at) becomes the script's default for multi-node runs. `epochs` and
+    `device` are passed to `train`; `main_path` is Neurocanvas's main.py on the machine that
+    runs the script (default: this installation's, overridable with NEUROCANVAS_MAIN).
+    A data file named by a relative path is written into the copy as an absolute path,
+    and the script's comments name it, so it can be put where the cluster finds it.
+    Raises UserError for bad values or an unreadable project.
+    """
+    _check_count("nproc_per_node", nproc_per_node)
+    _check_count("nnodes", nnodes)
+    if epochs is not None:
+        _check_count("epochs", epochs)
+    if rdzv_endpoint is not None and not _is_endpoint(rdzv_endpoint):
+        raise UserError(f"rendezvous endpoint must be HOST:PORT, e.g. node01:{DEFAULT_PORT}, got {rdzv_endpoint!r}")
+    source = Path(project_path)
+    project = load_project(source)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(source)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create the folder '{out}': {error.strerror or error}") from None
+    copy = out / source.name
+    data_path = _absolute_data_path(project, source.resolve().parent)
+    if not (copy.exists() and copy.resolve() == source.resolve()):  # never rewrite the project itself
+        save_project(project, copy)
+    train_options = [*(["--epochs", str(epochs)] if epochs is not None else []),
+                     *(["--device", device] if device is not None else [])]
+    text = _script(project.name, copy.name, nproc_per_node, nnodes, rdzv_endpoint, train_options,
+                   Path(main_path) if main_path is not None else MAIN, data_path)
+    script = out / script_name
+    try:
+        script.write_text(text, encoding="utf-8", newline="\n")
+        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    except OSError as error:
+        raise UserError(f"cannot write '{script}': {error.strerror or error}") from None
+    return script
+
+
+def _check_count(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UserError(f"{name} must be a whole number of at least 1, got {value!r}")
+
+
+def _is_endpoint(text: str) -> bool:
+    host, _, port = text.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536 and not any(c.isspace() for c in text)
+
+
+def _absolute_data_path(project, base: Path) -> str | None:
+    """Make the dataset's file path absolute in `project` (in place); returns it, or None if there is none."""
+    dataset = project.training.get("dataset") if isinstance(project.training, dict) else None
+    if not isinstance(dataset, dict) or dataset.get("name") not in _FILE_SOURCES:
+        return None
+    path = dataset.get("path")
+    if not isinstance(path, str):
+        return None
+    dataset["path"] = str((base / Path(path).expanduser()).resolve())
+    return dataset["path"]
+
+
+def _script(name: str, project_file: str, nproc: int, nnodes: int, endpoint: str | None, train_options: list[str],
+            main: Path, data_path: str | None) -> str:
+    q = shlex.quote
+    job_id = "neurocanvas-" + "".join(c if c.isalnum() else "-" for c in Path(project_file).stem)[:40]
+    data_note = (f"#\n# Data: the project reads {data_path}\n"
+                 f"# (written as an absolute path). Put the data there on every node, or edit\n"
+                 f"# training.dataset.path in {project_file}.\n") if data_path else ""
+    options = " ".join(q(o) for o in train_options)
+    return f"""#!/usr/bin/env bash
+# Distributed training of the Neurocanvas project {name!r} ({project_file}, beside this script).
+# Written by Neurocanvas on {time.strftime("%Y-%m-%d %H:%M")}.
+#
+# Run:  bash launch.sh [more train options, e.g. --epochs 20 --out runs/first --check-replicas]
+#
+# torchrun starts NPROC_PER_NODE processes on each node (one per GPU: NCCL on CUDA, gloo
+# on CPUs); they train together with DistributedDataParallel. batch_size in the project
+# is the global batch, split evenly over all processes. Only rank 0 prints and writes the
+# run folder (default: runs/<project>-<time> beside the project file; set it with --out).
+#
+# One node: nothing to set;  NPROC_PER_NODE=4 bash launch.sh  for 4 GPUs.
+#
+# Several nodes: run this script on every node with the same NNODES and RDZV_ENDPOINT,
+# e.g. for 2 nodes of 4 GPUs, on each node:
+#   NNODES=2 NPROC_PER_NODE=4 RDZV_ENDPOINT=node01:{DEFAULT_PORT} bash launch.sh
+# which runs torchrun with these flags:
+#   --nnodes=N             how many nodes take part (MIN:MAX for an elastic job)
+#   --nproc_per_node=P     processes per node, usually its number of GPUs
+#   --rdzv_backend=c10d    the nodes meet (rendezvous) through a store torchrun hosts itself
+#   --rdzv_endpoint=H:P    where that store is: a host every node can reach, and a free port
+#   --rdzv_id=ID           the job's id: the same on every node, a new one for each job (RDZV_ID)
+#   --node_rank=R          optional with c10d (ranks are assigned at the rendezvous); set NODE_RANK
+#                          (0 on the first node, 1..N-1 on the others) to fix the order
+# The nodes must reach each other's ports (MASTER_PORT and NCCL's); on clusters with several
+# network interfaces, NCCL_SOCKET_IFNAME / GLOO_SOCKET_IFNAME choose the one to use.
+# Under SLURM, e.g.:  srun --nodes=2 --ntasks-per-node=1 env NNODES=2 \\
+#   RDZV_ENDPOINT="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1):{DEFAULT_PORT}" bash launch.sh
+#
+# Settings (environment variables, defaults in brackets): NPROC_PER_NODE [{nproc}], NNODES [{nnodes}],
+# RDZV_ENDPOINT [{endpoint or "none: needed for several nodes"}], RDZV_ID [{job_id}], NODE_RANK [unset],
+# TORCHRUN [torchrun], NEUROCANVAS_MAIN [Neurocanvas's main.py below: set it to where it is installed].
+{data_note}set -euo pipefail
+here="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+NEUROCANVAS_MAIN="${{NEUROCANVAS_MAIN:-{q(str(main))}}}"
+NPROC_PER_NODE="${{NPROC_PER_NODE:-{nproc}}}"
+NNODES="${{NNODES:-{nnodes}}}"
+RDZV_ENDPOINT="${{RDZV_ENDPOINT:-{q(endpoint) if endpoint else ""}}}"
+RDZV_ID="${{RDZV_ID:-{job_id}}}"
+TORCHRUN="${{TORCHRUN:-torchrun}}"
+
+if [ "$NNODES" = 1 ] && [ -z "$RDZV_ENDPOINT" ]; then
+  where=(--standalone --nnodes=1)
+else
+  if [ -z "$RDZV_ENDPOINT" ]; then
+    echo "launch.sh: set RDZV_ENDPOINT=HOST:PORT (a node every node can reach) to train on $NNODES nodes" >&2
+    exit 2
+  fi
+  where=(--nnodes="$NNODES" --rdzv_backend=c10d --rdzv_endpoint="$RDZV_ENDPOINT" --rdzv_id="$RDZV_ID")
+  if [ -n "${{NODE_RANK:-}}" ]; then
+    where+=(--node_rank="$NODE_RANK")
+  fi
+fi
+
+exec "$TORCHRUN" "${{where[@]}}" --nproc_per_node="$NPROC_PER_NODE" \\
+  "$NEUROCANVAS_MAIN" train "$here"/{q(project_file)} {options + " " if options else ""}"$@"
+"""

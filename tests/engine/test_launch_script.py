@@ -1,0 +1,110 @@
+"""The launch script for distributed training: its contents, the project copy, the command it runs."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import main
+from engine.errors import UserError
+from engine.launch_script import _FILE_SOURCES, default_out_dir, write_launch_script
+from engine.training.trainer import FILE_SOURCES
+from graphs.project import load_project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def csv_project(write_project, tmp_path):
+    (tmp_path / "data.csv").write_text("age,label\n1,a\n2,b\n3,a\n4,b\n")
+    return write_project({"name": "csv", "path": "data.csv"}, name="my project.json")
+
+
+def fake_torchrun(folder):
+    """A stand-in for torchrun that prints the arguments it was given, one a line."""
+    path = folder / "torchrun"
+    path.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
+    path.chmod(0o755)
+    return path
+
+
+def launch(script, tmp_path, *args, **env):
+    environment = {k: v for k, v in os.environ.items() if k not in ("NNODES", "RDZV_ENDPOINT", "NODE_RANK")}
+    environment.update(TORCHRUN=str(fake_torchrun(tmp_path)), **env)
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=environment, timeout=60)
+
+
+def test_writes_an_executable_script_and_the_project_beside_it(csv_project, tmp_path):
+    script = write_launch_script(csv_project.path, tmp_path / "launch", nproc_per_node=4, nnodes=2,
+                                 rdzv_endpoint="node01:29400", epochs=7)
+    assert script == tmp_path / "launch" / "launch.sh"
+    assert script.stat().st_mode & stat.S_IXUSR
+    text = script.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n")
+    for words in ("--nnodes", "--node_rank", "--rdzv_backend=c10d", "--rdzv_endpoint", "--rdzv_id",
+                  'NPROC_PER_NODE="${NPROC_PER_NODE:-4}"', 'NNODES="${NNODES:-2}"', "node01:29400"):
+        assert words in text
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    copy = load_project(tmp_path / "launch" / "my project.json")
+    assert copy.to_dict()["nodes"] == csv_project.to_dict()["nodes"]
+    data = str((tmp_path / "data.csv").resolve())
+    assert copy.training["dataset"]["path"] == data and f"the project reads {data}" in text
+    assert load_project(csv_project.path).training["dataset"]["path"] == "data.csv"  # the original is untouched
+
+
+def test_one_node_runs_standalone(csv_project, tmp_path):
+    script = write_launch_script(csv_project.path, tmp_path / "launch", nproc_per_node=2, epochs=3, device="cpu")
+    run = launch(script, tmp_path, "--out", "runs/a b")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "--standalone", "--nnodes=1", "--nproc_per_node=2", str(main.__file__), "train",
+        str(tmp_path / "launch" / "my project.json"), "--epochs", "3", "--device", "cpu", "--out", "runs/a b"]
+
+
+def test_several_nodes_meet_at_the_rendezvous(csv_project, tmp_path):
+    script = write_launch_script(csv_project.path, tmp_path / "launch", nproc_per_node=8)
+    run = launch(script, tmp_path, NNODES="2", RDZV_ENDPOINT="10.0.0.1:29400", NODE_RANK="1", RDZV_ID="job7")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[:6] == ["--nnodes=2", "--rdzv_backend=c10d", "--rdzv_endpoint=10.0.0.1:29400",
+                                           "--rdzv_id=job7", "--node_rank=1", "--nproc_per_node=8"]
+    missing = launch(script, tmp_path, NNODES="2")
+    assert missing.returncode == 2 and "set RDZV_ENDPOINT=HOST:PORT" in missing.stderr
+
+
+def test_writing_into_the_project_folder_keeps_the_project(csv_project, tmp_path):
+    before = csv_project.path.read_bytes()
+    write_launch_script(csv_project.path, tmp_path)
+    assert csv_project.path.read_bytes() == before and (tmp_path / "launch.sh").exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"nproc_per_node": 0}, "nproc_per_node must be"), ({"nnodes": 1.5}, "nnodes must be"),
+    ({"rdzv_endpoint": "node01"}, "HOST:PORT"), ({"epochs": 0}, "epochs must be"),
+])
+def test_bad_values_are_refused(csv_project, tmp_path, options, message):
+    with pytest.raises(UserError, match=message):
+        write_launch_script(csv_project.path, tmp_path / "launch", **options)
+
+
+def test_the_command_line(moons_project, tmp_path, capsys):
+    code = main.main(["launch-script", str(moons_project.path), "--nproc-per-node", "2"])
+    out = capsys.readouterr().out
+    script = default_out_dir(moons_project.path) / "launch.sh"
+    assert code == 0 and script.exists() and f"bash {script}" in out
+    assert main.main(["launch-script", str(tmp_path / "missing.json")]) == 2
+    assert "launch-script: error:" in capsys.readouterr().err
+
+
+def test_file_sources_match_the_trainers():
+    assert _FILE_SOURCES == FILE_SOURCES
+
+
+def test_the_launch_module_does_not_import_torch():
+    code = "import sys, engine.launch_script, engine.cli.launch_script; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT).stdout.strip() == "False"
