@@ -95,6 +95,7 @@ REFUSED = {
     "edge to a missing node": _project(edges=[{"source": "x", "target": "ghost\nline"}]),
     "unknown type": _project(nodes=[{"id": "x", "type": "Conv3d" * 10000}]),
     "huge kernel": _project(nodes=[{"id": "c", "type": "Conv2d", "params": {"kernel_size": 10**30}}]),
+    "a float beyond the float range": _project(nodes=[{"id": "d", "type": "Dropout", "params": {"p": 10**400}}]),
     "reserved id": _project(nodes=[{"id": "forward", "type": "ReLU"}]),
 }
 
