@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from engine.errors import UserError
+from graphs.errors import ProjectFormatError
 from graphs.project import load_project, save_project
 
 MAIN = Path(__file__).resolve().parents[1] / "main.py"  # this installation's entry point
@@ -43,7 +44,7 @@ def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathL
     runs the script (default: this installation's, overridable with NEUROCANVAS_MAIN).
     A data file named by a relative path is written into the copy as an absolute path,
     and the script's comments name it, so it can be put where the cluster finds it.
-    Raises UserError for bad values or an unreadable project.
+    Raises UserError (only) for bad values, an unreadable project or a folder it can't write.
     """
     _check_count("nproc_per_node", nproc_per_node)
     _check_count("nnodes", nnodes)
@@ -52,7 +53,10 @@ def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathL
     if rdzv_endpoint is not None and not _is_endpoint(rdzv_endpoint):
         raise UserError(f"rendezvous endpoint must be HOST:PORT, e.g. node01:{DEFAULT_PORT}, got {rdzv_endpoint!r}")
     source = Path(project_path)
-    project = load_project(source)
+    try:
+        project = load_project(source)
+    except ProjectFormatError as error:
+        raise UserError(str(error)) from None
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -61,7 +65,10 @@ def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathL
     copy = out / source.name
     data_path = _absolute_data_path(project, source.resolve().parent)
     if not (copy.exists() and copy.resolve() == source.resolve()):  # never rewrite the project itself
-        save_project(project, copy)
+        try:
+            save_project(project, copy)
+        except ProjectFormatError as error:
+            raise UserError(str(error)) from None
     train_options = [*(["--epochs", str(epochs)] if epochs is not None else []),
                      *(["--device", device] if device is not None else [])]
     text = _script(project.name, copy.name, nproc_per_node, nnodes, rdzv_endpoint, train_options,

@@ -17,7 +17,10 @@ changes. The `Trainer` takes that `World` and:
   process would (see docs/distributed.md);
 - averages the training losses and sums the validation totals over the processes,
   so every process reports the same numbers, and only rank 0 (`is_main`) writes
-  files and reports progress.
+  files and reports progress;
+- averages the buffers (BatchNorm running statistics) after each epoch's training,
+  which each process updates from its own samples, so every process validates and
+  ends with the same model.
 
 Collectives are only ever called at the same point of the loop on every process;
 `agree` carries the losses and a stop flag in one all-reduce, so a stop asked of
@@ -120,12 +123,22 @@ class World:
         device_ids = [self.device.index] if self.device.type == "cuda" else None
         return DistributedDataParallel(model, device_ids=device_ids, static_graph=True)
 
+    def average_buffers(self, model: torch.nn.Module) -> None:
+        """Make the model's buffers (BatchNorm running statistics) the same on every process: float buffers
+        averaged over the processes, the others (counters) as on rank 0."""
+        for buffer in model.buffers():
+            if buffer.is_floating_point():
+                dist.all_reduce(buffer)
+                buffer.div_(self.size)
+            else:
+                dist.broadcast(buffer, src=0)
+
     def replicas_identical(self, model: torch.nn.Module) -> bool:
         """Whether every process holds exactly the same weights (compares SHA-256 digests of the state)."""
         digest = hashlib.sha256()
         for name, tensor in sorted(model.state_dict().items()):
             digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
         mine = torch.tensor(list(digest.digest()), dtype=torch.uint8, device=self.device)
         gathered = [torch.empty_like(mine) for _ in range(self.size)]
         dist.all_gather(gathered, mine)

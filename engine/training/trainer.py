@@ -321,7 +321,10 @@ class Trainer:
         for epoch in range(1, config.epochs + 1):
             started, paused_before = time.perf_counter(), self._paused_seconds
             lr = float(self._optimizer.param_groups[0]["lr"])  # reported: the rate the epoch starts with
-            if self._train_epoch(epoch):
+            stopped = self._train_epoch(epoch)
+            if self.world is not None:  # BatchNorm statistics differ between processes until averaged
+                self.world.average_buffers(self._model)
+            if stopped:
                 return "stopped", f"stopped by request at epoch {epoch}, batch {self._batch}"
             train_seconds = time.perf_counter() - started - (self._paused_seconds - paused_before)
             validation = self._validate()

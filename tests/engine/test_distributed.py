@@ -25,6 +25,7 @@ TIMEOUT = 180
 # the moons example trains on 800 samples in global batches of 32 (16 per process): the shards hold
 # 400 samples each, so both runs take the same 25 steps an epoch on the same samples
 EXAMPLE = ROOT / "resources" / "examples" / "moons_mlp.json"
+WITH_BATCHNORM = ROOT / "resources" / "examples" / "breast_cancer_tabular.json"  # BatchNorm1d and Dropout
 needs_torchrun = pytest.mark.skipif(not TORCHRUN.exists() or not torch.distributed.is_available(),
                                     reason="needs torchrun and torch.distributed")
 
@@ -155,7 +156,7 @@ with distributed.session("cpu") as world:
     def stop_on_rank_1(event):  # only rank 1 is asked to stop, in the middle of epoch 2
         if world.rank == 1 and isinstance(event, BatchProgress) and (event.epoch, event.batch) == (2, 3):
             trainer.stop()
-    trainer = Trainer(project, out_dir=out, callback=stop_on_rank_1, progress_every=1, world=world)
+    trainer = Trainer(project, epochs=3, out_dir=out, callback=stop_on_rank_1, progress_every=1, world=world)
     result = trainer.run()
     agree = world.replicas_identical(trainer.model)
     (report / f"rank{world.rank}.json").write_text(json.dumps([result.status, result.message, agree]))
@@ -163,10 +164,12 @@ with distributed.session("cpu") as world:
 
 
 @needs_torchrun
-def test_a_stop_asked_of_one_process_stops_all_at_the_same_batch(moons_project, tmp_path):
+def test_a_stop_asked_of_one_process_stops_all_at_the_same_batch(tmp_path):
+    """Also: BatchNorm statistics, which each process updates from its own samples, end up identical."""
+    project = shutil.copy(WITH_BATCHNORM, tmp_path / WITH_BATCHNORM.name)
     (tmp_path / "harness.py").write_text(HARNESS)
-    run = torchrun(tmp_path / "harness.py", moons_project.path, tmp_path / "out", tmp_path, cwd=tmp_path)
+    run = torchrun(tmp_path / "harness.py", project, tmp_path / "out", tmp_path, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     reports = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     assert reports[0] == reports[1] == ["stopped", "stopped by request at epoch 2, batch 4", True]
-    assert read_metadata(tmp_path / "out" / "weights.safetensors")["epoch"] == "2 (stopped after batch 4)"
+    assert read_metadata(tmp_path / "out" / "last.safetensors")["epoch"] == "2 (stopped after batch 4)"

@@ -91,6 +91,12 @@ def test_bad_values_are_refused(csv_project, tmp_path, options, message):
         write_launch_script(csv_project.path, tmp_path / "launch", **options)
 
 
+def test_an_unreadable_project_is_a_user_error(tmp_path):
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(UserError, match="broken.json"):
+        write_launch_script(tmp_path / "broken.json", tmp_path / "launch")
+
+
 def test_the_command_line(moons_project, tmp_path, capsys):
     code = main.main(["launch-script", str(moons_project.path), "--nproc-per-node", "2"])
     out = capsys.readouterr().out
