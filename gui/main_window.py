@@ -35,6 +35,7 @@ from gui.document import DocumentController
 from gui.inspector import Inspector
 from gui.palette import Palette
 from gui.summary import ModelSummary
+from gui.workbench import install as install_workbench
 
 STATE_VERSION = 1
 FILE_FILTER = "Neurocanvas projects (*.json);;All files (*)"
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.document.resultChanged.connect(self._update_stats)
         self.document.undo_stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
         self.document.projectReset.connect(self._update_title)
+        install_workbench(self)  # training docks and menus; before the layout is saved and restored
         self._default_state = self.saveState(STATE_VERSION)
         self._restore_settings()
         self._update_title()

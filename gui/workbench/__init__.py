@@ -1,0 +1,23 @@
+"""The training workbench: pick data, train the graph on the canvas, watch the curves, evaluate, export.
+
+    from gui.workbench import install
+    workbench = install(main_window)
+
+`install` adds the workbench's docks, the Train menu and toolbar and the File >
+Export actions to an existing `MainWindow`. Modules: `workbench` (the wiring),
+`worker` (the training thread), `settings` (undoable training settings),
+`data_panel`/`data_sources`, `training_panel`, `run_control`, `series`/`plots`
+(live curves), `runs`, `evaluation`/`evaluation_panel`, `export_actions`,
+`tasks` and `engine_loader` (background jobs; torch loads only when needed).
+"""
+
+from __future__ import annotations
+
+
+def install(window):
+    """Attach the training workbench to `window` (a gui.main_window.MainWindow), once; returns it."""
+    if getattr(window, "workbench", None) is None:
+        from gui.workbench.workbench import Workbench
+
+        window.workbench = Workbench(window)
+    return window.workbench

@@ -1,0 +1,272 @@
+"""Live training curves (pyqtgraph): loss, the validation metric and the learning rate.
+
+The loss plot shows every batch's loss faintly and its moving average on top,
+plus the epoch train and validation losses; the metric plot shows validation
+accuracy (or MAE); a small plot shows the learning rate. X is the step or the
+epoch; the loss can be shown on a log scale; a crosshair reads values out;
+the plots export to PNG and the numbers to CSV. Ticked earlier runs are
+overlaid as dashed epoch curves in their own colours.
+
+Cost is bounded: data arrives in `RunSeries` buffers (no Qt), and one QTimer
+redraws at most `REDRAW_HZ` times a second, only when a series' `version`
+changed. Curves clip to the visible range and downsample by peaks, so a
+100,000-step run still pans smoothly. Only the GUI thread touches plot items.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.workbench.series import RunSeries
+
+REDRAW_HZ = 12
+BACKGROUND = "#1d1f23"
+RAW, SMOOTH, TRAIN, VAL, METRIC, LR = "#4f8fd6", "#7fb8ff", "#b4d3ff", "#f0b35a", "#6fd08c", "#c678dd"
+METRIC_TITLES = {"val_accuracy": "validation accuracy", "val_mae": "validation MAE"}
+AXIS_TITLES = {"val_accuracy": "accuracy", "val_mae": "MAE"}
+
+
+def _pen(colour: str, width: float = 1.5, alpha: int = 255, dashed: bool = False):
+    colour = pg.mkColor(colour)
+    colour.setAlpha(alpha)
+    return pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+
+
+def _plot(layout: pg.GraphicsLayoutWidget, row: int, title: str) -> pg.PlotItem:
+    plot = layout.addPlot(row=row, col=0)
+    plot.setLabel("left", title)
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    plot.setClipToView(True)
+    plot.setDownsampling(auto=True, mode="peak")
+    plot.getAxis("left").setWidth(56)
+    plot.getAxis("left").enableAutoSIPrefix(False)
+    plot.getAxis("bottom").enableAutoSIPrefix(False)
+    return plot
+
+
+class LivePlots(QWidget):
+    """The curves of the current run and of the ticked earlier runs."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.series: RunSeries | None = None
+        self.overlays: dict[object, tuple] = {}  # key -> (series, colour, plot items, name)
+        self._drawn = None  # what the curves show: (id(series), version, x mode)
+        self._build()
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000 // REDRAW_HZ)
+        self.timer.timeout.connect(self.refresh)
+        self.redraws = 0
+
+    def _build(self) -> None:
+        self.x_mode = QComboBox()
+        self.x_mode.addItems(["step", "epoch"])
+        self.log_scale = QCheckBox("Log-scale loss")
+        self.save_png = QToolButton(text="Save PNG…")
+        self.save_csv = QToolButton(text="Save CSV…")
+        self.readout = QLabel("")
+        self.readout.setObjectName("plotReadout")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        bar.addWidget(QLabel("X axis"))
+        bar.addWidget(self.x_mode)
+        bar.addWidget(self.log_scale)
+        bar.addWidget(self.readout, 1)
+        bar.addWidget(self.save_png)
+        bar.addWidget(self.save_csv)
+
+        self.legend = QLabel()
+        self.legend.setObjectName("plotLegend")
+        self.legend.setContentsMargins(8, 0, 8, 2)
+        self.legend.setWordWrap(True)
+        self._show_legend()
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground(BACKGROUND)
+        self.loss_plot = _plot(self.canvas, 0, "loss")
+        self.metric_plot = _plot(self.canvas, 1, "accuracy")
+        self.lr_plot = _plot(self.canvas, 2, "LR")
+        self.lr_plot.setMaximumHeight(100)
+        self.lr_plot.getAxis("left").setStyle(maxTickLevel=0)
+        self.canvas.ci.layout.setRowStretchFactor(0, 5)
+        self.canvas.ci.layout.setRowStretchFactor(1, 3)
+        self.canvas.ci.layout.setRowStretchFactor(2, 1)
+        for plot in (self.metric_plot, self.lr_plot):
+            plot.setXLink(self.loss_plot)
+        self.raw_curve = self.loss_plot.plot(pen=_pen(RAW, 1, alpha=70))
+        self.smooth_curve = self.loss_plot.plot(pen=_pen(SMOOTH, 2))
+        self.train_curve = self.loss_plot.plot(pen=_pen(TRAIN, 1.5), symbol="o", symbolSize=5, symbolBrush=TRAIN,
+                                               symbolPen=None)
+        self.val_curve = self.loss_plot.plot(pen=_pen(VAL, 2), symbol="o", symbolSize=6, symbolBrush=VAL,
+                                             symbolPen=None)
+        self.metric_curve = self.metric_plot.plot(pen=_pen(METRIC, 2), symbol="o", symbolSize=6, symbolBrush=METRIC,
+                                                  symbolPen=None)
+        self.lr_curve = self.lr_plot.plot(pen=_pen(LR, 1.5))
+        self.crosshairs = [pg.InfiniteLine(angle=90, movable=False, pen=_pen("#8c939d", 1, alpha=140))
+                           for _ in range(3)]
+        for plot, line in zip((self.loss_plot, self.metric_plot, self.lr_plot), self.crosshairs):
+            plot.addItem(line, ignoreBounds=True)
+            line.hide()
+        self._mouse = pg.SignalProxy(self.canvas.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.canvas, 1)
+        self.x_mode.currentIndexChanged.connect(self._invalidate)
+        self.log_scale.toggled.connect(self._set_log)
+        self.save_png.clicked.connect(self.export_png_dialog)
+        self.save_csv.clicked.connect(self.export_csv_dialog)
+
+    # ---- what is shown ------------------------------------------------------------
+    def show_series(self, series: RunSeries | None) -> None:
+        """Make `series` the current run (its curves are redrawn as it grows)."""
+        self.series = series
+        if series is not None:
+            self.metric_plot.setLabel("left", AXIS_TITLES.get(series.metric, series.metric))
+        self._invalidate()
+
+    def set_overlays(self, runs: list[tuple[object, RunSeries, str, str]]) -> None:
+        """Overlay (key, series, colour, name) runs as dashed epoch curves; others are removed."""
+        wanted = {key for key, *_ in runs}
+        for key in [k for k in self.overlays if k not in wanted]:
+            _series, _colour, items, _name = self.overlays.pop(key)
+            for plot, item in items:
+                plot.removeItem(item)
+        for key, series, colour, name in runs:
+            if key in self.overlays:
+                continue
+            items = [(self.loss_plot, self.loss_plot.plot(pen=_pen(colour, 1.5, alpha=200, dashed=True))),
+                     (self.metric_plot, self.metric_plot.plot(pen=_pen(colour, 1.5, alpha=200, dashed=True)))]
+            self.overlays[key] = (series, colour, items, name)
+        self._show_legend()
+        self._invalidate()
+
+    def _show_legend(self) -> None:
+        entries = [(RAW, "━", "batch loss"), (SMOOTH, "━", "smoothed"), (TRAIN, "●", "train loss (epoch)"),
+                   (VAL, "●", "validation loss"), (METRIC, "●", "validation metric"), (LR, "━", "learning rate")]
+        entries += [(colour, "╌", f"{name} (validation)") for _s, colour, _i, name in self.overlays.values()]
+        self.legend.setText("&nbsp;&nbsp; ".join(f'<span style="color:{colour}">{mark}</span>&nbsp;{text}'
+                                                 for colour, mark, text in entries))
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.refresh()
+
+    def _invalidate(self, *_args) -> None:
+        self._drawn = None
+        if not self.timer.isActive():
+            self.refresh()
+
+    def _set_log(self, on: bool) -> None:
+        self.loss_plot.setLogMode(y=on)
+        self.loss_plot.enableAutoRange()
+
+    # ---- drawing (GUI thread, from the timer) ---------------------------------------
+    def _scale(self, series: RunSeries) -> float:
+        return 1.0 / series.batches_per_epoch if self.x_mode.currentText() == "epoch" else 1.0
+
+    def refresh(self) -> None:
+        """Redraw if the current run grew or the view settings changed since the last redraw."""
+        series = self.series
+        state = (id(series), series.version if series else -1, self.x_mode.currentText(),
+                 tuple((k, o[0].version) for k, o in self.overlays.items()))
+        if state == self._drawn:
+            return
+        self._drawn = state
+        self.redraws += 1
+        if series is None:
+            for curve in (self.raw_curve, self.smooth_curve, self.train_curve, self.val_curve, self.metric_curve,
+                          self.lr_curve):
+                curve.setData([], [])
+        else:
+            scale = self._scale(series)
+            self.raw_curve.setData(series.batches.x * scale, series.batches.y, skipFiniteCheck=True)
+            self.smooth_curve.setData(series.smoothed.x * scale, series.smoothed.y, skipFiniteCheck=True)
+            self._epoch_curve(self.train_curve, series, "train_loss", scale)
+            self._epoch_curve(self.val_curve, series, "val_loss", scale)
+            self._epoch_curve(self.metric_curve, series, series.metric, scale)
+            steps, rates = series.learning_rates()
+            self.lr_curve.setData(steps * scale, rates)
+            if len(rates):
+                self.lr_plot.setYRange(0.0, float(rates.max()) * 1.15, padding=0)
+        for overlay, _colour, items, _name in self.overlays.values():
+            scale = self._scale(overlay)
+            (_p, loss_item), (_q, metric_item) = items
+            self._epoch_curve(loss_item, overlay, "val_loss", scale)
+            self._epoch_curve(metric_item, overlay, overlay.metric, scale)
+        self.lr_plot.setVisible(bool(series is not None and series.epochs))
+
+    @staticmethod
+    def _epoch_curve(curve, series: RunSeries, name: str, scale: float) -> None:
+        x, y = series.column(name)
+        curve.setData(x * scale, y)
+
+    # ---- crosshair ----------------------------------------------------------------------
+    def _mouse_moved(self, args) -> None:
+        position = args[0]
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            if plot.sceneBoundingRect().contains(position):
+                x = plot.vb.mapSceneToView(position).x()
+                for line in self.crosshairs:
+                    line.setPos(x)
+                    line.show()
+                self.readout.setText(self.read_out(x))
+                return
+
+    def read_out(self, x: float) -> str:
+        """The values of the current run nearest to `x` (in the axis' units), as one line."""
+        series = self.series
+        if series is None or not series.batches.n:
+            return ""
+        scale = self._scale(series)
+        step = x / scale
+        parts = [f"step {max(0, round(step))}", f"epoch {step / series.batches_per_epoch:.2f}"]
+        index = int(np.clip(np.searchsorted(series.batches.x, step), 0, series.batches.n - 1))
+        parts.append(f"loss {series.batches.y[index]:.4g} (smoothed {series.smoothed.y[index]:.4g})")
+        if series.epochs:
+            row = min(series.epochs, key=lambda r: abs(r["step"] - step))
+            names = (("val_loss", "validation loss"), (series.metric, METRIC_TITLES.get(series.metric, "metric")),
+                     ("lr", "lr"))
+            values = [f"{title} {row[name]:.4g}" for name, title in names if isinstance(row.get(name), float)]
+            parts.append(f"epoch {row['epoch']}: " + ", ".join(values))
+        return " · ".join(parts)
+
+    # ---- export ------------------------------------------------------------------------
+    def export_png(self, path: str | Path) -> bool:
+        self.refresh()
+        return self.canvas.grab().save(str(path))
+
+    def export_csv(self, path: str | Path) -> None:
+        Path(path).write_text(self.series.csv_text() if self.series else "", encoding="utf-8")
+
+    def export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the plots as PNG", "training-curves.png", "PNG (*.png)")
+        if path:
+            self.export_png(path if path.lower().endswith(".png") else path + ".png")
+
+    def export_csv_dialog(self) -> None:
+        if self.series is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save the metrics as CSV", "metrics.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path if path.lower().endswith(".csv") else path + ".csv")

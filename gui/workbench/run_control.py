@@ -1,0 +1,139 @@
+"""Start, Pause/Resume and Stop (Train menu and toolbar), the progress read-out and the snapshot banner.
+
+The actions only call the workbench; `RunActions.set_state` enables them for
+the controller's state. `RunProgress` sits in the status bar: a bar over the
+run's steps and one line with the epoch, the batch, samples per second and
+the time left. `SnapshotBanner` says, while a run is going, that it trains on
+a copy of the graph taken when it started, so edits apply to the next run.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QProgressBar, QStyle, QToolBar, QWidget
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class RunActions:
+    """The run actions, the Train menu and the Training toolbar."""
+
+    def __init__(self, window, workbench):
+        style = window.style()
+        icon = style.standardIcon
+        SP = QStyle.StandardPixmap
+
+        def action(text, slot, shortcut, icon_kind, tip):
+            act = QAction(text, window)
+            if icon_kind is not None:
+                act.setIcon(icon(icon_kind))
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+                act.setToolTip(f"{tip} ({shortcut})")
+            act.setStatusTip(tip)
+            act.triggered.connect(lambda _checked=False: slot())
+            window.addAction(act)
+            return act
+
+        a = self.a = SimpleNamespace()
+        a.start = action("&Start Training", workbench.start, "F5", SP.SP_MediaPlay,
+                         "Train the graph on the canvas with the Data and Training settings")
+        a.pause = action("&Pause", workbench.toggle_pause, "F6", SP.SP_MediaPause, "Pause or resume the run")
+        a.stop = action("S&top", workbench.stop, "Shift+F5", SP.SP_MediaStop, "Stop the run after the current batch")
+        a.evaluate = action("&Evaluate Checkpoint…", workbench.evaluate_checkpoint_dialog, None, None,
+                            "Evaluate a weights file (.safetensors) on the validation split")
+        menu = QMenu("&Train", window)
+        window.menuBar().insertMenu(window.menus["help"].menuAction(), menu)
+        window.menus["train"] = menu
+        menu.addActions([a.start, a.pause, a.stop])
+        menu.addSeparator()
+        menu.addAction(a.evaluate)
+        menu.addSeparator()
+        self.panels_menu = menu.addMenu("Show &Panel")
+        toolbar = QToolBar("Training toolbar", window)
+        toolbar.setObjectName("trainingToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addActions([a.start, a.pause, a.stop])
+        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self.toolbar, self.menu = toolbar, menu
+        self.set_state("idle")
+
+    def set_state(self, state: str) -> None:
+        a = self.a
+        active = state != "idle"
+        a.start.setEnabled(not active)
+        a.pause.setEnabled(state in ("starting", "running", "paused"))
+        a.stop.setEnabled(active and state != "stopping")
+        a.pause.setText("&Resume" if state == "paused" else "&Pause")
+        a.pause.setIcon(a.pause.parent().style().standardIcon(
+            QStyle.StandardPixmap.SP_MediaPlay if state == "paused" else QStyle.StandardPixmap.SP_MediaPause))
+
+
+class RunProgress(QWidget):
+    """Epoch, batch, samples/s and ETA of the run, with a progress bar (lives in the status bar)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.bar = QProgressBar()
+        self.bar.setFixedWidth(160)
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(14)
+        self.text = QLabel()
+        self.text.setObjectName("runProgressText")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 6, 0)
+        layout.addWidget(self.text)
+        layout.addWidget(self.bar)
+        self.epochs = 0
+        self.hide()
+
+    def starting(self) -> None:
+        self.bar.setRange(0, 0)  # busy until the run reports its size
+        self.text.setText("Loading data and compiling…")
+        self.show()
+
+    def started(self, event) -> None:
+        self.epochs = event.total_epochs
+        self.bar.setRange(0, max(1, event.total_epochs * event.batches_per_epoch))
+        self.bar.setValue(0)
+        self.text.setText(f"Epoch 1/{self.epochs} on {event.device}")
+
+    def progress(self, event) -> None:
+        self.bar.setValue(event.step)
+        self.text.setText(f"Epoch {event.epoch}/{self.epochs} · batch {event.batch}/{event.batches} · "
+                          f"{event.samples_per_sec:,.0f} samples/s · ETA {_duration(event.eta_seconds)}")
+
+    def paused(self, paused: bool) -> None:
+        if paused:
+            self.text.setText("Paused · " + self.text.text().split(" · ETA")[0])
+
+    def stopping(self) -> None:
+        self.text.setText("Stopping after this batch…")
+
+    def ended(self) -> None:
+        self.hide()
+
+
+class SnapshotBanner(QLabel):
+    """'Training on a snapshot taken at 12:03 — edits apply to the next run', shown while a run goes on."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("snapshotBanner")
+        self.setWordWrap(True)
+        self.setStyleSheet("QLabel#snapshotBanner { background: #3a3222; color: #f0d9a8; padding: 4px 8px; "
+                           "border-bottom: 1px solid #5c4a2a; }")
+        self.hide()
+
+    def show_snapshot(self, taken_at) -> None:
+        self.setText(f"Training on a snapshot of the graph taken at {taken_at:%H:%M:%S} — "
+                     "edits apply to the next run.")
+        self.show()

@@ -1,0 +1,86 @@
+"""Short jobs off the GUI thread: loading the engine, a data preview, an evaluation, an export.
+
+`TaskRunner.submit(fn, on_done, on_error)` runs `fn()` on a small private
+thread pool and calls `on_done(result)` or `on_error(exception)` later, in the
+GUI thread. Delivery goes through a signal connected to a method of the runner
+(a QObject living in the GUI thread): in PySide6 a signal emitted in a worker
+thread and connected to a plain function or lambda would run that function in
+the worker thread. Garbage collection moves to the GUI thread before the
+first job starts (see `gc_policy`). `shutdown()` drops pending callbacks and waits for the jobs
+still running, so nothing outlives the window.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from gui.workbench.gc_policy import collect_in_gui_thread
+
+
+class _Signals(QObject):
+    delivered = Signal(int, bool, object)  # token, ok, result or exception
+
+
+class _Job(QRunnable):
+    def __init__(self, token: int, fn: Callable[[], object], signals: _Signals):
+        super().__init__()
+        self.token, self.fn, self.signals = token, fn, signals
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except BaseException as error:  # noqa: BLE001 - every failure is reported to the GUI
+            self.signals.delivered.emit(self.token, False, error)
+        else:
+            self.signals.delivered.emit(self.token, True, result)
+
+
+class TaskRunner(QObject):
+    """Runs callables in background threads and hands their results back to the GUI thread."""
+
+    def __init__(self, parent: QObject | None = None, threads: int = 2):
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._signals = _Signals(self)
+        self._signals.delivered.connect(self._deliver)
+        self._callbacks: dict[int, tuple[Callable, Callable]] = {}
+        self._tokens = itertools.count(1)
+        self._closed = False
+
+    def submit(self, fn: Callable[[], object], on_done: Callable[[object], None],
+               on_error: Callable[[BaseException], None]) -> int:
+        """Start `fn()` in the background; returns a token for `cancel`."""
+        if self._closed:
+            return 0
+        collect_in_gui_thread()
+        token = next(self._tokens)
+        self._callbacks[token] = (on_done, on_error)
+        self._pool.start(_Job(token, fn, self._signals))
+        return token
+
+    def cancel(self, token: int) -> None:
+        """Forget a job's callbacks (the job itself runs to its end; its result is dropped)."""
+        self._callbacks.pop(token, None)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._callbacks)
+
+    def _deliver(self, token: int, ok: bool, value: object) -> None:
+        callbacks = self._callbacks.pop(token, None)
+        if callbacks is not None:
+            callbacks[0 if ok else 1](value)
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def shutdown(self) -> None:
+        """No more callbacks; wait for the running jobs to end."""
+        self._closed = True
+        self._callbacks.clear()
+        self._pool.clear()
+        self._pool.waitForDone()

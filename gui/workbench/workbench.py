@@ -1,0 +1,355 @@
+"""The training workbench inside the editor's main window: data, settings, runs, curves, evaluation, export.
+
+`Workbench(window)` adds its docks (Data, Training, Training Curves, Runs,
+Evaluation), the Train menu and toolbar, the File > Export actions and a
+progress read-out in the status bar, and connects them. A run trains a
+snapshot of the open project (a copy of its graph and settings taken at
+Start) in a worker thread (`gui.workbench.worker`); a banner says so while it
+runs, and the editor stays fully usable. Closing the window during a run asks
+to stop it, then stops it and waits for the worker before the usual
+unsaved-changes prompt. Nothing here imports torch until the engine is needed.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from graphs.project import Project, load_project
+from gui.workbench.data_panel import DataPanel
+from gui.workbench.engine_loader import EngineLoader
+from gui.workbench.export_actions import ExportActions, ModelSource
+from gui.workbench.run_control import RunActions, RunProgress, SnapshotBanner
+from gui.workbench.runs import RunRecord, RunsPanel
+from gui.workbench.settings import TrainingSettings
+from gui.workbench.tasks import TaskRunner
+from gui.workbench.training_panel import TrainingPanel
+from gui.workbench.views import Deferred
+from gui.workbench.worker import PROGRESS_INTERVAL, RunController, RunRequest, training_threads
+
+Area = Qt.DockWidgetArea
+
+
+def snapshot(project: Project) -> Project:
+    """An independent copy of the project for a run: later edits don't reach the running model."""
+    return Project(project.graph.copy(), project.name, copy.deepcopy(project.training), copy.deepcopy(project.gui),
+                   project.path)
+
+
+class Workbench(QObject):
+    """Everything the training feature adds to one MainWindow."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window, self.document = window, window.document
+        self.tasks = TaskRunner(self)
+        self.engine = EngineLoader(self.tasks, self)
+        self.settings = TrainingSettings(self.document, self)
+        self.controller = RunController(self)
+        self.run_options: dict = {"progress_interval": PROGRESS_INTERVAL}  # extra Trainer options (tests: max_batches)
+        self.runs_root = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+                              or Path.home() / ".neurocanvas") / "runs"
+        self.current_run: RunRecord | None = None
+        self._evaluating = 0
+        self._made_room = False
+        self._evaluation_shown = False
+
+        self.data_panel = DataPanel(self.settings, self.engine, self.tasks)
+        self.training_panel = TrainingPanel(self.settings, self.engine)
+        self.curves = Deferred(self._make_plots)  # pyqtgraph loads when the curves are first needed
+        self.banner = SnapshotBanner()
+        self.curves.layout().addWidget(self.banner)
+        self.runs_panel = RunsPanel()
+        self.evaluation_holder = Deferred(self._make_evaluation_panel)
+        self.progress = RunProgress()
+        self.actions = RunActions(window, self)
+        self.exports = ExportActions(window, self.tasks, self.model_source, self)
+        self._add_docks()
+        window.statusBar().insertPermanentWidget(0, self.progress)
+
+        c = self.controller
+        c.stateChanged.connect(self.actions.set_state)
+        c.runStarted.connect(self._run_started)
+        c.progress.connect(self._progress)
+        c.epochEnded.connect(self._epoch_ended)
+        c.pausedChanged.connect(self._paused_changed)
+        c.runFinished.connect(self._run_finished)
+        c.runFailed.connect(self._run_failed)
+        self.runs_panel.currentChanged.connect(self._run_selected)
+        self.runs_panel.overlaysChanged.connect(self._overlays_changed)
+        window.installEventFilter(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    def _make_plots(self):
+        from gui.workbench.plots import LivePlots
+
+        return LivePlots()
+
+    def _make_evaluation_panel(self):
+        from gui.workbench.evaluation_panel import EvaluationPanel
+
+        panel = EvaluationPanel()
+        panel.checkpointRequested.connect(self.evaluate_checkpoint_dialog)
+        return panel
+
+    @property
+    def plots(self):
+        """The LivePlots widget (built on first use)."""
+        return self.curves.content
+
+    @property
+    def evaluation_panel(self):
+        """The EvaluationPanel widget (built on first use)."""
+        return self.evaluation_holder.content
+
+    def _add_docks(self) -> None:
+        w = self.window
+        self.docks = {
+            "data": w.add_dock(self.data_panel, "Data", Area.RightDockWidgetArea, "dataDock"),
+            "training": w.add_dock(self.training_panel, "Training", Area.RightDockWidgetArea, "trainingDock"),
+            "curves": w.add_dock(self.curves, "Training Curves", Area.BottomDockWidgetArea, "curvesDock"),
+            "runs": w.add_dock(self.runs_panel, "Runs", Area.RightDockWidgetArea, "runsDock"),
+            "evaluation": w.add_dock(self.evaluation_holder, "Evaluation", Area.BottomDockWidgetArea,
+                                     "evaluationDock"),
+        }
+        inspector, summary = w.docks.get("Inspector"), w.docks.get("Model Summary")
+        if inspector is not None:  # the Runs dock stays below the Inspector's tab group
+            w.tabifyDockWidget(inspector, self.docks["data"])
+            w.tabifyDockWidget(self.docks["data"], self.docks["training"])
+            inspector.raise_()
+        if summary is not None:
+            w.splitDockWidget(summary, self.docks["evaluation"], Qt.Orientation.Horizontal)
+            w.tabifyDockWidget(summary, self.docks["curves"])
+            summary.raise_()
+        else:
+            w.splitDockWidget(self.docks["curves"], self.docks["evaluation"], Qt.Orientation.Horizontal)
+        self.docks["data"].visibilityChanged.connect(lambda shown: shown and self.data_panel.activate())
+        self.docks["training"].visibilityChanged.connect(lambda shown: shown and self.training_panel.activate())
+        self.docks["evaluation"].hide()  # appears with the first evaluation (the user's layout is restored later)
+        self.docks["curves"].visibilityChanged.connect(lambda shown: shown and self.plots)
+        self.docks["evaluation"].visibilityChanged.connect(lambda shown: shown and self.evaluation_panel)
+        for dock in self.docks.values():
+            self.actions.panels_menu.addAction(dock.toggleViewAction())
+
+    def show_dock(self, name: str) -> None:
+        dock = self.docks[name]
+        dock.show()
+        dock.raise_()
+
+    def _make_room(self) -> None:
+        """Give the curves and the evaluation enough height the first time a run starts."""
+        if self._made_room:
+            return
+        self._made_room = True
+        height = int(self.window.height() * 0.42)
+        if self.docks["curves"].height() < height:
+            self.window.resizeDocks([self.docks["curves"], self.docks["evaluation"]], [height, height],
+                                    Qt.Orientation.Vertical)
+
+    # ---- running -------------------------------------------------------------------
+    def _run_folder(self, project: Project) -> Path | None:
+        """Where a run writes: None (the engine's default, `runs/` beside a saved project), else a folder
+        under the application's data folder for an unsaved project."""
+        if project.path is not None:
+            return None
+        stem = re.sub(r"\W+", "_", project.name or "untitled").strip("_") or "untitled"
+        folder = self.runs_root / f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
+        suffix = 2
+        while folder.exists():
+            folder = self.runs_root / f"{stem}-{datetime.now():%Y%m%d-%H%M%S}-{suffix}"
+            suffix += 1
+        return folder
+
+    def start(self) -> bool:
+        """Start training the open project (a snapshot of it) with its settings."""
+        if self.controller.active:
+            return False
+        project = snapshot(self.document.project)
+        options = {"threads": training_threads(), **self.run_options}
+        folder = self._run_folder(project)
+        if folder is not None:
+            options["out_dir"] = folder
+        run = self.runs_panel.new_record(copy.deepcopy(project.training), project)
+        self.controller.start(RunRequest(project, options))
+        self.current_run = run
+        self.runs_panel.add(run)
+        self.plots.start()
+        self.banner.show_snapshot(run.started_at)
+        self.progress.starting()
+        self.show_dock("curves")
+        self._make_room()
+        self.window.show_message(f"Run {run.number} started on a snapshot of the graph")
+        return True
+
+    def toggle_pause(self) -> None:
+        if self.controller.state == "paused":
+            self.controller.resume()
+            self._set_status(self.current_run, "running")
+        else:
+            self.controller.pause()
+
+    def stop(self) -> None:
+        if self.controller.active:
+            self.controller.stop()
+            self.progress.stopping()
+
+    def _set_status(self, run: RunRecord | None, status: str) -> None:
+        if run is not None:
+            run.status = status
+            self.runs_panel.update_run(run)
+
+    def _run_started(self, event) -> None:
+        run = self.current_run
+        run.started = event
+        run.series.set_batches_per_epoch(event.batches_per_epoch)
+        run.series.metric = event.metric
+        self.plots.show_series(run.series if self.runs_panel.current() is run else self.plots.series)
+        self.progress.started(event)
+        self._set_status(run, "running")
+        for note in event.notes:
+            self.window.show_message(f"Note: {note}")
+
+    def _progress(self, event) -> None:
+        self.current_run.series.add_losses(event.step, event.losses)
+        self.progress.progress(event)
+
+    def _epoch_ended(self, event) -> None:
+        self.current_run.series.add_epoch(event.metrics)
+        self.runs_panel.update_run(self.current_run)
+
+    def _paused_changed(self, paused: bool) -> None:
+        self.progress.paused(paused)
+        self._set_status(self.current_run, "paused" if paused else "running")
+
+    def _end_run(self) -> RunRecord:
+        run = self.current_run
+        self.plots.stop()
+        self.banner.hide()
+        self.progress.ended()
+        return run
+
+    def _run_finished(self, result) -> None:
+        run = self._end_run()
+        run.result, run.message = result, result.message
+        self._set_status(run, result.status)
+        if result.status == "failed":
+            QMessageBox.critical(self.window, "Training failed", f"Run {run.number}: {result.message}")
+        else:
+            self.window.show_message(f"Run {run.number}: {result.message}")
+        if result.weights and self.runs_panel.current() is run:
+            self.evaluate_run(run)
+
+    def _run_failed(self, message: str, details: str) -> None:
+        run = self._end_run()
+        run.message = message
+        self._set_status(run, "failed")
+        text = f"Run {run.number} could not train: {message}"
+        if details:
+            text += "\n\nThis looks like a bug; details:\n" + details[-1500:]
+        QMessageBox.critical(self.window, "Training failed", text)
+
+    # ---- runs list, overlays, evaluation ----------------------------------------------
+    def _run_selected(self, run: RunRecord | None) -> None:
+        self.plots.show_series(run.series if run else None)
+        if run is None:
+            self.evaluation_panel.show_report(None)
+        elif run.evaluation is not None:
+            self.evaluation_panel.show_report(run.evaluation)
+        elif run.weights:
+            self.evaluate_run(run)
+        else:
+            self.evaluation_panel.show_message(f"Run {run.number} has no trained weights to evaluate"
+                                               + (" yet." if run.result is None else "."))
+
+    def _overlays_changed(self, runs: list) -> None:
+        self.plots.set_overlays([(run.number, run.series, run.colour, f"Run {run.number}") for run in runs])
+
+    @staticmethod
+    def trained_project(run: RunRecord) -> Project:
+        """The project as the run trained it (shapes filled from the data), from the run's folder."""
+        saved = run.result.out_dir / "project.json" if run.result and run.result.out_dir else None
+        return load_project(saved) if saved is not None and saved.exists() else run.project
+
+    def evaluate_run(self, run: RunRecord) -> None:
+        from gui.workbench.evaluation import evaluate_weights
+
+        project = self.trained_project(run)
+        source = f"Run {run.number} ({run.result.weights_from} weights)"
+        self._evaluate(lambda: evaluate_weights(project, run.weights, source, base_dir=self.settings.base_dir), run)
+
+    def evaluate_checkpoint_dialog(self, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self.window, "Evaluate a checkpoint", str(self.settings.base_dir),
+                                                  "safetensors weights (*.safetensors);;All files (*)")
+            if not path:
+                return
+        from gui.workbench.evaluation import evaluate_weights
+
+        project, base_dir = snapshot(self.document.project), self.settings.base_dir
+        self.show_dock("evaluation")
+        self._evaluate(lambda: evaluate_weights(project, path, f"Checkpoint {Path(path).name}", base_dir), None)
+
+    def _evaluate(self, job, run: RunRecord | None) -> None:
+        self._evaluating += 1
+        if not self._evaluation_shown:
+            self._evaluation_shown = True
+            self.show_dock("evaluation")
+        self.evaluation_panel.show_busy("Evaluating on the validation split…")
+
+        def done(report) -> None:
+            self._evaluating -= 1
+            if run is not None:
+                run.evaluation = report
+            if run is None or self.runs_panel.current() is run:
+                self.evaluation_panel.show_report(report)
+
+        def failed(error: BaseException) -> None:
+            self._evaluating -= 1
+            self.evaluation_panel.show_message(f"Evaluation failed: {error}")
+
+        self.engine.when_ready(lambda: self.tasks.submit(job, done, failed))
+
+    # ---- export ---------------------------------------------------------------------------
+    def model_source(self) -> ModelSource:
+        """What File > Export writes: the selected run's model, else the newest with weights, else the canvas."""
+        selected = self.runs_panel.current()
+        candidates = [selected] if selected is not None and selected.weights else []
+        candidates += [run for run in reversed(self.runs_panel.runs) if run.weights]
+        name = self.document.project.name or "model"
+        if candidates:
+            run = candidates[0]
+            return ModelSource(self.trained_project(run).graph, run.weights, f"the model of run {run.number}", name)
+        return ModelSource(self.document.graph.copy(), None,
+                           "the untrained model on the canvas (random initial weights)", name)
+
+    # ---- closing ----------------------------------------------------------------------------
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close and self.controller.active:
+            buttons = QMessageBox.StandardButton
+            answer = QMessageBox.question(self.window, "Training in progress",
+                                          "A training run is in progress. Stop it and close the window?",
+                                          buttons.Yes | buttons.No, buttons.No)
+            if answer != buttons.Yes:
+                event.ignore()
+                return True
+            self.stop_and_wait()
+        return False
+
+    def stop_and_wait(self) -> None:
+        """Stop the run (if any) and wait for its thread to end; the run is listed as stopped."""
+        if self.controller.active:
+            self.controller.shutdown()
+            run = self._end_run()
+            self._set_status(run, "stopped")
+
+    def shutdown(self) -> None:
+        """For the application's exit: stop training and wait for every background job."""
+        self.stop_and_wait()
+        self.tasks.shutdown()

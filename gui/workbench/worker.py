@@ -1,0 +1,242 @@
+"""One training run in a worker thread, and the GUI-side controller that starts, pauses and stops it.
+
+`TrainingWorker` is a QObject moved to its own QThread; its `run` slot builds
+the engine's `Trainer` on a snapshot of the project and trains. The trainer's
+callback (called in the worker thread, a few times a second: the trainer
+aggregates batches itself) turns each event into one Qt signal. Those signals
+are connected to methods of `RunController`, which lives in the GUI thread, so
+they are queued there; a lambda would run in the worker thread (see
+docs/pitfalls). The controller alone quits and joins the thread, from the GUI
+thread, after the worker said it is done, or in `shutdown` when the window
+closes: stop, then wait, so no QThread is destroyed while running.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from engine.errors import UserError  # no torch: safe at start-up
+from gui.workbench.gc_policy import collect_in_gui_thread
+
+PROGRESS_INTERVAL = 0.1  # seconds between the trainer's aggregated progress events
+
+
+def training_threads(cores: int | None = None) -> int:
+    """torch threads for a run started from the GUI: every core but one, which stays with the GUI."""
+    cores = cores or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return max(1, cores - 1)
+
+
+@dataclass
+class RunRequest:
+    """What to train: a project snapshot and options passed on to `Trainer`."""
+
+    project: object  # graphs.project.Project, a copy the editor no longer touches
+    options: dict = field(default_factory=dict)  # device, epochs, out_dir, threads, max_batches, ...
+
+
+class TrainingWorker(QObject):
+    """Runs one `Trainer` in the thread it was moved to; control calls are safe from any thread."""
+
+    started = Signal(object)  # RunStarted
+    progress = Signal(object)  # BatchProgress
+    epochEnded = Signal(object)  # EpochEnd
+    paused = Signal(object)  # Paused
+    resumed = Signal(object)  # Resumed
+    finished = Signal(object)  # RunResult (its status may be "failed": NaN, out of memory...)
+    failed = Signal(str, str)  # message, details: the run could not start (bad data, invalid graph...)
+
+    def __init__(self, request: RunRequest):
+        super().__init__()
+        self.request = request
+        self._lock = threading.Lock()
+        self._trainer = None
+        self._stop_requested = False
+        self._pause_requested = False
+        self.last_step = 0  # the latest step reported, written by the worker thread
+        self.step_at_stop: int | None = None
+
+    # ---- control (GUI thread) ------------------------------------------------
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_requested = True
+            self.step_at_stop = self.last_step
+            if self._trainer is not None:
+                self._trainer.stop()
+
+    def pause(self) -> None:
+        with self._lock:
+            self._pause_requested = True
+            if self._trainer is not None:
+                self._trainer.pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._pause_requested = False
+            if self._trainer is not None:
+                self._trainer.resume()
+
+    # ---- the run (worker thread) ----------------------------------------------
+    def run(self) -> None:
+        try:
+            from engine.training import Trainer
+
+            trainer = Trainer(self.request.project, callback=self._on_event, **self.request.options)
+            with self._lock:
+                self._trainer = trainer
+                if self._stop_requested:
+                    trainer.stop()
+                elif self._pause_requested:
+                    trainer.pause()
+            result = trainer.run()
+        except UserError as error:
+            self.failed.emit(str(error), "")
+            return
+        except Exception as error:  # noqa: BLE001 - reported to the user, never raised into Qt
+            lines = str(error).strip().splitlines()
+            self.failed.emit(f"{type(error).__name__}: {lines[0] if lines else ''}", traceback.format_exc())
+            return
+        self.finished.emit(result)
+
+    def _on_event(self, event) -> None:
+        kind = type(event).__name__
+        if kind == "BatchProgress":
+            self.last_step = event.step
+            self.progress.emit(event)
+        elif kind == "EpochEnd":
+            self.epochEnded.emit(event)
+        elif kind == "RunStarted":
+            self.started.emit(event)
+        elif kind == "Paused":
+            self.paused.emit(event)
+        elif kind == "Resumed":
+            self.resumed.emit(event)
+        # RunEnded: the result comes back from run() and goes out through `finished`
+
+
+class RunController(QObject):
+    """Starts one run at a time in a worker thread and relays its events, in the GUI thread."""
+
+    runStarted = Signal(object)  # RunStarted
+    progress = Signal(object)  # BatchProgress
+    epochEnded = Signal(object)  # EpochEnd
+    pausedChanged = Signal(bool)
+    runFinished = Signal(object)  # RunResult
+    runFailed = Signal(str, str)  # message, details
+    stateChanged = Signal(str)  # "idle" | "starting" | "running" | "paused" | "stopping"
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+        self.state = "idle"
+        self.last_worker: TrainingWorker | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def thread(self) -> QThread | None:
+        return self._thread
+
+    def start(self, request: RunRequest) -> bool:
+        if self.active:
+            return False
+        collect_in_gui_thread()
+        worker = TrainingWorker(request)
+        thread = QThread(self)
+        thread.setObjectName("neurocanvas-training")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.started.connect(self._on_started)
+        worker.progress.connect(self._on_progress)
+        worker.epochEnded.connect(self._on_epoch)
+        worker.paused.connect(self._on_paused)
+        worker.resumed.connect(self._on_resumed)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        self._thread, self._worker, self.last_worker = thread, worker, worker
+        self._set_state("starting")
+        thread.start()
+        return True
+
+    def pause(self) -> None:
+        if self._worker is not None and self.state in ("starting", "running"):
+            self._worker.pause()
+
+    def resume(self) -> None:
+        if self._worker is not None:
+            self._worker.resume()
+            if self.state == "paused":
+                self._set_state("running")
+
+    def stop(self) -> None:
+        if self._worker is not None and self.state != "stopping":
+            self._worker.stop()
+            self._set_state("stopping")
+
+    def shutdown(self) -> None:
+        """Stop the run (if any) and wait for its thread: for closing the window."""
+        if self._worker is not None:
+            self._worker.stop()
+        self._join()
+
+    def _join(self) -> None:
+        thread, worker = self._thread, self._worker
+        self._thread = self._worker = None
+        if thread is not None:
+            thread.quit()
+            thread.wait()
+            thread.deleteLater()
+        if worker is not None:
+            worker.deleteLater()
+        self._set_state("idle")
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.stateChanged.emit(state)
+
+    def _current(self) -> bool:
+        return self.sender() is self._worker and self._worker is not None
+
+    # ---- relays (GUI thread) ---------------------------------------------------
+    def _on_started(self, event) -> None:
+        if self._current():
+            if self.state == "starting":
+                self._set_state("running")
+            self.runStarted.emit(event)
+
+    def _on_progress(self, event) -> None:
+        if self._current():
+            self.progress.emit(event)
+
+    def _on_epoch(self, event) -> None:
+        if self._current():
+            self.epochEnded.emit(event)
+
+    def _on_paused(self, _event) -> None:
+        if self._current() and self.state != "stopping":
+            self._set_state("paused")
+            self.pausedChanged.emit(True)
+
+    def _on_resumed(self, _event) -> None:
+        if self._current() and self.state != "stopping":
+            self._set_state("running")
+            self.pausedChanged.emit(False)
+
+    def _on_finished(self, result) -> None:
+        if self._current():
+            self._join()
+            self.runFinished.emit(result)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        if self._current():
+            self._join()
+            self.runFailed.emit(message, details)
