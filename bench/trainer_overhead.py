@@ -34,13 +34,15 @@ def bare_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, ep
     rates = []
     for _ in range(epochs):
         start = time.perf_counter()
-        order = torch.randperm(len(x), generator=generator)
+        order = torch.randperm(len(x), generator=generator).to(x.device)
         for first in range(0, len(x), batch):
             index = order[first:first + batch]
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(x.index_select(0, index)), y.index_select(0, index))
             loss.backward()
             optimizer.step()
+        if x.is_cuda:
+            torch.cuda.synchronize()
         rates.append(len(x) / (time.perf_counter() - start))
     return statistics.median(rates)
 
@@ -83,6 +85,10 @@ def lightning_row(project, dataset, epochs: int) -> Row:
 
 
 def run(quick: bool = False) -> list[Row]:
+    return run_on("cpu", quick)
+
+
+def run_on(device: str, quick: bool = False) -> list[Row]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -90,12 +96,13 @@ def run(quick: bool = False) -> list[Row]:
             folder = Path(folder)
             npz = write_npz(folder, 20000)
             project = mlp_project(npz)
-            dataset = load_dataset(project.training["dataset"], folder, 0.2, 0)
+            project.training["device"] = device
+            dataset = load_dataset(project.training["dataset"], folder, 0.2, 0).to(device)
             epochs, rounds = (2, 3) if quick else (3, 5)
             ratios = []
             for i in range(rounds):
                 torch.manual_seed(0)
-                model = compile_graph(project.graph).model
+                model = compile_graph(project.graph).model.to(device)
                 if i % 2:
                     ours = engine_rate(project, dataset, epochs, folder / f"run{i}")
                     base = bare_loop(model, dataset.x_train, dataset.y_train, 128, epochs)
@@ -107,7 +114,8 @@ def run(quick: bool = False) -> list[Row]:
             rows = [Row(SECTION, "engine Trainer vs minimal loop (throughput)", median, "x", f">= {GOAL}",
                         median >= GOAL, spread, f"{len(dataset.x_train)} samples, {epochs} epochs, 1 thread; "
                         f"overhead {max(0.0, 1 - median) * 100:.1f}%")]
-            rows.append(lightning_row(project, dataset, epochs))
+            if device == "cpu":
+                rows.append(lightning_row(project, dataset, epochs))
             return rows
     finally:
         torch.set_num_threads(threads)
