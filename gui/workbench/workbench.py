@@ -24,6 +24,7 @@ from graphs.project import Project, load_project
 from gui.workbench.data_panel import DataPanel
 from gui.workbench.engine_loader import EngineLoader
 from gui.workbench.export_actions import ExportActions, ModelSource
+from gui.workbench.interop import InteropActions
 from gui.workbench.run_control import RunActions, RunProgress, SnapshotBanner
 from gui.workbench.runs import RunRecord, RunsPanel
 from gui.workbench.settings import TrainingSettings
@@ -69,6 +70,7 @@ class Workbench(QObject):
         self.progress = RunProgress()
         self.actions = RunActions(window, self)
         self.exports = ExportActions(window, self.tasks, self.model_source, self)
+        self.interop = InteropActions(window, self.tasks, self)
         self._add_docks()
         window.statusBar().insertPermanentWidget(0, self.progress)
 
