@@ -13,6 +13,7 @@ import os
 
 import torch
 
+from engine.errors import UserError
 from graphs.project import atomic_write
 
 CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss")
@@ -77,11 +78,15 @@ def csv_columns(metric_name: str) -> list[str]:
 
 
 def write_metrics_csv(path: str | os.PathLike, history: list[dict], metric_name: str) -> None:
-    """Write one row per epoch (rewritten whole and atomically, so a reader never sees half a row)."""
+    """Write one row per epoch (rewritten whole and atomically, so a reader never sees half a row);
+    a disk that refuses is a `UserError`."""
     buffer = io.StringIO()
     columns = csv_columns(metric_name)
     writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in history:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    atomic_write(path, buffer.getvalue().encode("utf-8"))
+    try:
+        atomic_write(path, buffer.getvalue().encode("utf-8"))
+    except OSError as error:
+        raise UserError(f"cannot write metrics file {path}: {error.strerror or error}") from None

@@ -16,8 +16,10 @@ device and are read (one sync) only when an aggregated progress event is due,
 and gradients are reset with `zero_grad(set_to_none=True)`.
 
 `run()` raises `UserError` for input it can't train on (bad data, invalid graph,
-unknown optimizer) before training starts; what goes wrong during training
-(a NaN loss, CUDA out of memory) ends the run with status "failed" instead.
+unknown optimizer) before training starts; whatever goes wrong during training
+(a NaN loss, CUDA out of memory, an exception in a layer, a full disk) ends the
+run with status "failed" and a message that says where, instead. Only a
+`KeyboardInterrupt` goes through.
 
 Given a `World` (one of several processes started by torchrun, see
 `engine.training.distributed`), the trainer wraps the model in
@@ -65,7 +67,7 @@ from engine.training.metrics import metric_for, write_metrics_csv
 from engine.training.optim import build_optimizer, build_schedule, check_settings
 from engine.weights import load_weights, save_weights, state_tensors
 from graphs.document import Graph
-from graphs.errors import GraphError
+from graphs.errors import GraphError, ProjectFormatError
 from graphs.project import Project, save_project
 
 FILE_SOURCES = ("csv", "npz", "image_folder")
@@ -75,6 +77,14 @@ class _LossNotFinite(Exception):
     def __init__(self, epoch: int, batch: int | None, value: float):
         super().__init__(f"loss {value} at epoch {epoch}")
         self.epoch, self.batch, self.value = epoch, batch, value
+
+
+def _first_line(error: Exception) -> str:
+    """An unexpected error in one line: torch's plain RuntimeErrors speak for themselves, others get their type."""
+    lines = str(error).strip().splitlines()
+    if type(error) is RuntimeError and lines:
+        return lines[0]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def seed_everything(seed: int) -> None:
@@ -229,7 +239,10 @@ class Trainer:
             self._val_indices = world.val_indices(len(self.dataset.val))
             self.notes += world.notes(config.batch_size)
         if self.is_main:
-            save_project(self.trained_project(), self.out_dir / "project.json")
+            try:
+                save_project(self.trained_project(), self.out_dir / "project.json")
+            except ProjectFormatError as error:
+                raise UserError(f"cannot write the run folder's project.json: {error}") from None
         self._total_steps = config.epochs * self._batches_per_epoch
         self._clip = config.grad_clip
         self._amp_dtype, self._scaler = self._mixed_precision()
@@ -245,6 +258,7 @@ class Trainer:
         self._best_state: dict[str, torch.Tensor] | None = None
         self._checkpoints: dict[str, Path] = {}
         self._epoch = self._batch = 0
+        self._validating = False
         self._paused_seconds = 0.0
         self._optimizer = None
 
@@ -296,17 +310,15 @@ class Trainer:
             status, message = self._epochs()
         except _LossNotFinite as problem:
             status, message = "failed", self._not_finite_message(problem)
-        except torch.OutOfMemoryError:
+        except (torch.OutOfMemoryError, MemoryError):
             status, message = "failed", self._out_of_memory_message()
         except UserError as error:  # e.g. a streamed image that can't be read
             status, message = "failed", str(error)
-        except RuntimeError as error:
-            if "out of memory" in str(error):  # MPS and older CUDA builds say it in a RuntimeError
+        except Exception as error:  # noqa: BLE001 - any other error ends this run, never the process
+            if isinstance(error, RuntimeError) and "out of memory" in str(error):  # MPS, older CUDA builds
                 status, message = "failed", self._out_of_memory_message()
             else:
-                first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                status = "failed"
-                message = f"training failed at epoch {self._epoch}, batch {self._batch}: {first_line}"
+                status, message = "failed", f"training failed {self._where()}: {_first_line(error)}"
                 details = traceback.format_exc()
         result = self._finish(status, message, details)
         self._emit(RunEnded(result))
@@ -327,7 +339,9 @@ class Trainer:
             if stopped:
                 return "stopped", f"stopped by request at epoch {epoch}, batch {self._batch}"
             train_seconds = time.perf_counter() - started - (self._paused_seconds - paused_before)
+            self._validating = True  # stays set when validation fails, for the message
             validation = self._validate()
+            self._validating = False
             if validation is None:
                 return "stopped", f"stopped by request at epoch {epoch}, during validation"
             val_loss, metric_value = validation
@@ -375,9 +389,9 @@ class Trainer:
         for batch, (x, y) in enumerate(batches, 1):
             if self._control_pending and self._honour_controls(epoch, batch - 1):
                 return True
+            self._batch = batch  # a failure in this step names this batch
             pending.append(step(x, y))
             sizes.append(x.shape[0])
-            self._batch = batch
             if batch_schedule is not None:
                 batch_schedule.step()
             if every is not None:
@@ -567,11 +581,19 @@ class Trainer:
                 else "gradient clipping (grad_clip)")
         return f"{which} became {kind} at {where}; try a lower learning rate (now {lr}) or {clip}"
 
+    def _where(self) -> str:
+        """Where the run is, for a failure's message: "at epoch 2, batch 3" (the batch that failed)."""
+        if self._epoch == 0:
+            return "before the first batch"
+        if self._validating:
+            return f"in the validation of epoch {self._epoch}"
+        return f"at epoch {self._epoch}, batch {self._batch}"
+
     def _out_of_memory_message(self) -> str:
         size = self.config.batch_size
         smaller = f", e.g. {size // 2}" if size > 1 else ""
-        return (f"out of {self.device.type.upper()} memory at epoch {self._epoch}, batch {self._batch} with batch size "
-                f"{size}; try a smaller batch size{smaller}, or a smaller model")
+        return (f"out of {self.device.type.upper()} memory {self._where()} with batch size {size}; "
+                f"try a smaller batch size{smaller}, or a smaller model")
 
     def _release_memory(self) -> None:
         if self._optimizer is not None:

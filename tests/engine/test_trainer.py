@@ -247,7 +247,7 @@ def test_cuda_out_of_memory_becomes_a_failed_run(moons_project, tmp_path, monkey
     monkeypatch.setattr(Trainer, "_train_step", step)
     _, result, events = run(moons_project, tmp_path, epochs=3)
     assert result.status == "failed" and isinstance(events[-1], RunEnded)
-    assert "out of CPU memory at epoch 2, batch 2 with batch size 16" in result.message
+    assert "out of CPU memory at epoch 2, batch 3 with batch size 16" in result.message
     assert "try a smaller batch size, e.g. 8" in result.message and "last good weights (epoch 1)" in result.message
     monkeypatch.setattr(Trainer, "_train_step", real_step)
     _, again, _ = run(moons_project, tmp_path, "again", epochs=1)  # the process carries on
@@ -267,7 +267,7 @@ def test_data_too_big_for_the_gpu_becomes_a_failed_run(moons_project, tmp_path, 
 def test_an_unexpected_torch_error_fails_the_run_with_details(moons_project, tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "_train_step", lambda self, x, y: (_ for _ in ()).throw(RuntimeError("boom")))
     _, result, _ = run(moons_project, tmp_path, epochs=1)
-    assert result.status == "failed" and result.message.startswith("training failed at epoch 1, batch 0: boom")
+    assert result.status == "failed" and result.message.startswith("training failed at epoch 1, batch 1: boom")
     assert "Traceback" in result.details
 
 

@@ -11,6 +11,9 @@ Steps, in the order a save takes them:
 - write: writing the bytes (half of them reach the disk first, as with a disk that fills up);
 - flush, fsync, close: pushing them to the disk;
 - replace: renaming over the old file (a crash or Ctrl+C between writing and renaming).
+
+`inject(..., after=n)` lets the first `n` saves succeed and fails every later one: the disk
+fills up in the middle of a training run, after its first checkpoints were written.
 """
 
 from __future__ import annotations
@@ -73,31 +76,50 @@ class FaultyFile:
         self.close()
 
 
-def faulty_os(step: str, error) -> types.SimpleNamespace:
-    """A stand-in for `os`: the real functions, except the one for `step`."""
-    def fail(*_args, **_kwargs):
-        raise error()
+def faulty_os(step: str, error, after: int = 0) -> types.SimpleNamespace:
+    """A stand-in for `os`: the real functions, except the one for `step` in every save after the first `after`."""
+    def failing() -> bool:
+        return stand_in.saves > after
+
+    def fail_or(real):
+        def call(*args, **kwargs):
+            if failing():
+                raise error()
+            return real(*args, **kwargs)
+        return call
+
+    def open_(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:  # a save creating its temporary file (the folder sync opens without it)
+            stand_in.saves += 1
+            if step == "create" and failing():
+                raise error()
+        return os.open(path, flags, *args, **kwargs)
 
     def fdopen(fd, *args, **kwargs):
+        if not failing():
+            return os.fdopen(fd, *args, **kwargs)
         if step == "open":
             raise error()
         return FaultyFile(os.fdopen(fd, *args, **kwargs), step, error)
 
     stand_in = types.SimpleNamespace(**{name: getattr(os, name) for name in dir(os) if not name.startswith("__")})
+    stand_in.saves = 0  # saves started so far (temporary files created)
+    stand_in.open = open_
     stand_in.fdopen = fdopen
     if step == "fsync":
-        stand_in.fsync = fail
+        stand_in.fsync = fail_or(os.fsync)
     if step == "replace":
-        stand_in.replace = fail
-    if step == "create":
-        stand_in.open = fail
+        stand_in.replace = fail_or(os.replace)
     return stand_in
 
 
-def inject(monkeypatch, step: str, error) -> None:
-    """Make `step` of every save fail with `error()` until monkeypatch undoes it."""
+def inject(monkeypatch, step: str, error, after: int = 0) -> types.SimpleNamespace:
+    """Make `step` of every save after the first `after` fail with `error()` until monkeypatch undoes it.
+    Returns the stand-in, whose `saves` counts the saves started."""
     assert step in STEPS, step
-    monkeypatch.setattr(graphs.project, "os", faulty_os(step, error))
+    stand_in = faulty_os(step, error, after)
+    monkeypatch.setattr(graphs.project, "os", stand_in)
+    return stand_in
 
 
 def open_descriptors() -> set[str]:
