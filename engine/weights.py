@@ -23,6 +23,7 @@ from graphs.project import atomic_write
 
 WEIGHTS_SUFFIX = ".safetensors"
 _MAX_LISTED = 3  # problems named in one message before "and N more"
+_MAX_REASON = 200  # characters of a library's error quoted in a message
 
 
 def state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -41,16 +42,23 @@ def save_weights(model: nn.Module, path: str | os.PathLike, metadata: dict[str, 
     return path
 
 
-def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """All tensors of a safetensors file, on the CPU."""
+def checked_file(path: str | os.PathLike) -> Path:
+    """`path` if it is a regular file; a folder, a pipe or a device is refused before anything reads it."""
     path = Path(path)
     if not path.is_file():
-        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        what = ("is a folder, not a file" if path.is_dir() else "is not a regular file" if path.exists()
+                else "does not exist")
         raise UserError(f"weights file {path} {what}")
+    return path
+
+
+def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """All tensors of a safetensors file, on the CPU."""
+    path = checked_file(path)
     try:
         return safetensors.torch.load_file(str(path))
     except SafetensorError as error:
-        raise UserError(f"{path} is not a safetensors weights file ({error}).",
+        raise UserError(f"{path} is not a safetensors weights file ({reason(error)}).",
                         "Neurocanvas reads weights only from .safetensors files.") from None
     except OSError as error:
         raise UserError(f"cannot read weights file {path}: {error.strerror or error}") from None
@@ -74,15 +82,36 @@ def load_weights(model: nn.Module, source: str | os.PathLike | dict[str, torch.T
 
 
 def weight_mismatches(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> list[str]:
-    """One sentence per tensor that is missing, unexpected or of the wrong shape."""
+    """One sentence per tensor that is missing, unexpected, of the wrong shape or of the wrong kind
+    of number (a float16 file loads into float32 weights; integers, booleans or complex values don't)."""
     problems = []
     for name, tensor in expected.items():
         if name not in given:
             problems.append(f"tensor '{name}' is missing")
         elif tuple(given[name].shape) != tuple(tensor.shape):
             problems.append(f"tensor '{name}' has shape {_shape(given[name])}, the model needs {_shape(tensor)}")
+        elif _kind(given[name].dtype) != _kind(tensor.dtype):
+            problems.append(f"tensor '{name}' holds {_dtype(given[name])} values, the model needs {_dtype(tensor)}")
     problems += [f"tensor '{name}' is not part of the model" for name in given if name not in expected]
     return problems
+
+
+def _kind(dtype: torch.dtype) -> str:
+    if dtype == torch.bool:
+        return "bool"
+    return "complex" if dtype.is_complex else "float" if dtype.is_floating_point else "integer"
+
+
+def _dtype(tensor: torch.Tensor) -> str:
+    return str(tensor.dtype).removeprefix("torch.")
+
+
+def reason(error: Exception, limit: int = _MAX_REASON) -> str:
+    """A library's error as one short line: it may quote the file's own bytes (newlines, control
+    characters, a whole hostile header), which a message must not echo."""
+    text = " ".join(str(error).split())
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _shape(tensor: torch.Tensor) -> str:

@@ -10,20 +10,18 @@ whoever uses the weights can scale inputs and name predictions the same way.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
 from engine.errors import UserError
+from engine.weights import checked_file, reason
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The metadata of a safetensors file (reads only its header)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"weights file {path} does not exist")
+    path = checked_file(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             return dict(handle.metadata() or {})
     except (SafetensorError, OSError) as error:
-        raise UserError(f"{path} is not a safetensors weights file ({error})") from None
+        raise UserError(f"{path} is not a safetensors weights file ({reason(error)})") from None
