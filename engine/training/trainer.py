@@ -598,7 +598,10 @@ class Trainer:
     def _release_memory(self) -> None:
         if self._optimizer is not None:
             self._optimizer.zero_grad(set_to_none=True)
-        gc.collect()
+        if threading.current_thread() is threading.main_thread():
+            # Not in a worker thread: in a Qt process a collection there can destroy the GUI's Qt objects
+            # and deadlock with the GUI thread (seen with the workbench). The tensors go by refcount anyway.
+            gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
