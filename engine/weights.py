@@ -18,12 +18,11 @@ import torch
 from safetensors import SafetensorError
 from torch import nn
 
-from engine.errors import UserError
+from engine.errors import UserError, reason
 from graphs.project import atomic_write
 
 WEIGHTS_SUFFIX = ".safetensors"
 _MAX_LISTED = 3  # problems named in one message before "and N more"
-_MAX_REASON = 200  # characters of a library's error quoted in a message
 
 
 def state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -104,14 +103,6 @@ def _kind(dtype: torch.dtype) -> str:
 
 def _dtype(tensor: torch.Tensor) -> str:
     return str(tensor.dtype).removeprefix("torch.")
-
-
-def reason(error: Exception, limit: int = _MAX_REASON) -> str:
-    """A library's error as one short line: it may quote the file's own bytes (newlines, control
-    characters, a whole hostile header), which a message must not echo."""
-    text = " ".join(str(error).split())
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _shape(tensor: torch.Tensor) -> str:

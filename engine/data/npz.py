@@ -8,13 +8,11 @@ uint8 stays int64 (token indices for an Embedding); everything else is float32.
 
 from __future__ import annotations
 
-import zipfile
-
 import numpy as np
 
 from engine.data.arrays import ArrayData, encode_labels
 from engine.data.options import Options
-from engine.errors import UserError
+from engine.errors import UserError, reason
 
 ACCEPTED = ("path", "task", "standardize")
 TASKS = ("classification", "regression")
@@ -30,25 +28,27 @@ def _array(archive, key: str, file: str) -> np.ndarray:
         if "pickle" in str(error):
             raise UserError(f"{file}: array '{key}' holds Python objects, which Neurocanvas never loads "
                             "(that would unpickle); save plain numeric arrays") from None
-        raise UserError(f"{file}: array '{key}' cannot be read: {error}") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as error:
-        raise UserError(f"{file}: array '{key}' cannot be read ({error}); the file may be truncated") from None
+        raise UserError(f"{file}: array '{key}' cannot be read ({reason(error)}); the file may be damaged") from None
+    except Exception as error:  # noqa: BLE001 - zipfile, zlib and numpy may raise anything on damaged bytes
+        raise UserError(f"{file}: array '{key}' cannot be read ({reason(error)}); the file may be damaged") from None
 
 
 def _inputs(x: np.ndarray, file: str) -> np.ndarray:
     if x.ndim == 0:
         raise UserError(f"{file}: x must hold one row per sample, got a single value")
+    if x.size == 0:
+        raise UserError(f"{file}: x holds no values (shape {list(x.shape)})")
     if x.ndim == 1:
         x = x.reshape(-1, 1)
     if x.dtype == np.bool_ or x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float32)
-        bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
-        if len(bad):
-            raise UserError(f"{file}: x holds NaN or infinity (sample {int(bad[0])})")
+        _check_finite(x, "x", file)
+        with np.errstate(over="ignore"):
+            x = x.astype(np.float32)
+        _check_finite(x, "x", file, " values beyond float32's range")
         return x
     if np.issubdtype(x.dtype, np.integer):
         return x.astype(np.int64)
-    raise UserError(f"{file}: x must hold numbers, got {x.dtype}")
+    raise UserError(f"{file}: x must hold real numbers, got {x.dtype}")
 
 
 def _targets(y: np.ndarray, task: str | None, names, file: str) -> tuple[np.ndarray, str, list[str] | None]:
@@ -57,17 +57,21 @@ def _targets(y: np.ndarray, task: str | None, names, file: str) -> tuple[np.ndar
     if y.dtype.kind in "US":
         if task == "regression":
             raise UserError(f"{file}: y holds text; a regression target must be numeric")
-        indices, class_names = encode_labels(y.reshape(-1), text=True)
+        if y.ndim != 1:
+            raise UserError(f"{file}: class labels y must be one value per sample, got shape {list(y.shape)}")
+        if y.dtype.kind == "S":  # bytes: read as UTF-8, whatever they hold
+            y = np.array([label.decode("utf-8", "backslashreplace") for label in y])
+        indices, class_names = encode_labels(y, text=True)
         return indices, "classification", class_names
-    if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
-        raise UserError(f"{file}: y must hold numbers or text labels, got {y.dtype}")
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_) or np.issubdtype(y.dtype, np.complexfloating):
+        raise UserError(f"{file}: y must hold real numbers or text labels, got {y.dtype}")
     values = y.astype(np.float64)
-    if not np.isfinite(values).all():
-        bad = int(np.flatnonzero(~np.isfinite(values.reshape(len(y), -1)).all(axis=1))[0])
-        raise UserError(f"{file}: y holds NaN or infinity (sample {bad})")
+    _check_finite(values, "y", file)
     task = task or ("classification" if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_ else "regression")
     if task == "regression":
-        values = values.astype(np.float32)
+        with np.errstate(over="ignore"):
+            values = values.astype(np.float32)
+        _check_finite(values, "y", file, " beyond float32's range")
         return (values.reshape(-1, 1) if y.ndim == 1 else values), task, None
     if y.ndim != 1:
         raise UserError(f"{file}: class labels y must be one value per sample, got shape {list(y.shape)}")
@@ -80,6 +84,13 @@ def _targets(y: np.ndarray, task: str | None, names, file: str) -> tuple[np.ndar
     return indices, task, class_names
 
 
+def _check_finite(values: np.ndarray, key: str, file: str, what: str = " NaN or infinity") -> None:
+    """A UserError naming the first sample of `values` that holds a value that is not finite."""
+    finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if not finite.all():
+        raise UserError(f"{file}: {key} holds{what} (sample {int(np.flatnonzero(~finite)[0])})")
+
+
 def load_npz(options: Options) -> ArrayData:
     path = options.path()
     file = path.name
@@ -89,9 +100,9 @@ def load_npz(options: Options) -> ArrayData:
         if "pickle" in str(error):
             raise UserError(f"{file} holds pickled Python objects, which Neurocanvas never loads; "
                             "save plain arrays with np.savez(path, x=..., y=...)") from None
-        raise UserError(f"{file} is not a valid .npz file: {error}") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as error:
-        raise UserError(f"{file} is not a valid .npz file ({error})") from None
+        raise UserError(f"{file} is not a valid .npz file ({reason(error)})") from None
+    except Exception as error:  # noqa: BLE001 - zipfile and numpy may raise anything on damaged bytes
+        raise UserError(f"{file} is not a valid .npz file ({reason(error)})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise UserError(f"{file} holds a single array; save inputs and targets with np.savez(path, x=..., y=...)")
     with archive:

@@ -13,8 +13,8 @@ import os
 
 from safetensors import SafetensorError, safe_open
 
-from engine.errors import UserError
-from engine.weights import checked_file, reason
+from engine.errors import UserError, reason
+from engine.weights import checked_file
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
