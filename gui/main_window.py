@@ -3,9 +3,9 @@
 It owns one `DocumentController` (`window.document`) for the whole session;
 opening a file swaps the controller's project, and every view follows its
 `projectReset` signal. File handling (new / open / save / recent / examples,
-asking before discarding changes) lives here; editing goes through the
-controller. Another feature adds its panels with `add_dock` and its menu items
-through `window.menus`.
+asking before discarding changes) lives here, autosave and crash recovery in
+`gui.autosave`; editing goes through the controller. Another feature adds its
+panels with `add_dock` and its menu items through `window.menus`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from graphs.errors import ProjectFormatError
 from graphs.project import Project, load_project, save_project
 from gui import actions, clipboard, files, formatting
+from gui.autosave import Autosaver
 from gui.canvas.scene import CanvasScene
 from gui.canvas.view import CanvasView
 from gui.document import DocumentController
@@ -96,8 +97,9 @@ class MainWindow(QMainWindow):
         self.scene.contextMenuRequested.connect(self._context_menu)
         self.document.message.connect(self.show_message)
         self.document.resultChanged.connect(self._update_stats)
-        self.document.undo_stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
+        self.document.undo_stack.cleanChanged.connect(self._show_modified)
         self.document.projectReset.connect(self._update_title)
+        self.autosaver = Autosaver(self)  # a recovery file while there are unsaved changes
         install_workbench(self)  # training docks and menus; before the layout is saved and restored
         self._default_state = self.saveState(STATE_VERSION)
         self._restore_settings()
@@ -231,6 +233,11 @@ class MainWindow(QMainWindow):
             return project.path.name
         return f"{project.name} (example)" if self.is_example else (project.name or "untitled")
 
+    def _show_modified(self, clean: bool) -> None:
+        # a method, not a lambda: Qt drops it with the window, so the stack emptied as the window is
+        # destroyed does not call into a deleted window
+        self.setWindowModified(not clean)
+
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self.display_name()}[*] — Neurocanvas")
         self.setWindowModified(not self.document.undo_stack.isClean())
@@ -308,7 +315,10 @@ class MainWindow(QMainWindow):
         return True
 
     def open_initial(self, path=None) -> None:
-        """Start-up: `path`, else the last project, else the digits example, else an empty project."""
+        """Start-up: unsaved work of a session that crashed (if the user restores it), else `path`, else
+        the last project, else the digits example, else an empty project."""
+        if self.autosaver.offer_restore():
+            return
         if path and self._load(path):
             return
         last = self.recent.last()
@@ -412,6 +422,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.autosaver.close()
         event.accept()
 
 

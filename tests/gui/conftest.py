@@ -1,8 +1,9 @@
 """Fixtures for the editor tests: offscreen Qt, isolated QSettings, captured dialogs, a main window.
 
-Every test gets its own settings folder (INI format under tmp_path), so no test
-reads or writes a real user's settings, and every modal dialog is replaced by a
-recorder, so no test can block on one.
+Every test gets its own settings folder (INI format under tmp_path) and data folder
+(XDG_DATA_HOME, where autosave writes recovery files), so no test reads or writes a
+real user's settings or files, and every modal dialog is replaced by a recorder, so
+no test can block on one.
 """
 
 import os
@@ -35,7 +36,8 @@ class Dialogs:
 
 
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path, qapp):
+def isolated_settings(tmp_path, qapp, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # recovery files (gui.autosave) go here
     QCoreApplication.setOrganizationName("NeurocanvasTests")
     QCoreApplication.setApplicationName("NeurocanvasTests")
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
