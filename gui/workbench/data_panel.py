@@ -82,7 +82,7 @@ class DataPanel(QWidget):
         self.grayscale = QCheckBox("Grayscale")
         self.size = QLineEdit()
         self.size.setPlaceholderText("height, width (default: the first image's)")
-        self.autoencoder = QCheckBox("Target is the input (autoencoder)")
+        self.autoencoder = QCheckBox("Autoencoder (target = input)")
         self.val_split = QDoubleSpinBox()
         self.val_split.setRange(0.01, 0.9)
         self.val_split.setSingleStep(0.05)

@@ -1,34 +1,42 @@
 """Python's cyclic garbage collector runs only in the GUI thread once background threads run Python.
 
 The collector runs in whichever thread happens to allocate when a threshold
-is crossed. In a Qt process that thread may then destroy Qt objects (a
-window closed earlier, a pyqtgraph item) that belong to the GUI thread. We saw
-it deadlock: the training thread, inside `gc.collect()`, waited on a Qt lock
-held by the GUI thread, which waited for the GIL. pyqtgraph documents the same
-hazard (`pyqtgraph.util.garbage_collector`). So, from the first background job
-on, automatic collection is off and a GUI-thread timer collects instead, with
-CPython's own thresholds. Once the engine (torch) is loaded, everything alive
-is frozen (`gc.freeze`), so that later full collections skip torch's hundreds
-of thousands of long-lived objects and stay short enough not to stall the GUI.
+is crossed. In a Qt process that thread may then destroy Qt objects that
+belong to the GUI thread, and we saw a run hang that way: the training
+thread, inside a collection, waiting on the GUI thread, which waited for the
+GIL. pyqtgraph documents the same hazard (`pyqtgraph.util.garbage_collector`).
+So, from the first background job on, automatic collection is off and a
+GUI-thread timer collects instead, generation by generation with CPython's
+thresholds. Full collections are rate-limited: at most one every
+`FULL_INTERVAL_S`, and never more than about 2% of the time, because with
+torch loaded one can take a few hundred milliseconds, all of it holding the
+GIL (collecting on every tick starved a training thread that was importing
+scikit-learn). Once the engine is loaded, everything alive is frozen
+(`gc.freeze`), which keeps torch's long-lived objects out of later full
+collections and makes them short.
 """
 
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
 INTERVAL_MS = 500
+FULL_INTERVAL_S = 10.0
+FULL_SHARE = 0.02  # the largest share of the time full collections may take
 _collector: _GuiThreadCollector | None = None
 _frozen = False
 
 
 class _GuiThreadCollector(QObject):
-    """Collects generation by generation on a timer in the GUI thread, as CPython would have."""
+    """Collects young generations on a timer in the GUI thread, and the oldest one now and then."""
 
     def __init__(self, parent: QObject):
         super().__init__(parent)
         self.threshold = gc.get_threshold()
+        self.next_full = time.monotonic() + FULL_INTERVAL_S
         gc.collect()
         gc.disable()
         self.timer = QTimer(self)
@@ -42,8 +50,11 @@ class _GuiThreadCollector(QObject):
             gc.collect(0)
             if middle > self.threshold[1]:
                 gc.collect(1)
-                if old > self.threshold[2]:
-                    gc.collect(2)
+        now = time.monotonic()
+        if old > self.threshold[2] and now >= self.next_full:
+            gc.collect(2)
+            took = time.monotonic() - now
+            self.next_full = time.monotonic() + max(FULL_INTERVAL_S, took / FULL_SHARE)
 
 
 def collect_in_gui_thread() -> None:
@@ -52,6 +63,12 @@ def collect_in_gui_thread() -> None:
     app = QCoreApplication.instance()
     if _collector is None and app is not None:
         _collector = _GuiThreadCollector(app)
+
+
+def collect_young() -> None:
+    """Collect the young generations now, in the GUI thread (cheap; before a run starts)."""
+    collect_in_gui_thread()
+    gc.collect(1)
 
 
 def freeze_long_lived() -> None:

@@ -78,15 +78,12 @@ class LivePlots(QWidget):
         self.log_scale = QCheckBox("Log-scale loss")
         self.save_png = QToolButton(text="Save PNG…")
         self.save_csv = QToolButton(text="Save CSV…")
-        self.readout = QLabel("")
-        self.readout.setObjectName("plotReadout")
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 2)
         bar.addWidget(QLabel("X axis"))
         bar.addWidget(self.x_mode)
         bar.addWidget(self.log_scale)
-        bar.addWidget(self.readout, 1)
+        bar.addStretch(1)
         bar.addWidget(self.save_png)
         bar.addWidget(self.save_csv)
 
@@ -100,6 +97,10 @@ class LivePlots(QWidget):
         self.loss_plot = _plot(self.canvas, 0, "loss")
         self.metric_plot = _plot(self.canvas, 1, "accuracy")
         self.lr_plot = _plot(self.canvas, 2, "LR")
+        # the crosshair read-out floats over the top of the loss plot: a long text never widens the dock
+        self.readout = pg.TextItem("", color="#dfe3e8", fill=pg.mkBrush(29, 31, 35, 210), anchor=(0, 0))
+        self.readout.setParentItem(self.loss_plot)
+        self.readout.setPos(62, 0)
         self.lr_plot.setMaximumHeight(100)
         self.lr_plot.getAxis("left").setStyle(maxTickLevel=0)
         self.canvas.ci.layout.setRowStretchFactor(0, 5)
@@ -122,6 +123,7 @@ class LivePlots(QWidget):
             plot.addItem(line, ignoreBounds=True)
             line.hide()
         self._mouse = pg.SignalProxy(self.canvas.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
+        self._mouse.setParent(self)  # owned by the widget: deleted with it, in the GUI thread
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -162,8 +164,9 @@ class LivePlots(QWidget):
         entries = [(RAW, "━", "batch loss"), (SMOOTH, "━", "smoothed"), (TRAIN, "●", "train loss (epoch)"),
                    (VAL, "●", "validation loss"), (METRIC, "●", "validation metric"), (LR, "━", "learning rate")]
         entries += [(colour, "╌", f"{name} (validation)") for _s, colour, _i, name in self.overlays.values()]
-        self.legend.setText("&nbsp;&nbsp; ".join(f'<span style="color:{colour}">{mark}</span>&nbsp;{text}'
-                                                 for colour, mark, text in entries))
+        self.legend.setText("&nbsp;&nbsp; ".join(  # an entry never breaks across lines
+            f'<span style="color:{colour}">{mark}</span>&nbsp;{text.replace(" ", "&nbsp;")}'
+            for colour, mark, text in entries))
 
     def start(self) -> None:
         self.timer.start()
@@ -234,22 +237,22 @@ class LivePlots(QWidget):
                 return
 
     def read_out(self, x: float) -> str:
-        """The values of the current run nearest to `x` (in the axis' units), as one line."""
+        """The values of the current run nearest to `x` (in the axis' units): the batch, then its epoch."""
         series = self.series
         if series is None or not series.batches.n:
             return ""
         scale = self._scale(series)
         step = x / scale
-        parts = [f"step {max(0, round(step))}", f"epoch {step / series.batches_per_epoch:.2f}"]
         index = int(np.clip(np.searchsorted(series.batches.x, step), 0, series.batches.n - 1))
-        parts.append(f"loss {series.batches.y[index]:.4g} (smoothed {series.smoothed.y[index]:.4g})")
+        lines = [f"step {max(0, round(step))} (epoch {step / series.batches_per_epoch:.2f}) · "
+                 f"loss {series.batches.y[index]:.4g}, smoothed {series.smoothed.y[index]:.4g}"]
         if series.epochs:
             row = min(series.epochs, key=lambda r: abs(r["step"] - step))
-            names = (("val_loss", "validation loss"), (series.metric, METRIC_TITLES.get(series.metric, "metric")),
+            names = (("val_loss", "validation loss"), (series.metric, AXIS_TITLES.get(series.metric, "metric")),
                      ("lr", "lr"))
             values = [f"{title} {row[name]:.4g}" for name, title in names if isinstance(row.get(name), float)]
-            parts.append(f"epoch {row['epoch']}: " + ", ".join(values))
-        return " · ".join(parts)
+            lines.append(f"epoch {row['epoch']}: " + ", ".join(values))
+        return "\n".join(lines)
 
     # ---- export ------------------------------------------------------------------------
     def export_png(self, path: str | Path) -> bool:

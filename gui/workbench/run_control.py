@@ -95,9 +95,10 @@ class RunProgress(QWidget):
         self.epochs = 0
         self.hide()
 
-    def starting(self) -> None:
+    def starting(self, engine_loaded: bool = True) -> None:
         self.bar.setRange(0, 0)  # busy until the run reports its size
-        self.text.setText("Loading data and compiling…")
+        self.text.setText("Loading data and compiling…" if engine_loaded
+                          else "Loading the training engine, then the data…")
         self.show()
 
     def started(self, event) -> None:

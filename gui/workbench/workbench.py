@@ -126,6 +126,7 @@ class Workbench(QObject):
             w.tabifyDockWidget(inspector, self.docks["data"])
             w.tabifyDockWidget(self.docks["data"], self.docks["training"])
             inspector.raise_()
+            w.resizeDocks([inspector, self.docks["runs"]], [560, 200], Qt.Orientation.Vertical)
         if summary is not None:
             w.splitDockWidget(summary, self.docks["evaluation"], Qt.Orientation.Horizontal)
             w.tabifyDockWidget(summary, self.docks["curves"])
@@ -150,7 +151,7 @@ class Workbench(QObject):
         if self._made_room:
             return
         self._made_room = True
-        height = int(self.window.height() * 0.42)
+        height = int(self.window.height() * 0.45)
         if self.docks["curves"].height() < height:
             self.window.resizeDocks([self.docks["curves"], self.docks["evaluation"]], [height, height],
                                     Qt.Orientation.Vertical)
@@ -173,6 +174,7 @@ class Workbench(QObject):
         """Start training the open project (a snapshot of it) with its settings."""
         if self.controller.active:
             return False
+        self.engine.load()  # once loaded, long-lived objects are frozen out of garbage collections
         project = snapshot(self.document.project)
         options = {"threads": training_threads(), **self.run_options}
         folder = self._run_folder(project)
@@ -184,7 +186,7 @@ class Workbench(QObject):
         self.runs_panel.add(run)
         self.plots.start()
         self.banner.show_snapshot(run.started_at)
-        self.progress.starting()
+        self.progress.starting(self.engine.loaded)
         self.show_dock("curves")
         self._make_room()
         self.window.show_message(f"Run {run.number} started on a snapshot of the graph")
@@ -303,6 +305,9 @@ class Workbench(QObject):
         if not self._evaluation_shown:
             self._evaluation_shown = True
             self.show_dock("evaluation")
+            width = self.docks["curves"].width() + self.docks["evaluation"].width()
+            self.window.resizeDocks([self.docks["curves"], self.docks["evaluation"]], [width * 11 // 20, width * 9 // 20],
+                                    Qt.Orientation.Horizontal)
         self.evaluation_panel.show_busy("Evaluating on the validation split…")
 
         def done(report) -> None:

@@ -8,7 +8,8 @@ are connected to methods of `RunController`, which lives in the GUI thread, so
 they are queued there; a lambda would run in the worker thread (see
 docs/pitfalls). The controller alone quits and joins the thread, from the GUI
 thread, after the worker said it is done, or in `shutdown` when the window
-closes: stop, then wait, so no QThread is destroyed while running.
+closes: stop, then wait, so no QThread is destroyed while running. Before a
+run starts, garbage is collected in the GUI thread (see `gc_policy`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, QThread, Signal
 
 from engine.errors import UserError  # no torch: safe at start-up
-from gui.workbench.gc_policy import collect_in_gui_thread
+from gui.workbench.gc_policy import collect_young
 
 PROGRESS_INTERVAL = 0.1  # seconds between the trainer's aggregated progress events
 
@@ -148,7 +149,7 @@ class RunController(QObject):
     def start(self, request: RunRequest) -> bool:
         if self.active:
             return False
-        collect_in_gui_thread()
+        collect_young()  # the GUI thread, not the worker, destroys the garbage made so far
         worker = TrainingWorker(request)
         thread = QThread(self)
         thread.setObjectName("neurocanvas-training")

@@ -69,7 +69,7 @@ def test_earlier_runs_are_listed_with_their_settings_and_overlay(open_example, f
     _series, _colour, items, _name = bench.plots.overlays[first.number]
     bench.plots.refresh()
     assert len(items[0][1].yData) == 2  # the first run's validation loss, one point an epoch
-    assert "Run 1 (validation)" in bench.plots.legend.text()
+    assert "Run&nbsp;1&nbsp;(validation)" in bench.plots.legend.text()
     panel.set_ticked(first, False)
     assert bench.plots.overlays == {}
     panel.select(first)

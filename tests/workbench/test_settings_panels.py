@@ -125,3 +125,25 @@ def test_devices_are_listed_and_cuda_options_appear_only_for_cuda(open_example, 
     assert bench.settings.training["amp"] == "bf16" and bench.settings.training["device"] == "cuda:0"
     choose(panel.device, "cpu")
     assert not panel.form.isRowVisible(panel.amp) and "amp" not in bench.settings.training
+
+
+def test_image_folder_chooser_previews_images_with_labels(data_panel, qtbot, monkeypatch, tmp_path):
+    from PIL import Image
+    from PySide6.QtWidgets import QFileDialog
+
+    for label, shade in (("cat", 40), ("dog", 200)):
+        (tmp_path / "pets" / label).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (6, 5), (shade, i * 20, 0)).save(tmp_path / "pets" / label / f"{i}.png")
+    bench, panel = data_panel("iris_mlp")
+    choose(panel.source, "image_folder")
+    qtbot.waitUntil(lambda: bench.settings.training["dataset"] == {"name": "image_folder"}, timeout=30_000)
+    assert panel.form.isRowVisible(panel.size) and panel.form.isRowVisible(panel.grayscale)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path / "pets")))
+    panel.browse.click()
+    qtbot.waitUntil(lambda: panel.preview is not None and panel.preview.kind == "images", timeout=30_000)
+    assert set(panel.preview.labels) == {"cat", "dog"} and panel.images.count == len(panel.preview.labels)
+    assert panel.counts.counts == {"cat": 3, "dog": 3}
+    assert bench.document.graph.node("x").params["shape"] == [3, 5, 6]
+    panel.grayscale.setChecked(True)
+    qtbot.waitUntil(lambda: bench.document.graph.node("x").params["shape"] == [1, 5, 6], timeout=30_000)
