@@ -13,6 +13,7 @@ checkpoint written before the fault still loads, with finite weights.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -99,8 +100,10 @@ def assert_restored_last_good(trainer: Trainer, result) -> None:
 
 
 def python_threads() -> set[threading.Thread]:
-    """The live Python threads (a zombie training thread would stay in this set)."""
-    return {t for t in threading.enumerate() if t.is_alive()}
+    """The live Python threads (a zombie training thread would stay in this set). A thread Python did
+    not start (a QThread) stays listed after it ends, so it counts only while its OS thread lives."""
+    return {t for t in threading.enumerate() if t.is_alive() and (
+        not isinstance(t, threading._DummyThread) or os.path.exists(f"/proc/self/task/{t.native_id}"))}
 
 
 class Bystander:

@@ -8,3 +8,4 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from tests.gui.conftest import dialogs, isolated_settings, themed, window  # noqa: E402,F401
+from tests.workbench.conftest import bench, finished, open_example  # noqa: E402,F401
