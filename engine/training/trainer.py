@@ -529,7 +529,7 @@ class Trainer:
         self._checkpoints[kind] = path
 
     def _finish(self, status: str, message: str, details: str) -> RunResult:
-        """Settle the final weights and build the result; never raises for a problem a person can fix."""
+        """Settle the final weights and build the result; raises nothing (but Ctrl+C): a failure is reported."""
         self._pending.clear()
         self._pending_sizes.clear()
         weights = weights_from = None
@@ -539,8 +539,10 @@ class Trainer:
         else:
             try:
                 weights, weights_from = self._write_final_weights(status)
-            except UserError as error:
-                status, message = "failed", f"{message}, but the final weights could not be saved: {error}"
+            except Exception as error:  # noqa: BLE001 - the run still reports how it ended
+                status, message = "failed", f"{message}, but the final weights could not be saved: " + (
+                    str(error) if isinstance(error, UserError) else _first_line(error))
+                details = "" if isinstance(error, UserError) else traceback.format_exc()
         return RunResult(status, message, list(self.history), self._metric.name,
                          self._best["epoch"] if self._best else None, dict(self._best) if self._best else None,
                          self.out_dir, weights, weights_from, dict(self._checkpoints),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, note, settings
+from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
 from engine.errors import UserError
@@ -231,10 +231,16 @@ def assert_files_whole(folder: Path) -> None:
 
 
 def test_disk_faults_while_a_run_writes_its_files(healthy_saves):
-    @settings(max_examples=rounds(14, 300))
-    @given(after=st.integers(0, healthy_saves - 1), step=st.sampled_from(STEPS),
-           what=st.sampled_from(sorted(ERRORS)))
-    def disk_fault(after, step, what):
+    """Every file of the run in turn (the first `after` saves work), with random steps and errors."""
+    for after in range(healthy_saves):
+        disk_fault(after)()
+
+
+def disk_fault(after: int):
+    @settings(max_examples=rounds(2, 40))
+    @given(step=st.sampled_from(STEPS), what=st.sampled_from(sorted(ERRORS)))
+    @example(step="write", what="a crash (RuntimeError)")  # a bug of ours, not the disk: still reported
+    def check(step, what):
         note(f"{what} at {step} of save {after + 1}")
         with tempfile.TemporaryDirectory() as folder:
             folder = Path(folder)
@@ -259,8 +265,7 @@ def test_disk_faults_while_a_run_writes_its_files(healthy_saves):
             reason = expected.strerror if isinstance(expected, OSError) else "simulated crash"
             assert reason in result.message, result.message
             assert_failed_clearly(result, events)
-            if not result.message.startswith(f"finished 2 epochs, but the final weights could not be saved: "
-                                              f"cannot write weights file {folder / 'run' / 'weights.safetensors'}"):
+            if not result.message.startswith("finished 2 epochs, but the final weights could not be saved: "):
                 assert_restored_last_good(trainer, result)
             assert_checkpoints_load(trainer, result)
             # the disk is well again: the same process trains the next run
@@ -268,4 +273,4 @@ def test_disk_faults_while_a_run_writes_its_files(healthy_saves):
             assert again.status == "finished"
         count(SUBJECT, "disk fault: run failed cleanly, every file whole, the next run trains")
 
-    disk_fault()
+    return check
