@@ -72,7 +72,7 @@ DAMAGE = [*FILE_DAMAGE, "delete a class", "delete the folder"]
 
 def damaged_mid_epoch(what: str):
     """A hypothesis test of `what` done to one file (or its class, or the folder) at a random batch."""
-    @settings(max_examples=rounds(2, 40))
+    @settings(max_examples=rounds(2, 20))
     @given(which=st.integers(0, 2 * PER_CLASS - 1), epoch=st.integers(1, 2), batch=st.integers(1, TRAIN_BATCHES))
     def check(which, epoch, batch):
         note(f"{what} (file {which}) after epoch {epoch}, batch {batch}")

@@ -91,7 +91,7 @@ def check_failed_run(trainer, result, events, *words: str) -> str:
 VALUES = {"NaN": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
-@settings(max_examples=rounds(12, 200))
+@settings(max_examples=rounds(12, 100))
 @given(n=st.integers(0, EPOCHS * CALLS_PER_EPOCH - 1), value=st.sampled_from(sorted(VALUES)),
        regression=st.booleans())
 def nan_or_inf_from_a_layer(n, value, regression):
@@ -135,7 +135,7 @@ EXCEPTIONS = [ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, As
               NotImplementedError, RecursionError, OSError, RuntimeError, InjectedFault]
 
 
-@settings(max_examples=rounds(14, 200))
+@settings(max_examples=rounds(14, 100))
 @given(n=st.integers(0, EPOCHS * CALLS_PER_EPOCH + 4), kind=st.sampled_from(EXCEPTIONS))
 def exception_in_a_layer(n, kind):
     note(f"{kind.__name__} at call {n}")
@@ -168,7 +168,7 @@ OUT_OF_MEMORY = {
 }
 
 
-@settings(max_examples=rounds(8, 200))
+@settings(max_examples=rounds(8, 60))
 @given(n=st.integers(0, EPOCHS * CALLS_PER_EPOCH - 1), what=st.sampled_from(sorted(OUT_OF_MEMORY)))
 def out_of_memory_in_a_layer(n, what):
     with tempfile.TemporaryDirectory() as folder:
@@ -237,7 +237,7 @@ def test_disk_faults_while_a_run_writes_its_files(healthy_saves):
 
 
 def disk_fault(after: int):
-    @settings(max_examples=rounds(2, 40))
+    @settings(max_examples=rounds(2, 20))
     @given(step=st.sampled_from(STEPS), what=st.sampled_from(sorted(ERRORS)))
     @example(step="write", what="a crash (RuntimeError)")  # a bug of ours, not the disk: still reported
     def check(step, what):
