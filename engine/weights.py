@@ -82,23 +82,26 @@ def load_weights(model: nn.Module, source: str | os.PathLike | dict[str, torch.T
 
 def weight_mismatches(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> list[str]:
     """One sentence per tensor that is missing, unexpected, of the wrong shape or of the wrong kind
-    of number (a float16 file loads into float32 weights; integers, booleans or complex values don't)."""
+    of number (see `_fits`)."""
     problems = []
     for name, tensor in expected.items():
         if name not in given:
             problems.append(f"tensor '{name}' is missing")
         elif tuple(given[name].shape) != tuple(tensor.shape):
             problems.append(f"tensor '{name}' has shape {_shape(given[name])}, the model needs {_shape(tensor)}")
-        elif _kind(given[name].dtype) != _kind(tensor.dtype):
+        elif not _fits(given[name].dtype, tensor.dtype):
             problems.append(f"tensor '{name}' holds {_dtype(given[name])} values, the model needs {_dtype(tensor)}")
     problems += [f"tensor '{name}' is not part of the model" for name in given if name not in expected]
     return problems
 
 
-def _kind(dtype: torch.dtype) -> str:
-    if dtype == torch.bool:
-        return "bool"
-    return "complex" if dtype.is_complex else "float" if dtype.is_floating_point else "integer"
+def _fits(given: torch.dtype, needed: torch.dtype) -> bool:
+    """Floating-point weights take floating-point values of any precision (a float16 file loads into
+    float32 weights), never integers or booleans (a damaged or reinterpreted file); nothing real takes
+    complex values; integer buffers (BatchNorm's batch counter) take any real number."""
+    if given.is_complex != needed.is_complex:
+        return False
+    return given.is_floating_point or not needed.is_floating_point
 
 
 def _dtype(tensor: torch.Tensor) -> str:

@@ -9,10 +9,14 @@ read once.
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 from hypothesis import given, note, settings
 
@@ -52,7 +56,6 @@ def assert_names_the_place(message: str, case: DataCase, folder: Path) -> None:
 
 
 def load_or_refuse(case: DataCase, subject: str) -> None:
-    note(f"{case.spec} {case.notes}")
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         case.write(folder)
@@ -73,16 +76,36 @@ def load_or_refuse(case: DataCase, subject: str) -> None:
 @settings(max_examples=examples(200))
 @given(case=csv_files())
 def test_hostile_csv_files(case):
+    note(f"{case.spec} {case.notes}")
     load_or_refuse(case, "hostile CSV files")
 
 
 @settings(max_examples=examples(200))
 @given(case=npz_files())
 def test_hostile_npz_archives(case):
+    note(f"{case.spec} {case.notes}")
     load_or_refuse(case, "hostile npz archives")
 
 
 @settings(max_examples=examples(80))
 @given(case=image_folders())
 def test_hostile_image_folders(case):
+    note(f"{case.spec} {case.notes}")
     load_or_refuse(case, "hostile image folders")
+
+
+@pytest.mark.parametrize("promised", [10**9, 10**12, 2**62])
+def test_an_npz_header_promising_more_than_memory_is_refused(promised):
+    """numpy allocates what an array's header promises before reading: the promise is untrusted."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(4))
+    raw = buffer.getvalue()
+    header_end = raw.index(b"\n")
+    lie = raw.replace(b"(4,)", f"({promised},)".encode())
+    lie = lie[:header_end - (len(lie) - len(raw))] + lie[header_end:]  # the header keeps its length
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("x.npy", lie)
+        zipped.writestr("y.npy", raw)
+    load_or_refuse(DataCase({"data.npz": archive.getvalue()}, {"name": "npz", "path": "data.npz"}, False),
+                   "hostile npz archives")
