@@ -23,7 +23,7 @@ import time
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
-INTERVAL_MS = 500
+INTERVAL_MS = 1000
 FULL_INTERVAL_S = 10.0
 FULL_SHARE = 0.02  # the largest share of the time full collections may take
 _collector: _GuiThreadCollector | None = None

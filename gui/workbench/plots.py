@@ -7,14 +7,18 @@ epoch; the loss can be shown on a log scale; a crosshair reads values out;
 the plots export to PNG and the numbers to CSV. Ticked earlier runs are
 overlaid as dashed epoch curves in their own colours.
 
-Cost is bounded: data arrives in `RunSeries` buffers (no Qt), and one QTimer
-redraws at most `REDRAW_HZ` times a second, only when a series' `version`
-changed. Curves clip to the visible range and downsample by peaks, so a
-100,000-step run still pans smoothly. Only the GUI thread touches plot items.
+Cost is bounded: data arrives in `RunSeries` buffers (no Qt); while a run is
+live, a redraw happens when new data arrived, the plots are on screen and
+the redraw budget allows (at most `plot_budget.REDRAW_HZ` a second, and
+within a small share of the time); otherwise one single-shot QTimer brings it
+when it does. The ranges stay steady while a run is live. Curves clip to the
+visible range and downsample by peaks, so a 100,000-step run still pans
+smoothly. Only the GUI thread touches plot items.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.workbench.plot_budget import TimedCanvas, cache_axes, redraw_interval_ms, steady_range
 from gui.workbench.series import RunSeries
 
-REDRAW_HZ = 12
 BACKGROUND = "#1d1f23"
 RAW, SMOOTH, TRAIN, VAL, METRIC, LR = "#4f8fd6", "#7fb8ff", "#b4d3ff", "#f0b35a", "#6fd08c", "#c678dd"
 METRIC_TITLES = {"val_accuracy": "validation accuracy", "val_mae": "validation MAE"}
@@ -52,6 +56,7 @@ def _plot(layout: pg.GraphicsLayoutWidget, row: int, title: str) -> pg.PlotItem:
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setClipToView(True)
     plot.setDownsampling(auto=True, mode="peak")
+    cache_axes(plot)
     plot.getAxis("left").setWidth(56)
     plot.getAxis("left").enableAutoSIPrefix(False)
     plot.getAxis("bottom").enableAutoSIPrefix(False)
@@ -65,11 +70,16 @@ class LivePlots(QWidget):
         super().__init__(parent)
         self.series: RunSeries | None = None
         self.overlays: dict[object, tuple] = {}  # key -> (series, colour, plot items, name)
-        self._drawn = None  # what the curves show: (id(series), version, x mode)
+        self._drawn = None  # what the curves show: (id(series), version, x mode, overlays)
+        self._epochs_drawn = None  # what the epoch curves show: (id(series), epochs, x mode, overlays)
+        self._x_span = None  # the x range set while following a live run
+        self.live = False  # a run is going: redrawn as data arrives, within the budget, with steady ranges
+        self.following = False  # ranges follow the live run (until the user pans or zooms)
         self._build()
-        self.timer = QTimer(self)
-        self.timer.setInterval(1000 // REDRAW_HZ)
-        self.timer.timeout.connect(self.refresh)
+        self.timer = QTimer(self)  # the one redraw timer: armed when new data may not be drawn yet
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self._redraw_live)
+        self._next_redraw = 0.0  # (monotonic) before this, a live redraw would overrun the budget
         self.redraws = 0
 
     def _build(self) -> None:
@@ -92,7 +102,7 @@ class LivePlots(QWidget):
         self.legend.setContentsMargins(8, 0, 8, 2)
         self.legend.setWordWrap(True)
         self._show_legend()
-        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas = TimedCanvas()
         self.canvas.setBackground(BACKGROUND)
         self.loss_plot = _plot(self.canvas, 0, "loss")
         self.metric_plot = _plot(self.canvas, 1, "accuracy")
@@ -110,8 +120,7 @@ class LivePlots(QWidget):
             plot.setXLink(self.loss_plot)
         self.raw_curve = self.loss_plot.plot(pen=_pen(RAW, 1, alpha=70))
         self.smooth_curve = self.loss_plot.plot(pen=_pen(SMOOTH, 2))
-        self.train_curve = self.loss_plot.plot(pen=_pen(TRAIN, 1.5), symbol="o", symbolSize=5, symbolBrush=TRAIN,
-                                               symbolPen=None)
+        self.train_curve = self.loss_plot.plot(pen=_pen(TRAIN, 1.5))
         self.val_curve = self.loss_plot.plot(pen=_pen(VAL, 2), symbol="o", symbolSize=6, symbolBrush=VAL,
                                              symbolPen=None)
         self.metric_curve = self.metric_plot.plot(pen=_pen(METRIC, 2), symbol="o", symbolSize=6, symbolBrush=METRIC,
@@ -124,6 +133,8 @@ class LivePlots(QWidget):
             line.hide()
         self._mouse = pg.SignalProxy(self.canvas.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
         self._mouse.setParent(self)  # owned by the widget: deleted with it, in the GUI thread
+        for plot in self._plots():
+            plot.vb.sigRangeChangedManually.connect(self._user_moved_view)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -161,23 +172,60 @@ class LivePlots(QWidget):
         self._invalidate()
 
     def _show_legend(self) -> None:
-        entries = [(RAW, "━", "batch loss"), (SMOOTH, "━", "smoothed"), (TRAIN, "●", "train loss (epoch)"),
+        entries = [(RAW, "━", "batch loss"), (SMOOTH, "━", "smoothed"), (TRAIN, "━", "train loss (epoch)"),
                    (VAL, "●", "validation loss"), (METRIC, "●", "validation metric"), (LR, "━", "learning rate")]
         entries += [(colour, "╌", f"{name} (validation)") for _s, colour, _i, name in self.overlays.values()]
         self.legend.setText("&nbsp;&nbsp; ".join(  # an entry never breaks across lines
             f'<span style="color:{colour}">{mark}</span>&nbsp;{text.replace(" ", "&nbsp;")}'
             for colour, mark, text in entries))
 
+    def _plots(self) -> tuple[pg.PlotItem, ...]:
+        return self.loss_plot, self.metric_plot, self.lr_plot
+
     def start(self) -> None:
-        self.timer.start()
+        """A run is going: redraw it as its data arrives (`data_arrived`), with steady ranges."""
+        self.live = self.following = True
+        self._x_span = None
+        self._next_redraw = 0.0
+        for plot in self._plots():
+            plot.vb.disableAutoRange()
 
     def stop(self) -> None:
+        """The run ended: a last redraw, and the ranges fit the data again."""
+        self.live = self.following = False
         self.timer.stop()
+        self._drawn = self._epochs_drawn = None
         self.refresh()
+        for plot in self._plots():
+            plot.enableAutoRange()
+
+    def _user_moved_view(self, *_args) -> None:
+        self.following = False
+
+    def data_arrived(self) -> None:
+        """New data for the live run: redraw now if the budget allows, else arm the timer for when it does.
+        Redraws thus ride on wake-ups the GUI thread has anyway, and never exceed plot_budget.REDRAW_HZ or the budget."""
+        if not self.live or self.timer.isActive():
+            return
+        wait = self._next_redraw - time.monotonic()
+        if wait <= 0:
+            self._redraw_live()
+        else:
+            self.timer.start(int(wait * 1000) + 1)
+
+    def _redraw_live(self) -> None:
+        if self.canvas.viewport().visibleRegion().isEmpty():  # a hidden tab, or a closed dock
+            return
+        start = time.perf_counter()
+        if self.refresh():
+            cost = time.perf_counter() - start + self.canvas.paint_seconds
+            self._next_redraw = time.monotonic() + redraw_interval_ms(cost) / 1000.0
 
     def _invalidate(self, *_args) -> None:
-        self._drawn = None
-        if not self.timer.isActive():
+        self._drawn = self._epochs_drawn = None
+        if self.live:
+            self.data_arrived()
+        else:
             self.refresh()
 
     def _set_log(self, on: bool) -> None:
@@ -188,15 +236,18 @@ class LivePlots(QWidget):
     def _scale(self, series: RunSeries) -> float:
         return 1.0 / series.batches_per_epoch if self.x_mode.currentText() == "epoch" else 1.0
 
-    def refresh(self) -> None:
-        """Redraw if the current run grew or the view settings changed since the last redraw."""
+    def refresh(self) -> bool:
+        """Redraw if the current run grew or the view settings changed since the last redraw; True if it did.
+        Epoch curves (and overlays) are set again only when an epoch ended or the view changed."""
         series = self.series
-        state = (id(series), series.version if series else -1, self.x_mode.currentText(),
-                 tuple((k, o[0].version) for k, o in self.overlays.items()))
+        mode = self.x_mode.currentText()
+        overlays = tuple((k, o[0].version) for k, o in self.overlays.items())
+        state = (id(series), series.version if series else -1, mode, overlays)
         if state == self._drawn:
-            return
+            return False
         self._drawn = state
         self.redraws += 1
+        epochs_state = (id(series), len(series.epochs) if series else -1, mode, overlays)
         if series is None:
             for curve in (self.raw_curve, self.smooth_curve, self.train_curve, self.val_curve, self.metric_curve,
                           self.lr_curve):
@@ -205,19 +256,43 @@ class LivePlots(QWidget):
             scale = self._scale(series)
             self.raw_curve.setData(series.batches.x * scale, series.batches.y, skipFiniteCheck=True)
             self.smooth_curve.setData(series.smoothed.x * scale, series.smoothed.y, skipFiniteCheck=True)
-            self._epoch_curve(self.train_curve, series, "train_loss", scale)
-            self._epoch_curve(self.val_curve, series, "val_loss", scale)
-            self._epoch_curve(self.metric_curve, series, series.metric, scale)
-            steps, rates = series.learning_rates()
-            self.lr_curve.setData(steps * scale, rates)
-            if len(rates):
-                self.lr_plot.setYRange(0.0, float(rates.max()) * 1.15, padding=0)
-        for overlay, _colour, items, _name in self.overlays.values():
-            scale = self._scale(overlay)
-            (_p, loss_item), (_q, metric_item) = items
-            self._epoch_curve(loss_item, overlay, "val_loss", scale)
-            self._epoch_curve(metric_item, overlay, overlay.metric, scale)
-        self.lr_plot.setVisible(bool(series is not None and series.epochs))
+            if epochs_state != self._epochs_drawn:
+                self._draw_epochs(series, scale)
+        if epochs_state != self._epochs_drawn:
+            self._epochs_drawn = epochs_state
+            for overlay, _colour, items, _name in self.overlays.values():
+                (_p, loss_item), (_q, metric_item) = items
+                self._epoch_curve(loss_item, overlay, "val_loss", self._scale(overlay))
+                self._epoch_curve(metric_item, overlay, overlay.metric, self._scale(overlay))
+            self.lr_plot.setVisible(bool(series is not None and series.epochs))
+        if self.following and series is not None:
+            self._follow(series)
+        return True
+
+    def _draw_epochs(self, series: RunSeries, scale: float) -> None:
+        self._epoch_curve(self.train_curve, series, "train_loss", scale)
+        self._epoch_curve(self.val_curve, series, "val_loss", scale)
+        self._epoch_curve(self.metric_curve, series, series.metric, scale)
+        steps, rates = series.learning_rates()
+        self.lr_curve.setData(steps * scale, rates)
+        if len(rates):
+            steady_range(self.lr_plot.vb, 0.0, float(rates.max()))
+
+    def _follow(self, series: RunSeries) -> None:
+        """Steady ranges for a live run: x spans the whole run, y moves only when it must."""
+        scale = self._scale(series)
+        span = (id(series), scale, series.total_steps)
+        if series.total_steps and span != self._x_span:
+            self._x_span = span
+            self.loss_plot.setXRange(0, series.total_steps * scale, padding=0.01)
+        losses = [series.batches.y, *(series.column(name)[1] for name in ("train_loss", "val_loss"))]
+        losses = np.concatenate([values for values in losses if len(values)] or [np.zeros(0)])
+        if len(losses):
+            steady_range(self.loss_plot.vb, float(losses.min()), float(losses.max()), self.log_scale.isChecked())
+        metrics = [series.column(series.metric)[1], *(o[0].column(o[0].metric)[1] for o in self.overlays.values())]
+        metrics = np.concatenate(metrics)
+        if len(metrics):
+            steady_range(self.metric_plot.vb, float(metrics.min()), float(metrics.max()))
 
     @staticmethod
     def _epoch_curve(curve, series: RunSeries, name: str, scale: float) -> None:

@@ -88,6 +88,9 @@ class RunProgress(QWidget):
         self.bar.setMaximumHeight(14)
         self.text = QLabel()
         self.text.setObjectName("runProgressText")
+        # a fixed width: a text that changes 4 times a second must not make the status bar lay out again
+        sample = "Epoch 1000/1000 · batch 10000/10000 · 999,999 samples/s · ETA 10:00:00"
+        self.text.setFixedWidth(self.text.fontMetrics().horizontalAdvance(sample) + 8)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 6, 0)
         layout.addWidget(self.text)

@@ -65,6 +65,7 @@ class RunSeries:
         self.smoothed = GrowingBuffer()  # step -> exponential moving average (bias-corrected)
         self.epochs: list[dict] = []  # EpochEnd.metrics rows, plus "step" (the run's step at the epoch's end)
         self.metric = metric
+        self.total_steps = 0  # the run's planned steps (epochs x batches per epoch), once known
         self.version = 0
         self.set_batches_per_epoch(batches_per_epoch)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from gui.workbench.views import Deferred
 from gui.workbench.worker import PROGRESS_INTERVAL, RunController, RunRequest, training_threads
 
 Area = Qt.DockWidgetArea
+RUNS_LIST_INTERVAL = 0.5  # seconds between updates of the live run's line in the runs list
 
 
 def snapshot(project: Project) -> Project:
@@ -59,6 +61,9 @@ class Workbench(QObject):
         self._evaluating = 0
         self._made_room = False
         self._evaluation_shown = False
+        self._latest_progress = None  # the newest BatchProgress not shown yet
+        self._run_changed = False  # an epoch ended since the runs list was updated
+        self._runs_shown = 0.0  # when the runs list last showed the live run
 
         self.data_panel = DataPanel(self.settings, self.engine, self.tasks)
         self.training_panel = TrainingPanel(self.settings, self.engine)
@@ -80,6 +85,7 @@ class Workbench(QObject):
         c.progress.connect(self._progress)
         c.epochEnded.connect(self._epoch_ended)
         c.pausedChanged.connect(self._paused_changed)
+        c.eventsRelayed.connect(self._show_status)
         c.runFinished.connect(self._run_finished)
         c.runFailed.connect(self._run_failed)
         self.runs_panel.currentChanged.connect(self._run_selected)
@@ -214,19 +220,33 @@ class Workbench(QObject):
         run.started = event
         run.series.set_batches_per_epoch(event.batches_per_epoch)
         run.series.metric = event.metric
+        run.series.total_steps = event.total_epochs * event.batches_per_epoch
         self.plots.show_series(run.series if self.runs_panel.current() is run else self.plots.series)
         self.progress.started(event)
         self._set_status(run, "running")
         for note in event.notes:
             self.window.show_message(f"Note: {note}")
 
+    # Events come in batches, at most four a second; each one only appends to the run's buffers, and the
+    # read-outs follow once per batch (the runs list less often), so the GUI thread stays mostly idle.
     def _progress(self, event) -> None:
         self.current_run.series.add_losses(event.step, event.losses)
-        self.progress.progress(event)
+        self._latest_progress = event
 
     def _epoch_ended(self, event) -> None:
         self.current_run.series.add_epoch(event.metrics)
-        self.runs_panel.update_run(self.current_run)
+        self._run_changed = True
+
+    def _show_status(self) -> None:
+        """The progress read-out, and the run's line in the runs list every RUNS_LIST_INTERVAL seconds."""
+        if self._latest_progress is not None:
+            self.progress.progress(self._latest_progress)
+            self._latest_progress = None
+            self.plots.data_arrived()
+        now = time.monotonic()
+        if self._run_changed and self.current_run is not None and now - self._runs_shown >= RUNS_LIST_INTERVAL:
+            self._run_changed, self._runs_shown = False, now
+            self.runs_panel.update_run(self.current_run)
 
     def _paused_changed(self, paused: bool) -> None:
         self.progress.paused(paused)
@@ -234,6 +254,8 @@ class Workbench(QObject):
 
     def _end_run(self) -> RunRecord:
         run = self.current_run
+        self._runs_shown = 0.0
+        self._show_status()
         self.plots.stop()
         self.banner.hide()
         self.progress.ended()

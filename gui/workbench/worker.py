@@ -2,11 +2,11 @@
 
 `TrainingWorker` is a QObject moved to its own QThread; its `run` slot builds
 the engine's `Trainer` on a snapshot of the project and trains. The trainer's
-callback (called in the worker thread, a few times a second: the trainer
-aggregates batches itself) turns each event into one Qt signal. Those signals
-are connected to methods of `RunController`, which lives in the GUI thread, so
-they are queued there; a lambda would run in the worker thread (see
-docs/pitfalls). The controller alone quits and joins the thread, from the GUI
+callback (called in the worker thread; the trainer aggregates batches itself)
+queues each event, and the worker announces them with one signal at most four
+times a second. That signal is connected to a method of `RunController`,
+which lives in the GUI thread, so it is queued there; a lambda would run in
+the worker thread (see docs/pitfalls). The controller alone quits and joins the thread, from the GUI
 thread, after the worker said it is done, or in `shutdown` when the window
 closes: stop, then wait, so no QThread is destroyed while running. Before a
 run starts, garbage is collected in the GUI thread (see `gc_policy`).
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ from engine.errors import UserError  # no torch: safe at start-up
 from gui.workbench.gc_policy import collect_young
 
 PROGRESS_INTERVAL = 0.1  # seconds between the trainer's aggregated progress events
+EMIT_INTERVAL = 0.25  # the most often the worker wakes the GUI thread with new events
+URGENT = ("RunStarted", "Paused", "Resumed")  # events announced at once
 
 
 def training_threads(cores: int | None = None) -> int:
@@ -42,13 +45,15 @@ class RunRequest:
 
 
 class TrainingWorker(QObject):
-    """Runs one `Trainer` in the thread it was moved to; control calls are safe from any thread."""
+    """Runs one `Trainer` in the thread it was moved to; control calls are safe from any thread.
 
-    started = Signal(object)  # RunStarted
-    progress = Signal(object)  # BatchProgress
-    epochEnded = Signal(object)  # EpochEnd
-    paused = Signal(object)  # Paused
-    resumed = Signal(object)  # Resumed
+    The trainer's events are queued here and announced with one `eventsReady` signal at most every
+    `EMIT_INTERVAL` seconds (at once for a start, a pause or a resume): a small model ends an epoch
+    every few tens of milliseconds, and every signal wakes the GUI thread, which then takes the GIL
+    from the trainer. The controller takes the queued events with `take_events`.
+    """
+
+    eventsReady = Signal()
     finished = Signal(object)  # RunResult (its status may be "failed": NaN, out of memory...)
     failed = Signal(str, str)  # message, details: the run could not start (bad data, invalid graph...)
 
@@ -59,6 +64,8 @@ class TrainingWorker(QObject):
         self._trainer = None
         self._stop_requested = False
         self._pause_requested = False
+        self._events: list = []
+        self._announced = 0.0
         self.last_step = 0  # the latest step reported, written by the worker thread
         self.step_at_stop: int | None = None
 
@@ -81,6 +88,12 @@ class TrainingWorker(QObject):
             self._pause_requested = False
             if self._trainer is not None:
                 self._trainer.resume()
+
+    def take_events(self) -> list:
+        """The events queued since the last call, oldest first."""
+        with self._lock:
+            events, self._events = self._events, []
+        return events
 
     # ---- the run (worker thread) ----------------------------------------------
     def run(self) -> None:
@@ -106,18 +119,16 @@ class TrainingWorker(QObject):
 
     def _on_event(self, event) -> None:
         kind = type(event).__name__
+        if kind == "RunEnded":  # the result comes back from run() and goes out through `finished`
+            return
         if kind == "BatchProgress":
             self.last_step = event.step
-            self.progress.emit(event)
-        elif kind == "EpochEnd":
-            self.epochEnded.emit(event)
-        elif kind == "RunStarted":
-            self.started.emit(event)
-        elif kind == "Paused":
-            self.paused.emit(event)
-        elif kind == "Resumed":
-            self.resumed.emit(event)
-        # RunEnded: the result comes back from run() and goes out through `finished`
+        with self._lock:
+            self._events.append(event)
+        now = time.perf_counter()
+        if kind in URGENT or now - self._announced >= EMIT_INTERVAL:
+            self._announced = now
+            self.eventsReady.emit()
 
 
 class RunController(QObject):
@@ -127,6 +138,7 @@ class RunController(QObject):
     progress = Signal(object)  # BatchProgress
     epochEnded = Signal(object)  # EpochEnd
     pausedChanged = Signal(bool)
+    eventsRelayed = Signal()  # a batch of events was relayed: a good moment to refresh read-outs
     runFinished = Signal(object)  # RunResult
     runFailed = Signal(str, str)  # message, details
     stateChanged = Signal(str)  # "idle" | "starting" | "running" | "paused" | "stopping"
@@ -155,11 +167,7 @@ class RunController(QObject):
         thread.setObjectName("neurocanvas-training")
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.started.connect(self._on_started)
-        worker.progress.connect(self._on_progress)
-        worker.epochEnded.connect(self._on_epoch)
-        worker.paused.connect(self._on_paused)
-        worker.resumed.connect(self._on_resumed)
+        worker.eventsReady.connect(self._on_events)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         self._thread, self._worker, self.last_worker = thread, worker, worker
@@ -208,36 +216,37 @@ class RunController(QObject):
         return self.sender() is self._worker and self._worker is not None
 
     # ---- relays (GUI thread) ---------------------------------------------------
-    def _on_started(self, event) -> None:
+    def _on_events(self) -> None:
         if self._current():
-            if self.state == "starting":
-                self._set_state("running")
-            self.runStarted.emit(event)
+            self._dispatch(self._worker.take_events())
 
-    def _on_progress(self, event) -> None:
-        if self._current():
-            self.progress.emit(event)
-
-    def _on_epoch(self, event) -> None:
-        if self._current():
-            self.epochEnded.emit(event)
-
-    def _on_paused(self, _event) -> None:
-        if self._current() and self.state != "stopping":
-            self._set_state("paused")
-            self.pausedChanged.emit(True)
-
-    def _on_resumed(self, _event) -> None:
-        if self._current() and self.state != "stopping":
-            self._set_state("running")
-            self.pausedChanged.emit(False)
+    def _dispatch(self, events: list) -> None:
+        """Relay the worker's queued events, in order, then say that a batch of them was relayed."""
+        for event in events:
+            kind = type(event).__name__
+            if kind == "BatchProgress":
+                self.progress.emit(event)
+            elif kind == "EpochEnd":
+                self.epochEnded.emit(event)
+            elif kind == "RunStarted":
+                if self.state == "starting":
+                    self._set_state("running")
+                self.runStarted.emit(event)
+            elif kind in ("Paused", "Resumed") and self.state != "stopping":
+                paused = kind == "Paused"
+                self._set_state("paused" if paused else "running")
+                self.pausedChanged.emit(paused)
+        if events:
+            self.eventsRelayed.emit()
 
     def _on_finished(self, result) -> None:
         if self._current():
+            self._dispatch(self._worker.take_events())
             self._join()
             self.runFinished.emit(result)
 
     def _on_failed(self, message: str, details: str) -> None:
         if self._current():
+            self._dispatch(self._worker.take_events())
             self._join()
             self.runFailed.emit(message, details)
