@@ -217,7 +217,7 @@ class LivePlots(QWidget):
         if self.canvas.viewport().visibleRegion().isEmpty():  # a hidden tab, or a closed dock
             return
         start = time.perf_counter()
-        if self.refresh():
+        if self.refresh() and self.series is not None and self.series.batches.n:  # an empty plot costs no budget
             cost = time.perf_counter() - start + self.canvas.paint_seconds
             self._next_redraw = time.monotonic() + redraw_interval_ms(cost) / 1000.0
 

@@ -161,12 +161,16 @@ class RunsPanel(QWidget):
         item = self._item(run)
         if item is None:
             return
+        details = run.details()
+        tooltip = html.escape(details).replace("\n", "<br>")
         self.list.blockSignals(True)
-        item.setText(run.label())
-        item.setToolTip(html.escape(run.details()).replace("\n", "<br>"))
+        if item.text() != run.label():
+            item.setText(run.label())
+        if item.toolTip() != tooltip:
+            item.setToolTip(tooltip)
         self.list.blockSignals(False)
-        if self.current() is run:
-            self.details.setPlainText(run.details())
+        if self.current() is run and self.details.toPlainText() != details:  # no relayout when nothing changed
+            self.details.setPlainText(details)
 
     def current(self) -> RunRecord | None:
         return self._run(self.list.currentItem())
