@@ -6,9 +6,12 @@
 `install` adds the workbench's docks, the Train menu and toolbar and the File >
 Export actions to an existing `MainWindow`. Modules: `workbench` (the wiring),
 `worker` (the training thread), `settings` (undoable training settings),
-`data_panel`/`data_sources`, `training_panel`, `run_control`, `series`/`plots`
-(live curves), `runs`, `evaluation`/`evaluation_panel`, `export_actions`,
-`tasks` and `engine_loader` (background jobs; torch loads only when needed).
+`data_panel`/`data_sources`, `training_panel`, `run_control`, `series`/`plots`/
+`plot_budget` (live curves that stay cheap), `runs`, `evaluation`/
+`evaluation_panel`, `export_actions`, `interop` (ONNX import, cluster script),
+`views` (small shared widgets), `tasks` and `engine_loader` (background jobs;
+torch loads only when needed) and `gc_policy` (garbage collection in the GUI
+thread only).
 """
 
 from __future__ import annotations
