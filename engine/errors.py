@@ -7,14 +7,33 @@ it in a dialog.
 
 from __future__ import annotations
 
+from graphs.errors import quoted
+
 
 class UserError(Exception):
-    """A problem with the user's input, described in one clear sentence."""
+    """A problem with the user's input, described in one clear sentence.
+
+    The sentence is kept to one printable line whatever it quotes (a column name, an array
+    name, a folder name taken from the user's files may hold newlines or control characters)."""
 
     def __init__(self, message: str, hint: str = ""):
-        self.message = message
-        self.hint = hint
-        super().__init__(f"{message}{' ' + hint if hint else ''}")
+        self.message = printable(message)
+        self.hint = printable(hint)
+        super().__init__(f"{self.message}{' ' + self.hint if self.hint else ''}")
+
+
+def printable(text: str) -> str:
+    """`text` with every unprintable character (newline, tab, control bytes) written as its escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def listing(names, limit: int = 8) -> str:
+    """Up to `limit` of `names` quoted and comma-separated, then how many more there are."""
+    names = list(names)
+    shown = ", ".join(quoted(name) for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 MAX_REASON = 200  # characters of a library's error quoted in a message
@@ -25,5 +44,5 @@ def reason(error: BaseException, limit: int = MAX_REASON) -> str:
     the user's file (newlines, control characters, a whole hostile header), which a message must
     not echo."""
     text = " ".join(str(error).split()) or type(error).__name__
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    text = printable(text)
     return text if len(text) <= limit else text[:limit - 3] + "..."

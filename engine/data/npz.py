@@ -12,7 +12,7 @@ import numpy as np
 
 from engine.data.arrays import ArrayData, encode_labels
 from engine.data.options import Options
-from engine.errors import UserError, reason
+from engine.errors import UserError, listing, reason
 
 ACCEPTED = ("path", "task", "standardize")
 TASKS = ("classification", "regression")
@@ -20,7 +20,7 @@ TASKS = ("classification", "regression")
 
 def _array(archive, key: str, file: str) -> np.ndarray:
     if key not in archive.files:
-        held = ", ".join(archive.files) or "no arrays"
+        held = listing(archive.files) or "no arrays"
         raise UserError(f"{file} has no array '{key}' (it holds: {held}); save it with np.savez(path, x=..., y=...)")
     try:
         return archive[key]

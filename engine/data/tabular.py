@@ -16,7 +16,8 @@ import numpy as np
 
 from engine.data.arrays import ArrayData, encode_labels
 from engine.data.options import Options
-from engine.errors import UserError
+from engine.errors import UserError, listing
+from graphs.errors import quoted
 
 ACCEPTED = ("path", "target", "header", "task", "delimiter", "standardize")
 TASKS = ("classification", "regression")
@@ -68,7 +69,7 @@ class _Table:
             raise UserError(f"{self.file} has no header row, so give the target column by its index "
                             f"(0 to {width - 1})")
         if target not in self.names:
-            raise UserError(f"{self.file} has no column '{target}'; its columns are: {', '.join(self.names)}")
+            raise UserError(f"{self.file} has no column {quoted(target)}; its columns are: {listing(self.names)}")
         return self.names.index(target)
 
 

@@ -168,7 +168,7 @@ def test_bad_csv_names_line_and_column(tmp_path, text, message):
 
 def test_csv_missing_target_column_lists_the_columns(tmp_path):
     spec = write_csv(tmp_path, GOOD_CSV)
-    with pytest.raises(UserError, match="data.csv has no column 'kind'; its columns are: age, height, species"):
+    with pytest.raises(UserError, match="data.csv has no column 'kind'; its columns are: 'age', 'height', 'species'"):
         load({**spec, "target": "kind"}, tmp_path)
     with pytest.raises(UserError, match="target column 5 is out of range"):
         load({**spec, "target": 5}, tmp_path)
@@ -195,7 +195,9 @@ def test_npz_classification_and_regression(tmp_path):
 
 
 @pytest.mark.parametrize("arrays, message", [
-    ({"x": np.zeros((4, 2))}, "has no array 'y' (it holds: x)"),
+    ({"x": np.zeros((4, 2))}, "has no array 'y' (it holds: 'x')"),
+    ({"x\n": np.zeros(2), "y": np.zeros(2)}, "has no array 'x' (it holds: 'x\\n', 'y')"),
+    ({f"a{i}": np.zeros(1) for i in range(10)}, "(it holds: 'a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7' and 2 more)"),
     ({"x": np.zeros((4, 2)), "y": np.zeros(3)}, "x has 4 samples but y has 3"),
     ({"x": np.full((4, 2), np.nan), "y": np.zeros(4)}, "x holds NaN or infinity (sample 0)"),
 ])
@@ -204,6 +206,12 @@ def test_bad_npz_names_the_key(tmp_path, arrays, message):
     with pytest.raises(UserError) as error:
         load({"name": "npz", "path": "d.npz"}, tmp_path)
     assert message in str(error.value)
+
+
+def test_a_user_error_is_one_printable_line_whatever_it_quotes():
+    error = UserError("data.csv has no column 'a\nb\x00'", hint="line\tbreak")
+    assert str(error) == "data.csv has no column 'a\\nb\\x00' line\\tbreak"
+    assert str(error).isprintable()
 
 
 def test_npz_with_python_objects_is_refused_not_unpickled(tmp_path):
