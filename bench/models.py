@@ -16,22 +16,32 @@ from graphs import Graph, load_project
 EXAMPLES = Path(__file__).resolve().parents[1] / "resources" / "examples"
 
 
-def mlp_graph() -> Graph:
-    """784-512-512-10 with ReLU, CrossEntropyLoss."""
+def mlp_classifier(input_shape: list[int], hidden: list[int], classes: int) -> Graph:
+    """Input (flattened when it has several dims), Linear+ReLU per hidden width (ids fc1, act1, fc2,
+    ...), a last Linear to `classes` scores, and CrossEntropyLoss against an int64 Target."""
     g = Graph()
-    g.add_node("Input", {"shape": [784]}, "x")
-    g.add_node("Linear", {"out_features": 512}, "fc1")
-    g.add_node("ReLU", {}, "act1")
-    g.add_node("Linear", {"out_features": 512}, "fc2")
-    g.add_node("ReLU", {}, "act2")
-    g.add_node("Linear", {"out_features": 10}, "fc3")
+    g.add_node("Input", {"shape": list(input_shape)}, "x")
+    previous = "x"
+    if len(input_shape) > 1:
+        previous = g.add_node("Flatten", {}, "flat")
+        g.connect("x", previous)
+    for index, width in enumerate([*hidden, classes], start=1):
+        layer = g.add_node("Linear", {"out_features": width}, f"fc{index}")
+        g.connect(previous, layer)
+        previous = layer
+        if index <= len(hidden):
+            previous = g.add_node("ReLU", {}, f"act{index}")
+            g.connect(layer, previous)
     g.add_node("Target", {"shape": [], "dtype": "int64"}, "y")
     g.add_node("CrossEntropyLoss", {}, "loss")
-    for a, b in [("x", "fc1"), ("fc1", "act1"), ("act1", "fc2"), ("fc2", "act2"), ("act2", "fc3")]:
-        g.connect(a, b)
-    g.connect("fc3", "loss", target_port="input")
+    g.connect(previous, "loss", target_port="input")
     g.connect("y", "loss", target_port="target")
     return g
+
+
+def mlp_graph() -> Graph:
+    """784-512-512-10 with ReLU, CrossEntropyLoss."""
+    return mlp_classifier([784], [512, 512], 10)
 
 
 class HandMLP(nn.Module):

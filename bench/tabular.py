@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphs import Graph
+from bench.models import mlp_classifier
 from graphs.project import Project
 
 
@@ -23,19 +23,7 @@ def write_npz(folder: Path, samples: int, features: int = 32, classes: int = 10,
 
 def mlp_project(npz: Path, features: int = 32, hidden: int = 64, classes: int = 10, batch_size: int = 128,
                 epochs: int = 3) -> Project:
-    g = Graph()
-    g.add_node("Input", {"shape": [features]}, "x")
-    g.add_node("Linear", {"out_features": hidden}, "fc1")
-    g.add_node("ReLU", {}, "act1")
-    g.add_node("Linear", {"out_features": hidden}, "fc2")
-    g.add_node("ReLU", {}, "act2")
-    g.add_node("Linear", {"out_features": classes}, "fc3")
-    g.add_node("Target", {"shape": [], "dtype": "int64"}, "y")
-    g.add_node("CrossEntropyLoss", {}, "loss")
-    for a, b in [("x", "fc1"), ("fc1", "act1"), ("act1", "fc2"), ("fc2", "act2"), ("act2", "fc3")]:
-        g.connect(a, b)
-    g.connect("fc3", "loss", target_port="input")
-    g.connect("y", "loss", target_port="target")
+    g = mlp_classifier([features], [hidden, hidden], classes)
     training = {"dataset": {"name": "npz", "path": str(npz)}, "val_split": 0.2, "batch_size": batch_size,
                 "epochs": epochs, "seed": 0, "device": "cpu", "optimizer": {"type": "Adam", "lr": 0.001}}
     return Project(g, name="bench-mlp", training=training, path=npz.parent / "bench.json")
