@@ -104,20 +104,25 @@ def _is_number(cell: str) -> bool:
     return True
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _cell_problem(cell: str) -> str:
     if not cell.strip():
         return " is empty; fill in the missing value or remove the row"
     if _is_number(cell):
+        if np.isfinite(float(cell)):
+            return f": {cell.strip()!r} is beyond float32's range (about ±3.4e38); rescale the column"
         return f": {cell.strip()!r} is not a finite number; fill in the missing value or remove the row"
     return f": {cell.strip()!r} is not a number"
 
 
 def _numbers(table: _Table, index: int) -> np.ndarray:
-    """One column as finite float64 values, or a UserError naming the first bad cell."""
+    """One column as float64 values finite in float32 too, or a UserError naming the first bad cell."""
     cells = table.columns[index]
     try:
         values = np.array(cells, dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(values))
+        bad = np.flatnonzero(~(np.abs(values) <= FLOAT32_MAX))
     except ValueError:
         bad = [next(i for i, cell in enumerate(cells) if not _is_number(cell))]
     if len(bad) == 0:

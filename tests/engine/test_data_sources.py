@@ -158,6 +158,8 @@ def test_csv_whole_number_labels_become_classes(tmp_path):
     ("age,label\n1,a\n2\n", "data.csv line 3 has 1 fields but the header has 2"),
     ("age,label\n1,a\n2,3\n3,b\n", "column 'label' mixes numbers (line 3: '3') and text (line 2: 'a')"),
     ("age,label\n1,a\n2,\n", "data.csv line 3, column 'label' is empty"),
+    ("age,label\n1,a\n1e39,b\n", "data.csv line 3, column 'age': '1e39' is beyond float32's range"),
+    ("age,label\n1,1.5\n2,-1e300\n", "data.csv line 3, column 'label': '-1e300' is beyond float32's range"),
     ("name,label\nx,1\ny,2\n", "column 'name': 'x' is not a number (the whole column holds text"),
 ])
 def test_bad_csv_names_line_and_column(tmp_path, text, message):

@@ -105,8 +105,9 @@ def csv_files(draw) -> DataCase:
                            max_size=3))
     for spoil in spoils:
         if spoil == "junk cell" and table:
-            row, column = draw(st.integers(0, len(table) - 1)), draw(st.integers(0, features))
-            table[row][column] = draw(JUNK_CELLS)
+            row = draw(st.integers(0, len(table) - 1))
+            if table[row]:  # an earlier "short row" may have shortened or emptied it
+                table[row][draw(st.integers(0, len(table[row]) - 1))] = draw(JUNK_CELLS)
         elif spoil in ("short row", "long row") and table:
             row = draw(st.integers(0, len(table) - 1))
             table[row] = table[row][:-1] if spoil == "short row" else table[row] + ["1"]
