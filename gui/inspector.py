@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QLabel,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -23,6 +22,7 @@ from graphs.errors import GraphError
 from gui import formatting
 from gui.document import DocumentController
 from gui.param_widgets import ParamEditor, make_editor
+from gui.widgets import scroll_page
 
 
 def _label(text: str = "", object_name: str | None = None, wrap: bool = True) -> QLabel:
@@ -86,13 +86,7 @@ class Inspector(QWidget):
         for widget in (self.hint, self.title, self.doc, self.params_box, self.rule, self.info, self.errors):
             layout.addWidget(widget)
         layout.addStretch(1)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_page(self, body).setFrameShape(QFrame.Shape.NoFrame)
 
         controller.paramsChanged.connect(self._on_params_changed)
         controller.nodeRemoved.connect(self._on_node_removed)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -32,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.workbench import data_sources as sources
-from gui.workbench.engine_loader import EngineLoader
+from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
 from gui.workbench.views import ClassCounts, ImageGrid, compact_combo, fill_table, read_only_table
@@ -47,25 +45,23 @@ def _muted(text: str = "", name: str = "") -> QLabel:
     return label
 
 
-class DataPanel(QWidget):
+class DataPanel(EnginePanel):
     """Edits `training["dataset"]`, `val_split` and `seed`; shows what the data looks like."""
 
     def __init__(self, settings: TrainingSettings, engine: EngineLoader, tasks: TaskRunner,
                  parent: QWidget | None = None):
-        super().__init__(parent)
-        self.settings, self.engine, self.tasks = settings, engine, tasks
+        super().__init__(engine, parent)
+        self.settings, self.tasks = settings, tasks
         self.preview = None  # the DataPreview shown
         self.shown_key: sources.PreviewKey | None = None
         self._pending: sources.PreviewKey | None = None
         self._token = 0
-        self._ready = False
         self._build()
         settings.changed.connect(self._settings_changed)
-        engine.failed.connect(self.state.setText)
 
     # ---- layout ----------------------------------------------------------------
     def _build(self) -> None:
-        self.state = _muted("The training engine loads when this panel is first shown.", "dataState")
+        self.state.setObjectName("dataState")
         self.source = compact_combo()
         self.numbers = {name: QLineEdit() for name in sources.NUMBER_OPTIONS}
         for field in self.numbers.values():
@@ -130,13 +126,7 @@ class DataPanel(QWidget):
         layout.addWidget(self.counts_title)
         layout.addWidget(self.counts)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        self._set_body(body)
         self.setEnabled(True)
         self._set_inputs_enabled(False)
 
@@ -155,24 +145,11 @@ class DataPanel(QWidget):
                        self.autoencoder, self.val_split, self.seed, *self.numbers.values()):
             widget.setEnabled(enabled)
 
-    # ---- engine and visibility ------------------------------------------------------
-    def activate(self) -> None:
-        """Called when the panel is first really shown: load the engine, then fill in."""
-        if not self._ready:
-            if not self.engine.loaded:
-                self.state.setText("Loading the training engine…")
-            self.engine.when_ready(self._engine_ready)
-
-    def _engine_ready(self) -> None:
-        if self._ready:
-            return
-        self._ready = True
+    # ---- engine ---------------------------------------------------------------------
+    def _fill_choices(self, info: dict) -> None:
         self.source.clear()
-        for name in self.engine.info["sources"]:
+        for name in info["sources"]:
             self.source.addItem(sources.source_title(name), name)
-        self.state.hide()
-        self._set_inputs_enabled(True)
-        self._settings_changed()
 
     # ---- settings -> widgets ------------------------------------------------------
     def _settings_changed(self) -> None:

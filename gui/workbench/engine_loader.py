@@ -5,15 +5,18 @@ the workbench never imports the engine at start-up. The first panel shown or
 the first Start asks `EngineLoader.when_ready(callback)`; the engine is then
 imported on a background thread (the GUI may still stutter: the import holds
 the GIL in bursts), panels show "Loading engine…" meanwhile, and the callbacks
-run in the GUI thread once it is there.
+run in the GUI thread once it is there. `EnginePanel` is the base of the panels
+that fill in from the engine (Data, Training).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QLabel, QWidget
 
+from gui.widgets import scroll_page
 from gui.workbench.gc_policy import freeze_long_lived
 from gui.workbench.tasks import TaskRunner
 
@@ -82,3 +85,52 @@ class EngineLoader(QObject):
         self._waiting.clear()
         self.error = f"the training engine could not be loaded: {error}"
         self.failed.emit(self.error)
+
+
+class EnginePanel(QWidget):
+    """A settings panel whose choices come from the engine's `info`, so it fills in only once the engine
+    is loaded, which it asks for when first really shown (`activate`). Until then its inputs are
+    disabled and its `state` line says what is happening (or why the engine could not be loaded).
+
+    A subclass builds its widgets (putting `state` at the top, then calling `_set_body`), connects
+    the settings to `_settings_changed`, and implements `_fill_choices`, `_set_inputs_enabled` and
+    `_settings_changed` (which shows nothing before the engine is ready).
+    """
+
+    def __init__(self, engine: EngineLoader, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self._ready = False
+        self.state = QLabel("The training engine loads when this panel is first shown.")
+        self.state.setWordWrap(True)
+        engine.failed.connect(self.state.setText)
+
+    def _set_body(self, body: QWidget) -> None:
+        """Show `body` in a scroll area that fills the panel and scrolls only vertically."""
+        scroll_page(self, body).setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def activate(self) -> None:
+        """Called when the panel is first really shown: load the engine, then fill in."""
+        if not self._ready:
+            if not self.engine.loaded:
+                self.state.setText("Loading the training engine…")
+            self.engine.when_ready(self._engine_ready)
+
+    def _engine_ready(self) -> None:
+        if self._ready:
+            return
+        self._ready = True
+        self._fill_choices(self.engine.info)
+        self.state.hide()
+        self._set_inputs_enabled(True)
+        self._settings_changed()
+
+    def _fill_choices(self, info: dict) -> None:
+        """Fill the lists the engine decides (data sources, optimisers, devices…) from its `info`."""
+        raise NotImplementedError
+
+    def _set_inputs_enabled(self, enabled: bool) -> None:
+        raise NotImplementedError
+
+    def _settings_changed(self) -> None:
+        raise NotImplementedError

@@ -10,21 +10,19 @@ that has one). Settings the panel doesn't show (e.g. Adam's betas) are kept.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from gui.param_widgets import FloatSpinBox
-from gui.workbench.engine_loader import EngineLoader
+from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.views import compact_combo
 
@@ -69,20 +67,16 @@ def _pair(check: QCheckBox, value: QWidget) -> QWidget:
     return row
 
 
-class TrainingPanel(QWidget):
+class TrainingPanel(EnginePanel):
     """Edits the training section of the open project (besides the data, which the Data panel edits)."""
 
     def __init__(self, settings: TrainingSettings, engine: EngineLoader, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.settings, self.engine = settings, engine
-        self._ready = False
+        super().__init__(engine, parent)
+        self.settings = settings
         self._build()
-        settings.changed.connect(self._show_settings)
-        engine.failed.connect(self.state.setText)
+        settings.changed.connect(self._settings_changed)
 
     def _build(self) -> None:
-        self.state = QLabel("The training engine loads when this panel is first shown.")
-        self.state.setWordWrap(True)
         self.optimizer = compact_combo()
         self.lr = _float(1e-7, 10.0, 0.0005)
         self.weight_decay = _float(0.0, 1.0, 0.001)
@@ -134,18 +128,11 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.state)
         layout.addLayout(form)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        self._set_body(body)
         self._editors = (self.optimizer, self.lr, self.weight_decay, self.momentum, self.schedule, self.step_size,
                          self.gamma, self.eta_min, self.max_lr, self.epochs, self.batch_size, self.early,
                          self.patience, self.clip, self.clip_norm, self.device, self.amp, self.compile)
-        for widget in self._editors:
-            widget.setEnabled(False)
+        self._set_inputs_enabled(False)
 
         commits = {
             self.lr: ("Set learning rate", "lr"), self.weight_decay: ("Set weight decay", "weight_decay"),
@@ -166,35 +153,24 @@ class TrainingPanel(QWidget):
         self.compile.toggled.connect(lambda _on: self._commit("Set compile"))
 
     # ---- engine ------------------------------------------------------------------
-    def activate(self) -> None:
-        """Called when the panel is first really shown: load the engine, then fill in."""
-        if not self._ready:
-            if not self.engine.loaded:
-                self.state.setText("Loading the training engine…")
-            self.engine.when_ready(self._engine_ready)
-
-    def _engine_ready(self) -> None:
-        if self._ready:
-            return
-        self._ready = True
-        info = self.engine.info
+    def _fill_choices(self, info: dict) -> None:
         self.optimizer.addItems(info["optimizers"])
         for kind in (None, *info["schedules"]):
             self.schedule.addItem(SCHEDULE_TITLES.get(kind, kind), kind)
         self.device.addItem("auto — the best available (CUDA, then MPS, then the CPU)", "auto")
         for device in info["devices"]:
             self.device.addItem(device_label(device), device["id"])
-        self.state.hide()
+
+    def _set_inputs_enabled(self, enabled: bool) -> None:
         for widget in self._editors:
-            widget.setEnabled(True)
-        self._show_settings()
+            widget.setEnabled(enabled)
 
     @property
     def has_cuda(self) -> bool:
         return bool(self.engine.info) and any(d["id"].startswith("cuda") for d in self.engine.info["devices"])
 
     # ---- settings -> widgets ------------------------------------------------------
-    def _show_settings(self) -> None:
+    def _settings_changed(self) -> None:
         if not self._ready:
             return
         t = self.settings.training
