@@ -1,8 +1,5 @@
 """Files: save / reopen, failures shown in dialogs, examples opened as copies, recent files, settings."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,9 +7,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui import files
 from gui.main_window import MainWindow
+from tests.gui.app_process import run_app_script
 
 Button = QMessageBox.StandardButton
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_save_close_reopen_gives_the_same_document(cnn_window, tmp_path, qtbot):
@@ -220,24 +217,16 @@ def test_run_opens_the_given_project(monkeypatch, cnn_window, tmp_path):
 
 
 def test_start_up_imports_no_torch(tmp_path):
-    code = (
+    out = run_app_script(
         "import sys\n"
-        "from PySide6.QtCore import QSettings\n"
-        "QSettings.setDefaultFormat(QSettings.Format.IniFormat)\n"
-        f"QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, {str(tmp_path)!r})\n"
-        "from gui.app import create_app\n"
-        "from gui.main_window import MainWindow\n"
         "app = create_app()\n"
         "w = MainWindow()\n"
         "w.open_initial(None)\n"
         "w.show()\n"
         "app.processEvents()\n"
         "print('torch' in sys.modules, len(w.document.graph))\n"
-        "w.document.undo_stack.setClean()\n"
-    )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=120)
+        "w.document.undo_stack.setClean()\n",
+        tmp_path)
     assert out.returncode == 0, out.stderr
     torch_loaded, _nodes = out.stdout.split()
     assert torch_loaded == "False"

@@ -3,14 +3,12 @@ the evaluation (confusion matrix, per-class table, images; or a scatter plot), c
 File > Export to ONNX checked in onnxruntime."""
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from gui.workbench.series import RunSeries
+from tests.gui.app_process import run_app_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,22 +119,15 @@ def test_regression_scatter_and_a_checkpoint_file(open_example, finished, qtbot)
 
 
 def test_the_editor_with_the_workbench_starts_without_torch(tmp_path):
-    code = (
+    out = run_app_script(
         "import sys\n"
-        "from PySide6.QtCore import QSettings\n"
-        "QSettings.setDefaultFormat(QSettings.Format.IniFormat)\n"
-        f"QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, {str(tmp_path)!r})\n"
-        "from gui.app import create_app\n"
-        "from gui.main_window import MainWindow\n"
         "from gui.workbench import install\n"
         "app = create_app()\n"
         "w = MainWindow()\n"
         "bench = getattr(w, 'workbench', None) or install(w)\n"
         "w.show()\n"
         "app.processEvents()\n"
-        "print('torch' in sys.modules, bench.engine.loading)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+        "print('torch' in sys.modules, bench.engine.loading)\n",
+        tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[:2] == ["False", "False"]

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,11 +19,11 @@ from PySide6.QtWidgets import QMessageBox
 
 from graphs.project import Project, load_project, loads_project, save_project
 from gui.autosave import INTERVAL_MS, RECOVERY_KEY, recovery_bytes
+from tests.gui.app_process import run_app_script
 from tests.gui.conftest import EXAMPLES, build_cnn
 from tests.reliability.faults import ERRORS, STEPS, inject
 from tests.reliability.tally import count
 
-ROOT = Path(__file__).resolve().parents[2]
 Button = QMessageBox.StandardButton
 SUBJECT = "autosave and crash recovery"
 
@@ -147,13 +145,9 @@ def test_a_disk_that_refuses_an_autosave_loses_nothing(window, saved, step, monk
 def test_after_a_real_crash_the_next_start_restores_the_work(window, saved, dialogs, tmp_path):
     """A real process edits the project, autosaves and is killed; this process restores its work."""
     settings = tmp_path / "settings"
-    code = (
+    crashed = run_app_script(
         "import os, signal\n"
-        "from PySide6.QtCore import QCoreApplication, QSettings\n"
-        "QSettings.setDefaultFormat(QSettings.Format.IniFormat)\n"
-        f"QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, {str(settings)!r})\n"
-        "from gui.app import create_app\n"
-        "from gui.main_window import MainWindow\n"
+        "from PySide6.QtCore import QCoreApplication\n"
         "app = create_app()\n"
         "QCoreApplication.setOrganizationName('NeurocanvasTests')\n"
         "QCoreApplication.setApplicationName('NeurocanvasTests')\n"
@@ -162,11 +156,8 @@ def test_after_a_real_crash_the_next_start_restores_the_work(window, saved, dial
         "w.document.add_node('Dropout', (500.0, 300.0))\n"
         "assert w.autosaver.save_now()\n"
         "print(w.document.project.to_json(), end='', flush=True)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n"
-    )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    crashed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                             timeout=120)
+        "os.kill(os.getpid(), signal.SIGKILL)\n",
+        settings)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     left = recovery_files(window)
     assert len(left) == 2 and left[0].endswith(".json") and left[1].endswith(".lock")  # the lock is stale
