@@ -92,7 +92,8 @@ class EnginePanel(QWidget):
     is loaded, which it asks for when first really shown (`activate`). Until then its inputs are
     disabled and its `state` line says what is happening (or why the engine could not be loaded).
 
-    A subclass builds its widgets (putting `state` at the top, then calling `_set_body`), connects
+    A subclass builds its widgets (putting `state` at the top and its settings in the QFormLayout
+    `form`, then calling `_set_body`), connects
     the settings to `_settings_changed`, and implements `_fill_choices`, `_set_inputs_enabled` and
     `_settings_changed` (which shows nothing before the engine is ready).
     """
@@ -108,6 +109,11 @@ class EnginePanel(QWidget):
     def _set_body(self, body: QWidget) -> None:
         """Show `body` in a scroll area that fills the panel and scrolls only vertically."""
         scroll_page(self, body).setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._show_form(self._ready)
+
+    def _show_form(self, visible: bool) -> None:
+        for row in range(self.form.rowCount()):
+            self.form.setRowVisible(row, visible)
 
     def activate(self) -> None:
         """Called when the panel is first really shown: load the engine, then fill in."""
@@ -122,8 +128,9 @@ class EnginePanel(QWidget):
         self._ready = True
         self._fill_choices(self.engine.info)
         self.state.hide()
+        self._show_form(True)
         self._set_inputs_enabled(True)
-        self._settings_changed()
+        self._settings_changed()  # hides the rows that the current settings don't use
 
     def _fill_choices(self, info: dict) -> None:
         """Fill the lists the engine decides (data sources, optimisers, devices…) from its `info`."""
