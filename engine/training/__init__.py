@@ -4,7 +4,8 @@
     result = Trainer(project, epochs=5, callback=print).run()
 
 See `trainer.py` for the loop, `events.py` for what a run reports,
-`engine.weights` (re-exported here) for the safetensors weights files.
+`run_folder.py` for the files a run writes, `failures.py` for how a failed run
+is told, `engine.weights` (re-exported here) for the safetensors weights files.
 """
 
 from engine.training.checkpoint import read_metadata

@@ -1,10 +1,11 @@
 """The training loop: plain engine code that knows nothing of Qt.
 
 `Trainer(project, ...).run()` loads the dataset, fills shapeless Input/Target
-nodes from it, compiles the graph and trains, writing into a run folder:
-`project.json` (the project as trained), `metrics.csv`, `best.safetensors`,
-`last.safetensors` and, at the end, `weights.safetensors`. It reports through
-a callback (see `engine.training.events`) called from the training thread.
+nodes from it, compiles the graph and trains, writing into a run folder
+(`engine.training.run_folder`): `project.json` (the project as trained),
+`metrics.csv`, `best.safetensors`, `last.safetensors` and, at the end,
+`weights.safetensors`. It reports through a callback (see
+`engine.training.events`) called from the training thread.
 
 Other threads may call `stop()`, `pause()` and `resume()`; the loop looks at
 them before every batch (one attribute read), so a stop is honoured within one
@@ -18,8 +19,8 @@ and gradients are reset with `zero_grad(set_to_none=True)`.
 `run()` raises `UserError` for input it can't train on (bad data, invalid graph,
 unknown optimizer) before training starts; whatever goes wrong during training
 (a NaN loss, CUDA out of memory, an exception in a layer, a full disk) ends the
-run with status "failed" and a message that says where, instead. Only a
-`KeyboardInterrupt` goes through.
+run with status "failed" and a message that says where, instead (see
+`engine.training.failures`). Only a `KeyboardInterrupt` goes through.
 
 Given a `World` (one of several processes started by torchrun, see
 `engine.training.distributed`), the trainer wraps the model in
@@ -32,12 +33,9 @@ stop at the same batch; pausing is not supported there.
 from __future__ import annotations
 
 import contextlib
-import copy
-import gc
-import json
+import functools
 import math
 import random
-import re
 import threading
 import time
 import traceback
@@ -50,41 +48,30 @@ import torch
 from engine.compiler import CompiledGraph, CompileError, compile_graph
 from engine.data import Dataset, fill_shapes, fit_dataset, load_dataset
 from engine.errors import UserError
+from engine.training import events
 from engine.training.config import TrainingConfig
 from engine.training.devices import resolve_device
 from engine.training.distributed import World
-from engine.training.events import (
-    BatchProgress,
-    EpochEnd,
-    Paused,
-    Resumed,
-    RunEnded,
-    RunResult,
-    RunStarted,
-    TrainingEvent,
+from engine.training.failures import (
+    LossNotFinite,
+    describe_graph_errors,
+    failure_message,
+    first_line,
+    place_in_run,
+    release_memory,
 )
-from engine.training.metrics import metric_for, write_metrics_csv
+from engine.training.metrics import metric_for
 from engine.training.optim import build_optimizer, build_schedule, check_settings
-from engine.weights import load_weights, save_weights, state_tensors
+from engine.training.run_folder import (
+    FILE_SOURCES,  # noqa: F401 - still importable from here
+    RunFolder,
+    make_run_dir,
+    trained_project,
+)
+from engine.weights import load_weights, state_tensors
 from graphs.document import Graph
-from graphs.errors import GraphError, ProjectFormatError
-from graphs.project import Project, save_project
-
-FILE_SOURCES = ("csv", "npz", "image_folder")
-
-
-class _LossNotFinite(Exception):
-    def __init__(self, epoch: int, batch: int | None, value: float):
-        super().__init__(f"loss {value} at epoch {epoch}")
-        self.epoch, self.batch, self.value = epoch, batch, value
-
-
-def _first_line(error: Exception) -> str:
-    """An unexpected error in one line: torch's plain RuntimeErrors speak for themselves, others get their type."""
-    lines = str(error).strip().splitlines()
-    if type(error) is RuntimeError and lines:
-        return lines[0]
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+from graphs.errors import GraphError
+from graphs.project import Project
 
 
 def seed_everything(seed: int) -> None:
@@ -92,13 +79,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def describe_graph_errors(errors: list[GraphError]) -> str:
-    lines = [f"node '{e.node}': {e.message}" if e.node else e.message for e in errors]
-    if len(lines) == 1:
-        return f"the graph is not valid: {lines[0]}"
-    return f"the graph has {len(lines)} problems:\n  " + "\n  ".join(lines)
 
 
 class Trainer:
@@ -114,7 +94,7 @@ class Trainer:
     """
 
     def __init__(self, project: Project, *, device: str | None = None, epochs: int | None = None,
-                 out_dir: str | Path | None = None, callback: Callable[[TrainingEvent], None] | None = None,
+                 out_dir: str | Path | None = None, callback: Callable[[events.TrainingEvent], None] | None = None,
                  dataset: Dataset | None = None, max_batches: int | None = None,
                  progress_interval: float = 0.05, progress_every: int | None = None, threads: int | None = None,
                  world: World | None = None):
@@ -199,64 +179,39 @@ class Trainer:
 
     def trained_project(self) -> Project:
         """The project as trained: shapes filled from the data, overrides applied, data paths absolute."""
-        training = copy.deepcopy(self.project.training)
-        training["epochs"] = self.config.epochs
-        training["device"] = self.config.device
-        dataset = training["dataset"]
-        if dataset.get("name") in FILE_SOURCES and isinstance(dataset.get("path"), str):
-            dataset["path"] = str((self.base_dir / Path(dataset["path"]).expanduser()).resolve())
-        return Project(self.graph or self.project.graph.copy(), self.project.name, training,
-                       copy.deepcopy(self.project.gui))
-
-    def _make_out_dir(self) -> Path:
-        path = self._out_dir_setting
-        if path is None:
-            stem = self.project.path.stem if self.project.path else re.sub(r"\W+", "_", self.project.name)
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            path = self.base_dir / "runs" / f"{stem}-{stamp}"
-            suffix = 2
-            while path.exists():
-                path = self.base_dir / "runs" / f"{stem}-{stamp}-{suffix}"
-                suffix += 1
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise UserError(f"cannot create the run folder '{path}': {error.strerror or error}") from None
-        return path
+        return trained_project(self.project, self.graph, self.config, self.base_dir)
 
     def _open_run(self) -> None:
         """The run folder and the bookkeeping of a run; nothing touches the device yet."""
         config, world = self.config, self.world
         self.notes: list[str] = []
+        make_out_dir = functools.partial(make_run_dir, self._out_dir_setting, self.project, self.base_dir)
         if world is None:
-            self.out_dir = self._make_out_dir()
+            self.out_dir = make_out_dir()
             self._batches_per_epoch = self.dataset.train.num_batches(config.batch_size, self.max_batches)
             self._every, self._val_indices = self.progress_every, None
         else:
-            self.out_dir = world.from_main(self._make_out_dir)
+            self.out_dir = world.from_main(make_out_dir)
             self._batches_per_epoch = world.num_batches(len(self.dataset.train), config.batch_size, self.max_batches)
             self._every = self.progress_every or world.sync_every  # every process flushes at the same batches
             self._val_indices = world.val_indices(len(self.dataset.val))
             self.notes += world.notes(config.batch_size)
-        if self.is_main:
-            try:
-                save_project(self.trained_project(), self.out_dir / "project.json")
-            except ProjectFormatError as error:
-                raise UserError(f"cannot write the run folder's project.json: {error}") from None
+        first_loss = self.compiled.losses[0]
+        self._metric, self._metric_output = metric_for(first_loss.module), first_loss.output_index
+        self._folder = RunFolder(self.out_dir, writes=self.is_main, project_name=self.project.name,
+                                 metric=self._metric.name, dataset=self.dataset)
+        self._folder.save_project(self.trained_project())
         self._total_steps = config.epochs * self._batches_per_epoch
         self._clip = config.grad_clip
         self._amp_dtype, self._scaler = self._mixed_precision()
         if config.compile and self.device.type != "cuda":
             self.notes.append(f"compile is used on CUDA only; running uncompiled on {self.device}")
         self._target_ids = list(self.compiled.targets)
-        first_loss = self.compiled.losses[0]
-        self._metric, self._metric_output = metric_for(first_loss.module), first_loss.output_index
         self._generator = torch.Generator().manual_seed(config.seed)
         self._pending: list[torch.Tensor] = []
         self._pending_sizes: list[int] = []
         self._best: dict | None = None
         self._best_state: dict[str, torch.Tensor] | None = None
-        self._checkpoints: dict[str, Path] = {}
         self._epoch = self._batch = 0
         self._validating = False
         self._paused_seconds = 0.0
@@ -291,7 +246,7 @@ class Trainer:
         return torch.float16, torch.amp.GradScaler("cuda")
 
     # ---- the run ---------------------------------------------------------------
-    def run(self) -> RunResult:
+    def run(self) -> events.RunResult:
         """Train; returns how the run ended (raises UserError only before training starts)."""
         if self._ran:
             raise RuntimeError("a Trainer runs once; create a new one to train again")
@@ -300,31 +255,24 @@ class Trainer:
             torch.set_num_threads(self.threads)
         self.prepare()
         self._open_run()
-        self._emit(RunStarted(self.config.epochs, self._batches_per_epoch, len(self.dataset.train),
-                              len(self.dataset.val), str(self.device), self._metric.name, self.out_dir,
-                              self.dataset.describe(), tuple(self.notes)))
+        self._emit(events.RunStarted(self.config.epochs, self._batches_per_epoch, len(self.dataset.train),
+                                     len(self.dataset.val), str(self.device), self._metric.name, self.out_dir,
+                                     self.dataset.describe(), tuple(self.notes)))
         self._started = time.perf_counter()
         details = ""
         try:
             self._place_on_device()
             status, message = self._epochs()
-        except _LossNotFinite as problem:
-            status, message = "failed", self._not_finite_message(problem)
-        except (torch.OutOfMemoryError, MemoryError):
-            status, message = "failed", self._out_of_memory_message()
-        except UserError as error:  # e.g. a streamed image that can't be read
-            status, message = "failed", str(error)
-        except Exception as error:  # noqa: BLE001 - any other error ends this run, never the process
-            if isinstance(error, RuntimeError) and "out of memory" in str(error):  # MPS, older CUDA builds
-                status, message = "failed", self._out_of_memory_message()
-            else:
-                status, message = "failed", f"training failed {self._where()}: {_first_line(error)}"
-                details = traceback.format_exc()
+        except Exception as error:  # noqa: BLE001 - any error ends this run, never the process
+            status, place = "failed", place_in_run(self._epoch, self._batch, self._validating)
+            message, details = failure_message(error, place=place, device=self.device,
+                                               batch_size=self.config.batch_size, optimizer=self._optimizer,
+                                               grad_clip=self._clip)
         result = self._finish(status, message, details)
-        self._emit(RunEnded(result))
+        self._emit(events.RunEnded(result))
         return result
 
-    def _emit(self, event: TrainingEvent) -> None:
+    def _emit(self, event: events.TrainingEvent) -> None:
         if self.callback is not None:
             self.callback(event)
 
@@ -346,7 +294,7 @@ class Trainer:
                 return "stopped", f"stopped by request at epoch {epoch}, during validation"
             val_loss, metric_value = validation
             if not math.isfinite(val_loss):
-                raise _LossNotFinite(epoch, None, val_loss)
+                raise LossNotFinite(epoch, None, val_loss)
             if self._schedule is not None and not self._schedule.per_batch:
                 self._schedule.scheduler.step()
             row = {
@@ -357,15 +305,14 @@ class Trainer:
             improved = self._best is None or val_loss < self._best["val_loss"]
             if improved:
                 self._best = row
-                self._save_checkpoint("best", row)
+                self._folder.save_checkpoint("best", self._model, row)
                 if config.patience is not None:  # kept in memory too, to restore at the end
                     self._best_state = state_tensors(self._model)
-            self._save_checkpoint("last", row)
+            self._folder.save_checkpoint("last", self._model, row)
             row["seconds"] = time.perf_counter() - started - (self._paused_seconds - paused_before)
             self.history.append(row)
-            if self.is_main:
-                write_metrics_csv(self.out_dir / "metrics.csv", self.history, self._metric.name)
-            self._emit(EpochEnd(epoch, dict(row), improved))
+            self._folder.write_metrics(self.history)
+            self._emit(events.EpochEnd(epoch, dict(row), improved))
             if config.patience is not None and epoch - self._best["epoch"] >= config.patience:
                 return "early_stopped", (f"stopped early at epoch {epoch}: the validation loss has not improved for "
                                          f"{config.patience} epochs (best: epoch {self._best['epoch']})")
@@ -451,7 +398,7 @@ class Trainer:
         if not math.isfinite(sum(values)):
             first = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
             if first is not None:
-                raise _LossNotFinite(epoch, batch - len(values) + 1 + first, values[first])
+                raise LossNotFinite(epoch, batch - len(values) + 1 + first, values[first])
         samples = sum(sizes)
         self._epoch_loss += sum(v * n for v, n in zip(values, sizes))
         self._epoch_samples += samples
@@ -460,8 +407,8 @@ class Trainer:
             step = (epoch - 1) * self._batches_per_epoch + batch
             active = now - self._started - self._paused_seconds
             eta = active / step * (self._total_steps - step) if step else 0.0
-            self.callback(BatchProgress(epoch, batch, self._batches_per_epoch, step, self._total_steps, values,
-                                        samples / max(now - self._last_flush, 1e-9), eta))
+            self.callback(events.BatchProgress(epoch, batch, self._batches_per_epoch, step, self._total_steps,
+                                               values, samples / max(now - self._last_flush, 1e-9), eta))
         self._last_flush = now
 
     def _honour_controls(self, epoch: int, batch: int) -> bool:
@@ -469,13 +416,13 @@ class Trainer:
         self._control_pending = False  # cleared first, so a pause() arriving now is seen next batch
         if not self._running.is_set() and not self._stop.is_set():
             self._flush(epoch, batch)
-            self._emit(Paused(epoch, batch))
+            self._emit(events.Paused(epoch, batch))
             paused_at = time.perf_counter()
             self._running.wait()
             self._paused_seconds += time.perf_counter() - paused_at
             self._last_flush = time.perf_counter()
             if not self._stop.is_set():
-                self._emit(Resumed(epoch, batch))
+                self._emit(events.Resumed(epoch, batch))
         if self._stop.is_set():
             self._flush(epoch, batch)
             return True
@@ -507,105 +454,39 @@ class Trainer:
                 [loss_sum, metric_sum, len(self._val_indices), metric_count])
         return loss_sum / samples, metric_sum / max(metric_count, 1)
 
-    # ---- checkpoints and the end of a run -----------------------------------
-    def _metadata(self, row: dict | None, partial: bool = False) -> dict[str, str]:
-        """Text stored beside the weights: where they come from and how inputs were scaled."""
-        meta = {"project": self.project.name, "metric": self._metric.name}
-        if partial:
-            meta["epoch"] = f"{self._epoch} (stopped after batch {self._batch})"
-        elif row is not None:
-            meta.update(epoch=str(row["epoch"]), val_loss=repr(row["val_loss"]),
-                        **{self._metric.name: repr(row[self._metric.name])})
-        if self.dataset.normalization is not None:
-            meta["normalization"] = json.dumps(self.dataset.normalization)
-        if self.dataset.class_names is not None:
-            meta["class_names"] = json.dumps(self.dataset.class_names)
-        return meta
-
-    def _save_checkpoint(self, kind: str, row: dict | None, partial: bool = False) -> None:
-        path = self.out_dir / f"{kind}.safetensors"
-        if self.is_main:
-            save_weights(self._model, path, self._metadata(row, partial))
-        self._checkpoints[kind] = path
-
-    def _finish(self, status: str, message: str, details: str) -> RunResult:
+    # ---- the end of a run -------------------------------------------------------
+    def _finish(self, status: str, message: str, details: str) -> events.RunResult:
         """Settle the final weights and build the result; raises nothing (but Ctrl+C): a failure is reported."""
         self._pending.clear()
         self._pending_sizes.clear()
         weights = weights_from = None
         if status == "failed":
-            self._release_memory()
-            message += self._restore_last_good()
+            release_memory(self._optimizer, self.device)
+            message += self._folder.restore_last(self.model, self.history)  # self._model is unset if placing failed
         else:
             try:
                 weights, weights_from = self._write_final_weights(status)
             except Exception as error:  # noqa: BLE001 - the run still reports how it ended
                 status, message = "failed", f"{message}, but the final weights could not be saved: " + (
-                    str(error) if isinstance(error, UserError) else _first_line(error))
+                    str(error) if isinstance(error, UserError) else first_line(error))
                 details = "" if isinstance(error, UserError) else traceback.format_exc()
-        return RunResult(status, message, list(self.history), self._metric.name,
-                         self._best["epoch"] if self._best else None, dict(self._best) if self._best else None,
-                         self.out_dir, weights, weights_from, dict(self._checkpoints),
-                         time.perf_counter() - self._started, details)
-
-    def _restore_last_good(self) -> str:
-        """Put the last checkpoint back into the model after a failure; says what happened."""
-        if "last" not in self._checkpoints:
-            return "; no checkpoint had been saved yet"
-        try:
-            load_weights(self._model, self._checkpoints["last"])
-        except UserError as error:
-            return f"; the last checkpoint could not be restored ({error})"
-        return (f"; the model keeps the last good weights (epoch {self.history[-1]['epoch']}), "
-                f"saved in {self._checkpoints['last']}")
+        return events.RunResult(
+            status, message, list(self.history), self._metric.name, self._best["epoch"] if self._best else None,
+            dict(self._best) if self._best else None, self.out_dir, weights, weights_from,
+            dict(self._folder.checkpoints), time.perf_counter() - self._started, details)
 
     def _write_final_weights(self, status: str) -> tuple[Path, str]:
         """weights.safetensors: the best epoch's weights with early stopping on, else the current ones."""
-        if status == "stopped":
-            self._save_checkpoint("last", None, partial=True)
+        stopped_at = (self._epoch, self._batch) if status == "stopped" else None
+        if stopped_at is not None:
+            self._folder.save_checkpoint("last", self._model, None, stopped_at)
         if self.config.patience is not None and self._best_state is not None:
             load_weights(self._model, self._best_state)
-            row, source = self._best, "best"
+            row, source, stopped_at = self._best, "best", None
         else:
             row = self.history[-1] if self.history else None
-            source = "partial" if status == "stopped" else "last"
-        path = self.out_dir / "weights.safetensors"
-        if self.is_main:
-            save_weights(self._model, path, self._metadata(row, source == "partial"))
-        return path, source
-
-    def _not_finite_message(self, problem: _LossNotFinite) -> str:
-        kind = "NaN" if math.isnan(problem.value) else "infinite"
-        where = f"epoch {problem.epoch}, batch {problem.batch}" if problem.batch else f"epoch {problem.epoch}"
-        which = "loss" if problem.batch else "validation loss"
-        lr = float(self._optimizer.param_groups[0]["lr"])
-        clip = (f"a smaller grad_clip (now {self._clip})" if self._clip is not None
-                else "gradient clipping (grad_clip)")
-        return f"{which} became {kind} at {where}; try a lower learning rate (now {lr}) or {clip}"
-
-    def _where(self) -> str:
-        """Where the run is, for a failure's message: "at epoch 2, batch 3" (the batch that failed)."""
-        if self._epoch == 0:
-            return "before the first batch"
-        if self._validating:
-            return f"in the validation of epoch {self._epoch}"
-        return f"at epoch {self._epoch}, batch {self._batch}"
-
-    def _out_of_memory_message(self) -> str:
-        size = self.config.batch_size
-        smaller = f", e.g. {size // 2}" if size > 1 else ""
-        return (f"out of {self.device.type.upper()} memory {self._where()} with batch size {size}; "
-                f"try a smaller batch size{smaller}, or a smaller model")
-
-    def _release_memory(self) -> None:
-        if self._optimizer is not None:
-            self._optimizer.zero_grad(set_to_none=True)
-        if threading.current_thread() is threading.main_thread():
-            # Not in a worker thread: in a Qt process a collection there can destroy the GUI's Qt objects
-            # and deadlock with the GUI thread (seen with the workbench). The tensors go by refcount anyway.
-            gc.collect()
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
+            source = "partial" if stopped_at is not None else "last"
+        return self._folder.save_weights("weights", self._model, row, stopped_at), source
 
     # ---- after a run -------------------------------------------------------------
     def evaluate(self, batch_size: int = 512):
@@ -616,6 +497,6 @@ class Trainer:
         return evaluate(self.compiled, self.dataset, batch_size=batch_size)  # on the model's device
 
 
-def train(project: Project, **options) -> RunResult:
+def train(project: Project, **options) -> events.RunResult:
     """Train `project` with a new `Trainer(project, **options)`."""
     return Trainer(project, **options).run()

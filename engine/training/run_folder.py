@@ -1,0 +1,125 @@
+"""The folder a training run writes into, and the files in it. No Qt here.
+
+A run's folder (by default `runs/<project>-<time>/` beside the project file)
+holds `project.json` (the project as trained: shapes filled from the data,
+the run's overrides applied, data paths absolute), `metrics.csv` (a row per
+epoch), the checkpoints `best.safetensors` and `last.safetensors`, and at the
+end `weights.safetensors`. Every weights file carries text metadata: the
+project, the metric and the epoch's values, and how the inputs were scaled and
+the classes named (see `engine.training.checkpoint`). In a distributed run only
+the main process writes; every process knows the same paths.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+from pathlib import Path
+
+import torch
+
+from engine.data import Dataset
+from engine.errors import UserError
+from engine.training.config import TrainingConfig
+from engine.training.metrics import write_metrics_csv
+from engine.weights import load_weights, save_weights
+from graphs.document import Graph
+from graphs.errors import ProjectFormatError
+from graphs.project import Project, save_project
+
+FILE_SOURCES = ("csv", "npz", "image_folder")
+
+
+def trained_project(project: Project, graph: Graph | None, config: TrainingConfig, base_dir: Path) -> Project:
+    """`project` as trained: `graph` (shapes filled) if given, `config`'s overrides, data paths absolute."""
+    training = copy.deepcopy(project.training)
+    training["epochs"] = config.epochs
+    training["device"] = config.device
+    dataset = training["dataset"]
+    if dataset.get("name") in FILE_SOURCES and isinstance(dataset.get("path"), str):
+        dataset["path"] = str((base_dir / Path(dataset["path"]).expanduser()).resolve())
+    return Project(graph or project.graph.copy(), project.name, training, copy.deepcopy(project.gui))
+
+
+def make_run_dir(path: Path | None, project: Project, base_dir: Path) -> Path:
+    """Create the run folder `path`, or a new `runs/<project>-<time>` in `base_dir`; a UserError if it can't."""
+    if path is None:
+        stem = project.path.stem if project.path else re.sub(r"\W+", "_", project.name)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = base_dir / "runs" / f"{stem}-{stamp}"
+        suffix = 2
+        while path.exists():
+            path = base_dir / "runs" / f"{stem}-{stamp}-{suffix}"
+            suffix += 1
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create the run folder '{path}': {error.strerror or error}") from None
+    return path
+
+
+class RunFolder:
+    """The files of one run in the existing folder `path`, written only where `writes` (the main process).
+
+    `metric` is the name of the run's validation metric, `dataset` the data as
+    fitted to the model; `checkpoints` maps "best"/"last" to those saved so far.
+    """
+
+    def __init__(self, path: Path, *, writes: bool, project_name: str, metric: str, dataset: Dataset):
+        self.path, self.writes, self.metric = path, writes, metric
+        self.checkpoints: dict[str, Path] = {}
+        self._project_name, self._dataset = project_name, dataset
+
+    def save_project(self, project: Project) -> None:
+        """project.json; a UserError if it can't be written."""
+        if not self.writes:
+            return
+        try:
+            save_project(project, self.path / "project.json")
+        except ProjectFormatError as error:
+            raise UserError(f"cannot write the run folder's project.json: {error}") from None
+
+    def write_metrics(self, history: list[dict]) -> None:
+        """metrics.csv: a row per epoch of `history`."""
+        if self.writes:
+            write_metrics_csv(self.path / "metrics.csv", history, self.metric)
+
+    def save_weights(self, name: str, model: torch.nn.Module, row: dict | None,
+                     stopped_at: tuple[int, int] | None = None) -> Path:
+        """`<name>.safetensors`, with the metadata of epoch `row` or of a run stopped at (epoch, batch)."""
+        path = self.path / f"{name}.safetensors"
+        if self.writes:
+            save_weights(model, path, self.metadata(row, stopped_at))
+        return path
+
+    def save_checkpoint(self, kind: str, model: torch.nn.Module, row: dict | None,
+                        stopped_at: tuple[int, int] | None = None) -> None:
+        """The checkpoint `kind` ("best" or "last"); see `save_weights`."""
+        self.checkpoints[kind] = self.save_weights(kind, model, row, stopped_at)
+
+    def metadata(self, row: dict | None, stopped_at: tuple[int, int] | None = None) -> dict[str, str]:
+        """Text stored beside the weights: where they come from and how inputs were scaled."""
+        meta = {"project": self._project_name, "metric": self.metric}
+        if stopped_at is not None:
+            meta["epoch"] = f"{stopped_at[0]} (stopped after batch {stopped_at[1]})"
+        elif row is not None:
+            meta.update(epoch=str(row["epoch"]), val_loss=repr(row["val_loss"]),
+                        **{self.metric: repr(row[self.metric])})
+        if self._dataset.normalization is not None:
+            meta["normalization"] = json.dumps(self._dataset.normalization)
+        if self._dataset.class_names is not None:
+            meta["class_names"] = json.dumps(self._dataset.class_names)
+        return meta
+
+    def restore_last(self, model: torch.nn.Module, history: list[dict]) -> str:
+        """Put the last checkpoint back into `model` after a failure; says what happened, to end a message."""
+        if "last" not in self.checkpoints:
+            return "; no checkpoint had been saved yet"
+        try:
+            load_weights(model, self.checkpoints["last"])
+        except UserError as error:
+            return f"; the last checkpoint could not be restored ({error})"
+        return (f"; the model keeps the last good weights (epoch {history[-1]['epoch']}), "
+                f"saved in {self.checkpoints['last']}")
