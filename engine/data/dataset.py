@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from engine.shape_rules import fmt
+
 TORCH_DTYPES = {"float32": torch.float32, "int64": torch.int64}
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -150,6 +152,11 @@ class DataPreview:
     class_counts: dict[str, int] | None = None  # over train and validation
 
 
+def _in_memory(split: str, tensor: str) -> property:
+    """A `Dataset` property: tensor `tensor` ("x" or "y") of split `split` if it is in memory, else None."""
+    return property(lambda dataset: getattr(getattr(dataset, split), tensor, None))
+
+
 @dataclass
 class Dataset:
     """A loaded dataset, split into training and validation samples.
@@ -178,21 +185,10 @@ class Dataset:
     def streaming(self) -> bool:
         return isinstance(self.train, StreamingSplit)
 
-    @property
-    def x_train(self) -> torch.Tensor | None:
-        return getattr(self.train, "x", None)
-
-    @property
-    def y_train(self) -> torch.Tensor | None:
-        return getattr(self.train, "y", None)
-
-    @property
-    def x_val(self) -> torch.Tensor | None:
-        return getattr(self.val, "x", None)
-
-    @property
-    def y_val(self) -> torch.Tensor | None:
-        return getattr(self.val, "y", None)
+    x_train = _in_memory("train", "x")
+    y_train = _in_memory("train", "y")
+    x_val = _in_memory("val", "x")
+    y_val = _in_memory("val", "y")
 
     @property
     def num_classes(self) -> int | None:
@@ -205,15 +201,11 @@ class Dataset:
     # ---- for people ------------------------------------------------------
     def describe(self) -> str:
         """One line, e.g. `digits: 1437 train / 360 validation, input [1, 8, 8] float32, 10 classes`."""
-        shape = "[" + ", ".join(str(d) for d in self.input_shape) + "]"
-        if self.task == "classification":
-            what = f"{self.num_classes} classes"
-        else:
-            target = "[" + ", ".join(str(d) for d in self.target_shape) + "]"
-            what = f"regression target {target}"
+        what = (f"{self.num_classes} classes" if self.task == "classification"
+                else f"regression target {fmt(self.target_shape)}")
         streamed = ", streamed from disk" if self.streaming else ""
         return (f"{self.name}: {len(self.train)} train / {len(self.val)} validation, "
-                f"input {shape} {self.input_dtype}, {what}{streamed}")
+                f"input {fmt(self.input_shape)} {self.input_dtype}, {what}{streamed}")
 
     def label_name(self, y: torch.Tensor) -> str:
         if self.task == "classification" and self.class_names is not None and y.numel() == 1:

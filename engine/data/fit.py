@@ -15,6 +15,7 @@ from math import prod
 
 from engine.data.dataset import TORCH_DTYPES, Dataset
 from engine.errors import UserError
+from engine.shape_rules import fmt
 from graphs.document import Graph
 
 CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss")
@@ -36,40 +37,38 @@ def fill_shapes(graph: Graph, dataset: Dataset) -> Graph:
     return filled
 
 
-def _fmt(shape) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
 def _declared(compiled, node_id: str):
     spec = compiled.shapes.info[node_id].outputs["out"]
     return tuple(spec.shape), spec.dtype
 
 
-def _input_plan(dataset: Dataset, node_id: str, shape: tuple, dtype: str) -> tuple | None:
-    """The shape to reshape inputs to (None: keep), or a UserError."""
-    if dtype == "int64" and dataset.input_dtype != "int64":
-        raise UserError(f"Input '{node_id}' is int64 (indices) but dataset '{dataset.name}' gives "
-                        f"{dataset.input_dtype} values; set the Input's dtype to float32")
-    if shape == dataset.input_shape:
-        return None
-    if prod(shape) != prod(dataset.input_shape):
-        raise UserError(f"Input '{node_id}' has shape {_fmt(shape)} but dataset '{dataset.name}' gives "
-                        f"{_fmt(dataset.input_shape)} per sample ({prod(dataset.input_shape)} values); clear the "
-                        f"Input's shape to take it from the data, or set it to {_fmt(dataset.input_shape)}")
-    return shape
+# What each role says when the data doesn't fit: (declared int64, the data isn't; the sizes differ).
+_MISFITS = {
+    "Input": ("Input '{node}' is int64 (indices) but dataset '{name}' gives {given_dtype} values; set the "
+              "Input's dtype to float32",
+              "Input '{node}' has shape {shape} but dataset '{name}' gives {given} per sample ({size} values); "
+              "clear the Input's shape to take it from the data, or set it to {given}"),
+    "Target": ("Target '{node}' is int64 (class indices) but dataset '{name}' gives {given_dtype} values "
+               "({task}); set the Target's dtype to float32 and use a regression loss such as MSELoss",
+               "Target '{node}' has shape {shape} but dataset '{name}' gives {given} per sample; clear the "
+               "Target's shape to take it from the data, or set it to {given}"),
+}
 
 
-def _target_plan(dataset: Dataset, node_id: str, shape: tuple, dtype: str) -> tuple | None:
-    if dtype == "int64" and dataset.target_dtype != "int64":
-        raise UserError(f"Target '{node_id}' is int64 (class indices) but dataset '{dataset.name}' gives "
-                        f"{dataset.target_dtype} values ({dataset.task}); set the Target's dtype to float32 and "
-                        "use a regression loss such as MSELoss")
-    if shape == dataset.target_shape:
+def _reshape_plan(dataset: Dataset, role: str, node_id: str, shape: tuple, dtype: str) -> tuple | None:
+    """The shape to reshape the dataset's inputs (`role` "Input") or targets ("Target") to (None: keep),
+    or a UserError when the node's dtype or size doesn't fit them."""
+    given, given_dtype = ((dataset.input_shape, dataset.input_dtype) if role == "Input"
+                          else (dataset.target_shape, dataset.target_dtype))
+    wrong_dtype, wrong_size = _MISFITS[role]
+    words = dict(node=node_id, name=dataset.name, given_dtype=given_dtype, task=dataset.task, shape=fmt(shape),
+                 given=fmt(given), size=prod(given))
+    if dtype == "int64" and given_dtype != "int64":
+        raise UserError(wrong_dtype.format(**words))
+    if shape == given:
         return None
-    if prod(shape) != prod(dataset.target_shape):
-        raise UserError(f"Target '{node_id}' has shape {_fmt(shape)} but dataset '{dataset.name}' gives "
-                        f"{_fmt(dataset.target_shape)} per sample; clear the Target's shape to take it from the "
-                        f"data, or set it to {_fmt(dataset.target_shape)}")
+    if prod(shape) != prod(given):
+        raise UserError(wrong_size.format(**words))
     return shape
 
 
@@ -101,12 +100,12 @@ def fit_dataset(dataset: Dataset, compiled) -> Dataset:
     for other, spec in others:
         if spec != target_spec:
             raise UserError(f"every Target receives the dataset's labels, so all need the same shape and dtype; "
-                            f"'{first}' is {_fmt(target_spec[0])} {target_spec[1]} but '{other}' is "
-                            f"{_fmt(spec[0])} {spec[1]}")
+                            f"'{first}' is {fmt(target_spec[0])} {target_spec[1]} but '{other}' is "
+                            f"{fmt(spec[0])} {spec[1]}")
     input_id = compiled.inputs[0]
     input_shape, input_dtype = _declared(compiled, input_id)
-    reshape_input = _input_plan(dataset, input_id, input_shape, input_dtype)
-    reshape_target = _target_plan(dataset, first, *target_spec)
+    reshape_input = _reshape_plan(dataset, "Input", input_id, input_shape, input_dtype)
+    reshape_target = _reshape_plan(dataset, "Target", first, *target_spec)
     _check_class_count(dataset, compiled)
     if reshape_input is None and reshape_target is None and (input_dtype, target_spec[1]) == (
             dataset.input_dtype, dataset.target_dtype):
