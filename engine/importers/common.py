@@ -1,4 +1,5 @@
-"""What the ONNX and PyTorch importers share: the graph builder, node ids, the result and its errors.
+"""What the ONNX and PyTorch importers share: the graph builder, node ids, the result and its errors,
+the batch symbol of shape arithmetic, and checking and writing an import.
 
 An importer adds nodes to a `GraphBuilder` one at a time. Each node's output
 shape is inferred right away with the engine's own shape rules, so a mapping
@@ -11,6 +12,7 @@ compiled model's `state_dict` (keys `<node_id>.<param>`), so
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -27,6 +29,25 @@ from graphs.names import MAX_LENGTH, id_problem
 from graphs.project import Project, save_project
 
 _MAX_LISTED = 12
+
+
+class _BatchSymbol:
+    def __repr__(self) -> str:
+        return "batch"
+
+
+BATCH = _BatchSymbol()  # the batch size in shape arithmetic (`x.size(0)`, ONNX `Shape`)
+POISON = object()  # the value of an output whose node could not be mapped
+
+
+class Refuse(Exception):
+    """This part cannot be mapped; the message says why (the part is named by the caller)."""
+
+
+def compact_ints(value):
+    """Sizes as a node param: an int when all are equal (kernel_size=3), else a list ([3, 5])."""
+    values = [int(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+    return values[0] if len(set(values)) == 1 else values
 
 
 class ImportRefused(UserError):
@@ -168,6 +189,22 @@ class GraphBuilder:
                     stack.append(value.node)
         self.nodes = {k: v for k, v in self.nodes.items() if k in needed or v.type == "Input"}
 
+    def settle_recurrent(self, used: dict[str, set], last: str) -> list[str]:
+        """Make each recurrent node of which only the last step (`last` in `used[node_id]`) is read output
+        'last'; return the ids of those whose whole sequence and last step are both read."""
+        both = []
+        for node_id, kinds in used.items():
+            if kinds == {last}:
+                self.set_params(node_id, output="last")
+            elif len(kinds) > 1:
+                both.append(node_id)
+        return both
+
+    def prune_to_outputs(self, outputs: dict[str, str]) -> list[str]:
+        """Drop nodes that feed no output; return the names (keys of `outputs`) of outputs other nodes read."""
+        self.prune(set(outputs.values()))
+        return [name for name, node_id in outputs.items() if self.consumers(node_id)]
+
     # ---- result ----------------------------------------------------------
     def graph(self) -> Graph:
         ids = list(self.nodes)
@@ -273,6 +310,36 @@ class ImportedFiles:
     project_path: Path
     weights_path: Path
     verification: Verification | None
+
+
+def seeded_inputs(compiled, batch: int, seed: int) -> list[torch.Tensor]:
+    """The compiled model's example inputs drawn from `seed`, leaving the global random state alone."""
+    from engine.compiler import example_inputs
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return example_inputs(compiled, batch)
+
+
+def compare_outputs(pairs, against: str) -> Verification:
+    """How far each (imported, original) output pair differs, the original having run in `against`."""
+    worst, largest = 0.0, 0.0
+    for got, want in pairs:
+        if got.shape != want.shape:
+            return Verification(math.inf, 0.0, against)
+        if want.numel():
+            worst = max(worst, float((got.double() - want.double()).abs().max()))
+            largest = max(largest, float(want.double().abs().max()))
+    return Verification(worst, largest, against)
+
+
+def save_verified(result: ImportResult, verification: Verification | None, source: str, project_path,
+                  weights_path=None) -> ImportedFiles:
+    """Write the project and its weights, unless the verification found a mismatch (`ImportMismatch`)."""
+    if verification is not None and not verification.ok:
+        raise ImportMismatch(source, verification)
+    project, weights = result.save(project_path, weights_path)
+    return ImportedFiles(result, project, weights, verification)
 
 
 def weights_path_for(project_path: str | os.PathLike) -> Path:
