@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QUndoCommand
 
-from graphs.document import Edge, Graph, Node
+from graphs.document import Edge, Graph, Node, renamed
 
 
 def _ends(edge: Edge) -> tuple[str, str, str, str]:
@@ -76,6 +76,30 @@ class AutoLayout(MoveNodes):
 
     def __init__(self, graph: Graph, moves: dict):
         super().__init__(graph, moves, "Auto-layout")
+
+
+class RenameNode(QUndoCommand):
+    """Give a node another id. The document has no rename, so the node is removed and added again
+    under the new id with the same type, params, position and wires; everything that observes the
+    document follows it as it follows any removal and addition."""
+
+    def __init__(self, graph: Graph, old_id: str, new_id: str):
+        super().__init__(f"Rename '{old_id}' to '{new_id}'")
+        self.graph, self.old_id, self.new_id = graph, old_id, new_id
+
+    def _rename(self, source: str, target: str) -> None:
+        node = self.graph.node(source)
+        edges = [e for e in self.graph.edges() if source in (e.source, e.target)]
+        self.graph.remove_node(source)
+        self.graph.add_node(node.type, node.params, target, node.position)
+        for edge in edges:
+            self.graph.connect(*_ends(renamed(edge, {source: target})), check=False)
+
+    def redo(self) -> None:
+        self._rename(self.old_id, self.new_id)
+
+    def undo(self) -> None:
+        self._rename(self.new_id, self.old_id)
 
 
 class Connect(QUndoCommand):

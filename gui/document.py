@@ -18,8 +18,8 @@ from PySide6.QtGui import QUndoStack
 
 from engine.shapes import InferenceResult, ShapeInference
 from graphs.catalogue import node_type
-from graphs.document import Edge, Graph, Node
-from graphs.errors import GraphError, ProjectFormatError
+from graphs.document import Edge, Graph, Node, check_node_id
+from graphs.errors import DuplicateNodeError, GraphError, ProjectFormatError
 from graphs.project import Project
 from gui import commands
 from gui.clipboard import plan_paste
@@ -39,6 +39,7 @@ class DocumentController(QObject):
     resultChanged = Signal(object)  # InferenceResult
     projectReset = Signal()  # a different project is now open
     message = Signal(str)  # a sentence for the status bar
+    nodeRenamed = Signal(str, str)  # old id, new id: after a rename from the inspector
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -222,6 +223,23 @@ class DocumentController(QObject):
         if coerced == node.resolved_params()[name]:
             return False
         return self.set_params(node_id, {**node.params, name: coerced})
+
+    def rename_node(self, node_id: str, new_id: str) -> bool:
+        """Give `node_id` the id `new_id` (surrounding spaces ignored), as one step. Raises GraphError
+        (after saying why) for an id that is taken or cannot name a node; False when unchanged."""
+        new_id = new_id.strip()
+        if new_id == node_id:
+            return False
+        try:
+            check_node_id(new_id)
+            if self.graph.has_node(new_id):
+                raise DuplicateNodeError(f"a node with id '{new_id}' already exists", node=node_id)
+        except GraphError as error:
+            self.message.emit(error.message)
+            raise
+        self.undo_stack.push(commands.RenameNode(self.graph, node_id, new_id))
+        self.nodeRenamed.emit(node_id, new_id)
+        return True
 
     def paste(self, data: dict, offset=(40.0, 40.0), text: str = "Paste") -> list[str]:
         """Add the nodes and inner wires of clipboard `data`, shifted by `offset`, with fresh ids."""

@@ -1,6 +1,8 @@
-"""The inspector: the selected node's id, type, doc, params (editable), shapes, params and MACs.
+"""The inspector: the selected node's type, id and params (both editable), doc, shapes, params and MACs.
 
-Editors come from `gui.param_widgets`. A committed edit goes to
+Editors come from `gui.param_widgets`. The id is renamed through
+`DocumentController.rename_node` (one undo step; a taken or unusable id is
+refused in red under the field, like a param). A committed edit goes to
 `DocumentController.set_param`, which pushes one SetParams command; when the
 document refuses the value, the reason is shown in red under the field (and in
 the status bar) and the document stays as it was. The inspector follows the
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QLabel,
+    QLineEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -35,9 +38,9 @@ def _label(text: str = "", object_name: str | None = None, wrap: bool = True) ->
 
 
 class ParamRow(QWidget):
-    """An editor with its error line underneath."""
+    """An editor (a param's, or the id's line edit) with its error line underneath."""
 
-    def __init__(self, editor: ParamEditor, parent=None):
+    def __init__(self, editor: ParamEditor | QLineEdit, parent=None):
         super().__init__(parent)
         self.editor = editor
         self.error = _label(object_name="paramError")
@@ -63,6 +66,7 @@ class Inspector(QWidget):
         self.controller = controller
         self.node_id: str | None = None
         self.rows: dict[str, ParamRow] = {}
+        self.id_row: ParamRow | None = None
 
         self.title = _label(object_name="inspectorTitle")
         self.doc = _label(object_name="inspectorDoc")
@@ -110,8 +114,15 @@ class Inspector(QWidget):
             return
         node = self.controller.graph.node(node_id)
         spec = node.spec
-        self.title.setText(f"<b>{node.type}</b> &nbsp;<span style='color:#9aa1ab'>id</span> {node_id}")
+        self.title.setText(f"<b>{node.type}</b>")
         self.doc.setText(spec.doc)
+        id_edit = QLineEdit(node_id)
+        id_edit.setObjectName("nodeIdEdit")
+        id_edit.setToolTip("The node's id, which names its module in the compiled model (its weights are "
+                           f"'{node_id}.weight', ...). Type a new one and press Enter to rename the node.")
+        id_edit.editingFinished.connect(self.rename)
+        self.id_row = ParamRow(id_edit)
+        self.form.addRow(QLabel("id"), self.id_row)
         resolved = node.resolved_params()
         for param in spec.params:
             editor = make_editor(param)
@@ -122,13 +133,18 @@ class Inspector(QWidget):
             label.setToolTip(param.doc or param.name)
             self.form.addRow(label, row)
             self.rows[param.name] = row
-        self.params_box.setVisible(bool(spec.params))
         self._refresh_info()
 
     def _clear_rows(self) -> None:
+        # deleteLater, not removeRow: a rename clears the rows from inside the id field's own signal
         while self.form.rowCount():
-            self.form.removeRow(0)
+            taken = self.form.takeRow(0)
+            for item in (taken.labelItem, taken.fieldItem):
+                if item is not None and item.widget() is not None:
+                    item.widget().hide()
+                    item.widget().deleteLater()
         self.rows.clear()
+        self.id_row = None
 
     def editor(self, name: str) -> ParamEditor:
         return self.rows[name].editor
@@ -148,6 +164,19 @@ class Inspector(QWidget):
             return False
         try:
             changed = self.controller.set_param(self.node_id, name, value)
+        except GraphError as error:
+            row.show_error(error.message)
+            return False
+        row.show_error("")
+        return changed
+
+    def rename(self) -> bool:
+        """Give the node the id typed in the id field; show the reason if it is refused."""
+        if self.node_id is None or self.id_row is None:
+            return False
+        row = self.id_row
+        try:
+            changed = self.controller.rename_node(self.node_id, row.editor.text())
         except GraphError as error:
             row.show_error(error.message)
             return False

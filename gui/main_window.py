@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self.scene.statusMessage.connect(self.show_message)
         self.scene.contextMenuRequested.connect(self._context_menu)
         self.document.message.connect(self.show_message)
+        self.document.nodeRenamed.connect(self._node_renamed)
         self.document.resultChanged.connect(self._update_stats)
         self.document.undo_stack.cleanChanged.connect(self._show_modified)
         self.document.projectReset.connect(self._update_title)
@@ -144,6 +145,10 @@ class MainWindow(QMainWindow):
             errors = self.document.result.errors_for(ids[0])
             if errors:
                 self.show_message(f"{ids[0]}: {errors[0].message}")
+
+    def _node_renamed(self, _old_id: str, new_id: str) -> None:
+        self.scene.select_nodes([new_id])
+        self.show_message(f"Renamed to '{new_id}'")
 
     def focus_node(self, node_id: str) -> None:
         self.scene.select_nodes([node_id])

@@ -121,7 +121,7 @@ def test_result_flushes_pending_edit(controller):
 def _random_edit(controller, rng):
     graph = controller.graph
     ids = graph.node_ids()
-    choice = rng.randrange(7)
+    choice = rng.randrange(8)
     if choice == 0 or not ids:
         controller.add_node(rng.choice(["ReLU", "Linear", "Dropout", "Add", "Conv2d"]),
                             (rng.randrange(-500, 500), rng.randrange(-500, 500)))
@@ -141,6 +141,10 @@ def _random_edit(controller, rng):
         linear = [n for n in ids if graph.node(n).type == "Linear"]
         if linear:
             controller.set_param(rng.choice(linear), "out_features", rng.randrange(1, 100))
+    elif choice == 6:
+        node_id = rng.choice(ids)
+        if f"{node_id}_r" not in ids:
+            controller.rename_node(node_id, f"{node_id}_r")
     else:
         controller.paste({"format": "neurocanvas", "version": 1,
                           "nodes": [graph.node(n).as_dict() for n in ids[:2]], "edges": []})

@@ -148,12 +148,47 @@ def test_inspector_shows_id_doc_shapes_params_macs(cnn_window):
     w = cnn_window
     inspector = select(w, "conv")
     info = w.document.result.info["conv"]
-    assert "conv" in inspector.title.text() and "Conv2d" in inspector.title.text()
+    assert "Conv2d" in inspector.title.text() and inspector.id_row.editor.text() == "conv"
     assert inspector.doc.text() == "2-D convolution over [C, H, W]."
     text = inspector.info.text()
     assert "[1, 8, 8]" in text and "[8, 6, 6]" in text
     assert formatting.grouped(info.params) in text and formatting.grouped(info.macs) in text
     assert not inspector.errors.isVisible()
+
+
+def test_renaming_a_node_in_the_inspector_keeps_its_wires_and_undoes(cnn_window, qtbot):
+    w = cnn_window
+    graph = w.document.graph
+    before = graph.snapshot()
+    wires = sorted((e.source, e.target) for e in graph.edges() if "conv" in (e.source, e.target))
+    type_into(select(w, "conv").id_row.editor, " features ")
+    renamed = graph.node("features")
+    assert not graph.has_node("conv") and (renamed.type, renamed.params, renamed.position) == before["nodes"]["conv"]
+    assert sorted((e.source, e.target) for e in graph.edges() if "features" in (e.source, e.target)) == [
+        tuple("features" if end == "conv" else end for end in wire) for wire in wires]
+    assert w.document.undo_stack.text(0) == "Rename 'conv' to 'features'"
+    qtbot.waitUntil(lambda: w.inspector.node_id == "features")  # the renamed node stays selected
+    assert w.scene.selected_node_ids() == ["features"] and w.scene.node_item("conv") is None
+    assert w.statusBar().currentMessage() == "Renamed to 'features'"
+    qtbot.waitUntil(lambda: w.summary.cell_text("features", "Output shape") == "[8, 6, 6]")
+    w.act.undo.trigger()
+    assert graph.snapshot() == before
+    w.act.redo.trigger()
+    assert graph.has_node("features") and not graph.has_node("conv")
+
+
+def test_an_unusable_or_taken_id_is_refused_under_the_field(cnn_window):
+    w = cnn_window
+    before = w.document.graph.snapshot()
+    row = select(w, "conv").id_row
+    type_into(row.editor, "fc")
+    assert row.error.isVisible() and row.error.text() == "a node with id 'fc' already exists"
+    type_into(row.editor, "2conv")
+    assert "node id '2conv'" in row.error.text()
+    assert w.statusBar().currentMessage() == row.error.text()
+    type_into(row.editor, "conv")  # its own id again: no edit, the message goes
+    assert not row.error.isVisible()
+    assert w.document.graph.snapshot() == before and w.document.undo_stack.count() == 0
 
 
 def test_inspector_lists_node_errors_and_multi_selection(cnn_window, qtbot):
