@@ -98,7 +98,7 @@ def run_on(device: str, quick: bool = False) -> list[Row]:
             project = mlp_project(npz)
             project.training["device"] = device
             dataset = load_dataset(project.training["dataset"], folder, 0.2, 0).to(device)
-            epochs, rounds = (2, 3) if quick else (3, 5)
+            epochs, rounds = (2, 3) if quick else (2, 12)
             ratios = []
             for i in range(rounds):
                 torch.manual_seed(0)
