@@ -11,7 +11,7 @@ document: undo, redo and inference results refresh it.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -55,6 +55,19 @@ class ParamRow(QWidget):
     def show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.setVisible(bool(text))
+
+
+class IdEdit(QLineEdit):
+    """The id field: Esc gives up the edit (`cancelled`), as it does in a table cell."""
+
+    cancelled = Signal()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.cancelled.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
 
 class Inspector(QWidget):
@@ -116,12 +129,13 @@ class Inspector(QWidget):
         spec = node.spec
         self.title.setText(f"<b>{node.type}</b>")
         self.doc.setText(spec.doc)
-        id_edit = QLineEdit(node_id)
+        id_edit = IdEdit(node_id)
         id_edit.setObjectName("nodeIdEdit")
         id_edit.setToolTip("The node's id, which names its module in the compiled model (its weights are "
-                           f"'{node_id}.weight', ...). Type a new one and press Enter to rename the node.")
+                           f"'{node_id}.weight', ...). Type a new one and press Enter to rename the node (Esc puts the id back).")
         id_edit.editingFinished.connect(self.rename)
         self.id_row = ParamRow(id_edit)
+        id_edit.cancelled.connect(self._cancel_rename)
         self.form.addRow(QLabel("id"), self.id_row)
         resolved = node.resolved_params()
         for param in spec.params:
@@ -182,6 +196,11 @@ class Inspector(QWidget):
             return False
         row.show_error("")
         return changed
+
+    def _cancel_rename(self) -> None:
+        if self.id_row is not None:
+            self.id_row.editor.setText(self.node_id or "")
+            self.id_row.show_error("")
 
     def _on_params_changed(self, node_id: str) -> None:
         if node_id != self.node_id:

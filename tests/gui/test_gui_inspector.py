@@ -186,7 +186,9 @@ def test_an_unusable_or_taken_id_is_refused_under_the_field(cnn_window):
     type_into(row.editor, "2conv")
     assert "node id '2conv'" in row.error.text()
     assert w.statusBar().currentMessage() == row.error.text()
-    type_into(row.editor, "conv")  # its own id again: no edit, the message goes
+    QTest.keyClick(row.editor, Qt.Key.Key_Escape)  # Esc puts the id back and the message goes
+    assert row.editor.text() == "conv" and not row.error.isVisible()
+    type_into(row.editor, "conv")  # its own id again: no edit
     assert not row.error.isVisible()
     assert w.document.graph.snapshot() == before and w.document.undo_stack.count() == 0
 
