@@ -56,6 +56,17 @@ class ParamRow(QWidget):
         self.error.setText(text)
         self.error.setVisible(bool(text))
 
+    def apply(self, edit) -> bool:
+        """Run `edit`, a change to the document; show why if the document refuses it (a GraphError),
+        else clear the line. Returns whether the document changed."""
+        try:
+            changed = edit()
+        except GraphError as error:
+            self.show_error(error.message)
+            return False
+        self.show_error("")
+        return changed
+
 
 class IdEdit(QLineEdit):
     """The id field: Esc gives up the edit (`cancelled`), as it does in a table cell."""
@@ -176,26 +187,14 @@ class Inspector(QWidget):
             row.show_error(message)
             self.controller.message.emit(message)
             return False
-        try:
-            changed = self.controller.set_param(self.node_id, name, value)
-        except GraphError as error:
-            row.show_error(error.message)
-            return False
-        row.show_error("")
-        return changed
+        return row.apply(lambda: self.controller.set_param(self.node_id, name, value))
 
     def rename(self) -> bool:
         """Give the node the id typed in the id field; show the reason if it is refused."""
         if self.node_id is None or self.id_row is None:
             return False
         row = self.id_row
-        try:
-            changed = self.controller.rename_node(self.node_id, row.editor.text())
-        except GraphError as error:
-            row.show_error(error.message)
-            return False
-        row.show_error("")
-        return changed
+        return row.apply(lambda: self.controller.rename_node(self.node_id, row.editor.text()))
 
     def _cancel_rename(self) -> None:
         if self.id_row is not None:
