@@ -220,9 +220,15 @@ def start(device_setting: str = "auto", timeout_minutes: float = 30.0) -> World:
     return World(rank, size, local_rank, device, backend)
 
 
-def finish() -> None:
-    """Leave the process group (if this process is in one)."""
+def finish(synchronize: bool = True) -> None:
+    """Leave the process group (if this process is in one). With `synchronize`, wait first until
+    every process has got here: a process that tears its connections down while another is
+    still in its last collective (or in its own teardown) can make gloo abort that other process
+    ("terminate called without an active exception"). Without it (leaving on an error), don't:
+    the others may never arrive."""
     if dist.is_available() and dist.is_initialized():
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -235,5 +241,7 @@ def session(device_setting: str = "auto") -> Iterator[World | None]:
     world = start(device_setting)
     try:
         yield world
-    finally:
-        finish()
+    except BaseException:
+        finish(synchronize=False)
+        raise
+    finish()
