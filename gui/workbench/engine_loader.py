@@ -89,13 +89,14 @@ class EngineLoader(QObject):
 
 class EnginePanel(QWidget):
     """A settings panel whose choices come from the engine's `info`, so it fills in only once the engine
-    is loaded, which it asks for when first really shown (`activate`). Until then its inputs are
-    disabled and its `state` line says what is happening (or why the engine could not be loaded).
+    is loaded, which it asks for when first really shown (`activate`). Until then the rows of its
+    `form` are hidden (their widgets would show placeholder values) and its `state` line says what
+    is happening (or why the engine could not be loaded).
 
     A subclass builds its widgets (putting `state` at the top and its settings in the QFormLayout
-    `form`, then calling `_set_body`), connects
-    the settings to `_settings_changed`, and implements `_fill_choices`, `_set_inputs_enabled` and
-    `_settings_changed` (which shows nothing before the engine is ready).
+    `form`, then calling `_set_body`), connects the settings to `_settings_changed`, and implements
+    `_fill_choices`, `_set_inputs_enabled` and `_settings_changed` (which shows nothing before the
+    engine is ready).
     """
 
     def __init__(self, engine: EngineLoader, parent: QWidget | None = None):
