@@ -11,13 +11,16 @@ from graphs.errors import quoted
 
 
 class UserError(Exception):
-    """A problem with the user's input, described in one clear sentence.
+    """A problem with the user's input, described in one clear sentence (or a short list, one line
+    each).
 
-    The sentence is kept to one printable line whatever it quotes (a column name, an array
-    name, a folder name taken from the user's files may hold newlines or control characters)."""
+    Whatever the sentence quotes from the user's files (a column name, an array name, a folder
+    name) is made printable: control characters are written as escapes. Line breaks stay only
+    where the message puts them between its lines; a quoted name should go through
+    `graphs.errors.quoted` (or `listing`), which escapes its newlines too."""
 
     def __init__(self, message: str, hint: str = ""):
-        self.message = printable(message)
+        self.message = "\n".join(printable(line) for line in message.split("\n"))
         self.hint = printable(hint)
         super().__init__(f"{self.message}{' ' + self.hint if self.hint else ''}")
 

@@ -403,8 +403,9 @@ def test_an_invalid_graph_lists_its_node_errors(write_project, tmp_path):
     project.graph.disconnect(project.graph.edge_into("fc1", "in"))
     with pytest.raises(UserError) as error:
         Trainer(project, out_dir=tmp_path).run()
-    message = str(error.value)
-    assert message.startswith("the graph has") and "node 'loss'" in message and "node 'fc1'" in message
+    lines = str(error.value).split("\n")  # one problem a line, as the CLI prints it
+    assert lines[0].startswith("the graph has") and lines[0].endswith("problems:")
+    assert any(line.startswith("  node 'loss'") for line in lines) and any(line.startswith("  node 'fc1'") for line in lines)
 
 
 @pytest.mark.parametrize("dataset, options, words", [
