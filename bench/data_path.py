@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from bench.common import Row, interleaved, summarise
-from bench.models import mlp_classifier
+from bench.models import EXAMPLES, mlp_classifier
 from bench.tabular import mlp_project, write_npz
 from engine.compiler import compile_graph
 from engine.data import fill_shapes, load_dataset
@@ -23,7 +23,6 @@ from graphs import load_project
 
 SECTION = "3. data path (one epoch, small model)"
 GOAL = 2.0
-EXAMPLES = Path(__file__).resolve().parents[1] / "resources" / "examples"
 
 
 def epoch_runner(model: nn.Module | None, batches):

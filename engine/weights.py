@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 from torch import nn
 
 from engine.errors import UserError, reason
+from engine.shape_rules import fmt
 from graphs.project import atomic_write
 
 WEIGHTS_SUFFIX = ".safetensors"
@@ -88,7 +89,7 @@ def weight_mismatches(expected: dict[str, torch.Tensor], given: dict[str, torch.
         if name not in given:
             problems.append(f"tensor '{name}' is missing")
         elif tuple(given[name].shape) != tuple(tensor.shape):
-            problems.append(f"tensor '{name}' has shape {_shape(given[name])}, the model needs {_shape(tensor)}")
+            problems.append(f"tensor '{name}' has shape {fmt(given[name].shape)}, the model needs {fmt(tensor.shape)}")
         elif not _fits(given[name].dtype, tensor.dtype):
             problems.append(f"tensor '{name}' holds {_dtype(given[name])} values, the model needs {_dtype(tensor)}")
     problems += [f"tensor '{name}' is not part of the model" for name in given if name not in expected]
@@ -107,6 +108,3 @@ def _fits(given: torch.dtype, needed: torch.dtype) -> bool:
 def _dtype(tensor: torch.Tensor) -> str:
     return str(tensor.dtype).removeprefix("torch.")
 
-
-def _shape(tensor: torch.Tensor) -> str:
-    return "[" + ", ".join(str(d) for d in tensor.shape) + "]"

@@ -19,6 +19,7 @@ import traceback
 import torch
 
 from engine.errors import UserError
+from engine.shapes import describe
 from graphs.errors import GraphError
 
 
@@ -39,7 +40,7 @@ def first_line(error: Exception) -> str:
 
 
 def describe_graph_errors(errors: list[GraphError]) -> str:
-    lines = [f"node '{e.node}': {e.message}" if e.node else e.message for e in errors]
+    lines = [describe(error) for error in errors]
     if len(lines) == 1:
         return f"the graph is not valid: {lines[0]}"
     return f"the graph has {len(lines)} problems:\n  " + "\n  ".join(lines)
