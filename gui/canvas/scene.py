@@ -114,10 +114,6 @@ class CanvasScene(QGraphicsScene):
         low, high = bisect_left(lefts, area.left() - widest), bisect_right(lefts, area.right())
         return [rect for rect, item in entries[low:high] if item not in exclude and rect.intersects(area)]
 
-    def nodes_changed_geometry(self) -> None:
-        """A node moved, resized, appeared or vanished: the rect list is stale."""
-        self._rects = None
-
     def route(self, edges) -> None:
         """Recompute these wires' paths now, or at the end of the current batch."""
         self._rects = None
@@ -170,7 +166,7 @@ class CanvasScene(QGraphicsScene):
                 self._on_node_added(node_id)
             for edge in self.controller.graph.edges():
                 self._on_edge_added(edge)
-        self.reroute()
+        self._reroute_timer.stop()  # every wire was routed once, at the end of the batch
 
     def _on_node_added(self, node_id: str) -> None:
         item = NodeItem(self.controller.graph.node(node_id))

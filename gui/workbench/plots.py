@@ -40,7 +40,6 @@ from gui.workbench.series import RunSeries
 
 BACKGROUND = "#1d1f23"
 RAW, SMOOTH, TRAIN, VAL, METRIC, LR = "#4f8fd6", "#7fb8ff", "#b4d3ff", "#f0b35a", "#6fd08c", "#c678dd"
-METRIC_TITLES = {"val_accuracy": "validation accuracy", "val_mae": "validation MAE"}
 AXIS_TITLES = {"val_accuracy": "accuracy", "val_mae": "MAE"}
 
 

@@ -166,10 +166,6 @@ class Deferred(QWidget):
         layout.setSpacing(0)
 
     @property
-    def built(self) -> bool:
-        return self._content is not None
-
-    @property
     def content(self) -> QWidget:
         if self._content is None:
             self._content = self._factory()
