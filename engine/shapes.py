@@ -11,6 +11,7 @@ This module imports no torch.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
@@ -38,8 +39,17 @@ class InferenceResult:
         info = self.info.get(node_id)
         return None if info is None else {port: spec.shape for port, spec in info.outputs.items()}
 
+    @functools.cached_property
+    def errors_by_node(self) -> dict[str | None, list[GraphError]]:
+        """The errors grouped by the node they name (None: the graph as a whole), read once the
+        result is complete."""
+        grouped: dict[str | None, list[GraphError]] = {}
+        for error in self.errors:
+            grouped.setdefault(error.node, []).append(error)
+        return grouped
+
     def errors_for(self, node_id: str) -> list[GraphError]:
-        return [e for e in self.errors if e.node == node_id]
+        return self.errors_by_node.get(node_id, [])
 
     @property
     def total_params(self) -> int:

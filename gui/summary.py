@@ -105,10 +105,6 @@ class ModelSummary(QWidget):
     def refresh(self, result=None) -> None:
         result = result if result is not None else self.controller.result
         graph = self.controller.graph
-        errors: dict[str, list[str]] = {}
-        for error in result.errors:
-            if error.node:
-                errors.setdefault(error.node, []).append(error.message)
         rows = []
         for node_id in self._order():
             info = result.info.get(node_id)
@@ -116,7 +112,7 @@ class ModelSummary(QWidget):
             cells = (node_id, graph.node(node_id).type, shapes,
                      formatting.grouped(info.params) if info else "–",
                      formatting.grouped(info.macs) if info else "–")
-            rows.append((node_id, cells, "; ".join(errors.get(node_id, ()))))
+            rows.append((node_id, cells, "; ".join(e.message for e in result.errors_for(node_id))))
         count = len(rows)
         rows.append(("", ("Total", f"{count} node{'s' if count != 1 else ''}", "",
                           formatting.grouped(result.total_params), formatting.grouped(result.total_macs)), ""))

@@ -223,12 +223,9 @@ class CanvasScene(QGraphicsScene):
             self.schedule_reroute()
 
     def _on_result(self, result) -> None:
-        errors: dict[str, list] = {}
-        for error in result.errors:
-            errors.setdefault(error.node, []).append(error)
         with self.batch_routing():
             for node_id, item in self._nodes.items():
-                item.set_result(result.info.get(node_id), result.inputs.get(node_id, {}), errors.get(node_id, []))
+                item.set_result(result.info.get(node_id), result.inputs.get(node_id, {}), result.errors_for(node_id))
         for item in self._edges:
             info = result.info.get(item.edge.source)
             spec = info.outputs.get(item.edge.source_port) if info is not None else None
