@@ -31,10 +31,13 @@ def state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().to("cpu", copy=True).contiguous() for name, tensor in model.state_dict().items()}
 
 
-def save_weights(model: nn.Module, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
-    """Write the model's weights (parameters and buffers) to a safetensors file, atomically."""
+def save_weights(model: nn.Module | dict[str, torch.Tensor], path: str | os.PathLike,
+                 metadata: dict[str, str] | None = None) -> Path:
+    """Write the model's weights (parameters and buffers) to a safetensors file, atomically. `model`
+    may also be its `state_tensors`, taken once for several files."""
     path = Path(path)
-    data = safetensors.torch.save(state_tensors(model), metadata={"format": "pt", **(metadata or {})})
+    tensors = model if isinstance(model, dict) else state_tensors(model)
+    data = safetensors.torch.save(tensors, metadata={"format": "pt", **(metadata or {})})
     try:
         atomic_write(path, data)
     except OSError as error:

@@ -86,7 +86,7 @@ class RunFolder:
         if self.writes:
             write_metrics_csv(self.path / "metrics.csv", history, self.metric)
 
-    def save_weights(self, name: str, model: torch.nn.Module, row: dict | None,
+    def save_weights(self, name: str, model: torch.nn.Module | dict[str, torch.Tensor], row: dict | None,
                      stopped_at: tuple[int, int] | None = None) -> Path:
         """`<name>.safetensors`, with the metadata of epoch `row` or of a run stopped at (epoch, batch)."""
         path = self.path / f"{name}.safetensors"
@@ -94,7 +94,7 @@ class RunFolder:
             save_weights(model, path, self.metadata(row, stopped_at))
         return path
 
-    def save_checkpoint(self, kind: str, model: torch.nn.Module, row: dict | None,
+    def save_checkpoint(self, kind: str, model: torch.nn.Module | dict[str, torch.Tensor], row: dict | None,
                         stopped_at: tuple[int, int] | None = None) -> None:
         """The checkpoint `kind` ("best" or "last"); see `save_weights`."""
         self.checkpoints[kind] = self.save_weights(kind, model, row, stopped_at)

@@ -303,12 +303,14 @@ class Trainer:
                 "samples_per_sec": self._epoch_samples / max(train_seconds, 1e-9),
             }
             improved = self._best is None or val_loss < self._best["val_loss"]
+            # one copy of the weights serves both checkpoints and early stopping's memory
+            state = state_tensors(self._model)
             if improved:
                 self._best = row
-                self._folder.save_checkpoint("best", self._model, row)
+                self._folder.save_checkpoint("best", state, row)
                 if config.patience is not None:  # kept in memory too, to restore at the end
-                    self._best_state = state_tensors(self._model)
-            self._folder.save_checkpoint("last", self._model, row)
+                    self._best_state = state
+            self._folder.save_checkpoint("last", state, row)
             row["seconds"] = time.perf_counter() - started - (self._paused_seconds - paused_before)
             self.history.append(row)
             self._folder.write_metrics(self.history)
