@@ -16,13 +16,13 @@ import stat
 import time
 from pathlib import Path
 
+from engine.data_paths import make_data_path_absolute
 from engine.errors import UserError
 from graphs.errors import ProjectFormatError
 from graphs.project import load_project, save_project
 
 MAIN = Path(__file__).resolve().parents[1] / "main.py"  # this installation's entry point
 DEFAULT_PORT = 29400  # torchrun's usual c10d rendezvous port
-_FILE_SOURCES = ("csv", "npz", "image_folder")  # engine.training.trainer.FILE_SOURCES, without importing torch
 
 
 def default_out_dir(project_path: str | os.PathLike) -> Path:
@@ -63,7 +63,8 @@ def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathL
     except OSError as error:
         raise UserError(f"cannot create the folder '{out}': {error.strerror or error}") from None
     copy = out / source.name
-    data_path = _absolute_data_path(project, source.resolve().parent)
+    training = project.training if isinstance(project.training, dict) else {}
+    data_path = make_data_path_absolute(training.get("dataset"), source.resolve().parent)
     if not (copy.exists() and copy.resolve() == source.resolve()):  # never rewrite the project itself
         try:
             save_project(project, copy)
@@ -90,18 +91,6 @@ def _check_count(name: str, value) -> None:
 def _is_endpoint(text: str) -> bool:
     host, _, port = text.rpartition(":")
     return bool(host) and port.isdigit() and 0 < int(port) < 65536 and not any(c.isspace() for c in text)
-
-
-def _absolute_data_path(project, base: Path) -> str | None:
-    """Make the dataset's file path absolute in `project` (in place); returns it, or None if there is none."""
-    dataset = project.training.get("dataset") if isinstance(project.training, dict) else None
-    if not isinstance(dataset, dict) or dataset.get("name") not in _FILE_SOURCES:
-        return None
-    path = dataset.get("path")
-    if not isinstance(path, str):
-        return None
-    dataset["path"] = str((base / Path(path).expanduser()).resolve())
-    return dataset["path"]
 
 
 def _script(name: str, project_file: str, nproc: int, nnodes: int, endpoint: str | None, train_options: list[str],

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from engine.data import Dataset
+from engine.data_paths import make_data_path_absolute
 from engine.errors import UserError
 from engine.training.config import TrainingConfig
 from engine.training.metrics import write_metrics_csv
@@ -29,17 +30,13 @@ from graphs.document import Graph
 from graphs.errors import ProjectFormatError
 from graphs.project import Project, save_project
 
-FILE_SOURCES = ("csv", "npz", "image_folder")
-
 
 def trained_project(project: Project, graph: Graph | None, config: TrainingConfig, base_dir: Path) -> Project:
     """`project` as trained: `graph` (shapes filled) if given, `config`'s overrides, data paths absolute."""
     training = copy.deepcopy(project.training)
     training["epochs"] = config.epochs
     training["device"] = config.device
-    dataset = training["dataset"]
-    if dataset.get("name") in FILE_SOURCES and isinstance(dataset.get("path"), str):
-        dataset["path"] = str((base_dir / Path(dataset["path"]).expanduser()).resolve())
+    make_data_path_absolute(training["dataset"], base_dir)
     return Project(graph or project.graph.copy(), project.name, training, copy.deepcopy(project.gui))
 
 

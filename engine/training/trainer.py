@@ -63,7 +63,6 @@ from engine.training.failures import (
 from engine.training.metrics import metric_for
 from engine.training.optim import build_optimizer, build_schedule, check_settings
 from engine.training.run_folder import (
-    FILE_SOURCES,  # noqa: F401 - still importable from here
     RunFolder,
     make_run_dir,
     trained_project,

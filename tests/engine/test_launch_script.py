@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 import main
+from engine.data import SOURCES
+from engine.data_paths import FILE_SOURCES, make_data_path_absolute
 from engine.errors import UserError
-from engine.launch_script import _FILE_SOURCES, default_out_dir, write_launch_script
-from engine.training.trainer import FILE_SOURCES
+from engine.launch_script import default_out_dir, write_launch_script
 from graphs.project import load_project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,8 +107,11 @@ def test_the_command_line(moons_project, tmp_path, capsys):
     assert "launch-script: error:" in capsys.readouterr().err
 
 
-def test_file_sources_match_the_trainers():
-    assert _FILE_SOURCES == FILE_SOURCES
+def test_file_sources_are_the_data_sources_that_read_a_path(tmp_path):
+    assert set(FILE_SOURCES) == {name for name, accepted in SOURCES.items() if "path" in accepted}
+    dataset = {"name": "csv", "path": "data/x.csv"}
+    assert make_data_path_absolute(dataset, tmp_path) == str((tmp_path / "data" / "x.csv").resolve()) == dataset["path"]
+    assert make_data_path_absolute({"name": "digits"}, tmp_path) is None
 
 
 def test_the_launch_module_does_not_import_torch():
