@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from graphs.errors import ProjectFormatError
 from graphs.project import Project, atomic_write, loads_project
+from gui import files
 
 INTERVAL_MS = 60_000
 RECOVERY_KEY = "recovery"  # the section of project.gui where a recovery file says where it belongs
@@ -202,8 +203,7 @@ class Autosaver(QObject):
 
     def _ask(self, project: Project, path: Path, example: bool) -> bool | None:
         """True: restore; False: discard; None: neither (the dialog was closed)."""
-        name = project.path.name if project.path is not None else (
-            f"{project.name} (example)" if example else project.name or "untitled")
+        name = files.display_name(project, example)
         when = time.strftime("%H:%M on %d %b %Y", time.localtime(_modified(path)))
         buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(

@@ -31,6 +31,14 @@ def example_title(path: Path) -> str:
     return words[:1].upper() + words[1:]
 
 
+def display_name(project, example: bool = False) -> str:
+    """How a project is named to the user: its file's name, else its own name (marked when it is
+    an unsaved copy of a shipped example), else "untitled"."""
+    if project.path is not None:
+        return project.path.name
+    return f"{project.name} (example)" if example else (project.name or "untitled")
+
+
 def is_example(path) -> bool:
     """True when `path` is a shipped example, which the editor must never overwrite."""
     try:

@@ -233,10 +233,7 @@ class MainWindow(QMainWindow):
 
     # ---- files -----------------------------------------------------------------
     def display_name(self) -> str:
-        project = self.document.project
-        if project.path is not None:
-            return project.path.name
-        return f"{project.name} (example)" if self.is_example else (project.name or "untitled")
+        return files.display_name(self.document.project, self.is_example)
 
     def _show_modified(self, clean: bool) -> None:
         # a method, not a lambda: Qt drops it with the window, so the stack emptied as the window is
