@@ -7,7 +7,7 @@ it in a dialog.
 
 from __future__ import annotations
 
-from graphs.errors import quoted
+from graphs.errors import printable, quoted
 
 
 class UserError(Exception):
@@ -23,13 +23,6 @@ class UserError(Exception):
         self.message = "\n".join(printable(line) for line in message.split("\n"))
         self.hint = printable(hint)
         super().__init__(f"{self.message}{' ' + self.hint if self.hint else ''}")
-
-
-def printable(text: str) -> str:
-    """`text` with every unprintable character (newline, tab, control bytes) written as its escape."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def listing(names, limit: int = 8) -> str:

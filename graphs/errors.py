@@ -14,6 +14,16 @@ _SHORT.maxstring, _SHORT.maxlong, _SHORT.maxother = 60, 40, 60
 QUOTED_MAX = 80
 
 
+def printable(text: str) -> str:
+    """`text` with every unprintable character (newline, tab, escape, control bytes, lone
+    surrogates) written as its escape: the one function through which text read from a file
+    reaches a terminal, a log or the GUI."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
+
+
 def quoted(value) -> str:
     """`value` as a short, one-line Python literal (long strings, numbers and deep or long
     containers abbreviated with '...'), for echoing untrusted input in a message."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from engine.shapes import InferenceResult, fmt, infer
+from graphs.errors import printable
 from graphs.project import load_project
 
 
@@ -54,7 +55,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary(project, result)))
     else:
-        print(f"{project.name} ({args.project})")
+        print(f"{printable(project.name)} ({printable(str(args.project))})")
         print(format_table(project, result))
         if result.errors:
             print(f"\n{len(result.errors)} problem(s):")
