@@ -54,7 +54,7 @@ def _object(training: dict, name: str, default) -> dict | None:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Typed training settings; see README "Training settings" for each one."""
+    """Typed training settings; see docs/training.md, "Training settings" for each one."""
 
     dataset: dict
     val_split: float = 0.2
