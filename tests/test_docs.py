@@ -132,3 +132,15 @@ def test_the_readme_applies_a_runs_preprocessing_to_an_exported_model(tmp_path, 
     exec(compile(snippet, "README.md", "exec"), {})
     predicted = np.array(ast.literal_eval(capsys.readouterr().out))  # the class names the snippet prints
     assert predicted.shape == truth.shape and (predicted == truth).mean() > 0.85
+
+
+def test_the_readme_catalogue_table_is_the_catalogue():
+    from graphs.catalogue import CATALOGUE, CATEGORIES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### The catalogue"):].split("\n\n")[1]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    listed = {category: [re.sub(r"\s*\(.*\)", "", name).strip() for name in types.split(",")]
+              for category, types in rows}
+    assert listed == {category: [name for name, spec in CATALOGUE.items() if spec.category == category]
+                      for category in CATEGORIES}
