@@ -18,7 +18,7 @@ ABSENT = "–"  # a dataset that does not take the option, in a table with one c
 
 
 def _cells(line: str) -> list[str]:
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))]  # "\|" is a | in a cell
 
 
 def _name(cell: str) -> str:
