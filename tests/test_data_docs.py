@@ -120,3 +120,16 @@ def test_the_defaults_documented_are_the_code_s(tmp_path):
             checked += 1
     assert checked >= 12
 
+
+
+def test_the_built_in_sets_are_as_described():
+    rows = {}
+    for line in DOC.read_text(encoding="utf-8").split("## Built-in datasets")[1].split("\n## ")[0].splitlines():
+        if line.startswith("| `"):
+            name, samples, features, target, _ = _cells(line)
+            rows[_name(name)] = (int(samples.replace(",", "")), features.rsplit(" ", 1)[0], int(target.split(" ")[0]))
+    for name, (samples, features, classes) in rows.items():
+        dataset = load_dataset({"name": name}, val_split=0.5)
+        shape = f"`{list(dataset.input_shape)}`" if dataset.modality == "images" else str(dataset.input_shape[0])
+        assert (len(dataset.train) + len(dataset.val), shape, dataset.num_classes) == (samples, features, classes)
+    assert set(rows) == {name for name, accepted in SOURCES.items() if not accepted}
