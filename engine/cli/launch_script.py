@@ -23,7 +23,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
                         help="where the nodes meet (a node all can reach), the script's default for several nodes")
     parser.add_argument("--epochs", type=_positive_int, help="epochs to train (default: the project's setting)")
-    parser.add_argument("--device", help="auto, cpu or cuda (default: the project's setting)")
+    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the project's setting; distributed "
+                                         "training does not run on mps)")
     parser.add_argument("--out", metavar="DIR", help="folder to write (default: <project>-launch beside the project)")
     parser.set_defaults(handler=run)
 
