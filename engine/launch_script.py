@@ -94,7 +94,8 @@ def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathL
             except ProjectFormatError as error:
                 raise UserError(str(error)) from None
         try:
-            staged.temporary(script).write_text(text, encoding="utf-8", newline="\n")
+            # surrogateescape: a file name that is not UTF-8 goes back to its own bytes
+            staged.temporary(script).write_bytes(text.encode("utf-8", "surrogateescape"))
         except OSError as error:
             raise UserError(f"cannot write '{script}': {error.strerror or error}") from None
     try:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 from engine.errors import UserError
 from graphs.errors import printable
+from graphs.project import _create_beside as new_file_beside
+from graphs.project import _sync_folder as sync_folder
 
 PathLike = str | os.PathLike
 
@@ -119,6 +120,7 @@ class StagedOutputs:
             except OSError as problem:
                 raise UserError(f"cannot write {destination}: {problem.strerror or problem}") from None
             del self._temporaries[destination]
+            sync_folder(target.parent)
 
     def _discard(self) -> None:
         for temporary in self._temporaries.values():
@@ -142,21 +144,15 @@ class StagedOutputs:
 
 
 def _create_beside(target: Path, shown: Path) -> Path:
-    """A new, empty, hidden file next to `target`, with the permissions a new file would get."""
+    """A new, empty, hidden file next to `target` (graphs.project's, as atomic_write makes them)."""
     if not target.parent.is_dir():
         raise UserError(f"cannot write {shown}: the folder {shown.parent} does not exist")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    for attempt in range(3):
-        temporary = target.with_name(f".{target.name[:64]}.{secrets.token_hex(6)}.tmp")
-        try:
-            os.close(os.open(temporary, flags, 0o666))
-            return temporary
-        except FileExistsError:
-            if attempt == 2:
-                raise
-        except OSError as error:
-            raise UserError(f"cannot write {shown}: {error.strerror or error}") from None
-    raise AssertionError("unreachable")
+    try:
+        descriptor, temporary = new_file_beside(target)
+    except OSError as error:
+        raise UserError(f"cannot write {shown}: {error.strerror or error}") from None
+    os.close(descriptor)
+    return Path(temporary)
 
 
 def _remove(path: Path) -> None:
