@@ -74,8 +74,9 @@ def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathL
     _check_device(device, training.get("device", "auto"))
     try:
         data_path = make_data_path_absolute(training.get("dataset"), source.resolve().parent)
-    except ValueError:  # a NUL in the path
-        raise UserError(f"{source}: training.dataset.path is not a valid file path") from None
+    except (ValueError, RuntimeError):  # a NUL in the path; ~user for a user this machine does not know
+        raise UserError(f"{source}: training.dataset.path {quoted(training['dataset']['path'])} is not a valid "
+                        "file path here") from None
     main = Path(main_path) if main_path is not None else MAIN
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
     copy, script = out / source.name, out / script_name

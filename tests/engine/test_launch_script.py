@@ -189,7 +189,11 @@ def test_a_failed_write_leaves_no_folder_or_file_behind(csv_project, tmp_path, m
     assert list((tmp_path / "kept").iterdir()) == []  # the folder it did not create stays
 
 
-def test_a_nul_in_the_data_path_is_a_user_error(tmp_path):
+def test_a_data_path_that_cannot_be_made_absolute_is_a_user_error(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps({**project_data({"name": "csv", "path": "a\u0000b.csv"})}))
-    with pytest.raises(UserError, match="training.dataset.path is not a valid file path"):
+    with pytest.raises(UserError, match=r"training.dataset.path 'a\\x00b.csv' is not a valid file path here"):
         write_launch_script(tmp_path / "p.json", tmp_path / "launch")
+    (tmp_path / "p.json").write_text(json.dumps({**project_data({"name": "csv", "path": "~no such user\n/x.csv"})}))
+    with pytest.raises(UserError, match="is not a valid file path here"):
+        write_launch_script(tmp_path / "p.json", tmp_path / "launch")
+    assert not (tmp_path / "launch").exists()

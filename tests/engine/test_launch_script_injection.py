@@ -13,10 +13,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from engine.errors import UserError
 from engine.launch_script import MAIN, default_out_dir, rdzv_id_for, write_launch_script
 from tests.engine.conftest import project_data
 from tests.reliability.tally import examples
@@ -45,6 +47,15 @@ def calls(log: Path) -> list[list[str]]:
         out.append(fields[:count])
         del fields[:count]
     return out
+
+
+def expandable(path: str) -> bool:
+    """Whether `~user` at the start of `path` names a user this machine knows (or there is none)."""
+    try:
+        Path(path).expanduser()
+    except RuntimeError:
+        return False
+    return True
 
 
 def files_under(folder: Path) -> set[Path]:
@@ -81,6 +92,10 @@ def test_no_project_text_becomes_shell_code(name, stem, suffix, data, nproc, epo
         document["name"] = name
         project.write_text(json.dumps(document))
         endpoint = None if host is None else f"{host}:29400"
+        if not expandable(data):
+            with pytest.raises(UserError, match="training.dataset.path .* is not a valid file path here"):
+                write_launch_script(project, None, nproc, epochs=epochs, device=device, rdzv_endpoint=endpoint)
+            return
         script = write_launch_script(project, None, nproc, epochs=epochs, device=device, rdzv_endpoint=endpoint)
         out = default_out_dir(project)
         assert script == out / "launch.sh"
