@@ -57,8 +57,10 @@ def output_paths(args) -> dict[str, Path]:
     if args.onnx:
         return {"the ONNX file (--onnx)": Path(args.onnx)}
     if args.python:
-        return {"the Python file (--python)": Path(args.python),
-                "the Python file's weights": python_weights_path(Path(args.python))}
+        code, weights = Path(args.python), python_weights_path(Path(args.python))
+        if args.weights is not None and same_file(weights, args.weights):
+            return {"the Python file (--python)": code}  # the trained weights go with the code, unchanged
+        return {"the Python file (--python)": code, "the Python file's weights": weights}
     return {"the weights file (--safetensors)": Path(args.safetensors)}
 
 
@@ -66,19 +68,19 @@ def python_weights_path(code: Path) -> Path:
     return code.with_suffix(".safetensors")
 
 
-def run(args) -> int:
-    if args.opset is not None and not args.onnx:
-        raise UserError("--opset applies only to --onnx")
+def check_opset(opset: int) -> None:
     from engine.export.onnx_export import MIN_OPSET
 
-    if args.opset is not None and not MIN_OPSET <= args.opset <= max_opset():
-        raise UserError(f"ONNX opset {args.opset} cannot be written: Neurocanvas writes opsets {MIN_OPSET} to "
-                        f"{max_opset()}")
-    outputs = output_paths(args)
-    weights_output = outputs.get("the Python file's weights")
-    if weights_output is not None and args.weights is not None and same_file(weights_output, args.weights):
-        del outputs["the Python file's weights"]  # the trained weights themselves go with the code, unchanged
-    check_outputs({"the project": args.project, "the weights (--weights)": args.weights}, outputs)
+    if not MIN_OPSET <= opset <= max_opset():
+        raise UserError(f"ONNX opset {opset} cannot be written: Neurocanvas writes opsets {MIN_OPSET} to {max_opset()}")
+
+
+def run(args) -> int:
+    if args.opset is not None:
+        if not args.onnx:
+            raise UserError("--opset applies only to --onnx")
+        check_opset(args.opset)
+    check_outputs({"the project": args.project, "the weights (--weights)": args.weights}, output_paths(args))
     project = load_project(args.project)
     from engine.export import prepare_model
 
