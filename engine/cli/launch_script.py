@@ -1,8 +1,10 @@
 """`launch-script PROJECT --nproc-per-node N [--nnodes M] [--out DIR] ...`: write a distributed launch script.
 
-Writes `launch.sh` (a torchrun command line, with comments on running it on one
-node or several) and a copy of the project into DIR (default: `<project>-launch`
-beside the project), ready to carry to a cluster. See `engine.launch_script`.
+Writes `launch.sh` (a torchrun command line run by this Python, with comments on
+running it on one node or several) and a copy of the project into DIR (default:
+`<project>-launch` beside the project), ready to carry to a cluster. The device
+(--device, or the project's) must be one a distributed run takes; no output may be
+the project or its data. See `engine.launch_script`.
 """
 
 from __future__ import annotations
