@@ -9,7 +9,10 @@ the project or its data. See `engine.launch_script`.
 
 from __future__ import annotations
 
+import shlex
+
 from engine.cli.train import _positive_int
+from graphs.errors import printable
 
 
 def add_parser(sub) -> None:
@@ -36,6 +39,6 @@ def run(args) -> int:
 
     script = write_launch_script(args.project, args.out, args.nproc_per_node, args.nnodes,
                                  rdzv_endpoint=args.rdzv_endpoint, epochs=args.epochs, device=args.device)
-    print(f"wrote {script} and the project beside it")
-    print(f"run it with: bash {script}   (see its comments for several nodes)")
+    print(printable(f"wrote {script} and the project beside it"))  # a file name may hold control characters
+    print(printable(f"run it with: bash {shlex.quote(str(script))}   (see its comments for several nodes)"))
     return 0

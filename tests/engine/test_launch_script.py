@@ -197,3 +197,11 @@ def test_a_data_path_that_cannot_be_made_absolute_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="is not a valid file path here"):
         write_launch_script(tmp_path / "p.json", tmp_path / "launch")
     assert not (tmp_path / "launch").exists()
+
+
+def test_the_command_line_prints_a_file_name_escaped(write_project, capsys):
+    project = write_project({"name": "moons"}, name="red\x1b[31m name\n.json")
+    assert main.main(["launch-script", str(project.path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and out.count("\n") == 2
+    assert "red\\x1b[31m name\\n-launch/launch.sh'" in out  # shell-quoted, then escaped
