@@ -2,7 +2,8 @@
 
 `write_launch_script(project, out_dir, nproc_per_node, nnodes)` writes into `out_dir`
 a copy of the project file and an executable `launch.sh` that runs
-`torchrun ... main.py train PROJECT` on it, so the folder can be carried to a
+`python -m torch.distributed.run ... main.py train PROJECT` (torchrun, run by the
+interpreter that wrote the script) on it, so the folder can be carried to a
 cluster and started there. The script explains in comments how to run it on one
 node and on several (torchrun's rendezvous flags); its settings can be changed
 through environment variables without editing it. Nothing here imports torch.
@@ -11,18 +12,24 @@ through environment variables without editing it. Nothing here imports torch.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import stat
+import sys
 import time
 from pathlib import Path
 
 from engine.data_paths import make_data_path_absolute
 from engine.errors import UserError
-from graphs.errors import ProjectFormatError
+from engine.output_paths import StagedOutputs, check_outputs, same_file
+from graphs.errors import ProjectFormatError, printable, quoted
 from graphs.project import load_project, save_project
 
 MAIN = Path(__file__).resolve().parents[1] / "main.py"  # this installation's entry point
 DEFAULT_PORT = 29400  # torchrun's usual c10d rendezvous port
+# the device settings a distributed run takes (engine.training.distributed.start: CUDA or the CPU)
+_DISTRIBUTED_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+DISTRIBUTED_DEVICES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
 
 
 def default_out_dir(project_path: str | os.PathLike) -> Path:
@@ -34,52 +41,68 @@ def default_out_dir(project_path: str | os.PathLike) -> Path:
 def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                         nproc_per_node: int = 1, nnodes: int = 1, *, rdzv_endpoint: str | None = None,
                         epochs: int | None = None, device: str | None = None,
-                        main_path: str | os.PathLike | None = None, script_name: str = "launch.sh") -> Path:
+                        main_path: str | os.PathLike | None = None, python: str | os.PathLike | None = None,
+                        script_name: str = "launch.sh") -> Path:
     """Write `launch.sh` and a copy of the project into `out_dir`; returns the script's path.
 
     `nproc_per_node` processes on each of `nnodes` nodes (both can be changed when running
     the script: NPROC_PER_NODE=..., NNODES=...). `rdzv_endpoint` ("HOST:PORT", the node
     the others meet at) becomes the script's default for multi-node runs. `epochs` and
-    `device` are passed to `train`; `main_path` is Neurocanvas's main.py on the machine that
-    runs the script (default: this installation's, overridable with NEUROCANVAS_MAIN).
+    `device` are passed to `train`; the device (or, without one, the project's) must be one a
+    distributed run takes. `main_path` is Neurocanvas's main.py on the machine that runs the
+    script (default: this installation's, overridable with NEUROCANVAS_MAIN); `python` the
+    interpreter that runs torchrun (default: this one, overridable with PYTHON).
     A data file named by a relative path is written into the copy as an absolute path,
     and the script's comments name it, so it can be put where the cluster finds it.
-    Raises UserError (only) for bad values, an unreadable project or a folder it can't write.
+    Nothing from the project reaches the script as shell code: shown in comments only escaped,
+    used only as single-quoted words. Both files appear together or, on failure, neither.
+    Raises UserError (only) for bad values, an unreadable project, an output that is an input, or
+    a folder it can't write.
     """
     _check_count("nproc_per_node", nproc_per_node)
     _check_count("nnodes", nnodes)
     if epochs is not None:
         _check_count("epochs", epochs)
     if rdzv_endpoint is not None and not _is_endpoint(rdzv_endpoint):
-        raise UserError(f"rendezvous endpoint must be HOST:PORT, e.g. node01:{DEFAULT_PORT}, got {rdzv_endpoint!r}")
+        raise UserError(f"rendezvous endpoint must be HOST:PORT, e.g. node01:{DEFAULT_PORT}, got {quoted(rdzv_endpoint)}")
     source = Path(project_path)
     try:
         project = load_project(source)
     except ProjectFormatError as error:
         raise UserError(str(error)) from None
-    out = Path(out_dir) if out_dir is not None else default_out_dir(source)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"cannot create the folder '{out}': {error.strerror or error}") from None
-    copy = out / source.name
     training = project.training if isinstance(project.training, dict) else {}
-    data_path = make_data_path_absolute(training.get("dataset"), source.resolve().parent)
-    if not (copy.exists() and copy.resolve() == source.resolve()):  # never rewrite the project itself
-        try:
-            save_project(project, copy)
-        except ProjectFormatError as error:
-            raise UserError(str(error)) from None
+    _check_device(device, training.get("device", "auto"))
+    try:
+        data_path = make_data_path_absolute(training.get("dataset"), source.resolve().parent)
+    except (ValueError, RuntimeError):  # a NUL in the path; ~user for a user this machine does not know
+        raise UserError(f"{source}: training.dataset.path {quoted(training['dataset']['path'])} is not a valid "
+                        "file path here") from None
+    main = Path(main_path) if main_path is not None else MAIN
+    out = Path(out_dir) if out_dir is not None else default_out_dir(source)
+    copy, script = out / source.name, out / script_name
+    write_copy = not same_file(copy, source)  # into the project's own folder: the project itself serves
+    check_outputs({"the project": source, "its data file": data_path, "Neurocanvas's main.py": main},
+                  {"the project's copy": copy if write_copy else None, "the launch script": script})
     train_options = [*(["--epochs", str(epochs)] if epochs is not None else []),
                      *(["--device", device] if device is not None else [])]
-    text = _script(project.name, copy.name, nproc_per_node, nnodes, rdzv_endpoint, train_options,
-                   Path(main_path) if main_path is not None else MAIN, data_path)
-    script = out / script_name
+    text = _script(project.name, copy.name, nproc_per_node, nnodes, rdzv_endpoint, train_options, main,
+                   Path(python) if python is not None else Path(os.path.abspath(sys.executable)), data_path)
+    with StagedOutputs() as staged:
+        staged.make_folder(out)
+        if write_copy:
+            try:
+                save_project(project, staged.temporary(copy))
+            except ProjectFormatError as error:
+                raise UserError(str(error)) from None
+        try:
+            # surrogateescape: a file name that is not UTF-8 goes back to its own bytes
+            staged.temporary(script).write_bytes(text.encode("utf-8", "surrogateescape"))
+        except OSError as error:
+            raise UserError(f"cannot write '{script}': {error.strerror or error}") from None
     try:
-        script.write_text(text, encoding="utf-8", newline="\n")
         script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     except OSError as error:
-        raise UserError(f"cannot write '{script}': {error.strerror or error}") from None
+        raise UserError(f"cannot make '{script}' executable: {error.strerror or error}") from None
     return script
 
 
@@ -88,21 +111,40 @@ def _check_count(name: str, value) -> None:
         raise UserError(f"{name} must be a whole number of at least 1, got {value!r}")
 
 
+def _check_device(given: str | None, project_setting) -> None:
+    """Refuse a device the distributed trainer would refuse on the cluster (`given`, else the project's)."""
+    setting, where = (given, "--device") if given is not None else (project_setting, "the project's training.device")
+    name = setting.strip().lower() if isinstance(setting, str) else None
+    if name == "mps":
+        raise UserError(f"{where} is 'mps': distributed training runs on CUDA GPUs or the CPU, not on Apple's MPS; "
+                        f"use {DISTRIBUTED_DEVICES}")
+    if name is None or not _DISTRIBUTED_DEVICE.match(name):
+        raise UserError(f"{where} {quoted(setting)} is not a device distributed training can use; "
+                        f"use {DISTRIBUTED_DEVICES}")
+
+
+def rdzv_id_for(project_file: str) -> str:
+    """The script's default job id: made of the project file's name, in ASCII letters, digits and dashes."""
+    return "neurocanvas-" + "".join(c if c.isascii() and c.isalnum() else "-" for c in Path(project_file).stem)[:40]
+
+
 def _is_endpoint(text: str) -> bool:
     host, _, port = text.rpartition(":")
     return bool(host) and port.isdigit() and 0 < int(port) < 65536 and not any(c.isspace() for c in text)
 
 
 def _script(name: str, project_file: str, nproc: int, nnodes: int, endpoint: str | None, train_options: list[str],
-            main: Path, data_path: str | None) -> str:
-    q = shlex.quote
-    job_id = "neurocanvas-" + "".join(c if c.isalnum() else "-" for c in Path(project_file).stem)[:40]
-    data_note = (f"#\n# Data: the project reads {data_path}\n"
+            main: Path, python: Path, data_path: str | None) -> str:
+    """The script's text. Project text (its name, file name, data path) is shown in comments only through
+    `printable` (no line break can end a comment) and used only as `shlex.quote`d words."""
+    q, shown = shlex.quote, printable
+    job_id = rdzv_id_for(project_file)
+    data_note = (f"#\n# Data: the project reads {shown(data_path)}\n"
                  f"# (written as an absolute path). Put the data there on every node, or edit\n"
-                 f"# training.dataset.path in {project_file}.\n") if data_path else ""
-    options = " ".join(q(o) for o in train_options)
+                 f"# training.dataset.path in {shown(project_file)}.\n") if data_path else ""
+    options = "".join(f" {q(o)}" for o in train_options)
     return f"""#!/usr/bin/env bash
-# Distributed training of the Neurocanvas project {name!r} ({project_file}, beside this script).
+# Distributed training of the Neurocanvas project {shown(quoted(name))} ({shown(project_file)}, beside this script).
 # Written by Neurocanvas on {time.strftime("%Y-%m-%d %H:%M")}.
 #
 # Run:  bash launch.sh [more train options, e.g. --epochs 20 --out runs/first --check-replicas]
@@ -131,16 +173,28 @@ def _script(name: str, project_file: str, nproc: int, nnodes: int, endpoint: str
 #   RDZV_ENDPOINT="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1):{DEFAULT_PORT}" bash launch.sh
 #
 # Settings (environment variables, defaults in brackets): NPROC_PER_NODE [{nproc}], NNODES [{nnodes}],
-# RDZV_ENDPOINT [{endpoint or "none: needed for several nodes"}], RDZV_ID [{job_id}], NODE_RANK [unset],
-# TORCHRUN [torchrun], NEUROCANVAS_MAIN [Neurocanvas's main.py below: set it to where it is installed].
+# RDZV_ENDPOINT [{shown(endpoint) if endpoint else "none: needed for several nodes"}], RDZV_ID [{shown(job_id)}],
+# NODE_RANK [unset], PYTHON [the Python that wrote this script, below: torchrun runs as
+# "$PYTHON -m torch.distributed.run"], TORCHRUN [unset: set it to run another torchrun instead],
+# NEUROCANVAS_MAIN [Neurocanvas's main.py below: set it to where it is installed].
 {data_note}set -euo pipefail
-here="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
-NEUROCANVAS_MAIN="${{NEUROCANVAS_MAIN:-{q(str(main))}}}"
-NPROC_PER_NODE="${{NPROC_PER_NODE:-{nproc}}}"
-NNODES="${{NNODES:-{nnodes}}}"
-RDZV_ENDPOINT="${{RDZV_ENDPOINT:-{q(endpoint) if endpoint else ""}}}"
-RDZV_ID="${{RDZV_ID:-{job_id}}}"
-TORCHRUN="${{TORCHRUN:-torchrun}}"
+case "${{BASH_SOURCE[0]}}" in
+  */*) here="${{BASH_SOURCE[0]%/*}}" ;;
+  *) here=. ;;
+esac
+here="$(CDPATH='' cd -- "$here" && pwd && echo .)"
+here="${{here%??}}"  # the dot kept a folder name's trailing line breaks from being cut off
+if [ -z "${{NEUROCANVAS_MAIN:-}}" ]; then NEUROCANVAS_MAIN={q(str(main))}; fi
+if [ -z "${{PYTHON:-}}" ]; then PYTHON={q(str(python))}; fi
+if [ -z "${{NPROC_PER_NODE:-}}" ]; then NPROC_PER_NODE={nproc}; fi
+if [ -z "${{NNODES:-}}" ]; then NNODES={nnodes}; fi
+if [ -z "${{RDZV_ENDPOINT:-}}" ]; then RDZV_ENDPOINT={q(endpoint or "")}; fi
+if [ -z "${{RDZV_ID:-}}" ]; then RDZV_ID={q(job_id)}; fi
+if [ -n "${{TORCHRUN:-}}" ]; then
+  torchrun=("$TORCHRUN")
+else
+  torchrun=("$PYTHON" -m torch.distributed.run)
+fi
 
 if [ "$NNODES" = 1 ] && [ -z "$RDZV_ENDPOINT" ]; then
   where=(--standalone --nnodes=1)
@@ -155,6 +209,6 @@ else
   fi
 fi
 
-exec "$TORCHRUN" "${{where[@]}}" --nproc_per_node="$NPROC_PER_NODE" \\
-  "$NEUROCANVAS_MAIN" train "$here"/{q(project_file)} {options + " " if options else ""}"$@"
+exec "${{torchrun[@]}}" "${{where[@]}}" --nproc_per_node="$NPROC_PER_NODE" \\
+  "$NEUROCANVAS_MAIN" train "$here"/{q(project_file)}{options} "$@"
 """

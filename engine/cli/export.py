@@ -15,18 +15,21 @@ import sys
 from pathlib import Path
 
 from engine.errors import UserError
+from engine.output_paths import StagedOutputs, check_outputs, same_file
 from graphs.project import load_project
 
 MISMATCH_TOLERANCE = 1e-3  # beyond this, an export is reported as not reproducing the model
 EXIT_MISMATCH = 1
+KNOWN_MAX_OPSET = 23  # torch 2.13's ONNX_MAX_OPSET, should torch stop saying
 
 
 def add_parser(sub) -> None:
     parser = sub.add_parser(
         "export", help="export a project's model to ONNX, PyTorch code or safetensors",
         description="Export a project's model. Without --weights the model has random initial weights "
-                    "(seeded). ONNX and Python exports are verified against the compiled model. Exits 0 "
-                    "on success, 1 if the export does not reproduce the model, 2 for bad input.")
+                    "(seeded). ONNX and Python exports are verified against the compiled model. No output may be "
+                    "one of the inputs; a failed export leaves no file behind. Exits 0 on success, 1 if the "
+                    "export does not reproduce the model, 2 for bad input.")
     parser.add_argument("project", help="project file (.json)")
     parser.add_argument("--weights", metavar="FILE", help="trained weights (.safetensors) to export")
     target = parser.add_mutually_exclusive_group(required=True)
@@ -34,14 +37,50 @@ def add_parser(sub) -> None:
     target.add_argument("--python", metavar="FILE",
                         help="write standalone PyTorch code (its weights go next to it as .safetensors)")
     target.add_argument("--safetensors", metavar="FILE", help="write the weights only")
-    parser.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (17 or newer; default 17)")
+    parser.add_argument("--opset", type=int, metavar="N",
+                        help="ONNX opset version, from 17 to the newest torch writes (23 for torch 2.13; default 17)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for random weights without --weights (default 0)")
     parser.set_defaults(handler=run)
 
 
+def max_opset() -> int:
+    """The newest ONNX opset torch's exporters write."""
+    try:
+        from torch.onnx import _constants  # not public, hence the fallback
+    except ImportError:
+        return KNOWN_MAX_OPSET
+    return getattr(_constants, "ONNX_MAX_OPSET", KNOWN_MAX_OPSET)
+
+
+def output_paths(args) -> dict[str, Path]:
+    """Every file the command writes, described for messages."""
+    if args.onnx:
+        return {"the ONNX file (--onnx)": Path(args.onnx)}
+    if args.python:
+        code, weights = Path(args.python), python_weights_path(Path(args.python))
+        if args.weights is not None and same_file(weights, args.weights):
+            return {"the Python file (--python)": code}  # the trained weights go with the code, unchanged
+        return {"the Python file (--python)": code, "the Python file's weights": weights}
+    return {"the weights file (--safetensors)": Path(args.safetensors)}
+
+
+def python_weights_path(code: Path) -> Path:
+    return code.with_suffix(".safetensors")
+
+
+def check_opset(opset: int) -> None:
+    from engine.export.onnx_export import MIN_OPSET
+
+    if not MIN_OPSET <= opset <= max_opset():
+        raise UserError(f"ONNX opset {opset} cannot be written: Neurocanvas writes opsets {MIN_OPSET} to {max_opset()}")
+
+
 def run(args) -> int:
-    if args.opset is not None and not args.onnx:
-        raise UserError("--opset applies only to --onnx")
+    if args.opset is not None:
+        if not args.onnx:
+            raise UserError("--opset applies only to --onnx")
+        check_opset(args.opset)
+    check_outputs({"the project": args.project, "the weights (--weights)": args.weights}, output_paths(args))
     project = load_project(args.project)
     from engine.export import prepare_model
 
@@ -62,23 +101,31 @@ def _onnx(compiled, path: Path, opset: int | None) -> int:
     from engine.export import export_onnx, verify_onnx
     from engine.export.onnx_export import MIN_OPSET
 
-    result = export_onnx(compiled, path, opset=MIN_OPSET if opset is None else opset)
+    with StagedOutputs() as staged:
+        written = staged.temporary(path)
+        result = export_onnx(compiled, written, opset=MIN_OPSET if opset is None else opset)
+        if opset is not None and result.opset != opset:
+            raise UserError(f"asked for ONNX opset {opset}, but the {result.exporter} exporter could only write "
+                            f"opset {result.opset}; ask for --opset {result.opset} or leave --opset out")
+        difference = verify_onnx(compiled, written)
     if result.fallback_reason:
         print(f"note: {result.fallback_reason}; used the {result.exporter} exporter instead", file=sys.stderr)
     print(f"wrote {path}: ONNX opset {result.opset}, {result.exporter} exporter, {result.seconds:.2f} s, "
           f"inputs {', '.join(result.input_names)}, outputs {', '.join(result.output_names)}, dynamic batch")
-    return _report("onnxruntime", verify_onnx(compiled, path))
+    return _report("onnxruntime", difference)
 
 
 def _python(compiled, project, path: Path) -> int:
     from engine.export import class_name_for, export_python, verify_python
 
-    weights = path.with_suffix(".safetensors")
+    weights = python_weights_path(path)
     class_name = class_name_for(project.name)
-    export_python(compiled, project.graph, path, weights_path=weights, class_name=class_name,
-                  project_name=project.name)
+    with StagedOutputs() as staged:
+        export_python(compiled, project.graph, path, weights_path=weights, class_name=class_name,
+                      project_name=project.name, staging=staged)
+        difference = verify_python(compiled, staged.temporary(path))
     print(f"wrote {path} (class {class_name}) and its weights {weights}")
-    return _report("the generated code", verify_python(compiled, path))
+    return _report("the generated code", difference)
 
 
 def _safetensors(compiled, path: Path) -> int:

@@ -1,8 +1,9 @@
-"""`import-onnx MODEL.onnx PROJECT.json [--weights FILE] [--no-verify]`.
+"""`import-onnx MODEL.onnx PROJECT.json [--weights-out FILE] [--no-verify]`.
 
 Turns an ONNX model into a Neurocanvas project laid out left to right, with its
 weights written as safetensors beside the project (`PROJECT.safetensors`, keys
-`<node_id>.<param>`). Before writing, the imported graph is run in torch against
+`<node_id>.<param>`, or `--weights-out`). `--weights` names weights to *read* in
+every command, so its old meaning here (where to write) still works with a warning. Before writing, the imported graph is run in torch against
 the original in onnxruntime on random inputs. Exits 0 when written, 2 for bad
 input (unreadable file, unmapped operators: each is listed with its count), 1
 when the import does not reproduce the model (nothing is written then).
@@ -11,11 +12,13 @@ onnx and torch are imported only when the command runs.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import Counter
 from pathlib import Path
 
 from engine.errors import UserError
+from engine.output_paths import check_outputs
 
 EXIT_MISMATCH = 1
 
@@ -24,32 +27,44 @@ def add_parser(sub) -> None:
     parser = sub.add_parser(
         "import-onnx", help="turn an ONNX model into a Neurocanvas project with its weights",
         description="Import an ONNX model as a project (laid out left to right) with its weights in "
-                    "PROJECT.safetensors. Operators with no Neurocanvas node make the import fail, listing each "
-                    "with its count. Exits 0 on success, 2 for bad input or unmapped operators, 1 if the "
+                    "PROJECT.safetensors (or --weights-out). Operators with no Neurocanvas node make the import "
+                    "fail, listing each with its count. Exits 0 on success, 2 for bad input or unmapped operators, 1 if the "
                     "imported graph does not reproduce the model.")
     parser.add_argument("model", help="ONNX model (.onnx)")
     parser.add_argument("project", help="project file to write (.json)")
-    parser.add_argument("--weights", metavar="FILE",
-                        help="where to write the weights (default: the project path with .safetensors)")
+    add_weights_out(parser)
     parser.add_argument("--no-verify", action="store_true",
                         help="skip running the imported graph against onnxruntime before writing")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, old_weights_out_flag="--weights")
+    parser.add_argument("--weights", dest="old_weights_out", metavar="FILE", help=argparse.SUPPRESS)
 
 
-def check_paths(source: str, project: str, weights: str | None) -> None:
-    """Refuse to write over the source or to put project and weights in one file."""
+def add_weights_out(parser) -> None:
+    parser.add_argument("--weights-out", metavar="FILE",
+                        help="where to write the project's weights (default: the project path with .safetensors)")
+
+
+def weights_out(args) -> str | None:
+    """`--weights-out`, or the deprecated spelling of it (with a one-line warning)."""
+    old = args.old_weights_out
+    if old is None:
+        return args.weights_out
+    print(f"warning: {args.command} {args.old_weights_out_flag} FILE is deprecated: it says where the weights are "
+          "written, use --weights-out FILE", file=sys.stderr)
+    if args.weights_out is not None and args.weights_out != old:
+        raise UserError(f"{args.old_weights_out_flag} and --weights-out name different files; give only --weights-out")
+    return old
+
+
+def check_paths(inputs: dict, project: str, weights: str | None) -> None:
+    """Refuse a project file not ending in .json, and outputs that are inputs or one file."""
     from engine.importers.common import weights_path_for
 
     project_path = Path(project)
-    weights_path = Path(weights) if weights else weights_path_for(project_path)
     if project_path.suffix.lower() != ".json":
         raise UserError(f"the project file {project_path} should end in .json")
-    source_path = Path(source)
-    for target in (project_path, weights_path):
-        if source_path.exists() and target.exists() and target.resolve() == source_path.resolve():
-            raise UserError(f"{target} is the model being imported; choose another output file")
-    if project_path.resolve() == weights_path.resolve():
-        raise UserError("the project and its weights must be different files")
+    check_outputs(inputs, {"the project": project_path,
+                           "the weights": Path(weights) if weights else weights_path_for(project_path)})
 
 
 def summary(files) -> list[str]:
@@ -66,12 +81,13 @@ def summary(files) -> list[str]:
 
 
 def run(args) -> int:
-    check_paths(args.model, args.project, args.weights)
+    weights = weights_out(args)
+    check_paths({"the model being imported": args.model}, args.project, weights)
     from engine.importers.common import ImportMismatch
     from engine.importers.onnx_import import import_onnx_file
 
     try:
-        files = import_onnx_file(args.model, args.project, args.weights, verify=not args.no_verify)
+        files = import_onnx_file(args.model, args.project, weights, verify=not args.no_verify)
     except ImportMismatch as error:
         print(f"neurocanvas import-onnx: error: {error}", file=sys.stderr)
         return EXIT_MISMATCH

@@ -1,13 +1,18 @@
 """`launch-script PROJECT --nproc-per-node N [--nnodes M] [--out DIR] ...`: write a distributed launch script.
 
-Writes `launch.sh` (a torchrun command line, with comments on running it on one
-node or several) and a copy of the project into DIR (default: `<project>-launch`
-beside the project), ready to carry to a cluster. See `engine.launch_script`.
+Writes `launch.sh` (a torchrun command line run by this Python, with comments on
+running it on one node or several) and a copy of the project into DIR (default:
+`<project>-launch` beside the project), ready to carry to a cluster. The device
+(--device, or the project's) must be one a distributed run takes; no output may be
+the project or its data. See `engine.launch_script`.
 """
 
 from __future__ import annotations
 
+import shlex
+
 from engine.cli.train import _positive_int
+from graphs.errors import printable
 
 
 def add_parser(sub) -> None:
@@ -23,7 +28,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
                         help="where the nodes meet (a node all can reach), the script's default for several nodes")
     parser.add_argument("--epochs", type=_positive_int, help="epochs to train (default: the project's setting)")
-    parser.add_argument("--device", help="auto, cpu or cuda (default: the project's setting)")
+    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the project's setting; distributed "
+                                         "training does not run on mps)")
     parser.add_argument("--out", metavar="DIR", help="folder to write (default: <project>-launch beside the project)")
     parser.set_defaults(handler=run)
 
@@ -33,6 +39,6 @@ def run(args) -> int:
 
     script = write_launch_script(args.project, args.out, args.nproc_per_node, args.nnodes,
                                  rdzv_endpoint=args.rdzv_endpoint, epochs=args.epochs, device=args.device)
-    print(f"wrote {script} and the project beside it")
-    print(f"run it with: bash {script}   (see its comments for several nodes)")
+    print(printable(f"wrote {script} and the project beside it"))  # a file name may hold control characters
+    print(printable(f"run it with: bash {shlex.quote(str(script))}   (see its comments for several nodes)"))
     return 0

@@ -13,7 +13,11 @@ The GUI's File > Export and the `export` command call the same functions:
 Every problem a person can fix (bad weights file, unwritable folder, a graph that
 does not compile, an op an exporter refuses) raises `engine.errors.UserError`
 (`ExportError` is one) with a one-line message. Exports never change the model
-passed in: they work on a CPU copy in eval mode.
+passed in: they work on a CPU copy in eval mode. Each file appears complete or not
+at all (the Python file and its weights together); callers check first, with
+`engine.output_paths.check_outputs`, that no output is one of their inputs (the
+project, the trained weights), and may stage several files to check them before they
+appear (`export_python(..., staging=StagedOutputs())`).
 """
 
 from engine.export.model import ExportError, export_safetensors, prepare_model

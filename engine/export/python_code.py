@@ -12,6 +12,7 @@ and a `__main__` demo that runs a random batch and prints the output shapes.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import keyword
 import os
@@ -34,6 +35,7 @@ from engine.export.model import (
     sample_inputs,
 )
 from engine.modules import constructor
+from engine.output_paths import StagedOutputs
 from engine.shapes import fmt
 from engine.weights import read_weights
 from graphs.document import Graph
@@ -57,28 +59,30 @@ def class_name_for(project_name: str | None) -> str:
 
 def export_python(compiled: CompiledGraph, graph: Graph, path: str | os.PathLike, *,
                   weights_path: str | os.PathLike | None = None, class_name: str | None = None,
-                  project_name: str | None = None) -> Path:
+                  project_name: str | None = None, staging: StagedOutputs | None = None) -> Path:
     """Write the model as a standalone `.py` file; with `weights_path`, also write the compiled model's
     weights there (safetensors) and make the file load them by default.
 
+    The two files appear together or not at all. With `staging` they are written to its temporaries
+    and appear when its `with` block ends (so the caller can check them first).
     `graph` must be the graph `compiled` was compiled from (it supplies each node's type and params).
     """
     path = Path(path)
-    if not path.parent.is_dir():
-        raise ExportError(f"cannot write {path}: the folder {path.parent} does not exist")
     class_name = class_name or class_name_for(project_name)
     weights_ref = None
     if weights_path is not None:
         weights_path = Path(weights_path)
-        if not _already_holds(weights_path, compiled):  # e.g. the trained weights being exported
-            export_safetensors(compiled, weights_path)
         weights_ref = _weights_reference(path, weights_path)
     source = python_source(compiled, graph, class_name=class_name, project_name=project_name,
                            weights_reference=weights_ref, file_name=path.name)
-    try:
-        path.write_text(source, encoding="utf-8")
-    except OSError as error:
-        raise ExportError(f"cannot write {path}: {error.strerror or error}") from None
+    with contextlib.nullcontext(staging) if staging else StagedOutputs() as staged:
+        if weights_path is not None and not _already_holds(weights_path, compiled):  # e.g. the trained weights
+            export_safetensors(compiled, staged.temporary(weights_path))
+        code = staged.temporary(path)
+        try:
+            code.write_text(source, encoding="utf-8")
+        except OSError as error:
+            raise ExportError(f"cannot write {path}: {error.strerror or error}") from None
     return path
 
 

@@ -22,6 +22,7 @@ import torch
 
 from engine.errors import UserError
 from engine.importers.layout import layered_positions
+from engine.output_paths import check_outputs
 from engine.shape_rules import TensorSpec, infer_node
 from graphs.catalogue import CATALOGUE
 from graphs.document import Graph
@@ -338,6 +339,8 @@ def save_verified(result: ImportResult, verification: Verification | None, sourc
     """Write the project and its weights, unless the verification found a mismatch (`ImportMismatch`)."""
     if verification is not None and not verification.ok:
         raise ImportMismatch(source, verification)
+    check_outputs({"the model being imported": source},
+                  {"the project": project_path, "the weights": weights_path or weights_path_for(project_path)})
     project, weights = result.save(project_path, weights_path)
     return ImportedFiles(result, project, weights, verification)
 
