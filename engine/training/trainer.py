@@ -50,7 +50,7 @@ from engine.data import Dataset, fill_shapes, fit_dataset, load_dataset
 from engine.errors import UserError
 from engine.training import events
 from engine.training.config import TrainingConfig
-from engine.training.devices import resolve_device
+from engine.training.devices import bounded_threads, resolve_device
 from engine.training.distributed import World
 from engine.training.failures import (
     LossNotFinite,
@@ -62,11 +62,7 @@ from engine.training.failures import (
 )
 from engine.training.metrics import metric_for
 from engine.training.optim import build_optimizer, build_schedule, check_settings
-from engine.training.run_folder import (
-    RunFolder,
-    make_run_dir,
-    trained_project,
-)
+from engine.training.run_folder import RunFolder, check_run_dir, make_run_dir, trained_project
 from engine.weights import load_weights, state_tensors
 from graphs.document import Graph
 from graphs.errors import GraphError
@@ -87,8 +83,9 @@ class Trainer:
     already loaded `Dataset`; `max_batches` caps the batches per epoch (quick
     checks); progress events come every `progress_every` batches if given, else
     at most every `progress_interval` seconds, and at the end of each epoch.
-    `threads` sets torch's CPU threads for the whole process when the run starts
-    (small models train much faster on one thread when the CPU is busy).
+    `threads` sets torch's CPU threads for the whole process when the run starts,
+    at most one per usable core (small models train much faster on one thread when
+    the CPU is busy; see `devices.default_threads`); None leaves torch's setting.
     `world` makes this process one of a distributed run (see the module docstring).
     """
 
@@ -106,12 +103,18 @@ class Trainer:
             raise UserError(f"max_batches must be at least 1, got {max_batches}")
         if threads is not None and threads < 1:
             raise UserError(f"threads must be at least 1, got {threads}")
+        self._setting_notes: list[str] = []  # told in RunStarted's notes
+        if threads is not None:
+            threads, note = bounded_threads(threads)
+            self._setting_notes += [note] if note else []
         self.threads = threads
         self.callback = callback
         self.max_batches = max_batches
         self.progress_interval = progress_interval
         self.progress_every = progress_every
         self._out_dir_setting = Path(out_dir) if out_dir is not None else None
+        if self._out_dir_setting is not None and self.is_main:
+            check_run_dir(self._out_dir_setting)  # refused now, not after the data has loaded
         self._given_dataset = dataset
         self.device: torch.device | None = None
         self.dataset: Dataset | None = None  # as fitted to the model
@@ -162,6 +165,8 @@ class Trainer:
         """Load the data, fill shapes, compile; raise UserError if the project can't be trained."""
         if self.compiled is not None:
             return
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
         config = self.config
         self.device = self.world.device if self.world is not None else resolve_device(config.device)
         dataset = self._given_dataset or load_dataset(config.dataset, self.base_dir, config.val_split, config.seed)
@@ -183,7 +188,7 @@ class Trainer:
     def _open_run(self) -> None:
         """The run folder and the bookkeeping of a run; nothing touches the device yet."""
         config, world = self.config, self.world
-        self.notes: list[str] = []
+        self.notes: list[str] = list(self._setting_notes)
         make_out_dir = functools.partial(make_run_dir, self._out_dir_setting, self.project, self.base_dir)
         if world is None:
             self.out_dir = make_out_dir()
@@ -250,8 +255,6 @@ class Trainer:
         if self._ran:
             raise RuntimeError("a Trainer runs once; create a new one to train again")
         self._ran = True
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
         self.prepare()
         self._open_run()
         self._emit(events.RunStarted(self.config.epochs, self._batches_per_epoch, len(self.dataset.train),

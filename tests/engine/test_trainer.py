@@ -365,14 +365,14 @@ def test_schedules(moons_project, tmp_path, schedule, check):
 def test_bad_settings_name_the_setting(moons_project, tmp_path, change, words):
     moons_project.training.update(change)
     with pytest.raises(UserError) as error:
-        Trainer(moons_project, out_dir=tmp_path).run()
+        Trainer(moons_project, out_dir=tmp_path / "run").run()
     assert all(w in str(error.value) for w in words), str(error.value)
 
 
 def test_a_bad_optimizer_value_is_a_user_error(moons_project, tmp_path):
     moons_project.training["optimizer"] = {"type": "SGD", "lr": -1}
     with pytest.raises(UserError, match="optimizer SGD: Invalid learning rate"):
-        Trainer(moons_project, out_dir=tmp_path).run()
+        Trainer(moons_project, out_dir=tmp_path / "run").run()
 
 
 def test_mixed_precision_and_compile_are_skipped_with_a_note_on_cpu(moons_project, tmp_path):
@@ -402,7 +402,7 @@ def test_an_invalid_graph_lists_its_node_errors(write_project, tmp_path):
     project.graph.disconnect(project.graph.edge_into("loss", "target"))
     project.graph.disconnect(project.graph.edge_into("fc1", "in"))
     with pytest.raises(UserError) as error:
-        Trainer(project, out_dir=tmp_path).run()
+        Trainer(project, out_dir=tmp_path / "run").run()
     lines = str(error.value).split("\n")  # one problem a line, as the CLI prints it
     assert lines[0].startswith("the graph has") and lines[0].endswith("problems:")
     assert any(line.startswith("  node 'loss'") for line in lines) and any(line.startswith("  node 'fc1'") for line in lines)
@@ -418,7 +418,7 @@ def test_an_invalid_graph_lists_its_node_errors(write_project, tmp_path):
 def test_data_that_does_not_fit_the_model(write_project, tmp_path, dataset, options, words):
     project = write_project({"name": dataset}, **options)
     with pytest.raises(UserError) as error:
-        Trainer(project, out_dir=tmp_path).run()
+        Trainer(project, out_dir=tmp_path / "run").run()
     assert all(w in str(error.value) for w in words), str(error.value)
 
 
@@ -435,7 +435,7 @@ def test_index_inputs_need_index_data(tmp_path):
     project = project_from_dict({"format": "neurocanvas", "version": 1, "nodes": nodes, "edges": edges,
                                  "training": {"dataset": {"name": "moons"}, "device": "cpu"}})
     with pytest.raises(UserError, match="Input 'x' is int64 \\(indices\\) but dataset 'moons' gives float32"):
-        Trainer(project, out_dir=tmp_path).run()
+        Trainer(project, out_dir=tmp_path / "run").run()
 
 
 def test_inputs_are_reshaped_to_the_input_node(write_project, tmp_path):
