@@ -46,7 +46,8 @@ import numpy as np
 import torch
 
 from engine.compiler import CompiledGraph, CompileError, compile_graph
-from engine.data import Dataset, fill_shapes, fit_dataset, load_dataset
+from engine.data import Dataset, fit_dataset
+from engine.data_shapes import graph_as_trained, load_training_data
 from engine.errors import UserError
 from engine.training import events
 from engine.training.config import TrainingConfig
@@ -169,8 +170,8 @@ class Trainer:
             torch.set_num_threads(self.threads)
         config = self.config
         self.device = self.world.device if self.world is not None else resolve_device(config.device)
-        dataset = self._given_dataset or load_dataset(config.dataset, self.base_dir, config.val_split, config.seed)
-        graph = fill_shapes(self.project.graph, dataset)
+        dataset = self._given_dataset or load_training_data(config, self.base_dir)
+        graph, _ = graph_as_trained(self.project.graph, self.project.training, self.base_dir, dataset)
         seed_everything(config.seed)
         try:
             compiled = compile_graph(graph)
@@ -268,8 +269,8 @@ class Trainer:
         except Exception as error:  # noqa: BLE001 - any error ends this run, never the process
             status, place = "failed", place_in_run(self._epoch, self._batch, self._validating)
             message, details = failure_message(error, place=place, device=self.device,
-                                               batch_size=self.config.batch_size, optimizer=self._optimizer,
-                                               grad_clip=self._clip)
+                                               batch_size=self.config.batch_size, samples=len(self.dataset.train),
+                                               optimizer=self._optimizer, grad_clip=self._clip)
         result = self._finish(status, message, details)
         self._emit(events.RunEnded(result))
         return result
@@ -337,10 +338,17 @@ class Trainer:
         else:
             batches = self.world.train_batches(self._train_data, self.config.batch_size, self._generator,
                                                self.max_batches)
-        for batch, (x, y) in enumerate(batches, 1):
-            if self._control_pending and self._honour_controls(epoch, batch - 1):
+        batches, batch = iter(batches), 0
+        while True:
+            if self._control_pending and self._honour_controls(epoch, batch):
+                self._batch = batch
                 return True
-            self._batch = batch  # a failure in this step names this batch
+            self._batch = batch + 1  # a failure while this batch is read (a streamed file) or trained names it
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                break
+            batch += 1
             pending.append(step(x, y))
             sizes.append(x.shape[0])
             if batch_schedule is not None:
@@ -351,7 +359,8 @@ class Trainer:
             elif time.perf_counter() >= next_flush:
                 self._flush(epoch, batch)
                 next_flush = self._last_flush + interval
-        self._flush(epoch, self._batch)
+        self._batch = batch
+        self._flush(epoch, batch)
         return False
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
