@@ -156,6 +156,8 @@ class RunFolder:
         meta = {"project": self._project_name, "metric": self.metric}
         if stopped_at is not None:
             meta["epoch"] = f"{stopped_at[0]} (stopped after batch {stopped_at[1]})"
+        elif row is not None and row["val_loss"] is None:  # no validation data
+            meta.update(epoch=str(row["epoch"]), train_loss=repr(row["train_loss"]))
         elif row is not None:
             meta.update(epoch=str(row["epoch"]), val_loss=repr(row["val_loss"]),
                         **{self.metric: repr(row[self.metric])})

@@ -216,6 +216,11 @@ class Trainer:
         self._pending: list[torch.Tensor] = []
         self._pending_sizes: list[int] = []
         self._best: dict | None = None
+        # the loss that picks the best epoch and drives early stopping: the training loss without validation
+        self._monitor = "val_loss" if len(self.dataset.val) else "train_loss"
+        if self._monitor == "train_loss":
+            self.notes.append(f"no validation data (val_split 0): training on all {len(self.dataset.train)} samples; "
+                              "the best checkpoint and early stopping follow the training loss")
         self._best_state: dict[str, torch.Tensor] | None = None
         self._epoch = self._batch = 0
         self._validating = False
@@ -290,14 +295,17 @@ class Trainer:
             if stopped:
                 return "stopped", f"stopped by request at epoch {epoch}, batch {self._batch}"
             train_seconds = time.perf_counter() - started - (self._paused_seconds - paused_before)
-            self._validating = True  # stays set when validation fails, for the message
-            validation = self._validate()
-            self._validating = False
-            if validation is None:
-                return "stopped", f"stopped by request at epoch {epoch}, during validation"
-            val_loss, metric_value = validation
-            if not math.isfinite(val_loss):
-                raise LossNotFinite(epoch, None, val_loss)
+            if self._monitor == "val_loss":
+                self._validating = True  # stays set when validation fails, for the message
+                validation = self._validate()
+                self._validating = False
+                if validation is None:
+                    return "stopped", f"stopped by request at epoch {epoch}, during validation"
+                val_loss, metric_value = validation
+                if not math.isfinite(val_loss):
+                    raise LossNotFinite(epoch, None, val_loss)
+            else:  # val_split 0: no validation data
+                val_loss = metric_value = None
             if self._schedule is not None and not self._schedule.per_batch:
                 self._schedule.scheduler.step()
             row = {
@@ -305,7 +313,7 @@ class Trainer:
                 "val_loss": val_loss, self._metric.name: metric_value, "lr": lr,
                 "samples_per_sec": self._epoch_samples / max(train_seconds, 1e-9),
             }
-            improved = self._best is None or val_loss < self._best["val_loss"]
+            improved = self._best is None or row[self._monitor] < self._best[self._monitor]
             # one copy of the weights serves both checkpoints and early stopping's memory
             state = state_tensors(self._model)
             if improved:
@@ -319,7 +327,8 @@ class Trainer:
             self._folder.write_metrics(self.history)
             self._emit(events.EpochEnd(epoch, dict(row), improved))
             if config.patience is not None and epoch - self._best["epoch"] >= config.patience:
-                return "early_stopped", (f"stopped early at epoch {epoch}: the validation loss has not improved for "
+                which = "validation" if self._monitor == "val_loss" else "training"
+                return "early_stopped", (f"stopped early at epoch {epoch}: the {which} loss has not improved for "
                                          f"{config.patience} epochs (best: epoch {self._best['epoch']})")
         return "finished", f"finished {config.epochs} epochs"
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,6 +50,16 @@ def test_regression_metrics_have_mae(sine_project, tmp_path, capsys):
     code, _, _ = train(capsys, sine_project.path, "--epochs", 1, "--out", tmp_path / "o", "--quiet")
     header = (tmp_path / "o" / "metrics.csv").read_text().splitlines()[0]
     assert code == 0 and header == "epoch,train_loss,val_loss,val_mae,lr,seconds"
+
+
+def test_val_split_0_trains_on_all_data_and_prints_no_validation(write_project, tmp_path, capsys):
+    project = write_project({"name": "moons", "n_samples": 160}, val_split=0)
+    code, out, err = train(capsys, project.path, "--epochs", 2, "--out", tmp_path / "o")
+    assert code == 0 and err == ""
+    assert ("note: no validation data (val_split 0): training on all 160 samples; the best checkpoint and early "
+            "stopping follow the training loss\n") in out
+    assert "val_loss" not in out and "val_accuracy" not in out
+    assert re.search(r"^best epoch [12]: train_loss [0-9.]+ \(no validation\)$", out, re.MULTILINE), out
 
 
 def test_quiet_prints_nothing(moons_project, tmp_path, capsys):

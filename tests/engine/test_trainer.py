@@ -472,3 +472,41 @@ def test_evaluate_regression(sine_project, tmp_path):
     report = evaluate(trainer.compiled, trainer.dataset)
     assert report.task == "regression" and report.predictions.shape == report.targets.shape == (40, 1)
     assert report.mae == pytest.approx(result.history[-1]["val_mae"], rel=1e-5) and report.rmse >= report.mae
+
+
+# ---- val_split 0: every sample trains, no validation ------------------------------------------
+
+def test_val_split_0_trains_on_all_data_and_says_so(moons_project, tmp_path):
+    moons_project.training.update(val_split=0, patience=2)
+    trainer, result, events = run(moons_project, tmp_path, epochs=6)
+    assert result.status in ("finished", "early_stopped"), result.message
+    started = events[0]
+    assert (started.train_samples, started.val_samples) == (160, 0)
+    assert ("no validation data (val_split 0): training on all 160 samples; the best checkpoint and early "
+            "stopping follow the training loss") in started.notes
+    assert all(row["val_loss"] is None and row["val_accuracy"] is None for row in result.history)
+    best = min(result.history, key=lambda row: row["train_loss"])
+    assert result.best_epoch == best["epoch"]
+    improved = [e.epoch for e in events if isinstance(e, EpochEnd) and e.improved]
+    assert improved[-1] == best["epoch"]
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "epoch,train_loss,val_loss,val_accuracy,lr,seconds"
+    assert all(row.split(",")[2:4] == ["", ""] for row in rows[1:])
+    assert read_metadata(result.checkpoints["best"])["train_loss"] == repr(best["train_loss"])
+    with pytest.raises(UserError, match="no validation data to evaluate on"):
+        trainer.evaluate()
+
+
+def test_early_stopping_without_validation_follows_the_training_loss(moons_project, tmp_path):
+    moons_project.training.update(val_split=0, patience=1, optimizer={"type": "SGD", "lr": 0.0})
+    _, result, _ = run(moons_project, tmp_path, epochs=10)  # lr 0: the training loss never improves
+    assert result.status == "early_stopped" and len(result.history) == 2
+    assert "the training loss has not improved for 1 epochs (best: epoch 1)" in result.message
+
+
+@pytest.mark.parametrize("value", [1, 1.0, -0.1, 1.5, True, "0.2"])
+def test_val_split_is_0_or_a_share_below_1(moons_project, value):
+    moons_project.training["val_split"] = value
+    with pytest.raises(UserError, match="'val_split' must be a number from 0 .no validation: train on all the "
+                                        "data. up to but not including 1"):
+        Trainer(moons_project)
