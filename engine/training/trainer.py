@@ -1,7 +1,7 @@
 """The training loop: plain engine code that knows nothing of Qt.
 
 `Trainer(project, ...).run()` loads the dataset, fills shapeless Input/Target
-nodes from it, compiles the graph and trains, writing into a run folder
+nodes from it (`engine.data_shapes`, as `check` does), compiles the graph and trains, writing into a run folder
 (`engine.training.run_folder`): `project.json` (the project as trained),
 `metrics.csv`, `best.safetensors`, `last.safetensors` and, at the end,
 `weights.safetensors`. It reports through a callback (see

@@ -343,3 +343,16 @@ def disk_fault(after: int):
         count(SUBJECT, "disk fault: run failed cleanly, every file whole, the next run trains")
 
     return check
+
+
+@pytest.mark.parametrize("what", ["the host (MemoryError)", "torch's CPU allocator"])
+def test_out_of_memory_while_the_data_loads_is_bad_input_with_advice(what, tmp_path, monkeypatch):
+    """Before training starts there is no run to fail: the data is too big for this machine (exit 2)."""
+    def load_dataset(*_args, **_kwargs):
+        raise OUT_OF_MEMORY[what]()
+
+    monkeypatch.setattr("engine.data.load_dataset", load_dataset)
+    with pytest.raises(UserError, match="^out of CPU memory while loading dataset 'moons' .*; use less data, or "
+                                        "for an image folder \"stream\": true$"):
+        run(moons(tmp_path), tmp_path / "run", epochs=1)
+    assert not (tmp_path / "run").exists()
