@@ -1,11 +1,20 @@
-"""`check PROJECT [--json]`: validate the graph and infer shapes, like a model summary."""
+"""`check PROJECT [--json]`: validate the graph and infer shapes, like a model summary.
+
+Input and Target nodes left without a shape take it from the project's dataset,
+exactly as `train` does (`engine.data_shapes`); only then is the data loaded.
+`--json` prints exactly one object, also for a file that can't be read.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
+from engine.data_shapes import graph_as_trained, shapeless_data_nodes
+from engine.errors import UserError, listing
 from engine.shapes import InferenceResult, fmt, infer
-from graphs.errors import printable
+from graphs.errors import GraphError, ProjectFormatError, printable
 from graphs.project import load_project
 
 
@@ -49,13 +58,44 @@ def format_table(project, result: InferenceResult) -> str:
     return "\n".join(lines)
 
 
+def unreadable(error: Exception) -> dict:
+    """The JSON summary of a file that can't be read: invalid, its one error, no nodes."""
+    return {"valid": False, "errors": [{"node": None, "port": None, "message": str(error)}], "nodes": {},
+            "total_params": 0}
+
+
+def graph_to_check(project) -> tuple:
+    """(the graph as `train` would see it, the nodes whose shapes came from the data, errors loading it)."""
+    base_dir = project.path.parent if project.path else Path.cwd()
+    try:
+        graph, dataset = graph_as_trained(project.graph, project.training, base_dir)
+    except UserError as error:
+        name = project.training["dataset"].get("name")
+        return project.graph, [], [
+            GraphError(f"{project.graph.node(node_id).type} '{node_id}' takes its shape from dataset "
+                       f"{listing([name])}, which can't be loaded: {error}", node=node_id)
+            for node_id in shapeless_data_nodes(project.graph)]
+    return graph, (shapeless_data_nodes(project.graph) if dataset is not None else []), []
+
+
 def run(args) -> int:
-    project = load_project(args.project)
-    result = infer(project.graph)
+    try:
+        project = load_project(args.project)
+    except (ProjectFormatError, GraphError, UserError) as error:
+        if args.json:
+            print(json.dumps(unreadable(error)))
+        raise  # and one line on stderr, exit 2
+    graph, from_data, load_errors = graph_to_check(project)
+    result = infer(graph)
+    if load_errors:  # they replace "has no shape" on the nodes they name
+        named = {e.node for e in load_errors}
+        result = replace(result, errors=load_errors + [e for e in result.errors if e.node not in named])
     if args.json:
         print(json.dumps(summary(project, result)))
     else:
         print(f"{printable(project.name)} ({printable(str(args.project))})")
+        if from_data:
+            print(f"shapes of {listing(from_data)} from dataset {listing([project.training['dataset']['name']])}")
         print(format_table(project, result))
         if result.errors:
             print(f"\n{len(result.errors)} problem(s):")

@@ -5,9 +5,20 @@ terminal) and writes the run folder: `metrics.csv` (one row per epoch),
 `weights.safetensors` (the final weights: the best epoch's when early stopping
 is on, else the last epoch's), `best.safetensors`, `last.safetensors` and
 `project.json` (the project as trained, shapes filled from the data).
-Exit status: 0 when training finished (or stopped early), 1 when it failed (a
-NaN loss, out of memory), 2 for input it can't train on, 130 when interrupted
-(Ctrl-C stops after the current batch and still saves the weights).
+It says when the data starts and ends loading and, when stdout is not a
+terminal (a log file, a batch job), adds a progress line every
+`LOG_EVERY_SECONDS` inside long epochs.
+
+The run folder must be new or empty: a run never writes over files it did not
+create (see `engine.training.run_folder`). torch uses every core but one unless
+`--threads` (bounded by the cores) or OMP_NUM_THREADS says otherwise.
+
+Exit status: 0 when training finished (or stopped early by `patience`), 1 when
+it failed (a NaN loss, out of memory), 2 for input it can't train on, 130 when
+stopped by Ctrl+C (SIGINT) and 143 when stopped by SIGTERM (how SLURM and
+other schedulers stop a job): either signal stops after the current batch and
+still writes the final weights and a complete run folder. A second Ctrl+C
+interrupts at once; a second SIGTERM changes nothing.
 
 Started by torchrun with two processes or more (`torchrun --nproc_per_node=N
 main.py train PROJECT`), it trains with DistributedDataParallel: only rank 0
@@ -20,13 +31,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
+import time
+
+from graphs.errors import printable, quoted
 
 EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: stopped by Ctrl+C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: stopped by the scheduler
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 BAR_WIDTH = 24
+LOG_EVERY_SECONDS = 10.0  # between progress lines inside an epoch when stdout is not a terminal
 
 
 def _positive_int(text: str) -> int:
@@ -44,13 +62,17 @@ def add_parser(sub) -> None:
         "train", help="train a project's model and save its weights",
         description="Train the project's model on its dataset with its training settings, writing metrics.csv, "
                     "weights.safetensors and project.json into the run folder. Exits 0 when training finished, "
-                    "1 when it failed, 2 when the project can't be trained as given.")
+                    "1 when it failed, 2 when the project can't be trained as given, 130 when stopped by Ctrl+C "
+                    "and 143 when stopped by SIGTERM (both stop after the current batch and still save the "
+                    "weights).")
     parser.add_argument("project", help="project file (.json)")
     parser.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the project's setting)")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: the project's setting)")
-    parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/<project>-<time> beside the project)")
+    parser.add_argument("--out", metavar="DIR", help="run folder, new or empty (default: runs/<project>-<time> "
+                                                     "beside the project)")
     parser.add_argument("--threads", type=_positive_int,
-                        help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models)")
+                        help="CPU threads for torch, at most one per core (default: every core but one, at least "
+                             "1; or OMP_NUM_THREADS when set)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("--check-replicas", action="store_true",
                         help="under torchrun: after training, check that every process ends with identical "
@@ -68,15 +90,35 @@ def _metric(name: str, value: float) -> str:
     return f"{name} {value:.2%}" if name == "val_accuracy" else f"{name} {value:.4g}"
 
 
+def _validation(metric: str, row: dict) -> str:
+    """An epoch's validation loss and metric, then two spaces; "" for a run without validation."""
+    if row["val_loss"] is None:
+        return ""
+    return f"val_loss {row['val_loss']:.4g}  {_metric(metric, row[metric])}  "
+
+
 class ProgressPrinter:
     """Turns training events into terminal output: a bar in place on a TTY, plain lines otherwise."""
 
-    def __init__(self, stream=None, tty: bool | None = None):
+    def __init__(self, stream=None, tty: bool | None = None, log_every: float = LOG_EVERY_SECONDS,
+                 clock=time.monotonic):
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
         self.epochs = 0
         self.metric = ""
+        self.log_every, self.clock = log_every, clock
         self._bar_shown = False
+        self._last_line = clock()
+        self._losses: list[float] = []  # since the last progress line (not on a terminal)
+
+    def loading(self, dataset: dict) -> None:
+        """Before the data loads (which may take a while): what is loading."""
+        path = dataset.get("path")
+        self._line(f"loading data: {printable(str(dataset.get('name')))}"
+                   f"{f' from {quoted(str(path))}' if path is not None else ''}")
+
+    def loaded(self, seconds: float) -> None:
+        self._line(f"data loaded and model built in {seconds:.2f} s")
 
     def __call__(self, event) -> None:
         from engine.training import BatchProgress, EpochEnd, RunStarted
@@ -88,7 +130,9 @@ class ProgressPrinter:
                        f"run folder {event.out_dir}")
             for note in event.notes:
                 self._line(f"note: {note}")
-        elif isinstance(event, BatchProgress) and self.tty:
+        elif isinstance(event, BatchProgress) and not self.tty:
+            self._log_progress(event)
+        elif isinstance(event, BatchProgress):
             done = event.batch / event.batches
             filled = int(done * BAR_WIDTH)
             loss = sum(event.losses) / len(event.losses)
@@ -100,9 +144,21 @@ class ProgressPrinter:
         elif isinstance(event, EpochEnd):
             m = event.metrics
             width = len(str(self.epochs))
+            self._losses.clear()
             self._line(f"epoch {m['epoch']:>{width}}/{self.epochs}  train_loss {m['train_loss']:.4g}  "
-                       f"val_loss {m['val_loss']:.4g}  {_metric(self.metric, m[self.metric])}  lr {m['lr']:.3g}  "
+                       f"{_validation(self.metric, m)}lr {m['lr']:.3g}  "
                        f"{m['seconds']:.2f} s{'  *' if event.improved else ''}")
+
+    def _log_progress(self, event) -> None:
+        """A plain line every `log_every` seconds inside an epoch, for logs that have no bar."""
+        self._losses += event.losses
+        if self.clock() - self._last_line < self.log_every or event.batch == event.batches:
+            return
+        width = len(str(self.epochs))
+        self._line(f"epoch {event.epoch:>{width}}/{self.epochs}  batch {event.batch}/{event.batches}  "
+                   f"loss {sum(self._losses) / len(self._losses):.4g}  {event.samples_per_sec:,.0f} samples/s  "
+                   f"ETA {_duration(event.eta_seconds)}")
+        self._losses.clear()
 
     def _line(self, text: str) -> None:
         if self._bar_shown:
@@ -110,37 +166,51 @@ class ProgressPrinter:
             self._bar_shown = False
         self.stream.write(text + "\n")
         self.stream.flush()
+        self._last_line = self.clock()
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt(trainer, once: bool = True):
-    """The first Ctrl-C asks the trainer to stop after this batch; a second one interrupts at once.
+def _stop_on_signals(trainer, once: bool = True):
+    """Ctrl+C (SIGINT) and SIGTERM ask the trainer to stop after this batch; yields the signals received.
 
-    With `once` False every Ctrl-C only asks to stop: under torchrun, the terminal's Ctrl-C reaches each
-    process and torchrun then forwards another, and the processes must still stop together."""
+    A second Ctrl+C interrupts at once, unless `once` is False: under torchrun, the terminal's Ctrl+C
+    reaches each process and torchrun then forwards another, and the processes must still stop together.
+    A second SIGTERM only asks again: the final weights are being written."""
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
 
-    def handler(_signum, _frame):
+    def handler(signum, _frame):
+        received.append(signum)
         trainer.stop()
-        if once:
-            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        if once and signum == signal.SIGINT:
+            _restore(signum, previous[signum])
 
-    signal.signal(signal.SIGINT, handler)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
     try:
-        yield
+        yield received
     finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        for signum, old in previous.items():
+            _restore(signum, old)
+
+
+def _restore(signum: int, handler) -> None:
+    if handler is None:  # set outside Python: the closest is the default
+        handler = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+    signal.signal(signum, handler)
 
 
 def summary(result) -> list[str]:
     lines = [f"{result.message} ({_duration(result.seconds)})"]
-    if result.best_metrics:
-        best = result.best_metrics
+    best = result.best_metrics
+    if best and best["val_loss"] is not None:
         lines.append(f"best epoch {result.best_epoch}: val_loss {best['val_loss']:.4g}, "
                      f"{_metric(result.metric, best[result.metric])}")
+    elif best:
+        lines.append(f"best epoch {result.best_epoch}: train_loss {best['train_loss']:.4g} (no validation)")
     if result.weights:
         which = {"best": "the best epoch", "last": "the last epoch", "partial": "stopped mid-epoch"}
         lines.append(f"weights: {result.weights} ({which[result.weights_from]})")
@@ -165,6 +235,15 @@ def run(args) -> int:
             return 2
 
 
+def _threads(requested: int | None) -> int | None:
+    """--threads, or every core but one; None (torch's choice) where OMP_NUM_THREADS says (torchrun sets it)."""
+    from engine.training.devices import default_threads
+
+    if requested is not None or os.environ.get("OMP_NUM_THREADS"):
+        return requested
+    return default_threads()
+
+
 def _train(project, args, world) -> int:
     from engine.training import Trainer
 
@@ -172,8 +251,14 @@ def _train(project, args, world) -> int:
     where = "" if main_rank else f" (rank {world.rank})"
     printer = None if args.quiet or not main_rank else ProgressPrinter()
     trainer = Trainer(project, device=args.device, epochs=args.epochs, out_dir=args.out, callback=printer,
-                      threads=args.threads, world=world)
-    with _stop_on_interrupt(trainer, once=world is None):
+                      threads=_threads(args.threads), world=world)
+    with _stop_on_signals(trainer, once=world is None) as received:
+        if printer is not None:
+            printer.loading(trainer.config.dataset)
+        started = time.perf_counter()
+        trainer.prepare()
+        if printer is not None:
+            printer.loaded(time.perf_counter() - started)
         result = trainer.run()
     if args.check_replicas and world is not None and not world.replicas_identical(trainer.model):
         print(f"neurocanvas train{where}: failed: the processes ended with different weights", file=sys.stderr)
@@ -185,4 +270,6 @@ def _train(project, args, world) -> int:
         if args.check_replicas and world is not None:
             print(f"replicas: all {world.size} processes hold identical weights")
         print("\n".join(summary(result)))
-    return EXIT_INTERRUPTED if result.status == "stopped" else 0
+    if result.status != "stopped":
+        return 0
+    return EXIT_TERMINATED if received[:1] == [signal.SIGTERM] else EXIT_INTERRUPTED

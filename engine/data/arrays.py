@@ -32,11 +32,13 @@ class ArrayData:
 
 
 def split_indices(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train, validation) sample indices from a permutation seeded by `seed`."""
+    """(train, validation) sample indices from a permutation seeded by `seed`; `val_split` 0 puts every
+    sample in training and none in validation."""
     n_val = int(round(n * val_split))
-    if not 0 < val_split < 1 or n_val < 1 or n - n_val < 1:
+    if not 0 <= val_split < 1 or (val_split > 0 and n_val < 1) or n - n_val < 1:
         raise UserError(f"val_split {val_split} cannot split {n} samples into training and validation; "
-                        "use a value between 0 and 1 that leaves at least one sample on each side")
+                        "use a value below 1 that leaves at least one sample on each side, or 0 to train on "
+                        "every sample without validation")
     order = np.random.default_rng(seed).permutation(n)
     return order[n_val:], order[:n_val]
 

@@ -41,6 +41,15 @@ def _number(training: dict, name: str, default, low: float, high: float, optiona
     return float(value)
 
 
+def _val_split(training: dict) -> float:
+    """0 trains on every sample with no validation; else the share held out, below 1."""
+    value = training.get("val_split", 0.2)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+        raise _fail("val_split", "a number from 0 (no validation: train on all the data) up to but not "
+                                 "including 1", value)
+    return float(value)
+
+
 def _object(training: dict, name: str, default) -> dict | None:
     value = training.get(name, default)
     if value is None:
@@ -98,7 +107,7 @@ class TrainingConfig:
             schedule = None
         return cls(
             dataset=dict(dataset),
-            val_split=_number(training, "val_split", 0.2, 0.0, 1.0),
+            val_split=_val_split(training),
             batch_size=_int(training, "batch_size", 64, 1, MAX_BATCH),
             epochs=_int(training, "epochs", 10, 1, MAX_EPOCHS),
             seed=_int(training, "seed", 0, 0, 2**63 - 1),

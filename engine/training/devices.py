@@ -3,6 +3,7 @@
 `resolve_device` turns a setting ("auto", "cpu", "cuda", "cuda:1", "mps") into
 a `torch.device` or raises a `UserError` saying why it can't be used here;
 `list_devices` describes what this machine has, for the GUI's device menu.
+`default_threads` and `bounded_threads` choose torch's CPU threads for a run.
 """
 
 from __future__ import annotations
@@ -48,6 +49,30 @@ def resolve_device(name: str | None = "auto") -> torch.device:
         raise UserError(f"device '{name}' does not exist: this machine has {count} CUDA device(s) "
                         f"(cuda:0 to cuda:{count - 1})")
     return torch.device("cuda", index)
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, as a job scheduler sets it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """torch threads for a run nobody chose them for: every core but one, at least one.
+
+    On a 2-core machine with a core busy, 30 epochs of the digits CNN took (median of 3) 2.6 s on one
+    thread and 7.1 s on two, torch's default: its threads wait on each other. The spare core also keeps
+    the machine (and the GUI) usable."""
+    return max(1, usable_cores() - 1)
+
+
+def bounded_threads(requested: int) -> tuple[int, str | None]:
+    """`requested` threads, at most one per usable core, and a note when it had to be lowered."""
+    cores = usable_cores()
+    if requested <= cores:
+        return requested, None
+    return cores, f"{requested} threads asked for, but this process may use {cores} cores; using {cores}"
 
 
 def _cpu_name() -> str:

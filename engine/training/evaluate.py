@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from engine.data import Dataset
+from engine.errors import UserError
 from engine.training.metrics import ClassAccuracy, metric_for
 
 
@@ -47,6 +48,8 @@ def _per_class(confusion: np.ndarray, names: list[str]) -> list[dict]:
 
 def evaluate(model, dataset: Dataset, *, device=None, batch_size: int = 512) -> Evaluation:
     """Run `model` (a CompiledGraph, or a module with one output) over `dataset`'s validation split."""
+    if not len(dataset.val):
+        raise UserError("there is no validation data to evaluate on: val_split is 0 (all the data trains)")
     metric, output_index = None, 0
     if hasattr(model, "losses"):  # a CompiledGraph: score the output its first loss sees
         if model.losses:

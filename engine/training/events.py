@@ -44,9 +44,11 @@ class BatchProgress:
 class EpochEnd:
     epoch: int
     # epoch, train_loss, val_loss, val_accuracy | val_mae, lr (at the epoch's start), samples_per_sec,
-    # seconds (the epoch's wall time without pauses)
+    # seconds (the epoch's wall time without pauses); val_loss and the metric are None when there is no
+    # validation data (val_split 0)
     metrics: dict
-    improved: bool  # the validation loss is the best so far (best.safetensors was written)
+    improved: bool  # the validation loss (the training loss without validation) is the best so far:
+    # best.safetensors was written
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ class RunResult:
     history: list[dict] = field(default_factory=list)  # one EpochEnd.metrics per completed epoch
     metric: str = "val_accuracy"
     best_epoch: int | None = None
-    best_metrics: dict | None = None  # the history row of the best epoch (lowest val_loss)
+    best_metrics: dict | None = None  # the history row of the best epoch (lowest val_loss, or train_loss
+    # without validation data)
     out_dir: Path | None = None
     weights: Path | None = None
     weights_from: str | None = None  # "best" epoch, "last" epoch, or "partial" (stopped mid-epoch)

@@ -55,14 +55,36 @@ def place_in_run(epoch: int, batch: int, validating: bool) -> str:
     return f"at epoch {epoch}, batch {batch}"
 
 
-def failure_message(error: Exception, *, place: str, device: torch.device, batch_size: int,
+# How allocators other than CUDA's word running out: MPS and older CUDA builds, then torch's CPU allocator
+# on Linux ("can't allocate memory: you tried to allocate N bytes") and on Windows ("not enough memory").
+OUT_OF_MEMORY_WORDS = ("out of memory", "can't allocate memory", "not enough memory")
+CPU_ALLOCATOR = "DefaultCPUAllocator"
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether `error` is an allocator running out of memory, on the device or on the host."""
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and any(words in text for words in OUT_OF_MEMORY_WORDS)
+
+
+def memory_ran_out(error: BaseException, device: torch.device) -> str:
+    """Which memory `error` (see `is_out_of_memory`) ran out of: "CPU" for the host's, else the device's."""
+    if isinstance(error, MemoryError) or CPU_ALLOCATOR in str(error):
+        return "CPU"
+    return device.type.upper()
+
+
+def failure_message(error: Exception, *, place: str, device: torch.device, batch_size: int, samples: int,
                     optimizer: torch.optim.Optimizer | None, grad_clip: float | None) -> tuple[str, str]:
-    """The message of a run that `error` ended at `place` (see `place_in_run`), and the traceback if unexpected ("")."""
+    """The message of a run that `error` ended at `place` (see `place_in_run`), and the traceback if unexpected ("").
+
+    `samples` is the size of the training split, which caps the batch size that can be used."""
     if isinstance(error, LossNotFinite):
         return _not_finite_message(error, optimizer, grad_clip), ""
-    if isinstance(error, (torch.OutOfMemoryError, MemoryError)) or (
-            isinstance(error, RuntimeError) and "out of memory" in str(error)):  # MPS, older CUDA builds
-        return _out_of_memory_message(device, batch_size, place), ""
+    if is_out_of_memory(error):
+        return _out_of_memory_message(memory_ran_out(error, device), batch_size, samples, place), ""
     if isinstance(error, UserError):
         return str(error), ""
     return f"training failed {place}: {first_line(error)}", "".join(traceback.format_exception(error))
@@ -78,10 +100,14 @@ def _not_finite_message(problem: LossNotFinite, optimizer: torch.optim.Optimizer
     return f"{which} became {kind} at {at}; try a lower learning rate (now {lr}) or {clip}"
 
 
-def _out_of_memory_message(device: torch.device, batch_size: int, place: str) -> str:
-    smaller = f", e.g. {batch_size // 2}" if batch_size > 1 else ""
-    return (f"out of {device.type.upper()} memory {place} with batch size {batch_size}; "
-            f"try a smaller batch size{smaller}, or a smaller model")
+def _out_of_memory_message(memory: str, batch_size: int, samples: int, place: str) -> str:
+    """Advice with a batch size below the one used, which is never above the training split's size."""
+    used = min(batch_size, samples)
+    size = f"batch size {batch_size}" + (f" (every one of the {samples} training samples)" if used < batch_size
+                                         else "")
+    advice = (f"try a smaller batch size, e.g. {used // 2}, or a smaller model" if used > 1
+              else "a batch is a single sample already: try a smaller model")
+    return f"out of {memory} memory {place} with {size}; {advice}"
 
 
 def release_memory(optimizer: torch.optim.Optimizer | None, device: torch.device) -> None:

@@ -13,6 +13,7 @@ the main process writes; every process knows the same paths.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 import time
@@ -22,12 +23,12 @@ import torch
 
 from engine.data import Dataset
 from engine.data_paths import make_data_path_absolute
-from engine.errors import UserError
+from engine.errors import UserError, listing
 from engine.training.config import TrainingConfig
 from engine.training.metrics import write_metrics_csv
 from engine.weights import load_weights, save_weights
 from graphs.document import Graph
-from graphs.errors import ProjectFormatError
+from graphs.errors import ProjectFormatError, quoted
 from graphs.project import Project, save_project
 
 
@@ -40,21 +41,75 @@ def trained_project(project: Project, graph: Graph | None, config: TrainingConfi
     return Project(graph or project.graph.copy(), project.name, training, copy.deepcopy(project.gui))
 
 
+RUN_FILES = ("project.json", "metrics.csv", "best.safetensors", "last.safetensors", "weights.safetensors")
+
+
 def make_run_dir(path: Path | None, project: Project, base_dir: Path) -> Path:
-    """Create the run folder `path`, or a new `runs/<project>-<time>` in `base_dir`; a UserError if it can't."""
-    if path is None:
-        stem = project.path.stem if project.path else re.sub(r"\W+", "_", project.name)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = base_dir / "runs" / f"{stem}-{stamp}"
-        suffix = 2
-        while path.exists():
-            path = base_dir / "runs" / f"{stem}-{stamp}-{suffix}"
-            suffix += 1
+    """Create the run folder `path`, or a new `runs/<project>-<time>` in `base_dir`; a UserError if it can't.
+
+    A run never writes over a file it did not create, so `path` must be new or an empty folder: one that
+    holds anything (an earlier run, the project itself) is refused with a free name to use instead."""
+    if path is not None:
+        return _claim(path)
+    stem = project.path.stem if project.path else re.sub(r"\W+", "_", project.name)
+    name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for suffix in itertools.count(1):
+        try:  # created, never reused: another run may have started in the same second
+            return _create(base_dir / "runs" / (name if suffix == 1 else f"{name}-{suffix}"))
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _claim(path: Path) -> Path:
+    """`path` created, or kept if it is an empty folder; a UserError if it holds anything."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"cannot create the run folder '{path}': {error.strerror or error}") from None
+        return _create(path)
+    except FileExistsError:
+        check_run_dir(path)
     return path
+
+
+def check_run_dir(path: Path) -> None:
+    """A UserError unless `path` is free for a run: missing, or an empty folder (checked before the data
+    loads, and again when the folder is claimed)."""
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise UserError(f"cannot use {_shown(path)} as the run folder: it is a file; choose a new or empty folder")
+    try:
+        held = sorted(entry.name for entry in path.iterdir())
+    except OSError as error:
+        raise UserError(f"cannot read the run folder {_shown(path)}: {error.strerror or error}") from None
+    if held:
+        what = "an earlier run" if set(held) & set(RUN_FILES[1:]) else "files"
+        raise UserError(f"{_shown(path)} already holds {what} ({listing(held, 4)}), and a run never writes over "
+                        f"files it did not create; choose a new or empty folder, e.g. {_shown(_free_sibling(path))}")
+
+
+def _create(path: Path) -> Path:
+    """`path` made, with its parents; FileExistsError if it exists, a UserError if it can't be made."""
+    try:
+        path.mkdir(parents=True)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        raise UserError(f"cannot create the run folder {_shown(path)}: {error.strerror or error}") from None
+    return path
+
+
+def _free_sibling(path: Path) -> Path:
+    """`<path>-2`, `<path>-3`, ...: the first that doesn't exist (a subfolder `run` for `.`)."""
+    if not path.name or path.name in (".", ".."):
+        path = path / "run"
+        if not path.exists():
+            return path
+    return next(candidate for suffix in itertools.count(2)
+                if not (candidate := path.with_name(f"{path.name}-{suffix}")).exists())
+
+
+def _shown(path: Path) -> str:
+    return quoted(str(path))
 
 
 class RunFolder:
@@ -101,6 +156,8 @@ class RunFolder:
         meta = {"project": self._project_name, "metric": self.metric}
         if stopped_at is not None:
             meta["epoch"] = f"{stopped_at[0]} (stopped after batch {stopped_at[1]})"
+        elif row is not None and row["val_loss"] is None:  # no validation data
+            meta.update(epoch=str(row["epoch"]), train_loss=repr(row["train_loss"]))
         elif row is not None:
             meta.update(epoch=str(row["epoch"]), val_loss=repr(row["val_loss"]),
                         **{self.metric: repr(row[self.metric])})

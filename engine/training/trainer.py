@@ -1,7 +1,7 @@
 """The training loop: plain engine code that knows nothing of Qt.
 
 `Trainer(project, ...).run()` loads the dataset, fills shapeless Input/Target
-nodes from it, compiles the graph and trains, writing into a run folder
+nodes from it (`engine.data_shapes`, as `check` does), compiles the graph and trains, writing into a run folder
 (`engine.training.run_folder`): `project.json` (the project as trained),
 `metrics.csv`, `best.safetensors`, `last.safetensors` and, at the end,
 `weights.safetensors`. It reports through a callback (see
@@ -46,11 +46,12 @@ import numpy as np
 import torch
 
 from engine.compiler import CompiledGraph, CompileError, compile_graph
-from engine.data import Dataset, fill_shapes, fit_dataset, load_dataset
+from engine.data import Dataset, fit_dataset
+from engine.data_shapes import graph_as_trained, load_training_data
 from engine.errors import UserError
 from engine.training import events
 from engine.training.config import TrainingConfig
-from engine.training.devices import resolve_device
+from engine.training.devices import bounded_threads, resolve_device
 from engine.training.distributed import World
 from engine.training.failures import (
     LossNotFinite,
@@ -62,11 +63,7 @@ from engine.training.failures import (
 )
 from engine.training.metrics import metric_for
 from engine.training.optim import build_optimizer, build_schedule, check_settings
-from engine.training.run_folder import (
-    RunFolder,
-    make_run_dir,
-    trained_project,
-)
+from engine.training.run_folder import RunFolder, check_run_dir, make_run_dir, trained_project
 from engine.weights import load_weights, state_tensors
 from graphs.document import Graph
 from graphs.errors import GraphError
@@ -87,8 +84,9 @@ class Trainer:
     already loaded `Dataset`; `max_batches` caps the batches per epoch (quick
     checks); progress events come every `progress_every` batches if given, else
     at most every `progress_interval` seconds, and at the end of each epoch.
-    `threads` sets torch's CPU threads for the whole process when the run starts
-    (small models train much faster on one thread when the CPU is busy).
+    `threads` sets torch's CPU threads for the whole process when the run starts,
+    at most one per usable core (small models train much faster on one thread when
+    the CPU is busy; see `devices.default_threads`); None leaves torch's setting.
     `world` makes this process one of a distributed run (see the module docstring).
     """
 
@@ -106,12 +104,18 @@ class Trainer:
             raise UserError(f"max_batches must be at least 1, got {max_batches}")
         if threads is not None and threads < 1:
             raise UserError(f"threads must be at least 1, got {threads}")
+        self._setting_notes: list[str] = []  # told in RunStarted's notes
+        if threads is not None:
+            threads, note = bounded_threads(threads)
+            self._setting_notes += [note] if note else []
         self.threads = threads
         self.callback = callback
         self.max_batches = max_batches
         self.progress_interval = progress_interval
         self.progress_every = progress_every
         self._out_dir_setting = Path(out_dir) if out_dir is not None else None
+        if self._out_dir_setting is not None and self.is_main:
+            check_run_dir(self._out_dir_setting)  # refused now, not after the data has loaded
         self._given_dataset = dataset
         self.device: torch.device | None = None
         self.dataset: Dataset | None = None  # as fitted to the model
@@ -162,10 +166,12 @@ class Trainer:
         """Load the data, fill shapes, compile; raise UserError if the project can't be trained."""
         if self.compiled is not None:
             return
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
         config = self.config
         self.device = self.world.device if self.world is not None else resolve_device(config.device)
-        dataset = self._given_dataset or load_dataset(config.dataset, self.base_dir, config.val_split, config.seed)
-        graph = fill_shapes(self.project.graph, dataset)
+        dataset = self._given_dataset or load_training_data(config, self.base_dir)
+        graph, _ = graph_as_trained(self.project.graph, self.project.training, self.base_dir, dataset)
         seed_everything(config.seed)
         try:
             compiled = compile_graph(graph)
@@ -183,7 +189,7 @@ class Trainer:
     def _open_run(self) -> None:
         """The run folder and the bookkeeping of a run; nothing touches the device yet."""
         config, world = self.config, self.world
-        self.notes: list[str] = []
+        self.notes: list[str] = list(self._setting_notes)
         make_out_dir = functools.partial(make_run_dir, self._out_dir_setting, self.project, self.base_dir)
         if world is None:
             self.out_dir = make_out_dir()
@@ -210,6 +216,11 @@ class Trainer:
         self._pending: list[torch.Tensor] = []
         self._pending_sizes: list[int] = []
         self._best: dict | None = None
+        # the loss that picks the best epoch and drives early stopping: the training loss without validation
+        self._monitor = "val_loss" if len(self.dataset.val) else "train_loss"
+        if self._monitor == "train_loss":
+            self.notes.append(f"no validation data (val_split 0): training on all {len(self.dataset.train)} samples; "
+                              "the best checkpoint and early stopping follow the training loss")
         self._best_state: dict[str, torch.Tensor] | None = None
         self._epoch = self._batch = 0
         self._validating = False
@@ -250,8 +261,6 @@ class Trainer:
         if self._ran:
             raise RuntimeError("a Trainer runs once; create a new one to train again")
         self._ran = True
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
         self.prepare()
         self._open_run()
         self._emit(events.RunStarted(self.config.epochs, self._batches_per_epoch, len(self.dataset.train),
@@ -265,8 +274,8 @@ class Trainer:
         except Exception as error:  # noqa: BLE001 - any error ends this run, never the process
             status, place = "failed", place_in_run(self._epoch, self._batch, self._validating)
             message, details = failure_message(error, place=place, device=self.device,
-                                               batch_size=self.config.batch_size, optimizer=self._optimizer,
-                                               grad_clip=self._clip)
+                                               batch_size=self.config.batch_size, samples=len(self.dataset.train),
+                                               optimizer=self._optimizer, grad_clip=self._clip)
         result = self._finish(status, message, details)
         self._emit(events.RunEnded(result))
         return result
@@ -286,14 +295,17 @@ class Trainer:
             if stopped:
                 return "stopped", f"stopped by request at epoch {epoch}, batch {self._batch}"
             train_seconds = time.perf_counter() - started - (self._paused_seconds - paused_before)
-            self._validating = True  # stays set when validation fails, for the message
-            validation = self._validate()
-            self._validating = False
-            if validation is None:
-                return "stopped", f"stopped by request at epoch {epoch}, during validation"
-            val_loss, metric_value = validation
-            if not math.isfinite(val_loss):
-                raise LossNotFinite(epoch, None, val_loss)
+            if self._monitor == "val_loss":
+                self._validating = True  # stays set when validation fails, for the message
+                validation = self._validate()
+                self._validating = False
+                if validation is None:
+                    return "stopped", f"stopped by request at epoch {epoch}, during validation"
+                val_loss, metric_value = validation
+                if not math.isfinite(val_loss):
+                    raise LossNotFinite(epoch, None, val_loss)
+            else:  # val_split 0: no validation data
+                val_loss = metric_value = None
             if self._schedule is not None and not self._schedule.per_batch:
                 self._schedule.scheduler.step()
             row = {
@@ -301,7 +313,7 @@ class Trainer:
                 "val_loss": val_loss, self._metric.name: metric_value, "lr": lr,
                 "samples_per_sec": self._epoch_samples / max(train_seconds, 1e-9),
             }
-            improved = self._best is None or val_loss < self._best["val_loss"]
+            improved = self._best is None or row[self._monitor] < self._best[self._monitor]
             # one copy of the weights serves both checkpoints and early stopping's memory
             state = state_tensors(self._model)
             if improved:
@@ -315,7 +327,8 @@ class Trainer:
             self._folder.write_metrics(self.history)
             self._emit(events.EpochEnd(epoch, dict(row), improved))
             if config.patience is not None and epoch - self._best["epoch"] >= config.patience:
-                return "early_stopped", (f"stopped early at epoch {epoch}: the validation loss has not improved for "
+                which = "validation" if self._monitor == "val_loss" else "training"
+                return "early_stopped", (f"stopped early at epoch {epoch}: the {which} loss has not improved for "
                                          f"{config.patience} epochs (best: epoch {self._best['epoch']})")
         return "finished", f"finished {config.epochs} epochs"
 
@@ -334,10 +347,17 @@ class Trainer:
         else:
             batches = self.world.train_batches(self._train_data, self.config.batch_size, self._generator,
                                                self.max_batches)
-        for batch, (x, y) in enumerate(batches, 1):
-            if self._control_pending and self._honour_controls(epoch, batch - 1):
+        batches, batch = iter(batches), 0
+        while True:
+            if self._control_pending and self._honour_controls(epoch, batch):
+                self._batch = batch
                 return True
-            self._batch = batch  # a failure in this step names this batch
+            self._batch = batch + 1  # a failure while this batch is read (a streamed file) or trained names it
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                break
+            batch += 1
             pending.append(step(x, y))
             sizes.append(x.shape[0])
             if batch_schedule is not None:
@@ -348,7 +368,8 @@ class Trainer:
             elif time.perf_counter() >= next_flush:
                 self._flush(epoch, batch)
                 next_flush = self._last_flush + interval
-        self._flush(epoch, self._batch)
+        self._batch = batch
+        self._flush(epoch, batch)
         return False
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

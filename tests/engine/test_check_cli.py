@@ -85,3 +85,73 @@ def test_table_mode_shows_totals(capsys):
     assert main.main(["check", str(ROOT / "resources/examples/residual_cnn.json")]) == 0
     out = capsys.readouterr().out
     assert "total" in out and "24,138" in out and out.strip().endswith("valid")
+
+
+def test_json_of_an_unreadable_file_is_one_object(tmp_path, capsys):
+    path = tmp_path / "broken.json"
+    path.write_text('{"format": "neurocanvas",\n  "nodes": [oops]}')
+    assert main.main(["check", str(path), "--json"]) == 2
+    out, err = capsys.readouterr()
+    report = json.loads(out)  # one object and nothing else
+    assert report == {"valid": False, "errors": [{"node": None, "port": None, "message": err.split("error: ", 1)[1]
+                                                  .rstrip("\n")}], "nodes": {}, "total_params": 0}
+    assert "line 2, column" in report["errors"][0]["message"]
+    assert main.main(["check", str(tmp_path / "missing.json"), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["valid"] is False
+
+
+# ---- shapes left to the data: check and train agree -------------------------------------------
+
+def check_and_train(project_path, tmp_path, capsys) -> tuple[int, dict, int, str]:
+    """(check's exit, its JSON, train's exit, train's stderr) for the same project file."""
+    check_code = main.main(["check", str(project_path), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    train_code = main.main(["train", str(project_path), "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet",
+                            "--threads", "1"])
+    return check_code, report, train_code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset, target_shape", [({"name": "moons"}, []), ({"name": "sine"}, [1])])
+def test_a_node_without_a_shape_takes_the_datasets_in_check_as_in_train(write_project, tmp_path, capsys, dataset,
+                                                                       target_shape):
+    options = {"classes": None, "loss": "MSELoss"} if dataset["name"] == "sine" else {}
+    project = write_project(dataset, **options)  # Input and Target leave their shapes out
+    check_code, report, train_code, err = check_and_train(project.path, tmp_path, capsys)
+    assert (check_code, train_code, err) == (0, 0, "")
+    trained = json.loads((tmp_path / "run" / "project.json").read_text())
+    shapes = {n["id"]: n["params"]["shape"] for n in trained["nodes"] if n["type"] in ("Input", "Target")}
+    assert shapes == {"x": [2] if dataset["name"] == "moons" else [1], "y": target_shape}
+    assert {node: report["nodes"][node]["output_shapes"]["out"] for node in shapes} == shapes
+    main.main(["check", str(project.path)])
+    assert f"shapes of 'x', 'y' from dataset '{dataset['name']}'" in capsys.readouterr().out
+
+
+def test_data_that_cannot_be_loaded_fails_check_and_train_alike(write_project, tmp_path, capsys):
+    project = write_project({"name": "csv", "path": "gone.csv"})
+    check_code, report, train_code, err = check_and_train(project.path, tmp_path, capsys)
+    assert (check_code, train_code) == (2, 2) and "data file 'gone.csv' not found" in err
+    assert [(e["node"], e["port"]) for e in report["errors"]] == [("x", None), ("y", None)]
+    assert report["errors"][1]["message"].startswith("Target 'y' takes its shape from dataset 'csv', which can't "
+                                                     "be loaded: data file 'gone.csv' not found")
+
+
+def test_shapes_from_the_default_dataset_give_the_same_error_in_check_and_train(write_project, tmp_path, capsys):
+    """Without a dataset a project trains on the default (digits): an MLP made for moons then fails on the
+    loss node, and check says so exactly as train does."""
+    project = write_project({"name": "moons"})
+    data = json.loads(project.path.read_text())
+    del data["training"]["dataset"]
+    project.path.write_text(json.dumps(data))
+    check_code, report, train_code, err = check_and_train(project.path, tmp_path, capsys)
+    assert (check_code, train_code) == (2, 2)
+    [error] = report["errors"]
+    assert error["node"] == "loss" and "target of class indices must have shape" in error["message"]
+    assert err == f"neurocanvas train: error: the graph is not valid: node 'loss': {error['message']}\n"
+
+
+def test_check_loads_no_data_when_every_shape_is_given():
+    """check stays quick: neither torch nor scikit-learn is imported for a project with all its shapes."""
+    code = ("import sys, main; code = main.main(['check', 'resources/examples/digits_cnn.json', '--json']); "
+            "print(code, 'torch' in sys.modules, 'sklearn' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.stdout.splitlines()[-1] == "0 False False", run.stderr

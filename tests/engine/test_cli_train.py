@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,8 +18,8 @@ import torch
 
 import main
 from engine.cli import train as train_command
-from engine.cli.train import ProgressPrinter
-from engine.training import BatchProgress, EpochEnd, RunStarted
+from engine.cli.train import LOG_EVERY_SECONDS, ProgressPrinter
+from engine.training import BatchProgress, EpochEnd, RunStarted, read_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +52,16 @@ def test_regression_metrics_have_mae(sine_project, tmp_path, capsys):
     assert code == 0 and header == "epoch,train_loss,val_loss,val_mae,lr,seconds"
 
 
+def test_val_split_0_trains_on_all_data_and_prints_no_validation(write_project, tmp_path, capsys):
+    project = write_project({"name": "moons", "n_samples": 160}, val_split=0)
+    code, out, err = train(capsys, project.path, "--epochs", 2, "--out", tmp_path / "o")
+    assert code == 0 and err == ""
+    assert ("note: no validation data (val_split 0): training on all 160 samples; the best checkpoint and early "
+            "stopping follow the training loss\n") in out
+    assert "val_loss" not in out and "val_accuracy" not in out
+    assert re.search(r"^best epoch [12]: train_loss [0-9.]+ \(no validation\)$", out, re.MULTILINE), out
+
+
 def test_quiet_prints_nothing(moons_project, tmp_path, capsys):
     code, out, err = train(capsys, moons_project.path, "--epochs", 1, "--out", tmp_path / "o", "--quiet")
     assert (code, out, err) == (0, "", "")
@@ -62,6 +75,28 @@ def test_threads_option_sets_torch_threads(moons_project, tmp_path, capsys):
         assert code == 0 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_threads_beyond_the_cores_are_bounded_with_a_note(moons_project, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    before = torch.get_num_threads()
+    try:
+        code, out, _ = train(capsys, moons_project.path, "--epochs", 1, "--out", tmp_path / "o", "--threads", 100000)
+        assert code == 0 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert "note: 100000 threads asked for, but this process may use 2 cores; using 2\n" in out
+
+
+@pytest.mark.parametrize("cores, omp, expected", [(1, None, 1), (2, None, 1), (16, None, 15), (16, "4", None)])
+def test_default_threads_leave_a_core_free_unless_omp_num_threads_is_set(cores, omp, expected, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    if omp is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    assert train_command._threads(None) == expected
+    assert train_command._threads(3) == 3
 
 
 def test_a_missing_project_exits_2(tmp_path, capsys):
@@ -121,12 +156,40 @@ def test_ctrl_c_stops_after_the_batch_and_keeps_the_weights(moons_project, tmp_p
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
 
 
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, train_command.EXIT_TERMINATED),
+                                          (signal.SIGINT, train_command.EXIT_INTERRUPTED)])
+def test_a_signal_mid_run_stops_it_with_final_weights_and_a_complete_run_folder(moons_project, tmp_path, signum,
+                                                                                code):
+    """SIGTERM is how SLURM stops a job: the run stops after its batch and writes its final weights."""
+    out_dir = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "train", str(moons_project.path),
+                                "--epochs", "100000", "--out", str(out_dir), "--threads", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    hung = threading.Timer(240, process.kill)  # a run that never reaches epoch 1 fails instead of hanging
+    hung.start()
+    try:
+        for line in process.stdout:  # mid-run: after the first epoch's line
+            if line.split()[:2] == ["epoch", "1/100000"]:
+                break
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=120)
+    finally:
+        hung.cancel()
+        process.kill()
+    assert process.returncode == code, err
+    assert err == "" and "stopped by request at epoch " in out
+    assert {p.name for p in out_dir.iterdir()} == {"metrics.csv", "weights.safetensors", "project.json",
+                                                  "best.safetensors", "last.safetensors"}
+    assert "(stopped after batch " in read_metadata(out_dir / "weights.safetensors")["epoch"]
+    assert len((out_dir / "metrics.csv").read_text().splitlines()) >= 2  # the header and epoch 1
+
+
 def test_bad_input_in_a_subprocess_prints_one_line_and_no_traceback(write_project, tmp_path):
     (tmp_path / "data.csv").write_text("age,label\n1,a\n,b\n")
     project = write_project({"name": "csv", "path": "data.csv"})
     run = subprocess.run([sys.executable, str(ROOT / "main.py"), "train", str(project.path)],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert run.returncode == 2 and run.stdout == ""
+    assert run.returncode == 2 and run.stdout == "loading data: csv from 'data.csv'\n"
     assert run.stderr == "neurocanvas train: error: data.csv line 3, column 'age' is empty; fill in the missing " \
                          "value or remove the row\n"
 
@@ -142,6 +205,35 @@ def test_progress_bar_updates_in_place_on_a_terminal(tmp_path):
     assert "note: a note" in text
     assert "\repoch 1/2 [############............] 5/10  loss 0.6  1,234 samples/s  ETA 0:03" in text
     assert "\r\x1b[Kepoch 1/2  train_loss 0.6  val_loss 0.5  val_accuracy 87.50%  lr 0.01  0.25 s  *\n" in text
+
+
+def test_a_log_gets_a_progress_line_every_ten_seconds_inside_an_epoch(tmp_path):
+    """Not on a terminal there is no bar: a plain line every LOG_EVERY_SECONDS instead, and none at an
+    epoch's end (the epoch's own line follows)."""
+    stream, now = io.StringIO(), [0.0]
+    printer = ProgressPrinter(stream, tty=False, clock=lambda: now[0])
+    printer.loading({"name": "csv", "path": "data\n.csv"})
+    now[0] = 2.5
+    printer.loaded(2.5)
+    printer(RunStarted(2, 100, 1600, 400, "cpu", "val_accuracy", tmp_path, "csv: ...", ()))
+    for batch, seconds in [(10, 4.0), (20, 12.6), (30, 13.0), (60, 23.0), (100, 40.0)]:
+        now[0] = seconds
+        printer(BatchProgress(1, batch, 100, batch, 200, [float(batch)], 500.0, 65.0))
+    assert stream.getvalue().splitlines() == [
+        "loading data: csv from 'data\\n.csv'", "data loaded and model built in 2.50 s", "training csv: ...",
+        f"on cpu, 2 epochs of 100 batches; run folder {tmp_path}",
+        "epoch 1/2  batch 20/100  loss 15  500 samples/s  ETA 1:05",
+        "epoch 1/2  batch 60/100  loss 45  500 samples/s  ETA 1:05"]
+    assert LOG_EVERY_SECONDS == 10
+
+
+def test_a_run_without_validation_prints_no_validation_figures(tmp_path):
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream, tty=False)
+    printer(RunStarted(1, 10, 100, 0, "cpu", "val_accuracy", tmp_path, "moons: ...", ()))
+    printer(EpochEnd(1, {"epoch": 1, "train_loss": 0.6, "val_loss": None, "val_accuracy": None, "lr": 0.01,
+                         "samples_per_sec": 1000.0, "seconds": 0.25}, True))
+    assert stream.getvalue().splitlines()[-1] == "epoch 1/1  train_loss 0.6  lr 0.01  0.25 s  *"
 
 
 def test_a_trained_run_folder_exports(moons_project, tmp_path, capsys):

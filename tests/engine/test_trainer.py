@@ -365,14 +365,14 @@ def test_schedules(moons_project, tmp_path, schedule, check):
 def test_bad_settings_name_the_setting(moons_project, tmp_path, change, words):
     moons_project.training.update(change)
     with pytest.raises(UserError) as error:
-        Trainer(moons_project, out_dir=tmp_path).run()
+        Trainer(moons_project, out_dir=tmp_path / "run").run()
     assert all(w in str(error.value) for w in words), str(error.value)
 
 
 def test_a_bad_optimizer_value_is_a_user_error(moons_project, tmp_path):
     moons_project.training["optimizer"] = {"type": "SGD", "lr": -1}
     with pytest.raises(UserError, match="optimizer SGD: Invalid learning rate"):
-        Trainer(moons_project, out_dir=tmp_path).run()
+        Trainer(moons_project, out_dir=tmp_path / "run").run()
 
 
 def test_mixed_precision_and_compile_are_skipped_with_a_note_on_cpu(moons_project, tmp_path):
@@ -402,7 +402,7 @@ def test_an_invalid_graph_lists_its_node_errors(write_project, tmp_path):
     project.graph.disconnect(project.graph.edge_into("loss", "target"))
     project.graph.disconnect(project.graph.edge_into("fc1", "in"))
     with pytest.raises(UserError) as error:
-        Trainer(project, out_dir=tmp_path).run()
+        Trainer(project, out_dir=tmp_path / "run").run()
     lines = str(error.value).split("\n")  # one problem a line, as the CLI prints it
     assert lines[0].startswith("the graph has") and lines[0].endswith("problems:")
     assert any(line.startswith("  node 'loss'") for line in lines) and any(line.startswith("  node 'fc1'") for line in lines)
@@ -418,7 +418,7 @@ def test_an_invalid_graph_lists_its_node_errors(write_project, tmp_path):
 def test_data_that_does_not_fit_the_model(write_project, tmp_path, dataset, options, words):
     project = write_project({"name": dataset}, **options)
     with pytest.raises(UserError) as error:
-        Trainer(project, out_dir=tmp_path).run()
+        Trainer(project, out_dir=tmp_path / "run").run()
     assert all(w in str(error.value) for w in words), str(error.value)
 
 
@@ -435,7 +435,7 @@ def test_index_inputs_need_index_data(tmp_path):
     project = project_from_dict({"format": "neurocanvas", "version": 1, "nodes": nodes, "edges": edges,
                                  "training": {"dataset": {"name": "moons"}, "device": "cpu"}})
     with pytest.raises(UserError, match="Input 'x' is int64 \\(indices\\) but dataset 'moons' gives float32"):
-        Trainer(project, out_dir=tmp_path).run()
+        Trainer(project, out_dir=tmp_path / "run").run()
 
 
 def test_inputs_are_reshaped_to_the_input_node(write_project, tmp_path):
@@ -472,3 +472,41 @@ def test_evaluate_regression(sine_project, tmp_path):
     report = evaluate(trainer.compiled, trainer.dataset)
     assert report.task == "regression" and report.predictions.shape == report.targets.shape == (40, 1)
     assert report.mae == pytest.approx(result.history[-1]["val_mae"], rel=1e-5) and report.rmse >= report.mae
+
+
+# ---- val_split 0: every sample trains, no validation ------------------------------------------
+
+def test_val_split_0_trains_on_all_data_and_says_so(moons_project, tmp_path):
+    moons_project.training.update(val_split=0, patience=2)
+    trainer, result, events = run(moons_project, tmp_path, epochs=6)
+    assert result.status in ("finished", "early_stopped"), result.message
+    started = events[0]
+    assert (started.train_samples, started.val_samples) == (160, 0)
+    assert ("no validation data (val_split 0): training on all 160 samples; the best checkpoint and early "
+            "stopping follow the training loss") in started.notes
+    assert all(row["val_loss"] is None and row["val_accuracy"] is None for row in result.history)
+    best = min(result.history, key=lambda row: row["train_loss"])
+    assert result.best_epoch == best["epoch"]
+    improved = [e.epoch for e in events if isinstance(e, EpochEnd) and e.improved]
+    assert improved[-1] == best["epoch"]
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "epoch,train_loss,val_loss,val_accuracy,lr,seconds"
+    assert all(row.split(",")[2:4] == ["", ""] for row in rows[1:])
+    assert read_metadata(result.checkpoints["best"])["train_loss"] == repr(best["train_loss"])
+    with pytest.raises(UserError, match="no validation data to evaluate on"):
+        trainer.evaluate()
+
+
+def test_early_stopping_without_validation_follows_the_training_loss(moons_project, tmp_path):
+    moons_project.training.update(val_split=0, patience=1, optimizer={"type": "SGD", "lr": 0.0})
+    _, result, _ = run(moons_project, tmp_path, epochs=10)  # lr 0: the training loss never improves
+    assert result.status == "early_stopped" and len(result.history) == 2
+    assert "the training loss has not improved for 1 epochs (best: epoch 1)" in result.message
+
+
+@pytest.mark.parametrize("value", [1, 1.0, -0.1, 1.5, True, "0.2"])
+def test_val_split_is_0_or_a_share_below_1(moons_project, value):
+    moons_project.training["val_split"] = value
+    with pytest.raises(UserError, match="'val_split' must be a number from 0 .no validation: train on all the "
+                                        "data. up to but not including 1"):
+        Trainer(moons_project)

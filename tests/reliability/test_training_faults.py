@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -25,7 +26,9 @@ from hypothesis import strategies as st
 
 from engine.errors import UserError
 from engine.training import read_weights
+from engine.training.failures import failure_message
 from graphs.project import load_project
+from tests.reliability.datafiles import write_image_folder
 from tests.reliability.faults import ERRORS, STEPS, inject
 from tests.reliability.tally import count, rounds
 from tests.reliability.training import (
@@ -165,6 +168,12 @@ OUT_OF_MEMORY = {
     "an older build's RuntimeError": lambda: RuntimeError("CUDA error: out of memory"),
     "MPS": lambda: RuntimeError("MPS backend out of memory (MPS allocated: 1.2 GB)"),
     "the host (MemoryError)": MemoryError,
+    "torch's CPU allocator": lambda: RuntimeError(
+        "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to "
+        "allocate 21474836480 bytes. Error code 12 (Cannot allocate memory)"),
+    "torch's CPU allocator on Windows": lambda: RuntimeError(
+        "[enforce fail at C:\\actions-runner\\alloc_cpu.cpp:72] data. DefaultCPUAllocator: not enough memory: "
+        "you tried to allocate 21474836480 bytes."),
 }
 
 
@@ -183,6 +192,66 @@ def out_of_memory_in_a_layer(n, what):
 def test_out_of_memory_names_its_batch_while_another_run_trains_on(tmp_path):
     with Bystander(tmp_path):
         out_of_memory_in_a_layer()
+
+
+@settings(max_examples=rounds(10, 80), deadline=None)
+@given(batch_size=st.integers(1, 4096), samples=st.integers(2, 200), what=st.sampled_from(sorted(OUT_OF_MEMORY)))
+def test_the_batch_size_advised_is_smaller_and_fits_the_data(batch_size, samples, what):
+    """The advice is below the batch actually used, which is never more than the training split."""
+    message, details = failure_message(OUT_OF_MEMORY[what](), place="at epoch 1, batch 1",
+                                       device=torch.device("cpu"), batch_size=batch_size, samples=samples,
+                                       optimizer=None, grad_clip=None)
+    assert details == "" and message.startswith(f"out of CPU memory at epoch 1, batch 1 with batch size {batch_size}")
+    used = min(batch_size, samples)
+    if used == 1:
+        assert message.endswith("a batch is a single sample already: try a smaller model")
+    else:
+        advised = int(re.search(r"try a smaller batch size, e\.g\. (\d+), or a smaller model$", message).group(1))
+        assert 1 <= advised < used
+    assert (f"(every one of the {samples} training samples)" in message) == (samples < batch_size)
+
+
+def test_a_batch_larger_than_the_data_gets_advice_that_fits_it(tmp_path):
+    """The issue's case: batch size 512 on a tiny data set was advised to try 256."""
+    project = write_project(tmp_path, {"name": "moons", "n_samples": 24, "noise": 0.1}, batch_size=512)
+    trainer, result, events = run(project, tmp_path / "run", epochs=EPOCHS,
+                                  prepare=at_call(0, error=OUT_OF_MEMORY["torch's CPU allocator"]))
+    check_failed_run(trainer, result, events, "out of CPU memory at epoch 1, batch 1 with batch size 512 (every "
+                     "one of the 18 training samples); try a smaller batch size, e.g. 9, or a smaller model")
+
+
+class ReadRunsOutOfMemory:
+    """An image reader whose n-th read (0-based) runs out of memory, as the CPU allocator does."""
+
+    def __init__(self, reader, n: int):
+        self.reader, self.n, self.reads = reader, n, 0
+
+    def read(self, path):
+        self.reads += 1
+        if self.reads - 1 == self.n:
+            raise OUT_OF_MEMORY["torch's CPU allocator"]()
+        return self.reader.read(path)
+
+
+@settings(max_examples=rounds(4, 30), deadline=None)
+@given(n=st.integers(0, 14))
+def test_out_of_memory_reading_a_streamed_batch_names_that_batch(n):
+    """Streamed images are read while the next batch is fetched: the message names that batch (it said
+    "batch 0" when the first batch's read failed)."""
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        write_image_folder(folder / "imgs", per_class=10)  # 15 images to train: batches of 4, 4, 4 and 3
+        project = write_project(folder, {"name": "image_folder", "path": "imgs", "grayscale": True,
+                                         "stream": True}, batch_size=4, input_params={"shape": [16]})
+
+        def prepare(trainer):
+            files = trainer.dataset.train.samples
+            files.reader = ReadRunsOutOfMemory(files.reader, n)
+
+        trainer, result, events = run(project, folder / "run", epochs=EPOCHS, prepare=prepare)
+        check_failed_run(trainer, result, events, f"out of CPU memory at epoch 1, batch {n // 4 + 1} with batch "
+                         "size 4; try a smaller batch size, e.g. 2, or a smaller model")
+    count(SUBJECT, "out of memory reading a streamed batch: failed naming that batch")
 
 
 @pytest.mark.parametrize("step", [1, 2, TRAIN_BATCHES, TRAIN_BATCHES + 1, 2 * TRAIN_BATCHES])
@@ -274,3 +343,16 @@ def disk_fault(after: int):
         count(SUBJECT, "disk fault: run failed cleanly, every file whole, the next run trains")
 
     return check
+
+
+@pytest.mark.parametrize("what", ["the host (MemoryError)", "torch's CPU allocator"])
+def test_out_of_memory_while_the_data_loads_is_bad_input_with_advice(what, tmp_path, monkeypatch):
+    """Before training starts there is no run to fail: the data is too big for this machine (exit 2)."""
+    def load_dataset(*_args, **_kwargs):
+        raise OUT_OF_MEMORY[what]()
+
+    monkeypatch.setattr("engine.data.load_dataset", load_dataset)
+    with pytest.raises(UserError, match="^out of CPU memory while loading dataset 'moons' .*; use less data, or "
+                                        "for an image folder \"stream\": true$"):
+        run(moons(tmp_path), tmp_path / "run", epochs=1)
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,61 @@
+"""The shapes Input and Target nodes take from the data, the same way for `check` and `train`.
+
+An Input or Target node whose `shape` is left out takes the shape and dtype of
+the project's dataset. `graph_as_trained` gives the graph as training sees it;
+`check` calls it too, so the two never disagree about a node left without a
+shape. Importing this module is cheap (no torch): the data is loaded, and
+torch (and scikit-learn for its bundled sets) imported, only when a node
+actually needs a shape from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.data import Dataset
+    from engine.training.config import TrainingConfig
+    from graphs.document import Graph
+
+DATA_NODES = ("Input", "Target")
+
+
+def shapeless_data_nodes(graph: Graph) -> list[str]:
+    """The Input and Target nodes that leave their shape to the data."""
+    return [node.id for node in graph.nodes() if node.type in DATA_NODES and node.params.get("shape") is None]
+
+
+def load_training_data(config: TrainingConfig, base_dir: Path) -> Dataset:
+    """The dataset `config` names, split as configured; running out of memory is a UserError with advice."""
+    from engine.data import load_dataset
+    from engine.training.failures import first_line, is_out_of_memory
+
+    try:
+        return load_dataset(config.dataset, base_dir, config.val_split, config.seed)
+    except (MemoryError, RuntimeError) as error:
+        if not is_out_of_memory(error):
+            raise
+        raise UserError(f"out of CPU memory while loading dataset '{config.dataset['name']}' "
+                        f"({first_line(error)}); use less data, or for an image folder \"stream\": true") from None
+
+
+def graph_as_trained(graph: Graph, training: dict, base_dir: Path,
+                     dataset: Dataset | None = None) -> tuple[Graph, Dataset | None]:
+    """`graph` with its shapeless Input/Target nodes given the dataset's shapes, and the dataset.
+
+    `dataset` is the project's data if already loaded; otherwise it is loaded with the `training`
+    settings only when a node needs a shape and a dataset is set (else `graph` comes back as it is,
+    and shape inference says what is missing). Raises UserError when the data can't be loaded."""
+    from_data = shapeless_data_nodes(graph)
+    has_data = isinstance(training, dict) and isinstance(training.get("dataset"), dict)
+    if dataset is None and (not from_data or not has_data):
+        return graph, None
+    from engine.data import fill_shapes
+    from engine.training.config import TrainingConfig
+
+    if dataset is None:
+        dataset = load_training_data(TrainingConfig.from_dict(training), base_dir)
+    return fill_shapes(graph, dataset), dataset
