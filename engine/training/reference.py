@@ -27,7 +27,9 @@ END = "<!-- end of the generated reference -->"
 SETTINGS = {
     "dataset": "the data to train on, an object with a `name` and that dataset's options: see "
                "[data.md](data.md)",
-    "val_split": "the share of the samples held out for validation, between 0 and 1 (exclusive)",
+    "val_split": "the share of the samples held out for validation, from 0 up to but not including 1; 0 "
+                 "trains on every sample with no validation (the best checkpoint and early stopping then "
+                 "follow the training loss)",
     "batch_size": f"samples per batch, 1 to {MAX_BATCH:,}; under torchrun the global batch, split over the processes",
     "epochs": f"passes over the training samples, 1 to {MAX_EPOCHS:,}",
     "seed": "seeds the split, the shuffling, the generated datasets and the initial weights",
@@ -37,8 +39,9 @@ SETTINGS = {
     "schedule": "the learning-rate schedule, an object with a `type` and its params (below); "
                 "`null` or `\"none\"` keeps the learning rate fixed",
     "grad_clip": "clip the gradients' total norm to this value before each step (`null`: no clipping)",
-    "patience": "early stopping: stop after this many epochs without a better validation loss and keep "
-                "the best epoch's weights (`null`: train every epoch)",
+    "patience": "early stopping: stop after this many epochs without a better validation loss (the "
+                "training loss when `val_split` is 0) and keep the best epoch's weights (`null`: train every "
+                "epoch)",
     "amp": f"mixed precision, {' or '.join(f'`{m}`' for m in AMP_MODES)} (`null`: off). CUDA only: elsewhere "
            "the run trains in float32 and says so; a GPU without bf16 uses fp16 with gradient scaling",
     "compile": "`true` compiles the model with `torch.compile`. CUDA only: elsewhere the run says so and "
