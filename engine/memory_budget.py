@@ -1,0 +1,87 @@
+"""How much memory a model or a check needs, from the inferred shapes, before anything is allocated.
+
+`parameter_problem(shapes)` says when a model's parameters cannot fit in the
+memory this computer has available (the compiler refuses such a graph instead
+of failing inside torch's allocator). `tensor_bytes(shapes, batch)` estimates
+what one forward pass at a batch size holds: the inputs plus every node's
+outputs, an upper bound (torch frees most intermediates as it goes).
+`CHECK_BUDGET` is how much an export or import check may use for that.
+This module imports no torch, so `check` can use it too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from engine.errors import UserError
+from graphs.errors import quoted
+
+GB = 1e9  # messages speak decimal gigabytes, as file managers and vendors do
+FLOAT_BYTES = 4  # float32 and the int64 indices are counted as 4 and 8 bytes
+_ITEM_BYTES = {"float32": 4, "int64": 8}
+_CHECK_CEILING = 2 * 2**30  # an export/import check never needs more than this to be meaningful
+
+
+class TooLarge(UserError):
+    """The model, or a check of it, needs more memory than there is; the message gives the size."""
+
+
+def gigabytes(size: float) -> str:
+    """17200000000 -> '17.2 GB'; small sizes keep two significant figures ('0.0012 GB')."""
+    value = size / GB
+    return f"{value:.1f} GB" if value >= 0.95 else f"{value:.2g} GB"
+
+
+def available_bytes() -> int | None:
+    """Memory a new allocation can get now (Linux MemAvailable), else the physical memory; None if unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # Windows, or a platform without these names
+        return None
+
+
+def check_budget() -> int:
+    """What an export or import check may allocate: 2 GiB, or half the available memory if less."""
+    available = available_bytes()
+    return _CHECK_CEILING if available is None else min(_CHECK_CEILING, available // 2)
+
+
+def _numel(shape) -> int:
+    return math.prod(int(d) for d in shape)
+
+
+def tensor_bytes(shapes, batch: int) -> int:
+    """Bytes of every node's outputs (Input nodes included) for one forward pass at `batch`."""
+    total = 0
+    for info in shapes.info.values():
+        for spec in info.outputs.values():
+            total += batch * _numel(spec.shape) * _ITEM_BYTES.get(spec.dtype, FLOAT_BYTES)
+    return total
+
+
+def parameter_problem(graph, shapes, available: int | None = None) -> str | None:
+    """Why the parameters of the inferred graph cannot be allocated (naming the largest layer), or None."""
+    available = available_bytes() if available is None else available
+    total = shapes.total_params * FLOAT_BYTES
+    if available is None or total <= available:
+        return None
+    node_id, info = max(shapes.info.items(), key=lambda item: item[1].params)
+    return too_large_message(graph.node(node_id).type, node_id, info.params, total, available)
+
+
+def too_large_message(type_name: str, node_id: str, params: int, total: int, available: int | None) -> str:
+    """"Linear 'fc' needs 17.2 GB for its 4,300,000,000 parameters ..." with what to do."""
+    largest = params * FLOAT_BYTES
+    whole = "" if largest == total else f" (the whole model needs {gigabytes(total)})"
+    have = ("; there is not that much memory free" if available is None
+            else f"; this computer has {gigabytes(available)} of memory available")
+    return (f"{type_name} {quoted(node_id)} needs {gigabytes(largest)} for its {params:,} parameters{whole}"
+            f"{have}. Make the layer smaller (fewer features or channels, or a pooling layer before a Flatten)")
