@@ -205,12 +205,14 @@ def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:
     return seen
 
 
-def example_inputs(compiled: CompiledGraph, batch: int = 2, device="cpu") -> tuple[torch.Tensor, ...]:
-    """Random tensors for each model input (int inputs as small valid indices)."""
+def example_inputs(compiled: CompiledGraph, batch: int = 2, device="cpu",
+                   shapes: dict[str, tuple[int, ...]] | None = None) -> tuple[torch.Tensor, ...]:
+    """Random tensors for each model input (int inputs as small valid indices), of the Input nodes' shapes
+    or of `shapes` (input id -> shape without the batch; see `engine.check_sizes`)."""
     tensors = []
     for node_id in compiled.inputs:
         spec = compiled.shapes.info[node_id].outputs["out"]
-        shape = (batch, *spec.shape)
+        shape = (batch, *(spec.shape if shapes is None else shapes[node_id]))
         if spec.dtype == "int64":
             high = _index_bound(compiled, node_id)
             tensors.append(torch.randint(0, high, shape, device=device))

@@ -1,8 +1,6 @@
 """Models too large for memory: refused from the inferred parameter counts, before anything is allocated,
 with the size and the layer named (not "the graph is not valid")."""
 
-import resource
-
 import pytest
 
 import engine.memory_budget
@@ -11,6 +9,7 @@ from engine.compiler import compile_graph
 from engine.memory_budget import TooLarge, gigabytes
 from graphs import Graph
 from graphs.project import Project, save_project
+from tests.address_space import address_space_limit
 
 
 def wide_linear(features: int, out_features: int) -> Graph:
@@ -19,11 +18,6 @@ def wide_linear(features: int, out_features: int) -> Graph:
     graph.add_node("Linear", {"out_features": out_features}, "fc")
     graph.connect("x", "fc")
     return graph
-
-
-def virtual_memory_size() -> int:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
 
 
 @pytest.fixture
@@ -38,13 +32,8 @@ def test_gigabytes_are_written_with_one_decimal():
 
 def test_a_4_billion_parameter_linear_is_refused_before_allocating(eight_gigabytes):
     graph = wide_linear(65536, 65536)  # 4.3e9 weights: 17.2 GB of float32
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (virtual_memory_size() + 2**30, hard))  # an attempt would fail otherwise
-    try:
-        with pytest.raises(TooLarge) as refusal:
-            compile_graph(graph)
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    with address_space_limit(), pytest.raises(TooLarge) as refusal:  # an attempt would fail otherwise
+        compile_graph(graph)
     message = str(refusal.value)
     assert message.startswith("Linear 'fc' needs 17.2 GB for its 4,295,032,832 parameters; "
                               "this computer has 8.0 GB of memory available.")
@@ -53,14 +42,10 @@ def test_a_4_billion_parameter_linear_is_refused_before_allocating(eight_gigabyt
 
 def test_an_allocation_that_fails_anyway_is_worded_as_out_of_memory(monkeypatch):
     monkeypatch.setattr(engine.memory_budget, "available_bytes", lambda: None)  # size unknown: no pre-check
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (virtual_memory_size() + 2**30, hard))  # 1 GiB more than in use now
-    try:
-        with pytest.raises(TooLarge, match=r"^Linear 'fc' needs 17\.2 GB for its 4,295,032,832 parameters; "
-                                           r"there is not that much memory free\. "):
-            compile_graph(wide_linear(65536, 65536))
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    with address_space_limit(), pytest.raises(TooLarge, match=r"^Linear 'fc' needs 17\.2 GB for its "
+                                                              r"4,295,032,832 parameters; there is not that "
+                                                              r"much memory free\. "):
+        compile_graph(wide_linear(65536, 65536))
 
 
 @pytest.mark.parametrize("command", [["train"], ["export", "--onnx", "out.onnx"]])

@@ -12,8 +12,6 @@ allocation sized from the file's claims fails the test instead of the machine.
 
 from __future__ import annotations
 
-import resource
-
 import numpy as np
 import pytest
 from hypothesis import given, note, settings
@@ -22,6 +20,7 @@ from onnx import ModelProto, TensorProto, helper, numpy_helper
 
 from engine.errors import UserError
 from engine.importers.onnx_import import import_onnx
+from tests.address_space import address_space_limit
 from tests.reliability.guards import one_line, time_limit
 from tests.reliability.tally import count, examples
 
@@ -139,18 +138,10 @@ def hostile_models(draw) -> ModelProto:
     return model
 
 
-def virtual_memory_size() -> int:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
-
-
 @pytest.fixture
 def bounded_memory():
-    """At most 2 GiB more address space than the process has now, while the test runs."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (virtual_memory_size() + 2 * 2**30, hard))
-    yield
-    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    with address_space_limit():
+        yield
 
 
 @settings(max_examples=examples(150), deadline=None)
