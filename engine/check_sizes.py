@@ -20,12 +20,15 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.memory_budget import TooLarge, check_budget, gigabytes, tensor_bytes
+from engine.memory_budget import TooLarge, check_budget, gigabytes, spec_bytes, tensor_bytes
 from engine.modules import FUNCTIONAL, constructor
 from engine.shapes import InferenceResult, infer
 from graphs.catalogue import CATALOGUE
 
-SMALL_SIZES = (32, 64, 128, 256, 512)  # tried in turn for each free size larger than them
+# tried in turn for each free size larger than them; the second row checks what the first traced: an exporter
+# may bake a size into the graph (torch's dynamo exporter does for an AdaptiveAvgPool2d), which a check at
+# the traced size cannot see
+SMALL_SIZES = ((32, 64, 128, 256, 512), (48, 96, 192, 384, 768))
 
 
 @dataclass(frozen=True)
@@ -44,23 +47,26 @@ class CheckShapes:
 SMALLER = "Make the Input shape smaller, or add pooling so that the input size can vary."
 
 
-def check_shapes(compiled, batch: int, hint: str = SMALLER) -> CheckShapes:
-    """The input shapes to check `compiled` at `batch` with, reduced where needed and possible (see above)."""
+def check_shapes(compiled, batch: int, hint: str = SMALLER, variant: int = 0) -> CheckShapes:
+    """The input shapes to check `compiled` at `batch` with, reduced where needed and possible (see above):
+    to sizes from `SMALL_SIZES[variant]`, or the first row where the second leaves nothing valid."""
     declared = {node_id: compiled.shapes.info[node_id].outputs["out"].shape for node_id in compiled.inputs}
     needed = tensor_bytes(compiled.shapes, batch)
     budget = check_budget()
     if needed <= budget:
         return CheckShapes(declared, batch, compiled.shapes, False)
-    reduced = _reduced(compiled.graph, compiled.shapes, declared) if compiled.graph is not None else None
+    reduced = None
+    for sizes in dict.fromkeys((SMALL_SIZES[variant], SMALL_SIZES[0])):
+        if reduced is None and compiled.graph is not None:
+            reduced = _reduced(compiled.graph, compiled.shapes, declared, sizes)
     if reduced is not None and tensor_bytes(reduced[1], batch) <= budget:
         return CheckShapes(reduced[0], batch, reduced[1], True)
-    inputs = sum(batch * _numel(shape) * 4 for shape in declared.values())
+    inputs = sum(spec_bytes(compiled.shapes.info[node_id].outputs["out"], batch) for node_id in compiled.inputs)
     why = ("its input sizes are fixed by the graph (a Flatten before a Linear, a Reshape, a LayerNorm over them)"
            if reduced is None else "it stays too large at smaller input sizes")
     raise TooLarge(f"running the model on a sample batch of {batch} (to export or check it) would take about "
-                   f"{gigabytes(needed)} "
-                   f"({gigabytes(inputs)} of inputs), more than the {gigabytes(budget)} a check may use, and {why}",
-                   hint)
+                   f"{gigabytes(needed)} ({gigabytes(inputs)} of inputs), more than the {gigabytes(budget)} "
+                   f"a check may use, and {why}", hint)
 
 
 def check_inputs(compiled, batch: int, seed: int = 0, shapes: CheckShapes | None = None) -> tuple[torch.Tensor, ...]:
@@ -74,14 +80,8 @@ def check_inputs(compiled, batch: int, seed: int = 0, shapes: CheckShapes | None
         return example_inputs(compiled, batch, shapes=shapes.shapes)
 
 
-def _numel(shape) -> int:
-    total = 1
-    for size in shape:
-        total *= int(size)
-    return total
-
-
-def _reduced(graph, declared_inference: InferenceResult, declared: dict) -> tuple[dict, InferenceResult] | None:
+def _reduced(graph, declared_inference: InferenceResult, declared: dict,
+             sizes: tuple[int, ...]) -> tuple[dict, InferenceResult] | None:
     """Input shapes with every free size made small, and the inference at them; None if no size is free."""
     model = graph.copy()
     for node in list(model.nodes()):  # the check runs the model only: targets and losses don't constrain it
@@ -91,9 +91,9 @@ def _reduced(graph, declared_inference: InferenceResult, declared: dict) -> tupl
     shapes = {node_id: list(shape) for node_id, shape in declared.items()}
     best = None
     axes = sorted({(axis, size) for shape in shapes.values() for axis, size in enumerate(shape)
-                   if size > SMALL_SIZES[0]}, key=lambda item: -item[1])
+                   if size > sizes[0]}, key=lambda item: -item[1])
     for axis, size in axes:
-        for small in (s for s in SMALL_SIZES if s < size):
+        for small in (s for s in sizes if s < size):
             trial = {node_id: [small if (i == axis and d == size) else d for i, d in enumerate(shape)]
                      for node_id, shape in shapes.items()}
             inference = _infer_at(model, trial)

@@ -58,13 +58,14 @@ def _numel(shape) -> int:
     return math.prod(int(d) for d in shape)
 
 
+def spec_bytes(spec, batch: int) -> int:
+    """Bytes of a tensor of `spec` (a TensorSpec) at `batch`."""
+    return batch * _numel(spec.shape) * _ITEM_BYTES.get(spec.dtype, FLOAT_BYTES)
+
+
 def tensor_bytes(shapes, batch: int) -> int:
     """Bytes of every node's outputs (Input nodes included) for one forward pass at `batch`."""
-    total = 0
-    for info in shapes.info.values():
-        for spec in info.outputs.values():
-            total += batch * _numel(spec.shape) * _ITEM_BYTES.get(spec.dtype, FLOAT_BYTES)
-    return total
+    return sum(spec_bytes(spec, batch) for info in shapes.info.values() for spec in info.outputs.values())
 
 
 def parameter_problem(graph, shapes, available: int | None = None) -> str | None:

@@ -4,18 +4,21 @@ Flatten) is refused with the size, before anything is written. Every test here r
 limit of 2 GiB above what the process already uses, so a sample allocated at the declared size (9.6 GB and
 more) would fail it."""
 
+import dataclasses
 import sys
 import textwrap
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
+import torch
 from onnx import helper
 
 import main
-from engine.check_sizes import check_shapes
+from engine.check_sizes import check_shapes, onnx_at_check_sizes
 from engine.export import export_onnx, prepare_model, verify_onnx
-from engine.export.model import sample_inputs
+from engine.export.model import run_model, sample_inputs
 from engine.importers.onnx_import import import_onnx_file
 from engine.memory_budget import TooLarge
 from graphs import Graph
@@ -80,6 +83,25 @@ def test_a_20000_square_fully_convolutional_model_exports_with_its_size_and_is_c
     assert result.exporter == "torchscript"
     assert declared_shapes(target) == [["batch", 3, 20000, 20000], ["batch", 4, 4999, 4999]]
     assert verify_onnx(compiled, target) < 1e-4
+
+
+def test_the_check_runs_the_file_at_another_size_than_the_export_traced(tmp_path):
+    """An exporter may bake the traced size into the graph (torch's dynamo exporter does so for an
+    AdaptiveAvgPool2d whose output does not divide its input): the check must then not pass."""
+    compiled = prepare_model(chain(("x", "Input", {"shape": [3, 20000, 20000]}),
+                                   ("conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2}),
+                                   ("pool", "AdaptiveAvgPool2d", {"output_size": [2, 3]}),
+                                   ("flat", "Flatten", {}), ("fc", "Linear", {"out_features": 2})))
+    traced, checked = check_shapes(compiled, 2), check_shapes(compiled, 1, variant=1)
+    assert traced.shapes == {"x": (3, 32, 32)} and checked.shapes == {"x": (3, 48, 48)}
+    target = tmp_path / "pool.onnx"
+    export_onnx(compiled, target)
+    third = dataclasses.replace(checked, shapes={"x": (3, 100, 100)})
+    session = onnxruntime.InferenceSession(onnx_at_check_sizes(onnx.load(str(target)), third, {"x": "x"}))
+    sample = torch.randn(1, 3, 100, 100)
+    at_third_size = float(np.abs(session.run(None, {"x": sample.numpy()})[0] - run_model(
+        compiled.model.eval(), (sample,))[0].detach().numpy()).max())
+    assert (verify_onnx(compiled, target) < 1e-4) == (at_third_size < 1e-4)
 
 
 def test_a_fixed_size_model_too_large_to_check_is_refused_before_writing(tmp_path, capsys):

@@ -24,7 +24,7 @@ from engine.importers.onnx_mapping.values import DTYPES, NONDETERMINISTIC, Dyn, 
 from engine.memory_budget import check_budget, gigabytes
 from graphs.errors import quoted
 
-MIN_OPSET = 7
+MIN_OPSET = 6  # the oldest opset the importer is tested on (the onnx package's converted PyTorch models)
 
 
 class ModelReading:
@@ -35,7 +35,7 @@ class ModelReading:
             self.consts[sparse.values.name] = sparse_array(sparse, f"sparse initializer {quoted(sparse.values.name)}")
 
     def _check_opset(self) -> None:
-        """The default domain's opset must be one the importer and onnx know (7, onnxruntime's oldest, on)."""
+        """The default domain's opset must be one the importer is tested on and onnx knows."""
         import onnx
 
         versions = [o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")]
