@@ -47,6 +47,7 @@ from engine.importers.common import (
     save_verified,
 )
 from engine.importers.onnx_mapping.importer import MAPPED_OPERATORS, OnnxImporter
+from engine.importers.onnx_mapping.stored_tensors import load_external_data
 from engine.memory_budget import TooLarge
 
 __all__ = ["MAPPED_OPERATORS", "import_onnx", "import_onnx_file", "load_onnx", "verify_import"]
@@ -63,12 +64,16 @@ def load_onnx(source) -> tuple:
         what = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise UserError(f"ONNX file {path} {what}")
     try:
-        model = onnx.load(str(path))
-    except Exception as error:  # protobuf DecodeError, missing external data, ...
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # protobuf DecodeError, ...
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{path} is not a readable ONNX model ({first})") from None
     if not model.graph.node and not model.graph.output:
         raise UserError(f"{path} is not an ONNX model (it holds no graph)")
+    try:
+        load_external_data(model, path.parent)  # sizes checked before anything is read
+    except UserError as error:
+        raise UserError(f"{path}: {error.message}", error.hint) from None
     return model, str(path)
 
 

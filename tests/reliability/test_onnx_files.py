@@ -13,13 +13,16 @@ allocation sized from the file's claims fails the test instead of the machine.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from onnx import ModelProto, TensorProto, helper, numpy_helper
 
+import main
 from engine.errors import UserError
 from engine.importers.onnx_import import import_onnx
+from engine.importers.onnx_mapping import stored_tensors
 from tests.address_space import address_space_limit
 from tests.reliability.guards import one_line, time_limit
 from tests.reliability.tally import count, examples
@@ -244,3 +247,81 @@ def test_an_unknown_domain_is_listed():
     model = base_model()
     model.graph.node[2].domain = "com.unknown"
     assert "unmapped operators (no Neurocanvas node): com.unknown.Relu (1)" in refusal(model)
+
+
+# ---- external data -------------------------------------------------------------------
+
+@pytest.fixture
+def saved_with_external_data(tmp_path):
+    """base_model() saved as model.onnx with every initializer's data in weights.bin beside it."""
+    onnx.save(base_model(), str(tmp_path / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="weights.bin", size_threshold=0)
+    return tmp_path / "model.onnx"
+
+
+def edit_external(path, change) -> None:
+    model = onnx.load(str(path), load_external_data=False)
+    change(model.graph.initializer[0])
+    onnx.save(model, str(path))
+
+
+def test_external_data_beside_the_model_is_read(saved_with_external_data):
+    weights = import_onnx(saved_with_external_data).weights
+    assert weights["matmul.weight"].numpy().tolist() == import_onnx(base_model()).weights["matmul.weight"].numpy().tolist()
+
+
+def test_external_data_cut_short_is_refused_before_reading(saved_with_external_data):
+    data = saved_with_external_data.with_name("weights.bin")
+    data.write_bytes(data.read_bytes()[:50])
+    assert refusal(saved_with_external_data) == (
+        f"{saved_with_external_data}: tensor 'w' needs 96 bytes from 'weights.bin', which holds 50 bytes from "
+        "offset 0; the file is damaged")
+
+
+@pytest.mark.parametrize("location", ["../outside.bin", "missing.bin", "/dev/zero"])
+def test_external_data_elsewhere_is_refused(saved_with_external_data, location):
+    (saved_with_external_data.parent.parent / "outside.bin").write_bytes(bytes(1000))
+
+    def move(tensor):
+        next(e for e in tensor.external_data if e.key == "location").value = location
+    edit_external(saved_with_external_data, move)
+    message = refusal(saved_with_external_data)
+    assert message.startswith(f"{saved_with_external_data}: ") and ("tensor 'w'" in message or "cannot be read" in message)
+
+
+def test_external_data_larger_than_memory_is_refused_before_reading(saved_with_external_data, monkeypatch):
+    monkeypatch.setattr(stored_tensors, "available_bytes", lambda: 100)
+    assert refusal(saved_with_external_data) == (
+        f"{saved_with_external_data}: the model's external data take 1.4e-07 GB, and this computer has "
+        "1e-07 GB of memory available")
+
+
+def cyclic(model):
+    model.graph.node[1].input[0] = "r"
+
+
+def unknown_domain(model):
+    model.graph.node[2].domain = "com.unknown"
+
+
+def newer_opset(model):
+    model.opset_import[0].version = 99
+
+
+def damaged_initializer(model):
+    model.graph.initializer[0].raw_data = b"\0" * 7
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (cyclic, "the graph is cyclic: Relu 'relu' -> Add 'add' -> Relu 'relu'"),
+    (unknown_domain, "com.unknown.Relu (1)"), (newer_opset, "uses ONNX opset 99"),
+    (damaged_initializer, "initializer 'w' holds 7 bytes of data, but its dims [6, 4] need 96")])
+def test_import_onnx_exits_2_with_one_line_and_writes_nothing(damage, expected, tmp_path, capsys):
+    model = base_model()
+    damage(model)
+    source = tmp_path / "model.onnx"
+    onnx.save(model, str(source))
+    assert main.main(["import-onnx", str(source), str(tmp_path / "out.json")]) == 2
+    message = one_line(capsys.readouterr().err)
+    assert message.startswith("neurocanvas import-onnx: error: ") and expected in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]

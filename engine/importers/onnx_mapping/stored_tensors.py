@@ -5,17 +5,19 @@ A damaged or hostile file can claim dims its data do not fill ([4, 3] with five
 floats), negative dims, dims whose product is astronomically large, data in an
 external file that was never loaded, or a sparse tensor of [1e5, 1e5]. Each is
 a `UserError` naming the tensor, raised before `numpy_helper.to_array` (or the
-densifying of a sparse tensor) allocates anything.
+densifying of a sparse tensor, or reading an external data file) allocates anything.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
-from engine.errors import UserError
+from engine.errors import UserError, reason
 from engine.memory_budget import available_bytes, gigabytes
+from graphs.errors import quoted
 
 # element types packed below one byte: their counting rules are not worth the risk for weights Neurocanvas
 # cannot use anyway (quantised models)
@@ -100,3 +102,51 @@ def sparse_array(sparse, what: str) -> np.ndarray:
     flat = indices if indices.ndim == 1 else np.ravel_multi_index(tuple(indices.T), tuple(dims))
     dense[flat] = values
     return dense.reshape(dims)
+
+
+def _external_tensors(graph):
+    """The tensors of `graph` (initializers, sparse ones, node attributes, subgraphs) kept in external files."""
+    from onnx import TensorProto
+
+    tensors = [*graph.initializer, *(s.values for s in graph.sparse_initializer),
+               *(s.indices for s in graph.sparse_initializer)]
+    for node in graph.node:
+        for attribute in node.attribute:
+            tensors.extend([attribute.t, *attribute.tensors])
+            for subgraph in [attribute.g, *attribute.graphs]:
+                tensors.extend(_external_tensors(subgraph))
+    return [t for t in tensors if t.data_location == TensorProto.EXTERNAL]
+
+
+def load_external_data(model, folder) -> None:
+    """Read the external data of `model` (loaded without it) from `folder`, after checking that each file is
+    there and holds what the tensor's dims need, and that all of it fits in the available memory."""
+    from onnx import helper
+    from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model
+
+    tensors = _external_tensors(model.graph)
+    if not tensors:
+        return
+    total = 0
+    for tensor in tensors:
+        what = f"tensor {quoted(tensor.name)}"
+        info = ExternalDataInfo(tensor)
+        needed = element_count(tensor.dims, what) * helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        file = Path(folder, info.location or "").resolve()
+        beside = info.location and file.is_relative_to(Path(folder).resolve()) and file.is_file()
+        size = file.stat().st_size if beside else None
+        if size is None:
+            raise DamagedTensor(f"{what} keeps its data in {quoted(info.location)}, which is not a file beside "
+                                "the model")
+        if (info.length or needed) != needed or (info.offset or 0) + needed > size:
+            raise DamagedTensor(f"{what} needs {needed:,} bytes from {quoted(info.location)}, which holds "
+                                f"{size:,} bytes from offset {info.offset or 0}; the file is damaged")
+        total += needed
+    available = available_bytes()
+    if available is not None and total > available // 2:
+        raise DamagedTensor(f"the model's external data take {gigabytes(total)}, and this computer has "
+                            f"{gigabytes(available)} of memory available")
+    try:
+        load_external_data_for_model(model, str(folder))
+    except Exception as error:  # noqa: BLE001 - onnx refuses a location outside the folder, a link, ...
+        raise DamagedTensor(f"the model's external data cannot be read ({reason(error)})") from None
