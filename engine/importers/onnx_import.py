@@ -95,18 +95,21 @@ def import_onnx_file(model_path, project_path, weights_path=None, verify: bool =
     With `verify` the import is first run against onnxruntime on random inputs, and
     `ImportMismatch` is raised (nothing written) if the outputs differ.
     """
-    result = import_onnx(model_path, Path(project_path).stem)
-    verification = verify_import(model_path, result) if verify else None
-    return save_verified(result, verification, str(model_path), project_path, weights_path)
+    model, display = load_onnx(model_path)  # read once: the weights may be large
+    result = OnnxImporter(model, display).run(Path(project_path).stem)
+    verification = verify_import(model, result, display=display) if verify else None
+    return save_verified(result, verification, display, project_path, weights_path)
 
 
-def verify_import(source, result: ImportResult, batch: int = 2, seed: int = 0) -> Verification | None:
+def verify_import(source, result: ImportResult, batch: int = 2, seed: int = 0,
+                  display: str | None = None) -> Verification | None:
     """Run the original model in onnxruntime and the imported graph in torch on the same random inputs
     (None if onnxruntime cannot run the original). The inputs are smaller than declared where the
     graph allows and the declared size would not fit in memory (`engine.check_sizes`)."""
     import onnxruntime
 
-    model, _ = load_onnx(source)
+    model, name = load_onnx(source)
+    display = display or name
     compiled = result.compiled
     batch = _fixed_batch(model) or batch
     shapes = check_shapes(compiled, batch, UNCHECKED)
@@ -130,7 +133,7 @@ def verify_import(source, result: ImportResult, batch: int = 2, seed: int = 0) -
     except Exception as error:  # noqa: BLE001 - onnxruntime's own exception types
         if not shapes.reduced:
             raise
-        raise TooLarge(f"{source} is too large to check at its declared input size, and it does not run at a "
+        raise TooLarge(f"{display} is too large to check at its declared input size, and it does not run at a "
                        f"smaller one in onnxruntime ({reason(error)})",
                        UNCHECKED) from None
     pairs = [(by_output[result.outputs[name]], torch.tensor(want)) for name, want in zip(names, expected)]
