@@ -58,7 +58,7 @@ def check_shapes(compiled, batch: int, hint: str = SMALLER, variant: int = 0) ->
     reduced = None
     for sizes in dict.fromkeys((SMALL_SIZES[variant], SMALL_SIZES[0])):
         if reduced is None and compiled.graph is not None:
-            reduced = _reduced(compiled.graph, compiled.shapes, declared, sizes)
+            reduced = smaller_shapes(compiled.graph, compiled.shapes, declared, sizes)
     if reduced is not None and tensor_bytes(reduced[1], batch) <= budget:
         return CheckShapes(reduced[0], batch, reduced[1], True)
     inputs = sum(spec_bytes(compiled.shapes.info[node_id].outputs["out"], batch) for node_id in compiled.inputs)
@@ -80,14 +80,14 @@ def check_inputs(compiled, batch: int, seed: int = 0, shapes: CheckShapes | None
         return example_inputs(compiled, batch, shapes=shapes.shapes)
 
 
-def _reduced(graph, declared_inference: InferenceResult, declared: dict,
-             sizes: tuple[int, ...]) -> tuple[dict, InferenceResult] | None:
+def smaller_shapes(graph, declared_inference: InferenceResult, declared: dict,
+                   sizes: tuple[int, ...]) -> tuple[dict, InferenceResult] | None:
     """Input shapes with every free size made small, and the inference at them; None if no size is free."""
-    model = graph.copy()
-    for node in list(model.nodes()):  # the check runs the model only: targets and losses don't constrain it
+    forward = graph.copy()
+    for node in list(forward.nodes()):  # the check runs the model only: targets and losses don't constrain it
         if node.type == "Target" or CATALOGUE[node.type].is_loss:
-            model.remove_node(node.id)
-    modules = _modules(model, declared_inference)
+            forward.remove_node(node.id)
+    modules = _modules(forward, declared_inference)
     shapes = {node_id: list(shape) for node_id, shape in declared.items()}
     best = None
     axes = sorted({(axis, size) for shape in shapes.values() for axis, size in enumerate(shape)
@@ -96,23 +96,23 @@ def _reduced(graph, declared_inference: InferenceResult, declared: dict,
         for small in (s for s in sizes if s < size):
             trial = {node_id: [small if (i == axis and d == size) else d for i, d in enumerate(shape)]
                      for node_id, shape in shapes.items()}
-            inference = _infer_at(model, trial)
-            if not inference.errors and _modules(model, inference) == modules:
+            inference = _infer_at(forward, trial)
+            if not inference.errors and _modules(forward, inference) == modules:
                 shapes, best = trial, inference
                 break
     return None if best is None else ({k: tuple(v) for k, v in shapes.items()}, best)
 
 
-def _infer_at(model, shapes: dict) -> InferenceResult:
+def _infer_at(graph, shapes: dict) -> InferenceResult:
     for node_id, shape in shapes.items():
-        model.set_param(node_id, "shape", list(shape))
-    return infer(model)
+        graph.set_param(node_id, "shape", list(shape))
+    return infer(graph)
 
 
-def _modules(model, inference: InferenceResult) -> dict | None:
+def _modules(graph, inference: InferenceResult) -> dict | None:
     """Every module node's torch class and constructor arguments (None where a node has no shapes)."""
     built = {}
-    for node in model.nodes():
+    for node in graph.nodes():
         if node.type in FUNCTIONAL:
             continue
         if node.id not in inference.inputs or node.id not in inference.info:
