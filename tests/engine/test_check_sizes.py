@@ -76,11 +76,12 @@ def test_free_sizes_are_made_small_and_fixed_ones_kept():
     assert "its input sizes are fixed by the graph" in str(refusal.value)
 
 
-def test_a_20000_square_fully_convolutional_model_exports_with_its_size_and_is_checked_small(tmp_path):
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_a_20000_square_fully_convolutional_model_exports_with_its_size_and_is_checked_small(exporter, tmp_path):
     compiled = prepare_model(fully_convolutional())
     target = tmp_path / "big.onnx"
-    result = export_onnx(compiled, target)
-    assert result.exporter == "torchscript"
+    result = export_onnx(compiled, target, exporter=exporter)
+    assert result.exporter == exporter
     assert declared_shapes(target) == [["batch", 3, 20000, 20000], ["batch", 4, 4999, 4999]]
     assert verify_onnx(compiled, target) < 1e-4
 
