@@ -210,10 +210,11 @@ def _cycle(live, done, producer) -> str:
     finished = {id(n) for n in done}
     node = next(n for n in live if id(n) not in finished)
     path: list = []
-    while node not in path:
+    while id(node) not in {id(n) for n in path}:
         path.append(node)
         node = next(producer[i] for i in node.input if i in producer and id(producer[i]) not in finished)
-    loop = path[path.index(node):][::-1]  # the path follows producers: reversed, it follows the data
+    start = next(index for index, n in enumerate(path) if n is node)
+    loop = path[start:][::-1]  # the path follows producers: reversed, it follows the data
     return " -> ".join(f"{n.op_type} {quoted(node_label(n))}" for n in [*loop, loop[0]])
 
 
