@@ -166,6 +166,30 @@ def test_a_damaged_onnx_model_imports_or_is_refused_with_one_line(bounded_memory
     imports_or_refuses()
 
 
+@settings(max_examples=examples(100), deadline=None)
+@given(data=st.data())
+def damaged_bytes_import_or_are_refused(folder, data):
+    raw = bytearray(base_model().SerializeToString())
+    for _ in range(data.draw(st.integers(1, 6))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    raw = bytes(raw[:data.draw(st.one_of(st.just(len(raw)), st.integers(1, len(raw))))])  # cut short, or not
+    note(repr(raw))
+    path = folder / "damaged.onnx"
+    path.write_bytes(raw)
+    try:
+        with time_limit(IMPORT_SECONDS, "importing a damaged ONNX file"):
+            import_onnx(path)
+    except UserError as error:
+        assert one_line(str(error))
+        count(SUBJECT + ": bytes damaged", "refused with UserError")
+    else:
+        count(SUBJECT + ": bytes damaged", "imported")
+
+
+def test_damaged_bytes_import_or_are_refused_with_one_line(bounded_memory, tmp_path):
+    damaged_bytes_import_or_are_refused(tmp_path)
+
+
 # ---- the cases of the issue, each once --------------------------------------------
 
 def refusal(model) -> str:
