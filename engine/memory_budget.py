@@ -5,7 +5,7 @@ memory this computer has available (the compiler refuses such a graph instead
 of failing inside torch's allocator). `tensor_bytes(shapes, batch)` estimates
 what one forward pass at a batch size holds: the inputs plus every node's
 outputs, an upper bound (torch frees most intermediates as it goes).
-`CHECK_BUDGET` is how much an export or import check may use for that.
+`check_budget()` is how much an export or import check may use for that.
 This module imports no torch, so `check` can use it too.
 """
 
@@ -20,7 +20,7 @@ from graphs.errors import quoted
 GB = 1e9  # messages speak decimal gigabytes, as file managers and vendors do
 FLOAT_BYTES = 4  # float32 and the int64 indices are counted as 4 and 8 bytes
 _ITEM_BYTES = {"float32": 4, "int64": 8}
-_CHECK_CEILING = 2 * 2**30  # an export/import check never needs more than this to be meaningful
+_UNKNOWN_BUDGET = 2 * 2**30  # what a check may use where the available memory cannot be read
 
 
 class TooLarge(UserError):
@@ -49,9 +49,12 @@ def available_bytes() -> int | None:
 
 
 def check_budget() -> int:
-    """What an export or import check may allocate: 2 GiB, or half the available memory if less."""
+    """What one forward pass of an export or import check may take: a quarter of the available memory
+    (2 GiB where it is unknown), as a check runs the model twice (in torch and in onnxruntime or the
+    original) and the estimate leaves out what the runtimes keep besides. Checks run at the model's own
+    size whenever that fits, which is the most faithful check."""
     available = available_bytes()
-    return _CHECK_CEILING if available is None else min(_CHECK_CEILING, available // 2)
+    return _UNKNOWN_BUDGET if available is None else available // 4
 
 
 def _numel(shape) -> int:

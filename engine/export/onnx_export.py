@@ -28,6 +28,7 @@ import torch
 
 from engine.check_sizes import CheckShapes, check_inputs, check_shapes, onnx_at_check_sizes
 from engine.compiler import CompiledGraph
+from engine.errors import listing
 from engine.export.model import ExportError, eval_copy, max_difference, run_model
 
 MIN_OPSET = 17
@@ -99,7 +100,9 @@ def export_onnx(compiled: CompiledGraph, path: str | os.PathLike, opset: int = M
                 leftover.unlink(missing_ok=True)
         return OnnxExport(path, _declared_opset(path), name, seconds, tuple(input_names), tuple(output_names),
                           dynamic_batch, "; ".join(failures))
-    raise ExportError(f"cannot export the model to ONNX: {'; '.join(failures)}")
+    smaller = (f" (traced at the smaller input sizes {listing(shapes.shapes.values())}, with those sizes left "
+               "free, since the declared ones would not fit in memory)" if shapes.reduced else "")
+    raise ExportError(f"cannot export the model to ONNX{smaller}: {'; '.join(failures)}")
 
 
 def _dynamic_axes(compiled: CompiledGraph, shapes: CheckShapes, dynamic_batch: bool) -> list[dict[int, str]]:
