@@ -1,6 +1,6 @@
 """How much memory a model or a check needs, from the inferred shapes, before anything is allocated.
 
-`parameter_problem(shapes)` says when a model's parameters cannot fit in the
+`parameter_problem(graph, shapes)` says when a model's parameters cannot fit in the
 memory this computer has available (the compiler refuses such a graph instead
 of failing inside torch's allocator). `tensor_bytes(shapes, batch)` estimates
 what one forward pass at a batch size holds: the inputs plus every node's
@@ -18,8 +18,8 @@ from engine.errors import UserError
 from graphs.errors import quoted
 
 GB = 1e9  # messages speak decimal gigabytes, as file managers and vendors do
-FLOAT_BYTES = 4  # float32 and the int64 indices are counted as 4 and 8 bytes
-_ITEM_BYTES = {"float32": 4, "int64": 8}
+FLOAT_BYTES = 4  # parameters are float32
+_ITEM_BYTES = {"float32": 4, "int64": 8}  # a tensor's bytes per element, by its TensorSpec dtype
 _UNKNOWN_BUDGET = 2 * 2**30  # what a check may use where the available memory cannot be read
 
 
