@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from engine.memory_budget import FLOAT_BYTES, TooLarge, parameter_problem, too_large_message
 from engine.modules import FUNCTIONAL, build_module
 from engine.shapes import InferenceResult, infer
 from graphs.document import Graph
@@ -50,6 +51,7 @@ class CompiledGraph:
     losses: list[LossSpec] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
     shapes: InferenceResult | None = None
+    graph: Graph | None = None  # the graph compiled (its shapes filled)
 
     def compute_loss(self, outputs, targets: dict[str, torch.Tensor]) -> torch.Tensor:
         """Sum of the losses given the model outputs (tensor or tuple) and the targets by node id."""
@@ -103,10 +105,14 @@ def _emit(g: fx.Graph, names: _Names, node_type: str, node_id: str, params: dict
 
 
 def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> CompiledGraph:
-    """Compile `graph`; raise CompileError naming every problem node."""
+    """Compile `graph`; raise CompileError naming every problem node, `TooLarge` (a UserError) when
+    its parameters cannot fit in memory (checked from the inferred shapes, before allocating)."""
     shapes = shapes or infer(graph)
     if shapes.errors:
         raise CompileError(shapes.errors)
+    too_large = parameter_problem(graph, shapes)
+    if too_large:
+        raise TooLarge(too_large)
     nodes = {n.id: n for n in graph.nodes()}
     order = topological_order(graph)
     losses = [n for n in order if nodes[n].spec.is_loss]
@@ -141,7 +147,10 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
                 out = _call_module(g, names, node.type, node_id, params, args)
         except GraphError:
             raise
-        except Exception as error:  # a torch constructor refusing a value the schema allowed
+        except Exception as error:  # a torch constructor refusing a value the schema allowed, or the allocator
+            if _out_of_memory(error):
+                raise TooLarge(too_large_message(node.type, node_id, shapes.info[node_id].params,
+                                                 shapes.total_params * FLOAT_BYTES, None)) from None
             raise CompileError([GraphError(f"{node.type} '{node_id}': {error}", node=node_id)]) from error
         values[(node_id, "out")] = out
     outputs = [values[src] for src in output_sources]
@@ -157,7 +166,7 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
                                    output_sources.index(sources[(loss, "input")]), sources[(loss, "target")][0]))
     targets = list(dict.fromkeys(spec.target for spec in loss_specs))
     return CompiledGraph(model, inputs, [src[0] for src in output_sources], output_sources, loss_specs, targets,
-                         shapes)
+                         shapes, graph)
 
 
 def _call_module(g: fx.Graph, names: _Names, node_type: str, node_id: str, params: dict, args: list) -> fx.Node:
@@ -177,6 +186,12 @@ def _call_module(g: fx.Graph, names: _Names, node_type: str, node_id: str, param
     return out
 
 
+def _out_of_memory(error: Exception) -> bool:
+    """The allocator refused: torch's CPU allocator raises a RuntimeError saying so."""
+    return isinstance(error, MemoryError) or (
+        isinstance(error, RuntimeError) and ("can't allocate memory" in str(error) or "out of memory" in str(error)))
+
+
 def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:
     parents: dict[str, set[str]] = {}
     for e in graph.edges():
@@ -190,12 +205,14 @@ def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:
     return seen
 
 
-def example_inputs(compiled: CompiledGraph, batch: int = 2, device="cpu") -> tuple[torch.Tensor, ...]:
-    """Random tensors for each model input (int inputs as small valid indices)."""
+def example_inputs(compiled: CompiledGraph, batch: int = 2, device="cpu",
+                   shapes: dict[str, tuple[int, ...]] | None = None) -> tuple[torch.Tensor, ...]:
+    """Random tensors for each model input (int inputs as small valid indices), of the Input nodes' shapes
+    or of `shapes` (input id -> shape without the batch; see `engine.check_sizes`)."""
     tensors = []
     for node_id in compiled.inputs:
         spec = compiled.shapes.info[node_id].outputs["out"]
-        shape = (batch, *spec.shape)
+        shape = (batch, *(spec.shape if shapes is None else shapes[node_id]))
         if spec.dtype == "int64":
             high = _index_bound(compiled, node_id)
             tensors.append(torch.randint(0, high, shape, device=device))

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.compiler import CompiledGraph, CompileError, compile_graph, example_inputs
+from engine.check_sizes import check_inputs
+from engine.compiler import CompiledGraph, CompileError, compile_graph
 from engine.errors import UserError
 from engine.weights import load_weights, save_weights
 from graphs.document import Graph
@@ -51,10 +52,9 @@ def eval_copy(compiled: CompiledGraph) -> nn.Module:
 
 
 def sample_inputs(compiled: CompiledGraph, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Reproducible random inputs (int64 inputs as valid indices), one per model input."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return example_inputs(compiled, batch)
+    """Reproducible random inputs (int64 inputs as valid indices), one per model input, at the sizes
+    `engine.check_sizes` keeps within memory (smaller than the Input nodes' where the graph allows)."""
+    return check_inputs(compiled, batch, seed)
 
 
 def run_model(model: nn.Module, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:

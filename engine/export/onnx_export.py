@@ -26,8 +26,10 @@ from pathlib import Path
 
 import torch
 
+from engine.check_sizes import CheckShapes, check_inputs, check_shapes, onnx_at_check_sizes
 from engine.compiler import CompiledGraph
-from engine.export.model import ExportError, eval_copy, max_difference, run_model, sample_inputs
+from engine.errors import listing
+from engine.export.model import ExportError, eval_copy, max_difference, run_model
 
 MIN_OPSET = 17
 DYNAMO_MIN_OPSET = 18  # the torch.export exporter writes opset 18 or newer
@@ -74,8 +76,10 @@ def export_onnx(compiled: CompiledGraph, path: str | os.PathLike, opset: int = M
     path = Path(path)
     if not path.parent.is_dir():
         raise ExportError(f"cannot write {path}: the folder {path.parent} does not exist")
-    model, inputs = eval_copy(compiled), sample_inputs(compiled, EXPORT_BATCH)
+    shapes = check_shapes(compiled, EXPORT_BATCH)
+    model, inputs = eval_copy(compiled), check_inputs(compiled, EXPORT_BATCH, shapes=shapes)
     input_names, output_names = onnx_names(compiled)
+    axes = _dynamic_axes(compiled, shapes, dynamic_batch)
     attempts = ("torchscript", "dynamo") if exporter == "auto" else (exporter,)
     failures = []
     for name in attempts:
@@ -83,7 +87,9 @@ def export_onnx(compiled: CompiledGraph, path: str | os.PathLike, opset: int = M
         start = time.perf_counter()
         try:
             with _quiet():
-                _EXPORT[name](model, inputs, temporary, input_names, output_names, opset, dynamic_batch)
+                _EXPORT[name](model, inputs, temporary, input_names, output_names, opset, axes)
+                if shapes.reduced:
+                    _declare_sizes(temporary, compiled)
             seconds = time.perf_counter() - start
             os.replace(temporary, path)
         except Exception as error:  # the exporters raise anything from torch internals
@@ -94,23 +100,55 @@ def export_onnx(compiled: CompiledGraph, path: str | os.PathLike, opset: int = M
                 leftover.unlink(missing_ok=True)
         return OnnxExport(path, _declared_opset(path), name, seconds, tuple(input_names), tuple(output_names),
                           dynamic_batch, "; ".join(failures))
-    raise ExportError(f"cannot export the model to ONNX: {'; '.join(failures)}")
+    smaller = (f" (traced at the smaller input sizes {listing(shapes.shapes.values())}, with those sizes left "
+               "free, since the declared ones would not fit in memory)" if shapes.reduced else "")
+    raise ExportError(f"cannot export the model to ONNX{smaller}: {'; '.join(failures)}")
 
 
-def _export_torchscript(model, inputs, path, input_names, output_names, opset, dynamic_batch) -> None:
+def _dynamic_axes(compiled: CompiledGraph, shapes: CheckShapes, dynamic_batch: bool) -> list[dict[int, str]]:
+    """Per input, then per output: axis -> name of each size the export leaves free. The batch when
+    `dynamic_batch`; and the sizes the sample was made smaller in (`check_sizes`), so that the graph
+    traced at the small size is the one for the declared size (`_declare_sizes` writes those back)."""
+    axes = []
+    for node_id in compiled.inputs:
+        declared = compiled.shapes.info[node_id].outputs["out"].shape
+        axes.append({axis: f"{node_id}_size_{axis}" for axis, (size, small) in
+                     enumerate(zip(declared, shapes.shapes[node_id]), start=1) if size != small})
+    for node_id, port in compiled.output_sources:
+        declared = compiled.shapes.info[node_id].outputs[port].shape
+        axes.append({axis: f"{node_id}_size_{axis}" for axis, (size, small) in
+                     enumerate(zip(declared, shapes.output_shape(node_id, port)), start=1) if size != small})
+    return [{0: "batch", **free} if dynamic_batch else free for free in axes]
+
+
+def _declare_sizes(path: Path, compiled: CompiledGraph) -> None:
+    """Write the Input nodes' sizes (and the outputs' sizes inferred from them) into an ONNX file that was
+    traced with some sizes free; the batch stays as it was exported."""
+    import onnx
+
+    model = onnx.load(str(path))
+    declared = [compiled.shapes.info[n].outputs["out"].shape for n in compiled.inputs] + [
+        compiled.shapes.info[n].outputs[port].shape for n, port in compiled.output_sources]
+    for info, shape in zip([*model.graph.input, *model.graph.output], declared):
+        for dim, size in zip(info.type.tensor_type.shape.dim[1:], shape):
+            dim.dim_value = size
+    del model.graph.value_info[:]  # sizes traced at the small sample
+    onnx.save(model, str(path))
+
+
+def _export_torchscript(model, inputs, path, input_names, output_names, opset, axes) -> None:
     # output_names are required: without them a GraphModule with dynamic_axes fails on 'Graph.outputs'
-    axes = {name: {0: "batch"} for name in input_names + output_names} if dynamic_batch else None
+    named = {name: free for name, free in zip(input_names + output_names, axes) if free}
     torch.onnx.export(model, inputs, str(path), dynamo=False, opset_version=opset, input_names=input_names,
-                      output_names=output_names, dynamic_axes=axes)
+                      output_names=output_names, dynamic_axes=named or None)
 
 
-def _export_dynamo(model, inputs, path, input_names, output_names, opset, dynamic_batch) -> None:
-    batch = torch.export.Dim("batch")
+def _export_dynamo(model, inputs, path, input_names, output_names, opset, axes) -> None:
     # the tuple form: dict keys would have to match forward's argument names
-    shapes = tuple({0: batch} for _ in inputs) if dynamic_batch else None
+    shapes = tuple({axis: torch.export.Dim(name) for axis, name in free.items()} for free in axes[:len(inputs)])
     torch.onnx.export(model, inputs, str(path), dynamo=True, opset_version=max(opset, DYNAMO_MIN_OPSET),
-                      input_names=input_names, output_names=output_names, dynamic_shapes=shapes,
-                      external_data=False, verbose=False)
+                      input_names=input_names, output_names=output_names,
+                      dynamic_shapes=shapes if any(shapes) else None, external_data=False, verbose=False)
 
 
 _EXPORT = {"torchscript": _export_torchscript, "dynamo": _export_dynamo}
@@ -173,11 +211,14 @@ def _declared_opset(path: Path) -> int:
     return next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
 
 
-def verify_onnx(compiled: CompiledGraph, path: str | os.PathLike, batch: int = 3, seed: int = 0) -> float:
+def verify_onnx(compiled: CompiledGraph, path: str | os.PathLike, batch: int = 1, seed: int = 0) -> float:
     """Check the file with onnx.checker, run it in onnxruntime (CPU) and in torch on the same random
     inputs, and return the largest absolute difference between their outputs.
 
-    A file exported without a dynamic batch is run at the batch size it was exported with.
+    The default batch, 1, differs from the one traced (`EXPORT_BATCH`), so a batch size baked into the
+    file shows, and it needs no more memory than the export did: the sizes `check_sizes` makes smaller
+    here were made smaller for the export too. A file exported without a dynamic batch is run at the
+    batch size it was exported with.
     Raise ExportError when the file is invalid or its inputs and outputs don't match the model.
     """
     import onnx
@@ -196,7 +237,13 @@ def verify_onnx(compiled: CompiledGraph, path: str | os.PathLike, batch: int = 3
         raise ExportError(f"{path} does not belong to this model: it has inputs {file_inputs} and outputs "
                           f"{file_outputs}, the model has {input_names} and {output_names}")
     fixed_batch = session.get_inputs()[0].shape[0]
-    inputs = sample_inputs(compiled, fixed_batch if isinstance(fixed_batch, int) else batch, seed)
+    batch = fixed_batch if isinstance(fixed_batch, int) else batch
+    shapes = check_shapes(compiled, batch, variant=1)  # not the sizes the export traced, where it made them small
+    if shapes.reduced:  # the same file, with the sizes the check makes smaller declared free
+        model = onnx.load(str(path))
+        session = onnxruntime.InferenceSession(onnx_at_check_sizes(model, shapes, dict(zip(input_names,
+                                               compiled.inputs))), providers=["CPUExecutionProvider"])
+    inputs = check_inputs(compiled, batch, seed, shapes)
     expected = run_model(eval_copy(compiled), inputs)
     actual = session.run(output_names, {name: tensor.numpy() for name, tensor in zip(input_names, inputs)})
     return max_difference(expected, actual)

@@ -36,16 +36,19 @@ from pathlib import Path
 
 import torch
 
-from engine.errors import UserError
+from engine.check_sizes import check_inputs, check_shapes, onnx_at_check_sizes
+from engine.errors import UserError, reason
 from engine.importers.common import (
+    UNCHECKED,
     ImportedFiles,
     ImportResult,
     Verification,
     compare_outputs,
     save_verified,
-    seeded_inputs,
 )
 from engine.importers.onnx_mapping.importer import MAPPED_OPERATORS, OnnxImporter
+from engine.importers.onnx_mapping.stored_tensors import load_external_data
+from engine.memory_budget import TooLarge
 
 __all__ = ["MAPPED_OPERATORS", "import_onnx", "import_onnx_file", "load_onnx", "verify_import"]
 
@@ -61,12 +64,16 @@ def load_onnx(source) -> tuple:
         what = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise UserError(f"ONNX file {path} {what}")
     try:
-        model = onnx.load(str(path))
-    except Exception as error:  # protobuf DecodeError, missing external data, ...
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # protobuf DecodeError, ...
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{path} is not a readable ONNX model ({first})") from None
     if not model.graph.node and not model.graph.output:
         raise UserError(f"{path} is not an ONNX model (it holds no graph)")
+    try:
+        load_external_data(model, path.parent)  # sizes checked before anything is read
+    except UserError as error:
+        raise UserError(f"{path}: {error.message}", error.hint) from None
     return model, str(path)
 
 
@@ -88,28 +95,32 @@ def import_onnx_file(model_path, project_path, weights_path=None, verify: bool =
     With `verify` the import is first run against onnxruntime on random inputs, and
     `ImportMismatch` is raised (nothing written) if the outputs differ.
     """
-    result = import_onnx(model_path, Path(project_path).stem)
-    verification = verify_import(model_path, result) if verify else None
-    return save_verified(result, verification, str(model_path), project_path, weights_path)
+    model, display = load_onnx(model_path)  # read once: the weights may be large
+    result = OnnxImporter(model, display).run(Path(project_path).stem)
+    verification = verify_import(model, result, display=display) if verify else None
+    return save_verified(result, verification, display, project_path, weights_path)
 
 
-def verify_import(source, result: ImportResult, batch: int = 2, seed: int = 0) -> Verification | None:
+def verify_import(source, result: ImportResult, batch: int = 2, seed: int = 0,
+                  display: str | None = None) -> Verification | None:
     """Run the original model in onnxruntime and the imported graph in torch on the same random inputs
-    (None if onnxruntime cannot run the original)."""
+    (None if onnxruntime cannot run the original). The inputs are smaller than declared where the
+    graph allows and the declared size would not fit in memory (`engine.check_sizes`)."""
     import onnxruntime
 
-    model, _ = load_onnx(source)
+    model, name = load_onnx(source)
+    display = display or name
+    compiled = result.compiled
+    batch = _fixed_batch(model) or batch
+    shapes = check_shapes(compiled, batch, UNCHECKED)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     try:
-        session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+        session = onnxruntime.InferenceSession(onnx_at_check_sizes(model, shapes, result.inputs), options,
                                                providers=["CPUExecutionProvider"])
     except Exception:  # an operator onnxruntime lacks: nothing to compare against
         return None
-    compiled = result.compiled
-    first = session.get_inputs()[0].shape[0] if session.get_inputs() else None
-    batch = first if isinstance(first, int) and first > 0 else batch
-    tensors = seeded_inputs(compiled, batch, seed)
+    tensors = check_inputs(compiled, batch, seed, shapes)
     by_node = dict(zip(compiled.inputs, tensors))
     feeds = {name: by_node[node].numpy() for name, node in result.inputs.items() if node in by_node}
     with torch.no_grad():
@@ -117,6 +128,23 @@ def verify_import(source, result: ImportResult, batch: int = 2, seed: int = 0) -
     outputs = outputs if isinstance(outputs, tuple) else (outputs,)
     by_output = dict(zip(compiled.outputs, outputs))
     names = list(result.outputs)
-    expected = session.run(names, feeds)
+    try:
+        expected = session.run(names, feeds)
+    except Exception as error:  # noqa: BLE001 - onnxruntime's own exception types
+        if not shapes.reduced:
+            raise
+        raise TooLarge(f"{display} is too large to check at its declared input size, and it does not run at a "
+                       f"smaller one in onnxruntime ({reason(error)})",
+                       UNCHECKED) from None
     pairs = [(by_output[result.outputs[name]], torch.tensor(want)) for name, want in zip(names, expected)]
     return compare_outputs(pairs, "onnxruntime")
+
+
+def _fixed_batch(model) -> int | None:
+    """The batch size the model's first input declares, if it declares one."""
+    constants = {tensor.name for tensor in model.graph.initializer}
+    for info in model.graph.input:
+        if info.name not in constants:
+            dims = info.type.tensor_type.shape.dim
+            return dims[0].dim_value if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0 else None
+    return None

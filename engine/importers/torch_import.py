@@ -36,14 +36,15 @@ from pathlib import Path
 import torch
 from torch import fx, nn
 
+from engine.check_sizes import check_inputs, check_shapes
 from engine.errors import UserError
 from engine.importers.common import (
+    UNCHECKED,
     ImportedFiles,
     ImportResult,
     Verification,
     compare_outputs,
     save_verified,
-    seeded_inputs,
 )
 from engine.importers.torch_mapping.importer import TorchImporter
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES
@@ -128,10 +129,10 @@ def import_torch_file(spec: str, project_path, input_shapes=None, weights=None, 
 def verify_module_import(module: nn.Module, result: ImportResult, batch: int = 2, seed: int = 0) -> Verification:
     """Run the module and the imported graph (both in eval mode) on the same random inputs."""
     compiled = result.compiled
-    inputs = seeded_inputs(compiled, batch, seed)
+    inputs = check_inputs(compiled, batch, seed, check_shapes(compiled, batch, UNCHECKED))  # small where it can be
     by_node = dict(zip(compiled.inputs, inputs))
     shapes = {n.id: n.params["shape"] for n in result.project.graph.nodes() if n.type == "Input"}
-    ordered = [by_node[node] if node in by_node else torch.zeros((batch, *shapes[node]))  # an unused argument
+    ordered = [by_node[node] if node in by_node else torch.zeros(()).expand(batch, *shapes[node])  # unused
                for node in result.inputs.values()]
     was_training = module.training
     module.eval()

@@ -61,9 +61,10 @@ class OnnxImporter(ModelReading, ActivationChains, ElementwiseOps, LayerOps, Sha
 
     # ---- driver -----------------------------------------------------------
     def run(self, name: str) -> ImportResult:
+        self._check_opset()
         nodes = list(self.graph.node)
         self._read_initializers()
-        live = self._live(nodes)
+        live = self._in_order(self._live(nodes))
         self.consumers = Counter(i for n in live for i in n.input if i)
         self.consumers.update(o.name for o in self.graph.output)
         self._read_inputs()

@@ -7,25 +7,81 @@ A mixin of `OnnxImporter`: it fills `consts` (tensor name -> numpy array),
 
 from __future__ import annotations
 
+import heapq
+import math
+
 import numpy as np
 
+from engine.errors import UserError
 from engine.importers.common import POISON
+from engine.importers.onnx_mapping.stored_tensors import (
+    DamagedTensor,
+    element_count,
+    sparse_array,
+    stored_array,
+)
 from engine.importers.onnx_mapping.values import DTYPES, NONDETERMINISTIC, Dyn, node_attributes, node_label
+from engine.memory_budget import check_budget, gigabytes
+from graphs.errors import quoted
+
+MIN_OPSET = 6  # the oldest opset the importer is tested on (the onnx package's converted PyTorch models)
 
 
 class ModelReading:
     def _read_initializers(self) -> None:
-        from onnx import numpy_helper
-
         for tensor in self.graph.initializer:
-            self.consts[tensor.name] = numpy_helper.to_array(tensor)
+            self.consts[tensor.name] = stored_array(tensor, f"initializer {quoted(tensor.name)}")
         for sparse in self.graph.sparse_initializer:
-            values = numpy_helper.to_array(sparse.values).reshape(-1)
-            indices = numpy_helper.to_array(sparse.indices)
-            dense = np.zeros(int(np.prod(sparse.dims)), dtype=values.dtype)
-            flat = indices if indices.ndim == 1 else np.ravel_multi_index(indices.T, tuple(sparse.dims))
-            dense[flat] = values
-            self.consts[sparse.values.name] = dense.reshape(tuple(sparse.dims))
+            self.consts[sparse.values.name] = sparse_array(sparse, f"sparse initializer {quoted(sparse.values.name)}")
+
+    def _check_opset(self) -> None:
+        """The default domain's opset must be one the importer is tested on and onnx knows."""
+        import onnx
+
+        versions = [o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")]
+        newest = onnx.defs.onnx_opset_version()
+        if not versions:
+            raise UserError(f"{self.source} declares no opset for the standard ONNX operators; the file is damaged")
+        if not MIN_OPSET <= versions[0] <= newest:
+            raise UserError(f"{self.source} uses ONNX opset {versions[0]}; Neurocanvas imports opsets "
+                            f"{MIN_OPSET} to {newest}", "Export the model again with a supported opset.")
+
+    def _in_order(self, live):
+        """The live nodes in an order where each comes after the nodes it reads (ONNX requires the file
+        to be sorted, but not every exporter does); `UserError` for a tensor nothing provides, a tensor
+        two nodes produce, or a cycle (naming the nodes on it)."""
+        producer = {}
+        for node in live:
+            for out in filter(None, node.output):
+                if out in producer:
+                    raise UserError(f"{self.source}: tensor {quoted(out)} is produced by two nodes, "
+                                    f"{quoted(node_label(producer[out]))} and {quoted(node_label(node))}; "
+                                    "the file is damaged")
+                producer[out] = node
+        given = {i.name for i in self.graph.input} | set(self.consts)
+        for name in [i for n in live for i in n.input if i] + [o.name for o in self.graph.output]:
+            if name not in producer and name not in given:
+                raise UserError(f"{self.source}: tensor {quoted(name)} is read but no node, initializer or "
+                                "graph input provides it; the file is damaged")
+        waiting = [sum(1 for i in n.input if i in producer) for n in live]
+        readers: dict[str, list[int]] = {}
+        for index, node in enumerate(live):
+            for name in filter(None, node.input):
+                readers.setdefault(name, []).append(index)
+        ready = [index for index, count in enumerate(waiting) if not count]  # a heap: file order where possible
+        order = []
+        while ready:
+            node = live[heapq.heappop(ready)]
+            order.append(node)
+            for out in filter(None, node.output):
+                for reader in readers.get(out, ()):
+                    waiting[reader] -= 1
+                    if not waiting[reader]:
+                        heapq.heappush(ready, reader)
+        if len(order) < len(live):
+            raise UserError(f"{self.source}: the graph is cyclic: {_cycle(live, order, producer)}; "
+                            "an ONNX graph must be acyclic")
+        return order
 
     def _live(self, nodes):
         """The nodes that some graph output depends on, in file order."""
@@ -95,6 +151,8 @@ class ModelReading:
                     continue
                 try:
                     values = self._evaluate(node)
+                except DamagedTensor:
+                    raise
                 except Exception as error:  # noqa: BLE001 - the reference implementation raises anything
                     self.problems.append(f"{node.op_type} '{node_label(node)}': its constant could not be computed "
                                          f"({str(error).strip().splitlines()[0] if str(error).strip() else error})")
@@ -115,14 +173,16 @@ class ModelReading:
         if op == "Identity":
             return [args[0]]
         if op == "Constant" and "value" in a:
-            from onnx import numpy_helper
-
-            return [numpy_helper.to_array(a["value"])]
+            return [stored_array(a["value"], f"the value of Constant {quoted(node_label(node))}")]
+        if op == "Constant" and "sparse_value" in a:
+            return [sparse_array(a["sparse_value"], f"the value of Constant {quoted(node_label(node))}")]
         if op == "ConstantOfShape":
-            from onnx import numpy_helper
-
-            fill = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
-            return [np.full(tuple(int(d) for d in args[0]), fill.reshape(-1)[0], dtype=fill.dtype)]
+            fill = (stored_array(a["value"], f"the value of ConstantOfShape {quoted(node_label(node))}")
+                    if "value" in a else np.zeros(1, np.float32))
+            shape = tuple(int(d) for d in np.asarray(args[0]).reshape(-1))
+            _check_folded_size(element_count(shape, f"the shape of ConstantOfShape {quoted(node_label(node))}"),
+                               fill.dtype.itemsize)
+            return [np.full(shape, fill.reshape(-1)[0], dtype=fill.dtype)]
         if op == "Unsqueeze" and "axes" in a:  # before opset 13 (the reference evaluator only knows the new form)
             out = args[0]
             for axis in sorted(ax + out.ndim + len(a["axes"]) if ax < 0 else ax for ax in a["axes"]):
@@ -130,6 +190,9 @@ class ModelReading:
             return [out]
         if op == "Squeeze" and "axes" in a:
             return [np.squeeze(args[0], axis=tuple(a["axes"]))]
+        count = _folded_count(op, args)
+        if count is not None:
+            _check_folded_size(count, args[0].dtype.itemsize)
         from onnx import helper
         from onnx.reference import ReferenceEvaluator
 
@@ -140,3 +203,39 @@ class ModelReading:
         graph = helper.make_graph([node], "fold", inputs, outputs)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
         return ReferenceEvaluator(model).run(None, feeds)
+
+
+def _cycle(live, done, producer) -> str:
+    """One cycle among the nodes left unsorted, as 'a -> b -> a'."""
+    finished = {id(n) for n in done}
+    node = next(n for n in live if id(n) not in finished)
+    path: list = []
+    while id(node) not in {id(n) for n in path}:
+        path.append(node)
+        node = next(producer[i] for i in node.input if i in producer and id(producer[i]) not in finished)
+    start = next(index for index, n in enumerate(path) if n is node)
+    loop = path[start:][::-1]  # the path follows producers: reversed, it follows the data
+    return " -> ".join(f"{n.op_type} {quoted(node_label(n))}" for n in [*loop, loop[0]])
+
+
+def _folded_count(op: str, args: list) -> int | None:
+    """How many elements the ops that make large tensors from small ones would make, when known."""
+    try:
+        if op == "Expand":
+            shape = np.broadcast_shapes(args[0].shape, tuple(int(d) for d in args[1].reshape(-1)))
+            return element_count(shape, "the shape of Expand")
+        if op == "Tile":
+            return args[0].size * math.prod(max(int(r), 0) for r in args[1].reshape(-1))
+        if op == "Range":
+            start, limit, delta = (float(np.asarray(v).reshape(-1)[0]) for v in args[:3])
+            return max(math.ceil((limit - start) / delta), 0) if delta else None
+    except (ValueError, TypeError, IndexError, OverflowError, AttributeError):
+        return None  # the evaluator explains a malformed node better
+    return None
+
+
+def _check_folded_size(count: int, itemsize: int) -> None:
+    """Refuse to compute a constant larger than a check may allocate (a shape of [1e5, 1e5])."""
+    size = count * itemsize
+    if size > check_budget():
+        raise ValueError(f"it would take {gigabytes(size)}")
