@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
-from engine.memory_budget import FLOAT_BYTES, TooLarge, parameter_problem, too_large_message
+from engine.memory_budget import FLOAT_BYTES, TooLarge, is_out_of_memory, parameter_problem, too_large_message
 from engine.modules import FUNCTIONAL, build_module
 from engine.shapes import InferenceResult, infer
 from graphs.document import Graph
@@ -112,7 +112,7 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         raise CompileError(shapes.errors)
     too_large = parameter_problem(graph, shapes)
     if too_large:
-        raise TooLarge(too_large)
+        raise TooLarge(too_large.message)
     nodes = {n.id: n for n in graph.nodes()}
     order = topological_order(graph)
     losses = [n for n in order if nodes[n].spec.is_loss]
@@ -148,7 +148,7 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         except GraphError:
             raise
         except Exception as error:  # a torch constructor refusing a value the schema allowed, or the allocator
-            if _out_of_memory(error):
+            if is_out_of_memory(error):
                 raise TooLarge(too_large_message(node.type, node_id, shapes.info[node_id].params,
                                                  shapes.total_params * FLOAT_BYTES, None)) from None
             raise CompileError([GraphError(f"{node.type} '{node_id}': {error}", node=node_id)]) from error
@@ -184,12 +184,6 @@ def _call_module(g: fx.Graph, names: _Names, node_type: str, node_id: str, param
         if params["output"] == "last":
             out = item(out, (slice(None), -1), "last")
     return out
-
-
-def _out_of_memory(error: Exception) -> bool:
-    """The allocator refused: torch's CPU allocator raises a RuntimeError saying so."""
-    return isinstance(error, MemoryError) or (
-        isinstance(error, RuntimeError) and ("can't allocate memory" in str(error) or "out of memory" in str(error)))
 
 
 def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:

@@ -31,7 +31,8 @@ def shapeless_data_nodes(graph: Graph) -> list[str]:
 def load_training_data(config: TrainingConfig, base_dir: Path) -> Dataset:
     """The dataset `config` names, split as configured; running out of memory is a UserError with advice."""
     from engine.data import load_dataset
-    from engine.training.failures import first_line, is_out_of_memory
+    from engine.memory_budget import is_out_of_memory
+    from engine.training.failures import first_line
 
     try:
         return load_dataset(config.dataset, base_dir, config.val_split, config.seed)

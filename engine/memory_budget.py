@@ -15,7 +15,7 @@ import math
 import os
 
 from engine.errors import UserError
-from graphs.errors import quoted
+from graphs.errors import GraphError, quoted
 
 GB = 1e9  # messages speak decimal gigabytes, as file managers and vendors do
 FLOAT_BYTES = 4  # parameters are float32
@@ -71,14 +71,15 @@ def tensor_bytes(shapes, batch: int) -> int:
     return sum(spec_bytes(spec, batch) for info in shapes.info.values() for spec in info.outputs.values())
 
 
-def parameter_problem(graph, shapes, available: int | None = None) -> str | None:
-    """Why the parameters of the inferred graph cannot be allocated (naming the largest layer), or None."""
+def parameter_problem(graph, shapes, available: int | None = None) -> GraphError | None:
+    """Why the parameters of the inferred graph cannot be allocated, on its largest layer, or None."""
     available = available_bytes() if available is None else available
     total = shapes.total_params * FLOAT_BYTES
     if available is None or total <= available:
         return None
     node_id, info = max(shapes.info.items(), key=lambda item: item[1].params)
-    return too_large_message(graph.node(node_id).type, node_id, info.params, total, available)
+    return GraphError(too_large_message(graph.node(node_id).type, node_id, info.params, total, available),
+                      node=node_id)
 
 
 def too_large_message(type_name: str, node_id: str, params: int, total: int, available: int | None) -> str:
@@ -89,3 +90,18 @@ def too_large_message(type_name: str, node_id: str, params: int, total: int, ava
             else f"; this computer has {gigabytes(available)} of memory available")
     return (f"{type_name} {quoted(node_id)} needs {gigabytes(largest)} for its {params:,} parameters{whole}"
             f"{have}. Make the layer smaller (fewer features or channels, or a pooling layer before a Flatten)")
+
+
+# How allocators word running out: CUDA ("CUDA out of memory", torch.OutOfMemoryError), MPS and older
+# CUDA builds, then torch's CPU allocator on Linux ("can't allocate memory: you tried to allocate N
+# bytes") and on Windows ("not enough memory").
+OUT_OF_MEMORY_WORDS = ("out of memory", "can't allocate memory", "not enough memory")
+CPU_ALLOCATOR = "DefaultCPUAllocator"
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether `error` is an allocator running out of memory, on the device or on the host (torch's
+    OutOfMemoryError is a RuntimeError saying "out of memory", so no torch import is needed here)."""
+    if isinstance(error, MemoryError):
+        return True
+    return isinstance(error, RuntimeError) and any(words in str(error) for words in OUT_OF_MEMORY_WORDS)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from engine.data_shapes import graph_as_trained, shapeless_data_nodes
 from engine.errors import UserError, listing
+from engine.memory_budget import parameter_problem
 from engine.shapes import InferenceResult, fmt, infer
 from graphs.errors import GraphError, ProjectFormatError, printable
 from graphs.project import load_project
@@ -90,6 +91,9 @@ def run(args) -> int:
     if load_errors:  # they replace "has no shape" on the nodes they name
         named = {e.node for e in load_errors}
         result = replace(result, errors=load_errors + [e for e in result.errors if e.node not in named])
+    too_large = parameter_problem(graph, result) if result.valid else None
+    if too_large:  # as train and export refuse it, before allocating
+        result = replace(result, errors=[too_large])
     if args.json:
         print(json.dumps(summary(project, result)))
     else:

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.check_sizes import check_shapes
 from engine.compiler import CompiledGraph, _index_bound
 from engine.errors import UserError
 from engine.export.forward_code import forward_source, literal
@@ -68,6 +69,7 @@ def export_python(compiled: CompiledGraph, graph: Graph, path: str | os.PathLike
     `graph` must be the graph `compiled` was compiled from (it supplies each node's type and params).
     """
     path = Path(path)
+    check_shapes(compiled, 3)  # refuses a model too large to check, before anything is written
     class_name = class_name or class_name_for(project_name)
     weights_ref = None
     if weights_path is not None:

@@ -266,15 +266,18 @@ class ImportResult:
     compiled: object = None
 
     def save(self, project_path: str | os.PathLike, weights_path: str | os.PathLike | None = None) -> tuple[Path, Path]:
-        """Write the project JSON and its weights (`<project>.safetensors` beside it unless given)."""
+        """Write the project JSON and its weights (`<project>.safetensors` beside it unless given): both
+        appear, or neither."""
+        from engine.output_paths import StagedOutputs
         from engine.weights import save_weights
 
         project_path = Path(project_path)
         weights_path = Path(weights_path) if weights_path else weights_path_for(project_path)
         if not project_path.parent.is_dir():
             raise UserError(f"cannot write {project_path}: the folder {project_path.parent} does not exist")
-        save_weights(self.compiled.model, weights_path, metadata={"source": "neurocanvas import"})
-        save_project(self.project, project_path)
+        with StagedOutputs() as staged:
+            save_weights(self.compiled.model, staged.temporary(weights_path), metadata={"source": "neurocanvas import"})
+            save_project(self.project, staged.temporary(project_path))
         return project_path, weights_path
 
 

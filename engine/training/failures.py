@@ -19,6 +19,7 @@ import traceback
 import torch
 
 from engine.errors import UserError
+from engine.memory_budget import CPU_ALLOCATOR, is_out_of_memory
 from engine.shapes import describe
 from graphs.errors import GraphError
 
@@ -53,20 +54,6 @@ def place_in_run(epoch: int, batch: int, validating: bool) -> str:
     if validating:
         return f"in the validation of epoch {epoch}"
     return f"at epoch {epoch}, batch {batch}"
-
-
-# How allocators other than CUDA's word running out: MPS and older CUDA builds, then torch's CPU allocator
-# on Linux ("can't allocate memory: you tried to allocate N bytes") and on Windows ("not enough memory").
-OUT_OF_MEMORY_WORDS = ("out of memory", "can't allocate memory", "not enough memory")
-CPU_ALLOCATOR = "DefaultCPUAllocator"
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """Whether `error` is an allocator running out of memory, on the device or on the host."""
-    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
-        return True
-    text = str(error)
-    return isinstance(error, RuntimeError) and any(words in text for words in OUT_OF_MEMORY_WORDS)
 
 
 def memory_ran_out(error: BaseException, device: torch.device) -> str:

@@ -1,6 +1,8 @@
 """Models too large for memory: refused from the inferred parameter counts, before anything is allocated,
 with the size and the layer named (not "the graph is not valid")."""
 
+import json
+
 import pytest
 
 import engine.memory_budget
@@ -58,3 +60,19 @@ def test_train_and_export_exit_2_with_the_size(command, tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert "Linear 'fc' needs 17.2 GB" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.json"]
+
+
+def test_check_refuses_the_same_model_on_its_largest_layer(tmp_path, capsys, eight_gigabytes):
+    project = tmp_path / "wide.json"
+    save_project(Project(graph=wide_linear(65536, 65536), name="wide"), project)
+    assert main.main(["check", str(project), "--json"]) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert not report["valid"] and [e["node"] for e in report["errors"]] == ["fc"]
+    assert report["errors"][0]["message"].startswith("Linear 'fc' needs 17.2 GB")
+    assert report["nodes"]["fc"]["params"] == 65536 * 65536 + 65536  # the summary is still there
+
+
+def test_check_passes_a_model_that_fits(tmp_path, capsys, eight_gigabytes):
+    project = tmp_path / "narrow.json"
+    save_project(Project(graph=wide_linear(64, 10), name="narrow"), project)
+    assert main.main(["check", str(project)]) == 0
