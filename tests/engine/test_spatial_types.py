@@ -5,6 +5,7 @@ checked against torch in tests/engine/test_shape_property.py; imports in tests/e
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from engine.export import export_onnx, prepare_model, verify_onnx
 from engine.export.python_code import export_python, verify_python
@@ -79,3 +80,42 @@ def test_the_palette_and_the_inspector_offer_them(qtbot):
             qtbot.addWidget(editor)
             editor.set_value(CASES[type_name][0].get(spec.name, spec.default))
             assert editor.value() == CASES[type_name][0].get(spec.name, spec.default)
+
+
+class _FunctionalPools(torch.nn.Module):
+    """The functional spellings of the new pools, as a model written by hand would use them."""
+
+    def forward(self, x, seq):
+        x = F.max_pool3d(x, 2, stride=1, padding=1)
+        x = F.avg_pool3d(x, kernel_size=2, ceil_mode=True)
+        x = F.adaptive_avg_pool3d(x, (2, 1, 2))
+        x = F.adaptive_max_pool3d(x, 1)
+        seq = F.avg_pool1d(seq, 3, 2, 1, count_include_pad=False)
+        seq = F.adaptive_max_pool1d(seq, 2)
+        seq = F.adaptive_avg_pool1d(seq, 1)
+        return x.flatten(1) + seq.flatten(1)
+
+
+def test_functional_pools_import_from_torch_fx():
+    from engine.importers.torch_import import import_module, verify_module_import
+
+    module = _FunctionalPools()
+    result = import_module(module, [(4, 5, 6, 6), (4, 9)])
+    assert [n.type for n in result.project.graph.nodes() if n.type.endswith(("Pool1d", "Pool3d"))] == [
+        "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d",
+        "AvgPool1d", "AdaptiveMaxPool1d", "AdaptiveAvgPool1d"]
+    assert verify_module_import(module, result).ok
+
+
+def test_pools_returning_indices_are_refused():
+    from engine.importers.common import ImportRefused
+    from engine.importers.torch_import import import_module
+
+    class Indices(torch.nn.Module):
+        def forward(self, x):
+            return F.adaptive_max_pool2d(x, 2, return_indices=True)[0]
+
+    with pytest.raises(ImportRefused, match="adaptive_max_pool2d_with_indices"):  # fx traces the indices variant
+        import_module(Indices(), [(3, 4, 4)])
+    with pytest.raises(ImportRefused, match="return_indices=True is not imported"):
+        import_module(torch.nn.Sequential(torch.nn.AdaptiveMaxPool3d(2, return_indices=True)), [(3, 4, 4, 4)])
