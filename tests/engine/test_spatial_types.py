@@ -119,3 +119,24 @@ def test_pools_returning_indices_are_refused():
         import_module(Indices(), [(3, 4, 4)])
     with pytest.raises(ImportRefused, match="return_indices=True is not imported"):
         import_module(torch.nn.Sequential(torch.nn.AdaptiveMaxPool3d(2, return_indices=True)), [(3, 4, 4, 4)])
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("operator", ["GlobalMaxPool", "GlobalAveragePool"])
+def test_onnx_global_pools_import_as_adaptive_pools_of_their_rank(operator, rank):
+    import numpy as np
+    from onnx import helper
+
+    from engine.importers.onnx_import import import_onnx
+    from tests.engine.onnx_models import make_model, ort_run, types
+
+    spatial = [5, 4, 3][:rank]
+    model = make_model([helper.make_node(operator, ["x"], ["y"])], [("x", ["batch", 2, *spatial])],
+                       [("y", ["batch", 2, *[1] * rank])])
+    result = import_onnx(model)
+    kind = "Max" if operator == "GlobalMaxPool" else "Avg"
+    assert types(result) == ["Input", f"Adaptive{kind}Pool{rank}d"]
+    x = np.random.default_rng(rank).normal(size=(3, 2, *spatial)).astype(np.float32)
+    with torch.no_grad():
+        got = result.compiled.model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, ort_run(model, {"x": x})["y"], atol=1e-6)
