@@ -124,10 +124,6 @@ class Op:
     batch_first: bool = False
     forward: Recipe | None = None
 
-    @property
-    def functional(self) -> bool:
-        return self.module is None
-
 
 def module_op(shape, module: str, **fields) -> Op:
     """An op built as the `torch.nn` class `module` and called on its inputs."""
