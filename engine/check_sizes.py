@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import torch
 
 from engine.memory_budget import TooLarge, check_budget, gigabytes, spec_bytes, tensor_bytes
-from engine.modules import FUNCTIONAL, constructor
+from engine.modules import constructor
+from engine.ops import OPS
 from engine.shapes import InferenceResult, infer
 from graphs.catalogue import CATALOGUE
 
@@ -113,7 +114,7 @@ def _modules(graph, inference: InferenceResult) -> dict | None:
     """Every module node's torch class and constructor arguments (None where a node has no shapes)."""
     built = {}
     for node in graph.nodes():
-        if node.type in FUNCTIONAL:
+        if OPS[node.type].module is None:  # a functional node builds no module
             continue
         if node.id not in inference.inputs or node.id not in inference.info:
             return None

@@ -17,7 +17,8 @@ import torch
 from torch import fx, nn
 
 from engine.memory_budget import FLOAT_BYTES, TooLarge, is_out_of_memory, parameter_problem, too_large_message
-from engine.modules import FUNCTIONAL, build_module
+from engine.modules import build_module
+from engine.ops import OPS
 from engine.shapes import InferenceResult, infer
 from graphs.document import Graph
 from graphs.errors import GraphError
@@ -83,25 +84,37 @@ class _Names:
         return name
 
 
-def _emit(g: fx.Graph, names: _Names, node_type: str, node_id: str, params: dict, args: list) -> fx.Node:
-    """Add the fx node(s) computing one functional catalogue node; its last op is named after it."""
-    def op(kind, target, op_args, kwargs=None):
-        return g.create_node(kind, target, tuple(op_args), kwargs or {}, name=node_id)
+class _FxEmitter:
+    """The `engine.ops.Emitter` for one node: adds its fx nodes, the result named after the node id and
+    helper steps `{node id}_{helper}`; functions named in the op table are resolved here."""
 
-    if node_type in ("Add", "Multiply"):
-        combine = operator.add if node_type == "Add" else operator.mul
-        out = args[0]
-        for i, other in enumerate(args[1:-1], 1):
-            out = g.create_node("call_function", combine, (out, other), name=names.helper(node_id, f"partial{i}"))
-        return op("call_function", combine, (out, args[-1]))
-    if node_type == "Concat":
-        return op("call_function", torch.cat, (list(args),), {"dim": params["dim"]})
-    if node_type == "Reshape":
-        batch = g.create_node("call_method", "size", (args[0], 0), name=names.helper(node_id, "batch"))
-        return op("call_method", "reshape", (args[0], batch, *params["shape"]))
-    if node_type == "Permute":
-        return op("call_method", "permute", (args[0], *params["dims"]))
-    raise GraphError(f"{node_type} '{node_id}' cannot be compiled", node=node_id)
+    def __init__(self, g: fx.Graph, names: _Names, node_id: str):
+        self.g, self.names, self.node_id = g, names, node_id
+
+    def _name(self, helper: str | None) -> str:
+        return self.node_id if helper is None else self.names.helper(self.node_id, helper)
+
+    def module(self, args, kwargs=None):
+        return self.g.create_node("call_module", self.node_id, tuple(args), kwargs or {}, name=self.node_id)
+
+    def function(self, target: str, args, kwargs=None, helper=None):
+        return self.g.create_node("call_function", _resolve(target), tuple(args), kwargs or {},
+                                  name=self._name(helper))
+
+    def method(self, name: str, args, kwargs=None, helper=None):
+        return self.g.create_node("call_method", name, tuple(args), kwargs or {}, name=self._name(helper))
+
+    def item(self, value, index, helper: str):
+        return self.function("operator.getitem", (value, index), helper=helper)
+
+
+_NAMESPACES = {"operator": operator, "torch": torch, "torch.nn.functional": torch.nn.functional}
+
+
+def _resolve(target: str):
+    """`torch.cat` -> torch.cat: only names in the namespaces the exported Python can write."""
+    namespace, _, name = target.rpartition(".")
+    return getattr(_NAMESPACES[namespace], name)
 
 
 def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> CompiledGraph:
@@ -121,7 +134,7 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         output_sources = list(dict.fromkeys(sources[(loss, "input")] for loss in losses))
     else:
         fed = {e.source for e in graph.edges()}
-        output_sources = [(n, "out") for n in order if n not in fed and nodes[n].type not in ("Input", "Target")]
+        output_sources = [(n, "out") for n in order if n not in fed and not nodes[n].spec.is_data]
     if not output_sources:
         raise CompileError([GraphError("the graph has no output: connect a layer after the Input")])
 
@@ -135,16 +148,15 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         values[(node_id, "out")] = g.create_node("placeholder", node_id, name=node_id)
     for node_id in order:
         node = nodes[node_id]
-        if node_id not in needed or node.type in ("Input", "Target"):
+        if node_id not in needed or node.spec.is_data:
             continue
         params = node.resolved_params()
         args = [values[sources[(node_id, port)]] for port in node.input_ports()]
+        op = OPS[node.type]
         try:
-            if node.type in FUNCTIONAL:
-                out = _emit(g, names, node.type, node_id, params, args)
-            else:
+            if op.module is not None:
                 modules[node_id] = build_module(node.type, params, shapes.inputs[node_id])
-                out = _call_module(g, names, node.type, node_id, params, args)
+            out = op.forward(_FxEmitter(g, names, node_id), params, args)
         except GraphError:
             raise
         except Exception as error:  # a torch constructor refusing a value the schema allowed, or the allocator
@@ -167,23 +179,6 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
     targets = list(dict.fromkeys(spec.target for spec in loss_specs))
     return CompiledGraph(model, inputs, [src[0] for src in output_sources], output_sources, loss_specs, targets,
                          shapes, graph)
-
-
-def _call_module(g: fx.Graph, names: _Names, node_type: str, node_id: str, params: dict, args: list) -> fx.Node:
-    """Call the node's module (the fx node named after it), then pick the tensor from a tuple result."""
-    def item(value, index, what):
-        return g.create_node("call_function", operator.getitem, (value, index), name=names.helper(node_id, what))
-
-    if node_type == "MultiheadAttention":
-        x = args[0]
-        attended = g.create_node("call_module", node_id, (x, x, x), {"need_weights": False}, name=node_id)
-        return item(attended, 0, "output")
-    out = g.create_node("call_module", node_id, tuple(args), name=node_id)
-    if node_type in ("LSTM", "GRU"):
-        out = item(out, 0, "output")
-        if params["output"] == "last":
-            out = item(out, (slice(None), -1), "last")
-    return out
 
 
 def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:

@@ -1,9 +1,12 @@
-"""How each catalogue node becomes torch: a module constructor call, or a plain op.
+"""How a catalogue node becomes a `torch.nn` module: the class its op entry names, with the
+keyword arguments from its params.
 
 `constructor(node_type, params, inputs)` gives the `torch.nn` class name and the
 keyword arguments, with input dimensions (in_features, in_channels, ...) filled
-from the incoming shapes. The compiler and the PyTorch-code exporter both use
-it, so a generated `.py` builds exactly the modules the compiled model holds.
+from the incoming shapes (the catalogue's `inferred`), then adjusted by the op
+entry (`skip`, `batch_first`, `kwargs`). The compiler and the PyTorch-code
+exporter both use it, so a generated `.py` builds exactly the modules the
+compiled model holds.
 """
 
 from __future__ import annotations
@@ -11,31 +14,30 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.shape_rules import TensorSpec
+from engine.ops import OPS, TensorSpec
 from graphs.catalogue import node_type
 
-# params that shape the graph but are not constructor arguments
-_NOT_CONSTRUCTOR = {"output", "normalized_dims", "inputs"}
-_BATCH_FIRST = {"LSTM", "GRU", "MultiheadAttention", "TransformerEncoderLayer"}
-# node types that are torch ops on their inputs, not modules
-FUNCTIONAL = {"Input", "Target", "Reshape", "Permute", "Concat", "Add", "Multiply"}
+_GRAPH_ONLY = {"inputs"}  # a variadic node's input count is never a constructor argument
 
 
 def constructor(type_name: str, params: dict, inputs: dict[str, TensorSpec]) -> tuple[str, dict]:
     """(torch.nn class name, kwargs) for a module node."""
-    spec = node_type(type_name)
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k not in _NOT_CONSTRUCTOR}
+    spec, op = node_type(type_name), OPS[type_name]
+    if op.module is None:
+        raise ValueError(f"{type_name} is a functional node: it builds no module")
+    skip = _GRAPH_ONLY | set(op.skip)
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k not in skip}
     for arg, (port, index) in spec.inferred.items():
         shape = inputs[port].shape
         if index == "trailing":
             kwargs[arg] = tuple(shape[len(shape) - params["normalized_dims"]:])
         else:
             kwargs[arg] = shape[index]
-    if type_name in _BATCH_FIRST:
+    if op.batch_first:
         kwargs["batch_first"] = True
-    if type_name in ("LSTM", "GRU") and kwargs["num_layers"] == 1:
-        kwargs["dropout"] = 0.0  # torch warns about dropout on a single layer; it has no effect there
-    return spec.torch_class, kwargs
+    if op.kwargs is not None:
+        kwargs = op.kwargs(kwargs)
+    return op.module, kwargs
 
 
 def build_module(type_name: str, params: dict, inputs: dict[str, TensorSpec]) -> nn.Module:

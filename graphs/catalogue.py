@@ -1,9 +1,10 @@
 """The catalogue of node types, as data.
 
-One `NodeType` per type: display name, category, ports, the params schema and how
-the engine builds it (`torch_class`, and which constructor arguments are inferred
-from the incoming shape, so a user never types `in_features`). Types are named
-after `torch.nn` classes and params after their constructor arguments.
+One `NodeType` per type: display name, category, ports, the params schema and
+which constructor arguments are inferred from the incoming shape (so a user
+never types `in_features`). Types are named after `torch.nn` classes and params
+after their constructor arguments; how the engine builds and runs each type is
+its entry in the engine's op table (`engine.ops`), found by the same name.
 
 Dimension conventions (documented in the README):
 - Shapes leave out the batch dimension.
@@ -32,7 +33,6 @@ class NodeType:
     inputs: tuple[str, ...] = ("in",)
     outputs: tuple[str, ...] = ("out",)
     doc: str = ""
-    torch_class: str | None = None
     # constructor argument -> (input port, dimension index) of the incoming shape
     inferred: dict = field(default_factory=dict)
     variadic: bool = False  # inputs are in0..in{n-1}, n = params["inputs"]
@@ -129,18 +129,46 @@ def _pool_params(n: int, dilation: bool):
     return tuple(params)
 
 
+_LAYOUTS = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
+_CONV = "Dense and convolution"
+
+
+def _convolution(n: int, transpose: bool = False):
+    name = f"{'ConvTranspose' if transpose else 'Conv'}{n}d"
+    doc = f"{n}-D {'transposed ' if transpose else ''}convolution over {_LAYOUTS[n]}."
+    keys = ("out_channels", "kernel_size", "stride") + (() if transpose else ("padding",))
+    return NodeType(name, _CONV, _conv_params(n, transpose), doc=doc, inferred={"in_channels": ("in", 0)},
+                    key_params=keys)
+
+
+def _max_pool(n: int):
+    return NodeType(f"MaxPool{n}d", "Pooling", _pool_params(n, True), doc=f"Max pooling over {_LAYOUTS[n]}.",
+                    key_params=("kernel_size", "stride"))
+
+
+def _avg_pool(n: int):
+    return NodeType(f"AvgPool{n}d", "Pooling", (*_pool_params(n, False), _bool("count_include_pad", True)),
+                    doc=f"Average pooling over {_LAYOUTS[n]}.", key_params=("kernel_size", "stride"))
+
+
+def _adaptive_pool(kind: str, n: int):
+    word = {"Avg": "Average", "Max": "Max"}[kind]
+    return NodeType(f"Adaptive{kind}Pool{n}d", "Pooling", (_tuple("output_size", 1, n, 1),),
+                    doc=f"{word} pooling of {_LAYOUTS[n]} to a fixed [C, output_size].",
+                    key_params=("output_size",))
+
+
 _REDUCTION = _choice("reduction", "mean", ("mean", "sum"))
 _LOSS_PORTS = ("input", "target")
 _ACT = "Activations"
 
 
 def _loss(name, *params, doc=""):
-    return NodeType(name, "Losses", (*params, _REDUCTION), _LOSS_PORTS, ("out",), doc, name)
+    return NodeType(name, "Losses", (*params, _REDUCTION), _LOSS_PORTS, ("out",), doc)
 
 
 def _activation(name, *params, doc=""):
-    return NodeType(name, _ACT, tuple(params), doc=doc, torch_class=name,
-                    key_params=tuple(p.name for p in params))
+    return NodeType(name, _ACT, tuple(params), doc=doc, key_params=tuple(p.name for p in params))
 
 
 def _recurrent(name):
@@ -150,8 +178,8 @@ def _recurrent(name):
          _float("dropout", 0.0, 0.0, 1.0), _bool("bidirectional", False),
          _choice("output", "sequence", ("sequence", "last"),
                  "'sequence' returns every time step [T, H]; 'last' only the final one [H]")),
-        doc=f"{name} over [T, features], batch first.", torch_class=name,
-        inferred={"input_size": ("in", -1)}, key_params=("hidden_size", "output"),
+        doc=f"{name} over [T, features], batch first.", inferred={"input_size": ("in", -1)},
+        key_params=("hidden_size", "output"),
     )
 
 
@@ -168,73 +196,58 @@ _TYPES = [
     # Dense and convolution
     NodeType("Linear", "Dense and convolution",
              (_int("out_features", 64, 1, 1 << 20, "size of each output sample"), _bool("bias", True)),
-             doc="y = x A^T + b over the last dimension.", torch_class="Linear",
-             inferred={"in_features": ("in", -1)}, key_params=("out_features",)),
-    NodeType("Conv1d", "Dense and convolution", _conv_params(1), doc="1-D convolution over [C, L].",
-             torch_class="Conv1d", inferred={"in_channels": ("in", 0)},
-             key_params=("out_channels", "kernel_size", "stride", "padding")),
-    NodeType("Conv2d", "Dense and convolution", _conv_params(2), doc="2-D convolution over [C, H, W].",
-             torch_class="Conv2d", inferred={"in_channels": ("in", 0)},
-             key_params=("out_channels", "kernel_size", "stride", "padding")),
-    NodeType("ConvTranspose2d", "Dense and convolution", _conv_params(2, transpose=True),
-             doc="2-D transposed convolution over [C, H, W].", torch_class="ConvTranspose2d",
-             inferred={"in_channels": ("in", 0)}, key_params=("out_channels", "kernel_size", "stride")),
+             doc="y = x A^T + b over the last dimension.", inferred={"in_features": ("in", -1)},
+             key_params=("out_features",)),
+    *(_convolution(n) for n in (1, 2, 3)),
+    *(_convolution(n, transpose=True) for n in (1, 2, 3)),
     NodeType("Embedding", "Dense and convolution",
              (_int("num_embeddings", 1000, 1, 1 << 24, "size of the vocabulary"),
               _int("embedding_dim", 64, 1, 1 << 16), _int("padding_idx", None, optional=True)),
-             doc="Looks up int64 indices [*] and returns [*, embedding_dim].", torch_class="Embedding",
+             doc="Looks up int64 indices [*] and returns [*, embedding_dim].",
              key_params=("num_embeddings", "embedding_dim")),
     # Pooling
-    NodeType("MaxPool1d", "Pooling", _pool_params(1, True), doc="Max pooling over [C, L].",
-             torch_class="MaxPool1d", key_params=("kernel_size", "stride")),
-    NodeType("MaxPool2d", "Pooling", _pool_params(2, True), doc="Max pooling over [C, H, W].",
-             torch_class="MaxPool2d", key_params=("kernel_size", "stride")),
-    NodeType("AvgPool2d", "Pooling", (*_pool_params(2, False), _bool("count_include_pad", True)),
-             doc="Average pooling over [C, H, W].", torch_class="AvgPool2d", key_params=("kernel_size", "stride")),
-    NodeType("AdaptiveAvgPool2d", "Pooling", (_tuple("output_size", 1, 2, 1),),
-             doc="Average pooling to a fixed [C, output_size].", torch_class="AdaptiveAvgPool2d",
-             key_params=("output_size",)),
+    *(_max_pool(n) for n in (1, 2, 3)),
+    *(_avg_pool(n) for n in (1, 2, 3)),
+    *(_adaptive_pool("Avg", n) for n in (1, 2, 3)),
+    *(_adaptive_pool("Max", n) for n in (1, 2, 3)),
     # Normalisation and regularisation
     NodeType("BatchNorm1d", "Normalisation", (_float("eps", 1e-5, 0.0), _float("momentum", 0.1, 0.0, 1.0),
                                               _bool("affine", True), _bool("track_running_stats", True)),
-             doc="Batch normalisation over [C] or [C, L].", torch_class="BatchNorm1d",
-             inferred={"num_features": ("in", 0)}),
+             doc="Batch normalisation over [C] or [C, L].", inferred={"num_features": ("in", 0)}),
     NodeType("BatchNorm2d", "Normalisation", (_float("eps", 1e-5, 0.0), _float("momentum", 0.1, 0.0, 1.0),
                                               _bool("affine", True), _bool("track_running_stats", True)),
-             doc="Batch normalisation over [C, H, W].", torch_class="BatchNorm2d",
-             inferred={"num_features": ("in", 0)}),
+             doc="Batch normalisation over [C, H, W].", inferred={"num_features": ("in", 0)}),
     NodeType("LayerNorm", "Normalisation",
              (_int("normalized_dims", 1, 1, 8, "how many trailing dimensions normalized_shape covers"),
               _float("eps", 1e-5, 0.0), _bool("elementwise_affine", True), _bool("bias", True)),
              doc="Layer normalisation; normalized_shape is the input's trailing dimensions.",
-             torch_class="LayerNorm", inferred={"normalized_shape": ("in", "trailing")},
+             inferred={"normalized_shape": ("in", "trailing")},
              key_params=("normalized_dims",)),
     NodeType("GroupNorm", "Normalisation",
              (_int("num_groups", 8, 1, 65536), _float("eps", 1e-5, 0.0), _bool("affine", True)),
-             doc="Group normalisation over [C, *]; num_channels is C.", torch_class="GroupNorm",
-             inferred={"num_channels": ("in", 0)}, key_params=("num_groups",)),
+             doc="Group normalisation over [C, *]; num_channels is C.", inferred={"num_channels": ("in", 0)},
+             key_params=("num_groups",)),
     NodeType("Dropout", "Normalisation", (_float("p", 0.5, 0.0, 1.0),), doc="Zeroes elements with probability p.",
-             torch_class="Dropout", key_params=("p",)),
-    NodeType("Dropout2d", "Normalisation", (_float("p", 0.5, 0.0, 1.0),),
-             doc="Zeroes whole channels of [C, H, W] with probability p.", torch_class="Dropout2d",
              key_params=("p",)),
+    NodeType("Dropout2d", "Normalisation", (_float("p", 0.5, 0.0, 1.0),),
+             doc="Zeroes whole channels of [C, H, W] with probability p.", key_params=("p",)),
     # Sequence
     _recurrent("LSTM"),
     _recurrent("GRU"),
     NodeType("MultiheadAttention", "Sequence",
              (_int("num_heads", 4, 1, 1024), _float("dropout", 0.0, 0.0, 1.0), _bool("bias", True)),
              doc="Self-attention over [T, E] (query = key = value), batch first.",
-             torch_class="MultiheadAttention", inferred={"embed_dim": ("in", -1)}, key_params=("num_heads",)),
+             inferred={"embed_dim": ("in", -1)}, key_params=("num_heads",)),
     NodeType("TransformerEncoderLayer", "Sequence",
              (_int("nhead", 4, 1, 1024), _int("dim_feedforward", 2048, 1, 1 << 20), _float("dropout", 0.1, 0.0, 1.0),
               _choice("activation", "relu", ("relu", "gelu")), _float("layer_norm_eps", 1e-5, 0.0),
               _bool("norm_first", False), _bool("bias", True)),
              doc="One Transformer encoder layer over [T, d_model], batch first.",
-             torch_class="TransformerEncoderLayer", inferred={"d_model": ("in", -1)},
+             inferred={"d_model": ("in", -1)},
              key_params=("nhead", "dim_feedforward")),
     # Shape and merge
     NodeType("Flatten", "Shape and merge", (_int("start_dim", 1, -8, 8), _int("end_dim", -1, -8, 8)),
-             doc="Flattens dims start_dim..end_dim (the batch is dim 0, as in torch).", torch_class="Flatten"),
+             doc="Flattens dims start_dim..end_dim (the batch is dim 0, as in torch)."),
     NodeType("Reshape", "Shape and merge", (_shape("shape", [-1], minus_one=True, optional=False,
                                                    doc="new shape without the batch; one -1 is inferred"),),
              doc="x.reshape(batch, *shape).", key_params=("shape",)),

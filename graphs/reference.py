@@ -28,7 +28,8 @@ def _describe(spec) -> str:
 def markdown() -> str:
     lines = ["# Node catalogue", "",
              "Generated from `graphs/catalogue.py` by `python -m graphs.reference`. Shapes leave out the batch.",
-             "Inferred arguments are filled from the incoming shape; you never type them.", ""]
+             "Inferred arguments are filled from the incoming shape; you never type them.",
+             "Which types import from torch.fx and from ONNX: [import-coverage.md](import-coverage.md).", ""]
     for category in CATEGORIES:
         lines += [f"## {category}", ""]
         for name, spec in CATALOGUE.items():

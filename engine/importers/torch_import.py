@@ -2,7 +2,7 @@
 
 `import_module(module, input_shapes)` traces the module symbolically and maps
 each traced operation to a catalogue node:
-- submodules of catalogue types (nn.Linear, Conv1d/2d, ConvTranspose2d,
+- submodules of catalogue types (nn.Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d,
   Embedding, pools, norms, dropouts, LSTM/GRU, MultiheadAttention,
   TransformerEncoderLayer, activations, nn.Flatten) become nodes whose
   state_dict keys are renamed `<submodule path>.<param>` -> `<node_id>.<param>`;

@@ -32,7 +32,9 @@ BACKEND_IMPORTED = [
         "LeakyReLU_with_negval", "Linear", "Linear_no_bias", "LogSoftmax", "MaxPool1d", "MaxPool1d_stride",
         "MaxPool1d_stride_padding_dilation", "MaxPool2d", "MaxPool2d_stride_padding_dilation", "PixelShuffle",
         "ReLU", "Sigmoid", "Softmax", "Tanh", "log_softmax_dim3", "log_softmax_lastdim", "softmax_functional_dim3",
-        "softmax_lastdim")),
+        "softmax_lastdim", "AvgPool3d", "AvgPool3d_stride", "AvgPool3d_stride1_pad0_gpu_input", "Conv3d",
+        "Conv3d_dilated", "Conv3d_dilated_strided", "Conv3d_groups", "Conv3d_no_bias", "Conv3d_stride",
+        "Conv3d_stride_padding", "MaxPool3d", "MaxPool3d_stride", "MaxPool3d_stride_padding")),
     *(f"pytorch-operator/test_operator_{name}" for name in (
         "concat2", "conv", "convtranspose", "flatten", "maxpool", "permute2", "view")),
     "simple/test_single_relu_model",
@@ -40,10 +42,7 @@ BACKEND_IMPORTED = [
 
 # Models the importer must refuse, with (part of) the reason it gives.
 BACKEND_REFUSED = {
-    "pytorch-converted/test_AvgPool3d": "3-D average pooling",
     "pytorch-converted/test_BatchNorm3d_eval": "BatchNorm1d/2d take",
-    "pytorch-converted/test_Conv3d": "3-D convolution has no Neurocanvas node",
-    "pytorch-converted/test_MaxPool3d": "3-D max pooling",
     "pytorch-converted/test_ConstantPad2d": "Pad (1)",
     "pytorch-converted/test_GLU": "Split (1)",
     "pytorch-converted/test_PReLU_2d": "PRelu (1)",

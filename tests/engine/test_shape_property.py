@@ -29,9 +29,10 @@ BATCH = 2
 STRICTER = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "Dropout2d", "LayerNorm"}
 # torch reads an input one dim short of these ranks as a single unbatched sample, i.e. our
 # batch as its channels or time steps: inference refuses such inputs, and that is right.
-BATCHED_RANKS = {"Conv1d": 3, "Conv2d": 4, "ConvTranspose2d": 4, "MaxPool1d": 3, "MaxPool2d": 4,
-                 "AvgPool2d": 4, "AdaptiveAvgPool2d": 4, "LSTM": 3, "GRU": 3, "MultiheadAttention": 3,
-                 "TransformerEncoderLayer": 3}
+SPATIAL = {1, 2, 3}
+SPATIAL_FAMILIES = ("Conv", "ConvTranspose", "MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool")
+BATCHED_RANKS = {"LSTM": 3, "GRU": 3, "MultiheadAttention": 3, "TransformerEncoderLayer": 3,
+                 **{f"{family}{n}d": n + 2 for family in SPATIAL_FAMILIES for n in SPATIAL}}
 LOSSES = {name for name, t in CATALOGUE.items() if t.is_loss}
 
 dims = st.integers(1, 6)
@@ -78,6 +79,10 @@ def pool_case(n, avg=False):
         spec = draw(st.one_of(floats(n + 1, n + 1, st.integers(1, 9)), floats(0, 4)))
         return params, {"in": spec}
     return build()
+
+
+def adaptive_case(n):
+    return single(fixed(output_size=tup(n, 1, 4)), floats(1, n + 2))
 
 
 def single(params_strategy, spec_strategy=None):
@@ -161,10 +166,12 @@ def embedding_case(draw):
 
 CASES = {
     "Linear": single(fixed(out_features=st.integers(1, 8), bias=st.booleans())),
-    "Conv1d": conv_case(1), "Conv2d": conv_case(2), "ConvTranspose2d": conv_case(2, transpose=True),
+    **{f"Conv{n}d": conv_case(n) for n in SPATIAL},
+    **{f"ConvTranspose{n}d": conv_case(n, transpose=True) for n in SPATIAL},
     "Embedding": embedding_case(),
-    "MaxPool1d": pool_case(1), "MaxPool2d": pool_case(2), "AvgPool2d": pool_case(2, avg=True),
-    "AdaptiveAvgPool2d": single(fixed(output_size=tup(2, 1, 4)), floats(1, 4)),
+    **{f"MaxPool{n}d": pool_case(n) for n in SPATIAL},
+    **{f"AvgPool{n}d": pool_case(n, avg=True) for n in SPATIAL},
+    **{f"Adaptive{kind}Pool{n}d": adaptive_case(n) for kind in ("Avg", "Max") for n in SPATIAL},
     "BatchNorm1d": single(fixed(affine=st.booleans(), track_running_stats=st.booleans()), floats(0, 3)),
     "BatchNorm2d": single(fixed(affine=st.booleans()), floats(1, 4)),
     "LayerNorm": single(fixed(normalized_dims=st.integers(1, 3), elementwise_affine=st.booleans(),
@@ -189,6 +196,10 @@ CASES = {
     **{name: single(fixed()) for name in ("ReLU", "SiLU", "Sigmoid", "Tanh")},
     **{name: loss_case(name) for name in LOSSES},
 }
+
+
+def _ints(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def test_every_computing_node_type_has_a_case():
@@ -280,7 +291,7 @@ def test_inferred_shape_equals_torch(type_name, data):
     if info is None:
         unbatched = any(len(s.shape) + 1 == BATCHED_RANKS.get(type_name, -9) - 1 for s in specs.values())
         # torch's adaptive pooling has a mean() fast path for output 1 that takes any rank
-        fast_path = type_name == "AdaptiveAvgPool2d" and params["output_size"] in (1, [1, 1])
+        fast_path = type_name.startswith("AdaptiveAvgPool") and set(_ints(params["output_size"])) == {1}
         if type_name in STRICTER or unbatched or out.numel() == 0 or fast_path:
             return
         assert not follows_batch(type_name, params, specs, out), \

@@ -89,7 +89,7 @@ def mutated(**changes):
     (mutated(version=2), "newer Neurocanvas", "version"),
     (mutated(version="1"), "must be an integer", "version"),
     (mutated(nodes={"x": 1}), "must be a list", "nodes"),
-    (mutated(nodes=[{"id": "x", "type": "Conv3d"}]), "unknown node type 'Conv3d'", "nodes[0] ('x')"),
+    (mutated(nodes=[{"id": "x", "type": "Conv4d"}]), "unknown node type 'Conv4d'", "nodes[0] ('x')"),
     (mutated(nodes=[{"id": 5, "type": "ReLU"}]), "id must be a string", "nodes[0].id"),
     (mutated(nodes=[{"id": "c", "type": "Conv2d", "params": {"kernel_size": -3}}]), "at least 1",
      "nodes[0] ('c').params.kernel_size"),

@@ -180,5 +180,6 @@ def _fold_norm(builder, node, vector, add):
         node.weights["bias"] = node.weights["bias"] * vector
 
 
-_FOLDABLE = {"Linear": _fold_linear, "Conv1d": _fold_linear, "Conv2d": _fold_linear,
-             "ConvTranspose2d": _fold_transposed, "BatchNorm1d": _fold_norm, "BatchNorm2d": _fold_norm}
+_FOLDABLE = {"Linear": _fold_linear, **{f"Conv{n}d": _fold_linear for n in (1, 2, 3)},
+             **{f"ConvTranspose{n}d": _fold_transposed for n in (1, 2, 3)},
+             "BatchNorm1d": _fold_norm, "BatchNorm2d": _fold_norm}

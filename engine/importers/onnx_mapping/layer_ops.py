@@ -14,6 +14,8 @@ import torch
 from engine.importers.common import Refuse, compact_ints
 from engine.importers.onnx_mapping.values import Dyn, clean_float, dims_text
 
+_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}  # the spatial dims Neurocanvas convolutions and pools take
+
 
 class LayerOps:
     def _op_Gemm(self, node, ins, a):
@@ -78,11 +80,10 @@ class LayerOps:
         x = self._dyn(ins[0])
         w = self._const(ins[1], "its weight W").astype(np.float32)
         n = w.ndim - 2
-        if n not in (1, 2):
-            raise Refuse(f": a {n}-D convolution has no Neurocanvas node (Conv1d and Conv2d only)")
+        if n not in _SPATIAL:
+            raise Refuse(f": a {n}-D convolution has no Neurocanvas node (Conv1d, Conv2d and Conv3d only)")
         if self._rank(x) != n + 2:
-            raise Refuse(f": a {n}-D convolution needs input [batch, C, {'L' if n == 1 else 'H, W'}], got "
-                         f"{dims_text(x.dims())}")
+            raise Refuse(f": a {n}-D convolution needs input [batch, C, {_SPATIAL[n]}], got {dims_text(x.dims())}")
         kernel = list(a.get("kernel_shape", w.shape[2:]))
         strides = list(a.get("strides", [1] * n))
         dilations = list(a.get("dilations", [1] * n))
@@ -97,16 +98,16 @@ class LayerOps:
         params = {"out_channels": int(w.shape[0]), "kernel_size": compact_ints(kernel),
                   "stride": compact_ints(strides), "padding": compact_ints(pads),
                   "dilation": compact_ints(dilations), "groups": groups, "bias": "bias" in weights}
-        return [self._add("Conv1d" if n == 1 else "Conv2d", params, [x.value], node, weights)]
+        return [self._add(f"Conv{n}d", params, [x.value], node, weights)]
 
     def _op_ConvTranspose(self, node, ins, a):
         x = self._dyn(ins[0])
         w = self._const(ins[1], "its weight W").astype(np.float32)
         n = w.ndim - 2
-        if n != 2:
-            raise Refuse(f": a {n}-D transposed convolution has no Neurocanvas node (ConvTranspose2d only)")
-        if self._rank(x) != 4:
-            raise Refuse(f": it needs input [batch, C, H, W], got {dims_text(x.dims())}")
+        if n not in _SPATIAL:
+            raise Refuse(f": a {n}-D transposed convolution has no Neurocanvas node (ConvTranspose1d/2d/3d only)")
+        if self._rank(x) != n + 2:
+            raise Refuse(f": it needs input [batch, C, {_SPATIAL[n]}], got {dims_text(x.dims())}")
         kernel = list(a.get("kernel_shape", w.shape[2:]))
         strides = list(a.get("strides", [1] * n))
         dilations = list(a.get("dilations", [1] * n))
@@ -133,7 +134,7 @@ class LayerOps:
         output_padding = [e + b - f for e, b, f in zip(extra, begin, end)]
         if any(p < 0 for p in output_padding):
             raise Refuse(f": its padding ({begin} at the start, {end} at the end) trims more at the end than "
-                         "torch's ConvTranspose2d can")
+                         f"torch's ConvTranspose{n}d can")
         if w.shape[0] != x.value.spec.shape[0]:
             raise Refuse(f": its weight takes {w.shape[0]} channels but the input has {x.value.spec.shape[0]}")
         weights = {"weight": torch.as_tensor(w)}
@@ -143,7 +144,7 @@ class LayerOps:
                   "stride": compact_ints(strides), "padding": compact_ints(begin),
                   "output_padding": compact_ints(output_padding), "dilation": compact_ints(dilations),
                   "groups": groups, "bias": "bias" in weights}
-        return [self._add("ConvTranspose2d", params, [x.value], node, weights)]
+        return [self._add(f"ConvTranspose{n}d", params, [x.value], node, weights)]
 
     def _pool_padding(self, a, spatial, kernel, strides, dilations, average: bool):
         """(padding, ceil_mode) for a pool; padding more at the end maps to ceil_mode when the sizes agree."""
@@ -168,10 +169,10 @@ class LayerOps:
         x = self._dyn(ins[0])
         kernel = list(a["kernel_shape"])
         n = len(kernel)
-        if n not in (1, 2):
-            raise Refuse(f": {n}-D max pooling has no Neurocanvas node (MaxPool1d and MaxPool2d only)")
+        if n not in _SPATIAL:
+            raise Refuse(f": {n}-D max pooling has no Neurocanvas node (MaxPool1d/2d/3d only)")
         if self._rank(x) != n + 2:
-            raise Refuse(f": it needs input [batch, C, {'L' if n == 1 else 'H, W'}], got {dims_text(x.dims())}")
+            raise Refuse(f": it needs input [batch, C, {_SPATIAL[n]}], got {dims_text(x.dims())}")
         if len(node.output) > 1 and node.output[1] and self.consumers[node.output[1]]:
             raise Refuse(": it uses the Indices output, which Neurocanvas pooling does not give")
         strides = list(a.get("strides", [1] * n))
@@ -179,16 +180,16 @@ class LayerOps:
         pads, ceil = self._pool_padding(a, x.value.spec.shape[1:], kernel, strides, dilations, average=False)
         params = {"kernel_size": compact_ints(kernel), "stride": compact_ints(strides),
                   "padding": compact_ints(pads), "dilation": compact_ints(dilations), "ceil_mode": ceil}
-        return [self._add("MaxPool1d" if n == 1 else "MaxPool2d", params, [x.value], node)]
+        return [self._add(f"MaxPool{n}d", params, [x.value], node)]
 
     def _op_AveragePool(self, node, ins, a):
         x = self._dyn(ins[0])
         kernel = list(a["kernel_shape"])
         n = len(kernel)
-        if n != 2:
-            raise Refuse(f": {n}-D average pooling has no Neurocanvas node (AvgPool2d only)")
-        if self._rank(x) != 4:
-            raise Refuse(f": it needs input [batch, C, H, W], got {dims_text(x.dims())}")
+        if n not in _SPATIAL:
+            raise Refuse(f": {n}-D average pooling has no Neurocanvas node (AvgPool1d/2d/3d only)")
+        if self._rank(x) != n + 2:
+            raise Refuse(f": it needs input [batch, C, {_SPATIAL[n]}], got {dims_text(x.dims())}")
         if any(d != 1 for d in a.get("dilations", [1] * n)):
             raise Refuse(": dilated average pooling has no Neurocanvas node")
         strides = list(a.get("strides", [1] * n))
@@ -196,14 +197,21 @@ class LayerOps:
         params = {"kernel_size": compact_ints(kernel), "stride": compact_ints(strides),
                   "padding": compact_ints(pads), "ceil_mode": ceil,
                   "count_include_pad": bool(a.get("count_include_pad", 0))}
-        return [self._add("AvgPool2d", params, [x.value], node)]
+        return [self._add(f"AvgPool{n}d", params, [x.value], node)]
 
     def _op_GlobalAveragePool(self, node, ins, a):
+        return self._global_pool(node, ins, "Avg")
+
+    def _op_GlobalMaxPool(self, node, ins, a):
+        return self._global_pool(node, ins, "Max")
+
+    def _global_pool(self, node, ins, kind):
         x = self._dyn(ins[0])
-        if self._rank(x) != 4:
-            raise Refuse(f": only 2-D global pooling ([batch, C, H, W]) maps to AdaptiveAvgPool2d, got "
+        n = self._rank(x) - 2
+        if n not in _SPATIAL:
+            raise Refuse(f": only 1-D to 3-D global pooling maps to Adaptive{kind}Pool1d/2d/3d, got "
                          f"{dims_text(x.dims())}")
-        return [self._add("AdaptiveAvgPool2d", {"output_size": 1}, [x.value], node)]
+        return [self._add(f"Adaptive{kind}Pool{n}d", {"output_size": 1}, [x.value], node)]
 
     def _op_BatchNormalization(self, node, ins, a):
         x = self._dyn(ins[0])

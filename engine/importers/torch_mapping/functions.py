@@ -88,7 +88,7 @@ class FunctionCalls:
                   "dilation": compact_ints(args["dilation"]), "ceil_mode": bool(args["ceil_mode"])}
         return self.add(f"MaxPool{n}d", params, [self.tensor(node.args[0])], node)
 
-    def fn_avg_pool(self, node):
+    def fn_avg_pool(self, node, n=2):
         args = _bind(node, ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
                      {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
                       "divisor_override": None}, skip=1)
@@ -97,13 +97,16 @@ class FunctionCalls:
         stride = args["stride"] if args["stride"] not in (None, [], ()) else args["kernel_size"]
         params = {"kernel_size": compact_ints(args["kernel_size"]), "stride": compact_ints(stride), "padding": compact_ints(args["padding"]),
                   "ceil_mode": bool(args["ceil_mode"]), "count_include_pad": bool(args["count_include_pad"])}
-        return self.add("AvgPool2d", params, [self.tensor(node.args[0])], node)
+        return self.add(f"AvgPool{n}d", params, [self.tensor(node.args[0])], node)
 
-    def fn_adaptive_avg_pool(self, node):
-        size = _bind(node, ("output_size",), {}, skip=1)["output_size"]
+    def fn_adaptive_pool(self, node, type_name):
+        args = _bind(node, ("output_size", "return_indices"), {"return_indices": False}, skip=1)
+        if args["return_indices"]:
+            raise Refuse(": return_indices=True is not imported")
+        size = args["output_size"]
         if any(s is None for s in _ints(size)):
             raise Refuse(": an output_size of None is not imported")
-        return self.add("AdaptiveAvgPool2d", {"output_size": compact_ints(size)}, [self.tensor(node.args[0])], node)
+        return self.add(type_name, {"output_size": compact_ints(size)}, [self.tensor(node.args[0])], node)
 
     def fn_size(self, node):
         x = self.tensor(node.args[0])
@@ -241,8 +244,10 @@ FUNCTIONS = {
     torch.softmax: _act("Softmax", ("dim", "dtype"), {"dim": None, "dtype": None}, ("dim",)),
     torch.log_softmax: _act("LogSoftmax", ("dim", "dtype"), {"dim": None, "dtype": None}, ("dim",)),
     F.dropout: lambda self, n: self.fn_dropout(n, "Dropout"), F.dropout2d: lambda self, n: self.fn_dropout(n, "Dropout2d"),
-    F.max_pool1d: lambda self, n: self.fn_max_pool(n, 1), F.max_pool2d: lambda self, n: self.fn_max_pool(n, 2),
-    F.avg_pool2d: FunctionCalls.fn_avg_pool, F.adaptive_avg_pool2d: FunctionCalls.fn_adaptive_avg_pool,
+    **{getattr(F, f"max_pool{d}d"): lambda self, n, d=d: self.fn_max_pool(n, d) for d in (1, 2, 3)},
+    **{getattr(F, f"avg_pool{d}d"): lambda self, n, d=d: self.fn_avg_pool(n, d) for d in (1, 2, 3)},
+    **{getattr(F, f"adaptive_{kind.lower()}_pool{d}d"): lambda self, n, name=f"Adaptive{kind}Pool{d}d":
+       self.fn_adaptive_pool(n, name) for kind in ("Avg", "Max") for d in (1, 2, 3)},
     operator.getitem: FunctionCalls.fn_getitem, getattr: FunctionCalls.fn_getattr,
 }
 METHODS = {

@@ -84,7 +84,7 @@ def _conv(module):
               "stride": compact_ints(module.stride), "padding": _conv_padding(module), "dilation": compact_ints(module.dilation),
               "groups": module.groups, "bias": module.bias is not None}
     name = type(module).__name__
-    if name == "ConvTranspose2d":
+    if name.startswith("ConvTranspose"):
         params["output_padding"] = compact_ints(module.output_padding)
         _refuse_if(module.padding_mode != "zeros", ": padding_mode other than 'zeros' is not imported")
     else:
@@ -104,6 +104,13 @@ def _pool(module):
     else:
         params["count_include_pad"] = bool(module.count_include_pad)
     return name, params, {}
+
+
+def _adaptive_pool(module):
+    _refuse_if(getattr(module, "return_indices", False), ": return_indices=True is not imported")
+    sizes = module.output_size if isinstance(module.output_size, (list, tuple)) else [module.output_size]
+    _refuse_if(any(size is None for size in sizes), ": an output_size of None is not imported")
+    return type(module).__name__, {"output_size": compact_ints(sizes)}, {}
 
 
 def _batchnorm(module):
@@ -174,10 +181,13 @@ def _simple(type_name, *attributes):
 MODULE_TYPES = {
     nn.Linear: lambda m: ("Linear", {"out_features": m.out_features, "bias": m.bias is not None},
                           {"in_features": m.in_features}),
-    nn.Conv1d: _conv, nn.Conv2d: _conv, nn.ConvTranspose2d: _conv,
+    nn.Conv1d: _conv, nn.Conv2d: _conv, nn.Conv3d: _conv,
+    nn.ConvTranspose1d: _conv, nn.ConvTranspose2d: _conv, nn.ConvTranspose3d: _conv,
     nn.Embedding: _embedding,
-    nn.MaxPool1d: _pool, nn.MaxPool2d: _pool, nn.AvgPool2d: _pool,
-    nn.AdaptiveAvgPool2d: lambda m: ("AdaptiveAvgPool2d", {"output_size": compact_ints(m.output_size)}, {}),
+    nn.MaxPool1d: _pool, nn.MaxPool2d: _pool, nn.MaxPool3d: _pool,
+    nn.AvgPool1d: _pool, nn.AvgPool2d: _pool, nn.AvgPool3d: _pool,
+    nn.AdaptiveAvgPool1d: _adaptive_pool, nn.AdaptiveAvgPool2d: _adaptive_pool, nn.AdaptiveAvgPool3d: _adaptive_pool,
+    nn.AdaptiveMaxPool1d: _adaptive_pool, nn.AdaptiveMaxPool2d: _adaptive_pool, nn.AdaptiveMaxPool3d: _adaptive_pool,
     nn.BatchNorm1d: _batchnorm, nn.BatchNorm2d: _batchnorm, nn.LayerNorm: _layernorm,
     nn.GroupNorm: lambda m: ("GroupNorm", {"num_groups": m.num_groups, "eps": float(m.eps), "affine": m.affine},
                              {"num_channels": m.num_channels}),
