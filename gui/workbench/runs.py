@@ -145,6 +145,17 @@ class RunsPanel(QWidget):
         self.update_run(run)
         self.list.setCurrentItem(item)
 
+    def discard(self, run: RunRecord, select: RunRecord | None) -> None:
+        """Forget `run`, the newest run (one that never started training), and select `select` again."""
+        assert self.runs and self.runs[-1] is run, "only the newest run can be discarded"
+        self.list.blockSignals(True)
+        self.list.takeItem(self.list.row(self._item(run)))
+        self.runs.pop()
+        previous = self._item(select) if select is not None else None
+        self.list.setCurrentItem(previous)
+        self.list.blockSignals(False)
+        self._current_changed(previous, None)
+
     def _item(self, run: RunRecord) -> QListWidgetItem | None:
         for row in range(self.list.count()):
             if self.list.item(row).data(Qt.ItemDataRole.UserRole) == run.number:
