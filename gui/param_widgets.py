@@ -68,10 +68,15 @@ class ParamEditor(QWidget):
 class _Allowed:
     """Mixin for a spin box that takes any number typed but whose arrows stay in `allowed` (low, high)."""
 
-    allowed: tuple
+    _allowed: tuple | None = None
+
+    @property
+    def allowed(self) -> tuple:
+        """The range the arrows keep to: the one given to `set_allowed`, else the spin box's own."""
+        return self._allowed if self._allowed is not None else (self.minimum(), self.maximum())
 
     def set_allowed(self, low, high, widest) -> None:
-        self.allowed = (low, high)
+        self._allowed = (low, high)
         self.setRange(*widest)
 
     def stepBy(self, steps: int) -> None:
@@ -99,7 +104,6 @@ class FloatSpinBox(_Allowed, QDoubleSpinBox):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setDecimals(12)
-        self.allowed = (self.minimum(), self.maximum())
 
     def textFromValue(self, value: float) -> str:
         return f"{value:.8g}"
