@@ -2,8 +2,7 @@
 right (issue 11, item 6)."""
 
 import pytest
-from PySide6.QtWidgets import QAbstractScrollArea, QCheckBox, QComboBox, QLineEdit, QWidget
-from PySide6.QtWidgets import QAbstractSpinBox
+from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QCheckBox, QComboBox, QLineEdit, QWidget
 
 FIELDS = (QAbstractSpinBox, QComboBox, QLineEdit, QCheckBox)
 
