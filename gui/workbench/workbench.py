@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from graphs.errors import printable
 from graphs.project import Project, load_project
+from gui import files
 from gui.workbench.data_panel import DataPanel
 from gui.workbench.data_shapes import ShapeFollower, shapeless_data_nodes
 from gui.workbench.engine_loader import EngineLoader
@@ -350,10 +351,12 @@ class Workbench(QObject):
 
     def evaluate_checkpoint_dialog(self, path: str | None = None) -> None:
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self.window, "Evaluate a checkpoint", str(self.settings.base_dir),
+            start = files.start_folder(self.document.project.path)
+            path, _ = QFileDialog.getOpenFileName(self.window, "Evaluate a checkpoint", str(start),
                                                   "safetensors weights (*.safetensors);;All files (*)")
             if not path:
                 return
+            files.remember_folder(path)
         from gui.workbench.evaluation import evaluate_weights
 
         project, base_dir = snapshot(self.document.project), self.settings.base_dir
