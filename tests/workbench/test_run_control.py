@@ -5,6 +5,8 @@ app usable."""
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from gui.workbench.runs import FAILED_COLOUR
+
 
 def test_start_button_trains_and_the_plots_show_the_engines_numbers(open_example, finished, qtbot):
     bench = open_example("iris_mlp", epochs=3)
@@ -97,6 +99,7 @@ def test_a_nan_loss_is_reported_and_the_next_run_works(open_example, finished, d
     assert run.status == "failed"
     assert dialogs.kinds() == ["critical"]
     assert "learning rate" in dialogs.texts("critical")[0]
+    assert bench.runs_panel.list.item(0).foreground().color().name() == FAILED_COLOUR  # red: failed only
     settings = bench.settings.training
     settings["optimizer"] = {"type": "Adam", "lr": 0.001}
     bench.settings.update(settings, "fix the learning rate")
