@@ -9,9 +9,8 @@ a copy of the graph taken when it started, so edits apply to the next run.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import re
+from types import SimpleNamespace
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence, QPixmap
