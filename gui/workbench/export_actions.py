@@ -120,7 +120,7 @@ class ExportActions(QObject):
         self.busy = True
         self.window.show_message(f"Exporting {source.label} to {target.name}…", 0)
         self.tasks.submit(lambda: job(source, target), lambda message: self._done(source, message),
-                          self._failed)
+                          self._failed, writes=True)
         return True
 
     def _done(self, source: ModelSource, message: str) -> None:

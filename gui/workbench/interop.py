@@ -61,7 +61,7 @@ class InteropActions(QObject):
 
             return import_onnx_file(model_path, project_path)
 
-        self.tasks.submit(work, self._imported, self._import_failed)
+        self.tasks.submit(work, self._imported, self._import_failed, writes=True)
         return True
 
     def _imported(self, written) -> None:
