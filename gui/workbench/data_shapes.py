@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 
+from graphs.errors import printable
 from gui import commands
 from gui.workbench.engine_loader import EngineLoader
 from gui.workbench.settings import DataShapes, TrainingSettings
@@ -54,6 +55,8 @@ def load_shapes(training: dict, base_dir) -> DataShapes:
 
 class ShapeFollower(QObject):
     """Gives shapeless Input/Target nodes the selected dataset's shapes, as undoable steps."""
+
+    message = Signal(str)  # what it is doing, for the status bar
 
     def __init__(self, settings: TrainingSettings, engine: EngineLoader, tasks: TaskRunner,
                  parent: QObject | None = None):
@@ -110,6 +113,8 @@ class ShapeFollower(QObject):
         edits = fill_edits(graph, shapes)
         if not edits:
             return False
+        names = ", ".join(node_id for node_id, _old, _new in edits)
+        self.message.emit(f"Shapes of {names} taken from dataset {self._dataset_name()} (Ctrl+Z undoes it)")
         steps = [commands.SetParams(graph, node_id, old, new) for node_id, old, new in edits]
         if len(steps) == 1:
             steps[0].setText(f"{FILL_TEXT} ('{edits[0][0]}')")
@@ -118,10 +123,14 @@ class ShapeFollower(QObject):
             commands.push_macro(stack, FILL_TEXT, steps)
         return True
 
+    def _dataset_name(self) -> str:
+        return printable(str((self.settings.training.get("dataset") or {}).get("name", "?")))
+
     def _load(self, key: tuple[str, str]) -> None:
         if key in self._loading:
             return
         self._loading.add(key)
+        self.message.emit(f"Loading dataset {self._dataset_name()} for the Input and Target shapes…")
         training, base_dir = self.settings.training, self.settings.base_dir
 
         def done(shapes: DataShapes | None) -> None:

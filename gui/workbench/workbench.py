@@ -73,6 +73,7 @@ class Workbench(QObject):
         self.data_panel = DataPanel(self.settings, self.engine, self.tasks)
         self.shapes = ShapeFollower(self.settings, self.engine, self.tasks, self)
         self.data_panel.shapesLoaded.connect(self.shapes.remember)
+        self.shapes.message.connect(window.show_message)
         self.training_panel = TrainingPanel(self.settings, self.engine)
         self.curves = Deferred(self._make_plots)  # pyqtgraph loads when the curves are first needed
         self.banner = SnapshotBanner()
