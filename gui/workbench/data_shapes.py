@@ -113,7 +113,7 @@ class ShapeFollower(QObject):
         edits = fill_edits(graph, shapes)
         if not edits:
             return False
-        names = ", ".join(node_id for node_id, _old, _new in edits)
+        names = printable(", ".join(node_id for node_id, _old, _new in edits))
         self.message.emit(f"Shapes of {names} taken from dataset {self._dataset_name()} (Ctrl+Z undoes it)")
         steps = [commands.SetParams(graph, node_id, old, new) for node_id, old, new in edits]
         if len(steps) == 1:
