@@ -36,7 +36,7 @@ def drive(window):
 
 show = MainWindow.show
 MainWindow.show = lambda self: (show(self), QTimer.singleShot(300, lambda: drive(self)))
-sys.exit(app.run(None))
+app.main(None)
 """
 
 

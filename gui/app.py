@@ -7,8 +7,8 @@ the first paint.
 Before any Qt object exists, `display_problem` checks that a window can open
 at all (Qt would otherwise abort with an xcb error). Ctrl+C in the terminal
 closes the window the normal way (the unsaved-changes prompt, the recovery
-file), and once the window has closed the process ends at once: Python's own
-teardown of torch and Qt takes most of a second and keeps nothing.
+file). `main` (the program) ends the process as soon as the window has closed:
+Python's own teardown of torch and Qt takes most of a second and keeps nothing.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def exit_now(code: int) -> NoReturn:
 
 
 def run(path: str | None = None) -> int:
-    """Open `path`, else the last project, else the digits example; run until the window closes."""
+    """Open `path`, else the last project, else the digits example; return the exit code once the window
+    has closed (2, with a hint on stderr, when no window can open)."""
     problem = display_problem()
     if problem:
         print(problem, file=sys.stderr)
@@ -89,5 +90,17 @@ def run(path: str | None = None) -> int:
     window.open_initial(path)
     window.show()
     close_on_interrupt(app, window)
-    code = app.exec()
-    exit_now(code)
+    app._neurocanvas_window = window  # keep a reference while the loop runs
+    try:
+        return app.exec()
+    finally:
+        del app._neurocanvas_window
+
+
+def main(path: str | None = None) -> NoReturn:
+    """The editor as a program: `run`, then end the process at once (`exit_now`)."""
+    exit_now(run(path))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else None)

@@ -33,7 +33,7 @@ def shown(window):
     QTimer.singleShot(0, lambda: print("SHOWN", flush=True))
 
 MainWindow.show = shown
-sys.exit(app.run(None))
+app.main(None)
 """
 
 
