@@ -2,9 +2,17 @@
 right (issue 11, item 6)."""
 
 import pytest
-from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QCheckBox, QComboBox, QLineEdit, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 
-FIELDS = (QAbstractSpinBox, QComboBox, QLineEdit, QCheckBox)
+FIELDS = (QAbstractSpinBox, QComboBox, QLineEdit, QCheckBox, QPushButton)
 
 
 def clipped(panel) -> list[str]:
@@ -23,10 +31,16 @@ def clipped(panel) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("name", ["training", "data"])
-def test_panel_fields_are_inside_the_dock_at_the_default_size(bench, qtbot, name):
+@pytest.mark.parametrize(("name", "dataset"), [("training", None), ("data", None), ("data", {"name": "moons"}),
+                                             ("data", {"name": "csv", "path": "x.csv"}),
+                                             ("data", {"name": "image_folder", "path": "images"})])
+def test_panel_fields_are_inside_the_dock_at_the_default_size(bench, qtbot, name, dataset):
     window = bench.window
     assert (window.width(), window.height()) == (1440, 900)
+    if dataset is not None:  # the rows its options add
+        settings = bench.settings.training
+        settings["dataset"] = dataset
+        bench.settings.update(settings, "test data")
     bench.show_dock(name)
     panel = bench.docks[name].widget()
     qtbot.waitUntil(lambda: panel._ready, timeout=60_000)
