@@ -21,9 +21,9 @@ def _opens_gui(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if _opens_gui(argv):
-        from gui.app import run as run_gui
+        from gui.app import main as run_editor
 
-        return run_gui(argv[0] if argv else None)
+        run_editor(argv[0] if argv else None)  # ends the process when the window has closed
     from engine.cli import run
 
     return run(argv)

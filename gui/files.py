@@ -1,7 +1,11 @@
-"""Where files live: the resources folder, the shipped examples, and the recent-files list.
+"""Where files live: the resources folder, the shipped examples, the recent-files list, and the folder
+every file dialog starts in.
 
 Recent files are kept in QSettings as a JSON list (INI files turn a one-element
-list into a plain string), newest first, at most `MAX_RECENT`.
+list into a plain string), newest first, at most `MAX_RECENT`. Every file
+dialog (open, save, export, import) starts in `start_folder`: the folder last
+used in any of them, else the open project's folder, else the home folder;
+each chosen file is passed to `remember_folder`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ DEFAULT_EXAMPLE = EXAMPLES_DIR / "digits_cnn.json"
 MAX_RECENT = 10
 RECENT_KEY = "files/recent"
 LAST_KEY = "files/last"
+FOLDER_KEY = "files/folder"  # the folder last used in a file dialog
 
 
 def example_paths() -> list[Path]:
@@ -47,6 +52,22 @@ def is_example(path) -> bool:
         return False
 
 
+def remember_folder(path, settings: QSettings | None = None) -> None:
+    """Note the folder of `path` (a file, or a folder chosen as such) for the next file dialog."""
+    path = Path(path).expanduser()
+    folder = path if path.is_dir() else path.parent
+    (settings if settings is not None else QSettings()).setValue(FOLDER_KEY, str(folder.resolve()))
+
+
+def start_folder(project_path=None, settings: QSettings | None = None) -> Path:
+    """Where a file dialog starts: the folder last used, else the project's folder, else home."""
+    last = (settings if settings is not None else QSettings()).value(FOLDER_KEY, "")
+    candidates = [Path(last)] if isinstance(last, str) and last else []
+    if project_path is not None and not is_example(project_path):
+        candidates.append(Path(project_path).parent)
+    return next((folder for folder in candidates if folder.is_dir()), Path.home())
+
+
 class RecentFiles:
     """The recent-files list and the last opened project, in QSettings."""
 
@@ -71,6 +92,7 @@ class RecentFiles:
         settings = self.settings
         settings.setValue(RECENT_KEY, json.dumps(paths))
         settings.setValue(LAST_KEY, path)
+        remember_folder(path, settings)
 
     def remove(self, path) -> None:
         path = str(Path(path).resolve())

@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
         ids = self.scene.selected_node_ids()
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
         if len(ids) == 1:
+            self.docks["Inspector"].raise_()  # in front of the Data and Training tabs
             errors = self.document.result.errors_for(ids[0])
             if errors:
                 self.show_message(f"{ids[0]}: {errors[0].message}")

@@ -4,12 +4,16 @@ Every editor has `value()` (the raw value to hand to the document; raises
 `ValueError` with a sentence when the text cannot be read), `set_value(v)`
 (shows a value without emitting anything) and a `committed` signal, emitted
 once when the user finishes an edit (Enter, focus out, a click on an arrow,
-a toggled box, a picked choice). Checking the value is the document's job.
+a toggled box, a picked choice). Checking the value is the document's job:
+the spin boxes accept any number typed (their arrows stay inside the spec's
+`allowed` range), so a value out of range reaches the document, which refuses
+it with a sentence the inspector shows under the field, instead of the spin
+box silently putting the old value back.
 
 | kind                     | editor                                                      |
 |--------------------------|-------------------------------------------------------------|
-| int                      | QSpinBox with the spec's range (+ a "None" box if optional) |
-| float                    | QDoubleSpinBox with the range, shown with %g                |
+| int                      | QSpinBox; arrows keep to the spec's range (+ a "None" box)  |
+| float                    | QDoubleSpinBox, the same, shown with %g                     |
 | bool                     | QCheckBox                                                   |
 | choice                   | QComboBox                                                   |
 | int_tuple / optional_... | QLineEdit: "3" or "3, 5" (empty = None when optional)       |
@@ -35,6 +39,7 @@ from graphs.params import ParamSpec
 from gui.formatting import parse_ints
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+FLOAT_LIMIT = 1e12
 
 
 class ParamEditor(QWidget):
@@ -60,8 +65,41 @@ class ParamEditor(QWidget):
         self.committed.emit()
 
 
-class FloatSpinBox(QDoubleSpinBox):
-    """A QDoubleSpinBox that shows 1e-05 as 1e-05 and accepts anything float() reads."""
+class _Allowed:
+    """Mixin for a spin box that takes any number typed but whose arrows stay in `allowed` (low, high)."""
+
+    _allowed: tuple | None = None
+
+    @property
+    def allowed(self) -> tuple:
+        """The range the arrows keep to: the one given to `set_allowed`, else the spin box's own."""
+        return self._allowed if self._allowed is not None else (self.minimum(), self.maximum())
+
+    def set_allowed(self, low, high, widest) -> None:
+        self._allowed = (low, high)
+        self.setRange(*widest)
+
+    def stepBy(self, steps: int) -> None:
+        low, high = self.allowed
+        self.setValue(min(high, max(low, self.value() + steps * self.singleStep())))
+
+    def stepEnabled(self):
+        low, high = self.allowed
+        flags = QAbstractSpinBox.StepEnabledFlag.StepNone
+        if self.value() > low:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        if self.value() < high:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+        return flags
+
+
+class IntSpinBox(_Allowed, QSpinBox):
+    """A QSpinBox that takes any 32-bit integer typed; its arrows keep to `allowed`."""
+
+
+class FloatSpinBox(_Allowed, QDoubleSpinBox):
+    """A QDoubleSpinBox that shows 1e-05 as 1e-05 and accepts anything float() reads; its arrows keep
+    to `allowed`."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -95,10 +133,10 @@ def _spin_commit_on_finish(spin: QAbstractSpinBox, editor: ParamEditor) -> None:
 class IntEditor(ParamEditor):
     def __init__(self, spec: ParamSpec, parent=None):
         super().__init__(spec, parent)
-        self.spin = QSpinBox(self)
+        self.spin = IntSpinBox(self)
         low = int(spec.minimum) if spec.minimum is not None else INT_MIN
         high = int(spec.maximum) if spec.maximum is not None else INT_MAX
-        self.spin.setRange(max(INT_MIN, low), min(INT_MAX, high))
+        self.spin.set_allowed(max(INT_MIN, low), min(INT_MAX, high), (INT_MIN, INT_MAX))
         self.spin.setAccelerated(True)
         self._layout.addWidget(self.spin, 1)
         self.none_box = None
@@ -135,9 +173,9 @@ class FloatEditor(ParamEditor):
     def __init__(self, spec: ParamSpec, parent=None):
         super().__init__(spec, parent)
         self.spin = FloatSpinBox(self)
-        low = float(spec.minimum) if spec.minimum is not None else -1e12
-        high = float(spec.maximum) if spec.maximum is not None else 1e12
-        self.spin.setRange(low, high)
+        low = float(spec.minimum) if spec.minimum is not None else -FLOAT_LIMIT
+        high = float(spec.maximum) if spec.maximum is not None else FLOAT_LIMIT
+        self.spin.set_allowed(low, high, (-FLOAT_LIMIT, FLOAT_LIMIT))
         self.spin.setSingleStep(0.05 if high <= 1.0 else 0.1)
         self._layout.addWidget(self.spin, 1)
         _spin_commit_on_finish(self.spin, self)

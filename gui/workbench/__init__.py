@@ -6,7 +6,8 @@
 `install` adds the workbench's docks, the Train menu and toolbar and the File >
 Export actions to an existing `MainWindow`. Modules: `workbench` (the wiring),
 `worker` (the training thread), `settings` (undoable training settings),
-`data_panel`/`data_sources`, `training_panel`, `run_control`, `series`/`plots`/
+`data_panel`/`data_sources`, `data_shapes` (shapeless Input/Target
+nodes follow the data), `training_panel`, `run_control`, `series`/`plots`/
 `plot_budget` (live curves that stay cheap), `runs`, `evaluation`/
 `evaluation_panel`, `export_actions`, `interop` (ONNX import, cluster script),
 `views` (small shared widgets), `tasks` and `engine_loader` (background jobs;

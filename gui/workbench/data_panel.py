@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -47,6 +48,8 @@ def _muted(text: str = "", name: str = "") -> QLabel:
 
 class DataPanel(EnginePanel):
     """Edits `training["dataset"]`, `val_split` and `seed`; shows what the data looks like."""
+
+    shapesLoaded = Signal(dict, object)  # training settings, their dataset's DataShapes (None: can't load)
 
     def __init__(self, settings: TrainingSettings, engine: EngineLoader, tasks: TaskRunner,
                  parent: QWidget | None = None):
@@ -296,6 +299,7 @@ class DataPanel(EnginePanel):
             self._pending, self.shown_key = None, key
             preview, shapes = result
             self._show_preview(preview)
+            self.shapesLoaded.emit(training, shapes)
             if push_text:
                 self.settings.use_dataset(training, shapes, push_text)
 
@@ -305,6 +309,7 @@ class DataPanel(EnginePanel):
             self._pending, self.shown_key = None, key
             self._show_preview(None)
             self._show_error(str(error))
+            self.shapesLoaded.emit(training, None)
             if push_text:
                 self.settings.update(training, push_text)
 

@@ -14,11 +14,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QWidget,
+)
 
 from gui.widgets import scroll_page
 from gui.workbench.gc_policy import freeze_long_lived
 from gui.workbench.tasks import TaskRunner
+
+MIN_FIELD_WIDTH = 80  # pixels a settings field may shrink to
 
 
 def _load_engine() -> dict:
@@ -108,7 +118,14 @@ class EnginePanel(QWidget):
         engine.failed.connect(self.state.setText)
 
     def _set_body(self, body: QWidget) -> None:
-        """Show `body` in a scroll area that fills the panel and scrolls only vertically."""
+        """Show `body` in a scroll area that fills the panel and scrolls only vertically. Its fields may
+        shrink to MIN_FIELD_WIDTH (a spin box or combo otherwise insists on its longest text), so none is
+        cut off on the right in a narrow dock."""
+        for field in body.findChildren(QWidget):
+            if isinstance(field, (QAbstractSpinBox, QComboBox, QLineEdit)):
+                field.setMinimumWidth(MIN_FIELD_WIDTH)
+                field.setSizePolicy(QSizePolicy.Policy.Expanding, field.sizePolicy().verticalPolicy())
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         scroll_page(self, body).setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._show_form(self._ready)
 

@@ -131,9 +131,10 @@ class EvaluationPanel(QWidget):
         self.headline.setText(report.headline())
         if classification:
             self._show_confusion(report.evaluation)
-            rows = [[r["class"], r["precision"], r["recall"], r["f1"], r["support"]]
-                    for r in report.evaluation.per_class]
-            fill_table(self.per_class, ["class", "precision", "recall", "F1", "support"], rows)
+            per_class = report.evaluation.per_class
+            rows = [[r["precision"], r["recall"], r["f1"], r["support"]] for r in per_class]
+            fill_table(self.per_class, ["precision", "recall", "F1", "support"], rows,
+                       row_labels=[str(r["class"]) for r in per_class])  # rows named by class, not numbered
             self.images.set_images(report.images, report.captions, report.wrong)
             self.tabs.setCurrentIndex(self.matrix_tab)
         else:

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from gui import files
 from gui.workbench.tasks import TaskRunner
 
 MISMATCH_TOLERANCE = 1e-3  # the export command's threshold for "does not reproduce the model"
@@ -108,16 +109,18 @@ class ExportActions(QObject):
         source: ModelSource = self.source()
         if path is None:
             name = f"{source.project_name or 'model'}{suffix}".replace(" ", "_")
-            path, _ = QFileDialog.getSaveFileName(self.window, f"Export {source.label}", name, file_filter)
+            start = files.start_folder(self.window.document.project.path) / name
+            path, _ = QFileDialog.getSaveFileName(self.window, f"Export {source.label}", str(start), file_filter)
             if not path:
                 return False
+            files.remember_folder(path)
         target = Path(path)
         if target.suffix.lower() != suffix:
             target = target.with_name(target.name + suffix)
         self.busy = True
         self.window.show_message(f"Exporting {source.label} to {target.name}…", 0)
         self.tasks.submit(lambda: job(source, target), lambda message: self._done(source, message),
-                          self._failed)
+                          self._failed, writes=True)
         return True
 
     def _done(self, source: ModelSource, message: str) -> None:

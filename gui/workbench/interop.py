@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
+from gui import files
 from gui.workbench.tasks import TaskRunner
 
 
@@ -41,10 +42,12 @@ class InteropActions(QObject):
         if not self.window.maybe_save():
             return False
         if model_path is None:
-            model_path, _ = QFileDialog.getOpenFileName(self.window, "Import ONNX model", str(Path.home()),
+            start = files.start_folder(self.window.document.project.path)
+            model_path, _ = QFileDialog.getOpenFileName(self.window, "Import ONNX model", str(start),
                                                         "ONNX models (*.onnx);;All files (*)")
         if not model_path:
             return False
+        files.remember_folder(model_path)
         if project_path is None:
             suggested = str(Path(model_path).with_suffix(".json"))
             project_path, _ = QFileDialog.getSaveFileName(self.window, "Save the imported project as", suggested,
@@ -58,16 +61,16 @@ class InteropActions(QObject):
 
             return import_onnx_file(model_path, project_path)
 
-        self.tasks.submit(work, self._imported, self._import_failed)
+        self.tasks.submit(work, self._imported, self._import_failed, writes=True)
         return True
 
-    def _imported(self, files) -> None:
-        if not self.window.open_project(str(files.project_path)):
+    def _imported(self, written) -> None:
+        if not self.window.open_project(str(written.project_path)):
             return
-        checked = files.verification
+        checked = written.verification
         note = f"; matches onnxruntime within {checked.difference:.1e}" if checked is not None else ""
-        self.window.show_message(f"Imported {len(files.result.project.graph)} nodes, weights in "
-                                 f"{files.weights_path.name}{note}")
+        self.window.show_message(f"Imported {len(written.result.project.graph)} nodes, weights in "
+                                 f"{written.weights_path.name}{note}")
 
     def _import_failed(self, error: BaseException) -> None:
         self.window.show_message("Import failed")
@@ -89,9 +92,10 @@ class InteropActions(QObject):
                 return None
         if out_dir is None:
             out_dir = QFileDialog.getExistingDirectory(window, "Folder for launch.sh and the project copy",
-                                                       str(project.path.parent))
+                                                       str(files.start_folder(project.path)))
         if not out_dir:
             return None
+        files.remember_folder(out_dir)
         from engine.errors import UserError
         from engine.launch_script import write_launch_script
 

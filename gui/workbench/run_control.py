@@ -9,11 +9,33 @@ a copy of the graph taken when it started, so edits apply to the next run.
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QProgressBar, QStyle, QToolBar, QWidget
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QProgressBar, QToolBar, QWidget
+
+from gui.files import ICONS_DIR
+
+DISABLED_COLOUR = "#5c6370"  # a disabled run button: dimmer than any enabled one on the dark theme
+ICON_SIZES = (16, 20, 24, 32, 48)
+
+
+def run_icon(name: str) -> QIcon:
+    """resources/icons/NAME.svg as is, and recoloured DISABLED_COLOUR for the disabled state (Qt's own
+    disabled look lightens dark icons and barely changes light ones)."""
+    text = (ICONS_DIR / f"{name}.svg").read_text(encoding="utf-8")
+    dimmed = re.sub(r'"#[0-9a-fA-F]{6}"', f'"{DISABLED_COLOUR}"', text).encode()
+    icon = QIcon()
+    for size in ICON_SIZES:
+        for mode, svg in ((QIcon.Mode.Normal, text.encode()), (QIcon.Mode.Disabled, dimmed)):
+            pixmap = QPixmap(size, size)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            pixmap.loadFromData(svg, "SVG")
+            icon.addPixmap(pixmap.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.SmoothTransformation), mode)
+    return icon
 
 
 def _duration(seconds: float) -> str:
@@ -26,14 +48,12 @@ class RunActions:
     """The run actions, the Train menu and the Training toolbar."""
 
     def __init__(self, window, workbench):
-        style = window.style()
-        icon = style.standardIcon
-        SP = QStyle.StandardPixmap
+        self.icons = {name: run_icon(name) for name in ("play", "pause", "stop")}
 
-        def action(text, slot, shortcut, icon_kind, tip):
+        def action(text, slot, shortcut, icon_name, tip):
             act = QAction(text, window)
-            if icon_kind is not None:
-                act.setIcon(icon(icon_kind))
+            if icon_name is not None:
+                act.setIcon(self.icons[icon_name])
             if shortcut:
                 act.setShortcut(QKeySequence(shortcut))
                 act.setToolTip(f"{tip} ({shortcut})")
@@ -43,10 +63,10 @@ class RunActions:
             return act
 
         a = self.a = SimpleNamespace()
-        a.start = action("&Start Training", workbench.start, "F5", SP.SP_MediaPlay,
+        a.start = action("&Start Training", workbench.start, "F5", "play",
                          "Train the graph on the canvas with the Data and Training settings")
-        a.pause = action("&Pause", workbench.toggle_pause, "F6", SP.SP_MediaPause, "Pause or resume the run")
-        a.stop = action("S&top", workbench.stop, "Shift+F5", SP.SP_MediaStop, "Stop the run after the current batch")
+        a.pause = action("&Pause", workbench.toggle_pause, "F6", "pause", "Pause or resume the run")
+        a.stop = action("S&top", workbench.stop, "Shift+F5", "stop", "Stop the run after the current batch")
         a.evaluate = action("&Evaluate Checkpoint…", workbench.evaluate_checkpoint_dialog, None, None,
                             "Evaluate a weights file (.safetensors) on the validation split")
         menu = QMenu("&Train", window)
@@ -73,8 +93,7 @@ class RunActions:
         a.pause.setEnabled(state in ("starting", "running", "paused"))
         a.stop.setEnabled(active and state != "stopping")
         a.pause.setText("&Resume" if state == "paused" else "&Pause")
-        a.pause.setIcon(a.pause.parent().style().standardIcon(
-            QStyle.StandardPixmap.SP_MediaPlay if state == "paused" else QStyle.StandardPixmap.SP_MediaPause))
+        a.pause.setIcon(self.icons["play" if state == "paused" else "pause"])
 
 
 class RunProgress(QWidget):

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
-COLOURS = ("#e06c75", "#56b6c2", "#d19a66", "#98c379", "#c678dd", "#61afef", "#e5c07b", "#be5046")
+# Curve colours, one a run; none is red, which the list keeps for failed runs.
+COLOURS = ("#61afef", "#98c379", "#d19a66", "#c678dd", "#56b6c2", "#e5c07b", "#a9b665", "#d3869b")
+FAILED_COLOUR = "#ff6b6b"
 STATUS_TEXT = {"starting": "starting", "running": "running", "paused": "paused", "finished": "finished",
                "stopped": "stopped", "early_stopped": "stopped early", "failed": "failed"}
 
@@ -138,12 +140,25 @@ class RunsPanel(QWidget):
         item.setData(Qt.ItemDataRole.UserRole, run.number)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(Qt.CheckState.Unchecked)
-        item.setForeground(QColor(run.colour))
+        swatch = QPixmap(12, 12)
+        swatch.fill(QColor(run.colour))  # the colour of its curves
+        item.setIcon(QIcon(swatch))
         self.list.blockSignals(True)
         self.list.insertItem(0, item)
         self.list.blockSignals(False)
         self.update_run(run)
         self.list.setCurrentItem(item)
+
+    def discard(self, run: RunRecord, select: RunRecord | None) -> None:
+        """Forget `run`, the newest run (one that never started training), and select `select` again."""
+        assert self.runs and self.runs[-1] is run, "only the newest run can be discarded"
+        self.list.blockSignals(True)
+        self.list.takeItem(self.list.row(self._item(run)))
+        self.runs.pop()
+        previous = self._item(select) if select is not None else None
+        self.list.setCurrentItem(previous)
+        self.list.blockSignals(False)
+        self._current_changed(previous, None)
 
     def _item(self, run: RunRecord) -> QListWidgetItem | None:
         for row in range(self.list.count()):
@@ -166,6 +181,7 @@ class RunsPanel(QWidget):
         self.list.blockSignals(True)
         if item.text() != run.label():
             item.setText(run.label())
+        item.setForeground(QColor(FAILED_COLOUR) if run.status == "failed" else QBrush())
         if item.toolTip() != tooltip:
             item.setToolTip(tooltip)
         self.list.blockSignals(False)

@@ -13,6 +13,7 @@ still running, so nothing outlives the window.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -25,9 +26,9 @@ class _Signals(QObject):
 
 
 class _Job(QRunnable):
-    def __init__(self, token: int, fn: Callable[[], object], signals: _Signals):
+    def __init__(self, token: int, fn: Callable[[], object], signals: _Signals, ended: threading.Event):
         super().__init__()
-        self.token, self.fn, self.signals = token, fn, signals
+        self.token, self.fn, self.signals, self.ended = token, fn, signals, ended
 
     def run(self) -> None:
         try:
@@ -36,6 +37,8 @@ class _Job(QRunnable):
             self.signals.delivered.emit(self.token, False, error)
         else:
             self.signals.delivered.emit(self.token, True, result)
+        finally:
+            self.ended.set()
 
 
 class TaskRunner(QObject):
@@ -50,16 +53,21 @@ class TaskRunner(QObject):
         self._callbacks: dict[int, tuple[Callable, Callable]] = {}
         self._tokens = itertools.count(1)
         self._closed = False
+        self._writers: list[threading.Event] = []  # set when a job that writes files has ended
 
     def submit(self, fn: Callable[[], object], on_done: Callable[[object], None],
-               on_error: Callable[[BaseException], None]) -> int:
-        """Start `fn()` in the background; returns a token for `cancel`."""
+               on_error: Callable[[BaseException], None], writes: bool = False) -> int:
+        """Start `fn()` in the background; returns a token for `cancel`. A job that `writes` files is
+        waited for when the application quits."""
         if self._closed:
             return 0
         collect_in_gui_thread()
         token = next(self._tokens)
         self._callbacks[token] = (on_done, on_error)
-        self._pool.start(_Job(token, fn, self._signals))
+        ended = threading.Event()
+        if writes:
+            self._writers = [event for event in self._writers if not event.is_set()] + [ended]
+        self._pool.start(_Job(token, fn, self._signals, ended))
         return token
 
     def cancel(self, token: int) -> None:
@@ -79,8 +87,8 @@ class TaskRunner(QObject):
         return self._pool.waitForDone(msecs)
 
     def shutdown(self) -> None:
-        """No more callbacks; wait for the running jobs to end."""
+        """No more callbacks or jobs; wait for the jobs that write files (even those still queued)."""
         self._closed = True
         self._callbacks.clear()
-        self._pool.clear()
-        self._pool.waitForDone()
+        for ended in self._writers:
+            ended.wait()

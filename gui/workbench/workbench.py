@@ -21,8 +21,11 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
+from graphs.errors import printable
 from graphs.project import Project, load_project
+from gui import files
 from gui.workbench.data_panel import DataPanel
+from gui.workbench.data_shapes import ShapeFollower, shapeless_data_nodes
 from gui.workbench.engine_loader import EngineLoader
 from gui.workbench.export_actions import ExportActions, ModelSource
 from gui.workbench.interop import InteropActions
@@ -35,6 +38,7 @@ from gui.workbench.views import Deferred
 from gui.workbench.worker import PROGRESS_INTERVAL, RunController, RunRequest, training_threads
 
 Area = Qt.DockWidgetArea
+MAX_LISTED_ERRORS = 8  # problems listed when a graph with errors can't train
 RUNS_LIST_INTERVAL = 0.5  # seconds between updates of the live run's line in the runs list
 
 
@@ -64,8 +68,12 @@ class Workbench(QObject):
         self._latest_progress = None  # the newest BatchProgress not shown yet
         self._run_changed = False  # an epoch ended since the runs list was updated
         self._runs_shown = 0.0  # when the runs list last showed the live run
+        self._shown_before: RunRecord | None = None  # the run selected when the current one started
 
         self.data_panel = DataPanel(self.settings, self.engine, self.tasks)
+        self.shapes = ShapeFollower(self.settings, self.engine, self.tasks, self)
+        self.data_panel.shapesLoaded.connect(self.shapes.remember)
+        self.shapes.message.connect(window.show_message)
         self.training_panel = TrainingPanel(self.settings, self.engine)
         self.curves = Deferred(self._make_plots)  # pyqtgraph loads when the curves are first needed
         self.banner = SnapshotBanner()
@@ -176,9 +184,34 @@ class Workbench(QObject):
             suffix += 1
         return folder
 
+    def cannot_train(self) -> str:
+        """Why the graph on the canvas can't be trained as it is (empty when it can)."""
+        errors = self.document.result.errors
+        if not errors:
+            return ""
+        lines = [f"• {printable(str(error))}" for error in errors[:MAX_LISTED_ERRORS]]
+        if len(errors) > MAX_LISTED_ERRORS:
+            lines.append(f"… and {len(errors) - MAX_LISTED_ERRORS} more (the red nodes on the canvas)")
+        text = "The graph has problems to fix before it can train:\n" + "\n".join(lines)
+        if shapeless_data_nodes(self.document.graph):
+            text += ("\n\nInput and Target nodes without a shape take it from the dataset chosen in the Data "
+                     "panel; check there that it can be loaded.")
+        return text
+
     def start(self) -> bool:
-        """Start training the open project (a snapshot of it) with its settings."""
+        """Start training the open project (a snapshot of it) with its settings; a graph with problems is
+        refused with a dialog that lists them, and the runs list stays as it was."""
         if self.controller.active:
+            return False
+        self.shapes.follow()  # shapeless Input/Target nodes take the data's shapes first
+        if self.shapes.pending and shapeless_data_nodes(self.document.graph):
+            self.window.show_message("Starting once the data's shapes are known…")
+            self.shapes.after_load(self.start)
+            return True
+        problems = self.cannot_train()
+        if problems:
+            QMessageBox.warning(self.window, "Cannot train", problems)
+            self.window.show_message("Not started: the graph has problems (the red nodes)")
             return False
         self.engine.load()  # once loaded, long-lived objects are frozen out of garbage collections
         project = snapshot(self.document.project)
@@ -187,6 +220,7 @@ class Workbench(QObject):
         if folder is not None:
             options["out_dir"] = folder
         run = self.runs_panel.new_record(copy.deepcopy(project.training), project)
+        self._shown_before = self.runs_panel.current()
         self.controller.start(RunRequest(project, options))
         self.current_run = run
         self.runs_panel.add(run)
@@ -274,6 +308,12 @@ class Workbench(QObject):
 
     def _run_failed(self, message: str, details: str) -> None:
         run = self._end_run()
+        if run.started is None and not details:  # refused before training (the data doesn't fit the model)
+            self.runs_panel.discard(run, self._shown_before)
+            self.current_run = None
+            QMessageBox.warning(self.window, "Cannot train", printable(message))
+            self.window.show_message("Not started: " + printable(message).splitlines()[0])
+            return
         run.message = message
         self._set_status(run, "failed")
         text = f"Run {run.number} could not train: {message}"
@@ -312,10 +352,12 @@ class Workbench(QObject):
 
     def evaluate_checkpoint_dialog(self, path: str | None = None) -> None:
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self.window, "Evaluate a checkpoint", str(self.settings.base_dir),
+            start = files.start_folder(self.document.project.path)
+            path, _ = QFileDialog.getOpenFileName(self.window, "Evaluate a checkpoint", str(start),
                                                   "safetensors weights (*.safetensors);;All files (*)")
             if not path:
                 return
+            files.remember_folder(path)
         from gui.workbench.evaluation import evaluate_weights
 
         project, base_dir = snapshot(self.document.project), self.settings.base_dir

@@ -230,3 +230,21 @@ def test_start_up_imports_no_torch(tmp_path):
     assert out.returncode == 0, out.stderr
     torch_loaded, _nodes = out.stdout.split()
     assert torch_loaded == "False"
+
+
+def test_file_dialogs_start_in_the_last_used_folder(tmp_path, monkeypatch):
+    project_dir, used, gone = tmp_path / "projects", tmp_path / "exports", tmp_path / "gone"
+    for folder in (project_dir, used, gone):
+        folder.mkdir()
+    monkeypatch.chdir(tmp_path)  # never the process's working folder
+    assert files.start_folder(None) == Path.home()
+    assert files.start_folder(project_dir / "p.json") == project_dir
+    assert files.start_folder(files.DEFAULT_EXAMPLE) == Path.home()  # not into the shipped examples
+    files.remember_folder(used / "model.onnx")
+    assert files.start_folder(project_dir / "p.json") == used.resolve()
+    files.remember_folder(gone)  # a chosen folder is remembered as itself
+    assert files.start_folder(None) == gone.resolve()
+    gone.rmdir()
+    assert files.start_folder(project_dir / "p.json") == project_dir
+    files.RecentFiles().add(project_dir / "p.json")  # opening or saving a project remembers its folder
+    assert files.start_folder(None) == project_dir.resolve()

@@ -2,7 +2,7 @@
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QTabBar
 
 from gui import formatting
 from gui.param_widgets import ChoiceEditor, FloatEditor, IntEditor, TextEditor
@@ -29,7 +29,7 @@ def test_editors_follow_the_param_schema(cnn_window):
     inspector = select(cnn_window, "conv")
     out_channels = inspector.editor("out_channels")
     assert isinstance(out_channels, IntEditor) and isinstance(out_channels.spin, QSpinBox)
-    assert (out_channels.spin.minimum(), out_channels.spin.maximum()) == (1, 65536)
+    assert out_channels.spin.allowed == (1, 65536)
     assert out_channels.spin.value() == 8
     assert isinstance(inspector.editor("kernel_size"), TextEditor)
     assert inspector.editor("kernel_size").edit.text() == "3"
@@ -42,7 +42,7 @@ def test_editors_follow_the_param_schema(cnn_window):
     dropout = doc.add_node("Dropout", (0, 300))
     p = select(cnn_window, dropout).editor("p")
     assert isinstance(p, FloatEditor) and isinstance(p.spin, QDoubleSpinBox)
-    assert (p.spin.minimum(), p.spin.maximum(), p.spin.value()) == (0.0, 1.0, 0.5)
+    assert (*p.spin.allowed, p.spin.value()) == (0.0, 1.0, 0.5)
 
     embedding = doc.add_node("Embedding", (0, 500))
     padding_idx = select(cnn_window, embedding).editor("padding_idx")
@@ -65,6 +65,43 @@ def test_spin_box_edit_updates_node_and_summary(cnn_window, qtbot):
     assert w.summary.cell_text("conv", "Output shape") == "[4, 6, 6]"
     assert w.summary.cell_text("conv", "Params") == "40"
     assert "[4, 6, 6]" in w.inspector.info.text()
+
+
+def test_out_of_range_numbers_are_refused_under_the_field_not_reverted(cnn_window):
+    w = cnn_window
+    doc = w.document
+    fc = doc.add_node("Linear", (0, 300), {"out_features": 10})
+    dropout = doc.add_node("Dropout", (0, 500))
+    doc.undo_stack.setClean()
+    for node_id, name, typed, words in ((fc, "out_features", "0", "must be at least 1, got 0"),
+                                        (dropout, "p", "1.5", "must be at most 1")):
+        before = doc.graph.node(node_id).params
+        row = select(w, node_id).rows[name]
+        type_into(row.editor.spin, typed)
+        assert row.error.isVisibleTo(w.inspector) and words in row.error.text(), row.error.text()
+        assert row.editor.spin.text() == typed  # what was typed stays, with the reason under it
+        assert doc.graph.node(node_id).params == before and doc.undo_stack.isClean()
+    spin = select(w, fc).rows["out_features"].editor.spin
+    spin.setValue(1)
+    spin.stepBy(-1)  # the arrows stay in range
+    assert spin.value() == 1
+    assert not spin.stepEnabled() & spin.StepEnabledFlag.StepDownEnabled
+
+
+def test_selecting_a_node_raises_the_inspector_over_data_and_training(cnn_window, qtbot):
+    w = cnn_window
+
+    def front_tab() -> str:
+        (bar,) = [bar for bar in w.findChildren(QTabBar) if "Inspector" in
+                  [bar.tabText(i) for i in range(bar.count())]]
+        return bar.tabText(bar.currentIndex())
+
+    for name, title in (("data", "Data"), ("training", "Training")):
+        w.workbench.show_dock(name)
+        assert front_tab() == title
+        w.scene.clearSelection()
+        select(w, "conv")
+        assert front_tab() == "Inspector"
 
 
 def test_invalid_value_refused_with_message_document_unchanged(cnn_window):

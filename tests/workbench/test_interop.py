@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+from pathlib import Path
 
 import onnxruntime
 import torch
@@ -71,3 +72,25 @@ def test_imported_weights_reproduce_the_onnx_model(tmp_path):
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     expected = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     assert abs(model(x).detach().numpy() - expected).max() < 1e-4
+
+
+def test_export_and_import_dialogs_start_in_the_last_used_folder(bench, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+
+    def dialog(_parent, _title, start, *_args):
+        asked.append(start)
+        return "", ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(dialog))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(dialog))
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "work"
+    folder.mkdir()
+    window = bench.window
+    assert window.save_as(folder / "saved.json")
+    window.new_project()  # untitled: no folder of its own
+    assert not bench.exports.export("onnx")
+    bench.interop.import_onnx()
+    assert [Path(asked[0]).parent, Path(asked[1])] == [folder.resolve(), folder.resolve()]

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import Qt
 
 from gui.workbench.series import RunSeries
 from tests.gui.app_process import run_app_script
@@ -87,6 +88,11 @@ def test_evaluation_of_an_image_classifier_and_export_to_onnx(open_example, fini
     total = sum(int(panel.confusion.item(i, j).text() or 0) for i in range(10) for j in range(10))
     assert total == 359
     assert panel.per_class.rowCount() == 10
+    table = panel.per_class  # rows named by the class (0-9), not numbered 1-10
+    assert [table.verticalHeaderItem(i).text() for i in range(10)] == [str(c) for c in range(10)]
+    assert [table.horizontalHeaderItem(i).text() for i in range(4)] == ["precision", "recall", "F1", "support"]
+    item = bench.runs_panel.list.item(0)  # a finished run is listed in the normal text colour, not red
+    assert run.status == "finished" and item.foreground().style() == Qt.BrushStyle.NoBrush
     assert panel.images.count == len(report.captions) > 0
     wrong = report.wrong
     assert wrong == sorted(wrong, reverse=True)  # misclassified first

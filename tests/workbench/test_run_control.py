@@ -5,6 +5,8 @@ app usable."""
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from gui.workbench.runs import FAILED_COLOUR
+
 
 def test_start_button_trains_and_the_plots_show_the_engines_numbers(open_example, finished, qtbot):
     bench = open_example("iris_mlp", epochs=3)
@@ -97,19 +99,22 @@ def test_a_nan_loss_is_reported_and_the_next_run_works(open_example, finished, d
     assert run.status == "failed"
     assert dialogs.kinds() == ["critical"]
     assert "learning rate" in dialogs.texts("critical")[0]
+    assert bench.runs_panel.list.item(0).foreground().color().name() == FAILED_COLOUR  # red: failed only
     settings = bench.settings.training
     settings["optimizer"] = {"type": "Adam", "lr": 0.001}
     bench.settings.update(settings, "fix the learning rate")
     assert finished(bench).status == "finished"
 
 
-def test_an_unreadable_data_file_is_reported_and_the_app_stays_usable(open_example, finished, dialogs, tmp_path):
+def test_an_unreadable_data_file_is_reported_and_the_app_stays_usable(open_example, finished, dialogs, tmp_path,
+                                                                     qtbot):
     bad = tmp_path / "broken.csv"
     bad.write_bytes(b"\x00\xff\xfe garbage\n\x01,\x02\n")
     bench = open_example("iris_mlp", dataset={"name": "csv", "path": str(bad)})
-    run = finished(bench)
-    assert run.status == "failed"
-    assert dialogs.kinds() == ["critical"] and "broken.csv" in dialogs.texts("critical")[0]
+    with qtbot.waitSignal(bench.controller.stateChanged, timeout=60_000, check_params_cb=lambda s: s == "idle"):
+        bench.actions.a.start.trigger()
+    assert bench.runs_panel.runs == []  # refused before training: not listed as a run
+    assert dialogs.kinds() == ["warning"] and "broken.csv" in dialogs.texts("warning")[0]
     settings = bench.settings.training
     settings["dataset"] = {"name": "iris"}
     bench.settings.update(settings, "use iris")

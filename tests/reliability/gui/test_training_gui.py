@@ -21,6 +21,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from engine.training import Trainer
+from gui.workbench.data_shapes import shapeless_data_nodes
 from tests.reliability.datafiles import write_image_folder
 from tests.reliability.tally import count
 from tests.reliability.training import python_threads, write_project
@@ -134,6 +135,8 @@ def test_a_streamed_image_deleted_mid_epoch(bench, qtbot, dialogs, tmp_path):
     write_project(tmp_path, {"name": "image_folder", "path": "imgs", "grayscale": True, "stream": True},
                   batch_size=4, epochs=1000, input_params={"shape": [16]})
     assert bench.window.open_project(tmp_path / "project.json")
+    graph = bench.document.graph  # its Target takes the data's shape
+    qtbot.waitUntil(lambda: not shapeless_data_nodes(graph), timeout=RUN_TIMEOUT_MS)
     bench.run_options.update(max_batches=None, progress_every=1)
     victims = sorted(root.glob("*/*.png"))
     bench.controller.progress.connect(lambda event: event.step >= 2 and [path.unlink() for path in victims

@@ -1,0 +1,86 @@
+"""Starting and ending the editor from a terminal: a clear hint without a display, Ctrl+C closes the window
+the normal way, and quitting waits only for file writes (issue 11, item 11)."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+from gui.app import display_problem
+from gui.workbench.tasks import TaskRunner
+from tests.gui.app_process import ROOT
+
+DRIVER = """
+import sys
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QMessageBox
+QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.argv[1])
+from gui import app
+from gui.main_window import MainWindow
+
+def asked(*_args):
+    print("ASKED", flush=True)
+    return QMessageBox.StandardButton.Discard
+
+QMessageBox.question = staticmethod(asked)
+show = MainWindow.show
+
+def shown(window):
+    show(window)
+    window.document.add_node("ReLU", (0, 0))  # unsaved: closing must ask
+    QTimer.singleShot(0, lambda: print("SHOWN", flush=True))
+
+MainWindow.show = shown
+app.main(None)
+"""
+
+
+def test_no_display_gives_a_hint_and_status_2_before_qt_starts(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "no display found" in done.stderr and "xvfb-run -a python main.py" in done.stderr
+    assert "xcb" not in done.stderr and "Traceback" not in done.stderr
+    assert display_problem({"DISPLAY": ":0"}, "linux") == ""
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") == ""
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") == ""
+    assert display_problem({}, "darwin") == ""
+
+
+def test_ctrl_c_in_the_terminal_closes_the_window_through_the_unsaved_changes_prompt(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_DATA_HOME=str(tmp_path / "data"))
+    process = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path / "settings")], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "SHOWN"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out.split() == ["ASKED"]  # closed through the normal path: the prompt, then the window closed
+    assert "KeyboardInterrupt" not in err
+
+
+def test_quitting_waits_for_file_writes_but_not_for_reads(qtbot):
+    tasks = TaskRunner(threads=2)
+    release_reader, reader_ended, writer_ended = threading.Event(), threading.Event(), threading.Event()
+
+    def read():
+        release_reader.wait(60)
+        reader_ended.set()
+
+    def write():
+        threading.Event().wait(0.2)
+        writer_ended.set()
+
+    tasks.submit(read, print, print)
+    tasks.submit(write, print, print, writes=True)
+    tasks.shutdown()
+    assert writer_ended.is_set()  # the export/import finished writing
+    assert not reader_ended.is_set()  # the preview/engine import was not waited for
+    release_reader.set()
+    tasks.wait()
