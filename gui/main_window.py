@@ -257,9 +257,9 @@ class MainWindow(QMainWindow):
         if not self._view_pending:
             return
         self._view_pending = False
-        state = self.document.project.gui.get("view")
-        if not (isinstance(state, dict) and self.view.restore_view_state(state)):
-            self.view.overview()
+        state = self.document.project.gui.get("view")  # the view saved with the project, if it shows it
+        if not (isinstance(state, dict) and self.view.restore_view_state(state) and self.view.shows_any_node()):
+            self.view.fit()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
