@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QGraphicsPathItem
 
 from graphs.document import Edge
 from gui import theme
-from gui.canvas.edge_item import wire_path
 from gui.canvas.node_item import NodeItem, PortItem
+from gui.canvas.routing import wire_path
 from gui.canvas.wire_check import MISMATCH, OK, REFUSED, WireCheck
 
 
