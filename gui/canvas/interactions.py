@@ -15,9 +15,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QPen
-from PySide6.QtWidgets import QGraphicsPathItem
+from PySide6.QtWidgets import QGraphicsPathItem, QToolTip
 
 from graphs.document import Edge
 from gui import theme
@@ -47,6 +47,7 @@ class NewLinkGesture:
         self.temp.setZValue(10)
         self.check = WireCheck(self.controller, self.replacing)
         self._verdicts: dict[PortItem, tuple[str, str]] = {}
+        self._reason = ""  # shown beside the cursor
 
     # ---- which ports would accept the wire --------------------------------
     def _edge_to(self, other: PortItem) -> Edge | None:
@@ -94,16 +95,30 @@ class NewLinkGesture:
     def move(self, pos: QPointF) -> None:
         target = self._target_at(pos)
         end = pos
+        reason = ""
         if target is not None:
             state, why = self.verdict(target)
             if state != REFUSED:
                 end = target.scenePos()
-            if state == MISMATCH:
-                self.scene.statusMessage.emit(f"Not compatible: {why}")
-            elif state == REFUSED:
-                self.scene.statusMessage.emit(f"Cannot connect: {why}")
+            reason = {MISMATCH: f"Not compatible: {why}", REFUSED: f"Cannot connect: {why}"}.get(state, "")
+            if reason:
+                self.scene.statusMessage.emit(reason)
+        self._show_reason(pos, reason)
         start = self.fixed.scenePos()
         self.temp.setPath(wire_path(start, end) if self.fixed.is_output else wire_path(end, start))
+
+    def _show_reason(self, pos: QPointF, reason: str) -> None:
+        """Why the port under the cursor does not light up, beside the cursor as well as in the
+        status bar (which a small screen may not show)."""
+        if reason == self._reason:
+            return
+        self._reason = reason
+        views = self.scene.views()
+        if not reason or not views:
+            QToolTip.hideText()
+            return
+        viewport = views[0].viewport()
+        QToolTip.showText(viewport.mapToGlobal(views[0].mapFromScene(pos)) + QPoint(16, 16), reason, viewport)
 
     def finish(self, pos: QPointF) -> bool:
         """Make the wire if it was dropped on a port; True when the document changed."""
@@ -125,6 +140,7 @@ class NewLinkGesture:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        self._show_reason(QPointF(), "")
         if self.temp.scene() is not None:
             self.scene.removeItem(self.temp)
         if self.replacing is not None:

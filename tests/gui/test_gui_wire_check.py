@@ -3,6 +3,7 @@ shape and dtype the node can use; the others say why."""
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QToolTip
 
 from graphs.document import Edge
 from gui.canvas import wire_check
@@ -95,6 +96,7 @@ def test_drag_lights_only_valid_ports_and_hover_says_why(cnn_window, monkeypatch
     assert w.scene.node_item("conv").port("in", False).state == REFUSED
     message = w.statusBar().currentMessage()
     assert message.startswith(f"Not compatible: Conv2d '{conv}' expects input [C, H, W], got [288]")
+    assert QToolTip.text() == message  # beside the cursor too
     assert len(calls) == len(set(calls))  # once per port, when the drag started, not per mouse move
     QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp(w, end))
     # the document takes the wire (to be fixed by editing) and the node shows the error
