@@ -192,7 +192,7 @@ def test_documented_shortcuts_work_on_x11(editor):
     editor.press("ctrl+shift+s", "the save-as dialog", lambda s: s["modal"] == "QFileDialog")
     editor.press("Escape", "the dialog closed", lambda s: s["modal"] is None)
     editor.focus()
-    editor.press("ctrl+n", "new project", lambda s: s["nodes"] == 0 and s["index"] == 0)
+    editor.press("ctrl+n", "new project, at actual size", lambda s: s["nodes"] == 0 and s["index"] == 0 and s["zoom"] == 1.0)
 
     time.sleep(0.3)  # let Qt write what the last key made it say
     assert "Ambiguous shortcut overload" not in "".join(editor.stderr)
