@@ -97,12 +97,14 @@ def route(start: QPointF, end: QPointF, obstacles: list[QRectF]) -> QPainterPath
     """The wire from `start` to `end` clear of `obstacles` (see the module docstring); the plain
     curve when it is clear, or when no route is (a wire running backwards, no room to bend)."""
     plain = wire_path(start, end)
-    if not obstacles:
+    box = plain.boundingRect().adjusted(-2, -2, 2, 2)  # a level wire has a box of no height
+    near = [r for r in obstacles if r.intersects(box)]  # a cheap test first: most wires meet nothing
+    if not near or end.x() - start.x() < 4 * TURN:
         return plain
     stroker = QPainterPathStroker()
     stroker.setWidth(3)
     stroke = stroker.createStroke(plain)
-    if not any(stroke.intersects(r) for r in obstacles) or end.x() - start.x() < 4 * TURN:
+    if not any(stroke.intersects(r) for r in near):
         return plain
     router = _Router(start, end, obstacles)
     return router.one_bend() or router.detour() or plain
