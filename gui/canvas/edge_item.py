@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from graphs.document import Edge
 from gui import theme
-from gui.canvas.routing import obstacle, route
+from gui.canvas.routing import body_area, obstacle, route, wire_path
 
 
 class ShapeLabel(QGraphicsItem):
@@ -78,12 +78,11 @@ class EdgeItem(QGraphicsPathItem):
         """The plain curve, or a route around the other nodes between its ends (`gui.canvas.routing`)."""
         start, end = self.endpoints()
         scene = self.scene()
-        obstacles = []
-        if scene is not None:
-            span = QRectF(QPointF(min(start.x(), end.x()), -1e7), QPointF(max(start.x(), end.x()), 1e7))
-            obstacles = [obstacle(r) for r in scene.node_rects(span.adjusted(-20, 0, 20, 0),
-                                                              exclude=(self.source, self.target))]
-        path = route(start, end, obstacles)
+        if scene is None:
+            path = wire_path(start, end)
+        else:
+            ends = (self.source, self.target)
+            path = route(start, end, lambda area: [obstacle(r) for r in scene.node_rects(body_area(area), ends)])
         self.setPath(path)
         if self._label is not None:
             self._label.setPos(path.pointAtPercent(0.5))

@@ -10,6 +10,8 @@ edge item passes the rects of the nodes between its ends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QPainterPath, QPainterPathStroker
 
@@ -29,6 +31,11 @@ def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
 def obstacle(body: QRectF) -> QRectF:
     """The area of a node a foreign wire keeps out of: its body and its ports."""
     return body.adjusted(-PORT_MARGIN, -4, PORT_MARGIN, 4)
+
+
+def body_area(area: QRectF) -> QRectF:
+    """The area in which a node body's `obstacle` could meet `area`."""
+    return area.adjusted(-PORT_MARGIN, -4, PORT_MARGIN, 4)
 
 
 class _Router:
@@ -93,18 +100,22 @@ def _bend(path: QPainterPath, x: float, y1: float, y2: float) -> None:
     path.cubicTo(QPointF(x, y1), QPointF(x, y2), QPointF(x + TURN, y2))
 
 
-def route(start: QPointF, end: QPointF, obstacles: list[QRectF]) -> QPainterPath:
-    """The wire from `start` to `end` clear of `obstacles` (see the module docstring); the plain
-    curve when it is clear, or when no route is (a wire running backwards, no room to bend)."""
+def route(start: QPointF, end: QPointF, obstacles_in: Callable[[QRectF], list[QRectF]]) -> QPainterPath:
+    """The wire from `start` to `end` clear of the obstacles (see the module docstring); the plain
+    curve when it is clear, or when no route is (a wire running backwards, no room to bend).
+    `obstacles_in(area)` gives the obstacles that meet `area`: asked first for the plain curve's
+    box only (most wires meet nothing), then, for a wire that must go around, for its whole span."""
     plain = wire_path(start, end)
-    box = plain.boundingRect().adjusted(-2, -2, 2, 2)  # a level wire has a box of no height
-    near = [r for r in obstacles if r.intersects(box)]  # a cheap test first: most wires meet nothing
-    if not near or end.x() - start.x() < 4 * TURN:
+    if end.x() - start.x() < 4 * TURN:
+        return plain
+    near = obstacles_in(plain.boundingRect().adjusted(-2, -2, 2, 2))  # a level wire has a box of no height
+    if not near:
         return plain
     stroker = QPainterPathStroker()
     stroker.setWidth(3)
     stroke = stroker.createStroke(plain)
     if not any(stroke.intersects(r) for r in near):
         return plain
-    router = _Router(start, end, obstacles)
+    span = QRectF(QPointF(start.x(), -1e7), QPointF(end.x(), 1e7))
+    router = _Router(start, end, obstacles_in(span))
     return router.one_bend() or router.detour() or plain
