@@ -258,9 +258,9 @@ class MainWindow(QMainWindow):
         if not self._view_pending:
             return
         self._view_pending = False
-        state = self.document.project.gui.get("view")
-        if not (isinstance(state, dict) and self.view.restore_view_state(state)):
-            self.view.overview()
+        state = self.document.project.gui.get("view")  # the view saved with the project, if it shows it
+        if not (isinstance(state, dict) and self.view.restore_view_state(state) and self.view.shows_any_node()):
+            self.view.fit()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -433,14 +433,14 @@ GUIDE = """<h3>Editing</h3>
 <table cellspacing=4>
 <tr><td><b>Add a node</b></td><td>drag it from the palette, double-click it there, or press Tab (or double-click
 the empty canvas) and type</td></tr>
-<tr><td><b>Wire</b></td><td>drag from a port to a port; green ports accept the wire. Drag a wire off an input
-to move or remove it.</td></tr>
+<tr><td><b>Wire</b></td><td>drag from a port to a port; green ports take the wire, hover another to see why
+not. Drag a wire off an input to move or remove it.</td></tr>
 <tr><td><b>Select</b></td><td>click, Ctrl+click, or drag a rubber band on the empty canvas</td></tr>
 <tr><td><b>Pan / zoom</b></td><td>middle-drag or Space+drag / mouse wheel</td></tr>
 <tr><td><b>F / Shift+F</b></td><td>frame all / frame the selection</td></tr>
 <tr><td><b>Ctrl+D, Ctrl+C, Ctrl+V</b></td><td>duplicate, copy, paste (wires inside the selection come along)</td></tr>
 <tr><td><b>Delete</b></td><td>delete the selected nodes and wires</td></tr>
 <tr><td><b>Ctrl+L</b></td><td>auto-layout, left to right</td></tr>
-<tr><td><b>Ctrl+Z / Ctrl+Shift+Z</b></td><td>undo / redo (View &gt; Panels &gt; Undo History)</td></tr>
+<tr><td><b>Ctrl+Z / Ctrl+Shift+Z or Ctrl+Y</b></td><td>undo / redo (View &gt; Panels &gt; Undo History)</td></tr>
 </table>
 <p>A red node has a problem: hover it, or select it and read the inspector.</p>"""

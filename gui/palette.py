@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeWidget, QTreeWi
 
 from graphs.catalogue import CATALOGUE, CATEGORIES
 from gui import theme
+from gui.canvas.quick_add import rank
 from gui.canvas.view import NODE_MIME
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
@@ -100,12 +101,10 @@ class Palette(QWidget):
         return [name for name, item in self._items.items() if not item.isHidden()]
 
     def filter(self, text: str) -> None:
-        """Show only types whose name, category or doc contains `text` (case-insensitive)."""
-        needle = text.strip().lower()
+        """Show only the types whose name or category contains `text` (`quick_add.rank`, case-insensitive)."""
+        shown = set(rank(text))
         for name, item in self._items.items():
-            spec = CATALOGUE[name]
-            haystack = f"{name} {spec.category} {spec.doc}".lower()
-            item.setHidden(bool(needle) and needle not in haystack)
+            item.setHidden(name not in shown)
         for parent in self._categories.values():
             children = [parent.child(i) for i in range(parent.childCount())]
             parent.setHidden(all(child.isHidden() for child in children))
@@ -117,6 +116,7 @@ class Palette(QWidget):
             self.addRequested.emit(name)
 
     def _add_first_visible(self) -> None:
-        visible = self.visible_types()
-        if visible and self.search.text().strip():
-            self.addRequested.emit(visible[0])
+        """Enter in the search box adds the best match ("relu": ReLU, not LeakyReLU)."""
+        ranked = rank(self.search.text())
+        if ranked and self.search.text().strip():
+            self.addRequested.emit(ranked[0])

@@ -36,6 +36,7 @@ OK = QColor("#6fd08c")
 WIRE = QColor("#8c939d")
 WIRE_UNKNOWN = QColor("#5d636b")
 PORT = QColor("#b9c0ca")
+PORT_MISMATCH = QColor("#a0565a")  # a port that would take a dragged wire its node cannot use
 HINT_TEXT = QColor("#6b717a")
 
 

@@ -13,27 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from graphs.document import Edge
 from gui import theme
-
-BEND = 40.0  # how far a wire runs level out of a port before it bends
-LANE_GAP = 28.0  # how far above the nodes it would cross a detour runs
-
-
-def detour_path(start: QPointF, end: QPointF, lane: float) -> QPainterPath:
-    """Out of `start`, up (or down) to the horizontal `lane`, along it, and into `end`."""
-    k = BEND
-    path = QPainterPath(start)
-    path.cubicTo(QPointF(start.x() + k, start.y()), QPointF(start.x() + k, lane), QPointF(start.x() + 2 * k, lane))
-    path.lineTo(QPointF(end.x() - 2 * k, lane))
-    path.cubicTo(QPointF(end.x() - k, lane), QPointF(end.x() - k, end.y()), end)
-    return path
-
-
-def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
-    """A horizontal-tangent cubic from `start` (an output) to `end` (an input)."""
-    dx = max(40.0, abs(end.x() - start.x()) * 0.5)
-    path = QPainterPath(start)
-    path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
-    return path
+from gui.canvas.routing import body_area, obstacle, route, wire_path
 
 
 class ShapeLabel(QGraphicsItem):
@@ -95,20 +75,14 @@ class EdgeItem(QGraphicsPathItem):
         return start, end
 
     def update_path(self) -> None:
-        """A plain curve, or, when that would pass behind other nodes, a detour above them."""
+        """The plain curve, or a route around the other nodes between its ends (`gui.canvas.routing`)."""
         start, end = self.endpoints()
-        path = wire_path(start, end)
         scene = self.scene()
-        if scene is not None and end.x() - start.x() > 4 * BEND:
-            candidates = scene.node_rects(path.boundingRect(), exclude=(self.source, self.target))
-            if candidates:
-                stroker = QPainterPathStroker()
-                stroker.setWidth(4)
-                stroke = stroker.createStroke(path)
-                blockers = [rect for rect in candidates if stroke.intersects(rect)]
-                if blockers:
-                    lane = min(min(r.top() for r in blockers), start.y(), end.y()) - LANE_GAP
-                    path = detour_path(start, end, lane)
+        if scene is None:
+            path = wire_path(start, end)
+        else:
+            ends = (self.source, self.target)
+            path = route(start, end, lambda area: [obstacle(r) for r in scene.node_rects(body_area(area), ends)])
         self.setPath(path)
         if self._label is not None:
             self._label.setPos(path.pointAtPercent(0.5))

@@ -63,7 +63,7 @@ class PortItem(QGraphicsItem):
     def __init__(self, parent: NodeItem, name: str, is_output: bool):
         super().__init__(parent)
         self.name, self.is_output = name, is_output
-        self.state = "normal"  # normal | ok | refused
+        self.state = "normal"  # normal, or while a wire is dragged: ok | mismatch | refused (gui.canvas.wire_check)
         self.connected = False
         self.hovered = False
         self.setAcceptHoverEvents(True)
@@ -88,7 +88,8 @@ class PortItem(QGraphicsItem):
             self.update()
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
-        colour = {"ok": theme.OK, "refused": theme.WIRE_UNKNOWN}.get(self.state, theme.PORT)
+        colour = {"ok": theme.OK, "mismatch": theme.PORT_MISMATCH, "refused": theme.WIRE_UNKNOWN}.get(
+            self.state, theme.PORT)
         radius = PORT_R + (2 if self.state == "ok" or self.hovered else 0)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(colour, 1.6))

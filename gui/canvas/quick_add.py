@@ -1,7 +1,9 @@
 """The quick-add popup: type a few letters, press Enter, and the node appears under the cursor.
 
-Opened with Tab on the canvas or a double-click on empty space. Matches rank
-name prefixes first, then words inside names, then categories and doc text.
+Opened with Tab on the canvas or a double-click on empty space. `rank` (also the
+palette's search) matches what a user types for a layer: name prefixes first,
+then text inside names, then categories ("pool", "activ"). Doc text is not
+searched: "input" would list every loss whose doc mentions its input.
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ def rank(query: str) -> list[str]:
             score = 1
         elif q in spec.category.lower():
             score = 2
-        elif q in spec.doc.lower():
-            score = 3
         else:
             continue
         scored.append((score, index, name))

@@ -4,6 +4,11 @@
 - Left-drag on empty canvas draws a rubber band.
 - A palette drag (mime type `NODE_MIME`) dropped here adds that node under the cursor.
 - `add_node_at` is the one code path for drop, palette double-click and quick add.
+- Framing: a project opens framed to fit (`fit`), and until the user zooms or pans by hand the
+  view stays framed (`auto_fit`): when it changes size (a dock appears as a run starts, the window
+  is resized or maximised) it frames the whole graph again, so no node ends up out of sight. Once
+  the user has zoomed or panned, a resize keeps the centre of what they look at and their zoom:
+  the view no longer moves under them. F (frame all) or opening a project frames it again.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from gui.canvas.scene import CanvasScene
 
 NODE_MIME = "application/x-neurocanvas-node-type"
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+FIT_MAX_ZOOM = 1.0  # framing never magnifies: a small graph shows at its actual size
 GRID = 20
 DROP_OFFSET = QPointF(40, 13)  # the cursor lands on the node's header, near its left edge
 NEW_NODE_SIZE = (170.0, 100.0)
@@ -48,6 +54,7 @@ class CanvasView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._space = False
         self._pan_from: QPointF | None = None
+        self.auto_fit = True  # reframe the whole graph on resize, until the user zooms or pans
         self.quick_add = QuickAddPopup(self)
         self._quick_add_pos = QPointF()
         self.quick_add.chosen.connect(lambda name: self.add_node_at(name, self._quick_add_pos))
@@ -115,9 +122,14 @@ class CanvasView(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
-    def set_zoom(self, zoom: float) -> None:
+    def _scale_to(self, zoom: float) -> None:
         zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
         self.scale(zoom / self.zoom, zoom / self.zoom)
+
+    def set_zoom(self, zoom: float) -> None:
+        """Zoom by hand (the zoom actions): the view stops following resizes."""
+        self.auto_fit = False
+        self._scale_to(zoom)
 
     def zoom_by(self, factor: float) -> None:
         self.set_zoom(self.zoom * factor)
@@ -128,32 +140,39 @@ class CanvasView(QGraphicsView):
             self.zoom_by(math.pow(1.0015, delta))
         event.accept()
 
-    def frame_rect(self, rect: QRectF | None, max_zoom: float = 1.25) -> None:
+    def frame_rect(self, rect: QRectF | None, max_zoom: float = FIT_MAX_ZOOM) -> None:
         if rect is None or rect.isEmpty():
             return
         self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom > max_zoom:
-            self.set_zoom(max_zoom)
-        elif self.zoom < MIN_ZOOM:
-            self.set_zoom(MIN_ZOOM)
+        self._scale_to(min(self.zoom, max_zoom))
         self.centerOn(rect.center())
 
-    def frame_all(self) -> None:
-        self.frame_rect(self.scene().nodes_rect())
-
-    def overview(self, min_zoom: float = 0.8) -> None:
-        """Frame everything, but never below `min_zoom`: a long model then shows its input end,
-        readable, rather than the whole of it too small to read."""
+    def fit(self) -> None:
+        """Frame the whole graph (an empty one at actual size around the origin), and keep it framed
+        as the view changes size until the user zooms or pans."""
         rect = self.scene().nodes_rect()
-        self.frame_rect(rect)
-        if rect is not None and self.zoom < min_zoom:
-            self.set_zoom(min_zoom)
-            visible = self.mapToScene(self.viewport().rect()).boundingRect()
-            self.centerOn(QPointF(rect.left() - 40 + visible.width() / 2, rect.center().y()))
+        if rect is None:
+            self.resetTransform()
+            self.centerOn(QPointF(0, 0))
+        else:
+            self.frame_rect(rect)
+        self.auto_fit = True
+
+    def frame_all(self) -> None:
+        self.fit()
 
     def frame_selected(self) -> None:
         items = self.scene().selected_node_items()
-        self.frame_rect(self.scene().nodes_rect(items) if items else self.scene().nodes_rect())
+        if not items:
+            self.fit()
+            return
+        self.frame_rect(self.scene().nodes_rect(items), max_zoom=1.25)
+        self.auto_fit = False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.auto_fit and event.oldSize().isValid() and event.size() != event.oldSize():
+            self.fit()
 
     def view_state(self) -> dict:
         centre = self.mapToScene(self.viewport().rect().center())
@@ -168,6 +187,10 @@ class CanvasView(QGraphicsView):
         self.set_zoom(zoom)
         self.centerOn(QPointF(x, y))
         return True
+
+    def shows_any_node(self) -> bool:
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        return any(visible.intersects(item.sceneBoundingRect()) for item in self.scene().node_items())
 
     # ---- panning ------------------------------------------------------------
     def keyPressEvent(self, event) -> None:
@@ -199,6 +222,7 @@ class CanvasView(QGraphicsView):
 
     def mouseMoveEvent(self, event) -> None:
         if self._pan_from is not None:
+            self.auto_fit = False
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))

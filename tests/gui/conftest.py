@@ -125,6 +125,11 @@ def cnn_project():
 
 @pytest.fixture
 def cnn_window(window, cnn_project, qtbot):
+    """The main window on the small CNN, at zoom 0.8 (scene distances map to whole pixels, so drags
+    land where the tests say) around the middle of the graph."""
     window._set_project(cnn_project)
     window.document.flush()
+    window._apply_view()
+    window.view.set_zoom(0.8)
+    window.view.centerOn(window.scene.nodes_rect().center())
     return window

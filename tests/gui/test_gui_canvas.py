@@ -101,6 +101,22 @@ def test_palette_search_filters(window):
     assert len(window.palette.visible_types()) > 40
 
 
+def test_palette_search_matches_names_not_doc_text(window):
+    search = window.palette.search
+    search.setText("input")
+    assert window.palette.visible_types() == ["Input"]  # no loss whose doc mentions its input
+    search.setText("Loss")
+    losses = window.palette.visible_types()
+    assert "CrossEntropyLoss" in losses and "MSELoss" in losses and all(n.endswith("Loss") for n in losses)
+    search.setText("activ")  # a category
+    assert "ReLU" in window.palette.visible_types()
+    added = []
+    window.palette.addRequested.connect(added.append)
+    search.setText("elu")
+    QTest.keyClick(search, Qt.Key.Key_Return)
+    assert added == ["ELU"]  # the best match, not the first in the tree (ReLU)
+
+
 def test_quick_add_with_type_ahead(window, monkeypatch, qtbot):
     calls = spy_add_node(window, monkeypatch)
     scene_pos = QPointF(120, 80)

@@ -1,0 +1,121 @@
+"""The line a wire takes from an output port to an input port, clear of every other node.
+
+A wire is the plain curve when that meets no other node. Otherwise it runs level out of its
+output, bends once in a gap between nodes and runs level into its input; and when no single bend
+is clear, it detours along a horizontal lane above or below the nodes in its way, bending in gaps
+at both ends. The obstacles are node bodies widened by their ports, so a wire never passes
+through a port it does not belong to (which looks as if it fed that node). Pure geometry: the
+edge item passes the rects of the nodes between its ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QPainterPath, QPainterPathStroker
+
+TURN = 20.0  # half the width of a bend
+LANE_GAP = 24.0  # how far from the nodes it passes a detour lane runs
+PORT_MARGIN = 9.0  # a node's ports stick out of its body by their radius; keep clear of that too
+
+
+def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
+    """A horizontal-tangent cubic from `start` (an output) to `end` (an input)."""
+    dx = max(40.0, abs(end.x() - start.x()) * 0.5)
+    path = QPainterPath(start)
+    path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
+    return path
+
+
+def obstacle(body: QRectF) -> QRectF:
+    """The area of a node a foreign wire keeps out of: its body and its ports."""
+    return body.adjusted(-PORT_MARGIN, -4, PORT_MARGIN, 4)
+
+
+def body_area(area: QRectF) -> QRectF:
+    """The area in which a node body's `obstacle` could meet `area`."""
+    return area.adjusted(-PORT_MARGIN, -4, PORT_MARGIN, 4)
+
+
+class _Router:
+    def __init__(self, start: QPointF, end: QPointF, obstacles: list[QRectF]):
+        self.start, self.end, self.obstacles = start, end, obstacles
+
+    def clear(self, left: float, right: float, y1: float, y2: float) -> bool:
+        """No obstacle meets the box from `left` to `right` between heights `y1` and `y2`."""
+        box = QRectF(QPointF(min(left, right), min(y1, y2)), QPointF(max(left, right), max(y1, y2)))
+        box.adjust(0, -1, 0, 1)
+        return not any(box.intersects(r) for r in self.obstacles)
+
+    def leaves(self, x: float, y: float) -> bool:
+        """Level out of the output up to a bend at `x`, and the bend to height `y`, are clear."""
+        s = self.start
+        return self.clear(s.x(), x - TURN, s.y(), s.y()) and self.clear(x - TURN, x + TURN, s.y(), y)
+
+    def arrives(self, x: float, y: float) -> bool:
+        """A bend at `x` from height `y` to the input's, and level from there into it, are clear."""
+        e = self.end
+        return self.clear(x - TURN, x + TURN, y, e.y()) and self.clear(x + TURN, e.x(), e.y(), e.y())
+
+    def bends(self) -> list[float]:
+        """Where a bend may sit, left to right: just out of the output, in the gaps beside the
+        obstacles, just before the input."""
+        low, high = self.start.x() + 2 * TURN, self.end.x() - 2 * TURN
+        xs = {low, high}
+        for r in self.obstacles:
+            xs.update((r.right() + 2 * TURN, r.left() - 2 * TURN))
+        return sorted(x for x in xs if low <= x <= high)
+
+    def one_bend(self) -> QPainterPath | None:
+        for x in reversed(self.bends()):  # the bend nearest the input keeps the wire level longest
+            if self.leaves(x, self.end.y()) and self.arrives(x, self.end.y()):
+                path = QPainterPath(self.start)
+                _bend(path, x, self.start.y(), self.end.y())
+                path.lineTo(self.end)
+                return path
+        return None
+
+    def detour(self) -> QPainterPath | None:
+        s, e = self.start, self.end
+        lanes = {r.top() - LANE_GAP for r in self.obstacles} | {r.bottom() + LANE_GAP for r in self.obstacles}
+        bends = self.bends()
+        for lane in sorted(lanes, key=lambda y: abs(y - s.y()) + abs(y - e.y())):
+            out = next((x for x in bends if self.leaves(x, lane)), None)
+            into = next((x for x in reversed(bends) if self.arrives(x, lane)), None)
+            if out is None or into is None or into - out < 2 * TURN:
+                continue
+            if self.clear(out + TURN, into - TURN, lane, lane):
+                path = QPainterPath(s)
+                _bend(path, out, s.y(), lane)
+                _bend(path, into, lane, e.y())
+                path.lineTo(e)
+                return path
+        return None
+
+
+def _bend(path: QPainterPath, x: float, y1: float, y2: float) -> None:
+    """Level to `x - TURN` at height `y1`, then a smooth bend to height `y2` ending at `x + TURN`."""
+    path.lineTo(QPointF(x - TURN, y1))
+    path.cubicTo(QPointF(x, y1), QPointF(x, y2), QPointF(x + TURN, y2))
+
+
+def route(start: QPointF, end: QPointF, obstacles_in: Callable[[QRectF], list[QRectF]]) -> QPainterPath:
+    """The wire from `start` to `end` clear of the obstacles (see the module docstring); the plain
+    curve when it is clear, or when no route is (a wire running backwards, no room to bend).
+    `obstacles_in(area)` gives the obstacles that meet `area`: asked first for the plain curve's
+    box only (most wires meet nothing), then, for a wire that must go around, for its whole span."""
+    plain = wire_path(start, end)
+    if end.x() - start.x() < 4 * TURN:
+        return plain
+    near = obstacles_in(plain.boundingRect().adjusted(-2, -2, 2, 2))  # a level wire has a box of no height
+    if not near:
+        return plain
+    stroker = QPainterPathStroker()
+    stroker.setWidth(3)
+    stroke = stroker.createStroke(plain)
+    if not any(stroke.intersects(r) for r in near):
+        return plain
+    span = QRectF(QPointF(start.x(), -1e7), QPointF(end.x(), 1e7))
+    router = _Router(start, end, obstacles_in(span))
+    return router.one_bend() or router.detour() or plain
