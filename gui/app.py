@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import NoReturn
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from gui import theme
@@ -88,13 +88,27 @@ def run(path: str | None = None) -> int:
     app = create_app()
     window = MainWindow()
     window.open_initial(path)
-    window.show()
+    show_fitted(window)
     close_on_interrupt(app, window)
     app._neurocanvas_window = window  # keep a reference while the loop runs
     try:
         return app.exec()
     finally:
         del app._neurocanvas_window
+
+
+TITLE_BAR = 40  # pixels a window manager adds above the window, about
+
+
+def show_fitted(window: MainWindow) -> None:
+    """Show the window; maximised on a first start whose default size (with a title bar) is larger than the
+    screen, so the status bar is never off-screen. A size the user left last time is kept as it was."""
+    screen = window.screen().availableGeometry()
+    remembered = QSettings().value("window/geometry") is not None
+    if not remembered and (window.width() > screen.width() or window.height() + TITLE_BAR > screen.height()):
+        window.showMaximized()
+    else:
+        window.show()
 
 
 def main(path: str | None = None) -> NoReturn:

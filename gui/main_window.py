@@ -285,7 +285,7 @@ class MainWindow(QMainWindow):
         return True
 
     def open_dialog(self) -> bool:
-        start = str(self.document.project.path.parent) if self.document.project.path else str(Path.home())
+        start = str(files.start_folder(self.document.project.path))
         path, _ = QFileDialog.getOpenFileName(self, "Open project", start, FILE_FILTER)
         return self.open_project(path) if path else False
 
@@ -340,7 +340,7 @@ class MainWindow(QMainWindow):
     def save_as_dialog(self) -> bool:
         project = self.document.project
         name = project.path.name if project.path else f"{project.name or 'untitled'}.json".replace(" ", "_")
-        start = project.path.parent if project.path else Path.home()
+        start = files.start_folder(project.path)
         path, _ = QFileDialog.getSaveFileName(self, "Save project as", str(start / name), FILE_FILTER)
         if not path:
             return False

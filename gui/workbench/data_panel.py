@@ -83,7 +83,8 @@ class DataPanel(EnginePanel):
         self.size.setPlaceholderText("height, width (default: the first image's)")
         self.autoencoder = QCheckBox("Autoencoder (target = input)")
         self.val_split = QDoubleSpinBox()
-        self.val_split.setRange(0.01, 0.9)
+        self.val_split.setRange(0.0, 0.9)
+        self.val_split.setSpecialValueText("none: train on all")  # shown at 0
         self.val_split.setSingleStep(0.05)
         self.val_split.setDecimals(2)
         self.seed = QSpinBox()

@@ -95,7 +95,9 @@ class RunRecord:
         if result is not None and result.best_metrics:
             best = result.best_metrics
             value = best.get(result.metric)
-            lines.append(f"best epoch {result.best_epoch}: validation loss {best['val_loss']:.4g}"
+            loss = (f"validation loss {best['val_loss']:.4g}" if best.get("val_loss") is not None
+                    else f"training loss {best['train_loss']:.4g} (no validation data)")
+            lines.append(f"best epoch {result.best_epoch}: {loss}"
                          + (f", {result.metric.replace('_', ' ')} {value:.4g}" if isinstance(value, float) else ""))
         if result is not None and result.out_dir:
             lines.append(f"files: {result.out_dir}")

@@ -84,3 +84,24 @@ def test_quitting_waits_for_file_writes_but_not_for_reads(qtbot):
     assert not reader_ended.is_set()  # the preview/engine import was not waited for
     release_reader.set()
     tasks.wait()
+
+
+def test_a_first_start_larger_than_the_screen_is_maximised_and_a_remembered_size_is_kept(qtbot):
+    from PySide6.QtCore import QSettings
+
+    from gui.app import show_fitted
+    from gui.main_window import MainWindow
+
+    first = MainWindow()  # 1440x900 on the offscreen platform's smaller screen
+    qtbot.addWidget(first)
+    assert first.height() > first.screen().availableGeometry().height()
+    show_fitted(first)
+    assert first.isMaximized()
+    first.showNormal()
+    first.resize(600, 400)
+    first.save_settings()
+    assert QSettings().value("window/geometry") is not None
+    later = MainWindow()
+    qtbot.addWidget(later)
+    show_fitted(later)
+    assert not later.isMaximized()

@@ -248,3 +248,16 @@ def test_file_dialogs_start_in_the_last_used_folder(tmp_path, monkeypatch):
     assert files.start_folder(project_dir / "p.json") == project_dir
     files.RecentFiles().add(project_dir / "p.json")  # opening or saving a project remembers its folder
     assert files.start_folder(None) == project_dir.resolve()
+
+
+def test_open_and_save_as_dialogs_start_where_an_export_was_written(cnn_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    files.remember_folder(exports / "model.onnx")  # as File > Export does
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (asked.append(a[2]), ("", ""))[1])
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (asked.append(a[2]), ("", ""))[1])
+    assert not cnn_window.open_dialog() and not cnn_window.save_as_dialog()
+    assert Path(asked[0]) == exports.resolve() and Path(asked[1]).parent == exports.resolve()

@@ -137,3 +137,12 @@ def test_the_editor_with_the_workbench_starts_without_torch(tmp_path):
         tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[:2] == ["False", "False"]
+
+
+def test_a_run_without_validation_data_finishes_and_says_so(open_example, finished, dialogs):
+    bench = open_example("iris_mlp", epochs=2, val_split=0.0)
+    assert bench.data_panel.val_split.text() == "none: train on all"
+    run = finished(bench)
+    assert run.status == "finished", run.message
+    assert "training loss" in run.details() and "(no validation data)" in run.details()
+    assert dialogs.kinds() == []
