@@ -19,6 +19,8 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from engine.errors import UserError
+from engine.output_paths import check_outputs, same_file
 from gui import files
 from gui.workbench.tasks import TaskRunner
 
@@ -117,11 +119,25 @@ class ExportActions(QObject):
         target = Path(path)
         if target.suffix.lower() != suffix:
             target = target.with_name(target.name + suffix)
+        try:
+            check_outputs(*self._paths(key, source, target))
+        except UserError as error:
+            self._failed(error)
+            return False
         self.busy = True
         self.window.show_message(f"Exporting {source.label} to {target.name}…", 0)
         self.tasks.submit(lambda: job(source, target), lambda message: self._done(source, message),
                           self._failed, writes=True)
         return True
+
+    def _paths(self, key: str, source: ModelSource, target: Path) -> tuple[dict, dict]:
+        """What the export reads and what it writes, for the output-path rule every writing command follows."""
+        inputs = {"the project": self.window.document.project.path, "the trained weights": source.weights}
+        outputs = {"the file": target}
+        sibling = target.with_suffix(".safetensors")
+        if key == "python" and not (source.weights and same_file(sibling, source.weights)):
+            outputs["its weights"] = sibling  # the trained weights themselves are referred to, not rewritten
+        return inputs, outputs
 
     def _done(self, source: ModelSource, message: str) -> None:
         self.busy = False

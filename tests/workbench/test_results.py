@@ -146,3 +146,13 @@ def test_a_run_without_validation_data_finishes_and_says_so(open_example, finish
     assert run.status == "finished", run.message
     assert "training loss" in run.details() and "(no validation data)" in run.details()
     assert dialogs.kinds() == []
+
+
+def test_an_export_onto_its_own_trained_weights_is_refused_and_they_stay(open_example, finished, dialogs):
+    bench = open_example("iris_mlp", epochs=1)
+    run = finished(bench)
+    weights = Path(run.weights)
+    before = weights.read_bytes()
+    assert not bench.exports.export("weights", str(weights))
+    assert dialogs.kinds() == ["critical"] and "same file as the trained weights" in dialogs.texts("critical")[0]
+    assert weights.read_bytes() == before and not bench.exports.busy
