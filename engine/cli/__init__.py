@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from engine.errors import UserError
@@ -17,6 +18,7 @@ from graphs.errors import GraphError, ProjectFormatError
 # command modules, in the order `--help` lists them
 COMMANDS = ["check", "train", "export", "import_onnx", "import_torch", "launch_script"]
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,4 +57,7 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print(f"neurocanvas {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`check --json | head -c 100`): stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush fails nowhere
+        return EXIT_BROKEN_PIPE
     return EXIT_USAGE

@@ -155,3 +155,25 @@ def test_check_loads_no_data_when_every_shape_is_given():
             "print(code, 'torch' in sys.modules, 'sklearn' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.stdout.splitlines()[-1] == "0 False False", run.stderr
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(tmp_path):
+    from graphs import Graph
+    from graphs.project import Project, save_project
+
+    graph = Graph()
+    graph.add_node("Input", {"shape": [8]}, "x")
+    previous = "x"
+    for i in range(3000):  # a summary far larger than a pipe's buffer
+        graph.add_node("ReLU", {}, f"relu{i}")
+        graph.connect(previous, f"relu{i}")
+        previous = f"relu{i}"
+    project = tmp_path / "long.json"
+    save_project(Project(graph=graph, name="long"), project)
+    writer = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "check", str(project)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    writer.stdout.read(10)
+    writer.stdout.close()  # like `| head -c 10`
+    stderr = writer.stderr.read().decode()
+    assert writer.wait(timeout=120) == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
