@@ -179,6 +179,7 @@ class Dataset:
     feature_names: list[str] | None = None
     modality: str = "table"  # "table" | "images"
     normalization: dict | None = None
+    notes: tuple[str, ...] = ()  # what loading decided that a person should know (a capped image size)
 
     # ---- the tensors of the fast path (None when streaming) -------------
     @property

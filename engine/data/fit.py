@@ -19,6 +19,9 @@ from engine.shape_rules import fmt
 from graphs.document import Graph
 
 CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss")
+TASK_SOURCES = ("csv", "npz")  # the sources whose `task` option says classification or regression
+TASK_ADVICE = ('; or, if the targets are class labels, set "task": "classification" in the dataset '
+               '("task": "regression" says they are values)')
 
 
 def fill_shapes(graph: Graph, dataset: Dataset) -> Graph:
@@ -64,7 +67,8 @@ def _reshape_plan(dataset: Dataset, role: str, node_id: str, shape: tuple, dtype
     words = dict(node=node_id, name=dataset.name, given_dtype=given_dtype, task=dataset.task, shape=fmt(shape),
                  given=fmt(given), size=prod(given))
     if dtype == "int64" and given_dtype != "int64":
-        raise UserError(wrong_dtype.format(**words))
+        task_option = role == "Target" and dataset.task == "regression" and dataset.name in TASK_SOURCES
+        raise UserError(wrong_dtype.format(**words) + (TASK_ADVICE if task_option else ""))
     if shape == given:
         return None
     if prod(shape) != prod(given):
