@@ -30,8 +30,11 @@ from engine.errors import UserError
 from graphs.errors import quoted
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-BLOCK_BYTES = 8 * 1024 * 1024  # text parsed at a time by the fast path
+BLOCK_BYTES = 2 * 1024 * 1024  # text parsed at a time; pyarrow reads about 40 blocks ahead, so this
+# bounds the memory the text takes (about 100 MB) whatever the size of the file
 BLOCK_ROWS = 4096  # rows converted at a time by the exact path
+FIRST_CAPACITY = 65536  # rows the arrays hold at first when the address space is short
+MEMORY_BYTES = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 2**62
 LOOKAHEAD_ROWS = 1000  # rows read past a text cell to see whether its whole column is text
 
 
@@ -64,7 +67,11 @@ class Layout:
 
 @dataclass
 class Columns:
-    """The parsed columns: features float32 [rows, F]; the target as numbers or label codes."""
+    """The parsed columns: features float32 [rows, F]; the target as numbers or label codes.
+
+    The arrays are made as long as the file could hold rows (each row takes at least two bytes a
+    column); only the pages written take memory, and `finish` trims the rest away in place, so
+    the table is never held twice. Should they fill up anyway, they grow in place."""
 
     x: np.ndarray
     numbers: np.ndarray | None = None  # float64 [rows] when the target holds numbers
@@ -74,46 +81,58 @@ class Columns:
     whole: bool = True  # every target number is a whole number
 
     @classmethod
-    def empty(cls, capacity: int, features: int) -> Columns:
-        return cls(np.empty((capacity, features), dtype=np.float32))
+    def empty(cls, features: int, file_bytes: int) -> Columns:
+        """Columns with room for every row a file of `file_bytes` could hold (within memory)."""
+        rows = (file_bytes + 1) // (2 * features + 1) + 1
+        rows = min(rows, MEMORY_BYTES // _row_bytes(features))
+        try:
+            return cls(np.empty((max(rows, 1), features), dtype=np.float32))
+        except MemoryError:  # the address space is limited: start small and grow
+            return cls(np.empty((FIRST_CAPACITY, features), dtype=np.float32))
 
-    def add(self, x: np.ndarray, numbers: np.ndarray | None = None, codes: np.ndarray | None = None) -> None:
+    def restart(self) -> Columns:
+        """Empty columns that reuse this one's feature array."""
+        return Columns(self.x)
+
+    def add(self, x: np.ndarray | list, numbers: np.ndarray | None = None, codes: np.ndarray | None = None) -> None:
         """Append a block: features [n, F] (or a list of F columns), target numbers or codes [n]."""
-        start, end = self.rows, self.rows + len(numbers if numbers is not None else codes)
+        target = numbers if numbers is not None else codes
+        start, end = self.rows, self.rows + len(target)
+        if end > len(self.x):
+            rows = max(end, 2 * len(self.x))
+            if rows * _row_bytes(self.x.shape[1]) > MEMORY_BYTES:
+                raise MemoryError
+            self._resize(rows)  # zero-fills the new rows: they take memory at once
         if isinstance(x, list):
             for j, column in enumerate(x):
                 self.x[start:end, j] = column
         else:
             self.x[start:end] = x
+        name = "numbers" if numbers is not None else "codes"
+        if getattr(self, name) is None:
+            setattr(self, name, np.empty(len(self.x), dtype=target.dtype))
+        getattr(self, name)[start:end] = target
         if numbers is not None:
-            if self.numbers is None:
-                self.numbers = np.empty(len(self.x), dtype=np.float64)
-            self.numbers[start:end] = numbers
             self.whole = self.whole and bool(np.all(numbers == np.round(numbers)))
-        else:
-            if self.codes is None:
-                self.codes = np.empty(len(self.x), dtype=np.int64)
-            self.codes[start:end] = codes
         self.rows = end
+
+    def _resize(self, rows: int) -> None:
+        self.x.resize((rows, self.x.shape[1]), refcheck=False)  # no view of these arrays is ever kept
+        for target in (self.numbers, self.codes):
+            if target is not None:
+                target.resize(rows, refcheck=False)
 
     def code(self, label: str) -> int:
         return self.labels.setdefault(label, len(self.labels))
 
-    def trimmed(self) -> Columns:
-        n = self.rows
-        return Columns(self.x[:n], None if self.numbers is None else self.numbers[:n],
-                       None if self.codes is None else self.codes[:n], self.labels, n, self.whole)
+    def finish(self) -> Columns:
+        """The columns trimmed to the rows read."""
+        self._resize(self.rows)
+        return self
 
 
-def row_bound(handle: BinaryIO) -> int:
-    """An upper bound of the records in the file: its line breaks (\\n, \\r or \\r\\n) plus one."""
-    breaks, carry = 0, False
-    while chunk := handle.read(BLOCK_BYTES):
-        breaks += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
-        breaks -= carry and chunk[:1] == b"\n"
-        carry = chunk[-1:] == b"\r"
-    handle.seek(0)
-    return breaks + 1
+def _row_bytes(features: int) -> int:
+    return features * 4 + 8  # float32 features, a float64 target
 
 
 def _blank(row: list[str]) -> bool:
@@ -166,15 +185,29 @@ def read_layout(handle: BinaryIO, file: str, delimiter: str, header: bool) -> La
 # ---- the fast path: pyarrow ---------------------------------------------------------------
 
 def read_fast(handle: BinaryIO, layout: Layout, columns: Columns, task: str | None, progress: Throttled) -> None:
-    """Fill `columns` with pyarrow's streaming reader, or raise _Unsure (the exact path decides)."""
+    """Fill `columns` with pyarrow's streaming reader, or raise _Unsure (the exact path decides).
+    The target is read as numbers; when its first block holds text, it is read again as text."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     if not layout.single_line:
         raise _Unsure
+    try:
+        _read_fast(handle, layout, columns, task, progress, pa.float64())
+    except _Unsure:
+        if columns.rows:
+            raise
+        handle.seek(0)
+        _read_fast(handle, layout, columns, task, progress, pa.string())
+
+
+def _read_fast(handle: BinaryIO, layout: Layout, columns: Columns, task: str | None, progress: Throttled,
+               target_type) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     names = [f"c{i}" for i in range(len(layout.names))]
     types = {name: pa.float64() for name in names}
-    types[names[layout.target]] = pa.string()
+    types[names[layout.target]] = target_type
     options = dict(
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if layout.header else 0,
                                        block_size=BLOCK_BYTES),
@@ -189,24 +222,29 @@ def read_fast(handle: BinaryIO, layout: Layout, columns: Columns, task: str | No
         raise _Unsure from None
 
 
+def _finite(column) -> np.ndarray:
+    """A float64 column's values, or _Unsure when one is missing, not finite or beyond float32."""
+    values = column.to_numpy(zero_copy_only=False)
+    if column.null_count or not np.all(np.abs(values) <= FLOAT32_MAX):
+        raise _Unsure
+    return values
+
+
 def _add_batch(batch, layout: Layout, columns: Columns, task: str | None) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    features = []
-    for i in layout.features:
-        column = batch.column(i)
-        values = column.to_numpy(zero_copy_only=False)
-        if column.null_count or not np.all(np.abs(values) <= FLOAT32_MAX):  # NaN, infinity, beyond float32
-            raise _Unsure
-        features.append(values)
+    features = [_finite(batch.column(i)) for i in layout.features]
     cells = batch.column(layout.target)
-    try:
-        numbers = pc.cast(pc.ascii_trim_whitespace(cells), pa.float64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:
-        numbers = None
+    if pa.types.is_floating(cells.type):
+        numbers = _finite(cells)
+    else:
+        try:
+            numbers = _finite(pc.cast(pc.ascii_trim_whitespace(cells), pa.float64()))
+        except pa.ArrowInvalid:
+            numbers = None
     if numbers is not None:
-        if columns.codes is not None or not np.all(np.abs(numbers) <= FLOAT32_MAX):
+        if columns.codes is not None:
             raise _Unsure
         columns.add(features, numbers=numbers)
         return
@@ -339,33 +377,19 @@ def _text_column(records, cell: str, index: int, first: bool) -> str:
     return " (the whole column holds text; feature columns must be numeric)"
 
 
-def _check_memory(layout: Layout, rows: int) -> None:
-    """Refuse a table that could not fit in this machine's memory as float32, before reading it."""
-    needed = rows * (len(layout.names) + 1) * 4  # float32 features, float64 target
-    try:
-        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return
-    if needed > memory:
-        raise UserError(f"{layout.file} holds up to {rows:,} rows of {len(layout.names)} columns: about "
-                        f"{needed / 1e9:.1f} GB as float32, more than this machine's {memory / 1e9:.1f} GB of memory")
-
-
 def _read_columns(handle: BinaryIO, layout: Layout, task: str | None, progress: Progress | None) -> Columns:
     size = os.fstat(handle.fileno()).st_size
-    rows = row_bound(handle)
-    _check_memory(layout, rows)
     throttled = Throttled(progress, size)
     throttled(0, final=True)
-    columns = Columns.empty(rows, len(layout.features))
+    columns = Columns.empty(len(layout.features), size)
     try:
         read_fast(handle, layout, columns, task, throttled)
     except _Unsure:
         handle.seek(0)
-        columns = Columns(columns.x)
+        columns = columns.restart()
         read_exact(handle, layout, columns, task, throttled)
     throttled(size, final=True)
-    return columns
+    return columns.finish()
 
 
 def read_table(path: Path, delimiter: str, header: bool, choose_target: Callable[[Layout], int], task: str | None,
@@ -383,6 +407,9 @@ def read_table(path: Path, delimiter: str, header: bool, choose_target: Callable
             columns = _read_columns(handle, layout, task, progress)
         except OSError as error:
             raise UserError(f"cannot read {shown(path)}: {error.strerror or error}") from None
+        except MemoryError:
+            raise UserError(f"{shown(path)} does not fit in this machine's memory ({MEMORY_BYTES / 1e9:.1f} GB) "
+                            "as float32 columns") from None
     if columns.rows == 0:
         raise UserError(f"{layout.file} has a header but no data rows")
-    return layout, columns.trimmed()
+    return layout, columns
