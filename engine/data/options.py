@@ -2,7 +2,9 @@
 
 Every data source declares the option names it understands; a name it does not
 know (a typo such as `targt`) or a value of the wrong type is a `UserError`
-that names the option, so a person can fix the project file.
+that names the option, so a person can fix the project file. A data path must
+name a regular file or a folder; `open_file` opens a data file without ever
+blocking on a pipe or a device (see `graphs.files`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Options:
         return value
 
     def _fail(self, name: str, expected: str, value) -> UserError:
-        return UserError(f"dataset option '{name}' must be {expected}, got {value!r}")
+        return UserError(f"dataset option '{name}' must be {expected}, got {quoted(value)}")
 
     def bool(self, name: str, default: bool = False) -> bool:
         value = self._raw(name, default)
@@ -136,8 +138,8 @@ def open_file(path: Path, name: str | None = None) -> BinaryIO:
 
 
 def _names(names: list[str]) -> str:
-    quoted = ", ".join(f"'{n}'" for n in names)
-    return quoted if len(names) == 1 else f"{quoted} (unknown options)"
+    listed = ", ".join(quoted(n) for n in names)
+    return listed if len(names) == 1 else f"{listed} (unknown options)"
 
 
 def _range(minimum, maximum) -> str:
