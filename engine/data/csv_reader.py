@@ -187,8 +187,10 @@ def read_layout(handle: BinaryIO, file: str, delimiter: str, header: bool) -> La
 def read_fast(handle: BinaryIO, layout: Layout, columns: Columns, task: str | None, progress: Throttled) -> None:
     """Fill `columns` with pyarrow's streaming reader, or raise _Unsure (the exact path decides).
     The target is read as numbers; when its first block holds text, it is read again as text."""
-    import pyarrow as pa
-
+    try:
+        import pyarrow as pa
+    except ImportError:  # a dependency, but the exact path still reads the file without it
+        raise _Unsure from None
     if not layout.single_line:
         raise _Unsure
     try:

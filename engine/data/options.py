@@ -132,7 +132,7 @@ def open_file(path: Path, name: str | None = None) -> BinaryIO:
     try:
         return open_regular(path)
     except NotRegularFileError as error:
-        raise UserError(f"{name} is {error.kind}, not a data file") from None
+        raise UserError(f"cannot read {name}: it is {error.kind}, not a regular file") from None
     except OSError as error:
         raise UserError(f"cannot read {name}: {error.strerror or error}") from None
 

@@ -150,7 +150,7 @@ def test_a_file_swapped_for_a_pipe_after_the_check_is_still_refused(tmp_path):
         with pytest.raises(NotRegularFileError) as error:
             open_regular(path)
         assert error.value.kind == "a named pipe (FIFO)"
-        with pytest.raises(UserError, match=r"^swapped.csv is a named pipe \(FIFO\), not a data file$"):
+        with pytest.raises(UserError, match=r"^cannot read swapped.csv: it is a named pipe \(FIFO\), not a regular file$"):
             open_file(path)
         with pytest.raises(NotRegularFileError, match="a character device"):
             open_regular("/dev/zero")
