@@ -3,7 +3,10 @@
 `load_dataset(spec, base_dir, val_split, seed)` turns the project's
 `training["dataset"]` into a `Dataset` with a seeded train/validation split.
 `fill_shapes` gives shapeless Input/Target nodes the dataset's shapes;
-`fit_dataset` shapes a dataset for a compiled model. Nothing here imports Qt;
+`fit_dataset` shapes a dataset for a compiled model. A file is read only when it
+is a regular file (never a pipe or a device); a CSV file is streamed, so its
+text is never held whole; `progress` hears how far the reading is, and
+`Dataset.notes` what loading decided on its own. Nothing here imports Qt;
 scikit-learn is imported only when one of its bundled sets is asked for.
 """
 

@@ -186,7 +186,8 @@ def read_layout(handle: BinaryIO, file: str, delimiter: str, header: bool) -> La
 
 def read_fast(handle: BinaryIO, layout: Layout, columns: Columns, task: str | None, progress: Throttled) -> None:
     """Fill `columns` with pyarrow's streaming reader, or raise _Unsure (the exact path decides).
-    The target is read as numbers; when its first block holds text, it is read again as text."""
+    The target is read as numbers; when its first block cannot be, the file is read again with the
+    target as text labels."""
     try:
         import pyarrow as pa
     except ImportError:  # a dependency, but the exact path still reads the file without it
@@ -239,18 +240,9 @@ def _add_batch(batch, layout: Layout, columns: Columns, task: str | None) -> Non
     features = [_finite(batch.column(i)) for i in layout.features]
     cells = batch.column(layout.target)
     if pa.types.is_floating(cells.type):
-        numbers = _finite(cells)
-    else:
-        try:
-            numbers = _finite(pc.cast(pc.ascii_trim_whitespace(cells), pa.float64()))
-        except pa.ArrowInvalid:
-            numbers = None
-    if numbers is not None:
-        if columns.codes is not None:
-            raise _Unsure
-        columns.add(features, numbers=numbers)
+        columns.add(features, numbers=_finite(cells))
         return
-    encoded = pc.dictionary_encode(cells)
+    encoded = pc.dictionary_encode(cells)  # text labels: a number among them is the exact path's to judge
     labels = [label.strip() for label in encoded.dictionary.to_pylist()]
     if columns.numbers is not None or task == "regression" or any(not label or _is_number(label) for label in labels):
         raise _Unsure

@@ -133,6 +133,13 @@ def test_a_data_path_that_is_not_a_regular_file_is_refused_without_blocking(tmp_
     count("large and special files", "refused cheaply")
 
 
+@pytest.mark.parametrize("source", ["csv", "npz"])
+def test_dev_zero_named_directly_is_refused(tmp_path, source):
+    with time_limit(5.0, f"/dev/zero as {source}"), pytest.raises(UserError) as error:
+        load_dataset({"name": source, "path": "/dev/zero"}, tmp_path)
+    assert str(error.value) == "data file '/dev/zero' is a character device, not a regular file or a folder"
+
+
 @pytest.mark.parametrize("kind", sorted(SPECIAL_KINDS))
 def test_an_image_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path, kind):
     root = write_image_folder(tmp_path / "imgs", per_class=3)
