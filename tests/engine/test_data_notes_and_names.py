@@ -39,6 +39,7 @@ def test_a_large_first_image_gives_a_capped_default_size_and_says_so(tmp_path, s
                            "is [3000, 4000]") and '"size": [height, width]' in note
     x, _ = data.train.sample(0)
     assert tuple(x.shape) == (3, 192, 256)
+    assert data.preview(1).notes == [note]  # what the GUI's data panel shows
 
 
 def test_a_chosen_or_small_size_has_no_note(tmp_path):
