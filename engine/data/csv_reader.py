@@ -122,6 +122,13 @@ class Columns:
             if target is not None:
                 target.resize(rows, refcheck=False)
 
+    def check_fits(self, done_bytes: int, total_bytes: int) -> None:
+        """MemoryError when the rows read so far, extrapolated to the whole file, would not fit in
+        memory: refused early, before the memory runs out."""
+        if self.rows and done_bytes and self.rows * total_bytes / done_bytes * _row_bytes(self.x.shape[1]) \
+                > MEMORY_BYTES:
+            raise MemoryError
+
     def code(self, label: str) -> int:
         return self.labels.setdefault(label, len(self.labels))
 
@@ -220,6 +227,7 @@ def _read_fast(handle: BinaryIO, layout: Layout, columns: Columns, task: str | N
     try:
         for batch in pacsv.open_csv(handle, **options):
             _add_batch(batch, layout, columns, task)
+            columns.check_fits(handle.tell(), progress.total)
             progress(handle.tell())
     except pa.ArrowException:
         raise _Unsure from None
@@ -339,6 +347,7 @@ def read_exact(handle: BinaryIO, layout: Layout, columns: Columns, task: str | N
             if len(block_x) == BLOCK_ROWS:
                 _flush(columns, block_x, block_y, target)
                 block_x, block_y = [], []
+                columns.check_fits(handle.tell(), progress.total)
                 progress(handle.tell())
         if block_x:
             _flush(columns, block_x, block_y, target)

@@ -187,10 +187,28 @@ def test_a_class_index_target_over_regression_data_names_the_task_option(tmp_pat
     assert "MSELoss" in str(error.value) and '"task": "classification" in the dataset' in str(error.value)
 
 
-def test_a_table_beyond_memory_is_refused_before_it_is_read_whole(tmp_path, monkeypatch):
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_table_beyond_memory_is_refused_before_it_is_read_whole(tmp_path, monkeypatch, exact):
     monkeypatch.setattr(csv_reader, "MEMORY_BYTES", 2000)  # room for 125 rows of 2 features and a target
-    with pytest.raises(UserError, match="data.csv does not fit in this machine's memory"):
+    with exact_only() if exact else mock.patch.object(csv_reader, "BLOCK_ROWS", 4096), \
+            pytest.raises(UserError, match="data.csv does not fit in this machine's memory"):
         read(tmp_path, write(tmp_path, table_text(1000)))
+
+
+def test_a_table_beyond_memory_is_refused_long_before_its_end(tmp_path, small_blocks, monkeypatch):
+    """The rows read so far, extrapolated to the file, tell early; the arrays never fill memory.
+    (pyarrow reads some 40 blocks ahead, so the fast path can tell only that much later.)"""
+    monkeypatch.setattr(csv_reader, "MEMORY_BYTES", 5000 * 16 // 2)  # room for half of the 5000 rows
+    spec = write(tmp_path, table_text(5000))
+    real_add = csv_reader.Columns.add
+    for exact, most in ((True, 100), (False, 100)):
+        added = []
+        monkeypatch.setattr(csv_reader.Columns, "add",
+                            lambda self, *a, added=added, **k: (added.append(1), real_add(self, *a, **k)))
+        with exact_only() if exact else mock.patch.object(csv_reader, "BLOCK_ROWS", 7), \
+                pytest.raises(UserError, match="does not fit in this machine's memory"):
+            read(tmp_path, spec)
+        assert len(added) < most  # of 715 blocks of 7 rows (exact), about 450 of 200 bytes (fast)
 
 
 def test_a_text_column_is_said_to_be_text_as_far_as_it_was_read(tmp_path, monkeypatch):
