@@ -15,6 +15,8 @@ Options: `path`, `target` (a column name, or an index; default the last column),
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from engine.data.arrays import ArrayData, encode_labels
@@ -54,7 +56,7 @@ def _choose_target(layout: Layout, target) -> int:
 
 def _one_column(layout: Layout) -> UserError:
     message = f"{layout.file} needs at least two columns: features and a target"
-    found = [repr(d) for d in OTHER_DELIMITERS if d in layout.names[0]]
+    found = [json.dumps(d) for d in OTHER_DELIMITERS if d in layout.names[0]]  # as the project file spells it
     if found and layout.delimiter == ",":
         message += (f"; its first line holds {' and '.join(found)}: if that separates the columns, set "
                     f'"delimiter": {found[0]} in the dataset')

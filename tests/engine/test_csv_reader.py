@@ -4,6 +4,7 @@ and the options (`delimiter`, `task`) say what a person needs to know."""
 
 from __future__ import annotations
 
+import json
 from unittest import mock
 
 import numpy as np
@@ -149,7 +150,7 @@ def test_one_column_that_holds_another_delimiter_suggests_the_option(tmp_path, d
     with pytest.raises(UserError) as error:
         read(tmp_path, spec)
     assert "needs at least two columns" in str(error.value)
-    assert f'set "delimiter": {delimiter!r} in the dataset' in str(error.value)
+    assert f'set "delimiter": {json.dumps(delimiter)} in the dataset' in str(error.value)
     data = read(tmp_path, {**spec, "delimiter": delimiter})
     assert data.feature_names == ["f0", "f1"] and data.x.shape == (20, 2)
 
