@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, note, settings
 
-from engine.data import csv_reader, load_dataset, tabular
+from engine.data import csv_reader, load_dataset, progress, tabular
 from engine.data.fit import fit_dataset
 from engine.data.options import Options
 from engine.errors import UserError
@@ -127,13 +127,15 @@ def test_progress_is_told_from_zero_to_the_whole_file_at_a_bounded_rate(tmp_path
     spec = write(tmp_path, table_text(3000))
     size = (tmp_path / "data.csv").stat().st_size
     for exact in (False, True):
-        calls = []
-        with exact_only() if exact else mock.patch.object(csv_reader, "BLOCK_ROWS", 7):
-            read(tmp_path, spec, lambda done, total, calls=calls: calls.append((done, total)))
-        assert calls[0] == (0, size) and calls[-1] == (size, size)
-        assert all(total == size for _, total in calls)
-        assert [done for done, _ in calls] == sorted(done for done, _ in calls)
-        assert len(calls) <= 3  # hundreds of blocks, but read within well under PROGRESS_SECONDS
+        for seconds in (0.0, 3600.0):  # every block may be told, or only the first and the last call
+            monkeypatch.setattr(progress, "PROGRESS_SECONDS", seconds)
+            calls = []
+            with exact_only() if exact else mock.patch.object(csv_reader, "BLOCK_ROWS", 7):
+                read(tmp_path, spec, lambda done, total, calls=calls: calls.append((done, total)))
+            assert calls[0] == (0, size) and calls[-1] == (size, size)
+            assert all(total == size for _, total in calls)
+            assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+            assert len(calls) > 50 if seconds == 0 else len(calls) == 2
 
 
 def test_progress_reaches_the_caller_of_load_dataset(tmp_path):
