@@ -29,6 +29,7 @@ SECTIONS = {
     "5": ("bench.startup", "Start-up"),
     "6": ("bench.gui_training", "GUI under training"),
     "7": ("bench.gpu", "GPU"),
+    "8": ("bench.csv_load", "CSV loading"),
 }
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from graphs.document import Graph
 from graphs.errors import GraphError, ProjectFormatError, quoted
+from graphs.files import NotRegularFileError, open_regular
 
 FORMAT = "neurocanvas"
 VERSION = 1
@@ -159,11 +160,11 @@ def load_project(path: str | os.PathLike) -> Project:
     """Read and parse a project file. Only a regular file is opened (a pipe or a device could
     block or never end), and never more than MAX_FILE_BYTES of it is read."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise ProjectFormatError("not a regular file", str(path))
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             size = os.fstat(handle.fileno()).st_size
             raw = handle.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
+    except NotRegularFileError as error:
+        raise ProjectFormatError(f"not a regular file: it is {error.kind}", str(path)) from None
     except OSError as error:
         raise ProjectFormatError(f"cannot read the file: {error.strerror or error}", str(path)) from None
     size = max(size, len(raw))

@@ -8,7 +8,7 @@ training split only (so validation stays unseen), and turns it into tensors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,6 +29,10 @@ class ArrayData:
     modality: str = "table"
     standardize: bool = False  # per-feature, with training-split statistics
     normalization: dict | None = None  # how the source already scaled x ({"mean": [...], "std": [...]})
+    notes: list[str] = field(default_factory=list)  # what the source decided that a person should know
+
+
+STANDARDIZE_ROWS = 65536  # rows scaled at a time (float64 working copies stay small)
 
 
 def split_indices(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,31 +47,41 @@ def split_indices(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.n
     return order[n_val:], order[:n_val]
 
 
-def encode_labels(values: np.ndarray, text: bool = False) -> tuple[np.ndarray, list[str]]:
+def encode_labels(values: np.ndarray, text: bool = False,
+                  distinct: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Class indices and class names for labels given as numbers or as text.
 
     Labels that are exactly the whole numbers 0..K-1 stay as they are; any
     others (text, 1..K, negative or fractional numbers) become indices into
-    their sorted distinct values, whose names are kept.
+    their sorted distinct values, whose names are kept. `distinct` may give
+    np.unique(values) when it is known already (it costs a sorted copy).
     """
     if not text:
-        numeric = values.astype(np.float64).reshape(-1)
-        distinct, indices = np.unique(numeric, return_inverse=True)
+        numeric = values.astype(np.float64, copy=False).reshape(-1)
+        distinct = np.unique(numeric) if distinct is None else distinct
         if np.array_equal(distinct, np.arange(len(distinct))):
             return numeric.astype(np.int64), [str(i) for i in range(len(distinct))]
         names = [str(int(v)) if v == round(v) else f"{v:g}" for v in distinct]
-        return indices.astype(np.int64), names
+        return np.searchsorted(distinct, numeric).astype(np.int64, copy=False), names
     distinct, indices = np.unique(values.astype(str), return_inverse=True)
-    return indices.astype(np.int64), [str(v) for v in distinct]
+    return indices.astype(np.int64).reshape(-1), [str(v) for v in distinct]
 
 
 def standardize(train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Scale each feature to zero mean and unit variance using the training split's statistics."""
+    """Scale each feature to zero mean and unit variance using the training split's statistics.
+    Scales float32 `train` and `val` in place, a block of rows at a time, so it needs no copy."""
     mean = train.mean(axis=0, dtype=np.float64)
-    std = train.std(axis=0, dtype=np.float64)
+    square_sum = np.zeros_like(mean)
+    for start in range(0, len(train), STANDARDIZE_ROWS):
+        square_sum += np.square(train[start:start + STANDARDIZE_ROWS] - mean).sum(axis=0)
+    std = np.sqrt(square_sum / len(train))
     std[std < 1e-12] = 1.0  # a constant feature stays as it is, shifted to 0
     stats = {"mean": mean.reshape(-1).tolist(), "std": std.reshape(-1).tolist()}
-    return ((train - mean) / std).astype(np.float32), ((val - mean) / std).astype(np.float32), stats
+    for array in (train, val):
+        for start in range(0, len(array), STANDARDIZE_ROWS):
+            block = array[start:start + STANDARDIZE_ROWS]
+            block[...] = (block - mean) / std
+    return train, val, stats
 
 
 def build_dataset(name: str, data: ArrayData, val_split: float, seed: int, autoencoder: bool = False) -> Dataset:
@@ -94,7 +108,7 @@ def build_dataset(name: str, data: ArrayData, val_split: float, seed: int, autoe
         input_shape=tuple(x_train.shape[1:]), input_dtype=_dtype_name(x_train),
         target_shape=tuple(y_train.shape[1:]), target_dtype=_dtype_name(y_train),
         class_names=class_names, feature_names=data.feature_names, modality=data.modality,
-        normalization=normalization)
+        normalization=normalization, notes=tuple(data.notes))
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:

@@ -150,6 +150,7 @@ class DataPreview:
     rows: list[list[float]] = field(default_factory=list)  # feature values in the file's own units ("table")
     images: list[np.ndarray] = field(default_factory=list)  # [H, W] or [H, W, C] floats in [0, 1] ("images")
     class_counts: dict[str, int] | None = None  # over train and validation
+    notes: list[str] = field(default_factory=list)  # what loading decided on its own (Dataset.notes)
 
 
 def _in_memory(split: str, tensor: str) -> property:
@@ -179,6 +180,7 @@ class Dataset:
     feature_names: list[str] | None = None
     modality: str = "table"  # "table" | "images"
     normalization: dict | None = None
+    notes: tuple[str, ...] = ()  # what loading decided that a person should know (a capped image size)
 
     # ---- the tensors of the fast path (None when streaming) -------------
     @property
@@ -225,7 +227,7 @@ class Dataset:
         samples = [self.train.sample(i) for i in range(n)]
         labels = [self.label_name(y) for _, y in samples]
         preview = DataPreview("images" if self.modality == "images" else "table", self.describe(), labels,
-                              class_counts=self.class_counts())
+                              class_counts=self.class_counts(), notes=list(self.notes))
         if preview.kind == "images":
             preview.images = [self._image(x) for x, _ in samples]
         else:

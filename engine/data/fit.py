@@ -19,6 +19,9 @@ from engine.shape_rules import fmt
 from graphs.document import Graph
 
 CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss")
+TASK_SOURCES = ("csv", "npz")  # the sources whose `task` option says classification or regression
+TASK_ADVICE = ('; or, if the targets are class labels, set "task": "classification" in the dataset '
+               '("task": "regression" says they are values)')
 
 
 def fill_shapes(graph: Graph, dataset: Dataset) -> Graph:
@@ -31,6 +34,8 @@ def fill_shapes(graph: Graph, dataset: Dataset) -> Graph:
             shape, dtype = dataset.input_shape, dataset.input_dtype
         else:
             shape, dtype = dataset.target_shape, dataset.target_dtype
+        if node.params.get("dtype") == "int64" and dtype != "int64":  # the shape taken would not fit
+            raise _wrong_dtype(dataset, node.type, node.id)
         params = {**node.params, "shape": list(shape)}
         params.setdefault("dtype", dtype)
         filled.set_params(node.id, params)
@@ -55,20 +60,36 @@ _MISFITS = {
 }
 
 
+def _given(dataset: Dataset, role: str) -> tuple[tuple, str]:
+    """The shape and dtype of the dataset's inputs (`role` "Input") or targets ("Target")."""
+    if role == "Input":
+        return dataset.input_shape, dataset.input_dtype
+    return dataset.target_shape, dataset.target_dtype
+
+
+def _words(dataset: Dataset, role: str, node_id: str, shape: tuple = ()) -> dict:
+    given, given_dtype = _given(dataset, role)
+    return dict(node=node_id, name=dataset.name, given_dtype=given_dtype, task=dataset.task, shape=fmt(shape),
+                given=fmt(given), size=prod(given))
+
+
+def _wrong_dtype(dataset: Dataset, role: str, node_id: str) -> UserError:
+    """A node declared int64 over data that is not: what to change (the `task` option, where it could
+    be the data that was taken wrongly)."""
+    task_option = role == "Target" and dataset.task == "regression" and dataset.name in TASK_SOURCES
+    return UserError(_MISFITS[role][0].format(**_words(dataset, role, node_id)) + (TASK_ADVICE if task_option else ""))
+
+
 def _reshape_plan(dataset: Dataset, role: str, node_id: str, shape: tuple, dtype: str) -> tuple | None:
     """The shape to reshape the dataset's inputs (`role` "Input") or targets ("Target") to (None: keep),
     or a UserError when the node's dtype or size doesn't fit them."""
-    given, given_dtype = ((dataset.input_shape, dataset.input_dtype) if role == "Input"
-                          else (dataset.target_shape, dataset.target_dtype))
-    wrong_dtype, wrong_size = _MISFITS[role]
-    words = dict(node=node_id, name=dataset.name, given_dtype=given_dtype, task=dataset.task, shape=fmt(shape),
-                 given=fmt(given), size=prod(given))
+    given, given_dtype = _given(dataset, role)
     if dtype == "int64" and given_dtype != "int64":
-        raise UserError(wrong_dtype.format(**words))
+        raise _wrong_dtype(dataset, role, node_id)
     if shape == given:
         return None
     if prod(shape) != prod(given):
-        raise UserError(wrong_size.format(**words))
+        raise UserError(_MISFITS[role][1].format(**_words(dataset, role, node_id, shape)))
     return shape
 
 

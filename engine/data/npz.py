@@ -1,7 +1,9 @@
 """`.npz` archives holding arrays `x` (inputs, [N, ...]) and `y` (targets, [N, ...]).
 
 Loaded with `allow_pickle=False`, always: an archive holding Python objects is
-refused, never unpickled. Integer `y` is a class index (names from an optional
+refused, never unpickled. A file that is not a zip archive is refused by what
+its first bytes show (text, a single .npy array, a pickle), never handed to
+`np.load`, which would take any such file for a pickle. Integer `y` is a class index (names from an optional
 `class_names` array), float `y` a regression value. Integer `x` other than
 uint8 stays int64 (token indices for an Embedding); everything else is float32.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from engine.data.arrays import ArrayData, encode_labels
-from engine.data.options import Options
+from engine.data.options import Options, open_file, shown
 from engine.errors import UserError, listing, reason
+from graphs.errors import quoted
 
 ACCEPTED = ("path", "task", "standardize")
 TASKS = ("classification", "regression")
@@ -91,23 +94,62 @@ def _check_finite(values: np.ndarray, key: str, file: str, what: str = " NaN or 
         raise UserError(f"{file}: {key} holds{what} (sample {int(np.flatnonzero(~finite)[0])})")
 
 
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with files, an empty archive
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _not_npz(file: str, start: bytes) -> UserError:
+    """What a file that is neither a zip archive nor a .npy array holds, as far as its first bytes say."""
+    if not start:
+        what = "it is empty"
+    elif start[:1] == b"\x80" and start[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        what = "it holds pickled Python objects, which Neurocanvas never loads"
+    else:
+        try:
+            text = start.decode("utf-8")
+        except UnicodeDecodeError:
+            what = f"it starts with the bytes {quoted(start[:8])}"
+        else:
+            what = f"it holds text ({quoted(text[:20])}...)" if text.isprintable() or "\n" in text else \
+                f"it starts with the bytes {quoted(start[:8])}"
+    return UserError(f"{file} is not an npz archive: {what}; save arrays with np.savez(path, x=..., y=...)")
+
+
+def _single_array(file: str, handle) -> UserError:
+    """A .npy file: one array, or (by its header) pickled Python objects."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        pickled = read_header(handle)[2].hasobject
+    except Exception:  # noqa: BLE001 - a damaged header: it is still not an archive
+        pickled = False
+    if pickled:
+        return UserError(f"{file} holds pickled Python objects (a .npy array of objects), which Neurocanvas never "
+                         "loads; save plain arrays with np.savez(path, x=..., y=...)")
+    return UserError(f"{file} holds a single array (a .npy file); save inputs and targets with "
+                     "np.savez(path, x=..., y=...)")
+
+
 def load_npz(options: Options) -> ArrayData:
     path = options.path()
-    file = path.name
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "pickle" in str(error):
-            raise UserError(f"{file} holds pickled Python objects, which Neurocanvas never loads; "
-                            "save plain arrays with np.savez(path, x=..., y=...)") from None
-        raise UserError(f"{file} is not a valid .npz file ({reason(error)})") from None
-    except Exception as error:  # noqa: BLE001 - zipfile and numpy may raise anything on damaged bytes
-        raise UserError(f"{file} is not a valid .npz file ({reason(error)})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise UserError(f"{file} holds a single array; save inputs and targets with np.savez(path, x=..., y=...)")
-    with archive:
-        x, y = _array(archive, "x", file), _array(archive, "y", file)
-        names = _array(archive, "class_names", file) if "class_names" in archive.files else None
+    file = shown(path)
+    if path.is_dir():
+        raise UserError(f"{file} is a folder, not an npz archive")
+    with open_file(path) as handle:
+        start = handle.read(64)
+        handle.seek(0)
+        if start.startswith(NPY_MAGIC):
+            raise _single_array(file, handle)
+        if not start.startswith(ZIP_MAGIC):
+            raise _not_npz(file, start)
+        try:
+            archive = np.load(handle, allow_pickle=False)
+        except Exception as error:  # noqa: BLE001 - zipfile and numpy may raise anything on damaged bytes
+            raise UserError(f"{file} is not a valid .npz file ({reason(error)})") from None
+        with archive:
+            x, y = _array(archive, "x", file), _array(archive, "y", file)
+            names = _array(archive, "class_names", file) if "class_names" in archive.files else None
     if x.ndim and y.ndim and len(x) != len(y):
         raise UserError(f"{file}: x has {len(x)} samples but y has {len(y)}; they must match")
     x = _inputs(x, file)

@@ -2,14 +2,19 @@
 
 Every data source declares the option names it understands; a name it does not
 know (a typo such as `targt`) or a value of the wrong type is a `UserError`
-that names the option, so a person can fix the project file.
+that names the option, so a person can fix the project file. A data path must
+name a regular file or a folder; `open_file` opens a data file without ever
+blocking on a pipe or a device (see `graphs.files`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from engine.errors import UserError
+from graphs.errors import printable, quoted
+from graphs.files import NotRegularFileError, kind_of, open_regular
 
 COMMON_OPTIONS = ("name", "autoencoder")
 _MISSING = object()
@@ -35,7 +40,7 @@ class Options:
         return value
 
     def _fail(self, name: str, expected: str, value) -> UserError:
-        return UserError(f"dataset option '{name}' must be {expected}, got {value!r}")
+        return UserError(f"dataset option '{name}' must be {expected}, got {quoted(value)}")
 
     def bool(self, name: str, default: bool = False) -> bool:
         value = self._raw(name, default)
@@ -104,14 +109,37 @@ class Options:
         path = Path(value).expanduser()
         if not path.is_absolute():
             path = self.base_dir / path
-        if not path.exists():
-            raise UserError(f"data file '{value}' not found (looked for {path})")
+        try:
+            kind = kind_of(path.stat().st_mode)
+        except FileNotFoundError:
+            raise UserError(f"data file {quoted(value)} not found (looked for {printable(str(path))})") from None
+        except OSError as error:
+            raise UserError(f"cannot read data file {quoted(value)}: {error.strerror or error}") from None
+        if kind not in (None, "a folder"):
+            raise UserError(f"data file {quoted(value)} is {kind}, not a regular file or a folder")
         return path
 
 
+def shown(path: Path) -> str:
+    """A file's name as a message shows it: control characters (a newline in the name) escaped."""
+    return printable(path.name)
+
+
+def open_file(path: Path, name: str | None = None) -> BinaryIO:
+    """A data file opened for binary reading without ever blocking on a pipe or a device, or a
+    UserError naming it (as `name`, by default its file name)."""
+    name = name if name is not None else shown(path)
+    try:
+        return open_regular(path)
+    except NotRegularFileError as error:
+        raise UserError(f"cannot read {name}: it is {error.kind}, not a regular file") from None
+    except OSError as error:
+        raise UserError(f"cannot read {name}: {error.strerror or error}") from None
+
+
 def _names(names: list[str]) -> str:
-    quoted = ", ".join(f"'{n}'" for n in names)
-    return quoted if len(names) == 1 else f"{quoted} (unknown options)"
+    listed = ", ".join(quoted(n) for n in names)
+    return listed if len(names) == 1 else f"{listed} (unknown options)"
 
 
 def _range(minimum, maximum) -> str:
