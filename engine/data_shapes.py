@@ -28,14 +28,15 @@ def shapeless_data_nodes(graph: Graph) -> list[str]:
     return [node.id for node in graph.nodes() if node.type in DATA_NODES and node.params.get("shape") is None]
 
 
-def load_training_data(config: TrainingConfig, base_dir: Path) -> Dataset:
-    """The dataset `config` names, split as configured; running out of memory is a UserError with advice."""
+def load_training_data(config: TrainingConfig, base_dir: Path, progress=None) -> Dataset:
+    """The dataset `config` names, split as configured; running out of memory is a UserError with advice.
+    `progress(done, total)` hears how far a file has been read (see `engine.data.load_dataset`)."""
     from engine.data import load_dataset
     from engine.memory_budget import is_out_of_memory
     from engine.training.failures import first_line
 
     try:
-        return load_dataset(config.dataset, base_dir, config.val_split, config.seed)
+        return load_dataset(config.dataset, base_dir, config.val_split, config.seed, progress)
     except (MemoryError, RuntimeError) as error:
         if not is_out_of_memory(error):
             raise

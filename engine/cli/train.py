@@ -121,9 +121,11 @@ class ProgressPrinter:
         self._line(f"data loaded and model built in {seconds:.2f} s")
 
     def __call__(self, event) -> None:
-        from engine.training import BatchProgress, EpochEnd, RunStarted
+        from engine.training import BatchProgress, DataProgress, EpochEnd, RunStarted
 
-        if isinstance(event, RunStarted):
+        if isinstance(event, DataProgress):
+            self._data_progress(event)
+        elif isinstance(event, RunStarted):
             self.epochs, self.metric = event.total_epochs, event.metric
             self._line(f"training {event.dataset}")
             self._line(f"on {event.device}, {event.total_epochs} epochs of {event.batches_per_epoch} batches; "
@@ -148,6 +150,19 @@ class ProgressPrinter:
             self._line(f"epoch {m['epoch']:>{width}}/{self.epochs}  train_loss {m['train_loss']:.4g}  "
                        f"{_validation(self.metric, m)}lr {m['lr']:.3g}  "
                        f"{m['seconds']:.2f} s{'  *' if event.improved else ''}")
+
+    def _data_progress(self, event) -> None:
+        """How far the data has loaded: the bar on a terminal, else a line every `log_every` seconds."""
+        share = event.done / event.total if event.total else 1.0
+        amount = (f"{event.done / 1e6:,.0f} of {event.total / 1e6:,.0f} MB" if event.unit == "bytes"
+                  else f"{event.done:,} of {event.total:,} {event.unit}")
+        if self.tty:
+            filled = int(share * BAR_WIDTH)
+            self.stream.write(f"\rloading [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {amount}\x1b[K")
+            self.stream.flush()
+            self._bar_shown = True
+        elif self.clock() - self._last_line >= self.log_every and event.done < event.total:
+            self._line(f"loading data: {share:.0%} ({amount})")
 
     def _log_progress(self, event) -> None:
         """A plain line every `log_every` seconds inside an epoch, for logs that have no bar."""

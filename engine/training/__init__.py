@@ -14,6 +14,7 @@ from engine.training.devices import list_devices, resolve_device
 from engine.training.evaluate import Evaluation, evaluate
 from engine.training.events import (
     BatchProgress,
+    DataProgress,
     EpochEnd,
     Paused,
     Resumed,
@@ -26,7 +27,7 @@ from engine.training.trainer import Trainer, seed_everything, train
 from engine.weights import load_weights, read_weights, save_weights
 
 __all__ = [
-    "BatchProgress", "EpochEnd", "Evaluation", "Paused", "Resumed", "RunEnded", "RunResult", "RunStarted",
+    "BatchProgress", "DataProgress", "EpochEnd", "Evaluation", "Paused", "Resumed", "RunEnded", "RunResult", "RunStarted",
     "Trainer", "TrainingConfig", "TrainingEvent", "evaluate", "list_devices", "load_weights", "read_weights",
     "read_metadata", "resolve_device", "save_weights", "seed_everything", "train",
 ]

@@ -1,7 +1,7 @@
 """What a training run reports: progress events for live plots, and the final `RunResult`.
 
 The trainer calls its callback with these events from the training thread:
-`RunStarted`, then `BatchProgress` (aggregated: at most every `progress_interval`
+`DataProgress` while a file loads, `RunStarted`, then `BatchProgress` (aggregated: at most every `progress_interval`
 seconds, plus once at the end of each epoch), `EpochEnd` after each epoch's
 validation, `Paused`/`Resumed` around a pause, and finally `RunEnded`. A run
 that emitted `RunStarted` always emits `RunEnded`. Events are immutable.
@@ -13,6 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STATUSES = ("finished", "stopped", "early_stopped", "failed")
+
+
+@dataclass(frozen=True)
+class DataProgress:
+    """How far the data has loaded, before the run starts: `done` of `total` in `unit` (a CSV file's bytes,
+    an image folder's images); first (0, total), last (total, total), at most ten times a second."""
+
+    done: int
+    total: int
+    unit: str  # "bytes" or "images"
 
 
 @dataclass(frozen=True)
@@ -100,4 +110,4 @@ class RunEnded:
     result: RunResult
 
 
-TrainingEvent = RunStarted | BatchProgress | EpochEnd | Paused | Resumed | RunEnded
+TrainingEvent = DataProgress | RunStarted | BatchProgress | EpochEnd | Paused | Resumed | RunEnded

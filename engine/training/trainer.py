@@ -170,7 +170,7 @@ class Trainer:
             torch.set_num_threads(self.threads)
         config = self.config
         self.device = self.world.device if self.world is not None else resolve_device(config.device)
-        dataset = self._given_dataset or load_training_data(config, self.base_dir)
+        dataset = self._given_dataset or load_training_data(config, self.base_dir, self._data_progress)
         graph, _ = graph_as_trained(self.project.graph, self.project.training, self.base_dir, dataset)
         seed_everything(config.seed)
         try:
@@ -182,6 +182,11 @@ class Trainer:
         self.dataset = fit_dataset(dataset, compiled)
         self.graph, self.compiled = graph, compiled
 
+    def _data_progress(self, done: int, total: int) -> None:
+        if self.callback is not None:
+            unit = "images" if self.config.dataset.get("name") == "image_folder" else "bytes"
+            self.callback(events.DataProgress(done, total, unit))
+
     def trained_project(self) -> Project:
         """The project as trained: shapes filled from the data, overrides applied, data paths absolute."""
         return trained_project(self.project, self.graph, self.config, self.base_dir)
@@ -189,7 +194,7 @@ class Trainer:
     def _open_run(self) -> None:
         """The run folder and the bookkeeping of a run; nothing touches the device yet."""
         config, world = self.config, self.world
-        self.notes: list[str] = list(self._setting_notes)
+        self.notes: list[str] = [*self._setting_notes, *self.dataset.notes]
         make_out_dir = functools.partial(make_run_dir, self._out_dir_setting, self.project, self.base_dir)
         if world is None:
             self.out_dir = make_out_dir()

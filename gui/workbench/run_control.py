@@ -123,6 +123,14 @@ class RunProgress(QWidget):
                           else "Loading the training engine, then the data…")
         self.show()
 
+    def data_progress(self, event) -> None:
+        """How far the data has loaded (a large CSV file or image folder), before the run starts."""
+        self.bar.setRange(0, 1000)  # per mille: a 10 GB file's bytes would overflow the bar's int
+        self.bar.setValue(event.done * 1000 // max(1, event.total))
+        amount = (f"{event.done / 1e6:,.0f}/{event.total / 1e6:,.0f} MB" if event.unit == "bytes"
+                  else f"{event.done:,}/{event.total:,} {event.unit}")
+        self.text.setText(f"Loading data… {amount}")
+
     def started(self, event) -> None:
         self.epochs = event.total_epochs
         self.bar.setRange(0, max(1, event.total_epochs * event.batches_per_epoch))

@@ -90,6 +90,7 @@ class Workbench(QObject):
         c = self.controller
         c.stateChanged.connect(self.actions.set_state)
         c.runStarted.connect(self._run_started)
+        c.dataProgress.connect(self.progress.data_progress)
         c.progress.connect(self._progress)
         c.epochEnded.connect(self._epoch_ended)
         c.pausedChanged.connect(self._paused_changed)

@@ -135,6 +135,7 @@ class RunController(QObject):
     """Starts one run at a time in a worker thread and relays its events, in the GUI thread."""
 
     runStarted = Signal(object)  # RunStarted
+    dataProgress = Signal(object)  # DataProgress, before the run starts
     progress = Signal(object)  # BatchProgress
     epochEnded = Signal(object)  # EpochEnd
     pausedChanged = Signal(bool)
@@ -226,6 +227,8 @@ class RunController(QObject):
             kind = type(event).__name__
             if kind == "BatchProgress":
                 self.progress.emit(event)
+            elif kind == "DataProgress":
+                self.dataProgress.emit(event)
             elif kind == "EpochEnd":
                 self.epochEnded.emit(event)
             elif kind == "RunStarted":
