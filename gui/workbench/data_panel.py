@@ -194,7 +194,8 @@ class DataPanel(EnginePanel):
         if spec.get("name") != "csv" or not spec.get("path"):
             return
         path = Path(spec["path"]).expanduser()
-        columns = sources.csv_columns(path if path.is_absolute() else self.settings.base_dir / path)
+        columns = sources.csv_columns(path if path.is_absolute() else self.settings.base_dir / path,
+                                      spec.get("delimiter", ","))
         self.target.addItems(columns)
         target = spec.get("target", -1)
         index = target if isinstance(target, int) else self.target.findText(str(target))

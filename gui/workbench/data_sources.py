@@ -9,8 +9,11 @@ knows how to present them.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
+
+from graphs.files import open_regular
 
 FILE_SOURCES = {  # source -> (title, file dialog filter, or None for a folder)
     "csv": ("CSV file", "CSV files (*.csv *.tsv *.txt);;All files (*)"),
@@ -59,8 +62,8 @@ def parse_size(text: str) -> list[int] | None:
 
 def csv_columns(path: str | Path, delimiter: str = ",") -> list[str]:
     """The header row of a CSV file (empty list when it can't be read)."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
+    try:  # never plain open(): a named pipe given as the path would hang the GUI
+        with io.TextIOWrapper(open_regular(path), encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle, delimiter=delimiter), [])
     except (OSError, UnicodeDecodeError, csv.Error):
         return []

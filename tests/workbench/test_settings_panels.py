@@ -147,3 +147,16 @@ def test_image_folder_chooser_previews_images_with_labels(data_panel, qtbot, mon
     assert bench.document.graph.node("x").params["shape"] == [3, 5, 6]
     panel.grayscale.setChecked(True)
     qtbot.waitUntil(lambda: bench.document.graph.node("x").params["shape"] == [1, 5, 6], timeout=30_000)
+
+
+def test_the_csv_column_list_never_opens_a_named_pipe_and_follows_the_delimiter(tmp_path):
+    import os
+
+    from gui.workbench.data_sources import csv_columns
+
+    pipe = tmp_path / "data.csv"
+    os.mkfifo(pipe)  # a plain open() would wait forever for a writer
+    assert csv_columns(pipe) == []
+    semicolons = tmp_path / "semi.csv"
+    semicolons.write_text("age;income;label\n1;2;a\n")
+    assert csv_columns(semicolons, ";") == ["age", "income", "label"]
