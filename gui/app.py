@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import NoReturn
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from gui import theme
@@ -106,9 +106,8 @@ def show_fitted(window: MainWindow) -> None:
     screen = window.screen().availableGeometry()
     remembered = QSettings().value("window/geometry") is not None
     if not remembered and (window.width() > screen.width() or window.height() + TITLE_BAR > screen.height()):
-        window.showMaximized()
-    else:
-        window.show()
+        window.setWindowState(window.windowState() | Qt.WindowState.WindowMaximized)
+    window.show()
 
 
 def main(path: str | None = None) -> NoReturn:

@@ -54,11 +54,14 @@ def test_ctrl_c_in_the_terminal_closes_the_window_through_the_unsaved_changes_pr
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_DATA_HOME=str(tmp_path / "data"))
     process = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path / "settings")], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(120, process.kill)  # a window that never shows must fail the test, not hang it
+    timer.start()
     try:
         assert process.stdout.readline().strip() == "SHOWN"
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     finally:
+        timer.cancel()
         process.kill()
     assert process.returncode == 0, err
     assert out.split() == ["ASKED"]  # closed through the normal path: the prompt, then the window closed
