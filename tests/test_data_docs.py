@@ -9,7 +9,7 @@ import torch
 
 from engine.data import SOURCES, load_dataset
 from engine.data.builtin import MAX_SAMPLES
-from engine.data.images import DEFAULT_MAX_MEMORY_MB
+from engine.data.images import DEFAULT_MAX_MEMORY_MB, MAX_DEFAULT_SIDE
 from engine.data.options import COMMON_OPTIONS
 from engine.data.tabular import MAX_AUTO_CLASSES
 
@@ -68,6 +68,7 @@ def test_the_limits_quoted_are_the_code_s():
     assert f"4 to {MAX_SAMPLES:,}" in text
     assert f"at most {MAX_AUTO_CLASSES} distinct values" in text
     assert f"| `max_memory_mb` | {DEFAULT_MAX_MEMORY_MB} |" in text
+    assert f"at most {MAX_DEFAULT_SIDE} pixels a side" in text
 
 
 def _literal(cell: str):
