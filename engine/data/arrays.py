@@ -30,9 +30,11 @@ class ArrayData:
     standardize: bool = False  # per-feature, with training-split statistics
     normalization: dict | None = None  # how the source already scaled x ({"mean": [...], "std": [...]})
     notes: list[str] = field(default_factory=list)  # what the source decided that a person should know
+    owned: bool = False  # x and y were made for this load alone, so the split may reuse their memory
 
 
-STANDARDIZE_ROWS = 65536  # rows scaled at a time (float64 working copies stay small)
+BLOCK_ROWS = 65536  # rows standardised or moved at a time (working copies stay small)
+COMPACT_BYTES = 64 << 20  # owned inputs from this size split in place rather than into copies
 
 
 def split_indices(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +45,38 @@ def split_indices(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.n
         raise UserError(f"val_split {val_split} cannot split {n} samples into training and validation; "
                         "use a value below 1 that leaves at least one sample on each side, or 0 to train on "
                         "every sample without validation")
-    order = np.random.default_rng(seed).permutation(n)
+    index_type = np.int32 if n < 2**31 else np.int64  # the same permutation, in half the memory
+    order = np.random.default_rng(seed).permutation(np.arange(n, dtype=index_type))
     return order[n_val:], order[:n_val]
+
+
+def split_arrays(data: ArrayData, val_split: float, seed: int) -> tuple[np.ndarray, ...]:
+    """(x_train, x_val, y_train, y_val) of `data`, split by `split_indices`.
+
+    Large inputs the source made for this load alone (`owned`, a CSV file's columns) are split in place:
+    the validation rows are copied out and the training rows moved up within the same arrays, in file
+    order, instead of copied in the permutation's order; a 1 GB CSV so needs no second copy of itself.
+    The split (which rows validate) is the same either way; only the training rows' order differs,
+    which the per-epoch shuffle makes irrelevant beyond the exact sequence of batches."""
+    train_index, val_index = split_indices(len(data.x), val_split, seed)
+    x_val, y_val = data.x[val_index], data.y[val_index]
+    if not (data.owned and data.x.nbytes >= COMPACT_BYTES):
+        return data.x[train_index], x_val, data.y[train_index], y_val
+    keep = np.ones(len(data.x), dtype=bool)
+    keep[val_index] = False
+    del train_index, val_index  # the permutation's memory goes before the rows move
+    return _compact(data.x, keep), x_val, _compact(data.y, keep), y_val
+
+
+def _compact(array: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """`array[keep]` written over the start of `array` itself, a block at a time (rows only move up,
+    so no row is overwritten before it is read); returns that start."""
+    written = 0
+    for start in range(0, len(array), BLOCK_ROWS):
+        rows = array[start:start + BLOCK_ROWS][keep[start:start + BLOCK_ROWS]]
+        array[written:written + len(rows)] = rows
+        written += len(rows)
+    return array[:written]
 
 
 def encode_labels(values: np.ndarray, text: bool = False,
@@ -72,14 +104,14 @@ def standardize(train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndar
     Scales float32 `train` and `val` in place, a block of rows at a time, so it needs no copy."""
     mean = train.mean(axis=0, dtype=np.float64)
     square_sum = np.zeros_like(mean)
-    for start in range(0, len(train), STANDARDIZE_ROWS):
-        square_sum += np.square(train[start:start + STANDARDIZE_ROWS] - mean).sum(axis=0)
+    for start in range(0, len(train), BLOCK_ROWS):
+        square_sum += np.square(train[start:start + BLOCK_ROWS] - mean).sum(axis=0)
     std = np.sqrt(square_sum / len(train))
     std[std < 1e-12] = 1.0  # a constant feature stays as it is, shifted to 0
     stats = {"mean": mean.reshape(-1).tolist(), "std": std.reshape(-1).tolist()}
     for array in (train, val):
-        for start in range(0, len(array), STANDARDIZE_ROWS):
-            block = array[start:start + STANDARDIZE_ROWS]
+        for start in range(0, len(array), BLOCK_ROWS):
+            block = array[start:start + BLOCK_ROWS]
             block[...] = (block - mean) / std
     return train, val, stats
 
@@ -89,8 +121,7 @@ def build_dataset(name: str, data: ArrayData, val_split: float, seed: int, autoe
     n = len(data.x)
     if n != len(data.y):
         raise UserError(f"{name}: {n} inputs but {len(data.y)} targets")
-    train_index, val_index = split_indices(n, val_split, seed)
-    x_train, x_val = data.x[train_index], data.x[val_index]
+    x_train, x_val, y_train, y_val = split_arrays(data, val_split, seed)
     normalization = data.normalization
     if data.standardize and np.issubdtype(x_train.dtype, np.floating):
         x_train, x_val, normalization = standardize(x_train, x_val)
@@ -101,7 +132,7 @@ def build_dataset(name: str, data: ArrayData, val_split: float, seed: int, autoe
         y_train, y_val = x_train.clone(), x_val.clone()
         task, class_names = "regression", None
     else:
-        y_train, y_val = _tensor(data.y[train_index]), _tensor(data.y[val_index])
+        y_train, y_val = _tensor(y_train), _tensor(y_val)
         task, class_names = data.task, data.class_names
     return Dataset(
         name=name, train=TensorSplit(x_train, y_train), val=TensorSplit(x_val, y_val), task=task,

@@ -93,4 +93,4 @@ def load_csv(options: Options, progress: Progress | None = None) -> ArrayData:
                                  progress)
     y, task, class_names, notes = _target(layout, columns, task)
     return ArrayData(columns.x, y, task, class_names, [layout.names[i] for i in layout.features],
-                     standardize=options.bool("standardize", True), notes=notes)
+                     standardize=options.bool("standardize", True), notes=notes, owned=True)

@@ -100,8 +100,8 @@ def test_bad_specs_name_the_problem(spec, words):
     assert all(w in str(error.value) for w in words), str(error.value)
 
 
-@pytest.mark.parametrize("val_split", [0.0, 1.0, 0.001])
-def test_a_split_must_leave_samples_on_both_sides(val_split):
+@pytest.mark.parametrize("val_split", [1.0, 0.001, -0.1])
+def test_a_split_must_leave_samples_on_both_sides(val_split):  # 0 is allowed: no validation at all
     with pytest.raises(UserError, match="val_split"):
         load({"name": "moons", "n_samples": 100}, val_split=val_split)
 
