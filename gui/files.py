@@ -15,6 +15,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from graphs.errors import printable
+
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 EXAMPLES_DIR = RESOURCES / "examples"
 ICONS_DIR = RESOURCES / "icons"
@@ -40,8 +42,8 @@ def display_name(project, example: bool = False) -> str:
     """How a project is named to the user: its file's name, else its own name (marked when it is
     an unsaved copy of a shipped example), else "untitled"."""
     if project.path is not None:
-        return project.path.name
-    return f"{project.name} (example)" if example else (project.name or "untitled")
+        return printable(project.path.name)
+    return printable(f"{project.name} (example)" if example else (project.name or "untitled"))
 
 
 def is_example(path) -> bool:

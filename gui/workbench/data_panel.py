@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graphs.errors import printable
 from gui.workbench import data_sources as sources
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
@@ -196,9 +197,10 @@ class DataPanel(EnginePanel):
         path = Path(spec["path"]).expanduser()
         columns = sources.csv_columns(path if path.is_absolute() else self.settings.base_dir / path,
                                       spec.get("delimiter", ","))
-        self.target.addItems(columns)
+        for name in columns:  # shown escaped, kept as the file spells it
+            self.target.addItem(printable(name), name)
         target = spec.get("target", -1)
-        index = target if isinstance(target, int) else self.target.findText(str(target))
+        index = target if isinstance(target, int) else self.target.findData(str(target))
         self.target.setCurrentIndex(index % len(columns) if columns and index is not None and index >= -len(columns)
                                     else len(columns) - 1)
 
@@ -235,7 +237,7 @@ class DataPanel(EnginePanel):
         if name in sources.FILE_SOURCES and self.path.text().strip():
             spec["path"] = self.path.text().strip()
         if name == "csv" and self.target.count() and spec.get("path") == old.get("path"):
-            spec["target"] = self.target.currentText()
+            spec["target"] = self.target.currentData()
         if name == "image_folder":
             if self.grayscale.isChecked():
                 spec["grayscale"] = True

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graphs.errors import printable
 from gui.workbench.evaluation import EvaluationReport
 from gui.workbench.views import ImageGrid, fill_table, read_only_table
 
@@ -143,7 +144,7 @@ class EvaluationPanel(QWidget):
 
     def _show_confusion(self, evaluation) -> None:
         matrix = evaluation.confusion
-        names = list(evaluation.class_names)
+        names = [printable(str(name)) for name in evaluation.class_names]
         if len(names) > MAX_CONFUSION_CLASSES:  # a heat map of hundreds of classes is unreadable; keep the first
             matrix, names = matrix[:MAX_CONFUSION_CLASSES, :MAX_CONFUSION_CLASSES], names[:MAX_CONFUSION_CLASSES]
         self.confusion.clear()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graphs.errors import printable
 from gui import theme
 
 BAR = QColor("#4f8fd6")
@@ -73,7 +74,7 @@ class ImageGrid(QWidget):
     def set_images(self, images: list, captions: list[str], flagged: list[bool] | None = None) -> None:
         self.clear()
         flagged = flagged or [False] * len(images)
-        for image, caption, flag in zip(images, captions, flagged):
+        for image, caption, flag in zip(images, map(printable, captions), flagged):
             cell = QWidget()
             layout = QVBoxLayout(cell)
             layout.setContentsMargins(0, 0, 0, 0)
@@ -117,7 +118,7 @@ class ClassCounts(QWidget):
         self.counts: dict[str, int] = {}
 
     def set_counts(self, counts: dict[str, int] | None) -> None:
-        self.counts = dict(counts or {})
+        self.counts = {printable(str(name)): count for name, count in (counts or {}).items()}
         self.setVisible(bool(self.counts))
         self.updateGeometry()
         self.update()
@@ -193,16 +194,17 @@ def read_only_table() -> QTableWidget:
 
 def fill_table(table: QTableWidget, headers: list[str], rows: list[list], row_labels: list[str] | None = None
                ) -> None:
-    """Show `rows` (numbers shown with %.4g) under `headers`."""
+    """Show `rows` (numbers shown with %.4g) under `headers`; text (a file's column names, class names,
+    cells) is shown escaped."""
     table.clear()
     table.setColumnCount(len(headers))
     table.setRowCount(len(rows))
-    table.setHorizontalHeaderLabels(headers)
+    table.setHorizontalHeaderLabels([printable(str(h)) for h in headers])
     if row_labels is not None:
-        table.setVerticalHeaderLabels(row_labels)
+        table.setVerticalHeaderLabels([printable(str(label)) for label in row_labels])
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
-            text = f"{value:.4g}" if isinstance(value, float) else str(value)
+            text = f"{value:.4g}" if isinstance(value, float) else printable(str(value))
             item = QTableWidgetItem(text)
             if isinstance(value, (int, float)):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -160,3 +160,30 @@ def test_the_csv_column_list_never_opens_a_named_pipe_and_follows_the_delimiter(
     semicolons = tmp_path / "semi.csv"
     semicolons.write_text("age;income;label\n1;2;a\n")
     assert csv_columns(semicolons, ";") == ["age", "income", "label"]
+
+
+def test_names_from_a_csv_are_shown_escaped_and_kept_as_spelt(data_panel, qtbot, dialogs, tmp_path):
+    bench, panel = data_panel("iris_mlp")
+    path = tmp_path / "odd.csv"
+    path.write_text('"ro\x1b[31mms","ki\nnd"\n' + "".join(f"{i},{'a' if i % 2 else 'b'}\x07\n" for i in range(40)))
+    choose(panel.source, "csv")
+    qtbot.waitUntil(lambda: bench.settings.training["dataset"] == {"name": "csv"}, timeout=30_000)
+    dialogs.open_path = str(path)
+    panel.browse.click()
+    qtbot.waitUntil(lambda: panel.target.count() == 2, timeout=30_000)
+    assert [panel.target.itemText(i) for i in range(2)] == ["ro\\x1b[31mms", "ki\\nnd"]
+    choose(panel.target, "ki\\nnd")
+    qtbot.waitUntil(lambda: bench.settings.training["dataset"].get("target") == "ki\nnd", timeout=30_000)
+    qtbot.waitUntil(lambda: panel.preview is not None, timeout=30_000)
+    headers = [panel.table.horizontalHeaderItem(i).text() for i in range(panel.table.columnCount())]
+    assert headers == ["ro\\x1b[31mms", "label"]
+    assert set(panel.counts.counts) == {"a\\x07", "b\\x07"}
+    shown = [panel.table.item(r, c).text() for r in range(panel.table.rowCount()) for c in range(2)]
+    assert all(text.isprintable() for text in shown)
+
+
+def test_a_project_named_with_control_characters_is_shown_escaped():
+    from graphs.project import Project
+    from gui.files import display_name
+
+    assert display_name(Project(name="evil\n\x1b]0;title\x07")) == "evil\\n\\x1b]0;title\\x07"
