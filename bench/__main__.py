@@ -2,7 +2,8 @@
 
 Writes bench/results/latest.json (machine + rows) and docs/benchmarks.md (the same
 figures, with the date and machine, saying plainly which goals are met).
-`python -m bench --quick` does fewer repeats; `--only 1,4` picks sections.
+`python -m bench --quick` does fewer repeats; `--only 1,4` reruns those sections and keeps
+the other sections' figures from the last results, saying when each was measured.
 """
 
 from __future__ import annotations
@@ -69,13 +70,32 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def markdown(rows: list[Row], info: dict, stamp: str, seconds: float) -> str:
+def merged_with_last(rows: list[Row], numbers: list[str], results: Path, stamp: str) -> tuple[list[Row], str]:
+    """A partial run's rows with the last results' rows of the sections it did not rerun, in section order,
+    and a sentence saying which figures are from when ("" when nothing was kept)."""
+    if not results.exists():
+        return rows, ""
+    last = json.loads(results.read_text())
+    kept = [Row(**row) for row in last["rows"] if _number(row["section"]) not in numbers]
+    if not kept:
+        return rows, ""
+    merged = sorted(kept + rows, key=lambda row: int(_number(row.section)))
+    which = f"Section {numbers[0]} was" if len(numbers) == 1 else f"Sections {', '.join(numbers)} were"
+    return merged, f"{which} rerun on {stamp}; the others are from the run of {last['date']}."
+
+
+def _number(section: str) -> str:
+    return section.split(".", 1)[0]
+
+
+def markdown(rows: list[Row], info: dict, stamp: str, seconds: float, partial: str = "") -> str:
     met = sum(1 for r in rows if r.met is True)
     missed = [r for r in rows if r.met is False]
     out = [
         "# Benchmarks", "",
         f"Latest run: {stamp}, {seconds:.0f} s. Machine: {info['cpu']}, {info['cores']} cores, "
-        f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}, Python {info['python']}.", "",
+        f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}, Python {info['python']}."
+        + (f" {partial}" if partial else ""), "",
         "Every ratio is measured side by side in one run against its baseline (interleaved repeats; "
         "the figure is the median, the spread is min-max). Regenerate with `make bench`.", "",
         f"**Goals met: {met} of {met + len(missed)}.**"
@@ -102,21 +122,25 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     info = machine()
     rows: list[Row] = []
-    for number in args.only.split(","):
+    numbers = [number.strip() for number in args.only.split(",")]
+    for number in numbers:
         print(f"running section {number}: {SECTIONS[number][1]} ...", file=sys.stderr, flush=True)
-        rows += run_section(number.strip(), args.quick)
+        rows += run_section(number, args.quick)
     seconds = time.perf_counter() - start
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     print(f"Neurocanvas benchmarks, {stamp}, {info['cpu']} ({info['cores']} cores), GPU: {info['gpu'] or 'none'}, "
           f"torch {info['torch']}")
     print(table(rows))
     if not args.no_write:
-        (ROOT / "bench" / "results").mkdir(exist_ok=True)
-        payload = {"date": stamp, "seconds": seconds, "machine": info, "rows": [r.as_dict() for r in rows]}
-        (ROOT / "bench" / "results" / "latest.json").write_text(json.dumps(payload, indent=2) + "\n")
+        results = ROOT / "bench" / "results" / "latest.json"
+        results.parent.mkdir(exist_ok=True)
+        rows, partial = merged_with_last(rows, numbers, results, stamp)
+        payload = {"date": stamp, "seconds": seconds, "machine": info, "partial": partial,
+                   "rows": [r.as_dict() for r in rows]}
+        results.write_text(json.dumps(payload, indent=2) + "\n")
         gpu_section = _kept_gpu_section()
         (ROOT / "docs").mkdir(exist_ok=True)
-        (ROOT / "docs" / "benchmarks.md").write_text(markdown(rows, info, stamp, seconds) + gpu_section)
+        (ROOT / "docs" / "benchmarks.md").write_text(markdown(rows, info, stamp, seconds, partial) + gpu_section)
     return 0
 
 

@@ -37,3 +37,24 @@ def test_ratio_helpers():
     median, spread = summarise([1.0, 3.0, 2.0])
     assert median == 2.0 and spread == "1.000-3.000 over 3 repeats"
     assert percentile(list(range(101)), 99) == 99
+
+
+def test_a_partial_run_keeps_the_other_sections_of_the_last_results(tmp_path):
+    import json
+
+    from bench.__main__ import merged_with_last
+    from bench.common import Row
+
+    def row(section, name, value):
+        return Row(section, name, value, "x", ">= 1", value >= 1)
+
+    results = tmp_path / "latest.json"
+    last = [row("1. compiled", "mlp", 1.0), row("3. data path", "csv", 2.0), row("8. CSV loading", "speed", 0.5)]
+    results.write_text(json.dumps({"date": "2026-11-27 01:44", "rows": [r.as_dict() for r in last]}))
+    rerun = [row("3. data path", "csv", 3.0)]
+    merged, partial = merged_with_last(rerun, ["3"], results, "2026-12-06 01:00")
+    assert [(r.section, r.value) for r in merged] == [("1. compiled", 1.0), ("3. data path", 3.0),
+                                                        ("8. CSV loading", 0.5)]
+    assert partial == "Section 3 was rerun on 2026-12-06 01:00; the others are from the run of 2026-11-27 01:44."
+    assert merged_with_last(rerun, ["1", "3", "8"], results, "now") == (rerun, "")
+    assert merged_with_last(rerun, ["3"], tmp_path / "missing.json", "now") == (rerun, "")
