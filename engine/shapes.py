@@ -18,7 +18,7 @@ from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 from graphs.catalogue import node_type
 from graphs.document import Graph
 from graphs.errors import GraphError, ShapeError
-from graphs.validate import validate
+from graphs.validate import sharing_size_errors, validate
 
 __all__ = ["InferenceResult", "ShapeInference", "TensorSpec", "fmt", "infer"]
 
@@ -181,7 +181,10 @@ class ShapeInference:
         """Structural errors first, then shape errors, then shapes for every node that has them."""
         structural = validate(self.graph)
         result = self.infer_shapes()
-        result.errors = structural + result.errors
+        sharing = sharing_size_errors(self.graph, {node: {port: spec.shape for port, spec in ports.items()}
+                                                   for node, ports in result.inputs.items()},
+                                      {node: info.params for node, info in result.info.items()})
+        result.errors = structural + result.errors + sharing
         return result
 
 
