@@ -3,7 +3,9 @@ forward argument, maps each node the output depends on, and collects the outputs
 
 Submodule calls are mapped by `ModuleCalls` (`modules`), functions and tensor
 methods by `FunctionCalls` (`functions`); a handler returns the node's value
-or raises `Refuse` saying why it cannot be mapped.
+or raises `Refuse` saying why it cannot be mapped. A part with no node is
+named as the user wrote it (`self.drop_path`, a custom module `DropPath`; a
+function and its source line) and the refusal lists every one of them at once.
 """
 
 from __future__ import annotations
@@ -16,21 +18,25 @@ from engine.errors import UserError
 from engine.importers.common import POISON, GraphBuilder, ImportRefused, ImportResult, Refuse, Value
 from engine.importers.torch_mapping.functions import FUNCTIONS, METHODS, FunctionCalls
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES, ModuleCalls
+from engine.importers.torch_mapping.tracing import attribute, custom_owner, is_custom, source_line
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence
 from graphs.errors import GraphError
 
 
 class TorchImporter(ModuleCalls, FunctionCalls):
-    def __init__(self, module: nn.Module, traced: fx.GraphModule, name: str):
+    def __init__(self, module: nn.Module, traced: fx.GraphModule, name: str,
+                 untraceable: dict[str, str] | None = None):
         self.module = module
         self.traced = traced
         self.name = name
+        self.untraceable = dict(untraceable or {})  # custom module path -> where its forward cannot be traced
         self.builder = GraphBuilder()
         self.env: dict[fx.Node, object] = {}
-        self.unmapped: dict[str, list[str]] = {}  # fx target -> the fx node names using it
+        self.unmapped: dict[str, dict] = {}  # the part, in the user's words -> what in it has no node -> line
         self.problems: list[str] = []
         self.rnn_used: dict[str, set] = {}
         self.module_calls = Counter(n.target for n in traced.graph.nodes if n.op == "call_module")
+        self.weight_owner: dict[str, str] = {}  # a called submodule with weights -> the node holding them
         self.inputs: dict[str, str] = {}
 
     def run(self, input_shapes, input_dtypes) -> ImportResult:
@@ -52,9 +58,8 @@ class TorchImporter(ModuleCalls, FunctionCalls):
                 continue
             self._convert(node)
         if self.unmapped or self.problems:
-            unmapped = {f"{target} at {', '.join(repr(n) for n in names)}": len(names)
-                        for target, names in self.unmapped.items()}
-            raise ImportRefused(type(self.module).__name__, unmapped, self.problems, what="fx target")
+            parts = [_advice(part, details) for part, details in self.unmapped.items()]
+            raise ImportRefused(type(self.module).__name__, {}, parts + self.problems)
         return self.builder.finish(self.name, outputs, self.inputs)
 
     def _live(self) -> set:
@@ -101,7 +106,8 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         handler = self._handler(node, module)
         inputs = node.all_input_nodes
         if handler is None:
-            self.unmapped.setdefault(_describe(node, module), []).append(node.name)
+            part, detail = self._unmapped_part(node, module)
+            self.unmapped.setdefault(part, {}).setdefault(detail, source_line(node))
             self.env[node] = POISON
             return
         if any(self.env.get(i, POISON) is POISON for i in inputs):
@@ -132,6 +138,22 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         if node.op == "get_attr":
             return None
         return None
+
+    def _unmapped_part(self, node: fx.Node, module: nn.Module | None) -> tuple[str, str]:
+        """(the part, as the user wrote it; what in it has no node)."""
+        owner = (node.target, type(module)) if module is not None and is_custom(type(module)) else \
+            None if node.op == "call_module" else custom_owner(node)
+        if owner is not None:
+            path, kind = owner
+            part = f"`{attribute(path)}` (a custom module `{kind.__name__}`)"
+            if path in self.untraceable:
+                return part, f"its forward cannot be traced{self.untraceable[path]}"
+            return part, "" if node.op == "call_module" else _called(node)
+        if node.op == "call_module":
+            return f"`{attribute(node.target)}` (nn.{type(module).__name__})", ""
+        if node.op == "get_attr":
+            return f"`{attribute(node.target)}`{source_line(node)}", _DIRECT
+        return f"{_called(node)}{source_line(node)}", ""
 
     def tensor(self, arg, what="its input") -> Value:
         value = self.env.get(arg) if isinstance(arg, fx.Node) else arg
@@ -180,6 +202,35 @@ class TorchImporter(ModuleCalls, FunctionCalls):
             self.problems.append(f"{label.replace('_', ' ')} ('{outputs[label]}') is also used inside the model; "
                                  "a Neurocanvas model outputs only values no other node reads")
         return outputs
+
+
+_DIRECT = "a parameter or buffer used directly, outside a layer"
+_CUSTOM_LAYERS = "or see custom layers in docs/import.md"
+
+
+def _advice(part: str, details: dict[str, str]) -> str:
+    """One unmapped part with what the user can do about it; `details` maps what in it has no node to the
+    source line that uses it (only the first line is shown)."""
+    said = ", ".join(d for d in details if d)
+    if said and not said.startswith("its forward"):
+        said = f"it uses {said}{next(iter(details.values()))}"
+    said = f" ({said})" if said else ""
+    if "a custom module" in part:
+        return f"{part}: no node for it{said}; replace it with Identity for inference, {_CUSTOM_LAYERS}"
+    if part.startswith("`self") and "(nn." in part:
+        return f"{part}: Neurocanvas has no node for this layer; replace it, {_CUSTOM_LAYERS}"
+    if _DIRECT in details:
+        return f"{part}: {_DIRECT}; Neurocanvas has no node for it"
+    return f"{part}: Neurocanvas has no node for this"
+
+
+def _called(node: fx.Node) -> str:
+    """`torch.rand` / `Tensor.bernoulli_`: what a traced function or method call calls."""
+    if node.op == "call_method":
+        return f"`Tensor.{node.target}`"
+    if node.op == "get_attr":
+        return f"`{attribute(node.target)}` directly"
+    return f"`{_describe(node).removeprefix('call_function ')}`"
 
 
 def _describe(node: fx.Node, module: nn.Module | None = None) -> str:
