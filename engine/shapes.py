@@ -12,7 +12,7 @@ This module imports no torch.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 from graphs.catalogue import node_type
@@ -185,6 +185,9 @@ class ShapeInference:
                                                    for node, ports in result.inputs.items()},
                                       {node: info.params for node, info in result.info.items()})
         result.errors = structural + result.errors + sharing
+        for node in self.graph.nodes():  # a sharing node's weights are counted once, on their owner
+            if node.shares and node.id in result.info:
+                result.info[node.id] = replace(result.info[node.id], params=0)
         return result
 
 

@@ -34,6 +34,9 @@ def test_the_compiled_model_calls_one_module_twice_and_holds_its_weights_once():
     assert calls["conv_right"] == calls["conv_left"] == "conv_left"
     assert calls["embed_right"] == calls["embed_left"] == "embed_left"
     assert compiled.graph.node("conv_right").shares == "conv_left"
+    # the model's parameter count (summary, memory check) counts the shared weights once
+    assert compiled.shapes.info["conv_right"].params == 0 < compiled.shapes.info["conv_left"].params
+    assert compiled.shapes.total_params == sum(p.numel() for p in compiled.model.parameters())
 
 
 def test_gradients_from_both_branches_accumulate_into_the_one_tensor():
