@@ -32,7 +32,7 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         self.untraceable = dict(untraceable or {})  # custom module path -> where its forward cannot be traced
         self.builder = GraphBuilder()
         self.env: dict[fx.Node, object] = {}
-        self.unmapped: dict[str, dict] = {}  # the part, in the user's words -> what in it has no node -> line
+        self.unmapped: dict[tuple, dict] = {}  # (the part in the user's words, its kind) -> what has no node -> line
         self.problems: list[str] = []
         self.rnn_used: dict[str, set] = {}
         self.module_calls = Counter(n.target for n in traced.graph.nodes if n.op == "call_module")
@@ -58,7 +58,7 @@ class TorchImporter(ModuleCalls, FunctionCalls):
                 continue
             self._convert(node)
         if self.unmapped or self.problems:
-            parts = [_advice(part, details) for part, details in self.unmapped.items()]
+            parts = [_advice(part, kind, details) for (part, kind), details in self.unmapped.items()]
             raise ImportRefused(type(self.module).__name__, {}, parts + self.problems)
         return self.builder.finish(self.name, outputs, self.inputs)
 
@@ -106,8 +106,8 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         handler = self._handler(node, module)
         inputs = node.all_input_nodes
         if handler is None:
-            part, detail = self._unmapped_part(node, module)
-            self.unmapped.setdefault(part, {}).setdefault(detail, source_line(node))
+            part, kind, detail = self._unmapped_part(node, module)
+            self.unmapped.setdefault((part, kind), {}).setdefault(detail, source_line(node))
             self.env[node] = POISON
             return
         if any(self.env.get(i, POISON) is POISON for i in inputs):
@@ -139,21 +139,21 @@ class TorchImporter(ModuleCalls, FunctionCalls):
             return None
         return None
 
-    def _unmapped_part(self, node: fx.Node, module: nn.Module | None) -> tuple[str, str]:
-        """(the part, as the user wrote it; what in it has no node)."""
+    def _unmapped_part(self, node: fx.Node, module: nn.Module | None) -> tuple[str, str, str]:
+        """(the part as the user wrote it, its kind (a key of `_ADVICE`), what in it has no node)."""
         owner = (node.target, type(module)) if module is not None and is_custom(type(module)) else \
             None if node.op == "call_module" else custom_owner(node)
         if owner is not None:
             path, kind = owner
             part = f"`{attribute(path)}` (a custom module `{kind.__name__}`)"
             if path in self.untraceable:
-                return part, f"its forward cannot be traced{self.untraceable[path]}"
-            return part, "" if node.op == "call_module" else _called(node)
+                return part, "custom", f"its forward cannot be traced{self.untraceable[path]}"
+            return part, "custom", "" if node.op == "call_module" else _called(node)
         if node.op == "call_module":
-            return f"`{attribute(node.target)}` (nn.{type(module).__name__})", ""
+            return f"`{attribute(node.target)}` (nn.{type(module).__name__})", "layer", ""
         if node.op == "get_attr":
-            return f"`{attribute(node.target)}`{source_line(node)}", _DIRECT
-        return f"{_called(node)}{source_line(node)}", ""
+            return f"`{attribute(node.target)}`{source_line(node)}", "tensor", ""
+        return f"{_called(node)}{source_line(node)}", "function", ""
 
     def tensor(self, arg, what="its input") -> Value:
         value = self.env.get(arg) if isinstance(arg, fx.Node) else arg
@@ -204,24 +204,21 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         return outputs
 
 
-_DIRECT = "a parameter or buffer used directly, outside a layer"
-_CUSTOM_LAYERS = "or see custom layers in docs/import.md"
+_ADVICE = {  # what a user can do about each kind of unmapped part
+    "custom": "no node for it{said}; replace it with Identity for inference, or see custom layers in docs/import.md",
+    "layer": "Neurocanvas has no node for this layer; replace it, or see custom layers in docs/import.md",
+    "tensor": "a parameter or buffer used directly, outside a layer; Neurocanvas has no node for it",
+    "function": "Neurocanvas has no node for this",
+}
 
 
-def _advice(part: str, details: dict[str, str]) -> str:
+def _advice(part: str, kind: str, details: dict[str, str]) -> str:
     """One unmapped part with what the user can do about it; `details` maps what in it has no node to the
     source line that uses it (only the first line is shown)."""
     said = ", ".join(d for d in details if d)
     if said and not said.startswith("its forward"):
         said = f"it uses {said}{next(iter(details.values()))}"
-    said = f" ({said})" if said else ""
-    if "a custom module" in part:
-        return f"{part}: no node for it{said}; replace it with Identity for inference, {_CUSTOM_LAYERS}"
-    if part.startswith("`self") and "(nn." in part:
-        return f"{part}: Neurocanvas has no node for this layer; replace it, {_CUSTOM_LAYERS}"
-    if _DIRECT in details:
-        return f"{part}: {_DIRECT}; Neurocanvas has no node for it"
-    return f"{part}: Neurocanvas has no node for this"
+    return f"{part}: {_ADVICE[kind].format(said=f' ({said})' if said else '')}"
 
 
 def _called(node: fx.Node) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from torch import fx, nn
 
 MAX_RETRACES = 64  # each retrace keeps one more custom module whole
+MAX_CODE = 120  # characters of a source line quoted in a message
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in [^\n]*\n(?P<code>[^\n]*)')
 
 
@@ -76,7 +77,7 @@ def user_frame(error: BaseException) -> str:
     if not frames:
         return ""
     frame = frames[-1]
-    code = f" (`{frame.line.strip()}`)" if frame.line else ""
+    code = f" (`{_short(frame.line)}`)" if frame.line else ""
     return f" at {Path(frame.filename).name}:{frame.lineno}{code}"
 
 
@@ -86,7 +87,12 @@ def source_line(node: fx.Node) -> str:
     if not frames:
         return ""
     frame = frames[-1]
-    return f" at {Path(frame['file']).name}:{frame['line']} (`{frame['code'].strip()}`)"
+    return f" at {Path(frame['file']).name}:{frame['line']} (`{_short(frame['code'])}`)"
+
+
+def _short(code: str) -> str:
+    code = code.strip()
+    return code if len(code) <= MAX_CODE else code[:MAX_CODE - 3] + "..."
 
 
 def custom_owner(node: fx.Node) -> tuple[str, type] | None:
