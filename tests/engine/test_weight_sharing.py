@@ -3,11 +3,13 @@ its weights file and both exports hold the weights once, and gradients of both u
 
 from pathlib import Path
 
+import onnx
 import pytest
 import torch
 
 from engine.compiler import compile_graph
-from engine.export import prepare_model, python_source
+from engine.export import prepare_model, python_source, verify_onnx
+from engine.export.onnx_export import export_onnx
 from engine.shapes import infer
 from engine.weights import read_weights, save_weights
 from graphs import Graph, load_project
@@ -61,10 +63,13 @@ def test_gradients_from_both_branches_accumulate_into_the_one_tensor():
         shared.flat_left(shared.act_left(shared.conv_left(same)))) ** 2)
 
 
-def test_weights_file_and_python_export_keep_one_copy(tmp_path):
+def test_weights_file_and_both_exports_keep_one_copy(tmp_path):
     compiled = prepare_model(siamese())
     path = save_weights(compiled.model, tmp_path / "w.safetensors")
     assert sorted(read_weights(path)) == sorted(compiled.model.state_dict())
+    export_onnx(compiled, tmp_path / "m.onnx")
+    assert sorted(i.name for i in onnx.load(str(tmp_path / "m.onnx")).graph.initializer) == sorted(read_weights(path))
+    assert verify_onnx(compiled, tmp_path / "m.onnx") <= 1e-5
     source = python_source(compiled, compiled.graph)
     assert source.count("self.conv_left = nn.Conv2d(") == 1 and "self.conv_right =" not in source
     assert "conv_right = self.conv_left(right)" in source
