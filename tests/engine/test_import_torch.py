@@ -122,7 +122,7 @@ def test_control_flow_is_refused_naming_the_line(models):
     assert "if x.sum() > 0:" in message
 
 
-def test_every_unsupported_part_is_named_with_its_fx_target(models):
+def test_every_unsupported_part_is_named_as_the_user_wrote_it(models):
     with pytest.raises(ImportRefused) as error:
         import_module(fresh(models.UnsupportedNet), [(4,)])
     message = str(error.value)
