@@ -171,7 +171,7 @@ def _sharing_errors(nodes: dict) -> list[GraphError]:
         elif owner.type != node.type:
             problem = f"a {owner.type}; a node can only share the weights of a node of its own type"
         elif node.spec.is_data or node.spec.is_loss:
-            problem = f"a {node.type} has no weights to share"
+            problem = f"but {node.type} nodes have no weights to share"
         elif owner.shares is not None:
             problem = f"which itself shares those of {quoted(owner.shares)}; share '{owner.shares}' directly"
         elif _without_sharing(owner.params) != _without_sharing(node.params):
@@ -198,11 +198,12 @@ def sharing_size_errors(graph: Graph, inputs: dict[str, dict[str, tuple]],
         owner_id = node.shares
         if owner_id is None or node.id not in inputs or owner_id not in inputs or not graph.has_node(owner_id):
             continue
-        if node.type not in CATALOGUE or graph.node(owner_id).type != node.type:
+        if node.type not in CATALOGUE or graph.node(owner_id).type != node.type or node.spec.is_data \
+                or node.spec.is_loss:  # reported by `validate`
             continue
         if weight_counts.get(owner_id) == 0:
-            errors.append(ParamError(f"{node.type} '{node.id}' shares the weights of '{owner_id}', but a "
-                                     f"{node.type} has no weights to share", node=node.id, param=SHARES))
+            errors.append(ParamError(f"{node.type} '{node.id}' shares the weights of '{owner_id}', but "
+                                     f"{node.type} nodes have no weights to share", node=node.id, param=SHARES))
             continue
         ours, theirs = _inferred_sizes(node, inputs[node.id]), _inferred_sizes(node, inputs[owner_id])
         different = [f"{arg} {ours[arg]} here but {theirs[arg]} in '{owner_id}'" for arg in ours

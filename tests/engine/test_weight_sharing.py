@@ -110,10 +110,17 @@ def _pair(type_a="Linear", params_a=None, type_b="Linear", params_b=None, width_
     (_pair(width_b=7), "Linear 'b' shares the weights of 'a', but its input has other sizes: in_features 7 here "
                        "but 6 in 'a'"),
     (_pair(type_a="ReLU", params_a={}, type_b="ReLU", params_b={"shares": "a"}),
-     "ReLU 'b' shares the weights of 'a', but a ReLU has no weights to share"),
+     "ReLU 'b' shares the weights of 'a', but ReLU nodes have no weights to share"),
 ])
 def test_sharing_problems_are_errors_on_the_sharing_node(graph, message):
     assert any(error.startswith(message) for error in _errors(graph)), _errors(graph)
+
+
+def test_data_nodes_cannot_share():
+    graph = _pair()
+    graph.set_params("y", {"shape": [6], "shares": "x"})
+    assert [e.message for e in infer(graph).errors if e.node == "y"] == [
+        "Input 'y' shares the weights of 'x', but Input nodes have no weights to share"]
 
 
 def test_a_chain_of_sharing_is_refused_naming_the_node_to_share():
