@@ -187,14 +187,14 @@ def _without_sharing(params: dict) -> dict:
     return {name: value for name, value in params.items() if name != SHARES}
 
 
-def sharing_size_errors(graph: Graph, inputs: dict[str, dict[str, tuple]],
+def sharing_size_errors(graph: Graph, sharing: list, inputs: dict[str, dict[str, tuple]],
                         weight_counts: dict[str, int]) -> list[GraphError]:
-    """Errors for sharing nodes whose weights would have other sizes than the node they share (the inferred
-    constructor arguments in_features, in_channels, ... differ), or that share a node with no weights.
-    `inputs` maps node id -> port -> the inferred input shape (without the batch), `weight_counts` node
-    id -> its number of parameters; nodes without inferred inputs are skipped."""
+    """Errors for the `sharing` nodes (of `graph`) whose weights would have other sizes than the node they
+    share (the inferred constructor arguments in_features, in_channels, ... differ), or that share a node with
+    no weights. `inputs` maps node id -> port -> the inferred input shape (without the batch), `weight_counts`
+    node id -> its number of parameters; nodes without inferred inputs are skipped."""
     errors = []
-    for node in graph.nodes():
+    for node in sharing:
         owner_id = node.shares
         if owner_id is None or node.id not in inputs or owner_id not in inputs or not graph.has_node(owner_id):
             continue
