@@ -117,6 +117,15 @@ def test_every_unmapped_part_is_listed_in_the_users_words_and_nothing_is_written
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_custom_module_used_in_many_places_is_one_part(models):
+    with pytest.raises(ImportRefused) as error:
+        import_module(models.DeepDropPathNet(), [(6,)])
+    assert str(error.value).startswith(
+        "cannot import DeepDropPathNet: 1 part(s) that cannot be mapped: `self.blocks[0].drop_path`, "
+        "`self.blocks[1].drop_path`, `self.blocks[2].drop_path` and 2 more (a custom module `DropPath`): no node "
+        "for it (it uses `Tensor.new_empty`, `Tensor.bernoulli_`")
+
+
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 def test_resnet18_imports_from_torchs_onnx_exporters(resnet, tmp_path, exporter):
     path = tmp_path / "resnet.onnx"

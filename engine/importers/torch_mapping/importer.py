@@ -18,7 +18,7 @@ from engine.errors import UserError
 from engine.importers.common import POISON, GraphBuilder, ImportRefused, ImportResult, Refuse, Value
 from engine.importers.torch_mapping.functions import FUNCTIONS, METHODS, FunctionCalls
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES, ModuleCalls
-from engine.importers.torch_mapping.tracing import attribute, custom_owner, is_custom, source_line
+from engine.importers.torch_mapping.unmapped import UnmappedParts, function_name
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence
 from graphs.errors import GraphError
 
@@ -32,7 +32,7 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         self.untraceable = dict(untraceable or {})  # custom module path -> where its forward cannot be traced
         self.builder = GraphBuilder()
         self.env: dict[fx.Node, object] = {}
-        self.unmapped: dict[tuple, dict] = {}  # (the part in the user's words, its kind) -> what has no node -> line
+        self.unmapped = UnmappedParts(self.untraceable)
         self.problems: list[str] = []
         self.rnn_used: dict[str, set] = {}
         self.module_calls = Counter(n.target for n in traced.graph.nodes if n.op == "call_module")
@@ -58,8 +58,7 @@ class TorchImporter(ModuleCalls, FunctionCalls):
                 continue
             self._convert(node)
         if self.unmapped or self.problems:
-            parts = [_advice(part, kind, details) for (part, kind), details in self.unmapped.items()]
-            raise ImportRefused(type(self.module).__name__, {}, parts + self.problems)
+            raise ImportRefused(type(self.module).__name__, {}, self.unmapped.sentences() + self.problems)
         return self.builder.finish(self.name, outputs, self.inputs)
 
     def _live(self) -> set:
@@ -106,8 +105,7 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         handler = self._handler(node, module)
         inputs = node.all_input_nodes
         if handler is None:
-            part, kind, detail = self._unmapped_part(node, module)
-            self.unmapped.setdefault((part, kind), {}).setdefault(detail, source_line(node))
+            self.unmapped.add(node, module)
             self.env[node] = POISON
             return
         if any(self.env.get(i, POISON) is POISON for i in inputs):
@@ -138,22 +136,6 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         if node.op == "get_attr":
             return None
         return None
-
-    def _unmapped_part(self, node: fx.Node, module: nn.Module | None) -> tuple[str, str, str]:
-        """(the part as the user wrote it, its kind (a key of `_ADVICE`), what in it has no node)."""
-        owner = (node.target, type(module)) if module is not None and is_custom(type(module)) else \
-            None if node.op == "call_module" else custom_owner(node)
-        if owner is not None:
-            path, kind = owner
-            part = f"`{attribute(path)}` (a custom module `{kind.__name__}`)"
-            if path in self.untraceable:
-                return part, "custom", f"its forward cannot be traced{self.untraceable[path]}"
-            return part, "custom", "" if node.op == "call_module" else _called(node)
-        if node.op == "call_module":
-            return f"`{attribute(node.target)}` (nn.{type(module).__name__})", "layer", ""
-        if node.op == "get_attr":
-            return f"`{attribute(node.target)}`{source_line(node)}", "tensor", ""
-        return f"{_called(node)}{source_line(node)}", "function", ""
 
     def tensor(self, arg, what="its input") -> Value:
         value = self.env.get(arg) if isinstance(arg, fx.Node) else arg
@@ -204,32 +186,6 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         return outputs
 
 
-_ADVICE = {  # what a user can do about each kind of unmapped part
-    "custom": "no node for it{said}; replace it with Identity for inference, or see custom layers in docs/import.md",
-    "layer": "Neurocanvas has no node for this layer; replace it, or see custom layers in docs/import.md",
-    "tensor": "a parameter or buffer used directly, outside a layer; Neurocanvas has no node for it",
-    "function": "Neurocanvas has no node for this",
-}
-
-
-def _advice(part: str, kind: str, details: dict[str, str]) -> str:
-    """One unmapped part with what the user can do about it; `details` maps what in it has no node to the
-    source line that uses it (only the first line is shown)."""
-    said = ", ".join(d for d in details if d)
-    if said and not said.startswith("its forward"):
-        said = f"it uses {said}{next(iter(details.values()))}"
-    return f"{part}: {_ADVICE[kind].format(said=f' ({said})' if said else '')}"
-
-
-def _called(node: fx.Node) -> str:
-    """`torch.rand` / `Tensor.bernoulli_`: what a traced function or method call calls."""
-    if node.op == "call_method":
-        return f"`Tensor.{node.target}`"
-    if node.op == "get_attr":
-        return f"`{attribute(node.target)}` directly"
-    return f"`{_describe(node).removeprefix('call_function ')}`"
-
-
 def _describe(node: fx.Node, module: nn.Module | None = None) -> str:
     if node.op == "call_module":
         kind = type(module)
@@ -237,12 +193,7 @@ def _describe(node: fx.Node, module: nn.Module | None = None) -> str:
             f"{kind.__module__}.{kind.__name__}"
         return f"call_module '{node.target}' ({qualified})"
     if node.op == "call_function":
-        target = node.target
-        owner = getattr(target, "__module__", None) or ""
-        owner = {"_operator": "operator", "torch._C._nn": "F", "torch.nn.functional": "F",
-                 "torch._C._VariableFunctions": "torch", "builtins": ""}.get(owner, owner)
-        label = getattr(target, "__name__", str(target))
-        return f"call_function {owner + '.' if owner else ''}{label}"
+        return f"call_function {function_name(node.target)}"
     if node.op == "call_method":
         return f"call_method Tensor.{node.target}"
     return f"{node.op} {node.target}"
