@@ -121,9 +121,11 @@ def test_a_custom_module_used_in_many_places_is_one_part(models):
     with pytest.raises(ImportRefused) as error:
         import_module(models.DeepDropPathNet(), [(6,)])
     assert str(error.value).startswith(
-        "cannot import DeepDropPathNet: 1 part(s) that cannot be mapped: `self.blocks[0].drop_path`, "
+        "cannot import DeepDropPathNet: 2 part(s) that cannot be mapped: `self.blocks[0].drop_path`, "
         "`self.blocks[1].drop_path`, `self.blocks[2].drop_path` and 2 more (a custom module `DropPath`): no node "
         "for it (it uses `Tensor.new_empty`, `Tensor.bernoulli_`")
+    assert "; `self.gates[0]`, `self.gates[1]`, `self.gates[2]` and 2 more (a custom module `Gate`): no node for it " \
+           "(its forward cannot be traced at resnet_models.py:134 (`if x.mean() > 0:`))" in str(error.value)
 
 
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])

@@ -64,7 +64,10 @@ def trace_for_import(module: nn.Module) -> tuple[fx.GraphModule, dict[str, str]]
         except Exception as error:
             if tracer.failed is None or tracer.failed in untraceable:
                 raise
-            untraceable[tracer.failed] = user_frame(error)
+            failed_class, where = type(module.get_submodule(tracer.failed)), user_frame(error)
+            for path, other in module.named_modules():  # the other instances of its class fail alike
+                if type(other) is failed_class:
+                    untraceable.setdefault(path, where)
             continue
         return fx.GraphModule(tracer.root, graph, type(module).__name__), untraceable
     raise RuntimeError(f"more than {MAX_RETRACES} custom modules cannot be traced")
