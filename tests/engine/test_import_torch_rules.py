@@ -128,6 +128,21 @@ def test_a_custom_module_used_in_many_places_is_one_part(models):
            "(its forward cannot be traced at resnet_models.py:134 (`if x.mean() > 0:`))" in str(error.value)
 
 
+def test_a_part_that_cannot_be_mapped_as_used_names_the_users_line(models):
+    class Halved(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.fc(x) * 0.5
+
+    with pytest.raises(ImportRefused) as error:
+        import_module(Halved(), [(3,)])
+    assert "it multiplies by a constant (0.5); Neurocanvas has no constant node [at test_import_torch_rules.py:" \
+           in str(error.value) and "(`return self.fc(x) * 0.5`)]" in str(error.value)
+
+
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 def test_resnet18_imports_from_torchs_onnx_exporters(resnet, tmp_path, exporter):
     path = tmp_path / "resnet.onnx"

@@ -18,6 +18,7 @@ from engine.errors import UserError
 from engine.importers.common import POISON, GraphBuilder, ImportRefused, ImportResult, Refuse, Value
 from engine.importers.torch_mapping.functions import FUNCTIONS, METHODS, FunctionCalls
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES, ModuleCalls
+from engine.importers.torch_mapping.tracing import source_line
 from engine.importers.torch_mapping.unmapped import UnmappedParts, function_name
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence
 from graphs.errors import GraphError
@@ -114,15 +115,17 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         try:
             self.env[node] = handler(node, module)
         except Refuse as refusal:
-            self.problems.append(f"'{node.name}' ({_describe(node, module)}){refusal}")
-            self.env[node] = POISON
+            self._problem(node, module, str(refusal))
         except GraphError as error:
-            self.problems.append(f"'{node.name}' ({_describe(node, module)}) does not fit its input: {error.message}")
-            self.env[node] = POISON
+            self._problem(node, module, f" does not fit its input: {error.message}")
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:  # unexpected arguments
-            self.problems.append(f"'{node.name}' ({_describe(node, module)}) could not be read "
-                                 f"({type(error).__name__}: {error})")
-            self.env[node] = POISON
+            self._problem(node, module, f" could not be read ({type(error).__name__}: {error})")
+
+    def _problem(self, node: fx.Node, module: nn.Module | None, why: str) -> None:
+        """A part that has a node but cannot be mapped as it is used: why, and the user's line that uses it."""
+        line = source_line(node).strip()
+        self.problems.append(f"'{node.name}' ({_describe(node, module)}){why}{f' [{line}]' if line else ''}")
+        self.env[node] = POISON
 
     def _handler(self, node, module):
         if node.op == "call_module":

@@ -75,8 +75,7 @@ def trace_for_import(module: nn.Module) -> tuple[fx.GraphModule, dict[str, str]]
 
 def user_frame(error: BaseException) -> str:
     """` at model.py:12 (`x = torch.rand(...)`)`: the user's line that raised, or ''."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if f"{os.sep}torch{os.sep}" not in f.filename and "importers" not in f.filename]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if _users(f.filename)]
     if not frames:
         return ""
     frame = frames[-1]
@@ -86,11 +85,19 @@ def user_frame(error: BaseException) -> str:
 
 def source_line(node: fx.Node) -> str:
     """` at model.py:12 (`code`)` for the user's line that made a traced node, or ''."""
-    frames = [m for m in _FRAME.finditer(node.stack_trace or "") if f"{os.sep}torch{os.sep}" not in m["file"]]
+    frames = [m for m in _FRAME.finditer(node.stack_trace or "") if _users(m["file"])]
     if not frames:
         return ""
     frame = frames[-1]
     return f" at {Path(frame['file']).name}:{frame['line']} (`{_short(frame['code'])}`)"
+
+
+_IMPORTERS = str(Path(__file__).resolve().parents[1])  # engine/importers: frames of the import itself
+
+
+def _users(filename: str) -> bool:
+    """Whether a frame is the user's code, not torch's nor the importer's."""
+    return f"{os.sep}torch{os.sep}" not in filename and not filename.startswith(_IMPORTERS)
 
 
 def _short(code: str) -> str:
