@@ -88,14 +88,15 @@ class _FxEmitter:
     """The `engine.ops.Emitter` for one node: adds its fx nodes, the result named after the node id and
     helper steps `{node id}_{helper}`; functions named in the op table are resolved here."""
 
-    def __init__(self, g: fx.Graph, names: _Names, node_id: str):
+    def __init__(self, g: fx.Graph, names: _Names, node_id: str, module_target: str | None = None):
         self.g, self.names, self.node_id = g, names, node_id
+        self.module_target = module_target or node_id  # another node's id when this one shares its weights
 
     def _name(self, helper: str | None) -> str:
         return self.node_id if helper is None else self.names.helper(self.node_id, helper)
 
     def module(self, args, kwargs=None):
-        return self.g.create_node("call_module", self.node_id, tuple(args), kwargs or {}, name=self.node_id)
+        return self.g.create_node("call_module", self.module_target, tuple(args), kwargs or {}, name=self.node_id)
 
     def function(self, target: str, args, kwargs=None, helper=None):
         return self.g.create_node("call_function", _resolve(target), tuple(args), kwargs or {},
@@ -153,10 +154,11 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         params = node.resolved_params()
         args = [values[sources[(node_id, port)]] for port in node.input_ports()]
         op = OPS[node.type]
+        owner = node.shares or node_id  # a sharing node calls its owner's module: one set of weights
         try:
-            if op.module is not None:
-                modules[node_id] = build_module(node.type, params, shapes.inputs[node_id])
-            out = op.forward(_FxEmitter(g, names, node_id), params, args)
+            if op.module is not None and owner not in modules:
+                modules[owner] = build_module(node.type, nodes[owner].resolved_params(), shapes.inputs[owner])
+            out = op.forward(_FxEmitter(g, names, node_id, owner), params, args)
         except GraphError:
             raise
         except Exception as error:  # a torch constructor refusing a value the schema allowed, or the allocator

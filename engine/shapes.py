@@ -12,13 +12,14 @@ This module imports no torch.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 from graphs.catalogue import node_type
 from graphs.document import Graph
 from graphs.errors import GraphError, ShapeError
-from graphs.validate import validate
+from graphs.node_type import SHARES
+from graphs.validate import sharing_size_errors, validate
 
 __all__ = ["InferenceResult", "ShapeInference", "TensorSpec", "fmt", "infer"]
 
@@ -67,6 +68,7 @@ class ShapeInference:
         self.graph = graph
         self._types: dict[str, str] = {}
         self._params: dict[str, dict] = {}
+        self._shares: dict[str, str] = {}  # a sharing node -> the node whose weights it uses
         self._sources: dict[str, dict[str, tuple[str, str]]] = {}  # node -> in port -> (src, src port)
         self._ports: dict[str, list[str]] = {}
         self._order: list[str] | None = None
@@ -100,11 +102,15 @@ class ShapeInference:
         spec = node_type(self._types[node_id], node_id)
         resolved = spec.resolve_params(params, node_id)
         self._params[node_id] = resolved
+        if params.get(SHARES):
+            self._shares[node_id] = params[SHARES]
+        else:
+            self._shares.pop(node_id, None)
         self._ports[node_id] = spec.input_ports(resolved)
         self._cache.pop(node_id, None)
 
     def _on_node_removed(self, node) -> None:
-        for table in (self._types, self._params, self._sources, self._ports, self._cache):
+        for table in (self._types, self._params, self._shares, self._sources, self._ports, self._cache):
             table.pop(node.id, None)
         self._order = None
 
@@ -181,8 +187,23 @@ class ShapeInference:
         """Structural errors first, then shape errors, then shapes for every node that has them."""
         structural = validate(self.graph)
         result = self.infer_shapes()
-        result.errors = structural + result.errors
+        result.errors = structural + result.errors + self._sharing_errors(result)
         return result
+
+    def _sharing_errors(self, result: InferenceResult) -> list[GraphError]:
+        """Sharing nodes whose weights would not fit those they share; their weights are counted once, on the
+        node that owns them."""
+        sharing = [self.graph.node(node_id) for node_id in self._shares]
+        involved = {node.id for node in sharing} | set(self._shares.values())
+        inputs = {node_id: {port: spec.shape for port, spec in result.inputs[node_id].items()}
+                  for node_id in involved if node_id in result.inputs}
+        errors = sharing_size_errors(self.graph, sharing, inputs,
+                                     {node_id: result.info[node_id].params for node_id in involved
+                                      if node_id in result.info})
+        for node_id in self._shares:
+            if node_id in result.info:
+                result.info[node_id] = replace(result.info[node_id], params=0)
+        return errors
 
 
 def infer(graph: Graph) -> InferenceResult:

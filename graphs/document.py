@@ -24,6 +24,7 @@ from graphs.errors import (
 )
 from graphs.events import Event
 from graphs.names import id_problem
+from graphs.node_type import SHARES
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class Node:
     @property
     def spec(self):
         return node_type(self.type, self.id)
+
+    @property
+    def shares(self) -> str | None:
+        """The id of the node whose weights this node uses (its own weights when None)."""
+        return self.params.get(SHARES)
 
     def resolved_params(self) -> dict:
         """All params, defaults filled in."""

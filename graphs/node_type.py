@@ -9,6 +9,9 @@ from graphs.errors import ParamError, quoted
 from graphs.params import ParamSpec
 
 DTYPES = ("float32", "int64")
+# A node's optional `shares` entry: the id of the node whose weights it uses (see graphs.validate).
+# It sits among the params so every edit, undo, copy and file keeps it, but is no constructor argument.
+SHARES = "shares"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class NodeType:
     def resolve_params(self, params: dict | None, node: str | None = None) -> dict:
         """All params with defaults filled in, each value checked against its schema."""
         params = dict(params or {})
+        params.pop(SHARES, None)
         known = {spec.name for spec in self.params}
         for name in params:
             if name not in known:
@@ -66,7 +70,14 @@ class NodeType:
     def check_params(self, params: dict | None, node: str | None = None) -> dict:
         """Check the given params (only those given) and return them in canonical form."""
         resolved = self.resolve_params(params, node)
-        return {name: resolved[name] for name in (params or {})}
+        checked = {name: resolved[name] for name in (params or {}) if name != SHARES}
+        shared = (params or {}).get(SHARES)
+        if shared is not None:
+            if not isinstance(shared, str) or not shared:
+                raise ParamError(f"'{SHARES}' must be the id of another node, got {quoted(shared)}", node=node,
+                                 param=SHARES)
+            checked[SHARES] = shared
+        return checked
 
 
 def int_param(name, default, minimum=None, maximum=None, doc="", optional=False):

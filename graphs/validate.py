@@ -3,8 +3,11 @@
 `validate(graph)` lists every structural problem as a typed `GraphError` carrying
 the node id (and port): cycles, unknown ports, a port connected twice, a required
 input left open, a loss missing its input or target, a Target or a loss feeding
-anything but a loss's target port, no Input node or nothing after it. An empty
-list means the graph is ready for shape inference and compiles.
+anything but a loss's target port, no Input node or nothing after it, a node
+sharing the weights of a node that is missing, of another type or params, or
+itself sharing. An empty list means the graph is ready for shape inference and
+compiles. `sharing_size_errors` checks, once shapes are inferred, that a
+sharing node's weights would have the same sizes as those it shares.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from graphs.errors import (
     MissingInputError,
     NoInputNodeError,
     NoOutputError,
+    ParamError,
     PortAlreadyConnectedError,
     UnknownNodeTypeError,
     UnknownPortError,
+    quoted,
 )
+from graphs.node_type import SHARES
 
 
 def to_networkx(graph: Graph):
@@ -119,6 +125,7 @@ def validate(graph: Graph) -> list[GraphError]:
                 errors.append(MissingInputError(
                     f"{node.type} '{node_id}' input '{port}' is not connected", node=node_id, port=port))
 
+    errors += _sharing_errors(nodes)
     if _has_cycle(graph):  # cheap check first: networkx costs ~0.5 s to import next to Qt
         import networkx as nx
 
@@ -145,6 +152,79 @@ def _data_flow(nodes: dict, edge) -> list[GraphError]:
                               f"'{source.id}': a loss's value cannot feed other nodes", node=target.id,
                               port=edge.target_port)]
     return []
+
+
+def _sharing_errors(nodes: dict) -> list[GraphError]:
+    """A node shares the weights of another node of its type and params; it always names the node that
+    owns them (no chains), so the compiled model calls that one module and holds the weights once."""
+    errors = []
+    for node in nodes.values():
+        owner_id = node.shares
+        if owner_id is None or node.type not in CATALOGUE:
+            continue
+        owner = nodes.get(owner_id)
+        about = f"{node.type} '{node.id}' shares the weights of {quoted(owner_id)}"
+        if owner_id == node.id:
+            problem = "itself; pick another node or none"
+        elif owner is None:
+            problem = "there is no such node; pick another node or none"
+        elif owner.type != node.type:
+            problem = f"a {owner.type}; a node can only share the weights of a node of its own type"
+        elif node.spec.is_data or node.spec.is_loss:
+            problem = f"but {node.type} nodes have no weights to share"
+        elif owner.shares is not None:
+            problem = f"which itself shares those of {quoted(owner.shares)}; share '{owner.shares}' directly"
+        elif _without_sharing(owner.params) != _without_sharing(node.params):
+            problem = "whose params differ; both must have the same params, as one module computes both"
+        else:
+            continue
+        errors.append(ParamError(f"{about}: {problem}" if owner is None or owner_id == node.id
+                                 else f"{about}, {problem}", node=node.id, param=SHARES))
+    return errors
+
+
+def _without_sharing(params: dict) -> dict:
+    return {name: value for name, value in params.items() if name != SHARES}
+
+
+def sharing_size_errors(graph: Graph, sharing: list, inputs: dict[str, dict[str, tuple]],
+                        weight_counts: dict[str, int]) -> list[GraphError]:
+    """Errors for the `sharing` nodes (of `graph`) whose weights would have other sizes than the node they
+    share (the inferred constructor arguments in_features, in_channels, ... differ), or that share a node with
+    no weights. `inputs` maps node id -> port -> the inferred input shape (without the batch), `weight_counts`
+    node id -> its number of parameters; nodes without inferred inputs are skipped."""
+    errors = []
+    for node in sharing:
+        owner_id = node.shares
+        if owner_id is None or node.id not in inputs or owner_id not in inputs or not graph.has_node(owner_id):
+            continue
+        if node.type not in CATALOGUE or graph.node(owner_id).type != node.type or node.spec.is_data \
+                or node.spec.is_loss:  # reported by `validate`
+            continue
+        if weight_counts.get(owner_id) == 0:
+            errors.append(ParamError(f"{node.type} '{node.id}' shares the weights of '{owner_id}', but "
+                                     f"{node.type} nodes have no weights to share", node=node.id, param=SHARES))
+            continue
+        ours, theirs = _inferred_sizes(node, inputs[node.id]), _inferred_sizes(node, inputs[owner_id])
+        different = [f"{arg} {ours[arg]} here but {theirs[arg]} in '{owner_id}'" for arg in ours
+                     if ours[arg] != theirs.get(arg)]
+        if different:
+            errors.append(ParamError(f"{node.type} '{node.id}' shares the weights of '{owner_id}', but its input "
+                                     f"has other sizes: {'; '.join(different)}", node=node.id, param=SHARES))
+    return errors
+
+
+def _inferred_sizes(node, shapes: dict[str, tuple]) -> dict:
+    """The constructor arguments a node type infers from its input shapes (what sizes its weights)."""
+    params = node.resolved_params()
+    sizes = {}
+    for arg, (port, index) in node.spec.inferred.items():
+        shape = tuple(shapes.get(port, ()))
+        if index == "trailing":
+            sizes[arg] = shape[len(shape) - params["normalized_dims"]:]
+        else:
+            sizes[arg] = shape[index] if -len(shape) <= index < len(shape) else None
+    return sizes
 
 
 def _has_cycle(graph: Graph) -> bool:

@@ -5,14 +5,17 @@ Editors come from `gui.param_widgets`. The id is renamed through
 refused in red under the field, like a param). A committed edit goes to
 `DocumentController.set_param`, which pushes one SetParams command; when the
 document refuses the value, the reason is shown in red under the field (and in
-the status bar) and the document stays as it was. The inspector follows the
-document: undo, redo and inference results refresh it.
+the status bar) and the document stays as it was. A node that may share another
+node's weights gets a "shares" combo of the nodes it can share with (same type
+and params), also one SetParams step. The inspector follows the document: undo,
+redo and inference results refresh it.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QFrame,
     QLabel,
@@ -22,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from graphs.errors import GraphError
+from graphs.node_type import SHARES
 from gui import formatting
 from gui.document import DocumentController
 from gui.param_widgets import ParamEditor, make_editor
@@ -91,6 +95,7 @@ class Inspector(QWidget):
         self.node_id: str | None = None
         self.rows: dict[str, ParamRow] = {}
         self.id_row: ParamRow | None = None
+        self.shares_row: ParamRow | None = None
 
         self.title = _label(object_name="inspectorTitle")
         self.doc = _label(object_name="inspectorDoc")
@@ -158,6 +163,17 @@ class Inspector(QWidget):
             label.setToolTip(param.doc or param.name)
             self.form.addRow(label, row)
             self.rows[param.name] = row
+        if node.shares or self._share_candidates(node):
+            combo = QComboBox()
+            combo.setObjectName("sharesCombo")
+            combo.setToolTip("Use the weights of another node of this type and params (a Siamese branch, tied "
+                             "embeddings): one module computes both, and its weights are stored once.")
+            combo.activated.connect(lambda _index: self.choose_shares(combo.currentData()))
+            self.shares_row = ParamRow(combo)
+            label = QLabel(SHARES)
+            label.setToolTip(combo.toolTip())
+            self.form.addRow(label, self.shares_row)
+            self._fill_shares()
         self._refresh_info()
 
     def _clear_rows(self) -> None:
@@ -170,6 +186,7 @@ class Inspector(QWidget):
                     item.widget().deleteLater()
         self.rows.clear()
         self.id_row = None
+        self.shares_row = None
 
     def editor(self, name: str) -> ParamEditor:
         return self.rows[name].editor
@@ -188,6 +205,41 @@ class Inspector(QWidget):
             self.controller.message.emit(message)
             return False
         return row.apply(lambda: self.controller.set_param(self.node_id, name, value))
+
+    def choose_shares(self, owner: str | None) -> bool:
+        """Make the node use `owner`'s weights (None: its own), as one undoable step."""
+        if self.node_id is None or self.shares_row is None:
+            return False
+        node = self.controller.graph.node(self.node_id)
+        params = {k: v for k, v in node.params.items() if k != SHARES}
+        if owner:
+            params[SHARES] = owner
+        return self.shares_row.apply(lambda: self.controller.set_params(self.node_id, params))
+
+    def _share_candidates(self, node) -> list[str]:
+        """Nodes whose weights `node` could share: same type and params, owning their weights, holding some."""
+        own = {k: v for k, v in node.params.items() if k != SHARES}
+        info = self.controller.result.info
+        return [other.id for other in self.controller.graph.nodes()
+                if other.id != node.id and other.type == node.type and not other.shares and other.params == own
+                and not other.spec.is_data and not other.spec.is_loss
+                and (other.id not in info or info[other.id].params > 0)]
+
+    def _fill_shares(self) -> None:
+        if self.shares_row is None or not self.controller.graph.has_node(self.node_id):
+            return
+        node = self.controller.graph.node(self.node_id)
+        combo = self.shares_row.editor
+        choices = self._share_candidates(node)
+        if node.shares and node.shares not in choices:
+            choices.append(node.shares)  # shown even when it no longer fits, with the error below
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("none (its own weights)", None)
+        for choice in choices:
+            combo.addItem(choice, choice)
+        combo.setCurrentIndex(combo.findData(node.shares) if node.shares else 0)
+        combo.blockSignals(False)
 
     def rename(self) -> bool:
         """Give the node the id typed in the id field; show the reason if it is refused."""
@@ -208,6 +260,7 @@ class Inspector(QWidget):
         for name, row in self.rows.items():
             row.editor.set_value(resolved[name])
             row.show_error("")
+        self._fill_shares()
 
     def _on_node_removed(self, node_id: str) -> None:
         if node_id == self.node_id:
@@ -234,6 +287,7 @@ class Inspector(QWidget):
         rows.append(f"<tr><td {muted}>MACs</td><td colspan=2>{macs}</td></tr>")
         lines = ["<table cellspacing=0 cellpadding=2>", *rows, "</table>"]
         self.info.setText("".join(lines))
+        self._fill_shares()  # another node's edit may make it a candidate, or no longer one
         messages = [e.message for e in result.errors_for(self.node_id)]
         self.errors.setText("\n".join(f"⚠ {m}" for m in messages))
         self.errors.setVisible(bool(messages))

@@ -13,8 +13,12 @@ each traced operation to a catalogue node:
   F.max_pool2d & co -> pools, F.dropout -> Dropout; `lstm(x)[0]` and
   `out[:, -1]` pick the LSTM's output='sequence'/'last';
 - anything else (another module type, a tensor method or function with no node,
-  a parameter used directly, a constant operand, a submodule called twice) is
-  refused with `ImportRefused`, which names every such part with its fx target.
+  a parameter used directly, a constant operand) is refused with `ImportRefused`,
+  which names every such part as the user wrote it (`self.drop_path`, a custom
+  module `DropPath`; a function and its source line) with what to do about it;
+- a submodule called several times becomes one node per call: those of a module
+  with weights share the first call's node's weights (`shares`), so tied weights
+  stay tied.
 
 The params of each node are read from the module and checked against what
 Neurocanvas infers from the traced shapes (in_features, in_channels,
@@ -30,11 +34,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from pathlib import Path
 
 import torch
-from torch import fx, nn
+from torch import nn
 
 from engine.check_sizes import check_inputs, check_shapes
 from engine.errors import UserError
@@ -48,6 +51,7 @@ from engine.importers.common import (
 )
 from engine.importers.torch_mapping.importer import TorchImporter
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES
+from engine.importers.torch_mapping.tracing import trace_for_import, user_frame
 
 __all__ = ["import_module", "import_torch_class", "import_torch_file", "load_module_class", "parse_shape",
            "verify_module_import"]
@@ -158,24 +162,14 @@ def import_module(module: nn.Module, input_shapes=None, name: str | None = None,
     """
     name = name or type(module).__name__
     try:
-        traced = fx.symbolic_trace(module)
+        traced, untraceable = trace_for_import(module)
     except Exception as error:  # TraceError for control flow, anything from the user's forward
-        where = _user_frame(error)
+        where = user_frame(error)
         raise UserError(f"cannot trace {type(module).__name__} with torch.fx{where}: "
                         f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}",
                         "Neurocanvas imports modules whose forward is a fixed sequence of layers "
                         "(no Python if/for on tensor values).") from None
-    return TorchImporter(module, traced, name).run(input_shapes, input_dtypes)
-
-
-def _user_frame(error: Exception) -> str:
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if f"{os.sep}torch{os.sep}" not in f.filename and "importers" not in f.filename]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    code = f" (`{frame.line.strip()}`)" if frame.line else ""
-    return f" at {Path(frame.filename).name}:{frame.lineno}{code}"
+    return TorchImporter(module, traced, name, untraceable).run(input_shapes, input_dtypes)
 
 
 # what the importer maps, for the docs and the report

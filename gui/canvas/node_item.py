@@ -145,6 +145,8 @@ class NodeItem(QGraphicsItem):
             resolved, in_ports, out_ports = dict(node.params), [], ["out"]
         self.key_params = [(name, formatting.param_value(spec.param(name), resolved.get(name)))
                            for name in (spec.key_params if spec else ())]
+        if node.shares:  # the weights live in another node: say which, on the face
+            self.key_params.append(("shares", node.shares))
         self._sync_ports(self.inputs, in_ports, False)
         self._sync_ports(self.outputs, out_ports, True)
         self._shown = None

@@ -3,7 +3,9 @@ forward argument, maps each node the output depends on, and collects the outputs
 
 Submodule calls are mapped by `ModuleCalls` (`modules`), functions and tensor
 methods by `FunctionCalls` (`functions`); a handler returns the node's value
-or raises `Refuse` saying why it cannot be mapped.
+or raises `Refuse` saying why it cannot be mapped. A part with no node is
+named as the user wrote it (`self.drop_path`, a custom module `DropPath`; a
+function and its source line) and the refusal lists every one of them at once.
 """
 
 from __future__ import annotations
@@ -16,21 +18,26 @@ from engine.errors import UserError
 from engine.importers.common import POISON, GraphBuilder, ImportRefused, ImportResult, Refuse, Value
 from engine.importers.torch_mapping.functions import FUNCTIONS, METHODS, FunctionCalls
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES, ModuleCalls
+from engine.importers.torch_mapping.tracing import source_line
+from engine.importers.torch_mapping.unmapped import UnmappedParts, function_name
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence
 from graphs.errors import GraphError
 
 
 class TorchImporter(ModuleCalls, FunctionCalls):
-    def __init__(self, module: nn.Module, traced: fx.GraphModule, name: str):
+    def __init__(self, module: nn.Module, traced: fx.GraphModule, name: str,
+                 untraceable: dict[str, str] | None = None):
         self.module = module
         self.traced = traced
         self.name = name
+        self.untraceable = dict(untraceable or {})  # custom module path -> where its forward cannot be traced
         self.builder = GraphBuilder()
         self.env: dict[fx.Node, object] = {}
-        self.unmapped: dict[str, list[str]] = {}  # fx target -> the fx node names using it
+        self.unmapped = UnmappedParts(self.untraceable)
         self.problems: list[str] = []
         self.rnn_used: dict[str, set] = {}
         self.module_calls = Counter(n.target for n in traced.graph.nodes if n.op == "call_module")
+        self.weight_owner: dict[str, str] = {}  # a called submodule with weights -> the node holding them
         self.inputs: dict[str, str] = {}
 
     def run(self, input_shapes, input_dtypes) -> ImportResult:
@@ -52,9 +59,7 @@ class TorchImporter(ModuleCalls, FunctionCalls):
                 continue
             self._convert(node)
         if self.unmapped or self.problems:
-            unmapped = {f"{target} at {', '.join(repr(n) for n in names)}": len(names)
-                        for target, names in self.unmapped.items()}
-            raise ImportRefused(type(self.module).__name__, unmapped, self.problems, what="fx target")
+            raise ImportRefused(type(self.module).__name__, {}, self.unmapped.sentences() + self.problems)
         return self.builder.finish(self.name, outputs, self.inputs)
 
     def _live(self) -> set:
@@ -101,7 +106,7 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         handler = self._handler(node, module)
         inputs = node.all_input_nodes
         if handler is None:
-            self.unmapped.setdefault(_describe(node, module), []).append(node.name)
+            self.unmapped.add(node, module)
             self.env[node] = POISON
             return
         if any(self.env.get(i, POISON) is POISON for i in inputs):
@@ -110,15 +115,17 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         try:
             self.env[node] = handler(node, module)
         except Refuse as refusal:
-            self.problems.append(f"'{node.name}' ({_describe(node, module)}){refusal}")
-            self.env[node] = POISON
+            self._problem(node, module, str(refusal))
         except GraphError as error:
-            self.problems.append(f"'{node.name}' ({_describe(node, module)}) does not fit its input: {error.message}")
-            self.env[node] = POISON
+            self._problem(node, module, f" does not fit its input: {error.message}")
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:  # unexpected arguments
-            self.problems.append(f"'{node.name}' ({_describe(node, module)}) could not be read "
-                                 f"({type(error).__name__}: {error})")
-            self.env[node] = POISON
+            self._problem(node, module, f" could not be read ({type(error).__name__}: {error})")
+
+    def _problem(self, node: fx.Node, module: nn.Module | None, why: str) -> None:
+        """A part that has a node but cannot be mapped as it is used: why, and the user's line that uses it."""
+        line = source_line(node).strip()
+        self.problems.append(f"'{node.name}' ({_describe(node, module)}){why}{f' [{line}]' if line else ''}")
+        self.env[node] = POISON
 
     def _handler(self, node, module):
         if node.op == "call_module":
@@ -189,12 +196,7 @@ def _describe(node: fx.Node, module: nn.Module | None = None) -> str:
             f"{kind.__module__}.{kind.__name__}"
         return f"call_module '{node.target}' ({qualified})"
     if node.op == "call_function":
-        target = node.target
-        owner = getattr(target, "__module__", None) or ""
-        owner = {"_operator": "operator", "torch._C._nn": "F", "torch.nn.functional": "F",
-                 "torch._C._VariableFunctions": "torch", "builtins": ""}.get(owner, owner)
-        label = getattr(target, "__name__", str(target))
-        return f"call_function {owner + '.' if owner else ''}{label}"
+        return f"call_function {function_name(node.target)}"
     if node.op == "call_method":
         return f"call_method Tensor.{node.target}"
     return f"{node.op} {node.target}"

@@ -14,14 +14,17 @@ from engine.importers.common import Refuse, Value, compact_ints
 from engine.importers.torch_mapping.values import LayerTuple
 from engine.modules import constructor
 from graphs.catalogue import CATALOGUE
+from graphs.node_type import SHARES
 
 
 class ModuleCalls:
     def _module(self, node, module):
-        if self.module_calls[node.target] > 1:
-            raise Refuse(f": the submodule is called {self.module_calls[node.target]} times (shared weights); "
-                         "each Neurocanvas node has its own weights")
+        """One node per call. A module with weights called again makes a node that shares the weights of its
+        first call's node (a stateless one, such as a ResNet block's one `self.relu`, simply repeats)."""
         type_name, params, extra_args = MODULE_TYPES[type(module)](module)
+        owner = self.weight_owner.get(node.target)
+        if owner is not None:
+            params = {**params, SHARES: owner}
         args = list(node.args)
         if type_name == "MultiheadAttention":
             if len(args) < 3 or not (args[0] is args[1] is args[2]):
@@ -34,9 +37,11 @@ class ModuleCalls:
         elif len(args) != 1 or any(v is not None for v in node.kwargs.values()):
             raise Refuse(": it is called with more than one input (e.g. an initial state or a mask)")
         x = self.tensor(args[0])
-        weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        weights = {k: v.detach().clone() for k, v in module.state_dict().items()} if owner is None else {}
         value = self.add(type_name, params, [x], node, weights)
         self._check_sizes(node, module, type_name, value.node, x, extra_args)
+        if owner is None and self.module_calls[node.target] > 1 and weights:
+            self.weight_owner[node.target] = value.node
         if type_name in ("LSTM", "GRU"):
             return LayerTuple(value.node, "rnn", value.spec)
         if type_name == "MultiheadAttention":
