@@ -67,13 +67,16 @@ def plan_paste(graph: Graph, data: dict, offset=(40.0, 40.0)) -> PastePlan:
     source = project_from_dict(data, "clipboard").graph
     scratch = graph.copy()
     mapping: dict[str, str] = {}
+    for node in source.nodes():
+        mapping[node.id] = scratch.new_id(node.type)
+        scratch.add_node(node.type, node.params, mapping[node.id])
     nodes: list[Node] = []
     for node in source.nodes():
-        new_id = scratch.new_id(node.type)
         position = (round(node.position[0] + offset[0]), round(node.position[1] + offset[1]))
-        scratch.add_node(node.type, node.params, new_id, position)
-        mapping[node.id] = new_id
-        nodes.append(Node(new_id, node.type, node.params, (float(position[0]), float(position[1]))))
+        params = dict(node.params)
+        if node.shares in mapping:  # the pasted copies share each other's weights, not the originals'
+            params["shares"] = mapping[node.shares]
+        nodes.append(Node(mapping[node.id], node.type, params, (float(position[0]), float(position[1]))))
     edges = []
     for edge in source.edges():
         new = renamed(edge, mapping)

@@ -94,6 +94,9 @@ class RenameNode(QUndoCommand):
         self.graph.add_node(node.type, node.params, target, node.position)
         for edge in edges:
             self.graph.connect(*_ends(renamed(edge, {source: target})), check=False)
+        for other in self.graph.nodes():  # nodes that use its weights follow it to its new id
+            if other.shares == source:
+                self.graph.set_param(other.id, "shares", target)
 
     def redo(self) -> None:
         self._rename(self.old_id, self.new_id)

@@ -74,3 +74,29 @@ def test_a_sharing_error_shows_on_the_node(cnn_window):
     inspector = inspect(w, "other")
     assert combo_items(inspector)[-1] == ("conv", "conv") and inspector.shares_row.editor.currentData() == "conv"
     assert "whose params differ" in inspector.errors.text()
+
+
+def test_renaming_the_owner_takes_its_sharers_along_and_undo_brings_both_back(cnn_window):
+    w = cnn_window
+    second_branch(w)
+    graph = w.document.graph
+    graph.set_param("conv2", "shares", "conv")
+    assert w.document.rename_node("conv", "stem")
+    assert graph.node("conv2").shares == "stem" and not w.document.flush().errors_for("conv2")
+    w.document.undo_stack.undo()
+    assert graph.node("conv2").shares == "conv" and graph.has_node("conv")
+
+
+def test_a_pasted_pair_shares_between_its_copies_and_a_pasted_sharer_keeps_its_owner(cnn_window):
+    from gui.clipboard import selection_data
+
+    w = cnn_window
+    second_branch(w)
+    graph = w.document.graph
+    graph.set_param("conv2", "shares", "conv")
+    both = w.document.paste(selection_data(graph, ["conv", "conv2"]))
+    copies = {graph.node(i).shares for i in both}
+    owner_copy = next(i for i in both if graph.node(i).shares is None)
+    assert copies == {None, owner_copy}  # the copy of conv2 uses the copy of conv
+    (alone,) = w.document.paste(selection_data(graph, ["conv2"]))
+    assert graph.node(alone).shares == "conv"
