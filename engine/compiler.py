@@ -10,6 +10,7 @@ knowing which model output and which Target feed it. Every error names a node.
 
 from __future__ import annotations
 
+import builtins
 import operator
 from dataclasses import dataclass, field
 
@@ -123,7 +124,7 @@ class _FxEmitter:
         return self.g.create_node("get_attr", "training", name=self.names.helper(self.node_id, "training"))
 
 
-_NAMESPACES = {"operator": operator, "torch": torch, "torch.nn.functional": torch.nn.functional}
+_NAMESPACES = {"builtins": builtins, "operator": operator, "torch": torch, "torch.nn.functional": torch.nn.functional}
 
 
 def _resolve(target: str):

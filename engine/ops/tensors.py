@@ -292,13 +292,14 @@ def _sample(ctx: Ctx) -> NodeInfo:
 
 
 def _emit_sample(e: Emitter, params: dict, args: list):
-    """mean + exp(0.5 * logvar) * (randn_like(mean) * self.training): the noise is drawn from torch's
+    """mean + exp(0.5 * logvar) * (randn_like(mean) * float(self.training)): the noise is drawn from torch's
     generator (so a seeded run repeats) and multiplied by 0 in eval mode, which leaves the mean."""
     mean, logvar = args
     half = e.function("operator.mul", (0.5, logvar), helper="half_logvar")
     std = e.function("torch.exp", (half,), helper="std")
     noise = e.function("torch.randn_like", (mean,), helper="noise")
-    noise = e.function("operator.mul", (noise, e.training()), helper="training_noise")
+    on = e.function("builtins.float", (e.training(),), helper="training_factor")  # 1.0 or 0.0, for any exporter
+    noise = e.function("operator.mul", (noise, on), helper="training_noise")
     spread = e.function("operator.mul", (std, noise), helper="spread")
     return e.function("operator.add", (mean, spread))
 
