@@ -74,6 +74,8 @@ def sample_graph(type_name: str):
     from graphs.document import Graph
 
     inputs = sample_inputs(type_name)
+    if OPS[type_name].forward is not None and not CATALOGUE[type_name].input_ports({}):
+        return _sized_by_an_input(type_name)
     if inputs is None or OPS[type_name].forward is None:
         return None
     graph = Graph()
@@ -82,6 +84,20 @@ def sample_graph(type_name: str):
     graph.add_node(type_name, {}, "node")
     for port in inputs:
         graph.connect(f"x_{port}", "node", target_port=port)
+    return graph
+
+
+def _sized_by_an_input(type_name: str):
+    """A type with no input (Parameter) added to an Input of its shape, which gives the batch size."""
+    from graphs.document import Graph
+
+    graph = Graph()
+    graph.add_node(type_name, {}, "node")
+    output = infer_node("node", type_name, CATALOGUE[type_name].resolve_params({}), {}).outputs["out"]
+    graph.add_node("Input", {"shape": list(output.shape)}, "x")
+    graph.add_node("Add", {}, "total")
+    graph.connect("node", "total", target_port="in0")
+    graph.connect("x", "total", target_port="in1")
     return graph
 
 
