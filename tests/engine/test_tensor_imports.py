@@ -45,7 +45,7 @@ def test_a_module_with_its_own_tensors_and_tensor_calls_imports_exactly():
     # the module's tensors are Parameter nodes holding their values, named after them
     assert torch.equal(result.weights["cls_token"], module.cls_token.detach())
     assert torch.equal(result.weights["pos_embed"], module.pos_embed.detach())
-    assert torch.equal(result.weights["gain"], module.gain[None])
+    assert torch.equal(result.weights["gain"], module.gain.reshape(1, 1, 8))
     assert result.project.graph.node("gain").params["shape"] == [1, 8]  # shaped like the tensor it scales
 
 
