@@ -254,7 +254,8 @@ class ImportResult:
 
     `weights` holds the compiled model's full state_dict (keys `<node_id>.<param>`);
     `outputs`/`inputs` map the source model's names (ONNX value names, or fx names)
-    to the node ids that carry them; `compiled` is the compiled model with the weights
+    to the node ids that carry them (`<node_id>_<port>` for the pieces of a Split, as
+    `CompiledGraph.outputs` names them); `compiled` is the compiled model with the weights
     loaded, in eval mode.
     """
 

@@ -47,7 +47,7 @@ def _emit_parameter(e: Emitter, params: dict, args: list):
     """The stored tensor [1, *shape] (so `state_dict` reads like a class token's), expanded over the batch."""
     name, kwargs = parameter_init(params)
     weight = e.parameter((1, *params["shape"]), name, kwargs)
-    return e.method("expand", (weight, e.batch_size(), *[-1] * len(params["shape"])))
+    return e.method("expand", (weight, e.batch_size(), *params["shape"]))  # sizes, not -1: plain in ONNX
 
 
 # ---- arithmetic -----------------------------------------------------------------

@@ -64,7 +64,7 @@ TYPES = [
     _binary("Minimum", "Element-wise minimum of input and other (torch.minimum)."),
     NodeType("MatMul", ARITHMETIC, (), _BINARY_PORTS,
              doc="torch.matmul(input, other): batched matrix product over the last two dims."),
-    _unary("Scale", "scale * x + bias, with constant scale and bias.", float_param("scale", 1.0),
+    _unary("Scale", "scale * x + bias, with constant scale and bias.", float_param("scale", 0.5),
            float_param("bias", 0.0)),
     _unary("Exp", "Element-wise exponential."),
     _unary("Log", "Element-wise natural logarithm."),

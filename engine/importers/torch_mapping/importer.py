@@ -164,7 +164,7 @@ class TorchImporter(ModuleCalls, TensorCalls, FunctionCalls):
         result = node.args[0]
         items = list(result) if isinstance(result, (tuple, list)) else [result]
         outputs: dict[str, str] = {}
-        seen = set()
+        seen = {}
         for index, item in enumerate(items):
             value = self.env.get(item, POISON) if isinstance(item, fx.Node) else item
             if value is POISON:
@@ -181,7 +181,7 @@ class TorchImporter(ModuleCalls, TensorCalls, FunctionCalls):
             if (value.node, value.port) in seen:
                 self.problems.append(f"{label} repeats another output")
                 continue
-            seen.add((value.node, value.port))  # the pieces of one Split are one node's several outputs
+            seen[(value.node, value.port)] = f"output_{index}"  # a Split's pieces: one node, several outputs
             outputs[f"output_{index}"] = value.node
         for node_id in self.builder.settle_recurrent(self.rnn_used, "last"):
             self.problems.append(f"'{node_id}': both the whole sequence and the last step of one recurrent "
@@ -191,7 +191,8 @@ class TorchImporter(ModuleCalls, TensorCalls, FunctionCalls):
         for label in self.builder.prune_to_outputs(outputs):
             self.problems.append(f"{label.replace('_', ' ')} ('{outputs[label]}') is also used inside the model; "
                                  "a Neurocanvas model outputs only values no other node reads")
-        return outputs
+        ports = {label: port for (_, port), label in seen.items()}  # a Split's pieces, as CompiledGraph names them
+        return {label: node if ports[label] == "out" else f"{node}_{ports[label]}" for label, node in outputs.items()}
 
 
 def _describe(node: fx.Node, module: nn.Module | None = None) -> str:
