@@ -63,3 +63,74 @@ def test_what_does_not_map_is_refused_in_a_user_s_words(forward, message):
 
     with pytest.raises(ImportRefused, match=message):
         import_module(Model(), [(3,)])
+
+
+# ---- ONNX, from both of torch's exporters ----------------------------------------------------------------
+class OnnxTokens(nn.Module):
+    """A class token and positional embedding (constants in the file), attention-like products, reductions."""
+
+    def __init__(self):
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.randn(1, 1, 8))
+        self.pos_embed = nn.Parameter(torch.randn(1, 5, 8))
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        t = torch.cat([self.cls_token.expand(x.size(0), -1, -1), self.proj(x)], dim=1) + self.pos_embed
+        q, k = torch.split(t, [4, 4], dim=-1)
+        s = (q @ k.transpose(1, 2)) / 2.0
+        s = torch.exp(s - s.amax(-1, keepdim=True))
+        w = s / s.sum(-1, keepdim=True)
+        y = t[:, 0] * 0.5 + 1.0
+        m = torch.maximum(t.mean(1), torch.sqrt(t.abs()).amin(1)) ** 2
+        return w, y - m, torch.log(t[:, 1:3].abs() + 1)
+
+
+class PooledCNN(nn.Module):
+    """Global average pooling, which the dynamo exporter writes as a ReduceMean over the spatial axes."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(torch.relu(self.conv(x))), 1))
+
+
+def _export(module, shape, path, dynamo):
+    x = torch.randn(2, *shape)
+    if dynamo:
+        torch.onnx.export(module, (x,), path, dynamo=True, external_data=False,
+                          dynamic_shapes=({0: torch.export.Dim("batch")},))
+    else:
+        torch.onnx.export(module, (x,), path, dynamo=False, input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    return path
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["legacy", "dynamo"])
+def test_a_module_exported_to_onnx_imports_with_its_constants_as_parameters(dynamo, tmp_path):
+    from engine.importers.onnx_import import import_onnx, verify_import
+
+    module = OnnxTokens().eval()
+    path = _export(module, (4, 8), tmp_path / "tokens.onnx", dynamo)
+    result = import_onnx(path)
+    types = {n.type for n in result.project.graph.nodes()}
+    assert {"Parameter", "Split", "MatMul", "Subtract", "Divide", "Exp", "Max", "Sum", "Select", "Scale", "Mean",
+            "Maximum", "Sqrt", "Abs", "Min", "Pow", "Slice", "Log"} <= types
+    assert verify_import(path, result).difference < 1e-5
+    stored = sorted(tuple(w.shape) for k, w in result.weights.items()
+                    if result.project.graph.has_node(k) and result.project.graph.node(k).type == "Parameter")
+    assert (1, 1, 8) in stored and (1, 5, 8) in stored  # the class token and the positional embedding
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["legacy", "dynamo"])
+def test_a_cnn_with_global_pooling_imports_from_either_exporter(dynamo, tmp_path):
+    from engine.importers.onnx_import import import_onnx, verify_import
+
+    module = PooledCNN().eval()
+    path = _export(module, (3, 6, 6), tmp_path / "cnn.onnx", dynamo)
+    result = import_onnx(path)
+    assert [n.type for n in result.project.graph.nodes()][:4] == ["Input", "Conv2d", "ReLU", "AdaptiveAvgPool2d"]
+    assert verify_import(path, result).difference < 1e-5

@@ -100,8 +100,9 @@ class TensorOps:
         data, shape = ins[0], ins[1]
         if isinstance(data, np.ndarray) and isinstance(shape, Sym) and shape.items and shape.items[0] is BATCH and \
                 not np.all(data == data.reshape(-1)[0]):
-            target = [1, *shape.items[1:]]
-            full = np.broadcast_to(data.reshape((1,) * (len(target) - data.ndim) + data.shape), target)
+            aligned = data.reshape((1,) * (len(shape.items) - data.ndim) + data.shape)
+            target = [1, *(d if n == 1 else int(n) for d, n in zip(aligned.shape[1:], shape.items[1:]))]
+            full = np.broadcast_to(aligned, target)
             return [Dyn(self._stored(node, np.ascontiguousarray(full, dtype=np.float64), len(target) - 1))]
         if not isinstance(data, Dyn):
             return super()._op_Expand(node, ins, a)
@@ -166,6 +167,11 @@ class TensorOps:
                 return [x]
             raise Refuse(": it reduces every axis, the batch too; no Neurocanvas node does")
         params = {"dim": [int(d) for d in axes], "keepdim": bool(int(a.get("keepdims", 1)))}
+        rank = len(x.value.spec.shape) + 1
+        spatial = sorted(d % rank for d in params["dim"])
+        if type_name == "Mean" and params["keepdim"] and rank in (3, 4, 5) and spatial == list(range(2, rank)):
+            # global average pooling, as torch's dynamo exporter writes AdaptiveAvgPool(1): the same mean
+            return [self._add(f"AdaptiveAvgPool{rank - 2}d", {"output_size": 1}, [x.value], node)]
         return [self._add(type_name, params, [x.value], node)]
 
     def _op_ReduceMean(self, node, ins, a):

@@ -210,6 +210,10 @@ class TensorCalls:
         info = infer_node(value.node, type_name, spec.resolve_params(pending.params), {"in": x.spec})
         return Pieces(value.node, info.outputs)
 
+    def fn_random(self, node):
+        raise Refuse(": it draws random noise (a VAE's reparameterisation?), which an import cannot check against "
+                     "the module; import the rest and add a Sample node (mean, logvar in) in the editor")
+
     def fn_stack(self, node):
         args = _bind(node, ("tensors", "dim"), {"dim": 0})
         tensors = [self.tensor(t) for t in args["tensors"]]
@@ -283,6 +287,7 @@ TENSOR_FUNCTIONS = {
     torch.transpose: TensorCalls.fn_transpose_dims, torch.unflatten: TensorCalls.fn_unflatten,
     torch.split: lambda self, n: self.fn_pieces(n, "Split"), torch.chunk: lambda self, n: self.fn_pieces(n, "Chunk"),
     torch.stack: TensorCalls.fn_stack, operator.getitem: TensorCalls.fn_index,
+    torch.randn_like: TensorCalls.fn_random, torch.rand_like: TensorCalls.fn_random, torch.randn: TensorCalls.fn_random,
 }
 TENSOR_METHODS = {
     "add": _arith("add"), "mul": _arith("mul"), "sub": _arith("sub"), "div": _arith("div"),
