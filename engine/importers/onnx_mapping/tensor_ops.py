@@ -219,11 +219,15 @@ class TensorOps:
         if not isinstance(ins[0], Dyn):
             return super()._op_Slice(node, ins, a)
         x = self._dyn(ins[0])
-        starts, ends = (np.asarray(self._const(v, "its bounds")).reshape(-1).tolist() for v in ins[1:3])
-        axes = np.asarray(self._const(ins[3], "its axes")).reshape(-1).tolist() if len(ins) > 3 and \
-            ins[3] is not None else list(range(len(starts)))
-        steps = np.asarray(self._const(ins[4], "its steps")).reshape(-1).tolist() if len(ins) > 4 and \
-            ins[4] is not None else [1] * len(starts)
+        if "starts" in a:  # opset < 10: attributes
+            starts, ends = list(a["starts"]), list(a["ends"])
+            axes, steps = list(a.get("axes", range(len(starts)))), [1] * len(starts)
+        else:
+            starts, ends = (np.asarray(self._const(v, "its bounds")).reshape(-1).tolist() for v in ins[1:3])
+            axes = np.asarray(self._const(ins[3], "its axes")).reshape(-1).tolist() if len(ins) > 3 and \
+                ins[3] is not None else list(range(len(starts)))
+            steps = np.asarray(self._const(ins[4], "its steps")).reshape(-1).tolist() if len(ins) > 4 and \
+                ins[4] is not None else [1] * len(starts)
         value = x.value
         for start, end, axis, step in zip(starts, ends, axes, steps):
             size = (BATCH, *value.spec.shape)[axis]
