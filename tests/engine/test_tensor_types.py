@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from engine.compiler import compile_graph
-from engine.export import export_onnx, prepare_model, verify_onnx
-from engine.export.python_code import export_python, verify_python
+from engine.export import prepare_model
 from graphs import Graph
 from graphs.catalogue import CATALOGUE
 from graphs.families import tensors
+from tests.engine.export_checks import assert_onnx_runs_like_torch, assert_python_rebuilds_the_model
 
 # type -> (params away from the defaults, the input shape of each input port)
 CASES = {
@@ -66,24 +66,12 @@ def test_every_type_of_the_family_has_a_case():
 
 @pytest.mark.parametrize("type_name", sorted(CASES))
 def test_exports_to_onnx_that_runs_in_onnxruntime_like_torch(type_name, tmp_path):
-    compiled = prepare_model(model_graph(type_name), seed=0)
-    result = export_onnx(compiled, tmp_path / "model.onnx")
-    assert result.fallback_reason == ""
-    for batch in (1, 4):
-        assert verify_onnx(compiled, tmp_path / "model.onnx", batch=batch, seed=batch) < 1e-5
+    assert_onnx_runs_like_torch(model_graph(type_name), tmp_path)
 
 
 @pytest.mark.parametrize("type_name", sorted(CASES))
 def test_exports_to_python_that_rebuilds_the_model_exactly(type_name, tmp_path):
-    graph = model_graph(type_name)
-    compiled = prepare_model(graph, seed=0)
-    path = export_python(compiled, graph, tmp_path / "model.py")
-    assert verify_python(compiled, path) == 0.0
-    namespace = {"__name__": "exported"}
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
-    rebuilt = namespace["Model"]()
-    assert [(k, v.shape) for k, v in rebuilt.state_dict().items()] == \
-        [(k, v.shape) for k, v in compiled.model.state_dict().items()]
+    assert_python_rebuilds_the_model(model_graph(type_name), tmp_path)
 
 
 def test_the_palette_and_the_inspector_offer_them(qtbot):
