@@ -134,3 +134,38 @@ def test_a_cnn_with_global_pooling_imports_from_either_exporter(dynamo, tmp_path
     result = import_onnx(path)
     assert [n.type for n in result.project.graph.nodes()][:4] == ["Input", "Conv2d", "ReLU", "AdaptiveAvgPool2d"]
     assert verify_import(path, result).difference < 1e-5
+
+
+class Pieces(nn.Module):
+    """chunk, stack, unflatten, unsqueeze/squeeze, transpose, expand: the spellings that come back as Slice or
+    Split, Reshape, Concat and Permute (engine/importers/coverage.py says which), with the same outputs."""
+
+    def forward(self, x):
+        a, b, c = x.chunk(3, dim=1)
+        s = torch.stack([a, c], dim=1)
+        u = x.unflatten(2, (2, 2)).unsqueeze(1).squeeze(1)
+        return s.transpose(1, 3) * 2, u.sum(-1), b[:, :1].expand(-1, 2, -1) - c
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["legacy", "dynamo"])
+def test_shape_ops_exported_to_onnx_import_with_the_same_outputs(dynamo, tmp_path):
+    from engine.importers.onnx_import import import_onnx, verify_import
+
+    path = _export(Pieces().eval(), (6, 4), tmp_path / "pieces.onnx", dynamo)
+    result = import_onnx(path)
+    types = {n.type for n in result.project.graph.nodes()}
+    assert {"Split" if dynamo else "Slice", "Concat", "Permute", "Scale", "Sum", "Expand", "Subtract"} <= types
+    assert verify_import(path, result).difference == 0.0
+
+
+def test_positions_from_arange_are_refused_with_the_way_out():
+    class Positions(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pos = nn.Embedding(16, 4)
+
+        def forward(self, x):
+            return x + self.pos(torch.arange(x.size(1)))
+
+    with pytest.raises(ImportRefused, match="positions counted with torch.arange"):
+        import_module(Positions(), [(5, 4)])

@@ -214,6 +214,10 @@ class TensorCalls:
         raise Refuse(": it draws random noise (a VAE's reparameterisation?), which an import cannot check against "
                      "the module; import the rest and add a Sample node (mean, logvar in) in the editor")
 
+    def fn_arange(self, node):
+        raise Refuse(": positions counted with torch.arange have no Neurocanvas node; for a positional embedding "
+                     "use a Parameter node of shape [positions, features] (a module's stored tensor imports as one)")
+
     def fn_stack(self, node):
         args = _bind(node, ("tensors", "dim"), {"dim": 0})
         tensors = [self.tensor(t) for t in args["tensors"]]
@@ -287,7 +291,7 @@ TENSOR_FUNCTIONS = {
     torch.transpose: TensorCalls.fn_transpose_dims, torch.unflatten: TensorCalls.fn_unflatten,
     torch.split: lambda self, n: self.fn_pieces(n, "Split"), torch.chunk: lambda self, n: self.fn_pieces(n, "Chunk"),
     torch.stack: TensorCalls.fn_stack, operator.getitem: TensorCalls.fn_index,
-    torch.randn_like: TensorCalls.fn_random, torch.rand_like: TensorCalls.fn_random, torch.randn: TensorCalls.fn_random,
+    torch.arange: TensorCalls.fn_arange, torch.randn_like: TensorCalls.fn_random, torch.rand_like: TensorCalls.fn_random, torch.randn: TensorCalls.fn_random,
 }
 TENSOR_METHODS = {
     "add": _arith("add"), "mul": _arith("mul"), "sub": _arith("sub"), "div": _arith("div"),
