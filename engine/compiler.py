@@ -10,6 +10,7 @@ knowing which model output and which Target feed it. Every error names a node.
 
 from __future__ import annotations
 
+import builtins
 import operator
 from dataclasses import dataclass, field
 
@@ -88,8 +89,10 @@ class _FxEmitter:
     """The `engine.ops.Emitter` for one node: adds its fx nodes, the result named after the node id and
     helper steps `{node id}_{helper}`; functions named in the op table are resolved here."""
 
-    def __init__(self, g: fx.Graph, names: _Names, node_id: str, module_target: str | None = None):
+    def __init__(self, g: fx.Graph, names: _Names, node_id: str, attributes: dict, first_input: fx.Node | None,
+                 module_target: str | None = None):
         self.g, self.names, self.node_id = g, names, node_id
+        self.attributes, self.first_input = attributes, first_input  # the GraphModule's root: modules, tensors
         self.module_target = module_target or node_id  # another node's id when this one shares its weights
 
     def _name(self, helper: str | None) -> str:
@@ -108,8 +111,23 @@ class _FxEmitter:
     def item(self, value, index, helper: str):
         return self.function("operator.getitem", (value, index), helper=helper)
 
+    def parameter(self, shape, init, init_kwargs):
+        if self.module_target not in self.attributes:  # a sharing Parameter node reads its owner's tensor
+            self.attributes[self.module_target] = nn.Parameter(getattr(nn.init, init)(torch.empty(shape), **init_kwargs))
+        return self.g.create_node("get_attr", self.module_target, name=self.names.helper(self.node_id, "weight"))
 
-_NAMESPACES = {"operator": operator, "torch": torch, "torch.nn.functional": torch.nn.functional}
+    def batch_size(self):
+        if self.first_input is None:
+            raise GraphError(f"'{self.node_id}' takes the batch size from the model's first Input, and the model "
+                             "has none: add an Input", node=self.node_id)
+        return self.method("size", (self.first_input, 0), helper="batch")
+
+    def training(self):
+        self.attributes["training"] = True
+        return self.g.create_node("get_attr", "training", name=self.names.helper(self.node_id, "training"))
+
+
+_NAMESPACES = {"builtins": builtins, "operator": operator, "torch": torch, "torch.nn.functional": torch.nn.functional}
 
 
 def _resolve(target: str):
@@ -135,14 +153,15 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         output_sources = list(dict.fromkeys(sources[(loss, "input")] for loss in losses))
     else:
         fed = {e.source for e in graph.edges()}
-        output_sources = [(n, "out") for n in order if n not in fed and not nodes[n].spec.is_data]
+        output_sources = [(n, port) for n in order if n not in fed and not nodes[n].spec.is_data
+                          for port in nodes[n].output_ports()]
     if not output_sources:
         raise CompileError([GraphError("the graph has no output: connect a layer after the Input")])
 
     needed = _ancestors(graph, {node for node, _ in output_sources})
     g = fx.Graph()
     names = _Names(nodes)
-    modules: dict[str, nn.Module] = {}
+    modules: dict[str, nn.Module | nn.Parameter | bool] = {}  # the GraphModule's attributes
     values: dict[tuple[str, str], fx.Node] = {}
     inputs = [n for n in graph.node_ids() if nodes[n].type == "Input" and n in needed]
     for node_id in inputs:
@@ -158,7 +177,8 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         try:
             if op.module is not None and owner not in modules:
                 modules[owner] = build_module(node.type, nodes[owner].resolved_params(), shapes.inputs[owner])
-            out = op.forward(_FxEmitter(g, names, node_id, owner), params, args)
+            first_input = values[(inputs[0], "out")] if inputs else None
+            out = op.forward(_FxEmitter(g, names, node_id, modules, first_input, owner), params, args)
         except GraphError:
             raise
         except Exception as error:  # a torch constructor refusing a value the schema allowed, or the allocator
@@ -166,7 +186,8 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
                 raise TooLarge(too_large_message(node.type, node_id, shapes.info[node_id].params,
                                                  shapes.total_params * FLOAT_BYTES, None)) from None
             raise CompileError([GraphError(f"{node.type} '{node_id}': {error}", node=node_id)]) from error
-        values[(node_id, "out")] = out
+        values.update({(node_id, port): value for port, value in out.items()} if isinstance(out, dict)
+                      else {(node_id, "out"): out})
     outputs = [values[src] for src in output_sources]
     g.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     model = fx.GraphModule(modules, g, class_name="NeurocanvasModel")
@@ -179,8 +200,8 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         loss_specs.append(LossSpec(loss, build_module(node.type, params, shapes.inputs[loss]),
                                    output_sources.index(sources[(loss, "input")]), sources[(loss, "target")][0]))
     targets = list(dict.fromkeys(spec.target for spec in loss_specs))
-    return CompiledGraph(model, inputs, [src[0] for src in output_sources], output_sources, loss_specs, targets,
-                         shapes, graph)
+    output_names = [node if port == "out" else f"{node}_{port}" for node, port in output_sources]
+    return CompiledGraph(model, inputs, output_names, output_sources, loss_specs, targets, shapes, graph)
 
 
 def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:

@@ -16,6 +16,7 @@ Dimension conventions (documented in the README):
 from __future__ import annotations
 
 from graphs.errors import UnknownNodeTypeError, quoted
+from graphs.families import tensors
 from graphs.node_type import (  # noqa: F401  (DTYPES and NodeType are read from here too)
     DTYPES,
     NodeType,
@@ -203,6 +204,7 @@ _TYPES = [
     _loss("HuberLoss", float_param("delta", 1.0, 0.0), doc="Huber loss; input and target have the same shape."),
     _loss("BCEWithLogitsLoss", doc="Binary cross-entropy on logits; target holds floats in [0, 1]."),
     _loss("BCELoss", doc="Binary cross-entropy on probabilities; target holds floats in [0, 1]."),
+    *tensors.TYPES,
 ]
 
 CATALOGUE: dict[str, NodeType] = {t.name: t for t in _TYPES}

@@ -183,12 +183,19 @@ class Graph:
         """Replace the params the user set on a node (unset params take their defaults)."""
         node = self._require(node_id)
         checked = node.spec.check_params(params, node_id)
-        remaining = set(node.spec.input_ports(node.spec.resolve_params(checked, node_id)))
+        resolved = node.spec.resolve_params(checked, node_id)
+        remaining = set(node.spec.input_ports(resolved))
         for edge in self.in_edges(node_id):
             if edge.target_port not in remaining:
                 raise GraphError(
                     f"{node.type} '{node_id}': disconnect port '{edge.target_port}' before removing it",
                     node=node_id, port=edge.target_port)
+        outputs = set(node.spec.output_ports(resolved))  # Split and Chunk: one output port per piece
+        for edge in self.out_edges(node_id):
+            if edge.source_port not in outputs:
+                raise GraphError(
+                    f"{node.type} '{node_id}': disconnect output port '{edge.source_port}' before removing it",
+                    node=node_id, port=edge.source_port)
         if checked == node.params:
             return
         old = node.params

@@ -140,6 +140,8 @@ class _ForwardPrinter:
         kwargs = [f"{key}={self._value(value)}" for key, value in node.kwargs.items()]
         if node.op == "call_module":
             return _Expr(f"self.{node.target}({', '.join(args + kwargs)})")
+        if node.op == "get_attr":  # a Parameter node's tensor, or the training flag
+            return _Expr(f"self.{node.target}")
         if node.op == "call_method":
             receiver = self._operand(node.args[0], _ATOM)
             return _Expr(f"{receiver}.{node.target}({', '.join(args[1:] + kwargs)})")

@@ -36,6 +36,7 @@ from engine.export.model import (
     sample_inputs,
 )
 from engine.modules import constructor
+from engine.ops.tensors import parameter_init
 from engine.output_paths import StagedOutputs
 from engine.shapes import fmt
 from engine.weights import read_weights
@@ -167,13 +168,18 @@ def _imports(with_weights_path: bool) -> str:
 
 
 def _init_lines(compiled: CompiledGraph, graph: Graph) -> list[str]:
-    """`self.<id> = nn.<Class>(...)` for each submodule, in the order forward calls them."""
+    """`self.<id> = nn.<Class>(...)` for each submodule and `nn.Parameter(...)` for each learned tensor
+    (a Parameter node's), in the order forward uses them."""
     lines = []
-    called = dict.fromkeys(node.target for node in compiled.model.graph.nodes if node.op == "call_module")
+    called = dict.fromkeys(node.target for node in compiled.model.graph.nodes
+                           if node.op == "call_module" or node.op == "get_attr" and node.target != "training")
     for node_id in called:
         if not graph.has_node(node_id):
             raise ExportError(f"node '{node_id}' of the compiled model is not in the graph; compile it again")
         node = graph.node(node_id)
+        if node.type == "Parameter":
+            lines.append(_parameter_line(node_id, node.resolved_params()))
+            continue
         class_name, kwargs = constructor(node.type, node.resolved_params(), compiled.shapes.inputs[node_id])
         compiled_class = type(compiled.model.get_submodule(node_id)).__name__
         if compiled_class != class_name:
@@ -182,6 +188,14 @@ def _init_lines(compiled: CompiledGraph, graph: Graph) -> list[str]:
         lines.append(_wrapped_call(f"self.{node_id} = nn.{class_name}", _explicit_arguments(class_name, kwargs),
                                    indent=8))
     return lines
+
+
+def _parameter_line(node_id: str, params: dict) -> str:
+    """`self.<id> = nn.Parameter(nn.init.<init>(torch.empty(1, *shape), ...))`, as the compiler made it."""
+    init, kwargs = parameter_init(params)
+    arguments = [f"torch.empty({', '.join(str(d) for d in (1, *params['shape']))})",
+                 *(f"{key}={literal(value)}" for key, value in kwargs.items())]
+    return f"self.{node_id} = nn.Parameter(nn.init.{init}({', '.join(arguments)}))"
 
 
 def _explicit_arguments(class_name: str, kwargs: dict) -> list[str]:

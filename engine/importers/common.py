@@ -86,7 +86,7 @@ class PendingNode:
     params: dict
     inputs: list[Value]
     spec: TensorSpec | None = None
-    weights: dict[str, torch.Tensor] = field(default_factory=dict)  # param name -> tensor
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)  # param name -> tensor ("": the node's own, a Parameter's)
     hint: str = ""  # where it came from, for messages
 
 
@@ -158,7 +158,7 @@ class GraphBuilder:
             raise ValueError(f"{type_name} takes {len(ports)} inputs, got {len(inputs)}")
         info = infer_node(node_id, type_name, resolved, {p: v.spec for p, v in zip(ports, inputs)})
         node = PendingNode(node_id, type_name, checked, [Value(v.node, v.spec, v.port) for v in inputs],
-                           info.outputs["out"],
+                           info.outputs.get("out", next(iter(info.outputs.values()))),  # Split: out0
                            {k: torch.as_tensor(w).detach().to(torch.float32).contiguous()
                             if torch.as_tensor(w).is_floating_point() else torch.as_tensor(w)
                             for k, w in weights.items()}, hint)
@@ -174,7 +174,7 @@ class GraphBuilder:
         ports = spec_type.input_ports(resolved)
         info = infer_node(node_id, node.type, resolved, {p: v.spec for p, v in zip(ports, node.inputs)})
         node.params = spec_type.check_params(params, node_id)
-        node.spec = info.outputs["out"]
+        node.spec = info.outputs.get("out", next(iter(info.outputs.values())))
         return node.spec
 
     def consumers(self, node_id: str) -> list[str]:
@@ -232,7 +232,7 @@ class GraphBuilder:
         except CompileError as error:
             raise UserError(f"the imported graph does not compile: {error}") from None
         state = compiled.model.state_dict()
-        given = {f"{n.id}.{k}": w for n in self.nodes.values() for k, w in n.weights.items()}
+        given = {f"{n.id}.{k}" if k else n.id: w for n in self.nodes.values() for k, w in n.weights.items()}
         missing = [k for k in state if k not in given and not k.endswith("num_batches_tracked")]
         extra = [k for k in given if k not in state]
         wrong = [f"{k} {tuple(given[k].shape)} vs {tuple(state[k].shape)}" for k in given
@@ -254,7 +254,8 @@ class ImportResult:
 
     `weights` holds the compiled model's full state_dict (keys `<node_id>.<param>`);
     `outputs`/`inputs` map the source model's names (ONNX value names, or fx names)
-    to the node ids that carry them; `compiled` is the compiled model with the weights
+    to the node ids that carry them (`<node_id>_<port>` for the pieces of a Split, as
+    `CompiledGraph.outputs` names them); `compiled` is the compiled model with the weights
     loaded, in eval mode.
     """
 

@@ -30,7 +30,12 @@ _ADAPTIVE_MAX = ("ONNX has no adaptive max pooling: torch writes it as a MaxPool
                  "AdaptiveMaxPool")
 _ATTENTION = ("written by torch as products of two computed tensors (MatMul), Sqrt and Softmax, which map "
               "to no Neurocanvas node")
-_COMMON = {"Target": _NO_TARGET, **{name: _NO_LOSS for name, spec in CATALOGUE.items() if spec.is_loss}}
+_SAMPLE = ("a traced or exported model draws its noise whatever the mode, while Sample gives the mean in eval mode, "
+           "so no import would reproduce it; add Sample in the editor")
+_VIEW = ("torch writes ONNX {op}, which the importer follows as a view of the tensor: it comes back as {what}, with the "
+         "same outputs")
+_COMMON = {"Target": _NO_TARGET, "Sample": _SAMPLE,
+           **{name: _NO_LOSS for name, spec in CATALOGUE.items() if spec.is_loss}}
 NOT_IMPORTABLE: dict[str, dict[str, str]] = {
     "torch.fx": dict(_COMMON),
     "onnx": {
@@ -42,6 +47,16 @@ NOT_IMPORTABLE: dict[str, dict[str, str]] = {
                      "not map",
         "MultiheadAttention": _ATTENTION,
         "TransformerEncoderLayer": _ATTENTION,
+        "Clamp": "torch writes it as ONNX Clip, which is imported as the activation with those bounds (ReLU6, "
+                 "Hardtanh), not as Clamp",
+        "Unflatten": "torch writes it as ONNX Reshape, which comes back as Reshape, with the same outputs",
+        "Squeeze": _VIEW.format(op="Squeeze", what="a Reshape or within the next node"),
+        "Unsqueeze": _VIEW.format(op="Unsqueeze", what="a Reshape or within the next node"),
+        "Transpose": _VIEW.format(op="Transpose", what="Permute"),
+        "Chunk": "torch writes it as ONNX Slice (or Split) nodes, which come back as Slice (or Split), with the "
+                 "same outputs",
+        "Stack": "torch writes it as ONNX Unsqueeze and Concat, which come back as Reshape and Concat, with the "
+                 "same outputs",
     },
 }
 SAMPLE_SIZE = 8  # every dim of a sample input: divisible by the default group and head counts
@@ -74,6 +89,8 @@ def sample_graph(type_name: str):
     from graphs.document import Graph
 
     inputs = sample_inputs(type_name)
+    if OPS[type_name].forward is not None and not CATALOGUE[type_name].input_ports({}):
+        return _sized_by_an_input(type_name)
     if inputs is None or OPS[type_name].forward is None:
         return None
     graph = Graph()
@@ -82,6 +99,20 @@ def sample_graph(type_name: str):
     graph.add_node(type_name, {}, "node")
     for port in inputs:
         graph.connect(f"x_{port}", "node", target_port=port)
+    return graph
+
+
+def _sized_by_an_input(type_name: str):
+    """A type with no input (Parameter) added to an Input of its shape, which gives the batch size."""
+    from graphs.document import Graph
+
+    graph = Graph()
+    graph.add_node(type_name, {}, "node")
+    output = infer_node("node", type_name, CATALOGUE[type_name].resolve_params({}), {}).outputs["out"]
+    graph.add_node("Input", {"shape": list(output.shape)}, "x")
+    graph.add_node("Add", {}, "total")
+    graph.connect("node", "total", target_port="in0")
+    graph.connect("x", "total", target_port="in1")
     return graph
 
 

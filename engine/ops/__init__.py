@@ -9,16 +9,17 @@ that every catalogue type has both. No torch is imported here.
 
 Families: `convolution` (Linear, Embedding, ConvNd, ConvTransposeNd), `pooling`,
 `normalisation`, `sequence`, `tensor_ops` (data, shape and merge, activations),
-`losses`.
+`losses`, `tensors` (Parameter, arithmetic, reductions, Split & co, Sample).
 """
 
 from __future__ import annotations
 
-from engine.ops import convolution, losses, normalisation, pooling, sequence, tensor_ops
+from engine.ops import convolution, losses, normalisation, pooling, sequence, tensor_ops, tensors
 from engine.ops.base import Ctx, Emitter, NodeInfo, Op, TensorSpec, fmt
 
 OPS: dict[str, Op] = {
     **tensor_ops.OPS, **convolution.OPS, **pooling.OPS, **normalisation.OPS, **sequence.OPS, **losses.OPS,
+    **tensors.OPS,
 }
 
 __all__ = ["OPS", "Ctx", "Emitter", "NodeInfo", "Op", "TensorSpec", "fmt"]

@@ -95,6 +95,15 @@ class Emitter(Protocol):
 
     def item(self, value, index, helper: str) -> Any: ...
 
+    def parameter(self, shape: tuple, init: str, init_kwargs: dict) -> Any:
+        """The node's learned tensor (state_dict key: the node id), first filled by `torch.nn.init.<init>`."""
+
+    def batch_size(self) -> Any:
+        """The batch size, read from the model's first input."""
+
+    def training(self) -> Any:
+        """The model's `self.training` flag."""
+
 
 Recipe = Callable[[Emitter, dict, list], Any]  # (emitter, resolved params, input values) -> output value
 
@@ -114,7 +123,8 @@ class Op:
     - `kwargs`: adjusts the constructor arguments given the params (after `skip` and the inferred sizes).
     - `batch_first`: the module takes `batch_first=True` (the batch always comes first here).
     - `forward`: how the compiled `forward` uses the node (see `Emitter`); None only for data nodes
-      and losses, which the compiler handles as a whole.
+      and losses, which the compiler handles as a whole. It returns the output value, or a dict
+      {port: value} for a type with several output ports.
     """
 
     shape: Callable[[Ctx], NodeInfo]

@@ -54,10 +54,14 @@ def test_per_channel_scale_and_shift_fold_into_the_convolution():
     assert result.project.graph.nodes()[1].params["bias"] is True
 
 
-def test_a_constant_that_no_layer_can_absorb_is_refused():
+def test_a_constant_that_no_layer_can_absorb_becomes_a_parameter_and_one_along_the_batch_is_refused():
     model = make_model([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", "c"], ["y"])],
                        [("x", ["N", 4])], [("y", ["N", 4])], [("c", rand(4))])
-    assert "Add 'y': it adds a constant tensor to its input [batch, 4]" in refused(model)
+    result = assert_matches(model)
+    assert [n.type for n in result.project.graph.nodes()] == ["Input", "ReLU", "Parameter", "Add"]
+    model = make_model([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", "c"], ["y"])],
+                       [("x", ["N", 4])], [("y", ["N", 4])], [("c", rand(3, 4))])
+    assert "Add 'y': the constant of shape [3, 4] differs along the batch" in refused(model)
 
 
 def test_weights_given_as_graph_inputs_are_refused():

@@ -7,9 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.export import export_onnx, prepare_model, verify_onnx
-from engine.export.python_code import export_python, verify_python
 from graphs import Graph
+from tests.engine.export_checks import assert_onnx_runs_like_torch, assert_python_rebuilds_the_model
 
 # each type with params away from the defaults, on a channels-first input of its rank
 CASES = {
@@ -41,27 +40,14 @@ def model_graph(type_name: str) -> Graph:
 
 @pytest.mark.parametrize("type_name", sorted(CASES))
 def test_exports_to_onnx_that_runs_in_onnxruntime_like_torch(type_name, tmp_path):
-    compiled = prepare_model(model_graph(type_name), seed=0)
-    result = export_onnx(compiled, tmp_path / "model.onnx")
-    assert result.fallback_reason == ""
-    for batch in (1, 4):
-        assert verify_onnx(compiled, tmp_path / "model.onnx", batch=batch, seed=batch) < 1e-5
+    assert_onnx_runs_like_torch(model_graph(type_name), tmp_path)
 
 
 @pytest.mark.parametrize("type_name", sorted(CASES))
 def test_exports_to_python_that_rebuilds_the_model_exactly(type_name, tmp_path):
-    graph = model_graph(type_name)
-    compiled = prepare_model(graph, seed=0)
-    path = export_python(compiled, graph, tmp_path / "model.py")
-    code = path.read_text(encoding="utf-8")
+    code, rebuilt = assert_python_rebuilds_the_model(model_graph(type_name), tmp_path)
     assert f"self.layer = nn.{type_name}(" in code
     assert "        layer = self.layer(x)\n" in code
-    assert verify_python(compiled, path) == 0.0
-    namespace = {"__name__": "exported"}
-    exec(compile(code, str(path), "exec"), namespace)
-    rebuilt = namespace["Model"]()
-    assert [(k, v.shape) for k, v in rebuilt.state_dict().items()] == \
-        [(k, v.shape) for k, v in compiled.model.state_dict().items()]
     assert isinstance(rebuilt.layer, getattr(torch.nn, type_name))
 
 

@@ -136,3 +136,17 @@ def test_a_bad_shares_value_in_a_file_names_the_place():
     text = SIAMESE.read_text().replace('"shares": "conv_left"', '"shares": 3')
     with pytest.raises(Exception, match=r"nodes\[3\].*shares.*must be the id of another node"):
         loads_project(text)
+
+
+def test_a_parameter_node_can_share_another_parameters_tensor():
+    graph = Graph()
+    graph.add_node("Input", {"shape": [4]}, "x")
+    graph.add_node("Parameter", {"shape": [4]}, "p")
+    graph.add_node("Parameter", {"shape": [4], "shares": "p"}, "q")
+    graph.add_node("Add", {"inputs": 3}, "s")
+    for port, source in (("in0", "x"), ("in1", "p"), ("in2", "q")):
+        graph.connect(source, "s", "out", port)
+    model = compile_graph(graph).model
+    assert list(model.state_dict()) == ["p"]
+    x = torch.zeros(2, 4)
+    torch.testing.assert_close(model(x), 2 * model.p.expand(2, 4))

@@ -21,6 +21,7 @@ from engine.importers.onnx_mapping.layer_ops import LayerOps
 from engine.importers.onnx_mapping.reading import ModelReading
 from engine.importers.onnx_mapping.recurrent_ops import RecurrentOps
 from engine.importers.onnx_mapping.shape_ops import ShapeOps
+from engine.importers.onnx_mapping.tensor_ops import TensorOps
 from engine.importers.onnx_mapping.values import (
     FUSED_DOMAIN,
     NONDETERMINISTIC,
@@ -35,7 +36,7 @@ from engine.importers.onnx_mapping.values import (
 from graphs.errors import GraphError
 
 
-class OnnxImporter(ModelReading, ActivationChains, ElementwiseOps, LayerOps, ShapeOps, RecurrentOps):
+class OnnxImporter(TensorOps, ModelReading, ActivationChains, ElementwiseOps, LayerOps, ShapeOps, RecurrentOps):
     def __init__(self, model, source: str):
         import onnx
 
@@ -201,6 +202,7 @@ class OnnxImporter(ModelReading, ActivationChains, ElementwiseOps, LayerOps, Sha
     # ---- outputs ------------------------------------------------------------
     def _outputs(self) -> dict[str, str]:
         outputs: dict[str, str] = {}
+        seen: dict[tuple, str] = {}
         for info in self.graph.output:
             value = self.env.get(info.name, self.consts.get(info.name, POISON))
             if value is POISON:
@@ -217,10 +219,11 @@ class OnnxImporter(ModelReading, ActivationChains, ElementwiseOps, LayerOps, Sha
             if node.type == "Input":  # Identity, or a transpose of size-1 axes: a Reshape to the same shape
                 spec = value.value.spec
                 value = Dyn(self.builder.add("Reshape", {"shape": list(spec.shape)}, [value.value], info.name))
-            if value.value.node in outputs.values():
-                other = next(k for k, v in outputs.items() if v == value.value.node)
+            if (value.value.node, value.value.port) in seen:
+                other = seen[(value.value.node, value.value.port)]
                 self.problems.append(f"outputs '{other}' and '{info.name}' are the same tensor")
                 continue
+            seen[(value.value.node, value.value.port)] = info.name  # a Split's pieces: one node, several ports
             outputs[info.name] = value.value.node
         for node_id in self.builder.settle_recurrent(self.rnn_used, "rnn_last"):
             self.problems.append(f"'{node_id}': the model uses both the whole sequence and the last step of "
@@ -230,9 +233,14 @@ class OnnxImporter(ModelReading, ActivationChains, ElementwiseOps, LayerOps, Sha
         for name in self.builder.prune_to_outputs(outputs):
             self.problems.append(f"output '{name}' is also used inside the model; a Neurocanvas model outputs "
                                  "only values that no other node reads")
-        renamed = {}
+        renamed, done = {}, {}
         for name, node_id in outputs.items():
-            renamed[name] = self.builder.rename(node_id, name)
+            if node_id not in done:  # a node with several outputs is named after its first
+                done[node_id] = self.builder.rename(node_id, name)
+            renamed[name] = done[node_id]
+        for (_, port), name in seen.items():  # named as `CompiledGraph.outputs` names a Split's pieces
+            if port != "out" and name in renamed:
+                renamed[name] = f"{renamed[name]}_{port}"
         return renamed
 
 

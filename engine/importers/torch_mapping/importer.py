@@ -18,13 +18,21 @@ from engine.errors import UserError
 from engine.importers.common import POISON, GraphBuilder, ImportRefused, ImportResult, Refuse, Value
 from engine.importers.torch_mapping.functions import FUNCTIONS, METHODS, FunctionCalls
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES, ModuleCalls
+from engine.importers.torch_mapping.tensor_calls import (
+    TENSOR_FUNCTIONS,
+    TENSOR_METHODS,
+    StoredTensor,
+    TensorCalls,
+)
 from engine.importers.torch_mapping.tracing import source_line
 from engine.importers.torch_mapping.unmapped import UnmappedParts, function_name
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence
 from graphs.errors import GraphError
 
+_FUNCTIONS, _METHODS = {**FUNCTIONS, **TENSOR_FUNCTIONS}, {**METHODS, **TENSOR_METHODS}
 
-class TorchImporter(ModuleCalls, FunctionCalls):
+
+class TorchImporter(ModuleCalls, TensorCalls, FunctionCalls):
     def __init__(self, module: nn.Module, traced: fx.GraphModule, name: str,
                  untraceable: dict[str, str] | None = None):
         self.module = module
@@ -133,11 +141,11 @@ class TorchImporter(ModuleCalls, FunctionCalls):
                 return lambda n, m: self.tensor(n.args[0])
             return self._module if type(module) in MODULE_TYPES else None
         if node.op == "call_function":
-            return FUNCTIONS.get(node.target) and (lambda n, m: FUNCTIONS[n.target](self, n))
+            return _FUNCTIONS.get(node.target) and (lambda n, m: _FUNCTIONS[n.target](self, n))
         if node.op == "call_method":
-            return METHODS.get(node.target) and (lambda n, m: METHODS[n.target](self, n))
+            return _METHODS.get(node.target) and (lambda n, m: _METHODS[n.target](self, n))
         if node.op == "get_attr":
-            return None
+            return lambda n, m: self.fn_get_attr(n)
         return None
 
     def tensor(self, arg, what="its input") -> Value:
@@ -147,6 +155,8 @@ class TorchImporter(ModuleCalls, FunctionCalls):
             return value.value
         if isinstance(value, Value):
             return value
+        if isinstance(value, StoredTensor):
+            return self.stored_parameter(value, value.name)
         if isinstance(value, LayerTuple):
             raise Refuse(f": {what} is the whole tuple a {value.kind} layer returns; use its item [0]")
         if isinstance(arg, (int, float)):
@@ -161,6 +171,7 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         result = node.args[0]
         items = list(result) if isinstance(result, (tuple, list)) else [result]
         outputs: dict[str, str] = {}
+        seen = {}
         for index, item in enumerate(items):
             value = self.env.get(item, POISON) if isinstance(item, fx.Node) else item
             if value is POISON:
@@ -174,9 +185,10 @@ class TorchImporter(ModuleCalls, FunctionCalls):
             if self.builder.nodes[value.node].type == "Input":
                 self.problems.append(f"{label} is the input itself; nothing is computed")
                 continue
-            if value.node in outputs.values():
+            if (value.node, value.port) in seen:
                 self.problems.append(f"{label} repeats another output")
                 continue
+            seen[(value.node, value.port)] = f"output_{index}"  # a Split's pieces: one node, several outputs
             outputs[f"output_{index}"] = value.node
         for node_id in self.builder.settle_recurrent(self.rnn_used, "last"):
             self.problems.append(f"'{node_id}': both the whole sequence and the last step of one recurrent "
@@ -186,7 +198,8 @@ class TorchImporter(ModuleCalls, FunctionCalls):
         for label in self.builder.prune_to_outputs(outputs):
             self.problems.append(f"{label.replace('_', ' ')} ('{outputs[label]}') is also used inside the model; "
                                  "a Neurocanvas model outputs only values no other node reads")
-        return outputs
+        ports = {label: port for (_, port), label in seen.items()}  # a Split's pieces, as CompiledGraph names them
+        return {label: node if ports[label] == "out" else f"{node}_{ports[label]}" for label, node in outputs.items()}
 
 
 def _describe(node: fx.Node, module: nn.Module | None = None) -> str:

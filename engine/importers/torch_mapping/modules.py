@@ -200,6 +200,7 @@ MODULE_TYPES = {
     nn.LSTM: _recurrent, nn.GRU: _recurrent,
     nn.MultiheadAttention: _attention, nn.TransformerEncoderLayer: _encoder_layer,
     nn.Flatten: _simple("Flatten", "start_dim", "end_dim"),
+    nn.Unflatten: _simple("Unflatten", "dim", "unflattened_size"),
     nn.ReLU: _simple("ReLU"), nn.LeakyReLU: _simple("LeakyReLU", "negative_slope"), nn.ELU: _simple("ELU", "alpha"),
     nn.GELU: _simple("GELU", "approximate"), nn.SiLU: _simple("SiLU"), nn.Sigmoid: _simple("Sigmoid"),
     nn.Tanh: _simple("Tanh"), nn.Softmax: _simple("Softmax", "dim"), nn.LogSoftmax: _simple("LogSoftmax", "dim"),
