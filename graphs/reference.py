@@ -1,6 +1,7 @@
 """The catalogue as a Markdown reference (docs/catalogue.md), generated from the data itself.
 
-`python -m graphs.reference > docs/catalogue.md` regenerates it; a test keeps it current.
+`python -m graphs.reference > docs/catalogue.md` regenerates it; `python -m graphs.reference --readme`
+rewrites the README's table of node types by category. Tests keep both current.
 """
 
 from __future__ import annotations
@@ -48,5 +49,31 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
+README_NOTES = {"MultiheadAttention": "MultiheadAttention (self-attention)"}  # shown after a name in the README
+
+
+def readme_table() -> str:
+    """The README's "### The catalogue" table: every category with its node types, in catalogue order."""
+    rows = ["| Category | Node types |", "|---|---|"]
+    for category in CATEGORIES:
+        names = [README_NOTES.get(name, name) for name, spec in CATALOGUE.items() if spec.category == category]
+        rows.append(f"| {category} | {', '.join(names)} |")
+    return "\n".join(rows)
+
+
+def rewrite_readme(text: str) -> str:
+    """`text` (the README) with its catalogue table replaced by `readme_table()`."""
+    start = text.index("| Category | Node types |")
+    end = text.index("\n\n", start)
+    return text[:start] + readme_table() + text[end:]
+
+
 if __name__ == "__main__":
-    print(markdown(), end="")
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:] == ["--readme"]:
+        readme = Path(__file__).resolve().parents[1] / "README.md"
+        readme.write_text(rewrite_readme(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(markdown(), end="")
