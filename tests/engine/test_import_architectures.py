@@ -1,0 +1,149 @@
+"""Standard architectures, written as torchvision and the PyTorch tutorials write them, import from torch.fx
+and from both of torch's ONNX exporters (the legacy one at opset 17, the default dynamo one) and reproduce
+the original within 1e-5: the importers' own verification and a direct comparison on other random inputs."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.importers.onnx_import import import_onnx, verify_import
+from engine.importers.torch_import import import_module, verify_module_import
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TOLERANCE = 1e-5
+EXPORTERS = ["fx", "torchscript", "dynamo"]
+
+
+@pytest.fixture(scope="module")
+def arch():
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        import architectures
+
+        yield architectures
+    finally:
+        sys.path.remove(str(FIXTURES))
+
+
+def trained_looking(module):
+    """Non-trivial normalisation statistics and affine weights, so eval mode exercises them."""
+    torch.manual_seed(1)
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+            layer.running_mean.uniform_(-0.5, 0.5)
+            layer.running_var.uniform_(0.5, 2.0)
+        if isinstance(layer, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm)):
+            layer.weight.data.uniform_(0.5, 1.5)
+            layer.bias.data.uniform_(-0.2, 0.2)
+    return module.eval()
+
+
+def random_inputs(shapes, seed, batch=3):
+    torch.manual_seed(seed)
+    return [torch.randint(0, 50, (batch, *shape)) if dtype == "int64" else torch.randn(batch, *shape)
+            for shape, dtype in shapes]
+
+
+def as_tuple(outputs):
+    return outputs if isinstance(outputs, tuple) else (outputs,)
+
+
+def import_from(exporter, module, shapes, tmp_path):
+    """Import `module` through `exporter`, checked by the importer's own verification."""
+    dtypes = [dtype for _, dtype in shapes]
+    if exporter == "fx":
+        result = import_module(module, [shape for shape, _ in shapes], input_dtypes=dtypes)
+        assert verify_module_import(module, result).difference <= TOLERANCE
+        return result
+    path = tmp_path / f"{type(module).__name__}.onnx"
+    example = tuple(random_inputs(shapes, seed=0, batch=2))
+    names = [f"input_{i}" for i in range(len(shapes))]
+    options = {"external_data": False} if exporter == "dynamo" else {"opset_version": 17}
+    torch.onnx.export(module, example, str(path), dynamo=exporter == "dynamo", input_names=names, **options)
+    result = import_onnx(path)
+    verification = verify_import(path, result)
+    assert verification is not None and verification.difference <= TOLERANCE
+    return result
+
+
+def assert_reproduces(module, result, shapes):
+    """The imported graph and the original agree on inputs the verification did not use."""
+    inputs = random_inputs(shapes, seed=7)
+    with torch.no_grad():
+        want, got = as_tuple(module(*inputs)), as_tuple(result.compiled.model(*inputs))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, atol=TOLERANCE, rtol=0)
+
+
+def node_types(result):
+    return {node.type for node in result.project.graph.nodes()}
+
+
+IMAGE = [((3, 16, 16), "float32")]
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_efficientnet_squeeze_excitation(arch, exporter, tmp_path):
+    torch.manual_seed(0)
+    module = trained_looking(arch.EfficientNetSE())
+    result = import_from(exporter, module, IMAGE, tmp_path)
+    assert_reproduces(module, result, IMAGE)
+    assert {"Conv2d", "SiLU", "Sigmoid", "Multiply"} <= node_types(result)
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_audio_cnn_1d(arch, exporter, tmp_path):
+    torch.manual_seed(0)
+    module = trained_looking(arch.AudioCNN())
+    shapes = [((1, 400), "float32")]
+    result = import_from(exporter, module, shapes, tmp_path)
+    assert_reproduces(module, result, shapes)
+    assert {"Conv1d", "MaxPool1d"} <= node_types(result)  # the legacy exporter folds BatchNorm1d
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_transformer_text_classifier(arch, exporter, tmp_path):
+    torch.manual_seed(0)
+    module = trained_looking(arch.TransformerClassifier())
+    shapes = [((12,), "int64")]
+    result = import_from(exporter, module, shapes, tmp_path)
+    assert_reproduces(module, result, shapes)
+    assert "Embedding" in node_types(result)
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_vision_transformer(arch, exporter, tmp_path):
+    torch.manual_seed(0)
+    module = trained_looking(arch.VisionTransformer())
+    result = import_from(exporter, module, IMAGE, tmp_path)
+    assert_reproduces(module, result, IMAGE)
+    assert {"Conv2d", "Parameter"} <= node_types(result)
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_mobilenet_v2(arch, exporter, tmp_path):
+    torch.manual_seed(0)
+    module = trained_looking(arch.MobileNetV2())
+    result = import_from(exporter, module, IMAGE, tmp_path)
+    assert_reproduces(module, result, IMAGE)
+    assert "ReLU6" in node_types(result)
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_unet_with_interpolate(arch, exporter, tmp_path):
+    torch.manual_seed(0)
+    module = trained_looking(arch.UNet())
+    result = import_from(exporter, module, IMAGE, tmp_path)
+    assert_reproduces(module, result, IMAGE)
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_vae(arch, exporter, tmp_path):
+    torch.manual_seed(0)
+    module = trained_looking(arch.VAE(sample_in_eval=False))
+    shapes = [((20,), "float32")]
+    result = import_from(exporter, module, shapes, tmp_path)
+    assert_reproduces(module, result, shapes)
