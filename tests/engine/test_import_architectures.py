@@ -82,6 +82,19 @@ def node_types(result):
     return {node.type for node in result.project.graph.nodes()}
 
 
+def assert_attention_weights_are_the_modules(module, result):
+    """The exporters write attention as MatMul/Softmax with the heads folded into the batch: each one comes back
+    as one MultiheadAttention node holding the module's own weights, bit for bit."""
+    graph = result.project.graph
+    imported = [node.id for node in graph.nodes() if node.type == "MultiheadAttention"]
+    originals = [layer for layer in module.modules() if isinstance(layer, torch.nn.MultiheadAttention)]
+    assert len(imported) == len(originals)
+    order = {node_id: i for i, node_id in enumerate(graph.node_ids())}
+    for node_id, layer in zip(sorted(imported, key=order.get), originals):
+        for name, tensor in layer.state_dict().items():
+            assert torch.equal(result.weights[f"{node_id}.{name}"], tensor), (node_id, name)
+
+
 IMAGE = [((3, 16, 16), "float32")]
 
 
@@ -112,6 +125,8 @@ def test_transformer_text_classifier(arch, exporter, tmp_path):
     result = import_from(exporter, module, shapes, tmp_path)
     assert_reproduces(module, result, shapes)
     assert "Embedding" in node_types(result)
+    if exporter != "fx":
+        assert_attention_weights_are_the_modules(module, result)
 
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
@@ -121,6 +136,8 @@ def test_vision_transformer(arch, exporter, tmp_path):
     result = import_from(exporter, module, IMAGE, tmp_path)
     assert_reproduces(module, result, IMAGE)
     assert {"Conv2d", "Parameter"} <= node_types(result)
+    if exporter != "fx":
+        assert_attention_weights_are_the_modules(module, result)
 
 
 @pytest.mark.parametrize("exporter", EXPORTERS)

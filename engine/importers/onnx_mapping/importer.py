@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.importers.common import BATCH, POISON, GraphBuilder, ImportRefused, ImportResult, Refuse, Value
 from engine.importers.onnx_mapping.activation_chains import ActivationChains
+from engine.importers.onnx_mapping.attention_patterns import AttentionPatterns
 from engine.importers.onnx_mapping.elementwise_ops import ElementwiseOps
 from engine.importers.onnx_mapping.layer_ops import LayerOps
 from engine.importers.onnx_mapping.reading import ModelReading
@@ -36,7 +37,7 @@ from engine.importers.onnx_mapping.values import (
 from graphs.errors import GraphError
 
 
-class OnnxImporter(TensorOps, ModelReading, ActivationChains, ElementwiseOps, LayerOps, ShapeOps, RecurrentOps):
+class OnnxImporter(TensorOps, ModelReading, AttentionPatterns, ActivationChains, ElementwiseOps, LayerOps, ShapeOps, RecurrentOps):
     def __init__(self, model, source: str):
         import onnx
 
@@ -59,6 +60,7 @@ class OnnxImporter(TensorOps, ModelReading, ActivationChains, ElementwiseOps, La
         self.inputs: dict[str, str] = {}
         self.fixed_batch: int | None = None
         self.notes: list[str] = []
+        self.fused_layers: dict[str, tuple] = {}  # fused node's output -> (params, weights)
 
     # ---- driver -----------------------------------------------------------
     def run(self, name: str) -> ImportResult:
@@ -70,6 +72,7 @@ class OnnxImporter(TensorOps, ModelReading, ActivationChains, ElementwiseOps, La
         self.consumers.update(o.name for o in self.graph.output)
         self._read_inputs()
         live = self._fold(live)
+        live = self._fuse_attention(live)
         live = self._fuse_activations(live)
         for node in live:
             self._convert(node)

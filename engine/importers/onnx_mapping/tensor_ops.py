@@ -76,6 +76,8 @@ class TensorOps:
         if constant.ndim > rank + 1:
             raise Refuse(f": the constant of shape {list(constant.shape)} has more dims than its input")
         full = constant.reshape((1,) * (rank + 1 - constant.ndim) + constant.shape)
+        if full.shape[0] != 1 and (full == full[:1]).all():
+            full = full[:1]  # repeated over the batch of a fixed-batch export (a class token expanded)
         if full.shape[0] != 1:
             raise Refuse(f": the constant of shape {list(constant.shape)} differs along the batch")
         tensor = torch.as_tensor(full.astype(np.float32))
