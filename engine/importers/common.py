@@ -202,9 +202,24 @@ class GraphBuilder:
         return both
 
     def prune_to_outputs(self, outputs: dict[str, str]) -> list[str]:
-        """Drop nodes that feed no output; return the names (keys of `outputs`) of outputs other nodes read."""
+        """Drop nodes that feed no output. An output other nodes also read (a VAE's mu, a feature returned
+        beside the logits) gets a same-shape Reshape of its own, since a model's outputs are its sinks;
+        returns the names (keys of `outputs`) of such outputs that cannot have one (a node of several outputs)."""
         self.prune(set(outputs.values()))
-        return [name for name, node_id in outputs.items() if self.consumers(node_id)]
+        kept = []
+        for name, node_id in outputs.items():
+            node = self.nodes[node_id]
+            if not self.consumers(node_id):
+                continue
+            if node.type == "Input" or len(CATALOGUE[node.type].output_ports(node.params)) != 1:
+                kept.append(name)
+                continue
+            outputs[name] = self.add("Reshape", {"shape": list(node.spec.shape)}, [Value(node_id, node.spec)],
+                                     f"{node_id}_out").node
+        # the compiled model returns its sinks in document order: the outputs' own order
+        sinks = [node_id for node_id in dict.fromkeys(outputs.values()) if not self.consumers(node_id)]
+        self.nodes = {**{k: v for k, v in self.nodes.items() if k not in sinks}, **{k: self.nodes[k] for k in sinks}}
+        return kept
 
     # ---- result ----------------------------------------------------------
     def graph(self) -> Graph:

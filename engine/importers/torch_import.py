@@ -51,6 +51,7 @@ from engine.importers.common import (
 )
 from engine.importers.torch_mapping.importer import TorchImporter
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES
+from engine.importers.torch_mapping.sampling import zero_noise
 from engine.importers.torch_mapping.tracing import trace_for_import, user_frame
 
 __all__ = ["import_module", "import_torch_class", "import_torch_file", "load_module_class", "parse_shape",
@@ -141,8 +142,10 @@ def verify_module_import(module: nn.Module, result: ImportResult, batch: int = 2
     was_training = module.training
     module.eval()
     try:
+        sampled = any(n.type == "Sample" for n in result.project.graph.nodes())
         with torch.no_grad():
-            expected = module(*ordered)
+            with zero_noise(sampled):  # Sample passes the mean in eval; a module sampling in eval is held to it
+                expected = module(*ordered)
             got = compiled.model(*inputs)
     finally:
         module.train(was_training)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.importers.common import ImportRefused
 from engine.importers.onnx_import import import_onnx, verify_import
 from engine.importers.torch_import import import_module, verify_module_import
 
@@ -164,3 +165,42 @@ def test_vae(arch, exporter, tmp_path):
     shapes = [((20,), "float32")]
     result = import_from(exporter, module, shapes, tmp_path)
     assert_reproduces(module, result, shapes)
+
+
+def test_vae_sampling_in_eval_too_imports_as_a_sample_node_from_fx(arch):
+    """pytorch/examples' VAE draws noise in eval as well: its reparameterisation becomes one Sample node, which
+    draws the same noise in training and passes the mean in eval; the import is checked with the noise at zero
+    (and says so), and in training mode, from one seed, the imported graph samples exactly as the module does."""
+    torch.manual_seed(0)
+    module = arch.VAE(sample_in_eval=True).eval()
+    result = import_module(module, [(20,)])
+    graph = result.project.graph
+    samples = [node for node in graph.nodes() if node.type == "Sample"]
+    assert len(samples) == 1 and [v.source for v in graph.in_edges(samples[0].id)] == ["fc21", "fc22"]
+    assert "randn" not in " ".join(node.type for node in graph.nodes())
+    assert any("is a Sample node" in note and "noise at zero" in note for note in result.notes)
+    assert verify_module_import(module, result).difference <= TOLERANCE
+    x = torch.randn(3, 20)
+    with torch.no_grad():
+        result.compiled.model.eval()
+        recon, mu, logvar = result.compiled.model(x)
+        torch.testing.assert_close(mu, module.fc21(torch.relu(module.fc1(x))), atol=TOLERANCE, rtol=0)
+        module.train(), result.compiled.model.train()
+        torch.manual_seed(5)
+        want = module(x)
+        torch.manual_seed(5)
+        got = result.compiled.model(x)
+        module.eval(), result.compiled.model.eval()
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, atol=TOLERANCE, rtol=0)
+    assert not torch.allclose(want[0], recon)  # the training-mode run did sample
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_vae_sampling_in_eval_is_refused_from_onnx(arch, exporter, tmp_path):
+    """Exported in eval mode, the noise is a RandomNormalLike node: nothing could check it, so nothing is written."""
+    torch.manual_seed(0)
+    module = arch.VAE(sample_in_eval=True).eval()
+    with pytest.raises(ImportRefused, match="RandomNormalLike") as refusal:
+        import_from(exporter, module, [((20,), "float32")], tmp_path)
+    assert "Nothing was imported" in str(refusal.value)
