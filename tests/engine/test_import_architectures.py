@@ -97,74 +97,30 @@ def assert_attention_weights_are_the_modules(module, result):
 
 
 IMAGE = [((3, 16, 16), "float32")]
+# model -> (how to build it from the fixtures module, its inputs (shape without the batch, dtype), node types
+# every import of it has)
+MODELS = {
+    "efficientnet_squeeze_excitation": (lambda a: a.EfficientNetSE(), IMAGE, {"Conv2d", "SiLU", "Sigmoid", "Multiply"}),
+    "audio_cnn_1d": (lambda a: a.AudioCNN(), [((1, 400), "float32")], {"Conv1d", "MaxPool1d"}),  # legacy folds BN
+    "transformer_text_classifier": (lambda a: a.TransformerClassifier(), [((12,), "int64")], {"Embedding"}),
+    "vision_transformer": (lambda a: a.VisionTransformer(), IMAGE, {"Conv2d", "Parameter"}),
+    "mobilenet_v2": (lambda a: a.MobileNetV2(), IMAGE, {"Conv2d", "ReLU6"}),
+    "unet_with_interpolate": (lambda a: a.UNet(), IMAGE, {"Conv2d", "Concat"}),
+    "vae_sampling_while_training": (lambda a: a.VAE(sample_in_eval=False), [((20,), "float32")], {"Linear"}),
+}
 
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
-def test_efficientnet_squeeze_excitation(arch, exporter, tmp_path):
+@pytest.mark.parametrize("model", MODELS)
+def test_architecture_imports_exactly(arch, model, exporter, tmp_path):
+    build, shapes, types = MODELS[model]
     torch.manual_seed(0)
-    module = trained_looking(arch.EfficientNetSE())
-    result = import_from(exporter, module, IMAGE, tmp_path)
-    assert_reproduces(module, result, IMAGE)
-    assert {"Conv2d", "SiLU", "Sigmoid", "Multiply"} <= node_types(result)
-
-
-@pytest.mark.parametrize("exporter", EXPORTERS)
-def test_audio_cnn_1d(arch, exporter, tmp_path):
-    torch.manual_seed(0)
-    module = trained_looking(arch.AudioCNN())
-    shapes = [((1, 400), "float32")]
+    module = trained_looking(build(arch))
     result = import_from(exporter, module, shapes, tmp_path)
     assert_reproduces(module, result, shapes)
-    assert {"Conv1d", "MaxPool1d"} <= node_types(result)  # the legacy exporter folds BatchNorm1d
-
-
-@pytest.mark.parametrize("exporter", EXPORTERS)
-def test_transformer_text_classifier(arch, exporter, tmp_path):
-    torch.manual_seed(0)
-    module = trained_looking(arch.TransformerClassifier())
-    shapes = [((12,), "int64")]
-    result = import_from(exporter, module, shapes, tmp_path)
-    assert_reproduces(module, result, shapes)
-    assert "Embedding" in node_types(result)
+    assert types <= node_types(result)
     if exporter != "fx":
         assert_attention_weights_are_the_modules(module, result)
-
-
-@pytest.mark.parametrize("exporter", EXPORTERS)
-def test_vision_transformer(arch, exporter, tmp_path):
-    torch.manual_seed(0)
-    module = trained_looking(arch.VisionTransformer())
-    result = import_from(exporter, module, IMAGE, tmp_path)
-    assert_reproduces(module, result, IMAGE)
-    assert {"Conv2d", "Parameter"} <= node_types(result)
-    if exporter != "fx":
-        assert_attention_weights_are_the_modules(module, result)
-
-
-@pytest.mark.parametrize("exporter", EXPORTERS)
-def test_mobilenet_v2(arch, exporter, tmp_path):
-    torch.manual_seed(0)
-    module = trained_looking(arch.MobileNetV2())
-    result = import_from(exporter, module, IMAGE, tmp_path)
-    assert_reproduces(module, result, IMAGE)
-    assert "ReLU6" in node_types(result)
-
-
-@pytest.mark.parametrize("exporter", EXPORTERS)
-def test_unet_with_interpolate(arch, exporter, tmp_path):
-    torch.manual_seed(0)
-    module = trained_looking(arch.UNet())
-    result = import_from(exporter, module, IMAGE, tmp_path)
-    assert_reproduces(module, result, IMAGE)
-
-
-@pytest.mark.parametrize("exporter", EXPORTERS)
-def test_vae(arch, exporter, tmp_path):
-    torch.manual_seed(0)
-    module = trained_looking(arch.VAE(sample_in_eval=False))
-    shapes = [((20,), "float32")]
-    result = import_from(exporter, module, shapes, tmp_path)
-    assert_reproduces(module, result, shapes)
 
 
 def test_vae_sampling_in_eval_too_imports_as_a_sample_node_from_fx(arch):
