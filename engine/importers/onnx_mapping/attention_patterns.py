@@ -9,7 +9,7 @@ not from its spelling: the model runs once in onnxruntime with the region's tens
 values and the output projection are fitted as affine maps (least squares in float64), and each fitted
 matrix is replaced by the file's own weights where they match. The region is fused only if a
 MultiheadAttention built from those weights reproduces y within 1e-5; otherwise it is left to the op-by-op
-mapping, which then explains the refusal. A mixin of `OnnxImporter`; `ElementwiseOps._op_fused` adds the node.
+mapping, which then explains the refusal. A mixin of `OnnxImporter`; `_fused_MultiheadAttention` adds the node.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class AttentionPatterns:
         """Replace each self-attention region by one fused MultiheadAttention node; returns the nodes to map."""
         from onnx import helper
 
+        self.fused_layers: dict[str, tuple] = {}  # a fused node's output -> (params, weights)
         softmaxes = [n for n in live if n.op_type == "Softmax" and n.domain in ("", "ai.onnx")]
         if not softmaxes:
             return live
@@ -60,6 +61,10 @@ class AttentionPatterns:
             drop |= {id(n) for n in region}
             self.consumers[x] -= sum(name == x for n in region for name in n.input) - 1
         return [replace.get(id(n), n) for n in live if id(n) not in drop or id(n) in replace]
+
+    def _fused_MultiheadAttention(self, node, ins, a):  # noqa: N802 - named after the node type it adds
+        params, weights = self.fused_layers[node.output[0]]
+        return [self._add("MultiheadAttention", params, [self._dyn(ins[0]).value], node, weights)]
 
     # ---- structure -------------------------------------------------------------------------
     def _data_tensors(self, live) -> set[str]:

@@ -49,8 +49,10 @@ class ElementwiseOps:
         return self._activation("GELU", lambda a: {"approximate": a.get("approximate", "none")})
 
     def _op_fused(self, node, ins, a):
-        params, weights = self.fused_layers.get(node.output[0], (a, None))
-        return [self._add(node.op_type, params, [self._dyn(ins[0]).value], node, weights)]
+        special = getattr(self, f"_fused_{node.op_type}", None)  # a fusion whose params need the input
+        if special is not None:
+            return special(node, ins, a)
+        return [self._add(node.op_type, a, [self._dyn(ins[0]).value], node)]
 
     def _op_Softmax(self, node, ins, a):
         return self._softmax(node, ins, a, "Softmax")

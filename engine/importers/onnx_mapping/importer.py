@@ -60,7 +60,6 @@ class OnnxImporter(TensorOps, ModelReading, AttentionPatterns, ActivationChains,
         self.inputs: dict[str, str] = {}
         self.fixed_batch: int | None = None
         self.notes: list[str] = []
-        self.fused_layers: dict[str, tuple] = {}  # fused node's output -> (params, weights)
 
     # ---- driver -----------------------------------------------------------
     def run(self, name: str) -> ImportResult:
