@@ -16,6 +16,7 @@ Dimension conventions (documented in the README):
 from __future__ import annotations
 
 from graphs.errors import UnknownNodeTypeError, quoted
+from graphs.families import losses
 from graphs.node_type import (  # noqa: F401  (DTYPES and NodeType are read from here too)
     DTYPES,
     NodeType,
@@ -86,8 +87,12 @@ _LOSS_PORTS = ("input", "target")
 _ACT = "Activations"
 
 
-def _loss(name, *params, doc=""):
-    return NodeType(name, "Losses", (*params, _REDUCTION), _LOSS_PORTS, ("out",), doc)
+def _loss(name, *params, doc="", optional=()):
+    return NodeType(name, "Losses", (*params, _REDUCTION, losses.LOSS_WEIGHT), _LOSS_PORTS, ("out",), doc,
+                    optional=optional)
+
+
+_NO_TARGET = "; leave target open for zeros (a regulariser on the input)"
 
 
 def _activation(name, *params, doc=""):
@@ -197,12 +202,15 @@ _TYPES = [
     _loss("CrossEntropyLoss", float_param("label_smoothing", 0.0, 0.0, 1.0),
           doc="Logits [C] (or [C, d...]) against class indices [] (or [d...]) or probabilities [C]."),
     _loss("NLLLoss", doc="Log-probabilities [C] against class indices []."),
-    _loss("MSELoss", doc="Mean squared error; input and target have the same shape."),
-    _loss("L1Loss", doc="Mean absolute error; input and target have the same shape."),
+    _loss("MSELoss", doc="Mean squared error; input and target have the same shape" + _NO_TARGET + ".",
+          optional=("target",)),
+    _loss("L1Loss", doc="Mean absolute error; input and target have the same shape" + _NO_TARGET + ".",
+          optional=("target",)),
     _loss("SmoothL1Loss", float_param("beta", 1.0, 0.0), doc="Smooth L1; input and target have the same shape."),
     _loss("HuberLoss", float_param("delta", 1.0, 0.0), doc="Huber loss; input and target have the same shape."),
     _loss("BCEWithLogitsLoss", doc="Binary cross-entropy on logits; target holds floats in [0, 1]."),
     _loss("BCELoss", doc="Binary cross-entropy on probabilities; target holds floats in [0, 1]."),
+    *losses.TYPES,
 ]
 
 CATALOGUE: dict[str, NodeType] = {t.name: t for t in _TYPES}

@@ -20,6 +20,7 @@ from engine.modules import build_module
 from engine.shape_rules import TensorSpec, infer_node
 from graphs import CATALOGUE, Graph
 from graphs.errors import ShapeError
+from tests.engine import seqloss_cases
 
 BATCH = 2
 # Rules stricter than torch on purpose, where torch only warns or broadcasts silently:
@@ -195,6 +196,8 @@ CASES = {
     "Softmax": single(fixed(dim=st.integers(-5, 5))), "LogSoftmax": single(fixed(dim=st.integers(-5, 5))),
     **{name: single(fixed()) for name in ("ReLU", "SiLU", "Sigmoid", "Tanh")},
     **{name: loss_case(name) for name in LOSSES},
+    **{name: seqloss_cases.open_target_case(loss_case(name)) for name in seqloss_cases.OPEN_TARGET},
+    **seqloss_cases.CASES,
 }
 
 
@@ -208,6 +211,9 @@ def test_every_computing_node_type_has_a_case():
 
 def make_tensor(spec: TensorSpec, type_name: str, params: dict, port: str, inputs: dict, batch=BATCH):
     shape = (batch, *spec.shape)
+    special = seqloss_cases.make_tensor(spec, type_name, params, port, inputs, batch)
+    if special is not None:
+        return special
     if spec.dtype == "int64":
         if type_name == "Embedding":
             return torch.randint(0, params["num_embeddings"], shape)
@@ -221,6 +227,9 @@ def make_tensor(spec: TensorSpec, type_name: str, params: dict, port: str, input
 def torch_apply(type_name, params, specs, tensors):
     """The oracle: apply the real torch module or op eagerly. Returns (output, parameter count)."""
     args = list(tensors.values())
+    applied = seqloss_cases.apply(type_name, params, specs, tensors)
+    if applied is not None:
+        return applied
     if type_name in ("Add", "Multiply"):
         out = args[0]
         for other in args[1:]:

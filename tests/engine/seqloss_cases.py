@@ -1,0 +1,112 @@
+"""Property-test cases for the sequence and loss types of graphs/families/ (tests/engine/test_shape_property.py
+draws them): per type, a strategy of (params, input specs by port), and where the generic oracle would not do,
+how torch applies the type (`apply`) and which values its inputs must hold (`make_tensor`)."""
+
+import torch
+import torch.nn.functional as F
+from hypothesis import strategies as st
+
+from engine.modules import build_module
+from engine.shape_rules import TensorSpec
+
+sizes = st.integers(1, 4)
+
+
+def shapes(min_rank=0, max_rank=3):
+    return st.lists(sizes, min_size=min_rank, max_size=max_rank).map(tuple)
+
+
+@st.composite
+def ports_case(draw, ports, params=None, base_rank=(0, 3), dtypes=None, related=None):
+    """Specs for `ports`, usually all of one base shape (or `related(base)` per port), sometimes any shape."""
+    base = draw(shapes(*base_rank))
+    specs = {}
+    for port in ports:
+        dtype = (dtypes or {}).get(port, "float32")
+        if draw(st.integers(0, 5)) == 0:
+            dtype = draw(st.sampled_from(["float32", "int64"]))
+        shape = related(port, base) if related else base
+        if draw(st.integers(0, 5)) == 0:
+            shape = draw(shapes(0, 3))
+        specs[port] = TensorSpec(tuple(shape), dtype)
+    drawn = {"reduction": draw(st.sampled_from(["mean", "sum"]))}
+    for name, strategy in (params or {}).items():
+        drawn[name] = draw(strategy)
+    return drawn, specs
+
+
+def _gaussian_var(port, base):
+    if port != "var" or not base:
+        return base
+    return [base, base[:-1], (*base[:-1], 1)][len(base) % 3]
+
+
+def _class_target(port, base):
+    return () if port == "target" else base
+
+
+CASES = {
+    "KLDivLoss": ports_case(("input", "target"), {"log_target": st.booleans(),
+                                                  "reduction": st.sampled_from(["mean", "sum", "batchmean"])}),
+    "PoissonNLLLoss": ports_case(("input", "target"), {"log_input": st.booleans(), "full": st.booleans()}),
+    "GaussianNLLLoss": ports_case(("input", "target", "var"), {"full": st.booleans()}, related=_gaussian_var),
+    "CosineEmbeddingLoss": ports_case(("input1", "input2", "target"), {"margin": st.sampled_from([0.0, 0.5])},
+                                      base_rank=(1, 1), related=lambda p, b: () if p == "target" else b,
+                                      dtypes={"target": "int64"}),
+    "MarginRankingLoss": ports_case(("input1", "input2", "target"), {"margin": st.sampled_from([0.0, 0.5])}),
+    "TripletMarginLoss": ports_case(("anchor", "positive", "negative"),
+                                    {"margin": st.sampled_from([1.0, 0.5]), "swap": st.booleans()}, (1, 2)),
+    "MultiLabelSoftMarginLoss": ports_case(("input", "target"), base_rank=(1, 2)),
+    "MultiMarginLoss": ports_case(("input", "target"), {"p": st.integers(1, 2)}, base_rank=(1, 2),
+                                  related=_class_target, dtypes={"target": "int64"}),
+    "SoftMarginLoss": ports_case(("input", "target")),
+    "CTCLoss": ports_case(("log_probs", "targets"), {"blank": st.integers(0, 4), "zero_infinity": st.booleans()},
+                          base_rank=(2, 2), related=lambda p, b: b[:1] if p == "targets" else b,
+                          dtypes={"targets": "int64"}),
+}
+# losses whose target may be left open (zeros): drawn both ways
+OPEN_TARGET = ("MSELoss", "L1Loss")
+
+
+def open_target_case(generic):
+    return st.one_of(generic, generic.map(lambda case: (case[0], {"input": case[1]["input"]})))
+
+
+def make_tensor(spec: TensorSpec, type_name: str, params: dict, port: str, inputs: dict, batch: int):
+    """Values the type needs on `port` (positive variances, valid class indices, log-probabilities), or
+    None for the generic ones."""
+    shape = (batch, *spec.shape)
+    if type_name == "GaussianNLLLoss" and port == "var" and spec.dtype == "float32":
+        return torch.rand(shape) + 0.1
+    if type_name in ("CosineEmbeddingLoss", "MarginRankingLoss", "SoftMarginLoss") and port == "target":
+        signs = torch.randint(0, 2, shape) * 2 - 1
+        return signs if spec.dtype == "int64" else signs.float()
+    if type_name == "MultiMarginLoss" and spec.dtype == "int64":
+        scores = inputs["input"].shape
+        return torch.randint(0, scores[0] if scores else 1, shape)
+    if type_name == "CTCLoss" and spec.dtype == "int64":
+        classes = inputs["log_probs"].shape[-1] if inputs["log_probs"].shape else 1
+        return torch.randint(0, classes, shape)
+    if type_name == "CTCLoss" and port == "log_probs":
+        return torch.randn(shape).log_softmax(-1)
+    if type_name in CASES and spec.dtype == "int64":
+        return torch.randint(0, 2, shape)
+    if type_name == "MultiLabelSoftMarginLoss" and port == "target":
+        return torch.randint(0, 2, shape).float()
+    return None
+
+
+def apply(type_name: str, params: dict, specs: dict, tensors: dict):
+    """(output, parameter count) from torch itself, or None for the generic oracle."""
+    if type_name in OPEN_TARGET and "target" not in specs:
+        x = tensors["input"]
+        return build_module(type_name, params, specs)(x, torch.zeros_like(x)), 0
+    if type_name == "CTCLoss":
+        log_probs, targets = tensors["log_probs"], tensors["targets"]
+        lengths = [int((row != params["blank"]).sum()) for row in targets]
+        out = F.ctc_loss(log_probs.permute(1, 0, 2), targets, [log_probs.shape[1]] * len(targets), lengths,
+                         blank=params["blank"], reduction=params["reduction"], zero_infinity=params["zero_infinity"])
+        return out, 0
+    if type_name in CASES:
+        return build_module(type_name, params, specs)(*tensors.values()), 0
+    return None
