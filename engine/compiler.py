@@ -50,7 +50,7 @@ class LossSpec:
 class CompiledGraph:
     model: fx.GraphModule
     inputs: list[str]  # Input node ids, in forward's argument order
-    outputs: list[str]  # fx/ONNX names of the model outputs (the producing node ids)
+    outputs: list[str]  # fx/ONNX names of the model outputs (the node id, `{id}_{port}` for other ports)
     output_sources: list[tuple[str, str]]  # (node id, port) of each output
     losses: list[LossSpec] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
@@ -183,14 +183,24 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
             values[(node_id, "out")] = out
     outputs = [values[src] for src in output_sources]
     g.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
+    _drop_unused_steps(g)
     model = fx.GraphModule(modules, g, class_name="NeurocanvasModel")
     model.graph.lint()
 
     loss_specs = [_loss_spec(nodes[loss], nodes, sources, output_sources, shapes) for loss in losses]
     targets = list(dict.fromkeys(arg[1] for spec in loss_specs for arg in spec.arguments
                                  if arg and arg[0] == "target"))
-    return CompiledGraph(model, inputs, [src[0] for src in output_sources], output_sources, loss_specs, targets,
+    output_names = [node if port == "out" else f"{node}_{port}" for node, port in output_sources]
+    return CompiledGraph(model, inputs, output_names, output_sources, loss_specs, targets,
                          shapes, graph)
+
+
+def _drop_unused_steps(g: fx.Graph) -> None:
+    """Remove the helper steps nothing uses: a recurrent node's final state when no wire takes it. Every
+    node's own result is used (only the model outputs' ancestors are compiled), and helpers are pure."""
+    for node in reversed(list(g.nodes)):
+        if node.op in ("call_function", "call_method") and not node.users:
+            g.erase_node(node)
 
 
 def _loss_spec(node, nodes: dict, sources: dict, output_sources: list, shapes: InferenceResult) -> LossSpec:

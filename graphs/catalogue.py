@@ -16,7 +16,7 @@ Dimension conventions (documented in the README):
 from __future__ import annotations
 
 from graphs.errors import UnknownNodeTypeError, quoted
-from graphs.families import losses
+from graphs.families import losses, sequence
 from graphs.node_type import (  # noqa: F401  (DTYPES and NodeType are read from here too)
     DTYPES,
     NodeType,
@@ -99,18 +99,6 @@ def _activation(name, *params, doc=""):
     return NodeType(name, _ACT, tuple(params), doc=doc, key_params=tuple(p.name for p in params))
 
 
-def _recurrent(name):
-    return NodeType(
-        name, "Sequence",
-        (int_param("hidden_size", 64, 1, 65536), int_param("num_layers", 1, 1, 64), bool_param("bias", True),
-         float_param("dropout", 0.0, 0.0, 1.0), bool_param("bidirectional", False),
-         choice_param("output", "sequence", ("sequence", "last"),
-                 "'sequence' returns every time step [T, H]; 'last' only the final one [H]")),
-        doc=f"{name} over [T, features], batch first.", inferred={"input_size": ("in", -1)},
-        key_params=("hidden_size", "output"),
-    )
-
-
 _TYPES = [
     # Data
     NodeType("Input", "Data",
@@ -160,17 +148,19 @@ _TYPES = [
     NodeType("Dropout2d", "Normalisation", (float_param("p", 0.5, 0.0, 1.0),),
              doc="Zeroes whole channels of [C, H, W] with probability p.", key_params=("p",)),
     # Sequence
-    _recurrent("LSTM"),
-    _recurrent("GRU"),
+    sequence.recurrent("LSTM"),
+    sequence.recurrent("GRU"),
+    *sequence.TYPES,
     NodeType("MultiheadAttention", "Sequence",
-             (int_param("num_heads", 4, 1, 1024), float_param("dropout", 0.0, 0.0, 1.0), bool_param("bias", True)),
-             doc="Self-attention over [T, E] (query = key = value), batch first.",
+             (int_param("num_heads", 4, 1, 1024), float_param("dropout", 0.0, 0.0, 1.0), bool_param("bias", True),
+              sequence.CAUSAL),
+             doc="Self-attention over [T, E] (query = key = value), batch first; causal masks later positions.",
              inferred={"embed_dim": ("in", -1)}, key_params=("num_heads",)),
     NodeType("TransformerEncoderLayer", "Sequence",
              (int_param("nhead", 4, 1, 1024), int_param("dim_feedforward", 2048, 1, 1 << 20), float_param("dropout", 0.1, 0.0, 1.0),
               choice_param("activation", "relu", ("relu", "gelu")), float_param("layer_norm_eps", 1e-5, 0.0),
-              bool_param("norm_first", False), bool_param("bias", True)),
-             doc="One Transformer encoder layer over [T, d_model], batch first.",
+              bool_param("norm_first", False), bool_param("bias", True), sequence.CAUSAL),
+             doc="One Transformer encoder layer over [T, d_model], batch first; causal masks later positions.",
              inferred={"d_model": ("in", -1)},
              key_params=("nhead", "dim_feedforward")),
     # Shape and merge

@@ -50,10 +50,11 @@ SAMPLE_SIZE = 8  # every dim of a sample input: divisible by the default group a
 def sample_inputs(type_name: str) -> dict[str, TensorSpec] | None:
     """Input specs on which the type, with its default params, infers: [8, 8, 8, 8], [8, 8, 8], ... down to
     [8] (the highest rank first, so a ConvNd or PoolNd gets its channels-first input), float first, then
-    int64. None for a type with no inputs (Input, Target) or with no such input."""
+    int64; optional ports (a recurrent layer's initial state) are left open. None for a type with no inputs
+    (Input, Target) or with no such input."""
     spec = CATALOGUE[type_name]
     params = spec.resolve_params({})
-    ports = spec.input_ports(params)
+    ports = [port for port in spec.input_ports(params) if port not in spec.optional]
     if not ports:
         return None
     for dtype in ("float32", "int64"):

@@ -5,6 +5,7 @@ how torch applies the type (`apply`) and which values its inputs must hold (`mak
 import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
+from torch import nn
 
 from engine.modules import build_module
 from engine.shape_rules import TensorSpec
@@ -64,6 +65,43 @@ CASES = {
                           base_rank=(2, 2), related=lambda p, b: b[:1] if p == "targets" else b,
                           dtypes={"targets": "int64"}),
 }
+
+
+@st.composite
+def recurrent_case(draw, name):
+    """A sequence [T, F], and now and then an initial state (of the right shape, or not)."""
+    params = {"hidden_size": draw(st.integers(1, 5)), "num_layers": draw(st.integers(1, 2)), "bias": draw(st.booleans()),
+              "dropout": draw(st.sampled_from([0.0, 0.3])), "bidirectional": draw(st.booleans()),
+              "output": draw(st.sampled_from(["sequence", "last"]))}
+    if name == "RNN":
+        params["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+    specs = {"in": TensorSpec(draw(st.one_of(shapes(2, 2), shapes(1, 3))))}
+    state = (params["num_layers"] * (2 if params["bidirectional"] else 1), params["hidden_size"])
+    for port in ("h0", "c0") if name == "LSTM" else ("h0",):
+        if draw(st.booleans()):
+            specs[port] = TensorSpec(state if draw(st.integers(0, 4)) else draw(shapes(1, 2)))
+    return params, specs
+
+
+def attention_case(heads: str, **extra):
+    """Usually [T, E] with E a multiple of the heads, sometimes any shape."""
+    @st.composite
+    def build(draw):
+        params = draw(st.fixed_dictionaries({heads: st.integers(1, 4), "bias": st.booleans(),
+                                             "causal": st.booleans(), **extra}))
+        fitting = (draw(sizes), params[heads] * draw(st.integers(1, 2)))
+        return params, {"in": TensorSpec(draw(st.one_of(st.just(fitting), shapes(1, 3))))}
+    return build()
+
+
+CASES.update({
+    **{name: recurrent_case(name) for name in ("RNN", "LSTM", "GRU")},
+    "MultiheadAttention": attention_case("num_heads"),
+    "TransformerEncoderLayer": attention_case(
+        "nhead", dim_feedforward=st.integers(1, 8), dropout=st.just(0.0), activation=st.sampled_from(["relu", "gelu"]),
+        norm_first=st.booleans()),
+})
+RECURRENT = ("RNN", "LSTM", "GRU")
 # losses whose target may be left open (zeros): drawn both ways
 OPEN_TARGET = ("MSELoss", "L1Loss")
 
@@ -107,6 +145,23 @@ def apply(type_name: str, params: dict, specs: dict, tensors: dict):
         out = F.ctc_loss(log_probs.permute(1, 0, 2), targets, [log_probs.shape[1]] * len(targets), lengths,
                          blank=params["blank"], reduction=params["reduction"], zero_infinity=params["zero_infinity"])
         return out, 0
+    if type_name in RECURRENT:
+        module = build_module(type_name, params, specs)
+        count = sum(p.numel() for p in module.parameters())
+        states = [tensors[port].transpose(0, 1).contiguous() for port in ("h0", "c0") if port in tensors]
+        if type_name == "LSTM" and len(states) == 1:
+            raise ValueError("torch's LSTM takes (h0, c0) together")
+        call = (tensors["in"], *([tuple(states) if type_name == "LSTM" else states[0]] if states else []))
+        out = module(*call)[0]
+        return (out[:, -1] if params["output"] == "last" else out), count
+    if type_name in ("MultiheadAttention", "TransformerEncoderLayer"):
+        module = build_module(type_name, params, specs)
+        count = sum(p.numel() for p in module.parameters())
+        x = tensors["in"]
+        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1]) if params["causal"] else None
+        if type_name == "MultiheadAttention":
+            return module(x, x, x, need_weights=False, attn_mask=mask)[0], count
+        return module(x, src_mask=mask), count
     if type_name in CASES:
         return build_module(type_name, params, specs)(*tensors.values()), 0
     return None

@@ -1,4 +1,4 @@
-"""ONNX LSTM and GRU as Neurocanvas recurrent layers, with their gates reordered to torch's.
+"""ONNX RNN, LSTM and GRU as Neurocanvas recurrent layers, with their gates reordered to torch's.
 
 ONNX recurrent outputs are time-major ([T, directions, batch, hidden]); they
 become views of the layer's batch-first output, and picking the last step
@@ -42,12 +42,20 @@ class RecurrentOps:
             raise Refuse(": linear_before_reset=0 computes a different GRU from torch's")
         return self._recurrent(node, ins, a, "GRU", 3, [1, 0, 2], ("Sigmoid", "Tanh"))
 
-    def _recurrent(self, node, ins, a, type_name, gates, order, activations):
+    def _op_RNN(self, node, ins, a):
+        given = a.get("activations", ["Tanh"])
+        nonlinearity = {"Tanh": "tanh", "Relu": "relu"}.get(given[0])
+        if nonlinearity is None:
+            raise Refuse(f": its activation {given[0]} differs from torch's RNN (Tanh or Relu)")
+        return self._recurrent(node, ins, a, "RNN", 1, [0], (given[0],), {"nonlinearity": nonlinearity})
+
+    def _recurrent(self, node, ins, a, type_name, gates, order, activations, extra=None):
         direction = a.get("direction", "forward")
         directions = {"forward": 1, "bidirectional": 2}.get(direction)
         if directions is None:
             raise Refuse(f": direction '{direction}' has no torch equivalent (forward or bidirectional only)")
-        if list(a.get("activations", activations)) != list(activations[:len(a.get("activations", activations))]) \
+        given = a.get("activations", activations)  # one list per direction
+        if any(act != activations[i % len(activations)] for i, act in enumerate(given)) \
                 or a.get("activation_alpha") or a.get("activation_beta"):
             raise Refuse(f": its activations {a.get('activations')} differ from torch's {type_name}")
         if "clip" in a or int(a.get("input_forget", 0)):
@@ -95,7 +103,7 @@ class RecurrentOps:
                 weights[f"bias_ih_l0{suffix}"] = reorder(bias[d, :gates * hidden])
                 weights[f"bias_hh_l0{suffix}"] = reorder(bias[d, gates * hidden:])
         params = {"hidden_size": hidden, "num_layers": 1, "bias": bias is not None,
-                  "bidirectional": directions == 2, "output": "sequence"}
+                  "bidirectional": directions == 2, "output": "sequence", **(extra or {})}
         out = self._add(type_name, params, [seq.value], node, weights)
         node_id = out.value.node
         steps = seq.value.spec.shape[0]

@@ -16,7 +16,7 @@ from engine.errors import UserError
 from engine.importers.common import POISON, GraphBuilder, ImportRefused, ImportResult, Refuse, Value
 from engine.importers.torch_mapping.functions import FUNCTIONS, METHODS, FunctionCalls
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES, ModuleCalls
-from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence
+from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence, RecurrentState
 from graphs.errors import GraphError
 
 
@@ -142,6 +142,11 @@ class TorchImporter(ModuleCalls, FunctionCalls):
             return value
         if isinstance(value, LayerTuple):
             raise Refuse(f": {what} is the whole tuple a {value.kind} layer returns; use its item [0]")
+        if isinstance(value, RecurrentState) and value.batch_first:
+            return Value(value.node, value.spec, value.ports[0])
+        if isinstance(value, RecurrentState):
+            raise Refuse(f": {what} is the final state of recurrent layer '{value.node}', in torch's [layers, batch, "
+                         "hidden] layout; it maps only as another recurrent layer's initial state")
         if isinstance(arg, (int, float)):
             raise Refuse(f": {what} is the constant {arg}, and Neurocanvas has no constant node")
         raise Refuse(f": {what} is not a tensor computed from the inputs")

@@ -8,12 +8,15 @@ params, the module's own sizes to check). A mixin of `TorchImporter`.
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import nn
+from torch import fx, nn
 
 from engine.importers.common import Refuse, Value, compact_ints
-from engine.importers.torch_mapping.values import LayerTuple
+from engine.importers.torch_mapping.values import LayerTuple, RecurrentState
 from engine.modules import constructor
+from engine.shape_rules import TensorSpec
 from graphs.catalogue import CATALOGUE
+
+RECURRENT = ("RNN", "LSTM", "GRU")
 
 
 class ModuleCalls:
@@ -23,6 +26,9 @@ class ModuleCalls:
                          "each Neurocanvas node has its own weights")
         type_name, params, extra_args = MODULE_TYPES[type(module)](module)
         args = list(node.args)
+        states = []
+        if type_name in RECURRENT and len(args) == 2 and not any(v is not None for v in node.kwargs.values()):
+            states = self._initial_state(type_name, args.pop())
         if type_name == "MultiheadAttention":
             if len(args) < 3 or not (args[0] is args[1] is args[2]):
                 raise Refuse(": only self-attention, attn(x, x, x), maps to MultiheadAttention")
@@ -35,13 +41,34 @@ class ModuleCalls:
             raise Refuse(": it is called with more than one input (e.g. an initial state or a mask)")
         x = self.tensor(args[0])
         weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
-        value = self.add(type_name, params, [x], node, weights)
+        value = self.add(type_name, params, [x, *states], node, weights)
         self._check_sizes(node, module, type_name, value.node, x, extra_args)
-        if type_name in ("LSTM", "GRU"):
+        if type_name in RECURRENT:
             return LayerTuple(value.node, "rnn", value.spec)
         if type_name == "MultiheadAttention":
             return LayerTuple(value.node, "attention", value.spec)
         return value
+
+    def _initial_state(self, type_name: str, arg) -> list[Value]:
+        """The values on h0 (and c0): final states of other recurrent layers, whole or (for an LSTM) as a pair."""
+        wanted = 2 if type_name == "LSTM" else 1
+        bound = self.env.get(arg) if isinstance(arg, fx.Node) else None
+        parts = [bound] if isinstance(bound, RecurrentState) and len(bound.ports) == wanted else \
+            [self.env.get(a) if isinstance(a, fx.Node) else None for a in arg] \
+            if isinstance(arg, (tuple, list)) and len(arg) == wanted else []
+        if not parts or not all(isinstance(part, RecurrentState) and not part.batch_first for part in parts):
+            raise Refuse(": its initial state is not another recurrent layer's final state; only that maps "
+                         "(wired to h0" + (", c0)" if wanted == 2 else ")"))
+        ports = [port for part in parts for port in part.ports]
+        nodes = [part.node for part in parts for _ in part.ports]
+        return [Value(n, parts[0].spec, port) for n, port in zip(nodes, ports)]
+
+    def final_state(self, node_id: str) -> RecurrentState:
+        """Item 1 of a recurrent layer's result: (h_n, c_n) for an LSTM, h_n otherwise."""
+        pending = self.builder.nodes[node_id]
+        params = CATALOGUE[pending.type].resolve_params(pending.params)
+        spec = TensorSpec((params["num_layers"] * (2 if params["bidirectional"] else 1), params["hidden_size"]))
+        return RecurrentState(node_id, ("h_n", "c_n") if pending.type == "LSTM" else ("h_n",), spec)
 
     def _check_sizes(self, node, module, type_name, node_id, x: Value, extra_args: dict) -> None:
         """Every size Neurocanvas infers from the traced input (in_features, in_channels, ...) must equal the
@@ -128,11 +155,13 @@ def _layernorm(module):
 
 
 def _recurrent(module):
-    _refuse_if(not module.batch_first, ": batch_first=False; Neurocanvas's LSTM/GRU take [batch, T, features] "
-                                       "(batch_first=True)")
+    _refuse_if(not module.batch_first, ": batch_first=False; Neurocanvas's recurrent layers take [batch, T, "
+                                       "features] (batch_first=True)")
     _refuse_if(getattr(module, "proj_size", 0), ": proj_size is not imported")
     params = {"hidden_size": module.hidden_size, "num_layers": module.num_layers, "bias": module.bias,
               "dropout": float(module.dropout), "bidirectional": module.bidirectional, "output": "sequence"}
+    if isinstance(module, nn.RNN):
+        params["nonlinearity"] = module.nonlinearity
     return type(module).__name__, params, {"input_size": module.input_size}
 
 
@@ -192,7 +221,7 @@ MODULE_TYPES = {
     nn.GroupNorm: lambda m: ("GroupNorm", {"num_groups": m.num_groups, "eps": float(m.eps), "affine": m.affine},
                              {"num_channels": m.num_channels}),
     nn.Dropout: _simple("Dropout", "p"), nn.Dropout2d: _simple("Dropout2d", "p"),
-    nn.LSTM: _recurrent, nn.GRU: _recurrent,
+    nn.RNN: _recurrent, nn.LSTM: _recurrent, nn.GRU: _recurrent,
     nn.MultiheadAttention: _attention, nn.TransformerEncoderLayer: _encoder_layer,
     nn.Flatten: _simple("Flatten", "start_dim", "end_dim"),
     nn.ReLU: _simple("ReLU"), nn.LeakyReLU: _simple("LeakyReLU", "negative_slope"), nn.ELU: _simple("ELU", "alpha"),

@@ -1,0 +1,35 @@
+"""Recurrent layers (RNN, LSTM, GRU) with their optional state ports, and the causal option of self-attention.
+
+A recurrent node takes the sequence on `in` and, optionally, its initial state on `h0` (and `c0` for an
+LSTM), [num_layers * directions, hidden_size] per sample; it gives the sequence (or its last step) on `out`
+and its final state on `h_n` (and `c_n`), of the same shape. Wiring an encoder's `h_n` to a decoder's `h0`
+starts the decoder from the encoder's state."""
+
+from __future__ import annotations
+
+from graphs.node_type import NodeType, bool_param, choice_param, float_param, int_param
+
+CAUSAL = bool_param("causal", False, "each position attends only to itself and earlier ones (a square "
+                                     "subsequent mask)")
+
+
+def recurrent(name: str, *extra) -> NodeType:
+    """RNN, LSTM or GRU over [T, features], batch first; `extra` params go before `output`."""
+    cell = name == "LSTM"
+    return NodeType(
+        name, "Sequence",
+        (int_param("hidden_size", 64, 1, 65536), int_param("num_layers", 1, 1, 64), *extra, bool_param("bias", True),
+         float_param("dropout", 0.0, 0.0, 1.0), bool_param("bidirectional", False),
+         choice_param("output", "sequence", ("sequence", "last"),
+                      "'sequence' returns every time step [T, H]; 'last' only the final one [H]")),
+        inputs=("in", "h0", "c0") if cell else ("in", "h0"), outputs=("out", "h_n", "c_n") if cell else ("out", "h_n"),
+        doc=f"{name} over [T, features], batch first; optional initial state in (h0{', c0' if cell else ''}), "
+            f"final state out (h_n{', c_n' if cell else ''}).",
+        inferred={"input_size": ("in", -1)}, key_params=("hidden_size", "output"),
+        optional=("h0", "c0") if cell else ("h0",),
+    )
+
+
+TYPES = [
+    recurrent("RNN", choice_param("nonlinearity", "tanh", ("tanh", "relu"))),
+]

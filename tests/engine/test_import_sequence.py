@@ -1,0 +1,82 @@
+"""Importing recurrent layers whose final state starts another (an encoder-decoder), and RNN: from torch.fx
+(a module written by hand, and Neurocanvas's own compiled model) and from ONNX. Each import reproduces the
+original exactly; what cannot map is refused naming the part."""
+
+import pytest
+import torch
+from torch import nn
+
+from engine.errors import UserError
+from engine.export.model import prepare_model
+from engine.importers.torch_import import import_module, verify_module_import
+from tests.engine.test_sequence_types import encoder_decoder
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, kind: str, pair: bool = True):
+        super().__init__()
+        layer = getattr(nn, kind)
+        self.encoder = layer(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+        self.decoder = layer(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+        self.kind, self.pair = kind, pair
+
+    def forward(self, x):
+        _, state = self.encoder(x)
+        if self.kind == "LSTM" and self.pair:
+            h, c = state
+            state = (h, c)
+        out, _ = self.decoder(x, state)
+        return out[:, -1]
+
+
+def wires(result) -> set:
+    return {(e.source, e.source_port, e.target, e.target_port) for e in result.project.graph.edges()}
+
+
+@pytest.mark.parametrize("kind, pair", [("RNN", False), ("GRU", False), ("LSTM", True), ("LSTM", False)])
+def test_a_final_state_passed_as_an_initial_state_imports_as_a_wire(kind, pair):
+    torch.manual_seed(0)
+    module = Seq2Seq(kind, pair).eval()
+    result = import_module(module, [(5, 3)])
+    expected = {("encoder", "h_n", "decoder", "h0")} | ({("encoder", "c_n", "decoder", "c0")} if kind == "LSTM" else set())
+    assert expected <= wires(result)
+    assert verify_module_import(module, result).difference == 0.0
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_a_compiled_encoder_decoder_imports_back_exactly(kind):
+    compiled = prepare_model(encoder_decoder(kind, num_layers=2), seed=0)
+    result = import_module(compiled.model, [(6, 3)])
+    assert ("encoder", "h_n", "state", "in") in wires(result)
+    assert verify_module_import(compiled.model, result).difference == 0.0
+
+
+def test_a_final_state_used_as_a_tensor_is_refused_naming_it():
+    class StateOut(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(3, 4, batch_first=True)
+
+        def forward(self, x):
+            return self.gru(x)[1].flatten(1)
+
+    with pytest.raises(UserError) as refused:
+        import_module(StateOut(), [(5, 3)])
+    assert "final state of recurrent layer 'gru'" in str(refused.value)
+
+
+def test_rnn_imports_from_onnx_with_its_nonlinearity(tmp_path):
+    from engine.export.onnx_export import export_onnx
+    from engine.importers.onnx_import import import_onnx, verify_import
+    from graphs import Graph
+
+    graph = Graph()
+    graph.add_node("Input", {"shape": [5, 3]}, "x")
+    graph.add_node("RNN", {"hidden_size": 4, "num_layers": 2, "nonlinearity": "relu", "bidirectional": True}, "rnn")
+    graph.connect("x", "rnn")
+    compiled = prepare_model(graph, seed=0)
+    export_onnx(compiled, tmp_path / "model.onnx")
+    result = import_onnx(tmp_path / "model.onnx")
+    rnns = [n for n in result.project.graph.nodes() if n.type == "RNN"]
+    assert len(rnns) == 2 and all(n.params.get("nonlinearity") == "relu" for n in rnns)
+    assert verify_import(tmp_path / "model.onnx", result).ok
