@@ -40,8 +40,8 @@ NOT_IMPORTABLE: dict[str, dict[str, str]] = {
         **{f"AdaptiveMaxPool{n}d": _ADAPTIVE_MAX for n in (1, 2, 3)},
         "GroupNorm": "written by torch as InstanceNormalization between two reshapes, which the importer does "
                      "not map",
-        "MultiheadAttention": _ATTENTION,
-        "TransformerEncoderLayer": _ATTENTION,
+        **dict.fromkeys(("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+                         "TransformerDecoderLayer", "TransformerDecoder"), _ATTENTION),
     },
 }
 SAMPLE_SIZE = 8  # every dim of a sample input: divisible by the default group and head counts

@@ -8,17 +8,18 @@ catalogue entry plus one entry here; tests/engine/test_op_coverage.py checks
 that every catalogue type has both. No torch is imported here.
 
 Families: `convolution` (Linear, Embedding, ConvNd, ConvTransposeNd), `pooling`,
-`normalisation`, `sequence`, `tensor_ops` (data, shape and merge, activations),
-`losses`.
+`normalisation`, `sequence` (recurrent layers, attention), `transformer` (the Transformer
+stacks and decoder layer), `tensor_ops` (data, shape and merge, activations), `losses`.
 """
 
 from __future__ import annotations
 
-from engine.ops import convolution, losses, normalisation, pooling, sequence, tensor_ops
+from engine.ops import convolution, losses, normalisation, pooling, sequence, tensor_ops, transformer
 from engine.ops.base import Ctx, Emitter, NodeInfo, Op, TensorSpec, fmt
 
 OPS: dict[str, Op] = {
     **tensor_ops.OPS, **convolution.OPS, **pooling.OPS, **normalisation.OPS, **sequence.OPS, **losses.OPS,
+    **transformer.OPS,
 }
 
 __all__ = ["OPS", "Ctx", "Emitter", "NodeInfo", "Op", "TensorSpec", "fmt"]

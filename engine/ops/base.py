@@ -11,7 +11,7 @@ shape inference stays torch-free.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from graphs.errors import ShapeError
@@ -78,6 +78,15 @@ class Ctx:
 
     def inputs_shape(self):
         return next(iter(self.inputs.values())).shape
+
+
+@dataclass(frozen=True)
+class Submodule:
+    """A constructor argument that is itself a `torch.nn` module (nn.TransformerEncoder's encoder_layer and
+    norm): its class name and keyword arguments, built by `engine.modules` and written out by the Python export."""
+
+    module: str
+    kwargs: dict = field(default_factory=dict)
 
 
 class Emitter(Protocol):

@@ -37,7 +37,7 @@ def _recurrent(ctx: Ctx, gates: int) -> NodeInfo:
     return NodeInfo({"out": TensorSpec(shape), **dict.fromkeys(ports, state)}, params, macs)
 
 
-def _attention_size(ctx: Ctx, heads_param: str):
+def attention_size(ctx: Ctx, heads_param: str):
     x = ctx.inputs["in"]
     ctx.expect_rank(x, (2,), "[T, E]", "; add a Reshape to make a sequence")
     ctx.expect_float(x)
@@ -49,14 +49,14 @@ def _attention_size(ctx: Ctx, heads_param: str):
 
 
 def _mha(ctx: Ctx) -> NodeInfo:
-    x, t, e = _attention_size(ctx, "num_heads")
+    x, t, e = attention_size(ctx, "num_heads")
     bias = ctx.p["bias"]
     params = 4 * e * e + (4 * e if bias else 0)
     return NodeInfo({"out": x}, params, 4 * t * e * e + 2 * t * t * e)
 
 
 def _encoder_layer(ctx: Ctx) -> NodeInfo:
-    x, t, e = _attention_size(ctx, "nhead")
+    x, t, e = attention_size(ctx, "nhead")
     ff, bias = ctx.p["dim_feedforward"], ctx.p["bias"]
     b = 1 if bias else 0
     params = 4 * e * e + 4 * e * b + 2 * e * ff + (ff + e) * b + 2 * e * (1 + b)
@@ -87,7 +87,7 @@ def _recurrent_outputs(emit: Emitter, params: dict, args: list):
     return outputs
 
 
-def _causal_mask(emit: Emitter, x):
+def causal_mask(emit: Emitter, x):
     """The square subsequent mask for x's length: True above the diagonal (a later position, not attended)."""
     steps = emit.method("size", (x, 1), helper="steps")
     ones = emit.method("new_ones", (x, steps, steps), helper="ones")
@@ -99,13 +99,13 @@ def _self_attention(emit: Emitter, params: dict, args: list):
     x = args[0]
     kwargs = {"need_weights": False}
     if params["causal"]:
-        kwargs["attn_mask"] = _causal_mask(emit, x)
+        kwargs["attn_mask"] = causal_mask(emit, x)
     return emit.item(emit.module((x, x, x), kwargs), 0, "output")
 
 
 def _encoder_layer_forward(emit: Emitter, params: dict, args: list):
     x = args[0]
-    return emit.module((x,), {"src_mask": _causal_mask(emit, x)} if params["causal"] else None)
+    return emit.module((x,), {"src_mask": causal_mask(emit, x)} if params["causal"] else None)
 
 
 def _single_layer_dropout(kwargs: dict) -> dict:

@@ -1,4 +1,5 @@
-"""Recurrent layers (RNN, LSTM, GRU) with their optional state ports, and the causal option of self-attention.
+"""Recurrent layers (RNN, LSTM, GRU) with their optional state ports, the Transformer stacks (TransformerEncoder,
+TransformerDecoderLayer, TransformerDecoder) and the causal option of self-attention.
 
 A recurrent node takes the sequence on `in` and, optionally, its initial state on `h0` (and `c0` for an
 LSTM), [num_layers * directions, hidden_size] per sample; it gives the sequence (or its last step) on `out`
@@ -30,6 +31,32 @@ def recurrent(name: str, *extra) -> NodeType:
     )
 
 
+
+
+def _layer_params(layers: bool):
+    """A Transformer layer's params (those of torch's layer class), then num_layers and the final norm."""
+    stack = (int_param("num_layers", 2, 1, 64), bool_param("norm", False, "a final LayerNorm after the stack")) \
+        if layers else ()
+    return (int_param("nhead", 4, 1, 1024), int_param("dim_feedforward", 2048, 1, 1 << 20),
+            float_param("dropout", 0.1, 0.0, 1.0), choice_param("activation", "relu", ("relu", "gelu")),
+            float_param("layer_norm_eps", 1e-5, 0.0), bool_param("norm_first", False), bool_param("bias", True),
+            *stack, CAUSAL)
+
+
+_DECODER_PORTS = ("in", "memory")
+_DECODER_DOC = ("over [T, d_model], batch first, attending to memory [S, d_model] (an encoder's output); "
+                "causal masks later target positions")
+
 TYPES = [
     recurrent("RNN", choice_param("nonlinearity", "tanh", ("tanh", "relu"))),
+    NodeType("TransformerEncoder", "Sequence", _layer_params(True),
+             doc="num_layers Transformer encoder layers over [T, d_model], batch first, and an optional final "
+                 "LayerNorm; causal masks later positions.",
+             inferred={"d_model": ("in", -1)}, key_params=("num_layers", "nhead")),
+    NodeType("TransformerDecoderLayer", "Sequence", _layer_params(False), inputs=_DECODER_PORTS,
+             doc=f"One Transformer decoder layer {_DECODER_DOC}.", inferred={"d_model": ("in", -1)},
+             key_params=("nhead", "dim_feedforward")),
+    NodeType("TransformerDecoder", "Sequence", _layer_params(True), inputs=_DECODER_PORTS,
+             doc=f"num_layers Transformer decoder layers {_DECODER_DOC}; an optional final LayerNorm.",
+             inferred={"d_model": ("in", -1)}, key_params=("num_layers", "nhead")),
 ]

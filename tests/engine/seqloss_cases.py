@@ -83,23 +83,33 @@ def recurrent_case(draw, name):
     return params, specs
 
 
-def attention_case(heads: str, **extra):
-    """Usually [T, E] with E a multiple of the heads, sometimes any shape."""
+def attention_case(heads: str, memory: bool = False, **extra):
+    """Usually [T, E] with E a multiple of the heads, sometimes any shape; a decoder's memory usually [S, E]."""
     @st.composite
     def build(draw):
         params = draw(st.fixed_dictionaries({heads: st.integers(1, 4), "bias": st.booleans(),
                                              "causal": st.booleans(), **extra}))
         fitting = (draw(sizes), params[heads] * draw(st.integers(1, 2)))
-        return params, {"in": TensorSpec(draw(st.one_of(st.just(fitting), shapes(1, 3))))}
+        specs = {"in": TensorSpec(draw(st.one_of(st.just(fitting), shapes(1, 3))))}
+        if memory:
+            specs["memory"] = TensorSpec(draw(st.one_of(st.just((draw(sizes), fitting[1])), shapes(1, 3))))
+        return params, specs
     return build()
+
+
+_LAYER = dict(dim_feedforward=st.integers(1, 8), dropout=st.just(0.0), activation=st.sampled_from(["relu", "gelu"]),
+              norm_first=st.booleans())
+_STACK = dict(num_layers=st.integers(1, 2), norm=st.booleans())
+TRANSFORMERS = ("TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder")
 
 
 CASES.update({
     **{name: recurrent_case(name) for name in ("RNN", "LSTM", "GRU")},
     "MultiheadAttention": attention_case("num_heads"),
-    "TransformerEncoderLayer": attention_case(
-        "nhead", dim_feedforward=st.integers(1, 8), dropout=st.just(0.0), activation=st.sampled_from(["relu", "gelu"]),
-        norm_first=st.booleans()),
+    "TransformerEncoderLayer": attention_case("nhead", **_LAYER),
+    "TransformerEncoder": attention_case("nhead", **_LAYER, **_STACK),
+    "TransformerDecoderLayer": attention_case("nhead", memory=True, **_LAYER),
+    "TransformerDecoder": attention_case("nhead", memory=True, **_LAYER, **_STACK),
 })
 RECURRENT = ("RNN", "LSTM", "GRU")
 # losses whose target may be left open (zeros): drawn both ways
@@ -154,14 +164,16 @@ def apply(type_name: str, params: dict, specs: dict, tensors: dict):
         call = (tensors["in"], *([tuple(states) if type_name == "LSTM" else states[0]] if states else []))
         out = module(*call)[0]
         return (out[:, -1] if params["output"] == "last" else out), count
-    if type_name in ("MultiheadAttention", "TransformerEncoderLayer"):
+    if type_name in ("MultiheadAttention", *TRANSFORMERS):
         module = build_module(type_name, params, specs)
         count = sum(p.numel() for p in module.parameters())
         x = tensors["in"]
         mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1]) if params["causal"] else None
         if type_name == "MultiheadAttention":
             return module(x, x, x, need_weights=False, attn_mask=mask)[0], count
-        return module(x, src_mask=mask), count
+        if "memory" in tensors:
+            return module(x, tensors["memory"], tgt_mask=mask), count
+        return module(x, mask=mask) if type_name == "TransformerEncoder" else module(x, src_mask=mask), count
     if type_name in CASES:
         return build_module(type_name, params, specs)(*tensors.values()), 0
     return None

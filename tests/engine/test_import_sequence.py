@@ -80,3 +80,35 @@ def test_rnn_imports_from_onnx_with_its_nonlinearity(tmp_path):
     rnns = [n for n in result.project.graph.nodes() if n.type == "RNN"]
     assert len(rnns) == 2 and all(n.params.get("nonlinearity") == "relu" for n in rnns)
     assert verify_import(tmp_path / "model.onnx", result).ok
+
+
+class Translator(nn.Module):
+    def __init__(self, norm_eps: float = 1e-5):
+        super().__init__()
+        encoder_layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, activation="gelu")
+        self.encoder = nn.TransformerEncoder(encoder_layer, 2, norm=nn.LayerNorm(8, eps=norm_eps),
+                                             enable_nested_tensor=False)
+        self.decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 2)
+        self.cross = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=True)
+
+    def forward(self, src, tgt):
+        memory = self.encoder(src)
+        return self.cross(self.decoder(tgt, memory), memory)
+
+
+def test_transformer_stacks_and_decoder_layers_import_exactly():
+    torch.manual_seed(0)
+    module = Translator().eval()
+    result = import_module(module, [(5, 8), (4, 8)])
+    nodes = {n.id: (n.type, n.params) for n in result.project.graph.nodes()}
+    assert nodes["encoder"][0] == "TransformerEncoder" and nodes["encoder"][1]["num_layers"] == 2
+    assert nodes["encoder"][1]["norm"] is True and nodes["decoder"][0] == "TransformerDecoder"
+    assert nodes["cross"][0] == "TransformerDecoderLayer" and nodes["cross"][1]["norm_first"] is True
+    assert ("encoder", "out", "cross", "memory") in wires(result)
+    assert verify_module_import(module, result).difference < 1e-5
+
+
+def test_a_stack_whose_final_norm_differs_from_its_layers_is_refused_naming_it():
+    with pytest.raises(UserError) as refused:
+        import_module(Translator(norm_eps=1e-3), [(5, 8), (4, 8)])
+    assert "'encoder'" in str(refused.value) and "final LayerNorm's eps" in str(refused.value)

@@ -94,7 +94,39 @@ def test_causal_attention_equals_torch_with_the_square_subsequent_mask(kind):
     assert torch.allclose(model(changed)[:, 0], model(x)[:, 0], atol=1e-6)
 
 
+def transformer(decoder: str = "TransformerDecoder", **params) -> Graph:
+    """A causal TransformerDecoder (or decoder layer) over tgt attending to a TransformerEncoder's output."""
+    g = Graph()
+    g.add_node("Input", {"shape": [5, 8]}, "src")
+    g.add_node("Input", {"shape": [4, 8]}, "tgt")
+    layer = {"nhead": 2, "dim_feedforward": 16, **params}
+    g.add_node("TransformerEncoder", {**layer, "num_layers": 2, "norm": True}, "encoder")
+    stack = {"num_layers": 3, "norm": True} if decoder == "TransformerDecoder" else {}
+    g.add_node(decoder, {**layer, **stack, "causal": True}, "decoder")
+    g.connect("src", "encoder")
+    g.connect("tgt", "decoder")
+    g.connect("encoder", "decoder", target_port="memory")
+    return g
+
+
+@pytest.mark.parametrize("decoder", ["TransformerDecoder", "TransformerDecoderLayer"])
+def test_a_transformer_equals_torch_and_names_its_weights_like_torch(decoder):
+    compiled = compile_graph(transformer(decoder, dropout=0.0, norm_first=True))
+    model = compiled.model.eval()
+    keys = list(model.state_dict())
+    assert "encoder.layers.1.self_attn.in_proj_weight" in keys and "encoder.norm.weight" in keys
+    assert ("decoder.layers.2.multihead_attn.out_proj.weight" in keys) == (decoder == "TransformerDecoder")
+    assert compiled.shapes.total_params == sum(p.numel() for p in model.parameters())
+    src, tgt = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
+    memory = nn.TransformerEncoder(model.encoder.layers[0], 2, norm=model.encoder.norm, enable_nested_tensor=False)
+    memory.load_state_dict(model.encoder.state_dict())
+    expected = model.decoder(tgt, memory(src), tgt_mask=nn.Transformer.generate_square_subsequent_mask(4))
+    assert torch.allclose(model(src, tgt), expected, atol=1e-6)
+
+
 EXPORTED = {
+    "TransformerDecoder": transformer,
+    "TransformerDecoderLayer": lambda: transformer("TransformerDecoderLayer", activation="gelu"),
     "RNN": lambda: encoder_decoder("RNN", nonlinearity="relu"),
     "LSTM": lambda: encoder_decoder("LSTM", num_layers=2),
     "GRU": lambda: encoder_decoder("GRU", bidirectional=True),

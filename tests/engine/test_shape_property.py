@@ -33,6 +33,7 @@ STRICTER = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "Dropout2d", "Laye
 SPATIAL = {1, 2, 3}
 SPATIAL_FAMILIES = ("Conv", "ConvTranspose", "MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool")
 BATCHED_RANKS = {"LSTM": 3, "GRU": 3, "RNN": 3, "MultiheadAttention": 3, "TransformerEncoderLayer": 3,
+                 "TransformerEncoder": 3, "TransformerDecoderLayer": 3, "TransformerDecoder": 3,
                  **{f"{family}{n}d": n + 2 for family in SPATIAL_FAMILIES for n in SPATIAL}}
 LOSSES = {name for name, t in CATALOGUE.items() if t.is_loss}
 

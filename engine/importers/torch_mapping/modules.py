@@ -13,10 +13,12 @@ from torch import fx, nn
 from engine.importers.common import Refuse, Value, compact_ints
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentState
 from engine.modules import constructor
+from engine.ops.base import Submodule
 from engine.shape_rules import TensorSpec
 from graphs.catalogue import CATALOGUE
 
 RECURRENT = ("RNN", "LSTM", "GRU")
+DECODERS = ("TransformerDecoderLayer", "TransformerDecoder")  # called on (target, memory)
 
 
 class ModuleCalls:
@@ -37,6 +39,8 @@ class ModuleCalls:
             if len(args) > 3 or bad:
                 raise Refuse(f": masks and extra arguments ({', '.join(bad) or 'positional'}) are not imported")
             args = args[:1]
+        elif type_name in DECODERS and len(args) == 2 and not any(v is not None for v in node.kwargs.values()):
+            states = [self.tensor(args.pop(), "its memory")]
         elif len(args) != 1 or any(v is not None for v in node.kwargs.values()):
             raise Refuse(": it is called with more than one input (e.g. an initial state or a mask)")
         x = self.tensor(args[0])
@@ -77,6 +81,8 @@ class ModuleCalls:
         spec = CATALOGUE[type_name]
         resolved = spec.resolve_params(pending.params)
         _, kwargs = constructor(type_name, resolved, {port: x.spec for port in spec.input_ports(resolved)})
+        for inner in [v for v in kwargs.values() if isinstance(v, Submodule)]:  # a stack's layer holds d_model
+            kwargs = {**inner.kwargs, **kwargs}
         wrong = []
         for key, theirs in extra_args.items():
             ours = kwargs.get(key)
@@ -174,7 +180,32 @@ def _attention(module):
 
 
 def _encoder_layer(module):
-    _refuse_if(not module.self_attn.batch_first, ": batch_first=False; Neurocanvas's encoder layer takes [batch, T, E]")
+    return "TransformerEncoderLayer", _layer_params(module), {"d_model": module.self_attn.embed_dim}
+
+
+def _decoder_layer(module):
+    return "TransformerDecoderLayer", _layer_params(module), {"d_model": module.self_attn.embed_dim}
+
+
+def _stack(module):
+    """TransformerEncoder / TransformerDecoder: its layers (all alike) and its optional final LayerNorm."""
+    layer_type, params, sizes = MODULE_TYPES[type(module.layers[0])](module.layers[0])
+    _refuse_if(any(_layer_params(layer) != params for layer in module.layers),
+               ": its layers differ from each other; a Neurocanvas stack repeats one layer's settings")
+    norm = module.norm
+    if norm is not None:
+        _refuse_if(not isinstance(norm, nn.LayerNorm) or norm.normalized_shape != (sizes["d_model"],)
+                   or not norm.elementwise_affine, ": its final norm is not a LayerNorm over d_model")
+        _refuse_if(round(float(norm.eps), 12) != round(params["layer_norm_eps"], 12)
+                   or (norm.bias is not None) != params["bias"],
+                   ": its final LayerNorm's eps or bias differ from its layers' (layer_norm_eps, bias)")
+    stack = {"num_layers": len(module.layers), "norm": norm is not None}
+    return layer_type.replace("Layer", ""), {**params, **stack}, sizes
+
+
+def _layer_params(module):
+    _refuse_if(not module.self_attn.batch_first, ": batch_first=False; Neurocanvas's Transformer layers take "
+                                                 "[batch, T, E]")
     activation = module.activation
     if activation in (F.relu,) or isinstance(activation, nn.ReLU):
         act = "relu"
@@ -185,7 +216,7 @@ def _encoder_layer(module):
     params = {"nhead": module.self_attn.num_heads, "dim_feedforward": module.linear1.out_features,
               "dropout": float(module.dropout.p), "activation": act, "layer_norm_eps": float(module.norm1.eps),
               "norm_first": module.norm_first, "bias": module.linear1.bias is not None}
-    return "TransformerEncoderLayer", params, {"d_model": module.self_attn.embed_dim}
+    return params
 
 
 def _embedding(module):
@@ -223,6 +254,7 @@ MODULE_TYPES = {
     nn.Dropout: _simple("Dropout", "p"), nn.Dropout2d: _simple("Dropout2d", "p"),
     nn.RNN: _recurrent, nn.LSTM: _recurrent, nn.GRU: _recurrent,
     nn.MultiheadAttention: _attention, nn.TransformerEncoderLayer: _encoder_layer,
+    nn.TransformerDecoderLayer: _decoder_layer, nn.TransformerEncoder: _stack, nn.TransformerDecoder: _stack,
     nn.Flatten: _simple("Flatten", "start_dim", "end_dim"),
     nn.ReLU: _simple("ReLU"), nn.LeakyReLU: _simple("LeakyReLU", "negative_slope"), nn.ELU: _simple("ELU", "alpha"),
     nn.GELU: _simple("GELU", "approximate"), nn.SiLU: _simple("SiLU"), nn.Sigmoid: _simple("Sigmoid"),
