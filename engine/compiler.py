@@ -99,8 +99,8 @@ class _FxEmitter:
     def _name(self, helper: str | None) -> str:
         return self.node_id if helper is None else self.names.helper(self.node_id, helper)
 
-    def module(self, args, kwargs=None):
-        return self.g.create_node("call_module", self.node_id, tuple(args), kwargs or {}, name=self.node_id)
+    def module(self, args, kwargs=None, helper=None):
+        return self.g.create_node("call_module", self.node_id, tuple(args), kwargs or {}, name=self._name(helper))
 
     def function(self, target: str, args, kwargs=None, helper=None):
         return self.g.create_node("call_function", _resolve(target), tuple(args), kwargs or {},

@@ -30,7 +30,10 @@ _ADAPTIVE_MAX = ("ONNX has no adaptive max pooling: torch writes it as a MaxPool
                  "AdaptiveMaxPool")
 _ATTENTION = ("written by torch as products of two computed tensors (MatMul), Sqrt and Softmax, which map "
               "to no Neurocanvas node")
-_COMMON = {"Target": _NO_TARGET, **{name: _NO_LOSS for name, spec in CATALOGUE.items() if spec.is_loss}}
+_POSITIONAL = ("torch has no positional-encoding module: a model adds a stored table or computes one from the "
+               "positions (arange, cumsum, sin, cos), which maps to no Neurocanvas node; add it in the editor")
+_COMMON = {"Target": _NO_TARGET, **{name: _NO_LOSS for name, spec in CATALOGUE.items() if spec.is_loss},
+           **dict.fromkeys(("LearnedPositionalEncoding", "SinusoidalPositionalEncoding"), _POSITIONAL)}
 NOT_IMPORTABLE: dict[str, dict[str, str]] = {
     "torch.fx": dict(_COMMON),
     "onnx": {

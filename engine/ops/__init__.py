@@ -9,17 +9,17 @@ that every catalogue type has both. No torch is imported here.
 
 Families: `convolution` (Linear, Embedding, ConvNd, ConvTransposeNd), `pooling`,
 `normalisation`, `sequence` (recurrent layers, attention), `transformer` (the Transformer
-stacks and decoder layer), `tensor_ops` (data, shape and merge, activations), `losses`.
+stacks and decoder layer), `positional` (positional encodings), `tensor_ops` (data, shape and merge, activations), `losses`.
 """
 
 from __future__ import annotations
 
-from engine.ops import convolution, losses, normalisation, pooling, sequence, tensor_ops, transformer
+from engine.ops import convolution, losses, normalisation, pooling, positional, sequence, tensor_ops, transformer
 from engine.ops.base import Ctx, Emitter, NodeInfo, Op, TensorSpec, fmt
 
 OPS: dict[str, Op] = {
     **tensor_ops.OPS, **convolution.OPS, **pooling.OPS, **normalisation.OPS, **sequence.OPS, **losses.OPS,
-    **transformer.OPS,
+    **transformer.OPS, **positional.OPS,
 }
 
 __all__ = ["OPS", "Ctx", "Emitter", "NodeInfo", "Op", "TensorSpec", "fmt"]

@@ -1,5 +1,5 @@
 """Recurrent layers (RNN, LSTM, GRU) with their optional state ports, the Transformer stacks (TransformerEncoder,
-TransformerDecoderLayer, TransformerDecoder) and the causal option of self-attention.
+TransformerDecoderLayer, TransformerDecoder), the causal option of self-attention and positional encodings.
 
 A recurrent node takes the sequence on `in` and, optionally, its initial state on `h0` (and `c0` for an
 LSTM), [num_layers * directions, hidden_size] per sample; it gives the sequence (or its last step) on `out`
@@ -59,4 +59,12 @@ TYPES = [
     NodeType("TransformerDecoder", "Sequence", _layer_params(True), inputs=_DECODER_PORTS,
              doc=f"num_layers Transformer decoder layers {_DECODER_DOC}; an optional final LayerNorm.",
              inferred={"d_model": ("in", -1)}, key_params=("num_layers", "nhead")),
+    NodeType("LearnedPositionalEncoding", "Sequence",
+             (int_param("max_len", 512, 1, 1 << 20, "the longest sequence it takes"),),
+             doc="Adds a trained vector per position to [T, E]: x + weight[:T], weight [max_len, E].",
+             inferred={"embedding_dim": ("in", -1)}, key_params=("max_len",)),
+    NodeType("SinusoidalPositionalEncoding", "Sequence",
+             (int_param("max_len", 5000, 1, 1 << 20, "the longest sequence it takes"),),
+             doc="Adds the fixed sine/cosine encoding of each position to [T, E] (E even); nothing is trained.",
+             key_params=("max_len",)),
 ]

@@ -2,6 +2,8 @@
 draws them): per type, a strategy of (params, input specs by port), and where the generic oracle would not do,
 how torch applies the type (`apply`) and which values its inputs must hold (`make_tensor`)."""
 
+import math
+
 import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
@@ -111,7 +113,28 @@ CASES.update({
     "TransformerDecoderLayer": attention_case("nhead", memory=True, **_LAYER),
     "TransformerDecoder": attention_case("nhead", memory=True, **_LAYER, **_STACK),
 })
+
+
+@st.composite
+def positional_case(draw):
+    """[T, E] with max_len around T; sometimes another rank."""
+    params = {"max_len": draw(st.integers(1, 6))}
+    shape = draw(st.one_of(st.tuples(sizes, st.sampled_from([2, 4, 6, 3])), shapes(1, 3)))
+    return params, {"in": TensorSpec(tuple(shape))}
+
+
+CASES.update({"LearnedPositionalEncoding": positional_case(), "SinusoidalPositionalEncoding": positional_case()})
 RECURRENT = ("RNN", "LSTM", "GRU")
+
+
+def sinusoids(max_len: int, size: int) -> torch.Tensor:
+    """The table of "Attention Is All You Need", built as its authors' code does."""
+    table = torch.zeros(max_len, size)
+    position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
+    rate = torch.exp(torch.arange(0, size, 2).float() * (-math.log(10000.0) / size))
+    table[:, 0::2] = torch.sin(position * rate)
+    table[:, 1::2] = torch.cos(position * rate)
+    return table
 # losses whose target may be left open (zeros): drawn both ways
 OPEN_TARGET = ("MSELoss", "L1Loss")
 
@@ -155,6 +178,17 @@ def apply(type_name: str, params: dict, specs: dict, tensors: dict):
         out = F.ctc_loss(log_probs.permute(1, 0, 2), targets, [log_probs.shape[1]] * len(targets), lengths,
                          blank=params["blank"], reduction=params["reduction"], zero_infinity=params["zero_infinity"])
         return out, 0
+    if type_name.endswith("PositionalEncoding") and tensors["in"].dim() != 3:
+        raise ValueError("the reference encodings take [batch, T, E]")
+    if type_name == "LearnedPositionalEncoding":
+        x = tensors["in"]
+        module = build_module(type_name, params, specs)
+        return x + module(torch.arange(x.shape[1])), module.weight.numel()
+    if type_name == "SinusoidalPositionalEncoding":
+        x = tensors["in"]
+        if x.shape[-1] % 2:  # E = 1 slips through the reference's slicing; sines and cosines come in pairs
+            raise ValueError("the sinusoidal encoding needs an even size")
+        return x + sinusoids(params["max_len"], x.shape[-1])[torch.arange(x.shape[1])], 0
     if type_name in RECURRENT:
         module = build_module(type_name, params, specs)
         count = sum(p.numel() for p in module.parameters())

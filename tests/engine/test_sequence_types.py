@@ -124,7 +124,39 @@ def test_a_transformer_equals_torch_and_names_its_weights_like_torch(decoder):
     assert torch.allclose(model(src, tgt), expected, atol=1e-6)
 
 
+def positional(kind: str) -> Graph:
+    g = Graph()
+    g.add_node("Input", {"shape": [6, 8]}, "x")
+    g.add_node(kind, {"max_len": 16}, "position")
+    g.add_node("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 16}, "layer")
+    g.connect("x", "position")
+    g.connect("position", "layer")
+    return g
+
+
+def test_positional_encodings_add_one_vector_per_position():
+    from tests.engine.seqloss_cases import sinusoids
+
+    x = torch.randn(3, 6, 8)
+    learned = compile_graph(positional("LearnedPositionalEncoding")).model
+    assert learned.position.weight.shape == (16, 8) and learned.position.weight.requires_grad
+    sinusoidal = compile_graph(positional("SinusoidalPositionalEncoding")).model
+    assert not any("position" in key for key in sinusoidal.state_dict())
+    for model, table in ((learned, learned.position.weight), (sinusoidal, sinusoids(16, 8))):
+        model.eval()
+        assert torch.allclose(model(x), model.layer(x + table[:6]), atol=1e-6)
+
+
+def test_a_sequence_longer_than_max_len_is_refused_naming_the_node():
+    g = positional("SinusoidalPositionalEncoding")
+    g.set_param("position", "max_len", 5)
+    (error,) = infer(g).errors
+    assert error.node == "position" and "max_len=5" in error.message and "[6, 8]" in error.message
+
+
 EXPORTED = {
+    "LearnedPositionalEncoding": lambda: positional("LearnedPositionalEncoding"),
+    "SinusoidalPositionalEncoding": lambda: positional("SinusoidalPositionalEncoding"),
     "TransformerDecoder": transformer,
     "TransformerDecoderLayer": lambda: transformer("TransformerDecoderLayer", activation="gelu"),
     "RNN": lambda: encoder_decoder("RNN", nonlinearity="relu"),
@@ -158,8 +190,11 @@ def test_the_palette_and_the_inspector_offer_them(qtbot):
 
     palette = Palette()
     qtbot.addWidget(palette)
-    assert palette.item("RNN").parent().text(0) == "Sequence"
-    for type_name in ("RNN", "LSTM", "MultiheadAttention", "TransformerEncoderLayer"):
+    new = ("RNN", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "LearnedPositionalEncoding",
+           "SinusoidalPositionalEncoding")
+    for type_name in new:
+        assert palette.item(type_name).parent().text(0) == "Sequence" and CATALOGUE[type_name].doc
+    for type_name in (*new, "LSTM", "MultiheadAttention", "TransformerEncoderLayer"):
         for spec in CATALOGUE[type_name].params:
             qtbot.addWidget(make_editor(spec))
     assert CATALOGUE["LSTM"].output_ports() == ["out", "h_n", "c_n"]
