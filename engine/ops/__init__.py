@@ -14,7 +14,16 @@ stacks and decoder layer), `positional` (positional encodings), `tensor_ops` (da
 
 from __future__ import annotations
 
-from engine.ops import convolution, losses, normalisation, pooling, positional, sequence, tensor_ops, transformer
+from engine.ops import (
+    convolution,
+    losses,
+    normalisation,
+    pooling,
+    positional,
+    sequence,
+    tensor_ops,
+    transformer,
+)
 from engine.ops.base import Ctx, Emitter, NodeInfo, Op, TensorSpec, fmt
 
 OPS: dict[str, Op] = {
