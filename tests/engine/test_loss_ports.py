@@ -162,3 +162,24 @@ def test_the_palette_and_the_inspector_offer_them(qtbot):
         for spec in CATALOGUE[type_name].params:
             editor = make_editor(spec)
             qtbot.addWidget(editor)
+
+
+def test_the_trainer_minimises_the_weighted_sum(tmp_path):
+    """A sparse autoencoder: the digits autoencoder plus an L1 penalty on its code (L1Loss, target open). With
+    loss_weight 0 the run equals the plain autoencoder's; with a weight it differs."""
+    from engine.training import Trainer, read_weights
+    from graphs.project import load_project
+
+    def train(weight):
+        project = load_project("resources/examples/digits_autoencoder.json")
+        if weight is not None:
+            project.graph.add_node("L1Loss", {"reduction": "sum", "loss_weight": weight}, "sparsity")
+            project.graph.connect("act1", "sparsity", target_port="input")
+        project.training["epochs"] = 1
+        result = Trainer(project, out_dir=tmp_path / f"run{weight}", max_batches=3).run()
+        assert result.status == "finished"
+        return result.history[-1]["train_loss"], read_weights(result.weights)["enc.weight"]
+
+    plain, zero, weighted = train(None), train(0.0), train(0.5)
+    assert plain[0] == zero[0] and torch.equal(plain[1], zero[1])
+    assert weighted[0] > plain[0] and not torch.equal(weighted[1], plain[1])
