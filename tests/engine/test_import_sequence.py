@@ -112,3 +112,31 @@ def test_a_stack_whose_final_norm_differs_from_its_layers_is_refused_naming_it()
     with pytest.raises(UserError) as refused:
         import_module(Translator(norm_eps=1e-3), [(5, 8), (4, 8)])
     assert "'encoder'" in str(refused.value) and "final LayerNorm's eps" in str(refused.value)
+
+
+def onnx_round_trip(graph, tmp_path):
+    from engine.export.onnx_export import export_onnx
+    from engine.importers.onnx_import import import_onnx, verify_import
+
+    compiled = prepare_model(graph, seed=0)
+    export_onnx(compiled, tmp_path / "model.onnx")
+    result = import_onnx(tmp_path / "model.onnx")
+    return result, verify_import(tmp_path / "model.onnx", result)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_an_onnx_final_state_passed_as_an_initial_state_imports_as_a_wire(kind, bidirectional, tmp_path):
+    result, verification = onnx_round_trip(encoder_decoder(kind, bidirectional=bidirectional), tmp_path)
+    assert verification.ok
+    ports = {(e.source_port, e.target_port) for e in result.project.graph.edges()
+             if e.source != "x" and result.project.graph.node(e.target).type == kind}
+    assert ports == ({("h_n", "h0"), ("c_n", "c0")} if kind == "LSTM" else {("h_n", "h0")})
+
+
+def test_an_onnx_state_from_a_stack_of_layers_is_refused_naming_the_layer(tmp_path):
+    """torch writes a stack's state as the Concat of its layers' Y_h, one [1, batch, hidden] each: a Concat
+    across the batch's neighbour, which the importer refuses, naming it (not silently starting from zeros)."""
+    with pytest.raises(UserError) as refused:
+        onnx_round_trip(encoder_decoder("GRU", num_layers=2), tmp_path)
+    assert "'/encoder/Concat" in str(refused.value) and "Nothing was imported" in str(refused.value)

@@ -2,7 +2,10 @@
 
 ONNX recurrent outputs are time-major ([T, directions, batch, hidden]); they
 become views of the layer's batch-first output, and picking the last step
-makes the layer's output='last'. A mixin of `OnnxImporter`.
+makes the layer's output='last'. The final states Y_h and Y_c ([directions, batch,
+hidden]) are views of the node's h_n and c_n ports, and one passed on as another
+layer's initial_h / initial_c becomes a wire to its h0 / c0 (an encoder's state
+starting a decoder). A mixin of `OnnxImporter`.
 """
 
 from __future__ import annotations
@@ -62,13 +65,21 @@ class RecurrentOps:
             raise Refuse(": clip / input_forget have no torch equivalent")
         if len(ins) > 4 and ins[4] is not None:
             raise Refuse(": sequence_lens (variable-length batches) cannot be imported")
+        states = []
         for index, what in ((5, "initial_h"), (6, "initial_c")):
-            if len(ins) > index and ins[index] is not None:
+            name = node.input[index] if len(node.input) > index else ""
+            if name in self.final_states:
+                states.append(self.final_states[name])
+            elif len(ins) > index and ins[index] is not None:
                 value = ins[index]
                 zero = (isinstance(value, Filled) and value.value == 0) or (
                     isinstance(value, np.ndarray) and not np.any(value))
                 if not zero:
-                    raise Refuse(f": its {what} is not zero; Neurocanvas recurrent layers start from zeros")
+                    raise Refuse(f": its {what} is neither zero nor another recurrent layer's final state (Y_h, "
+                                 "Y_c), which are all a Neurocanvas recurrent layer starts from")
+        if type_name == "LSTM" and len(states) == 1:
+            raise Refuse(": only one of its initial_h and initial_c is another layer's final state; a Neurocanvas "
+                         "LSTM takes both from one (or starts from zeros)")
         if len(ins) > 7 and ins[7] is not None and np.any(self._const(ins[7], "its peepholes P")):
             raise Refuse(": LSTM peepholes have no torch equivalent")
         w = self._const(ins[1], "its weight W").astype(np.float32)
@@ -104,7 +115,7 @@ class RecurrentOps:
                 weights[f"bias_hh_l0{suffix}"] = reorder(bias[d, gates * hidden:])
         params = {"hidden_size": hidden, "num_layers": 1, "bias": bias is not None,
                   "bidirectional": directions == 2, "output": "sequence", **(extra or {})}
-        out = self._add(type_name, params, [seq.value], node, weights)
+        out = self._add(type_name, params, [seq.value, *states], node, weights)
         node_id = out.value.node
         steps = seq.value.spec.shape[0]
         sequence = Value(node_id, TensorSpec((steps, hidden * directions)))
@@ -115,6 +126,11 @@ class RecurrentOps:
             h_axes = (None, 0, 1) if layout == 0 else (0, None, 1)
             last = Value(node_id, TensorSpec((hidden,)))
             outputs.append(Dyn(last, h_axes, node_label(node), "rnn_last", node_id))
-        if len(node.output) > 2 and node.output[2] and self.consumers[node.output[2]]:
-            raise Refuse(": it uses the final cell state Y_c, which Neurocanvas's LSTM does not output")
+        state_axes = (1, 0, 2) if layout == 0 else (0, 1, 2)  # [directions, batch, hidden] over [batch, D, H]
+        for index, port in ((1, "h_n"), (2, "c_n")) if type_name == "LSTM" else ((1, "h_n"),):
+            if len(node.output) > index and node.output[index]:
+                state = Value(node_id, TensorSpec((directions, hidden)), port)
+                self.final_states[node.output[index]] = state
+                if len(outputs) == index:  # Y_h of one direction is already the last step
+                    outputs.append(Dyn(state, state_axes, node_label(node)))
         return outputs
