@@ -140,3 +140,52 @@ def test_an_onnx_state_from_a_stack_of_layers_is_refused_naming_the_layer(tmp_pa
     with pytest.raises(UserError) as refused:
         onnx_round_trip(encoder_decoder("GRU", num_layers=2), tmp_path)
     assert "'/encoder/Concat" in str(refused.value) and "Nothing was imported" in str(refused.value)
+
+
+class CausalUser(nn.Module):
+    """Causal masks as torch builds them, on a Transformer stack and on self-attention."""
+
+    def __init__(self):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        mask = nn.Transformer.generate_square_subsequent_mask(x.size(1))
+        h = self.encoder(x, mask=mask, is_causal=True)
+        return self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+
+
+def test_a_square_subsequent_mask_imports_as_causal():
+    torch.manual_seed(0)
+    module = CausalUser().eval()
+    result = import_module(module, [(6, 8)])
+    assert {n.id: n.params.get("causal") for n in result.project.graph.nodes()} == {
+        "x": None, "encoder": True, "attn": True}
+    assert verify_module_import(module, result).difference < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["MultiheadAttention", "TransformerEncoderLayer"])
+def test_a_compiled_causal_layer_imports_back_as_causal(kind):
+    from tests.engine.test_sequence_types import attention
+
+    compiled = prepare_model(attention(kind), seed=0)
+    result = import_module(compiled.model, [(7, 8)])
+    assert result.project.graph.node("attn").params["causal"] is True
+    assert verify_module_import(compiled.model, result).difference == 0.0
+
+
+def test_another_mask_is_refused_naming_the_layer():
+    class Banded(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x):
+            mask = torch.full((x.size(1), x.size(1)), float("-inf")).triu(2)
+            return self.attn(x, x, x, attn_mask=mask)[0]
+
+    with pytest.raises(UserError) as refused:
+        import_module(Banded(), [(6, 8)])
+    assert "triu(1)" in str(refused.value)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from engine.importers.common import Refuse, Value, compact_ints
+from engine.importers.torch_mapping.masks import causal_kwargs
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentState
 from engine.modules import constructor
 from engine.ops.base import Submodule
@@ -27,23 +28,30 @@ class ModuleCalls:
             raise Refuse(f": the submodule is called {self.module_calls[node.target]} times (shared weights); "
                          "each Neurocanvas node has its own weights")
         type_name, params, extra_args = MODULE_TYPES[type(module)](module)
+        kwargs, mask = causal_kwargs(self.env, type_name, node.kwargs)
         args = list(node.args)
         states = []
-        if type_name in RECURRENT and len(args) == 2 and not any(v is not None for v in node.kwargs.values()):
+        if type_name in RECURRENT and len(args) == 2 and not any(v is not None for v in kwargs.values()):
             states = self._initial_state(type_name, args.pop())
         if type_name == "MultiheadAttention":
             if len(args) < 3 or not (args[0] is args[1] is args[2]):
                 raise Refuse(": only self-attention, attn(x, x, x), maps to MultiheadAttention")
-            bad = {k: v for k, v in node.kwargs.items() if k not in ("need_weights", "average_attn_weights")
+            bad = {k: v for k, v in kwargs.items() if k not in ("need_weights", "average_attn_weights")
                    and v is not None}
             if len(args) > 3 or bad:
                 raise Refuse(f": masks and extra arguments ({', '.join(bad) or 'positional'}) are not imported")
             args = args[:1]
-        elif type_name in DECODERS and len(args) == 2 and not any(v is not None for v in node.kwargs.values()):
+        elif type_name in DECODERS and len(args) == 2 and not any(v is not None for v in kwargs.values()):
             states = [self.tensor(args.pop(), "its memory")]
-        elif len(args) != 1 or any(v is not None for v in node.kwargs.values()):
-            raise Refuse(": it is called with more than one input (e.g. an initial state or a mask)")
+        elif len(args) != 1 or any(v is not None for v in kwargs.values()):
+            raise Refuse(": it is called with more than one input (e.g. an initial state or a mask other than "
+                         "a causal one)")
         x = self.tensor(args[0])
+        if mask is not None:
+            if not x.spec.shape or mask.size != x.spec.shape[0]:
+                raise Refuse(f": its causal mask is {mask.size}x{mask.size}, not the length of its input "
+                             f"{list(x.spec.shape)}")
+            params["causal"] = True
         weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
         value = self.add(type_name, params, [x, *states], node, weights)
         self._check_sizes(node, module, type_name, value.node, x, extra_args)
