@@ -199,3 +199,23 @@ def test_the_palette_and_the_inspector_offer_them(qtbot):
             qtbot.addWidget(make_editor(spec))
     assert CATALOGUE["LSTM"].output_ports() == ["out", "h_n", "c_n"]
     assert CATALOGUE["GRU"].optional == ("h0",)
+
+
+def test_final_states_feeding_losses_are_model_outputs_named_after_their_ports(tmp_path):
+    g = Graph()
+    g.add_node("Input", {"shape": [5, 3]}, "x")
+    g.add_node("LSTM", {"hidden_size": 4, "bidirectional": True}, "lstm")
+    for loss, port in (("sequence", "out"), ("hidden", "h_n"), ("cell", "c_n")):
+        g.add_node("L1Loss", {}, loss)
+        g.connect("lstm", loss, port, "input")
+    g.connect("x", "lstm")
+    compiled = prepare_model(g, seed=0)
+    assert compiled.outputs == ["lstm", "lstm_h_n", "lstm_c_n"]
+    export = export_onnx(compiled, tmp_path / "model.onnx")
+    assert export.output_names == ("lstm", "lstm_h_n", "lstm_c_n")
+    assert verify_onnx(compiled, tmp_path / "model.onnx", batch=3, seed=1) < 1e-5
+    assert verify_python(compiled, export_python(compiled, g, tmp_path / "model.py")) == 0.0
+    x = torch.randn(2, 5, 3)
+    sequence, hidden, cell = compiled.model(x)
+    _, (h, c) = compiled.model.lstm(x)
+    assert torch.equal(hidden, h.transpose(0, 1)) and torch.equal(cell, c.transpose(0, 1)) and hidden.shape == (2, 2, 4)
