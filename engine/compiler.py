@@ -65,7 +65,7 @@ class CompiledGraph:
         for spec in self.losses:
             tensors = [None if arg is None else outputs[arg[1]] if arg[0] == "output" else targets[arg[1]]
                        for arg in spec.arguments]
-            value = apply_loss(spec.module, tensors)
+            value = apply_loss(spec.module, tensors, spec.node_id)
             if spec.weight != 1.0:
                 value = value * spec.weight
             total = value if total is None else total + value

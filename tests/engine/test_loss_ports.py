@@ -183,3 +183,20 @@ def test_the_trainer_minimises_the_weighted_sum(tmp_path):
     plain, zero, weighted = train(None), train(0.0), train(0.5)
     assert plain[0] == zero[0] and torch.equal(plain[1], zero[1])
     assert weighted[0] > plain[0] and not torch.equal(weighted[1], plain[1])
+
+
+def test_a_value_a_loss_refuses_when_it_runs_is_a_user_error_naming_the_loss():
+    from engine.errors import UserError
+
+    g = Graph()
+    g.add_node("Input", {"shape": [4]}, "x")
+    g.add_node("Target", {"shape": [4], "dtype": "float32"}, "y")
+    g.add_node("GaussianNLLLoss", {}, "nll")
+    g.connect("x", "nll", target_port="input")
+    g.connect("y", "nll", target_port="target")
+    g.connect("x", "nll", target_port="var")
+    compiled = compile_graph(g)
+    x = -torch.rand(2, 4) - 0.1  # a negative variance
+    with pytest.raises(UserError) as refused:
+        compiled.compute_loss(compiled.model(x), {"y": torch.zeros(2, 4)})
+    assert "GaussianNLLLoss 'nll' cannot be computed" in str(refused.value) and "Softplus" in str(refused.value)
