@@ -18,7 +18,7 @@ from engine.errors import UserError
 from engine.shape_rules import fmt
 from graphs.document import Graph
 
-CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss")
+CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss", "MultiMarginLoss")
 
 
 def fill_shapes(graph: Graph, dataset: Dataset) -> Graph:

@@ -200,3 +200,9 @@ def test_a_value_a_loss_refuses_when_it_runs_is_a_user_error_naming_the_loss():
     with pytest.raises(UserError) as refused:
         compiled.compute_loss(compiled.model(x), {"y": torch.zeros(2, 4)})
     assert "GaussianNLLLoss 'nll' cannot be computed" in str(refused.value) and "Softplus" in str(refused.value)
+
+
+def test_a_multi_class_hinge_loss_reports_accuracy_and_checks_the_class_count():
+    from engine.training.metrics import ClassAccuracy, metric_for
+
+    assert isinstance(metric_for(torch.nn.MultiMarginLoss()), ClassAccuracy)
