@@ -164,7 +164,7 @@ class ShapeInference:
                     break
                 inputs[port] = spec
             else:
-                key = tuple(inputs.values())
+                key = tuple(inputs.items())  # with the port names: optional ports may be left open
                 cached = self._cache.get(node_id)
                 if cached is None or cached[0] != key:
                     try:

@@ -219,3 +219,17 @@ def test_final_states_feeding_losses_are_model_outputs_named_after_their_ports(t
     sequence, hidden, cell = compiled.model(x)
     _, (h, c) = compiled.model.lstm(x)
     assert torch.equal(hidden, h.transpose(0, 1)) and torch.equal(cell, c.transpose(0, 1)) and hidden.shape == (2, 2, 4)
+
+
+def test_live_inference_tells_which_initial_state_is_alone():
+    from engine.shapes import ShapeInference
+
+    g = encoder_decoder("LSTM")
+    inference = ShapeInference(g)
+    c0 = next(e for e in g.edges() if e.target_port == "c0")
+    g.disconnect(c0)
+    assert [e.port for e in inference.result().errors] == ["h0"]
+    g.connect("encoder", "decoder", "c_n", "c0")
+    g.disconnect(next(e for e in g.edges() if e.target_port == "h0"))
+    assert [e.port for e in inference.result().errors] == ["c0"]
+    inference.close()
