@@ -42,6 +42,9 @@ class ShapeOps:
 
     def _op_Concat(self, node, ins, a):
         axis = int(a.get("axis", 0))
+        if any(name in self.final_states for name in node.input):
+            raise Refuse(": it joins the final states of a stack of recurrent layers (torch writes one operator per "
+                         "layer); that is not imported from ONNX: import the model from PyTorch, which maps it")
         if any(isinstance(v, (Sym, Filled)) for v in ins) or all(not isinstance(v, Dyn) for v in ins):
             items = []
             for v in ins:
