@@ -1,4 +1,5 @@
-"""Sequence ops over [T, features], batch first: RNN, LSTM, GRU, MultiheadAttention, TransformerEncoderLayer.
+"""Sequence ops over [T, features], batch first: RNN, LSTM, GRU, MultiheadAttention (the Transformer layers
+are in `engine.ops.transformer`).
 
 Their modules return tuples; each entry's `forward` recipe says which item the
 node's output is (and, for `output="last"`, the final time step). A recurrent node's
@@ -55,14 +56,6 @@ def _mha(ctx: Ctx) -> NodeInfo:
     return NodeInfo({"out": x}, params, 4 * t * e * e + 2 * t * t * e)
 
 
-def _encoder_layer(ctx: Ctx) -> NodeInfo:
-    x, t, e = attention_size(ctx, "nhead")
-    ff, bias = ctx.p["dim_feedforward"], ctx.p["bias"]
-    b = 1 if bias else 0
-    params = 4 * e * e + 4 * e * b + 2 * e * ff + (ff + e) * b + 2 * e * (1 + b)
-    return NodeInfo({"out": x}, params, 4 * t * e * e + 2 * t * t * e + 2 * t * e * ff)
-
-
 def _time_first(emit: Emitter, state, helper: str):
     return emit.method("contiguous", (emit.method("transpose", (state, 0, 1), helper=f"{helper}_t"),), helper=helper)
 
@@ -103,11 +96,6 @@ def _self_attention(emit: Emitter, params: dict, args: list):
     return emit.item(emit.module((x, x, x), kwargs), 0, "output")
 
 
-def _encoder_layer_forward(emit: Emitter, params: dict, args: list):
-    x = args[0]
-    return emit.module((x,), {"src_mask": causal_mask(emit, x)} if params["causal"] else None)
-
-
 def _single_layer_dropout(kwargs: dict) -> dict:
     if kwargs["num_layers"] == 1:
         kwargs["dropout"] = 0.0  # torch warns about dropout on a single layer; it has no effect there
@@ -125,6 +113,4 @@ OPS = {
     "GRU": _recurrent_op(3, "GRU"),
     "MultiheadAttention": module_op(_mha, "MultiheadAttention", batch_first=True, forward=_self_attention,
                                     skip=("causal",)),
-    "TransformerEncoderLayer": module_op(_encoder_layer, "TransformerEncoderLayer", batch_first=True,
-                                         forward=_encoder_layer_forward, skip=("causal",)),
 }

@@ -1,5 +1,6 @@
-"""Transformer stacks over [T, d_model], batch first: TransformerEncoder (num_layers encoder layers and an
-optional final LayerNorm), TransformerDecoderLayer and TransformerDecoder (attending to `memory`).
+"""Transformer layers and stacks over [T, d_model], batch first: TransformerEncoderLayer, TransformerEncoder
+(num_layers encoder layers and an optional final LayerNorm), TransformerDecoderLayer and TransformerDecoder
+(attending to `memory`).
 
 torch builds a stack from a layer module (`Submodule`), so state_dict keys read like torch's own
 (`layers.0.self_attn.in_proj_weight`, `norm.weight`). `causal` masks later positions of the input (the
@@ -29,8 +30,8 @@ def _sizes(ctx: Ctx, decoder: bool):
     return x, e, b, params, macs
 
 
-def _layer(ctx: Ctx) -> NodeInfo:
-    x, _, _, params, macs = _sizes(ctx, decoder=True)
+def _layer(ctx: Ctx, decoder: bool) -> NodeInfo:
+    x, _, _, params, macs = _sizes(ctx, decoder)
     return NodeInfo({"out": x}, params, macs)
 
 
@@ -55,23 +56,22 @@ def _stack_kwargs(layer: str):
     return kwargs
 
 
-def _encoder(emit: Emitter, params: dict, args: list):
-    x = args[0]
-    return emit.module((x,), {"mask": causal_mask(emit, x)} if params["causal"] else None)
+def _forward(mask_argument: str):
+    """Call the module on its inputs (a decoder's: target, memory), with `causal`'s mask on `mask_argument`."""
+    def forward(emit: Emitter, params: dict, args: list):
+        return emit.module(args, {mask_argument: causal_mask(emit, args[0])} if params["causal"] else None)
+    return forward
 
 
-def _decoder(emit: Emitter, params: dict, args: list):
-    x, memory = args
-    return emit.module((x, memory), {"tgt_mask": causal_mask(emit, x)} if params["causal"] else None)
+def _op(rule, module: str, mask_argument: str, **fields):
+    return module_op(rule, module, skip=("causal",), batch_first=True, forward=_forward(mask_argument), **fields)
 
 
 OPS = {
-    "TransformerEncoder": module_op(lambda c: _stack(c, False), "TransformerEncoder", skip=("causal",),
-                                    batch_first=True, kwargs=_stack_kwargs("TransformerEncoderLayer"),
-                                    forward=_encoder),
-    "TransformerDecoderLayer": module_op(_layer, "TransformerDecoderLayer", skip=("causal",), batch_first=True,
-                                         forward=_decoder),
-    "TransformerDecoder": module_op(lambda c: _stack(c, True), "TransformerDecoder", skip=("causal",),
-                                    batch_first=True, kwargs=_stack_kwargs("TransformerDecoderLayer"),
-                                    forward=_decoder),
+    "TransformerEncoderLayer": _op(lambda c: _layer(c, False), "TransformerEncoderLayer", "src_mask"),
+    "TransformerEncoder": _op(lambda c: _stack(c, False), "TransformerEncoder", "mask",
+                              kwargs=_stack_kwargs("TransformerEncoderLayer")),
+    "TransformerDecoderLayer": _op(lambda c: _layer(c, True), "TransformerDecoderLayer", "tgt_mask"),
+    "TransformerDecoder": _op(lambda c: _stack(c, True), "TransformerDecoder", "tgt_mask",
+                              kwargs=_stack_kwargs("TransformerDecoderLayer")),
 }
