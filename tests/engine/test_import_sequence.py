@@ -134,11 +134,22 @@ def test_an_onnx_final_state_passed_as_an_initial_state_imports_as_a_wire(kind, 
     assert ports == ({("h_n", "h0"), ("c_n", "c0")} if kind == "LSTM" else {("h_n", "h0")})
 
 
-def test_an_onnx_state_from_a_stack_of_layers_is_refused_naming_the_layer(tmp_path):
-    """torch writes a stack's state as the Concat of its layers' Y_h: refused, naming it (never read as zeros)."""
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_an_onnx_stack_state_starts_the_next_stack_layer_by_layer(kind, tmp_path):
+    """torch writes a stack as one operator per layer, its state as the Concat of theirs and each next layer's
+    initial state as a Slice of it: layer k's state starts layer k of the decoder."""
+    graph = encoder_decoder(kind, num_layers=3, bidirectional=True)
+    graph.remove_node("state")
+    result, verification = onnx_round_trip(graph, tmp_path)
+    assert verification.ok
+    wired = {(e.source, e.target) for e in result.project.graph.edges() if e.target_port == "h0"}
+    assert wired == {("encoder", "decoder"), ("encoder_2", "decoder_2"), ("encoder_3", "decoder_3")}
+
+
+def test_an_onnx_stack_state_used_as_a_tensor_is_refused_naming_it(tmp_path):
     with pytest.raises(UserError) as refused:
-        onnx_round_trip(encoder_decoder("GRU", num_layers=2), tmp_path)
-    assert "Concat '/encoder/Concat" in str(refused.value) and "final states of a stack" in str(refused.value)
+        onnx_round_trip(encoder_decoder("GRU", num_layers=2), tmp_path)  # the stack's h_n is also flattened
+    assert "Concat '/encoder/Concat" in str(refused.value) and "final states" in str(refused.value)
 
 
 class CausalUser(nn.Module):

@@ -5,7 +5,9 @@ become views of the layer's batch-first output, and picking the last step
 makes the layer's output='last'. The final states Y_h and Y_c ([directions, batch,
 hidden]) are views of the node's h_n and c_n ports, and one passed on as another
 layer's initial_h / initial_c becomes a wire to its h0 / c0 (an encoder's state
-starting a decoder). A mixin of `OnnxImporter`.
+starting a decoder). torch writes a stack of layers as one operator per layer, its
+state as the Concat of theirs and each next layer's initial state as a Slice of
+that: the Slice of layer k's rows is layer k's state. A mixin of `OnnxImporter`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import torch
 from engine.importers.common import Refuse, Value
 from engine.importers.onnx_mapping.values import Dyn, Filled, Part, dims_text, node_label
 from engine.shape_rules import TensorSpec
+
+STATE_STACK = object()  # what a stack's joined final state is bound to: no tensor, only rows to pick
 
 
 class RecurrentOps:
@@ -44,6 +48,31 @@ class RecurrentOps:
         if int(a.get("linear_before_reset", 0)) != 1:
             raise Refuse(": linear_before_reset=0 computes a different GRU from torch's")
         return self._recurrent(node, ins, a, "GRU", 3, [1, 0, 2], ("Sigmoid", "Tanh"))
+
+    def _state_stack(self, node, axis: int):
+        """The Concat of a stack's final states: kept as the list of layer states, for Slices to pick from."""
+        layers = [self.final_states.get(name) for name in node.input]
+        users = [n.op_type for n in self.graph.node if node.output[0] in n.input]
+        if axis != 0 or None in layers or node.output[0] in {o.name for o in self.graph.output} or \
+                set(users) - {"Slice"} or len({(v.port, v.spec) for v in layers}) != 1:
+            raise Refuse(": it joins recurrent layers' final states other than as the state of a stack whose "
+                         "layers start the next stack's; import the model from PyTorch, which maps more")
+        self.state_stacks[node.output[0]] = layers
+        return [STATE_STACK]  # its only readers are the Slices that pick one layer (`_state_slice`)
+
+    def _state_slice(self, node, ins):
+        """One layer's rows of a stack's state: that layer's final state."""
+        layers = self.state_stacks[node.input[0]]
+        bounds = [np.asarray(self._const(v, "its bounds")).reshape(-1).tolist() for v in ins[1:4]]
+        steps = np.asarray(self._const(ins[4], "steps")).reshape(-1).tolist() if len(ins) > 4 and \
+            ins[4] is not None else [1]
+        rows = layers[0].spec.shape[0]  # directions
+        (start,), (end,), (axis,) = bounds if all(len(b) == 1 for b in bounds) else ([-1], [-1], [-1])
+        if axis != 0 or steps != [1] or start % rows or end - start != rows or not 0 <= start // rows < len(layers):
+            raise Refuse(": it takes rows of a stack's final state other than one layer's")
+        state = layers[start // rows]
+        self.final_states[node.output[0]] = state
+        return [Dyn(state, (1, 0, 2), node_label(node))]
 
     def _op_RNN(self, node, ins, a):
         given = a.get("activations", ["Tanh"])
