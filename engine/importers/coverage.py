@@ -28,10 +28,13 @@ _NOT_IN_ONNX = "an inference ONNX file holds no dropout (torch leaves it out), s
 _ADAPTIVE_MAX = ("ONNX has no adaptive max pooling: torch writes it as a MaxPool over windows of the input, which "
                  "imports as the MaxPool of the same rank, with the same outputs; an ONNX GlobalMaxPool imports as "
                  "AdaptiveMaxPool")
-_ATTENTION = ("written by torch as products of two computed tensors (MatMul), Sqrt and Softmax, which map "
-              "to no Neurocanvas node")
-_SAMPLE = ("a traced or exported model draws its noise whatever the mode, while Sample gives the mean in eval mode, "
-           "so no import would reproduce it; add Sample in the editor")
+_ENCODER = ("written by torch as self-attention (which comes back as MultiheadAttention), adds, LayerNorm and Linear "
+            "layers, which come back as those nodes, with the same outputs")
+_DECODER = ("written by torch as products of computed tensors; its cross-attention (queries from the target, keys "
+            "and values from the memory) and masked self-attention map to no Neurocanvas node")
+_SAMPLE = ("the fx importer maps a module's `mu + torch.randn_like(std) * std` (std = exp(0.5 * logvar)) to Sample, "
+           "but Sample's own code scales its noise by the training flag, which does not come back; an exported "
+           "model draws its noise whatever the mode, so no import would reproduce it; add Sample in the editor")
 _VIEW = ("torch writes ONNX {op}, which the importer follows as a view of the tensor: it comes back as {what}, with the "
          "same outputs")
 _POSITIONAL = ("torch has no positional-encoding module: a model adds a stored table or computes one from the "
@@ -48,8 +51,8 @@ NOT_IMPORTABLE: dict[str, dict[str, str]] = {
         **{f"AdaptiveMaxPool{n}d": _ADAPTIVE_MAX for n in (1, 2, 3)},
         "GroupNorm": "written by torch as InstanceNormalization between two reshapes, which the importer does "
                      "not map",
-        **dict.fromkeys(("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
-                         "TransformerDecoderLayer", "TransformerDecoder"), _ATTENTION),
+        **dict.fromkeys(("TransformerEncoderLayer", "TransformerEncoder"), _ENCODER),
+        **dict.fromkeys(("TransformerDecoderLayer", "TransformerDecoder"), _DECODER),
         "Clamp": "torch writes it as ONNX Clip, which is imported as the activation with those bounds (ReLU6, "
                  "Hardtanh), not as Clamp",
         "Unflatten": "torch writes it as ONNX Reshape, which comes back as Reshape, with the same outputs",
