@@ -88,12 +88,25 @@ def assert_attention_weights_are_the_modules(module, result):
     as one MultiheadAttention node holding the module's own weights, bit for bit."""
     graph = result.project.graph
     imported = [node.id for node in graph.nodes() if node.type == "MultiheadAttention"]
-    originals = [layer for layer in module.modules() if isinstance(layer, torch.nn.MultiheadAttention)]
+    originals = [attention_state(layer) for layer in module.modules()]
+    originals = [state for state in originals if state]
     assert len(imported) == len(originals)
     order = {node_id: i for i, node_id in enumerate(graph.node_ids())}
-    for node_id, layer in zip(sorted(imported, key=order.get), originals):
-        for name, tensor in layer.state_dict().items():
+    for node_id, state in zip(sorted(imported, key=order.get), originals):
+        for name, tensor in state.items():
             assert torch.equal(result.weights[f"{node_id}.{name}"], tensor), (node_id, name)
+
+
+def attention_state(layer):
+    """An attention layer's weights as nn.MultiheadAttention holds them (separate q/k/v layers stacked)."""
+    if isinstance(layer, torch.nn.MultiheadAttention):
+        return layer.state_dict()
+    if not all(hasattr(layer, name) for name in ("query", "key", "value", "out")):
+        return None
+    parts = (layer.query, layer.key, layer.value)
+    return {"in_proj_weight": torch.cat([p.weight for p in parts]).detach(),
+            "in_proj_bias": torch.cat([p.bias for p in parts]).detach(),
+            "out_proj.weight": layer.out.weight.detach(), "out_proj.bias": layer.out.bias.detach()}
 
 
 IMAGE = [((3, 16, 16), "float32")]
@@ -104,6 +117,7 @@ MODELS = {
     "audio_cnn_1d": (lambda a: a.AudioCNN(), [((1, 400), "float32")], {"Conv1d", "MaxPool1d"}),  # legacy folds BN
     "transformer_text_classifier": (lambda a: a.TransformerClassifier(), [((12,), "int64")], {"Embedding"}),
     "vision_transformer": (lambda a: a.VisionTransformer(), IMAGE, {"Conv2d", "Parameter"}),
+    "written_out_attention": (lambda a: a.WrittenOutAttentionClassifier(), [((10, 6), "float32")], {"LayerNorm"}),
     "mobilenet_v2": (lambda a: a.MobileNetV2(), IMAGE, {"Conv2d", "ReLU6"}),
     "unet_with_interpolate": (lambda a: a.UNet(), IMAGE, {"Conv2d", "Concat"}),
     "vae_sampling_while_training": (lambda a: a.VAE(sample_in_eval=False), [((20,), "float32")], {"Linear"}),
@@ -160,3 +174,20 @@ def test_vae_sampling_in_eval_is_refused_from_onnx(arch, exporter, tmp_path):
     with pytest.raises(ImportRefused, match="RandomNormalLike") as refusal:
         import_from(exporter, module, [((20,), "float32")], tmp_path)
     assert "Nothing was imported" in str(refusal.value)
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_attention_from_a_dynamic_batch_export(arch, exporter, tmp_path):
+    """With the batch left dynamic, the exporters compute the heads' reshapes from the input's shape at run
+    time: that shape arithmetic is part of the fused attention too."""
+    torch.manual_seed(0)
+    module = trained_looking(arch.VisionTransformer())
+    path = tmp_path / "vit.onnx"
+    options = {"dynamic_shapes": ({0: torch.export.Dim("batch")},), "external_data": False} if exporter == "dynamo" \
+        else {"dynamic_axes": {"x": {0: "batch"}}, "output_names": ["y"], "opset_version": 17}
+    torch.onnx.export(module, (torch.randn(2, 3, 16, 16),), str(path), dynamo=exporter == "dynamo",
+                      input_names=["x"], **options)
+    result = import_onnx(path)
+    assert verify_import(path, result).difference <= TOLERANCE
+    assert_reproduces(module, result, IMAGE)
+    assert_attention_weights_are_the_modules(module, result)
