@@ -203,3 +203,14 @@ def test_attention_from_a_dynamic_batch_export(arch, exporter, tmp_path):
     assert verify_import(path, result).difference <= TOLERANCE
     assert_reproduces(module, result, IMAGE)
     assert_attention_weights_are_the_modules(module, result)
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_masked_attention_from_onnx_is_refused_with_the_reason(arch, exporter, tmp_path):
+    """The exporters add the causal mask to the scores as a tensor; the fusion does not read masks (yet), and the
+    heads folded into the batch cannot map op by op, so the refusal says which attention and why."""
+    module = arch.CausalEncoder().eval()
+    with pytest.raises(ImportRefused) as refusal:
+        import_from(exporter, module, [((8, 16), "float32")], tmp_path)
+    assert "a mask is added to its scores (a causal or padding mask), so it is not one MultiheadAttention" \
+        in str(refusal.value) and "Nothing was imported" in str(refusal.value)

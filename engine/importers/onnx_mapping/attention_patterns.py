@@ -19,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-from engine.importers.onnx_mapping.values import FUSED_DOMAIN
+from engine.importers.onnx_mapping.values import FUSED_DOMAIN, node_label
 
 TOLERANCE = 1e-5
 _SHAPE_ONLY = {"Shape", "Size"}  # their outputs carry no data of their inputs
@@ -32,6 +32,7 @@ class AttentionPatterns:
         from onnx import helper
 
         self.fused_layers: dict[str, tuple] = {}  # a fused node's output -> (params, weights)
+        self.attention_refusals: list[tuple[set, str]] = []  # (the ONNX nodes it spans, why it was not fused)
         softmaxes = [n for n in live if n.op_type == "Softmax" and n.domain in ("", "ai.onnx")]
         if not softmaxes:
             return live
@@ -44,13 +45,15 @@ class AttentionPatterns:
         candidates = [c for c in (self._attention_candidate(s, producer, users, data) for s in softmaxes) if c]
         if not candidates:
             return live
-        values = self._probe([name for c in candidates for name in c["probe"]])
+        values = self._probe([name for c in candidates for name in c["probe"] if name])
         if values is None:
             return live
         drop, replace = set(), {}
         for candidate in candidates:
             found = self._fit_attention(candidate, values, producer, users, data)
-            if found is None:
+            if isinstance(found, str):
+                self.attention_refusals.append((candidate["labels"], f"Softmax '{node_label(candidate['axis'])}': "
+                                                f"{found}, so it is not one MultiheadAttention"))
                 continue
             x, y, region, params, weights = found
             if drop & {id(n) for n in region}:
@@ -61,6 +64,11 @@ class AttentionPatterns:
             drop |= {id(n) for n in region}
             self.consumers[x] -= sum(name == x for n in region for name in n.input) - 1
         return [replace.get(id(n), n) for n in live if id(n) not in drop or id(n) in replace]
+
+    def attention_problems(self) -> list[str]:
+        """Why each attention that was not fused is not one layer, where the refusal names one of its nodes."""
+        return [why for labels, why in getattr(self, "attention_refusals", [])
+                if any(f"'{label}'" in problem for problem in self.problems for label in labels)]
 
     def _fused_MultiheadAttention(self, node, ins, a):  # noqa: N802 - named after the node type it adds
         params, weights = self.fused_layers[node.output[0]]
@@ -87,9 +95,8 @@ class AttentionPatterns:
         chains = [self._chain_back(name, producer, data) for name in (q, k, v)]
         common = [name for name in chains[0] if name in chains[1] and name in chains[2]]
         forward = self._chain_forward(after[0].output[0], users, data)
-        if not common or not forward:
-            return None
-        return {"q": q, "k": k, "v": v, "scores": scores.output[0], "logits": softmax.input[0],
+        inside = [producer[n] for chain in chains for n in chain if n in producer] + [scores, softmax, after[0]]
+        return {"labels": {node_label(n) for n in inside}, "q": q, "k": k, "v": v, "scores": scores.output[0], "logits": softmax.input[0],
                 "axis": softmax, "attended": after[0].output[0], "sources": common, "sinks": forward,
                 "probe": [q, k, v, scores.output[0], softmax.input[0], after[0].output[0], *common, *forward]}
 
@@ -181,7 +188,10 @@ class AttentionPatterns:
             feeds = self._probe_feeds(session, batch, rng)
             if feeds is None:
                 return None
-            outs = session.run(None, feeds)
+            try:
+                outs = session.run(None, feeds)
+            except Exception:  # noqa: BLE001 - the model fails on random inputs: no fusion, the mapping explains
+                return None
             runs.append(dict(zip([o.name for o in session.get_outputs()], outs)))
         return runs
 
@@ -209,11 +219,15 @@ class AttentionPatterns:
 
     # ---- fitting -------------------------------------------------------------------------------
     def _fit_attention(self, c, runs, producer, users, data):
-        """(x, y, region, params, weights) for the nearest x and farthest y that fit, or None."""
+        """(x, y, region, params, weights) for the nearest x and farthest y that fit, or why none does."""
         first = runs[0]
         heads_layout = first[c["q"]].shape
         if len(heads_layout) not in (3, 4) or first[c["k"]].shape[-2] != heads_layout[-1]:
-            return None
+            return "its scores are not queries times transposed keys over heads"
+        if not c["sources"]:
+            return "its queries, keys and values come from different tensors (cross-attention)"
+        if _ratio(first[c["logits"]].astype(np.float64), first[c["scores"]].astype(np.float64)) is None:
+            return "a mask is added to its scores (a causal or padding mask)"
         for y in reversed(c["sinks"]):
             for x in c["sources"]:
                 shape = first[x].shape
@@ -225,7 +239,7 @@ class AttentionPatterns:
                 found = self._attention_weights(c, x, y, runs)
                 if found is not None:
                     return (x, y, region, *found)
-        return None
+        return "no self-attention layer built from its weights reproduces it within 1e-5"
 
     def _attention_weights(self, c, x, y, runs):
         batch, length, embed = runs[0][x].shape

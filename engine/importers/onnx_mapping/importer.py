@@ -79,7 +79,7 @@ class OnnxImporter(TensorOps, ModelReading, AttentionPatterns, ActivationChains,
             self._convert(node)
         outputs = self._outputs()
         if self.unmapped or self.problems:
-            raise ImportRefused(self.source, self.unmapped, self.problems)
+            raise ImportRefused(self.source, self.unmapped, self.problems + self.attention_problems())
         return self.builder.finish(name, outputs, self.inputs, self.notes)
 
     # ---- mapping ----------------------------------------------------------------
