@@ -226,8 +226,8 @@ class AttentionPatterns:
             return "its scores are not queries times transposed keys over heads"
         if not c["sources"]:
             return "its queries, keys and values come from different tensors (cross-attention)"
-        if _ratio(first[c["logits"]].astype(np.float64), first[c["scores"]].astype(np.float64)) is None:
-            return "a mask is added to its scores (a causal or padding mask)"
+        if _scale_and_mask(first[c["logits"]].astype(np.float64), first[c["scores"]].astype(np.float64)) is None:
+            return "a mask other than a causal one is added to its scores"
         for y in reversed(c["sinks"]):
             for x in c["sources"]:
                 shape = first[x].shape
@@ -259,11 +259,12 @@ class AttentionPatterns:
                 return None
             return value.reshape(rows, heads, length, head_dim).transpose(0, 2, 1, 3).reshape(rows * length, embed)
 
-        scale = _ratio(stacked[c["logits"]], stacked[c["scores"]])
+        found = _scale_and_mask(stacked[c["logits"]], stacked[c["scores"]])
         axis = c["axis"].attribute
         softmax_axis = next((a.i for a in axis if a.name == "axis"), -1)
-        if scale is None or softmax_axis not in (-1, stacked[c["logits"]].ndim - 1):
+        if found is None or softmax_axis not in (-1, stacked[c["logits"]].ndim - 1):
             return None
+        scale, causal = found
         x_rows = stacked[x].reshape(-1, embed)
         q, k, v, o = tokens(c["q"]), tokens(c["k"], transposed=True), tokens(c["v"]), tokens(c["attended"])
         if any(t is None for t in (q, k, v, o)):
@@ -281,14 +282,32 @@ class AttentionPatterns:
                    "out_proj.weight": wo * so, "out_proj.bias": bo * so}
         weights = {name: torch.as_tensor(_snap_bias(w, stored) if w.ndim == 1 else w, dtype=torch.float32)
                    for name, w in weights.items()}
-        params = {"num_heads": heads, "dropout": 0.0, "bias": True}
+        params = {"num_heads": heads, "dropout": 0.0, "bias": True, **({"causal": True} if causal else {})}
         attention = torch.nn.MultiheadAttention(embed, heads, batch_first=True).eval()
         attention.load_state_dict(weights)
+        mask = torch.ones(length, length).triu(1).bool() if causal else None
         with torch.no_grad():
-            got = attention(*[torch.as_tensor(stacked[x], dtype=torch.float32)] * 3, need_weights=False)[0]
+            got = attention(*[torch.as_tensor(stacked[x], dtype=torch.float32)] * 3, need_weights=False,
+                            attn_mask=mask)[0]
         if float((got.double() - torch.as_tensor(stacked[y])).abs().max()) > TOLERANCE:
             return None
         return params, weights
+
+
+def _scale_and_mask(logits: np.ndarray, scores: np.ndarray):
+    """(c, causal) with logits == c * scores, plus -inf (or a huge negative) above the diagonal when causal."""
+    if logits.shape != scores.shape or logits.ndim < 2 or logits.shape[-1] != logits.shape[-2]:
+        return None
+    masked = ~np.isfinite(logits) | (logits < -1e8)
+    if not masked.any():
+        scale = _ratio(logits, scores)
+        return None if scale is None else (scale, False)
+    upper = np.triu(np.ones(logits.shape[-2:], dtype=bool), 1)
+    if not (masked == upper).all():
+        return None
+    kept = ~np.broadcast_to(upper, logits.shape)
+    scale = _ratio(logits[kept], scores[kept])
+    return None if scale is None else (scale, True)
 
 
 def _ratio(after: np.ndarray, before: np.ndarray):
