@@ -7,7 +7,8 @@ MatMul of two computed tensors and whose output multiplies a third, the region f
 to one tensor y [batch, T, E] is found from the graph's structure. Its weights are then read from its values,
 not from its spelling: the model runs once in onnxruntime with the region's tensors exposed, queries, keys,
 values and the output projection are fitted as affine maps (least squares in float64), and each fitted
-matrix is replaced by the file's own weights where they match. The region is fused only if a
+matrix is replaced by the file's own weights where they match. A causal mask added to the scores (-inf above
+the diagonal) sets the node's `causal`; any other mask is left unfused. The region is fused only if a
 MultiheadAttention built from those weights reproduces y within 1e-5; otherwise it is left to the op-by-op
 mapping, which then explains the refusal. A mixin of `OnnxImporter`; `_fused_MultiheadAttention` adds the node.
 """
