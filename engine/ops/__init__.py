@@ -14,11 +14,22 @@ Families: `convolution` (Linear, Embedding, ConvNd, ConvTransposeNd), `pooling`,
 
 from __future__ import annotations
 
-from engine.ops import convolution, losses, normalisation, pooling, sequence, tensor_ops
+from engine.ops import (
+    activations,
+    convolution,
+    losses,
+    normalisation,
+    norms,
+    pooling,
+    resampling,
+    sequence,
+    tensor_ops,
+)
 from engine.ops.base import Ctx, Emitter, NodeInfo, Op, TensorSpec, fmt
 
 OPS: dict[str, Op] = {
     **tensor_ops.OPS, **convolution.OPS, **pooling.OPS, **normalisation.OPS, **sequence.OPS, **losses.OPS,
+    **activations.OPS, **norms.OPS, **resampling.OPS,  # graphs/families/{activations,normalisation,resampling}
 }
 
 __all__ = ["OPS", "Ctx", "Emitter", "NodeInfo", "Op", "TensorSpec", "fmt"]
