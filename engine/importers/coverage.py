@@ -30,9 +30,24 @@ _ADAPTIVE_MAX = ("ONNX has no adaptive max pooling: torch writes it as a MaxPool
                  "AdaptiveMaxPool")
 _ATTENTION = ("written by torch as products of two computed tensors (MatMul), Sqrt and Softmax, which map "
               "to no Neurocanvas node")
+_IDENTITY = "an Identity computes nothing, so the importer leaves it out and joins its input to its output"
+_WRITTEN_AS = "torch writes it as {}, which map{} to no Neurocanvas node"
+_FAMILIES_ONNX = {  # graphs/families/{activations,normalisation,resampling}.py
+    "Identity": _IDENTITY,
+    "GLU": _WRITTEN_AS.format("Split, Sigmoid and Mul", ""),
+    "Softmin": _WRITTEN_AS.format("Softmax of the negated input (Neg)", "s"),
+    "Threshold": "torch writes Threshold(0, 0) as Relu, which imports as ReLU, the same function; other thresholds "
+                 "(written by the dynamo exporter as LessOrEqual and Where) import as Threshold",
+    "RMSNorm": _WRITTEN_AS.format("Pow, ReduceMean, Add, Sqrt, Reciprocal and Mul", ""),
+    "LocalResponseNorm": _WRITTEN_AS.format("Pad, AveragePool, If and Pow", "") + "; an ONNX LRN operator of "
+                         "odd size imports as LocalResponseNorm",
+    **{name: _NOT_IN_ONNX for name in ("Dropout1d", "Dropout3d", "AlphaDropout")},
+    "PixelUnshuffle": "torch writes it as Reshape, Transpose and Reshape, which import as Reshape and Permute with "
+                      "the same outputs; an ONNX SpaceToDepth of one channel imports as PixelUnshuffle",
+}
 _COMMON = {"Target": _NO_TARGET, **{name: _NO_LOSS for name, spec in CATALOGUE.items() if spec.is_loss}}
 NOT_IMPORTABLE: dict[str, dict[str, str]] = {
-    "torch.fx": dict(_COMMON),
+    "torch.fx": {**_COMMON, "Identity": _IDENTITY},
     "onnx": {
         **_COMMON,
         "Dropout": _NOT_IN_ONNX + "; an ONNX Dropout operator in inference mode is imported as Dropout",
@@ -42,6 +57,7 @@ NOT_IMPORTABLE: dict[str, dict[str, str]] = {
                      "not map",
         "MultiheadAttention": _ATTENTION,
         "TransformerEncoderLayer": _ATTENTION,
+        **_FAMILIES_ONNX,
     },
 }
 SAMPLE_SIZE = 8  # every dim of a sample input: divisible by the default group and head counts

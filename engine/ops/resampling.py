@@ -12,6 +12,7 @@ from engine.ops.base import Ctx, NodeInfo, TensorSpec, fmt, module_op
 # mode -> the number of spatial dims it takes (None: any of 1, 2, 3)
 MODE_SPATIAL = {"nearest": None, "linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _LAYOUTS = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
+_PAD_LAYOUTS = {1: "[L] or [C, L]", 2: "[H, W] or [C, H, W]"}  # what reflection and replication pads take
 
 
 def _upsample(ctx: Ctx) -> NodeInfo:
@@ -53,26 +54,25 @@ def _upsample_kwargs(kwargs: dict) -> dict:
 
 def _pixel_shuffle(ctx: Ctx, up: bool) -> NodeInfo:
     (x,) = ctx.inputs.values()
-    if len(x.shape) < 3:
-        raise ctx.fail(f"expects input [C, H, W], got {fmt(x.shape)}")
-    *lead, c, h, w = x.shape
+    ctx.expect_rank(x, (3,), "[C, H, W]")
+    c, h, w = x.shape
     if up:
         r = ctx.p["upscale_factor"]
         if c % (r * r):
             raise ctx.fail(f"needs channels divisible by upscale_factor squared ({r * r}), got {c} in {fmt(x.shape)}")
-        out = (*lead, c // (r * r), h * r, w * r)
+        out = (c // (r * r), h * r, w * r)
     else:
         r = ctx.p["downscale_factor"]
         if h % r or w % r:
             raise ctx.fail(f"needs height and width divisible by downscale_factor ({r}), got {fmt(x.shape)}")
-        out = (*lead, c * r * r, h // r, w // r)
+        out = (c * r * r, h // r, w // r)
     return NodeInfo({"out": TensorSpec(out, x.dtype)})
 
 
 def _pad(ctx: Ctx, n: int, kind: str) -> NodeInfo:
     (x,) = ctx.inputs.values()
     if kind in ("Reflection", "Replication"):
-        ctx.expect_rank(x, (n, n + 1), " or ".join((_LAYOUTS[n][:1] + _LAYOUTS[n][4:], _LAYOUTS[n])))
+        ctx.expect_rank(x, (n, n + 1), _PAD_LAYOUTS[n])
         ctx.expect_float(x)
     pads = ctx.tuple("padding", 2 * n)
     shape = list(x.shape)

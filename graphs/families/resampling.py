@@ -24,7 +24,7 @@ def _pad(kind: str, n: int, doc: str):
                           doc=f"an int for every side, or {2 * n} ints (left, right"
                               + (", top, bottom)" if n == 2 else ")"))]
     if kind == "Constant":
-        params.append(float_param("value", 0.0, doc="the value padded in"))
+        params.append(float_param("value", 1.0, doc="the value padded in (a pad of zeros is ZeroPad)"))
     return NodeType(f"{kind}Pad{n}d", CATEGORY, tuple(params), doc=f"Pads the last {n} dim(s) of {_LAYOUTS[n]} "
                     f"{doc}.", key_params=tuple(p.name for p in params))
 

@@ -51,7 +51,8 @@ CASES = {
        for kind in ("Zero", "Constant", "Reflection", "Replication")},
 }
 # refused on purpose where torch would take them: a channel dropout on another layout, RMSNorm over more
-# dims than its input has, PReLU on a batch of scalars (whose channels cannot be inferred)
-STRICTER = {"Dropout1d", "Dropout3d", "RMSNorm", "PReLU"}
+# dims than its input has, PReLU on a batch of scalars (whose channels cannot be inferred), pixel shuffles
+# over more leading dims than [C, H, W]
+STRICTER = {"Dropout1d", "Dropout3d", "RMSNorm", "PReLU", "PixelShuffle", "PixelUnshuffle"}
 # torch reads an input one dim short of these ranks as one unbatched sample
 BATCHED_RANKS = {"InstanceNorm1d": 3, "InstanceNorm2d": 4, "PixelShuffle": 4, "PixelUnshuffle": 4}

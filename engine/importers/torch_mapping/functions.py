@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import fx
 
 from engine.importers.common import BATCH, Refuse, Value, compact_ints
+from engine.importers.torch_mapping import family_calls
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence, TracedShape
 from engine.shape_rules import TensorSpec
 
@@ -249,6 +250,7 @@ FUNCTIONS = {
     **{getattr(F, f"adaptive_{kind.lower()}_pool{d}d"): lambda self, n, name=f"Adaptive{kind}Pool{d}d":
        self.fn_adaptive_pool(n, name) for kind in ("Avg", "Max") for d in (1, 2, 3)},
     operator.getitem: FunctionCalls.fn_getitem, getattr: FunctionCalls.fn_getattr,
+    **family_calls.FUNCTIONS,
 }
 METHODS = {
     "add": lambda self, n: self.fn_combine(n, "Add"), "mul": lambda self, n: self.fn_combine(n, "Multiply"),
