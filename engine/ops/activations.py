@@ -77,3 +77,12 @@ OPS = {
     "GLU": module_op(_glu, "GLU"),
     "Identity": module_op(_identity, "Identity"),
 }
+
+
+def torchscript_onnx_inexact(type_name: str, params: dict) -> str:
+    """Why torch's TorchScript ONNX exporter would write this node inexactly ("" when it writes it exactly):
+    it leaves Softplus's threshold out, which changes the output by up to log(1 + e^-threshold) / beta."""
+    if type_name == "Softplus" and params["threshold"] < 20.0:
+        return f"it leaves out Softplus's threshold ({params['threshold']:g})"
+    return ""
+

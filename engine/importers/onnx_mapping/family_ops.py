@@ -52,8 +52,11 @@ class FamilyOps:
         x = self._dyn(ins[0])
         slope = np.asarray(self._const(ins[1], "its slope"), dtype=np.float32)
         shape = x.value.spec.shape
-        # ONNX aligns the slope with the input's last dims: [C, 1, ..] over [batch, C, ..] is one per channel
-        per_channel = bool(shape) and slope.shape == (shape[0], *[1] * (len(shape) - 1))
+        # ONNX aligns the slope with the input's last dims: [C, 1, ..] (or [1, C, 1, ..]) over [batch, C, ..]
+        # is one slope per channel
+        aligned = slope.shape[max(slope.ndim - len(shape), 0):]
+        per_channel = (bool(shape) and all(d == 1 for d in slope.shape[:slope.ndim - len(aligned)])
+                       and aligned == (shape[0], *[1] * (len(shape) - 1)))
         if slope.size != 1 and not per_channel:
             raise Refuse(f": its slope has shape {list(slope.shape)}; PReLU learns one slope, or one per channel of "
                          f"its input {dims_text(x.dims())} (shape [C, 1, ...])")
