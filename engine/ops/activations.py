@@ -5,14 +5,7 @@ which halves `dim`."""
 from __future__ import annotations
 
 from engine.ops.base import Ctx, NodeInfo, TensorSpec, fmt, module_op
-
-
-def _elementwise(ctx: Ctx) -> NodeInfo:
-    (x,) = ctx.inputs.values()
-    ctx.expect_float(x)
-    if "dim" in ctx.p:
-        ctx.batched_dim(ctx.p["dim"], len(x.shape))
-    return NodeInfo({"out": x})
+from engine.ops.tensor_ops import _activation
 
 
 def _identity(ctx: Ctx) -> NodeInfo:
@@ -43,13 +36,13 @@ def _prelu_kwargs(kwargs: dict) -> dict:
 def _hardtanh(ctx: Ctx) -> NodeInfo:
     if ctx.p["max_val"] <= ctx.p["min_val"]:
         raise ctx.fail(f"needs max_val > min_val, got min_val={ctx.p['min_val']} and max_val={ctx.p['max_val']}")
-    return _elementwise(ctx)
+    return _activation(ctx)
 
 
 def _celu(ctx: Ctx) -> NodeInfo:
     if ctx.p["alpha"] == 0:
         raise ctx.fail("needs alpha != 0 (it divides by alpha); torch refuses it when the model runs")
-    return _elementwise(ctx)
+    return _activation(ctx)
 
 
 def _glu(ctx: Ctx) -> NodeInfo:
@@ -70,7 +63,7 @@ _PLAIN = ("ReLU6", "Hardswish", "Hardsigmoid", "Mish", "Softplus", "Softsign", "
           "Softmin", "Threshold")
 
 OPS = {
-    **{name: module_op(_elementwise, name) for name in _PLAIN},
+    **{name: module_op(_activation, name) for name in _PLAIN},
     "PReLU": module_op(_prelu, "PReLU", kwargs=_prelu_kwargs),
     "Hardtanh": module_op(_hardtanh, "Hardtanh"),
     "CELU": module_op(_celu, "CELU"),

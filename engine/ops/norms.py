@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from engine.ops.base import Ctx, NodeInfo, fmt, module_op
-from engine.ops.normalisation import _batchnorm
+from engine.ops.normalisation import _batchnorm, _layernorm
 
 
 def _instancenorm(ctx: Ctx, rank: int, layout: str) -> NodeInfo:
@@ -18,17 +18,6 @@ def _instancenorm(ctx: Ctx, rank: int, layout: str) -> NodeInfo:
         raise ctx.fail(f"normalises each channel over its {layout[4:-1]} values, but its input {fmt(x.shape)} has "
                        "only one per channel; torch refuses it when training")
     return NodeInfo({"out": x}, 2 * x.shape[0] if ctx.p["affine"] else 0)
-
-
-def _rmsnorm(ctx: Ctx) -> NodeInfo:
-    (x,) = ctx.inputs.values()
-    k = ctx.p["normalized_dims"]
-    if len(x.shape) < k:
-        raise ctx.fail(f"normalizes the last {k} dims but its input {fmt(x.shape)} has {len(x.shape)}; "
-                       "lower normalized_dims")
-    ctx.expect_float(x)
-    features = math.prod(x.shape[len(x.shape) - k:])
-    return NodeInfo({"out": x}, features if ctx.p["elementwise_affine"] else 0)
 
 
 def _local_response_norm(ctx: Ctx) -> NodeInfo:
@@ -52,7 +41,7 @@ OPS = {
     "InstanceNorm1d": module_op(lambda c: _instancenorm(c, 2, "[C, L]"), "InstanceNorm1d"),
     "InstanceNorm2d": module_op(lambda c: _instancenorm(c, 3, "[C, H, W]"), "InstanceNorm2d"),
     # normalized_shape is the input's trailing `normalized_dims` dims (see engine.modules)
-    "RMSNorm": module_op(_rmsnorm, "RMSNorm", skip=("normalized_dims",)),
+    "RMSNorm": module_op(_layernorm, "RMSNorm", skip=("normalized_dims",)),
     "LocalResponseNorm": module_op(_local_response_norm, "LocalResponseNorm"),
     "Dropout1d": module_op(lambda c: _dropout(c, (2,), "[C, L]"), "Dropout1d"),
     "Dropout3d": module_op(lambda c: _dropout(c, (4,), "[C, D, H, W]"), "Dropout3d"),
