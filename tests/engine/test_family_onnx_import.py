@@ -195,3 +195,18 @@ def test_onnx_operators_torch_cannot_match_are_refused_with_the_reason(node, wor
     model = make_model([node], [("x", ["batch", 4, 4, 4])], [("y", ["batch", "c", "h", "w"])], used)
     with pytest.raises(ImportRefused, match=words):
         import_onnx(model)
+
+
+@pytest.mark.parametrize(("node", "opset", "type_name"), [
+    (helper.make_node("Upsample", ["x", "scales"], ["y"], mode="nearest"), 9, "Upsample"),
+    (helper.make_node("Resize", ["x", "scales"], ["y"], mode="nearest"), 10, "Upsample"),
+    (helper.make_node("Pad", ["x"], ["y"], pads=[0, 0, 1, 2, 0, 0, 3, 0], mode="edge"), 10, "ReplicationPad2d"),
+    (helper.make_node("Pad", ["x"], ["y"], pads=[0, 0, 0, 1, 0, 0, 0, 2], value=2.5), 10, "ConstantPad1d"),
+])
+def test_older_opsets_spell_resizing_and_padding_with_attributes(node, opset, type_name):
+    initializers = [("scales", np.array([1, 1, 3, 3], np.float32))] if "scales" in node.input else []  # 3: floor vs round
+    model = make_model([node], [("x", ["batch", 3, 4, 5])], [("y", ["batch", "c", "h", "w"])], initializers,
+                       opset=opset)
+    result, got, want = _run_both(model, (2, 3, 4, 5))
+    assert types(result) == ["Input", type_name]
+    np.testing.assert_allclose(got, want, atol=1e-6)

@@ -130,9 +130,9 @@ class FamilyOps:
 
     def _op_Resize(self, node, ins, a):
         x = self._dyn(ins[0])
-        if self.opset < 11:
+        if self.opset < 11:  # Resize-10 resizes like Upsample: asymmetric coordinates, rounding down
             scales, sizes = self._const(ins[1], "its scales"), None
-            transform = "asymmetric"
+            transform, a = "asymmetric", {**a, "nearest_mode": "floor"}
         else:
             scales = ins[2] if len(ins) > 2 else None
             sizes = ins[3] if len(ins) > 3 else None
