@@ -31,15 +31,13 @@ _ADAPTIVE_MAX = ("ONNX has no adaptive max pooling: torch writes it as a MaxPool
 _ATTENTION = ("written by torch as products of two computed tensors (MatMul), Sqrt and Softmax, which map "
               "to no Neurocanvas node")
 _IDENTITY = "an Identity computes nothing, so the importer leaves it out and joins its input to its output"
-_WRITTEN_AS = "torch writes it as {}, which map{} to no Neurocanvas node"
+_WRITTEN_AS = "torch writes it as {}, which map to no Neurocanvas node"
 _FAMILIES_ONNX = {  # graphs/families/{activations,normalisation,resampling}.py
     "Identity": _IDENTITY,
-    "GLU": _WRITTEN_AS.format("Split, Sigmoid and Mul", ""),
-    "Softmin": _WRITTEN_AS.format("Softmax of the negated input (Neg)", "s"),
     "Threshold": "torch writes Threshold(0, 0) as Relu, which imports as ReLU, the same function; other thresholds "
                  "(written by the dynamo exporter as LessOrEqual and Where) import as Threshold",
-    "RMSNorm": _WRITTEN_AS.format("Pow, ReduceMean, Add, Sqrt, Reciprocal and Mul", ""),
-    "LocalResponseNorm": _WRITTEN_AS.format("Pad, AveragePool, If and Pow", "") + "; an ONNX LRN operator of "
+    "RMSNorm": _WRITTEN_AS.format("Pow, ReduceMean, Add, Sqrt, Reciprocal and Mul"),
+    "LocalResponseNorm": _WRITTEN_AS.format("Pad, AveragePool, If and Pow") + "; an ONNX LRN operator of "
                          "odd size imports as LocalResponseNorm",
     **{name: _NOT_IN_ONNX for name in ("Dropout1d", "Dropout3d", "AlphaDropout")},
     "PixelUnshuffle": "torch writes it as Reshape, Transpose and Reshape, which import as Reshape and Permute with "

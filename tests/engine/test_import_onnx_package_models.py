@@ -35,7 +35,7 @@ BACKEND_IMPORTED = [
         "softmax_lastdim", "AvgPool3d", "AvgPool3d_stride", "AvgPool3d_stride1_pad0_gpu_input", "Conv3d",
         "Conv3d_dilated", "Conv3d_dilated_strided", "Conv3d_groups", "Conv3d_no_bias", "Conv3d_stride",
         "Conv3d_stride_padding", "MaxPool3d", "MaxPool3d_stride", "MaxPool3d_stride_padding",
-        "BatchNorm3d_eval", "ConstantPad2d", "PReLU_2d", "SELU", "Softplus")),
+        "BatchNorm3d_eval", "ConstantPad2d", "PReLU_2d", "SELU", "Softplus", "GLU", "Softmin")),
     *(f"pytorch-operator/test_operator_{name}" for name in (
         "concat2", "conv", "convtranspose", "flatten", "maxpool", "permute2", "view",
         "symbolic_override")),  # InstanceNormalization
@@ -44,8 +44,6 @@ BACKEND_IMPORTED = [
 
 # Models the importer must refuse, with (part of) the reason it gives.
 BACKEND_REFUSED = {
-    "pytorch-converted/test_GLU": "Split (1)",
-    "pytorch-converted/test_Softmin": "Neg (1)",
     "pytorch-operator/test_operator_add_broadcast": "element type double",
     "pytorch-operator/test_operator_mm": "must share their first (batch) dimension",
     "pytorch-operator/test_operator_non_float_params": "adds a constant tensor",

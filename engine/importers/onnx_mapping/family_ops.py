@@ -1,6 +1,8 @@
 """ONNX operators of the activations, normalisation and resampling families as Neurocanvas nodes: Clip
 (ReLU6, Hardtanh), PRelu, HardSwish, HardSigmoid, Softplus, Selu, Celu, Mish, Softsign,
-InstanceNormalization, LRN, Resize/Upsample, Pad, DepthToSpace and SpaceToDepth.
+InstanceNormalization, LRN, Resize/Upsample, Pad, DepthToSpace and SpaceToDepth; and the two-operator
+spellings torch writes for GLU (Split, Sigmoid, Mul) and Softmin (Neg, Softmax), which `_fuse_gates`
+replaces by one node each before the mapping.
 
 Every parameter is read from the file; where ONNX computes something torch's node does not (another
 coordinate transformation, a different window, padding on the batch), the node is refused with the
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 
 from engine.importers.common import BATCH, Refuse, compact_ints
-from engine.importers.onnx_mapping.values import Sym, clean_float, dims_text
+from engine.importers.onnx_mapping.values import FUSED_DOMAIN, Sym, clean_float, dims_text, node_attributes
 
 _SELU_ALPHA, _SELU_GAMMA = 1.6732632423543772, 1.0507009873554805  # torch's fixed SELU constants
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
@@ -23,6 +25,55 @@ _PAD_KINDS = {"reflect": "Reflection", "edge": "Replication"}
 
 
 class FamilyOps:
+    def _fuse_gates(self, live):
+        """Replace Split + Sigmoid + Mul (a GLU) and Neg + Softmax (a Softmin) by one fused node each, when
+        nothing else reads their inner values."""
+        from onnx import helper
+
+        producer = {out: n for n in live for out in n.output if out}
+        dropped, replaced = set(), {}
+        for node in live:
+            if node.domain not in ("", "ai.onnx"):
+                continue
+            if node.op_type == "Softmax":
+                neg = producer.get(node.input[0])
+                if neg is None or neg.op_type != "Neg" or self.consumers[neg.output[0]] != 1:
+                    continue
+                fused = helper.make_node("Softmin", [neg.input[0]], [node.output[0]], name=node.name,
+                                         domain=FUSED_DOMAIN, **node_attributes(node))
+                dropped.add(id(neg))
+            elif node.op_type == "Mul":
+                parts = self._glu_parts(node, producer)
+                if parts is None:
+                    continue
+                split, sigmoid = parts
+                fused = helper.make_node("GLU", [split.input[0]], [node.output[0]], name=node.name,
+                                         domain=FUSED_DOMAIN, dim=int(node_attributes(split).get("axis", 0)))
+                dropped |= {id(split), id(sigmoid)}
+            else:
+                continue
+            replaced[id(node)] = fused
+        return [replaced.get(id(n), n) for n in live if id(n) not in dropped]
+
+    def _glu_parts(self, mul, producer):
+        """(Split, Sigmoid) when `mul` is first-half * sigmoid(second half) of one Split into equal halves."""
+        sigmoid = next((producer.get(i) for i in mul.input if getattr(producer.get(i), "op_type", "") == "Sigmoid"),
+                       None)
+        if sigmoid is None:
+            return None
+        split = producer.get(sigmoid.input[0])
+        first = next((i for i in mul.input if i != sigmoid.output[0]), None)
+        if split is None or split.op_type != "Split" or list(split.output) != [first, sigmoid.input[0]]:
+            return None
+        sizes = node_attributes(split).get("split")
+        if len(split.input) > 1 and split.input[1]:
+            sizes = self.consts.get(split.input[1])
+        if sizes is not None and len(set(np.asarray(sizes).reshape(-1).tolist())) != 1:
+            return None
+        if any(self.consumers[name] != 1 for name in (*split.output, sigmoid.output[0])):
+            return None
+        return split, sigmoid
+
     def _op_Clip(self, node, ins, a):
         x = self._dyn(ins[0])
         low, high = a.get("min"), a.get("max")

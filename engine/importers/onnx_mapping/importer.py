@@ -71,6 +71,7 @@ class OnnxImporter(ModelReading, ActivationChains, ElementwiseOps, LayerOps, Sha
         self._read_inputs()
         live = self._fold(live)
         live = self._fuse_activations(live)
+        live = self._fuse_gates(live)
         for node in live:
             self._convert(node)
         outputs = self._outputs()
