@@ -213,3 +213,16 @@ def test_older_opsets_spell_resizing_and_padding_with_attributes(node, opset, ty
     result, got, want = _run_both(model, (2, 3, 4, 5))
     assert types(result) == ["Input", type_name]
     np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [-1, 2])
+def test_onnx_rms_normalization_imports_as_rms_norm(axis):
+    scale = np.random.default_rng(0).normal(size=5).astype(np.float32)  # broadcast over the normalised dims
+    node = helper.make_node("RMSNormalization", ["x", "scale"], ["y"], axis=axis, epsilon=1e-4)
+    model = make_model([node], [("x", ["batch", 3, 4, 5])], [("y", ["batch", 3, 4, 5])], [("scale", scale)],
+                       opset=23)
+    result, got, want = _run_both(model, (2, 3, 4, 5))
+    assert types(result) == ["Input", "RMSNorm"]
+    assert result.project.graph.node(next(n.id for n in result.project.graph.nodes() if n.type == "RMSNorm")) \
+        .params["normalized_dims"] == (1 if axis == -1 else 2)
+    np.testing.assert_allclose(got, want, atol=1e-5)

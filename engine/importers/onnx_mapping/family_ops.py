@@ -1,8 +1,8 @@
 """ONNX operators of the activations, normalisation and resampling families as Neurocanvas nodes: Clip
 (ReLU6, Hardtanh), PRelu, HardSwish, HardSigmoid, Softplus, Selu, Celu, Mish, Softsign,
-InstanceNormalization, LRN, Resize/Upsample, Pad, DepthToSpace and SpaceToDepth; and the two-operator
-spellings torch writes for GLU (Split, Sigmoid, Mul) and Softmin (Neg, Softmax), which `_fuse_gates`
-replaces by one node each before the mapping.
+InstanceNormalization, RMSNormalization, LRN, Resize/Upsample, Pad, DepthToSpace and SpaceToDepth;
+and the two-operator spellings torch writes for GLU (Split, Sigmoid, Mul) and Softmin (Neg, Softmax),
+which `_fuse_gates` replaces by one node each before the mapping.
 
 Every parameter is read from the file; where ONNX computes something torch's node does not (another
 coordinate transformation, a different window, padding on the batch), the node is refused with the
@@ -151,6 +151,19 @@ class FamilyOps:
         weights = {"weight": torch.as_tensor(scale.copy()), "bias": torch.as_tensor(bias.copy())}
         params = {"eps": clean_float(a.get("epsilon", 1e-5)), "affine": True, "track_running_stats": False}
         return [self._add(f"InstanceNorm{rank - 2}d", params, [x.value], node, weights)]
+
+    def _op_RMSNormalization(self, node, ins, a):
+        x = self._dyn(ins[0])
+        rank = self._rank(x)
+        axis = int(a.get("axis", -1))
+        axis = axis + rank if axis < 0 else axis
+        if not 1 <= axis < rank:
+            raise Refuse(f": axis {a.get('axis', -1)} would normalise over the batch")
+        trailing = tuple(x.value.spec.shape[axis - 1:])
+        scale = np.asarray(self._const(ins[1], "its scale"), dtype=np.float32)
+        weights = {"weight": torch.as_tensor(np.broadcast_to(scale, trailing).copy())}
+        params = {"normalized_dims": rank - axis, "eps": clean_float(a.get("epsilon", 1e-5))}
+        return [self._add("RMSNorm", params, [x.value], node, weights)]
 
     def _op_LRN(self, node, ins, a):
         size = int(a["size"])
