@@ -36,8 +36,6 @@ _FAMILIES_ONNX = {  # graphs/families/{activations,normalisation,resampling}.py
     "Identity": _IDENTITY,
     "Threshold": "torch writes Threshold(0, 0) as Relu, which imports as ReLU, the same function; other thresholds "
                  "(written by the dynamo exporter as LessOrEqual and Where) import as Threshold",
-    "RMSNorm": _WRITTEN_AS.format("Pow, ReduceMean, Add, Sqrt, Reciprocal and Mul") + "; an ONNX "
-               "RMSNormalization operator (opset 23) imports as RMSNorm",
     "LocalResponseNorm": _WRITTEN_AS.format("Pad, AveragePool, If and Pow") + "; an ONNX LRN operator of "
                          "odd size imports as LocalResponseNorm",
     **{name: _NOT_IN_ONNX for name in ("Dropout1d", "Dropout3d", "AlphaDropout")},

@@ -41,6 +41,8 @@ MODULES = {
     "BatchNorm3d": (nn.BatchNorm3d(3), (2, 3, 4, 4, 4), "BatchNorm3d"),
     "InstanceNorm1d": (nn.InstanceNorm1d(3, affine=True), (2, 3, 5), "InstanceNorm1d"),
     "InstanceNorm2d": (nn.InstanceNorm2d(3), (2, 3, 5, 5), "InstanceNorm2d"),
+    "RMSNorm": (nn.RMSNorm([3, 4]), (2, 5, 3, 4), "RMSNorm"),
+    "RMSNorm-plain": (nn.RMSNorm(4, eps=1e-3, elementwise_affine=False), (2, 3, 4), "RMSNorm"),
     "Upsample-nearest": (nn.Upsample(scale_factor=2), (2, 3, 4, 4), "Upsample"),
     "Upsample-nearest-size": (nn.Upsample(size=7), (2, 3, 4), "Upsample"),
     "Upsample-linear": (nn.Upsample(scale_factor=1.5, mode="linear"), (2, 3, 4), "Upsample"),
@@ -62,6 +64,7 @@ MODULES = {
 # what an exporter writes that no Neurocanvas node computes: (exporter, case) -> the refusal's words
 REFUSED = {
     ("torchscript", "Threshold"): None,  # the legacy exporter cannot write a non-zero threshold at all
+    ("torchscript", "RMSNorm"): None, ("torchscript", "RMSNorm-plain"): None,  # nor RMSNorm at opset 17
     ("dynamo", "Upsample-linear"): "GatherND",  # 1-D linear resizing is written as gathers and arithmetic
 }
 
@@ -96,6 +99,8 @@ def test_imports_from_torch_exports_within_1e_5(case, exporter, tmp_path):
     if isinstance(module, nn.BatchNorm3d):  # stored statistics away from the defaults
         module.running_mean.uniform_(-1, 1)
         module.running_var.uniform_(0.5, 2)
+    for parameter in module.parameters():  # weights away from their initial ones
+        parameter.data.uniform_(0.5, 1.5)
     path = tmp_path / "model.onnx"
     exported = _export(module, shape, path, exporter == "dynamo")
     if (exporter, case) in REFUSED:

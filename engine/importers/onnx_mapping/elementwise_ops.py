@@ -49,8 +49,9 @@ class ElementwiseOps:
         return self._activation("GELU", lambda a: {"approximate": a.get("approximate", "none")})
 
     def _op_fused(self, node, ins, a):
-        if node.op_type == "Softmin":  # Neg + Softmax: Softmax's axis, read as Softmax reads it
-            return self._softmax(node, ins, a, "Softmin")
+        special = getattr(self, f"_fused_{node.op_type}", None)  # a fusion whose params need the input
+        if special is not None:
+            return special(node, ins, a)
         return [self._add(node.op_type, a, [self._dyn(ins[0]).value], node)]
 
     def _op_Softmax(self, node, ins, a):

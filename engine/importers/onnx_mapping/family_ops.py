@@ -26,11 +26,15 @@ _PAD_KINDS = {"reflect": "Reflection", "edge": "Replication"}
 
 class FamilyOps:
     def _fuse_gates(self, live):
-        """Replace Split + Sigmoid + Mul (a GLU) and Neg + Softmax (a Softmin) by one fused node each, when
-        nothing else reads their inner values."""
+        """Replace Split + Sigmoid + Mul (a GLU), Neg + Softmax (a Softmin) and x * 1 / sqrt(mean(x^2) + eps)
+        (* weight) (an RMSNorm) by one fused node each, when nothing else reads their inner values."""
         from onnx import helper
 
         producer = {out: n for n in live for out in n.output if out}
+        users = {}
+        for n in live:
+            for name in n.input:
+                users.setdefault(name, []).append(n)
         dropped, replaced = set(), {}
         for node in live:
             if node.domain not in ("", "ai.onnx"):
@@ -42,6 +46,19 @@ class FamilyOps:
                 fused = helper.make_node("Softmin", [neg.input[0]], [node.output[0]], name=node.name,
                                          domain=FUSED_DOMAIN, **node_attributes(node))
                 dropped.add(id(neg))
+            elif node.op_type == "Mul" and (rms := self._rms_parts(node, producer)) is not None:
+                inner, axes, eps = rms
+                last, inputs = node, [node.input[0] if node.input[1] == inner[-1].output[0] else node.input[1]]
+                scaling = users.get(node.output[0], [])
+                if len(scaling) == 1 and scaling[0].op_type == "Mul" and self.consumers[node.output[0]] == 1:
+                    weight = next(i for i in scaling[0].input if i != node.output[0])
+                    if weight in self.consts:
+                        last, inputs = scaling[0], [*inputs, weight]
+                        dropped.add(id(node))
+                        node = last
+                fused = helper.make_node("RMSNorm", inputs, [last.output[0]], name=last.name, domain=FUSED_DOMAIN,
+                                         axes=axes, epsilon=eps)
+                dropped |= {id(n) for n in inner}
             elif node.op_type == "Mul":
                 parts = self._glu_parts(node, producer)
                 if parts is None:
@@ -54,6 +71,60 @@ class FamilyOps:
                 continue
             replaced[id(node)] = fused
         return [replaced.get(id(n), n) for n in live if id(n) not in dropped]
+
+    def _rms_parts(self, mul, producer):
+        """([Pow, ReduceMean, Add, Sqrt, Reciprocal], axes, eps) when `mul` is x * Reciprocal(Sqrt(
+        ReduceMean(Pow(x, 2)) + eps)) over trailing axes kept as dims of size 1, nothing else reading them."""
+        chain = ("Reciprocal", "Sqrt", "Add", "ReduceMean", "Pow")
+        for value in mul.input:
+            nodes, name = [], value
+            for op_type in chain:
+                node = producer.get(name)
+                if node is None or node.op_type != op_type or self.consumers[node.output[0]] != 1:
+                    break
+                nodes.append(node)
+                name = next((i for i in node.input if i not in self.consts), None) if op_type == "Add" else \
+                    node.input[0]
+            else:
+                pow_, mean, add = nodes[4], nodes[3], nodes[2]
+                x = next(i for i in mul.input if i != value) if list(mul.input).count(value) == 1 else None
+                exponent, eps = self.consts.get(pow_.input[1]), next((self.consts[i] for i in add.input
+                                                                      if i in self.consts), None)
+                axes = node_attributes(mean).get("axes")
+                if len(mean.input) > 1 and mean.input[1]:
+                    axes = self.consts.get(mean.input[1])
+                if (x != pow_.input[0] or exponent is None or float(np.asarray(exponent).reshape(-1)[0]) != 2.0
+                        or eps is None or np.asarray(eps).size != 1 or axes is None
+                        or not node_attributes(mean).get("keepdims", 1)):
+                    return None
+                return list(reversed(nodes)), [int(v) for v in np.asarray(axes).reshape(-1)], \
+                    float(np.asarray(eps).reshape(-1)[0])
+        return None
+
+    def _fused_RMSNorm(self, node, ins, a):
+        x = self._dyn(ins[0])
+        rank = self._rank(x)
+        axes = sorted(axis % rank for axis in a["axes"])
+        if axes != list(range(rank - len(axes), rank)) or axes[0] == 0:
+            raise Refuse(f": it normalises over axes {a['axes']} of {dims_text(x.dims())}; RMSNorm normalises "
+                         "the trailing dims after the batch")
+        trailing = tuple(x.value.spec.shape[axes[0] - 1:])
+        eps = a["epsilon"]
+        params = {"normalized_dims": len(axes), "elementwise_affine": len(ins) > 1,
+                  "eps": None if np.float32(eps) == np.finfo(np.float32).eps else clean_float(eps)}
+        weights = {}
+        if len(ins) > 1:
+            weight = np.asarray(ins[1], dtype=np.float32)
+            try:
+                weights["weight"] = torch.as_tensor(np.broadcast_to(weight, trailing).copy())
+            except ValueError:
+                raise Refuse(f": its scale of shape {list(weight.shape)} does not fit the normalised dims "
+                             f"{list(trailing)}") from None
+        return [self._add("RMSNorm", params, [x.value], node, weights)]
+
+    def _fused_Softmin(self, node, ins, a):
+        """Neg + Softmax: Softmax's axis, read as Softmax reads it."""
+        return self._softmax(node, ins, a, "Softmin")
 
     def _glu_parts(self, mul, producer):
         """(Split, Sigmoid) when `mul` is first-half * sigmoid(second half) of one Split into equal halves."""
