@@ -231,3 +231,28 @@ def test_onnx_rms_normalization_imports_as_rms_norm(axis):
     assert result.project.graph.node(next(n.id for n in result.project.graph.nodes() if n.type == "RMSNorm")) \
         .params["normalized_dims"] == (1 if axis == -1 else 2)
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def _rms_nodes(weight_name="w"):
+    nodes = [helper.make_node("Pow", ["x", "two"], ["p"]), helper.make_node("ReduceMean", ["p", "axes"], ["m"]),
+             helper.make_node("Add", ["m", "eps"], ["a"]), helper.make_node("Sqrt", ["a"], ["s"]),
+             helper.make_node("Reciprocal", ["s"], ["r"]), helper.make_node("Mul", ["x", "r"], ["n"]),
+             helper.make_node("Mul", ["n", weight_name], ["y"])]
+    constants = [("two", np.float32(2.0)), ("axes", np.array([-1])), ("eps", np.float32(1e-3)),
+                 ("w", np.linspace(0.5, 1.5, 5, dtype=np.float32).reshape(1, 1, 5))]
+    return nodes, constants
+
+
+def test_an_rms_norm_written_out_with_a_weight_broadcast_over_the_batch_imports_as_rms_norm():
+    nodes, constants = _rms_nodes()
+    model = make_model(nodes, [("x", ["batch", 3, 5])], [("y", ["batch", 3, 5])], constants, opset=18)
+    result, got, want = _run_both(model, (2, 3, 5))
+    assert types(result) == ["Input", "RMSNorm"]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_an_rms_norm_whose_inner_value_is_read_elsewhere_is_not_fused():
+    nodes, constants = _rms_nodes(weight_name="r")  # the reciprocal is read twice: no RMSNorm computes that
+    model = make_model(nodes, [("x", ["batch", 3, 5])], [("y", ["batch", 3, 5])], constants, opset=18)
+    with pytest.raises(ImportRefused, match="ReduceMean"):
+        import_onnx(model)

@@ -115,6 +115,8 @@ class FamilyOps:
         weights = {}
         if len(ins) > 1:
             weight = np.asarray(ins[1], dtype=np.float32)
+            while weight.ndim > len(trailing) and weight.shape[0] == 1:  # leading axes of size 1 (the batch)
+                weight = weight[0]
             try:
                 weights["weight"] = torch.as_tensor(np.broadcast_to(weight, trailing).copy())
             except ValueError:
