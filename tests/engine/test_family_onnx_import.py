@@ -256,3 +256,20 @@ def test_an_rms_norm_whose_inner_value_is_read_elsewhere_is_not_fused():
     model = make_model(nodes, [("x", ["batch", 3, 5])], [("y", ["batch", 3, 5])], constants, opset=18)
     with pytest.raises(ImportRefused, match="ReduceMean"):
         import_onnx(model)
+
+
+@pytest.mark.parametrize(("transform", "sizes", "same"), [
+    ("half_pixel", [2, 3, 1, 5], True), ("pytorch_half_pixel", [2, 3, 6, 5], True),
+    ("pytorch_half_pixel", [2, 3, 1, 5], False), ("align_corners", [2, 3, 6, 1], True),
+])
+def test_onnx_linear_resizing_maps_its_coordinate_transformation_to_align_corners(transform, sizes, same):
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="linear",
+                            coordinate_transformation_mode=transform)
+    model = make_model([node], [("x", [2, 3, 4, 4])], [("y", sizes)], [("sizes", np.array(sizes))])
+    if not same:
+        with pytest.raises(ImportRefused, match="an output of size 1 at the first pixel"):
+            import_onnx(model)
+        return
+    result, got, want = _run_both(model, (2, 3, 4, 4))
+    assert types(result) == ["Input", "Upsample"]
+    np.testing.assert_allclose(got, want, atol=1e-5)

@@ -320,6 +320,10 @@ class FamilyOps:
             else:
                 raise Refuse(f": scales {factors[2:]} differ between dims and give fractional sizes; Upsample "
                              "takes one scale_factor for all dims")
+        out = params["size"] or [math.floor(d * params["scale_factor"]) for d in spatial]
+        if transform == "pytorch_half_pixel" and 1 in out and mode != "nearest":
+            raise Refuse(f": coordinate_transformation_mode=pytorch_half_pixel samples an output of size 1 at the "
+                         f"first pixel, torch at the centre (output {out})")
         return [self._add("Upsample", params, [x.value], node)]
 
     # ---- padding ----------------------------------------------------------------------
