@@ -195,10 +195,12 @@ def test_onnx_clip_with_constant_bounds(bounds, type_name):
     (helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear",
                       coordinate_transformation_mode="tf_crop_and_resize"), "has no torch equivalent"),
     (helper.make_node("Pad", ["x", "pads"], ["y"], mode="wrap"), "mode 'wrap'"),
+    (helper.make_node("Pad", ["x", "batch_pads"], ["y"], mode="edge"), "pad the batch dimension"),
     (helper.make_node("HardSigmoid", ["x"], ["y"], alpha=0.2), "torch's Hardsigmoid is alpha=1/6"),
 ])
 def test_onnx_operators_torch_cannot_match_are_refused_with_the_reason(node, words):
-    initializers = [("scales", np.array([1, 1, 2, 2], np.float32)), ("pads", np.array([0, 0, 0, 1, 0, 0, 0, 1]))]
+    initializers = [("scales", np.array([1, 1, 2, 2], np.float32)), ("pads", np.array([0, 0, 0, 1, 0, 0, 0, 1])),
+                    ("batch_pads", np.array([1, 0, 0, 0, 0, 0, 0, 0]))]
     used = [(name, value) for name, value in initializers if name in node.input]
     model = make_model([node], [("x", ["batch", 4, 4, 4])], [("y", ["batch", "c", "h", "w"])], used)
     with pytest.raises(ImportRefused, match=words):

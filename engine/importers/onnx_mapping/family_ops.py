@@ -350,6 +350,8 @@ class FamilyOps:
         if any(p < 0 for p in pads):
             raise Refuse(f": pads {pads} crop the input; the pad nodes only add")
         padded = [axis for axis in range(rank) if begin[axis] or end[axis]]
+        if padded and padded[0] == 0:
+            raise Refuse(f": pads {pads} pad the batch dimension; the pad nodes pad the dims of each sample")
         if padded and padded[0] < rank - 2:
             raise Refuse(f": pads {pads} pad more than the last two dims of {dims_text(x.dims())}; the pad nodes pad "
                          "the last 1 or 2")
