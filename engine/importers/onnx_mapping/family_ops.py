@@ -227,11 +227,7 @@ class FamilyOps:
 
     def _op_RMSNormalization(self, node, ins, a):
         x = self._dyn(ins[0])
-        rank = self._rank(x)
-        axis = int(a.get("axis", -1))
-        axis = axis + rank if axis < 0 else axis
-        if not 1 <= axis < rank:
-            raise Refuse(f": axis {a.get('axis', -1)} would normalise over the batch")
+        rank, axis = self._rank(x), self._normalised_axis(x, a)
         trailing = tuple(x.value.spec.shape[axis - 1:])
         scale = np.asarray(self._const(ins[1], "its scale"), dtype=np.float32)
         weights = {"weight": torch.as_tensor(np.broadcast_to(scale, trailing).copy())}

@@ -233,13 +233,18 @@ class LayerOps:
         type_name = {4: "BatchNorm2d", 5: "BatchNorm3d"}.get(rank, "BatchNorm1d")
         return [self._add(type_name, params, [x.value], node, weights)]
 
-    def _op_LayerNormalization(self, node, ins, a):
-        x = self._dyn(ins[0])
+    def _normalised_axis(self, x, a) -> int:
+        """The first axis a LayerNormalization-like node normalises (its `axis`), which must follow the batch."""
         rank = self._rank(x)
         axis = int(a.get("axis", -1))
         axis = axis + rank if axis < 0 else axis
         if not 1 <= axis < rank:
             raise Refuse(f": axis {a.get('axis', -1)} would normalise over the batch")
+        return axis
+
+    def _op_LayerNormalization(self, node, ins, a):
+        x = self._dyn(ins[0])
+        rank, axis = self._rank(x), self._normalised_axis(x, a)
         if any(o and self.consumers[o] for o in node.output[1:]):
             raise Refuse(": it uses the mean / inverse deviation outputs")
         trailing = tuple(x.value.spec.shape[axis - 1:])
