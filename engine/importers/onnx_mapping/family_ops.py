@@ -28,8 +28,6 @@ class FamilyOps:
     def _fuse_gates(self, live):
         """Replace Split + Sigmoid + Mul (a GLU), Neg + Softmax (a Softmin) and x * 1 / sqrt(mean(x^2) + eps)
         (* weight) (an RMSNorm) by one fused node each, when nothing else reads their inner values."""
-        from onnx import helper
-
         producer = {out: n for n in live for out in n.output if out}
         users = {}
         for n in live:
@@ -37,40 +35,62 @@ class FamilyOps:
                 users.setdefault(name, []).append(n)
         dropped, replaced = set(), {}
         for node in live:
-            if node.domain not in ("", "ai.onnx"):
+            if node.domain not in ("", "ai.onnx") or id(node) in replaced:
                 continue
             if node.op_type == "Softmax":
-                neg = producer.get(node.input[0])
-                if neg is None or neg.op_type != "Neg" or self.consumers[neg.output[0]] != 1:
-                    continue
-                fused = helper.make_node("Softmin", [neg.input[0]], [node.output[0]], name=node.name,
-                                         domain=FUSED_DOMAIN, **node_attributes(node))
-                dropped.add(id(neg))
-            elif node.op_type == "Mul" and (rms := self._rms_parts(node, producer)) is not None:
-                inner, axes, eps = rms
-                last, inputs = node, [node.input[0] if node.input[1] == inner[-1].output[0] else node.input[1]]
-                scaling = users.get(node.output[0], [])
-                if len(scaling) == 1 and scaling[0].op_type == "Mul" and self.consumers[node.output[0]] == 1:
-                    weight = next(i for i in scaling[0].input if i != node.output[0])
-                    if weight in self.consts:
-                        last, inputs = scaling[0], [*inputs, weight]
-                        dropped.add(id(node))
-                        node = last
-                fused = helper.make_node("RMSNorm", inputs, [last.output[0]], name=last.name, domain=FUSED_DOMAIN,
-                                         axes=axes, epsilon=eps)
-                dropped |= {id(n) for n in inner}
+                fusion = self._softmin_fusion(node, producer)
             elif node.op_type == "Mul":
-                parts = self._glu_parts(node, producer)
-                if parts is None:
-                    continue
-                split, sigmoid = parts
-                fused = helper.make_node("GLU", [split.input[0]], [node.output[0]], name=node.name,
-                                         domain=FUSED_DOMAIN, dim=int(node_attributes(split).get("axis", 0)))
-                dropped |= {id(split), id(sigmoid)}
+                fusion = self._rms_fusion(node, producer, users) or self._glu_fusion(node, producer)
             else:
                 continue
-            replaced[id(node)] = fused
+            if fusion is not None:
+                fused, last, absorbed = fusion
+                replaced[id(last)] = fused
+                dropped |= {id(n) for n in absorbed}
         return [replaced.get(id(n), n) for n in live if id(n) not in dropped]
+
+    def _softmin_fusion(self, softmax, producer):
+        """(fused Softmin, the node it replaces, the nodes it absorbs) for Softmax(Neg(x))."""
+        from onnx import helper
+
+        neg = producer.get(softmax.input[0])
+        if neg is None or neg.op_type != "Neg" or self.consumers[neg.output[0]] != 1:
+            return None
+        fused = helper.make_node("Softmin", [neg.input[0]], [softmax.output[0]], name=softmax.name,
+                                 domain=FUSED_DOMAIN, **node_attributes(softmax))
+        return fused, softmax, [neg]
+
+    def _rms_fusion(self, mul, producer, users):
+        """(fused RMSNorm, the node it replaces, the nodes it absorbs) for the RMSNorm torch writes out,
+        with the Mul by a stored weight that follows it."""
+        from onnx import helper
+
+        parts = self._rms_parts(mul, producer)
+        if parts is None:
+            return None
+        inner, axes, eps = parts
+        x = mul.input[0] if mul.input[1] == inner[-1].output[0] else mul.input[1]
+        last, inputs, absorbed = mul, [x], list(inner)
+        scaling = users.get(mul.output[0], [])
+        if len(scaling) == 1 and scaling[0].op_type == "Mul" and self.consumers[mul.output[0]] == 1:
+            weight = next((i for i in scaling[0].input if i != mul.output[0]), None)
+            if weight in self.consts:
+                last, inputs, absorbed = scaling[0], [x, weight], [*inner, mul]
+        fused = helper.make_node("RMSNorm", inputs, [last.output[0]], name=last.name, domain=FUSED_DOMAIN, axes=axes,
+                                 epsilon=eps)
+        return fused, last, absorbed
+
+    def _glu_fusion(self, mul, producer):
+        """(fused GLU, the node it replaces, the nodes it absorbs) for first half * sigmoid(second half)."""
+        from onnx import helper
+
+        parts = self._glu_parts(mul, producer)
+        if parts is None:
+            return None
+        split, sigmoid = parts
+        fused = helper.make_node("GLU", [split.input[0]], [mul.output[0]], name=mul.name, domain=FUSED_DOMAIN,
+                                 dim=int(node_attributes(split).get("axis", 0)))
+        return fused, mul, [split, sigmoid]
 
     def _rms_parts(self, mul, producer):
         """([Pow, ReduceMean, Add, Sqrt, Reciprocal], axes, eps) when `mul` is x * Reciprocal(Sqrt(
