@@ -1,8 +1,7 @@
 """The torch.fx importer's readers for the activations, normalisation and resampling families
 (graphs/families/): `MODULES` maps each nn.Module type to (catalogue type, params, the module's own
-sizes to check), `FUNCTIONS` and `METHODS` map each functional spelling (F.relu6, F.interpolate, F.pad,
-torch.clamp, x.clamp, ...) to a handler `(importer, fx node) -> value`. `modules` and `functions` merge
-them into their tables."""
+sizes to check), `FUNCTIONS` maps each functional spelling (F.relu6, F.interpolate, F.pad, ...) to a
+handler `(importer, fx node) -> value`. `modules` and `functions` merge them into their tables."""
 
 from __future__ import annotations
 
@@ -142,22 +141,6 @@ def _pad_function(importer, node):
     return importer.add(f"{kind}Pad{len(pads) // 2}d", params, [importer.tensor(node.args[0])], node)
 
 
-def _clamp(importer, node):
-    """torch.clamp / x.clamp with constant bounds: ReLU6 (0, 6), ReLU (0, None) or Hardtanh (both bounds)."""
-    args = _arguments(node, ("min", "max"), {"min": None, "max": None})
-    low, high = args["min"], args["max"]
-    if any(bound is not None and not isinstance(bound, (int, float)) for bound in (low, high)):
-        raise Refuse(": its bounds are tensors; only constant bounds map (to ReLU6, ReLU or Hardtanh)")
-    x = importer.tensor(node.args[0])
-    if (low, high) == (0, 6):
-        return importer.add("ReLU6", {}, [x], node)
-    if low == 0 and high is None:
-        return importer.add("ReLU", {}, [x], node)
-    if low is None or high is None:
-        raise Refuse(": it clamps on one side only; only clamp(0), clamp(0, 6) and clamp with both bounds map")
-    return importer.add("Hardtanh", {"min_val": float(low), "max_val": float(high)}, [x], node)
-
-
 def _dropout(type_name: str):
     return _function(type_name, ("p", "training", "inplace"), {"p": 0.5}, ("p",))
 
@@ -179,8 +162,6 @@ FUNCTIONS = {
                                      {"alpha": 1e-4, "beta": 0.75, "k": 1.0}, ("size", "alpha", "beta", "k")),
     F.dropout1d: _dropout("Dropout1d"), F.dropout3d: _dropout("Dropout3d"), F.alpha_dropout: _dropout("AlphaDropout"),
     F.interpolate: _interpolate, F.upsample: _interpolate, F.pad: _pad_function,
-    torch.clamp: _clamp, torch.clip: _clamp,
     F.pixel_shuffle: _function("PixelShuffle", ("upscale_factor",), {}, ("upscale_factor",)),
     F.pixel_unshuffle: _function("PixelUnshuffle", ("downscale_factor",), {}, ("downscale_factor",)),
 }
-METHODS = {"clamp": _clamp, "clip": _clamp}

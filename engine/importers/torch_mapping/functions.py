@@ -262,5 +262,4 @@ METHODS = {
     "size": FunctionCalls.fn_size, "contiguous": FunctionCalls.fn_identity,
     "squeeze": lambda self, n: self.fn_squeeze_like(n, False),
     "unsqueeze": lambda self, n: self.fn_squeeze_like(n, True),
-    **family_calls.METHODS,
 }
