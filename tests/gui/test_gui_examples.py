@@ -25,7 +25,8 @@ def test_each_example_opens_without_errors(window, path, dialogs):
 
 def test_examples_are_listed():
     names = {p.stem for p in files.example_paths()}
-    assert {"digits_cnn", "iris_mlp", "residual_cnn"} <= names
+    assert {"digits_cnn", "iris_mlp", "residual_cnn", "digits_vit", "digits_vae", "digits_mobilenetv2",
+            "digits_unet_denoiser"} <= names
 
 
 def _non_trivial(path: Path) -> None:

@@ -185,4 +185,4 @@ def _fold_norm(builder, node, vector, add):
 
 _FOLDABLE = {"Linear": _fold_linear, **{f"Conv{n}d": _fold_linear for n in (1, 2, 3)},
              **{f"ConvTranspose{n}d": _fold_transposed for n in (1, 2, 3)},
-             "BatchNorm1d": _fold_norm, "BatchNorm2d": _fold_norm}
+             "BatchNorm1d": _fold_norm, "BatchNorm2d": _fold_norm, "BatchNorm3d": _fold_norm}
