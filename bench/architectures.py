@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.architectures_models import architectures, example_input, resnet50
+from bench.architectures_models import architectures, example_input, resnet50, settle_batch_norm
 from bench.common import Row, interleaved, summarise
 from bench.compiled_vs_handwritten import train_steps
 from engine.errors import UserError
@@ -67,10 +67,10 @@ def largest_difference(model: nn.Module, imported: nn.Module, x: torch.Tensor) -
 
 def training_rows(quick: bool) -> list[Row]:
     rows = []
-    rounds, steps = (5, 5) if quick else (15, 10)
+    rounds, steps = (5, 5) if quick else (21, 10)
     for name, factory, shape, dtype, batch in architectures():
         torch.manual_seed(0)
-        hand = factory()
+        hand = settle_batch_norm(factory(), shape, dtype)
         try:
             imported = imported_twin(hand, shape, dtype).compiled.model
         except UserError as refusal:
@@ -103,7 +103,7 @@ def import_rows(quick: bool) -> list[Row]:
     """ResNet-50 imported from torch.fx and from ONNX (legacy and dynamo exporters), verification included."""
     repeats = 1 if quick else 3
     torch.manual_seed(0)
-    model = resnet50().eval()
+    model = settle_batch_norm(resnet50(), (3, 64, 64), torch.float32, batches=2).eval()
     size = (f"ResNet-50, {_parameters(model) / 1e6:.1f} M parameters, {_leaf_modules(model)} leaf modules, "
             f"input {'x'.join(map(str, RESNET50_INPUT))}")
     rows = [_import_row("ResNet-50 import from torch.fx, verified", size, repeats,

@@ -89,6 +89,7 @@ class ResNet(nn.Module):
         self.layer4 = self._layer(block, widths[3], layers[3], 2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(widths[3] * block.expansion, classes)
+        _init_like_torchvision(self)
 
     def _layer(self, block, channels: int, count: int, stride: int) -> nn.Sequential:
         blocks = []
@@ -154,11 +155,20 @@ class MobileNetV2(nn.Module):
         features += [*_conv_bn(channels, last_channel, 1), nn.ReLU6(inplace=True)]
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(last_channel, classes))
+        _init_like_torchvision(self)
 
     def forward(self, x):
         x = self.features(x)
         x = nn.functional.adaptive_avg_pool2d(x, (1, 1))
         return self.classifier(torch.flatten(x, 1))
+
+
+def _init_like_torchvision(model: nn.Module) -> None:
+    """He initialisation (fan-out) of the convolutions, as torchvision's ResNet and MobileNetV2 do; with
+    PyTorch's default initialisation a deep narrow network's output hardly depends on its input."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
 
 def _divisible(value: float, divisor: int = 8) -> int:
@@ -223,6 +233,24 @@ def architectures():
         ("ViT (patch 4, dim 64, 2 layers)", VisionTransformer, IMAGE, torch.float32, 64),
         ("Transformer text classifier", TextClassifier, (SEQUENCE,), torch.int64, 64),
     ]
+
+
+def settle_batch_norm(model: nn.Module, shape, dtype, batches: int = 8) -> nn.Module:
+    """Set the batch norms' running statistics to the average over a few random batches, as training would:
+    with the initial ones (mean 0, variance 1) a deep network's output in eval mode hardly depends on its
+    input, and comparing two models' outputs would prove little."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average
+    model.train()
+    with torch.no_grad():
+        for seed in range(batches):
+            model(example_input(shape, dtype, 32, seed=100 + seed))
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    return model
 
 
 def example_input(shape, dtype, batch: int, seed: int = 0) -> torch.Tensor:

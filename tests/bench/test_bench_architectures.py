@@ -7,20 +7,27 @@ import torch
 from torch import nn
 
 from bench import architectures as section
-from bench.architectures_models import architectures, example_input, resnet50
+from bench.architectures_models import architectures, example_input, resnet50, settle_batch_norm
 
 
 @pytest.mark.parametrize("case", architectures(), ids=lambda c: c[0].split(" (")[0])
 def test_the_imported_model_computes_the_hand_written_function(case):
     _, factory, shape, dtype, _ = case
     torch.manual_seed(0)
-    hand = factory()
+    hand = settle_batch_norm(factory(), shape, dtype)
     imported = section.imported_twin(hand, shape, dtype).compiled.model
     assert sum(p.numel() for p in imported.parameters()) == sum(p.numel() for p in hand.parameters())
-    assert section.largest_difference(hand, imported, example_input(shape, dtype, 4, seed=3)) < section.TOLERANCE
+    x = example_input(shape, dtype, 4, seed=3)
+    assert section.largest_difference(hand, imported, x) < section.TOLERANCE
     assert hand.training and imported.training  # both train from here
-    imported.state_dict()[next(iter(imported.state_dict()))].add_(1.0)  # the weights are copies, not shared
-    assert section.largest_difference(hand, imported, example_input(shape, dtype, 4, seed=3)) > section.TOLERANCE
+    hand.eval()
+    with torch.no_grad():
+        out = hand(x)
+    assert (out - out.mean(0)).abs().max() > 1000 * section.TOLERANCE  # the comparison has teeth
+    first = next(iter(imported.state_dict().values()))
+    with torch.no_grad():
+        first.add_(0.1 * first.std())  # the imported weights are copies, not the hand-written model's tensors
+    assert section.largest_difference(hand, imported, x) > section.TOLERANCE
 
 
 class _Unimportable(nn.Module):
