@@ -67,7 +67,7 @@ def largest_difference(model: nn.Module, imported: nn.Module, x: torch.Tensor) -
 
 def training_rows(quick: bool) -> list[Row]:
     rows = []
-    rounds, steps = (5, 5) if quick else (21, 10)
+    rounds, steps = (5, 5) if quick else (15, 10)
     for name, factory, shape, dtype, batch in architectures():
         torch.manual_seed(0)
         hand = settle_batch_norm(factory(), shape, dtype)
