@@ -2,10 +2,10 @@
 
 validate -> topological order -> shapes -> modules -> fx graph. The model's
 `forward` takes the Input nodes' tensors (in document order) and returns the
-model outputs: the tensors feeding the losses' `input` ports, or the sinks when
-there is no loss. Submodules are named after node ids, so `state_dict` keys read
+model outputs: the tensors feeding the losses' ports (all but those fed by a Target), or the sinks
+when there is no loss. Submodules are named after node ids, so `state_dict` keys read
 `conv1.weight`. Losses are compiled separately (`CompiledGraph.losses`), each
-knowing which model output and which Target feed it. Every error names a node.
+knowing which model outputs and which Targets feed its ports. Every error names a node.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from engine.loss_terms import apply_loss
 from engine.memory_budget import FLOAT_BYTES, TooLarge, is_out_of_memory, parameter_problem, too_large_message
 from engine.modules import build_module
 from engine.ops import OPS
@@ -39,16 +40,18 @@ class CompileError(Exception):
 class LossSpec:
     node_id: str
     module: nn.Module
-    output_index: int  # which model output feeds the loss's input port
-    target: str  # the Target node id feeding the target port
-    weight: float = 1.0
+    output_index: int  # the model output on its first port fed by the model (`input` for most losses)
+    target: str | None  # the first Target feeding it; None when it takes model outputs only
+    weight: float = 1.0  # its `loss_weight`
+    # per input port, in order: ("output", model output index), ("target", Target id) or None (left open)
+    arguments: tuple = ()
 
 
 @dataclass
 class CompiledGraph:
     model: fx.GraphModule
     inputs: list[str]  # Input node ids, in forward's argument order
-    outputs: list[str]  # fx/ONNX names of the model outputs (the producing node ids)
+    outputs: list[str]  # fx/ONNX names of the model outputs (the node id, `{id}_{port}` for other ports)
     output_sources: list[tuple[str, str]]  # (node id, port) of each output
     losses: list[LossSpec] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
@@ -56,12 +59,14 @@ class CompiledGraph:
     graph: Graph | None = None  # the graph compiled (its shapes filled)
 
     def compute_loss(self, outputs, targets: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Sum of the losses given the model outputs (tensor or tuple) and the targets by node id."""
+        """The weighted sum of the losses given the model outputs (tensor or tuple) and the targets by node id."""
         if not isinstance(outputs, tuple):
             outputs = (outputs,)
         total = None
         for spec in self.losses:
-            value = spec.module(outputs[spec.output_index], targets[spec.target])
+            tensors = [None if arg is None else outputs[arg[1]] if arg[0] == "output" else targets[arg[1]]
+                       for arg in spec.arguments]
+            value = apply_loss(spec.module, tensors, spec.node_id)
             if spec.weight != 1.0:
                 value = value * spec.weight
             total = value if total is None else total + value
@@ -98,8 +103,9 @@ class _FxEmitter:
     def _name(self, helper: str | None) -> str:
         return self.node_id if helper is None else self.names.helper(self.node_id, helper)
 
-    def module(self, args, kwargs=None):
-        return self.g.create_node("call_module", self.module_target, tuple(args), kwargs or {}, name=self.node_id)
+    def module(self, args, kwargs=None, helper=None):
+        return self.g.create_node("call_module", self.module_target, tuple(args), kwargs or {},
+                                  name=self._name(helper))
 
     def function(self, target: str, args, kwargs=None, helper=None):
         return self.g.create_node("call_function", _resolve(target), tuple(args), kwargs or {},
@@ -149,12 +155,19 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
     order = topological_order(graph)
     losses = [n for n in order if nodes[n].spec.is_loss]
     sources = {(e.target, e.target_port): (e.source, e.source_port) for e in graph.edges()}
+    starved = [GraphError(f"{nodes[n].type} '{n}' takes no model output: wire the model's output to one of its "
+                          "ports", node=n) for n in losses
+               if all(nodes[src].type == "Target" for (dst, _), (src, _) in sources.items() if dst == n)]
+    if starved:
+        raise CompileError(starved)
     if losses:
-        output_sources = list(dict.fromkeys(sources[(loss, "input")] for loss in losses))
+        output_sources = list(dict.fromkeys(
+            sources[(loss, port)] for loss in losses for port in nodes[loss].input_ports()
+            if (loss, port) in sources and nodes[sources[(loss, port)][0]].type != "Target"))
     else:
         fed = {e.source for e in graph.edges()}
         output_sources = [(n, port) for n in order if n not in fed and not nodes[n].spec.is_data
-                          for port in nodes[n].output_ports()]
+                          for port in _sink_ports(nodes[n].output_ports())]
     if not output_sources:
         raise CompileError([GraphError("the graph has no output: connect a layer after the Input")])
 
@@ -171,7 +184,8 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         if node_id not in needed or node.spec.is_data:
             continue
         params = node.resolved_params()
-        args = [values[sources[(node_id, port)]] for port in node.input_ports()]
+        args = [values[sources[(node_id, port)]] if (node_id, port) in sources else None  # None: open, optional
+                for port in node.input_ports()]
         op = OPS[node.type]
         owner = node.shares or node_id  # a sharing node calls its owner's module: one set of weights
         try:
@@ -187,21 +201,50 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
                                                  shapes.total_params * FLOAT_BYTES, None)) from None
             raise CompileError([GraphError(f"{node.type} '{node_id}': {error}", node=node_id)]) from error
         values.update({(node_id, port): value for port, value in out.items()} if isinstance(out, dict)
-                      else {(node_id, "out"): out})
+                      else {(node_id, "out"): out})  # a dict: a node with several outputs, port -> value
     outputs = [values[src] for src in output_sources]
     g.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
+    _drop_unused_steps(g)
     model = fx.GraphModule(modules, g, class_name="NeurocanvasModel")
     model.graph.lint()
 
-    loss_specs = []
-    for loss in losses:
-        node = nodes[loss]
-        params = node.resolved_params()
-        loss_specs.append(LossSpec(loss, build_module(node.type, params, shapes.inputs[loss]),
-                                   output_sources.index(sources[(loss, "input")]), sources[(loss, "target")][0]))
-    targets = list(dict.fromkeys(spec.target for spec in loss_specs))
+    loss_specs = [_loss_spec(nodes[loss], nodes, sources, output_sources, shapes) for loss in losses]
+    targets = list(dict.fromkeys(arg[1] for spec in loss_specs for arg in spec.arguments
+                                 if arg and arg[0] == "target"))
     output_names = [node if port == "out" else f"{node}_{port}" for node, port in output_sources]
     return CompiledGraph(model, inputs, output_names, output_sources, loss_specs, targets, shapes, graph)
+
+
+def _drop_unused_steps(g: fx.Graph) -> None:
+    """Remove the helper steps nothing uses: a recurrent node's final state when no wire takes it. Every
+    node's own result is used (only the model outputs' ancestors are compiled), and helpers are pure."""
+    for node in reversed(list(g.nodes)):
+        if node.op in ("call_function", "call_method") and not node.users:
+            g.erase_node(node)
+
+
+def _loss_spec(node, nodes: dict, sources: dict, output_sources: list, shapes: InferenceResult) -> LossSpec:
+    """What feeds each port of one loss: a model output, a Target (labels), or nothing (an open optional port)."""
+    arguments = []
+    for port in node.input_ports():
+        source = sources.get((node.id, port))
+        if source is None:
+            arguments.append(None)
+        elif nodes[source[0]].type == "Target":
+            arguments.append(("target", source[0]))
+        else:
+            arguments.append(("output", output_sources.index(source)))
+    fed_by_model = [arg[1] for arg in arguments if arg and arg[0] == "output"]
+    labels = [arg[1] for arg in arguments if arg and arg[0] == "target"]
+    params = node.resolved_params()
+    return LossSpec(node.id, build_module(node.type, params, shapes.inputs[node.id]), fed_by_model[0],
+                    labels[0] if labels else None, params["loss_weight"], tuple(arguments))
+
+
+def _sink_ports(ports: list[str]) -> list[str]:
+    """What a node that feeds nothing gives the model: its main output `out` when it has one (a recurrent
+    layer's final states are extras), else every piece (a Split's out0, out1, ...)."""
+    return ["out"] if "out" in ports else ports
 
 
 def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:

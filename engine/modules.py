@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from engine.ops import OPS, TensorSpec
+from engine.ops.base import Submodule
 from graphs.catalogue import node_type
 
 _GRAPH_ONLY = {"inputs"}  # a variadic node's input count is never a constructor argument
@@ -41,7 +42,12 @@ def constructor(type_name: str, params: dict, inputs: dict[str, TensorSpec]) -> 
 
 
 def build_module(type_name: str, params: dict, inputs: dict[str, TensorSpec]) -> nn.Module:
-    class_name, kwargs = constructor(type_name, params, inputs)
+    return _build(*constructor(type_name, params, inputs))
+
+
+def _build(class_name: str, kwargs: dict) -> nn.Module:
+    """`nn.<class_name>(**kwargs)`, building the arguments that are modules themselves first."""
+    kwargs = {k: _build(v.module, v.kwargs) if isinstance(v, Submodule) else v for k, v in kwargs.items()}
     return getattr(nn, class_name)(**kwargs)
 
 

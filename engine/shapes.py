@@ -159,15 +159,18 @@ class ShapeInference:
         result = InferenceResult()
         for node_id in self._topological_order():
             inputs = {}
+            optional = node_type(self._types[node_id]).optional
             for port in self._ports[node_id]:
                 source = self._sources[node_id].get(port)
+                if source is None and port in optional:
+                    continue  # an open optional port: the rule sees it absent
                 info = result.info.get(source[0]) if source else None
                 spec = info.outputs.get(source[1]) if info else None
                 if spec is None:
                     break
                 inputs[port] = spec
             else:
-                key = tuple(inputs.values())
+                key = tuple(inputs.items())  # with the port names: optional ports may be left open
                 cached = self._cache.get(node_id)
                 if cached is None or cached[0] != key:
                     try:

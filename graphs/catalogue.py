@@ -16,7 +16,7 @@ Dimension conventions (documented in the README):
 from __future__ import annotations
 
 from graphs.errors import UnknownNodeTypeError, quoted
-from graphs.families import tensors
+from graphs.families import losses, sequence, tensors
 from graphs.node_type import (  # noqa: F401  (DTYPES and NodeType are read from here too)
     DTYPES,
     NodeType,
@@ -87,24 +87,16 @@ _LOSS_PORTS = ("input", "target")
 _ACT = "Activations"
 
 
-def _loss(name, *params, doc=""):
-    return NodeType(name, "Losses", (*params, _REDUCTION), _LOSS_PORTS, ("out",), doc)
+def _loss(name, *params, doc="", optional=()):
+    return NodeType(name, "Losses", (*params, _REDUCTION, losses.LOSS_WEIGHT), _LOSS_PORTS, ("out",), doc,
+                    optional=optional)
+
+
+_NO_TARGET = "; leave target open for zeros (a regulariser on the input)"
 
 
 def _activation(name, *params, doc=""):
     return NodeType(name, _ACT, tuple(params), doc=doc, key_params=tuple(p.name for p in params))
-
-
-def _recurrent(name):
-    return NodeType(
-        name, "Sequence",
-        (int_param("hidden_size", 64, 1, 65536), int_param("num_layers", 1, 1, 64), bool_param("bias", True),
-         float_param("dropout", 0.0, 0.0, 1.0), bool_param("bidirectional", False),
-         choice_param("output", "sequence", ("sequence", "last"),
-                 "'sequence' returns every time step [T, H]; 'last' only the final one [H]")),
-        doc=f"{name} over [T, features], batch first.", inferred={"input_size": ("in", -1)},
-        key_params=("hidden_size", "output"),
-    )
 
 
 _TYPES = [
@@ -156,17 +148,19 @@ _TYPES = [
     NodeType("Dropout2d", "Normalisation", (float_param("p", 0.5, 0.0, 1.0),),
              doc="Zeroes whole channels of [C, H, W] with probability p.", key_params=("p",)),
     # Sequence
-    _recurrent("LSTM"),
-    _recurrent("GRU"),
+    sequence.recurrent("LSTM"),
+    sequence.recurrent("GRU"),
+    *sequence.TYPES,
     NodeType("MultiheadAttention", "Sequence",
-             (int_param("num_heads", 4, 1, 1024), float_param("dropout", 0.0, 0.0, 1.0), bool_param("bias", True)),
-             doc="Self-attention over [T, E] (query = key = value), batch first.",
+             (int_param("num_heads", 4, 1, 1024), float_param("dropout", 0.0, 0.0, 1.0), bool_param("bias", True),
+              sequence.CAUSAL),
+             doc="Self-attention over [T, E] (query = key = value), batch first; causal masks later positions.",
              inferred={"embed_dim": ("in", -1)}, key_params=("num_heads",)),
     NodeType("TransformerEncoderLayer", "Sequence",
              (int_param("nhead", 4, 1, 1024), int_param("dim_feedforward", 2048, 1, 1 << 20), float_param("dropout", 0.1, 0.0, 1.0),
               choice_param("activation", "relu", ("relu", "gelu")), float_param("layer_norm_eps", 1e-5, 0.0),
-              bool_param("norm_first", False), bool_param("bias", True)),
-             doc="One Transformer encoder layer over [T, d_model], batch first.",
+              bool_param("norm_first", False), bool_param("bias", True), sequence.CAUSAL),
+             doc="One Transformer encoder layer over [T, d_model], batch first; causal masks later positions.",
              inferred={"d_model": ("in", -1)},
              key_params=("nhead", "dim_feedforward")),
     # Shape and merge
@@ -198,13 +192,16 @@ _TYPES = [
     _loss("CrossEntropyLoss", float_param("label_smoothing", 0.0, 0.0, 1.0),
           doc="Logits [C] (or [C, d...]) against class indices [] (or [d...]) or probabilities [C]."),
     _loss("NLLLoss", doc="Log-probabilities [C] against class indices []."),
-    _loss("MSELoss", doc="Mean squared error; input and target have the same shape."),
-    _loss("L1Loss", doc="Mean absolute error; input and target have the same shape."),
+    _loss("MSELoss", doc="Mean squared error; input and target have the same shape" + _NO_TARGET + ".",
+          optional=("target",)),
+    _loss("L1Loss", doc="Mean absolute error; input and target have the same shape" + _NO_TARGET + ".",
+          optional=("target",)),
     _loss("SmoothL1Loss", float_param("beta", 1.0, 0.0), doc="Smooth L1; input and target have the same shape."),
     _loss("HuberLoss", float_param("delta", 1.0, 0.0), doc="Huber loss; input and target have the same shape."),
     _loss("BCEWithLogitsLoss", doc="Binary cross-entropy on logits; target holds floats in [0, 1]."),
     _loss("BCELoss", doc="Binary cross-entropy on probabilities; target holds floats in [0, 1]."),
     *tensors.TYPES,
+    *losses.TYPES,
 ]
 
 CATALOGUE: dict[str, NodeType] = {t.name: t for t in _TYPES}

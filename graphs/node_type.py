@@ -28,6 +28,7 @@ class NodeType:
     inferred: dict = field(default_factory=dict)
     variadic: bool = False  # inputs are in0..in{n-1}, n = params["inputs"]
     key_params: tuple[str, ...] = ()  # shown on the node face
+    optional: tuple[str, ...] = ()  # input ports that may be left open (the op says what an open one means)
 
     @property
     def is_loss(self) -> bool:

@@ -36,7 +36,7 @@ def markdown() -> str:
         for name, spec in CATALOGUE.items():
             if spec.category != category:
                 continue
-            ports = ", ".join(spec.input_ports()) or "none"
+            ports = ", ".join(f"{p} (optional)" if p in spec.optional else p for p in spec.input_ports()) or "none"
             lines += [f"### {name}", "", spec.doc, "",
                       f"Inputs: {ports}{' (count set by `inputs`)' if spec.variadic else ''}. "
                       f"Outputs: {', '.join(spec.output_ports())}."

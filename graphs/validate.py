@@ -114,10 +114,11 @@ def validate(graph: Graph) -> list[GraphError]:
     for node_id, ports in ports_in.items():
         node = nodes[node_id]
         for port in ports:
-            if (node_id, port) in fed:
+            if (node_id, port) in fed or port in node.spec.optional:
                 continue
             if node.spec.is_loss:
-                what = "input (the model output)" if port == "input" else "target (a Target node)"
+                what = {"input": "input (the model output)", "target": "target (a Target node)"}.get(
+                    port, f"'{port}' input")
                 errors.append(LossInputError(
                     f"{node.type} '{node_id}' has no {what}: wire one to its '{port}' port", node=node_id,
                     port=port))
@@ -137,13 +138,12 @@ def validate(graph: Graph) -> list[GraphError]:
 
 
 def _data_flow(nodes: dict, edge) -> list[GraphError]:
-    """Labels (a Target) only go to a loss's target port, and a loss's value goes nowhere:
-    the model computes from Inputs alone, and losses are applied outside it."""
+    """Labels (a Target) only go to a loss's ports (a target, or data such as CTC's targets), and a
+    loss's value goes nowhere: the model computes from Inputs alone, and losses are applied outside it."""
     source, target = nodes.get(edge.source), nodes.get(edge.target)
     if source is None or target is None or source.type not in CATALOGUE or target.type not in CATALOGUE:
         return []
-    into_loss_target = target.spec.is_loss and edge.target_port == "target"
-    if source.type == "Target" and not into_loss_target:
+    if source.type == "Target" and not target.spec.is_loss:
         return [DataFlowError(f"{target.type} '{target.id}' input '{edge.target_port}' is fed by Target "
                               f"'{source.id}': labels only go to a loss's target port", node=target.id,
                               port=edge.target_port)]

@@ -18,7 +18,7 @@ from engine.errors import UserError
 from engine.shape_rules import fmt
 from graphs.document import Graph
 
-CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss")
+CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss", "MultiMarginLoss")
 TASK_SOURCES = ("csv", "npz")  # the sources whose `task` option says classification or regression
 TASK_ADVICE = ('; or, if the targets are class labels, set "task": "classification" in the dataset '
                '("task": "regression" says they are values)')
@@ -117,6 +117,9 @@ def fit_dataset(dataset: Dataset, compiled) -> Dataset:
         raise UserError(f"a dataset gives one input per sample, so the model needs exactly one Input node "
                         f"(it uses: {names})")
     targets = {t: _declared(compiled, t) for t in compiled.targets}
+    if not targets:
+        raise UserError("a dataset's labels need a Target, and no loss takes one (e.g. TripletMarginLoss takes "
+                        "model outputs only); wire a Target to a loss, or train this graph from your own script")
     (first, target_spec), *others = targets.items()
     for other, spec in others:
         if spec != target_spec:

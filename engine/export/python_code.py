@@ -36,6 +36,7 @@ from engine.export.model import (
     sample_inputs,
 )
 from engine.modules import constructor
+from engine.ops.base import Submodule
 from engine.ops.tensors import parameter_init
 from engine.output_paths import StagedOutputs
 from engine.shapes import fmt
@@ -205,6 +206,10 @@ def _explicit_arguments(class_name: str, kwargs: dict) -> list[str]:
     arguments = []
     for name in ordered:
         value = kwargs[name]
+        if isinstance(value, Submodule):  # e.g. TransformerEncoder(encoder_layer=nn.TransformerEncoderLayer(...))
+            inner = ", ".join(_explicit_arguments(value.module, value.kwargs))
+            arguments.append(f"{name}=nn.{value.module}({inner})")
+            continue
         if name in _INT_OR_TUPLE and isinstance(value, tuple) and value and len(set(value)) == 1:
             value = value[0]
         default = parameters[name].default if name in parameters else inspect.Parameter.empty

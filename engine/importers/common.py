@@ -154,7 +154,8 @@ class GraphBuilder:
         checked = spec_type.check_params(params, node_id)
         resolved = spec_type.resolve_params(checked, node_id)
         ports = spec_type.input_ports(resolved)
-        if len(ports) != len(inputs):
+        required = [port for port in ports if port not in spec_type.optional]  # optional ones come last
+        if not len(required) <= len(inputs) <= len(ports):
             raise ValueError(f"{type_name} takes {len(ports)} inputs, got {len(inputs)}")
         info = infer_node(node_id, type_name, resolved, {p: v.spec for p, v in zip(ports, inputs)})
         node = PendingNode(node_id, type_name, checked, [Value(v.node, v.spec, v.port) for v in inputs],

@@ -34,8 +34,11 @@ _SAMPLE = ("a traced or exported model draws its noise whatever the mode, while 
            "so no import would reproduce it; add Sample in the editor")
 _VIEW = ("torch writes ONNX {op}, which the importer follows as a view of the tensor: it comes back as {what}, with the "
          "same outputs")
+_POSITIONAL = ("torch has no positional-encoding module: a model adds a stored table or computes one from the "
+               "positions (arange, cumsum, sin, cos), which maps to no Neurocanvas node; add it in the editor")
 _COMMON = {"Target": _NO_TARGET, "Sample": _SAMPLE,
-           **{name: _NO_LOSS for name, spec in CATALOGUE.items() if spec.is_loss}}
+           **{name: _NO_LOSS for name, spec in CATALOGUE.items() if spec.is_loss},
+           **dict.fromkeys(("LearnedPositionalEncoding", "SinusoidalPositionalEncoding"), _POSITIONAL)}
 NOT_IMPORTABLE: dict[str, dict[str, str]] = {
     "torch.fx": dict(_COMMON),
     "onnx": {
@@ -45,8 +48,8 @@ NOT_IMPORTABLE: dict[str, dict[str, str]] = {
         **{f"AdaptiveMaxPool{n}d": _ADAPTIVE_MAX for n in (1, 2, 3)},
         "GroupNorm": "written by torch as InstanceNormalization between two reshapes, which the importer does "
                      "not map",
-        "MultiheadAttention": _ATTENTION,
-        "TransformerEncoderLayer": _ATTENTION,
+        **dict.fromkeys(("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+                         "TransformerDecoderLayer", "TransformerDecoder"), _ATTENTION),
         "Clamp": "torch writes it as ONNX Clip, which is imported as the activation with those bounds (ReLU6, "
                  "Hardtanh), not as Clamp",
         "Unflatten": "torch writes it as ONNX Reshape, which comes back as Reshape, with the same outputs",
@@ -65,10 +68,11 @@ SAMPLE_SIZE = 8  # every dim of a sample input: divisible by the default group a
 def sample_inputs(type_name: str) -> dict[str, TensorSpec] | None:
     """Input specs on which the type, with its default params, infers: [8, 8, 8, 8], [8, 8, 8], ... down to
     [8] (the highest rank first, so a ConvNd or PoolNd gets its channels-first input), float first, then
-    int64. None for a type with no inputs (Input, Target) or with no such input."""
+    int64; optional ports (a recurrent layer's initial state) are left open. None for a type with no inputs
+    (Input, Target) or with no such input."""
     spec = CATALOGUE[type_name]
     params = spec.resolve_params({})
-    ports = spec.input_ports(params)
+    ports = [port for port in spec.input_ports(params) if port not in spec.optional]
     if not ports:
         return None
     for dtype in ("float32", "int64"):

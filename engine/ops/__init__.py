@@ -8,18 +8,29 @@ catalogue entry plus one entry here; tests/engine/test_op_coverage.py checks
 that every catalogue type has both. No torch is imported here.
 
 Families: `convolution` (Linear, Embedding, ConvNd, ConvTransposeNd), `pooling`,
-`normalisation`, `sequence`, `tensor_ops` (data, shape and merge, activations),
-`losses`, `tensors` (Parameter, arithmetic, reductions, Split & co, Sample).
+`normalisation`, `sequence` (recurrent layers, attention), `transformer` (the Transformer
+stacks and decoder layer), `positional` (positional encodings), `tensor_ops` (data, shape and merge,
+activations), `losses`, `tensors` (Parameter, arithmetic, reductions, Split & co, Sample).
 """
 
 from __future__ import annotations
 
-from engine.ops import convolution, losses, normalisation, pooling, sequence, tensor_ops, tensors
+from engine.ops import (
+    convolution,
+    losses,
+    normalisation,
+    pooling,
+    positional,
+    sequence,
+    tensor_ops,
+    tensors,
+    transformer,
+)
 from engine.ops.base import Ctx, Emitter, NodeInfo, Op, TensorSpec, fmt
 
 OPS: dict[str, Op] = {
     **tensor_ops.OPS, **convolution.OPS, **pooling.OPS, **normalisation.OPS, **sequence.OPS, **losses.OPS,
-    **tensors.OPS,
+    **transformer.OPS, **positional.OPS, **tensors.OPS,
 }
 
 __all__ = ["OPS", "Ctx", "Emitter", "NodeInfo", "Op", "TensorSpec", "fmt"]

@@ -11,7 +11,7 @@ shape inference stays torch-free.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from graphs.errors import ShapeError
@@ -80,6 +80,15 @@ class Ctx:
         return next(iter(self.inputs.values())).shape
 
 
+@dataclass(frozen=True)
+class Submodule:
+    """A constructor argument that is itself a `torch.nn` module (nn.TransformerEncoder's encoder_layer and
+    norm): its class name and keyword arguments, built by `engine.modules` and written out by the Python export."""
+
+    module: str
+    kwargs: dict = field(default_factory=dict)
+
+
 class Emitter(Protocol):
     """What a `forward` recipe may do for its node; the compiler implements it over torch.fx.
 
@@ -87,7 +96,7 @@ class Emitter(Protocol):
     helper steps are named `{node id}_{helper}`. Functions are dotted names (`torch.cat`,
     `operator.add`) resolved by the compiler."""
 
-    def module(self, args, kwargs: dict | None = None) -> Any: ...
+    def module(self, args, kwargs: dict | None = None, helper: str | None = None) -> Any: ...
 
     def function(self, target: str, args, kwargs: dict | None = None, helper: str | None = None) -> Any: ...
 

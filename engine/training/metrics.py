@@ -16,7 +16,7 @@ import torch
 from engine.errors import UserError
 from graphs.project import atomic_write
 
-CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss")
+CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss", "MultiMarginLoss")
 BINARY_LOSSES = {"BCEWithLogitsLoss": 0.0, "BCELoss": 0.5}  # loss -> decision threshold on the output
 
 

@@ -20,7 +20,7 @@ from engine.modules import build_module
 from engine.shape_rules import TensorSpec, infer_node
 from graphs import CATALOGUE, Graph
 from graphs.errors import ShapeError
-from tests.engine import tensor_cases
+from tests.engine import seqloss_cases, tensor_cases
 
 BATCH = 2
 # Rules stricter than torch on purpose, where torch only warns or broadcasts silently:
@@ -32,7 +32,8 @@ STRICTER = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "Dropout2d", "Laye
 # batch as its channels or time steps: inference refuses such inputs, and that is right.
 SPATIAL = {1, 2, 3}
 SPATIAL_FAMILIES = ("Conv", "ConvTranspose", "MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool")
-BATCHED_RANKS = {"LSTM": 3, "GRU": 3, "MultiheadAttention": 3, "TransformerEncoderLayer": 3,
+BATCHED_RANKS = {"LSTM": 3, "GRU": 3, "RNN": 3, "MultiheadAttention": 3, "TransformerEncoderLayer": 3,
+                 "TransformerEncoder": 3, "TransformerDecoderLayer": 3, "TransformerDecoder": 3,
                  **{f"{family}{n}d": n + 2 for family in SPATIAL_FAMILIES for n in SPATIAL}}
 LOSSES = {name for name, t in CATALOGUE.items() if t.is_loss}
 
@@ -197,6 +198,8 @@ CASES = {
     **{name: single(fixed()) for name in ("ReLU", "SiLU", "Sigmoid", "Tanh")},
     **{name: loss_case(name) for name in LOSSES},
     **tensor_cases.CASES,
+    **{name: seqloss_cases.open_target_case(loss_case(name)) for name in seqloss_cases.OPEN_TARGET},
+    **seqloss_cases.CASES,
 }
 
 
@@ -210,6 +213,9 @@ def test_every_computing_node_type_has_a_case():
 
 def make_tensor(spec: TensorSpec, type_name: str, params: dict, port: str, inputs: dict, batch=BATCH):
     shape = (batch, *spec.shape)
+    special = seqloss_cases.make_tensor(spec, type_name, params, port, inputs, batch)
+    if special is not None:
+        return special
     if spec.dtype == "int64":
         if type_name == "Embedding":
             return torch.randint(0, params["num_embeddings"], shape)
@@ -225,6 +231,9 @@ def torch_apply(type_name, params, specs, tensors):
     args = list(tensors.values())
     if type_name in tensor_cases.ORACLES:
         return tensor_cases.ORACLES[type_name](params, args, next(iter(tensors.values()), torch.empty(BATCH)).shape[0])
+    applied = seqloss_cases.apply(type_name, params, specs, tensors)
+    if applied is not None:
+        return applied
     if type_name in ("Add", "Multiply"):
         out = args[0]
         for other in args[1:]:

@@ -25,7 +25,8 @@ from graphs.params import ParamSpec
 
 MODEL_TYPES = sorted(name for name, t in CATALOGUE.items() if not t.is_data and not t.is_loss)
 LOSS_TYPES = sorted(name for name, t in CATALOGUE.items() if t.is_loss)
-CLASS_LOSSES = {"CrossEntropyLoss", "NLLLoss"}
+CLASS_LOSSES = {"CrossEntropyLoss", "NLLLoss", "MultiMarginLoss"}
+LABEL_PORTS = {"target", "targets"}  # the loss ports a Target usually feeds; the others take model outputs
 # Element-wise arithmetic changes values: summed indices may leave an Embedding's range,
 # which is about values, not shapes, so int64 tensors are never fed to these.
 ARITHMETIC = {"Add", "Multiply"}
@@ -202,11 +203,19 @@ class Builder:
         source = pick(self.draw, candidates)
         type_name = pick(self.draw, LOSS_TYPES)
         loss = add_node(self.draw, self.graph, type_name, self.draw(params_for(CATALOGUE[type_name])))
-        target = add_node(self.draw, self.graph, "Target", self.target_params(type_name, self.spec_of(source)))
-        if loss is None or target is None:
+        if loss is None:
             return
-        self.graph.connect(source, loss, target_port="input")
-        self.graph.connect(target, loss, target_port="target")
+        for i, port in enumerate(self.graph.node(loss).input_ports()):
+            if port in CATALOGUE[type_name].optional and self.draw(st.booleans()):
+                continue  # left open
+            if port in LABEL_PORTS:
+                target = add_node(self.draw, self.graph, "Target", self.target_params(type_name, self.spec_of(source)))
+                if target is None:
+                    return
+                self.graph.connect(target, loss, target_port=port)
+            else:
+                self.graph.connect(source if i == 0 or self.draw(st.booleans()) else pick(self.draw, candidates),
+                                   loss, target_port=port)
 
     def target_params(self, loss_type: str, spec: TensorSpec | None) -> dict:
         """Usually the Target a correct model would have, sometimes a random one."""

@@ -48,8 +48,10 @@ def graphs_naming(node_id: str) -> list[Graph]:
         for type_name, params, name in layers:
             graph.add_node(type_name, params, name)
             if previous is not None:
-                for port in graph.node(name).input_ports():
-                    graph.connect(previous, name, target_port=port)
+                node = graph.node(name)
+                for port in node.input_ports():
+                    if port not in node.spec.optional:  # an LSTM's initial state is left open
+                        graph.connect(previous, name, target_port=port)
             previous = name
         return graph
 

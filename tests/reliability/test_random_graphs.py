@@ -17,6 +17,7 @@ import torch
 from hypothesis import given, note, settings
 
 from engine.compiler import CompiledGraph, CompileError, compile_graph, example_inputs
+from engine.loss_terms import apply_loss
 from engine.modules import TORCH_DTYPES
 from engine.shapes import InferenceResult, infer
 from graphs.catalogue import CATALOGUE
@@ -35,7 +36,8 @@ def model_nodes(graph: Graph, compiled: CompiledGraph) -> list[str]:
     parents: dict[str, set[str]] = {}
     for edge in graph.edges():
         parents.setdefault(edge.target, set()).add(edge.source)
-    needed, stack = set(compiled.outputs), list(compiled.outputs)
+    producers = {node for node, _ in compiled.output_sources}
+    needed, stack = set(producers), list(producers)
     while stack:
         for parent in parents.get(stack.pop(), ()):
             if parent not in needed:
@@ -59,23 +61,33 @@ def check_node_outputs(graph: Graph, compiled: CompiledGraph, values: dict, shap
         assert actual.dtype == TORCH_DTYPES[expected.dtype], f"node '{node_id}': {actual.dtype} vs {expected.dtype}"
 
 
-def loss_arguments(compiled: CompiledGraph, spec, outputs: tuple) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model output feeding a loss, and a target of the Target's shape holding valid values."""
-    prediction = outputs[spec.output_index].detach()
-    if type(spec.module).__name__ == "BCELoss":
-        prediction = prediction.sigmoid()
-    target_spec = compiled.shapes.info[spec.target].outputs["out"]
-    shape = (BATCH, *target_spec.shape)
-    if target_spec.dtype == "int64":
-        classes = prediction.shape[1] if type(spec.module).__name__ in CLASS_LOSSES else 2
-        return prediction, torch.randint(0, classes, shape)
-    return prediction, torch.rand(shape)
+def loss_arguments(compiled: CompiledGraph, spec, outputs: tuple) -> list[torch.Tensor | None]:
+    """The tensors on a loss's ports: the model outputs feeding it (as probabilities for BCELoss, positive for a
+    variance), and for each Target valid values of its shape (class indices below the class count)."""
+    name = type(spec.module).__name__
+    first = outputs[spec.output_index]
+    tensors = []
+    for port, argument in zip(CATALOGUE[name].inputs, spec.arguments):
+        if argument is None:
+            tensors.append(None)
+        elif argument[0] == "output":
+            value = outputs[argument[1]].detach()
+            tensors.append(value.sigmoid() if name == "BCELoss" else value.abs() if port == "var" else value)
+        else:
+            target_spec = compiled.shapes.info[argument[1]].outputs["out"]
+            shape = (BATCH, *target_spec.shape)
+            if target_spec.dtype == "int64":
+                classes = first.shape[-1] if name == "CTCLoss" else first.shape[1] if name in CLASS_LOSSES else 2
+                tensors.append(torch.randint(0, classes, shape))
+            else:
+                tensors.append(torch.rand(shape))
+    return tensors
 
 
 def check_losses(compiled: CompiledGraph, outputs) -> None:
     outputs = outputs if isinstance(outputs, tuple) else (outputs,)
     for spec in compiled.losses:
-        value = spec.module(*loss_arguments(compiled, spec, outputs))
+        value = apply_loss(spec.module, loss_arguments(compiled, spec, outputs))
         assert tuple(value.shape) == compiled.shapes.info[spec.node_id].outputs["out"].shape == ()
 
 

@@ -56,6 +56,8 @@ class OnnxImporter(TensorOps, ModelReading, ActivationChains, ElementwiseOps, La
         self.problems: list[str] = []
         self.refs: dict[str, int] = {}
         self.rnn_used: dict[str, set] = {}
+        self.final_states: dict[str, Value] = {}  # ONNX name of a Y_h / Y_c -> the node's h_n / c_n
+        self.state_stacks: dict[str, list[Value]] = {}  # ONNX name of a stack's state -> each layer's
         self.inputs: dict[str, str] = {}
         self.fixed_batch: int | None = None
         self.notes: list[str] = []

@@ -1,8 +1,13 @@
-"""ONNX LSTM and GRU as Neurocanvas recurrent layers, with their gates reordered to torch's.
+"""ONNX RNN, LSTM and GRU as Neurocanvas recurrent layers, with their gates reordered to torch's.
 
 ONNX recurrent outputs are time-major ([T, directions, batch, hidden]); they
 become views of the layer's batch-first output, and picking the last step
-makes the layer's output='last'. A mixin of `OnnxImporter`.
+makes the layer's output='last'. The final states Y_h and Y_c ([directions, batch,
+hidden]) are views of the node's h_n and c_n ports, and one passed on as another
+layer's initial_h / initial_c becomes a wire to its h0 / c0 (an encoder's state
+starting a decoder). torch writes a stack of layers as one operator per layer, its
+state as the Concat of theirs and each next layer's initial state as a Slice of
+that: the Slice of layer k's rows is layer k's state. A mixin of `OnnxImporter`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import torch
 from engine.importers.common import Refuse, Value
 from engine.importers.onnx_mapping.values import Dyn, Filled, Part, dims_text, node_label
 from engine.shape_rules import TensorSpec
+
+STATE_STACK = object()  # what a stack's joined final state is bound to: no tensor, only rows to pick
 
 
 class RecurrentOps:
@@ -42,25 +49,66 @@ class RecurrentOps:
             raise Refuse(": linear_before_reset=0 computes a different GRU from torch's")
         return self._recurrent(node, ins, a, "GRU", 3, [1, 0, 2], ("Sigmoid", "Tanh"))
 
-    def _recurrent(self, node, ins, a, type_name, gates, order, activations):
+    def _state_stack(self, node, axis: int):
+        """The Concat of a stack's final states: kept as the list of layer states, for Slices to pick from."""
+        layers = [self.final_states.get(name) for name in node.input]
+        users = [n.op_type for n in self.graph.node if node.output[0] in n.input]
+        if axis != 0 or None in layers or node.output[0] in {o.name for o in self.graph.output} or \
+                set(users) - {"Slice"} or len({(v.port, v.spec) for v in layers}) != 1:
+            raise Refuse(": it joins recurrent layers' final states other than as the state of a stack whose "
+                         "layers start the next stack's; import the model from PyTorch, which maps more")
+        self.state_stacks[node.output[0]] = layers
+        return [STATE_STACK]  # its only readers are the Slices that pick one layer (`_state_slice`)
+
+    def _state_slice(self, node, ins):
+        """One layer's rows of a stack's state: that layer's final state."""
+        layers = self.state_stacks[node.input[0]]
+        bounds = [np.asarray(self._const(v, "its bounds")).reshape(-1).tolist() for v in ins[1:4]]
+        steps = np.asarray(self._const(ins[4], "steps")).reshape(-1).tolist() if len(ins) > 4 and \
+            ins[4] is not None else [1]
+        rows = layers[0].spec.shape[0]  # directions
+        (start,), (end,), (axis,) = bounds if all(len(b) == 1 for b in bounds) else ([-1], [-1], [-1])
+        if axis != 0 or steps != [1] or start % rows or end - start != rows or not 0 <= start // rows < len(layers):
+            raise Refuse(": it takes rows of a stack's final state other than one layer's")
+        state = layers[start // rows]
+        self.final_states[node.output[0]] = state
+        return [Dyn(state, (1, 0, 2), node_label(node))]
+
+    def _op_RNN(self, node, ins, a):
+        given = a.get("activations", ["Tanh"])
+        nonlinearity = {"Tanh": "tanh", "Relu": "relu"}.get(given[0])
+        if nonlinearity is None:
+            raise Refuse(f": its activation {given[0]} differs from torch's RNN (Tanh or Relu)")
+        return self._recurrent(node, ins, a, "RNN", 1, [0], (given[0],), {"nonlinearity": nonlinearity})
+
+    def _recurrent(self, node, ins, a, type_name, gates, order, activations, extra=None):
         direction = a.get("direction", "forward")
         directions = {"forward": 1, "bidirectional": 2}.get(direction)
         if directions is None:
             raise Refuse(f": direction '{direction}' has no torch equivalent (forward or bidirectional only)")
-        if list(a.get("activations", activations)) != list(activations[:len(a.get("activations", activations))]) \
+        given = a.get("activations", activations)  # one list per direction
+        if any(act != activations[i % len(activations)] for i, act in enumerate(given)) \
                 or a.get("activation_alpha") or a.get("activation_beta"):
             raise Refuse(f": its activations {a.get('activations')} differ from torch's {type_name}")
         if "clip" in a or int(a.get("input_forget", 0)):
             raise Refuse(": clip / input_forget have no torch equivalent")
         if len(ins) > 4 and ins[4] is not None:
             raise Refuse(": sequence_lens (variable-length batches) cannot be imported")
+        states = []
         for index, what in ((5, "initial_h"), (6, "initial_c")):
-            if len(ins) > index and ins[index] is not None:
+            name = node.input[index] if len(node.input) > index else ""
+            if name in self.final_states:
+                states.append(self.final_states[name])
+            elif len(ins) > index and ins[index] is not None:
                 value = ins[index]
                 zero = (isinstance(value, Filled) and value.value == 0) or (
                     isinstance(value, np.ndarray) and not np.any(value))
                 if not zero:
-                    raise Refuse(f": its {what} is not zero; Neurocanvas recurrent layers start from zeros")
+                    raise Refuse(f": its {what} is neither zero nor another recurrent layer's final state (Y_h, "
+                                 "Y_c), which are all a Neurocanvas recurrent layer starts from")
+        if type_name == "LSTM" and len(states) == 1:
+            raise Refuse(": only one of its initial_h and initial_c is another layer's final state; a Neurocanvas "
+                         "LSTM takes both from one (or starts from zeros)")
         if len(ins) > 7 and ins[7] is not None and np.any(self._const(ins[7], "its peepholes P")):
             raise Refuse(": LSTM peepholes have no torch equivalent")
         w = self._const(ins[1], "its weight W").astype(np.float32)
@@ -95,8 +143,8 @@ class RecurrentOps:
                 weights[f"bias_ih_l0{suffix}"] = reorder(bias[d, :gates * hidden])
                 weights[f"bias_hh_l0{suffix}"] = reorder(bias[d, gates * hidden:])
         params = {"hidden_size": hidden, "num_layers": 1, "bias": bias is not None,
-                  "bidirectional": directions == 2, "output": "sequence"}
-        out = self._add(type_name, params, [seq.value], node, weights)
+                  "bidirectional": directions == 2, "output": "sequence", **(extra or {})}
+        out = self._add(type_name, params, [seq.value, *states], node, weights)
         node_id = out.value.node
         steps = seq.value.spec.shape[0]
         sequence = Value(node_id, TensorSpec((steps, hidden * directions)))
@@ -107,6 +155,11 @@ class RecurrentOps:
             h_axes = (None, 0, 1) if layout == 0 else (0, None, 1)
             last = Value(node_id, TensorSpec((hidden,)))
             outputs.append(Dyn(last, h_axes, node_label(node), "rnn_last", node_id))
-        if len(node.output) > 2 and node.output[2] and self.consumers[node.output[2]]:
-            raise Refuse(": it uses the final cell state Y_c, which Neurocanvas's LSTM does not output")
+        state_axes = (1, 0, 2) if layout == 0 else (0, 1, 2)  # [directions, batch, hidden] over [batch, D, H]
+        for index, port in ((1, "h_n"), (2, "c_n")) if type_name == "LSTM" else ((1, "h_n"),):
+            if len(node.output) > index and node.output[index]:
+                state = Value(node_id, TensorSpec((directions, hidden)), port)
+                self.final_states[node.output[index]] = state
+                if len(outputs) == index:  # Y_h of one direction is already the last step
+                    outputs.append(Dyn(state, state_axes, node_label(node)))
         return outputs

@@ -42,6 +42,8 @@ class ShapeOps:
 
     def _op_Concat(self, node, ins, a):
         axis = int(a.get("axis", 0))
+        if any(name in self.final_states for name in node.input):
+            return self._state_stack(node, axis)
         if any(isinstance(v, (Sym, Filled)) for v in ins) or all(not isinstance(v, Dyn) for v in ins):
             items = []
             for v in ins:
@@ -238,6 +240,8 @@ class ShapeOps:
         raise Refuse(": Neurocanvas has no broadcasting node")
 
     def _op_Slice(self, node, ins, a):
+        if node.input[0] in self.state_stacks:
+            return self._state_slice(node, ins)
         x = ins[0]
         if isinstance(x, Filled):
             return [x]

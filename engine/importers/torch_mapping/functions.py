@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 import operator
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import fx
 
 from engine.importers.common import BATCH, Refuse, Value, compact_ints
-from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence, TracedShape
+from engine.importers.torch_mapping import masks
+from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence, RecurrentState, TracedShape
 from engine.shape_rules import TensorSpec
 
 
@@ -127,10 +129,14 @@ class FunctionCalls:
         if isinstance(value, TracedShape):
             picked = value.dims[index]
             return TracedShape(tuple(picked)) if isinstance(index, slice) else picked
+        if isinstance(value, LayerTuple) and value.kind == "rnn" and index == 1:
+            return self.final_state(value.node)
+        if isinstance(value, RecurrentState) and len(value.ports) == 2 and index in (0, 1):
+            return RecurrentState(value.node, (value.ports[index],), value.spec)
         if isinstance(value, LayerTuple):
             if index != 0:
-                raise Refuse(f": item {index} of the {value.kind} output (its states or attention weights) has no "
-                             "Neurocanvas equivalent; only item [0] maps")
+                raise Refuse(f": item {index} of the {value.kind} output has no Neurocanvas equivalent; only item [0] "
+                             "(and a recurrent layer's final state [1]) maps")
             if value.kind == "rnn":
                 return RecurrentSequence(Value(value.node, value.spec), value.node)
             return Value(value.node, value.spec)
@@ -186,8 +192,12 @@ class FunctionCalls:
         return self.add("Permute", {"dims": dims}, [x], node)
 
     def fn_transpose(self, node):
-        x = self.tensor(node.args[0])
         args = _bind(node, ("dim0", "dim1"), {}, skip=1)
+        state = self.env.get(node.args[0]) if isinstance(node.args[0], fx.Node) else None
+        if isinstance(state, RecurrentState) and len(state.ports) == 1 and \
+                {int(args["dim0"]) % 3, int(args["dim1"]) % 3} == {0, 1}:  # to or from the batch-first h_n
+            return replace(state, batch_first=not state.batch_first)
+        x = self.tensor(node.args[0])
         rank = len(x.spec.shape) + 1
         a, b = int(args["dim0"]) % rank, int(args["dim1"]) % rank
         dims = list(range(rank))
@@ -218,7 +228,8 @@ class FunctionCalls:
         return self.add("Reshape", {"shape": target}, [x], node)
 
     def fn_identity(self, node):
-        return self.tensor(node.args[0])
+        value = self.env.get(node.args[0]) if isinstance(node.args[0], fx.Node) else None
+        return value if isinstance(value, RecurrentState) else self.tensor(node.args[0])
 
 
 def _act(type_name, names=(), defaults=None, keep=()):
@@ -249,6 +260,7 @@ FUNCTIONS = {
     **{getattr(F, f"adaptive_{kind.lower()}_pool{d}d"): lambda self, n, name=f"Adaptive{kind}Pool{d}d":
        self.fn_adaptive_pool(n, name) for kind in ("Avg", "Max") for d in (1, 2, 3)},
     operator.getitem: FunctionCalls.fn_getitem, getattr: FunctionCalls.fn_getattr,
+    **masks.FUNCTIONS,
 }
 METHODS = {
     "add": lambda self, n: self.fn_combine(n, "Add"), "mul": lambda self, n: self.fn_combine(n, "Multiply"),
@@ -260,4 +272,5 @@ METHODS = {
     "size": FunctionCalls.fn_size, "contiguous": FunctionCalls.fn_identity,
     "squeeze": lambda self, n: self.fn_squeeze_like(n, False),
     "unsqueeze": lambda self, n: self.fn_squeeze_like(n, True),
+    **masks.METHODS,
 }

@@ -26,7 +26,7 @@ from engine.importers.torch_mapping.tensor_calls import (
 )
 from engine.importers.torch_mapping.tracing import source_line
 from engine.importers.torch_mapping.unmapped import UnmappedParts, function_name
-from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence
+from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence, RecurrentState
 from graphs.errors import GraphError
 
 _FUNCTIONS, _METHODS = {**FUNCTIONS, **TENSOR_FUNCTIONS}, {**METHODS, **TENSOR_METHODS}
@@ -159,6 +159,11 @@ class TorchImporter(ModuleCalls, TensorCalls, FunctionCalls):
             return self.stored_parameter(value, value.name)
         if isinstance(value, LayerTuple):
             raise Refuse(f": {what} is the whole tuple a {value.kind} layer returns; use its item [0]")
+        if isinstance(value, RecurrentState) and value.batch_first:
+            return Value(value.node, value.spec, value.ports[0])
+        if isinstance(value, RecurrentState):
+            raise Refuse(f": {what} is the final state of recurrent layer '{value.node}', in torch's [layers, batch, "
+                         "hidden] layout; it maps only as another recurrent layer's initial state")
         if isinstance(arg, (int, float)):
             raise Refuse(f": {what} is the constant {arg}, and Neurocanvas has no constant node")
         raise Refuse(f": {what} is not a tensor computed from the inputs")

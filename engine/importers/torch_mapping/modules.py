@@ -8,13 +8,19 @@ params, the module's own sizes to check). A mixin of `TorchImporter`.
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import nn
+from torch import fx, nn
 
 from engine.importers.common import Refuse, Value, compact_ints
-from engine.importers.torch_mapping.values import LayerTuple
+from engine.importers.torch_mapping.masks import causal_kwargs
+from engine.importers.torch_mapping.values import LayerTuple, RecurrentState
 from engine.modules import constructor
+from engine.ops.base import Submodule
+from engine.shape_rules import TensorSpec
 from graphs.catalogue import CATALOGUE
 from graphs.node_type import SHARES
+
+RECURRENT = ("RNN", "LSTM", "GRU")
+DECODERS = ("TransformerDecoderLayer", "TransformerDecoder")  # called on (target, memory)
 
 
 class ModuleCalls:
@@ -25,28 +31,61 @@ class ModuleCalls:
         owner = self.weight_owner.get(node.target)
         if owner is not None:
             params = {**params, SHARES: owner}
+        kwargs, mask = causal_kwargs(self.env, type_name, node.kwargs)
         args = list(node.args)
+        states = []
+        if type_name in RECURRENT and len(args) == 2 and not any(v is not None for v in kwargs.values()):
+            states = self._initial_state(type_name, args.pop())
         if type_name == "MultiheadAttention":
             if len(args) < 3 or not (args[0] is args[1] is args[2]):
                 raise Refuse(": only self-attention, attn(x, x, x), maps to MultiheadAttention")
-            bad = {k: v for k, v in node.kwargs.items() if k not in ("need_weights", "average_attn_weights")
+            bad = {k: v for k, v in kwargs.items() if k not in ("need_weights", "average_attn_weights")
                    and v is not None}
             if len(args) > 3 or bad:
                 raise Refuse(f": masks and extra arguments ({', '.join(bad) or 'positional'}) are not imported")
             args = args[:1]
-        elif len(args) != 1 or any(v is not None for v in node.kwargs.values()):
-            raise Refuse(": it is called with more than one input (e.g. an initial state or a mask)")
+        elif type_name in DECODERS and len(args) == 2 and not any(v is not None for v in kwargs.values()):
+            states = [self.tensor(args.pop(), "its memory")]
+        elif len(args) != 1 or any(v is not None for v in kwargs.values()):
+            raise Refuse(": it is called with more than one input (e.g. an initial state or a mask other than "
+                         "a causal one)")
         x = self.tensor(args[0])
+        if mask is not None:
+            if not x.spec.shape or mask.size != x.spec.shape[0]:
+                raise Refuse(f": its causal mask is {mask.size}x{mask.size}, not the length of its input "
+                             f"{list(x.spec.shape)}")
+            params["causal"] = True
         weights = {k: v.detach().clone() for k, v in module.state_dict().items()} if owner is None else {}
-        value = self.add(type_name, params, [x], node, weights)
+        value = self.add(type_name, params, [x, *states], node, weights)
         self._check_sizes(node, module, type_name, value.node, x, extra_args)
         if owner is None and self.module_calls[node.target] > 1 and weights:
             self.weight_owner[node.target] = value.node
-        if type_name in ("LSTM", "GRU"):
+        if type_name in RECURRENT:
             return LayerTuple(value.node, "rnn", value.spec)
         if type_name == "MultiheadAttention":
             return LayerTuple(value.node, "attention", value.spec)
         return value
+
+    def _initial_state(self, type_name: str, arg) -> list[Value]:
+        """The values on h0 (and c0): final states of other recurrent layers, whole or (for an LSTM) as a pair."""
+        wanted = 2 if type_name == "LSTM" else 1
+        bound = self.env.get(arg) if isinstance(arg, fx.Node) else None
+        parts = [bound] if isinstance(bound, RecurrentState) and len(bound.ports) == wanted else \
+            [self.env.get(a) if isinstance(a, fx.Node) else None for a in arg] \
+            if isinstance(arg, (tuple, list)) and len(arg) == wanted else []
+        if not parts or not all(isinstance(part, RecurrentState) and not part.batch_first for part in parts):
+            raise Refuse(": its initial state is not another recurrent layer's final state; only that maps "
+                         "(wired to h0" + (", c0)" if wanted == 2 else ")"))
+        ports = [port for part in parts for port in part.ports]
+        nodes = [part.node for part in parts for _ in part.ports]
+        return [Value(n, parts[0].spec, port) for n, port in zip(nodes, ports)]
+
+    def final_state(self, node_id: str) -> RecurrentState:
+        """Item 1 of a recurrent layer's result: (h_n, c_n) for an LSTM, h_n otherwise."""
+        pending = self.builder.nodes[node_id]
+        params = CATALOGUE[pending.type].resolve_params(pending.params)
+        spec = TensorSpec((params["num_layers"] * (2 if params["bidirectional"] else 1), params["hidden_size"]))
+        return RecurrentState(node_id, ("h_n", "c_n") if pending.type == "LSTM" else ("h_n",), spec)
 
     def _check_sizes(self, node, module, type_name, node_id, x: Value, extra_args: dict) -> None:
         """Every size Neurocanvas infers from the traced input (in_features, in_channels, ...) must equal the
@@ -55,6 +94,8 @@ class ModuleCalls:
         spec = CATALOGUE[type_name]
         resolved = spec.resolve_params(pending.params)
         _, kwargs = constructor(type_name, resolved, {port: x.spec for port in spec.input_ports(resolved)})
+        for inner in [v for v in kwargs.values() if isinstance(v, Submodule)]:  # a stack's layer holds d_model
+            kwargs = {**inner.kwargs, **kwargs}
         wrong = []
         for key, theirs in extra_args.items():
             ours = kwargs.get(key)
@@ -133,11 +174,13 @@ def _layernorm(module):
 
 
 def _recurrent(module):
-    _refuse_if(not module.batch_first, ": batch_first=False; Neurocanvas's LSTM/GRU take [batch, T, features] "
-                                       "(batch_first=True)")
+    _refuse_if(not module.batch_first, ": batch_first=False; Neurocanvas's recurrent layers take [batch, T, "
+                                       "features] (batch_first=True)")
     _refuse_if(getattr(module, "proj_size", 0), ": proj_size is not imported")
     params = {"hidden_size": module.hidden_size, "num_layers": module.num_layers, "bias": module.bias,
               "dropout": float(module.dropout), "bidirectional": module.bidirectional, "output": "sequence"}
+    if isinstance(module, nn.RNN):
+        params["nonlinearity"] = module.nonlinearity
     return type(module).__name__, params, {"input_size": module.input_size}
 
 
@@ -150,7 +193,32 @@ def _attention(module):
 
 
 def _encoder_layer(module):
-    _refuse_if(not module.self_attn.batch_first, ": batch_first=False; Neurocanvas's encoder layer takes [batch, T, E]")
+    return "TransformerEncoderLayer", _layer_params(module), {"d_model": module.self_attn.embed_dim}
+
+
+def _decoder_layer(module):
+    return "TransformerDecoderLayer", _layer_params(module), {"d_model": module.self_attn.embed_dim}
+
+
+def _stack(module):
+    """TransformerEncoder / TransformerDecoder: its layers (all alike) and its optional final LayerNorm."""
+    layer_type, params, sizes = MODULE_TYPES[type(module.layers[0])](module.layers[0])
+    _refuse_if(any(_layer_params(layer) != params for layer in module.layers),
+               ": its layers differ from each other; a Neurocanvas stack repeats one layer's settings")
+    norm = module.norm
+    if norm is not None:
+        _refuse_if(not isinstance(norm, nn.LayerNorm) or norm.normalized_shape != (sizes["d_model"],)
+                   or not norm.elementwise_affine, ": its final norm is not a LayerNorm over d_model")
+        _refuse_if(round(float(norm.eps), 12) != round(params["layer_norm_eps"], 12)
+                   or (norm.bias is not None) != params["bias"],
+                   ": its final LayerNorm's eps or bias differ from its layers' (layer_norm_eps, bias)")
+    stack = {"num_layers": len(module.layers), "norm": norm is not None}
+    return layer_type.replace("Layer", ""), {**params, **stack}, sizes
+
+
+def _layer_params(module):
+    _refuse_if(not module.self_attn.batch_first, ": batch_first=False; Neurocanvas's Transformer layers take "
+                                                 "[batch, T, E]")
     activation = module.activation
     if activation in (F.relu,) or isinstance(activation, nn.ReLU):
         act = "relu"
@@ -161,7 +229,7 @@ def _encoder_layer(module):
     params = {"nhead": module.self_attn.num_heads, "dim_feedforward": module.linear1.out_features,
               "dropout": float(module.dropout.p), "activation": act, "layer_norm_eps": float(module.norm1.eps),
               "norm_first": module.norm_first, "bias": module.linear1.bias is not None}
-    return "TransformerEncoderLayer", params, {"d_model": module.self_attn.embed_dim}
+    return params
 
 
 def _embedding(module):
@@ -197,8 +265,9 @@ MODULE_TYPES = {
     nn.GroupNorm: lambda m: ("GroupNorm", {"num_groups": m.num_groups, "eps": float(m.eps), "affine": m.affine},
                              {"num_channels": m.num_channels}),
     nn.Dropout: _simple("Dropout", "p"), nn.Dropout2d: _simple("Dropout2d", "p"),
-    nn.LSTM: _recurrent, nn.GRU: _recurrent,
+    nn.RNN: _recurrent, nn.LSTM: _recurrent, nn.GRU: _recurrent,
     nn.MultiheadAttention: _attention, nn.TransformerEncoderLayer: _encoder_layer,
+    nn.TransformerDecoderLayer: _decoder_layer, nn.TransformerEncoder: _stack, nn.TransformerDecoder: _stack,
     nn.Flatten: _simple("Flatten", "start_dim", "end_dim"),
     nn.Unflatten: _simple("Unflatten", "dim", "unflattened_size"),
     nn.ReLU: _simple("ReLU"), nn.LeakyReLU: _simple("LeakyReLU", "negative_slope"), nn.ELU: _simple("ELU", "alpha"),
