@@ -16,7 +16,7 @@ Dimension conventions (documented in the README):
 from __future__ import annotations
 
 from graphs.errors import UnknownNodeTypeError, quoted
-from graphs.families import losses, sequence, tensors
+from graphs.families import activations, losses, normalisation, resampling, sequence, tensors
 from graphs.node_type import (  # noqa: F401  (DTYPES and NodeType are read from here too)
     DTYPES,
     NodeType,
@@ -188,6 +188,7 @@ _TYPES = [
     _activation("Tanh"),
     _activation("Softmax", int_param("dim", -1, -8, 8)),
     _activation("LogSoftmax", int_param("dim", -1, -8, 8)),
+    *activations.TYPES, *normalisation.TYPES, *resampling.TYPES,
     # Losses
     _loss("CrossEntropyLoss", float_param("label_smoothing", 0.0, 0.0, 1.0),
           doc="Logits [C] (or [C, d...]) against class indices [] (or [d...]) or probabilities [C]."),

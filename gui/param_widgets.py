@@ -13,7 +13,7 @@ box silently putting the old value back.
 | kind                     | editor                                                      |
 |--------------------------|-------------------------------------------------------------|
 | int                      | QSpinBox; arrows keep to the spec's range (+ a "None" box)  |
-| float                    | QDoubleSpinBox, the same, shown with %g                     |
+| float                    | QDoubleSpinBox, the same, shown with %g (+ a "None" box)   |
 | bool                     | QCheckBox                                                   |
 | choice                   | QComboBox                                                   |
 | int_tuple / optional_... | QLineEdit: "3" or "3, 5" (empty = None when optional)       |
@@ -130,21 +130,18 @@ def _spin_commit_on_finish(spin: QAbstractSpinBox, editor: ParamEditor) -> None:
     spin.editingFinished.connect(editor._commit)
 
 
-class IntEditor(ParamEditor):
-    def __init__(self, spec: ParamSpec, parent=None):
-        super().__init__(spec, parent)
-        self.spin = IntSpinBox(self)
-        low = int(spec.minimum) if spec.minimum is not None else INT_MIN
-        high = int(spec.maximum) if spec.maximum is not None else INT_MAX
-        self.spin.set_allowed(max(INT_MIN, low), min(INT_MAX, high), (INT_MIN, INT_MAX))
-        self.spin.setAccelerated(True)
-        self._layout.addWidget(self.spin, 1)
+class _NoneBox:
+    """Mixin for a spin-box editor (`self.spin`, its numbers of type `kind`): a "None" box beside it when
+    the param is optional."""
+
+    kind = int
+
+    def _add_none_box(self) -> None:
         self.none_box = None
-        if spec.optional:
+        if self.spec.optional:
             self.none_box = QCheckBox("None", self)
             self.none_box.toggled.connect(self._none_toggled)
             self._layout.addWidget(self.none_box)
-        _spin_commit_on_finish(self.spin, self)
 
     def _none_toggled(self, checked: bool) -> None:
         self.spin.setEnabled(not checked)
@@ -153,7 +150,7 @@ class IntEditor(ParamEditor):
     def value(self):
         if self.none_box is not None and self.none_box.isChecked():
             return None
-        return self.spin.value()
+        return self.kind(self.spin.value())
 
     def set_value(self, value) -> None:
         for widget in (self.spin, self.none_box):
@@ -163,13 +160,30 @@ class IntEditor(ParamEditor):
             self.none_box.setChecked(value is None)
             self.spin.setEnabled(value is not None)
         if value is not None:
-            self.spin.setValue(int(value))
+            self.spin.setValue(self.kind(value))
         for widget in (self.spin, self.none_box):
             if widget is not None:
                 widget.blockSignals(False)
 
 
-class FloatEditor(ParamEditor):
+class IntEditor(_NoneBox, ParamEditor):
+    kind = int
+
+    def __init__(self, spec: ParamSpec, parent=None):
+        super().__init__(spec, parent)
+        self.spin = IntSpinBox(self)
+        low = int(spec.minimum) if spec.minimum is not None else INT_MIN
+        high = int(spec.maximum) if spec.maximum is not None else INT_MAX
+        self.spin.set_allowed(max(INT_MIN, low), min(INT_MAX, high), (INT_MIN, INT_MAX))
+        self.spin.setAccelerated(True)
+        self._layout.addWidget(self.spin, 1)
+        self._add_none_box()
+        _spin_commit_on_finish(self.spin, self)
+
+
+class FloatEditor(_NoneBox, ParamEditor):
+    kind = float
+
     def __init__(self, spec: ParamSpec, parent=None):
         super().__init__(spec, parent)
         self.spin = FloatSpinBox(self)
@@ -178,15 +192,9 @@ class FloatEditor(ParamEditor):
         self.spin.set_allowed(low, high, (-FLOAT_LIMIT, FLOAT_LIMIT))
         self.spin.setSingleStep(0.05 if high <= 1.0 else 0.1)
         self._layout.addWidget(self.spin, 1)
+        self._add_none_box()
         _spin_commit_on_finish(self.spin, self)
 
-    def value(self):
-        return float(self.spin.value())
-
-    def set_value(self, value) -> None:
-        self.spin.blockSignals(True)
-        self.spin.setValue(float(value))
-        self.spin.blockSignals(False)
 
 
 class BoolEditor(ParamEditor):

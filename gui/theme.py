@@ -20,6 +20,7 @@ CATEGORY_COLOURS = {
     "Shape and merge": "#3f8189",
     "Activations": "#b07a26",
     "Losses": "#a94646",
+    "Resampling and padding": "#6f7f2e",
 }
 FALLBACK_CATEGORY = "#5c6370"
 

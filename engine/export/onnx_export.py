@@ -82,6 +82,10 @@ def export_onnx(compiled: CompiledGraph, path: str | os.PathLike, opset: int = M
     axes = _dynamic_axes(compiled, shapes, dynamic_batch)
     attempts = ("torchscript", "dynamo") if exporter == "auto" else (exporter,)
     failures = []
+    inexact = _torchscript_inexact(compiled)
+    if inexact and "torchscript" in attempts:
+        failures.append(f"torchscript exporter: {inexact}")
+        attempts = tuple(a for a in attempts if a != "torchscript")
     for name in attempts:
         temporary = path.with_name(f".{path.name}.{name}.tmp")
         start = time.perf_counter()
@@ -103,6 +107,17 @@ def export_onnx(compiled: CompiledGraph, path: str | os.PathLike, opset: int = M
     smaller = (f" (traced at the smaller input sizes {listing(shapes.shapes.values())}, with those sizes left "
                "free, since the declared ones would not fit in memory)" if shapes.reduced else "")
     raise ExportError(f"cannot export the model to ONNX{smaller}: {'; '.join(failures)}")
+
+
+def _torchscript_inexact(compiled: CompiledGraph) -> str:
+    """Why the TorchScript exporter would write some node of the model inexactly, naming it; "" if none."""
+    from engine.ops.activations import torchscript_onnx_inexact
+
+    for node in compiled.graph.nodes() if compiled.graph is not None else ():
+        reason = torchscript_onnx_inexact(node.type, node.resolved_params())
+        if reason:
+            return f"{reason} on node '{node.id}', so the file would not compute what the model does"
+    return ""
 
 
 def _dynamic_axes(compiled: CompiledGraph, shapes: CheckShapes, dynamic_batch: bool) -> list[dict[int, str]]:

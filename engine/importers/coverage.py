@@ -36,11 +36,23 @@ _VIEW = ("torch writes ONNX {op}, which the importer follows as a view of the te
          "same outputs")
 _POSITIONAL = ("torch has no positional-encoding module: a model adds a stored table or computes one from the "
                "positions (arange, cumsum, sin, cos), which maps to no Neurocanvas node; add it in the editor")
+_IDENTITY = "an Identity computes nothing, so the importer leaves it out and joins its input to its output"
+_WRITTEN_AS = "torch writes it as {}, which map to no Neurocanvas node"
+_FAMILIES_ONNX = {  # graphs/families/{activations,normalisation,resampling}.py
+    "Identity": _IDENTITY,
+    "Threshold": "torch writes Threshold(0, 0) as Relu, which imports as ReLU, the same function; other thresholds "
+                 "(written by the dynamo exporter as LessOrEqual and Where) import as Threshold",
+    "LocalResponseNorm": _WRITTEN_AS.format("Pad, AveragePool, If and Pow") + "; an ONNX LRN operator of "
+                         "odd size imports as LocalResponseNorm",
+    **{name: _NOT_IN_ONNX for name in ("Dropout1d", "Dropout3d", "AlphaDropout")},
+    "PixelUnshuffle": "torch writes it as Reshape, Transpose and Reshape, which import as Reshape and Permute with "
+                      "the same outputs; an ONNX SpaceToDepth of one channel imports as PixelUnshuffle",
+}
 _COMMON = {"Target": _NO_TARGET, "Sample": _SAMPLE,
            **{name: _NO_LOSS for name, spec in CATALOGUE.items() if spec.is_loss},
            **dict.fromkeys(("LearnedPositionalEncoding", "SinusoidalPositionalEncoding"), _POSITIONAL)}
 NOT_IMPORTABLE: dict[str, dict[str, str]] = {
-    "torch.fx": dict(_COMMON),
+    "torch.fx": {**_COMMON, "Identity": _IDENTITY},
     "onnx": {
         **_COMMON,
         "Dropout": _NOT_IN_ONNX + "; an ONNX Dropout operator in inference mode is imported as Dropout",
@@ -60,6 +72,7 @@ NOT_IMPORTABLE: dict[str, dict[str, str]] = {
                  "same outputs",
         "Stack": "torch writes it as ONNX Unsqueeze and Concat, which come back as Reshape and Concat, with the "
                  "same outputs",
+        **_FAMILIES_ONNX,
     },
 }
 SAMPLE_SIZE = 8  # every dim of a sample input: divisible by the default group and head counts

@@ -16,11 +16,14 @@ activations), `losses`, `tensors` (Parameter, arithmetic, reductions, Split & co
 from __future__ import annotations
 
 from engine.ops import (
+    activations,
     convolution,
     losses,
     normalisation,
+    norms,
     pooling,
     positional,
+    resampling,
     sequence,
     tensor_ops,
     tensors,
@@ -31,6 +34,7 @@ from engine.ops.base import Ctx, Emitter, NodeInfo, Op, TensorSpec, fmt
 OPS: dict[str, Op] = {
     **tensor_ops.OPS, **convolution.OPS, **pooling.OPS, **normalisation.OPS, **sequence.OPS, **losses.OPS,
     **transformer.OPS, **positional.OPS, **tensors.OPS,
+    **activations.OPS, **norms.OPS, **resampling.OPS,  # graphs/families/{activations,normalisation,resampling}
 }
 
 __all__ = ["OPS", "Ctx", "Emitter", "NodeInfo", "Op", "TensorSpec", "fmt"]

@@ -26,7 +26,7 @@ def _layernorm(ctx: Ctx) -> NodeInfo:
     features = math.prod(x.shape[len(x.shape) - k:])
     params = 0
     if ctx.p["elementwise_affine"]:
-        params = features * (2 if ctx.p["bias"] else 1)
+        params = features * (2 if ctx.p.get("bias") else 1)  # RMSNorm has no bias
     return NodeInfo({"out": x}, params)
 
 

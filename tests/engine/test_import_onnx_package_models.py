@@ -34,26 +34,20 @@ BACKEND_IMPORTED = [
         "ReLU", "Sigmoid", "Softmax", "Tanh", "log_softmax_dim3", "log_softmax_lastdim", "softmax_functional_dim3",
         "softmax_lastdim", "AvgPool3d", "AvgPool3d_stride", "AvgPool3d_stride1_pad0_gpu_input", "Conv3d",
         "Conv3d_dilated", "Conv3d_dilated_strided", "Conv3d_groups", "Conv3d_no_bias", "Conv3d_stride",
-        "Conv3d_stride_padding", "MaxPool3d", "MaxPool3d_stride", "MaxPool3d_stride_padding")),
+        "Conv3d_stride_padding", "MaxPool3d", "MaxPool3d_stride", "MaxPool3d_stride_padding",
+        "BatchNorm3d_eval", "ConstantPad2d", "PReLU_2d", "SELU", "Softplus", "GLU", "Softmin")),
     *(f"pytorch-operator/test_operator_{name}" for name in (
-        "concat2", "conv", "convtranspose", "flatten", "maxpool", "permute2", "view", "reduced_mean")),
-    "pytorch-converted/test_GLU",
+        "concat2", "conv", "convtranspose", "flatten", "maxpool", "permute2", "view", "reduced_mean",
+        "symbolic_override")),  # InstanceNormalization
     "simple/test_single_relu_model",
 ]
 
 # Models the importer must refuse, with (part of) the reason it gives.
 BACKEND_REFUSED = {
-    "pytorch-converted/test_BatchNorm3d_eval": "BatchNorm1d/2d take",
-    "pytorch-converted/test_ConstantPad2d": "Pad (1)",
-    "pytorch-converted/test_PReLU_2d": "PRelu (1)",
-    "pytorch-converted/test_SELU": "Selu (1)",
-    "pytorch-converted/test_Softmin": "Neg (1)",
-    "pytorch-converted/test_Softplus": "Softplus (1)",
     "pytorch-operator/test_operator_add_broadcast": "element type double",
     "pytorch-operator/test_operator_mm": "must share their first (batch) dimension",
     "pytorch-operator/test_operator_non_float_params": "the constant of shape [2, 2] differs along the batch",
     "pytorch-operator/test_operator_index": "it slices the batch",
-    "pytorch-operator/test_operator_symbolic_override": "InstanceNormalization (1)",
     "simple/test_sequence_model4": "ConcatFromSequence (1), SequenceConstruct (1)",
     "simple/test_strnorm_model_monday_casesensintive_lower": "element type string",
 }
@@ -121,10 +115,10 @@ def _randomized_light_model(name: str, seed: int = 0) -> onnx.ModelProto:
     return model
 
 
-@pytest.mark.parametrize("name", ["squeezenet", "shufflenet"])
+@pytest.mark.parametrize("name", ["squeezenet", "shufflenet", "bvlc_alexnet"])
 def test_real_architecture_from_the_onnx_package_matches_onnxruntime(name):
-    """SqueezeNet (Concat, Dropout, GlobalAveragePool) and ShuffleNet (channel shuffle as Reshape/Transpose/Reshape,
-    Sum residuals, BatchNorm, Gemm) on 224x224 images, weights drawn at random. (resnet50, densenet121 and
+    """SqueezeNet (Concat, Dropout, GlobalAveragePool), ShuffleNet (channel shuffle as Reshape/Transpose/Reshape,
+    Sum residuals, BatchNorm, Gemm) and AlexNet (LRN) on 224x224 images, weights drawn at random. (resnet50, densenet121 and
     inception_v2 from the same folder import too, but take several seconds each; they are left out here.)"""
     model = _randomized_light_model(name)
     result = import_onnx(model)
@@ -138,7 +132,3 @@ def test_real_architecture_from_the_onnx_package_matches_onnxruntime(name):
     assert np.abs(got - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
     assert np.abs(want).max() > 0.1  # logits, not a saturated softmax
 
-
-def test_real_architecture_with_local_response_norm_is_refused():
-    with pytest.raises(ImportRefused, match=r"unmapped operators \(no Neurocanvas node\): LRN \(2\)"):
-        import_onnx(ONNX_DATA / "light" / "light_bvlc_alexnet.onnx")

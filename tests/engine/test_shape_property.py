@@ -202,6 +202,12 @@ CASES = {
     **seqloss_cases.CASES,
 }
 
+from tests.engine import family_cases  # noqa: E402  (it builds on the helpers above)
+
+CASES.update(family_cases.CASES)
+STRICTER |= family_cases.STRICTER
+BATCHED_RANKS.update(family_cases.BATCHED_RANKS)
+
 
 def _ints(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]

@@ -1,5 +1,6 @@
-"""Activations that an exporter spells as chains of element-wise ops (GELU, exact or tanh, and SiLU as
-torch exports them) become one activation node.
+"""Activations that an exporter spells as chains of element-wise ops (GELU, exact or tanh, SiLU, Mish,
+Softsign, LogSigmoid, Tanhshrink, Softplus with beta or threshold, Threshold, as torch exports them)
+become one activation node.
 
 A chain is recognised by evaluating it on probe values and comparing with each
 catalogue activation, not by its exact spelling. A mixin of `OnnxImporter`:
@@ -17,7 +18,8 @@ import torch
 
 from engine.importers.onnx_mapping.values import FUSED_DOMAIN
 
-_ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Pow", "Tanh", "Erf", "Sigmoid", "Exp", "Neg", "Sqrt", "Reciprocal", "Log"}
+_ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Pow", "Tanh", "Erf", "Sigmoid", "Exp", "Neg", "Sqrt", "Reciprocal", "Log",
+                "Softplus", "Abs", "Greater", "LessOrEqual", "Where"}
 _MAX_REGION = 24
 
 
@@ -115,7 +117,9 @@ class ActivationChains:
             got = np.asarray(values[y.output[0]], dtype=np.float64)
             if got.shape != probe.shape or not np.all(np.isfinite(got)):
                 return None
-            for type_name, params, reference in _ACTIVATION_PROBES:
+            constants = sorted({float(self.consts[i].reshape(-1)[0]) for n in region for i in n.input
+                                if i in self.consts})
+            for type_name, params, reference in [*_ACTIVATION_PROBES, *_parametric_probes(constants)]:
                 want = reference(probe)
                 if np.all(np.abs(got - want) <= 1e-6 + 1e-5 * np.abs(want)):
                     return type_name, params
@@ -133,14 +137,36 @@ def _sigmoid(v):
 _ELEMENTWISE_EVAL = {
     "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "Pow": np.power,
     "Tanh": np.tanh, "Erf": _erf, "Sigmoid": _sigmoid, "Exp": np.exp, "Neg": np.negative, "Sqrt": np.sqrt,
-    "Reciprocal": lambda v: 1.0 / v, "Log": np.log,
+    "Reciprocal": lambda v: 1.0 / v, "Log": np.log, "Softplus": lambda v: np.logaddexp(0.0, v), "Abs": np.abs,
+    "Greater": np.greater, "LessOrEqual": np.less_equal, "Where": np.where,
 }
+
+
+def _softplus(p, beta=1.0, threshold=20.0):
+    return np.where(beta * p > threshold, p, np.logaddexp(0.0, beta * p) / beta)
+
+
+def _parametric_probes(constants):
+    """Activations whose params a chain holds as its constants (Softplus's beta and threshold, Threshold's
+    threshold and value): each candidate reading of them."""
+    for beta in {1.0, *constants} - {0.0}:
+        for threshold in {20.0, *constants}:
+            yield ("Softplus", {"beta": beta, "threshold": threshold},
+                   lambda p, b=beta, t=threshold: _softplus(p, b, t))
+    for threshold in constants:
+        for value in constants:
+            yield ("Threshold", {"threshold": threshold, "value": value},
+                   lambda p, t=threshold, v=value: np.where(p > t, p, v))
 
 _ACTIVATION_PROBES = [
     ("GELU", {"approximate": "none"}, lambda p: 0.5 * p * (1.0 + _erf(p / math.sqrt(2.0)))),
     ("GELU", {"approximate": "tanh"},
      lambda p: 0.5 * p * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (p + 0.044715 * p ** 3)))),
     ("SiLU", {}, lambda p: p * _sigmoid(p)),
+    ("Mish", {}, lambda p: p * np.tanh(_softplus(p))),
+    ("Softsign", {}, lambda p: p / (1.0 + np.abs(p))),
+    ("LogSigmoid", {}, lambda p: -np.logaddexp(0.0, -p)),
+    ("Tanhshrink", {}, lambda p: p - np.tanh(p)),
     ("Sigmoid", {}, _sigmoid),
     ("Tanh", {}, np.tanh),
 ]

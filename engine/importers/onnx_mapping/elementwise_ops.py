@@ -49,6 +49,9 @@ class ElementwiseOps:
         return self._activation("GELU", lambda a: {"approximate": a.get("approximate", "none")})
 
     def _op_fused(self, node, ins, a):
+        special = getattr(self, f"_fused_{node.op_type}", None)  # a fusion whose params need the input
+        if special is not None:
+            return special(node, ins, a)
         return [self._add(node.op_type, a, [self._dyn(ins[0]).value], node)]
 
     def _op_Softmax(self, node, ins, a):
@@ -182,4 +185,4 @@ def _fold_norm(builder, node, vector, add):
 
 _FOLDABLE = {"Linear": _fold_linear, **{f"Conv{n}d": _fold_linear for n in (1, 2, 3)},
              **{f"ConvTranspose{n}d": _fold_transposed for n in (1, 2, 3)},
-             "BatchNorm1d": _fold_norm, "BatchNorm2d": _fold_norm}
+             "BatchNorm1d": _fold_norm, "BatchNorm2d": _fold_norm, "BatchNorm3d": _fold_norm}

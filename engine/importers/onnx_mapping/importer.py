@@ -17,6 +17,7 @@ import numpy as np
 from engine.importers.common import BATCH, POISON, GraphBuilder, ImportRefused, ImportResult, Refuse, Value
 from engine.importers.onnx_mapping.activation_chains import ActivationChains
 from engine.importers.onnx_mapping.elementwise_ops import ElementwiseOps
+from engine.importers.onnx_mapping.family_ops import FamilyOps
 from engine.importers.onnx_mapping.layer_ops import LayerOps
 from engine.importers.onnx_mapping.reading import ModelReading
 from engine.importers.onnx_mapping.recurrent_ops import RecurrentOps
@@ -36,7 +37,8 @@ from engine.importers.onnx_mapping.values import (
 from graphs.errors import GraphError
 
 
-class OnnxImporter(TensorOps, ModelReading, ActivationChains, ElementwiseOps, LayerOps, ShapeOps, RecurrentOps):
+class OnnxImporter(TensorOps, ModelReading, ActivationChains, ElementwiseOps, LayerOps, ShapeOps, RecurrentOps,
+                   FamilyOps):
     def __init__(self, model, source: str):
         import onnx
 
@@ -73,6 +75,7 @@ class OnnxImporter(TensorOps, ModelReading, ActivationChains, ElementwiseOps, La
         self._read_inputs()
         live = self._fold(live)
         live = self._fuse_activations(live)
+        live = self._fuse_gates(live)
         for node in live:
             self._convert(node)
         outputs = self._outputs()

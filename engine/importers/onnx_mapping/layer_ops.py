@@ -216,8 +216,8 @@ class LayerOps:
     def _op_BatchNormalization(self, node, ins, a):
         x = self._dyn(ins[0])
         rank = self._rank(x)
-        if rank not in (2, 3, 4):
-            raise Refuse(f": BatchNorm1d/2d take [batch, C], [batch, C, L] or [batch, C, H, W], got "
+        if rank not in (2, 3, 4, 5):
+            raise Refuse(f": BatchNorm1d/2d/3d take [batch, C], [batch, C, L], [batch, C, H, W] or [batch, C, D, H, W], got "
                          f"{dims_text(x.dims())}")
         if a.get("training_mode", 0) or not a.get("spatial", 1):
             raise Refuse(": only inference-mode, per-channel batch normalisation can be imported")
@@ -230,15 +230,21 @@ class LayerOps:
         weights = {k: torch.as_tensor(v.reshape(-1)) for k, v in weights.items()}
         params = {"eps": clean_float(a.get("epsilon", 1e-5)),
                   "momentum": clean_float(min(max(1.0 - momentum, 0.0), 1.0))}
-        return [self._add("BatchNorm2d" if rank == 4 else "BatchNorm1d", params, [x.value], node, weights)]
+        type_name = {4: "BatchNorm2d", 5: "BatchNorm3d"}.get(rank, "BatchNorm1d")
+        return [self._add(type_name, params, [x.value], node, weights)]
 
-    def _op_LayerNormalization(self, node, ins, a):
-        x = self._dyn(ins[0])
+    def _normalised_axis(self, x, a) -> int:
+        """The first axis a LayerNormalization-like node normalises (its `axis`), which must follow the batch."""
         rank = self._rank(x)
         axis = int(a.get("axis", -1))
         axis = axis + rank if axis < 0 else axis
         if not 1 <= axis < rank:
             raise Refuse(f": axis {a.get('axis', -1)} would normalise over the batch")
+        return axis
+
+    def _op_LayerNormalization(self, node, ins, a):
+        x = self._dyn(ins[0])
+        rank, axis = self._rank(x), self._normalised_axis(x, a)
         if any(o and self.consumers[o] for o in node.output[1:]):
             raise Refuse(": it uses the mean / inverse deviation outputs")
         trailing = tuple(x.value.spec.shape[axis - 1:])

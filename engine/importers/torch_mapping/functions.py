@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import fx
 
 from engine.importers.common import BATCH, Refuse, Value, compact_ints
-from engine.importers.torch_mapping import masks
+from engine.importers.torch_mapping import family_calls, masks
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence, RecurrentState, TracedShape
 from engine.shape_rules import TensorSpec
 
@@ -261,6 +261,7 @@ FUNCTIONS = {
        self.fn_adaptive_pool(n, name) for kind in ("Avg", "Max") for d in (1, 2, 3)},
     operator.getitem: FunctionCalls.fn_getitem, getattr: FunctionCalls.fn_getattr,
     **masks.FUNCTIONS,
+    **family_calls.FUNCTIONS,
 }
 METHODS = {
     "add": lambda self, n: self.fn_combine(n, "Add"), "mul": lambda self, n: self.fn_combine(n, "Multiply"),

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from engine.importers.common import Refuse, Value, compact_ints
+from engine.importers.torch_mapping import family_calls
 from engine.importers.torch_mapping.masks import causal_kwargs
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentState
 from engine.modules import constructor
@@ -273,6 +274,7 @@ MODULE_TYPES = {
     nn.ReLU: _simple("ReLU"), nn.LeakyReLU: _simple("LeakyReLU", "negative_slope"), nn.ELU: _simple("ELU", "alpha"),
     nn.GELU: _simple("GELU", "approximate"), nn.SiLU: _simple("SiLU"), nn.Sigmoid: _simple("Sigmoid"),
     nn.Tanh: _simple("Tanh"), nn.Softmax: _simple("Softmax", "dim"), nn.LogSoftmax: _simple("LogSoftmax", "dim"),
+    **family_calls.MODULES,
 }
 IDENTITY_MODULES = {nn.Identity}
 
