@@ -155,7 +155,7 @@ def _require(verification) -> None:
 
 def _export(model: nn.Module, path: Path, exporter: str) -> None:
     sample = torch.randn(2, *RESNET50_INPUT)
-    options = {"dynamo": False} if exporter == "legacy" else {"dynamo": True, "external_data": False}
+    options = {"dynamo": False} if exporter == "legacy" else {"dynamo": True, "external_data": False, "verbose": False}
     torch.onnx.export(model, (sample,), str(path), input_names=["x"], output_names=["logits"],
                       dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}} if exporter == "legacy" else None,
                       dynamic_shapes=({0: torch.export.Dim("batch")},) if exporter == "dynamo" else None,
