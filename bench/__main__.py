@@ -31,6 +31,7 @@ SECTIONS = {
     "6": ("bench.gui_training", "GUI under training"),
     "7": ("bench.gpu", "GPU"),
     "8": ("bench.csv_load", "CSV loading"),
+    "9": ("bench.architectures", "Standard architectures: training and import"),
 }
 
 

@@ -39,9 +39,13 @@ def _hardtanh(ctx: Ctx) -> NodeInfo:
     return _activation(ctx)
 
 
+SMALLEST_DIVISOR = 1e-38  # 1 / this still fits a float32 (its largest is 3.4e38)
+
+
 def _celu(ctx: Ctx) -> NodeInfo:
-    if ctx.p["alpha"] == 0:
-        raise ctx.fail("needs alpha != 0 (it divides by alpha); torch refuses it when the model runs")
+    if abs(ctx.p["alpha"]) < SMALLEST_DIVISOR:
+        raise ctx.fail(f"needs |alpha| >= {SMALLEST_DIVISOR:g} (it divides by alpha, and 1/alpha must fit a "
+                       f"float32); got {ctx.p['alpha']:g}, which torch refuses when the model runs")
     return _activation(ctx)
 
 

@@ -196,8 +196,10 @@ def apply(type_name: str, params: dict, specs: dict, tensors: dict):
         if type_name == "LSTM" and len(states) == 1:
             raise ValueError("torch's LSTM takes (h0, c0) together")
         call = (tensors["in"], *([tuple(states) if type_name == "LSTM" else states[0]] if states else []))
-        out = module(*call)[0]
-        return (out[:, -1] if params["output"] == "last" else out), count
+        out, final = module(*call)
+        out = out[:, -1] if params["output"] == "last" else out
+        finals = final if type_name == "LSTM" else (final,)  # (h_n, c_n) or h_n, layers first in torch
+        return (out, *(state.transpose(0, 1) for state in finals)), count
     if type_name in ("MultiheadAttention", *TRANSFORMERS):
         module = build_module(type_name, params, specs)
         count = sum(p.numel() for p in module.parameters())

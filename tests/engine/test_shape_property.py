@@ -285,6 +285,11 @@ def compiled_output_shape(type_name, params, specs, tensors):
     g.add_node(type_name, params, "node")
     for port in specs:
         g.connect(f"x_{port}", "node", target_port=port)
+    ports = CATALOGUE[type_name].output_ports(params)
+    if "out" in ports and len(ports) > 1:  # a sink gives only `out`: pass every port on to be an output
+        for port in ports:
+            g.add_node("Identity", {}, f"pass_{port}")
+            g.connect("node", f"pass_{port}", source_port=port)
     if not specs:  # a Parameter takes the batch size from the model's first input: add it to one
         g.add_node("Input", {"shape": params["shape"]}, "x_batch")
         g.add_node("Add", {}, "total")

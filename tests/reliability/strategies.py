@@ -148,6 +148,11 @@ class Builder:
         info = self.inference.infer_shapes().info.get(node_id)
         return info.outputs.get("out") if info else None
 
+    def port_of(self, node_id: str) -> str:
+        """The output a wire from `node_id` leaves by: `out`, or a Split's or Chunk's first piece."""
+        ports = self.graph.node(node_id).output_ports()
+        return "out" if "out" in ports else ports[0]
+
     def sources(self, dtype: str | None = None, anything: bool = False) -> list[str]:
         """Nodes whose output may feed a model layer, of `dtype` if given. Losses and Targets
         (labels) may not, so they are left out unless `anything` is set."""
@@ -194,7 +199,7 @@ class Builder:
             return
         for i, port in enumerate(self.graph.node(node_id).input_ports()):
             other = source if i == 0 or self.draw(st.booleans()) else self.draw(st.sampled_from(candidates))
-            self.graph.connect(other, node_id, target_port=port)
+            self.graph.connect(other, node_id, self.port_of(other), port)
 
     def add_loss(self) -> None:
         candidates = [n for n in self.sources() if self.graph.node(n).type != "Input"] or self.sources()
@@ -214,8 +219,8 @@ class Builder:
                     return
                 self.graph.connect(target, loss, target_port=port)
             else:
-                self.graph.connect(source if i == 0 or self.draw(st.booleans()) else pick(self.draw, candidates),
-                                   loss, target_port=port)
+                feeding = source if i == 0 or self.draw(st.booleans()) else pick(self.draw, candidates)
+                self.graph.connect(feeding, loss, self.port_of(feeding), port)
 
     def target_params(self, loss_type: str, spec: TensorSpec | None) -> dict:
         """Usually the Target a correct model would have, sometimes a random one."""

@@ -18,6 +18,7 @@ from torch import fx
 
 from engine.importers.common import BATCH, Refuse, Value
 from engine.importers.torch_mapping.functions import FunctionCalls, _bind
+from engine.importers.torch_mapping.values import RecurrentState
 from engine.shape_rules import infer_node
 from graphs.catalogue import CATALOGUE
 
@@ -165,6 +166,8 @@ class TensorCalls:
                         [self.tensor(node.args[0])], node)
 
     def fn_transpose_dims(self, node):
+        if isinstance(node.args[0], fx.Node) and isinstance(self.env.get(node.args[0]), RecurrentState):
+            return self.fn_transpose(node)  # a recurrent layer's final state, to or from batch first
         args = _bind(node, ("dim0", "dim1"), {}, skip=1)
         return self.add("Transpose", {"dim": int(args["dim0"]), "dim1": int(args["dim1"])},
                         [self.tensor(node.args[0])], node)
