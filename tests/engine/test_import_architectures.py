@@ -11,7 +11,6 @@ import torch
 from engine.importers.common import ImportRefused
 from engine.importers.onnx_import import import_onnx, verify_import
 from engine.importers.torch_import import import_module, verify_module_import
-from graphs.catalogue import CATALOGUE
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TOLERANCE = 1e-5
@@ -125,23 +124,12 @@ MODELS = {
 }
 
 
-# models whose layers need a node type another branch adds: until it is in the catalogue, each import is
-# refused naming what has no node (fx, legacy exporter, dynamo exporter), and nothing is written
-AWAITING = {"mobilenet_v2": ("ReLU6", ["(nn.ReLU6): Neurocanvas has no node for this layer", "Clip (10)", "Clip (10)"]),
-            "unet_with_interpolate": ("Upsample", ["`F.interpolate` at architectures.py", "Resize (2)", "Resize (2)"])}
-
-
 @pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize("model", MODELS)
 def test_architecture_imports_exactly(arch, model, exporter, tmp_path):
     build, shapes, types = MODELS[model]
     torch.manual_seed(0)
     module = trained_looking(build(arch))
-    if model in AWAITING and AWAITING[model][0] not in CATALOGUE:
-        with pytest.raises(ImportRefused, match="Nothing was imported") as refusal:
-            import_from(exporter, module, shapes, tmp_path)
-        assert AWAITING[model][1][EXPORTERS.index(exporter)] in str(refusal.value)
-        return
     result = import_from(exporter, module, shapes, tmp_path)
     assert_reproduces(module, result, shapes)
     assert types <= node_types(result)
