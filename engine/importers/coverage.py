@@ -30,8 +30,8 @@ _ADAPTIVE_MAX = ("ONNX has no adaptive max pooling: torch writes it as a MaxPool
                  "AdaptiveMaxPool")
 _ENCODER = ("written by torch as self-attention (which comes back as MultiheadAttention), adds, LayerNorm and Linear "
             "layers, which come back as those nodes, with the same outputs")
-_DECODER = ("written by torch as products of computed tensors; its cross-attention (queries from the target, keys "
-            "and values from the memory) and masked self-attention map to no Neurocanvas node")
+_DECODER = ("written by torch as products of computed tensors; its self-attention comes back as MultiheadAttention, "
+            "but its cross-attention (queries from the target, keys and values from the memory) maps to no node")
 _SAMPLE = ("the fx importer maps a module's `mu + torch.randn_like(std) * std` (std = exp(0.5 * logvar)) to Sample, "
            "but Sample's own code scales its noise by the training flag, which does not come back; an exported "
            "model draws its noise whatever the mode, so no import would reproduce it; add Sample in the editor")
