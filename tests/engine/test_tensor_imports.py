@@ -165,7 +165,7 @@ def test_positions_from_arange_are_refused_with_the_way_out():
             self.pos = nn.Embedding(16, 4)
 
         def forward(self, x):
-            return x + self.pos(torch.arange(x.size(1)))
+            return x + self.pos(torch.arange(x.size(1)).flip(0))  # counting down: not a form that maps
 
     with pytest.raises(ImportRefused, match="positions counted with torch.arange"):
         import_module(Positions(), [(5, 4)])

@@ -18,6 +18,7 @@ from engine.errors import UserError
 from engine.importers.common import POISON, GraphBuilder, ImportRefused, ImportResult, Refuse, Value
 from engine.importers.torch_mapping.functions import FUNCTIONS, METHODS, FunctionCalls
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES, ModuleCalls
+from engine.importers.torch_mapping.positions import POSITION_FUNCTIONS, fuse_positions
 from engine.importers.torch_mapping.sampling import NOTE, SAMPLE_FUNCTIONS, fuse_reparameterisation
 from engine.importers.torch_mapping.tensor_calls import (
     TENSOR_FUNCTIONS,
@@ -30,7 +31,7 @@ from engine.importers.torch_mapping.unmapped import UnmappedParts, function_name
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence, RecurrentState
 from graphs.errors import GraphError
 
-_FUNCTIONS, _METHODS = {**FUNCTIONS, **TENSOR_FUNCTIONS, **SAMPLE_FUNCTIONS}, {**METHODS, **TENSOR_METHODS}
+_FUNCTIONS, _METHODS = {**FUNCTIONS, **TENSOR_FUNCTIONS, **SAMPLE_FUNCTIONS, **POSITION_FUNCTIONS}, {**METHODS, **TENSOR_METHODS}
 
 
 class TorchImporter(ModuleCalls, TensorCalls, FunctionCalls):
@@ -60,6 +61,7 @@ class TorchImporter(ModuleCalls, TensorCalls, FunctionCalls):
             self.inputs[node.name] = value.node
         outputs = {}
         notes = [NOTE.format(where=name) for name in fuse_reparameterisation(self.traced.graph)]
+        fuse_positions(self.traced.graph)
         live = self._live()
         for node in self.traced.graph.nodes:
             if node.op == "placeholder" or (node.op != "output" and node not in live):

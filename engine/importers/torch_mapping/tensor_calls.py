@@ -218,8 +218,9 @@ class TensorCalls:
                      "the module; import the rest and add a Sample node (mean, logvar in) in the editor")
 
     def fn_arange(self, node):
-        raise Refuse(": positions counted with torch.arange have no Neurocanvas node; for a positional embedding "
-                     "use a Parameter node of shape [positions, features] (a module's stored tensor imports as one)")
+        raise Refuse(": positions counted with torch.arange map only as `x + self.pos(torch.arange(x.size(1)))` "
+                     "(self.pos an nn.Embedding: LearnedPositionalEncoding); for another positional table add a "
+                     "stored tensor (`x + self.pe[:, :x.size(1)]`)")
 
     def fn_stack(self, node):
         args = _bind(node, ("tensors", "dim"), {"dim": 0})

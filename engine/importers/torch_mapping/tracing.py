@@ -37,6 +37,7 @@ class _ImportTracer(fx.Tracer):
     def __init__(self, whole: set[str]):
         super().__init__()
         self.record_stack_traces = True
+        self.proxy_buffer_attributes = True  # `self.pe[:, :x.size(1)]` slices a buffer by a traced size
         self.whole = whole
         self.failed: str | None = None  # the innermost custom module whose forward raised
 
