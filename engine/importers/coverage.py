@@ -39,6 +39,9 @@ _VIEW = ("torch writes ONNX {op}, which the importer follows as a view of the te
          "same outputs")
 _POSITIONAL = ("torch has no positional-encoding module: a model adds a stored table or computes one from the "
                "positions (arange, cumsum, sin, cos), which maps to no Neurocanvas node; add it in the editor")
+_SINUSOIDAL_FX = ("its model computes the table from the positions while it runs (cumsum, sin, cos), which maps to "
+                  "no Neurocanvas node; a module that adds the classic sine/cosine buffer, "
+                  "`x + self.pe[:, :x.size(1)]`, imports as SinusoidalPositionalEncoding")
 _IDENTITY = "an Identity computes nothing, so the importer leaves it out and joins its input to its output"
 _WRITTEN_AS = "torch writes it as {}, which map to no Neurocanvas node"
 _FAMILIES_ONNX = {  # graphs/families/{activations,normalisation,resampling}.py
@@ -52,12 +55,12 @@ _FAMILIES_ONNX = {  # graphs/families/{activations,normalisation,resampling}.py
                       "the same outputs; an ONNX SpaceToDepth of one channel imports as PixelUnshuffle",
 }
 _COMMON = {"Target": _NO_TARGET, "Sample": _SAMPLE,
-           **{name: _NO_LOSS for name, spec in CATALOGUE.items() if spec.is_loss},
-           **dict.fromkeys(("LearnedPositionalEncoding", "SinusoidalPositionalEncoding"), _POSITIONAL)}
+           **{name: _NO_LOSS for name, spec in CATALOGUE.items() if spec.is_loss}}
 NOT_IMPORTABLE: dict[str, dict[str, str]] = {
-    "torch.fx": {**_COMMON, "Identity": _IDENTITY},
+    "torch.fx": {**_COMMON, "Identity": _IDENTITY, "SinusoidalPositionalEncoding": _SINUSOIDAL_FX},
     "onnx": {
         **_COMMON,
+        **dict.fromkeys(("LearnedPositionalEncoding", "SinusoidalPositionalEncoding"), _POSITIONAL),
         "Dropout": _NOT_IN_ONNX + "; an ONNX Dropout operator in inference mode is imported as Dropout",
         "Dropout2d": _NOT_IN_ONNX + ", and ONNX has no channel-wise dropout operator",
         **{f"AdaptiveMaxPool{n}d": _ADAPTIVE_MAX for n in (1, 2, 3)},
