@@ -3,14 +3,13 @@
 `x + self.pe[:, :x.size(1)]` as SinusoidalPositionalEncoding, another stored table as a Parameter node holding
 the slice used. Each reproduces the module; any other use of torch.arange is refused naming the line."""
 
-import math
-
 import pytest
 import torch
 from torch import nn
 
 from engine.importers.common import ImportRefused
 from engine.importers.torch_import import import_module, verify_module_import
+from tests.engine.seqloss_cases import sinusoids
 
 STEPS, SIZE = 6, 8
 
@@ -33,16 +32,6 @@ class Learned(nn.Module):
         else:  # a constant, the input's length
             x = x + self.pos_embedding(torch.arange(STEPS))
         return self.head(x)
-
-
-def classic_table(max_len: int, size: int) -> torch.Tensor:
-    """The sine/cosine table as tutorials build it (sin at even features, cos at odd)."""
-    pe = torch.zeros(max_len, size)
-    position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
-    div_term = torch.exp(torch.arange(0, size, 2).float() * (-math.log(10000.0) / size))
-    pe[:, 0::2] = torch.sin(position * div_term)
-    pe[:, 1::2] = torch.cos(position * div_term)
-    return pe
 
 
 class Stored(nn.Module):
@@ -75,14 +64,14 @@ def test_embedding_of_arange_positions_is_a_learned_positional_encoding(form):
 
 @pytest.mark.parametrize("batch_dim", [True, False], ids=["[1, max_len, E]", "[max_len, E]"])
 def test_the_classic_sinusoidal_buffer_is_a_sinusoidal_positional_encoding(batch_dim):
-    _, nodes = _imported(Stored(classic_table(50, SIZE), batch_dim))
+    _, nodes = _imported(Stored(sinusoids(50, SIZE), batch_dim))
     encodings = [n for n in nodes.values() if n.type == "SinusoidalPositionalEncoding"]
     assert len(encodings) == 1 and encodings[0].params["max_len"] == 50
     assert not any(n.type == "Parameter" for n in nodes.values())
 
 
 def test_another_stored_table_is_a_parameter_holding_the_slice_used():
-    table = classic_table(50, SIZE)
+    table = sinusoids(50, SIZE)
     table[3, 1] += 1e-3  # no longer the sine/cosine table
     result, nodes = _imported(Stored(table))
     assert not any(n.type == "SinusoidalPositionalEncoding" for n in nodes.values())
@@ -91,27 +80,22 @@ def test_another_stored_table_is_a_parameter_holding_the_slice_used():
     assert torch.equal(result.weights[parameter.id].reshape(STEPS, SIZE), table[:STEPS])
 
 
-def test_other_uses_of_arange_are_refused_naming_the_line():
-    class Shifted(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.pos = nn.Embedding(10, 3)
+class Misused(nn.Module):
+    def __init__(self, form: str):
+        super().__init__()
+        self.pos = nn.Embedding(10, 3)
+        self.form = form
 
-        def forward(self, x):
-            return x + self.pos(torch.arange(x.size(1)).flip(0))  # counting down: not a mapped form
+    def forward(self, x):
+        if self.form == "counting down":
+            return x + self.pos(torch.arange(x.size(1)).flip(0))
+        return x + self.pos(torch.arange(4))
 
-    with pytest.raises(ImportRefused, match=r"torch\.arange.*self\.pos\(torch\.arange\(x\.size\(1\)\)\.flip\(0\)\)"):
-        import_module(Shifted(), [(STEPS, 3)])
 
-
-def test_positions_not_as_long_as_the_input_are_refused_naming_the_line():
-    class Short(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.pos = nn.Embedding(10, 3)
-
-        def forward(self, x):
-            return x + self.pos(torch.arange(4))
-
-    with pytest.raises(ImportRefused, match=r"0\.\.4-1 to a sequence of 6 steps.*self\.pos\(torch\.arange\(4\)\)"):
-        import_module(Short(), [(STEPS, 3)])
+@pytest.mark.parametrize("form, refusal", [
+    ("counting down", r"torch\.arange map only as .*self\.pos\(torch\.arange\(x\.size\(1\)\)\.flip\(0\)\)"),
+    ("too short", r"0\.\.4-1 to a sequence of 6 steps.*self\.pos\(torch\.arange\(4\)\)"),
+])
+def test_other_uses_of_arange_are_refused_naming_the_line(form, refusal):
+    with pytest.raises(ImportRefused, match=refusal):
+        import_module(Misused(form), [(STEPS, 3)])
