@@ -60,6 +60,8 @@ def map_learned(importer, node: fx.Node):
     x = importer.tensor(node.args[0])
     _steps(importer, node.args[1], x)
     embedding = importer.traced.get_submodule(node.args[2])
+    if embedding.max_norm is not None:
+        raise Refuse(": its embedding has max_norm, which LearnedPositionalEncoding does not apply")
     weight = embedding.weight.detach().clone()
     if weight.shape[1] != x.spec.shape[1]:
         raise Refuse(f": the embedding has {weight.shape[1]} features, the sequence {x.spec.shape[1]}")
