@@ -97,6 +97,23 @@ def test_no_gamma_or_beta_is_a_layer_norm_without_affine():
     assert not [k for k in result.weights if k.startswith("y.")]
 
 
+def test_beta_only_is_a_layer_norm_with_unit_weight():
+    beta = rand(1, 1, 8, seed=7)
+    result = imported(layer_norm_model(13, beta=beta))
+    assert types(result) == ["Input", "LayerNorm"]
+    assert result.project.graph.node("y").params["bias"] is True
+    np.testing.assert_array_equal(result.weights["y.weight"].numpy(), np.ones(8, np.float32))
+    np.testing.assert_array_equal(result.weights["y.bias"].numpy(), beta.reshape(8))
+
+
+def test_positive_axes_of_a_computed_value_use_its_inferred_rank():
+    model = layer_norm_model(13, axes=(2,), gamma=rand(8, seed=1))
+    model.graph.node.insert(0, helper.make_node("Relu", ["x"], ["r"]))
+    for node in model.graph.node[1:]:
+        node.input[:] = ["r" if i == "x" else i for i in node.input]
+    assert types(imported(model)) == ["Input", "ReLU", "LayerNorm"]
+
+
 def test_gamma_over_other_axes_stays_a_separate_multiply():
     gamma = rand(5, 1, seed=6)  # one scale per row, not per normalised element
     result = imported(layer_norm_model(13, gamma=gamma))

@@ -11,6 +11,8 @@ alone and maps op by op.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import torch
 
@@ -91,14 +93,25 @@ class NormChains:
             axes = self.consts[reduce.input[1]].reshape(-1).tolist()
         if not axes:
             return None
-        if any(a >= 0 for a in axes):  # positive axes need the rank, known here only for a graph input
-            value = self.env.get(x)
-            if not isinstance(value, Dyn):
+        if any(a >= 0 for a in axes):  # positive axes need the rank of x
+            rank = self._rank(self.env[x]) if isinstance(self.env.get(x), Dyn) else self._inferred_ranks.get(x)
+            if rank is None:
                 return None
-            rank = self._rank(value)
             axes = [a - rank if a >= 0 else a for a in axes]
         axes = sorted(int(a) for a in axes)
         return axes if axes == list(range(-len(axes), 0)) else None
+
+    @cached_property
+    def _inferred_ranks(self) -> dict[str, int]:
+        """The rank of each value ONNX shape inference can tell (none when it fails)."""
+        import onnx
+
+        try:
+            graph = onnx.shape_inference.infer_shapes(self.model).graph
+        except Exception:  # noqa: BLE001 - a model shape inference cannot read: no ranks
+            return {}
+        return {i.name: len(i.type.tensor_type.shape.dim) for i in [*graph.value_info, *graph.input, *graph.output]
+                if i.type.HasField("tensor_type") and i.type.tensor_type.HasField("shape")}
 
     def _affine_operand(self, node, value: str, dims: int) -> str:
         """The stored tensor `node` combines with `value`, when it is a per-element affine over the last `dims`
@@ -135,8 +148,8 @@ class NormChains:
         for key, what, value in (("weight", "its gamma", ins[1]), ("bias", "its beta", ins[2])):
             if value is not None:
                 tensor = self._const(value, what).astype(np.float32)
-                weights[key] = torch.as_tensor(np.broadcast_to(tensor.reshape(tensor.shape[-dims:] if tensor.ndim
-                                                                              > dims else tensor.shape), trailing).copy())
+                tensor = tensor.reshape(tensor.shape[max(tensor.ndim - dims, 0):])  # drop leading ones
+                weights[key] = torch.as_tensor(np.broadcast_to(tensor, trailing).copy())
         if weights and "weight" not in weights:
             weights["weight"] = torch.ones(trailing)
         params = {"normalized_dims": dims, "eps": clean_float(a["epsilon"]), "elementwise_affine": bool(weights),
