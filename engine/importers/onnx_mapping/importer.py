@@ -3,7 +3,8 @@ with the `_op_<OpType>` handler of its operator, and collects the outputs.
 
 The handlers live in mixins grouped by kind (`elementwise_ops`, `layer_ops`,
 `shape_ops`, `recurrent_ops`); reading the model is `reading`, recognising
-activations spelled as element-wise chains is `activation_chains`. A handler
+activations spelled as element-wise chains is `activation_chains`, written-out
+layer normalisation `norm_chains`. A handler
 takes (node, its input values, its attributes) and returns the values of the
 node's outputs, or raises `Refuse` saying why the node cannot be mapped.
 """
@@ -20,6 +21,7 @@ from engine.importers.onnx_mapping.attention_patterns import AttentionPatterns
 from engine.importers.onnx_mapping.elementwise_ops import ElementwiseOps
 from engine.importers.onnx_mapping.family_ops import FamilyOps
 from engine.importers.onnx_mapping.layer_ops import LayerOps
+from engine.importers.onnx_mapping.norm_chains import NormChains
 from engine.importers.onnx_mapping.reading import ModelReading
 from engine.importers.onnx_mapping.recurrent_ops import RecurrentOps
 from engine.importers.onnx_mapping.shape_ops import ShapeOps
@@ -38,8 +40,8 @@ from engine.importers.onnx_mapping.values import (
 from graphs.errors import GraphError
 
 
-class OnnxImporter(TensorOps, ModelReading, AttentionPatterns, ActivationChains, ElementwiseOps, LayerOps, ShapeOps,
-                   RecurrentOps, FamilyOps):
+class OnnxImporter(TensorOps, ModelReading, AttentionPatterns, NormChains, ActivationChains, ElementwiseOps, LayerOps,
+                   ShapeOps, RecurrentOps, FamilyOps):
     def __init__(self, model, source: str):
         import onnx
 
@@ -76,6 +78,7 @@ class OnnxImporter(TensorOps, ModelReading, AttentionPatterns, ActivationChains,
         self._read_inputs()
         live = self._fold(live)
         live = self._fuse_attention(live)
+        live = self._fuse_layer_norms(live)
         live = self._fuse_activations(live)
         live = self._fuse_gates(live)
         for node in live:
