@@ -20,9 +20,11 @@ class Throttled:
 
     def __init__(self, progress: Progress | None, total: int):
         self.progress, self.total, self.last = progress, total, -math.inf
+        self.told = 0  # never go back: a reader's position may be estimated from bytes read ahead
 
     def __call__(self, done: int, final: bool = False) -> None:
         now = time.monotonic()
         if self.progress is not None and (final or now - self.last >= PROGRESS_SECONDS):
             self.last = now
-            self.progress(min(done, self.total), self.total)
+            self.told = max(self.told, min(done, self.total))
+            self.progress(self.told, self.total)
