@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from engine.export import export_onnx, prepare_model, verify_onnx
-from engine.export.python_code import export_python, verify_python
 from engine.shape_rules import TensorSpec, infer_node
 from graphs import Graph
 from graphs.errors import ShapeError
 from graphs.families import activations, normalisation, resampling
+from tests.engine.export_checks import assert_python_rebuilds_the_model
 
 FAMILY_TYPES = [t.name for t in (*activations.TYPES, *normalisation.TYPES, *resampling.TYPES)]
 # each type with params away from the defaults (where it has any), and the input it takes
@@ -69,17 +69,8 @@ def test_exports_to_onnx_that_runs_in_onnxruntime_like_torch(type_name, tmp_path
 
 @pytest.mark.parametrize("type_name", sorted(CASES))
 def test_exports_to_python_that_rebuilds_the_model_exactly(type_name, tmp_path):
-    graph = model_graph(type_name)
-    compiled = prepare_model(graph, seed=0)
-    path = export_python(compiled, graph, tmp_path / "model.py")
-    code = path.read_text(encoding="utf-8")
+    code, rebuilt = assert_python_rebuilds_the_model(model_graph(type_name), tmp_path)
     assert f"self.layer = nn.{type_name}(" in code
-    assert verify_python(compiled, path) == 0.0
-    namespace = {"__name__": "exported"}
-    exec(compile(code, str(path), "exec"), namespace)
-    rebuilt = namespace["Model"]()
-    assert [(k, v.shape) for k, v in rebuilt.state_dict().items()] == \
-        [(k, v.shape) for k, v in compiled.model.state_dict().items()]
     assert isinstance(rebuilt.layer, getattr(torch.nn, type_name))
 
 
