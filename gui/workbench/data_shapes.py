@@ -21,6 +21,7 @@ import json
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from engine.data_shapes import shapeless_data_nodes
 from graphs.errors import printable
 from gui import commands
 from gui.workbench.engine_loader import EngineLoader
@@ -28,12 +29,6 @@ from gui.workbench.settings import DataShapes, TrainingSettings
 from gui.workbench.tasks import TaskRunner
 
 FILL_TEXT = "Take shapes from the data"
-
-
-def shapeless_data_nodes(graph) -> list[str]:
-    """Ids of the Input and Target nodes that leave their shape to the dataset."""
-    return [node.id for node in graph.nodes()
-            if node.type in ("Input", "Target") and node.params.get("shape") is None]
 
 
 def fill_edits(graph, shapes: DataShapes) -> list[tuple[str, dict, dict]]:

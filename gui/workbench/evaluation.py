@@ -78,15 +78,16 @@ def _sample_images(dataset, evaluation, limit: int) -> tuple[list, list[str], li
 def evaluate_weights(project, weights: str | Path, source: str, base_dir: str | Path | None = None,
                      max_images: int = MAX_IMAGES) -> EvaluationReport:
     """Evaluate `weights` (safetensors) on `project`'s validation split. Raises UserError for bad input."""
-    from engine.data import fill_shapes, fit_dataset, load_dataset
+    from engine.data import fit_dataset
+    from engine.data_shapes import graph_as_trained, load_training_data
     from engine.export import prepare_model
-    from engine.training import evaluate
+    from engine.training import TrainingConfig, evaluate
 
-    training = project.training
     if base_dir is None:
         base_dir = project.path.parent if project.path else Path.cwd()
-    dataset = load_dataset(training["dataset"], base_dir, training.get("val_split", 0.2), training.get("seed", 0))
-    compiled = prepare_model(fill_shapes(project.graph, dataset), weights)
+    dataset = load_training_data(TrainingConfig.from_dict(project.training), base_dir)  # as the run split it
+    graph, _ = graph_as_trained(project.graph, project.training, base_dir, dataset)
+    compiled = prepare_model(graph, weights)
     evaluation = evaluate(compiled, fit_dataset(dataset, compiled))
     report = EvaluationReport(evaluation, source, len(dataset.val))
     if evaluation.task == "classification" and dataset.modality == "images":

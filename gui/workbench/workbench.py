@@ -21,11 +21,12 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
+from engine.data_shapes import shapeless_data_nodes
 from graphs.errors import printable
 from graphs.project import Project, load_project
 from gui import files
 from gui.workbench.data_panel import DataPanel
-from gui.workbench.data_shapes import ShapeFollower, shapeless_data_nodes
+from gui.workbench.data_shapes import ShapeFollower
 from gui.workbench.engine_loader import EngineLoader
 from gui.workbench.export_actions import ExportActions, ModelSource
 from gui.workbench.interop import InteropActions

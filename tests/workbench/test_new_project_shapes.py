@@ -1,8 +1,9 @@
 """A new project gets the dataset's shapes without touching the Data panel, undo doesn't fight it, and
 F5 on a graph that can't train says why and leaves the runs as they were (issue 11, items 1 and 8)."""
 
+from engine.data_shapes import shapeless_data_nodes
 from graphs.project import load_project
-from gui.workbench.data_shapes import FILL_TEXT, shapeless_data_nodes
+from gui.workbench.data_shapes import FILL_TEXT
 
 TIMEOUT_MS = 60_000
 
