@@ -30,6 +30,7 @@ class ArrayData:
     standardize: bool = False  # per-feature, with training-split statistics
     normalization: dict | None = None  # how the source already scaled x ({"mean": [...], "std": [...]})
     notes: list[str] = field(default_factory=list)  # what the source decided that a person should know
+    preprocessing: dict | None = None  # see Dataset.preprocessing
     owned: bool = False  # x and y were made for this load alone, so the split may reuse their memory
 
 
@@ -139,7 +140,7 @@ def build_dataset(name: str, data: ArrayData, val_split: float, seed: int, autoe
         input_shape=tuple(x_train.shape[1:]), input_dtype=_dtype_name(x_train),
         target_shape=tuple(y_train.shape[1:]), target_dtype=_dtype_name(y_train),
         class_names=class_names, feature_names=data.feature_names, modality=data.modality,
-        normalization=normalization, notes=tuple(data.notes))
+        normalization=normalization, notes=tuple(data.notes), preprocessing=data.preprocessing)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:

@@ -165,7 +165,12 @@ class Dataset:
     `input_shape`/`target_shape` leave out the batch; dtypes are the graph's
     dtype names ("float32", "int64"). `normalization` records how inputs were
     scaled ({"mean": [...], "std": [...]} per feature or channel), so the same
-    scaling can be applied when the trained model is used.
+    scaling can be applied when the trained model is used. `preprocessing` is
+    the rest of what turns a raw input (an image file, a sentence, a WAV file, a
+    CSV row) into the model's input the way training did: a JSON-able dict with
+    a "kind" ("images" | "text" | "audio" | "table") and that kind's settings
+    (image size and channels, the tokenizer, audio features, column transforms
+    fitted on the training split). Runs store it with their weights.
     """
 
     name: str
@@ -181,6 +186,7 @@ class Dataset:
     modality: str = "table"  # "table" | "images"
     normalization: dict | None = None
     notes: tuple[str, ...] = ()  # what loading decided that a person should know (a capped image size)
+    preprocessing: dict | None = None
 
     # ---- the tensors of the fast path (None when streaming) -------------
     @property

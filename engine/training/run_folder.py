@@ -163,6 +163,8 @@ class RunFolder:
                         **{self.metric: repr(row[self.metric])})
         if self._dataset.normalization is not None:
             meta["normalization"] = json.dumps(self._dataset.normalization)
+        if self._dataset.preprocessing is not None:
+            meta["preprocessing"] = json.dumps(self._dataset.preprocessing)
         if self._dataset.class_names is not None:
             meta["class_names"] = json.dumps(self._dataset.class_names)
         return meta
