@@ -72,7 +72,7 @@ class MoveNodes(QUndoCommand):
 
 
 class AutoLayout(MoveNodes):
-    """Every node placed by `gui.layout`, as one undoable step."""
+    """Every node placed by `graphs.layout`, as one undoable step."""
 
     def __init__(self, graph: Graph, moves: dict):
         super().__init__(graph, moves, "Auto-layout")

@@ -20,10 +20,10 @@ from engine.shapes import InferenceResult, ShapeInference
 from graphs.catalogue import node_type
 from graphs.document import Edge, Graph, Node, check_node_id
 from graphs.errors import DuplicateNodeError, GraphError, ProjectFormatError
+from graphs.layout import layered_layout
 from graphs.project import Project
 from gui import commands
 from gui.clipboard import plan_paste
-from gui.layout import layered_layout
 
 
 class DocumentController(QObject):
@@ -155,7 +155,7 @@ class DocumentController(QObject):
         return bool(moves)
 
     def auto_layout(self, sizes: dict | None = None) -> bool:
-        """Place every node with `gui.layout.layered_layout`, as one step."""
+        """Place every node with `graphs.layout.layered_layout`, as one step."""
         if not len(self.graph):
             return False
         nodes = self.graph.nodes()

@@ -6,7 +6,7 @@
 - `engine.importers.onnx_mapping`, `engine.importers.torch_mapping`: the parts of each importer
   (reading the model, the per-operator or per-module mappings).
 - `engine.importers.common`: what both share (graph builder, result, errors, verification).
-- `engine.importers.layout`: the automatic left-to-right layout both use.
+- the layout of an imported graph is `graphs.layout`, the one the editor uses for Ctrl+L.
 
 Both return an `ImportResult` (project, weights keyed `<node_id>.<param>`, name mappings) and
 raise `ImportRefused` (a `UserError`) listing everything that cannot be mapped: an import is

@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 from engine.errors import UserError
-from engine.importers.layout import layered_positions
 from engine.output_paths import check_outputs
 from engine.shape_rules import TensorSpec, infer_node
 from graphs.catalogue import CATALOGUE
 from graphs.document import Graph
+from graphs.layout import estimated_size, layered_positions
 from graphs.names import MAX_LENGTH, id_problem
 from graphs.project import Project, save_project
 
@@ -226,7 +226,8 @@ class GraphBuilder:
     def graph(self) -> Graph:
         ids = list(self.nodes)
         edges = [(v.node, n.id) for n in self.nodes.values() for v in n.inputs]
-        positions = layered_positions(ids, edges)
+        sizes = {n.id: estimated_size(n.type, n.id, n.params) for n in self.nodes.values()}
+        positions = layered_positions(ids, edges, sizes)
         graph = Graph()
         for node in self.nodes.values():
             graph.add_node(node.type, node.params, node.id, positions[node.id])

@@ -3,7 +3,9 @@
 A wire is the plain curve when that meets no other node. Otherwise it runs level out of its
 output, bends once in a gap between nodes and runs level into its input; and when no single bend
 is clear, it detours along a horizontal lane above or below the nodes in its way, bending in gaps
-at both ends. The obstacles are node bodies widened by their ports, so a wire never passes
+at both ends. A wire that runs backwards (from one row of a wrapped layout into a later row) turns
+down into the first clear lane below its output, runs back along it (down the left margin to
+the lane above its input when that is rows further down) and turns down into its input. The obstacles are node bodies widened by their ports, so a wire never passes
 through a port it does not belong to (which looks as if it fed that node). Pure geometry: the
 edge item passes the rects of the nodes between its ends.
 """
@@ -17,6 +19,7 @@ from PySide6.QtGui import QPainterPath, QPainterPathStroker
 
 TURN = 20.0  # half the width of a bend
 LANE_GAP = 24.0  # how far from the nodes it passes a detour lane runs
+TRIES = 12  # gaps a backward wire tries to turn down in, nearest first
 PORT_MARGIN = 9.0  # a node's ports stick out of its body by their radius; keep clear of that too
 
 
@@ -94,6 +97,46 @@ class _Router:
         return None
 
 
+    def backward(self) -> QPainterPath | None:
+        """A wire into an earlier column (a wrapped layout's next row): out of the output, down a gap to the
+        first clear lane below it, back along that lane (down the left margin to another lane when the input
+        is rows further down), then down a gap into the input."""
+        s, e = self.start, self.end
+        into = e.x() - 2 * TURN
+        left = min([r.left() for r in self.obstacles] + [into]) - 2 * TURN
+        gaps = sorted({s.x() + 2 * TURN} | {r.right() + 2 * TURN for r in self.obstacles if r.right() > s.x()})
+        turns = ((out, y) for out in gaps[:TRIES] if self.clear(s.x(), out - TURN, s.y(), s.y())
+                 for y in self.free_rows(left, out) if y > s.y() and self.clear(out - TURN, out + TURN, s.y(), y))
+        out, below = next(turns, (None, None))
+        if out is None:
+            return None
+        above = next((y for y in reversed(self.free_rows(left, out))
+                      if y < e.y() and self.clear(into - TURN, into + TURN, y, e.y())), None)
+        if above is None or below > above:
+            return None
+        path = QPainterPath(s)
+        path.lineTo(QPointF(out - TURN, s.y()))
+        path.cubicTo(QPointF(out + TURN, s.y()), QPointF(out + TURN, below), QPointF(out - TURN, below))
+        if above - below > 1:  # rows apart: down the left margin
+            path.lineTo(QPointF(left + TURN, below))
+            path.cubicTo(QPointF(left - TURN, below), QPointF(left - TURN, above), QPointF(left + TURN, above))
+        path.lineTo(QPointF(into - TURN, above))
+        path.cubicTo(QPointF(into + TURN, above), QPointF(into - TURN, e.y()), QPointF(into + TURN, e.y()))
+        path.lineTo(e)
+        return path
+
+    def free_rows(self, x1: float, x2: float) -> list[float]:
+        """Heights, top to bottom, at which a level line from `x1` to `x2` meets no obstacle: the middle of
+        each free band between the obstacles in that span."""
+        spans = sorted((r.top(), r.bottom()) for r in self.obstacles if r.right() >= x1 and r.left() <= x2)
+        rows, reach = [], None
+        for top, bottom in spans:
+            if reach is not None and top - reach > 2:
+                rows.append((reach + top) / 2)
+            reach = bottom if reach is None else max(reach, bottom)
+        return rows
+
+
 def _bend(path: QPainterPath, x: float, y1: float, y2: float) -> None:
     """Level to `x - TURN` at height `y1`, then a smooth bend to height `y2` ending at `x + TURN`."""
     path.lineTo(QPointF(x - TURN, y1))
@@ -106,6 +149,9 @@ def route(start: QPointF, end: QPointF, obstacles_in: Callable[[QRectF], list[QR
     `obstacles_in(area)` gives the obstacles that meet `area`: asked first for the plain curve's
     box only (most wires meet nothing), then, for a wire that must go around, for its whole span."""
     plain = wire_path(start, end)
+    if end.x() < start.x():
+        everywhere = QRectF(QPointF(-1e7, -1e7), QPointF(1e7, 1e7))  # the way back may pass the left margin
+        return _Router(start, end, obstacles_in(everywhere)).backward() or plain
     if end.x() - start.x() < 4 * TURN:
         return plain
     near = obstacles_in(plain.boundingRect().adjusted(-2, -2, 2, 2))  # a level wire has a box of no height

@@ -14,9 +14,9 @@ from engine.compiler import compile_graph, example_inputs
 from engine.export.model import prepare_model
 from engine.export.onnx_export import export_onnx, onnx_names
 from engine.importers.common import ImportRefused, weights_path_for
-from engine.importers.layout import layered_positions, layers
 from engine.importers.onnx_import import import_onnx, verify_import
 from graphs.document import Graph
+from graphs.layout import layered_positions, layers
 from graphs.project import load_project
 from tests.engine.onnx_models import make_model, ort_run, types
 

@@ -5,9 +5,9 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from graphs.document import Graph
+from graphs.layout import layered_layout
 from graphs.validate import to_networkx, topological_order
 from gui import clipboard
-from gui.layout import layered_layout
 
 
 def test_copy_paste_keeps_inner_wires_with_fresh_ids(cnn_window):
@@ -84,12 +84,14 @@ def test_plan_paste_ids_never_clash():
 
 # ---- auto-layout ----------------------------------------------------------------
 def _assert_layered(graph, positions, sizes):
-    for edge in graph.edges():
-        assert positions[edge.source][0] < positions[edge.target][0], edge
+    """Every wire runs left to right within a band, or down into a later band; no two nodes overlap."""
+    for e in graph.edges():
+        source, target = positions[e.source], positions[e.target]
+        rightwards = source[0] + sizes.get(e.source, (170, 0))[0] < target[0]
+        later_band = target[1] > source[1] + sizes.get(e.source, (0, 110))[1]
+        assert rightwards or later_band, e
     order = topological_order(graph)
     xs = [positions[n][0] for n in order]
-    assert all(positions[e.source][0] + sizes.get(e.source, (170, 0))[0] < positions[e.target][0]
-               for e in graph.edges())
     rects = {n: (x, y, x + sizes.get(n, (170, 110))[0], y + sizes.get(n, (170, 110))[1])
              for n, (x, y) in positions.items()}
     ids = list(rects)
