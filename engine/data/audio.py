@@ -1,0 +1,176 @@
+"""Audio folders: one subfolder of WAV files per class, turned into log-mel, MFCC or waveform inputs.
+
+`{"name": "audio_folder", "path": "sounds/", "sample_rate": 16000, "duration": 1.0, "features": "log_mel",
+"n_mels": 40}`. Each file's first `duration` seconds are read (never more: a
+10-hour recording costs what a 1-second one does), mixed down to mono,
+resampled to `sample_rate`, padded with silence when shorter, and turned into
+features (see `engine.data.audio_features`). `"sample": "keywords"` instead of
+`"path"` reads a generated set (see `engine.data.audio_samples`). Files with
+another suffix are skipped and a note names them; a `.wav` file that cannot
+be read stops the load with a message naming it.
+
+`prepare_audio_files(preprocessing, paths)` prepares new files exactly as a
+run's training did, from the `preprocessing` the run stored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.data.arrays import ArrayData
+from engine.data.audio_features import FEATURES, AudioSettings, fit_length, resample
+from engine.data.options import Options, open_file
+from engine.data.progress import Progress, Throttled
+from engine.data.wav import read_frames, read_header
+from engine.errors import UserError, listing
+from graphs.errors import printable, quoted
+from graphs.files import kind_of
+
+ACCEPTED = ("path", "sample", "sample_rate", "duration", "features", "n_mels", "n_fft", "hop_length", "n_mfcc")
+WAV_SUFFIXES = (".wav", ".wave")
+BLOCK_FILES = 256  # files whose waveforms are held at once while their features are computed
+MAX_DURATION = 600.0  # seconds of each file an input may take
+
+
+def read_waveform(path: Path, settings: AudioSettings, name: str | None = None) -> torch.Tensor:
+    """The first `settings.duration` seconds of WAV file `path` as mono float32 [settings.samples] at
+    `settings.sample_rate`; `name` is how messages name the file (default: its path)."""
+    name = quoted(name if name is not None else str(path))
+    with open_file(path, f"sound {name}") as handle:
+        header = read_header(handle, name)
+        wanted = math.ceil(settings.duration * header.sample_rate)
+        frames = read_frames(handle, header, wanted, name)
+    mono = torch.from_numpy(frames.mean(axis=1, dtype=np.float32) if header.channels > 1 else frames[:, 0].copy())
+    return fit_length(resample(mono, header.sample_rate, settings.sample_rate), settings.samples)
+
+
+def prepare_audio_files(preprocessing: dict, paths: Sequence[str | Path]) -> torch.Tensor:
+    """WAV files prepared as a run's training prepared its inputs: FloatTensor [N, *input_shape]."""
+    settings = AudioSettings.from_preprocessing(preprocessing)
+    if not paths:
+        return torch.empty((0, *settings.input_shape))
+    return torch.cat([settings(read_waveform(Path(path), settings)[None]) for path in paths])
+
+
+@dataclass
+class AudioFolder:
+    """The WAV files found in an audio folder, and how to turn them into inputs."""
+
+    root: Path
+    files: list[Path]
+    labels: list[int]
+    class_names: list[str]
+    settings: AudioSettings
+    notes: list[str] = field(default_factory=list)
+
+    def name(self, path: Path) -> str:
+        """The file as `folder/class/file.wav`, relative to the audio folder's parent."""
+        return str(path.relative_to(self.root.parent))
+
+    def read_all(self, progress: Progress | None = None) -> ArrayData:
+        """Every file's input in memory; `progress(done_files, total_files)` hears how far."""
+        x = np.empty((len(self.files), *self.settings.input_shape), dtype=np.float32)
+        throttled = Throttled(progress, len(self.files))
+        throttled(0, final=True)
+        for start in range(0, len(self.files), BLOCK_FILES):
+            block = self.files[start:start + BLOCK_FILES]
+            waves = []
+            for i, path in enumerate(block, start):
+                waves.append(read_waveform(path, self.settings, self.name(path)))
+                throttled(i + 1)
+            x[start:start + len(block)] = self.settings(torch.stack(waves)).numpy()
+        throttled(len(self.files), final=True)
+        return ArrayData(x, np.asarray(self.labels, dtype=np.int64), "classification", list(self.class_names),
+                         modality="audio", notes=list(self.notes), preprocessing=self.settings.preprocessing(),
+                         owned=True)
+
+
+def load_audio_folder(options: Options, progress: Progress | None = None) -> ArrayData:
+    return scan_audio_folder(options).read_all(progress)
+
+
+def settings_of(options: Options) -> AudioSettings:
+    """The feature settings a dataset spec asks for (defaults: `AudioSettings`'s), checked together."""
+    d = AudioSettings()
+    return AudioSettings(
+        sample_rate=options.int("sample_rate", d.sample_rate, 1000, 384000),
+        duration=options.float("duration", d.duration, 0.01, MAX_DURATION),
+        features=options.choice("features", FEATURES, d.features),
+        n_mels=options.int("n_mels", d.n_mels, 1, 512),
+        n_fft=options.int("n_fft", d.n_fft, 8, 65536),
+        hop_length=options.int("hop_length", d.hop_length, 1, 65536),
+        n_mfcc=options.int("n_mfcc", d.n_mfcc, 1, 512),
+    ).check()
+
+
+def _folder(options: Options) -> Path:
+    """The folder a spec names: its `path`, or the generated set its `sample` names."""
+    if "sample" not in options.spec:
+        return options.path()
+    from engine.data import audio_samples
+
+    if "path" in options.spec:
+        raise UserError("dataset 'audio_folder' takes 'path' (your own folder) or 'sample' (a generated set), "
+                        "not both")
+    name = options.choice("sample", tuple(audio_samples.SAMPLES))
+    return audio_samples.sample_folder(name)
+
+
+def _sound_files(folder: Path, root: Path) -> tuple[list[Path], list[Path]]:
+    """(WAV files, other files) in `folder`, hidden files and subfolders aside; a pipe, a device or a socket
+    named like a WAV file is refused, never opened."""
+    sounds, others = [], []
+    for path in folder.iterdir():
+        if path.name.startswith("."):
+            continue
+        try:
+            kind = kind_of(path.stat().st_mode)
+        except OSError:  # a link to nothing
+            continue
+        if kind == "a folder":
+            continue
+        if path.suffix.lower() not in WAV_SUFFIXES:
+            others.append(path)
+        elif kind is not None:
+            raise UserError(f"{quoted(str(path.relative_to(root.parent)))} is {kind}, not a sound file")
+        else:
+            sounds.append(path)
+    return sorted(sounds), sorted(others)
+
+
+def scan_audio_folder(options: Options) -> AudioFolder:
+    root = _folder(options)
+    settings = settings_of(options)
+    folder_name = quoted(root.name)
+    if not root.is_dir():
+        raise UserError(f"{folder_name} is a file; an audio folder holds one subfolder of WAV files per class")
+    classes = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    example = printable(root.name)
+    if not classes:
+        loose = "its WAV files must go into one subfolder per class" if _sound_files(root, root)[0] else "it is empty"
+        raise UserError(f"audio folder {folder_name} has no class subfolders: {loose} "
+                        f"(e.g. {example}/yes/1.wav, {example}/no/1.wav)")
+    if len(classes) == 1:
+        raise UserError(f"audio folder {folder_name} has a single class ({quoted(classes[0].name)}); "
+                        f"a classifier needs at least two class subfolders (e.g. {example}/yes, {example}/no)")
+    files, labels, skipped = [], [], []
+    for index, folder in enumerate(classes):
+        sounds, others = _sound_files(folder, root)
+        skipped += others
+        if not sounds:
+            found = f"; it has {listing(p.name for p in others)}, and only WAV files are read" if others else ""
+            raise UserError(f"class folder {quoted(f'{root.name}/{folder.name}')} holds no WAV files{found}")
+        files += sounds
+        labels += [index] * len(sounds)
+    notes = []
+    if skipped:
+        names = listing((str(p.relative_to(root.parent)) for p in skipped), limit=5)
+        notes.append(f"{len(skipped)} file{'s' if len(skipped) > 1 else ''} in {folder_name} "
+                     f"{'are' if len(skipped) > 1 else 'is'} not WAV and skipped: {names}")
+    return AudioFolder(root, files, labels, [c.name for c in classes], settings, notes)
