@@ -90,7 +90,8 @@ def read_header(handle: BinaryIO, name: str) -> WavHeader:
 def _format(body: bytes, name: str) -> tuple[int, int, int, bool]:
     """(channels, sample rate, bits, is_float) from a `fmt ` chunk's body."""
     if len(body) < 16:
-        raise UserError(f"cannot read sound {name}: damaged WAV header (a 'fmt ' chunk of {len(body)} bytes)")
+        raise UserError(f"cannot read sound {name}: damaged or truncated WAV header (a 'fmt ' chunk of "
+                        f"{len(body)} bytes)")
     tag, channels, rate, _byte_rate, block_align, bits = struct.unpack("<HHIIHH", body[:16])
     if tag == EXTENSIBLE and len(body) >= 26:
         tag = struct.unpack("<H", body[24:26])[0]  # the first two bytes of the sub-format GUID
