@@ -220,12 +220,17 @@ class DataPanel(EnginePanel):
         self.form.setRowVisible(self._path_row, name in sources.FILE_SOURCES)
         folder = sources.FILE_SOURCES.get(name, ("", ""))[1] is None
         sample = (self.settings.training.get("dataset") or {}).get("sample")
-        self.path.setPlaceholderText(f"generated set '{sample}' (or choose a folder…)" if sample and folder
+        self.path.setPlaceholderText(f"generated set '{sample}'" if sample and folder
                                      else "choose a folder…" if folder else "choose a file…")
         self.form.setRowVisible(self.target, name == "csv")
         self.form.setRowVisible(self.size, name == "image_folder")
         self.form.setRowVisible(self.grayscale, name == "image_folder")
         self.form.setRowVisible(self.features, name == "audio_folder")
+        if name == "audio_folder":  # only the sizes the chosen features use
+            features = self.features.currentData()
+            for option in ("n_mels", "n_fft", "hop_length"):
+                self.form.setRowVisible(self.numbers[option], features != "waveform")
+            self.form.setRowVisible(self.numbers["n_mfcc"], features == "mfcc")
 
     # ---- widgets -> settings --------------------------------------------------------
     def _field_edited(self) -> None:

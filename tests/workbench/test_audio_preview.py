@@ -32,7 +32,7 @@ def test_an_audio_folder_previews_spectrograms_with_labels_and_shapes_the_input(
     _choose(panel.source, "audio_folder")
     qtbot.waitUntil(lambda: bench.settings.training["dataset"] == {"name": "audio_folder"}, timeout=30_000)
     assert panel.form.isRowVisible(panel.features) and panel.form.isRowVisible(panel.numbers["n_mels"])
-    assert not panel.form.isRowVisible(panel.size)
+    assert not panel.form.isRowVisible(panel.size) and not panel.form.isRowVisible(panel.numbers["n_mfcc"])
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path / "sounds")))
     panel.browse.click()
     qtbot.waitUntil(lambda: panel.preview is not None and panel.preview.kind == "audio", timeout=30_000)
@@ -48,6 +48,7 @@ def test_an_audio_folder_previews_spectrograms_with_labels_and_shapes_the_input(
     _choose(panel.features, "mfcc")
     qtbot.waitUntil(lambda: bench.document.graph.node("x").params["shape"] == [1, 13, 101], timeout=30_000)
     assert bench.settings.training["dataset"]["features"] == "mfcc"
+    assert panel.form.isRowVisible(panel.numbers["n_mfcc"])
     panel.numbers["n_mfcc"].setText("20")
     panel.numbers["n_mfcc"].editingFinished.emit()
     qtbot.waitUntil(lambda: bench.document.graph.node("x").params["shape"] == [1, 20, 101], timeout=30_000)
