@@ -39,7 +39,8 @@ def load_dataset(spec: dict, base_dir: str | Path = ".", val_split: float = 0.2,
 
     `progress(done, total)`, when given, hears how far the reading of a file is: first (0, total),
     then at most ten times a second, last (total, total), in the source's own units (bytes of a CSV
-    file, images of an image folder read into memory); sources that load at once don't call it.
+    file, images of an image folder read into memory, files of an audio folder); sources that load at
+    once don't call it.
     `Dataset.notes` holds what loading decided that a person should know (e.g. a capped image size,
     a target taken as regression)."""
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):

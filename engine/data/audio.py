@@ -29,12 +29,15 @@ from engine.data.options import Options, open_file
 from engine.data.progress import Progress, Throttled
 from engine.data.wav import read_frames, read_header
 from engine.errors import UserError, listing
+from engine.memory_budget import available_bytes, gigabytes
+from engine.shape_rules import fmt
 from graphs.errors import printable, quoted
 from graphs.files import kind_of
 
 ACCEPTED = ("path", "sample", "sample_rate", "duration", "features", "n_mels", "n_fft", "hop_length", "n_mfcc")
 WAV_SUFFIXES = (".wav", ".wave")
-BLOCK_FILES = 256  # files whose waveforms are held at once while their features are computed
+BLOCK_FILES = 256  # files whose waveforms are held at once while their features are computed, at most
+BLOCK_BYTES = 256 << 20  # ... and the working memory of such a block (waveforms, spectrograms), at most
 MAX_DURATION = 600.0  # seconds of each file an input may take
 
 
@@ -74,12 +77,24 @@ class AudioFolder:
         return str(path.relative_to(self.root.parent))
 
     def read_all(self, progress: Progress | None = None) -> ArrayData:
-        """Every file's input in memory; `progress(done_files, total_files)` hears how far."""
-        x = np.empty((len(self.files), *self.settings.input_shape), dtype=np.float32)
+        """Every file's input in memory; `progress(done_files, total_files)` hears how far. Refused before
+        anything is read when the inputs could not fit in the memory available."""
+        shape = self.settings.input_shape
+        needed = len(self.files) * math.prod(shape) * 4
+        available = available_bytes()
+        if available is not None and needed > available * 0.8:
+            raise UserError(f"the {len(self.files):,} files of audio folder {quoted(self.root.name)} would take "
+                            f"{gigabytes(needed)} as {fmt(shape)} inputs, more than the {gigabytes(available)} of "
+                            "memory available; use a shorter 'duration', a lower 'sample_rate', fewer mel bands "
+                            "or fewer files")
+        x = np.empty((len(self.files), *shape), dtype=np.float32)
         throttled = Throttled(progress, len(self.files))
         throttled(0, final=True)
-        for start in range(0, len(self.files), BLOCK_FILES):
-            block = self.files[start:start + BLOCK_FILES]
+        s = self.settings
+        per_file = s.samples * 4 + (0 if s.features == "waveform" else (s.n_fft // 2 + 1) * s.frames * 16)
+        block_files = max(1, min(BLOCK_FILES, BLOCK_BYTES // per_file))
+        for start in range(0, len(self.files), block_files):
+            block = self.files[start:start + block_files]
             waves = []
             for i, path in enumerate(block, start):
                 waves.append(read_waveform(path, self.settings, self.name(path)))

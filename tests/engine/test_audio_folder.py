@@ -202,3 +202,23 @@ def test_the_cli_reports_a_bad_file_by_name_and_writes_nothing(tmp_path, capsys,
     err = capsys.readouterr().err
     assert "cannot read sound 'sounds/up/bad.wav': not a WAV file" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_folder_whose_inputs_cannot_fit_in_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    _folder(tmp_path)
+    monkeypatch.setattr(audio, "available_bytes", lambda: 100_000)  # 6 inputs of 16 KB need 97 KB
+    monkeypatch.setattr(audio, "read_waveform", lambda *a: pytest.fail("a file was read"))
+    with pytest.raises(UserError, match=r"the 6 files of audio folder 'sounds' would take .* as \[1, 40, 101\] "
+                                        r"inputs, more than the .* of memory available; use a shorter 'duration'"):
+        load_dataset({"name": "audio_folder", "path": "sounds"}, tmp_path)
+
+
+def test_the_cli_counts_sound_files_while_loading(tmp_path, write_project):
+    from engine.training import Trainer
+
+    _folder(tmp_path)
+    project = write_project({"name": "audio_folder", "path": "sounds"}, input_params={"shape": [40 * 101]})
+    heard = []
+    Trainer(project, epochs=1, max_batches=1, out_dir=tmp_path / "run",
+            callback=lambda event: heard.append(event) if type(event).__name__ == "DataProgress" else None).run()
+    assert heard and {event.unit for event in heard} == {"sound files"} and heard[-1].done == heard[-1].total == 6
