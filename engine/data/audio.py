@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from engine.data.arrays import ArrayData
-from engine.data.audio_features import FEATURES, AudioSettings, fit_length, resample
+from engine.data.audio_features import FEATURES, MAX_SAMPLES, AudioSettings, fit_length, resample
 from engine.data.options import Options, open_file
 from engine.data.progress import Progress, Throttled
 from engine.data.wav import read_frames, read_header
@@ -39,6 +39,7 @@ WAV_SUFFIXES = (".wav", ".wave")
 BLOCK_FILES = 256  # files whose waveforms are held at once while their features are computed, at most
 BLOCK_BYTES = 256 << 20  # ... and the working memory of such a block (waveforms, spectrograms), at most
 MAX_DURATION = 600.0  # seconds of each file an input may take
+READ_FRAMES = 1 << 20  # frames read from a file at a time
 
 
 def read_waveform(path: Path, settings: AudioSettings, name: str | None = None) -> torch.Tensor:
@@ -47,10 +48,16 @@ def read_waveform(path: Path, settings: AudioSettings, name: str | None = None) 
     name = quoted(name if name is not None else str(path))
     with open_file(path, f"sound {name}") as handle:
         header = read_header(handle, name)
-        wanted = math.ceil(settings.duration * header.sample_rate)
-        frames = read_frames(handle, header, wanted, name)
-    mono = torch.from_numpy(frames.mean(axis=1, dtype=np.float32) if header.channels > 1 else frames[:, 0].copy())
-    return fit_length(resample(mono, header.sample_rate, settings.sample_rate), settings.samples)
+        wanted = min(math.ceil(settings.duration * header.sample_rate), header.frames)
+        if wanted > MAX_SAMPLES:
+            raise UserError(f"sound {name}: {settings.duration:g} s at its {header.sample_rate:,} Hz are "
+                            f"{wanted:,} samples, more than the {MAX_SAMPLES:,} one input may be made from; "
+                            "use a shorter 'duration'")
+        mono = np.zeros(wanted, dtype=np.float32)
+        for start in range(0, wanted, READ_FRAMES):  # a block at a time, so many channels never pile up
+            frames = read_frames(handle, header, min(READ_FRAMES, wanted - start), name, start)
+            mono[start:start + len(frames)] = frames.mean(axis=1) if header.channels > 1 else frames[:, 0]
+    return fit_length(resample(torch.from_numpy(mono), header.sample_rate, settings.sample_rate), settings.samples)
 
 
 def prepare_audio_files(preprocessing: dict, paths: Sequence[str | Path]) -> torch.Tensor:
@@ -160,8 +167,8 @@ def _sound_files(folder: Path, root: Path) -> tuple[list[Path], list[Path]]:
 
 
 def scan_audio_folder(options: Options) -> AudioFolder:
-    root = _folder(options)
     settings = settings_of(options)
+    root = _folder(options)
     folder_name = quoted(root.name)
     if not root.is_dir():
         raise UserError(f"{folder_name} is a file; an audio folder holds one subfolder of WAV files per class")

@@ -31,6 +31,7 @@ from engine.errors import UserError
 from graphs.errors import quoted
 
 FEATURES = ("log_mel", "mfcc", "waveform")
+MAX_SAMPLES = 1 << 24  # samples of one input, before and after resampling (the FFT's memory stays under 1 GB)
 LOG_FLOOR = 1e-6  # mel power below this is taken as this before the log
 MEL_SCALE = "htk"  # mel = 2595 * log10(1 + hz / 700)
 
@@ -65,6 +66,10 @@ class AudioSettings:
         """These settings, or a UserError saying which option cannot work with the others."""
         if self.features not in FEATURES:
             raise UserError(f"audio option 'features' must be one of {', '.join(FEATURES)}, got {quoted(self.features)}")
+        if self.samples > MAX_SAMPLES:
+            raise UserError(f"audio options 'duration' {self.duration:g} s at 'sample_rate' {self.sample_rate:,} Hz "
+                            f"make {self.samples:,} samples, more than the {MAX_SAMPLES:,} one input may hold; "
+                            "use a shorter duration or a lower sample rate")
         if self.features == "waveform":
             return self
         if self.n_fft > self.samples:

@@ -222,3 +222,23 @@ def test_the_cli_counts_sound_files_while_loading(tmp_path, write_project):
     Trainer(project, epochs=1, max_batches=1, out_dir=tmp_path / "run",
             callback=lambda event: heard.append(event) if type(event).__name__ == "DataProgress" else None).run()
     assert heard and {event.unit for event in heard} == {"sound files"} and heard[-1].done == heard[-1].total == 6
+
+
+def test_many_channels_are_read_and_mixed_a_block_at_a_time(tmp_path, monkeypatch):
+    channels = np.stack([tone(100 * (c + 1), amplitude=0.1) for c in range(6)], axis=1)
+    data = wav_bytes(channels, RATE, 24, extensible=True)
+    whole = _read(tmp_path, data)
+    monkeypatch.setattr(audio, "READ_FRAMES", 1000)
+    np.testing.assert_array_equal(_read(tmp_path, data), whole)
+    np.testing.assert_allclose(whole, channels.mean(axis=1), atol=1e-6)
+
+
+def test_a_file_whose_duration_holds_too_many_samples_is_refused_naming_it(tmp_path):
+    path = tmp_path / "fast.wav"  # 20 s at a claimed 1 MHz: 20 million samples, sparse
+    path.write_bytes(wav_bytes(tone(440, seconds=0.01), 1_000_000, data_size=40_000_000)[:1000])
+    os.truncate(path, 44 + 40_000_000)
+    with pytest.raises(UserError, match=r"sound 'fast.wav': 20 s at its 1,000,000 Hz are 20,000,000 samples, more "
+                                        r"than the 16,777,216"):
+        read_waveform(path, AudioSettings(duration=20.0), "fast.wav")
+    with pytest.raises(UserError, match=r"'duration' 600 s at 'sample_rate' 48,000 Hz make 28,800,000 samples"):
+        load_dataset({"name": "audio_folder", "path": "x", "duration": 600, "sample_rate": 48000}, tmp_path)
