@@ -54,9 +54,10 @@ def read_waveform(path: Path, settings: AudioSettings, name: str | None = None) 
                             f"{wanted:,} samples, more than the {MAX_SAMPLES:,} one input may be made from; "
                             "use a shorter 'duration'")
         mono = np.zeros(wanted, dtype=np.float32)
+        mix = np.full(header.channels, 1 / header.channels, dtype=np.float32)  # the mean of the channels
         for start in range(0, wanted, READ_FRAMES):  # a block at a time, so many channels never pile up
             frames = read_frames(handle, header, min(READ_FRAMES, wanted - start), name, start)
-            mono[start:start + len(frames)] = frames.mean(axis=1) if header.channels > 1 else frames[:, 0]
+            mono[start:start + len(frames)] = frames @ mix if header.channels > 1 else frames[:, 0]
     return fit_length(resample(torch.from_numpy(mono), header.sample_rate, settings.sample_rate), settings.samples)
 
 

@@ -115,7 +115,7 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Ten
         return waveform
     n = waveform.shape[-1]
     m = max(1, round(n * new_rate / orig_rate))
-    mirrored = torch.cat([waveform, waveform.flip(-1)], dim=-1).double()  # periodic without a jump
+    mirrored = torch.cat([waveform, waveform.flip(-1)], dim=-1).float()  # periodic without a jump
     spectrum = torch.fft.rfft(mirrored)
     bins = m + 1  # of a 2m-point real signal
     kept = torch.zeros((*spectrum.shape[:-1], bins), dtype=spectrum.dtype)
