@@ -190,11 +190,11 @@ def picture(x: torch.Tensor, preprocessing: dict | None) -> np.ndarray:
     is shown as its log-mel spectrogram (default sizes); features are scaled from their own range."""
     settings = AudioSettings.from_preprocessing(preprocessing) if preprocessing else AudioSettings()
     values = x.detach().float().cpu().reshape(-1, x.shape[-1])
-    if settings.features == "waveform":
-        shown = AudioSettings(sample_rate=settings.sample_rate, duration=settings.duration)
-        n_fft = min(shown.n_fft, values.shape[-1])
-        values = log_mel(values.reshape(1, -1), shown.sample_rate, n_fft, max(1, n_fft * 2 // 5),
-                         min(shown.n_mels, n_fft // 4 or 1))[0]
+    if settings.features == "waveform":  # shown with the default log-mel sizes (or fewer, for a very short sound)
+        default = AudioSettings()
+        n_fft = min(default.n_fft, values.shape[-1])
+        hop_length, n_mels = max(1, n_fft * default.hop_length // default.n_fft), min(default.n_mels, n_fft // 10 or 1)
+        values = log_mel(values.reshape(1, -1), settings.sample_rate, n_fft, hop_length, n_mels)[0]
     low, high = float(values.min()), float(values.max())
     scaled = (values - low) / (high - low) if high > low else torch.zeros_like(values)
     return scaled.flip(0).numpy()

@@ -242,3 +242,16 @@ def test_a_file_whose_duration_holds_too_many_samples_is_refused_naming_it(tmp_p
         read_waveform(path, AudioSettings(duration=20.0), "fast.wav")
     with pytest.raises(UserError, match=r"'duration' 600 s at 'sample_rate' 48,000 Hz make 28,800,000 samples"):
         load_dataset({"name": "audio_folder", "path": "x", "duration": 600, "sample_rate": 48000}, tmp_path)
+
+
+@pytest.mark.parametrize("features, rows", [("waveform", 40), ("mfcc", 13), ("log_mel", 40)])
+def test_every_kind_of_feature_previews_as_a_picture_low_bands_at_the_bottom(tmp_path, features, rows):
+    sound_folder(tmp_path / "sounds", {"high": [tone(5000)] * 2, "low": [tone(150)] * 2})
+    dataset = load_dataset({"name": "audio_folder", "path": "sounds", "features": features}, tmp_path, val_split=0)
+    preview = dataset.preview(4)
+    assert preview.kind == "audio"
+    for picture, label in zip(preview.images, preview.labels):
+        assert picture.shape == (rows, 101) and picture.min() >= 0 and picture.max() == 1
+        if features != "mfcc":  # a spectrogram: the tone's band is the brightest row, low pitches last
+            loudest = picture[:, 10:-10].mean(axis=1).argmax()
+            assert (loudest < rows // 2) == (label == "high")

@@ -73,3 +73,24 @@ def test_quiet_is_dark_and_loud_is_bright():
     brightness = rgb.sum(axis=-1)[0]
     assert rgb.shape == (1, 3, 3) and brightness[0] < brightness[1] < brightness[2]
     assert axes_text("mfcc", (13, 101)).startswith("MFCC (cepstral coefficients): 13 coefficients")
+
+
+def test_the_keywords_example_previews_its_generated_set_and_a_chosen_folder_replaces_it(
+        open_example, qtbot, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setenv("NEUROCANVAS_CACHE", str(tmp_path / "cache"))
+    bench = open_example("keywords_audio_cnn")
+    bench.show_dock("data")
+    panel = bench.data_panel
+    qtbot.waitUntil(lambda: panel.preview is not None, timeout=60_000)
+    assert panel.preview.kind == "audio" and panel.path.placeholderText() == "generated set 'keywords'"
+    assert set(panel.preview.labels) <= {"buzz", "down", "hiss", "two_tone", "up"}
+    sound_folder(tmp_path / "sounds", {"a": [tone(300)] * 2, "b": [tone(900)] * 2})
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path / "sounds")))
+    panel.browse.click()
+    qtbot.waitUntil(lambda: set(panel.preview.labels) <= {"a", "b"}, timeout=30_000)
+    spec = bench.settings.training["dataset"]
+    assert "sample" not in spec and spec["path"] == str(tmp_path / "sounds") and spec["n_mels"] == 40
+    bench.document.undo_stack.undo()
+    assert bench.settings.training["dataset"]["sample"] == "keywords"
