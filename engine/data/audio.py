@@ -64,9 +64,26 @@ def read_waveform(path: Path, settings: AudioSettings, name: str | None = None) 
 def prepare_audio_files(preprocessing: dict, paths: Sequence[str | Path]) -> torch.Tensor:
     """WAV files prepared as a run's training prepared its inputs: FloatTensor [N, *input_shape]."""
     settings = AudioSettings.from_preprocessing(preprocessing)
-    if not paths:
-        return torch.empty((0, *settings.input_shape))
-    return torch.cat([settings(read_waveform(Path(path), settings)[None]) for path in paths])
+    x = np.empty((len(paths), *settings.input_shape), dtype=np.float32)
+    _fill_inputs(x, [Path(p) for p in paths], settings)
+    return torch.from_numpy(x)
+
+
+def _fill_inputs(x: np.ndarray, files: list[Path], settings: AudioSettings, name=str,
+                 throttled: Throttled | None = None) -> None:
+    """x[i] = the input of files[i], computed a block of files at a time (as many as fit in BLOCK_BYTES);
+    `name(path)` is how messages name a file, `throttled` hears how many files are done."""
+    s = settings
+    per_file = s.samples * 4 + (0 if s.features == "waveform" else (s.n_fft // 2 + 1) * s.frames * 16)
+    block_files = max(1, min(BLOCK_FILES, BLOCK_BYTES // per_file))
+    for start in range(0, len(files), block_files):
+        block = files[start:start + block_files]
+        waves = []
+        for i, path in enumerate(block, start):
+            waves.append(read_waveform(path, settings, name(path)))
+            if throttled is not None:
+                throttled(i + 1)
+        x[start:start + len(block)] = settings(torch.stack(waves)).numpy()
 
 
 @dataclass
@@ -98,16 +115,7 @@ class AudioFolder:
         x = np.empty((len(self.files), *shape), dtype=np.float32)
         throttled = Throttled(progress, len(self.files))
         throttled(0, final=True)
-        s = self.settings
-        per_file = s.samples * 4 + (0 if s.features == "waveform" else (s.n_fft // 2 + 1) * s.frames * 16)
-        block_files = max(1, min(BLOCK_FILES, BLOCK_BYTES // per_file))
-        for start in range(0, len(self.files), block_files):
-            block = self.files[start:start + block_files]
-            waves = []
-            for i, path in enumerate(block, start):
-                waves.append(read_waveform(path, self.settings, self.name(path)))
-                throttled(i + 1)
-            x[start:start + len(block)] = self.settings(torch.stack(waves)).numpy()
+        _fill_inputs(x, self.files, self.settings, self.name, throttled)
         throttled(len(self.files), final=True)
         return ArrayData(x, np.asarray(self.labels, dtype=np.int64), "classification", list(self.class_names),
                          modality="audio", notes=list(self.notes), preprocessing=self.settings.preprocessing(),

@@ -110,6 +110,7 @@ def test_prepare_audio_files_gives_what_training_gave(tmp_path):
     files = sorted(root.glob("*/*.wav"))
     prepared = prepare_audio_files(dataset.preprocessing, files)
     assert prepared.shape == (6, 1, 12, 94) == (6, *dataset.input_shape)
+    assert prepare_audio_files(dataset.preprocessing, []).shape == (0, 1, 12, 94)
     trained = dataset.x_train
     for x in prepared:  # the same numbers, up to float32 rounding (training computes a batch of files at once)
         closest = (trained - x).abs().flatten(1).max(dim=1).values.min()
