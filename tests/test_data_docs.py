@@ -90,7 +90,13 @@ def _files(folder: Path) -> dict[str, str]:
         (folder / "pets" / label).mkdir(parents=True)
         for i in range(5):
             Image.fromarray((rng.random((6, 5, 3)) * 255).astype(np.uint8)).save(folder / "pets" / label / f"{i}.png")
-    return {"csv": "table.csv", "npz": "arrays.npz", "image_folder": "pets"}
+    from engine.data.audio_samples import write_wav
+
+    for label in ("yes", "no"):
+        (folder / "sounds" / label).mkdir(parents=True)
+        for i in range(5):
+            write_wav(folder / "sounds" / label / f"{i}.wav", rng.uniform(-0.5, 0.5, 8000))
+    return {"csv": "table.csv", "npz": "arrays.npz", "image_folder": "pets", "audio_folder": "sounds"}
 
 
 def _same(first, second) -> bool:

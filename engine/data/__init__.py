@@ -1,4 +1,4 @@
-"""Data sources for training: built-in sets, CSV, .npz and image folders.
+"""Data sources for training: built-in sets, CSV, .npz, image folders and audio folders.
 
 `load_dataset(spec, base_dir, val_split, seed)` turns the project's
 `training["dataset"]` into a `Dataset` with a seeded train/validation split.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.data import builtin, images, npz, tabular
+from engine.data import audio, builtin, images, npz, tabular
 from engine.data.arrays import build_dataset
 from engine.data.dataset import DataPreview, Dataset, StreamingSplit, TensorSplit
 from engine.data.fit import fill_shapes, fit_dataset
@@ -29,6 +29,7 @@ __all__ = ["SOURCES", "DataPreview", "Dataset", "StreamingSplit", "TensorSplit",
 # dataset name -> the options it accepts (besides `name` and `autoencoder`)
 SOURCES: dict[str, tuple[str, ...]] = {
     **builtin.ACCEPTED, "csv": tabular.ACCEPTED, "npz": npz.ACCEPTED, "image_folder": images.ACCEPTED,
+    "audio_folder": audio.ACCEPTED,
 }
 
 
@@ -38,7 +39,8 @@ def load_dataset(spec: dict, base_dir: str | Path = ".", val_split: float = 0.2,
 
     `progress(done, total)`, when given, hears how far the reading of a file is: first (0, total),
     then at most ten times a second, last (total, total), in the source's own units (bytes of a CSV
-    file, images of an image folder read into memory); sources that load at once don't call it.
+    file, images of an image folder read into memory, files of an audio folder); sources that load at
+    once don't call it.
     `Dataset.notes` holds what loading decided that a person should know (e.g. a capped image size,
     a target taken as regression)."""
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
@@ -56,6 +58,8 @@ def load_dataset(spec: dict, base_dir: str | Path = ".", val_split: float = 0.2,
         data = folder.read_all(progress)
     elif name == "csv":
         data = tabular.load_csv(options, progress)
+    elif name == "audio_folder":
+        data = audio.load_audio_folder(options, progress)
     elif name == "npz":
         data = npz.load_npz(options)
     else:

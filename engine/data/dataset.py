@@ -143,7 +143,7 @@ Split = TensorSplit | StreamingSplit
 class DataPreview:
     """What the GUI's data panel shows: the first samples and the class balance."""
 
-    kind: str  # "table" | "images"
+    kind: str  # "table" | "images" | "audio" (images holds spectrograms [bands, frames], low bands last)
     description: str
     labels: list[str]  # one per previewed sample
     columns: list[str] = field(default_factory=list)  # feature names ("table")
@@ -183,7 +183,7 @@ class Dataset:
     target_dtype: str
     class_names: list[str] | None = None
     feature_names: list[str] | None = None
-    modality: str = "table"  # "table" | "images"
+    modality: str = "table"  # "table" | "images" | "audio"
     normalization: dict | None = None
     notes: tuple[str, ...] = ()  # what loading decided that a person should know (a capped image size)
     preprocessing: dict | None = None
@@ -232,10 +232,14 @@ class Dataset:
         n = max(0, min(n, len(self.train)))
         samples = [self.train.sample(i) for i in range(n)]
         labels = [self.label_name(y) for _, y in samples]
-        preview = DataPreview("images" if self.modality == "images" else "table", self.describe(), labels,
-                              class_counts=self.class_counts(), notes=list(self.notes))
+        kind = self.modality if self.modality in ("images", "audio") else "table"
+        preview = DataPreview(kind, self.describe(), labels, class_counts=self.class_counts(), notes=list(self.notes))
         if preview.kind == "images":
             preview.images = [self._image(x) for x, _ in samples]
+        elif preview.kind == "audio":  # each input as a spectrogram picture
+            from engine.data.audio_features import picture
+
+            preview.images = [picture(x, self.preprocessing) for x, _ in samples]
         else:
             preview.columns = list(self.feature_names or [f"x{i}" for i in range(_width(self.input_shape))])
             preview.rows = [self._row(x) for x, _ in samples]

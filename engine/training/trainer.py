@@ -185,6 +185,8 @@ class Trainer:
     def _data_progress(self, done: int, total: int) -> None:
         if self.callback is not None:
             unit = "images" if self.config.dataset.get("name") == "image_folder" else "bytes"
+            if self.config.dataset.get("name") == "audio_folder":
+                unit = "sound files"
             self.callback(events.DataProgress(done, total, unit))
 
     def trained_project(self) -> Project:

@@ -5,9 +5,9 @@ Every committed change is an undoable edit of `project.training` through
 background; once its shapes are known, the dataset and the Input/Target
 shapes that must follow it are pushed as one undo step (when the data can't
 be loaded the choice is still recorded, and the panel says what is wrong).
-The preview (a table of rows or a grid of images with their labels, and the
-class counts) is loaded off the GUI thread whenever the settings it depends
-on change, including through undo. Nothing loads until the panel is shown.
+The preview (a table of rows, a grid of images or of sounds' spectrograms,
+with their labels, and the class counts) is loaded off the GUI thread
+whenever the settings it depends on change, including through undo. Nothing loads until the panel is shown.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ from PySide6.QtWidgets import (
 
 from graphs.errors import printable
 from gui.workbench import data_sources as sources
+from gui.workbench.audio_preview import SpectrogramPreview
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
 from gui.workbench.views import ClassCounts, ImageGrid, compact_combo, fill_table, read_only_table
 
-MANAGED = ("path", "target", "grayscale", "size", "autoencoder", *sources.NUMBER_OPTIONS)
+MANAGED = ("path", "target", "grayscale", "size", "autoencoder", "features", *sources.NUMBER_OPTIONS)
 
 
 def _muted(text: str = "", name: str = "") -> QLabel:
@@ -83,6 +84,9 @@ class DataPanel(EnginePanel):
         self.size = QLineEdit()
         self.size.setPlaceholderText("height, width (default: the first image's)")
         self.autoencoder = QCheckBox("Autoencoder (target = input)")
+        self.features = compact_combo()
+        for name, title in sources.AUDIO_FEATURES.items():
+            self.features.addItem(title, name)
         self.val_split = QDoubleSpinBox()
         self.val_split.setRange(0.0, 0.9)
         self.val_split.setSpecialValueText("none: train on all")  # shown at 0
@@ -101,6 +105,7 @@ class DataPanel(EnginePanel):
         self.form.addRow("Target column", self.target)
         self.form.addRow("Image size", self.size)
         self.form.addRow("", self.grayscale)
+        self.form.addRow("Features", self.features)
         self.form.addRow("", self.autoencoder)
         self.form.addRow("Validation split", self.val_split)
         self.form.addRow("Seed", self.seed)
@@ -116,6 +121,8 @@ class DataPanel(EnginePanel):
         self.samples = QStackedWidget()
         self.samples.addWidget(self.table)
         self.samples.addWidget(self.images)
+        self.spectrograms = SpectrogramPreview()
+        self.samples.addWidget(self.spectrograms)
         self.counts = ClassCounts()
         self.counts.hide()
 
@@ -140,13 +147,14 @@ class DataPanel(EnginePanel):
             field.editingFinished.connect(self._field_edited)
         self.target.activated.connect(lambda _i: self._commit("Set target column"))
         self.grayscale.toggled.connect(lambda _on: self._commit("Set grayscale"))
+        self.features.activated.connect(lambda _i: self._commit("Set audio features"))
         self.autoencoder.toggled.connect(lambda _on: self._commit("Set autoencoder"))
         self.val_split.valueChanged.connect(lambda _v: self._commit("Set validation split", "val_split"))
         self.seed.valueChanged.connect(lambda _v: self._commit("Set seed", "seed"))
         self.browse.clicked.connect(self.choose_file)
 
     def _set_inputs_enabled(self, enabled: bool) -> None:
-        for widget in (self.source, self.browse, self.path, self.target, self.grayscale, self.size,
+        for widget in (self.source, self.browse, self.path, self.target, self.grayscale, self.size, self.features,
                        self.autoencoder, self.val_split, self.seed, *self.numbers.values()):
             widget.setEnabled(enabled)
 
@@ -167,7 +175,7 @@ class DataPanel(EnginePanel):
 
     def _show_settings(self, training: dict) -> None:
         spec = training.get("dataset") or {}
-        widgets = (self.source, self.target, self.grayscale, self.autoencoder, self.val_split, self.seed)
+        widgets = (self.source, self.target, self.grayscale, self.features, self.autoencoder, self.val_split, self.seed)
         for widget in widgets:
             widget.blockSignals(True)
         try:
@@ -180,6 +188,7 @@ class DataPanel(EnginePanel):
             self.path.setText(str(spec.get("path", "")))
             self._fill_targets(spec)
             self.grayscale.setChecked(bool(spec.get("grayscale", False)))
+            self.features.setCurrentIndex(max(0, self.features.findData(spec.get("features", "log_mel"))))
             size = spec.get("size")
             self.size.setText(", ".join(str(v) for v in size) if isinstance(size, list) else str(size or ""))
             self.autoencoder.setChecked(bool(spec.get("autoencoder", False)))
@@ -209,10 +218,19 @@ class DataPanel(EnginePanel):
         for option, field in self.numbers.items():
             self.form.setRowVisible(field, option in accepted)
         self.form.setRowVisible(self._path_row, name in sources.FILE_SOURCES)
-        self.path.setPlaceholderText("choose a folder…" if name == "image_folder" else "choose a file…")
+        folder = sources.FILE_SOURCES.get(name, ("", ""))[1] is None
+        sample = (self.settings.training.get("dataset") or {}).get("sample")
+        self.path.setPlaceholderText(f"generated set '{sample}'" if sample and folder
+                                     else "choose a folder…" if folder else "choose a file…")
         self.form.setRowVisible(self.target, name == "csv")
         self.form.setRowVisible(self.size, name == "image_folder")
         self.form.setRowVisible(self.grayscale, name == "image_folder")
+        self.form.setRowVisible(self.features, name == "audio_folder")
+        if name == "audio_folder":  # only the sizes the chosen features use
+            features = self.features.currentData()
+            for option in ("n_mels", "n_fft", "hop_length"):
+                self.form.setRowVisible(self.numbers[option], features != "waveform")
+            self.form.setRowVisible(self.numbers["n_mfcc"], features == "mfcc")
 
     # ---- widgets -> settings --------------------------------------------------------
     def _field_edited(self) -> None:
@@ -236,6 +254,7 @@ class DataPanel(EnginePanel):
                 spec[option] = value
         if name in sources.FILE_SOURCES and self.path.text().strip():
             spec["path"] = self.path.text().strip()
+            spec.pop("sample", None)  # a folder of one's own replaces a generated set
         if name == "csv" and self.target.count() and spec.get("path") == old.get("path"):
             spec["target"] = self.target.currentData()
         if name == "image_folder":
@@ -244,6 +263,8 @@ class DataPanel(EnginePanel):
             size = sources.parse_size(self.size.text())
             if size is not None:
                 spec["size"] = size
+        if name == "audio_folder" and (self.features.currentData() != "log_mel" or "features" in old):
+            spec["features"] = self.features.currentData()
         if self.autoencoder.isChecked():
             spec["autoencoder"] = True
         return spec
@@ -330,6 +351,7 @@ class DataPanel(EnginePanel):
             self.description.setText("")
             fill_table(self.table, [], [])
             self.images.clear()
+            self.spectrograms.clear()
             self.counts.set_counts(None)
             self.counts_title.hide()
             return
@@ -337,6 +359,10 @@ class DataPanel(EnginePanel):
         if preview.kind == "images":
             self.images.set_images(preview.images, preview.labels)
             self.samples.setCurrentWidget(self.images)
+        elif preview.kind == "audio":
+            features = (self.settings.training.get("dataset") or {}).get("features", "log_mel")
+            self.spectrograms.set_preview(preview.images, preview.labels, features)
+            self.samples.setCurrentWidget(self.spectrograms)
         else:
             rows = [[*row, label] for row, label in zip(preview.rows, preview.labels)]
             fill_table(self.table, [*preview.columns, "label"], rows)
