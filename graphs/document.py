@@ -101,7 +101,11 @@ class Graph:
 
     def __init__(self):
         self._nodes: dict[str, Node] = {}
-        self._edges: list[Edge] = []
+        # the wires in the order they were made, and each node's wires in and out: the index lets
+        # in_edges, edge_into and reachability look at a node's own wires instead of every wire
+        self._edges: dict[Edge, None] = {}
+        self._in: dict[str, dict[Edge, None]] = {}
+        self._out: dict[str, dict[Edge, None]] = {}
         self.node_added = Event("node_added")  # (Node)
         self.node_removed = Event("node_removed")  # (Node)
         self.edge_added = Event("edge_added")  # (Edge)
@@ -127,16 +131,21 @@ class Graph:
         return list(self._edges)
 
     def in_edges(self, node_id: str) -> list[Edge]:
-        return [e for e in self._edges if e.target == node_id]
+        return list(self._in.get(node_id, ()))
 
     def out_edges(self, node_id: str) -> list[Edge]:
-        return [e for e in self._edges if e.source == node_id]
+        return list(self._out.get(node_id, ()))
 
     def edge_into(self, node_id: str, port: str) -> Edge | None:
-        for e in self._edges:
-            if e.target == node_id and e.target_port == port:
+        for e in self._in.get(node_id, ()):
+            if e.target_port == port:
                 return e
         return None
+
+    def index_of(self, node_id: str) -> int:
+        """The node's place in the document's node order (which orders forward()'s inputs and the file)."""
+        self._require(node_id)
+        return list(self._nodes).index(node_id)
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -158,7 +167,8 @@ class Graph:
 
     # ---- writes ---------------------------------------------------------
     def add_node(self, type_name: str, params: dict | None = None, node_id: str | None = None,
-                 position=(0.0, 0.0)) -> str:
+                 position=(0.0, 0.0), index: int | None = None) -> str:
+        """Add a node, last in the node order or at `index` in it (undoing a removal puts it back there)."""
         spec = node_type(type_name, node_id)
         node_id = self.new_id(type_name) if node_id is None else node_id
         check_node_id(node_id)
@@ -166,16 +176,24 @@ class Graph:
             raise DuplicateNodeError(f"a node with id '{node_id}' already exists", node=node_id)
         checked = spec.check_params(params, node_id)
         node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])))
-        self._nodes[node_id] = node
+        if index is None or index >= len(self._nodes):
+            self._nodes[node_id] = node
+        else:
+            items = list(self._nodes.items())
+            items.insert(max(0, index), (node_id, node))
+            self._nodes = dict(items)
         self.node_added.emit(node.clone())
         self.changed.emit()
         return node_id
 
     def remove_node(self, node_id: str) -> None:
         node = self._require(node_id)
-        for edge in [e for e in self._edges if node_id in (e.source, e.target)]:
-            self.disconnect(edge)
+        for edge in [*self._in.get(node_id, ()), *self._out.get(node_id, ())]:
+            if edge in self._edges:  # a wire from the node to itself is in both
+                self.disconnect(edge)
         del self._nodes[node_id]
+        self._in.pop(node_id, None)
+        self._out.pop(node_id, None)
         self.node_removed.emit(node.clone())
         self.changed.emit()
 
@@ -227,7 +245,7 @@ class Graph:
         else:
             self._require(source)
             self._require(target)
-        self._edges.append(edge)
+        self._add_edge(edge)
         self.edge_added.emit(edge)
         self.changed.emit()
         return edge
@@ -236,20 +254,24 @@ class Graph:
         if edge not in self._edges:
             raise GraphError(f"no wire from '{edge.source}' to '{edge.target}.{edge.target_port}'",
                              node=edge.target, port=edge.target_port)
-        self._edges.remove(edge)
+        del self._edges[edge]
+        del self._in[edge.target][edge]
+        del self._out[edge.source][edge]
         self.edge_removed.emit(edge)
         self.changed.emit()
 
     # ---- connection rules -----------------------------------------------
-    def can_connect(self, source: str, source_port: str, target: str, target_port: str) -> tuple[bool, str]:
-        """(True, "") when the wire would be accepted, else (False, why). No side effects."""
+    def can_connect(self, source: str, source_port: str, target: str, target_port: str,
+                    replacing: Edge | None = None) -> tuple[bool, str]:
+        """(True, "") when the wire would be accepted (once wire `replacing` is gone, when given: a wire's
+        end dragged to another port), else (False, why). No side effects."""
         try:
-            self.check_connect(Edge(source, target, source_port, target_port))
+            self.check_connect(Edge(source, target, source_port, target_port), replacing)
         except GraphError as error:
             return False, error.message
         return True, ""
 
-    def check_connect(self, edge: Edge) -> None:
+    def check_connect(self, edge: Edge, replacing: Edge | None = None) -> None:
         src, dst = self._require(edge.source), self._require(edge.target)
         if edge.source_port not in src.output_ports():
             raise UnknownPortError(f"{src.type} '{src.id}' has no output port '{edge.source_port}'",
@@ -259,32 +281,36 @@ class Graph:
             raise UnknownPortError(
                 f"{dst.type} '{dst.id}' has no input port '{edge.target_port}' (its inputs: {ports})",
                 node=dst.id, port=edge.target_port)
-        if edge in self._edges:
+        if edge in self._edges and edge != replacing:
             raise DuplicateEdgeError(f"'{edge.source}' is already wired to '{dst.id}.{edge.target_port}'",
                                      node=dst.id, port=edge.target_port)
         taken = self.edge_into(dst.id, edge.target_port)
-        if taken is not None:
+        if taken is not None and taken != replacing:
             raise PortAlreadyConnectedError(
                 f"{dst.type} '{dst.id}' input '{edge.target_port}' is already connected to '{taken.source}'",
                 node=dst.id, port=edge.target_port)
-        if edge.source == edge.target or self._reaches(edge.target, edge.source):
+        if edge.source == edge.target or self._reaches(edge.target, edge.source, without=replacing):
             raise CycleError(f"wiring '{edge.source}' to '{edge.target}' would make a cycle", node=dst.id,
                              port=edge.target_port)
 
-    def _reaches(self, start: str, goal: str) -> bool:
-        successors: dict[str, list[str]] = {}
-        for e in self._edges:
-            successors.setdefault(e.source, []).append(e.target)
+    def _reaches(self, start: str, goal: str, without: Edge | None = None) -> bool:
+        """A path of wires from `start` to `goal` (not using wire `without`), following only the wires
+        out of the nodes it reaches."""
         stack, seen = [start], {start}
         while stack:
             current = stack.pop()
             if current == goal:
                 return True
-            for nxt in successors.get(current, ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+            for edge in self._out.get(current, ()):
+                if edge != without and edge.target not in seen:
+                    seen.add(edge.target)
+                    stack.append(edge.target)
         return False
+
+    def _add_edge(self, edge: Edge) -> None:
+        self._edges[edge] = None
+        self._in.setdefault(edge.target, {})[edge] = None
+        self._out.setdefault(edge.source, {})[edge] = None
 
     def _require(self, node_id: str) -> Node:
         try:
@@ -296,7 +322,8 @@ class Graph:
         """An independent copy with no subscribers (used to snapshot a graph for training)."""
         other = Graph()
         other._nodes = {node_id: node.clone() for node_id, node in self._nodes.items()}
-        other._edges = list(self._edges)
+        for edge in self._edges:
+            other._add_edge(edge)
         return other
 
 

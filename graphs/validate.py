@@ -74,67 +74,103 @@ def validate(graph: Graph) -> list[GraphError]:
     ports_in: dict[str, list[str]] = {}
     ports_out: dict[str, list[str]] = {}
     for node in nodes.values():
-        if node.type not in CATALOGUE:
-            errors.append(UnknownNodeTypeError(f"node '{node.id}' has unknown type {node.type!r}", node=node.id))
-            continue
-        try:
-            params = node.resolved_params()
-            ports_in[node.id] = node.spec.input_ports(params)
-            ports_out[node.id] = node.spec.output_ports(params)
-        except GraphError as error:
-            errors.append(error)
-    if not any(n.type == "Input" for n in nodes.values()):
-        errors.append(NoInputNodeError("the graph has no Input node: add one from the Data category"))
-    elif all(n.spec.is_data for n in nodes.values() if n.type in CATALOGUE):
-        errors.append(NoOutputError("the graph has no output: connect a layer after the Input"))
+        problems, ports = node_problems(node)
+        errors += problems
+        if ports is not None:
+            ports_in[node.id], ports_out[node.id] = ports
+    errors += presence_errors(nodes.values())
 
     edge_counts = Counter(graph.edges())
     fed: dict[tuple[str, str], list[str]] = {}
     for edge, count in edge_counts.items():
-        if count > 1:
-            errors.append(DuplicateEdgeError(f"'{edge.source}' is wired to '{edge.target}.{edge.target_port}' "
-                                             f"{count} times", node=edge.target, port=edge.target_port))
-        if edge.source in ports_out and edge.source_port not in ports_out[edge.source]:
-            errors.append(UnknownPortError(
-                f"{nodes[edge.source].type} '{edge.source}' has no output port '{edge.source_port}'",
-                node=edge.source, port=edge.source_port))
-        if edge.target in ports_in and edge.target_port not in ports_in[edge.target]:
-            errors.append(UnknownPortError(
-                f"{nodes[edge.target].type} '{edge.target}' has no input port '{edge.target_port}' "
-                f"(its inputs: {', '.join(ports_in[edge.target]) or 'none'})", node=edge.target,
-                port=edge.target_port))
+        errors += edge_problems(nodes, ports_in, ports_out, edge, count)
         fed.setdefault((edge.target, edge.target_port), []).append(edge.source)
-        errors += _data_flow(nodes, edge)
     for (target, port), sources in fed.items():
-        if len(set(sources)) > 1:
-            errors.append(PortAlreadyConnectedError(
-                f"{nodes[target].type} '{target}' input '{port}' is connected more than once "
-                f"(from {', '.join(repr(s) for s in sources)}); an input takes one wire", node=target, port=port))
-
+        errors += fed_twice(nodes[target], port, sources)
+    fed_ports: dict[str, set[str]] = {}
+    for target, port in fed:
+        fed_ports.setdefault(target, set()).add(port)
     for node_id, ports in ports_in.items():
-        node = nodes[node_id]
-        for port in ports:
-            if (node_id, port) in fed or port in node.spec.optional:
-                continue
-            if node.spec.is_loss:
-                what = {"input": "input (the model output)", "target": "target (a Target node)"}.get(
-                    port, f"'{port}' input")
-                errors.append(LossInputError(
-                    f"{node.type} '{node_id}' has no {what}: wire one to its '{port}' port", node=node_id,
-                    port=port))
-            else:
-                errors.append(MissingInputError(
-                    f"{node.type} '{node_id}' input '{port}' is not connected", node=node_id, port=port))
-
+        errors += missing_inputs(nodes[node_id], ports, fed_ports.get(node_id, set()))
     errors += _sharing_errors(nodes)
-    if _has_cycle(graph):  # cheap check first: networkx costs ~0.5 s to import next to Qt
-        import networkx as nx
-
-        for cycle in nx.simple_cycles(nx.DiGraph(to_networkx(graph))):
-            path = " -> ".join([*cycle, cycle[0]])
-            errors.append(CycleError(f"the graph has a cycle: {path}; remove one of its wires", node=cycle[0]))
-            break
+    errors += cycle_errors(graph)
     return errors
+
+
+def node_problems(node) -> tuple[list[GraphError], tuple[list[str], list[str]] | None]:
+    """A node's own problems (an unknown type, params that don't resolve) and its (input, output) ports."""
+    if node.type not in CATALOGUE:
+        return [UnknownNodeTypeError(f"node '{node.id}' has unknown type {node.type!r}", node=node.id)], None
+    try:
+        params = node.resolved_params()
+        return [], (node.spec.input_ports(params), node.spec.output_ports(params))
+    except GraphError as error:
+        return [error], None
+
+
+def presence_errors(nodes) -> list[GraphError]:
+    """No Input node, or nothing but data nodes."""
+    nodes = list(nodes)
+    if not any(n.type == "Input" for n in nodes):
+        return [NoInputNodeError("the graph has no Input node: add one from the Data category")]
+    if all(n.spec.is_data for n in nodes if n.type in CATALOGUE):
+        return [NoOutputError("the graph has no output: connect a layer after the Input")]
+    return []
+
+
+def edge_problems(nodes: dict, ports_in: dict, ports_out: dict, edge, count: int) -> list[GraphError]:
+    """A wire made more than once, from or into a port its node doesn't have, or against the data flow."""
+    errors: list[GraphError] = []
+    if count > 1:
+        errors.append(DuplicateEdgeError(f"'{edge.source}' is wired to '{edge.target}.{edge.target_port}' "
+                                         f"{count} times", node=edge.target, port=edge.target_port))
+    if edge.source in ports_out and edge.source_port not in ports_out[edge.source]:
+        errors.append(UnknownPortError(
+            f"{nodes[edge.source].type} '{edge.source}' has no output port '{edge.source_port}'",
+            node=edge.source, port=edge.source_port))
+    if edge.target in ports_in and edge.target_port not in ports_in[edge.target]:
+        errors.append(UnknownPortError(
+            f"{nodes[edge.target].type} '{edge.target}' has no input port '{edge.target_port}' "
+            f"(its inputs: {', '.join(ports_in[edge.target]) or 'none'})", node=edge.target,
+            port=edge.target_port))
+    return errors + _data_flow(nodes, edge)
+
+
+def fed_twice(target, port: str, sources: list[str]) -> list[GraphError]:
+    if len(set(sources)) < 2:
+        return []
+    return [PortAlreadyConnectedError(
+        f"{target.type} '{target.id}' input '{port}' is connected more than once "
+        f"(from {', '.join(repr(s) for s in sources)}); an input takes one wire", node=target.id, port=port)]
+
+
+def missing_inputs(node, ports: list[str], fed_ports: set[str]) -> list[GraphError]:
+    """The required input ports of `node` that no wire feeds."""
+    errors: list[GraphError] = []
+    for port in ports:
+        if port in fed_ports or port in node.spec.optional:
+            continue
+        if node.spec.is_loss:
+            what = {"input": "input (the model output)", "target": "target (a Target node)"}.get(
+                port, f"'{port}' input")
+            errors.append(LossInputError(
+                f"{node.type} '{node.id}' has no {what}: wire one to its '{port}' port", node=node.id, port=port))
+        else:
+            errors.append(MissingInputError(
+                f"{node.type} '{node.id}' input '{port}' is not connected", node=node.id, port=port))
+    return errors
+
+
+def cycle_errors(graph: Graph, acyclic: bool | None = None) -> list[GraphError]:
+    """The first cycle found, if any (`acyclic`, when the caller already knows, skips the check)."""
+    if acyclic if acyclic is not None else not _has_cycle(graph):
+        return []
+    import networkx as nx  # only for a cycle: networkx costs ~0.5 s to import next to Qt
+
+    for cycle in nx.simple_cycles(nx.DiGraph(to_networkx(graph))):
+        path = " -> ".join([*cycle, cycle[0]])
+        return [CycleError(f"the graph has a cycle: {path}; remove one of its wires", node=cycle[0])]
+    return []
 
 
 def _data_flow(nodes: dict, edge) -> list[GraphError]:
@@ -157,30 +193,31 @@ def _data_flow(nodes: dict, edge) -> list[GraphError]:
 def _sharing_errors(nodes: dict) -> list[GraphError]:
     """A node shares the weights of another node of its type and params; it always names the node that
     owns them (no chains), so the compiled model calls that one module and holds the weights once."""
-    errors = []
-    for node in nodes.values():
-        owner_id = node.shares
-        if owner_id is None or node.type not in CATALOGUE:
-            continue
-        owner = nodes.get(owner_id)
-        about = f"{node.type} '{node.id}' shares the weights of {quoted(owner_id)}"
-        if owner_id == node.id:
-            problem = "itself; pick another node or none"
-        elif owner is None:
-            problem = "there is no such node; pick another node or none"
-        elif owner.type != node.type:
-            problem = f"a {owner.type}; a node can only share the weights of a node of its own type"
-        elif node.spec.is_data or node.spec.is_loss:
-            problem = f"but {node.type} nodes have no weights to share"
-        elif owner.shares is not None:
-            problem = f"which itself shares those of {quoted(owner.shares)}; share '{owner.shares}' directly"
-        elif _without_sharing(owner.params) != _without_sharing(node.params):
-            problem = "whose params differ; both must have the same params, as one module computes both"
-        else:
-            continue
-        errors.append(ParamError(f"{about}: {problem}" if owner is None or owner_id == node.id
-                                 else f"{about}, {problem}", node=node.id, param=SHARES))
-    return errors
+    return [error for node in nodes.values() for error in sharing_error(node, nodes.get(node.shares))]
+
+
+def sharing_error(node, owner) -> list[GraphError]:
+    """The problem with `node` sharing the weights of `owner` (None when no node has the id it names)."""
+    owner_id = node.shares
+    if owner_id is None or node.type not in CATALOGUE:
+        return []
+    about = f"{node.type} '{node.id}' shares the weights of {quoted(owner_id)}"
+    if owner_id == node.id:
+        problem = "itself; pick another node or none"
+    elif owner is None:
+        problem = "there is no such node; pick another node or none"
+    elif owner.type != node.type:
+        problem = f"a {owner.type}; a node can only share the weights of a node of its own type"
+    elif node.spec.is_data or node.spec.is_loss:
+        problem = f"but {node.type} nodes have no weights to share"
+    elif owner.shares is not None:
+        problem = f"which itself shares those of {quoted(owner.shares)}; share '{owner.shares}' directly"
+    elif _without_sharing(owner.params) != _without_sharing(node.params):
+        problem = "whose params differ; both must have the same params, as one module computes both"
+    else:
+        return []
+    return [ParamError(f"{about}: {problem}" if owner is None or owner_id == node.id else f"{about}, {problem}",
+                       node=node.id, param=SHARES)]
 
 
 def _without_sharing(params: dict) -> dict:

@@ -40,6 +40,7 @@ class RemoveNodes(QUndoCommand):
         super().__init__(f"Remove '{ids[0]}'" if len(ids) == 1 else f"Remove {len(ids)} nodes")
         self.graph = graph
         self.nodes = [graph.node(node_id) for node_id in ids]
+        self.places = {node_id: graph.index_of(node_id) for node_id in ids}  # the node order decides forward()'s
         self.edges = [e for e in graph.edges() if e.source in ids or e.target in ids]
 
     def redo(self) -> None:
@@ -47,8 +48,8 @@ class RemoveNodes(QUndoCommand):
             self.graph.remove_node(node.id)
 
     def undo(self) -> None:
-        for node in self.nodes:
-            self.graph.add_node(node.type, node.params, node.id, node.position)
+        for node in sorted(self.nodes, key=lambda n: self.places[n.id]):  # lowest first: each lands in place
+            self.graph.add_node(node.type, node.params, node.id, node.position, index=self.places[node.id])
         for edge in self.edges:
             self.graph.connect(*_ends(edge), check=False)
 
@@ -80,7 +81,7 @@ class AutoLayout(MoveNodes):
 
 class RenameNode(QUndoCommand):
     """Give a node another id. The document has no rename, so the node is removed and added again
-    under the new id with the same type, params, position and wires; everything that observes the
+    under the new id with the same type, params, position, place in the node order and wires; everything that observes the
     document follows it as it follows any removal and addition."""
 
     def __init__(self, graph: Graph, old_id: str, new_id: str):
@@ -88,10 +89,10 @@ class RenameNode(QUndoCommand):
         self.graph, self.old_id, self.new_id = graph, old_id, new_id
 
     def _rename(self, source: str, target: str) -> None:
-        node = self.graph.node(source)
+        node, place = self.graph.node(source), self.graph.index_of(source)
         edges = [e for e in self.graph.edges() if source in (e.source, e.target)]
         self.graph.remove_node(source)
-        self.graph.add_node(node.type, node.params, target, node.position)
+        self.graph.add_node(node.type, node.params, target, node.position, index=place)
         for edge in edges:
             self.graph.connect(*_ends(renamed(edge, {source: target})), check=False)
         for other in self.graph.nodes():  # nodes that use its weights follow it to its new id

@@ -176,9 +176,7 @@ class DocumentController(QObject):
 
     def can_reconnect(self, old: Edge, new: Edge) -> tuple[bool, str]:
         """Would `new` be accepted once `old` is gone?"""
-        scratch = self.graph.copy()
-        scratch.disconnect(old)
-        return scratch.can_connect(new.source, new.source_port, new.target, new.target_port)
+        return self.graph.can_connect(new.source, new.source_port, new.target, new.target_port, replacing=old)
 
     def reconnect(self, old: Edge, new: Edge) -> bool:
         """Replace wire `old` by `new` in one step (dragging a wire's end to another port)."""

@@ -156,17 +156,19 @@ def test_undo_redo_round_trip_over_many_mixed_edits(seed, cnn_builder):
     project = Project()
     cnn_builder(project.graph)
     controller = DocumentController(project)
-    original = controller.graph.snapshot()
+    original, original_order = controller.graph.snapshot(), controller.graph.node_ids()
     while controller.undo_stack.count() < 25:
         _random_edit(controller, rng)
-    final = controller.graph.snapshot()
+    final, final_order = controller.graph.snapshot(), controller.graph.node_ids()
     assert controller.undo_stack.count() >= 20
     while controller.undo_stack.canUndo():
         controller.undo_stack.undo()
     assert controller.graph.snapshot() == original
+    assert controller.graph.node_ids() == original_order  # the order decides forward()'s inputs and the file
     while controller.undo_stack.canRedo():
         controller.undo_stack.redo()
     assert controller.graph.snapshot() == final
+    assert controller.graph.node_ids() == final_order
     # the live inference agrees with a fresh one after all that
     from engine.shapes import infer
 
