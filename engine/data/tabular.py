@@ -124,7 +124,8 @@ def load_csv(options: Options, progress: Progress | None = None, val_split: floa
         return layout.names.index(by_role) if by_role else _find_target(layout, options.spec.get("target", -1))
 
     layout = None
-    if not any(role in ("ignore", *CATEGORY_ROLES) for role in (options.spec.get("columns") or {}).values()):
+    named = options.spec.get("columns")
+    if not isinstance(named, dict) or not any(role in ("ignore", *CATEGORY_ROLES) for role in named.values()):
         try:
             layout, columns = read_table(path, delimiter, header, choose_target, task, progress)
         except FeatureCellError:
