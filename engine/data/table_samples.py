@@ -4,7 +4,8 @@
 own export would look: a customer id, numbers (age, tenure, monthly charges, support calls), text
 categories (plan basic/pro/enterprise, contract, region, a city of 40), empty and "NA" cells
 scattered in a few columns, and whether the customer left ("churn": yes/no), drawn from a logistic
-model of the other columns so a small network can learn it (about 80% of it is predictable).
+model of the other columns so a small network can learn it (a logistic regression on the columns is right about 85% of
+the time).
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ def write_customers(folder: Path, rows: int = ROWS, seed: int = 14) -> None:
     charges = (np.select([plans == "basic", plans == "pro"], [20.0, 45.0], 90.0) + rng.normal(0, 8, rows)).round(2)
     calls = rng.poisson(np.where(plans == "basic", 2.0, 1.0))
     city_effect = rng.normal(0, 0.4, 40)[np.array([int(c[-2:]) for c in cities])]
-    logit = (1.2 - 0.06 * tenure + 0.45 * calls + 0.02 * (charges - 45)
+    logit = (0.5 - 0.06 * tenure + 0.45 * calls + 0.02 * (charges - 45)
              + np.select([contracts == "monthly", contracts == "yearly"], [0.9, -0.6], -1.8)
              + np.select([plans == "basic", plans == "pro"], [0.5, 0.0], -0.7) - 0.015 * (age - 42) + city_effect)
-    churn = rng.random(rows) < 1 / (1 + np.exp(-logit))
+    churn = rng.random(rows) < 1 / (1 + np.exp(-2.0 * logit))
     table = {
         "customer_id": [f"C{100000 + i}" for i in range(rows)],
         "age": [f"{v:g}" for v in age], "tenure_months": [f"{v:g}" for v in tenure],
