@@ -151,6 +151,7 @@ class DataPreview:
     images: list[np.ndarray] = field(default_factory=list)  # [H, W] or [H, W, C] floats in [0, 1] ("images")
     class_counts: dict[str, int] | None = None  # over train and validation
     notes: list[str] = field(default_factory=list)  # what loading decided on its own (Dataset.notes)
+    preprocessing: dict | None = None  # Dataset.preprocessing (a table's: each column's role and encoding)
 
 
 def _in_memory(split: str, tensor: str) -> property:
@@ -233,7 +234,8 @@ class Dataset:
         samples = [self.train.sample(i) for i in range(n)]
         labels = [self.label_name(y) for _, y in samples]
         preview = DataPreview("images" if self.modality == "images" else "table", self.describe(), labels,
-                              class_counts=self.class_counts(), notes=list(self.notes))
+                              class_counts=self.class_counts(), notes=list(self.notes),
+                              preprocessing=self.preprocessing)
         if preview.kind == "images":
             preview.images = [self._image(x) for x, _ in samples]
         else:

@@ -143,7 +143,8 @@ def load_csv(options: Options, progress: Progress | None = None, val_split: floa
         found["notes"] = notes
     y, task, class_names, notes = _target(layout, columns, task)
     notes = found.get("notes", []) + notes + _unknown_notes(layout.file, unknown)
-    preprocessing = transform.to_preprocessing(delimiter=delimiter, target=layout.names[layout.target])
+    preprocessing = transform.to_preprocessing(delimiter=delimiter, target=layout.names[layout.target],
+                                               roles=_file_roles(layout, transform))
     return ArrayData(x, y, task, class_names, transform.feature_names(), standardize=False,
                      normalization=transform.normalization(), notes=notes, preprocessing=preprocessing, owned=True)
 
@@ -159,6 +160,18 @@ def _read_mixed(path: Path, delimiter: str, header: bool, choose_target, found: 
         raise UserError(f"cannot read {shown(path)}: {error.strerror or error}") from None
     except MemoryError:
         raise UserError(f"{shown(path)} does not fit in this machine's memory as a table") from None
+
+
+def _file_roles(layout: Layout, transform: TableTransform) -> dict[str, str]:
+    """Every column of the file, in order, with the role it had: "target", "ignore" (named so, or left out
+    for holding no value), "feature" (a number), or the encoding of a category ("one_hot", "codes")."""
+    used = {column.name: column.encoding for column in transform.columns}
+    roles = {}
+    for index, name in enumerate(layout.names):
+        encoding = used.get(name)
+        roles[name] = ("target" if index == layout.target else "ignore" if encoding is None
+                       else "feature" if encoding == "number" else encoding)
+    return roles
 
 
 def _where(layout: Layout, name: str, lines: np.ndarray):

@@ -32,12 +32,13 @@ from PySide6.QtWidgets import (
 
 from graphs.errors import printable
 from gui.workbench import data_sources as sources
+from gui.workbench.column_roles import ColumnRoles
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
 from gui.workbench.views import ClassCounts, ImageGrid, compact_combo, fill_table, read_only_table
 
-MANAGED = ("path", "target", "grayscale", "size", "autoencoder", *sources.NUMBER_OPTIONS)
+MANAGED = ("path", "target", "columns", "grayscale", "size", "autoencoder", *sources.NUMBER_OPTIONS)
 
 
 def _muted(text: str = "", name: str = "") -> QLabel:
@@ -60,6 +61,7 @@ class DataPanel(EnginePanel):
         self.shown_key: sources.PreviewKey | None = None
         self._pending: sources.PreviewKey | None = None
         self._token = 0
+        self._edited_roles: dict | None = None  # the column roles just chosen, until they are committed
         self._build()
         settings.changed.connect(self._settings_changed)
 
@@ -79,6 +81,7 @@ class DataPanel(EnginePanel):
         row.addWidget(self.path, 1)
         row.addWidget(self.browse)
         self.target = compact_combo()
+        self.columns = ColumnRoles()
         self.grayscale = QCheckBox("Grayscale")
         self.size = QLineEdit()
         self.size.setPlaceholderText("height, width (default: the first image's)")
@@ -99,6 +102,7 @@ class DataPanel(EnginePanel):
             self.form.addRow(sources.NUMBER_OPTIONS[name][0], field)
         self.form.addRow("File", path_row)
         self.form.addRow("Target column", self.target)
+        self.form.addRow("Columns", self.columns)
         self.form.addRow("Image size", self.size)
         self.form.addRow("", self.grayscale)
         self.form.addRow("", self.autoencoder)
@@ -110,6 +114,8 @@ class DataPanel(EnginePanel):
         self.error = _muted(name="dataError")
         self.error.setStyleSheet("color: #ff6b6b;")
         self.error.hide()
+        self.notes = _muted(name="dataNotes")
+        self.notes.hide()
         self.table = read_only_table()
         self.table.setMinimumHeight(160)
         self.images = ImageGrid(thumb=40)
@@ -125,6 +131,7 @@ class DataPanel(EnginePanel):
         layout.addLayout(self.form)
         layout.addWidget(self.error)
         layout.addWidget(self.description)
+        layout.addWidget(self.notes)
         layout.addWidget(QLabel("<b>Samples</b>"))
         layout.addWidget(self.samples)
         self.counts_title = QLabel("<b>Classes</b> (train + validation)")
@@ -139,6 +146,7 @@ class DataPanel(EnginePanel):
         for field in (*self.numbers.values(), self.path, self.size):
             field.editingFinished.connect(self._field_edited)
         self.target.activated.connect(lambda _i: self._commit("Set target column"))
+        self.columns.rolesEdited.connect(self._roles_edited)
         self.grayscale.toggled.connect(lambda _on: self._commit("Set grayscale"))
         self.autoencoder.toggled.connect(lambda _on: self._commit("Set autoencoder"))
         self.val_split.valueChanged.connect(lambda _v: self._commit("Set validation split", "val_split"))
@@ -146,7 +154,7 @@ class DataPanel(EnginePanel):
         self.browse.clicked.connect(self.choose_file)
 
     def _set_inputs_enabled(self, enabled: bool) -> None:
-        for widget in (self.source, self.browse, self.path, self.target, self.grayscale, self.size,
+        for widget in (self.source, self.browse, self.path, self.target, self.columns, self.grayscale, self.size,
                        self.autoencoder, self.val_split, self.seed, *self.numbers.values()):
             widget.setEnabled(enabled)
 
@@ -192,11 +200,19 @@ class DataPanel(EnginePanel):
 
     def _fill_targets(self, spec: dict) -> None:
         self.target.clear()
-        if spec.get("name") != "csv" or not spec.get("path"):
+        if spec.get("name") != "csv":
+            return
+        if not spec.get("path"):  # a generated sample: the columns come with the loaded data
+            target = spec.get("target")
+            self.columns.set_columns([], spec.get("columns"), target if isinstance(target, str) else None)
             return
         path = Path(spec["path"]).expanduser()
         columns = sources.csv_columns(path if path.is_absolute() else self.settings.base_dir / path,
                                       spec.get("delimiter", ","))
+        self._fill_target_choices(spec, columns)
+        self.columns.set_columns(columns, spec.get("columns"), self.target.currentData())
+
+    def _fill_target_choices(self, spec: dict, columns: list[str]) -> None:
         for name in columns:  # shown escaped, kept as the file spells it
             self.target.addItem(printable(name), name)
         target = spec.get("target", -1)
@@ -211,6 +227,7 @@ class DataPanel(EnginePanel):
         self.form.setRowVisible(self._path_row, name in sources.FILE_SOURCES)
         self.path.setPlaceholderText("choose a folder…" if name == "image_folder" else "choose a file…")
         self.form.setRowVisible(self.target, name == "csv")
+        self.form.setRowVisible(self.columns, name == "csv")
         self.form.setRowVisible(self.size, name == "image_folder")
         self.form.setRowVisible(self.grayscale, name == "image_folder")
 
@@ -238,6 +255,8 @@ class DataPanel(EnginePanel):
             spec["path"] = self.path.text().strip()
         if name == "csv" and self.target.count() and spec.get("path") == old.get("path"):
             spec["target"] = self.target.currentData()
+        if name == "csv":
+            self._set_roles(spec, old)
         if name == "image_folder":
             if self.grayscale.isChecked():
                 spec["grayscale"] = True
@@ -247,6 +266,25 @@ class DataPanel(EnginePanel):
         if self.autoencoder.isChecked():
             spec["autoencoder"] = True
         return spec
+
+    def _set_roles(self, spec: dict, old: dict) -> None:
+        """The "columns" option (and the target, when a role chose it) from the roles just chosen, else
+        the roles the spec had while it reads the same file."""
+        same_file = old.get("name") == "csv" and spec.get("path") == old.get("path")
+        roles = self._edited_roles if self._edited_roles is not None else (old.get("columns") if same_file else None)
+        self._edited_roles = None
+        if not isinstance(roles, dict):
+            return
+        target = next((name for name, role in roles.items() if role == "target"), None)
+        if target is not None:
+            spec["target"] = target
+        roles = {name: role for name, role in roles.items() if role != "target" and name != spec.get("target")}
+        if roles:
+            spec["columns"] = roles
+
+    def _roles_edited(self, roles: dict) -> None:
+        self._edited_roles = roles
+        self._commit("Set column roles")
 
     def _commit(self, text: str, field: str | None = None) -> None:
         try:
@@ -326,6 +364,9 @@ class DataPanel(EnginePanel):
     def _show_preview(self, preview) -> None:
         self.preview = preview
         self._show_error("")
+        self.columns.set_use(preview.preprocessing if preview is not None else None)
+        self.notes.setText("\n".join(f"• {printable(note)}" for note in (preview.notes if preview else [])))
+        self.notes.setVisible(bool(self.notes.text()))
         if preview is None:
             self.description.setText("")
             fill_table(self.table, [], [])
