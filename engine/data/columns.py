@@ -31,7 +31,6 @@ from graphs.errors import quoted
 ROLES = ("feature", "categorical", "one_hot", "codes", "ignore", "target")
 CATEGORY_ROLES = ("categorical", "one_hot", "codes")
 MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "?"})
-MISSING_WORDS = "empty, NA, N/A, NaN, nan, null, NULL or ?"
 MAX_ONE_HOT = 16  # a category with more levels (in the training split) becomes integer codes
 ID_SHARE = 0.9  # an unlabelled text column with a different value in this share of its cells is a name or id
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -294,8 +293,8 @@ def _notes(fitted: ColumnTransform, column: RawColumn, train: np.ndarray, file: 
     missing = int(np.count_nonzero(column.missing[train]))
     fill = f"the training mean {fitted.fill:.4g}" if fitted.encoding == "number" else \
         f"the most frequent level {quoted(fitted.fill)}"
-    return [f"{label}: {missing:,} of {len(train):,} training cells are missing ({MISSING_WORDS}); they are "
-            f"filled with {fill}, and a feature {quoted(column.name + ' missing')} marks them"]
+    return [f"{label}: {missing:,} of {len(train):,} training cells are missing; they are filled with {fill}, "
+            f"and a feature {quoted(column.name + ' missing')} marks them"]
 
 
 def _categories_note(columns: list[ColumnTransform], file: str) -> list[str]:

@@ -246,7 +246,9 @@ class Dataset:
     def _row(self, x: torch.Tensor) -> list[float]:
         values = x.reshape(-1).double().numpy()
         if self.normalization is not None:
-            values = values * np.asarray(self.normalization["std"]) + np.asarray(self.normalization["mean"])
+            std, mean = np.asarray(self.normalization["std"]), np.asarray(self.normalization["mean"])
+            values = values * std + mean
+            values[np.abs(values) < 1e-6 * (np.abs(mean) + std)] = 0.0  # a 0 in the file, within float32 rounding
         return [float(f"{v:.7g}") for v in values]  # float32 precision, without binary noise
 
     def _image(self, x: torch.Tensor) -> np.ndarray:

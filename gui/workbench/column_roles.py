@@ -39,7 +39,7 @@ class ColumnRoles(QWidget):
         self.table.setHorizontalHeaderLabels(["Column", "Role", "Used as"])
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(26)
-        self.table.setMinimumHeight(120)
+        self.table.setMinimumHeight(190)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)

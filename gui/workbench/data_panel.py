@@ -226,6 +226,9 @@ class DataPanel(EnginePanel):
             self.form.setRowVisible(field, option in accepted)
         self.form.setRowVisible(self._path_row, name in sources.FILE_SOURCES)
         self.path.setPlaceholderText("choose a folder…" if name == "image_folder" else "choose a file…")
+        sample = (self.settings.document.project.training.get("dataset") or {}).get("sample")
+        if sample is not None:  # a generated sample set stands in for the file
+            self.path.setPlaceholderText(f"generated sample: {printable(str(sample))}")
         self.form.setRowVisible(self.target, name == "csv")
         self.form.setRowVisible(self.columns, name == "csv")
         self.form.setRowVisible(self.size, name == "image_folder")
@@ -365,6 +368,9 @@ class DataPanel(EnginePanel):
         self.preview = preview
         self._show_error("")
         self.columns.set_use(preview.preprocessing if preview is not None else None)
+        roles = ((preview.preprocessing or {}).get("roles") or {}) if preview is not None else {}
+        if roles and not self.target.count():  # a generated sample: its columns are known once loaded
+            self._fill_target_choices({"target": preview.preprocessing.get("target")}, list(roles))
         self.notes.setText("\n".join(f"• {printable(note)}" for note in (preview.notes if preview else [])))
         self.notes.setVisible(bool(self.notes.text()))
         if preview is None:
