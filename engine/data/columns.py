@@ -127,6 +127,41 @@ class CellsOf:
         self.numbers.append(value)
         self.codes.append(-1)
 
+    def add_many(self, first_row: int, cells: list[str]) -> None:
+        """Add the cells of rows `first_row`, `first_row + 1`, ...: a block at C speed where it holds only
+        levels (a category) or only usable numbers and missing cells, else cell by cell."""
+        stripped = [cell.strip() for cell in cells]
+        if self.text:
+            self._add_levels(first_row, stripped)
+            return
+        try:
+            values = np.array(["nan" if cell in MISSING else cell for cell in stripped], dtype=np.float64)
+        except ValueError:  # text among the numbers: levels only, unless one of the new ones is a number
+            new = {cell for cell in stripped if cell not in self.levels and cell not in MISSING}
+            if self.first_number is None and not any(number_of(cell) is not None for cell in new):
+                self._add_levels(first_row, stripped)
+                return
+            values = None
+        present = None if values is None else np.array([cell not in MISSING for cell in stripped], dtype=bool)
+        if values is None or not np.all(np.abs(values[present]) <= FLOAT32_MAX):
+            for i, cell in enumerate(cells):
+                self.add(first_row + i, cell)
+            return
+        if self.first_number is None and present.any():
+            found = int(np.argmax(present))
+            self.first_number = (first_row + found, stripped[found])
+        self.flush()
+        self.blocks.append((values, np.full(len(values), -1, dtype=np.int32)))
+
+    def _add_levels(self, first_row: int, stripped: list[str]) -> None:
+        levels = self.levels
+        codes = [-1 if cell in MISSING else levels.setdefault(cell, len(levels)) for cell in stripped]
+        if self.first_text is None:
+            found = next((i for i, code in enumerate(codes) if code >= 0), None)
+            self.first_text = None if found is None else (first_row + found, stripped[found])
+        self.numbers += [math.nan] * len(codes)
+        self.codes += codes
+
     def flush(self) -> None:
         """Keep the cells collected so far as arrays (a Python list takes several times their memory)."""
         self.blocks.append((np.array(self.numbers, dtype=np.float64), np.array(self.codes, dtype=np.int32)))

@@ -62,17 +62,18 @@ def read_mixed(path: Path, layout: Layout, roles: dict[str, str], task: str | No
         if layout.header:
             next(records)
         try:
+            block: list[list[str]] = []
             for line, row in records:
                 if len(row) != width:
                     raise UserError(f"{layout.file} line {line} has {len(row)} fields but {expected} {width}")
                 values.append(target_cells.value(line, row[layout.target], target))
                 lines.append(line)
-                for j in used:
-                    cells[j].add(len(lines) - 1, row[j])
-                if len(lines) % BLOCK_ROWS == 0:
-                    for column in cells.values():
-                        column.flush()
+                block.append(row)
+                if len(block) == BLOCK_ROWS:
+                    _add_block(cells, block, len(lines) - len(block))
+                    block = []
                     throttled(handle.tell())
+            _add_block(cells, block, len(lines) - len(block))
         finally:
             text.close()
         throttled(throttled.total, final=True)
@@ -89,6 +90,12 @@ def read_mixed(path: Path, layout: Layout, roles: dict[str, str], task: str | No
     settled = {column.name: _settle(column, roles.get(column.name), layout, names.index(column.name), line_of)
                for column in raw}
     return Table(raw, settled, target, line_of)
+
+
+def _add_block(cells: dict[int, CellsOf], block: list[list[str]], first_row: int) -> None:
+    """Each used column's cells of a block of rows."""
+    for j, column in cells.items():
+        column.add_many(first_row, [row[j] for row in block])
 
 
 def _settle(column: RawColumn, role: str | None, layout: Layout, index: int, lines: np.ndarray) -> str:
