@@ -14,6 +14,7 @@ from engine.data.arrays import split_indices
 from engine.data.columns import MAX_ONE_HOT
 from engine.data.tabular import prepare_rows
 from engine.errors import UserError
+from graphs.project import load_project
 
 PLANS = ["basic", "pro", "enterprise"]
 
@@ -207,3 +208,26 @@ def test_the_customers_sample_is_generated_once_and_trains_as_a_file_would(tmp_p
         load({"name": "csv", "sample": "shoppers"}, tmp_path)
     with pytest.raises(UserError, match='"path" and "sample" both name the data'):
         load({**spec, "path": "x.csv"}, tmp_path)
+
+
+def test_a_run_stores_the_transform_and_new_rows_get_the_validation_outputs(write_project, tmp_path):
+    """Train on a mixed table; the weights' metadata alone turns the file's rows into the inputs the model saw."""
+    import json
+
+    from engine.compiler import compile_graph
+    from engine.training import Trainer
+    from engine.training.checkpoint import read_metadata
+    from engine.weights import load_weights
+
+    write(tmp_path, customers(60))
+    project = write_project({"name": "csv", "path": "data.csv", "columns": {"id": "ignore"}})
+    result = Trainer(project, out_dir=tmp_path / "run", epochs=1).run()
+    weights = result.out_dir / "weights.safetensors"
+    preprocessing = json.loads(read_metadata(weights)["preprocessing"])
+    data = load({"name": "csv", "path": "data.csv", "columns": {"id": "ignore"}}, tmp_path)
+    assert preprocessing == json.loads(json.dumps(data.preprocessing))
+    model = load_weights(compile_graph(load_project(tmp_path / "run" / "project.json").graph).model, weights).eval()
+    _, val = split_indices(60, 0.25, 0)
+    rows = [dict_rows(tmp_path / "data.csv")[i] for i in val]
+    with torch.no_grad():
+        torch.testing.assert_close(model(prepare_rows(preprocessing, rows)), model(data.x_val), rtol=0, atol=0)
