@@ -62,8 +62,9 @@ def parse_roles(value, names: list[str], file: str) -> dict[str, str]:
 
 @dataclass
 class RawColumn:
-    """One column's cells: `numbers` float64 (NaN where the cell is not a number), `codes` int32 into
-    `levels` (-1 where the cell is not text); a missing cell is neither."""
+    """One column's cells: `numbers` float64 holding float32 values, as the plain numeric reader reads them
+    (NaN where the cell is not a number), `codes` int32 into `levels` (-1 where the cell is not text); a
+    missing cell is neither."""
 
     name: str
     numbers: np.ndarray
@@ -170,8 +171,9 @@ class CellsOf:
     def finish(self) -> RawColumn:
         self.flush()
         numbers, codes = zip(*self.blocks)
-        return RawColumn(self.name, np.concatenate(numbers), np.concatenate(codes), list(self.levels),
-                         self.first_number, self.first_text)
+        as_float32 = np.concatenate(numbers).astype(np.float32).astype(np.float64)  # as the numeric reader holds them
+        return RawColumn(self.name, as_float32, np.concatenate(codes), list(self.levels), self.first_number,
+                         self.first_text)
 
 
 # ---- the fitted transform -----------------------------------------------------------------------

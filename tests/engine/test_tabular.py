@@ -171,7 +171,7 @@ def test_prepare_rows_of_a_plain_numeric_table_matches_training(tmp_path):
     data = load(spec, tmp_path, val_split=0.2, seed=3)
     train, _ = split_indices(50, 0.2, 3)
     x = prepare_rows(data.preprocessing, dict_rows(tmp_path / "data.csv"))
-    torch.testing.assert_close(x[torch.from_numpy(train).long()], data.x_train, rtol=0, atol=1e-6)
+    assert torch.equal(x[torch.from_numpy(train).long()], data.x_train)
 
 
 @pytest.mark.parametrize("rows, message", [
@@ -231,3 +231,18 @@ def test_a_run_stores_the_transform_and_new_rows_get_the_validation_outputs(writ
     rows = [dict_rows(tmp_path / "data.csv")[i] for i in val]
     with torch.no_grad():
         torch.testing.assert_close(model(prepare_rows(preprocessing, rows)), model(data.x_val), rtol=0, atol=0)
+
+
+def test_a_numeric_table_gives_the_same_inputs_through_either_reader(tmp_path):
+    """The plain numeric reader and the mixed-table reader (here because a column is ignored) agree."""
+    rng = np.random.default_rng(1)
+    values = rng.normal(0, 1000, size=(50, 3)).round(3)
+    body = "".join(f"{a},{b},{c},note{i},{i % 2}\n" for i, (a, b, c) in enumerate(values))
+    (tmp_path / "plain.csv").write_text("a,b,c,y\n" + "".join(
+        ",".join(line.split(",")[:3] + line.split(",")[4:]) for line in body.splitlines(keepends=True)))
+    plain = load({"name": "csv", "path": "plain.csv"}, tmp_path)
+    mixed = load({**write(tmp_path, "a,b,c,note,y\n" + body), "columns": {"note": "ignore"}}, tmp_path)
+    assert plain.feature_names == mixed.feature_names == ["a", "b", "c"]
+    torch.testing.assert_close(mixed.x_train, plain.x_train, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(mixed.normalization["mean"], plain.normalization["mean"], rtol=1e-12)
+    np.testing.assert_allclose(mixed.normalization["std"], plain.normalization["std"], rtol=1e-12)
