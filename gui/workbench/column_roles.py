@@ -1,25 +1,29 @@
 """The Data panel's table of a CSV file's columns: each column's role, editable, and what the data made of it.
 
-A row a column: its name (escaped), a combo box of roles ("auto" lets the data decide: numbers are
-features, text with a few levels a category; or feature, categorical, one-hot, codes, ignore, target)
-and what loading made of it ("number, 8% missing: filled, marked", "one-hot, 3 levels", "codes, 40
-levels", "left out"), read from the loaded dataset's preprocessing. The widget edits nothing itself:
+A row a column: its name (escaped) with what loading made of it below, in grey ("number, missing
+filled + marked", "one-hot, 3 levels", "codes, 40 levels", "left out", read from the loaded dataset's
+preprocessing; two lines, so a narrow dock still shows it), and a combo box of roles ("auto" lets the
+data decide: numbers are features, text with a few levels a category; or feature, categorical,
+one-hot, codes, ignore, target). The widget edits nothing itself:
 choosing a role emits `rolesEdited` with the roles the person set (the "columns" option of the
 dataset spec), and the Data panel records that as one undoable edit.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+import html
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHeaderView, QLabel, QTableWidget, QVBoxLayout, QWidget
 
 from graphs.errors import printable
-from gui.workbench.views import read_only_table
+from gui.workbench.views import compact_combo, read_only_table
 
 ROLE_CHOICES = [  # (shown, stored); None: not stored, the data decides
-    ("auto", None), ("feature (number)", "feature"), ("categorical", "categorical"), ("one-hot", "one_hot"),
+    ("auto", None), ("feature", "feature"), ("categorical", "categorical"), ("one-hot", "one_hot"),
     ("codes", "codes"), ("ignore", "ignore"), ("target", "target"),
 ]
+ROLE_WIDTH = 120  # px: the role combo boxes, so a narrow dock leaves the names their room
 USED_AS = {"feature": "number", "one_hot": "one-hot", "codes": "codes", "ignore": "left out", "target": "target"}
 
 
@@ -35,13 +39,22 @@ class ColumnRoles(QWidget):
         self.target: str | None = None
         self.preprocessing: dict | None = None  # the last loaded table's
         self.table: QTableWidget = read_only_table()
-        self.table.setColumnCount(3)
-        self.table.setHorizontalHeaderLabels(["Column", "Role", "Used as"])
+        self.used: dict[str, str] = {}  # column -> what loading made of it
+        self.table.setColumnCount(2)
+        self.table.setHorizontalHeaderLabels(["Column: used as", "Role"])
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(26)
-        self.table.setMinimumHeight(190)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
+        header.setStretchLastSection(False)
+        self.table.setColumnWidth(1, ROLE_WIDTH)
+        self.table.verticalHeader().setDefaultSectionSize(38)
+        self.table.setMinimumHeight(230)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        caption = QLabel("<b>Columns</b>: what each became, and its role")
+        caption.setWordWrap(True)
+        layout.addWidget(caption)
         layout.addWidget(self.table)
 
     def set_columns(self, names: list[str], roles: dict, target: str | None) -> None:
@@ -53,24 +66,26 @@ class ColumnRoles(QWidget):
         self.target = target
         self.table.setRowCount(len(self.names))
         for row, name in enumerate(self.names):
-            item = QTableWidgetItem(printable(name))
-            item.setToolTip(printable(name))
-            self.table.setItem(row, 0, item)
             self.table.setCellWidget(row, 1, self._combo(name))
         self._show_use()
 
-    def _combo(self, name: str) -> QComboBox:
-        combo = QComboBox()
+    def _combo(self, name: str) -> QWidget:
+        combo = compact_combo()
+        combo.setMinimumContentsLength(8)
         for shown, stored in ROLE_CHOICES:
             combo.addItem(shown, stored)
         role = "target" if name == self.target else self.roles.get(name)
         combo.setCurrentIndex(max(0, combo.findData(role)) if role is not None else 0)
         combo.setAccessibleName(f"role of column {printable(name)}")
         combo.activated.connect(lambda _i, name=name, combo=combo: self._chosen(name, combo.currentData()))
-        return combo
+        cell = QWidget()  # centred in the two-line row
+        layout = QVBoxLayout(cell)
+        layout.setContentsMargins(2, 4, 2, 4)
+        layout.addWidget(combo)
+        return cell
 
     def combo(self, name: str) -> QComboBox:
-        return self.table.cellWidget(self.names.index(name), 1)
+        return self.table.cellWidget(self.names.index(name), 1).findChild(QComboBox)
 
     def _chosen(self, name: str, role: str | None) -> None:
         roles = {column: value for column, value in self.roles.items() if column != name}
@@ -89,16 +104,17 @@ class ColumnRoles(QWidget):
     def _show_use(self) -> None:
         used = (self.preprocessing or {}).get("roles") or {}
         details = {column["name"]: column for column in (self.preprocessing or {}).get("columns", [])}
+        self.used = {name: _used_as(used.get(name), details.get(name)) for name in self.names}
         for row, name in enumerate(self.names):
-            text = _used_as(used.get(name), details.get(name))
-            item = QTableWidgetItem(text)
-            item.setForeground(Qt.GlobalColor.gray if text == "left out" else item.foreground())
-            self.table.setItem(row, 2, item)
+            shown = html.escape(printable(name))
+            label = QLabel(f"{shown}<br><span style='color: gray'>{html.escape(self.used[name]) or '&nbsp;'}</span>")
+            label.setToolTip(f"{printable(name)}: {self.used[name]}" if self.used[name] else printable(name))
+            label.setContentsMargins(4, 0, 4, 0)
+            self.table.setCellWidget(row, 0, label)
 
     def used_as(self, name: str) -> str:
-        """The "Used as" text of column `name` ("" while it is not known)."""
-        item = self.table.item(self.names.index(name), 2) if name in self.names else None
-        return item.text() if item is not None else ""
+        """What loading made of column `name` ("" while it is not known)."""
+        return self.used.get(name, "")
 
 
 def _used_as(role: str | None, column: dict | None) -> str:
@@ -108,5 +124,5 @@ def _used_as(role: str | None, column: dict | None) -> str:
     if column is not None and column.get("encoding") in ("one_hot", "codes"):
         text += f", {len(column['levels'])} levels"
     if column is not None and column.get("indicator"):
-        text += ", missing cells filled and marked"
+        text += ", missing filled + marked"
     return text

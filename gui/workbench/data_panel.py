@@ -102,7 +102,7 @@ class DataPanel(EnginePanel):
             self.form.addRow(sources.NUMBER_OPTIONS[name][0], field)
         self.form.addRow("File", path_row)
         self.form.addRow("Target column", self.target)
-        self.form.addRow("Columns", self.columns)
+        self.form.addRow(self.columns)  # the whole width: a dock may be narrow
         self.form.addRow("Image size", self.size)
         self.form.addRow("", self.grayscale)
         self.form.addRow("", self.autoencoder)

@@ -40,7 +40,7 @@ def test_roles_are_shown_and_each_change_is_one_undoable_edit(table_panel, qtbot
     qtbot.waitUntil(lambda: panel.columns.used_as("plan") == "one-hot, 3 levels", timeout=30_000)
     assert bench.settings.training["dataset"]["columns"] == {"id": "ignore"}
     assert panel.columns.used_as("id") == "left out"
-    assert panel.columns.used_as("age") == "number, missing cells filled and marked"
+    assert panel.columns.used_as("age") == "number, missing filled + marked"
     assert graph.node("x").params["shape"] == [5]  # age, age missing, 3 plans
     assert panel.notes.isVisible() and "'age': " in panel.notes.text() and "training mean" in panel.notes.text()
     depth = stack.index()
@@ -90,4 +90,4 @@ def test_the_generated_customers_example_lists_its_columns(open_example, qtbot, 
     assert panel.columns.names[0] == "customer_id" and panel.columns.used_as("customer_id") == "left out"
     assert panel.columns.combo("customer_id").currentText() == "ignore"
     assert panel.columns.used_as("churn") == "target"
-    assert panel.columns.used_as("region") == "one-hot, 4 levels, missing cells filled and marked"
+    assert panel.columns.used_as("region") == "one-hot, 4 levels, missing filled + marked"
