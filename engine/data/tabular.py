@@ -95,6 +95,16 @@ def _roles(options: Options, layout: Layout) -> dict[str, str]:
     return roles
 
 
+def _check_unique(layout: Layout) -> None:
+    """Columns are known by name (roles, the preprocessing, rows to predict): two with one name are refused."""
+    first: dict[str, int] = {}
+    for index, name in enumerate(layout.names):
+        if name in first and layout.header:
+            raise UserError(f"{layout.file} has two columns named {quoted(name)} (columns {first[name] + 1} and "
+                            f"{index + 1}); give each column its own name")
+        first.setdefault(name, index)
+
+
 def _data_path(options: Options) -> Path:
     if "sample" not in options.spec:
         return options.path()
@@ -119,6 +129,7 @@ def load_csv(options: Options, progress: Progress | None = None, val_split: floa
     def choose_target(layout: Layout) -> int:
         if len(layout.names) < 2:
             raise _one_column(layout)
+        _check_unique(layout)
         found["roles"] = roles = _roles(options, layout)
         by_role = next((name for name, role in roles.items() if role == "target"), None)
         return layout.names.index(by_role) if by_role else _find_target(layout, options.spec.get("target", -1))

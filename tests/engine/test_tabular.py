@@ -122,6 +122,7 @@ def test_a_column_with_no_value_is_left_out_with_a_note(tmp_path):
     ("a,y\n1,0\n2,1\n3,NA\n", "data.csv line 4, column 'y' is missing ('NA'); every row needs a target"),
     ("a,plan,y\n1,pro,0\n2,,?\n", "data.csv line 3, column 'y' is missing ('?')"),
     ("a,y\n1,0\nx,1\n3,0\n4,1\n", "data.csv line 3, column 'a': 'x' is not a number"),
+    ("a,b,a,y\n1,2,3,0\n4,5,6,1\n", "data.csv has two columns named 'a' (columns 1 and 3); give each column its own"),
     ("a,y\nS,0\nM,1\n10,0\nL,1\n", "column 'a' mixes text (line 2: 'S') and numbers (line 4: '10'); give it the role "
                                    "\"categorical\""),
 ])
