@@ -210,7 +210,9 @@ class DataPanel(EnginePanel):
         columns = sources.csv_columns(path if path.is_absolute() else self.settings.base_dir / path,
                                       spec.get("delimiter", ","))
         self._fill_target_choices(spec, columns)
-        self.columns.set_columns(columns, spec.get("columns"), self.target.currentData())
+        if spec.get("header") is False:  # the engine names the columns by index
+            columns = [str(i) for i in range(len(columns))]
+        self.columns.set_columns(columns, spec.get("columns"), columns[self.target.currentIndex()] if columns else None)
 
     def _fill_target_choices(self, spec: dict, columns: list[str]) -> None:
         for name in columns:  # shown escaped, kept as the file spells it
