@@ -1,14 +1,19 @@
-"""CSV files: numeric feature columns and one target column.
+"""CSV files: feature columns (numbers and categories, missing cells allowed) and one target column.
 
-The file is read column by column into float32 arrays, streamed (see `csv_reader`), so
-its text is never held whole. Every problem is reported with the file name, the line
-number as a text editor shows it, and the column (`data.csv line 17, column 'age': 'abc'
-is not a number`). A text target becomes class indices that keep their names; a numeric
-target is a class index when it holds at most `MAX_AUTO_CLASSES` whole numbers (unless
-`task` says otherwise), else a regression value of shape [1], with a note saying how to
-make it classes.
+A table of complete numbers is read column by column into float32 arrays, streamed (see
+`csv_reader`), so its text is never held whole; any other table (a text or missing cell in a
+feature column, or roles that ask for categories) is read by `table_reader`. Every problem is
+reported with the file name, the line number as a text editor shows it, and the column
+(`data.csv line 17, column 'age': 'abc' is not a number`). Feature columns become the model's
+input through a `columns.TableTransform` fitted on the training split only (standardised numbers,
+one-hot levels or integer codes, missing cells filled and marked); the transform is the dataset's
+`preprocessing`, and `prepare_rows` applies it to new rows. A text target becomes class indices
+that keep their names; a numeric target is a class index when it holds at most `MAX_AUTO_CLASSES`
+whole numbers (unless `task` says otherwise), else a regression value of shape [1], with a note
+saying how to make it classes.
 
-Options: `path`, `target` (a column name, or an index; default the last column), `header`
+Options: `path` (or `sample`: a generated table, see `table_samples`), `target` (a column name, or
+an index; default the last column), `columns` (column name -> role, see `columns.ROLES`), `header`
 (default true), `delimiter` (one character, default ","), `task` ("classification" or
 "regression"; default: inferred as above), `standardize` (default true).
 """
