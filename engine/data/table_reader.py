@@ -14,6 +14,7 @@ give it the role "ignore".
 from __future__ import annotations
 
 import os
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +47,12 @@ def read_mixed(path: Path, layout: Layout, roles: dict[str, str], task: str | No
     says (a column not named there is judged by its cells)."""
     names = layout.names
     used = [j for j in layout.features if roles.get(names[j]) != "ignore"]
-    lines: list[int] = []
+    lines = array("q")  # each row's line, compact (a Python list takes several times the memory)
     cells = {j: CellsOf(names[j], lambda row, j=j: layout.where(lines[row], j), roles.get(names[j]) in CATEGORY_ROLES)
              for j in used}
     target_cells = _TargetCells(layout, task)
     target = Columns(np.empty((0, 0), dtype=np.float32))
-    values: list[float | int] = []
+    values = array("d")  # the target's numbers, or its label codes
     width = len(names)
     expected = "the header has" if layout.header else f"line {layout.first_line} has"
     with open_file(path) as handle:
@@ -80,13 +81,13 @@ def read_mixed(path: Path, layout: Layout, roles: dict[str, str], task: str | No
     if not lines:
         raise UserError(f"{layout.file} has a header but no data rows")
     if target_cells.first_text:
-        target.codes = np.array(values, dtype=np.int64)
+        target.codes = np.frombuffer(values, dtype=np.float64).astype(np.int64)
     else:
-        target.numbers = np.array(values, dtype=np.float64)
+        target.numbers = np.frombuffer(values, dtype=np.float64).copy()
         target.whole = bool(np.all(target.numbers == np.round(target.numbers)))
     target.rows = len(values)
     raw = [column.finish() for column in cells.values()]
-    line_of = np.array(lines, dtype=np.int64)
+    line_of = np.frombuffer(lines, dtype=np.int64).copy()
     settled = {column.name: _settle(column, roles.get(column.name), layout, names.index(column.name), line_of)
                for column in raw}
     return Table(raw, settled, target, line_of)
