@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.data import csv_reader
 from engine.data.columns import CATEGORY_ROLES, ID_SHARE, CellsOf, RawColumn
 from engine.data.csv_reader import BLOCK_ROWS, Columns, Layout, _TargetCells, _Text
 from engine.data.options import open_file
@@ -73,6 +74,7 @@ def read_mixed(path: Path, layout: Layout, roles: dict[str, str], task: str | No
                 if len(block) == BLOCK_ROWS:
                     _add_block(cells, block, len(lines) - len(block))
                     block = []
+                    _check_fits(len(lines), len(used), handle.tell(), throttled.total)
                     throttled(handle.tell())
             _add_block(cells, block, len(lines) - len(block))
         finally:
@@ -91,6 +93,13 @@ def read_mixed(path: Path, layout: Layout, roles: dict[str, str], task: str | No
     settled = {column.name: _settle(column, roles.get(column.name), layout, names.index(column.name), line_of)
                for column in raw}
     return Table(raw, settled, target, line_of)
+
+
+def _check_fits(rows: int, columns: int, done_bytes: int, total_bytes: int) -> None:
+    """MemoryError when the rows read so far, extrapolated to the whole file, would not fit in memory (each
+    cell is kept as a float64 and an int32, then encoded as at least one float32): refused early."""
+    if done_bytes and rows * total_bytes / done_bytes * (16 + 16 * columns) > csv_reader.MEMORY_BYTES:
+        raise MemoryError
 
 
 def _add_block(cells: dict[int, CellsOf], block: list[list[str]], first_row: int) -> None:

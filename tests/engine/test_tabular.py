@@ -285,3 +285,17 @@ def test_prepare_rows_reproduces_training_on_any_mixed_table(case, tmp_path_fact
     train, val = split_indices(len(table), val_split, seed)
     assert torch.equal(x[torch.from_numpy(train).long()], data.x_train)
     assert torch.equal(x[torch.from_numpy(val).long()], data.x_val)
+
+
+def test_a_mixed_table_beyond_memory_is_refused_long_before_its_end(tmp_path, monkeypatch):
+    from engine.data import csv_reader, table_reader
+
+    monkeypatch.setattr(csv_reader, "MEMORY_BYTES", 20_000 * 48 // 2)  # room for half of the rows
+    monkeypatch.setattr(table_reader, "BLOCK_ROWS", 500)
+    spec = write(tmp_path, "a,plan,y\n" + "".join(f"{i},{PLANS[i % 3]},{i % 2}\n" for i in range(20_000)))
+    blocks = []
+    real = table_reader._add_block
+    monkeypatch.setattr(table_reader, "_add_block", lambda *args: (blocks.append(1), real(*args)))
+    with pytest.raises(UserError, match="data.csv does not fit in this machine's memory"):
+        load(spec, tmp_path)
+    assert len(blocks) < 5  # of 40
