@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from engine.data import load_dataset
 from engine.data.arrays import split_indices
-from engine.data.columns import MAX_ONE_HOT
+from engine.data.columns import MAX_ONE_HOT, ROLES
 from engine.data.tabular import prepare_rows
 from engine.errors import UserError
 from graphs.project import load_project
+from tests.reliability.datafiles import JUNK_CELLS
 from tests.reliability.tally import examples
 
 PLANS = ["basic", "pro", "enterprise"]
@@ -299,3 +300,23 @@ def test_a_mixed_table_beyond_memory_is_refused_long_before_its_end(tmp_path, mo
     with pytest.raises(UserError, match="data.csv does not fit in this machine's memory"):
         load(spec, tmp_path)
     assert len(blocks) < 5  # of 40
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(case=mixed_tables(), junk=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 4), JUNK_CELLS), max_size=3),
+       roles=st.dictionaries(st.sampled_from(["c0", "c1", "c9", "y"]), st.sampled_from([*ROLES, "bogus"]), max_size=2))
+def test_junk_cells_and_roles_load_or_are_refused_naming_the_file(case, junk, roles, tmp_path_factory):
+    kinds, table, _, val_split, seed = case
+    for row, column, cell in junk:
+        if row < len(table) and column < len(table[row]):
+            table[row][column] = cell
+    folder = tmp_path_factory.mktemp("junk")
+    with open(folder / "data.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([[f"c{j}" for j in range(len(kinds))] + ["y"], *table])
+    try:
+        data = load({"name": "csv", "path": "data.csv", "columns": roles}, folder, val_split, seed)
+    except UserError as error:
+        assert "data.csv" in str(error) or '"columns"' in str(error) or "val_split" in str(error), str(error)
+        return
+    assert data.x_train.dtype == torch.float32 and torch.isfinite(data.x_train).all()
+    assert data.preprocessing["features"] == data.feature_names and data.input_shape == (len(data.feature_names),)
