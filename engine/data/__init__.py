@@ -57,7 +57,7 @@ def load_dataset(spec: dict, base_dir: str | Path = ".", val_split: float = 0.2,
             return folder.streaming_dataset(name, val_split, seed, autoencoder)
         data = folder.read_all(progress)
     elif name == "csv":
-        data = tabular.load_csv(options, progress)
+        data = tabular.load_csv(options, progress, val_split, seed)
     elif name == "audio_folder":
         data = audio.load_audio_folder(options, progress)
     elif name == "npz":

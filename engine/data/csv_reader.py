@@ -8,7 +8,9 @@ blank-looking line, a label that mixes numbers and text, a value beyond float32)
 file to the exact path, which reads it again with Python's `csv` module, also block by block,
 and either names the bad cell by its line, as a text editor counts lines, and its column, or
 loads what Python reads as numbers (`1_000`, a number with spaces around it). Both paths give
-the same arrays for a file both can read.
+the same arrays for a file both can read. A feature cell that is not a complete number raises
+`FeatureCellError`: `tabular` then reads the table as a mixed one (`table_reader`), with
+categories and missing cells.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from engine.data.columns import MISSING
 from engine.data.options import open_file, shown
 from engine.data.progress import Progress, Throttled
 from engine.errors import UserError
@@ -35,11 +38,15 @@ BLOCK_BYTES = 2 * 1024 * 1024  # text parsed at a time; pyarrow reads about 40 b
 BLOCK_ROWS = 4096  # rows converted at a time by the exact path
 FIRST_CAPACITY = 65536  # rows the arrays hold at first when the address space is short
 MEMORY_BYTES = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 2**62
-LOOKAHEAD_ROWS = 1000  # rows read past a text cell to see whether its whole column is text
 
 
 class _Unsure(Exception):
     """The fast path met something only the exact path can judge (or name)."""
+
+
+class FeatureCellError(UserError):
+    """A feature cell that is not a complete number: a table for the mixed reader (`table_reader`),
+    which takes categories and missing cells, and names this cell again if it is truly wrong."""
 
 
 @dataclass
@@ -252,7 +259,8 @@ def _add_batch(batch, layout: Layout, columns: Columns, task: str | None) -> Non
         return
     encoded = pc.dictionary_encode(cells)  # text labels: a number among them is the exact path's to judge
     labels = [label.strip() for label in encoded.dictionary.to_pylist()]
-    if columns.numbers is not None or task == "regression" or any(not label or _is_number(label) for label in labels):
+    if columns.numbers is not None or task == "regression" or any(not label or _is_number(label) or label in MISSING
+                                                                  for label in labels):
         raise _Unsure
     codes = np.array([columns.code(label) for label in labels], dtype=np.int64)
     columns.add(features, codes=codes[encoded.indices.to_numpy(zero_copy_only=False)])
@@ -302,6 +310,9 @@ class _TargetCells:
         layout, index = self.layout, self.layout.target
         if not cell.strip():
             raise UserError(layout.where(line, index) + cell_problem(cell))
+        if cell.strip() in MISSING:
+            raise UserError(f"{layout.where(line, index)} is missing ({quoted(cell.strip())}); every row needs a "
+                            "target: fill it in or remove the row")
         if _is_number(cell):
             self.first_number = self.first_number or (line, cell)
         else:
@@ -341,8 +352,7 @@ def read_exact(handle: BinaryIO, layout: Layout, columns: Columns, task: str | N
             values = [_usable(row[i]) for i in features]
             if None in values:
                 index = features[values.index(None)]
-                raise UserError(layout.where(line, index) + cell_problem(row[index])
-                                + _text_column(records, row[index], index, first=not columns.rows and not block_x))
+                raise FeatureCellError(layout.where(line, index) + cell_problem(row[index]))
             block_x.append(values)
             if len(block_x) == BLOCK_ROWS:
                 _flush(columns, block_x, block_y, target)
@@ -361,23 +371,6 @@ def _flush(columns: Columns, x: list[list[float]], y: list, target: _TargetCells
         columns.add(block, codes=np.array(y, dtype=np.int64))
     else:
         columns.add(block, numbers=np.array(y, dtype=np.float64))
-
-
-def _text_column(records, cell: str, index: int, first: bool) -> str:
-    """For a text cell in the first row: whether the rest of its column holds text too."""
-    if not first or _is_number(cell):
-        return ""
-    seen = 0
-    try:
-        for _, row in records:
-            if len(row) > index and _is_number(row[index]):
-                return ""
-            seen += 1
-            if seen == LOOKAHEAD_ROWS:
-                return f" (its first {seen + 1} rows hold text; feature columns must be numeric)"
-    except UserError:  # the file goes bad further on: say nothing about the column
-        return ""
-    return " (the whole column holds text; feature columns must be numeric)"
 
 
 def _read_columns(handle: BinaryIO, layout: Layout, task: str | None, progress: Progress | None) -> Columns:

@@ -151,6 +151,7 @@ class DataPreview:
     images: list[np.ndarray] = field(default_factory=list)  # [H, W] or [H, W, C] floats in [0, 1] ("images")
     class_counts: dict[str, int] | None = None  # over train and validation
     notes: list[str] = field(default_factory=list)  # what loading decided on its own (Dataset.notes)
+    preprocessing: dict | None = None  # Dataset.preprocessing (a table's: each column's role and encoding)
 
 
 def _in_memory(split: str, tensor: str) -> property:
@@ -233,7 +234,8 @@ class Dataset:
         samples = [self.train.sample(i) for i in range(n)]
         labels = [self.label_name(y) for _, y in samples]
         kind = self.modality if self.modality in ("images", "audio") else "table"
-        preview = DataPreview(kind, self.describe(), labels, class_counts=self.class_counts(), notes=list(self.notes))
+        preview = DataPreview(kind, self.describe(), labels, class_counts=self.class_counts(), notes=list(self.notes),
+                              preprocessing=self.preprocessing)
         if preview.kind == "images":
             preview.images = [self._image(x) for x, _ in samples]
         elif preview.kind == "audio":  # each input as a spectrogram picture
@@ -248,7 +250,9 @@ class Dataset:
     def _row(self, x: torch.Tensor) -> list[float]:
         values = x.reshape(-1).double().numpy()
         if self.normalization is not None:
-            values = values * np.asarray(self.normalization["std"]) + np.asarray(self.normalization["mean"])
+            std, mean = np.asarray(self.normalization["std"]), np.asarray(self.normalization["mean"])
+            values = values * std + mean
+            values[np.abs(values) < 1e-6 * (np.abs(mean) + std)] = 0.0  # a 0 in the file, within float32 rounding
         return [float(f"{v:.7g}") for v in values]  # float32 precision, without binary noise
 
     def _image(self, x: torch.Tensor) -> np.ndarray:

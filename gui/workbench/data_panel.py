@@ -33,12 +33,13 @@ from PySide6.QtWidgets import (
 from graphs.errors import printable
 from gui.workbench import data_sources as sources
 from gui.workbench.audio_preview import SpectrogramPreview
+from gui.workbench.column_roles import ColumnRoles
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
 from gui.workbench.views import ClassCounts, ImageGrid, compact_combo, fill_table, read_only_table
 
-MANAGED = ("path", "target", "grayscale", "size", "autoencoder", "features", *sources.NUMBER_OPTIONS)
+MANAGED = ("path", "target", "columns", "grayscale", "size", "autoencoder", "features", *sources.NUMBER_OPTIONS)
 
 
 def _muted(text: str = "", name: str = "") -> QLabel:
@@ -61,6 +62,7 @@ class DataPanel(EnginePanel):
         self.shown_key: sources.PreviewKey | None = None
         self._pending: sources.PreviewKey | None = None
         self._token = 0
+        self._edited_roles: dict | None = None  # the column roles just chosen, until they are committed
         self._build()
         settings.changed.connect(self._settings_changed)
 
@@ -80,6 +82,7 @@ class DataPanel(EnginePanel):
         row.addWidget(self.path, 1)
         row.addWidget(self.browse)
         self.target = compact_combo()
+        self.columns = ColumnRoles()
         self.grayscale = QCheckBox("Grayscale")
         self.size = QLineEdit()
         self.size.setPlaceholderText("height, width (default: the first image's)")
@@ -103,6 +106,7 @@ class DataPanel(EnginePanel):
             self.form.addRow(sources.NUMBER_OPTIONS[name][0], field)
         self.form.addRow("File", path_row)
         self.form.addRow("Target column", self.target)
+        self.form.addRow(self.columns)  # the whole width: a dock may be narrow
         self.form.addRow("Image size", self.size)
         self.form.addRow("", self.grayscale)
         self.form.addRow("Features", self.features)
@@ -115,6 +119,8 @@ class DataPanel(EnginePanel):
         self.error = _muted(name="dataError")
         self.error.setStyleSheet("color: #ff6b6b;")
         self.error.hide()
+        self.notes = _muted(name="dataNotes")
+        self.notes.hide()
         self.table = read_only_table()
         self.table.setMinimumHeight(160)
         self.images = ImageGrid(thumb=40)
@@ -132,6 +138,7 @@ class DataPanel(EnginePanel):
         layout.addLayout(self.form)
         layout.addWidget(self.error)
         layout.addWidget(self.description)
+        layout.addWidget(self.notes)
         layout.addWidget(QLabel("<b>Samples</b>"))
         layout.addWidget(self.samples)
         self.counts_title = QLabel("<b>Classes</b> (train + validation)")
@@ -146,6 +153,7 @@ class DataPanel(EnginePanel):
         for field in (*self.numbers.values(), self.path, self.size):
             field.editingFinished.connect(self._field_edited)
         self.target.activated.connect(lambda _i: self._commit("Set target column"))
+        self.columns.rolesEdited.connect(self._roles_edited)
         self.grayscale.toggled.connect(lambda _on: self._commit("Set grayscale"))
         self.features.activated.connect(lambda _i: self._commit("Set audio features"))
         self.autoencoder.toggled.connect(lambda _on: self._commit("Set autoencoder"))
@@ -154,7 +162,8 @@ class DataPanel(EnginePanel):
         self.browse.clicked.connect(self.choose_file)
 
     def _set_inputs_enabled(self, enabled: bool) -> None:
-        for widget in (self.source, self.browse, self.path, self.target, self.grayscale, self.size, self.features,
+        for widget in (self.source, self.browse, self.path, self.target, self.columns, self.grayscale, self.size,
+                       self.features,
                        self.autoencoder, self.val_split, self.seed, *self.numbers.values()):
             widget.setEnabled(enabled)
 
@@ -201,11 +210,21 @@ class DataPanel(EnginePanel):
 
     def _fill_targets(self, spec: dict) -> None:
         self.target.clear()
-        if spec.get("name") != "csv" or not spec.get("path"):
+        if spec.get("name") != "csv":
+            return
+        if not spec.get("path"):  # a generated sample: the columns come with the loaded data
+            target = spec.get("target")
+            self.columns.set_columns([], spec.get("columns"), target if isinstance(target, str) else None)
             return
         path = Path(spec["path"]).expanduser()
         columns = sources.csv_columns(path if path.is_absolute() else self.settings.base_dir / path,
                                       spec.get("delimiter", ","))
+        self._fill_target_choices(spec, columns)
+        if spec.get("header") is False:  # the engine names the columns by index
+            columns = [str(i) for i in range(len(columns))]
+        self.columns.set_columns(columns, spec.get("columns"), columns[self.target.currentIndex()] if columns else None)
+
+    def _fill_target_choices(self, spec: dict, columns: list[str]) -> None:
         for name in columns:  # shown escaped, kept as the file spells it
             self.target.addItem(printable(name), name)
         target = spec.get("target", -1)
@@ -220,9 +239,10 @@ class DataPanel(EnginePanel):
         self.form.setRowVisible(self._path_row, name in sources.FILE_SOURCES)
         folder = sources.FILE_SOURCES.get(name, ("", ""))[1] is None
         sample = (self.settings.training.get("dataset") or {}).get("sample")
-        self.path.setPlaceholderText(f"generated set '{sample}'" if sample and folder
+        self.path.setPlaceholderText(f"generated set '{printable(str(sample))}'" if sample
                                      else "choose a folder…" if folder else "choose a file…")
         self.form.setRowVisible(self.target, name == "csv")
+        self.form.setRowVisible(self.columns, name == "csv")
         self.form.setRowVisible(self.size, name == "image_folder")
         self.form.setRowVisible(self.grayscale, name == "image_folder")
         self.form.setRowVisible(self.features, name == "audio_folder")
@@ -257,6 +277,8 @@ class DataPanel(EnginePanel):
             spec.pop("sample", None)  # a folder of one's own replaces a generated set
         if name == "csv" and self.target.count() and spec.get("path") == old.get("path"):
             spec["target"] = self.target.currentData()
+        if name == "csv":
+            self._set_roles(spec, old)
         if name == "image_folder":
             if self.grayscale.isChecked():
                 spec["grayscale"] = True
@@ -268,6 +290,25 @@ class DataPanel(EnginePanel):
         if self.autoencoder.isChecked():
             spec["autoencoder"] = True
         return spec
+
+    def _set_roles(self, spec: dict, old: dict) -> None:
+        """The "columns" option (and the target, when a role chose it) from the roles just chosen, else
+        the roles the spec had while it reads the same file."""
+        same_file = old.get("name") == "csv" and spec.get("path") == old.get("path")
+        roles = self._edited_roles if self._edited_roles is not None else (old.get("columns") if same_file else None)
+        self._edited_roles = None
+        if not isinstance(roles, dict):
+            return
+        target = next((name for name, role in roles.items() if role == "target"), None)
+        if target is not None:
+            spec["target"] = target
+        roles = {name: role for name, role in roles.items() if role != "target" and name != spec.get("target")}
+        if roles:
+            spec["columns"] = roles
+
+    def _roles_edited(self, roles: dict) -> None:
+        self._edited_roles = roles
+        self._commit("Set column roles")
 
     def _commit(self, text: str, field: str | None = None) -> None:
         try:
@@ -347,6 +388,12 @@ class DataPanel(EnginePanel):
     def _show_preview(self, preview) -> None:
         self.preview = preview
         self._show_error("")
+        self.columns.set_use(preview.preprocessing if preview is not None else None)
+        roles = ((preview.preprocessing or {}).get("roles") or {}) if preview is not None else {}
+        if roles and not self.target.count():  # a generated sample: its columns are known once loaded
+            self._fill_target_choices({"target": preview.preprocessing.get("target")}, list(roles))
+        self.notes.setText("\n".join(f"• {printable(note)}" for note in (preview.notes if preview else [])))
+        self.notes.setVisible(bool(self.notes.text()))
         if preview is None:
             self.description.setText("")
             fill_table(self.table, [], [])

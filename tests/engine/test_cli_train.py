@@ -185,12 +185,12 @@ def test_a_signal_mid_run_stops_it_with_final_weights_and_a_complete_run_folder(
 
 
 def test_bad_input_in_a_subprocess_prints_one_line_and_no_traceback(write_project, tmp_path):
-    (tmp_path / "data.csv").write_text("age,label\n1,a\n,b\n")
+    (tmp_path / "data.csv").write_text("age,label\n1,a\n2,\n")
     project = write_project({"name": "csv", "path": "data.csv"})
     run = subprocess.run([sys.executable, str(ROOT / "main.py"), "train", str(project.path)],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.returncode == 2 and run.stdout == "loading data: csv from 'data.csv'\n"
-    assert run.stderr == "neurocanvas train: error: data.csv line 3, column 'age' is empty; fill in the missing " \
+    assert run.stderr == "neurocanvas train: error: data.csv line 3, column 'label' is empty; fill in the missing " \
                          "value or remove the row\n"
 
 

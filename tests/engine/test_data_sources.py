@@ -151,8 +151,8 @@ def test_csv_whole_number_labels_become_classes(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("age,label\n1,a\n2,b\nabc,a\n", "data.csv line 4, column 'age': 'abc' is not a number"),
-    ("age,label\n1,a\n\n2,b\n,a\n", "data.csv line 5, column 'age' is empty"),
-    ("age,label\n1,a\nnan,b\n", "data.csv line 3, column 'age': 'nan' is not a finite number"),
+    ("age,label\n1,a\n\n2,b\n3,NA\n", "data.csv line 5, column 'label' is missing ('NA')"),  # a missing feature
+    ("age,label\n1,a\ninf,b\n", "data.csv line 3, column 'age': 'inf' is not a finite number"),  # cell is filled in
     ("", "data.csv is empty"),
     ("age,label\n", "data.csv has a header but no data rows"),
     ("age,label\n1,a\n2\n", "data.csv line 3 has 1 fields but the header has 2"),
