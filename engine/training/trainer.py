@@ -90,14 +90,15 @@ class Trainer:
     `threads` sets torch's CPU threads for the whole process when the run starts,
     at most one per usable core (small models train much faster on one thread when
     the CPU is busy; see `devices.default_threads`); None leaves torch's setting.
-    `world` makes this process one of a distributed run (see the module docstring).
+    `world` makes this process one of a distributed run (see the module docstring). `notes` are told first
+    in RunStarted's notes (e.g. which fold of a cross-validation this run is).
     """
 
     def __init__(self, project: Project, *, device: str | None = None, epochs: int | None = None,
                  out_dir: str | Path | None = None, callback: Callable[[events.TrainingEvent], None] | None = None,
                  dataset: Dataset | None = None, max_batches: int | None = None,
                  progress_interval: float = 0.05, progress_every: int | None = None, threads: int | None = None,
-                 world: World | None = None):
+                 world: World | None = None, notes: tuple[str, ...] = ()):
         self.project = project
         self.world = world
         self.is_main = world is None or world.is_main  # the process that writes files
@@ -107,7 +108,7 @@ class Trainer:
             raise UserError(f"max_batches must be at least 1, got {max_batches}")
         if threads is not None and threads < 1:
             raise UserError(f"threads must be at least 1, got {threads}")
-        self._setting_notes: list[str] = []  # told in RunStarted's notes
+        self._setting_notes: list[str] = list(notes)  # told in RunStarted's notes (`notes`: the caller's)
         if threads is not None:
             threads, note = bounded_threads(threads)
             self._setting_notes += [note] if note else []
