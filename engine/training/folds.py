@@ -32,7 +32,7 @@ from engine.training import events
 from engine.training.config import TrainingConfig
 from engine.training.run_folder import check_run_dir, make_run_dir
 from engine.training.trainer import Trainer
-from graphs.project import Project, atomic_write
+from graphs.project import Project, atomic_write, save_project
 
 FOLDS_FILE = "folds.json"
 
@@ -59,6 +59,16 @@ class CrossValidationResult:
     mean: dict = field(default_factory=dict)  # val_loss and the metric, over the finished folds
     std: dict = field(default_factory=dict)
     runs: list[events.RunResult] = field(default_factory=list)
+
+    def as_run_result(self) -> events.RunResult:
+        """The last fold's RunResult, told as the whole cross-validation's (its status, message and folder),
+        for callers that show one run (the GUI's Runs list)."""
+        if not self.runs:  # stopped before the first fold trained
+            return events.RunResult(self.status, self.message, metric=self.metric or "val_accuracy",
+                                    out_dir=self.out_dir)
+        last = self.runs[-1]
+        return replace(last, status=self.status if self.status != "finished" else last.status,
+                       message=self.message, out_dir=self.out_dir)
 
 
 def fold_indices(y: torch.Tensor, task: str, folds: int, seed: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], bool]:
@@ -126,6 +136,7 @@ class CrossValidation:
         self.dataset: Dataset | None = None
         self.trainer: Trainer | None = None  # the fold training now
         self._stop = threading.Event()
+        self._paused = False
 
     @property
     def base_dir(self) -> Path:
@@ -136,6 +147,17 @@ class CrossValidation:
         self._stop.set()
         if self.trainer is not None:
             self.trainer.stop()
+
+    def pause(self) -> None:
+        """Pause the fold in progress (and the next one, if it is starting) until `resume`."""
+        self._paused = True
+        if self.trainer is not None:
+            self.trainer.pause()
+
+    def resume(self) -> None:
+        self._paused = False
+        if self.trainer is not None:
+            self.trainer.resume()
 
     def prepare(self) -> None:
         """Load every sample once, unsplit (a UserError for data that can't be cross-validated)."""
@@ -165,8 +187,12 @@ class CrossValidation:
                                    **self.trainer_options)
             if self._stop.is_set():
                 self.trainer.stop()
+            elif self._paused:
+                self.trainer.pause()
             run = self.trainer.run()
             result.runs.append(run)
+            if fold == 1:  # the project as trained, at the top as in any run folder (fold-N/ holds it too)
+                save_project(self.trainer.trained_project(), out_dir / "project.json")
             result.metric = run.metric
             if run.status in ("finished", "early_stopped"):
                 result.folds.append(fold_row(fold, run, len(train_index), len(val_index)))
