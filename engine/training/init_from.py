@@ -54,6 +54,13 @@ class InitReport:
             lines.append(f"and {len(skipped) - MAX_NOTES} more tensors kept random (see init.json in the run folder)")
         return lines
 
+    def frozen_but_random(self, frozen: list[str]) -> list[str]:
+        """A note for each frozen node that loaded nothing: it stays at its random initialisation."""
+        unloaded = self.loaded_nodes()
+        kept = {node_of(name) for name, _ in self.mismatched} | {node_of(name) for name in self.missing_in_file}
+        return [f"'{node_id}' is frozen but the initial weights had nothing for it: it keeps its random "
+                "initialisation" for node_id in frozen if node_id in kept and node_id not in unloaded]
+
     def as_dict(self) -> dict:
         """For init.json in the run folder."""
         return {"init_from": str(self.path), "loaded": self.loaded,

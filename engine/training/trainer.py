@@ -225,6 +225,7 @@ class Trainer:
         self.notes += self.fine_tuning.notes(parameter_counts(self.compiled.model))
         if self.init_report is not None:
             self.notes += self.init_report.notes()
+            self.notes += self.init_report.frozen_but_random(self.fine_tuning.frozen)
             self._folder.write_json("init.json", self.init_report.as_dict())
         self._total_steps = config.epochs * self._batches_per_epoch
         self._clip = config.grad_clip

@@ -119,3 +119,14 @@ def test_a_missing_or_damaged_file_is_a_clear_error(tmp_path, content):
 def test_init_from_must_be_a_path(tmp_path):
     with pytest.raises(UserError, match="init_from"):
         Trainer(cnn_project(tmp_path, init_from=3))
+
+
+def test_a_frozen_node_the_file_has_nothing_for_is_pointed_out(tmp_path):
+    pretrained(tmp_path)
+    project = cnn_project(tmp_path, classes=10, head="head", init_from="pretrain/weights.safetensors")
+    project.graph.set_training_options("head", trainable=False)
+    project.graph.set_training_options("conv1", trainable=False)
+    trainer = Trainer(project, out_dir=tmp_path / "run", max_batches=1, epochs=1)
+    trainer.run()
+    assert any(note.startswith("'head' is frozen but the initial weights had nothing for it") for note in trainer.notes)
+    assert not any(note.startswith("'conv1' is frozen but") for note in trainer.notes)
