@@ -62,13 +62,14 @@ class CrossValidationResult:
 
     def as_run_result(self) -> events.RunResult:
         """The last fold's RunResult, told as the whole cross-validation's (its status, message and folder),
-        for callers that show one run (the GUI's Runs list)."""
+        for callers that show one run (the GUI's Runs list). It names no weights: each fold's are in its
+        folder, and the project's own validation split would overlap the folds' training samples."""
         if not self.runs:  # stopped before the first fold trained
             return events.RunResult(self.status, self.message, metric=self.metric or "val_accuracy",
                                     out_dir=self.out_dir)
         last = self.runs[-1]
         return replace(last, status=self.status if self.status != "finished" else last.status,
-                       message=self.message, out_dir=self.out_dir)
+                       message=self.message, out_dir=self.out_dir, weights=None, weights_from=None)
 
 
 def fold_indices(y: torch.Tensor, task: str, folds: int, seed: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], bool]:

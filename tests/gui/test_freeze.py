@@ -65,3 +65,18 @@ def test_deleting_a_frozen_node_and_undoing_brings_it_back_frozen(cnn_window):
     node = doc.graph.node("conv")
     assert (node.trainable, node.lr_mult) == (False, 0.5)
     assert cnn_window.scene.node_item("conv").frozen
+
+
+def test_renaming_and_pasting_keep_a_node_frozen(cnn_window):
+    doc = cnn_window.document
+    doc.set_training_options(["conv"], trainable=False, lr_mult=0.5)
+    assert doc.rename_node("conv", "features")
+    node = doc.graph.node("features")
+    assert (node.trainable, node.lr_mult) == (False, 0.5)
+    doc.undo_stack.undo()
+    assert doc.graph.node("conv").trainable is False
+    cnn_window.scene.select_nodes(["conv"])
+    QApplication.processEvents()
+    cnn_window.act.duplicate.trigger()
+    copies = [n for n in doc.graph.nodes() if n.type == "Conv2d" and n.id != "conv"]
+    assert len(copies) == 1 and (copies[0].trainable, copies[0].lr_mult) == (False, 0.5)

@@ -58,6 +58,7 @@ def test_a_cross_validation_run_shows_a_curve_per_fold(open_example, qtbot, fini
     assert "3-fold cross-validation: val_accuracy" in run.message
     record = json.loads((run.result.out_dir / "folds.json").read_text())
     assert len(record["per_fold"]) == 3 and (run.result.out_dir / "fold-3" / "metrics.csv").is_file()
+    assert run.weights is None  # no evaluation on a split that overlaps the folds' training samples
     QApplication.processEvents()
     names = [name for _series, _colour, _items, name in bench.plots.overlays.values()]
     assert names == ["fold 1", "fold 2"]  # fold 3 is the run's own, solid curve
