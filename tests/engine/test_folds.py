@@ -98,3 +98,21 @@ def test_the_same_seed_gives_the_same_fold_metrics(tmp_path):
 def test_folds_must_be_two_or_more(tmp_path):
     with pytest.raises(UserError, match="'folds' must be a whole number from 2"):
         CrossValidation(cnn_project(tmp_path, folds=1))
+
+
+def test_a_stop_ends_the_fold_in_progress_and_starts_no_other(tmp_path):
+    project = cnn_project(tmp_path, classes=3, folds=3, epochs=3)
+    cv = None
+
+    def stop_in_fold_two(event):
+        if isinstance(event, FoldStarted) and event.fold == 2:
+            cv.stop()
+
+    cv = CrossValidation(project, out_dir=tmp_path / "cv", callback=stop_in_fold_two, max_batches=2)
+    result = cv.run()
+    assert result.status == "stopped" and result.message.startswith("fold 2: stopped by request")
+    assert [row["fold"] for row in result.folds] == [1]
+    record = json.loads((tmp_path / "cv" / "folds.json").read_text())
+    assert not record["complete"] and len(record["per_fold"]) == 1
+    assert not (tmp_path / "cv" / "fold-3").exists()
+    assert result.as_run_result().status == "stopped"
