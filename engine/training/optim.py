@@ -118,9 +118,8 @@ def _per_group(optimizer: torch.optim.Optimizer, max_lr: float | None) -> float 
     `lr_mult` (see `engine.training.fine_tune`), so per-node multipliers hold through the cycle."""
     groups = optimizer.param_groups
     mults = [group.get("lr_mult", 1.0) for group in groups]
-    if max_lr is None:
-        scaled = next((group["lr"] / mult for group, mult in zip(groups, mults) if mult), groups[0]["lr"])
-        max_lr = scaled
+    if max_lr is None:  # the optimizer's own lr: any group's lr divided by its (non-zero) multiplier
+        max_lr = next((group["lr"] / mult for group, mult in zip(groups, mults) if mult), groups[0]["lr"])
     return max_lr if len(groups) == 1 and mults[0] == 1.0 else [max_lr * mult for mult in mults]
 
 
