@@ -228,7 +228,6 @@ class Workbench(QObject):
         self._shown_before = self.runs_panel.current()
         self.controller.start(RunRequest(project, options))
         self.current_run = run
-        self.fold_curves.reset()
         self.runs_panel.add(run)
         self.plots.start()
         self.banner.show_snapshot(run.started_at)

@@ -65,3 +65,9 @@ def test_a_cross_validation_run_shows_a_curve_per_fold(open_example, qtbot, fini
     assert all(len(series.epochs) == 2 for series, *_ in bench.plots.overlays.values())
     assert len(run.series.epochs) == 2
     assert "fold 1 (validation)" in bench.plots.legend.text().replace("&nbsp;", " ")
+    bench.settings.update({**bench.settings.training, "folds": None}, "one run")
+    single = finished(bench)  # another run shown: its own curves, without the folds
+    assert bench.runs_panel.current() is single and not bench.plots.overlays
+    bench.runs_panel.select(run)  # the cross-validation again: its K curves
+    QApplication.processEvents()
+    assert [name for *_rest, name in bench.plots.overlays.values()] == ["fold 1", "fold 2"]
