@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from engine.data import Dataset, TensorSplit
+from engine.data.builtin import SKLEARN_SETS
 from engine.data_shapes import load_training_data
 from engine.errors import UserError
 from engine.training import events
@@ -216,6 +217,8 @@ class CrossValidation:
         if small:
             notes.append(f"classes with fewer samples than folds ({', '.join(f'{k}: {v}' for k, v in small.items())})"
                          ": some folds validate without them")
+        if self.dataset.normalization is not None and self.dataset.name in ("csv", "npz", *SKLEARN_SETS):
+            notes.append("features are standardised with the statistics of all the samples, shared by every fold")
         return notes
 
     def _emit(self, event) -> None:

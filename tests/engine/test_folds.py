@@ -116,3 +116,20 @@ def test_a_stop_ends_the_fold_in_progress_and_starts_no_other(tmp_path):
     assert not record["complete"] and len(record["per_fold"]) == 1
     assert not (tmp_path / "cv" / "fold-3").exists()
     assert result.as_run_result().status == "stopped"
+
+
+def test_shared_standardisation_is_said_and_regression_folds_report_mae(tmp_path):
+    from graphs.project import project_from_dict
+    from tests.engine.conftest import project_data
+
+    iris = project_from_dict(project_data({"name": "iris"}, classes=3, folds=2), str(tmp_path / "iris.json"))
+    heard = []
+    CrossValidation(iris, out_dir=tmp_path / "iris", callback=heard.append, max_batches=2).run()
+    notes = next(e.notes for e in heard if type(e).__name__ == "RunStarted")
+    assert any("standardised with the statistics of all the samples" in note for note in notes)
+    sine = project_from_dict(project_data({"name": "sine", "n_samples": 60}, classes=None, loss="MSELoss",
+                                          folds=3), str(tmp_path / "sine.json"))
+    result = CrossValidation(sine, out_dir=tmp_path / "sine", max_batches=2).run()
+    record = json.loads((tmp_path / "sine" / "folds.json").read_text())
+    assert result.metric == record["metric"] == "val_mae" and not record["stratified"]
+    assert record["mean"]["val_mae"] == pytest.approx(statistics.fmean(r["val_mae"] for r in record["per_fold"]))
