@@ -80,3 +80,27 @@ def test_renaming_and_pasting_keep_a_node_frozen(cnn_window):
     cnn_window.act.duplicate.trigger()
     copies = [n for n in doc.graph.nodes() if n.type == "Conv2d" and n.id != "conv"]
     assert len(copies) == 1 and (copies[0].trainable, copies[0].lr_mult) == (False, 0.5)
+
+
+
+def test_the_canvas_context_menu_of_a_node_offers_freeze(cnn_window):
+    from PySide6.QtCore import QPoint, QTimer
+
+    offered = []
+
+    def choose_freeze():
+        menu = QApplication.activePopupWidget()
+        freeze = [a for a in menu.actions() if a.text() == "Freeze weights"]
+        offered.append([a.isChecked() for a in freeze])
+        menu.close()
+        freeze[0].trigger()
+
+    class Event:
+        def screenPos(self):
+            return QPoint(100, 100)
+
+    cnn_window.scene.select_nodes(["conv"])
+    QTimer.singleShot(100, choose_freeze)
+    cnn_window._context_menu(cnn_window.scene.node_item("conv"), Event())
+    assert offered == [[False]]
+    assert cnn_window.document.graph.node("conv").trainable is False
