@@ -47,12 +47,15 @@ class Edge:
 
 @dataclass
 class Node:
-    """One node: a stable id, a catalogue type, the params the user set, a position."""
+    """One node: a stable id, a catalogue type, the params the user set, a position, and how training
+    treats its weights: `trainable` False freezes them, `lr_mult` scales the learning rate for them."""
 
     id: str
     type: str
     params: dict = field(default_factory=dict)
     position: tuple[float, float] = (0.0, 0.0)
+    trainable: bool = True
+    lr_mult: float = 1.0
 
     @property
     def spec(self):
@@ -75,18 +78,36 @@ class Node:
 
     def clone(self) -> Node:
         """A copy sharing nothing mutable (params hold only scalars and lists of ints)."""
-        return Node(self.id, self.type, _copy_params(self.params), self.position)
+        return Node(self.id, self.type, _copy_params(self.params), self.position, self.trainable, self.lr_mult)
 
     def as_dict(self) -> dict:
         d = {"id": self.id, "type": self.type}
         if self.params:
             d["params"] = copy.deepcopy(self.params)
         d["position"] = [round(self.position[0], 2), round(self.position[1], 2)]
+        if not self.trainable:
+            d["trainable"] = False
+        if self.lr_mult != 1.0:
+            d["lr_mult"] = self.lr_mult
         return d
 
 
 def _copy_params(params: dict) -> dict:
     return {k: (list(v) if isinstance(v, list) else v) for k, v in params.items()}
+
+
+MAX_LR_MULT = 1e6
+
+
+def check_training_options(node_id: str, trainable, lr_mult) -> tuple[bool, float]:
+    """(trainable, lr_mult) checked: a bool, and a finite number from 0 to MAX_LR_MULT; else GraphError."""
+    if not isinstance(trainable, bool):
+        raise GraphError(f"node '{node_id}': trainable must be true or false, got {quoted(trainable)}", node=node_id)
+    if (not isinstance(lr_mult, (int, float)) or isinstance(lr_mult, bool) or lr_mult != lr_mult
+            or not 0 <= lr_mult <= MAX_LR_MULT):
+        raise GraphError(f"node '{node_id}': lr_mult must be a number from 0 to {MAX_LR_MULT:g}, got "
+                         f"{quoted(lr_mult)}", node=node_id)
+    return trainable, float(lr_mult)
 
 
 def check_node_id(node_id) -> None:
@@ -112,6 +133,7 @@ class Graph:
         self.edge_removed = Event("edge_removed")  # (Edge)
         self.params_changed = Event("params_changed")  # (node_id, old_params, new_params)
         self.node_moved = Event("node_moved")  # (node_id, position)
+        self.training_options_changed = Event("training_options_changed")  # (node_id, trainable, lr_mult)
         self.changed = Event("changed")  # () after any of the above
 
     # ---- reads (copies) -------------------------------------------------
@@ -163,11 +185,14 @@ class Graph:
         return {
             "nodes": {n.id: (n.type, _copy_params(n.params), tuple(n.position)) for n in self._nodes.values()},
             "edges": sorted((e.source, e.source_port, e.target, e.target_port) for e in self._edges),
+            "training_options": {n.id: (n.trainable, n.lr_mult) for n in self._nodes.values()
+                                 if not n.trainable or n.lr_mult != 1.0},
         }
 
     # ---- writes ---------------------------------------------------------
     def add_node(self, type_name: str, params: dict | None = None, node_id: str | None = None,
-                 position=(0.0, 0.0), index: int | None = None) -> str:
+                 position=(0.0, 0.0), trainable: bool = True, lr_mult: float = 1.0,
+                 index: int | None = None) -> str:
         """Add a node, last in the node order or at `index` in it (undoing a removal puts it back there)."""
         spec = node_type(type_name, node_id)
         node_id = self.new_id(type_name) if node_id is None else node_id
@@ -175,7 +200,8 @@ class Graph:
         if node_id in self._nodes:
             raise DuplicateNodeError(f"a node with id '{node_id}' already exists", node=node_id)
         checked = spec.check_params(params, node_id)
-        node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])))
+        trainable, lr_mult = check_training_options(node_id, trainable, lr_mult)
+        node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])), trainable, lr_mult)
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
         else:
@@ -225,6 +251,18 @@ class Graph:
         params = dict(self._require(node_id).params)
         params[name] = value
         self.set_params(node_id, params)
+
+    def set_training_options(self, node_id: str, trainable: bool | None = None, lr_mult: float | None = None) -> None:
+        """Freeze or unfreeze a node's weights (`trainable`) and scale their learning rate (`lr_mult`);
+        None keeps the current value."""
+        node = self._require(node_id)
+        trainable, lr_mult = check_training_options(
+            node_id, node.trainable if trainable is None else trainable, node.lr_mult if lr_mult is None else lr_mult)
+        if (trainable, lr_mult) == (node.trainable, node.lr_mult):
+            return
+        node.trainable, node.lr_mult = trainable, lr_mult
+        self.training_options_changed.emit(node_id, trainable, lr_mult)
+        self.changed.emit()
 
     def move_node(self, node_id: str, position) -> None:
         node = self._require(node_id)

@@ -115,8 +115,9 @@ def project_from_dict(data, path: str | None = None) -> Project:
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e9
                            for v in position)):
             raise ProjectFormatError("position must be [x, y]", path, f"{where}.position")
+        trainable, lr_mult = raw.get("trainable", True), raw.get("lr_mult", 1.0)
         try:
-            graph.add_node(type_name, params, node_id, position)
+            graph.add_node(type_name, params, node_id, position, trainable, lr_mult)
         except GraphError as error:
             param = getattr(error, "param", None)
             raise ProjectFormatError(error.message, path, f"{where}.params.{_key(param)}" if param else where) from None

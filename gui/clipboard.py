@@ -76,7 +76,8 @@ def plan_paste(graph: Graph, data: dict, offset=(40.0, 40.0)) -> PastePlan:
         params = dict(node.params)
         if node.shares in mapping:  # the pasted copies share each other's weights, not the originals'
             params["shares"] = mapping[node.shares]
-        nodes.append(Node(mapping[node.id], node.type, params, (float(position[0]), float(position[1]))))
+        nodes.append(Node(mapping[node.id], node.type, params, (float(position[0]), float(position[1])),
+                          node.trainable, node.lr_mult))
     edges = []
     for edge in source.edges():
         new = renamed(edge, mapping)

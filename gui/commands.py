@@ -18,6 +18,11 @@ def _ends(edge: Edge) -> tuple[str, str, str, str]:
     return edge.source, edge.target, edge.source_port, edge.target_port
 
 
+def _restore(graph: Graph, node: Node, index: int | None = None) -> None:
+    """Add `node` back exactly as it was: params, position, trainable and lr_mult (at `index` in the node order)."""
+    graph.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult, index=index)
+
+
 class AddNode(QUndoCommand):
     """Add one node with a given id (chosen by the caller, so redo recreates the same node)."""
 
@@ -26,7 +31,7 @@ class AddNode(QUndoCommand):
         self.graph, self.node = graph, node
 
     def redo(self) -> None:
-        self.graph.add_node(self.node.type, self.node.params, self.node.id, self.node.position)
+        _restore(self.graph, self.node)
 
     def undo(self) -> None:
         self.graph.remove_node(self.node.id)
@@ -49,7 +54,7 @@ class RemoveNodes(QUndoCommand):
 
     def undo(self) -> None:
         for node in sorted(self.nodes, key=lambda n: self.places[n.id]):  # lowest first: each lands in place
-            self.graph.add_node(node.type, node.params, node.id, node.position, index=self.places[node.id])
+            _restore(self.graph, node, self.places[node.id])
         for edge in self.edges:
             self.graph.connect(*_ends(edge), check=False)
 
@@ -92,7 +97,8 @@ class RenameNode(QUndoCommand):
         node, place = self.graph.node(source), self.graph.index_of(source)
         edges = [e for e in self.graph.edges() if source in (e.source, e.target)]
         self.graph.remove_node(source)
-        self.graph.add_node(node.type, node.params, target, node.position, index=place)
+        self.graph.add_node(node.type, node.params, target, node.position, node.trainable, node.lr_mult,
+                            index=place)
         for edge in edges:
             self.graph.connect(*_ends(renamed(edge, {source: target})), check=False)
         for other in self.graph.nodes():  # nodes that use its weights follow it to its new id
@@ -148,6 +154,26 @@ class SetParams(QUndoCommand):
 
     def undo(self) -> None:
         self.graph.set_params(self.node_id, self.old)
+
+
+class SetTrainingOptions(QUndoCommand):
+    """Freeze or unfreeze nodes and set their learning-rate multiplier (None keeps a value as it is)."""
+
+    def __init__(self, graph: Graph, node_ids, trainable: bool | None = None, lr_mult: float | None = None):
+        ids = list(dict.fromkeys(node_ids))
+        what = (f"Set lr_mult {lr_mult:g}" if trainable is None
+                else "Freeze" if not trainable else "Unfreeze")
+        super().__init__(f"{what} '{ids[0]}'" if len(ids) == 1 else f"{what} {len(ids)} nodes")
+        self.graph, self.trainable, self.lr_mult = graph, trainable, lr_mult
+        self.old = {node_id: (graph.node(node_id).trainable, graph.node(node_id).lr_mult) for node_id in ids}
+
+    def redo(self) -> None:
+        for node_id in self.old:
+            self.graph.set_training_options(node_id, self.trainable, self.lr_mult)
+
+    def undo(self) -> None:
+        for node_id, (trainable, lr_mult) in self.old.items():
+            self.graph.set_training_options(node_id, trainable, lr_mult)
 
 
 def paste(graph: Graph, nodes: list[Node], edges: list[Edge]) -> list[QUndoCommand]:

@@ -40,6 +40,7 @@ class DocumentController(QObject):
     projectReset = Signal()  # a different project is now open
     message = Signal(str)  # a sentence for the status bar
     nodeRenamed = Signal(str, str)  # old id, new id: after a rename from the inspector
+    trainingOptionsChanged = Signal(str)  # a node was frozen or unfrozen, or its lr_mult changed
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -59,6 +60,7 @@ class DocumentController(QObject):
             "edge_removed": lambda edge: self._structural(self.edgeRemoved, edge),
             "params_changed": lambda node_id, _old, _new: self._structural(self.paramsChanged, node_id),
             "node_moved": lambda node_id, _pos: self.nodeMoved.emit(node_id),
+            "training_options_changed": lambda node_id, *_: self.trainingOptionsChanged.emit(node_id),
             "changed": self._on_changed,
         }
         self.set_project(project or Project())
@@ -221,6 +223,22 @@ class DocumentController(QObject):
         if coerced == node.resolved_params()[name]:
             return False
         return self.set_params(node_id, {**node.params, name: coerced})
+
+    def set_training_options(self, node_ids, trainable: bool | None = None, lr_mult: float | None = None) -> bool:
+        """Freeze or unfreeze nodes, or set their lr_mult, as one step. Raises GraphError (after saying why)
+        for a value the document refuses; False when nothing would change."""
+        node_ids = [n for n in node_ids if self.graph.has_node(n)]
+        scratch = self.graph.copy()
+        try:
+            for node_id in node_ids:
+                scratch.set_training_options(node_id, trainable, lr_mult)
+        except GraphError as error:
+            self.message.emit(error.message)
+            raise
+        if scratch.snapshot()["training_options"] == self.graph.snapshot()["training_options"]:
+            return False
+        self.undo_stack.push(commands.SetTrainingOptions(self.graph, node_ids, trainable, lr_mult))
+        return True
 
     def rename_node(self, node_id: str, new_id: str) -> bool:
         """Give `node_id` the id `new_id` (surrounding spaces ignored), as one step. Raises GraphError

@@ -29,6 +29,7 @@ from graphs.node_type import SHARES
 from gui import formatting
 from gui.document import DocumentController
 from gui.param_widgets import ParamEditor, make_editor
+from gui.training_options import NodeTrainingEditor
 from gui.widgets import scroll_page
 
 
@@ -96,6 +97,7 @@ class Inspector(QWidget):
         self.rows: dict[str, ParamRow] = {}
         self.id_row: ParamRow | None = None
         self.shares_row: ParamRow | None = None
+        self.training_row: NodeTrainingEditor | None = None  # trainable and lr_mult, for a node with weights
 
         self.title = _label(object_name="inspectorTitle")
         self.doc = _label(object_name="inspectorDoc")
@@ -174,7 +176,18 @@ class Inspector(QWidget):
             label.setToolTip(combo.toolTip())
             self.form.addRow(label, self.shares_row)
             self._fill_shares()
+        if self._has_weights(node):
+            self.training_row = NodeTrainingEditor(self.controller, node_id)
+            label = QLabel("training")
+            label.setToolTip("Fine-tuning: freeze this node's weights, or scale their learning rate")
+            self.form.addRow(label, self.training_row)
         self._refresh_info()
+
+    def _has_weights(self, node) -> bool:
+        """Whether the node holds weights of its own to freeze (or is frozen already)."""
+        info = self.controller.result.info.get(node.id)
+        owns = not node.shares and not node.spec.is_data and not node.spec.is_loss
+        return owns and (info is None or info.params > 0) or not node.trainable or node.lr_mult != 1.0
 
     def _clear_rows(self) -> None:
         # deleteLater, not removeRow: a rename clears the rows from inside the id field's own signal
@@ -187,6 +200,7 @@ class Inspector(QWidget):
         self.rows.clear()
         self.id_row = None
         self.shares_row = None
+        self.training_row = None
 
     def editor(self, name: str) -> ParamEditor:
         return self.rows[name].editor

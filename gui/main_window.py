@@ -36,6 +36,7 @@ from gui.document import DocumentController
 from gui.inspector import Inspector
 from gui.palette import Palette
 from gui.summary import ModelSummary
+from gui.training_options import freeze_action
 from gui.workbench import install as install_workbench
 
 STATE_VERSION = 1
@@ -230,6 +231,11 @@ class MainWindow(QMainWindow):
         else:
             menu.addActions([a.cut, a.copy, a.duplicate] if hasattr(item, "node_id") else [])
             menu.addAction(a.delete)
+            if hasattr(item, "node_id"):
+                menu.addSeparator()
+                selected = self.scene.selected_node_ids()
+                ids = selected if item.node_id in selected else [item.node_id]
+                menu.addAction(freeze_action(self.document, ids, menu))
         menu.exec(event.screenPos())
 
     # ---- files -----------------------------------------------------------------

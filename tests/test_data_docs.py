@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from engine.data import SOURCES, load_dataset
-from engine.data.builtin import MAX_SAMPLES
+from engine.data.builtin import MAX_SAMPLES, SKLEARN_SETS
 from engine.data.images import DEFAULT_MAX_MEMORY_MB, MAX_DEFAULT_SIDE
 from engine.data.options import COMMON_OPTIONS
 from engine.data.tabular import MAX_AUTO_CLASSES
@@ -139,4 +139,4 @@ def test_the_built_in_sets_are_as_described():
         dataset = load_dataset({"name": name}, val_split=0.5)
         shape = f"`{list(dataset.input_shape)}`" if dataset.modality == "images" else str(dataset.input_shape[0])
         assert (len(dataset.train) + len(dataset.val), shape, dataset.num_classes) == (samples, features, classes)
-    assert set(rows) == {name for name, accepted in SOURCES.items() if not accepted}
+    assert set(rows) == set(SKLEARN_SETS)

@@ -73,6 +73,12 @@ def add_parser(sub) -> None:
     parser.add_argument("--threads", type=_positive_int,
                         help="CPU threads for torch, at most one per core (default: every core but one, at least "
                              "1; or OMP_NUM_THREADS when set)")
+    parser.add_argument("--init-from", metavar="W.safetensors",
+                        help="start from these weights: every tensor whose node id and shape match is loaded, the "
+                             "rest is kept random and reported (default: the project's init_from setting)")
+    parser.add_argument("--folds", type=_positive_int, metavar="K",
+                        help="K-fold cross-validation: train K models on a seeded stratified split and report "
+                             "each fold's metric and their mean and standard deviation")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("--check-replicas", action="store_true",
                         help="under torchrun: after training, check that every process ends with identical "
@@ -239,6 +245,10 @@ def run(args) -> int:
     from graphs.project import load_project
 
     project = load_project(args.project)
+    if args.init_from is not None:  # relative to where the command runs, as the project path is
+        project.training["init_from"] = os.path.abspath(args.init_from)
+    if args.folds is not None:
+        project.training["folds"] = args.folds
     device = TrainingConfig.from_dict(project.training, device=args.device).device
     with distributed.session(device) as world:
         if world is None or world.is_main:
@@ -265,6 +275,13 @@ def _train(project, args, world) -> int:
     main_rank = world is None or world.is_main
     where = "" if main_rank else f" (rank {world.rank})"
     printer = None if args.quiet or not main_rank else ProgressPrinter()
+    if project.training.get("folds") is not None:
+        from engine.cli.train_folds import cross_validate
+        from engine.errors import UserError
+
+        if world is not None:
+            raise UserError("cross-validation (folds) does not run under torchrun; train the folds with one process")
+        return cross_validate(project, args, printer, _threads(args.threads), _stop_on_signals)
     trainer = Trainer(project, device=args.device, epochs=args.epochs, out_dir=args.out, callback=printer,
                       threads=_threads(args.threads), world=world)
     with _stop_on_signals(trainer, once=world is None) as received:

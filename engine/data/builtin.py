@@ -4,20 +4,29 @@
 only when one is asked for: the import costs seconds). `moons`, `circles`,
 `spirals` and `sine` are generated here with numpy from the training seed, so a
 seeded run always sees the same points.
+
+The scikit-learn sets take a class filter, `"classes": [0, 1, 2, 3, 4]`: only
+those classes' samples are kept and their labels re-indexed 0..K-1 in the order
+given, each keeping its name ("5".."9" for digits 5-9), e.g. to pretrain on some
+classes and fine-tune on the others.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from engine.data.arrays import ArrayData
 from engine.data.options import Options
+from engine.errors import UserError
+from graphs.errors import quoted
 
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer")
 SYNTHETIC_SETS = ("moons", "circles", "spirals", "sine")
 # option names each built-in set accepts (besides name and autoencoder)
 ACCEPTED = {
-    "digits": (), "iris": (), "wine": (), "breast_cancer": (),
+    "digits": ("classes",), "iris": ("classes",), "wine": ("classes",), "breast_cancer": ("classes",),
     "moons": ("n_samples", "noise"),
     "circles": ("n_samples", "noise", "factor"),
     "spirals": ("n_samples", "noise", "arms"),
@@ -29,7 +38,7 @@ MAX_SAMPLES = 1_000_000
 def load_builtin(options: Options, seed: int) -> ArrayData:
     name = options.source
     if name in SKLEARN_SETS:
-        return _load_sklearn(name)
+        return _only_classes(_load_sklearn(name), options.spec.get("classes"))
     rng = np.random.default_rng(seed)
     n = options.int("n_samples", 1000, 4, MAX_SAMPLES)
     if name == "moons":
@@ -51,6 +60,23 @@ def _load_sklearn(name: str) -> ArrayData:
                          modality="images")
     return ArrayData(bunch.data.astype(np.float32), bunch.target.astype(np.int64), "classification",
                      [str(n) for n in bunch.target_names], [str(f) for f in bunch.feature_names], standardize=True)
+
+
+def _only_classes(data: ArrayData, classes) -> ArrayData:
+    """`data` with only the samples of `classes` (indices into its class names), labels re-indexed."""
+    if classes is None:
+        return data
+    count = len(data.class_names)
+    if (not isinstance(classes, list) or not classes
+            or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < count for c in classes)):
+        raise UserError(f"dataset option 'classes' must be a list of class numbers from 0 to {count - 1}, "
+                        f"got {quoted(classes)}")
+    if len(set(classes)) != len(classes):
+        raise UserError(f"dataset option 'classes' names a class twice: {quoted(classes)}")
+    keep = np.isin(data.y, classes)
+    relabel = np.full(count, -1, dtype=np.int64)
+    relabel[classes] = np.arange(len(classes))
+    return replace(data, x=data.x[keep], y=relabel[data.y[keep]], class_names=[data.class_names[c] for c in classes])
 
 
 def _two_classes(first: np.ndarray, second: np.ndarray, noise: float, rng) -> ArrayData:

@@ -14,7 +14,8 @@ from engine.errors import UserError
 
 AMP_MODES = ("bf16", "fp16")
 KNOWN = ("dataset", "val_split", "batch_size", "epochs", "seed", "device", "optimizer", "schedule", "grad_clip",
-         "patience", "amp", "compile")
+         "patience", "amp", "compile", "init_from", "freeze_batchnorm", "folds")
+MAX_FOLDS = 100
 MAX_EPOCHS = 100_000
 MAX_BATCH = 1 << 20
 
@@ -77,6 +78,9 @@ class TrainingConfig:
     patience: int | None = None  # early stopping: epochs without a better validation loss
     amp: str | None = None  # "bf16" | "fp16" mixed precision (CUDA only)
     compile: bool = False  # torch.compile (CUDA only)
+    init_from: str | None = None  # weights to start from (engine.training.init_from), relative to the project
+    freeze_batchnorm: bool = True  # frozen nodes' BatchNorm stays in evaluation mode (engine.training.fine_tune)
+    folds: int | None = None  # K-fold cross-validation (engine.training.folds)
 
     @classmethod
     def from_dict(cls, training: dict, **overrides) -> TrainingConfig:
@@ -105,6 +109,12 @@ class TrainingConfig:
         schedule = _object(training, "schedule", None)
         if schedule is not None and schedule["type"].lower() == "none":
             schedule = None
+        init_from = training.get("init_from")
+        if init_from is not None and (not isinstance(init_from, str) or not init_from.strip()):
+            raise _fail("init_from", "the path of a .safetensors weights file, or null", init_from)
+        freeze_batchnorm = training.get("freeze_batchnorm", True)
+        if not isinstance(freeze_batchnorm, bool):
+            raise _fail("freeze_batchnorm", "true or false", freeze_batchnorm)
         return cls(
             dataset=dict(dataset),
             val_split=_val_split(training),
@@ -118,4 +128,7 @@ class TrainingConfig:
             patience=_int(training, "patience", None, 1, MAX_EPOCHS, optional=True),
             amp=amp,
             compile=compile_model,
+            init_from=init_from,
+            freeze_batchnorm=freeze_batchnorm,
+            folds=_int(training, "folds", None, 2, MAX_FOLDS, optional=True),
         )

@@ -55,6 +55,12 @@ def optimizer_settings(spec: dict) -> tuple[type, dict]:
     return cls, kwargs
 
 
+def base_lr(spec: dict) -> float:
+    """The learning rate `spec` sets, or its optimizer's default (per-node multipliers scale it)."""
+    cls, kwargs = optimizer_settings(spec)
+    return float(kwargs.get("lr", inspect.signature(cls).parameters["lr"].default))
+
+
 def build_optimizer(spec: dict, parameters) -> torch.optim.Optimizer:
     cls, kwargs = optimizer_settings(spec)
     try:
@@ -100,11 +106,21 @@ def build_schedule(spec: dict | None, optimizer: torch.optim.Optimizer, epochs: 
             return Schedule(lr_scheduler.StepLR(optimizer, **params), per_batch=False)
         if kind == "cosine":
             return Schedule(lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, **params), per_batch=False)
-        params.setdefault("max_lr", optimizer.param_groups[0]["lr"])
+        params["max_lr"] = _per_group(optimizer, params.get("max_lr"))
         return Schedule(lr_scheduler.OneCycleLR(optimizer, total_steps=epochs * batches_per_epoch, **params),
                         per_batch=True)
     except (ValueError, TypeError, ZeroDivisionError) as error:
         raise UserError(f"schedule {kind}: {error}") from None
+
+
+def _per_group(optimizer: torch.optim.Optimizer, max_lr: float | None) -> float | list[float]:
+    """One-cycle's peak rate for each param group: `max_lr` (default: the optimizer's lr) times the group's
+    `lr_mult` (see `engine.training.fine_tune`), so per-node multipliers hold through the cycle."""
+    groups = optimizer.param_groups
+    mults = [group.get("lr_mult", 1.0) for group in groups]
+    if max_lr is None:  # the optimizer's own lr: any group's lr divided by its (non-zero) multiplier
+        max_lr = next((group["lr"] / mult for group, mult in zip(groups, mults) if mult), groups[0]["lr"])
+    return max_lr if len(groups) == 1 and mults[0] == 1.0 else [max_lr * mult for mult in mults]
 
 
 def check_settings(config) -> None:

@@ -46,6 +46,15 @@ SETTINGS = {
            "the run trains in float32 and says so; a GPU without bf16 uses fp16 with gradient scaling",
     "compile": "`true` compiles the model with `torch.compile`. CUDA only: elsewhere the run says so and "
                "trains uncompiled",
+    "init_from": "a `.safetensors` weights file to start from, relative to the project's folder (`train "
+                 "--init-from`): every tensor whose node id and shape match is loaded, the others keep their random "
+                 "initialisation, and the run says which and why (also in `init.json`); see "
+                 "[Fine-tuning](#fine-tuning)",
+    "freeze_batchnorm": "BatchNorm (any layer with running statistics) in a frozen node (`\"trainable\": false`) "
+                        "stays in evaluation mode while the rest trains, so its statistics stay as loaded",
+    "folds": "K-fold cross-validation (`train --folds K`): K models on a seeded split of all the samples, "
+             "stratified by class for classification, each validating on its own fold instead of `val_split`; "
+             "`null`: one run. See [Cross-validation](#cross-validation)",
 }
 
 SCHEDULE_CLASSES = {"step": "StepLR", "cosine": "CosineAnnealingLR", "one-cycle": "OneCycleLR"}

@@ -29,7 +29,7 @@ from engine.training.metrics import write_metrics_csv
 from engine.weights import load_weights, save_weights
 from graphs.document import Graph
 from graphs.errors import ProjectFormatError, quoted
-from graphs.project import Project, save_project
+from graphs.project import Project, atomic_write, save_project
 
 
 def trained_project(project: Project, graph: Graph | None, config: TrainingConfig, base_dir: Path) -> Project:
@@ -132,6 +132,15 @@ class RunFolder:
             save_project(project, self.path / "project.json")
         except ProjectFormatError as error:
             raise UserError(f"cannot write the run folder's project.json: {error}") from None
+
+    def write_json(self, name: str, data: dict) -> None:
+        """A small JSON record beside the metrics (e.g. init.json: what the initial weights loaded)."""
+        if not self.writes:
+            return
+        try:
+            atomic_write(self.path / name, (json.dumps(data, indent=2) + "\n").encode())
+        except OSError as error:
+            raise UserError(f"cannot write {name} in the run folder: {error.strerror or error}") from None
 
     def write_metrics(self, history: list[dict]) -> None:
         """metrics.csv: a row per epoch of `history`."""

@@ -61,8 +61,11 @@ from engine.training.failures import (
     place_in_run,
     release_memory,
 )
+from engine.training.fine_tune import apply_fine_tuning, parameter_counts
+from engine.training.init_from import load_matching
+from engine.training.init_from import resolve as resolve_init_path
 from engine.training.metrics import metric_for
-from engine.training.optim import build_optimizer, build_schedule, check_settings
+from engine.training.optim import base_lr, build_optimizer, build_schedule, check_settings
 from engine.training.run_folder import RunFolder, check_run_dir, make_run_dir, trained_project
 from engine.weights import load_weights, state_tensors
 from graphs.document import Graph
@@ -87,14 +90,15 @@ class Trainer:
     `threads` sets torch's CPU threads for the whole process when the run starts,
     at most one per usable core (small models train much faster on one thread when
     the CPU is busy; see `devices.default_threads`); None leaves torch's setting.
-    `world` makes this process one of a distributed run (see the module docstring).
+    `world` makes this process one of a distributed run (see the module docstring). `notes` are told first
+    in RunStarted's notes (e.g. which fold of a cross-validation this run is).
     """
 
     def __init__(self, project: Project, *, device: str | None = None, epochs: int | None = None,
                  out_dir: str | Path | None = None, callback: Callable[[events.TrainingEvent], None] | None = None,
                  dataset: Dataset | None = None, max_batches: int | None = None,
                  progress_interval: float = 0.05, progress_every: int | None = None, threads: int | None = None,
-                 world: World | None = None):
+                 world: World | None = None, notes: tuple[str, ...] = ()):
         self.project = project
         self.world = world
         self.is_main = world is None or world.is_main  # the process that writes files
@@ -104,7 +108,7 @@ class Trainer:
             raise UserError(f"max_batches must be at least 1, got {max_batches}")
         if threads is not None and threads < 1:
             raise UserError(f"threads must be at least 1, got {threads}")
-        self._setting_notes: list[str] = []  # told in RunStarted's notes
+        self._setting_notes: list[str] = list(notes)  # told in RunStarted's notes (`notes`: the caller's)
         if threads is not None:
             threads, note = bounded_threads(threads)
             self._setting_notes += [note] if note else []
@@ -179,6 +183,10 @@ class Trainer:
             raise UserError(describe_graph_errors(error.errors)) from None
         except GraphError as error:
             raise UserError(describe_graph_errors([error])) from None
+        self.init_report = None  # what `init_from` loaded and kept random (engine.training.init_from)
+        if config.init_from is not None:
+            self.init_report = load_matching(compiled.model, resolve_init_path(config.init_from, self.base_dir))
+        self.fine_tuning = apply_fine_tuning(compiled.model, graph, config.freeze_batchnorm)
         self.dataset = fit_dataset(dataset, compiled)
         self.graph, self.compiled = graph, compiled
 
@@ -191,7 +199,10 @@ class Trainer:
 
     def trained_project(self) -> Project:
         """The project as trained: shapes filled from the data, overrides applied, data paths absolute."""
-        return trained_project(self.project, self.graph, self.config, self.base_dir)
+        project = trained_project(self.project, self.graph, self.config, self.base_dir)
+        if self.config.init_from is not None:  # absolute, as the data paths are
+            project.training["init_from"] = str(resolve_init_path(self.config.init_from, self.base_dir).resolve())
+        return project
 
     def _open_run(self) -> None:
         """The run folder and the bookkeeping of a run; nothing touches the device yet."""
@@ -213,6 +224,11 @@ class Trainer:
         self._folder = RunFolder(self.out_dir, writes=self.is_main, project_name=self.project.name,
                                  metric=self._metric.name, dataset=self.dataset)
         self._folder.save_project(self.trained_project())
+        self.notes += self.fine_tuning.notes(parameter_counts(self.compiled.model))
+        if self.init_report is not None:
+            self.notes += self.init_report.notes()
+            self.notes += self.init_report.frozen_but_random(self.fine_tuning.frozen)
+            self._folder.write_json("init.json", self.init_report.as_dict())
         self._total_steps = config.epochs * self._batches_per_epoch
         self._clip = config.grad_clip
         self._amp_dtype, self._scaler = self._mixed_precision()
@@ -243,7 +259,8 @@ class Trainer:
         self._train_data = self.dataset.train.to(device)
         self._val_data = self.dataset.val.to(device)
         self._parameters = [p for p in self._model.parameters() if p.requires_grad]
-        self._optimizer = build_optimizer(config.optimizer, self._parameters)
+        self._optimizer = build_optimizer(config.optimizer,
+                                          self.fine_tuning.param_groups(self._model, base_lr(config.optimizer)))
         self._schedule = build_schedule(config.schedule, self._optimizer, config.epochs, self._batches_per_epoch)
         self._batch_schedule = self._schedule.scheduler if self._schedule and self._schedule.per_batch else None
         forward = self._model if self.world is None else self.world.wrap(self._model)
@@ -342,6 +359,7 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> bool:
         """One pass over the training data; True when stopped by request."""
         self._model.train()
+        self.fine_tuning.hold_norms()
         self._epoch, self._batch = epoch, 0
         self._epoch_loss, self._epoch_samples = 0.0, 0
         pending, sizes, step = self._pending, self._pending_sizes, self._train_step

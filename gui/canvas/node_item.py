@@ -28,6 +28,8 @@ MIN_WIDTH = 150.0
 RADIUS = 6.0
 PORT_R = 5.0
 BADGE_R = 9.0
+FROZEN = QColor("#6cb8e8")  # the snowflake badge of a frozen node (trainable false)
+FROZEN_VEIL = QColor(12, 16, 22, 110)  # dims a frozen node's body
 
 
 class _Text:
@@ -147,6 +149,9 @@ class NodeItem(QGraphicsItem):
                            for name in (spec.key_params if spec else ())]
         if node.shares:  # the weights live in another node: say which, on the face
             self.key_params.append(("shares", node.shares))
+        self.frozen = not node.trainable  # drawn dimmed with a snowflake badge
+        if node.lr_mult != 1.0:
+            self.key_params.append(("lr_mult", f"×{node.lr_mult:g}"))
         self._sync_ports(self.inputs, in_ports, False)
         self._sync_ports(self.outputs, out_ports, True)
         self._shown = None
@@ -240,7 +245,7 @@ class NodeItem(QGraphicsItem):
         return self._rect.width(), self._rect.height()
 
     def boundingRect(self) -> QRectF:
-        return self._rect.adjusted(-PORT_R - 3, -BADGE_R - 2, PORT_R + BADGE_R, 3)
+        return self._rect.adjusted(-PORT_R - BADGE_R, -BADGE_R - 2, PORT_R + BADGE_R, 3)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -310,17 +315,20 @@ class NodeItem(QGraphicsItem):
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(rect, RADIUS, RADIUS)
+        if self.frozen:
+            painter.fillPath(body, FROZEN_VEIL)
+            self._paint_badge(painter, QPointF(1, 1), FROZEN, "❄")
         if self.errors:
             self._paint_badge(painter, QPointF(rect.width() - 1, 1))
 
-    def _paint_badge(self, painter: QPainter, centre: QPointF) -> None:
+    def _paint_badge(self, painter: QPainter, centre: QPointF, colour: QColor = theme.ERROR, text: str = "!") -> None:
         painter.setPen(QPen(theme.NODE_BORDER, 1.5))
-        painter.setBrush(theme.ERROR)
+        painter.setBrush(colour)
         painter.drawEllipse(centre, BADGE_R, BADGE_R)
         painter.setPen(QColor("white"))
         painter.setFont(_Text.font("badge"))
         painter.drawText(QRectF(centre.x() - BADGE_R, centre.y() - BADGE_R, 2 * BADGE_R, 2 * BADGE_R),
-                         Qt.AlignmentFlag.AlignCenter, "!")
+                         Qt.AlignmentFlag.AlignCenter, text)
 
     # ---- reactions -----------------------------------------------------
     def itemChange(self, change, value):

@@ -49,6 +49,7 @@ class CanvasScene(QGraphicsScene):
         controller.edgeAdded.connect(self._on_edge_added)
         controller.edgeRemoved.connect(self._on_edge_removed)
         controller.paramsChanged.connect(self._on_node_changed)
+        controller.trainingOptionsChanged.connect(self._on_node_changed)  # the frozen badge, the lr multiplier
         controller.nodeMoved.connect(self._on_node_moved)
         controller.resultChanged.connect(self._on_result)
         self._rebuild()

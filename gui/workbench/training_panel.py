@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from gui.param_widgets import FloatSpinBox
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
+from gui.workbench.fine_tune_rows import FineTuneRows
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.views import compact_combo
 
@@ -122,6 +123,11 @@ class TrainingPanel(EnginePanel):
         form.addRow("Mixed precision", self.amp)
         form.addRow("", self.compile)
         form.addRow("", self.cuda_note)
+        self.fine_tune = FineTuneRows(lambda: self.settings.base_dir,
+                                      lambda: self.settings.document.project.path is not None, self)
+        form.addRow("Initial weights", self.fine_tune.init_row)
+        form.addRow("", self.fine_tune.freeze_batchnorm)
+        form.addRow("Cross-validation", self.fine_tune.folds)
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -131,7 +137,8 @@ class TrainingPanel(EnginePanel):
         self._set_body(body)
         self._editors = (self.optimizer, self.lr, self.weight_decay, self.momentum, self.schedule, self.step_size,
                          self.gamma, self.eta_min, self.max_lr, self.epochs, self.batch_size, self.early,
-                         self.patience, self.clip, self.clip_norm, self.device, self.amp, self.compile)
+                         self.patience, self.clip, self.clip_norm, self.device, self.amp, self.compile,
+                         *self.fine_tune.editors)
         self._set_inputs_enabled(False)
 
         commits = {
@@ -151,6 +158,7 @@ class TrainingPanel(EnginePanel):
         self.early.toggled.connect(lambda _on: self._commit("Set early stopping"))
         self.clip.toggled.connect(lambda _on: self._commit("Set gradient clipping"))
         self.compile.toggled.connect(lambda _on: self._commit("Set compile"))
+        self.fine_tune.edited.connect(lambda text, field: self._commit(text, field or None))
 
     # ---- engine ------------------------------------------------------------------
     def _fill_choices(self, info: dict) -> None:
@@ -200,6 +208,7 @@ class TrainingPanel(EnginePanel):
             self._select(self.device, t.get("device", "auto"))
             self._select(self.amp, t.get("amp") or None)
             self.compile.setChecked(bool(t.get("compile", False)))
+            self.fine_tune.show(t)
         finally:
             for widget in self._editors:
                 widget.blockSignals(False)
@@ -256,7 +265,7 @@ class TrainingPanel(EnginePanel):
         for key, unset in (("patience", None), ("grad_clip", None), ("amp", None), ("compile", False)):
             if t[key] == unset:
                 del t[key]  # an unset option stays out of the file (its default applies)
-        return t
+        return self.fine_tune.apply(t)
 
     def _schedule(self) -> dict | None:
         kind = self.schedule.currentData()

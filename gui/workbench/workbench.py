@@ -29,6 +29,7 @@ from gui.workbench.data_panel import DataPanel
 from gui.workbench.data_shapes import ShapeFollower
 from gui.workbench.engine_loader import EngineLoader
 from gui.workbench.export_actions import ExportActions, ModelSource
+from gui.workbench.folds_view import FoldCurves
 from gui.workbench.interop import InteropActions
 from gui.workbench.run_control import RunActions, RunProgress, SnapshotBanner
 from gui.workbench.runs import RunRecord, RunsPanel
@@ -91,6 +92,8 @@ class Workbench(QObject):
         c = self.controller
         c.stateChanged.connect(self.actions.set_state)
         c.runStarted.connect(self._run_started)
+        self.fold_curves = FoldCurves(self)  # a cross-validation's finished folds, in the live plot
+        c.foldStarted.connect(self.fold_curves.fold_started)
         c.dataProgress.connect(self.progress.data_progress)
         c.progress.connect(self._progress)
         c.epochEnded.connect(self._epoch_ended)
@@ -337,7 +340,12 @@ class Workbench(QObject):
                                                + (" yet." if run.result is None else "."))
 
     def _overlays_changed(self, runs: list) -> None:
-        self.plots.set_overlays([(run.number, run.series, run.colour, f"Run {run.number}") for run in runs])
+        self.plots.set_overlays([(run.number, run.series, run.colour, f"Run {run.number}") for run in runs]
+                                + self.fold_curves.overlays())
+
+    def show_fold_overlays(self) -> None:
+        """The ticked runs and the current cross-validation's finished folds."""
+        self._overlays_changed(self.runs_panel.ticked())
 
     @staticmethod
     def trained_project(run: RunRecord) -> Project:

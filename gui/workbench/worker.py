@@ -98,9 +98,9 @@ class TrainingWorker(QObject):
     # ---- the run (worker thread) ----------------------------------------------
     def run(self) -> None:
         try:
-            from engine.training import Trainer
+            from gui.workbench.folds_view import make_trainer
 
-            trainer = Trainer(self.request.project, callback=self._on_event, **self.request.options)
+            trainer = make_trainer(self.request.project, self._on_event, self.request.options)
             with self._lock:
                 self._trainer = trainer
                 if self._stop_requested:
@@ -108,6 +108,7 @@ class TrainingWorker(QObject):
                 elif self._pause_requested:
                     trainer.pause()
             result = trainer.run()
+            result = getattr(result, "as_run_result", lambda: result)()  # a cross-validation: told as one run
         except UserError as error:
             self.failed.emit(str(error), "")
             return
@@ -135,6 +136,7 @@ class RunController(QObject):
     """Starts one run at a time in a worker thread and relays its events, in the GUI thread."""
 
     runStarted = Signal(object)  # RunStarted
+    foldStarted = Signal(object)  # FoldStarted: a cross-validation's next fold (its RunStarted follows)
     dataProgress = Signal(object)  # DataProgress, before the run starts
     progress = Signal(object)  # BatchProgress
     epochEnded = Signal(object)  # EpochEnd
@@ -231,6 +233,8 @@ class RunController(QObject):
                 self.dataProgress.emit(event)
             elif kind == "EpochEnd":
                 self.epochEnded.emit(event)
+            elif kind == "FoldStarted":
+                self.foldStarted.emit(event)
             elif kind == "RunStarted":
                 if self.state == "starting":
                     self._set_state("running")
