@@ -14,7 +14,7 @@ from engine.errors import UserError
 
 AMP_MODES = ("bf16", "fp16")
 KNOWN = ("dataset", "val_split", "batch_size", "epochs", "seed", "device", "optimizer", "schedule", "grad_clip",
-         "patience", "amp", "compile")
+         "patience", "amp", "compile", "tensorboard")
 MAX_EPOCHS = 100_000
 MAX_BATCH = 1 << 20
 
@@ -50,6 +50,13 @@ def _val_split(training: dict) -> float:
     return float(value)
 
 
+def _bool(training: dict, name: str, default: bool) -> bool:
+    value = training.get(name, default)
+    if not isinstance(value, bool):
+        raise _fail(name, "true or false", value)
+    return value
+
+
 def _object(training: dict, name: str, default) -> dict | None:
     value = training.get(name, default)
     if value is None:
@@ -77,6 +84,7 @@ class TrainingConfig:
     patience: int | None = None  # early stopping: epochs without a better validation loss
     amp: str | None = None  # "bf16" | "fp16" mixed precision (CUDA only)
     compile: bool = False  # torch.compile (CUDA only)
+    tensorboard: bool = True  # also write TensorBoard event files (where tensorboard is installed)
 
     @classmethod
     def from_dict(cls, training: dict, **overrides) -> TrainingConfig:
@@ -118,4 +126,5 @@ class TrainingConfig:
             patience=_int(training, "patience", None, 1, MAX_EPOCHS, optional=True),
             amp=amp,
             compile=compile_model,
+            tensorboard=_bool(training, "tensorboard", True),
         )

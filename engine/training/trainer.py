@@ -49,6 +49,7 @@ from engine.compiler import CompiledGraph, CompileError, compile_graph
 from engine.data import Dataset, fit_dataset
 from engine.data_shapes import graph_as_trained, load_training_data
 from engine.errors import UserError
+from engine.history.record import run_listeners, with_listeners
 from engine.training import events
 from engine.training.config import TrainingConfig
 from engine.training.devices import bounded_threads, resolve_device
@@ -211,6 +212,7 @@ class Trainer:
         self._folder = RunFolder(self.out_dir, writes=self.is_main, project_name=self.project.name,
                                  metric=self._metric.name, dataset=self.dataset)
         self._folder.save_project(self.trained_project())
+        self.callback = with_listeners(self.callback, run_listeners(self))  # run.json, TensorBoard
         self._total_steps = config.epochs * self._batches_per_epoch
         self._clip = config.grad_clip
         self._amp_dtype, self._scaler = self._mixed_precision()

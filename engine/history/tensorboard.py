@@ -1,0 +1,84 @@
+"""TensorBoard event files for a run, written from the trainer's events, so people who use TensorBoard
+keep using it: `tensorboard --logdir runs/`.
+
+Scalars: each batch's training loss (`loss/train_batch`, by step), and per epoch the training and
+validation losses, the validation metric and the learning rate (by epoch). The graph goes in once at the
+start through `SummaryWriter.add_graph`, which traces a copy of the compiled module on one sample in
+evaluation mode with the random generators forked, so tracing changes neither BatchNorm statistics nor
+the run's random numbers; a model that can't be traced (several inputs, data streamed from disk) keeps
+its scalars and the run says why there is no graph.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import warnings
+from pathlib import Path
+
+import torch
+
+from engine.errors import reason
+from engine.training import events
+
+FOLDER = "tensorboard"
+
+
+def available() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+class TensorBoardWriter:
+    """One run's event files in `<run folder>/tensorboard/`."""
+
+    def __init__(self, folder: Path):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(folder / FOLDER))
+        self.graph_note = ""
+
+    def add_graph(self, model: torch.nn.Module, sample: torch.Tensor) -> None:
+        """The module's graph, traced on a copy (see the module docstring); a note on failure."""
+        try:
+            traced = copy.deepcopy(model).eval()
+            with torch.random.fork_rng(), warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")
+                self.writer.add_graph(traced, sample)
+        except Exception as error:  # noqa: BLE001 - any tracing failure only costs the graph
+            self.graph_note = f"TensorBoard has the scalars but no graph: tracing the model failed ({reason(error)})"
+
+    def __call__(self, event) -> None:
+        writer = self.writer
+        if isinstance(event, events.BatchProgress):
+            first = event.step - len(event.losses) + 1
+            for offset, loss in enumerate(event.losses):
+                writer.add_scalar("loss/train_batch", loss, first + offset)
+        elif isinstance(event, events.EpochEnd):
+            row = event.metrics
+            for name, tag in (("train_loss", "loss/train"), ("val_loss", "loss/val"), ("lr", "learning_rate")):
+                if row.get(name) is not None:
+                    writer.add_scalar(tag, row[name], event.epoch)
+            for name in ("val_accuracy", "val_mae"):
+                if row.get(name) is not None:
+                    writer.add_scalar(f"metric/{name}", row[name], event.epoch)
+            writer.flush()
+        elif isinstance(event, events.RunEnded):
+            writer.close()
+
+
+def _sample(dataset) -> torch.Tensor | None:
+    """Two training inputs, or None for data that isn't in memory."""
+    inputs = getattr(dataset.train, "x", None)
+    return inputs[:2] if isinstance(inputs, torch.Tensor) else None
+
+
+def tensorboard_listener(folder: Path, compiled, dataset) -> tuple[TensorBoardWriter | None, str]:
+    """(the writer, a note for the run), or (None, why not) where tensorboard isn't installed."""
+    if not available():
+        return None, "TensorBoard files are not written: the tensorboard package is not installed"
+    writer = TensorBoardWriter(folder)
+    sample = _sample(dataset)
+    if sample is None:
+        return writer, "TensorBoard has the scalars but no graph: the data is streamed, so no sample was at hand"
+    writer.add_graph(compiled.model, sample)
+    return writer, writer.graph_note
