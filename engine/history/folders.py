@@ -15,7 +15,7 @@ import json
 import math
 import os
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,7 +49,7 @@ class RunSummary:
     sweep: dict | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return dict(vars(self))  # shallow: the values are JSON already (asdict's deep copy is 10x slower)
 
 
 def _json(path: Path, what: str):
@@ -183,12 +183,13 @@ def _fill(summary: RunSummary, path: Path) -> None:
         summary.folds = _folds(path, summary.metric)
 
 
-def stamp(path: Path) -> str:
-    """What changes when anything a summary reads changes: the folder's and its files' times and sizes."""
+def stamp(path: str) -> str:
+    """What changes when anything a summary reads changes: the folder's and its files' times and sizes.
+    (Plain strings and os.stat: this runs for every folder of a history each time it is listed.)"""
     parts = []
     for name in ("", RECORD, METRICS, FOLDS):
         try:
-            stat = (path / name).stat() if name else path.stat()
+            stat = os.stat(os.path.join(path, name) if name else path)
             parts.append(f"{stat.st_mtime_ns}:{stat.st_size}")
         except OSError:
             parts.append("-")

@@ -22,10 +22,10 @@ INDEX = "index.sqlite"
 FORMAT = "1"
 
 
-def _scan(runs_dir: Path) -> dict[str, Path]:
+def _scan(runs_dir: Path) -> dict[str, str]:
     try:
         with os.scandir(runs_dir) as entries:
-            return {entry.name: Path(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False)}
+            return {entry.name: entry.path for entry in entries if entry.is_dir(follow_symlinks=False)}
     except (FileNotFoundError, NotADirectoryError):
         return {}
 
@@ -35,6 +35,7 @@ def _open(path: Path) -> sqlite3.Connection | None:
     for attempt in range(2):
         try:
             db = sqlite3.connect(path, timeout=2)
+            db.execute("PRAGMA synchronous = OFF")  # a cache: after a power cut it is rebuilt, not trusted
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             db.execute("CREATE TABLE IF NOT EXISTS runs (folder TEXT PRIMARY KEY, stamp TEXT, summary TEXT)")
             version = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
@@ -71,9 +72,9 @@ def list_runs(runs_dir: str | os.PathLike) -> list[RunSummary]:
         hit = cached.get(name)
         summary = _from_json(hit[1]) if hit is not None and hit[0] == stamps[name] else None
         if summary is None:
-            summary = read_summary(path)
+            summary = read_summary(Path(path))
             fresh.append((name, stamps[name], json.dumps(summary.as_dict())))
-        summary.folder = str(path)
+        summary.folder = path
         summaries.append(summary)
     gone = [name for name in cached if name not in folders]
     if db is not None:
