@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import UserError
-from engine.history.folders import METRICS, PROJECT, RECORD, Damaged, _json, best_row, read_metrics
+from engine.history.folders import METRICS, PROJECT, RECORD, Damaged, best_row, read_json, read_metrics
 from graphs.diff import GraphDiff, graph_diff, settings_diff
 from graphs.errors import GraphError, ProjectFormatError, quoted
 from graphs.project import Project, load_project
@@ -47,7 +47,7 @@ def load_run(folder: str | Path) -> StoredRun:
     except (ProjectFormatError, GraphError, UserError) as error:
         raise UserError(f"run {quoted(folder.name)}: {error}") from None
     try:
-        record = _json(folder / RECORD, RECORD)
+        record = read_json(folder / RECORD, RECORD)
     except FileNotFoundError:
         record = {}
     except Damaged as error:

@@ -52,7 +52,7 @@ class RunSummary:
         return dict(vars(self))  # shallow: the values are JSON already (asdict's deep copy is 10x slower)
 
 
-def _json(path: Path, what: str):
+def read_json(path: Path, what: str):
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -150,7 +150,7 @@ def read_summary(path: Path) -> RunSummary:
 
 def _fill(summary: RunSummary, path: Path) -> None:
     try:
-        record = _json(path / RECORD, RECORD)
+        record = read_json(path / RECORD, RECORD)
     except FileNotFoundError:
         record = None
     if record is not None and not isinstance(record, dict):
@@ -179,7 +179,7 @@ def _fill(summary: RunSummary, path: Path) -> None:
         summary.best_epoch, summary.best = best.get("epoch"), best.get(summary.metric) if summary.metric else None
     summary.sweep = record.get("sweep") if isinstance(record.get("sweep"), dict) else None
     if (path / FOLDS).exists():
-        _json(path / FOLDS, FOLDS)  # damaged if it can't be read
+        read_json(path / FOLDS, FOLDS)  # damaged if it can't be read
         summary.folds = _folds(path, summary.metric)
 
 
