@@ -146,3 +146,15 @@ def test_delete_asks_then_removes_the_run(bench, saved_project, qtbot, dialogs, 
     assert bench.window.open_project(saved_project)
     assert listed(bench, qtbot, 1).runs[0].status == "finished"
     assert json.loads((saved_project.parent / "runs" / panel.runs[0].summary.folder / "run.json").read_text())
+
+
+def test_the_tensorboard_checkbox_is_an_undoable_setting(open_example, qtbot):
+    bench = open_example("iris_mlp")
+    bench.show_dock("training")
+    panel = bench.training_panel
+    qtbot.waitUntil(lambda: panel.device.count() > 1, timeout=60_000)
+    assert panel.tensorboard.isChecked() and "tensorboard" not in bench.settings.training
+    panel.tensorboard.setChecked(False)
+    assert bench.settings.training["tensorboard"] is False
+    bench.document.undo_stack.undo()
+    assert "tensorboard" not in bench.settings.training and panel.tensorboard.isChecked()
