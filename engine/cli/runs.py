@@ -9,6 +9,7 @@ imports no torch.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from engine.errors import UserError
@@ -47,11 +48,18 @@ def _extra(run) -> str:
     return "; ".join(parts)
 
 
+def _local(started: str) -> str:
+    try:
+        return f"{datetime.fromisoformat(started).astimezone():%Y-%m-%d %H:%M:%S}"
+    except ValueError:
+        return started
+
+
 def format_table(runs) -> str:
     rows = [("run", "started", "status", "epochs", "best", "")]
     for run in runs:
         epochs = f"{run.epochs}/{run.epochs_planned}" if run.epochs_planned else str(run.epochs)
-        rows.append((run.id, run.started.replace("T", " ")[:19], STATUS_TEXT.get(run.status, run.status),
+        rows.append((run.id, _local(run.started), STATUS_TEXT.get(run.status, run.status),
                      epochs, _best(run), _extra(run)))
     rows = [tuple(printable(str(cell)) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]

@@ -14,6 +14,7 @@ import csv
 import json
 import math
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -116,7 +117,17 @@ def _alive(record: dict) -> bool:
     return True
 
 
+NAMED_TIME = re.compile(r".*-(\d{8}-\d{6})(-\d+)?")  # how the trainer names a run folder: <stem>-<local time>
+
+
 def _folder_time(path: Path) -> str:
+    """When the run started as far as its folder tells: the time in its name, else its modification time."""
+    named = NAMED_TIME.fullmatch(path.name)
+    if named:
+        try:
+            return datetime.strptime(named[1], "%Y%m%d-%H%M%S").astimezone(timezone.utc).isoformat()
+        except ValueError:
+            pass
     return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(microsecond=0).isoformat()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from engine.history.folders import RunSummary, read_summary, stamp
 
 INDEX = "index.sqlite"
-FORMAT = "1"
+FORMAT = "2"  # of the rows: bumped when a summary is read differently, so old rows are re-read
 
 
 def _scan(runs_dir: Path) -> dict[str, str]:

@@ -49,6 +49,7 @@ def _table(headers: list[str], rows: list[tuple]) -> QTableWidget:
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
             table.setItem(r, c, QTableWidgetItem(value if isinstance(value, str) and c == 0 else _text(value)))
+    table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
     return table
@@ -155,9 +156,10 @@ class CompareDialog(QDialog):
         metric.setXLink(loss)
         metric.setLabel("bottom", "epoch")
         metric.setLabel("left", (run_b.series.metric or "metric").removeprefix("val_"))
-        for plot in (loss, metric):
+        for plot, corner in ((loss, (-10, 10)), (metric, (-10, -30))):  # loss falls, the metric mostly rises
             plot.showGrid(x=True, y=True, alpha=0.15)
-            plot.addLegend(offset=(-10, 10))
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            plot.addLegend(offset=corner)
         for tag, run in (("A", run_a), ("B", run_b)):
             rows = run.series.epochs
             epochs = [row["epoch"] for row in rows]
