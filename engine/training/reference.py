@@ -46,6 +46,9 @@ SETTINGS = {
            "the run trains in float32 and says so; a GPU without bf16 uses fp16 with gradient scaling",
     "compile": "`true` compiles the model with `torch.compile`. CUDA only: elsewhere the run says so and "
                "trains uncompiled",
+    "tensorboard": "`true` also writes TensorBoard event files into the run folder's `tensorboard/` (losses, "
+                   "the metric, the learning rate and the graph; `tensorboard --logdir runs`), where the "
+                   "tensorboard package is installed; `false` writes none",
 }
 
 SCHEDULE_CLASSES = {"step": "StepLR", "cosine": "CosineAnnealingLR", "one-cycle": "OneCycleLR"}
