@@ -229,6 +229,7 @@ class RunsPanel(QWidget):
 
     def clear(self, keep: RunRecord | None = None) -> None:
         """Forget every run but `keep` (a run still training when another project opens)."""
+        had_current = self.list.currentItem() is not None
         self.list.blockSignals(True)
         for row in reversed(range(self.list.count())):
             if self._run(self.list.item(row)) is not keep:
@@ -237,7 +238,9 @@ class RunsPanel(QWidget):
         self.runs = [keep] if keep is not None else []
         self._numbers = {keep.number: keep} if keep is not None else {}
         self._next_number = keep.number + 1 if keep is not None else 1
-        self._current_changed(self.list.currentItem(), None)
+        if had_current:  # else nothing changed for the plots (which stay unbuilt until a run is shown)
+            self._current_changed(self.list.currentItem(), None)
+        self._update_buttons()
 
     def remove(self, run: RunRecord) -> None:
         """Take `run` off the list (deleted)."""
@@ -249,13 +252,14 @@ class RunsPanel(QWidget):
         self._current_changed(self.list.currentItem(), None)
 
     def _show_line(self, item: QListWidgetItem, run: RunRecord) -> None:
-        if item.text() != run.label():
-            item.setText(run.label())
+        label = run.label()
+        if item.text() != label:
+            item.setText(label)
         item.setForeground(QColor(FAILED_COLOUR) if run.status in BAD_STATUSES else QBrush())
         if run.status == "damaged" or run.summary is None or getattr(run, "_filled", False):
             tooltip = html.escape(run.details()).replace("\n", "<br>")
         else:  # a history run's settings are read when it is first looked at
-            tooltip = html.escape(f"{run.label()}\n{run.summary.folder}").replace("\n", "<br>")
+            tooltip = html.escape(f"{label}\n{run.summary.folder}").replace("\n", "<br>")
         if item.toolTip() != tooltip:
             item.setToolTip(tooltip)
 
