@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import UserError
-from engine.history.folders import METRICS, PROJECT, RECORD, Damaged, best_row, read_json, read_metrics
+from engine.history.folders import METRICS, RECORD, Damaged, best_row, project_file, read_json, read_metrics
 from graphs.diff import GraphDiff, graph_diff, settings_diff
 from graphs.errors import GraphError, ProjectFormatError, quoted
 from graphs.project import Project, load_project
@@ -43,7 +43,7 @@ def load_run(folder: str | Path) -> StoredRun:
     if not folder.is_dir():
         raise UserError(f"{quoted(str(folder))} is not a run folder (no such folder)")
     try:
-        project = load_project(folder / PROJECT)
+        project = load_project(project_file(folder))
     except (ProjectFormatError, GraphError, UserError) as error:
         raise UserError(f"run {quoted(folder.name)}: {error}") from None
     try:

@@ -159,6 +159,13 @@ def read_summary(path: Path) -> RunSummary:
     return summary
 
 
+def project_file(path: Path) -> Path:
+    """The run's project as trained: its project.json, or a cross-validation run's first fold's."""
+    if not (path / PROJECT).exists() and (path / FOLDS).exists():
+        return path / "fold-1" / PROJECT
+    return path / PROJECT
+
+
 def _fill(summary: RunSummary, path: Path) -> None:
     try:
         record = read_json(path / RECORD, RECORD)
@@ -166,9 +173,9 @@ def _fill(summary: RunSummary, path: Path) -> None:
         record = None
     if record is not None and not isinstance(record, dict):
         raise Damaged(f"{RECORD} holds {type(record).__name__}, not an object")
-    if record is None and not (path / PROJECT).exists():
-        raise Damaged(f"not a run folder: no {RECORD} and no {PROJECT}")
-    if not (path / PROJECT).exists():
+    if not project_file(path).exists():
+        if record is None:
+            raise Damaged(f"not a run folder: no {RECORD} and no {PROJECT}")
         raise Damaged(f"{PROJECT} (the project as trained) is missing")
     rows = read_metrics(path / METRICS)
     record = record or {}

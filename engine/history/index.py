@@ -19,6 +19,7 @@ from pathlib import Path
 from engine.history.folders import RunSummary, read_summary, stamp
 
 INDEX = "index.sqlite"
+LIVE = ("running", "starting")
 FORMAT = "2"  # of the rows: bumped when a summary is read differently, so old rows are re-read
 
 
@@ -71,6 +72,8 @@ def list_runs(runs_dir: str | os.PathLike) -> list[RunSummary]:
     for name, path in folders.items():
         hit = cached.get(name)
         summary = _from_json(hit[1]) if hit is not None and hit[0] == stamps[name] else None
+        if summary is not None and summary.status in LIVE:  # whether its process still runs is not on disk
+            summary = None
         if summary is None:
             summary = read_summary(Path(path))
             fresh.append((name, stamps[name], json.dumps(summary.as_dict())))

@@ -44,6 +44,15 @@ def write_record(folder: Path, record: dict) -> None:
     atomic_write(path, json.dumps(merged, indent=1, default=str).encode("utf-8"))
 
 
+def device_name(device: str) -> str:
+    """The accelerator's name ("NVIDIA H100 80GB HBM3"), or the device itself for the CPU."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return device
+
+
 def _row(row: dict | None) -> dict | None:
     return None if row is None else {k: v for k, v in row.items() if k != "samples_per_sec"}
 
@@ -64,7 +73,8 @@ class RunRecorder:
 
     def __call__(self, event) -> None:
         if isinstance(event, events.RunStarted):
-            self.record.update(status="running", device=event.device, metric=event.metric,
+            self.record.update(status="running", device=event.device, device_name=device_name(event.device),
+                               metric=event.metric,
                                epochs_planned=event.total_epochs, epochs_done=0,
                                batches_per_epoch=event.batches_per_epoch, train_samples=event.train_samples,
                                val_samples=event.val_samples, dataset=event.dataset, notes=list(event.notes))

@@ -214,3 +214,29 @@ def test_tensorboard_can_be_turned_off_and_does_not_change_training(moons_projec
     without = train(moons_project, tensorboard=False)
     assert (with_files.out_dir / "tensorboard").is_dir() and not (without.out_dir / "tensorboard").exists()
     assert [row["val_loss"] for row in with_files.history] == [row["val_loss"] for row in without.history]
+
+
+def test_a_running_run_whose_process_ends_is_unfinished_through_the_index(history, monkeypatch):
+    from engine.history import folders
+
+    project, first, _ = history
+    record = json.loads((first / "run.json").read_text())
+    (first / "run.json").write_text(json.dumps({**record, "status": "running"}))
+    monkeypatch.setattr(folders, "_alive", lambda record: True)
+    assert {run.id: run.status for run in runs_of(project.path)}[first.name] == "running"
+    monkeypatch.setattr(folders, "_alive", lambda record: False)  # the process ended; no file changed
+    assert {run.id: run.status for run in runs_of(project.path)}[first.name] == "unfinished"
+
+
+def test_a_cross_validation_folder_without_its_own_project_is_one_run(history, capsys):
+    project, first, second = history
+    cv = first.parent / f"{project.path.stem}-20200101-120000"
+    for fold in (1, 2):
+        shutil.copytree(first, cv / f"fold-{fold}")
+    (cv / "folds.json").write_text(json.dumps({"k": 2}))
+    runs = {run.id: run for run in runs_of(project.path)}
+    assert runs[cv.name].status == "unrecorded" and runs[cv.name].damaged is None
+    assert [fold["epochs"] for fold in runs[cv.name].folds] == [2, 2]
+    assert main.main(["runs", str(project.path)]) == 0
+    assert "2 folds, mean " in capsys.readouterr().out
+    assert compare_runs(cv, second).graph.changed  # its first fold's project stands for it
