@@ -67,6 +67,16 @@ def test_the_history_survives_a_restart_and_follows_the_project(bench, finished,
     assert bench.plots.series is newest.series
     assert "Adam lr=0.05" in panel.details.toPlainText()
 
+    # a new window, as after quitting and starting again: the same history, the GUI's run included
+    from gui.main_window import MainWindow
+
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.open_project(saved_project)
+    qtbot.waitUntil(lambda: again.workbench.runs_panel.list.count() == 3, timeout=20_000)
+    folders = {run.summary.folder for run in again.workbench.runs_panel.runs}
+    assert str(gui_run.result.out_dir) in folders
+
 
 def test_compare_two_runs_shows_the_diff_and_draws_it_on_the_canvas(bench, saved_project, qtbot):
     from gui.canvas.diff_overlay import ADDED, CHANGED
