@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graphs.errors import printable
+
 # Curve colours, one a run; none is red, which the list keeps for failed runs.
 COLOURS = ("#61afef", "#98c379", "#d19a66", "#c678dd", "#56b6c2", "#e5c07b", "#a9b665", "#d3869b")
 FAILED_COLOUR = "#ff6b6b"
@@ -85,11 +87,13 @@ class RunRecord:
 
     @property
     def final_metrics(self) -> dict | None:
-        return self.series.epochs[-1] if self.series.epochs else None
+        if self.series.epochs:
+            return self.series.epochs[-1]
+        return self.summary.final if self.summary is not None else None  # a history run not yet looked at
 
     def label(self) -> str:
         when = f"{self.started_at:%Y-%m-%d %H:%M}" if self.summary is not None else f"{self.started_at:%H:%M:%S}"
-        text = f"Run {self.number} · {when} · {STATUS_TEXT.get(self.status, self.status)}"
+        text = f"Run {self.number} · {when} · {printable(STATUS_TEXT.get(self.status, self.status))}"
         final = self.final_metrics
         if final is not None:
             metric = self.series.metric
@@ -112,7 +116,7 @@ class RunRecord:
             if self.summary.sweep:
                 lines.append(f"sweep {self.summary.sweep.get('study', '?')}, trial {self.summary.sweep.get('trial', '?')}")
         if self.status == "damaged":
-            return "\n".join(lines)
+            return "\n".join(printable(line) for line in lines)
         lines += _settings_text(self.settings)
         if self.started is not None:
             lines.append(f"trained on {self.started.device}: {self.started.dataset}")
@@ -129,7 +133,7 @@ class RunRecord:
             lines.append(f"files: {result.out_dir}")
         if self.weights:
             lines.append(f"weights: {self.weights} ({result.weights_from})")
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)  # a history run's lines come from its files
 
 
 class RunsPanel(QWidget):

@@ -90,6 +90,8 @@ def test_compare_two_runs_shows_the_diff_and_draws_it_on_the_canvas(bench, saved
     panel.select(newer)
     panel.set_ticked(older, True)
     assert panel.compare_button.isEnabled() and panel.pair() == (older, newer)
+    assert list(bench.plots.overlays) == [older.number] and len(older.series.epochs) == 2  # read on tick
+    assert "val acc" in panel._item(older).text()  # the metric from the index, before the run was looked at
     panel.compare_button.click()
     dialog = bench.history.dialog
     assert dialog is not None and dialog.isVisible()
