@@ -1,7 +1,8 @@
 """TensorBoard event files for a run, written from the trainer's events, so people who use TensorBoard
 keep using it: `tensorboard --logdir runs/`.
 
-Scalars: each batch's training loss (`loss/train_batch`, by step), and per epoch the training and
+Scalars: each batch's training loss (`loss/train_batch`, by step; written at the end of each epoch, so the
+listener adds no work inside an epoch), and per epoch the training and
 validation losses, the validation metric and the learning rate (by epoch). The graph goes in once at the
 start through `SummaryWriter.add_graph`, which traces a copy of the compiled module on one sample in
 evaluation mode with the random generators forked, so tracing changes neither BatchNorm statistics nor
@@ -36,6 +37,7 @@ class TensorBoardWriter:
 
         self.writer = SummaryWriter(log_dir=str(folder / FOLDER))
         self.graph_note = ""
+        self._batch_losses: list[tuple[int, list[float]]] = []  # (first step, losses) since the last epoch
 
     def add_graph(self, model: torch.nn.Module, sample: torch.Tensor) -> None:
         """The module's graph, traced on a copy (see the module docstring); a note on failure."""
@@ -49,11 +51,10 @@ class TensorBoardWriter:
 
     def __call__(self, event) -> None:
         writer = self.writer
-        if isinstance(event, events.BatchProgress):
-            first = event.step - len(event.losses) + 1
-            for offset, loss in enumerate(event.losses):
-                writer.add_scalar("loss/train_batch", loss, first + offset)
+        if isinstance(event, events.BatchProgress):  # kept until the epoch ends: no work inside the epoch
+            self._batch_losses.append((event.step - len(event.losses) + 1, event.losses))
         elif isinstance(event, events.EpochEnd):
+            self._write_batch_losses()
             row = event.metrics
             for name, tag in (("train_loss", "loss/train"), ("val_loss", "loss/val"), ("lr", "learning_rate")):
                 if row.get(name) is not None:
@@ -63,7 +64,14 @@ class TensorBoardWriter:
                     writer.add_scalar(f"metric/{name}", row[name], event.epoch)
             writer.flush()
         elif isinstance(event, events.RunEnded):
+            self._write_batch_losses()
             writer.close()
+
+    def _write_batch_losses(self) -> None:
+        for first, losses in self._batch_losses:
+            for offset, loss in enumerate(losses):
+                self.writer.add_scalar("loss/train_batch", loss, first + offset)
+        self._batch_losses.clear()
 
 
 def _sample(dataset) -> torch.Tensor | None:
