@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from PySide6.QtCore import QFile
+from PySide6.QtCore import QFile, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from engine.training import Trainer
@@ -143,9 +143,10 @@ def test_delete_asks_then_removes_the_run(bench, saved_project, qtbot, dialogs, 
     run = next(run for run in panel.runs if str(result.out_dir) == run.summary.folder)
     panel.select(run)
     dialogs.answer = QMessageBox.StandardButton.No
-    panel.delete_button.click()
+    panel.list.setFocus()
+    qtbot.keyClick(panel.list, Qt.Key.Key_Delete)  # the Delete key asks too
     assert result.out_dir.exists() and panel.list.count() == 2
-    assert "can't be undone" in dialogs.texts("question")[-1]
+    assert "can't be undone" in dialogs.texts("question")[-1] and len(dialogs.texts("question")) == 1
     dialogs.answer = QMessageBox.StandardButton.Yes
     monkeypatch.setattr(QFile, "moveToTrash", staticmethod(lambda path: False))  # no trash: delete run files
     (result.out_dir / "mine.txt").write_text("kept")
