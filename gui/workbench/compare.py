@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
 from graphs.errors import printable
 from gui.canvas.diff_overlay import ADDED, CHANGED, REMOVED
 from gui.workbench.plots import BACKGROUND, _pen
+
+GEOMETRY_KEY = "compareRuns/geometry"
 
 
 def _text(value) -> str:
@@ -67,6 +69,9 @@ class CompareDialog(QDialog):
         self.setObjectName("compareRuns")
         self.setWindowTitle(f"Compare run {run_a.number} and run {run_b.number}")
         self.resize(980, 620)
+        geometry = QSettings().value(GEOMETRY_KEY)
+        if geometry is not None:
+            self.restoreGeometry(geometry)
         header = QLabel(f'<b style="color:{run_a.colour}">A: run {run_a.number}</b> '
                         f"{printable(comparison.a.folder.name)} &nbsp;&nbsp; "
                         f'<b style="color:{run_b.colour}">B: run {run_b.number}</b> '
@@ -115,6 +120,10 @@ class CompareDialog(QDialog):
         layout.addWidget(header)
         layout.addWidget(body, 1)
         layout.addLayout(buttons)
+
+    def hideEvent(self, event) -> None:  # closed, Escape or the Close button
+        QSettings().setValue(GEOMETRY_KEY, self.saveGeometry())  # opens where and as large as it was left
+        super().hideEvent(event)
 
     def _graph_tree(self) -> QTreeWidget:
         diff, graph_a, graph_b = self.comparison.graph, self.comparison.a.project.graph, self.comparison.b.project.graph
