@@ -14,7 +14,8 @@ from engine.errors import UserError
 
 AMP_MODES = ("bf16", "fp16")
 KNOWN = ("dataset", "val_split", "batch_size", "epochs", "seed", "device", "optimizer", "schedule", "grad_clip",
-         "patience", "amp", "compile", "tensorboard")
+         "patience", "amp", "compile")
+KNOWN += ("tensorboard",)  # engine.history.tensorboard
 MAX_EPOCHS = 100_000
 MAX_BATCH = 1 << 20
 
