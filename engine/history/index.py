@@ -4,7 +4,8 @@ milliseconds. Imports no torch.
 The folders are the truth and the index only remembers them: each row holds a folder's summary and its
 `stamp` (times and sizes of what the summary was read from). Listing stats each folder, re-reads only
 those whose stamp changed or that are new, and drops the rows of folders that are gone; an index that
-is missing, damaged or of another format is rebuilt. Where the runs folder can't be written (read-only
+is missing, damaged or of another format is rebuilt (a file by that name that is not an SQLite database
+is left alone, and the list is then not cached). Where the runs folder can't be written (read-only
 media) the list is still right, it is just not cached.
 """
 
@@ -20,6 +21,7 @@ from engine.history.folders import RunSummary, read_summary, stamp
 
 INDEX = "index.sqlite"
 LIVE = ("running", "starting")
+SQLITE_HEADER = b"SQLite format 3\x00"
 FORMAT = "2"  # of the rows: bumped when a summary is read differently, so old rows are re-read
 
 
@@ -46,14 +48,24 @@ def _open(path: Path) -> sqlite3.Connection | None:
                 db.commit()
             return db
         except sqlite3.Error:
-            if attempt == 0 and path.exists():  # not a database, or a damaged one: ours to replace
+            if attempt == 0 and _damaged_database(path):  # ours to replace
                 try:
                     path.unlink()
                     continue
                 except OSError:
                     return None
-            return None
+            return None  # a file of someone else's by that name stays: the list is just not cached
     return None
+
+
+def _damaged_database(path: Path) -> bool:
+    """Whether `path` is an SQLite file (or an empty one), so a damaged index rather than a stranger's file."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError:
+        return False
+    return head in (b"", SQLITE_HEADER)
 
 
 def list_runs(runs_dir: str | os.PathLike) -> list[RunSummary]:

@@ -100,9 +100,18 @@ def test_the_index_reads_only_folders_that_changed(history, monkeypatch):
 
 def test_a_damaged_index_is_rebuilt(history):
     project, first, second = history
-    (first.parent / INDEX).write_bytes(b"not a database at all" * 100)
+    runs_of(project.path)
+    index = first.parent / INDEX
+    index.write_bytes(index.read_bytes()[:100] + b"\xff" * 4000)  # an SQLite header, then garbage
     assert [run.id for run in runs_of(project.path)] == [second.name, first.name]
-    assert sqlite3.connect(first.parent / INDEX).execute("SELECT count(*) FROM runs").fetchone() == (2,)
+    assert sqlite3.connect(index).execute("SELECT count(*) FROM runs").fetchone() == (2,)
+
+
+def test_a_file_of_someone_elses_named_like_the_index_is_left_alone(history):
+    project, first, second = history
+    (first.parent / INDEX).write_bytes(b"my own notes, not a database" * 100)
+    assert [run.id for run in runs_of(project.path)] == [second.name, first.name]
+    assert (first.parent / INDEX).read_bytes() == b"my own notes, not a database" * 100
 
 
 @pytest.mark.parametrize("damage, reason", [
