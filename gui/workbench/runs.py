@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -178,8 +178,7 @@ class RunsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
         self.delete_action = QAction("Delete Run…", self.list)
-        self.delete_action.setShortcut(QKeySequence.StandardKey.Delete)
-        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.list.installEventFilter(self)  # the Delete key; not a shortcut, which the canvas's Delete holds
         self.compare_action = QAction("Compare", self.list)
         self.list.addActions([self.compare_action, self.delete_action])
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
@@ -353,6 +352,12 @@ class RunsPanel(QWidget):
         pair = self.pair()
         if pair is not None:
             self.compareRequested.emit(*pair)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.list and event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Delete:
+            self._delete()
+            return True
+        return super().eventFilter(watched, event)
 
     def _delete(self) -> None:
         run = self.current()
