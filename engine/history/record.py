@@ -5,7 +5,9 @@ made). It writes `run.json` atomically when the run starts, with status "running
 host, the settings as trained, the seed, the data fingerprint, library versions and the device; it
 updates the epochs done after each epoch; and at the end the status, message, end time, best and final
 metrics, checkpoints and weights. A run killed on the way keeps "running" with a process that no
-longer exists, which `engine.history.folders` reports as "unfinished".
+longer exists, which `engine.history.folders` reports as "unfinished". The record never fails a run: a
+write that fails (a full disk) is said at the end of the run's message, and the history then shows the
+run as it was last recorded (Ctrl+C still goes through, as everywhere in training).
 
 Keys other helpers add to run.json (a sweep's `"sweep"`, cross-validation's `"folds"`) are kept: each
 update merges over the file as it is on disk.
@@ -16,10 +18,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from engine.errors import reason
 from engine.history.fingerprint import data_fingerprint, library_versions
 from engine.history.folders import RECORD
 from engine.training import events
@@ -70,6 +72,7 @@ class RunRecorder:
             "data": data_fingerprint(settings.get("dataset", {}), base_dir),
             "versions": library_versions(),
         }
+        self.error: Exception | None = None  # the first write that failed
 
     def __call__(self, event) -> None:
         if isinstance(event, events.RunStarted):
@@ -84,7 +87,12 @@ class RunRecorder:
             self._ended(event.result)
         else:
             return  # batches, pauses: nothing to record
-        write_record(self.folder, self.record)
+        try:
+            write_record(self.folder, self.record)
+        except Exception as error:  # noqa: BLE001 - a full disk, a crash: the record never fails the run
+            self.error = self.error or error
+        if isinstance(event, events.RunEnded) and self.error is not None:  # said where the run's end is read
+            event.result.message += f"; its record {RECORD} could not be written ({reason(self.error)})"
 
     def _ended(self, result: events.RunResult) -> None:
         def name(path):
@@ -99,21 +107,16 @@ class RunRecorder:
 
 
 def with_listeners(callback, listeners: list):
-    """`callback` (may be None) followed by each listener. A listener that fails (a full disk) is dropped
-    with a note on stderr: the record is worth less than the run."""
+    """Each listener, then `callback` (may be None), so the callback sees what the listeners noted on the
+    run's result. Listeners handle their own failures (see RunRecorder; TensorBoardWriter)."""
     if not listeners:
         return callback
-    alive = list(listeners)
 
     def call(event) -> None:
+        for listener in listeners:
+            listener(event)
         if callback is not None:
             callback(event)
-        for listener in list(alive):
-            try:
-                listener(event)
-            except Exception as error:  # noqa: BLE001 - see the docstring
-                alive.remove(listener)
-                print(f"neurocanvas: {type(listener).__name__} stopped: {error}", file=sys.stderr)
 
     return call
 
@@ -128,7 +131,7 @@ def run_listeners(trainer) -> list:
     if trainer.config.tensorboard:
         from engine.history.tensorboard import tensorboard_listener
 
-        listener, note = tensorboard_listener(trainer.out_dir, trainer.compiled, trainer.dataset)
+        listener, note = tensorboard_listener(trainer.out_dir, trainer.graph, trainer.dataset)
         if listener is not None:
             listeners.append(listener)
         if note:

@@ -1,24 +1,27 @@
 """TensorBoard event files for a run, written from the trainer's events, so people who use TensorBoard
 keep using it: `tensorboard --logdir runs/`.
 
-Scalars: each batch's training loss (`loss/train_batch`, by step; written at the end of each epoch, so the
-listener adds no work inside an epoch), and per epoch the training and
-validation losses, the validation metric and the learning rate (by epoch). The graph goes in once at the
-start through `SummaryWriter.add_graph`, which traces a copy of the compiled module on one sample in
-evaluation mode with the random generators forked, so tracing changes neither BatchNorm statistics nor
-the run's random numbers; a model that can't be traced (several inputs, data streamed from disk) keeps
-its scalars and the run says why there is no graph.
+Scalars: each batch's training loss (`loss/train_batch`, by step; written at the end of each epoch, so
+the listener adds no work inside an epoch), and per epoch the training and validation losses, the
+validation metric and the learning rate (by epoch). The graph goes in once at the start through
+`SummaryWriter.add_graph`, which traces a module compiled afresh from the run's graph on one sample in
+evaluation mode with the random generators forked, so tracing touches neither the model being trained
+(its BatchNorm statistics, anything attached to it) nor the run's random numbers. A model that can't be
+traced, or data streamed from disk (no sample at hand), keeps its scalars and the run says why there is
+no graph. A write that fails (a full disk) stops the event files, never the run.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import importlib.util
+import io
 import warnings
 from pathlib import Path
 
 import torch
 
+from engine.compiler import compile_graph
 from engine.errors import reason
 from engine.training import events
 
@@ -39,17 +42,25 @@ class TensorBoardWriter:
         self.graph_note = ""
         self._batch_losses: list[tuple[int, list[float]]] = []  # (first step, losses) since the last epoch
 
-    def add_graph(self, model: torch.nn.Module, sample: torch.Tensor) -> None:
-        """The module's graph, traced on a copy (see the module docstring); a note on failure."""
+    def add_graph(self, graph, sample: torch.Tensor) -> None:
+        """The graph's module, compiled afresh and traced (see the module docstring); a note on failure."""
         try:
-            traced = copy.deepcopy(model).eval()
-            with torch.random.fork_rng(), warnings.catch_warnings(), torch.no_grad():
+            with torch.random.fork_rng(), warnings.catch_warnings(), torch.no_grad(), \
+                    contextlib.redirect_stdout(io.StringIO()):  # torch prints its own line when tracing fails
                 warnings.simplefilter("ignore")
-                self.writer.add_graph(traced, sample)
+                self.writer.add_graph(compile_graph(graph).model.eval(), sample)
         except Exception as error:  # noqa: BLE001 - any tracing failure only costs the graph
             self.graph_note = f"TensorBoard has the scalars but no graph: tracing the model failed ({reason(error)})"
 
     def __call__(self, event) -> None:
+        if self.writer is None:
+            return
+        try:
+            self._write(event)
+        except Exception:  # noqa: BLE001 - a full disk: TensorBoard's files stop, the run goes on
+            self.writer = None
+
+    def _write(self, event) -> None:
         writer = self.writer
         if isinstance(event, events.BatchProgress):  # kept until the epoch ends: no work inside the epoch
             self._batch_losses.append((event.step - len(event.losses) + 1, event.losses))
@@ -80,7 +91,7 @@ def _sample(dataset) -> torch.Tensor | None:
     return inputs[:2] if isinstance(inputs, torch.Tensor) else None
 
 
-def tensorboard_listener(folder: Path, compiled, dataset) -> tuple[TensorBoardWriter | None, str]:
+def tensorboard_listener(folder: Path, graph, dataset) -> tuple[TensorBoardWriter | None, str]:
     """(the writer, a note for the run), or (None, why not) where tensorboard isn't installed."""
     if not available():
         return None, "TensorBoard files are not written: the tensorboard package is not installed"
@@ -88,5 +99,5 @@ def tensorboard_listener(folder: Path, compiled, dataset) -> tuple[TensorBoardWr
     sample = _sample(dataset)
     if sample is None:
         return writer, "TensorBoard has the scalars but no graph: the data is streamed, so no sample was at hand"
-    writer.add_graph(compiled.model, sample)
+    writer.add_graph(graph, sample)
     return writer, writer.graph_note

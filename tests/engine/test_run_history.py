@@ -249,3 +249,19 @@ def test_a_cross_validation_folder_without_its_own_project_is_one_run(history, c
     assert main.main(["runs", str(project.path)]) == 0
     assert "2 folds, mean " in capsys.readouterr().out
     assert compare_runs(cv, second).graph.changed  # its first fold's project stands for it
+
+
+def test_a_record_that_cannot_be_written_never_fails_the_run(moons_project, monkeypatch):
+    import errno
+
+    from engine.history import record
+
+    def full(folder, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(record, "write_record", full)
+    result = train(moons_project)
+    assert result.status == "finished" and result.weights.exists()
+    assert result.message.startswith("finished 2 epochs; its record run.json could not be written (")
+    assert "No space left on device" in result.message
+    assert not (result.out_dir / "run.json").exists()
