@@ -18,7 +18,7 @@ from PySide6.QtCore import QFile, QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
 
-from engine.history.folders import METRICS, RECORD, Damaged, read_json, read_metrics
+from engine.history.folders import METRICS, PROJECT, RECORD, Damaged, project_file, read_json, read_metrics
 from graphs.errors import printable
 
 
@@ -67,12 +67,16 @@ def fill(run) -> None:
     folder = Path(run.summary.folder)
     try:
         record = read_json(folder / RECORD, RECORD) if (folder / RECORD).exists() else {}
+        record = record if isinstance(record, dict) else {}
+        settings = record.get("settings")
+        if settings is None:  # a run from before run records: its project as trained has them
+            project = read_json(project_file(folder), PROJECT)
+            settings = project.get("training") if isinstance(project, dict) else None
         rows = read_metrics(folder / METRICS)
     except (OSError, Damaged) as error:
         run.status, run.message = "damaged", printable(str(error))
         return
-    record = record if isinstance(record, dict) else {}
-    run.settings = record.get("settings") or {}
+    run.settings = settings if isinstance(settings, dict) else {}
     batches = record.get("batches_per_epoch") or 1
     run.series.set_batches_per_epoch(batches)
     run.series.total_steps = batches * (record.get("epochs_planned") or len(rows))

@@ -171,3 +171,14 @@ def test_the_tensorboard_checkbox_is_an_undoable_setting(open_example, qtbot):
     assert bench.settings.training["tensorboard"] is False
     bench.document.undo_stack.undo()
     assert "tensorboard" not in bench.settings.training and panel.tensorboard.isChecked()
+
+
+def test_a_run_from_before_run_records_shows_its_project_s_settings(bench, saved_project, qtbot):
+    result, _ = engine_run(saved_project)
+    (result.out_dir / "run.json").unlink()
+    assert bench.window.open_project(saved_project)
+    panel = listed(bench, qtbot, 1)
+    run = panel.runs[0]
+    panel.select(run)
+    assert run.status == "unrecorded" and "Adam lr=0.05" in panel.details.toPlainText()
+    assert [row["epoch"] for row in run.series.epochs] == [1, 2]
