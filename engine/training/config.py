@@ -16,6 +16,7 @@ AMP_MODES = ("bf16", "fp16")
 KNOWN = ("dataset", "val_split", "batch_size", "epochs", "seed", "device", "optimizer", "schedule", "grad_clip",
          "patience", "amp", "compile", "init_from", "freeze_batchnorm", "folds")
 MAX_FOLDS = 100
+KNOWN += ("tensorboard",)  # engine.history.tensorboard
 MAX_EPOCHS = 100_000
 MAX_BATCH = 1 << 20
 
@@ -51,6 +52,13 @@ def _val_split(training: dict) -> float:
     return float(value)
 
 
+def _bool(training: dict, name: str, default: bool) -> bool:
+    value = training.get(name, default)
+    if not isinstance(value, bool):
+        raise _fail(name, "true or false", value)
+    return value
+
+
 def _object(training: dict, name: str, default) -> dict | None:
     value = training.get(name, default)
     if value is None:
@@ -81,6 +89,7 @@ class TrainingConfig:
     init_from: str | None = None  # weights to start from (engine.training.init_from), relative to the project
     freeze_batchnorm: bool = True  # frozen nodes' BatchNorm stays in evaluation mode (engine.training.fine_tune)
     folds: int | None = None  # K-fold cross-validation (engine.training.folds)
+    tensorboard: bool = True  # also write TensorBoard event files (where tensorboard is installed)
 
     @classmethod
     def from_dict(cls, training: dict, **overrides) -> TrainingConfig:
@@ -131,4 +140,5 @@ class TrainingConfig:
             init_from=init_from,
             freeze_batchnorm=freeze_batchnorm,
             folds=_int(training, "folds", None, 2, MAX_FOLDS, optional=True),
+            tensorboard=_bool(training, "tensorboard", True),
         )

@@ -55,6 +55,9 @@ SETTINGS = {
     "folds": "K-fold cross-validation (`train --folds K`): K models on a seeded split of all the samples, "
              "stratified by class for classification, each validating on its own fold instead of `val_split`; "
              "`null`: one run. See [Cross-validation](#cross-validation)",
+    "tensorboard": "`true` also writes TensorBoard event files into the run folder's `tensorboard/` (losses, "
+                   "the metric, the learning rate and the graph; `tensorboard --logdir runs`), where the "
+                   "tensorboard package is installed; `false` writes none",
 }
 
 SCHEDULE_CLASSES = {"step": "StepLR", "cosine": "CosineAnnealingLR", "one-cycle": "OneCycleLR"}

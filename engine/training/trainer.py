@@ -49,6 +49,7 @@ from engine.compiler import CompiledGraph, CompileError, compile_graph
 from engine.data import Dataset, fit_dataset
 from engine.data_shapes import graph_as_trained, load_training_data
 from engine.errors import UserError
+from engine.history.record import run_listeners, with_listeners
 from engine.training import events
 from engine.training.config import TrainingConfig
 from engine.training.devices import bounded_threads, resolve_device
@@ -229,6 +230,7 @@ class Trainer:
             self.notes += self.init_report.notes()
             self.notes += self.init_report.frozen_but_random(self.fine_tuning.frozen)
             self._folder.write_json("init.json", self.init_report.as_dict())
+        self.callback = with_listeners(self.callback, run_listeners(self))  # run.json, TensorBoard
         self._total_steps = config.epochs * self._batches_per_epoch
         self._clip = config.grad_clip
         self._amp_dtype, self._scaler = self._mixed_precision()

@@ -59,6 +59,18 @@ def _int(low: int, high: int, special: str = "") -> QSpinBox:
     return spin
 
 
+def tensorboard_checkbox() -> QCheckBox:
+    """The "tensorboard" setting (on by default); disabled, saying why, where tensorboard isn't installed."""
+    import importlib.util
+
+    check = QCheckBox("Write TensorBoard event files")
+    check.setToolTip("Also write losses, the metric, the learning rate and the graph for TensorBoard into the "
+                     "run folder's tensorboard/ (tensorboard --logdir runs)")
+    if importlib.util.find_spec("tensorboard") is None:
+        check.setToolTip("The tensorboard package is not installed: pip install tensorboard")
+    return check
+
+
 def _pair(check: QCheckBox, value: QWidget) -> QWidget:
     row = QWidget()
     layout = QHBoxLayout(row)
@@ -128,6 +140,8 @@ class TrainingPanel(EnginePanel):
         form.addRow("Initial weights", self.fine_tune.init_row)
         form.addRow("", self.fine_tune.freeze_batchnorm)
         form.addRow("Cross-validation", self.fine_tune.folds)
+        self.tensorboard = tensorboard_checkbox()
+        form.addRow("Run files", self.tensorboard)
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -139,6 +153,7 @@ class TrainingPanel(EnginePanel):
                          self.gamma, self.eta_min, self.max_lr, self.epochs, self.batch_size, self.early,
                          self.patience, self.clip, self.clip_norm, self.device, self.amp, self.compile,
                          *self.fine_tune.editors)
+        self._editors += (self.tensorboard,)
         self._set_inputs_enabled(False)
 
         commits = {
@@ -159,6 +174,7 @@ class TrainingPanel(EnginePanel):
         self.clip.toggled.connect(lambda _on: self._commit("Set gradient clipping"))
         self.compile.toggled.connect(lambda _on: self._commit("Set compile"))
         self.fine_tune.edited.connect(lambda text, field: self._commit(text, field or None))
+        self.tensorboard.toggled.connect(lambda _on: self._commit("Set TensorBoard files"))
 
     # ---- engine ------------------------------------------------------------------
     def _fill_choices(self, info: dict) -> None:
@@ -209,6 +225,7 @@ class TrainingPanel(EnginePanel):
             self._select(self.amp, t.get("amp") or None)
             self.compile.setChecked(bool(t.get("compile", False)))
             self.fine_tune.show(t)
+            self.tensorboard.setChecked(bool(t.get("tensorboard", True)))
         finally:
             for widget in self._editors:
                 widget.blockSignals(False)
@@ -265,6 +282,9 @@ class TrainingPanel(EnginePanel):
         for key, unset in (("patience", None), ("grad_clip", None), ("amp", None), ("compile", False)):
             if t[key] == unset:
                 del t[key]  # an unset option stays out of the file (its default applies)
+        t.pop("tensorboard", None)
+        if not self.tensorboard.isChecked():
+            t["tensorboard"] = False
         return self.fine_tune.apply(t)
 
     def _schedule(self) -> dict | None:

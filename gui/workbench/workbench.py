@@ -30,6 +30,7 @@ from gui.workbench.data_shapes import ShapeFollower
 from gui.workbench.engine_loader import EngineLoader
 from gui.workbench.export_actions import ExportActions, ModelSource
 from gui.workbench.folds_view import FoldCurves
+from gui.workbench.history import RunHistory
 from gui.workbench.interop import InteropActions
 from gui.workbench.run_control import RunActions, RunProgress, SnapshotBanner
 from gui.workbench.runs import RunRecord, RunsPanel
@@ -81,6 +82,7 @@ class Workbench(QObject):
         self.banner = SnapshotBanner()
         self.curves.layout().addWidget(self.banner)
         self.runs_panel = RunsPanel()
+        self.history = RunHistory(self)  # the project's earlier runs in the list; compare, delete
         self.evaluation_holder = Deferred(self._make_evaluation_panel)
         self.progress = RunProgress()
         self.actions = RunActions(window, self)

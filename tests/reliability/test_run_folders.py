@@ -23,7 +23,8 @@ import main
 from tests.reliability.tally import count, examples
 from tests.reliability.training import moons
 
-RUN_FILES = {"project.json", "metrics.csv", "best.safetensors", "last.safetensors", "weights.safetensors"}
+RUN_FILES = {"project.json", "metrics.csv", "best.safetensors", "last.safetensors", "weights.safetensors", "run.json",
+             "tensorboard"}
 REFUSAL = "a run never writes over files it did not create"
 
 # --out as given on the command line, run from the project's folder
