@@ -14,7 +14,7 @@ from engine.errors import UserError
 
 AMP_MODES = ("bf16", "fp16")
 KNOWN = ("dataset", "val_split", "batch_size", "epochs", "seed", "device", "optimizer", "schedule", "grad_clip",
-         "patience", "amp", "compile")
+         "patience", "amp", "compile", "mixup", "cutmix")
 MAX_EPOCHS = 100_000
 MAX_BATCH = 1 << 20
 
@@ -77,6 +77,8 @@ class TrainingConfig:
     patience: int | None = None  # early stopping: epochs without a better validation loss
     amp: str | None = None  # "bf16" | "fp16" mixed precision (CUDA only)
     compile: bool = False  # torch.compile (CUDA only)
+    mixup: float | None = None  # Beta(alpha, alpha) mixing of sample pairs (engine.data.augment)
+    cutmix: float | None = None  # the same, pasting a patch of the other image
 
     @classmethod
     def from_dict(cls, training: dict, **overrides) -> TrainingConfig:
@@ -118,4 +120,6 @@ class TrainingConfig:
             patience=_int(training, "patience", None, 1, MAX_EPOCHS, optional=True),
             amp=amp,
             compile=compile_model,
+            mixup=_number(training, "mixup", None, 0.0, float("inf"), optional=True),
+            cutmix=_number(training, "cutmix", None, 0.0, float("inf"), optional=True),
         )

@@ -47,6 +47,7 @@ import torch
 
 from engine.compiler import CompiledGraph, CompileError, compile_graph
 from engine.data import Dataset, fit_dataset
+from engine.data.augment import mixed_loss, training_augment
 from engine.data_shapes import graph_as_trained, load_training_data
 from engine.errors import UserError
 from engine.training import events
@@ -181,6 +182,7 @@ class Trainer:
             raise UserError(describe_graph_errors([error])) from None
         self.dataset = fit_dataset(dataset, compiled)
         self.graph, self.compiled = graph, compiled
+        self._augment = training_augment(config, dataset, compiled)  # training batches only
 
     def _data_progress(self, done: int, total: int) -> None:
         if self.callback is not None:
@@ -239,6 +241,7 @@ class Trainer:
         for loss in self.compiled.losses:
             loss.module.to(device)
         self._train_data = self.dataset.train.to(device)
+        self._augment = self._augment and self._augment.to(device)
         self._val_data = self.dataset.val.to(device)
         self._parameters = [p for p in self._model.parameters() if p.requires_grad]
         self._optimizer = build_optimizer(config.optimizer, self._parameters)
@@ -379,11 +382,9 @@ class Trainer:
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Forward, loss, backward and optimizer step for one batch; returns the detached loss."""
-        if self._amp_dtype is None:
-            loss = self._loss(self._forward(x), y)
-        else:
-            with self._autocast():
-                loss = self._loss(self._forward(x), y)
+        x, mix = self._augment(x, y) if self._augment is not None else (x, None)
+        with self._autocast():
+            loss = mixed_loss(self._loss, self._forward(x), y, mix)
         if self._scaler is None:
             loss.backward()
             if self._clip is not None:
