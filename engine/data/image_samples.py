@@ -19,14 +19,16 @@ SHAPES_SIZE = 32
 SHAPE_CLASSES = ("circle", "square", "triangle")
 
 
-def write_shapes(folder: Path, per_class: int = SHAPES_PER_CLASS, size: int = SHAPES_SIZE, seed: int = 0) -> None:
-    """Write `per_class` PNG images of each shape into `folder/<shape>/NNNNN.png`."""
+def write_shapes(folder: Path, per_class: int = SHAPES_PER_CLASS, size: int = SHAPES_SIZE, seed: int = 0,
+                 start: int = 0) -> None:
+    """Write `per_class` PNG images of each shape into `folder/<shape>/NNNNN.png`, numbered from `start`
+    (several processes may each write their own range)."""
     from PIL import Image, ImageDraw
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, start])
     for shape in SHAPE_CLASSES:
         (folder / shape).mkdir(parents=True, exist_ok=True)
-    for i in range(per_class):
+    for i in range(start, start + per_class):
         for shape in SHAPE_CLASSES:
             background = tuple(int(v) for v in rng.integers(0, 110, 3))
             colour = tuple(int(v) for v in rng.integers(120, 256, 3))
