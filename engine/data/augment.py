@@ -24,6 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from engine.augment_names import ARGUMENTS, REQUIRED
 from engine.errors import UserError
 from graphs.errors import quoted
 
@@ -60,24 +61,15 @@ def _plain(value):
     return value
 
 
-# torchvision name -> (kornia class name, {torchvision argument: converter}, required arguments, kornia defaults)
-# kornia applies some transforms to half the samples by default where torchvision applies them always: p=1.
-TRANSFORMS: dict[str, tuple[str, dict[str, Callable], tuple[str, ...], dict]] = {
-    "RandomCrop": ("RandomCrop", {"size": _size, "padding": _plain, "pad_if_needed": _plain, "fill": _plain,
-                                  "padding_mode": _plain}, ("size",), {"p": 1.0}),
-    "RandomResizedCrop": ("RandomResizedCrop", {"size": _size, "scale": _tuple("scale"), "ratio": _tuple("ratio")},
-                          ("size",), {"p": 1.0}),
-    "RandomHorizontalFlip": ("RandomHorizontalFlip", {"p": float}, (), {}),
-    "RandomVerticalFlip": ("RandomVerticalFlip", {"p": float}, (), {}),
-    "RandomRotation": ("RandomRotation", {"degrees": _number}, ("degrees",), {"p": 1.0}),
-    "ColorJitter": ("ColorJitter", {"brightness": _number, "contrast": _number, "saturation": _number,
-                                    "hue": _number}, (), {"p": 1.0}),
-    "RandomErasing": ("RandomErasing", {"p": float, "scale": _tuple("scale"), "ratio": _tuple("ratio"),
-                                        "value": float}, (), {}),
-    "RandomGrayscale": ("RandomGrayscale", {"p": float}, (), {"p": 0.1}),
+# how each torchvision argument is read, whichever transform takes it
+CONVERTERS: dict[str, Callable] = {
+    "size": _size, "padding": _plain, "pad_if_needed": _plain, "fill": _plain, "padding_mode": _plain,
+    "scale": _tuple("scale"), "ratio": _tuple("ratio"), "p": float, "degrees": _number, "brightness": _number,
+    "contrast": _number, "saturation": _number, "hue": _number, "value": float,
 }
-DEFAULTS = {"RandomCrop": {"size": [32, 32], "padding": 4}, "RandomResizedCrop": {"size": [32, 32],
-            "scale": [0.8, 1.0]}, "RandomRotation": {"degrees": 15}, "ColorJitter": {"brightness": 0.2}}
+# kornia applies some transforms to half the samples by default where torchvision applies them always: p=1.
+KORNIA_DEFAULTS = {"RandomCrop": {"p": 1.0}, "RandomResizedCrop": {"p": 1.0}, "RandomRotation": {"p": 1.0},
+                   "ColorJitter": {"p": 1.0}, "RandomGrayscale": {"p": 0.1}}
 
 
 def _entry_name(index: int, entry) -> str:
@@ -93,22 +85,22 @@ def build_transform(index: int, entry) -> torch.nn.Module:
     if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
         raise UserError(f'{name} must be an object with a "type", e.g. {{"type": "RandomHorizontalFlip"}}')
     kind = entry["type"]
-    if kind not in TRANSFORMS:
-        raise UserError(f"{name}: unknown augmentation; choose one of: {', '.join(TRANSFORMS)}")
-    kornia_name, converters, required, defaults = TRANSFORMS[kind]
+    if kind not in ARGUMENTS:
+        raise UserError(f"{name}: unknown augmentation; choose one of: {', '.join(ARGUMENTS)}")
+    accepted = ARGUMENTS[kind]
     arguments = {k: v for k, v in entry.items() if k != "type"}
-    unknown = sorted(set(arguments) - set(converters))
+    unknown = sorted(set(arguments) - set(accepted))
     if unknown:
         raise UserError(f"{name} has no argument {', '.join(quoted(u) for u in unknown)}; "
-                        f"its arguments are: {', '.join(converters) or 'none'}")
-    missing = [r for r in required if r not in arguments]
+                        f"its arguments are: {', '.join(accepted) or 'none'}")
+    missing = [r for r in REQUIRED.get(kind, ()) if r not in arguments]
     if missing:
         raise UserError(f"{name} needs the argument {', '.join(quoted(m) for m in missing)}")
     try:
-        kwargs = {**defaults, **{k: converters[k](v) for k, v in arguments.items()}}
+        kwargs = {**KORNIA_DEFAULTS.get(kind, {}), **{k: CONVERTERS[k](v) for k, v in arguments.items()}}
         if "p" in arguments and not 0 <= kwargs["p"] <= 1:
             raise ValueError(f"'p' must be a probability from 0 to 1, got {arguments['p']!r}")
-        return getattr(K, kornia_name)(**kwargs)
+        return getattr(K, kind)(**kwargs)
     except (TypeError, ValueError, AssertionError, RuntimeError) as error:
         raise UserError(f"{name}: {error}") from None
 
@@ -159,6 +151,18 @@ class Augment(torch.nn.Module):
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed)
             return self(x)
+
+
+def preview_images(entries: list, images: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """Images as the data panel shows them ([H, W] or [H, W, C] floats in [0, 1]) augmented by `entries`,
+    seeded by `seed` (torch's global generator is left as it was)."""
+    if not images:
+        return []
+    x = torch.from_numpy(np.stack(images).astype(np.float32))
+    x = x[:, None] if x.dim() == 3 else x.permute(0, 3, 1, 2)
+    out = Augment(entries, tuple(x.shape[1:])).preview(x, seed).clamp(0.0, 1.0)
+    out = out[:, 0] if out.shape[1] == 1 else out.permute(0, 2, 3, 1)
+    return list(out.numpy())
 
 
 class Mixer:

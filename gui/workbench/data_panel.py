@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from graphs.errors import printable
 from gui.workbench import data_sources as sources
+from gui.workbench.augment_panel import AugmentPanel
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
@@ -130,6 +131,8 @@ class DataPanel(EnginePanel):
         self.counts_title = QLabel("<b>Classes</b> (train + validation)")
         layout.addWidget(self.counts_title)
         layout.addWidget(self.counts)
+        self.augment = AugmentPanel(self.settings, self.tasks)
+        layout.addWidget(self.augment)
         layout.addStretch(1)
         self._set_body(body)
         self.setEnabled(True)
@@ -213,6 +216,7 @@ class DataPanel(EnginePanel):
         self.form.setRowVisible(self.target, name == "csv")
         self.form.setRowVisible(self.size, name == "image_folder")
         self.form.setRowVisible(self.grayscale, name == "image_folder")
+        self.augment.setVisible(name == "image_folder")
 
     # ---- widgets -> settings --------------------------------------------------------
     def _field_edited(self) -> None:
@@ -332,6 +336,7 @@ class DataPanel(EnginePanel):
             self.images.clear()
             self.counts.set_counts(None)
             self.counts_title.hide()
+            self.augment.set_originals([], [])
             return
         self.description.setText(preview.description)
         if preview.kind == "images":
@@ -343,3 +348,4 @@ class DataPanel(EnginePanel):
             self.samples.setCurrentWidget(self.table)
         self.counts.set_counts(preview.class_counts)
         self.counts_title.setVisible(bool(preview.class_counts))
+        self.augment.set_originals(preview.images if preview.kind == "images" else [], preview.labels)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.data.augment import TRANSFORMS, Augment, Mixer, mixed_loss
+from engine.augment_names import ARGUMENTS
+from engine.data.augment import Augment, Mixer, mixed_loss
 from engine.errors import UserError
 from engine.training import Trainer
 from graphs.project import Project, load_project
@@ -23,7 +24,7 @@ EVERY = [{"type": "RandomCrop", "size": [8, 8], "padding": 2}, {"type": "RandomR
 
 
 def test_every_transform_keeps_the_shape_and_changes_the_images():
-    assert {entry["type"] for entry in EVERY} == set(TRANSFORMS)
+    assert {entry["type"] for entry in EVERY} == set(ARGUMENTS)
     x = torch.rand(16, 3, 8, 8)
     for entry in EVERY:
         out = Augment([entry], (3, 8, 8))(x)
