@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graphs.errors import printable
+from graphs.errors import printable, quoted
 from gui.workbench import data_sources as sources
 from gui.workbench.augment_panel import AugmentPanel
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
@@ -192,6 +192,9 @@ class DataPanel(EnginePanel):
             for widget in widgets:
                 widget.blockSignals(False)
         self._show_rows(name)
+        if isinstance(spec.get("sample"), str):  # a generated set stands in for the person's own files
+            self.path.setPlaceholderText(f"generated sample set {quoted(spec['sample'])} "
+                                         "(choose a folder to use your own)")
 
     def _fill_targets(self, spec: dict) -> None:
         self.target.clear()
@@ -240,6 +243,7 @@ class DataPanel(EnginePanel):
                 spec[option] = value
         if name in sources.FILE_SOURCES and self.path.text().strip():
             spec["path"] = self.path.text().strip()
+            spec.pop("sample", None)  # the person's own files replace a generated sample set
         if name == "csv" and self.target.count() and spec.get("path") == old.get("path"):
             spec["target"] = self.target.currentData()
         if name == "image_folder":

@@ -76,3 +76,18 @@ def test_mixup_and_cutmix_are_training_settings(open_example, qtbot):
     assert "cutmix" not in bench.settings.training and panel.cutmix.value() == 0.0
     panel.mixup.setValue(0.0)
     assert "mixup" not in bench.settings.training and panel.mixup.specialValueText() == "off"
+
+
+def test_choosing_a_folder_replaces_the_generated_sample_set(open_example, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    write_folder(tmp_path / "imgs", per_class=4, size=(8, 8))
+    bench = open_example("shapes_cnn_augment", dataset={"name": "image_folder", "sample": "shapes", "workers": 0})
+    bench.show_dock("data")
+    panel = bench.data_panel
+    qtbot.waitUntil(lambda: panel.path.isEnabled(), timeout=60_000)
+    assert "generated sample set 'shapes'" in panel.path.placeholderText()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path / "imgs")))
+    panel.browse.click()
+    qtbot.waitUntil(lambda: bench.settings.training["dataset"].get("path") == str(tmp_path / "imgs"), timeout=60_000)
+    assert "sample" not in bench.settings.training["dataset"]
