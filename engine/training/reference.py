@@ -46,6 +46,11 @@ SETTINGS = {
            "the run trains in float32 and says so; a GPU without bf16 uses fp16 with gradient scaling",
     "compile": "`true` compiles the model with `torch.compile`. CUDA only: elsewhere the run says so and "
                "trains uncompiled",
+    "mixup": "mixup's alpha (a positive number; `null`: off): each training batch blends every sample with "
+             "another by a share drawn from Beta(alpha, alpha), and the loss mixes their labels by the same "
+             "share. Classification with a CrossEntropyLoss or NLLLoss only; anything else is refused",
+    "cutmix": "CutMix's alpha (`null`: off): like `mixup`, but a patch of the other image is pasted in and "
+              "the labels mix by its area. Images only; with both set, each batch uses one of the two",
 }
 
 SCHEDULE_CLASSES = {"step": "StepLR", "cosine": "CosineAnnealingLR", "one-cycle": "OneCycleLR"}
