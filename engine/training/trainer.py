@@ -241,7 +241,8 @@ class Trainer:
         for loss in self.compiled.losses:
             loss.module.to(device)
         self._train_data = self.dataset.train.to(device)
-        self._augment = self._augment and self._augment.to(device)
+        if self._augment is not None:
+            self._augment.to(device)
         self._val_data = self.dataset.val.to(device)
         self._parameters = [p for p in self._model.parameters() if p.requires_grad]
         self._optimizer = build_optimizer(config.optimizer, self._parameters)
@@ -383,8 +384,11 @@ class Trainer:
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Forward, loss, backward and optimizer step for one batch; returns the detached loss."""
         x, mix = self._augment(x, y) if self._augment is not None else (x, None)
-        with self._autocast():
+        if self._amp_dtype is None:
             loss = mixed_loss(self._loss, self._forward(x), y, mix)
+        else:
+            with self._autocast():
+                loss = mixed_loss(self._loss, self._forward(x), y, mix)
         if self._scaler is None:
             loss.backward()
             if self._clip is not None:
