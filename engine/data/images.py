@@ -36,7 +36,7 @@ from engine.data.options import Options, open_file
 from engine.data.progress import Progress
 from engine.errors import UserError, reason
 from graphs.errors import printable, quoted
-from graphs.files import kind_of
+from graphs.files import NotRegularFileError, kind_of, open_regular
 
 ACCEPTED = ("path", "size", "grayscale", "mean", "std", "stream", "max_memory_mb", "augment", "sample", "workers")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -63,21 +63,31 @@ class ImageReader:
         from PIL import Image
 
         height, width = self.size
-        name = quoted(self.name(path))
-        with open_file(path, f"image {name}") as handle, warnings.catch_warnings():
+        mode = "L" if self.grayscale else "RGB"
+        try:  # the file's name is worked out only for a message: this runs once per image
+            handle = open_regular(path)
+        except NotRegularFileError as error:
+            raise UserError(f"cannot read image {self.quoted(path)}: it is {error.kind}, not a regular file") from None
+        except OSError as error:
+            raise UserError(f"cannot read image {self.quoted(path)}: {error.strerror or error}") from None
+        with handle, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _check_pixels refuses it
             try:
                 with Image.open(handle) as image:
-                    _check_pixels(image, name)
-                    image.draft("L" if self.grayscale else "RGB", (width, height))  # JPEG: decode at a smaller scale
-                    image = image.convert("L" if self.grayscale else "RGB")
+                    _check_pixels(image, self, path)
+                    image.draft(mode, (width, height))  # JPEG: decode at a smaller scale
+                    if image.mode != mode:
+                        image = image.convert(mode)
                     if image.size != (width, height):
                         image = image.resize((width, height), Image.Resampling.BILINEAR)
                     pixels = np.asarray(image, dtype=np.uint8)
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-                raise UserError(f"cannot read image {name}: {_why(error)}") from None
+                raise UserError(f"cannot read image {self.quoted(path)}: {_why(error)}") from None
         pixels = pixels[None] if self.grayscale else np.transpose(pixels, (2, 0, 1))
         return np.array(pixels, order="C")  # a writable copy (Pillow's buffer is read-only)
+
+    def quoted(self, path: Path) -> str:
+        return quoted(self.name(path))
 
     def read(self, path: Path) -> np.ndarray:
         """The image as float32 [C, H, W] in [0, 1], normalised when `mean`/`std` are set."""
@@ -157,14 +167,14 @@ def load_image_folder(options: Options, name: str, val_split: float, seed: int, 
     return scan_image_folder(options).dataset(name, val_split, seed, autoencoder, progress)
 
 
-def _check_pixels(image, name: str) -> None:
+def _check_pixels(image, reader: ImageReader, path: Path) -> None:
     """Refuse an image whose decoded pixels could exhaust memory (a decompression bomb), before decoding."""
     from PIL import Image
 
     width, height = image.size
     limit = Image.MAX_IMAGE_PIXELS
     if limit is not None and width * height > limit:
-        raise UserError(f"image {name} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
+        raise UserError(f"image {reader.quoted(path)} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
                         f"images over {limit / 1e6:.0f} megapixels are refused, as decoding them could exhaust "
                         "memory (a decompression bomb); make the image smaller")
 
