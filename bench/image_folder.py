@@ -43,7 +43,7 @@ def _write_part(args) -> None:
 
 
 def write_images(folder: Path, total: int) -> None:
-    per_class, parts = total // 3, 4
+    per_class, parts = -(-total // 3), 4  # at least `total` images
     step = -(-per_class // parts)
     ranges = [(str(folder), min(step, per_class - s), s) for s in range(0, per_class, step)]
     with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
