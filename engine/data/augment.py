@@ -122,6 +122,7 @@ class Augment(torch.nn.Module):
         channels = image_shape[0]
         mean, std = (normalization or {}).get("mean"), (normalization or {}).get("std")
         scale = mean is not None and len(mean) in (1, channels)
+        self.scaled = scale  # un-normalise and normalise again around the transforms
         self.register_buffer("mean", torch.tensor(mean if scale else [0.0]).reshape(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std if scale else [1.0]).reshape(1, -1, 1, 1))
         self._check(entries)
@@ -141,10 +142,14 @@ class Augment(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
-        images = x.reshape(-1, *self.image_shape) * self.std + self.mean
+        images = x.reshape(-1, *self.image_shape)
+        if self.scaled:
+            images = images * self.std + self.mean
         for transform in self.transforms:
             images = transform(images)
-        return ((images - self.mean) / self.std).reshape(shape)
+        if self.scaled:
+            images = (images - self.mean) / self.std
+        return images.reshape(shape)
 
     def preview(self, x: torch.Tensor, seed: int) -> torch.Tensor:
         """`x` augmented with a generator seeded by `seed`, leaving torch's global generator as it was."""
