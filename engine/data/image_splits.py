@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -187,7 +187,7 @@ class StreamedImageSplit(StreamingSplit):
     mean: torch.Tensor | None = None
     std: torch.Tensor | None = None
     autoencoder: bool = False
-    state: dict = None  # the DataLoader and its sampler, made on first use and kept across epochs
+    state: dict = field(default_factory=dict)  # the DataLoader and its sampler, made on first use, kept across epochs
 
     def _loader(self) -> tuple[torch.utils.data.DataLoader, _EpochBatches]:
         key = (self.device.type, self.workers)

@@ -143,8 +143,7 @@ class ImageFolder:
                 files = [self.files[i] for i in indices]
                 chosen = labels[torch.from_numpy(indices.astype(np.int64))]
                 return StreamedImageSplit(LabelledFiles(files, chosen.tolist(), self.reader), chosen,
-                                          workers=self.workers, mean=mean, std=std, autoencoder=autoencoder,
-                                          state={})
+                                          workers=self.workers, mean=mean, std=std, autoencoder=autoencoder)
         else:
             pixels = decode_all(self.files, self.reader, progress, self.workers)
 
@@ -293,9 +292,13 @@ def prepare_image_files(preprocessing: dict, paths: list) -> torch.Tensor:
     if not isinstance(preprocessing, dict) or preprocessing.get("kind") != "images":
         kind = preprocessing.get("kind") if isinstance(preprocessing, dict) else None
         raise UserError(f"these weights were trained on {kind or 'unknown'} inputs, not images")
-    channels = preprocessing.get("channels", 3)
+    channels, size = preprocessing.get("channels", 3), preprocessing.get("size")
     mean, std = preprocessing.get("mean"), preprocessing.get("std")
-    reader = ImageReader(None, tuple(preprocessing["size"]), channels == 1,
+    if channels not in (1, 3) or not (isinstance(size, list) and len(size) == 2 and all(
+            isinstance(v, int) and v >= 1 for v in size)):
+        raise UserError(f"the stored image preprocessing is damaged (size {size!r}, channels {channels!r}); "
+                        "train the model again to store it afresh")
+    reader = ImageReader(None, tuple(size), channels == 1,
                          _per_channel(mean, channels) if mean is not None else None,
                          _per_channel(std, channels) if std is not None else None)
     files = []

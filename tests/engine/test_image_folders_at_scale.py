@@ -183,3 +183,9 @@ def test_shapes_are_seeded(tmp_path):
     write_shapes(tmp_path / "b", per_class=3)
     for name in ("circle/00002.png", "triangle/00001.png"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_damaged_stored_preprocessing_is_a_clear_error(tmp_path):
+    write_folder(tmp_path / "imgs")
+    with pytest.raises(UserError, match="stored image preprocessing is damaged"):
+        prepare_image_files({"kind": "images", "channels": 3}, [tmp_path / "imgs" / "cat" / "0.png"])
