@@ -199,6 +199,10 @@ class StreamedImageSplit(StreamingSplit):
             self.state.update(key=key, loader=loader, sampler=sampler)
         return self.state["loader"], self.state["sampler"]
 
+    def close(self) -> None:
+        """End the worker processes (a later epoch starts new ones)."""
+        self.state.clear()
+
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
                 limit: int | None = None, indices: torch.Tensor | None = None) -> Iterator:
         order = (_order(len(self), shuffle, generator) if indices is None else indices).tolist()

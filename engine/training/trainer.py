@@ -491,6 +491,8 @@ class Trainer:
         """Settle the final weights and build the result; raises nothing (but Ctrl+C): a failure is reported."""
         self._pending.clear()
         self._pending_sizes.clear()
+        for split in (getattr(self, "_train_data", None), getattr(self, "_val_data", None)):
+            getattr(split, "close", lambda: None)()  # a streamed folder's worker processes end with the run
         weights = weights_from = None
         if status == "failed":
             release_memory(self._optimizer, self.device)

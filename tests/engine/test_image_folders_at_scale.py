@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,3 +190,23 @@ def test_damaged_stored_preprocessing_is_a_clear_error(tmp_path):
     write_folder(tmp_path / "imgs")
     with pytest.raises(UserError, match="stored image preprocessing is damaged"):
         prepare_image_files({"kind": "images", "channels": 3}, [tmp_path / "imgs" / "cat" / "0.png"])
+
+
+def test_a_streamed_run_ends_its_worker_processes(tmp_path):
+    import json
+
+    from engine.training import Trainer
+    from graphs.project import load_project
+
+    write_folder(tmp_path / "imgs", size=(8, 8))
+    example = json.loads((Path(__file__).resolve().parents[2] / "resources" / "examples" /
+                          "shapes_cnn_augment.json").read_text())
+    example["training"].update(dataset={"name": "image_folder", "path": "imgs", "stream": True, "workers": 2},
+                               epochs=2, batch_size=4)
+    example["nodes"] = [n for n in example["nodes"] if n["id"] != "fc"] + [
+        {"id": "fc", "type": "Linear", "params": {"out_features": 2}, "position": [0, 0]}]
+    (tmp_path / "p.json").write_text(json.dumps(example))
+    trainer = Trainer(load_project(tmp_path / "p.json"), out_dir=tmp_path / "run")
+    result = trainer.run()
+    assert result.status == "finished", result.message
+    assert trainer._train_data.state == {} and trainer._val_data.state == {}
