@@ -32,6 +32,7 @@ SECTIONS = {
     "7": ("bench.gpu", "GPU"),
     "8": ("bench.csv_load", "CSV loading"),
     "9": ("bench.architectures", "Standard architectures: training and import"),
+    "10": ("bench.image_folder", "Image folders and augmentation"),
     "13": ("bench.run_history", "Run history"),
     "15": ("bench.layout", "Auto-layout of imported architectures"),
 }

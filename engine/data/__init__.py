@@ -52,10 +52,7 @@ def load_dataset(spec: dict, base_dir: str | Path = ".", val_split: float = 0.2,
     options = Options(spec, SOURCES[name], Path(base_dir))
     autoencoder = options.bool("autoencoder", False)
     if name == "image_folder":
-        folder = images.scan_image_folder(options)
-        if folder.stream:
-            return folder.streaming_dataset(name, val_split, seed, autoencoder)
-        data = folder.read_all(progress)
+        return images.load_image_folder(options, name, val_split, seed, autoencoder, progress)
     elif name == "csv":
         data = tabular.load_csv(options, progress, val_split, seed)
     elif name == "audio_folder":

@@ -3,28 +3,42 @@
 Images are converted to RGB (or grayscale), resized to `size` [H, W] (default:
 the first image's size, scaled down to at most 256 pixels a side, with a note
 saying so), scaled to [0, 1] and, when `mean`/`std` are given,
-normalised per channel. A folder whose pixels fit in `max_memory_mb` is read
-into memory (the fast path); a larger one, or any with `stream: true`, is read
-lazily, one batch at a time, through a torch DataLoader. Errors name the file.
+normalised per channel. A folder whose pixels fit in `max_memory_mb` as uint8 is
+decoded once (in worker processes when it is large, see `engine.data.image_splits`)
+and kept in memory, so later epochs decode nothing; a larger one, or any with
+`stream: true`, is decoded every epoch by persistent worker processes. Errors
+name the file; an image too large to decode safely (a decompression bomb) is
+refused before it is decoded. `"sample": "shapes"` reads a generated set instead
+of `path`. `prepare_image_files` turns image files into model inputs exactly as
+training did, from the run's stored `preprocessing`.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from engine.data.arrays import ArrayData, split_indices
-from engine.data.dataset import Dataset, StreamingSplit
+from engine.data.arrays import split_indices
+from engine.data.dataset import Dataset
+from engine.data.image_splits import (
+    CachedImageSplit,
+    LabelledFiles,
+    StreamedImageSplit,
+    channel_tensor,
+    decode_all,
+    default_workers,
+)
 from engine.data.options import Options, open_file
-from engine.data.progress import Progress, Throttled
+from engine.data.progress import Progress
 from engine.errors import UserError, reason
 from graphs.errors import printable, quoted
-from graphs.files import kind_of
+from graphs.files import NotRegularFileError, kind_of, open_regular
 
-ACCEPTED = ("path", "size", "grayscale", "mean", "std", "stream", "max_memory_mb")
+ACCEPTED = ("path", "size", "grayscale", "mean", "std", "stream", "max_memory_mb", "augment", "sample", "workers")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DEFAULT_MAX_MEMORY_MB = 1024
 MAX_DEFAULT_SIDE = 256  # the size taken from the first image is scaled down to this many pixels a side
@@ -34,7 +48,7 @@ MAX_DEFAULT_SIDE = 256  # the size taken from the first image is scaled down to 
 class ImageReader:
     """Reads one image file into a [C, H, W] float32 array."""
 
-    root: Path
+    root: Path | None  # the image folder; None for files named on their own (prediction)
     size: tuple[int, int]  # (height, width)
     grayscale: bool
     mean: np.ndarray | None = None  # per channel, shape [C, 1, 1]
@@ -44,21 +58,40 @@ class ImageReader:
     def channels(self) -> int:
         return 1 if self.grayscale else 3
 
-    def read(self, path: Path) -> np.ndarray:
+    def read_uint8(self, path: Path) -> np.ndarray:
+        """The image as uint8 [C, H, W] at `size`, without normalisation."""
         from PIL import Image
 
         height, width = self.size
-        name = quoted(self.name(path))
-        with open_file(path, f"image {name}") as handle:
+        mode = "L" if self.grayscale else "RGB"
+        try:  # the file's name is worked out only for a message: this runs once per image
+            handle = open_regular(path)
+        except NotRegularFileError as error:
+            raise UserError(f"cannot read image {self.quoted(path)}: it is {error.kind}, not a regular file") from None
+        except OSError as error:
+            raise UserError(f"cannot read image {self.quoted(path)}: {error.strerror or error}") from None
+        with handle, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _check_pixels refuses it
             try:
                 with Image.open(handle) as image:
-                    image = image.convert("L" if self.grayscale else "RGB")
+                    _check_pixels(image, self, path)
+                    image.draft(mode, (width, height))  # JPEG: decode at a smaller scale
+                    if image.mode != mode:
+                        image = image.convert(mode)
                     if image.size != (width, height):
                         image = image.resize((width, height), Image.Resampling.BILINEAR)
-                    pixels = np.asarray(image, dtype=np.float32) / 255.0
+                    pixels = np.asarray(image, dtype=np.uint8)
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-                raise UserError(f"cannot read image {name}: {_why(error)}") from None
+                raise UserError(f"cannot read image {self.quoted(path)}: {_why(error)}") from None
         pixels = pixels[None] if self.grayscale else np.transpose(pixels, (2, 0, 1))
+        return np.array(pixels, order="C")  # a writable copy (Pillow's buffer is read-only)
+
+    def quoted(self, path: Path) -> str:
+        return quoted(self.name(path))
+
+    def read(self, path: Path) -> np.ndarray:
+        """The image as float32 [C, H, W] in [0, 1], normalised when `mean`/`std` are set."""
+        pixels = self.read_uint8(path).astype(np.float32) / 255.0
         if self.mean is not None:
             pixels = (pixels - self.mean) / self.std
         return np.ascontiguousarray(pixels, dtype=np.float32)
@@ -66,23 +99,9 @@ class ImageReader:
     def name(self, path: Path) -> str:
         """The file as `folder/class/file.png`, relative to the image folder's parent."""
         try:
-            return str(path.relative_to(self.root.parent))
+            return str(path.relative_to(self.root.parent)) if self.root is not None else str(path)
         except ValueError:
             return str(path)
-
-
-class ImageFiles(torch.utils.data.Dataset):
-    """Image files and their class indices, read one at a time (the streaming path)."""
-
-    def __init__(self, files: list[Path], labels: list[int], reader: ImageReader, autoencoder: bool = False):
-        self.files, self.labels, self.reader, self.autoencoder = files, labels, reader, autoencoder
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.from_numpy(self.reader.read(self.files[i]))
-        return x, (x.clone() if self.autoencoder else torch.tensor(self.labels[i], dtype=torch.int64))
 
 
 @dataclass
@@ -94,7 +113,8 @@ class ImageFolder:
     class_names: list[str]
     reader: ImageReader
     stream: bool
-    notes: list[str] = field(default_factory=list)  # e.g. that the default size was capped
+    notes: list[str] = field(default_factory=list)
+    workers: int = 0  # decoding processes  # e.g. that the default size was capped
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -106,26 +126,30 @@ class ImageFolder:
             return None
         return {"mean": self.reader.mean.reshape(-1).tolist(), "std": self.reader.std.reshape(-1).tolist()}
 
-    def read_all(self, progress: Progress | None = None) -> ArrayData:
-        """Every image in memory (the fast path); `progress(done_images, total_images)` hears how far."""
-        x = np.empty((len(self.files), *self.input_shape), dtype=np.float32)
-        throttled = Throttled(progress, len(self.files))
-        for i, path in enumerate(self.files):
-            throttled(i, final=i == 0)
-            x[i] = self.reader.read(path)
-        throttled(len(self.files), final=True)
-        return ArrayData(x, np.asarray(self.labels, dtype=np.int64), "classification", list(self.class_names),
-                         modality="images", normalization=self.normalization, notes=list(self.notes))
+    @property
+    def preprocessing(self) -> dict:
+        """How a raw image file becomes the model's input (see `prepare_image_files`)."""
+        return {"kind": "images", "size": list(self.reader.size), "channels": self.reader.channels,
+                **(self.normalization or {})}
 
-    def streaming_dataset(self, name: str, val_split: float, seed: int, autoencoder: bool) -> Dataset:
-        """A dataset that reads its images lazily, batch by batch."""
+    def dataset(self, name: str, val_split: float, seed: int, autoencoder: bool,
+                progress: Progress | None = None) -> Dataset:
+        """The split dataset: decoded once into a uint8 cache, or streamed when it doesn't fit the budget."""
         train_index, val_index = split_indices(len(self.files), val_split, seed)
+        labels = torch.tensor(self.labels, dtype=torch.int64)
+        mean, std = channel_tensor(self.reader.mean), channel_tensor(self.reader.std)
+        if self.stream:
+            def split(indices: np.ndarray) -> StreamedImageSplit:
+                files = [self.files[i] for i in indices]
+                chosen = labels[torch.from_numpy(indices.astype(np.int64))]
+                return StreamedImageSplit(LabelledFiles(files, chosen.tolist(), self.reader), chosen,
+                                          workers=self.workers, mean=mean, std=std, autoencoder=autoencoder)
+        else:
+            pixels = decode_all(self.files, self.reader, progress, self.workers)
 
-        def split(indices: np.ndarray) -> StreamingSplit:
-            files = [self.files[i] for i in indices]
-            labels = [self.labels[i] for i in indices]
-            return StreamingSplit(ImageFiles(files, labels, self.reader, autoencoder),
-                                  torch.tensor(labels, dtype=torch.int64))
+            def split(indices: np.ndarray) -> CachedImageSplit:
+                index = torch.from_numpy(indices.astype(np.int64))
+                return CachedImageSplit(pixels[index], labels[index], mean, std, autoencoder)
 
         return Dataset(
             name=name, train=split(train_index), val=split(val_index),
@@ -133,14 +157,34 @@ class ImageFolder:
             input_shape=self.input_shape, input_dtype="float32",
             target_shape=self.input_shape if autoencoder else (), target_dtype="float32" if autoencoder else "int64",
             class_names=None if autoencoder else list(self.class_names), modality="images",
-            normalization=self.normalization, notes=tuple(self.notes))
+            normalization=self.normalization, notes=tuple(self.notes), preprocessing=self.preprocessing)
+
+
+def load_image_folder(options: Options, name: str, val_split: float, seed: int, autoencoder: bool,
+                      progress: Progress | None = None) -> Dataset:
+    """The image folder `options` names, as a split `Dataset`."""
+    return scan_image_folder(options).dataset(name, val_split, seed, autoencoder, progress)
+
+
+def _check_pixels(image, reader: ImageReader, path: Path) -> None:
+    """Refuse an image whose decoded pixels could exhaust memory (a decompression bomb), before decoding."""
+    from PIL import Image
+
+    width, height = image.size
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise UserError(f"image {reader.quoted(path)} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
+                        f"images over {limit / 1e6:.0f} megapixels are refused, as decoding them could exhaust "
+                        "memory (a decompression bomb); make the image smaller")
 
 
 def _why(error: BaseException) -> str:
-    from PIL import UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     if isinstance(error, UnidentifiedImageError):
         return "not an image Pillow can read, or a damaged one"
+    if isinstance(error, Image.DecompressionBombError):
+        return (f"{error} Decoding it could exhaust memory, so it is refused; make the image smaller")
     return reason(error)
 
 
@@ -163,7 +207,7 @@ def _image_files(folder: Path, root: Path) -> list[Path]:
 
 
 def scan_image_folder(options: Options) -> ImageFolder:
-    root = options.path()
+    root = folder_of(options)
     folder_name = quoted(root.name)
     if not root.is_dir():
         raise UserError(f"{folder_name} is a file; an image folder holds one subfolder of images per class")
@@ -195,10 +239,25 @@ def scan_image_folder(options: Options) -> ImageFolder:
         size, notes = _default_size(ImageReader(root, (1, 1), grayscale), files[0])
     reader = ImageReader(root, size, grayscale, _per_channel(mean or [0.0], channels) if normalize else None,
                          _per_channel(std or [1.0], channels) if normalize else None)
-    estimate = len(files) * channels * reader.size[0] * reader.size[1] * 4
+    estimate = len(files) * channels * reader.size[0] * reader.size[1]  # cached as uint8
     limit = options.int("max_memory_mb", DEFAULT_MAX_MEMORY_MB, 1) * 1024**2
     stream = options.bool("stream", estimate > limit)
-    return ImageFolder(files, labels, [c.name for c in classes], reader, stream, notes)
+    workers = options.int("workers", default_workers(len(files)), 0, 64)
+    return ImageFolder(files, labels, [c.name for c in classes], reader, stream, notes, workers)
+
+
+def folder_of(options: Options) -> Path:
+    """The folder `path` names, or the generated sample set `sample` names."""
+    sample = options.spec.get("sample")
+    if sample is None:
+        return options.path()
+    if "path" in options.spec:
+        raise UserError('dataset \'image_folder\' takes "path" or "sample", not both')
+    from engine.data.image_samples import SAMPLES, sample_folder
+
+    if sample not in SAMPLES:
+        raise UserError(f"image_folder has no sample set {quoted(sample)}; choose one of: {', '.join(SAMPLES)}")
+    return sample_folder(sample)
 
 
 def _default_size(reader: ImageReader, path: Path) -> tuple[tuple[int, int], list[str]]:
@@ -224,3 +283,34 @@ def _default_size(reader: ImageReader, path: Path) -> tuple[tuple[int, int], lis
 
 def _per_channel(values: list[float], channels: int) -> np.ndarray:
     return np.asarray(values * channels if len(values) == 1 else values, dtype=np.float32).reshape(-1, 1, 1)
+
+
+def prepare_image_files(preprocessing: dict, paths: list) -> torch.Tensor:
+    """Image files as the model's input [N, C, H, W] float32, prepared exactly as training prepared its
+    images (`preprocessing` is a run's stored {"kind": "images", "size", "channels", "mean", "std"}).
+    Each path must be an image file; a bad one is a UserError naming it."""
+    if not isinstance(preprocessing, dict) or preprocessing.get("kind") != "images":
+        kind = preprocessing.get("kind") if isinstance(preprocessing, dict) else None
+        raise UserError(f"these weights were trained on {kind or 'unknown'} inputs, not images")
+    channels, size = preprocessing.get("channels", 3), preprocessing.get("size")
+    mean, std = preprocessing.get("mean"), preprocessing.get("std")
+    if channels not in (1, 3) or not (isinstance(size, list) and len(size) == 2 and all(
+            isinstance(v, int) and v >= 1 for v in size)):
+        raise UserError(f"the stored image preprocessing is damaged (size {size!r}, channels {channels!r}); "
+                        "train the model again to store it afresh")
+    reader = ImageReader(None, tuple(size), channels == 1,
+                         _per_channel(mean, channels) if mean is not None else None,
+                         _per_channel(std, channels) if std is not None else None)
+    files = []
+    for path in map(Path, paths):
+        try:
+            kind = kind_of(path.stat().st_mode)
+        except OSError as error:
+            raise UserError(f"cannot read image {quoted(str(path))}: {error.strerror or error}") from None
+        if kind is not None:
+            raise UserError(f"{quoted(str(path))} is {kind}, not an image file")
+        files.append(path)
+    pixels = decode_all(files, reader)
+    from engine.data.image_splits import to_float
+
+    return to_float(pixels, channel_tensor(reader.mean), channel_tensor(reader.std))

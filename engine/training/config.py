@@ -14,7 +14,8 @@ from engine.errors import UserError
 
 AMP_MODES = ("bf16", "fp16")
 KNOWN = ("dataset", "val_split", "batch_size", "epochs", "seed", "device", "optimizer", "schedule", "grad_clip",
-         "patience", "amp", "compile", "init_from", "freeze_batchnorm", "folds")
+         "patience", "amp", "compile", "init_from", "freeze_batchnorm", "folds",
+         "mixup", "cutmix")
 MAX_FOLDS = 100
 KNOWN += ("tensorboard",)  # engine.history.tensorboard
 MAX_EPOCHS = 100_000
@@ -90,6 +91,8 @@ class TrainingConfig:
     freeze_batchnorm: bool = True  # frozen nodes' BatchNorm stays in evaluation mode (engine.training.fine_tune)
     folds: int | None = None  # K-fold cross-validation (engine.training.folds)
     tensorboard: bool = True  # also write TensorBoard event files (where tensorboard is installed)
+    mixup: float | None = None  # Beta(alpha, alpha) mixing of sample pairs (engine.data.augment)
+    cutmix: float | None = None  # the same, pasting a patch of the other image
 
     @classmethod
     def from_dict(cls, training: dict, **overrides) -> TrainingConfig:
@@ -141,4 +144,6 @@ class TrainingConfig:
             freeze_batchnorm=freeze_batchnorm,
             folds=_int(training, "folds", None, 2, MAX_FOLDS, optional=True),
             tensorboard=_bool(training, "tensorboard", True),
+            mixup=_number(training, "mixup", None, 0.0, float("inf"), optional=True),
+            cutmix=_number(training, "cutmix", None, 0.0, float("inf"), optional=True),
         )

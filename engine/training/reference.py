@@ -58,6 +58,11 @@ SETTINGS = {
     "tensorboard": "`true` also writes TensorBoard event files into the run folder's `tensorboard/` (losses, "
                    "the metric, the learning rate and the graph; `tensorboard --logdir runs`), where the "
                    "tensorboard package is installed; `false` writes none",
+    "mixup": "mixup's alpha (a positive number; `null`: off): each training batch blends every sample with "
+             "another by a share drawn from Beta(alpha, alpha), and the loss mixes their labels by the same "
+             "share. Classification with a CrossEntropyLoss or NLLLoss only; anything else is refused",
+    "cutmix": "CutMix's alpha (`null`: off): like `mixup`, but a patch of the other image is pasted in and "
+              "the labels mix by its area. Images only; with both set, each batch uses one of the two",
 }
 
 SCHEDULE_CLASSES = {"step": "StepLR", "cosine": "CosineAnnealingLR", "one-cycle": "OneCycleLR"}

@@ -47,6 +47,7 @@ import torch
 
 from engine.compiler import CompiledGraph, CompileError, compile_graph
 from engine.data import Dataset, fit_dataset
+from engine.data.augment import mixed_loss, training_augment
 from engine.data_shapes import graph_as_trained, load_training_data
 from engine.errors import UserError
 from engine.history.record import run_listeners, with_listeners
@@ -190,6 +191,7 @@ class Trainer:
         self.fine_tuning = apply_fine_tuning(compiled.model, graph, config.freeze_batchnorm)
         self.dataset = fit_dataset(dataset, compiled)
         self.graph, self.compiled = graph, compiled
+        self._augment = training_augment(config, dataset, compiled)  # training batches only
 
     def _data_progress(self, done: int, total: int) -> None:
         if self.callback is not None:
@@ -259,6 +261,8 @@ class Trainer:
         for loss in self.compiled.losses:
             loss.module.to(device)
         self._train_data = self.dataset.train.to(device)
+        if self._augment is not None:
+            self._augment.to(device)
         self._val_data = self.dataset.val.to(device)
         self._parameters = [p for p in self._model.parameters() if p.requires_grad]
         self._optimizer = build_optimizer(config.optimizer,
@@ -401,11 +405,12 @@ class Trainer:
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Forward, loss, backward and optimizer step for one batch; returns the detached loss."""
+        x, mix = self._augment(x, y) if self._augment is not None else (x, None)
         if self._amp_dtype is None:
-            loss = self._loss(self._forward(x), y)
+            loss = mixed_loss(self._loss, self._forward(x), y, mix)
         else:
             with self._autocast():
-                loss = self._loss(self._forward(x), y)
+                loss = mixed_loss(self._loss, self._forward(x), y, mix)
         if self._scaler is None:
             loss.backward()
             if self._clip is not None:
@@ -508,6 +513,8 @@ class Trainer:
         """Settle the final weights and build the result; raises nothing (but Ctrl+C): a failure is reported."""
         self._pending.clear()
         self._pending_sizes.clear()
+        for split in (getattr(self, "_train_data", None), getattr(self, "_val_data", None)):
+            getattr(split, "close", lambda: None)()  # a streamed folder's worker processes end with the run
         weights = weights_from = None
         if status == "failed":
             release_memory(self._optimizer, self.device)

@@ -30,10 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graphs.errors import printable
+from graphs.errors import printable, quoted
 from gui.workbench import data_sources as sources
 from gui.workbench.audio_preview import SpectrogramPreview
 from gui.workbench.column_roles import ColumnRoles
+from gui.workbench.augment_panel import AugmentPanel
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
@@ -144,6 +145,8 @@ class DataPanel(EnginePanel):
         self.counts_title = QLabel("<b>Classes</b> (train + validation)")
         layout.addWidget(self.counts_title)
         layout.addWidget(self.counts)
+        self.augment = AugmentPanel(self.settings, self.tasks)
+        layout.addWidget(self.augment)
         layout.addStretch(1)
         self._set_body(body)
         self.setEnabled(True)
@@ -207,6 +210,9 @@ class DataPanel(EnginePanel):
             for widget in widgets:
                 widget.blockSignals(False)
         self._show_rows(name)
+        if isinstance(spec.get("sample"), str):  # a generated set stands in for the person's own files
+            self.path.setPlaceholderText(f"generated sample set {quoted(spec['sample'])} "
+                                         "(choose a folder to use your own)")
 
     def _fill_targets(self, spec: dict) -> None:
         self.target.clear()
@@ -251,6 +257,7 @@ class DataPanel(EnginePanel):
             for option in ("n_mels", "n_fft", "hop_length"):
                 self.form.setRowVisible(self.numbers[option], features != "waveform")
             self.form.setRowVisible(self.numbers["n_mfcc"], features == "mfcc")
+        self.augment.setVisible(name == "image_folder")
 
     # ---- widgets -> settings --------------------------------------------------------
     def _field_edited(self) -> None:
@@ -401,6 +408,7 @@ class DataPanel(EnginePanel):
             self.spectrograms.clear()
             self.counts.set_counts(None)
             self.counts_title.hide()
+            self.augment.set_originals([], [])
             return
         self.description.setText(preview.description)
         if preview.kind == "images":
@@ -416,3 +424,4 @@ class DataPanel(EnginePanel):
             self.samples.setCurrentWidget(self.table)
         self.counts.set_counts(preview.class_counts)
         self.counts_title.setVisible(bool(preview.class_counts))
+        self.augment.set_originals(preview.images if preview.kind == "images" else [], preview.labels)

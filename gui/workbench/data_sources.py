@@ -87,7 +87,10 @@ class PreviewKey:
     def of(cls, training: dict, base_dir: Path) -> PreviewKey:
         import json
 
-        return cls(json.dumps(training.get("dataset"), sort_keys=True), str(base_dir),
+        dataset = training.get("dataset")
+        if isinstance(dataset, dict):  # augmentation changes what training sees, not the data (its own preview)
+            dataset = {k: v for k, v in dataset.items() if k != "augment"}
+        return cls(json.dumps(dataset, sort_keys=True), str(base_dir),
                    float(training.get("val_split", 0.2)), int(training.get("seed", 0)))
 
 

@@ -113,6 +113,12 @@ class TrainingPanel(EnginePanel):
         for value, title in AMP_CHOICES:
             self.amp.addItem(title, value)
         self.compile = QCheckBox("torch.compile the model")
+        self.mixup = _float(0.0, 10.0, 0.1, "off")
+        self.cutmix = _float(0.0, 10.0, 0.1, "off")
+        for spin, what in ((self.mixup, "blends each image with another"), (self.cutmix, "pastes a patch of another "
+                                                                            "image into each image")):
+            spin.setToolTip(f"Alpha of the Beta(alpha, alpha) mixing share: {what}, and mixes their labels in the "
+                            "loss. Classification with a CrossEntropyLoss (or NLLLoss) only; off at 0")
         self.cuda_note = QLabel("Mixed precision and torch.compile appear for CUDA devices.")
         self.cuda_note.setObjectName("mutedLabel")
         self.cuda_note.setWordWrap(True)
@@ -131,6 +137,8 @@ class TrainingPanel(EnginePanel):
         form.addRow("Batch size", self.batch_size)
         form.addRow("Early stopping", _pair(self.early, self.patience))
         form.addRow("Gradient norm", _pair(self.clip, self.clip_norm))
+        form.addRow("Mixup α", self.mixup)
+        form.addRow("CutMix α", self.cutmix)
         form.addRow("Device", self.device)
         form.addRow("Mixed precision", self.amp)
         form.addRow("", self.compile)
@@ -152,7 +160,7 @@ class TrainingPanel(EnginePanel):
         self._editors = (self.optimizer, self.lr, self.weight_decay, self.momentum, self.schedule, self.step_size,
                          self.gamma, self.eta_min, self.max_lr, self.epochs, self.batch_size, self.early,
                          self.patience, self.clip, self.clip_norm, self.device, self.amp, self.compile,
-                         *self.fine_tune.editors)
+                         *self.fine_tune.editors, self.mixup, self.cutmix)
         self._editors += (self.tensorboard,)
         self._set_inputs_enabled(False)
 
@@ -163,6 +171,7 @@ class TrainingPanel(EnginePanel):
             self.max_lr: ("Set peak LR", "max_lr"), self.epochs: ("Set epochs", "epochs"),
             self.batch_size: ("Set batch size", "batch_size"), self.patience: ("Set patience", "patience"),
             self.clip_norm: ("Set gradient clipping", "grad_clip"),
+            self.mixup: ("Set mixup", "mixup"), self.cutmix: ("Set CutMix", "cutmix"),
         }
         for spin, (text, field) in commits.items():
             spin.valueChanged.connect(lambda _v, t=text, f=field: self._commit(t, f))
@@ -226,6 +235,8 @@ class TrainingPanel(EnginePanel):
             self.compile.setChecked(bool(t.get("compile", False)))
             self.fine_tune.show(t)
             self.tensorboard.setChecked(bool(t.get("tensorboard", True)))
+            self.mixup.setValue(float(t.get("mixup") or 0.0))
+            self.cutmix.setValue(float(t.get("cutmix") or 0.0))
         finally:
             for widget in self._editors:
                 widget.blockSignals(False)
@@ -279,7 +290,9 @@ class TrainingPanel(EnginePanel):
         cuda_row = self.form.isRowVisible(self.amp)
         t["amp"] = self.amp.currentData() if cuda_row else None
         t["compile"] = self.compile.isChecked() and cuda_row
-        for key, unset in (("patience", None), ("grad_clip", None), ("amp", None), ("compile", False)):
+        t["mixup"], t["cutmix"] = self.mixup.value() or None, self.cutmix.value() or None
+        for key, unset in (("patience", None), ("grad_clip", None), ("amp", None), ("compile", False),
+                           ("mixup", None), ("cutmix", None)):
             if t[key] == unset:
                 del t[key]  # an unset option stays out of the file (its default applies)
         t.pop("tensorboard", None)

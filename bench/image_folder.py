@@ -1,0 +1,213 @@
+"""Section 10: image folders and augmentation, against a competent hand-written pipeline.
+
+50,000 32x32 PNG images (3,000 with --quick) of the generated "shapes" set are
+written into a temporary folder. Both sides train the same small CNN one thread
+in the main process, with 2 decoding worker processes, batch 64, augmentation
+"random crop with 4 pixels of padding, horizontal flip, brightness jitter":
+- the engine: `Trainer` on `image_folder` (decoded once in workers into a uint8 cache,
+  augmented on batches with kornia), from the trainer's start (data loading included);
+- the baseline: Pillow decoding and the same transforms written by hand per sample
+  (torchvision style) in a torch DataLoader with 2 persistent workers.
+Goals (issue 14): first epoch >= 1.0x the baseline's throughput, cached epochs >= 2x
+(the baseline decodes every epoch), and augmentation adds <= 10% to a training step.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.common import Row, summarise
+
+SECTION = "10. Image folders and augmentation"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "resources" / "examples" / "shapes_cnn_augment.json"
+AUGMENT = [{"type": "RandomCrop", "size": [32, 32], "padding": 4}, {"type": "RandomHorizontalFlip"},
+           {"type": "ColorJitter", "brightness": 0.2}]
+BATCH = 64
+WORKERS = 2
+
+
+def _write_part(args) -> None:
+    from engine.data.image_samples import write_shapes
+
+    folder, per_class, start = args
+    write_shapes(Path(folder), per_class=per_class, start=start)
+
+
+def write_images(folder: Path, total: int) -> None:
+    per_class, parts = -(-total // 3), 4  # at least `total` images
+    step = -(-per_class // parts)
+    ranges = [(str(folder), min(step, per_class - s), s) for s in range(0, per_class, step)]
+    with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
+        pool.map(_write_part, ranges)
+
+
+def small_cnn(classes: int = 3) -> torch.nn.Module:
+    """The example's model, written by hand (the same layers as shapes_cnn_augment.json)."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
+
+
+class HandWritten(torch.utils.data.Dataset):
+    """Pillow decoding plus per-sample pad-and-crop, flip and brightness, as torchvision's transforms do."""
+
+    def __init__(self, files: list[Path], labels: list[int]):
+        self.files, self.labels = files, labels
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        with Image.open(self.files[i]) as image:
+            pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        padded = np.pad(pixels, ((4, 4), (4, 4), (0, 0)))
+        top, left = np.random.randint(0, 9, 2)
+        crop = padded[top:top + 32, left:left + 32]
+        if np.random.rand() < 0.5:
+            crop = crop[:, ::-1]
+        x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255.0)
+        x = (x * np.random.uniform(0.8, 1.2)).clamp_(0.0, 1.0)
+        return x, self.labels[i]
+
+
+def handwritten_epochs(folder: Path, epochs: int, train: bool = True) -> list[float]:
+    """Seconds of each epoch of the hand-written pipeline (the first includes starting the loader);
+    `train` False only delivers the batches (the data pipeline alone)."""
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    files, labels = [], []
+    for index, name in enumerate(classes):
+        found = sorted((folder / name).glob("*.png"))
+        files += found
+        labels += [index] * len(found)
+    torch.manual_seed(0)
+    model = small_cnn(len(classes))
+    optimizer = torch.optim.Adam(model.parameters(), 0.003)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    started = time.perf_counter()
+    loader = torch.utils.data.DataLoader(HandWritten(files, labels), batch_size=BATCH, shuffle=True,
+                                         num_workers=WORKERS, persistent_workers=True)
+    times = []
+    for _ in range(epochs):
+        for x, y in loader:
+            if not train:
+                continue
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+    return times
+
+
+def engine_epochs(folder: Path, epochs: int, out: Path) -> list[float]:
+    """Seconds of each epoch of the engine's Trainer (the first includes loading and decoding the folder)."""
+    from engine.training import Trainer, events
+    from graphs.project import project_from_dict
+
+    data = json.loads(EXAMPLE.read_text())
+    data["training"].update(dataset={"name": "image_folder", "path": str(folder), "augment": AUGMENT},
+                            val_split=0.0, batch_size=BATCH, epochs=epochs, schedule=None)
+    ends = []
+    started = time.perf_counter()
+    trainer = Trainer(project_from_dict(data), out_dir=out, threads=1,
+                      callback=lambda e: ends.append(time.perf_counter()) if isinstance(e, events.EpochEnd) else None)
+    result = trainer.run()
+    if result.status != "finished":
+        raise RuntimeError(result.message)
+    return [b - a for a, b in zip([started, *ends], ends)]
+
+
+def engine_pipeline_epochs(folder: Path, epochs: int) -> list[float]:
+    """Seconds of each epoch of the engine's data path alone: loading (decoding into the cache) in the first,
+    then shuffled batches augmented with kornia."""
+    from engine.data import load_dataset
+    from engine.data.augment import Augment
+
+    started = time.perf_counter()
+    data = load_dataset({"name": "image_folder", "path": str(folder)}, val_split=0.0)
+    augment, generator, times = Augment(AUGMENT, data.input_shape), torch.Generator().manual_seed(0), []
+    for _ in range(epochs):
+        for x, _y in data.train.batches(BATCH, shuffle=True, generator=generator):
+            augment(x)
+        times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+    return times
+
+
+def augmentation_cost(steps: int, rounds: int) -> list[float]:
+    """(step with augmentation) / (step without) on cached batches, in alternating rounds."""
+    from engine.data.augment import Augment
+
+    torch.manual_seed(0)
+    model, augment = small_cnn(), Augment(AUGMENT, (3, 32, 32))
+    optimizer = torch.optim.Adam(model.parameters(), 0.003)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = torch.rand(BATCH, 3, 32, 32), torch.randint(0, 3, (BATCH,))
+
+    def train(augmented: bool) -> float:
+        started = time.perf_counter()
+        for _ in range(steps):
+            batch = augment(x) if augmented else x
+            loss_fn(model(batch), y).backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        return time.perf_counter() - started
+
+    train(True)
+    ratios = []
+    for i in range(rounds):
+        plain, augmented = (train(False), train(True)) if i % 2 == 0 else reversed((train(True), train(False)))
+        ratios.append(augmented / plain)
+    return ratios
+
+
+def run(quick: bool = False) -> list[Row]:
+    torch.set_num_threads(1)
+    total = 3_000 if quick else 50_000
+    work = Path(tempfile.mkdtemp(prefix="nc-bench-images-"))
+    try:
+        folder = work / "shapes"
+        started = time.perf_counter()
+        write_images(folder, total)
+        written = time.perf_counter() - started
+        total = sum(1 for _ in folder.glob("*/*.png"))
+        base = handwritten_epochs(folder, 2)
+        ours = engine_epochs(folder, 2, work / "run")
+        base_data, ours_data = handwritten_epochs(folder, 2, train=False), engine_pipeline_epochs(folder, 2)
+        cost = augmentation_cost(10 if quick else 40, 3 if quick else 5)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    first, cached = base[0] / ours[0], base[1] / ours[1]
+    median, spread = summarise(cost)
+    note = (f"{total:,} 32x32 PNGs (written in {written:.0f} s), small CNN, batch {BATCH}, 1 training thread, "
+            f"{WORKERS} workers; ")
+    return [
+        Row(SECTION, "first epoch vs hand-written (Pillow + per-sample transforms)", first, "x", ">= 1.0",
+            first >= 1.0, note=note + f"engine {total / ours[0]:.0f} images/s (loading included), "
+                                      f"hand-written {total / base[0]:.0f} images/s"),
+        Row(SECTION, "cached epoch vs hand-written", cached, "x", ">= 2.0", cached >= 2.0,
+            note=note + f"engine {total / ours[1]:.0f} images/s, hand-written {total / base[1]:.0f} images/s"),
+        Row(SECTION, "data path alone, first epoch vs hand-written", base_data[0] / ours_data[0], "x", "", None,
+            note=f"no model: decoding and augmented batches only; engine {total / ours_data[0]:.0f} images/s, "
+                 f"hand-written {total / base_data[0]:.0f} images/s"),
+        Row(SECTION, "data path alone, cached epoch vs hand-written", base_data[1] / ours_data[1], "x", "", None,
+            note=f"no model; engine {total / ours_data[1]:.0f} images/s, hand-written {total / base_data[1]:.0f} "
+                 "images/s"),
+        Row(SECTION, "augmentation cost on a training step (kornia, batch)", median, "x", "<= 1.10",
+            median <= 1.10, spread, note="crop with padding, flip, brightness jitter on a batch of 64 32x32 images, "
+                                         "step time with / without"),
+    ]
