@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 from graphs.errors import printable, quoted
 from gui.workbench import data_sources as sources
 from gui.workbench.audio_preview import SpectrogramPreview
-from gui.workbench.column_roles import ColumnRoles
 from gui.workbench.augment_panel import AugmentPanel
+from gui.workbench.column_roles import ColumnRoles
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
