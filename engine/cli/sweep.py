@@ -64,21 +64,6 @@ def add_parser(sub) -> None:
     parser.set_defaults(handler=run)
 
 
-def _value(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else printable(str(value))
-
-
-def describe(outcome, metric_name: str) -> str:
-    """One line for a finished trial."""
-    params = "  ".join(f"{printable(k)}={_value(v)}" for k, v in outcome.params.items())
-    if outcome.state == "complete":
-        shown = f"{outcome.value:.2%}" if metric_name == "val_accuracy" else f"{outcome.value:.4g}"
-        result = f"{metric_name} {shown} ({outcome.epochs} epochs)"
-    else:
-        result = f"{outcome.state}: {printable(outcome.message)}"
-    return f"trial {outcome.number}  {params}  -> {result}  {outcome.seconds:.1f} s"
-
-
 def default_workers(device: str | None) -> int:
     """One worker per usable core on a CPU; one per GPU where the sweep trains on CUDA."""
     from engine.training.devices import usable_cores
@@ -94,7 +79,7 @@ def run(args) -> int:
     from engine.sweeps import Sweep, SweepOptions
     from engine.sweeps.runner import start_workers
     from engine.sweeps.storage import shown_url
-    from engine.sweeps.trial import TrialRunner
+    from engine.sweeps.trial import TrialRunner, shown_value
     from engine.training import TrainingConfig
     from graphs.project import load_project
 
@@ -115,7 +100,8 @@ def run(args) -> int:
     runner = TrialRunner(project, sweep.dimensions, sweep.study_name, threads=sweep.threads(), device=args.device,
                          epochs=args.epochs)
     received: list[int] = []
-    helpers = start_workers(sweep, workers - 1) if workers > 1 else []
+    # several workers: each its own process, started together (this one only waits for them)
+    helpers = start_workers(sweep, workers, quiet=args.quiet) if workers > 1 else []
 
     def stop(signum, _frame):
         received.append(signum)
@@ -128,7 +114,8 @@ def run(args) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
     try:
-        sweep.run_worker(0, on_trial=lambda outcome: say(describe(outcome, metric)), runner=runner)
+        if not helpers:
+            sweep.run_worker(0, on_trial=lambda outcome: say(outcome.describe(metric)), runner=runner)
         for process in helpers:
             process.join()
     finally:
@@ -139,7 +126,7 @@ def run(args) -> int:
     if best is not None:
         number, value, params = best
         shown = f"{value:.2%}" if metric == "val_accuracy" else f"{value:.4g}"
-        say(f"best: trial {number}, {metric} {shown}: " + ", ".join(f"{printable(k)}={_value(v)}"
+        say(f"best: trial {number}, {metric} {shown}: " + ", ".join(f"{printable(k)}={shown_value(v)}"
                                                                     for k, v in params.items()))
     if received:
         print("neurocanvas sweep: stopped; run the same command again to resume the study", file=sys.stderr)

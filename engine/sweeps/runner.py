@@ -212,7 +212,7 @@ class Sweep:
         return self.options.threads or max(1, usable_cores() // max(1, self.options.workers))
 
 
-def _worker_main(project_path: str, options: dict, worker: int) -> None:
+def _worker_main(project_path: str, options: dict, worker: int, quiet: bool) -> None:
     """A worker process: its own study handle on the shared storage; it dies with its parent."""
     _die_with_parent()
     sweep = Sweep(load_project(project_path), SweepOptions(**options))
@@ -220,7 +220,9 @@ def _worker_main(project_path: str, options: dict, worker: int) -> None:
                          device=options["device"], epochs=options["epochs"], max_batches=options["max_batches"])
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: runner.stop())
-    sweep.run_worker(worker, runner=runner)
+    metric = "val_accuracy" if sweep.metric_maximized else "val_mae"
+    sweep.run_worker(worker, runner=runner,
+                     on_trial=None if quiet else lambda outcome: print(outcome.describe(metric), flush=True))
 
 
 def _die_with_parent() -> None:
@@ -233,15 +235,15 @@ def _die_with_parent() -> None:
         pass
 
 
-def start_workers(sweep: Sweep, count: int) -> list:
-    """`count` more worker processes (spawned, so none inherits this one's torch threads or locks)."""
+def start_workers(sweep: Sweep, count: int, quiet: bool = False) -> list:
+    """`count` worker processes (spawned, so none inherits this one's torch threads or locks)."""
     if sweep.project.path is None:
         raise UserError("--workers above 1 needs a saved project file")
     context = multiprocessing.get_context("spawn")
     processes = []
-    for worker in range(1, count + 1):
+    for worker in range(1, count + 1):  # worker 0 is this process's own study handle
         process = context.Process(target=_worker_main, args=(str(Path(sweep.project.path)), asdict(sweep.options),
-                                                             worker), daemon=False)
+                                                             worker, quiet), daemon=False)
         process.start()
         processes.append(process)
     return processes

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import UserError
-from graphs.errors import GraphError
+from graphs.errors import GraphError, printable
 from graphs.project import Project, atomic_write
 from graphs.search_space import Dimension, apply_values
 
@@ -77,6 +77,20 @@ class TrialOutcome:
     run_dir: Path | None = None
     message: str = ""
     history: list = field(default_factory=list)
+
+    def describe(self, metric: str) -> str:
+        """One line for a finished trial."""
+        params = "  ".join(f"{printable(k)}={shown_value(v)}" for k, v in self.params.items())
+        if self.state == "complete":
+            shown = f"{self.value:.2%}" if metric == "val_accuracy" else f"{self.value:.4g}"
+            result = f"{metric} {shown} ({self.epochs} epochs)"
+        else:
+            result = f"{self.state}: {printable(self.message)}"
+        return f"trial {self.number}  {params}  -> {result}  {self.seconds:.1f} s"
+
+
+def shown_value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else printable(str(value))
 
 
 class TrialRunner:
