@@ -33,8 +33,8 @@ from graphs.project import Project, load_project
 from graphs.search_space import Dimension, SearchSpaceError, parse_search_space
 
 SAMPLERS = ("tpe", "random", "grid")
-PRUNER_STARTUP_TRIALS = 4  # trials that run to the end before any is pruned
-PRUNER_WARMUP_EPOCHS = 1  # epochs every trial trains before it may be pruned
+PRUNER_STARTUP_TRIALS = 5  # trials that run to the end before any is pruned (Optuna's default)
+PRUNER_WARMUP_EPOCHS = 0  # epochs every trial trains before it may be pruned (Optuna's default)
 
 
 @dataclass
@@ -172,6 +172,7 @@ class Sweep:
                                        device=self.options.device, epochs=self.options.epochs,
                                        max_batches=self.options.max_batches)
         deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
+        runner.load_data()  # before the first trial starts its clock
         ran = 0
         while not runner.stopped:
             stores.reap_stale(study, self.storage)

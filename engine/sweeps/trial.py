@@ -109,6 +109,10 @@ class TrialRunner:
         if self.trainer is not None:
             self.trainer.stop()
 
+    def load_data(self) -> None:
+        """Load the project's own data now (trials that keep its data settings reuse it)."""
+        self._dataset(self.project.training)
+
     def _dataset(self, training: dict):
         from engine.data_shapes import load_training_data
         from engine.training import TrainingConfig
