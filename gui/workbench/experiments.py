@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -45,6 +46,7 @@ from gui.workbench.views import read_only_table
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL_MS = 2000  # how often the trials are read while a sweep runs
+WIDE_PX = 900  # from this width on, the dock shows its parts side by side
 SUGGESTED_TARGETS = ("optimizer.lr", "optimizer.weight_decay", "training.batch_size", "training.epochs",
                      "schedule.gamma")
 STATE_COLOURS = {"complete": "#7bd88f", "pruned": "#e0b050", "fail": "#ff6b6b", "running": "#6cb6ff"}
@@ -99,6 +101,7 @@ class ExperimentsPanel(QWidget):
         self.space.setColumnCount(2)
         self.space.setHorizontalHeaderLabels(["target", "values"])
         self.space.horizontalHeader().setStretchLastSection(True)
+        self.space.verticalHeader().hide()
         self.space.doubleClicked.connect(lambda _index: self.edit_selected())
         add, edit, remove = QPushButton("Add…"), QPushButton("Edit…"), QPushButton("Remove")
         add.clicked.connect(self.add_target)
@@ -140,26 +143,26 @@ class ExperimentsPanel(QWidget):
         self.importances.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.importances.setWordWrap(True)
 
-        space_box = QWidget()
+        space_box = QWidget()  # left: the search space and the sweep's controls
         space_layout = QVBoxLayout(space_box)
         space_layout.setContentsMargins(0, 0, 0, 0)
         space_layout.addWidget(self.where)
-        space_layout.addWidget(self.space)
-        row = QHBoxLayout()
-        for widget in (add, edit, remove):
-            row.addWidget(widget)
-        row.addStretch(1)
-        space_layout.addLayout(row)
-        row = QHBoxLayout()
-        for widget in (self.trials_spin, self.workers_spin, self.prune, self.run_button, self.stop_button,
-                       self.apply_button, refresh):
-            row.addWidget(widget)
-        row.addStretch(1)
-        space_layout.addLayout(row)
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        space_layout.addWidget(self.space, 1)
+        for widgets in ((add, edit, remove), (self.trials_spin, self.workers_spin, self.prune),
+                        (self.run_button, self.stop_button), (self.apply_button, refresh)):
+            row = QHBoxLayout()
+            for widget in widgets:
+                row.addWidget(widget)
+            row.addStretch(1)
+            space_layout.addLayout(row)
+        self.table.verticalHeader().hide()
+        splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal)  # three columns, or rows when narrow
         splitter.addWidget(space_box)
         splitter.addWidget(self.table)
         splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(2, 2)
+        splitter.setSizes([280, 440, 440])
         self.tabs.addTab(self.log, "Log")
         self.tabs.addTab(self.importances, "Importances")
         layout = QVBoxLayout(self)
@@ -172,6 +175,12 @@ class ExperimentsPanel(QWidget):
         document.undo_stack.indexChanged.connect(lambda _index: self.show_space())
         document.projectReset.connect(self._project_reset)
         self._project_reset()
+
+    def resizeEvent(self, event) -> None:
+        """Three columns in a wide dock, three rows in a narrow one."""
+        wide = event.size().width() >= WIDE_PX
+        self.splitter.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
+        super().resizeEvent(event)
 
     # ---- the search space --------------------------------------------------
     def _project_reset(self) -> None:
@@ -198,6 +207,7 @@ class ExperimentsPanel(QWidget):
                 else printable(str(entry))
             item = QTableWidgetItem(f"⚠ {problems[target]}" if target in problems else text)
             self.space.setItem(row, 1, item)
+        self.space.resizeColumnToContents(0)
 
     def _selected_target(self) -> str | None:
         row = self.space.currentRow()
@@ -370,9 +380,7 @@ class ExperimentsPanel(QWidget):
         return True
 
 
-def _colour(state: str):
-    from PySide6.QtGui import QColor
-
+def _colour(state: str) -> QColor:
     return QColor(STATE_COLOURS[state])
 
 
@@ -387,6 +395,7 @@ class SweepPlots:
         self.best_plot.setObjectName("bestSoFarPlot")
         self.best_plot.setLabel("bottom", "trial")
         self.best_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.best_plot.getAxis("left").enableAutoSIPrefix(False)  # accuracies read as 0.97, not 970 x0.001
         self.best_curve = self.best_plot.plot([], [], pen=pg.mkPen("#6cb6ff", width=2), stepMode=None)
         self.trial_points = self.best_plot.plot([], [], pen=None, symbol="o", symbolSize=6,
                                                 symbolBrush="#9aa1ab")
@@ -416,10 +425,16 @@ class SweepPlots:
             share = 0.5 if high == low else (trial.value - low) / (high - low)
             if not report.maximize:
                 share = 1 - share
-            colour = pg.intColor(int(share * 60), hues=100, minHue=0, maxHue=110)
+            colour = QColor.fromHsvF(0.33 * share, 0.75, 0.95)  # red for the worst trial, green for the best
             line = self.parallel_plot.plot(list(range(len(axes))), [column[i] for column in scaled],
-                                           pen=pg.mkPen(colour, width=2 if share > 0.9 else 1))
+                                           pen=pg.mkPen(colour, width=3 if share == 1 else 1))
+            line.setZValue(share)  # the best on top
             self.parallel_lines.append(line)
+        for index in range(len(axes)):
+            axis = pg.InfiniteLine(index, angle=90, pen=pg.mkPen("#9aa1ab", width=1))
+            self.parallel_plot.addItem(axis)
+            self.parallel_lines.append(axis)
+        self.parallel_plot.setXRange(-0.3, len(axes) - 0.7, padding=0)
         ticks = [(i, printable(name.rsplit(".", 1)[-1] if "." in name else name)) for i, name in enumerate(axes)]
         self.parallel_plot.getAxis("bottom").setTicks([ticks])
 
