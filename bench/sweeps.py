@@ -66,7 +66,7 @@ def trials_per_hour(path: Path, trials: int, workers: int) -> tuple[float, float
     done = optuna.load_study(study_name=study, storage=f"sqlite:///{path.with_suffix('.sweep.db')}").trials
     firsts = {}
     for trial in sorted(done, key=lambda t: t.datetime_start):
-        firsts.setdefault(trial.user_attrs["pid"], trial)
+        firsts.setdefault(trial.user_attrs["owner"]["pid"], trial)
     steady = [t for t in done if t not in firsts.values()]
     start = max(t.datetime_complete for t in firsts.values())  # every worker is warm from here on
     seconds = (max(t.datetime_complete for t in steady) - start).total_seconds()

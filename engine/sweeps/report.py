@@ -68,9 +68,10 @@ def read_study(url: str, study_name: str, importances: bool = True) -> StudyRepo
     report = StudyReport(study_name, study.direction == optuna.study.StudyDirection.MAXIMIZE)
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
+        result = attrs.get("result") if isinstance(attrs.get("result"), dict) else {}
         report.trials.append(TrialRow(trial.number, trial.state.name.lower(), trial.value, dict(trial.params),
-                                      attrs.get("seconds"), attrs.get("epochs"),
-                                      attrs.get("message") or attrs.get("failed_because", ""), attrs.get("run_dir")))
+                                      result.get("seconds"), result.get("epochs"),
+                                      result.get("message") or attrs.get("failed_because", ""), attrs.get("run_dir")))
     if importances and len(report.complete) >= MIN_TRIALS_FOR_IMPORTANCE:
         try:
             report.importances = dict(optuna.importance.get_param_importances(study))

@@ -33,6 +33,7 @@ from graphs.project import Project, load_project
 from graphs.search_space import Dimension, SearchSpaceError, parse_search_space
 
 SAMPLERS = ("tpe", "random", "grid")
+RESULT_ATTR = "result"  # a trial's {"seconds", "epochs", "message"}
 PRUNER_STARTUP_TRIALS = 5  # trials that run to the end before any is pruned (Optuna's default)
 PRUNER_WARMUP_EPOCHS = 0  # epochs every trial trains before it may be pruned (Optuna's default)
 
@@ -60,11 +61,11 @@ def direction_for(project: Project) -> str:
     return "maximize" if losses and losses[0] in (*CLASS_INDEX_LOSSES, *BINARY_LOSSES) else "minimize"
 
 
-def finished_count(study) -> int:
+def finished_count(study, trials=None) -> int:
     from optuna.trial import TrialState
 
     done = 0
-    for trial in study.get_trials(deepcopy=False):
+    for trial in study.get_trials(deepcopy=False) if trials is None else trials:
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
             done += 1
         elif trial.state == TrialState.FAIL and not trial.user_attrs.get(stores.RETRIED_ATTR):
@@ -72,10 +73,11 @@ def finished_count(study) -> int:
     return done
 
 
-def running_count(study) -> int:
+def running_count(study, trials=None) -> int:
     from optuna.trial import TrialState
 
-    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    return sum(trial.state == TrialState.RUNNING for trial in trials)
 
 
 class Sweep:
@@ -138,7 +140,7 @@ class Sweep:
 
             space = {d.target: [v if not isinstance(v, list) else json.dumps(v) for v in d.grid]
                      for d in self.dimensions}
-            return optuna.samplers.GridSampler(space, seed=seed)
+            return _grid_sampler(space, seed)
         return optuna.samplers.TPESampler(seed=seed)
 
     def _pruner(self):
@@ -175,8 +177,10 @@ class Sweep:
         runner.load_data()  # before the first trial starts its clock
         ran = 0
         while not runner.stopped:
-            stores.reap_stale(study, self.storage)
-            if finished_count(study) + running_count(study) >= self.trials:
+            trials = study.get_trials(deepcopy=False)  # one read of the storage a turn
+            if stores.reap_stale(study, self.storage, trials):
+                trials = study.get_trials(deepcopy=False)
+            if finished_count(study, trials) + running_count(study, trials) >= self.trials:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 break
@@ -192,10 +196,8 @@ class Sweep:
     def _tell(self, study, trial, outcome: TrialOutcome) -> None:
         from optuna.trial import TrialState
 
-        trial.set_user_attr("seconds", round(outcome.seconds, 3))
-        trial.set_user_attr("epochs", outcome.epochs)
-        if outcome.message:
-            trial.set_user_attr("message", outcome.message[:500])
+        trial.set_user_attr(RESULT_ATTR, {"seconds": round(outcome.seconds, 3), "epochs": outcome.epochs,
+                                          "message": outcome.message[:500]})
         if outcome.state == "complete":
             study.tell(trial, outcome.value)
         elif outcome.state == "pruned":
@@ -211,6 +213,18 @@ class Sweep:
         from engine.training.devices import usable_cores
 
         return self.options.threads or max(1, usable_cores() // max(1, self.options.workers))
+
+
+def _grid_sampler(space: dict, seed: int):
+    """Optuna's GridSampler, less its `study.stop()` once the grid is done: that works only inside
+    `study.optimize`, and here trials are asked and told (the loop stops at the grid's size itself)."""
+    import optuna
+
+    class AskTellGridSampler(optuna.samplers.GridSampler):
+        def after_trial(self, study, trial, state, values) -> None:
+            pass
+
+    return AskTellGridSampler(space, seed=seed)
 
 
 def _worker_main(project_path: str, options: dict, worker: int, quiet: bool) -> None:

@@ -23,7 +23,7 @@ from engine.errors import UserError
 from graphs.errors import quoted
 
 SQLITE_TIMEOUT_S = 120  # how long a writer waits for another process's lock
-HOST_ATTR, PID_ATTR, START_ATTR = "host", "pid", "pid_started"
+OWNER_ATTR = "owner"  # {"host", "pid", "started"}: the process that runs a trial
 RETRY_ATTR = "retry_of"  # a retried trial names the trial it repeats
 RETRIED_ATTR = "retried"  # a failed trial that was enqueued again: it does not count as done
 
@@ -50,12 +50,32 @@ def open_storage(url: str):
     """An Optuna RDBStorage for `url`; a UserError naming the URL if it can't be opened."""
     import optuna
 
-    engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {}
+    sqlite = url.startswith("sqlite")
+    engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if sqlite else {}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        if sqlite:
+            _write_ahead_log(storage.engine)
     except Exception as error:  # noqa: BLE001 - SQLAlchemy, a driver or Optuna: each says why in its own words
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"cannot open the sweep storage {shown_url(url)}: {reason[:300]}") from None
+    return storage
+
+
+def _write_ahead_log(engine) -> None:
+    """SQLite in WAL mode, synced at checkpoints: readers (other workers, the editor) never block the writer,
+    and a commit costs no fsync; a killed process still loses nothing committed (only a power cut could)."""
+    from sqlalchemy import event
+
+    def tune(connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", tune)
+    engine.dispose()  # connections opened so far are replaced by tuned ones
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 def process_start(pid: int) -> str | None:
@@ -71,9 +91,7 @@ def process_start(pid: int) -> str | None:
 def mark_owner(trial) -> None:
     """Record on `trial` which process runs it, so a later sweep can tell whether it died."""
     pid = os.getpid()
-    trial.set_user_attr(HOST_ATTR, socket.gethostname())
-    trial.set_user_attr(PID_ATTR, pid)
-    trial.set_user_attr(START_ATTR, process_start(pid))
+    trial.set_user_attr(OWNER_ATTR, {"host": socket.gethostname(), "pid": pid, "started": process_start(pid)})
 
 
 def _alive(pid: int, started: str | None) -> bool:
@@ -86,17 +104,19 @@ def _alive(pid: int, started: str | None) -> bool:
     return started is None or process_start(pid) in (None, started)
 
 
-def reap_stale(study, storage) -> list[int]:
+def reap_stale(study, storage, trials=None) -> list[int]:
     """Mark FAIL each RUNNING trial whose process (on this host) is gone, and enqueue its params again
     (a retry); the numbers of the trials reaped. Trials of other hosts are left to their own host."""
     from optuna.trial import TrialState
 
     host, reaped = socket.gethostname(), []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    for trial in trials:
         attrs = trial.user_attrs
-        if attrs.get(HOST_ATTR) != host or not isinstance(attrs.get(PID_ATTR), int):
+        owner = attrs.get(OWNER_ATTR)
+        if trial.state != TrialState.RUNNING or not isinstance(owner, dict) or owner.get("host") != host:
             continue
-        if _alive(attrs[PID_ATTR], attrs.get(START_ATTR)):
+        if not isinstance(owner.get("pid"), int) or _alive(owner["pid"], owner.get("started")):
             continue
         try:  # the attrs first: a finished trial takes none, and whoever finishes it enqueues the retry
             storage.set_trial_user_attr(trial._trial_id, "failed_because", "its process was killed")

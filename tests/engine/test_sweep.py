@@ -183,4 +183,43 @@ def test_two_workers_share_one_study(sweep_project, tmp_path):
     assert result.returncode == 0, result.stderr
     trials = study_of(path).trials
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) == 6
-    assert len({t.user_attrs["pid"] for t in trials}) == 2
+    assert len({t.user_attrs["owner"]["pid"] for t in trials}) == 2
+
+
+def test_grid_sampler_runs_each_point_once_and_refuses_continuous_ranges(sweep_project, capsys):
+    path = sweep_project(search={"nodes.fc1.out_features": {"choice": [4, 8]}, "training.batch_size": {"choice": [16]}})
+    code, out, err = sweep(capsys, path, "--trials", 10, "--sampler", "grid", "--epochs", 1, "--workers", 1)
+    assert code == 0, err
+    trials = study_of(path).trials
+    assert len(trials) == 2 and sorted(t.params["nodes.fc1.out_features"] for t in trials) == [4, 8]
+    continuous = sweep_project(search=SEARCH)
+    code, _, err = sweep(capsys, continuous, "--trials", 2, "--sampler", "grid")
+    assert code == 2 and "grid sampler needs a finite search space" in err and "optimizer.lr" in err
+
+
+def test_sigterm_stops_the_running_trial_and_the_next_run_retries_it(sweep_project, tmp_path):
+    path = sweep_project(search={"training.epochs": {"choice": [100000]}})
+    command = [sys.executable, str(ROOT / "main.py"), "sweep", str(path), "--trials", "1", "--workers", "1",
+               "--threads", "1"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                trials = study_of(path).trials
+            except KeyError:  # the study is not made yet
+                trials = []
+            if trials and trials[0].intermediate_values:
+                break
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143 and "run the same command again to resume" in err
+    trials = study_of(path).trials
+    assert trials[0].state == TrialState.FAIL and trials[0].user_attrs["retried"]
+    assert trials[1].state == TrialState.WAITING and trials[1].user_attrs["retry_of"] == 0
+    assert (Path(trials[0].user_attrs["run_dir"]) / "weights.safetensors").exists()  # stopped cleanly
