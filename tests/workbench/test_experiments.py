@@ -44,6 +44,11 @@ def test_the_table_shows_every_trial_and_apply_best_is_one_undo_step(bench, swep
     best = report.best
     assert table.item(best.number, 2).font().bold()
     assert panel.apply_button.isEnabled()
+    best_so_far = [value for _, value in report.best_so_far()]
+    assert best_so_far == sorted(best_so_far) and best_so_far[-1] == best.value
+    assert set(report.importances) == set(SEARCH)
+    assert all(name in panel.importances.text() for name in SEARCH)
+    assert panel.tabs.tabText(0) == "Best so far" and panel.tabs.tabText(1) == "Parallel coordinates"
 
     stack, project = bench.document.undo_stack, bench.document.project
     before_graph, before_training = project.graph.node("fc").params, dict(project.training)
