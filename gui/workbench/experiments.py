@@ -52,8 +52,14 @@ SUGGESTED_TARGETS = ("optimizer.lr", "optimizer.weight_decay", "training.batch_s
 STATE_COLOURS = {"complete": "#7bd88f", "pruned": "#e0b050", "fail": "#ff6b6b", "running": "#6cb6ff"}
 
 
+def study_file(project) -> Path | None:
+    """The SQLite file `main.py sweep PROJECT` keeps its study in by default (None for an unsaved project)."""
+    return Path(project.path).with_suffix(".sweep.db") if project.path else None
+
+
 def study_location(project) -> tuple[str, str]:
-    """(storage URL, study name) that `main.py sweep PROJECT` uses by default."""
+    """(storage URL, study name) that `main.py sweep PROJECT` uses by default (imports SQLAlchemy: call it
+    off the GUI thread)."""
     from engine.sweeps.storage import default_storage
 
     return default_storage(project.path), project.path.stem if project.path else "sweep"
@@ -192,9 +198,9 @@ class ExperimentsPanel(QWidget):
 
     def show_space(self) -> None:
         project = self.document.project
-        url, name = study_location(project)
-        self.where.setText(f"study <b>{printable(name)}</b> in {printable(url)}" if project.path
-                           else "Save the project to run a sweep: the study is kept beside the project file.")
+        self.where.setText(f"study <b>{printable(project.path.stem)}</b> in {printable(str(study_file(project)))}"
+                           if project.path else
+                           "Save the project to run a sweep: the study is kept beside the project file.")
         problems = {}
         try:
             parse_search_space(project.search, project.graph, project.training)
@@ -291,13 +297,16 @@ class ExperimentsPanel(QWidget):
         project = self.document.project
         if project.path is None or self._reading:
             return
-        url, name = study_location(project)
-        if not Path(project.path).with_suffix(".sweep.db").exists():
+        if not study_file(project).exists():
             return
-        from engine.sweeps.report import read_study
+
+        def read():
+            from engine.sweeps.report import read_study
+
+            return read_study(*study_location(project))
 
         self._reading = True
-        self.tasks.submit(lambda: read_study(url, name), self._read, self._read_failed)
+        self.tasks.submit(read, self._read, self._read_failed)
 
     def _read(self, report) -> None:
         self._reading = False
