@@ -39,6 +39,7 @@ class Project:
     training: dict = field(default_factory=lambda: copy.deepcopy(DEFAULT_TRAINING))
     gui: dict = field(default_factory=dict)
     path: Path | None = None
+    search: dict = field(default_factory=dict)  # sweeps: target -> distribution (graphs.search_space)
 
     def to_dict(self) -> dict:
         data = {
@@ -49,6 +50,8 @@ class Project:
         }
         if self.gui:
             data["gui"] = copy.deepcopy(self.gui)
+        if self.search:
+            data["search"] = copy.deepcopy(self.search)
         return data
 
     def to_json(self) -> str:
@@ -137,7 +140,8 @@ def project_from_dict(data, path: str | None = None) -> Project:
     training = copy.deepcopy(DEFAULT_TRAINING)
     training.update(_shallow(_expect(data.get("training", {}), dict, "training", "training", path), "training", path))
     gui = _shallow(_expect(data.get("gui", {}), dict, "gui", "gui", path), "gui", path)
-    return Project(graph, name, training, gui, Path(path) if path else None)
+    search = _shallow(_expect(data.get("search", {}), dict, "search", "search", path), "search", path)
+    return Project(graph, name, training, gui, Path(path) if path else None, search)
 
 
 def _key(name: str) -> str:

@@ -31,6 +31,7 @@ from gui.document import DocumentController
 from gui.param_widgets import ParamEditor, make_editor
 from gui.training_options import NodeTrainingEditor
 from gui.widgets import scroll_page
+from gui.workbench.search_dialog import add_search_menu
 
 
 def _label(text: str = "", object_name: str | None = None, wrap: bool = True) -> QLabel:
@@ -163,6 +164,7 @@ class Inspector(QWidget):
             row = ParamRow(editor)
             label = QLabel(param.name)
             label.setToolTip(param.doc or param.name)
+            add_search_menu(label, self.controller, lambda: self.node_id, param)  # right-click: Search over…
             self.form.addRow(label, row)
             self.rows[param.name] = row
         if node.shares or self._share_candidates(node):

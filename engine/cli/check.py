@@ -17,6 +17,7 @@ from engine.memory_budget import parameter_problem
 from engine.shapes import InferenceResult, fmt, infer
 from graphs.errors import GraphError, ProjectFormatError, printable
 from graphs.project import load_project
+from graphs.search_space import search_space_problems
 
 
 def add_parser(sub) -> None:
@@ -94,6 +95,9 @@ def run(args) -> int:
     too_large = parameter_problem(graph, result) if result.valid else None
     if too_large:  # as train and export refuse it, before allocating
         result = replace(result, errors=[too_large])
+    search_problems = search_space_problems(project.search, project.graph, project.training)
+    if search_problems:  # a sweep would refuse them, so check reports them too
+        result = replace(result, errors=result.errors + search_problems)
     if args.json:
         print(json.dumps(summary(project, result)))
     else:

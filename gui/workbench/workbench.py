@@ -28,6 +28,7 @@ from gui import files
 from gui.workbench.data_panel import DataPanel
 from gui.workbench.data_shapes import ShapeFollower
 from gui.workbench.engine_loader import EngineLoader
+from gui.workbench.experiments import ExperimentsPanel
 from gui.workbench.export_actions import ExportActions, ModelSource
 from gui.workbench.folds_view import FoldCurves
 from gui.workbench.history import RunHistory
@@ -83,6 +84,7 @@ class Workbench(QObject):
         self.curves.layout().addWidget(self.banner)
         self.runs_panel = RunsPanel()
         self.history = RunHistory(self)  # the project's earlier runs in the list; compare, delete
+        self.experiments = ExperimentsPanel(self.document, self.settings, self.tasks)  # sweeps
         self.evaluation_holder = Deferred(self._make_evaluation_panel)
         self.progress = RunProgress()
         self.actions = RunActions(window, self)
@@ -141,6 +143,7 @@ class Workbench(QObject):
             "runs": w.add_dock(self.runs_panel, "Runs", Area.RightDockWidgetArea, "runsDock"),
             "evaluation": w.add_dock(self.evaluation_holder, "Evaluation", Area.BottomDockWidgetArea,
                                      "evaluationDock"),
+            "experiments": w.add_dock(self.experiments, "Experiments", Area.BottomDockWidgetArea, "experimentsDock"),
         }
         inspector, summary = w.docks.get("Inspector"), w.docks.get("Model Summary")
         if inspector is not None:  # the Runs dock stays below the Inspector's tab group
@@ -154,6 +157,8 @@ class Workbench(QObject):
             summary.raise_()
         else:
             w.splitDockWidget(self.docks["curves"], self.docks["evaluation"], Qt.Orientation.Horizontal)
+        w.tabifyDockWidget(self.docks["curves"], self.docks["experiments"])
+        (summary or self.docks["curves"]).raise_()
         self.docks["data"].visibilityChanged.connect(lambda shown: shown and self.data_panel.activate())
         self.docks["training"].visibilityChanged.connect(lambda shown: shown and self.training_panel.activate())
         self.docks["evaluation"].hide()  # appears with the first evaluation (the user's layout is restored later)
@@ -435,4 +440,5 @@ class Workbench(QObject):
     def shutdown(self) -> None:
         """For the application's exit: stop training and wait for every background job."""
         self.stop_and_wait()
+        self.experiments.shutdown()
         self.tasks.shutdown()

@@ -1,0 +1,105 @@
+"""Section 14: sweeps of the digits CNN, with and without median pruning, on one and two workers.
+
+Pruning: the same 20-trial TPE sweep (same sampler seed, so the same first
+trials) of resources/examples/digits_cnn.json, run in this process with one
+torch thread, once with median pruning and once without; the figure is the
+unpruned sweep's wall time over the pruned one's, and the rows beside it give
+both best values. Workers: the same fixed-work sweep (the learning rate only,
+no pruning) run by `main.py sweep --workers 1` and `--workers 2`, one torch
+thread per worker; trials per hour are counted from the study's own start and
+end times of its trials, once every worker has finished its first trial
+(process start-up, imports and the first compile left out). With --quick, fewer
+trials and epochs, and no goal is judged.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import Row
+
+SECTION = "14. sweeps (digits CNN, CPU)"
+ROOT = Path(__file__).resolve().parents[1]
+PRUNING_GOAL = 1.5
+WORKERS_GOAL = 1.6
+SEARCH = {"optimizer.lr": {"log_uniform": [1e-4, 1e-1]}, "nodes.conv1.out_channels": {"choice": [4, 8, 16]},
+          "training.batch_size": {"choice": [32, 64]}}
+
+
+def write_project(folder: Path, name: str, epochs: int, search: dict) -> Path:
+    data = json.loads((ROOT / "resources" / "examples" / "digits_cnn.json").read_text())
+    data["training"].update(epochs=epochs, device="cpu", seed=0)
+    data["search"] = search
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def timed_sweep(path: Path, trials: int, prune: bool, study: str) -> tuple[float, float | None, int]:
+    """(seconds, best value, pruned trials) of an in-process sweep with one torch thread."""
+    from engine.sweeps import Sweep, SweepOptions
+    from graphs.project import load_project
+
+    sweep = Sweep(load_project(path), SweepOptions(trials=trials, study=study, prune=prune, workers=1, threads=1))
+    started = time.perf_counter()
+    sweep.run_worker(0)
+    seconds = time.perf_counter() - started
+    best = sweep.best()
+    pruned = sum(t.state.name == "PRUNED" for t in sweep.study.trials)
+    return seconds, (best[1] if best else None), pruned
+
+
+def trials_per_hour(path: Path, trials: int, workers: int) -> tuple[float, float]:
+    """(trials per hour, seconds) of `main.py sweep --workers N` in steady state: from the study's own trial
+    times, leaving out each worker's first trial (a new process pays its imports and first compile there)."""
+    import optuna
+
+    study = f"workers{workers}"
+    subprocess.run([sys.executable, str(ROOT / "main.py"), "sweep", str(path), "--trials", str(trials), "--workers",
+                    str(workers), "--threads", "1", "--no-prune", "--sampler", "random", "--study", study, "--quiet"],
+                   check=True, cwd=path.parent)
+    done = optuna.load_study(study_name=study, storage=f"sqlite:///{path.with_suffix('.sweep.db')}").trials
+    firsts = {}
+    for trial in sorted(done, key=lambda t: t.datetime_start):
+        firsts.setdefault(trial.user_attrs["owner"]["pid"], trial)
+    steady = [t for t in done if t not in firsts.values()]
+    start = max(t.datetime_complete for t in firsts.values())  # every worker is warm from here on
+    seconds = (max(t.datetime_complete for t in steady) - start).total_seconds()
+    counted = [t for t in steady if t.datetime_complete > start]
+    return len(counted) / seconds * 3600, seconds
+
+
+def run(quick: bool = False) -> list[Row]:
+    import torch
+
+    torch.set_num_threads(1)
+    trials, epochs = (8, 4) if quick else (20, 8)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        path = write_project(folder, "digits", epochs, SEARCH)
+        timed_sweep(path, 1, True, "warm-up")  # imports and the data cache, paid by neither measured sweep
+        pruned_s, pruned_best, pruned_count = timed_sweep(path, trials, True, "pruned")
+        full_s, full_best, _ = timed_sweep(path, trials, False, "unpruned")
+        ratio = full_s / pruned_s
+        rows.append(Row(SECTION, f"{trials} trials x {epochs} epochs: pruning speed-up", ratio, "x",
+                        f">= {PRUNING_GOAL}", None if quick else ratio >= PRUNING_GOAL,
+                        f"{full_s:.1f} s unpruned / {pruned_s:.1f} s pruned ({pruned_count} pruned)",
+                        "one torch thread, TPE with the same seed"))
+        rows.append(Row(SECTION, "best val_accuracy, pruned vs unpruned", pruned_best - full_best, "",
+                        "", None, f"pruned {pruned_best:.4f}, unpruned {full_best:.4f}",
+                        "difference in accuracy (points of 1.0); within noise when small"))
+        work = write_project(folder, "work", epochs, {"optimizer.lr": {"log_uniform": [1e-3, 1e-2]}})
+        count = 6 if quick else 24
+        one, one_s = trials_per_hour(work, count, 1)
+        two, two_s = trials_per_hour(work, count, 2)
+        rows.append(Row(SECTION, "--workers 2 vs --workers 1: trials per hour", two / one, "x", f">= {WORKERS_GOAL}",
+                        None if quick else two / one >= WORKERS_GOAL,
+                        f"{two:,.0f} vs {one:,.0f} trials/h ({count} trials; steady state: {two_s:.1f} s vs "
+                        f"{one_s:.1f} s)", "one torch thread per worker; each worker's first trial left out"))
+    return rows
