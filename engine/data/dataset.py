@@ -199,6 +199,13 @@ class Dataset:
     y_val = _in_memory("val", "y")
 
     @property
+    def vocab_size(self) -> int | None:
+        """How many token ids a text dataset's inputs use (an Embedding's num_embeddings takes it), else None."""
+        if isinstance(self.preprocessing, dict) and self.preprocessing.get("kind") == "text":
+            return int(self.preprocessing["vocab_size"])
+        return None
+
+    @property
     def num_classes(self) -> int | None:
         return len(self.class_names) if self.class_names is not None else None
 

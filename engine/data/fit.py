@@ -25,9 +25,13 @@ TASK_ADVICE = ('; or, if the targets are class labels, set "task": "classificati
 
 
 def fill_shapes(graph: Graph, dataset: Dataset) -> Graph:
-    """A copy of `graph` whose Input/Target nodes without a shape take the dataset's shape and dtype."""
+    """A copy of `graph` whose Input/Target nodes without a shape take the dataset's shape and dtype, and
+    whose Embeddings with num_embeddings None take a text dataset's vocabulary size."""
     filled = graph.copy()
+    vocab_size = getattr(dataset, "vocab_size", None)
     for node in filled.nodes():
+        if node.type == "Embedding" and node.params.get("num_embeddings", 0) is None and vocab_size is not None:
+            filled.set_params(node.id, {**node.params, "num_embeddings": vocab_size})
         if node.type not in ("Input", "Target") or node.params.get("shape") is not None:
             continue
         if node.type == "Input":
@@ -107,6 +111,22 @@ def _check_class_count(dataset: Dataset, compiled) -> None:
                             f"{dataset.num_classes}")
 
 
+def _check_vocabulary(dataset: Dataset, compiled) -> None:
+    """Every Embedding that looks up the Input's token ids has a row for each id the data uses."""
+    vocab_size, graph = dataset.vocab_size, compiled.graph
+    if vocab_size is None or graph is None:
+        return
+    for edge in graph.edges():
+        node = graph.node(edge.target)
+        if edge.source not in compiled.inputs or node.type != "Embedding":
+            continue
+        size = node.resolved_params()["num_embeddings"]
+        if size < vocab_size:
+            raise UserError(f"node '{node.id}': Embedding has num_embeddings {size}, but dataset '{dataset.name}' "
+                            f"has a vocabulary of {vocab_size} tokens (ids 0 to {vocab_size - 1}); set "
+                            f"num_embeddings to {vocab_size} or more, or to None to take it from the data")
+
+
 def fit_dataset(dataset: Dataset, compiled) -> Dataset:
     """The dataset shaped for `compiled` (a CompiledGraph), or a UserError saying what doesn't fit."""
     if not compiled.losses:
@@ -131,6 +151,7 @@ def fit_dataset(dataset: Dataset, compiled) -> Dataset:
     reshape_input = _reshape_plan(dataset, "Input", input_id, input_shape, input_dtype)
     reshape_target = _reshape_plan(dataset, "Target", first, *target_spec)
     _check_class_count(dataset, compiled)
+    _check_vocabulary(dataset, compiled)
     if reshape_input is None and reshape_target is None and (input_dtype, target_spec[1]) == (
             dataset.input_dtype, dataset.target_dtype):
         return dataset
