@@ -143,7 +143,7 @@ Split = TensorSplit | StreamingSplit
 class DataPreview:
     """What the GUI's data panel shows: the first samples and the class balance."""
 
-    kind: str  # "table" | "images"
+    kind: str  # "table" | "images" | "text"
     description: str
     labels: list[str]  # one per previewed sample
     columns: list[str] = field(default_factory=list)  # feature names ("table")
@@ -151,6 +151,9 @@ class DataPreview:
     images: list[np.ndarray] = field(default_factory=list)  # [H, W] or [H, W, C] floats in [0, 1] ("images")
     class_counts: dict[str, int] | None = None  # over train and validation
     notes: list[str] = field(default_factory=list)  # what loading decided on its own (Dataset.notes)
+    texts: list[str] = field(default_factory=list)  # each sample's text as its tokens spell it ("text")
+    tokens: list[list[str]] = field(default_factory=list)  # each sample's token strings, padding left out ("text")
+    lengths: list[int] = field(default_factory=list)  # tokens per text over the training split ("text")
 
 
 def _in_memory(split: str, tensor: str) -> property:
@@ -241,7 +244,11 @@ class Dataset:
         labels = [self.label_name(y) for _, y in samples]
         preview = DataPreview("images" if self.modality == "images" else "table", self.describe(), labels,
                               class_counts=self.class_counts(), notes=list(self.notes))
-        if preview.kind == "images":
+        if self.modality == "text":
+            from engine.data.text import preview_texts
+
+            preview_texts(self, preview, [x for x, _ in samples])
+        elif preview.kind == "images":
             preview.images = [self._image(x) for x, _ in samples]
         else:
             preview.columns = list(self.feature_names or [f"x{i}" for i in range(_width(self.input_shape))])

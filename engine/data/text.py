@@ -151,7 +151,7 @@ def read_text_csv(path: Path, options: Options) -> TextColumn:
 
 def new_tokenizer(kind: str, vocab_size: int, lowercase: bool = True):
     """An untrained tokenizer of `kind` and the trainer that fits it (special tokens [PAD] 0, [UNK] 1)."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     specials = {"special_tokens": [PAD, UNK], "vocab_size": vocab_size, "show_progress": False}
     if kind == "word":
@@ -160,6 +160,7 @@ def new_tokenizer(kind: str, vocab_size: int, lowercase: bool = True):
         tokenizer, trainer = Tokenizer(models.BPE(unk_token=UNK)), trainers.BpeTrainer(**specials)
     else:
         tokenizer, trainer = Tokenizer(models.WordPiece(unk_token=UNK)), trainers.WordPieceTrainer(**specials)
+        tokenizer.decoder = decoders.WordPiece()  # "del ##ight" reads back as "delight"
     steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
     tokenizer.normalizer = normalizers.Sequence(steps)
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -279,3 +280,18 @@ def load_text_csv(options: Options, val_split: float = 0.2, seed: int = 0) -> Ar
     notes = [*notes, *_notes(read, ids, cut, max_length, vocab, asked)]
     return ArrayData(ids, y, task, class_names, [read.text_name], modality="text",
                      notes=notes, preprocessing=preprocessing_of(tokenizer, max_length, kind))
+
+
+def preview_texts(dataset, preview, samples: list) -> None:
+    """Fill a DataPreview of a text dataset: the samples' token strings and texts, and every training
+    text's token count (a count of max_length may be a text that was cut)."""
+    tokenizer = tokenizer_of(dataset.preprocessing)
+    pad_id = int(dataset.preprocessing["pad_id"])
+    preview.kind = "text"
+    for x in samples:
+        ids = [int(i) for i in x.tolist() if i != pad_id]
+        preview.tokens.append([tokenizer.id_to_token(i) or UNK for i in ids])
+        preview.texts.append(tokenizer.decode(ids, skip_special_tokens=False))
+    x_train = dataset.x_train
+    if x_train is not None:
+        preview.lengths = (x_train != pad_id).sum(dim=1).tolist()

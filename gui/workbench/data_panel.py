@@ -35,6 +35,7 @@ from gui.workbench import data_sources as sources
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
+from gui.workbench.text_preview import TextPreview
 from gui.workbench.views import ClassCounts, ImageGrid, compact_combo, fill_table, read_only_table
 
 MANAGED = ("path", "target", "grayscale", "size", "autoencoder", *sources.NUMBER_OPTIONS)
@@ -116,6 +117,8 @@ class DataPanel(EnginePanel):
         self.samples = QStackedWidget()
         self.samples.addWidget(self.table)
         self.samples.addWidget(self.images)
+        self.texts = TextPreview()
+        self.samples.addWidget(self.texts)
         self.counts = ClassCounts()
         self.counts.hide()
 
@@ -192,7 +195,7 @@ class DataPanel(EnginePanel):
 
     def _fill_targets(self, spec: dict) -> None:
         self.target.clear()
-        if spec.get("name") != "csv" or not spec.get("path"):
+        if spec.get("name") not in sources.COLUMN_SOURCES or not spec.get("path"):
             return
         path = Path(spec["path"]).expanduser()
         columns = sources.csv_columns(path if path.is_absolute() else self.settings.base_dir / path,
@@ -210,7 +213,7 @@ class DataPanel(EnginePanel):
             self.form.setRowVisible(field, option in accepted)
         self.form.setRowVisible(self._path_row, name in sources.FILE_SOURCES)
         self.path.setPlaceholderText("choose a folder…" if name == "image_folder" else "choose a file…")
-        self.form.setRowVisible(self.target, name == "csv")
+        self.form.setRowVisible(self.target, name in sources.COLUMN_SOURCES)
         self.form.setRowVisible(self.size, name == "image_folder")
         self.form.setRowVisible(self.grayscale, name == "image_folder")
 
@@ -236,7 +239,7 @@ class DataPanel(EnginePanel):
                 spec[option] = value
         if name in sources.FILE_SOURCES and self.path.text().strip():
             spec["path"] = self.path.text().strip()
-        if name == "csv" and self.target.count() and spec.get("path") == old.get("path"):
+        if name in sources.COLUMN_SOURCES and self.target.count() and spec.get("path") == old.get("path"):
             spec["target"] = self.target.currentData()
         if name == "image_folder":
             if self.grayscale.isChecked():
@@ -330,6 +333,7 @@ class DataPanel(EnginePanel):
             self.description.setText("")
             fill_table(self.table, [], [])
             self.images.clear()
+            self.texts.clear()
             self.counts.set_counts(None)
             self.counts_title.hide()
             return
@@ -337,6 +341,9 @@ class DataPanel(EnginePanel):
         if preview.kind == "images":
             self.images.set_images(preview.images, preview.labels)
             self.samples.setCurrentWidget(self.images)
+        elif preview.kind == "text":
+            self.texts.show_preview(preview)
+            self.samples.setCurrentWidget(self.texts)
         else:
             rows = [[*row, label] for row, label in zip(preview.rows, preview.labels)]
             fill_table(self.table, [*preview.columns, "label"], rows)

@@ -19,10 +19,13 @@ FILE_SOURCES = {  # source -> (title, file dialog filter, or None for a folder)
     "csv": ("CSV file", "CSV files (*.csv *.tsv *.txt);;All files (*)"),
     "npz": ("NumPy .npz file", "NumPy archives (*.npz);;All files (*)"),
     "image_folder": ("Image folder (one subfolder per class)", None),
+    "text_csv": ("Text CSV file (a text and a label column)", "CSV files (*.csv *.tsv *.txt);;All files (*)"),
 }
+COLUMN_SOURCES = ("csv", "text_csv")  # sources whose target is a column of the file
+
 # options shown as text fields for built-in sets: name -> (label, type); empty means the engine's default
 NUMBER_OPTIONS = {"n_samples": ("Samples", int), "noise": ("Noise", float), "factor": ("Inner radius", float),
-                  "arms": ("Arms", int)}
+                  "arms": ("Arms", int), "vocab_size": ("Vocabulary size", int), "max_length": ("Max tokens", int)}
 PREVIEW_SAMPLES = 24
 
 
