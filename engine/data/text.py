@@ -45,6 +45,7 @@ PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID = 0  # the special tokens come first in every vocabulary, in this order
 MIN_VOCAB, MAX_VOCAB = 3, 1 << 20
 MAX_LENGTH = 8192
+TOKENIZER_FILE = "tokenizer.json"  # beside a text run's weights
 
 
 @dataclass
@@ -295,3 +296,14 @@ def preview_texts(dataset, preview, samples: list) -> None:
     x_train = dataset.x_train
     if x_train is not None:
         preview.lengths = (x_train != pad_id).sum(dim=1).tolist()
+
+
+def save_tokenizer(preprocessing, folder: Path) -> None:
+    """Write a text dataset's tokenizer as `folder/tokenizer.json` (the `tokenizers` library's own format, so
+    other tools can load it); nothing for other data. The weights' metadata holds the same tokenizer."""
+    if not isinstance(preprocessing, dict) or preprocessing.get("kind") != "text":
+        return
+    try:
+        (folder / TOKENIZER_FILE).write_text(preprocessing["tokenizer"], encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot write the run folder's {TOKENIZER_FILE}: {error.strerror or error}") from None

@@ -83,6 +83,10 @@ def test_a_trained_run_keeps_the_tokenizer_and_predictions_tokenize_alike(tmp_pa
     assert stored["kind"] == "text" and stored["max_length"] == 8 and stored["vocab_size"] == 12
     assert encode_texts(stored, ["the film was good and great"]).tolist() == [
         encode_texts(stored, ["The FILM was good   and great"]).tolist()[0]]  # lowercased, split alike
+    from tokenizers import Tokenizer
+
+    written = Tokenizer.from_file(str(tmp_path / "run" / "tokenizer.json"))
+    assert written.to_str() == stored["tokenizer"]
     saved = json.loads((tmp_path / "run" / "project.json").read_text())
     assert next(n for n in saved["nodes"] if n["id"] == "embed")["params"]["num_embeddings"] == 12
 
