@@ -90,7 +90,8 @@ def _files(folder: Path) -> dict[str, str]:
         (folder / "pets" / label).mkdir(parents=True)
         for i in range(5):
             Image.fromarray((rng.random((6, 5, 3)) * 255).astype(np.uint8)).save(folder / "pets" / label / f"{i}.png")
-    return {"csv": "table.csv", "npz": "arrays.npz", "image_folder": "pets"}
+    (folder / "reviews.csv").write_text("review,label\n" + "".join(f"text {i % 7} and {i},{i % 2}\n" for i in range(30)))
+    return {"csv": "table.csv", "npz": "arrays.npz", "image_folder": "pets", "text_csv": "reviews.csv"}
 
 
 def _same(first, second) -> bool:
