@@ -192,6 +192,8 @@ class DataPanel(EnginePanel):
             for widget in widgets:
                 widget.blockSignals(False)
         self._show_rows(name)
+        if spec.get("sample"):  # a generated set stands in for a file
+            self.path.setPlaceholderText(f"the generated sample set '{printable(str(spec['sample']))}'")
 
     def _fill_targets(self, spec: dict) -> None:
         self.target.clear()

@@ -19,7 +19,7 @@ FILE_SOURCES = {  # source -> (title, file dialog filter, or None for a folder)
     "csv": ("CSV file", "CSV files (*.csv *.tsv *.txt);;All files (*)"),
     "npz": ("NumPy .npz file", "NumPy archives (*.npz);;All files (*)"),
     "image_folder": ("Image folder (one subfolder per class)", None),
-    "text_csv": ("Text CSV file (a text and a label column)", "CSV files (*.csv *.tsv *.txt);;All files (*)"),
+    "text_csv": ("Text CSV file", "CSV files (*.csv *.tsv *.txt);;All files (*)"),
 }
 COLUMN_SOURCES = ("csv", "text_csv")  # sources whose target is a column of the file
 

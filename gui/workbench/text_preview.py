@@ -1,9 +1,9 @@
 """The Data panel's view of a text dataset: samples with their tokens, and how long the texts are.
 
 `TextPreview` shows a `DataPreview` of kind "text" (see `engine.data.text.preview_texts`): a table
-of the first training samples (label, token count, the text as its tokens read back, the token
-strings one by one, so a person sees what the tokenizer made of the words: [UNK] for a word it
-never saw, "##" pieces for WordPiece), and a histogram of tokens per text over the training
+of the first training samples (label, token count, and a cell of two lines: the text as its tokens
+read back, then the token strings one by one, so a person sees what the tokenizer made of the
+words: [UNK] for a word it never saw, "##" pieces for WordPiece), and a histogram of tokens per text over the training
 split (`LengthHistogram`), which shows whether max_length cuts many texts or pads most of each.
 It only shows what the engine computed; nothing here tokenizes.
 """
@@ -40,7 +40,7 @@ def length_bins(lengths: list[int], max_bins: int = MAX_BINS) -> tuple[list[int]
 class LengthHistogram(QWidget):
     """Bars of how many texts have each token count; the last bar (the longest, perhaps cut) stands out."""
 
-    HEIGHT = 90
+    HEIGHT = 72
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -93,8 +93,8 @@ class TextPreview(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.table = read_only_table()
-        self.table.setMinimumHeight(160)
-        self.table.setWordWrap(False)
+        self.table.setMinimumHeight(140)
+        self.table.setWordWrap(False)  # a cell holds two lines: the text, then its tokens
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.histogram = LengthHistogram()
@@ -105,11 +105,13 @@ class TextPreview(QWidget):
         layout.addWidget(self.histogram)
 
     def show_preview(self, preview) -> None:
-        rows = [[label, len(tokens), text, TOKEN_SEPARATOR.join(tokens)]
-                for label, text, tokens in zip(preview.labels, preview.texts, preview.tokens)]
-        fill_table(self.table, ["label", "tokens", "text", "token strings"], rows)
-        for row, text in enumerate(preview.texts):
-            self.table.item(row, 2).setToolTip(printable(text))
+        rows = [[label, len(tokens), ""] for label, tokens in zip(preview.labels, preview.tokens)]
+        fill_table(self.table, ["label", "tokens", "text, then its tokens"], rows)
+        for row, (text, tokens) in enumerate(zip(preview.texts, preview.tokens)):
+            item = self.table.item(row, 2)  # two lines, each escaped on its own
+            item.setText(f"{printable(text)}\n{printable(TOKEN_SEPARATOR.join(tokens))}")
+            item.setToolTip(printable(text))
+        self.table.resizeRowsToContents()
         self.summary.setText(length_summary(preview.lengths))
         self.histogram.set_lengths(preview.lengths)
 

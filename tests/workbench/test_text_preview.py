@@ -36,9 +36,10 @@ def test_the_sentiment_example_shows_samples_with_tokens_and_lengths(open_exampl
     assert panel.samples.currentWidget() is panel.texts
     table = panel.texts.table
     assert table.rowCount() == len(preview.labels) > 0
-    assert [table.horizontalHeaderItem(i).text() for i in range(4)] == ["label", "tokens", "text", "token strings"]
+    assert [table.horizontalHeaderItem(i).text() for i in range(3)] == ["label", "tokens", "text, then its tokens"]
     assert table.item(0, 0).text() in ("positive", "negative")
-    assert table.item(0, 3).text().split(" · ") == preview.tokens[0]
+    text, tokens = table.item(0, 2).text().split("\n")
+    assert text == preview.texts[0] and tokens.split(" · ") == preview.tokens[0]
     assert int(table.item(0, 1).text()) == len(preview.tokens[0])
     assert sum(panel.texts.histogram.counts) == len(preview.lengths) == 4800
     assert "median" in panel.texts.summary.text()
