@@ -46,6 +46,7 @@ PAD_ID = 0  # the special tokens come first in every vocabulary, in this order
 MIN_VOCAB, MAX_VOCAB = 3, 1 << 20
 MAX_LENGTH = 8192
 TOKENIZER_FILE = "tokenizer.json"  # beside a text run's weights
+TEXT_MEMORY_FACTOR = 4  # memory the texts take while read and tokenized, per byte of the file (measured ~2.5-3)
 
 
 @dataclass
@@ -265,6 +266,20 @@ def _notes(read: TextColumn, ids: np.ndarray, cut: int, max_length: int, vocab: 
     return notes
 
 
+def _check_memory(path: Path, rows: int | None, max_length: int) -> None:
+    """Refuse, before it is held, a file whose texts (rows None) or token ids would not fit in memory."""
+    from engine.memory_budget import available_bytes, gigabytes
+
+    available = available_bytes()
+    if available is None:
+        return
+    need = rows * max_length * 8 if rows is not None else path.stat().st_size * TEXT_MEMORY_FACTOR
+    if need > available:
+        what = f"{rows:,} texts of {max_length} int64 token ids" if rows is not None else "its texts"
+        raise UserError(f"{shown(path)}: {what} need about {gigabytes(need)} of memory and {gigabytes(available)} "
+                        "is available; use a smaller file" + (" or a smaller max_length" if rows else ""))
+
+
 def load_text_csv(options: Options, val_split: float = 0.2, seed: int = 0) -> ArrayData:
     """The text CSV dataset, its tokenizer trained on the training split that `val_split` and `seed` give."""
     _defaults(options)
@@ -272,7 +287,10 @@ def load_text_csv(options: Options, val_split: float = 0.2, seed: int = 0) -> Ar
     asked = options.int("vocab_size", 8000, MIN_VOCAB, MAX_VOCAB)
     max_length = options.int("max_length", 64, 1, MAX_LENGTH)
     lowercase = options.bool("lowercase", True)
-    read = read_text_csv(_source_path(options), options)
+    path = _source_path(options)
+    _check_memory(path, None, max_length)
+    read = read_text_csv(path, options)
+    _check_memory(path, len(read.texts), max_length)
     train_index, _val = split_indices(len(read.texts), val_split, seed)  # the split build_dataset makes
     tokenizer = train_tokenizer([read.texts[i] for i in np.sort(train_index)], kind, asked, lowercase)
     ids, cut = _encode(tokenizer, read.texts, max_length, PAD_ID)

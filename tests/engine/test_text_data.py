@@ -190,3 +190,15 @@ def test_an_empty_file_and_a_header_without_rows(tmp_path):
         load_dataset({"name": "text_csv", "path": "empty.csv"}, tmp_path)
     with pytest.raises(UserError, match="header but no rows"):
         load(tmp_path, rows=[])
+
+
+def test_a_file_too_large_for_memory_is_refused_before_it_is_held(tmp_path, monkeypatch):
+    import engine.memory_budget
+
+    size = len(write_csv(tmp_path / "reviews.csv", reviews(40)).read_bytes())
+    monkeypatch.setattr(engine.memory_budget, "available_bytes", lambda: size * 2)
+    with pytest.raises(UserError, match="reviews.csv: its texts need about .* of memory"):
+        load(tmp_path)
+    monkeypatch.setattr(engine.memory_budget, "available_bytes", lambda: size * 5)
+    with pytest.raises(UserError, match=r"reviews.csv: 40 texts of 8192 int64 token ids need .*smaller max_length"):
+        load(tmp_path, max_length=8192)
