@@ -179,12 +179,15 @@ def train_tokenizer(texts: list[str], kind: str = "word", vocab_size: int = 8000
 def _encode(tokenizer, texts: list[str], max_length: int, pad_id: int) -> tuple[np.ndarray, int]:
     """Ids int64 [N, max_length] of `texts` (cut or padded), and how many texts were cut."""
     tokenizer.enable_truncation(max_length)
-    tokenizer.enable_padding(pad_id=pad_id, pad_token=tokenizer.id_to_token(pad_id) or PAD, length=max_length)
+    tokenizer.no_padding()  # padded here instead: the library would make a "[PAD]" string per position
     encodings = tokenizer.encode_batch_fast(texts)
-    ids = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), dtype=np.int64,
-                      count=len(texts) * max_length)
+    rows = [e.ids for e in encodings]
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    ids = np.full((len(rows), max_length), pad_id, dtype=np.int64)
+    ids[np.arange(max_length) < lengths[:, None]] = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64,
+                                                                count=int(lengths.sum()))
     cut = sum(1 for e in encodings if e.overflowing)
-    return ids.reshape(len(texts), max_length), cut
+    return ids, cut
 
 
 def preprocessing_of(tokenizer, max_length: int, kind: str) -> dict:
