@@ -202,3 +202,20 @@ def test_a_file_too_large_for_memory_is_refused_before_it_is_held(tmp_path, monk
     monkeypatch.setattr(engine.memory_budget, "available_bytes", lambda: size * 5)
     with pytest.raises(UserError, match=r"reviews.csv: 40 texts of 8192 int64 token ids need .*smaller max_length"):
         load(tmp_path, max_length=8192)
+
+
+@pytest.mark.parametrize("kind", ["word", "bpe", "wordpiece"])
+def test_texts_encoded_together_match_each_text_encoded_alone(kind, monkeypatch):
+    import engine.data.text as text
+
+    monkeypatch.setattr(text, "CHUNK_TEXTS", 4)  # several chunks, one of them short
+    texts = ["The ﬁlm was ＧＲＥＡＴ!", "", "  ", "a b c d e f g h i j k l", "new\nline, \"quoted\"",
+             f"holds the separator{text.SEPARATOR}itself", "naïve café", "[UNK] [PAD] literally", "x" * 50,
+             "bad", "good"]
+    tokenizer = text.train_tokenizer(texts + ["the film was great, naive cafe"] * 3, kind, 50)
+    ids, cut = text._encode(tokenizer, texts, 6, text.PAD_ID)
+    tokenizer.enable_truncation(6)
+    tokenizer.enable_padding(pad_id=text.PAD_ID, pad_token=text.PAD, length=6)
+    assert ids.tolist() == [e.ids for e in tokenizer.encode_batch(texts)]
+    tokenizer.no_truncation()
+    assert cut == sum(len(e.ids) > 6 for e in tokenizer.encode_batch(texts))
