@@ -89,6 +89,7 @@ def test_a_trained_run_keeps_the_tokenizer_and_predictions_tokenize_alike(tmp_pa
     assert written.to_str() == stored["tokenizer"]
     saved = json.loads((tmp_path / "run" / "project.json").read_text())
     assert next(n for n in saved["nodes"] if n["id"] == "embed")["params"]["num_embeddings"] == 12
+    assert saved["training"]["dataset"]["path"] == str((tmp_path / "reviews.csv").resolve())  # found from anywhere
 
 
 def test_check_reports_the_vocabulary_taken_from_the_data(tmp_path, capsys):
