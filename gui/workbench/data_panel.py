@@ -241,6 +241,7 @@ class DataPanel(EnginePanel):
                 spec[option] = value
         if name in sources.FILE_SOURCES and self.path.text().strip():
             spec["path"] = self.path.text().strip()
+            spec.pop("sample", None)  # a file of one's own replaces a generated sample set
         if name in sources.COLUMN_SOURCES and self.target.count() and spec.get("path") == old.get("path"):
             spec["target"] = self.target.currentData()
         if name == "image_folder":

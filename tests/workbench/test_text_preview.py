@@ -63,7 +63,7 @@ def test_an_embedding_left_to_the_data_takes_the_vocabulary_as_an_undoable_step(
     assert graph.node("embed").params["num_embeddings"] is None
 
 
-def test_a_text_csv_file_is_chosen_with_its_columns(open_example, qtbot, dialogs, tmp_path):
+def test_a_text_csv_file_is_chosen_with_its_columns(open_example, qtbot, dialogs, tmp_path, sample_cache):
     path = tmp_path / "reviews.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -72,8 +72,9 @@ def test_a_text_csv_file_is_chosen_with_its_columns(open_example, qtbot, dialogs
     bench = open_example("sentiment_lstm")
     panel = wait_text_preview(bench, qtbot)
     settings = bench.settings.training
-    settings["dataset"] = {"name": "text_csv", "text": "review", "max_length": 8}
+    settings["dataset"] = {"name": "text_csv", "sample": "sentiment", "text": "review", "max_length": 8}
     bench.settings.update(settings, "test dataset")
+    assert "sentiment" in panel.path.placeholderText()
     dialogs.open_path = str(path)
     panel.browse.click()
     qtbot.waitUntil(lambda: bench.settings.training["dataset"].get("path") == str(path), timeout=30_000)
@@ -83,5 +84,6 @@ def test_a_text_csv_file_is_chosen_with_its_columns(open_example, qtbot, dialogs
                     and panel.preview is not None and panel.preview.kind == "text", timeout=30_000)
     assert panel.counts.counts == {"a": 20, "b": 20}
     assert bench.settings.training["dataset"]["text"] == "review"  # options the panel doesn't show are kept
+    assert "sample" not in bench.settings.training["dataset"]  # the file replaced the generated set
     assert panel.preview.tokens[0][:3] == ["the", "film", "was"]
     assert bench.document.graph.node("tokens").params["shape"] == [8]
