@@ -52,11 +52,10 @@ TEXT_MEMORY_FACTOR = 4  # memory the texts take while read and tokenized, per by
 
 @dataclass
 class TextColumn:
-    """The rows read from the file: each text, its target, and the line each row starts on."""
+    """The rows read from the file: each text and its target."""
 
     layout: Layout
     texts: list[str]
-    lines: list[int]
     columns: Columns  # the target, as numbers or label codes
     skipped: list[int]  # lines left out for an empty text (skip_empty)
     text_name: str = "text"  # the text column's name
@@ -126,7 +125,7 @@ def read_text_csv(path: Path, options: Options) -> TextColumn:
             raise UserError(f"dataset options 'text' and 'target' both name {layout.label(text_index)}; "
                             "choose two different columns")
         cells, columns = _TargetCells(layout, task), Columns(np.empty((0, 0), dtype=np.float32))
-        texts, lines, targets, skipped = [], [], [], []
+        texts, targets, skipped = [], [], []
         for line, row in records:
             if len(row) != len(names):
                 raise UserError(f"{layout.file} line {line} has {len(row)} fields but the header has {len(names)}")
@@ -138,7 +137,6 @@ def read_text_csv(path: Path, options: Options) -> TextColumn:
                                 '(or set "skip_empty": true in the dataset to leave such rows out)')
             targets.append(cells.value(line, row[layout.target], columns))
             texts.append(row[text_index])
-            lines.append(line)
     if not texts:
         raise UserError(f"{layout.file} has a header but no rows of text")
     if cells.first_text:
@@ -147,7 +145,7 @@ def read_text_csv(path: Path, options: Options) -> TextColumn:
         columns.numbers = np.array(targets, dtype=np.float64)
         columns.whole = bool(np.all(columns.numbers == np.round(columns.numbers)))
     columns.rows = len(targets)
-    return TextColumn(layout, texts, lines, columns, skipped, names[text_index])
+    return TextColumn(layout, texts, columns, skipped, names[text_index])
 
 
 # ---- the tokenizer ---------------------------------------------------------------------------
