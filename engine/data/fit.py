@@ -17,6 +17,7 @@ from engine.data.dataset import TORCH_DTYPES, Dataset
 from engine.errors import UserError
 from engine.shape_rules import fmt
 from graphs.document import Graph
+from graphs.errors import GraphError
 
 CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss", "MultiMarginLoss")
 TASK_SOURCES = ("csv", "npz")  # the sources whose `task` option says classification or regression
@@ -111,20 +112,31 @@ def _check_class_count(dataset: Dataset, compiled) -> None:
                             f"{dataset.num_classes}")
 
 
-def _check_vocabulary(dataset: Dataset, compiled) -> None:
-    """Every Embedding that looks up the Input's token ids has a row for each id the data uses."""
-    vocab_size, graph = dataset.vocab_size, compiled.graph
-    if vocab_size is None or graph is None:
-        return
+def vocabulary_errors(graph: Graph, dataset) -> list[GraphError]:
+    """An error on each Embedding fed by an Input that has fewer rows than a text dataset's vocabulary
+    (a token id past its last row would fail inside torch); none for other data."""
+    vocab_size = getattr(dataset, "vocab_size", None)
+    if vocab_size is None:
+        return []
+    errors = []
     for edge in graph.edges():
         node = graph.node(edge.target)
-        if edge.source not in compiled.inputs or node.type != "Embedding":
+        if graph.node(edge.source).type != "Input" or node.type != "Embedding":
             continue
         size = node.resolved_params()["num_embeddings"]
-        if size < vocab_size:
-            raise UserError(f"node '{node.id}': Embedding has num_embeddings {size}, but dataset '{dataset.name}' "
-                            f"has a vocabulary of {vocab_size} tokens (ids 0 to {vocab_size - 1}); set "
-                            f"num_embeddings to {vocab_size} or more, or to None to take it from the data")
+        if size is not None and size < vocab_size:
+            errors.append(GraphError(
+                f"Embedding has num_embeddings {size}, but dataset '{dataset.name}' has a vocabulary of "
+                f"{vocab_size} tokens (ids 0 to {vocab_size - 1}); set num_embeddings to {vocab_size} or more, "
+                "or to None to take it from the data", node=node.id))
+    return errors
+
+
+def _check_vocabulary(dataset: Dataset, compiled) -> None:
+    """Every Embedding that looks up the Input's token ids has a row for each id the data uses."""
+    errors = vocabulary_errors(compiled.graph, dataset) if compiled.graph is not None else []
+    if errors:
+        raise UserError(f"node '{errors[0].node}': {errors[0].message}")
 
 
 def fit_dataset(dataset: Dataset, compiled) -> Dataset:

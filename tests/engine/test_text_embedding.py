@@ -97,3 +97,11 @@ def test_check_reports_the_vocabulary_taken_from_the_data(tmp_path, capsys):
     assert cli.main(["check", str(tmp_path / "project.json"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["valid"] and summary["nodes"]["embed"]["params"] == 12 * 8
+
+
+def test_check_names_an_embedding_smaller_than_the_vocabulary(tmp_path, capsys):
+    text_project(tmp_path, num_embeddings=5)
+    assert cli.main(["check", str(tmp_path / "project.json"), "--json"]) == 2
+    summary = json.loads(capsys.readouterr().out)
+    assert not summary["valid"]
+    assert [(e["node"], e["message"][:35]) for e in summary["errors"]] == [("embed", "Embedding has num_embeddings 5, but")]
