@@ -24,8 +24,11 @@ DATA_NODES = ("Input", "Target")
 
 
 def shapeless_data_nodes(graph: Graph) -> list[str]:
-    """The Input and Target nodes that leave their shape to the data."""
-    return [node.id for node in graph.nodes() if node.type in DATA_NODES and node.params.get("shape") is None]
+    """The nodes that leave a size to the data: Input and Target nodes without a shape, and Embeddings
+    whose num_embeddings is None (a text dataset's vocabulary size)."""
+    return [node.id for node in graph.nodes()
+            if (node.type in DATA_NODES and node.params.get("shape") is None)
+            or (node.type == "Embedding" and node.params.get("num_embeddings", 0) is None)]
 
 
 def load_training_data(config: TrainingConfig, base_dir: Path, progress=None) -> Dataset:

@@ -96,7 +96,8 @@ def _files(folder: Path) -> dict[str, str]:
         (folder / "sounds" / label).mkdir(parents=True)
         for i in range(5):
             write_wav(folder / "sounds" / label / f"{i}.wav", rng.uniform(-0.5, 0.5, 8000))
-    return {"csv": "table.csv", "npz": "arrays.npz", "image_folder": "pets", "audio_folder": "sounds"}
+    (folder / "reviews.csv").write_text("review,label\n" + "".join(f"text {i % 7} and {i},{i % 2}\n" for i in range(30)))
+    return {"csv": "table.csv", "npz": "arrays.npz", "image_folder": "pets", "audio_folder": "sounds", "text_csv": "reviews.csv"}
 
 
 def _same(first, second) -> bool:

@@ -67,7 +67,8 @@ def unreadable(error: Exception) -> dict:
 
 
 def graph_to_check(project) -> tuple:
-    """(the graph as `train` would see it, the nodes whose shapes came from the data, errors loading it)."""
+    """(the graph as `train` would see it, the nodes whose shapes came from the data, errors loading it or
+    fitting it: an Embedding smaller than a text dataset's vocabulary)."""
     base_dir = project.path.parent if project.path else Path.cwd()
     try:
         graph, dataset = graph_as_trained(project.graph, project.training, base_dir)
@@ -77,7 +78,11 @@ def graph_to_check(project) -> tuple:
             GraphError(f"{project.graph.node(node_id).type} '{node_id}' takes its shape from dataset "
                        f"{listing([name])}, which can't be loaded: {error}", node=node_id)
             for node_id in shapeless_data_nodes(project.graph)]
-    return graph, (shapeless_data_nodes(project.graph) if dataset is not None else []), []
+    if dataset is None:
+        return graph, [], []
+    from engine.data.fit import vocabulary_errors  # the data is loaded, and torch with it
+
+    return graph, shapeless_data_nodes(project.graph), vocabulary_errors(graph, dataset)
 
 
 def run(args) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.data import audio, builtin, images, npz, tabular
+from engine.data import audio, builtin, images, npz, tabular, text
 from engine.data.arrays import build_dataset
 from engine.data.dataset import DataPreview, Dataset, StreamingSplit, TensorSplit
 from engine.data.fit import fill_shapes, fit_dataset
@@ -30,6 +30,7 @@ __all__ = ["SOURCES", "DataPreview", "Dataset", "StreamingSplit", "TensorSplit",
 SOURCES: dict[str, tuple[str, ...]] = {
     **builtin.ACCEPTED, "csv": tabular.ACCEPTED, "npz": npz.ACCEPTED, "image_folder": images.ACCEPTED,
     "audio_folder": audio.ACCEPTED,
+    "text_csv": text.ACCEPTED,
 }
 
 
@@ -57,6 +58,8 @@ def load_dataset(spec: dict, base_dir: str | Path = ".", val_split: float = 0.2,
         data = tabular.load_csv(options, progress, val_split, seed)
     elif name == "audio_folder":
         data = audio.load_audio_folder(options, progress)
+    elif name == "text_csv":
+        data = text.load_text_csv(options, val_split, seed)
     elif name == "npz":
         data = npz.load_npz(options)
     else:

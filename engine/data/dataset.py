@@ -143,7 +143,7 @@ Split = TensorSplit | StreamingSplit
 class DataPreview:
     """What the GUI's data panel shows: the first samples and the class balance."""
 
-    kind: str  # "table" | "images" | "audio" (images holds spectrograms [bands, frames], low bands last)
+    kind: str  # "table" | "images" | "audio" | "text" (audio: images holds spectrograms [bands, frames], low bands last)
     description: str
     labels: list[str]  # one per previewed sample
     columns: list[str] = field(default_factory=list)  # feature names ("table")
@@ -152,6 +152,9 @@ class DataPreview:
     class_counts: dict[str, int] | None = None  # over train and validation
     notes: list[str] = field(default_factory=list)  # what loading decided on its own (Dataset.notes)
     preprocessing: dict | None = None  # Dataset.preprocessing (a table's: each column's role and encoding)
+    texts: list[str] = field(default_factory=list)  # each sample's text as its tokens spell it ("text")
+    tokens: list[list[str]] = field(default_factory=list)  # each sample's token strings, padding left out ("text")
+    lengths: list[int] = field(default_factory=list)  # tokens per text over the training split ("text")
 
 
 def _in_memory(split: str, tensor: str) -> property:
@@ -200,6 +203,13 @@ class Dataset:
     y_val = _in_memory("val", "y")
 
     @property
+    def vocab_size(self) -> int | None:
+        """How many token ids a text dataset's inputs use (an Embedding's num_embeddings takes it), else None."""
+        if isinstance(self.preprocessing, dict) and self.preprocessing.get("kind") == "text":
+            return int(self.preprocessing["vocab_size"])
+        return None
+
+    @property
     def num_classes(self) -> int | None:
         return len(self.class_names) if self.class_names is not None else None
 
@@ -236,7 +246,11 @@ class Dataset:
         kind = self.modality if self.modality in ("images", "audio") else "table"
         preview = DataPreview(kind, self.describe(), labels, class_counts=self.class_counts(), notes=list(self.notes),
                               preprocessing=self.preprocessing)
-        if preview.kind == "images":
+        if self.modality == "text":
+            from engine.data.text import preview_texts
+
+            preview_texts(self, preview, [x for x, _ in samples])
+        elif preview.kind == "images":
             preview.images = [self._image(x) for x, _ in samples]
         elif preview.kind == "audio":  # each input as a spectrogram picture
             from engine.data.audio_features import picture

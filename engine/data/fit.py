@@ -17,6 +17,7 @@ from engine.data.dataset import TORCH_DTYPES, Dataset
 from engine.errors import UserError
 from engine.shape_rules import fmt
 from graphs.document import Graph
+from graphs.errors import GraphError
 
 CLASS_INDEX_LOSSES = ("CrossEntropyLoss", "NLLLoss", "MultiMarginLoss")
 TASK_SOURCES = ("csv", "npz")  # the sources whose `task` option says classification or regression
@@ -25,9 +26,13 @@ TASK_ADVICE = ('; or, if the targets are class labels, set "task": "classificati
 
 
 def fill_shapes(graph: Graph, dataset: Dataset) -> Graph:
-    """A copy of `graph` whose Input/Target nodes without a shape take the dataset's shape and dtype."""
+    """A copy of `graph` whose Input/Target nodes without a shape take the dataset's shape and dtype, and
+    whose Embeddings with num_embeddings None take a text dataset's vocabulary size."""
     filled = graph.copy()
+    vocab_size = getattr(dataset, "vocab_size", None)
     for node in filled.nodes():
+        if node.type == "Embedding" and node.params.get("num_embeddings", 0) is None and vocab_size is not None:
+            filled.set_params(node.id, {**node.params, "num_embeddings": vocab_size})
         if node.type not in ("Input", "Target") or node.params.get("shape") is not None:
             continue
         if node.type == "Input":
@@ -107,6 +112,33 @@ def _check_class_count(dataset: Dataset, compiled) -> None:
                             f"{dataset.num_classes}")
 
 
+def vocabulary_errors(graph: Graph, dataset) -> list[GraphError]:
+    """An error on each Embedding fed by an Input that has fewer rows than a text dataset's vocabulary
+    (a token id past its last row would fail inside torch); none for other data."""
+    vocab_size = getattr(dataset, "vocab_size", None)
+    if vocab_size is None:
+        return []
+    errors = []
+    for edge in graph.edges():
+        node = graph.node(edge.target)
+        if graph.node(edge.source).type != "Input" or node.type != "Embedding":
+            continue
+        size = node.resolved_params()["num_embeddings"]
+        if size is not None and size < vocab_size:
+            errors.append(GraphError(
+                f"Embedding has num_embeddings {size}, but dataset '{dataset.name}' has a vocabulary of "
+                f"{vocab_size} tokens (ids 0 to {vocab_size - 1}); set num_embeddings to {vocab_size} or more, "
+                "or to None to take it from the data", node=node.id))
+    return errors
+
+
+def _check_vocabulary(dataset: Dataset, compiled) -> None:
+    """Every Embedding that looks up the Input's token ids has a row for each id the data uses."""
+    errors = vocabulary_errors(compiled.graph, dataset) if compiled.graph is not None else []
+    if errors:
+        raise UserError(f"node '{errors[0].node}': {errors[0].message}")
+
+
 def fit_dataset(dataset: Dataset, compiled) -> Dataset:
     """The dataset shaped for `compiled` (a CompiledGraph), or a UserError saying what doesn't fit."""
     if not compiled.losses:
@@ -131,6 +163,7 @@ def fit_dataset(dataset: Dataset, compiled) -> Dataset:
     reshape_input = _reshape_plan(dataset, "Input", input_id, input_shape, input_dtype)
     reshape_target = _reshape_plan(dataset, "Target", first, *target_spec)
     _check_class_count(dataset, compiled)
+    _check_vocabulary(dataset, compiled)
     if reshape_input is None and reshape_target is None and (input_dtype, target_spec[1]) == (
             dataset.input_dtype, dataset.target_dtype):
         return dataset

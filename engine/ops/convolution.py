@@ -87,6 +87,9 @@ def _embedding(ctx: Ctx) -> NodeInfo:
     if x.dtype != "int64":
         raise ctx.fail(f"needs int64 indices, got {x.dtype}; set the Input's dtype to int64")
     num, dim, pad = ctx.p["num_embeddings"], ctx.p["embedding_dim"], ctx.p["padding_idx"]
+    if num is None:
+        raise ctx.fail("num_embeddings is None, so it takes the vocabulary size of a text dataset (text_csv), "
+                       "and none is chosen; choose one in the Data panel, or set num_embeddings")
     if pad is not None and not -num <= pad < num:
         raise ctx.fail(f"padding_idx ({pad}) must be within num_embeddings ({num})")
     return NodeInfo({"out": TensorSpec((*x.shape, dim))}, num * dim)

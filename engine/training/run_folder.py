@@ -132,6 +132,9 @@ class RunFolder:
             save_project(project, self.path / "project.json")
         except ProjectFormatError as error:
             raise UserError(f"cannot write the run folder's project.json: {error}") from None
+        from engine.data.text import save_tokenizer  # a text dataset's tokenizer, for other tools
+
+        save_tokenizer(self._dataset.preprocessing, self.path)
 
     def write_json(self, name: str, data: dict) -> None:
         """A small JSON record beside the metrics (e.g. init.json: what the initial weights loaded)."""

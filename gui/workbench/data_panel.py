@@ -38,6 +38,7 @@ from gui.workbench.column_roles import ColumnRoles
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
+from gui.workbench.text_preview import TextPreview
 from gui.workbench.views import ClassCounts, ImageGrid, compact_combo, fill_table, read_only_table
 
 MANAGED = ("path", "target", "columns", "grayscale", "size", "autoencoder", "features", *sources.NUMBER_OPTIONS)
@@ -130,6 +131,8 @@ class DataPanel(EnginePanel):
         self.samples.addWidget(self.images)
         self.spectrograms = SpectrogramPreview()
         self.samples.addWidget(self.spectrograms)
+        self.texts = TextPreview()
+        self.samples.addWidget(self.texts)
         self.counts = ClassCounts()
         self.counts.hide()
 
@@ -212,15 +215,16 @@ class DataPanel(EnginePanel):
         self._show_rows(name)
         if isinstance(spec.get("sample"), str):  # a generated set stands in for the person's own files
             self.path.setPlaceholderText(f"generated sample set {quoted(spec['sample'])} "
-                                         "(choose a folder to use your own)")
+                                         "(choose your own file or folder to replace it)")
 
     def _fill_targets(self, spec: dict) -> None:
         self.target.clear()
-        if spec.get("name") != "csv":
+        if spec.get("name") not in sources.COLUMN_SOURCES:
             return
         if not spec.get("path"):  # a generated sample: the columns come with the loaded data
             target = spec.get("target")
-            self.columns.set_columns([], spec.get("columns"), target if isinstance(target, str) else None)
+            if spec.get("name") == "csv":
+                self.columns.set_columns([], spec.get("columns"), target if isinstance(target, str) else None)
             return
         path = Path(spec["path"]).expanduser()
         columns = sources.csv_columns(path if path.is_absolute() else self.settings.base_dir / path,
@@ -247,7 +251,7 @@ class DataPanel(EnginePanel):
         sample = (self.settings.training.get("dataset") or {}).get("sample")
         self.path.setPlaceholderText(f"generated set '{printable(str(sample))}'" if sample
                                      else "choose a folder…" if folder else "choose a file…")
-        self.form.setRowVisible(self.target, name == "csv")
+        self.form.setRowVisible(self.target, name in sources.COLUMN_SOURCES)
         self.form.setRowVisible(self.columns, name == "csv")
         self.form.setRowVisible(self.size, name == "image_folder")
         self.form.setRowVisible(self.grayscale, name == "image_folder")
@@ -282,7 +286,7 @@ class DataPanel(EnginePanel):
         if name in sources.FILE_SOURCES and self.path.text().strip():
             spec["path"] = self.path.text().strip()
             spec.pop("sample", None)  # a folder of one's own replaces a generated set
-        if name == "csv" and self.target.count() and spec.get("path") == old.get("path"):
+        if name in sources.COLUMN_SOURCES and self.target.count() and spec.get("path") == old.get("path"):
             spec["target"] = self.target.currentData()
         if name == "csv":
             self._set_roles(spec, old)
@@ -406,6 +410,7 @@ class DataPanel(EnginePanel):
             fill_table(self.table, [], [])
             self.images.clear()
             self.spectrograms.clear()
+            self.texts.clear()
             self.counts.set_counts(None)
             self.counts_title.hide()
             self.augment.set_originals([], [])
@@ -418,6 +423,9 @@ class DataPanel(EnginePanel):
             features = (self.settings.training.get("dataset") or {}).get("features", "log_mel")
             self.spectrograms.set_preview(preview.images, preview.labels, features)
             self.samples.setCurrentWidget(self.spectrograms)
+        elif preview.kind == "text":
+            self.texts.show_preview(preview)
+            self.samples.setCurrentWidget(self.texts)
         else:
             rows = [[*row, label] for row, label in zip(preview.rows, preview.labels)]
             fill_table(self.table, [*preview.columns, "label"], rows)

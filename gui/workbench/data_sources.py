@@ -20,12 +20,16 @@ FILE_SOURCES = {  # source -> (title, file dialog filter, or None for a folder)
     "npz": ("NumPy .npz file", "NumPy archives (*.npz);;All files (*)"),
     "image_folder": ("Image folder (one subfolder per class)", None),
     "audio_folder": ("Audio folder (one subfolder of WAV files per class)", None),
+    "text_csv": ("Text CSV file", "CSV files (*.csv *.tsv *.txt);;All files (*)"),
 }
+COLUMN_SOURCES = ("csv", "text_csv")  # sources whose target is a column of the file
+
 # options shown as text fields for built-in sets: name -> (label, type); empty means the engine's default
 NUMBER_OPTIONS = {"n_samples": ("Samples", int), "noise": ("Noise", float), "factor": ("Inner radius", float),
                   "arms": ("Arms", int), "sample_rate": ("Sample rate (Hz)", int), "duration": ("Duration (s)", float),
                   "n_mels": ("Mel bands", int), "n_mfcc": ("MFCC coefficients", int), "n_fft": ("FFT size", int),
-                  "hop_length": ("Hop length", int)}
+                  "hop_length": ("Hop length", int),
+                  "vocab_size": ("Vocabulary size", int), "max_length": ("Max tokens", int)}
 AUDIO_FEATURES = {"log_mel": "Log-mel spectrogram", "mfcc": "MFCC", "waveform": "Waveform"}  # engine name -> shown
 PREVIEW_SAMPLES = 24
 

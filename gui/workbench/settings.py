@@ -58,11 +58,12 @@ class DataShapes:
     input_dtype: str
     target_shape: tuple[int, ...]
     target_dtype: str
+    vocab_size: int | None = None  # a text dataset's: what an Embedding's num_embeddings None takes
 
     @classmethod
     def of(cls, dataset) -> DataShapes:
         return cls(tuple(dataset.input_shape), dataset.input_dtype, tuple(dataset.target_shape),
-                   dataset.target_dtype)
+                   dataset.target_dtype, dataset.vocab_size)
 
 
 def fitted_params(node, shape: tuple[int, ...], dtype: str) -> dict:
