@@ -16,7 +16,7 @@ from engine.errors import UserError
 from graphs.errors import GraphError, ProjectFormatError
 
 # command modules, in the order `--help` lists them
-COMMANDS = ["check", "train", "export", "import_onnx", "import_torch", "launch_script"]
+COMMANDS = ["check", "train", "export", "import_onnx", "import_torch", "launch_script", "predict"]
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 
