@@ -40,6 +40,11 @@ def add_parser(sub) -> None:
     parser.add_argument("--opset", type=int, metavar="N",
                         help="ONNX opset version, from 17 to the newest torch writes (23 for torch 2.13; default 17)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for random weights without --weights (default 0)")
+    parser.add_argument("--quantize", choices=["int8"],
+                        help="with --onnx: write an int8 model (onnxruntime's quantization) and compare it with the "
+                             "float one: size, speed, validation accuracy")
+    parser.add_argument("--calibrate", choices=["dynamic", "static"], default=None,
+                        help="with --quantize: dynamic (default) or static, calibrated on training batches")
     parser.set_defaults(handler=run)
 
 
@@ -85,7 +90,11 @@ def run(args) -> int:
     from engine.export import prepare_model
 
     compiled = prepare_model(project.graph, args.weights, seed=args.seed)
-    if args.onnx:
+    if args.quantize or args.calibrate:
+        from engine.cli.export_quantized import quantized
+
+        status = quantized(args, project, compiled)
+    elif args.onnx:
         status = _onnx(compiled, Path(args.onnx), args.opset)
     elif args.python:
         status = _python(compiled, project, Path(args.python))
