@@ -32,6 +32,7 @@ SECTIONS = {
     "7": ("bench.gpu", "GPU"),
     "8": ("bench.csv_load", "CSV loading"),
     "9": ("bench.architectures", "Standard architectures: training and import"),
+    "12": ("bench.predict", "Predict"),
 }
 
 

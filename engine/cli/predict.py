@@ -68,16 +68,14 @@ def run(args) -> int:
 
     predictor = Predictor.load(project, args.weights)
     failed = 0
-    for batch in predictor.batches(args.inputs, args.text_file, args.batch_size):
-        for prediction in predictor.predict(batch, args.top_k):
-            if prediction.error is not None:
-                failed += 1
-                print(f"neurocanvas predict: error: {prediction.error}", file=sys.stderr)
-            if args.json:
-                print(json.dumps(prediction.as_dict(), ensure_ascii=False))
-            elif prediction.error is None:
-                print(prediction.line())
-        sys.stdout.flush()
+    for prediction in predictor.run(predictor.batches(args.inputs, args.text_file, args.batch_size), args.top_k):
+        if prediction.error is not None:
+            failed += 1
+            print(f"neurocanvas predict: error: {prediction.error}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(prediction.as_dict(), ensure_ascii=False))
+        elif prediction.error is None:
+            print(prediction.line())
     if failed:
         print(f"neurocanvas predict: {failed} input{'s' if failed > 1 else ''} could not be read", file=sys.stderr)
         return EXIT_BAD_INPUT

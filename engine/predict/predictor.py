@@ -11,7 +11,8 @@ read gives a `Prediction` with its `error` instead, and the others go on.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,12 +142,32 @@ class Predictor:
     # ---- answers -----------------------------------------------------------
     def predict(self, batch: Batch, top_k: int = 3) -> list[Prediction]:
         """One prediction per input of `batch`; an input that can't be prepared gets its error instead."""
+        return self._answers(batch, self._prepared(batch), top_k)
+
+    def run(self, batches: Iterable[Batch], top_k: int = 3) -> Iterator[Prediction]:
+        """`predict` over `batches`, the next batch read and prepared (in a thread) while the model runs on
+        this one: file decoding and the model's arithmetic both release the GIL, so they overlap."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict-prepare") as pool:
+            pending = None
+            for batch in batches:
+                upcoming = (batch, pool.submit(self._prepared, batch))
+                if pending is not None:
+                    yield from self._answers(pending[0], pending[1].result(), top_k)
+                pending = upcoming
+            if pending is not None:
+                yield from self._answers(pending[0], pending[1].result(), top_k)
+
+    def _prepared(self, batch: Batch) -> torch.Tensor | UserError:
         try:
-            x = self.tensor(batch.raw)
+            return self.tensor(batch.raw)
         except UserError as error:
+            return error
+
+    def _answers(self, batch: Batch, x: torch.Tensor | UserError, top_k: int) -> list[Prediction]:
+        if isinstance(x, UserError):
             if len(batch) > 1:  # find the inputs at fault; the others still get answers
                 return [p for i in range(len(batch)) for p in self.predict(Batch([batch.names[i]], [batch.raw[i]]), top_k)]
-            return [Prediction(batch.names[0], error=_naming(str(error), batch.names[0], batch.raw[0]))]
+            return [Prediction(batch.names[0], error=_naming(str(x), batch.names[0], batch.raw[0]))]
         return self.answer(batch.names, self.forward(x), top_k)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
