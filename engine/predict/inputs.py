@@ -42,6 +42,14 @@ class InputKind:
         return {"images": IMAGE_SUFFIXES, "audio": AUDIO_SUFFIXES, "table": TABLE_SUFFIXES}.get(self.name, ())
 
 
+class Row(dict):
+    """A CSV row as `csv.DictReader` gives it (column -> cell), knowing where it was read: `file`, `line`."""
+
+    def __init__(self, cells: dict[str, str], file: str, line: int):
+        super().__init__(cells)
+        self.file, self.line = file, line
+
+
 @dataclass
 class Batch:
     """Raw inputs of one kind and their names: paths (images, audio), texts, or CSV rows as dicts."""
@@ -171,7 +179,8 @@ def csv_rows(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
                         raise UserError(f"{_shown(path)} line {line} has {len(values)} values, but the header row "
                                         f"names {len(header)} columns")
                     count += 1
-                    yield f"{printable(str(path))} line {line}", dict(zip(header, values))
+                    yield f"{printable(str(path))} line {line}", Row(dict(zip(header, values)), printable(str(path)),
+                                                                     line)
                 line = reader.line_num + 1
         except UnicodeDecodeError:
             raise UserError(f"{_shown(path)} line {line} is not UTF-8 text; save the file as UTF-8") from None

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from engine.errors import UserError, listing
-from engine.predict.inputs import Batch, InputKind, batched, check_inputs, gather
+from engine.predict.inputs import Batch, InputKind, Row, batched, check_inputs, gather
 from engine.predict.preparers import Preparation
 from engine.shape_rules import fmt
 from graphs.errors import quoted
@@ -29,6 +29,7 @@ DEFAULT_BATCH_SIZE = 256
 KINDS = ("images", "text", "audio", "table")
 LOG_PROBABILITY_LOSSES = ("NLLLoss",)  # the model outputs log-probabilities
 PROBABILITY_LOSSES = ("BCELoss",)  # the model outputs a probability
+SCORE_LOSSES = ("BCEWithLogitsLoss",)  # the model outputs a score (logit)
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Predictor:
             raise UserError(f"predict runs models with one Input; this graph has {len(compiled.inputs)}: "
                             f"{listing(compiled.inputs)}")
         self.compiled = compiled
-        self.model = compiled.model.cpu().eval()
+        self.model = compiled.model  # `load` puts it on the CPU in eval mode; a caller's model is left as it is
         self.input_node = compiled.inputs[0]
         spec = compiled.shapes.info[self.input_node].outputs["out"]
         self.input_shape, self.input_dtype = tuple(spec.shape), spec.dtype
@@ -100,6 +101,7 @@ class Predictor:
         metadata = read_metadata(weights)
         graph = graph if graph is not None else graph_with_shapes(project, weights)
         compiled = prepare_model(graph, weights)
+        compiled.model.cpu().eval()
         return cls(compiled, metadata, weights, project.training.get("dataset"))
 
     def _kind(self) -> str:
@@ -179,17 +181,7 @@ class Predictor:
 
     def probabilities(self, output: torch.Tensor) -> torch.Tensor:
         """[N, classes] probabilities from the scored output, read as its loss reads it."""
-        loss = type(self.loss.module).__name__ if self.loss else None
-        output = output.reshape(output.shape[0], -1)
-        if output.shape[1] == 1 and len(self.class_names) == 2:  # one score for the second class
-            positive = output if loss in PROBABILITY_LOSSES else torch.sigmoid(output)
-            return torch.cat([1 - positive, positive], dim=1)
-        if loss in LOG_PROBABILITY_LOSSES:
-            return output.exp()
-        if loss is None and bool((output >= 0).all()) and torch.allclose(output.sum(1), torch.ones(len(output)),
-                                                                         atol=1e-3):
-            return output  # no loss to say, and already probabilities (a Softmax at the end)
-        return output.softmax(dim=1)
+        return probabilities(output, probability_rule(self.loss, len(self.class_names)))
 
     def answer(self, names: list[str], output: torch.Tensor, top_k: int) -> list[Prediction]:
         if self.task == "regression":
@@ -208,23 +200,53 @@ class Predictor:
         return predictions
 
 
+def probability_rule(loss, classes: int) -> str:
+    """How the scored output becomes class probabilities, given the loss that trained it (a LossSpec or
+    None): "sigmoid" (one score for the second of two classes), "probability" (one probability for it),
+    "exp" (log-probabilities), "softmax" (scores), or "auto" (no loss: probabilities if they look it)."""
+    name = type(loss.module).__name__ if loss is not None else None
+    if classes == 2 and name in PROBABILITY_LOSSES:
+        return "probability"
+    if classes == 2 and name in SCORE_LOSSES:
+        return "sigmoid"
+    if name in LOG_PROBABILITY_LOSSES:
+        return "exp"
+    return "softmax" if name is not None else "auto"
+
+
+def probabilities(output: torch.Tensor, rule: str) -> torch.Tensor:
+    """[N, classes] probabilities from a model's output by `rule` (see `probability_rule`); a single column
+    is the second of two classes."""
+    output = output.reshape(output.shape[0], -1)
+    if output.shape[1] == 1:
+        positive = output if rule == "probability" else torch.sigmoid(output)
+        return torch.cat([1 - positive, positive], dim=1)
+    if rule == "exp":
+        return output.exp()
+    if rule == "auto" and bool((output >= 0).all()) and torch.allclose(output.sum(1), torch.ones(len(output)),
+                                                                       atol=1e-3):
+        return output  # no loss to say, and already probabilities (a Softmax at the end)
+    return output.softmax(dim=1)
+
+
 def _naming(message: str, name: str, raw) -> str:
     """`message`, led by the input's name unless it names the file already."""
-    named = name in message or isinstance(raw, Path) and raw.name in message
+    named = name in message or isinstance(raw, Path) and raw.name in message or \
+        isinstance(raw, Row) and f"{raw.file} line {raw.line}" in message
     return message if named else f"{name}: {message}"
 
 
-def graph_with_shapes(project: Project, weights: Path):
+def graph_with_shapes(project: Project, weights: str | Path | None):
     """The project's graph with Input/Target shapes left to the data filled in: from the run's own
-    `project.json` beside the weights when it holds the same nodes (no data loaded), else from the data."""
+    `project.json` beside the `weights` when it holds the same nodes (no data loaded), else from the data."""
     from engine.data_shapes import graph_as_trained, shapeless_data_nodes
 
     graph = project.graph
     missing = shapeless_data_nodes(graph)
     if not missing:
         return graph
-    trained = weights.with_name("project.json")
-    if trained.is_file():
+    trained = Path(weights).with_name("project.json") if weights is not None else None
+    if trained is not None and trained.is_file():
         from graphs.errors import ProjectFormatError
         from graphs.project import load_project
 

@@ -12,6 +12,7 @@ metadata fully describes: images (the Input's [C, H, W] gives size and channels,
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from engine.errors import UserError
+from engine.predict.inputs import Row
 from graphs.errors import quoted
 
 # kind -> (module, function) of the contract
@@ -43,7 +45,7 @@ class Preparation:
     def __call__(self, raw: list) -> torch.Tensor:
         function = contract_function(self.kind) if self.preprocessing is not None else None
         if function is not None:
-            return function(self.preprocessing, raw)
+            return function(self.preprocessing, raw, **_where(function, raw))
         if self.kind == "images":
             return self._images(raw)
         if self.kind == "table":
@@ -92,6 +94,19 @@ class Preparation:
         if target in columns:
             return target
         raise UserError(f"the rows have no target column {quoted(target)} to leave out")
+
+
+def _where(function, rows: list) -> dict:
+    """`file` and `first_line` for a function that names the file and line of a bad row (the table source's
+    `prepare_rows`), when `rows` are consecutive rows of one file; else nothing."""
+    if not rows or not all(isinstance(row, Row) for row in rows):
+        return {}
+    if not {"file", "first_line"} <= set(inspect.signature(function).parameters):
+        return {}
+    first = rows[0]
+    if any(row.file != first.file or row.line != first.line + i for i, row in enumerate(rows)):
+        return {}  # a bad row is then found by trying each row alone
+    return {"file": first.file, "first_line": first.line}
 
 
 def contract_function(kind: str):
