@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import main
-from engine.data import images
+from engine.data import images, load_dataset
+from engine.data.arrays import split_indices
 from engine.data.options import Options
 from engine.predict import Predictor
 from graphs.project import load_project
@@ -60,12 +61,14 @@ def test_inputs_are_prepared_exactly_as_training_read_them(trained_cnn):
     project, weights, folder = trained_cnn
     predictor = Predictor.load(load_project(project), weights)
     spec = load_project(project).training["dataset"]
-    scanned = images.scan_image_folder(Options(spec, images.ACCEPTED, project.parent))
-    trained = torch.from_numpy(scanned.read_all().x)
-    assert torch.equal(predictor.tensor(scanned.files), trained)
+    files = images.scan_image_folder(Options(spec, images.ACCEPTED, project.parent)).files
+    data = load_dataset(spec, project.parent, val_split=0.25, seed=0)  # the project's split
+    validation = torch.cat([x for x, _ in data.val.batches(100)])
+    _, val_index = split_indices(len(files), 0.25, 0)
+    assert torch.allclose(predictor.tensor([files[i] for i in val_index]), validation, atol=1e-6)
     batch = next(predictor.batches([folder], batch_size=7))
     assert len(batch) == 7  # batched as asked
-    expected = predictor.model(trained[:7]).softmax(1).max(1).values
+    expected = predictor.model(predictor.tensor(files[:7])).softmax(1).max(1).values
     got = torch.tensor([p.top_k[0][1] for p in predictor.predict(batch)])
     assert torch.allclose(got, expected, atol=1e-6)
 
