@@ -16,6 +16,6 @@ problem with the inputs or the weights is a `UserError` naming the file (and lin
 """
 
 from engine.predict.inputs import Batch, InputKind
-from engine.predict.predictor import Prediction, Predictor
+from engine.predict.predictor import Prediction, Predictor, row_columns, typed_input
 
-__all__ = ["Batch", "InputKind", "Prediction", "Predictor"]
+__all__ = ["Batch", "InputKind", "Prediction", "Predictor", "row_columns", "typed_input"]

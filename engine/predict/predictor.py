@@ -262,3 +262,32 @@ def graph_with_shapes(project: Project, weights: str | Path | None):
             return filled
     base_dir = project.path.parent if project.path else Path(".")
     return graph_as_trained(graph, project.training, base_dir)[0]
+
+
+def typed_input(predictor: Predictor, text: str) -> Batch:
+    """A batch of one from what a person typed: a sentence for a text model, a CSV row (values in the order
+    of `row_columns`) for a table model; a UserError for other models or a row of the wrong length."""
+    kind = predictor.kind.name
+    if kind == "text":
+        if not text.strip():
+            raise UserError("type a text to predict")
+        return Batch(["the typed text"], [text])
+    if kind != "table":
+        raise UserError(f"this model takes {predictor.kind.words}, not typed text")
+    import csv
+
+    values = next(csv.reader([text]), [])
+    columns = row_columns(predictor)
+    if len(values) != len(columns):
+        raise UserError(f"the row has {len(values)} values, but this model takes {len(columns)}: "
+                        f"{listing(columns, 12)}")
+    return Batch(["the typed row"], [Row(dict(zip(columns, values)), "the typed row", 1)])
+
+
+def row_columns(predictor: Predictor) -> list[str]:
+    """The columns a table model reads from a row, in order (the table source's names where the weights
+    record them, else `x1`, `x2`, ... for the features of an older run)."""
+    record = predictor.preprocessing or {}
+    if isinstance(record.get("columns"), list):
+        return [str(column.get("name")) for column in record["columns"] if isinstance(column, dict)]
+    return [f"x{i + 1}" for i in range(int(torch.Size(predictor.input_shape).numel()))]

@@ -35,6 +35,7 @@ from gui.workbench.runs import RunRecord, RunsPanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
 from gui.workbench.training_panel import TrainingPanel
+from gui.workbench.try_it import TryItPanel
 from gui.workbench.views import Deferred
 from gui.workbench.worker import PROGRESS_INTERVAL, RunController, RunRequest, training_threads
 
@@ -85,6 +86,8 @@ class Workbench(QObject):
         self.actions = RunActions(window, self)
         self.exports = ExportActions(window, self.tasks, self.model_source, self)
         self.interop = InteropActions(window, self.tasks, self)
+        self.try_it = TryItPanel(self.tasks, self.model_source, lambda: self.document.project)
+        self.runs_panel.currentChanged.connect(self.try_it.activate)  # the model it uses follows the selection
         self._add_docks()
         window.statusBar().insertPermanentWidget(0, self.progress)
 
@@ -136,6 +139,7 @@ class Workbench(QObject):
             "runs": w.add_dock(self.runs_panel, "Runs", Area.RightDockWidgetArea, "runsDock"),
             "evaluation": w.add_dock(self.evaluation_holder, "Evaluation", Area.BottomDockWidgetArea,
                                      "evaluationDock"),
+            "try_it": w.add_dock(self.try_it, "Try It", Area.RightDockWidgetArea, "tryItDock"),
         }
         inspector, summary = w.docks.get("Inspector"), w.docks.get("Model Summary")
         if inspector is not None:  # the Runs dock stays below the Inspector's tab group
@@ -149,6 +153,9 @@ class Workbench(QObject):
             summary.raise_()
         else:
             w.splitDockWidget(self.docks["curves"], self.docks["evaluation"], Qt.Orientation.Horizontal)
+        w.tabifyDockWidget(self.docks["runs"], self.docks["try_it"])
+        self.docks["runs"].raise_()
+        self.docks["try_it"].visibilityChanged.connect(lambda shown: shown and self.try_it.activate())
         self.docks["data"].visibilityChanged.connect(lambda shown: shown and self.data_panel.activate())
         self.docks["training"].visibilityChanged.connect(lambda shown: shown and self.training_panel.activate())
         self.docks["evaluation"].hide()  # appears with the first evaluation (the user's layout is restored later)
