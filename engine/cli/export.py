@@ -132,7 +132,7 @@ def _python(compiled, project, path: Path, trained: str | None = None) -> int:
 
     weights = python_weights_path(path)
     class_name = class_name_for(project.name)
-    prediction = predicting_part(compiled, project, trained)
+    prediction = predicting_part(compiled, project.training, trained)
     with StagedOutputs() as staged:
         export_python(compiled, project.graph, path, weights_path=weights, class_name=class_name,
                       project_name=project.name, staging=staged, prediction=prediction)

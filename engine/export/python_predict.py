@@ -63,13 +63,14 @@ def prediction_code(compiled, metadata: dict[str, str], target_column=None) -> P
                           rule, tokenizer)
 
 
-def predicting_part(compiled, project, weights) -> PredictionCode | None:
-    """The predicting part for an export of `project` with the trained `weights` file (None without weights)."""
+def predicting_part(compiled, training: dict | None, weights) -> PredictionCode | None:
+    """The predicting part for an export with the trained `weights` file (None without weights) of a project
+    with these `training` settings."""
     if weights is None:
         return None
     from engine.training.checkpoint import read_metadata
 
-    dataset = project.training.get("dataset") if isinstance(project.training, dict) else None
+    dataset = training.get("dataset") if isinstance(training, dict) else None
     target = dataset.get("target") if isinstance(dataset, dict) else None
     return prediction_code(compiled, read_metadata(weights), target)
 

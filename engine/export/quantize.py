@@ -75,6 +75,18 @@ class QuantizeReport:
         return [f"  {a:<{width}}  {b:>10}  {c:>16}  {d}".rstrip() for a, b, c, d in rows]
 
 
+    def sentences(self) -> list[str]:
+        """The same figures as sentences, one a model, for a message box (no table alignment needed)."""
+        def sentence(name: str, figures: ModelFigures) -> str:
+            score = ""
+            if figures.score is not None:
+                score = (f", validation accuracy {figures.score:.2%}" if figures.metric == "val_accuracy"
+                         else f", validation MAE {figures.score:.4g}")
+            return f"{name}: {_size(figures.bytes)}, {figures.ms_per_batch:.2f} ms a batch of {TIMING_BATCH}{score}"
+
+        return [sentence("float32", self.float), sentence(f"int8 ({self.calibrate})", self.int8)]
+
+
 def _size(n: int) -> str:
     return f"{n / 1024:.1f} KB" if n < 1024**2 else f"{n / 1024**2:.2f} MB"
 

@@ -403,11 +403,16 @@ class Workbench(QObject):
         candidates = [selected] if selected is not None and selected.weights else []
         candidates += [run for run in reversed(self.runs_panel.runs) if run.weights]
         name = self.document.project.name or "model"
+        project = self.document.project
+        base_dir = project.path.parent if project.path else None
         if candidates:
             run = candidates[0]
-            return ModelSource(self.trained_project(run).graph, run.weights, f"the model of run {run.number}", name)
+            trained = self.trained_project(run)
+            return ModelSource(trained.graph, run.weights, f"the model of run {run.number}", name,
+                               trained.training, base_dir)
         return ModelSource(self.document.graph.copy(), None,
-                           "the untrained model on the canvas (random initial weights)", name)
+                           "the untrained model on the canvas (random initial weights)", name,
+                           project.training, base_dir)
 
     # ---- closing ----------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:

@@ -103,3 +103,21 @@ def test_the_workbench_has_the_panel_and_it_uses_the_newest_run(open_example, fi
     bench.try_it.typed.setText("1,2")
     ask(qtbot, bench.try_it, bench.try_it.predict_typed)
     assert "the row has 2 values, but this model takes 4" in bench.try_it.bars.title.text()
+
+
+def test_file_export_writes_an_int8_model_and_compares_it(open_example, finished, qtbot, dialogs, tmp_path):
+    bench = open_example("iris_mlp", epochs=1)
+    finished(bench)
+    for key, calibrate in (("onnx_int8", "dynamic"), ("onnx_int8_static", "static")):
+        target = tmp_path / f"iris-{calibrate}.onnx"
+        assert bench.exports.export(key, str(target))
+        qtbot.waitUntil(lambda: not bench.exports.busy, timeout=ANSWER_MS)
+        message = dialogs.texts("information")[-1]
+        assert f"Wrote {target.name}: int8 ONNX ({calibrate} quantization by onnxruntime)" in message
+        assert "float32: " in message and f"int8 ({calibrate}): " in message and "validation accuracy" in message
+        assert target.is_file()
+    assert bench.exports.actions["onnx_int8"].text() == "ONNX &int8, Dynamic Quantization…"
+    python = tmp_path / "iris.py"
+    assert bench.exports.export("python", str(python))
+    qtbot.waitUntil(lambda: not bench.exports.busy, timeout=ANSWER_MS)
+    assert "It predicts from files: python iris.py INPUT..." in dialogs.texts("information")[-1]
