@@ -98,3 +98,51 @@ def test_without_trained_weights_the_file_stays_a_model_and_a_demo(tmp_path, cap
     out = capsys.readouterr().out
     assert "it predicts from" not in out
     assert "def predict(" not in (tmp_path / "model.py").read_text()
+
+
+def _text_source_present() -> bool:
+    try:
+        from engine.data.text import encode_texts  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _text_source_present(), reason="engine.data.text.encode_texts (issue 14's text source) is "
+                    "not in this tree yet")
+def test_the_exported_file_tokenizes_texts_with_the_runs_tokenizer(tmp_path, capsys):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from engine.export import prepare_model
+    from engine.weights import save_weights
+    from graphs.project import load_project
+
+    vocabulary = {"[PAD]": 0, "[UNK]": 1, "good": 2, "bad": 3, "film": 4, "very": 5}
+    tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    preprocessing = {"kind": "text", "tokenizer": tokenizer.to_str(), "tokenizer_type": "word", "max_length": 4,
+                     "pad_id": 0, "vocab_size": len(vocabulary)}
+    nodes = [{"id": "x", "type": "Input", "params": {"shape": [4], "dtype": "int64"}},
+             {"id": "emb", "type": "Embedding", "params": {"num_embeddings": 6, "embedding_dim": 3}},
+             {"id": "flat", "type": "Flatten"}, {"id": "fc", "type": "Linear", "params": {"out_features": 2}},
+             {"id": "y", "type": "Target", "params": {"shape": [], "dtype": "int64"}},
+             {"id": "loss", "type": "CrossEntropyLoss"}]
+    edges = [{"source": a, "target": b} for a, b in (("x", "emb"), ("emb", "flat"), ("flat", "fc"))]
+    edges += [{"source": "fc", "target": "loss", "target_port": "input"},
+              {"source": "y", "target": "loss", "target_port": "target"}]
+    project = tmp_path / "sentiment.json"
+    project.write_text(json.dumps({"format": "neurocanvas", "version": 1, "name": "s", "nodes": nodes,
+                                   "edges": edges, "training": {"dataset": {"name": "moons"}}}))
+    weights = save_weights(prepare_model(load_project(project).graph, seed=3).model, tmp_path / "w.safetensors",
+                           {"metric": "val_accuracy", "preprocessing": json.dumps(preprocessing),
+                            "class_names": json.dumps(["negative", "positive"])})
+    (tmp_path / "export").mkdir()
+    exported(capsys, project, weights, tmp_path / "export" / "model.py")
+    assert (tmp_path / "export" / "model.tokenizer.json").is_file()
+    texts = tmp_path / "reviews.txt"
+    texts.write_text("a very good film\nbad\n\nvery very bad film indeed\n", encoding="utf-8")
+    result = run_file(tmp_path / "export" / "model.py", texts)
+    assert result.returncode == 0, result.stderr
+    assert main.main(["predict", str(project), "--weights", str(weights), "--text-file", str(texts)]) == 0
+    expected = capsys.readouterr().out.splitlines()
+    assert result.stdout.splitlines() == expected and len(expected) == 3
