@@ -2,7 +2,7 @@
 
 A folder of 32x32 PNGs (4,000, 1,000 with --quick; seeded noise, ten classes) is written to a
 temporary folder, and a small CNN (two 3x3 convolutions, pooling, a linear layer; seeded random
-weights, saved with the metadata a run writes) is loaded as `predict` loads it, once: the
+weights, saved with the metadata an image-folder run writes) is loaded as `predict` loads it, once: the
 command's own start (imports, compiling) is left out, as the issue asks. Measured on one
 thread: images a second through the engine's predict path (`Predictor.batches` + `run`:
 reading, preparing, the model, softmax and top-k; torch on one thread, the next batch read while
@@ -64,9 +64,10 @@ def _project(folder: Path):
     path.write_text(json.dumps({"format": "neurocanvas", "version": 1, "name": "bench-predict", "nodes": NODES,
                                 "edges": [{"source": a, "target": b} for a, b in zip(chain, chain[1:])]}))
     project = load_project(path)
+    preprocessing = {"kind": "images", "size": [SIZE, SIZE], "channels": 3, "mean": MEAN, "std": STD}
     weights = save_weights(prepare_model(project.graph, seed=0).model, folder / "weights.safetensors", {
-        "normalization": json.dumps({"mean": MEAN, "std": STD}),
-        "class_names": json.dumps([f"c{i}" for i in range(CLASSES)])})
+        "metric": "val_accuracy", "normalization": json.dumps({"mean": MEAN, "std": STD}),
+        "preprocessing": json.dumps(preprocessing), "class_names": json.dumps([f"c{i}" for i in range(CLASSES)])})
     return project, weights
 
 
