@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -35,6 +35,7 @@ from gui.workbench.tasks import TaskRunner
 BAR_STEPS = 1000
 PREVIEW_SIDE = 128
 DEFAULT_TOP_K = 3
+TOP_K_KEY = "tryIt/topK"  # QSettings: how many classes the panel shows, remembered between sessions
 FILE_FILTERS = {
     "images": "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff)",
     "audio": "WAV files (*.wav)",
@@ -109,6 +110,13 @@ class ClassBars(QWidget):
         self.title.setText(text)
 
 
+def _remembered_top_k() -> int:
+    try:
+        return int(QSettings().value(TOP_K_KEY, DEFAULT_TOP_K))
+    except (TypeError, ValueError):
+        return DEFAULT_TOP_K
+
+
 def _escaped(text: str) -> str:
     return printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -144,7 +152,8 @@ class TryItPanel(QWidget):
         self.file_button.clicked.connect(self.choose_file)
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 20)
-        self.top_k.setValue(DEFAULT_TOP_K)
+        self.top_k.setValue(_remembered_top_k())
+        self.top_k.valueChanged.connect(lambda value: QSettings().setValue(TOP_K_KEY, value))
         self.top_k.setPrefix("top ")
         self.top_k.setToolTip("How many classes to show")
         file_row = QHBoxLayout()

@@ -121,3 +121,21 @@ def test_file_export_writes_an_int8_model_and_compares_it(open_example, finished
     assert bench.exports.export("python", str(python))
     qtbot.waitUntil(lambda: not bench.exports.busy, timeout=ANSWER_MS)
     assert "It predicts from files: python iris.py INPUT..." in dialogs.texts("information")[-1]
+
+
+def test_a_dropped_file_is_answered_and_top_k_is_remembered(qtbot, panel, trained_cnn, qapp):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    _, weights, folder = trained_cnn
+    panel.choose_weights(str(weights))
+    panel.top_k.setValue(1)
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(folder / "blue" / "7.png"))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    ask(qtbot, panel, lambda: panel.dropEvent(drop))
+    assert panel.bars.title.text().endswith("7.png: <b>blue</b>") and len(panel.bars.bars) == 1
+    again = TryItPanel(panel.tasks, panel.model_source, panel.project)
+    qtbot.addWidget(again)
+    assert again.top_k.value() == 1  # QSettings
