@@ -188,3 +188,29 @@ def test_damaged_metadata_is_a_clear_error(tmp_path, capsys):
     rows.write_text("a,b,c\n1,2,3\n")
     status, _, err = run(capsys, project, "--weights", weights, rows)
     assert status == 2 and "has damaged 'preprocessing' metadata (not JSON)" in err
+
+
+def test_typed_inputs_become_one_input_of_the_models_kind(text_model, tmp_path, monkeypatch):
+    from engine.errors import UserError
+    from engine.predict import Predictor, row_columns, typed_input
+
+    project, weights = text_model
+    calls = fake_source(monkeypatch, "engine.data.text", "encode_texts", lambda texts: torch.zeros(len(texts), 4,
+                                                                                                     dtype=torch.int64))
+    predictor = Predictor.load(load_project(project), weights)
+    (answer,) = predictor.predict(typed_input(predictor, "what a film"))
+    assert answer.name == "the typed text" and answer.label in ("neg", "pos") and calls[-1][1] == ["what a film"]
+    with pytest.raises(UserError, match="type a text to predict"):
+        typed_input(predictor, "   ")
+
+    preprocessing = {"kind": "table", "columns": [{"name": "plan"}, {"name": "age"}]}
+    table_dir = tmp_path / "table"
+    table_dir.mkdir()
+    project, weights = write_model(table_dir, {"shape": [3]}, [], preprocessing)
+    rows = fake_source(monkeypatch, "engine.data.tabular", "prepare_rows", lambda given: torch.zeros(len(given), 3))
+    predictor = Predictor.load(load_project(project), weights)
+    assert row_columns(predictor) == ["plan", "age"]
+    predictor.predict(typed_input(predictor, 'pro,"41"'))
+    assert rows[-1][1] == [{"plan": "pro", "age": "41"}]
+    with pytest.raises(UserError, match=r"the row has 1 values, but this model takes 2: 'plan', 'age'"):
+        typed_input(predictor, "pro")
