@@ -11,7 +11,6 @@ of a million rows is never held whole.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,11 +160,20 @@ def text_lines(path: Path) -> Iterator[tuple[str, str]]:
         raise UserError(f"{_shown(path)} holds no text: give one text a line")
 
 
+def _decoded(path: Path, handle) -> Iterator[str]:
+    """The lines of a binary file as UTF-8 text, line ends kept; a UserError naming the line that isn't."""
+    for number, raw in enumerate(handle, 1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"{_shown(path)} line {number} is not UTF-8 text; save the file as UTF-8") from None
+
+
 def csv_rows(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """(`file line N`, row) of a CSV file with a header row, rows as `csv.DictReader` gives them (a quoted
     cell may span lines; N is the line the row starts on)."""
     with open_file(path, _shown(path)) as handle:
-        reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""))
+        reader = csv.reader(_decoded(path, handle))
         count, line = 0, 1
         try:
             header = next(reader, None)
@@ -182,8 +190,6 @@ def csv_rows(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
                     yield f"{printable(str(path))} line {line}", Row(dict(zip(header, values)), printable(str(path)),
                                                                      line)
                 line = reader.line_num + 1
-        except UnicodeDecodeError:
-            raise UserError(f"{_shown(path)} line {line} is not UTF-8 text; save the file as UTF-8") from None
         except csv.Error as error:
             raise UserError(f"{_shown(path)} line {line}: not valid CSV ({printable(str(error))})") from None
     if not count:

@@ -164,10 +164,16 @@ def test_csv_rows_of_a_regression_give_values(tmp_path, capsys):
     assert message.endswith("column 'b': 'zero' is not a number") and message.count("line") == 1
 
 
-def test_a_text_file_that_is_not_utf8_names_the_line(tmp_path):
-    from engine.predict.inputs import text_lines
+def test_text_and_csv_files_that_are_not_utf8_name_the_line(tmp_path):
+    from engine.predict.inputs import csv_rows, text_lines
 
     texts = tmp_path / "texts.txt"
     texts.write_bytes(b"fine\ncaf\xe9\n")
     with pytest.raises(Exception, match=r"texts.txt' line 2 is not UTF-8 text"):
         list(text_lines(texts))
+    rows = tmp_path / "rows.csv"
+    rows.write_bytes(b'a,b\n"multi\nline",1\ncaf\xe9,2\n')  # the bad row starts on line 4
+    with pytest.raises(Exception, match=r"rows.csv' line 4 is not UTF-8 text"):
+        list(csv_rows(rows))
+    rows.write_bytes(b'a,b\n"multi\nline",1\n3,4\n')
+    assert [name.rsplit(" ", 1)[1] for name, _ in csv_rows(rows)] == ["2", "4"]
