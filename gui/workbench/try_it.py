@@ -89,9 +89,9 @@ class ClassBars(QWidget):
             bar.deleteLater()
         self.bars = []
         if prediction.value is not None:
-            self.title.setText(f"{printable(prediction.name)}: {', '.join(f'{v:.6g}' for v in prediction.value)}")
+            self.title.setText(f"{_short(prediction.name)}: {', '.join(f'{v:.6g}' for v in prediction.value)}")
             return
-        self.title.setText(f"{printable(prediction.name)}: <b>{_escaped(prediction.label)}</b>"
+        self.title.setText(f"{_short(prediction.name)}: <b>{_escaped(prediction.label)}</b>"
                            + (f" (and {more} more inputs; the predict command takes many)" if more else ""))
         for label, probability in prediction.top_k:
             bar = QProgressBar()
@@ -115,6 +115,11 @@ def _remembered_top_k() -> int:
         return int(QSettings().value(TOP_K_KEY, DEFAULT_TOP_K))
     except (TypeError, ValueError):
         return DEFAULT_TOP_K
+
+
+def _short(name: str) -> str:
+    """An input's name without its folders (`photos/cat.png` -> `cat.png`, `a/b.csv line 3` -> `b.csv line 3`)."""
+    return _escaped(Path(name).name or name)
 
 
 def _escaped(text: str) -> str:

@@ -48,7 +48,7 @@ def test_an_image_gets_its_classes_as_bars_most_likely_first(qtbot, panel, train
     assert panel.model_label.text() == "Model: the weights in weights.safetensors"
     panel.top_k.setValue(2)
     ask(qtbot, panel, lambda: panel.predict_file(folder / "red" / "4.png"))
-    assert panel.bars.title.text().endswith("4.png: <b>red</b>")
+    assert panel.bars.title.text() == "4.png: <b>red</b>"  # the name without its folders
     formats = [bar.format() for bar in panel.bars.bars]
     assert [f.split()[0] for f in formats] == ["red", "blue"]
     values = [bar.value() for bar in panel.bars.bars]
