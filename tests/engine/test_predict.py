@@ -177,3 +177,20 @@ def test_text_and_csv_files_that_are_not_utf8_name_the_line(tmp_path):
         list(csv_rows(rows))
     rows.write_bytes(b'a,b\n"multi\nline",1\n3,4\n')
     assert [name.rsplit(" ", 1)[1] for name, _ in csv_rows(rows)] == ["2", "4"]
+
+
+def test_a_decompression_bomb_is_refused_by_its_header(trained_cnn, capsys, tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = tmp_path / "huge.png"  # a 20,000 x 20,000 RGB header: 1.2 GB once decoded, never decoded here
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    project, weights, folder = trained_cnn
+    status, lines, err = predict(capsys, project, "--weights", weights, bomb, folder / "red" / "5.png")
+    assert status == 2 and len(lines) == 1 and lines[0].startswith(str(folder / "red" / "5.png"))
+    message = err.splitlines()[0]
+    assert message.startswith("neurocanvas predict: error: ") and "huge.png" in message and "Traceback" not in err
