@@ -34,6 +34,7 @@ SECTIONS = {
     "9": ("bench.architectures", "Standard architectures: training and import"),
     "10": ("bench.image_folder", "Image folders and augmentation"),
     "11": ("bench.tokenize", "Tokenizing text"),
+    "12": ("bench.predict", "Predict"),
     "13": ("bench.run_history", "Run history"),
     "14": ("bench.sweeps", "Sweeps"),
     "15": ("bench.layout", "Auto-layout of imported architectures"),

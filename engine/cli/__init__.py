@@ -16,7 +16,7 @@ from engine.errors import UserError
 from graphs.errors import GraphError, ProjectFormatError
 
 # command modules, in the order `--help` lists them
-COMMANDS = ["check", "train", "export", "import_onnx", "import_torch", "launch_script", "sweep"]
+COMMANDS = ["check", "train", "export", "import_onnx", "import_torch", "launch_script", "sweep", "predict"]
 COMMANDS += ["runs", "diff"]  # the run history (engine.history)
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe

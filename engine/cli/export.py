@@ -40,6 +40,11 @@ def add_parser(sub) -> None:
     parser.add_argument("--opset", type=int, metavar="N",
                         help="ONNX opset version, from 17 to the newest torch writes (23 for torch 2.13; default 17)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for random weights without --weights (default 0)")
+    parser.add_argument("--quantize", choices=["int8"],
+                        help="with --onnx: write an int8 model (onnxruntime's quantization) and compare it with the "
+                             "float one: size, speed, validation accuracy")
+    parser.add_argument("--calibrate", choices=["dynamic", "static"], default=None,
+                        help="with --quantize: dynamic (default) or static, calibrated on training batches")
     parser.set_defaults(handler=run)
 
 
@@ -83,12 +88,18 @@ def run(args) -> int:
     check_outputs({"the project": args.project, "the weights (--weights)": args.weights}, output_paths(args))
     project = load_project(args.project)
     from engine.export import prepare_model
+    from engine.predict.predictor import graph_with_shapes
 
-    compiled = prepare_model(project.graph, args.weights, seed=args.seed)
-    if args.onnx:
+    # Inputs and Targets left to the data take the run's shapes (or the data's), as in `train` and `check`
+    compiled = prepare_model(graph_with_shapes(project, args.weights), args.weights, seed=args.seed)
+    if args.quantize or args.calibrate:
+        from engine.cli.export_quantized import quantized
+
+        status = quantized(args, project, compiled)
+    elif args.onnx:
         status = _onnx(compiled, Path(args.onnx), args.opset)
     elif args.python:
-        status = _python(compiled, project, Path(args.python))
+        status = _python(compiled, project, Path(args.python), args.weights)
     else:
         status = _safetensors(compiled, Path(args.safetensors))
     if args.weights is None:
@@ -115,17 +126,23 @@ def _onnx(compiled, path: Path, opset: int | None) -> int:
     return _report("onnxruntime", difference)
 
 
-def _python(compiled, project, path: Path) -> int:
+def _python(compiled, project, path: Path, trained: str | None = None) -> int:
     from engine.export import class_name_for, export_python, verify_python
+    from engine.export.python_predict import predicting_part
 
     weights = python_weights_path(path)
     class_name = class_name_for(project.name)
+    prediction = predicting_part(compiled, project.training, trained)
     with StagedOutputs() as staged:
         export_python(compiled, project.graph, path, weights_path=weights, class_name=class_name,
-                      project_name=project.name, staging=staged)
+                      project_name=project.name, staging=staged, prediction=prediction)
         difference = verify_python(compiled, staged.temporary(path))
     print(f"wrote {path} (class {class_name}) and its weights {weights}")
-    return _report("the generated code", difference)
+    status = _report("the generated code", difference)
+    if prediction is not None:
+        what = {"images": "image files", "table": "CSV rows", "text": "text files"}[prediction.kind]
+        print(f"it predicts from {what}, prepared as the run prepared its data: python {path} INPUT...")
+    return status
 
 
 def _safetensors(compiled, path: Path) -> int:

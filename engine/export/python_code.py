@@ -26,6 +26,7 @@ from torch import nn
 from engine.check_sizes import check_shapes
 from engine.compiler import CompiledGraph, _index_bound
 from engine.errors import UserError
+from engine.export import python_predict as predicting
 from engine.export.forward_code import forward_source, literal
 from engine.export.model import (
     ExportError,
@@ -35,6 +36,7 @@ from engine.export.model import (
     run_model,
     sample_inputs,
 )
+from engine.export.python_predict import PredictionCode, tokenizer_path
 from engine.modules import constructor
 from engine.ops.base import Submodule
 from engine.ops.tensors import parameter_init
@@ -48,7 +50,10 @@ DEFAULT_CLASS_NAME = "Model"
 # arguments torch accepts as an int or a tuple: (3, 3) is written as 3
 _INT_OR_TUPLE = {"kernel_size", "stride", "padding", "dilation", "output_padding", "output_size"}
 # the generated file's other top-level names
-_FILE_GLOBALS = frozenset({"sys", "Path", "torch", "nn", "load_file", "WEIGHTS", "OUTPUTS", "load", "example_inputs"})
+_FILE_GLOBALS = frozenset({"sys", "Path", "torch", "nn", "load_file", "WEIGHTS", "OUTPUTS", "load", "example_inputs",
+                           # the predicting part (engine.export.python_predict)
+                           "CLASS_NAMES", "PREPROCESSING", "INPUT_SHAPE", "INPUT_DTYPE", "OUTPUT_INDEX", "INPUTS_HELP",
+                           "IMAGE_SUFFIXES", "TOKENIZER", "read_inputs", "prepare", "scores", "predict"})
 
 
 def class_name_for(project_name: str | None) -> str:
@@ -62,13 +67,16 @@ def class_name_for(project_name: str | None) -> str:
 
 def export_python(compiled: CompiledGraph, graph: Graph, path: str | os.PathLike, *,
                   weights_path: str | os.PathLike | None = None, class_name: str | None = None,
-                  project_name: str | None = None, staging: StagedOutputs | None = None) -> Path:
+                  project_name: str | None = None, staging: StagedOutputs | None = None,
+                  prediction: PredictionCode | None = None) -> Path:
     """Write the model as a standalone `.py` file; with `weights_path`, also write the compiled model's
     weights there (safetensors) and make the file load them by default.
 
     The two files appear together or not at all. With `staging` they are written to its temporaries
     and appear when its `with` block ends (so the caller can check them first).
     `graph` must be the graph `compiled` was compiled from (it supplies each node's type and params).
+    With `prediction` (see `engine.export.python_predict`) the file also predicts from files, and a text
+    model's tokenizer is written beside it (`tokenizer_path`).
     """
     path = Path(path)
     check_shapes(compiled, 3)  # refuses a model too large to check, before anything is written
@@ -78,12 +86,15 @@ def export_python(compiled: CompiledGraph, graph: Graph, path: str | os.PathLike
         weights_path = Path(weights_path)
         weights_ref = _weights_reference(path, weights_path)
     source = python_source(compiled, graph, class_name=class_name, project_name=project_name,
-                           weights_reference=weights_ref, file_name=path.name)
+                           weights_reference=weights_ref, file_name=path.name, prediction=prediction)
     with contextlib.nullcontext(staging) if staging else StagedOutputs() as staged:
         if weights_path is not None and not _already_holds(weights_path, compiled):  # e.g. the trained weights
             export_safetensors(compiled, staged.temporary(weights_path))
         code = staged.temporary(path)
+        tokenizer = prediction.tokenizer if prediction is not None else None
         try:
+            if tokenizer is not None:
+                staged.temporary(tokenizer_path(path)).write_text(tokenizer, encoding="utf-8")
             code.write_text(source, encoding="utf-8")
         except OSError as error:
             raise ExportError(f"cannot write {path}: {error.strerror or error}") from None
@@ -113,7 +124,7 @@ def _weights_reference(code_path: Path, weights_path: Path) -> str:
 
 def python_source(compiled: CompiledGraph, graph: Graph, *, class_name: str = DEFAULT_CLASS_NAME,
                   project_name: str | None = None, weights_reference: str | None = None,
-                  file_name: str = "model.py") -> str:
+                  file_name: str = "model.py", prediction: PredictionCode | None = None) -> str:
     """The text of the generated file (see `export_python`); `weights_reference` is a Python
     expression for the default weights path, or None when no weights go with the file."""
     if not class_name.isidentifier() or keyword.iskeyword(class_name) or class_name in _FILE_GLOBALS:
@@ -123,24 +134,29 @@ def python_source(compiled: CompiledGraph, graph: Graph, *, class_name: str = DE
     forward = [f"    {line}" for line in forward_source(compiled.model.graph, set(compiled.shapes.info))]
     constants = [f"WEIGHTS = {weights_reference}"] if weights_reference else []
     constants.append(f"OUTPUTS = {literal(tuple(compiled.outputs))}")
+    if prediction is not None:
+        constants += predicting.constants(prediction) + predicting.more_constants(prediction)
     model_class = "\n".join([f"class {class_name}(nn.Module):", "    def __init__(self):",
                              "        super().__init__()", *init, "", *forward])
     head = [  # separated by one blank line
-        _docstring(compiled, class_name, project_name, file_name),
-        _imports(weights_reference is not None),
+        _docstring(compiled, class_name, project_name, file_name, prediction is not None),
+        _imports(weights_reference is not None or prediction is not None),
         "\n".join(constants),
     ]
     definitions = [  # separated by two
         model_class,
         _load_function(class_name, weights_reference is not None),
         _example_inputs_function(compiled),
-        _main_block(class_name, weights_reference is not None),
+        *(predicting.functions(prediction) if prediction is not None else []),
+        (predicting.main_block(class_name, weights_reference is not None) if prediction is not None
+         else _main_block(class_name, weights_reference is not None)),
     ]
     return "\n\n".join(block.strip("\n") for block in head) + "\n\n\n" + \
         "\n\n\n".join(block.strip("\n") for block in definitions) + "\n"
 
 
-def _docstring(compiled: CompiledGraph, class_name: str, project_name: str | None, file_name: str) -> str:
+def _docstring(compiled: CompiledGraph, class_name: str, project_name: str | None, file_name: str,
+               predicts: bool = False) -> str:
     origin = f"the Neurocanvas project '{_plain(project_name)}'" if project_name else "a Neurocanvas graph"
     inputs = [f"    {node}: {spec.dtype} {_batched(spec.shape)}" for node, spec in _input_specs(compiled)]
     outputs = [f"    {name}: {_batched(compiled.shapes.info[node].outputs[port].shape)}"
@@ -148,8 +164,10 @@ def _docstring(compiled: CompiledGraph, class_name: str, project_name: str | Non
     return "\n".join([
         f'"""{class_name}: the model of {origin}, as plain PyTorch.', "",
         "Inputs:", *inputs, "Outputs:", *outputs, "",
-        "Needs only torch and safetensors. Try it on a random batch:",
-        f"    python {_plain(file_name)} [WEIGHTS.safetensors]", '"""', "",
+        *(["Needs torch and safetensors (and Pillow for images, tokenizers for text). Predict from files:",
+            f"    python {_plain(file_name)} [WEIGHTS.safetensors] INPUT..."] if predicts else
+          ["Needs only torch and safetensors. Try it on a random batch:",
+           f"    python {_plain(file_name)} [WEIGHTS.safetensors]"]), '"""', "",
     ])
 
 

@@ -35,6 +35,8 @@ class ModelSource:
     weights: Path | None
     label: str
     project_name: str = "model"
+    training: dict | None = None  # the project's training settings (the data an int8 export is measured on)
+    base_dir: Path | None = None  # what relative data paths in `training` are relative to
 
 
 def _checked(difference: float, runtime: str) -> str:
@@ -56,15 +58,18 @@ def export_onnx_file(source: ModelSource, path: Path) -> str:
 
 def export_python_file(source: ModelSource, path: Path) -> str:
     from engine.export import class_name_for, export_python, prepare_model, verify_python
+    from engine.export.python_predict import predicting_part
 
     compiled = prepare_model(source.graph, source.weights)
     weights = path.with_suffix(".safetensors")
     class_name = class_name_for(source.project_name)
+    prediction = predicting_part(compiled, source.training, source.weights)
     export_python(compiled, source.graph, path, weights_path=weights, class_name=class_name,
-                  project_name=source.project_name)
+                  project_name=source.project_name, prediction=prediction)
     difference = verify_python(compiled, path)
+    predicts = f"\nIt predicts from files: python {path.name} INPUT..." if prediction is not None else ""
     return (f"Wrote {path.name} (class {class_name}) and its weights {weights.name}.\n"
-            f"{_checked(difference, 'the generated code')}")
+            f"{_checked(difference, 'the generated code')}{predicts}")
 
 
 def export_weights_file(source: ModelSource, path: Path) -> str:
@@ -74,11 +79,29 @@ def export_weights_file(source: ModelSource, path: Path) -> str:
     return f"Wrote the weights to {path.name} (safetensors)."
 
 
+def export_int8_file(source: ModelSource, path: Path, calibrate: str) -> str:
+    """An int8 ONNX file (see `engine.export.quantize`), and the float and int8 models side by side."""
+    from engine.export import prepare_model
+    from engine.export.quantize import export_quantized
+
+    compiled = prepare_model(source.graph, source.weights)
+    result, difference, report, note = export_quantized(compiled, path, training=source.training,
+                                                        base_dir=source.base_dir or Path("."), calibrate=calibrate)
+    lines = [f"Wrote {path.name}: int8 ONNX ({calibrate} quantization by onnxruntime), opset {result.opset}, "
+             "dynamic batch.", *report.sentences(), *([f"({note}.)"] if note else []),
+             _checked(difference, "onnxruntime (the float model)")]
+    return "\n".join(lines)
+
+
 FORMATS = {  # key -> (menu text, dialog filter, suffix, job)
     "onnx": ("&ONNX…", "ONNX models (*.onnx)", ".onnx", export_onnx_file),
     "python": ("&PyTorch Code…", "Python files (*.py)", ".py", export_python_file),
     "weights": ("&Weights (safetensors)…", "safetensors weights (*.safetensors)", ".safetensors",
                 export_weights_file),
+    "onnx_int8": ("ONNX &int8, Dynamic Quantization…", "ONNX models (*.onnx)", ".onnx",
+                  lambda source, path: export_int8_file(source, path, "dynamic")),
+    "onnx_int8_static": ("ONNX int8, &Static (Calibrated on Training Data)…", "ONNX models (*.onnx)", ".onnx",
+                         lambda source, path: export_int8_file(source, path, "static")),
 }
 
 

@@ -38,6 +38,7 @@ from gui.workbench.runs import RunRecord, RunsPanel
 from gui.workbench.settings import TrainingSettings
 from gui.workbench.tasks import TaskRunner
 from gui.workbench.training_panel import TrainingPanel
+from gui.workbench.try_it import TryItPanel
 from gui.workbench.views import Deferred
 from gui.workbench.worker import PROGRESS_INTERVAL, RunController, RunRequest, training_threads
 
@@ -90,6 +91,8 @@ class Workbench(QObject):
         self.actions = RunActions(window, self)
         self.exports = ExportActions(window, self.tasks, self.model_source, self)
         self.interop = InteropActions(window, self.tasks, self)
+        self.try_it = TryItPanel(self.tasks, self.model_source, lambda: self.document.project)
+        self.runs_panel.currentChanged.connect(self.try_it.activate)  # the model it uses follows the selection
         self._add_docks()
         window.statusBar().insertPermanentWidget(0, self.progress)
 
@@ -144,6 +147,7 @@ class Workbench(QObject):
             "evaluation": w.add_dock(self.evaluation_holder, "Evaluation", Area.BottomDockWidgetArea,
                                      "evaluationDock"),
             "experiments": w.add_dock(self.experiments, "Experiments", Area.BottomDockWidgetArea, "experimentsDock"),
+            "try_it": w.add_dock(self.try_it, "Try It", Area.RightDockWidgetArea, "tryItDock"),
         }
         inspector, summary = w.docks.get("Inspector"), w.docks.get("Model Summary")
         if inspector is not None:  # the Runs dock stays below the Inspector's tab group
@@ -159,6 +163,9 @@ class Workbench(QObject):
             w.splitDockWidget(self.docks["curves"], self.docks["evaluation"], Qt.Orientation.Horizontal)
         w.tabifyDockWidget(self.docks["curves"], self.docks["experiments"])
         (summary or self.docks["curves"]).raise_()
+        w.tabifyDockWidget(self.docks["runs"], self.docks["try_it"])
+        self.docks["runs"].raise_()
+        self.docks["try_it"].visibilityChanged.connect(lambda shown: shown and self.try_it.activate())
         self.docks["data"].visibilityChanged.connect(lambda shown: shown and self.data_panel.activate())
         self.docks["training"].visibilityChanged.connect(lambda shown: shown and self.training_panel.activate())
         self.docks["evaluation"].hide()  # appears with the first evaluation (the user's layout is restored later)
@@ -411,11 +418,16 @@ class Workbench(QObject):
         candidates = [selected] if selected is not None and selected.weights else []
         candidates += [run for run in reversed(self.runs_panel.runs) if run.weights]
         name = self.document.project.name or "model"
+        project = self.document.project
+        base_dir = project.path.parent if project.path else None
         if candidates:
             run = candidates[0]
-            return ModelSource(self.trained_project(run).graph, run.weights, f"the model of run {run.number}", name)
+            trained = self.trained_project(run)
+            return ModelSource(trained.graph, run.weights, f"the model of run {run.number}", name,
+                               trained.training, base_dir)
         return ModelSource(self.document.graph.copy(), None,
-                           "the untrained model on the canvas (random initial weights)", name)
+                           "the untrained model on the canvas (random initial weights)", name,
+                           project.training, base_dir)
 
     # ---- closing ----------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:
