@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMenu, QMessageBox, QTextBrowser
 
 from graphs.errors import printable
@@ -95,9 +95,13 @@ class Lessons:
             return False
         project.path = None  # a copy: Save asks where, so the shipped lesson stays as it is
         window._set_project(project, is_example=True)
-        self.dock.show()
+        if not self.dock.isVisible():
+            self.dock.show()
+            # room to read: about a third of the window's height, once the dock has its place in the layout
+            QTimer.singleShot(50, lambda: window.resizeDocks([self.dock], [int(window.height() * 0.35)],
+                                                             Qt.Orientation.Vertical))
         self.dock.raise_()
-        window.show_message(f"Opened {lesson_title(path)}: train it from the Training panel, then follow the "
+        window.show_message(f"Opened {lesson_title(path)}: train it with Start Training (F5), then follow the "
                             "lesson's text")
         return True
 
