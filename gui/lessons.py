@@ -3,7 +3,8 @@
 A lesson is `resources/lessons/NN_name.json` (a normal project that trains as-is on built-in data) and
 its text `NN_name.md` (what to look at, what to try). Help > Lessons lists them; opening one loads the
 project as an unsaved copy (Save asks where, so the shipped file is never overwritten) and shows the
-text in the "Lesson" dock. `install(window)` adds the menu and the dock to a MainWindow.
+text in the "Lesson" dock, which closes again when another project replaces the lesson.
+`install(window)` adds the menu and the dock to a MainWindow.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class Lessons:
         self.menu.aboutToShow.connect(self.fill_menu)
         window.menus["lessons"] = self.menu
         self.fill_menu()
+        self._opening = False
+        window.document.projectReset.connect(self._project_reset)
 
     def fill_menu(self) -> None:
         self.menu.clear()
@@ -94,7 +97,11 @@ class Lessons:
             QMessageBox.critical(window, "Cannot open lesson", printable(str(error)))
             return False
         project.path = None  # a copy: Save asks where, so the shipped lesson stays as it is
-        window._set_project(project, is_example=True)
+        self._opening = True
+        try:
+            window._set_project(project, is_example=True)
+        finally:
+            self._opening = False
         if not self.dock.isVisible():
             self.dock.show()
             # room to read: about a third of the window's height, once the dock has its place in the layout
@@ -104,6 +111,14 @@ class Lessons:
         window.show_message(f"Opened {lesson_title(path)}: train it with Start Training (F5), then follow the "
                             "lesson's text")
         return True
+
+
+    def _project_reset(self) -> None:
+        """Another project replaced the lesson (New, Open, an example): its text no longer applies."""
+        if not self._opening:
+            self.view.lesson = None
+            self.view.clear()
+            self.dock.hide()
 
 
 def install(window) -> Lessons:

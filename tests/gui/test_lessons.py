@@ -89,3 +89,15 @@ def test_a_lesson_keeps_an_unsaved_document_when_asked(window, dialogs):
     assert not window.lessons.open(lesson_paths()[0])
     assert window.document.project is before
     assert dialogs.kinds() == ["question"]
+
+
+def test_the_lesson_text_goes_when_another_project_replaces_the_lesson(window):
+    assert window.lessons.open(lesson_paths()[3])
+    QApplication.processEvents()
+    assert window.docks["Lesson"].isVisible()
+    window.add_from_palette("ReLU")  # editing the lesson keeps its text
+    assert window.docks["Lesson"].isVisible() and window.lessons.view.lesson == lesson_paths()[3]
+    window.document.undo_stack.setClean()
+    assert window.new_project()
+    QApplication.processEvents()
+    assert not window.docks["Lesson"].isVisible() and window.lessons.view.lesson is None
