@@ -42,6 +42,13 @@ class NodeType:
     def display_name(self) -> str:
         return self.name
 
+    @property
+    def explanation(self):
+        """What this type does, its formula, when to use it, a common mistake (`graphs.explanations`)."""
+        from graphs.explanations import explain
+
+        return explain(self.name)
+
     def param(self, name: str) -> ParamSpec:
         for spec in self.params:
             if spec.name == name:

@@ -28,6 +28,7 @@ from graphs.errors import GraphError
 from graphs.node_type import SHARES
 from gui import formatting
 from gui.document import DocumentController
+from gui.explain_panel import ExplainPanel
 from gui.param_widgets import ParamEditor, make_editor
 from gui.training_options import NodeTrainingEditor
 from gui.widgets import scroll_page
@@ -111,6 +112,7 @@ class Inspector(QWidget):
         self.errors = _label(object_name="inspectorErrors")
         self.errors.setStyleSheet("color: #ff6b6b;")
         self.hint = _label("Select a node to see and edit its parameters.", "inspectorHint")
+        self.about = ExplainPanel()
         self.rule = QFrame()
         self.rule.setObjectName("inspectorRule")
         self.rule.setFrameShape(QFrame.Shape.HLine)
@@ -121,6 +123,7 @@ class Inspector(QWidget):
         layout.setSpacing(8)
         for widget in (self.hint, self.title, self.doc, self.params_box, self.rule, self.info, self.errors):
             layout.addWidget(widget)
+        layout.addWidget(self.about)
         layout.addStretch(1)
         scroll_page(self, body).setFrameShape(QFrame.Shape.NoFrame)
 
@@ -140,6 +143,7 @@ class Inspector(QWidget):
         for widget in (self.title, self.doc, self.params_box, self.rule, self.info, self.errors):
             widget.setVisible(has_node)
         self.hint.setVisible(not has_node)
+        self._show_about()
         if not has_node:
             self.hint.setText(f"{selected_count} nodes selected." if selected_count > 1
                               else "Select a node to see and edit its parameters.")
@@ -277,6 +281,12 @@ class Inspector(QWidget):
             row.editor.set_value(resolved[name])
             row.show_error("")
         self._fill_shares()
+        self._show_about()
+
+    def _show_about(self) -> None:
+        """The "About <type>" section follows the node's type and params (edits and undo alike)."""
+        node = self.controller.graph.node(self.node_id) if self.node_id is not None else None
+        self.about.show_type(node.type if node else None, node.resolved_params() if node else None)
 
     def _on_node_removed(self, node_id: str) -> None:
         if node_id == self.node_id:

@@ -34,6 +34,7 @@ from gui.canvas.scene import CanvasScene
 from gui.canvas.view import CanvasView
 from gui.document import DocumentController
 from gui.inspector import Inspector
+from gui.lessons import install as install_lessons
 from gui.palette import Palette
 from gui.summary import ModelSummary
 from gui.training_options import freeze_action
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self.document.projectReset.connect(self._update_title)
         self.autosaver = Autosaver(self)  # a recovery file while there are unsaved changes
         install_workbench(self)  # training docks and menus; before the layout is saved and restored
+        install_lessons(self)  # Help > Lessons and the Lesson dock
         self._default_state = self.saveState(STATE_VERSION)
         self._restore_settings()
         self._update_title()

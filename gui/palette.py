@@ -7,11 +7,14 @@ itself: the main window routes both to `CanvasView.add_node_at`.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from graphs.catalogue import CATALOGUE, CATEGORIES
+from graphs.explanations import explain
 from gui import theme
 from gui.canvas.quick_add import rank
 from gui.canvas.view import NODE_MIME
@@ -29,6 +32,14 @@ def _swatch(colour: QColor) -> QIcon:
     painter.drawRoundedRect(1, 1, 10, 10, 3, 3)
     painter.end()
     return QIcon(pixmap)
+
+
+def type_tooltip(name: str) -> str:
+    """Rich text for a palette entry: the type's one-line doc and its explanation."""
+    spec, explanation = CATALOGUE[name], explain(name)
+    about = f"<br>{explanation.to_html()}" if explanation else ""
+    return (f"<p style='white-space:normal; width:360px'><b>{name}</b><br>{html.escape(spec.doc)}{about}<br>"
+            "<i>Drag onto the canvas, or double-click.</i></p>")
 
 
 class PaletteTree(QTreeWidget):
@@ -88,7 +99,7 @@ class Palette(QWidget):
         for name, spec in CATALOGUE.items():
             item = QTreeWidgetItem(self._categories[spec.category], [name])
             item.setData(0, TYPE_ROLE, name)
-            item.setToolTip(0, f"<b>{name}</b><br>{spec.doc}<br><i>Drag onto the canvas, or double-click.</i>")
+            item.setToolTip(0, type_tooltip(name))
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
             item.setForeground(0, QBrush(theme.NODE_TEXT))
             self._items[name] = item

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.explain_panel import explain_choices
 from gui.param_widgets import FloatSpinBox
 from gui.workbench.engine_loader import EngineLoader, EnginePanel
 from gui.workbench.fine_tune_rows import FineTuneRows
@@ -190,6 +191,7 @@ class TrainingPanel(EnginePanel):
         self.optimizer.addItems(info["optimizers"])
         for kind in (None, *info["schedules"]):
             self.schedule.addItem(SCHEDULE_TITLES.get(kind, kind), kind)
+        explain_choices(self.optimizer, self.schedule)
         self.device.addItem("auto — the best available (CUDA, then MPS, then the CPU)", "auto")
         for device in info["devices"]:
             self.device.addItem(device_label(device), device["id"])

@@ -1,0 +1,123 @@
+"""Explanations of the activation node types."""
+
+from __future__ import annotations
+
+from graphs.explanations.base import E
+
+_DEAD = "Too high a learning rate can push many units below zero for every input, where they stop learning " \
+        "('dead ReLUs')."
+
+EXPLANATIONS = {
+    "ReLU": E("Passes positive values and sets negative ones to zero. It is cheap, does not saturate for x > 0 and "
+              "is the default activation of deep networks.",
+              "y = max(0, x);  y′ = 1 if x > 0 else 0",
+              "Between hidden Linear or Conv layers of almost any network.",
+              _DEAD + " Never put it after the last layer of a regression or classifier."),
+    "LeakyReLU": E("Like ReLU, but negative values keep a small slope instead of becoming zero, so a unit never "
+                   "stops learning entirely.",
+                   "y = x if x ≥ 0 else negative_slope · x",
+                   "In place of ReLU when many units die, and in GAN discriminators (negative_slope 0.2).",
+                   "A large negative_slope (near 1) makes it almost linear, so the network loses its power."),
+    "PReLU": E("LeakyReLU whose negative slope is learned, one slope for all units or one per channel.",
+               "y = x if x ≥ 0 else a · x  (a learned, starts at init)",
+               "Deep convolutional networks where a learned slope helps a little.",
+               "Applying weight decay to a, which pushes it to 0 and turns it back into ReLU."),
+    "ELU": E("Identity for positive values and a smooth exponential curve towards −alpha for negative ones, so "
+             "mean activations stay closer to zero than with ReLU.",
+             "y = x if x > 0 else alpha · (exp(x) − 1)",
+             "Deep MLPs where a smooth, zero-centred activation speeds up learning.",
+             "Expecting it to be as cheap as ReLU: exp costs more."),
+    "CELU": E("A continuously differentiable ELU: alpha sets both the negative saturation and how fast it is "
+              "reached.",
+              "y = max(0, x) + min(0, alpha · (exp(x / alpha) − 1))",
+              "Like ELU, when a smooth derivative at 0 matters for any alpha.",
+              "alpha = 0, which is not allowed (division by zero)."),
+    "SELU": E("A scaled ELU with fixed constants chosen so that activations keep zero mean and unit variance "
+              "through many layers: a self-normalising network.",
+              "y = scale · (max(0, x) + min(0, α · (exp(x) − 1))),  α ≈ 1.6733, scale ≈ 1.0507",
+              "Deep plain MLPs without BatchNorm, with AlphaDropout and LeCun normal initialisation.",
+              "Mixing it with BatchNorm or ordinary Dropout, which break the self-normalisation."),
+    "GELU": E("Weights each input by the probability that a standard normal variable is below it: a smooth ReLU "
+              "that lets small negative values through.",
+              "y = x · Φ(x);  'tanh': 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))",
+              "Transformers (BERT, GPT, ViT) and modern MLP blocks.",
+              "Expecting exact zeros as with ReLU: GELU's outputs are never exactly zero for x < 0."),
+    "SiLU": E("The input times its sigmoid ('swish'): smooth, slightly negative for small negative values, nearly "
+              "linear for large positive ones.",
+              "y = x · σ(x)",
+              "Modern CNNs (EfficientNet) and Transformer feed-forward blocks.",
+              "Assuming it is bounded below by 0: its minimum is about −0.28."),
+    "Mish": E("A smooth, non-monotonic activation similar to SiLU.",
+              "y = x · tanh(softplus(x))",
+              "As an alternative to ReLU or SiLU in convolutional networks (YOLOv4).",
+              "Expecting a large gain: it often differs little from SiLU and costs more."),
+    "Sigmoid": E("Squashes any value into (0, 1). Its output reads as a probability.",
+                 "y = σ(x) = 1 / (1 + exp(−x));  y′ = y(1 − y) ≤ 0.25",
+                 "Gates (LSTM, attention masks) and a binary or multi-label output when the loss wants "
+                 "probabilities (BCELoss).",
+                 "Stacking it in hidden layers of deep networks (gradients vanish: y′ ≤ 0.25), or a Sigmoid before "
+                 "BCEWithLogitsLoss, which applies it itself."),
+    "Tanh": E("Squashes any value into (−1, 1), centred on zero.",
+              "y = tanh(x) = (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ);  y′ = 1 − y²",
+              "Recurrent networks and outputs that must lie in [−1, 1] (images scaled to [−1, 1]).",
+              "Deep stacks of Tanh: for large |x| it saturates and gradients vanish."),
+    "Hardtanh": E("A piecewise-linear Tanh: clamps x to [min_val, max_val].",
+                  "y = min(max(x, min_val), max_val)",
+                  "Cheap bounded outputs, e.g. on mobile or quantised models.",
+                  "The gradient is exactly zero outside the range, so saturated units stop learning."),
+    "ReLU6": E("ReLU capped at 6, which keeps activations in a small range that quantises well.",
+               "y = min(max(0, x), 6)",
+               "Mobile networks (MobileNet) and models to be quantised.",
+               "Inputs far above 6 saturate and stop learning."),
+    "Hardsigmoid": E("A piecewise-linear approximation of the sigmoid.",
+                     "y = relu6(x + 3) / 6",
+                     "Cheap gates on mobile networks (MobileNetV3's squeeze-and-excitation).",
+                     "Zero gradient outside [−3, 3]."),
+    "Hardswish": E("A piecewise-linear approximation of SiLU (swish).",
+                   "y = x · relu6(x + 3) / 6",
+                   "Mobile networks (MobileNetV3) where SiLU is too expensive.",
+                   "Expecting it to be smooth: it has kinks at −3 and 3."),
+    "Softplus": E("A smooth approximation of ReLU that is always positive. beta sets how sharp the corner is; "
+                  "above threshold it is linear for numerical stability.",
+                  "y = (1/beta) · log(1 + exp(beta · x))",
+                  "Outputs that must be positive (a variance, a rate) and smooth.",
+                  "Using it as a ReLU replacement in hidden layers with a small beta: it becomes almost linear."),
+    "Softsign": E("Squashes x into (−1, 1) like Tanh, but approaches the bounds polynomially, not exponentially.",
+                  "y = x / (1 + |x|)",
+                  "As a slower-saturating alternative to Tanh.",
+                  "Expecting the same curve as Tanh: it rises less steeply near 0."),
+    "LogSigmoid": E("The logarithm of the sigmoid, computed stably.",
+                    "y = log σ(x) = −softplus(−x)",
+                    "Log-probabilities of binary events, e.g. in custom losses.",
+                    "Writing Log after Sigmoid instead: it overflows to −inf for large negative x."),
+    "Tanhshrink": E("The input minus its tanh: near zero for small x, almost x − 1 for large x.",
+                    "y = x − tanh(x)",
+                    "Rarely; sparse coding models.",
+                    "Expecting it to be bounded: it grows linearly."),
+    "Threshold": E("Keeps values above threshold and replaces the rest by value.",
+                   "y = x if x > threshold else value",
+                   "Hand-built gating or clipping.",
+                   "Its gradient is zero below threshold, so those units never learn."),
+    "GLU": E("Gated linear unit: splits the input in half along dim into a and b and returns a gated by b. The "
+             "output is half the size along dim.",
+             "y = a ⊙ σ(b),  [a, b] = split(x, 2, dim)",
+             "Convolutional sequence models and gated feed-forward blocks.",
+             "An odd size along dim, or forgetting that the output halves."),
+    "Softmax": E("Turns a vector of scores (logits) into probabilities that are positive and sum to 1 along dim.",
+                 "y_i = exp(x_i) / Σ_j exp(x_j)",
+                 "To read class probabilities at prediction time, and inside attention.",
+                 "Putting Softmax before CrossEntropyLoss, which applies log-softmax itself: training slows down "
+                 "and accuracy suffers."),
+    "LogSoftmax": E("The logarithm of Softmax, computed stably: log-probabilities along dim.",
+                    "y_i = x_i − log Σ_j exp(x_j)",
+                    "Before NLLLoss (together they equal CrossEntropyLoss), and as CTCLoss's input.",
+                    "Using it with CrossEntropyLoss (log-softmax twice)."),
+    "Softmin": E("Softmax of the negated input: the smallest values get the largest probabilities.",
+                 "y_i = exp(−x_i) / Σ_j exp(−x_j)",
+                 "Weighting by distance (nearer gets more weight).",
+                 "Using it where Softmax is meant."),
+    "Identity": E("Passes its input through unchanged.",
+                  "y = x",
+                  "A placeholder while designing, or a named point to read activations from.",
+                  "Expecting it to add capacity or nonlinearity: it does nothing."),
+}
