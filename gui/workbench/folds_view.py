@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
+from gui.workbench.history import fill
 from gui.workbench.series import RunSeries
 
 FOLD_COLOURS = ("#8ecae6", "#ffb703", "#fb8500", "#90be6d", "#f28482", "#b5838d", "#a3c4f3", "#cdb4db")
@@ -41,7 +42,16 @@ class FoldCurves(QObject):
     def overlays(self) -> list[tuple[str, RunSeries, str, str]]:
         """The finished folds of the run shown, for the plot's overlays."""
         run = self.workbench.runs_panel.current()
-        return list(self.folds.get(run.number, ())) if run is not None else []
+        if run is None:
+            return []
+        if getattr(run, "summary", None) is not None:  # a run of the project's history: read it first
+            fill(run)
+        stored = getattr(run, "fold_series", None)  # a cross-validation from the project's history
+        if stored and run.number not in self.folds:
+            self.folds[run.number] = [(f"run-{run.number}-{name.replace(' ', '-')}", series,
+                                       FOLD_COLOURS[i % len(FOLD_COLOURS)], name)
+                                      for i, (name, series, _rows) in enumerate(stored)]
+        return list(self.folds.get(run.number, ()))
 
     def fold_started(self, event) -> None:
         """Keep the fold just finished and give the run a fresh series for this one."""

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from engine.history.folders import METRICS, PROJECT, RECORD, Damaged, project_file, read_json, read_metrics
 from graphs.errors import printable
+from gui.workbench.series import RunSeries
 
 
 @dataclass
@@ -77,6 +78,14 @@ def fill(run) -> None:
         run.status, run.message = "damaged", printable(str(error))
         return
     run.settings = settings if isinstance(settings, dict) else {}
+    try:
+        folds = fold_series(folder, run.series.metric)
+    except (OSError, Damaged) as error:
+        run.status, run.message = "damaged", printable(str(error))
+        return
+    if folds:  # a cross-validation: one curve per fold, the last as the run's own
+        run.fold_series = folds[:-1]
+        rows = rows or folds[-1][2]
     batches = record.get("batches_per_epoch") or 1
     run.series.set_batches_per_epoch(batches)
     run.series.total_steps = batches * (record.get("epochs_planned") or len(rows))
@@ -86,6 +95,23 @@ def fill(run) -> None:
     result.history = rows
     result.weights_from = record.get("weights_from") or "saved"
     result.best_epoch, result.best_metrics = record.get("best_epoch"), record.get("best")
+
+
+def fold_series(folder: Path, metric: str) -> list[tuple[str, RunSeries, list[dict]]]:
+    """A cross-validation's folds, in order: ("fold N", its curves, its metrics.csv rows); none for other runs."""
+    found = []
+    for path in folder.glob("fold-*/metrics.csv"):
+        number = path.parent.name.removeprefix("fold-")
+        if number.isdigit():
+            found.append((int(number), path))
+    folds = []
+    for number, path in sorted(found):
+        rows = read_metrics(path)
+        series = RunSeries(metric=metric)
+        for row in rows:
+            series.add_epoch(row)
+        folds.append((f"fold {number}", series, rows))
+    return folds
 
 
 def run_folder(run) -> Path | None:

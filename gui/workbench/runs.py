@@ -47,7 +47,8 @@ def _settings_text(settings: dict) -> list[str]:
     optimizer = settings.get("optimizer", {})
     optimizer = {"type": optimizer} if isinstance(optimizer, str) else dict(optimizer)
     lines = [f"data: {json.dumps(data)}",
-             f"validation split {settings.get('val_split', 0.2)}, seed {settings.get('seed', 0)}",
+             (f"{settings['folds']}-fold cross-validation" if settings.get("folds")
+              else f"validation split {settings.get('val_split', 0.2)}") + f", seed {settings.get('seed', 0)}",
              f"optimiser: {optimizer.pop('type', 'Adam')} " + ", ".join(f"{k}={v}" for k, v in optimizer.items()),
              f"epochs {settings.get('epochs', 10)}, batch size {settings.get('batch_size', 64)}"]
     if settings.get("schedule"):

@@ -182,3 +182,22 @@ def test_a_run_from_before_run_records_shows_its_project_s_settings(bench, saved
     panel.select(run)
     assert run.status == "unrecorded" and "Adam lr=0.05" in panel.details.toPlainText()
     assert [row["epoch"] for row in run.series.epochs] == [1, 2]
+    assert "3-fold cross-validation" in panel.details.toPlainText()
+
+
+def test_a_cross_validation_from_the_history_shows_one_curve_per_fold(bench, saved_project, qtbot):
+    from engine.training.folds import CrossValidation
+
+    project = load_project(saved_project)
+    project.training.update(folds=3, epochs=2)
+    result = CrossValidation(project, max_batches=2, threads=1).run()
+    assert result.status == "finished", result.message
+    assert bench.window.open_project(saved_project)
+    panel = listed(bench, qtbot, 1)
+    run = panel.runs[0]
+    panel.select(run)
+    overlays = bench.fold_curves.overlays()
+    assert [name for _key, _series, _colour, name in overlays] == ["fold 1", "fold 2"]  # fold 3 is the run's own
+    assert all([row["epoch"] for row in series.epochs] == [1, 2] for _k, series, _c, _n in overlays)
+    assert [row["epoch"] for row in run.series.epochs] == [1, 2]
+    assert "3-fold cross-validation" in panel.details.toPlainText()
