@@ -150,8 +150,9 @@ def route(start: QPointF, end: QPointF, obstacles_in: Callable[[QRectF], list[QR
     box only (most wires meet nothing), then, for a wire that must go around, for its whole span."""
     plain = wire_path(start, end)
     if end.x() < start.x():
-        everywhere = QRectF(QPointF(-1e7, -1e7), QPointF(1e7, 1e7))  # the way back may pass the left margin
-        return _Router(start, end, obstacles_in(everywhere)).backward() or plain
+        # the way back may pass the left margin, but it stays between the two ends' heights
+        band = QRectF(QPointF(-1e7, min(start.y(), end.y()) - 1), QPointF(1e7, max(start.y(), end.y()) + 1))
+        return _Router(start, end, obstacles_in(band)).backward() or plain
     if end.x() - start.x() < 4 * TURN:
         return plain
     near = obstacles_in(plain.boundingRect().adjusted(-2, -2, 2, 2))  # a level wire has a box of no height
