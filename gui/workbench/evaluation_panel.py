@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.evaluation import EvaluationReport
 from graphs.errors import printable
-from gui.workbench.evaluation import EvaluationReport
 from gui.workbench.views import ImageGrid, fill_table, read_only_table
 
 LOW, HIGH = np.array([0x23, 0x26, 0x2B]), np.array([0x3D, 0x8B, 0xE0])  # heat map: empty -> full row share

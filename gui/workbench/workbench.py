@@ -356,7 +356,7 @@ class Workbench(QObject):
         return load_project(saved) if saved is not None and saved.exists() else run.project
 
     def evaluate_run(self, run: RunRecord) -> None:
-        from gui.workbench.evaluation import evaluate_weights
+        from engine.evaluation import evaluate_weights
 
         project = self.trained_project(run)
         source = f"Run {run.number} ({run.result.weights_from} weights)"
@@ -370,7 +370,7 @@ class Workbench(QObject):
             if not path:
                 return
             files.remember_folder(path)
-        from gui.workbench.evaluation import evaluate_weights
+        from engine.evaluation import evaluate_weights
 
         project, base_dir = snapshot(self.document.project), self.settings.base_dir
         self.show_dock("evaluation")
