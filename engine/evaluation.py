@@ -28,6 +28,10 @@ class EvaluationReport:
     images: list[np.ndarray] = field(default_factory=list)
     captions: list[str] = field(default_factory=list)
     wrong: list[bool] = field(default_factory=list)
+    # what explaining needs (engine.explain): the model, the data fitted to it, the shown images as model inputs
+    compiled: object = None  # engine.compiler.CompiledGraph
+    dataset: object = None  # engine.data.Dataset, fitted to `compiled`
+    inputs: object = None  # torch.Tensor [len(images), C, H, W]
 
     @property
     def task(self) -> str:
@@ -56,11 +60,16 @@ class _Subset:
         return self.split.labels()[self.indices]
 
 
-def _sample_images(dataset, evaluation, limit: int) -> tuple[list, list[str], list[bool]]:
-    """Validation images, misclassified first, with 'true → predicted' captions."""
+def shown_order(evaluation, limit: int) -> list[int]:
+    """The validation samples the panel shows: misclassified first, at most `limit`."""
     wrong = np.flatnonzero(evaluation.targets != evaluation.predictions)
     right = np.flatnonzero(evaluation.targets == evaluation.predictions)
-    order = [int(i) for i in np.concatenate([wrong, right])[:limit]]
+    return [int(i) for i in np.concatenate([wrong, right])[:limit]]
+
+
+def _sample_images(dataset, evaluation, limit: int) -> tuple[list, list[str], list[bool]]:
+    """Validation images, misclassified first, with 'true → predicted' captions."""
+    order = shown_order(evaluation, limit)
     if not order:
         return [], [], []
     subset = _Subset(dataset.val, order)
@@ -73,6 +82,13 @@ def _sample_images(dataset, evaluation, limit: int) -> tuple[list, list[str], li
         captions.append(f"{true_name} → {predicted}" if is_wrong else f"{true_name} ✓")
         flags.append(is_wrong)
     return preview.images, captions, flags
+
+
+def _inputs(fitted, order: list[int]):
+    """The shown validation samples as the model reads them, on the CPU."""
+    import torch
+
+    return torch.stack([fitted.val.sample(i)[0].cpu() for i in order]) if order else None
 
 
 def evaluate_weights(project, weights: str | Path, source: str, base_dir: str | Path | None = None,
@@ -88,8 +104,10 @@ def evaluate_weights(project, weights: str | Path, source: str, base_dir: str | 
     dataset = load_training_data(TrainingConfig.from_dict(project.training), base_dir)  # as the run split it
     graph, _ = graph_as_trained(project.graph, project.training, base_dir, dataset)
     compiled = prepare_model(graph, weights)
-    evaluation = evaluate(compiled, fit_dataset(dataset, compiled))
-    report = EvaluationReport(evaluation, source, len(dataset.val))
+    fitted = fit_dataset(dataset, compiled)
+    evaluation = evaluate(compiled, fitted)
+    report = EvaluationReport(evaluation, source, len(dataset.val), compiled=compiled, dataset=fitted)
     if evaluation.task == "classification" and dataset.modality == "images":
         report.images, report.captions, report.wrong = _sample_images(dataset, evaluation, max_images)
+        report.inputs = _inputs(fitted, shown_order(evaluation, max_images))
     return report

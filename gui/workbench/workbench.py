@@ -118,8 +118,11 @@ class Workbench(QObject):
     def _make_evaluation_panel(self):
         from gui.workbench.evaluation_panel import EvaluationPanel
 
-        panel = EvaluationPanel()
+        panel = EvaluationPanel(tasks=self.tasks)
         panel.checkpointRequested.connect(self.evaluate_checkpoint_dialog)
+        scene = self.window.scene  # a node selected on the canvas shows its feature maps in the Explain tab
+        scene.selectionChanged.connect(lambda: len(ids := scene.selected_node_ids()) == 1
+                                       and panel.explain_view.select_node(ids[0]))
         return panel
 
     @property
