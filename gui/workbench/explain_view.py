@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -116,6 +117,18 @@ class ExplainView(QWidget):
         self.status.setText("" if self.report else "Explaining needs an image classifier's evaluation.")
         if self.report is not None:
             self.refresh()
+
+    def follow_selection(self, scene) -> None:
+        """Show the feature maps of the node selected alone on `scene` (the canvas)."""
+        self._scene = scene
+        scene.selectionChanged.connect(self._canvas_selection)
+
+    def _canvas_selection(self) -> None:
+        if not shiboken6.isValid(self._scene):  # the canvas emits while it is being destroyed
+            return
+        ids = self._scene.selected_node_ids()
+        if len(ids) == 1:
+            self.select_node(ids[0])
 
     def select_node(self, node_id: str) -> None:
         """Show `node_id`'s feature maps (the canvas selection calls this)."""
@@ -248,8 +261,8 @@ class EmbeddingView(QWidget):
                 chosen = mine & (result.wrong == wrong)
                 if chosen.any():
                     self.plot.addItem(pg.ScatterPlotItem(
-                        result.points[chosen, 0], result.points[chosen, 1], size=9 if wrong else 6, symbol=symbol,
-                        pen=pg.mkPen(colour) if wrong else None, brush=pg.mkBrush(colour),
+                        result.points[chosen, 0], result.points[chosen, 1], size=12 if wrong else 6, symbol=symbol,
+                        pen=pg.mkPen(colour, width=2) if wrong else None, brush=pg.mkBrush(colour),
                         name=None if wrong else printable(str(name))))
         self.status.setText(f"{len(result.points):,} validation samples: the outputs of "
                             f"{printable(result.layer)} by {result.method.upper()}; "

@@ -120,9 +120,7 @@ class Workbench(QObject):
 
         panel = EvaluationPanel(tasks=self.tasks)
         panel.checkpointRequested.connect(self.evaluate_checkpoint_dialog)
-        scene = self.window.scene  # a node selected on the canvas shows its feature maps in the Explain tab
-        scene.selectionChanged.connect(lambda: len(ids := scene.selected_node_ids()) == 1
-                                       and panel.explain_view.select_node(ids[0]))
+        panel.explain_view.follow_selection(self.window.scene)  # a node selected on the canvas: its feature maps
         return panel
 
     @property
