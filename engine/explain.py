@@ -137,7 +137,7 @@ def attribute(compiled, images: torch.Tensor, method: str, layer: str | None = N
             maps = Saliency(forward).attribute(images.clone().requires_grad_(), target=target).abs().amax(dim=1)
         elif method == "integrated_gradients":
             maps = IntegratedGradients(forward).attribute(images, baselines=torch.zeros_like(images), target=target,
-                                                          n_steps=IG_STEPS).abs().sum(dim=1)
+                                                          n_steps=IG_STEPS, internal_batch_size=IG_STEPS).abs().sum(dim=1)
         else:
             cam = _gradcam(LayerGradCam(forward, probe), images, target, layer or default_layer(compiled))
             maps = LayerAttribution.interpolate(cam, tuple(images.shape[2:]), interpolate_mode="bilinear")[:, 0]
@@ -184,12 +184,14 @@ def activations(compiled, sample: torch.Tensor, node: str) -> torch.Tensor:
     model, probe = probed(compiled.model, node)
     seen: list[torch.Tensor] = []
     handle = probe.register_forward_hook(lambda _module, _args, output: seen.append(output))
+    was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             model(sample[None].float())
     finally:
         handle.remove()
+        model.train(was_training)  # its layers are the compiled model's own
     output = seen[0]
     if not isinstance(output, torch.Tensor):
         raise UserError(f"node {quoted(node)} gives no single tensor to show")
@@ -269,6 +271,7 @@ def embedding(compiled, dataset, method: str = "pca", limit: int = 2000, seed: i
     model, probe = probed(compiled.model, layer)
     features, labels, predictions = [], [], []
     handle = probe.register_forward_hook(lambda _m, _a, out: features.append(out.detach().flatten(1).float().cpu()))
+    was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
@@ -280,6 +283,7 @@ def embedding(compiled, dataset, method: str = "pca", limit: int = 2000, seed: i
                     break
     finally:
         handle.remove()
+        model.train(was_training)
     points = project_2d(torch.cat(features)[:limit].numpy(), method, seed)
     names = list(dataset.class_names or []) or [str(i) for i in range(int(torch.cat(labels).max()) + 1)]
     return Embedding(points, torch.cat(labels)[:limit].numpy(), torch.cat(predictions)[:limit].numpy(),

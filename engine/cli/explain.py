@@ -19,6 +19,7 @@ from graphs.errors import printable, quoted
 from graphs.project import load_project
 
 METHODS = ("saliency", "integrated_gradients", "gradcam")
+CHUNK = 16  # images explained at once, so many inputs never hold many images' gradients together
 MIN_SIDE = 256  # overlays of small images are enlarged (pixel blocks kept) to at least this many pixels a side
 
 
@@ -129,7 +130,9 @@ def write_overlays(compiled, metadata: dict[str, str], args, out: Path, names: l
 
     shape = explain.image_input(compiled)
     images = prepare_images(metadata, shape, args.inputs)
-    maps, predicted = explain.attribute(compiled, images, args.method, args.layer)
+    parts = [explain.attribute(compiled, images[i:i + CHUNK], args.method, args.layer)
+             for i in range(0, len(images), CHUNK)]
+    maps, predicted = np.concatenate([m for m, _ in parts]), np.concatenate([p for _, p in parts])
     classes = _json(metadata, "class_names") or []
     scale = max(1, -(-MIN_SIDE // max(shape[1:])))
     with StagedOutputs() as staged:

@@ -186,3 +186,48 @@ def test_cli_refuses_a_model_that_does_not_take_images(tmp_path, capsys):
     assert run_explain(MOONS, write_image(tmp_path / "a.png", 0), "--weights", weights, "--out", tmp_path / "o") == 2
     assert "not images [C, H, W]; explain works on image models" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_refuses_weights_trained_on_other_inputs(corner, tmp_path, capsys):
+    project, _, images = corner
+    compiled = prepare_model(load_project(project).graph)
+    weights = save_weights(compiled.model, tmp_path / "text.safetensors",
+                           {"preprocessing": json.dumps({"kind": "text", "max_length": 8})})
+    assert run_explain(project, *images, "--weights", weights, "--out", tmp_path / "o") == 2
+    assert "these weights were trained on text inputs, not images" in capsys.readouterr().err
+
+
+def test_cli_prepares_images_with_the_stored_preprocessing(corner, tmp_path, monkeypatch):
+    import engine.data.images as images_module
+
+    project, _, images = corner
+    compiled = prepare_model(load_project(project).graph)
+    preprocessing = {"kind": "images", "size": [SIDE, SIDE], "channels": 1, "mean": None, "std": None}
+    weights = save_weights(compiled.model, tmp_path / "w.safetensors", {"preprocessing": json.dumps(preprocessing)})
+    calls = []
+
+    def prepare_image_files(given, paths):  # the images helper's contract, faked until it is merged
+        calls.append((given, [str(p) for p in paths]))
+        return torch.zeros(len(paths), 1, SIDE, SIDE)
+
+    monkeypatch.setattr(images_module, "prepare_image_files", prepare_image_files, raising=False)
+    assert run_explain(project, *images, "--weights", weights, "--out", tmp_path / "o") == 0
+    assert calls == [(preprocessing, [str(p) for p in images])]
+
+
+def test_explaining_leaves_the_model_in_training_mode_and_embeds_a_table_classifier():
+    from engine.data import fit_dataset
+    from engine.data_shapes import graph_as_trained, load_training_data
+    from engine.training import TrainingConfig
+
+    project = load_project(MOONS)
+    dataset = load_training_data(TrainingConfig.from_dict(project.training), MOONS.parent)
+    graph, _ = graph_as_trained(project.graph, project.training, MOONS.parent, dataset)
+    compiled = prepare_model(graph)
+    compiled.model.train()
+    result = explain.embedding(compiled, fit_dataset(dataset, compiled), method="tsne", limit=60)
+    assert result.points.shape == (60, 2) and result.method == "tsne"
+    assert compiled.model.training and all(m.training for m in compiled.model.modules())
+    node = explain.node_names(compiled)[0]
+    assert explain.activations(compiled, fit_dataset(dataset, compiled).val.sample(0)[0], node).dim() == 1
+    assert compiled.model.training

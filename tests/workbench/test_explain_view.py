@@ -69,3 +69,24 @@ def test_no_report_hides_the_explain_tabs(panel):
     panel.show_report(None)
     assert not panel.tabs.isTabVisible(panel.explain_tab) and not panel.tabs.isTabVisible(panel.embedding_tab)
     assert panel.explain_view.report is None
+
+
+def test_selecting_a_node_on_the_canvas_shows_its_feature_maps(panel, qtbot):
+    from PySide6.QtCore import QObject, Signal
+
+    class Scene(QObject):  # the canvas's selection interface
+        selectionChanged = Signal()
+        selected = ["fc"]
+
+        def selected_node_ids(self):
+            return self.selected
+
+    scene = Scene()
+    view = panel.explain_view
+    view.follow_selection(scene)
+    scene.selectionChanged.emit()
+    assert view.node.currentData() == "fc"
+    qtbot.waitUntil(lambda: "fc" in view.features.toolTip(), timeout=TIMEOUT_MS)
+    scene.selected = ["conv1", "act1"]  # several selected: the view keeps its node
+    scene.selectionChanged.emit()
+    assert view.node.currentData() == "fc"
