@@ -32,6 +32,12 @@ class EvaluationReport:
     compiled: object = None  # engine.compiler.CompiledGraph
     dataset: object = None  # engine.data.Dataset, fitted to `compiled`
     inputs: object = None  # torch.Tensor [len(images), C, H, W]
+    released: bool = False
+
+    def release(self) -> None:
+        """Drop the model and the data (the numbers stay), so a report kept for later holds no dataset."""
+        self.compiled = self.dataset = self.inputs = None
+        self.released = True
 
     @property
     def task(self) -> str:

@@ -121,6 +121,8 @@ class EvaluationPanel(QWidget):
         self.headline.setText(text)
 
     def show_report(self, report: EvaluationReport | None) -> None:
+        if self.report is not None and self.report is not report:
+            self.report.release()  # only the report on show keeps its model and data, for explaining
         self.report = report
         classification = report is not None and report.task == "classification"
         regression = report is not None and report.task == "regression"

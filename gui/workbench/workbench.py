@@ -334,9 +334,9 @@ class Workbench(QObject):
         self.plots.show_series(run.series if run else None)
         if run is None:
             self.evaluation_panel.show_report(None)
-        elif run.evaluation is not None:
+        elif run.evaluation is not None and not (run.evaluation.released and run.weights):
             self.evaluation_panel.show_report(run.evaluation)
-        elif run.weights:
+        elif run.weights:  # evaluated afresh when its kept report gave back its model and data
             self.evaluate_run(run)
         else:
             self.evaluation_panel.show_message(f"Run {run.number} has no trained weights to evaluate"
@@ -393,6 +393,8 @@ class Workbench(QObject):
                 run.evaluation = report
             if run is None or self.runs_panel.current() is run:
                 self.evaluation_panel.show_report(report)
+            else:
+                report.release()
 
         def failed(error: BaseException) -> None:
             self._evaluating -= 1

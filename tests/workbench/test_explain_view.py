@@ -90,3 +90,15 @@ def test_selecting_a_node_on_the_canvas_shows_its_feature_maps(panel, qtbot):
     scene.selected = ["conv1", "act1"]  # several selected: the view keeps its node
     scene.selectionChanged.emit()
     assert view.node.currentData() == "fc"
+
+
+def test_a_report_no_longer_shown_gives_back_its_model_and_data(panel):
+    from dataclasses import replace
+
+    first = panel.report
+    second = replace(first, released=False)
+    panel.show_report(second)
+    assert first.released and first.compiled is first.dataset is first.inputs is None
+    assert second.compiled is not None and panel.tabs.isTabVisible(panel.explain_tab)
+    panel.show_report(first)  # shown again without them: the numbers, and no Explain tab
+    assert not panel.tabs.isTabVisible(panel.explain_tab) and panel.tabs.isTabVisible(panel.matrix_tab)
