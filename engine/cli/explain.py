@@ -108,6 +108,8 @@ def run(args) -> int:
     from engine.export import prepare_model
     from engine.training.checkpoint import read_metadata
 
+    if args.layer is not None and args.method != "gradcam":
+        raise UserError("--layer applies only to --method gradcam")
     out = Path(args.out)
     names = overlay_names(args.inputs, args.method)
     inputs = {"the project": args.project, "the weights (--weights)": args.weights}

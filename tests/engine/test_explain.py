@@ -153,6 +153,7 @@ def test_cli_gradcam_on_a_cnn(tmp_path, capsys):
 
 @pytest.mark.parametrize("case, message", [
     ("layer", "there is no layer 'nope' in this model"),
+    ("layer_without_gradcam", "--layer applies only to --method gradcam"),
     ("text", "cannot read image"),
     ("not_empty", "is not empty; give a new or empty folder"),
     ("out_is_an_input", "is a file, not a folder"),
@@ -163,6 +164,8 @@ def test_cli_bad_input_exits_2_with_one_line(corner, tmp_path, capsys, case, mes
     extra = []
     if case == "layer":
         extra = ["--method", "gradcam", "--layer", "nope"]
+    elif case == "layer_without_gradcam":
+        extra = ["--layer", "fc"]
     elif case == "text":
         images = [tmp_path / "notes.png"]
         images[0].write_text("not an image")
