@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.evaluation import EvaluationReport
 from graphs.errors import printable
-from gui.workbench.evaluation import EvaluationReport
 from gui.workbench.views import ImageGrid, fill_table, read_only_table
 
 LOW, HIGH = np.array([0x23, 0x26, 0x2B]), np.array([0x3D, 0x8B, 0xE0])  # heat map: empty -> full row share
@@ -44,9 +44,10 @@ class EvaluationPanel(QWidget):
 
     checkpointRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, tasks=None):
         super().__init__(parent)
         self.report: EvaluationReport | None = None
+        self.explain_view = self.embedding_view = None  # with a TaskRunner: the Explain and Embedding tabs
         self.headline = QLabel("Train a model, or evaluate a checkpoint file.")
         self.headline.setWordWrap(True)
         self.headline.setObjectName("evaluationHeadline")
@@ -97,6 +98,12 @@ class EvaluationPanel(QWidget):
         self.per_class_tab = self.tabs.addTab(self.per_class, "Per class")
         self.images_tab = self.tabs.addTab(image_scroll, "Samples")
         self.scatter_tab = self.tabs.addTab(self.scatter, "Predicted vs true")
+        if tasks is not None:
+            from gui.workbench.explain_view import EmbeddingView, ExplainView
+
+            self.explain_view, self.embedding_view = ExplainView(tasks), EmbeddingView(tasks)
+            self.explain_tab = self.tabs.addTab(self.explain_view, "Explain")
+            self.embedding_tab = self.tabs.addTab(self.embedding_view, "Embedding")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         top = QHBoxLayout()
@@ -114,6 +121,8 @@ class EvaluationPanel(QWidget):
         self.headline.setText(text)
 
     def show_report(self, report: EvaluationReport | None) -> None:
+        if self.report is not None and self.report is not report:
+            self.report.release()  # only the report on show keeps its model and data, for explaining
         self.report = report
         classification = report is not None and report.task == "classification"
         regression = report is not None and report.task == "regression"
@@ -121,6 +130,11 @@ class EvaluationPanel(QWidget):
         self.tabs.setTabVisible(self.per_class_tab, classification)
         self.tabs.setTabVisible(self.images_tab, classification and bool(report.images))
         self.tabs.setTabVisible(self.scatter_tab, regression)
+        if self.explain_view is not None:
+            self.tabs.setTabVisible(self.explain_tab, classification and report.inputs is not None)
+            self.tabs.setTabVisible(self.embedding_tab, classification and report.compiled is not None)
+            self.explain_view.set_report(report)
+            self.embedding_view.set_report(report)
         if report is None:
             self.headline.setText("Train a model, or evaluate a checkpoint file.")
             fill_table(self.confusion, [], [])

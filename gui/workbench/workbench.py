@@ -123,8 +123,9 @@ class Workbench(QObject):
     def _make_evaluation_panel(self):
         from gui.workbench.evaluation_panel import EvaluationPanel
 
-        panel = EvaluationPanel()
+        panel = EvaluationPanel(tasks=self.tasks)
         panel.checkpointRequested.connect(self.evaluate_checkpoint_dialog)
+        panel.explain_view.follow_selection(self.window.scene)  # a node selected on the canvas: its feature maps
         return panel
 
     @property
@@ -345,9 +346,9 @@ class Workbench(QObject):
         self.plots.show_series(run.series if run else None)
         if run is None:
             self.evaluation_panel.show_report(None)
-        elif run.evaluation is not None:
+        elif run.evaluation is not None and not (run.evaluation.released and run.weights):
             self.evaluation_panel.show_report(run.evaluation)
-        elif run.weights:
+        elif run.weights:  # evaluated afresh when its kept report gave back its model and data
             self.evaluate_run(run)
         else:
             self.evaluation_panel.show_message(f"Run {run.number} has no trained weights to evaluate"
@@ -368,7 +369,7 @@ class Workbench(QObject):
         return load_project(saved) if saved is not None and saved.exists() else run.project
 
     def evaluate_run(self, run: RunRecord) -> None:
-        from gui.workbench.evaluation import evaluate_weights
+        from engine.evaluation import evaluate_weights
 
         project = self.trained_project(run)
         source = f"Run {run.number} ({run.result.weights_from} weights)"
@@ -382,7 +383,7 @@ class Workbench(QObject):
             if not path:
                 return
             files.remember_folder(path)
-        from gui.workbench.evaluation import evaluate_weights
+        from engine.evaluation import evaluate_weights
 
         project, base_dir = snapshot(self.document.project), self.settings.base_dir
         self.show_dock("evaluation")
@@ -404,6 +405,8 @@ class Workbench(QObject):
                 run.evaluation = report
             if run is None or self.runs_panel.current() is run:
                 self.evaluation_panel.show_report(report)
+            else:
+                report.release()
 
         def failed(error: BaseException) -> None:
             self._evaluating -= 1
