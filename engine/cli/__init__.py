@@ -18,6 +18,7 @@ from graphs.errors import GraphError, ProjectFormatError
 # command modules, in the order `--help` lists them
 COMMANDS = ["check", "train", "export", "import_onnx", "import_torch", "launch_script"]
 COMMANDS += ["runs", "diff"]  # the run history (engine.history)
+COMMANDS += ["fix"]  # one-click fixes for shape errors (engine.fixes)
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 
