@@ -30,6 +30,7 @@ PORT_R = 5.0
 BADGE_R = 9.0
 FROZEN = QColor("#6cb8e8")  # the snowflake badge of a frozen node (trainable false)
 FROZEN_VEIL = QColor(12, 16, 22, 110)  # dims a frozen node's body
+LIGHTBULB_BG = QColor("#e8b931")  # the badge beside the error badge when a fix is suggested
 
 
 class _Text:
@@ -125,6 +126,8 @@ class NodeItem(QGraphicsItem):
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         self.errors: list[str] = []
+        self.fixable = False  # a suggested fix exists for an error here (gui.fix_menu): the lightbulb badge
+        self.fix_menu_requested = None  # called with the screen position when the lightbulb is clicked
         self.shape_text = "…"
         self.params_count: int | None = None
         self._rect = QRectF(0, 0, MIN_WIDTH, 80)
@@ -250,6 +253,10 @@ class NodeItem(QGraphicsItem):
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         path.addRoundedRect(self._rect, RADIUS, RADIUS)
+        if self.errors and self.fixable:  # the lightbulb sticks out above the node: clickable all over
+            badge = QPainterPath()
+            badge.addEllipse(self._lightbulb_centre(), BADGE_R + 2, BADGE_R + 2)
+            return path.united(badge)
         return path
 
     def port(self, name: str, is_output: bool) -> PortItem | None:
@@ -320,6 +327,8 @@ class NodeItem(QGraphicsItem):
             self._paint_badge(painter, QPointF(1, 1), FROZEN, "❄")
         if self.errors:
             self._paint_badge(painter, QPointF(rect.width() - 1, 1))
+        if self.errors and self.fixable:
+            self._paint_badge(painter, self._lightbulb_centre(), LIGHTBULB_BG, "💡")
 
     def _paint_badge(self, painter: QPainter, centre: QPointF, colour: QColor = theme.ERROR, text: str = "!") -> None:
         painter.setPen(QPen(theme.NODE_BORDER, 1.5))
@@ -330,7 +339,28 @@ class NodeItem(QGraphicsItem):
         painter.drawText(QRectF(centre.x() - BADGE_R, centre.y() - BADGE_R, 2 * BADGE_R, 2 * BADGE_R),
                          Qt.AlignmentFlag.AlignCenter, text)
 
+    def set_fixable(self, fixable: bool) -> None:
+        if fixable != self.fixable:
+            self.fixable = fixable
+            self.update()
+
+    def _lightbulb_centre(self) -> QPointF:
+        return QPointF(self._rect.width() - 1 - 2.2 * BADGE_R, 1)
+
+    def on_lightbulb(self, pos: QPointF) -> bool:
+        """Whether item position `pos` is on the lightbulb badge (shown only when a fix exists)."""
+        delta = pos - self._lightbulb_centre()
+        return bool(self.errors and self.fixable) and delta.x() ** 2 + delta.y() ** 2 <= (BADGE_R + 2) ** 2
+
     # ---- reactions -----------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        if (event.button() == Qt.MouseButton.LeftButton and self.fix_menu_requested is not None
+                and self.on_lightbulb(event.pos())):
+            event.accept()
+            self.fix_menu_requested(event.screenPos())
+            return
+        super().mousePressEvent(event)
+
     def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             self._route_wires()

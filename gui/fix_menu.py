@@ -1,0 +1,116 @@
+"""One-click fixes for shape errors in the editor: the lightbulb on a node's error badge, the
+"Fix" entries of its context menu and the inspector's "Fix…" button.
+
+The fixes are `engine.fixes`' (each checked to remove its error and introduce none); choosing
+one applies its edits as ONE undo step, through the same undo commands as any other edit.
+`FixMarker` looks for fixes after each inference, off the typing path (a zero-delay timer) and
+only for graphs small enough to check quickly, and tells each erroneous node whether it has any.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
+
+from engine.fixes import Fix, suggest
+from graphs.document import Edge, Node
+from graphs.errors import GraphError, printable
+from gui import commands
+
+LIGHTBULB = "💡"
+MAX_MARKED_NODES = 400  # above this a graph's fixes are looked for only when a menu asks
+MAX_MARKED_ERRORS = 8
+
+
+def fixes_for_node(controller, node_id: str) -> list[Fix]:
+    """The verified fixes for every error on `node_id`, in the order of its errors."""
+    result = controller.result
+    fixes: list[Fix] = []
+    for error in result.errors_for(node_id):
+        fixes += [f for f in suggest(controller.graph, result, error) if f.title not in {g.title for g in fixes}]
+    return fixes
+
+
+def quick_enough(controller) -> bool:
+    """Whether the open graph is small enough to look for fixes after every edit."""
+    return len(controller.graph) <= MAX_MARKED_NODES and len(controller.result.errors) <= MAX_MARKED_ERRORS
+
+
+def _steps(graph, edit: dict):
+    """The undo command for one edit of a fix, built when the edits before it are done."""
+    op = edit["op"]
+    if op == "add_node":
+        node = Node(edit["id"], edit["type"], dict(edit.get("params") or {}), tuple(edit.get("position", (0, 0))))
+        return commands.AddNode(graph, node)
+    if op == "remove_node":
+        return commands.RemoveNodes(graph, [edit["node"]])
+    if op in ("connect", "disconnect"):
+        edge = Edge(edit["source"], edit["target"], edit["source_port"], edit["target_port"])
+        return commands.Connect(graph, edge) if op == "connect" else commands.Disconnect(graph, edge)
+    if op == "set_params":
+        old = graph.node(edit["node"]).params
+        return commands.SetParams(graph, edit["node"], old, {**old, **edit["params"]})
+    raise GraphError(f"unknown edit {op!r}")
+
+
+def apply_fix(controller, fix: Fix) -> bool:
+    """Apply `fix` to the open document as one undo step named after it."""
+    stack = controller.undo_stack
+    stack.beginMacro(f"Fix: {fix.title}")
+    try:
+        for edit in fix.edits:
+            stack.push(_steps(controller.graph, edit))
+    except GraphError as error:  # the document changed since the fix was offered: take it all back
+        stack.endMacro()
+        stack.undo()
+        controller.message.emit(f"the fix no longer applies: {printable(error.message)}")
+        return False
+    stack.endMacro()
+    return True
+
+
+def add_fix_actions(menu: QMenu, controller, node_id: str, fixes: list[Fix] | None = None) -> int:
+    """Add one action per fix of `node_id` to `menu`; how many."""
+    fixes = fixes_for_node(controller, node_id) if fixes is None else fixes
+    for fix in fixes:
+        action = QAction(f"{LIGHTBULB} {printable(fix.title)}", menu)
+        action.triggered.connect(lambda _checked=False, chosen=fix: apply_fix(controller, chosen))
+        menu.addAction(action)
+    return len(fixes)
+
+
+def fix_menu(controller, node_id: str, parent=None) -> QMenu:
+    """A menu of the node's fixes (one disabled line when it has none)."""
+    menu = QMenu("Fix", parent)
+    if not add_fix_actions(menu, controller, node_id):
+        menu.addAction("No suggested fix").setEnabled(False)
+    return menu
+
+
+class FixMarker(QObject):
+    """Marks the scene's erroneous nodes that have fixes (the lightbulb), after each inference."""
+
+    def __init__(self, controller, scene, parent=None):
+        super().__init__(parent)
+        self.controller, self.scene = controller, scene
+        self._timer = QTimer(self, singleShot=True, interval=0)
+        self._timer.timeout.connect(self.mark)
+        controller.resultChanged.connect(lambda _result: self._timer.start())
+        for item in scene.node_items():
+            self._hook(item)
+        self._timer.start()
+
+    def _hook(self, item) -> None:
+        item.fix_menu_requested = lambda screen_pos, node_id=item.node_id: self.open_menu(node_id, screen_pos)
+
+    def mark(self) -> None:
+        result = self.controller.result
+        small = quick_enough(self.controller)
+        for item in self.scene.node_items():
+            self._hook(item)
+            fixes = fixes_for_node(self.controller, item.node_id) if small and result.errors_for(item.node_id) else []
+            item.set_fixable(bool(fixes))
+
+    def open_menu(self, node_id: str, screen_pos) -> None:
+        fix_menu(self.controller, node_id, self.scene.views()[0] if self.scene.views() else None).exec(screen_pos)
