@@ -9,8 +9,8 @@ only for graphs small enough to check quickly, and tells each erroneous node whe
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu
 
 from engine.fixes import Fix, suggest
@@ -18,9 +18,34 @@ from graphs.document import Edge, Node
 from graphs.errors import GraphError, printable
 from gui import commands
 
-LIGHTBULB = "💡"
+LIGHTBULB_COLOUR = QColor("#e8b931")
 MAX_MARKED_NODES = 400  # above this a graph's fixes are looked for only when a menu asks
 MAX_MARKED_ERRORS = 8
+
+
+def paint_lightbulb(painter: QPainter, centre: QPointF, radius: float, colour: QColor = LIGHTBULB_COLOUR) -> None:
+    """A lightbulb drawn with shapes (no emoji font needed): a glass, a neck and a base, `radius` high."""
+    painter.save()
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    glass = radius * 0.62
+    painter.drawEllipse(QPointF(centre.x(), centre.y() - radius * 0.28), glass, glass)
+    neck = QRectF(centre.x() - glass * 0.55, centre.y() + radius * 0.1, glass * 1.1, radius * 0.42)
+    painter.drawRect(neck)
+    painter.setPen(QPen(colour.darker(180), max(1.0, radius * 0.14)))
+    for y in (0.62, 0.82):
+        painter.drawLine(QPointF(neck.left(), centre.y() + radius * y), QPointF(neck.right(), centre.y() + radius * y))
+    painter.restore()
+
+
+def lightbulb_icon(size: int = 16) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    paint_lightbulb(painter, QPointF(size / 2, size / 2), size / 2)
+    painter.end()
+    return QIcon(pixmap)
 
 
 def fixes_for_node(controller, node_id: str) -> list[Fix]:
@@ -74,7 +99,7 @@ def add_fix_actions(menu: QMenu, controller, node_id: str, fixes: list[Fix] | No
     """Add one action per fix of `node_id` to `menu`; how many."""
     fixes = fixes_for_node(controller, node_id) if fixes is None else fixes
     for fix in fixes:
-        action = QAction(f"{LIGHTBULB} {printable(fix.title)}", menu)
+        action = QAction(lightbulb_icon(), printable(fix.title), menu)
         action.triggered.connect(lambda _checked=False, chosen=fix: apply_fix(controller, chosen))
         menu.addAction(action)
     return len(fixes)

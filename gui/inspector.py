@@ -30,7 +30,7 @@ from graphs.errors import GraphError
 from graphs.node_type import SHARES
 from gui import formatting
 from gui.document import DocumentController
-from gui.fix_menu import LIGHTBULB, add_fix_actions, fixes_for_node, quick_enough
+from gui.fix_menu import add_fix_actions, fixes_for_node, lightbulb_icon, quick_enough
 from gui.param_widgets import ParamEditor, make_editor
 from gui.training_options import NodeTrainingEditor
 from gui.widgets import scroll_page
@@ -112,7 +112,8 @@ class Inspector(QWidget):
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.errors = _label(object_name="inspectorErrors")
         self.errors.setStyleSheet("color: #ff6b6b;")
-        self.fix_button = QToolButton(text=f"{LIGHTBULB} Fix…", objectName="inspectorFix")  # gui.fix_menu
+        self.fix_button = QToolButton(text="Fix…", objectName="inspectorFix", icon=lightbulb_icon())  # gui.fix_menu
+        self.fix_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.fix_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.fix_button.setMenu(QMenu(self.fix_button))
         self.fix_button.setToolTip("Suggested fixes for this node's error; each is one undo step")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 from graphs.catalogue import CATALOGUE
 from graphs.document import Node
 from gui import formatting, theme
+from gui.fix_menu import paint_lightbulb
 
 PAD = 10.0
 HEADER_H = 26.0
@@ -328,7 +329,8 @@ class NodeItem(QGraphicsItem):
         if self.errors:
             self._paint_badge(painter, QPointF(rect.width() - 1, 1))
         if self.errors and self.fixable:
-            self._paint_badge(painter, self._lightbulb_centre(), LIGHTBULB_BG, "💡")
+            self._paint_badge(painter, self._lightbulb_centre(), LIGHTBULB_BG, "")
+            paint_lightbulb(painter, self._lightbulb_centre(), BADGE_R * 0.8, QColor("#2b2b2b"))
 
     def _paint_badge(self, painter: QPainter, centre: QPointF, colour: QColor = theme.ERROR, text: str = "!") -> None:
         painter.setPen(QPen(theme.NODE_BORDER, 1.5))
