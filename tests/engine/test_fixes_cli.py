@@ -105,3 +105,8 @@ def test_fix_makes_the_broken_examples_valid(path, breaker, tmp_path, capsys):
         pytest.skip("this break leaves the graph valid")
     assert main.main(["fix", str(broken), str(tmp_path / "fixed.json"), "--all"]) == 0, capsys.readouterr()
     assert main.main(["check", str(tmp_path / "fixed.json")]) == 0
+
+
+def test_the_check_table_names_the_fixes(tmp_path, capsys):
+    assert main.main(["check", str(broken_digits_cnn(tmp_path, float_target=False))]) == 2
+    assert "    fix: Insert Flatten before Linear 'fc'" in capsys.readouterr().out.splitlines()
