@@ -20,8 +20,9 @@ from graphs.catalogue import CATALOGUE
 from graphs.document import Graph
 from graphs.errors import GraphError
 
-__all__ = ["Fix", "apply_edits", "fixes_for", "suggest"]
+__all__ = ["Fix", "affordable", "apply_edits", "fixes_for", "suggest"]
 
+CHECK_BUDGET = 5000  # nodes x errors up to which `check` lists fixes: each try infers the whole graph
 UPSTREAM_LIMIT = 32  # how many nodes above the error the Linear search looks at
 LOSS_SWAPS = ("CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "NLLLoss", "L1Loss")
 FLOAT_DTYPES = ("float32", "int64")
@@ -281,6 +282,11 @@ def suggest(graph: Graph, result: InferenceResult, error: GraphError, limit: int
                 if len(fixes) == limit:
                     return fixes
     return fixes
+
+
+def affordable(graph: Graph, result: InferenceResult) -> bool:
+    """Whether looking for every error's fixes is quick (a 400-node graph: about 0.3 s an error)."""
+    return len(graph) * len(result.errors) <= CHECK_BUDGET
 
 
 def fixes_for(graph: Graph, result: InferenceResult | None = None) -> list[tuple[GraphError, list[Fix]]]:

@@ -14,7 +14,7 @@ import time
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QApplication, QMenu
 
 from engine.fixes import Fix, suggest
 from graphs.document import Edge, Node
@@ -56,8 +56,15 @@ def fixes_for_node(controller, node_id: str) -> list[Fix]:
     """The verified fixes for every error on `node_id`, in the order of its errors."""
     result = controller.result
     fixes: list[Fix] = []
-    for error in result.errors_for(node_id):
-        fixes += [f for f in suggest(controller.graph, result, error) if f.title not in {g.title for g in fixes}]
+    slow = not quick_enough(controller)
+    if slow:  # a large graph: each try infers all of it
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        for error in result.errors_for(node_id):
+            fixes += [f for f in suggest(controller.graph, result, error) if f.title not in {g.title for g in fixes}]
+    finally:
+        if slow:
+            QApplication.restoreOverrideCursor()
     return fixes
 
 

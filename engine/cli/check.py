@@ -13,7 +13,7 @@ from pathlib import Path
 
 from engine.data_shapes import graph_as_trained, shapeless_data_nodes
 from engine.errors import UserError, listing
-from engine.fixes import suggest
+from engine.fixes import affordable, suggest
 from engine.memory_budget import parameter_problem
 from engine.shapes import InferenceResult, fmt, infer
 from graphs.errors import GraphError, ProjectFormatError, printable
@@ -41,8 +41,9 @@ def summary(project, result: InferenceResult, graph=None) -> dict:
             "macs": info.macs if info else 0,
         }
     errors = [e.as_dict() for e in result.errors]
+    look = graph is not None and affordable(graph, result)
     for error, entry in zip(result.errors, errors):
-        entry["fixes"] = [f.as_dict() for f in suggest(graph, result, error)] if graph is not None else []
+        entry["fixes"] = [f.as_dict() for f in suggest(graph, result, error)] if look else []
     return {"valid": result.valid, "errors": errors, "nodes": nodes,
             "total_params": result.total_params}
 
@@ -111,7 +112,7 @@ def run(args) -> int:
             print(f"\n{len(result.errors)} problem(s):")
             for error in result.errors:
                 print(f"  node '{error.node}': {error.message}" if error.node else f"  {error.message}")
-                for fix in suggest(graph, result, error):
+                for fix in suggest(graph, result, error) if affordable(graph, result) else []:
                     print(f"    fix: {printable(fix.title)}")
         else:
             print("\nvalid")

@@ -110,3 +110,12 @@ def test_fix_makes_the_broken_examples_valid(path, breaker, tmp_path, capsys):
 def test_the_check_table_names_the_fixes(tmp_path, capsys):
     assert main.main(["check", str(broken_digits_cnn(tmp_path, float_target=False))]) == 2
     assert "    fix: Insert Flatten before Linear 'fc'" in capsys.readouterr().out.splitlines()
+
+
+def test_check_leaves_fixes_out_when_looking_would_be_slow(tmp_path, capsys, monkeypatch):
+    import engine.fixes
+
+    monkeypatch.setattr(engine.fixes, "CHECK_BUDGET", 5)  # digits_cnn has 6 nodes: 6 x 1 error is over it
+    assert main.main(["check", str(broken_digits_cnn(tmp_path, float_target=False)), "--json"]) == 2
+    (error,) = json.loads(capsys.readouterr().out)["errors"]
+    assert error["fixes"] == []
