@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QMenu
 
-from engine.fixes import Fix, suggest
+from engine.fixes import Fix, apply_edits, suggest
 from graphs.document import Edge, Node
 from graphs.errors import GraphError, printable
 from gui import commands
@@ -91,18 +91,20 @@ def _steps(graph, edit: dict):
 
 
 def apply_fix(controller, fix: Fix) -> bool:
-    """Apply `fix` to the open document as one undo step named after it."""
+    """Apply `fix` to the open document as one undo step named after it; nothing changes (and the
+    status bar says why) when the document changed since it was offered and it no longer applies."""
+    try:
+        apply_edits(controller.graph.copy(), fix.edits)  # tried first: a failed push would leave half a step
+    except GraphError as error:
+        controller.message.emit(f"the fix no longer applies: {printable(error.message)}")
+        return False
     stack = controller.undo_stack
-    stack.beginMacro(f"Fix: {fix.title}")
+    stack.beginMacro(f"Fix: {printable(fix.title)}")
     try:
         for edit in fix.edits:
             stack.push(_steps(controller.graph, edit))
-    except GraphError as error:  # the document changed since the fix was offered: take it all back
+    finally:
         stack.endMacro()
-        stack.undo()
-        controller.message.emit(f"the fix no longer applies: {printable(error.message)}")
-        return False
-    stack.endMacro()
     return True
 
 

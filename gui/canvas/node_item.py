@@ -32,6 +32,7 @@ BADGE_R = 9.0
 FROZEN = QColor("#6cb8e8")  # the snowflake badge of a frozen node (trainable false)
 FROZEN_VEIL = QColor(12, 16, 22, 110)  # dims a frozen node's body
 LIGHTBULB_BG = QColor("#e8b931")  # the badge beside the error badge when a fix is suggested
+LIGHTBULB_DX = 2.2 * BADGE_R  # how far right of the error badge it sits
 
 
 class _Text:
@@ -249,7 +250,7 @@ class NodeItem(QGraphicsItem):
         return self._rect.width(), self._rect.height()
 
     def boundingRect(self) -> QRectF:
-        return self._rect.adjusted(-PORT_R - BADGE_R, -BADGE_R - 2, PORT_R + BADGE_R, 3)
+        return self._rect.adjusted(-PORT_R - BADGE_R, -BADGE_R - 2, PORT_R + BADGE_R + LIGHTBULB_DX, 3)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -347,7 +348,7 @@ class NodeItem(QGraphicsItem):
             self.update()
 
     def _lightbulb_centre(self) -> QPointF:
-        return QPointF(self._rect.width() - 1 - 2.2 * BADGE_R, 1)
+        return QPointF(self._rect.width() - 1 + LIGHTBULB_DX, 1)  # right of the error badge: the id stays readable
 
     def on_lightbulb(self, pos: QPointF) -> bool:
         """Whether item position `pos` is on the lightbulb badge (shown only when a fix exists)."""

@@ -101,3 +101,16 @@ def test_the_lightbulb_is_not_drawn_where_no_fix_exists(cnn_window):
     item = cnn_window.scene.node_item("conv")
     assert item.errors and not item.fixable
     assert not item.on_lightbulb(QPointF(item._lightbulb_centre()))
+
+
+def test_a_fix_that_no_longer_applies_changes_nothing(cnn_window):
+    doc = cnn_window.document
+    break_flatten(cnn_window)
+    (fix,) = fixes_for_node(doc, "loss")
+    doc.disconnect([e for e in doc.graph.edges() if e.target == "fc"])  # the wire the fix would cut is gone
+    before, steps = doc.graph.snapshot(), doc.undo_stack.count()
+    messages = []
+    doc.message.connect(messages.append)
+    assert not apply_fix(doc, fix)
+    assert doc.graph.snapshot() == before and doc.undo_stack.count() == steps
+    assert messages and "no longer applies" in messages[-1]
