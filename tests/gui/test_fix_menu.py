@@ -48,6 +48,8 @@ def test_a_fixable_error_shows_the_lightbulb_and_a_fix_is_one_undo_step(cnn_wind
     doc.undo_stack.undo()
     doc.flush()
     assert doc.graph.snapshot() == before and doc.result.errors_for("loss")
+    QApplication.processEvents()
+    assert loss.fixable  # the lightbulb is back with the error
     doc.undo_stack.redo()
     assert doc.flush().valid
 
