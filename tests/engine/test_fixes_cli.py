@@ -119,3 +119,16 @@ def test_check_leaves_fixes_out_when_looking_would_be_slow(tmp_path, capsys, mon
     assert main.main(["check", str(broken_digits_cnn(tmp_path, float_target=False)), "--json"]) == 2
     (error,) = json.loads(capsys.readouterr().out)["errors"]
     assert error["fixes"] == []
+
+
+def test_an_input_shaped_by_the_dataset_stays_so_in_the_fixed_file(tmp_path, capsys):
+    data = json.loads(broken_digits_cnn(tmp_path, float_target=False).read_text())
+    del next(n for n in data["nodes"] if n["id"] == "x")["params"]["shape"]  # from the digits dataset
+    path = tmp_path / "shapeless.json"
+    path.write_text(json.dumps(data))
+    out = tmp_path / "fixed.json"
+    assert main.main(["fix", str(path), str(out)]) == 0
+    fixed = json.loads(out.read_text())
+    assert "shape" not in next(n for n in fixed["nodes"] if n["id"] == "x").get("params", {})
+    assert {n["type"] for n in fixed["nodes"]} >= {"Flatten"}
+    assert main.main(["check", str(out)]) == 0
