@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QLineEdit,
+    QMenu,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +31,7 @@ from graphs.node_type import SHARES
 from gui import formatting
 from gui.document import DocumentController
 from gui.explain_panel import ExplainPanel
+from gui.fix_menu import add_fix_actions, fixes_for_node, lightbulb_icon, quick_enough
 from gui.param_widgets import ParamEditor, make_editor
 from gui.training_options import NodeTrainingEditor
 from gui.widgets import scroll_page
@@ -111,6 +114,11 @@ class Inspector(QWidget):
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.errors = _label(object_name="inspectorErrors")
         self.errors.setStyleSheet("color: #ff6b6b;")
+        self.fix_button = QToolButton(text="Fix…", objectName="inspectorFix", icon=lightbulb_icon())  # gui.fix_menu
+        self.fix_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.fix_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.fix_button.setMenu(QMenu(self.fix_button))
+        self.fix_button.setToolTip("Suggested fixes for this node's error; each is one undo step")
         self.hint = _label("Select a node to see and edit its parameters.", "inspectorHint")
         self.about = ExplainPanel()
         self.rule = QFrame()
@@ -123,6 +131,7 @@ class Inspector(QWidget):
         layout.setSpacing(8)
         for widget in (self.hint, self.title, self.doc, self.params_box, self.rule, self.info, self.errors):
             layout.addWidget(widget)
+        layout.addWidget(self.fix_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.about)
         layout.addStretch(1)
         scroll_page(self, body).setFrameShape(QFrame.Shape.NoFrame)
@@ -144,6 +153,7 @@ class Inspector(QWidget):
             widget.setVisible(has_node)
         self.hint.setVisible(not has_node)
         self._show_about()
+        self.fix_button.setVisible(False)  # until _refresh_info finds a fix
         if not has_node:
             self.hint.setText(f"{selected_count} nodes selected." if selected_count > 1
                               else "Select a node to see and edit its parameters.")
@@ -317,3 +327,7 @@ class Inspector(QWidget):
         messages = [e.message for e in result.errors_for(self.node_id)]
         self.errors.setText("\n".join(f"⚠ {m}" for m in messages))
         self.errors.setVisible(bool(messages))
+        self.fix_button.menu().clear()
+        fixes = fixes_for_node(self.controller, self.node_id) if messages and quick_enough(self.controller) else []
+        add_fix_actions(self.fix_button.menu(), self.controller, self.node_id, fixes)
+        self.fix_button.setVisible(bool(fixes))

@@ -33,6 +33,7 @@ from gui.autosave import Autosaver
 from gui.canvas.scene import CanvasScene
 from gui.canvas.view import CanvasView
 from gui.document import DocumentController
+from gui.fix_menu import FixMarker, add_fix_actions
 from gui.inspector import Inspector
 from gui.lessons import install as install_lessons
 from gui.palette import Palette
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
 
         self.scene = CanvasScene(self.document, self)
         self.view = CanvasView(self.scene, self)
+        self.fix_marker = FixMarker(self.document, self.scene, self)  # the lightbulbs on fixable errors
         self.setCentralWidget(self.view)
         self.act = actions.install(self)
 
@@ -238,6 +240,9 @@ class MainWindow(QMainWindow):
                 selected = self.scene.selected_node_ids()
                 ids = selected if item.node_id in selected else [item.node_id]
                 menu.addAction(freeze_action(self.document, ids, menu))
+                if self.document.result.errors_for(item.node_id):
+                    menu.addSeparator()
+                    add_fix_actions(menu, self.document, item.node_id)
         menu.exec(event.screenPos())
 
     # ---- files -----------------------------------------------------------------

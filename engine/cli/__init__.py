@@ -19,6 +19,7 @@ from graphs.errors import GraphError, ProjectFormatError
 COMMANDS = ["check", "train", "export", "import_onnx", "import_torch", "launch_script", "sweep", "predict"]
 COMMANDS += ["runs", "diff"]  # the run history (engine.history)
 COMMANDS += ["explain"]  # heat maps of what an image model looks at (engine.explain)
+COMMANDS += ["fix"]  # one-click fixes for shape errors (engine.fixes)
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from engine.data_shapes import graph_as_trained, shapeless_data_nodes
 from engine.errors import UserError, listing
+from engine.fixes import affordable, suggest
 from engine.memory_budget import parameter_problem
 from engine.shapes import InferenceResult, fmt, infer
 from graphs.errors import GraphError, ProjectFormatError, printable
@@ -29,7 +30,8 @@ def add_parser(sub) -> None:
     parser.set_defaults(handler=run)
 
 
-def summary(project, result: InferenceResult) -> dict:
+def summary(project, result: InferenceResult, graph=None) -> dict:
+    """The JSON report; each error of `graph` (the graph checked) lists its suggested fixes."""
     nodes = {}
     for node in project.graph.nodes():
         info = result.info.get(node.id)
@@ -39,7 +41,11 @@ def summary(project, result: InferenceResult) -> dict:
             "params": info.params if info else 0,
             "macs": info.macs if info else 0,
         }
-    return {"valid": result.valid, "errors": [e.as_dict() for e in result.errors], "nodes": nodes,
+    errors = [e.as_dict() for e in result.errors]
+    look = graph is not None and affordable(graph, result)
+    for error, entry in zip(result.errors, errors):
+        entry["fixes"] = [f.as_dict() for f in suggest(graph, result, error)] if look else []
+    return {"valid": result.valid, "errors": errors, "nodes": nodes,
             "total_params": result.total_params}
 
 
@@ -62,7 +68,8 @@ def format_table(project, result: InferenceResult) -> str:
 
 def unreadable(error: Exception) -> dict:
     """The JSON summary of a file that can't be read: invalid, its one error, no nodes."""
-    return {"valid": False, "errors": [{"node": None, "port": None, "message": str(error)}], "nodes": {},
+    return {"valid": False, "errors": [{"node": None, "port": None, "message": str(error), "fixes": []}],
+            "nodes": {},
             "total_params": 0}
 
 
@@ -104,7 +111,7 @@ def run(args) -> int:
     if search_problems:  # a sweep would refuse them, so check reports them too
         result = replace(result, errors=result.errors + search_problems)
     if args.json:
-        print(json.dumps(summary(project, result)))
+        print(json.dumps(summary(project, result, graph)))
     else:
         print(f"{printable(project.name)} ({printable(str(args.project))})")
         if from_data:
@@ -114,6 +121,8 @@ def run(args) -> int:
             print(f"\n{len(result.errors)} problem(s):")
             for error in result.errors:
                 print(f"  node '{error.node}': {error.message}" if error.node else f"  {error.message}")
+                for fix in suggest(graph, result, error) if affordable(graph, result) else []:
+                    print(f"    fix: {printable(fix.title)}")
         else:
             print("\nvalid")
     return 0 if result.valid else 2

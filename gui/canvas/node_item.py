@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 from graphs.catalogue import CATALOGUE
 from graphs.document import Node
 from gui import formatting, theme
+from gui.fix_menu import paint_lightbulb
 
 PAD = 10.0
 HEADER_H = 26.0
@@ -30,6 +31,8 @@ PORT_R = 5.0
 BADGE_R = 9.0
 FROZEN = QColor("#6cb8e8")  # the snowflake badge of a frozen node (trainable false)
 FROZEN_VEIL = QColor(12, 16, 22, 110)  # dims a frozen node's body
+LIGHTBULB_BG = QColor("#e8b931")  # the badge beside the error badge when a fix is suggested
+LIGHTBULB_DX = 2.2 * BADGE_R  # how far right of the error badge it sits
 
 
 class _Text:
@@ -125,6 +128,8 @@ class NodeItem(QGraphicsItem):
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         self.errors: list[str] = []
+        self.fixable = False  # a suggested fix exists for an error here (gui.fix_menu): the lightbulb badge
+        self.fix_menu_requested = None  # called with the screen position when the lightbulb is clicked
         self.shape_text = "…"
         self.params_count: int | None = None
         self._rect = QRectF(0, 0, MIN_WIDTH, 80)
@@ -245,11 +250,15 @@ class NodeItem(QGraphicsItem):
         return self._rect.width(), self._rect.height()
 
     def boundingRect(self) -> QRectF:
-        return self._rect.adjusted(-PORT_R - BADGE_R, -BADGE_R - 2, PORT_R + BADGE_R, 3)
+        return self._rect.adjusted(-PORT_R - BADGE_R, -BADGE_R - 2, PORT_R + BADGE_R + LIGHTBULB_DX, 3)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         path.addRoundedRect(self._rect, RADIUS, RADIUS)
+        if self.errors and self.fixable:  # the lightbulb sticks out above the node: clickable all over
+            badge = QPainterPath()
+            badge.addEllipse(self._lightbulb_centre(), BADGE_R + 2, BADGE_R + 2)
+            return path.united(badge)
         return path
 
     def port(self, name: str, is_output: bool) -> PortItem | None:
@@ -320,6 +329,9 @@ class NodeItem(QGraphicsItem):
             self._paint_badge(painter, QPointF(1, 1), FROZEN, "❄")
         if self.errors:
             self._paint_badge(painter, QPointF(rect.width() - 1, 1))
+        if self.errors and self.fixable:
+            self._paint_badge(painter, self._lightbulb_centre(), LIGHTBULB_BG, "")
+            paint_lightbulb(painter, self._lightbulb_centre(), BADGE_R * 0.8, QColor("#2b2b2b"))
 
     def _paint_badge(self, painter: QPainter, centre: QPointF, colour: QColor = theme.ERROR, text: str = "!") -> None:
         painter.setPen(QPen(theme.NODE_BORDER, 1.5))
@@ -330,7 +342,28 @@ class NodeItem(QGraphicsItem):
         painter.drawText(QRectF(centre.x() - BADGE_R, centre.y() - BADGE_R, 2 * BADGE_R, 2 * BADGE_R),
                          Qt.AlignmentFlag.AlignCenter, text)
 
+    def set_fixable(self, fixable: bool) -> None:
+        if fixable != self.fixable:
+            self.fixable = fixable
+            self.update()
+
+    def _lightbulb_centre(self) -> QPointF:
+        return QPointF(self._rect.width() - 1 + LIGHTBULB_DX, 1)  # right of the error badge: the id stays readable
+
+    def on_lightbulb(self, pos: QPointF) -> bool:
+        """Whether item position `pos` is on the lightbulb badge (shown only when a fix exists)."""
+        delta = pos - self._lightbulb_centre()
+        return bool(self.errors and self.fixable) and delta.x() ** 2 + delta.y() ** 2 <= (BADGE_R + 2) ** 2
+
     # ---- reactions -----------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        if (event.button() == Qt.MouseButton.LeftButton and self.fix_menu_requested is not None
+                and self.on_lightbulb(event.pos())):
+            event.accept()
+            self.fix_menu_requested(event.screenPos())
+            return
+        super().mousePressEvent(event)
+
     def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             self._route_wires()
