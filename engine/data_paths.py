@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-FILE_SOURCES = ("csv", "npz", "image_folder", "text_csv")
+FILE_SOURCES = ("csv", "npz", "image_folder", "text_csv", "audio_folder")
 
 
 def make_data_path_absolute(dataset, base: Path) -> str | None:

@@ -46,7 +46,7 @@ class FineTuneRows(QObject):
         layout.addWidget(self.init_path, 1)
         layout.addWidget(self.choose)
         layout.addWidget(self.clear)
-        self.freeze_batchnorm = QCheckBox("Frozen nodes keep their BatchNorm statistics")
+        self.freeze_batchnorm = QCheckBox("Frozen BatchNorm keeps its stats")
         self.freeze_batchnorm.setObjectName("freezeBatchnorm")
         self.freeze_batchnorm.setToolTip("BatchNorm in a frozen node stays in evaluation mode while the rest trains")
         self.folds = QSpinBox()

@@ -173,6 +173,7 @@ class TryItPanel(QWidget):
 
         self.preview = QLabel("Drop an image, a WAV file or a CSV file here")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setWordWrap(True)  # a narrow dock must not be held wide by this sentence
         self.preview.setMinimumHeight(PREVIEW_SIDE)
         self.preview.setObjectName("tryItPreview")
         self.preview.setStyleSheet("QLabel#tryItPreview { border: 1px dashed palette(mid); }")

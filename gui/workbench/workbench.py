@@ -19,12 +19,13 @@ from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QFrame, QMessageBox, QWidget
 
 from engine.data_shapes import shapeless_data_nodes
 from graphs.errors import printable
 from graphs.project import Project, load_project
 from gui import files
+from gui.widgets import scroll_page
 from gui.workbench.data_panel import DataPanel
 from gui.workbench.data_shapes import ShapeFollower
 from gui.workbench.engine_loader import EngineLoader
@@ -147,7 +148,8 @@ class Workbench(QObject):
             "runs": w.add_dock(self.runs_panel, "Runs", Area.RightDockWidgetArea, "runsDock"),
             "evaluation": w.add_dock(self.evaluation_holder, "Evaluation", Area.BottomDockWidgetArea,
                                      "evaluationDock"),
-            "experiments": w.add_dock(self.experiments, "Experiments", Area.BottomDockWidgetArea, "experimentsDock"),
+            "experiments": w.add_dock(_scrolled(self.experiments), "Experiments", Area.BottomDockWidgetArea,
+                                      "experimentsDock"),
             "try_it": w.add_dock(self.try_it, "Try It", Area.RightDockWidgetArea, "tryItDock"),
         }
         inspector, summary = w.docks.get("Inspector"), w.docks.get("Model Summary")
@@ -457,3 +459,10 @@ class Workbench(QObject):
         self.stop_and_wait()
         self.experiments.shutdown()
         self.tasks.shutdown()
+
+
+def _scrolled(panel: QWidget) -> QWidget:
+    """`panel` in a scroll area: a dock tabbed with others must not hold the window wider than it was saved."""
+    holder = QWidget()
+    scroll_page(holder, panel).setFrameShape(QFrame.Shape.NoFrame)
+    return holder

@@ -227,10 +227,17 @@ class ReadRunsOutOfMemory:
         self.reader, self.n, self.reads = reader, n, 0
 
     def read(self, path):
+        self._count()
+        return self.reader.read(path)
+
+    def read_uint8(self, path):
+        self._count()
+        return self.reader.read_uint8(path)
+
+    def _count(self):
         self.reads += 1
         if self.reads - 1 == self.n:
             raise OUT_OF_MEMORY["torch's CPU allocator"]()
-        return self.reader.read(path)
 
 
 @settings(max_examples=rounds(4, 30), deadline=None)
