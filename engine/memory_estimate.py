@@ -7,7 +7,7 @@
 - activations kept for backward: each node's outputs at the batch size, once, as the node that
   reads them (or the node itself) saves them; views (Flatten, Reshape, Permute...) share their
   input's memory and count nothing; some types save more: a Dropout its mask (one byte an
-  element), a MaxPool its indices (int64), a loss its log-probabilities, a recurrent layer its
+  element on a GPU, a float on the CPU: counted as a float), a MaxPool its indices (int64), a loss its log-probabilities, a recurrent layer its
   gates at each step, a Transformer layer its attention weights and feed-forward activations.
   Backward then holds about two activation-sized gradients at once: the largest output twice;
 - the data batch: inputs and targets at the batch size.
@@ -21,6 +21,7 @@ Torch is imported only to ask a CUDA device how much it has free.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from engine import memory_budget
@@ -31,9 +32,11 @@ MAX_BATCH = 1 << 20  # engine.training.config's limit
 VIEWS = frozenset({"Flatten", "Unflatten", "Reshape", "Permute", "Transpose", "Select", "Squeeze", "Unsqueeze",
                    "Identity", "Input", "Target", "Parameter"})
 # bytes kept per output byte, besides the output itself (see the module docstring)
-EXTRA = {"Dropout": 0.25, "Dropout2d": 0.25, "MaxPool1d": 2.0, "MaxPool2d": 2.0, "MaxPool3d": 2.0,
+EXTRA = {"Dropout": 1.0, "Dropout2d": 1.0, "MaxPool1d": 2.0, "MaxPool2d": 2.0, "MaxPool3d": 2.0,
          "Softmax": 0.0, "LogSoftmax": 0.0}
-RECURRENT_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+# hidden-sized tensors a recurrent layer keeps per step and layer: the gate pre-activations, the gates,
+# the states and their products, as the CPU's unfused implementation saves them (cuDNN keeps fewer)
+RECURRENT_STEP_TENSORS = {"LSTM": 18, "GRU": 14, "RNN": 3}
 AMP_BYTES = 2  # bf16 and fp16
 
 
@@ -90,28 +93,29 @@ def _node_activation_bytes(node, info, inputs: list, batch: int, item_bytes: int
         return sum(batch * _numel(spec.shape) for spec in inputs) * item_bytes
     size = elements * item_bytes * (1 + EXTRA.get(type_name, 0.0))
     params = node.resolved_params()
-    if type_name in RECURRENT_GATES:  # gates, cell and hidden state per step and layer
+    if type_name in RECURRENT_STEP_TENSORS:
         hidden = params.get("hidden_size", 1) * (2 if params.get("bidirectional") else 1)
         steps = inputs[0].shape[0] if inputs and inputs[0].shape else 1
         layers = params.get("num_layers", 1)
-        size += batch * steps * hidden * layers * (RECURRENT_GATES[type_name] + 2) * item_bytes
+        size += batch * steps * hidden * layers * RECURRENT_STEP_TENSORS[type_name] * item_bytes
     elif type_name.startswith("Transformer") or type_name == "MultiheadAttention":
         size += _attention_bytes(params, inputs, batch, item_bytes, type_name)
     return int(size)
 
 
 def _attention_bytes(params: dict, inputs: list, batch: int, item_bytes: int, type_name: str) -> float:
-    """A Transformer layer's saved tensors besides its output, times its layers: the attention weights
-    (and their dropout mask), about ten d_model-wide tensors and three dim_feedforward-wide ones."""
+    """A Transformer layer's saved tensors besides its output, times its layers: the attention scores and
+    weights (and their dropout mask), about twenty d_model-wide tensors (projections, heads, norms, residuals,
+    dropout masks) and four dim_feedforward-wide ones (linear, activation, dropout)."""
     if not inputs or len(inputs[0].shape) < 2:
         return 0.0
     steps, width = inputs[0].shape[0], inputs[0].shape[-1]
     heads = params.get("nhead", params.get("num_heads", 1))
-    attention = batch * heads * steps * steps * (item_bytes + 1)  # weights + dropout mask
+    attention = batch * heads * steps * steps * (2 * item_bytes + 1)  # scores, weights, dropout mask
     if type_name == "MultiheadAttention":
         return attention + batch * steps * width * 4 * item_bytes
     feedforward = params.get("dim_feedforward", 4 * width)
-    per_layer = attention + batch * steps * (10 * width + 3 * feedforward) * item_bytes
+    per_layer = attention + batch * steps * (20 * width + 4 * feedforward) * item_bytes
     return per_layer * params.get("num_layers", 1)
 
 
@@ -155,6 +159,15 @@ def largest_batch(graph, shapes, training: dict, budget: int) -> int:
     return MAX_BATCH if per_sample == 0 else min(MAX_BATCH, (budget - fixed) // per_sample)
 
 
+FITS_PHRASE = "The largest batch size that fits is"
+
+
+def batch_size_that_fits(message: str) -> int | None:
+    """The batch size a NotEnoughMemory message offers (the GUI gets the message as text), else None."""
+    match = re.search(re.escape(FITS_PHRASE) + r" (\d+);", message)
+    return int(match.group(1)) if match else None
+
+
 class NotEnoughMemory(UserError):
     """The run's estimated peak exceeds the device's free memory; `batch_size` is the largest that fits."""
 
@@ -181,7 +194,7 @@ def memory_problem(graph, shapes, training: dict, batch_size: int, available: in
     if available is None or estimate.total <= available:
         return None
     fits = largest_batch(graph, shapes, training, available)
-    advice = (f"The largest batch size that fits is {fits}; set it in the Training settings (batch_size)."
+    advice = (f"{FITS_PHRASE} {fits}; set it in the Training settings (batch_size)."
               if fits else "Not even a batch of one fits: make the model smaller.")
     return NotEnoughMemory(f"Training needs about {estimate.describe()}, but {device_name} has "
                            f"{size_text(available)} free, so the run was not started. {advice}",
