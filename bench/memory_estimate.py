@@ -8,7 +8,7 @@ copy of the model at batch 2, so that torch's kernels and thread pools are loade
 the kernel's peak-RSS mark (writing 5 to /proc/self/clear_refs) and notes its resident memory.
 It then builds the model, the optimiser (the project's; Adam for the architectures) and a batch,
 and runs two training steps; the measured peak is the peak resident memory (VmHWM) less the
-memory before. The batch size is chosen so that the estimate is about 256 MB (96 MB with
+memory before (glibc's malloc with a fixed mmap threshold: see MALLOC_ENV). The batch size is chosen so that the estimate is about 256 MB (96 MB with
 --quick; never below the project's own), large enough that the allocator's and the library's few
 megabytes of their own do not decide the ratio. On CUDA the same script measures
 torch.cuda.max_memory_allocated after reset_peak_memory_stats (`--device cuda`; not measured
@@ -18,6 +18,7 @@ here, the machine has no GPU). Goal (issue 16): estimate / measured within 0.75-
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,10 @@ from bench.common import Row
 SECTION = "16. Memory estimate vs real peak"
 ROOT = Path(__file__).resolve().parents[1]
 LOW, HIGH = 0.75, 1.25
+# glibc's malloc raises its mmap threshold as memory is freed, after which large blocks come from the
+# heap and freed ones stay resident: the peak RSS then depends on the order of frees. A fixed threshold
+# maps every block over 128 KiB and unmaps it when freed, so the resident memory follows what is live.
+MALLOC_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"}
 ARCHITECTURES = ("ResNet-18", "MobileNetV2", "ViT", "Transformer text classifier")
 
 # Run in a subprocess: argv = what (a project path or "arch:NAME"), target bytes, device.
@@ -107,7 +112,7 @@ print(json.dumps({"estimate": estimate_training(graph, shapes, training, batch).
 
 def measure(what: str, target: int, device: str = "cpu") -> dict:
     """The estimate and the measured peak of one model (a project path or 'arch:NAME') in a fresh process."""
-    done = subprocess.run([sys.executable, "-c", MEASURE, what, str(target), device], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", MEASURE, what, str(target), device], cwd=ROOT, env=MALLOC_ENV,
                           capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")

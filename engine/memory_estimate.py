@@ -4,11 +4,13 @@
 - parameters (float32) and their gradients (one float32 each);
 - the optimiser's state: SGD none (one buffer with momentum), Adam and AdamW two (three with
   amsgrad), RMSprop one (plus one with momentum, one more when centered);
-- activations kept for backward: each node's outputs at the batch size, once, as the node that
-  reads them (or the node itself) saves them; views (Flatten, Reshape, Permute...) share their
-  input's memory and count nothing; some types save more: a Dropout its mask (one byte an
-  element on a GPU, a float on the CPU: counted as a float), a MaxPool its indices (int64), a loss its log-probabilities, a recurrent layer its
-  gates at each step, a Transformer layer its attention weights and feed-forward activations.
+- activations kept for backward: an output counts, once, when its node saves it as its result
+  (ReLU, Sigmoid, Tanh...) or a node reading it saves it as its input (Linear, Conv, BatchNorm,
+  MaxPool...; not Add, Concat, Dropout or a ReLU, which need nothing of their input). Views
+  (Flatten, Reshape, Permute...) share their source's memory. Some types keep more: a Dropout its
+  mask (one byte an element on a GPU, a float on the CPU: counted as a float), a MaxPool its
+  indices (int64), a cross-entropy loss its input's log-probabilities, a recurrent layer its gates
+  and states at each step, a Transformer layer its attention weights and feed-forward activations.
   Backward then holds about two activation-sized gradients at once: the largest output twice;
 - the data batch: inputs and targets at the batch size.
 Mixed precision (`amp`) halves the activations and the batch's float inputs (16-bit copies);
@@ -32,12 +34,21 @@ MAX_BATCH = 1 << 20  # engine.training.config's limit
 VIEWS = frozenset({"Flatten", "Unflatten", "Reshape", "Permute", "Transpose", "Select", "Squeeze", "Unsqueeze",
                    "Identity", "Input", "Target", "Parameter"})
 # bytes kept per output byte, besides the output itself (see the module docstring)
+SAVES_OUTPUT = frozenset({"ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Exp"})
+# types whose backward needs nothing of their input (besides a shape): what feeds them can be freed
+SAVES_NO_INPUT = SAVES_OUTPUT | {"Add", "Subtract", "Concat", "Dropout", "Dropout2d", "AvgPool1d", "AvgPool2d",
+                                 "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Sum", "Mean", "Scale",
+                                 "Upsample"}
+# losses that keep a new tensor the size of their input (log-probabilities) rather than the input
+NEW_TENSOR_LOSSES = frozenset({"CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss"})
+SAVES_NO_INPUT |= NEW_TENSOR_LOSSES
 EXTRA = {"Dropout": 1.0, "Dropout2d": 1.0, "MaxPool1d": 2.0, "MaxPool2d": 2.0, "MaxPool3d": 2.0,
          "Softmax": 0.0, "LogSoftmax": 0.0}
 # hidden-sized tensors a recurrent layer keeps per step and layer: the gate pre-activations, the gates,
 # the states and their products, as the CPU's unfused implementation saves them (cuDNN keeps fewer)
 RECURRENT_STEP_TENSORS = {"LSTM": 18, "GRU": 14, "RNN": 3}
 AMP_BYTES = 2  # bf16 and fp16
+HEADROOM = 0.9  # the batch size offered leaves a tenth of the free memory for what the estimate leaves out
 
 
 def size_text(size: int) -> str:
@@ -67,7 +78,7 @@ class MemoryEstimate:
         """'1.2 GB at batch size 64 (parameters 0.1 GB, gradients ..., data batch ...)'."""
         parts = ", ".join(f"{name.replace('_', ' ')} {size_text(getattr(self, name))}"
                           for name in ("parameters", "gradients", "optimizer_state", "activations", "data_batch"))
-        return f"{size_text(self.total)} at batch size {self.batch_size} ({parts})"
+        return f"{size_text(self.total)} at batch size {self.batch_size:,} ({parts})"
 
 
 def optimizer_buffers(optimizer) -> int:
@@ -83,15 +94,13 @@ def optimizer_buffers(optimizer) -> int:
     return 2  # an optimiser this module does not know: assume Adam's
 
 
-def _node_activation_bytes(node, info, inputs: list, batch: int, item_bytes: int) -> int:
-    """What `node` keeps for backward at `batch` (its outputs and what its type saves besides)."""
+def _extra_bytes(node, info, inputs: list, batch: int, item_bytes: int) -> int:
+    """What `node` keeps for backward at `batch` besides the outputs counted by `_kept_outputs`."""
     type_name = node.type
-    if type_name in VIEWS:
-        return 0
-    elements = sum(batch * _numel(spec.shape) for spec in info.outputs.values())
-    if type_name.endswith("Loss"):  # saves its input's log-probabilities or difference: the input's size
+    if type_name in NEW_TENSOR_LOSSES:  # its input's log-probabilities: the input's size
         return sum(batch * _numel(spec.shape) for spec in inputs) * item_bytes
-    size = elements * item_bytes * (1 + EXTRA.get(type_name, 0.0))
+    elements = sum(batch * _numel(spec.shape) for spec in info.outputs.values())
+    size = elements * item_bytes * EXTRA.get(type_name, 0.0)
     params = node.resolved_params()
     if type_name in RECURRENT_STEP_TENSORS:
         hidden = params.get("hidden_size", 1) * (2 if params.get("bidirectional") else 1)
@@ -103,10 +112,31 @@ def _node_activation_bytes(node, info, inputs: list, batch: int, item_bytes: int
     return int(size)
 
 
+def _kept_outputs(graph, shapes) -> set[tuple[str, str]]:
+    """The (node, port) outputs that stay in memory until backward: those a node saves as its own result
+    (ReLU, Sigmoid...) or that a consumer saves as its input (Linear, Conv, BatchNorm...). A view's output
+    is its source's memory, so keeping it keeps the source's."""
+
+    def owner(node_id: str, port: str) -> tuple[str, str]:
+        edge = graph.edge_into(node_id, "in") if graph.node(node_id).type in VIEWS else None
+        return owner(edge.source, edge.source_port) if edge is not None else (node_id, port)
+
+    kept = set()
+    for node_id in shapes.info:
+        type_name = graph.node(node_id).type
+        if type_name in VIEWS:
+            continue
+        if type_name in SAVES_OUTPUT:
+            kept.add(owner(node_id, "out"))
+        if type_name not in SAVES_NO_INPUT:
+            kept.update(owner(edge.source, edge.source_port) for edge in graph.in_edges(node_id))
+    return {(node_id, port) for node_id, port in kept if graph.node(node_id).type not in VIEWS}
+
+
 def _attention_bytes(params: dict, inputs: list, batch: int, item_bytes: int, type_name: str) -> float:
     """A Transformer layer's saved tensors besides its output, times its layers: the attention scores and
-    weights (and their dropout mask), about twenty d_model-wide tensors (projections, heads, norms, residuals,
-    dropout masks) and four dim_feedforward-wide ones (linear, activation, dropout)."""
+    weights (and their dropout mask), about fourteen d_model-wide tensors (projections, heads, norms,
+    residuals, dropout masks) and three dim_feedforward-wide ones (linear, activation, dropout)."""
     if not inputs or len(inputs[0].shape) < 2:
         return 0.0
     steps, width = inputs[0].shape[0], inputs[0].shape[-1]
@@ -115,7 +145,7 @@ def _attention_bytes(params: dict, inputs: list, batch: int, item_bytes: int, ty
     if type_name == "MultiheadAttention":
         return attention + batch * steps * width * 4 * item_bytes
     feedforward = params.get("dim_feedforward", 4 * width)
-    per_layer = attention + batch * steps * (20 * width + 4 * feedforward) * item_bytes
+    per_layer = attention + batch * steps * (14 * width + 3 * feedforward) * item_bytes
     return per_layer * params.get("num_layers", 1)
 
 
@@ -132,8 +162,7 @@ def estimate_training(graph, shapes, training: dict, batch_size: int) -> MemoryE
     amp = training.get("amp") or None
     item_bytes = AMP_BYTES if amp else FLOAT_BYTES
     params = shapes.total_params * FLOAT_BYTES
-    activations, largest = 0, 0
-    data = 0
+    activations, largest, data = 0, 0, 0
     for node_id, info in shapes.info.items():
         node = graph.node(node_id)
         if node.type in ("Input", "Target"):
@@ -141,10 +170,13 @@ def estimate_training(graph, shapes, training: dict, batch_size: int) -> MemoryE
                 whole = spec_bytes(spec, batch_size)
                 data += whole // 2 if amp and spec.dtype == "float32" else whole
             continue
-        inputs = list(shapes.inputs.get(node_id, {}).values())
-        activations += _node_activation_bytes(node, info, inputs, batch_size, item_bytes)
+        activations += _extra_bytes(node, info, list(shapes.inputs.get(node_id, {}).values()), batch_size, item_bytes)
         if not node.type.endswith("Loss") and node.type not in VIEWS:
             largest = max(largest, sum(batch_size * _numel(s.shape) for s in info.outputs.values()) * item_bytes)
+    for node_id, port in _kept_outputs(graph, shapes):
+        spec = shapes.info[node_id].outputs.get(port)
+        if spec is not None and graph.node(node_id).type not in ("Input", "Target"):
+            activations += batch_size * _numel(spec.shape) * item_bytes
     return MemoryEstimate(batch_size, params, params, params * optimizer_buffers(training.get("optimizer")),
                           activations + 2 * largest, data)
 
@@ -164,8 +196,8 @@ FITS_PHRASE = "The largest batch size that fits is"
 
 def batch_size_that_fits(message: str) -> int | None:
     """The batch size a NotEnoughMemory message offers (the GUI gets the message as text), else None."""
-    match = re.search(re.escape(FITS_PHRASE) + r" (\d+);", message)
-    return int(match.group(1)) if match else None
+    match = re.search(re.escape(FITS_PHRASE) + r" ([\d,]+);", message)
+    return int(match.group(1).replace(",", "")) if match else None
 
 
 class NotEnoughMemory(UserError):
@@ -193,8 +225,8 @@ def memory_problem(graph, shapes, training: dict, batch_size: int, available: in
     estimate = estimate_training(graph, shapes, training, batch_size)
     if available is None or estimate.total <= available:
         return None
-    fits = largest_batch(graph, shapes, training, available)
-    advice = (f"{FITS_PHRASE} {fits}; set it in the Training settings (batch_size)."
+    fits = largest_batch(graph, shapes, training, int(available * HEADROOM))
+    advice = (f"{FITS_PHRASE} {fits:,}; set it in the Training settings (batch_size)."
               if fits else "Not even a batch of one fits: make the model smaller.")
     return NotEnoughMemory(f"Training needs about {estimate.describe()}, but {device_name} has "
                            f"{size_text(available)} free, so the run was not started. {advice}",

@@ -12,6 +12,7 @@ import main
 from engine.errors import UserError
 from engine.memory_estimate import (
     NotEnoughMemory,
+    batch_size_that_fits,
     estimate_training,
     largest_batch,
     memory_problem,
@@ -115,12 +116,14 @@ def test_the_refusal_names_the_estimate_and_the_batch_size_that_fits():
     shapes, training = infer(graph), {"optimizer": {"type": "Adam"}}
     assert memory_problem(graph, shapes, training, 64, available=None) is None  # unknown: no refusal
     assert memory_problem(graph, shapes, training, 64, available=10**9) is None
-    problem = memory_problem(graph, shapes, training, 4096, available=2 * 10**6)
+    problem = memory_problem(graph, shapes, training, 4096, available=2 * 10**6)  # 90% of it is offered
     assert isinstance(problem, NotEnoughMemory) and isinstance(problem, UserError)
-    assert problem.batch_size == largest_batch(graph, shapes, training, 2 * 10**6) > 0
+    assert problem.batch_size == largest_batch(graph, shapes, training, 18 * 10**5) > 0
     message = str(problem)
-    assert message.startswith("Training needs about ") and "at batch size 4096" in message
-    assert "2 MB free" in message and f"largest batch size that fits is {problem.batch_size}" in message
+    assert message.startswith("Training needs about ") and "at batch size 4,096" in message
+    assert "2 MB free" in message and f"largest batch size that fits is {problem.batch_size:,};" in message
+    assert batch_size_that_fits(message) == problem.batch_size
+    assert batch_size_that_fits("Training failed: the file is not an image") is None
 
 
 def test_the_trainer_refuses_a_run_that_does_not_fit_before_it_starts(tmp_path, monkeypatch):

@@ -39,7 +39,7 @@ def test_one_click_sets_the_batch_size_that_fits_as_one_undo_step(refused):
     [(title, text, buttons)] = shown
     fits = engine.memory_estimate.batch_size_that_fits(text)
     assert title == TITLE and "at batch size 120" in text and 0 < fits < 120
-    assert f"Set Batch Size to {fits}" in buttons
+    assert f"Set Batch Size to {fits:,}" in buttons
     assert bench.settings.training["batch_size"] == fits
     assert bench.runs_panel.runs == []  # the refused run left no entry
     stack = bench.document.undo_stack
