@@ -129,10 +129,19 @@ def models(quick: bool) -> list[tuple[str, str]]:
     return chosen + [(name, f"arch:{name}") for name in (ARCHITECTURES[:2] if quick else ARCHITECTURES)]
 
 
-def run(quick: bool = False, device: str = "cpu") -> list[Row]:
+def run(quick: bool = False) -> list[Row]:
+    """Every model on the CPU, and on the GPU too where torch sees one."""
+    import torch
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    return [row for device in devices for row in device_rows(quick, device)]
+
+
+def device_rows(quick: bool, device: str) -> list[Row]:
     target = (96 if quick else 256) * 2**20
     rows = []
     for name, what in models(quick):
+        name = name if device == "cpu" else f"{name} ({device})"
         try:
             result = measure(what, target, device)
         except (RuntimeError, subprocess.TimeoutExpired, ValueError) as error:
