@@ -11,7 +11,8 @@
   mask (one byte an element on a GPU, a float on the CPU: counted as a float), a MaxPool its
   indices (int64), a cross-entropy loss its input's log-probabilities, a recurrent layer its gates
   and states at each step, a Transformer layer its attention weights and feed-forward activations.
-  Backward then holds about two activation-sized gradients at once: the largest output twice;
+  Backward frees what each node kept as it passes it, while the gradients of that node's output
+  and inputs are in flight: the activations' figure is the largest sum of the two along the way;
 - the data batch: inputs and targets at the batch size.
 Mixed precision (`amp`) halves the activations and the batch's float inputs (16-bit copies);
 the float32 master parameters, gradients and optimiser state stay as they are.
@@ -29,6 +30,7 @@ from dataclasses import asdict, dataclass
 from engine import memory_budget
 from engine.errors import UserError
 from engine.memory_budget import FLOAT_BYTES, GB, gigabytes, spec_bytes
+from graphs.validate import topological_order
 
 MAX_BATCH = 1 << 20  # engine.training.config's limit
 VIEWS = frozenset({"Flatten", "Unflatten", "Reshape", "Permute", "Transpose", "Select", "Squeeze", "Unsqueeze",
@@ -112,25 +114,54 @@ def _extra_bytes(node, info, inputs: list, batch: int, item_bytes: int) -> int:
     return int(size)
 
 
-def _kept_outputs(graph, shapes) -> set[tuple[str, str]]:
-    """The (node, port) outputs that stay in memory until backward: those a node saves as its own result
-    (ReLU, Sigmoid...) or that a consumer saves as its input (Linear, Conv, BatchNorm...). A view's output
-    is its source's memory, so keeping it keeps the source's."""
+def _kept_outputs(graph, shapes, rank: dict[str, int]) -> dict[tuple[str, str], int]:
+    """The (node, port) outputs that stay in memory until backward, each with the rank of the earliest
+    node that keeps it (backward frees it once past that node): a node keeps its own result (ReLU,
+    Sigmoid...) or its input (Linear, Conv, BatchNorm...). A view's output is its source's memory."""
 
     def owner(node_id: str, port: str) -> tuple[str, str]:
         edge = graph.edge_into(node_id, "in") if graph.node(node_id).type in VIEWS else None
         return owner(edge.source, edge.source_port) if edge is not None else (node_id, port)
 
-    kept = set()
+    kept: dict[tuple[str, str], int] = {}
+
+    def keep(output: tuple[str, str], by: str) -> None:
+        if graph.node(output[0]).type not in VIEWS | {"Input", "Target"}:
+            kept[output] = min(kept.get(output, rank[by]), rank[by])
+
     for node_id in shapes.info:
         type_name = graph.node(node_id).type
         if type_name in VIEWS:
             continue
         if type_name in SAVES_OUTPUT:
-            kept.add(owner(node_id, "out"))
+            keep(owner(node_id, "out"), node_id)
         if type_name not in SAVES_NO_INPUT:
-            kept.update(owner(edge.source, edge.source_port) for edge in graph.in_edges(node_id))
-    return {(node_id, port) for node_id, port in kept if graph.node(node_id).type not in VIEWS}
+            for edge in graph.in_edges(node_id):
+                keep(owner(edge.source, edge.source_port), node_id)
+    return kept
+
+
+def _activation_peak(graph, shapes, batch: int, item_bytes: int) -> int:
+    """The most activation memory alive at once: everything kept when backward starts, then, going back
+    node by node, what is still kept plus the gradients in flight (of the node's output and inputs)."""
+    order = [node_id for node_id in topological_order(graph) if node_id in shapes.info]
+    rank = {node_id: i for i, node_id in enumerate(order)}
+    freed = [0] * len(order)  # bytes backward frees once past each node
+    for (node_id, port), by in _kept_outputs(graph, shapes, rank).items():
+        spec = shapes.info[node_id].outputs.get(port)
+        freed[by] += batch * _numel(spec.shape) * item_bytes if spec is not None else 0
+    for node_id in order:
+        node, info = graph.node(node_id), shapes.info[node_id]
+        freed[rank[node_id]] += _extra_bytes(node, info, list(shapes.inputs.get(node_id, {}).values()), batch,
+                                             item_bytes)
+    alive, peak = sum(freed), 0
+    for node_id in reversed(order):
+        node = graph.node(node_id)
+        if node.type not in VIEWS and not node.type.endswith("Loss"):
+            specs = [*shapes.info[node_id].outputs.values(), *shapes.inputs.get(node_id, {}).values()]
+            peak = max(peak, alive + sum(batch * _numel(spec.shape) for spec in specs) * item_bytes)
+        alive -= freed[rank[node_id]]
+    return peak
 
 
 def _attention_bytes(params: dict, inputs: list, batch: int, item_bytes: int, type_name: str) -> float:
@@ -162,23 +193,14 @@ def estimate_training(graph, shapes, training: dict, batch_size: int) -> MemoryE
     amp = training.get("amp") or None
     item_bytes = AMP_BYTES if amp else FLOAT_BYTES
     params = shapes.total_params * FLOAT_BYTES
-    activations, largest, data = 0, 0, 0
+    data = 0
     for node_id, info in shapes.info.items():
-        node = graph.node(node_id)
-        if node.type in ("Input", "Target"):
+        if graph.node(node_id).type in ("Input", "Target"):
             for spec in info.outputs.values():
                 whole = spec_bytes(spec, batch_size)
                 data += whole // 2 if amp and spec.dtype == "float32" else whole
-            continue
-        activations += _extra_bytes(node, info, list(shapes.inputs.get(node_id, {}).values()), batch_size, item_bytes)
-        if not node.type.endswith("Loss") and node.type not in VIEWS:
-            largest = max(largest, sum(batch_size * _numel(s.shape) for s in info.outputs.values()) * item_bytes)
-    for node_id, port in _kept_outputs(graph, shapes):
-        spec = shapes.info[node_id].outputs.get(port)
-        if spec is not None and graph.node(node_id).type not in ("Input", "Target"):
-            activations += batch_size * _numel(spec.shape) * item_bytes
     return MemoryEstimate(batch_size, params, params, params * optimizer_buffers(training.get("optimizer")),
-                          activations + 2 * largest, data)
+                          _activation_peak(graph, shapes, batch_size, item_bytes), data)
 
 
 def largest_batch(graph, shapes, training: dict, budget: int) -> int:
