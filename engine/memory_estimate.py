@@ -24,6 +24,7 @@ Torch is imported only to ask a CUDA device how much it has free.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import asdict, dataclass
 
@@ -154,12 +155,23 @@ def _activation_peak(graph, shapes, batch: int, item_bytes: int) -> int:
         node, info = graph.node(node_id), shapes.info[node_id]
         freed[rank[node_id]] += _extra_bytes(node, info, list(shapes.inputs.get(node_id, {}).values()), batch,
                                              item_bytes)
-    alive, peak = sum(freed), 0
+    # a gradient that waits: an output read by a node far downstream (a skip connection) has its gradient
+    # from that node's backward until its producer's; counted at the nodes strictly in between
+    waiting = [0] * (len(order) + 1)
+    for edge in graph.edges():
+        if edge.source in rank and edge.target in rank and rank[edge.target] - rank[edge.source] > 1:
+            spec = shapes.info[edge.source].outputs.get(edge.source_port)
+            if spec is not None and graph.node(edge.source).type not in ("Input", "Target", "Parameter"):
+                size = batch * _numel(spec.shape) * item_bytes
+                waiting[rank[edge.source] + 1] += size
+                waiting[rank[edge.target]] -= size
+    alive, peak, in_flight = sum(freed), 0, list(itertools.accumulate(waiting))
     for node_id in reversed(order):
         node = graph.node(node_id)
         if node.type not in VIEWS and not node.type.endswith("Loss"):
             specs = [*shapes.info[node_id].outputs.values(), *shapes.inputs.get(node_id, {}).values()]
-            peak = max(peak, alive + sum(batch * _numel(spec.shape) for spec in specs) * item_bytes)
+            peak = max(peak, alive + in_flight[rank[node_id]]
+                       + sum(batch * _numel(spec.shape) for spec in specs) * item_bytes)
         alive -= freed[rank[node_id]]
     return peak
 
