@@ -178,3 +178,34 @@ def test_check_without_a_batch_size_keeps_its_report_and_prints_the_estimate_wit
     assert "memory" not in json.loads(capsys.readouterr().out)
     assert main.main(["check", str(path), "--batch-size", "10"]) == 0
     assert f"training memory (estimate): {estimate(classifier(), 10).describe()}" in capsys.readouterr().out
+
+
+def test_a_skip_connection_keeps_its_gradient_waiting_across_the_block():
+    """x -> fc1 -> relu -> [fc2 (wide) -> relu2 -> fc3] -> add(relu, fc3): relu's gradient from the Add waits
+    through the block's backward, where the peak is; without the skip, fc3 reads the block only."""
+
+    def block(skip: bool) -> Graph:
+        graph = Graph()
+        graph.add_node("Input", {"shape": [20]}, "x")
+        for node_id, type_name, params in (("fc1", "Linear", {"out_features": 32}), ("relu", "ReLU", {}),
+                                           ("fc2", "Linear", {"out_features": 512}), ("relu2", "ReLU", {}),
+                                           ("fc3", "Linear", {"out_features": 32})):
+            graph.add_node(type_name, params, node_id)
+        for source, target in (("x", "fc1"), ("fc1", "relu"), ("relu", "fc2"), ("fc2", "relu2"), ("relu2", "fc3")):
+            graph.connect(source, target)
+        if skip:
+            graph.add_node("Add", {}, "add")
+            graph.connect("fc3", "add", "out", "in0")
+            graph.connect("relu", "add", "out", "in1")
+        return graph
+
+    hidden = 10 * 32 * 4
+    assert estimate(block(True), 10).activations == estimate(block(False), 10).activations + hidden
+
+
+def test_a_device_whose_memory_is_unknown_is_not_refused(monkeypatch):
+    from engine.memory_estimate import check_training_memory, device_available
+
+    assert device_available("mps") is None
+    graph = classifier(256)
+    check_training_memory(graph, infer(graph), {}, 1 << 20, "mps")  # no refusal: nothing to compare with
