@@ -45,8 +45,7 @@ SAVES_NO_INPUT = SAVES_OUTPUT | {"Add", "Subtract", "Concat", "Dropout", "Dropou
 # losses that keep a new tensor the size of their input (log-probabilities) rather than the input
 NEW_TENSOR_LOSSES = frozenset({"CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss"})
 SAVES_NO_INPUT |= NEW_TENSOR_LOSSES
-EXTRA = {"Dropout": 1.0, "Dropout2d": 1.0, "MaxPool1d": 2.0, "MaxPool2d": 2.0, "MaxPool3d": 2.0,
-         "Softmax": 0.0, "LogSoftmax": 0.0}
+EXTRA = {"Dropout": 1.0, "Dropout2d": 1.0, "MaxPool1d": 2.0, "MaxPool2d": 2.0, "MaxPool3d": 2.0}
 # hidden-sized tensors a recurrent layer keeps per step and layer: the gate pre-activations, the gates,
 # the states and their products, as the CPU's unfused implementation saves them (cuDNN keeps fewer)
 RECURRENT_STEP_TENSORS = {"LSTM": 18, "GRU": 14, "RNN": 3}
