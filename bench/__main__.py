@@ -38,6 +38,7 @@ SECTIONS = {
     "13": ("bench.run_history", "Run history"),
     "14": ("bench.sweeps", "Sweeps"),
     "15": ("bench.layout", "Auto-layout of imported architectures"),
+    "16": ("bench.memory_estimate", "Memory estimate vs real peak"),
 }
 
 

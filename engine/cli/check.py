@@ -15,6 +15,7 @@ from engine.data_shapes import graph_as_trained, shapeless_data_nodes
 from engine.errors import UserError, listing
 from engine.fixes import affordable, suggest
 from engine.memory_budget import parameter_problem
+from engine.memory_estimate import training_memory
 from engine.shapes import InferenceResult, fmt, infer
 from graphs.errors import GraphError, ProjectFormatError, printable
 from graphs.project import load_project
@@ -27,6 +28,8 @@ def add_parser(sub) -> None:
                                         "Exits 0 when valid, 2 when not (or when the file can't be read).")
     parser.add_argument("project", help="project file (.json)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="B",
+                        help="also estimate a training step's peak memory at this batch size")
     parser.set_defaults(handler=run)
 
 
@@ -110,8 +113,14 @@ def run(args) -> int:
     search_problems = search_space_problems(project.search, project.graph, project.training)
     if search_problems:  # a sweep would refuse them, so check reports them too
         result = replace(result, errors=result.errors + search_problems)
+    try:
+        memory = training_memory(project, graph, result, args.batch_size)  # engine.memory_estimate
+    except UserError as error:
+        if args.json:
+            print(json.dumps(unreadable(error)))
+        raise
     if args.json:
-        print(json.dumps(summary(project, result, graph)))
+        print(json.dumps({**summary(project, result, graph), **({"memory": memory.as_dict()} if memory else {})}))
     else:
         print(f"{printable(project.name)} ({printable(str(args.project))})")
         if from_data:
@@ -125,4 +134,6 @@ def run(args) -> int:
                     print(f"    fix: {printable(fix.title)}")
         else:
             print("\nvalid")
+        if memory:
+            print(f"training memory (estimate): {memory.describe()}")
     return 0 if result.valid else 2

@@ -51,6 +51,7 @@ from engine.data.augment import mixed_loss, training_augment
 from engine.data_shapes import graph_as_trained, load_training_data
 from engine.errors import UserError
 from engine.history.record import run_listeners, with_listeners
+from engine.memory_estimate import check_run_memory
 from engine.training import events
 from engine.training.config import TrainingConfig
 from engine.training.devices import bounded_threads, resolve_device
@@ -190,6 +191,7 @@ class Trainer:
             self.init_report = load_matching(compiled.model, resolve_init_path(config.init_from, self.base_dir))
         self.fine_tuning = apply_fine_tuning(compiled.model, graph, config.freeze_batchnorm)
         self.dataset = fit_dataset(dataset, compiled)
+        check_run_memory(self, graph, compiled.shapes)  # engine.memory_estimate: refuse a run that can't fit
         self.graph, self.compiled = graph, compiled
         self._augment = training_augment(config, dataset, compiled)  # training batches only
 

@@ -34,6 +34,7 @@ from gui.workbench.export_actions import ExportActions, ModelSource
 from gui.workbench.folds_view import FoldCurves
 from gui.workbench.history import RunHistory
 from gui.workbench.interop import InteropActions
+from gui.workbench.memory_dialog import offer_batch_size
 from gui.workbench.run_control import RunActions, RunProgress, SnapshotBanner
 from gui.workbench.runs import RunRecord, RunsPanel
 from gui.workbench.settings import TrainingSettings
@@ -333,6 +334,8 @@ class Workbench(QObject):
         if run.started is None and not details:  # refused before training (the data doesn't fit the model)
             self.runs_panel.discard(run, self._shown_before)
             self.current_run = None
+            if offer_batch_size(self.window, self.settings, message):  # gui.workbench.memory_dialog
+                return
             QMessageBox.warning(self.window, "Cannot train", printable(message))
             self.window.show_message("Not started: " + printable(message).splitlines()[0])
             return
