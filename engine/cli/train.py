@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 
+from engine.training.advisor import print_advice
 from graphs.errors import printable, quoted
 
 EXIT_FAILED = 1
@@ -297,11 +298,13 @@ def _train(project, args, world) -> int:
         return EXIT_FAILED
     if result.status == "failed":
         print(f"neurocanvas train{where}: failed: {result.message}", file=sys.stderr)
+        print_advice(result.advice, sys.stderr)
         return EXIT_FAILED
     if not args.quiet and main_rank:
         if args.check_replicas and world is not None:
             print(f"replicas: all {world.size} processes hold identical weights")
         print("\n".join(summary(result)))
+        print_advice(result.advice, sys.stdout)
     if result.status != "stopped":
         return 0
     return EXIT_TERMINATED if received[:1] == [signal.SIGTERM] else EXIT_INTERRUPTED
