@@ -34,6 +34,7 @@ SECTIONS = {
     "9": ("bench.architectures", "Standard architectures: training and import"),
     "13": ("bench.run_history", "Run history"),
     "15": ("bench.layout", "Auto-layout of imported architectures"),
+    "17": ("bench.health", "Health overlay cost"),
 }
 
 

@@ -37,7 +37,6 @@ import sys
 import threading
 import time
 
-from engine.training.advisor import print_advice
 from graphs.errors import printable, quoted
 
 EXIT_FAILED = 1
@@ -272,6 +271,7 @@ def _threads(requested: int | None) -> int | None:
 
 def _train(project, args, world) -> int:
     from engine.training import Trainer
+    from engine.training.advisor import print_advice
 
     main_rank = world is None or world.is_main
     where = "" if main_rank else f" (rank {world.rank})"

@@ -54,7 +54,7 @@ class HealthMonitor:
     `node_types` maps node ids to their type names (ReLU-like ones get zero/dead fractions). `first_batches`
     limits sampling to the run's first batches (distributed runs, on rank 0)."""
 
-    def __init__(self, model: torch.nn.Module, node_types: dict[str, str], *, every: int = 20,
+    def __init__(self, model: torch.nn.Module, node_types: dict[str, str], *, every: int = 10,
                  budget: float = 0.02, first_batches: int | None = None):
         self.model, self.every, self.budget, self.first_batches = model, max(1, every), budget, first_batches
         children = dict(model.named_children())
