@@ -59,7 +59,7 @@ class HealthChip(QGraphicsItem):
     def place(self) -> None:
         rect = self.parentItem().boundingRect()
         face = self.parentItem()._rect if hasattr(self.parentItem(), "_rect") else rect
-        self.setPos(face.width() / 2 - CHIP_W / 2, face.height() - CHIP_H / 2)
+        self.setPos(face.width() / 2 - CHIP_W / 2, face.height() + 3)  # under the face: the footer stays readable
 
     def add(self, node, largest_grad: float, first: bool) -> None:
         if node.dead_fraction is not None:

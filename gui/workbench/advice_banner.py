@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from graphs.document import Edge, Node
 from graphs.errors import printable
@@ -22,6 +22,8 @@ TITLES = {"overfitting": "Overfitting", "underfitting": "Underfitting", "diverge
           "class_imbalance": "Class imbalance"}
 MAX_FIXES = 3
 MARK_COLOUR = "#f0a030"
+MAX_HEIGHT = 150  # about one and a half pieces of advice; more scroll
+MIN_HEIGHT = 110  # one piece of advice with its buttons, however short the dock
 
 
 def as_dict(advice) -> dict:
@@ -73,26 +75,28 @@ class AdviceRow(QFrame):
         text = QLabel(f"<b>{TITLES.get(advice['kind'], advice['kind'])}</b> — {_escape(printable(advice['message']))}")
         text.setWordWrap(True)
         text.setTextFormat(Qt.TextFormat.RichText)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two columns: a narrow dock wraps them instead of scrolling sideways
         buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.setHorizontalSpacing(4)
+        buttons.setVerticalSpacing(2)
         self.show_button = QPushButton("Show")
         self.show_button.setToolTip("Mark the epoch this is about on the curves, and select its node")
         self.show_button.setEnabled(advice.get("epoch") is not None or advice.get("node") is not None)
         self.show_button.clicked.connect(lambda: banner.show_evidence(advice))
-        buttons.addWidget(self.show_button)
+        buttons.addWidget(self.show_button, 0, 0)
         self.fix_buttons = []
         for fix in advice.get("fixes", [])[:MAX_FIXES]:
             button = QPushButton(printable(fix["title"]))
             button.setToolTip("Apply this fix to the project (one undo step)")
             button.clicked.connect(lambda _=False, f=fix: banner.apply(f))
-            buttons.addWidget(button)
             self.fix_buttons.append(button)
-        buttons.addStretch(1)
+            buttons.addWidget(button, len(self.fix_buttons) // 2, len(self.fix_buttons) % 2)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        layout.setSpacing(3)
+        layout.setContentsMargins(8, 3, 8, 3)
+        layout.setSpacing(2)
         layout.addWidget(text)
         layout.addLayout(buttons)
+        buttons.setColumnStretch(2, 1)
 
 
 class AdviceBanner(QWidget):
@@ -104,9 +108,19 @@ class AdviceBanner(QWidget):
         self.rows: list[AdviceRow] = []
         self._marks: list = []
         self._shown: list[dict] = []
+        self.list = QWidget()
+        self.list.setLayout(QVBoxLayout())
+        self.list.layout().setContentsMargins(0, 0, 0, 0)
+        self.list.layout().setSpacing(3)
+        scroll = QScrollArea()  # several pieces of advice scroll: the curves keep their room
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.list)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
-        layout.setSpacing(3)
+        layout.addWidget(scroll)
+        self.setMaximumHeight(MAX_HEIGHT)
         self.hide()
 
     def clear(self) -> None:
@@ -127,8 +141,10 @@ class AdviceBanner(QWidget):
             row.deleteLater()
         self.rows = [AdviceRow(a, self) for a in advice]
         for row in self.rows:
-            self.layout().addWidget(row)
+            self.list.layout().addWidget(row)
         self.setVisible(bool(self.rows))
+        if self.rows:  # room for the advice (up to MAX_HEIGHT) before the curves take the rest
+            self.setMinimumHeight(MIN_HEIGHT)
 
     def apply(self, fix: dict) -> None:
         wb = self.workbench
