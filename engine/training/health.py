@@ -106,14 +106,15 @@ class HealthMonitor:
 
         return hook
 
-    def read_gradients(self) -> None:
-        """After backward, before the gradients are reset: each node's parameter gradient norm (on the device)."""
+    def read_gradients(self, scale: float = 1.0) -> None:
+        """After backward, before clipping: each node's parameter gradient norm (on the device); `scale` is
+        the mixed-precision loss scale the gradients carry."""
         began = time.perf_counter()
         for node_id, params in self.parameters.items():
             grads = [p.grad for p in params if p.grad is not None]
             if grads:
                 norms = torch._foreach_norm([g.detach().float() for g in grads])
-                self._grads[node_id] = torch.linalg.vector_norm(torch.stack(norms))
+                self._grads[node_id] = torch.linalg.vector_norm(torch.stack(norms)) / scale
         self._spent += time.perf_counter() - began
 
     def disarm(self) -> None:

@@ -423,18 +423,20 @@ class Trainer:
                 loss = self._loss(self._forward(x), y)
         if self._scaler is None:
             loss.backward()
+            if self._health is not None and self._health.armed:  # before clipping: the norms as computed
+                self._health.read_gradients()
             if self._clip is not None:
                 torch.nn.utils.clip_grad_norm_(self._parameters, self._clip)
             self._optimizer.step()
         else:
             self._scaler.scale(loss).backward()
+            if self._health is not None and self._health.armed:
+                self._health.read_gradients(self._scaler.get_scale())
             if self._clip is not None:
                 self._scaler.unscale_(self._optimizer)
                 torch.nn.utils.clip_grad_norm_(self._parameters, self._clip)
             self._scaler.step(self._optimizer)
             self._scaler.update()
-        if self._health is not None and self._health.armed:
-            self._health.read_gradients()
         self._optimizer.zero_grad(set_to_none=True)
         return loss.detach()
 

@@ -96,3 +96,29 @@ def test_divergence_names_the_node_in_the_message_and_the_advice(write_project, 
     divergence = result.advice[0]
     assert divergence["kind"] == "divergence" and divergence["node"] == "fc1" and divergence["epoch"] == 1
     assert divergence["fix"]["key"] == ["optimizer", "lr"] and divergence["fix"]["value"] == 1e5
+
+
+def test_gradient_norms_are_unscaled_for_mixed_precision():
+    model, types = tiny_model()
+    x = torch.randn(8, 4)
+    plain = sample_once(HealthMonitor(model, types), model, x)
+    model.zero_grad(set_to_none=True)
+    monitor = HealthMonitor(model, types)
+    monitor.arm()
+    (model(x).sum() * 1024.0).backward()  # as a GradScaler's scaled loss
+    monitor.read_gradients(1024.0)
+    scaled = monitor.collect(1, 1, 1)
+    for a, b in zip(plain.nodes, scaled.nodes):
+        assert (a.grad_norm is None and b.grad_norm is None) or abs(a.grad_norm - b.grad_norm) <= 1e-4 * a.grad_norm
+
+
+def test_the_cli_prints_divergence_advice_with_the_failure(write_project, tmp_path, capsys):
+    import main
+
+    project = write_project({"name": "sine", "n_samples": 160}, classes=None, loss="MSELoss",
+                            optimizer={"type": "SGD", "lr": 1e6})
+    code = main.main(["train", str(project.path), "--epochs", "2", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1 and "failed: loss became" in err
+    assert "advice (divergence): diverged: the loss became NaN or infinite at epoch 1" in err
+    assert "  fix: set lr 100000" in err
