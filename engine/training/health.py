@@ -37,15 +37,16 @@ def output_stats(output: torch.Tensor, relu_like: bool) -> torch.Tensor:
     """[mean, std, zero fraction, dead fraction, finite] of one output, on its device (NaN where not measured)."""
     x = output.detach().float()
     nan = torch.full((), math.nan, device=x.device)
-    finite = torch.isfinite(x).all().float()
+    mean = x.mean()
+    std = (x.square().mean() - mean.square()).clamp_min(0).sqrt()  # much faster than torch.std on a CPU
+    finite = torch.isfinite(mean).float()  # a NaN or an infinity anywhere makes the mean non-finite
     if relu_like and x.dim() >= 1 and x.numel():
         nonzero = x != 0
         zero = 1.0 - nonzero.float().mean()
         dead = 1.0 - nonzero.any(dim=0).float().mean() if x.dim() >= 2 else zero
     else:
         zero = dead = nan
-    std = x.std() if x.numel() > 1 else nan
-    return torch.stack([x.mean(), std, zero, dead, finite])
+    return torch.stack([mean, std, zero, dead, finite])
 
 
 class HealthMonitor:
@@ -63,8 +64,10 @@ class HealthMonitor:
         self.parameters = {node_id: [p for p in module.parameters() if p.requires_grad]
                            for node_id, module in self.modules.items()}
         self._count = 0
-        self._spent = 0.0
-        self._started = time.perf_counter()
+        self._spent = 0.0  # seconds spent sampling
+        self._trained = 0.0  # seconds between batches, without long gaps (validation, checkpoints)
+        self._last: float | None = None
+        self._interval = 0.0  # a moving average of the time between batches
         self._handles: list = []
         self._outputs: dict[str, torch.Tensor] = {}
         self._grads: dict[str, torch.Tensor] = {}
@@ -74,11 +77,18 @@ class HealthMonitor:
     def due(self) -> bool:
         """Called once per training batch: True when this batch is to be sampled."""
         self._count += 1
+        now = time.perf_counter()
+        if self._last is not None:
+            interval = now - self._last
+            if not self._interval or interval < 4 * self._interval:  # a gap between epochs is not training
+                self._trained += interval
+                self._interval = 0.9 * self._interval + 0.1 * interval if self._interval else interval
+        self._last = now
         if self.first_batches is not None and self._count > self.first_batches:
             return False
-        if self._count != 1 and self._count % self.every:
+        if self._count % self.every:
             return False
-        return self._spent <= self.budget * (time.perf_counter() - self._started)
+        return self._spent <= self.budget * self._trained
 
     @property
     def spent_seconds(self) -> float:
