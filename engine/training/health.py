@@ -94,6 +94,11 @@ class HealthMonitor:
     def spent_seconds(self) -> float:
         return self._spent
 
+    @property
+    def share(self) -> float:
+        """The time spent sampling over the training time so far (kept under `budget`, bar one sample)."""
+        return self._spent / self._trained if self._trained else 0.0
+
     # ---- one sample --------------------------------------------------------------
     def arm(self) -> None:
         """Install the forward hooks for the next forward pass."""
