@@ -3,7 +3,7 @@
 The digits CNN example trains with health on and off, alternately, on one CPU thread; the figure is
 the throughput with health on over the throughput with it off (training samples per second over the
 whole run, validation excluded; median over rounds). Goal: at most 5% cost. Health samples every 10th
-batch within a 2% time budget; the row says how many samples a run gathered, so a cost of zero cannot
+batch within a 3% time budget; the row says how many samples a run gathered, so a cost of zero cannot
 hide a monitor that never ran. A second row gives the monitor's own account of its time share.
 """
 

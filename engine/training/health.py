@@ -1,7 +1,7 @@
 """Live health of each node while a model trains: activation statistics and parameter gradient norms.
 
 `HealthMonitor` samples one batch every `every` batches, and only while the time it has spent stays
-under `budget` (a fraction, default 2%) of the run's time, so its cost to throughput stays bounded.
+under `budget` (a fraction, default 3%) of the training time, so its cost to throughput stays bounded.
 On a sampled batch it puts forward hooks on the compiled model's submodules (named by node id, see
 `engine.compiler`) that reduce each output to a few numbers on the device: mean, std, the fraction of
 zeros and of dead units (zero for every sample of the batch) for ReLU-like nodes, and whether it is
@@ -56,7 +56,7 @@ class HealthMonitor:
     limits sampling to the run's first batches (distributed runs, on rank 0)."""
 
     def __init__(self, model: torch.nn.Module, node_types: dict[str, str], *, every: int = 10,
-                 budget: float = 0.02, first_batches: int | None = None):
+                 budget: float = 0.03, first_batches: int | None = None):
         self.model, self.every, self.budget, self.first_batches = model, max(1, every), budget, first_batches
         children = dict(model.named_children())
         self.modules = {node_id: children[node_id] for node_id in node_types if node_id in children}
@@ -68,6 +68,8 @@ class HealthMonitor:
         self._trained = 0.0  # seconds between batches, without long gaps (validation, checkpoints)
         self._last: float | None = None
         self._interval = 0.0  # a moving average of the time between batches
+        self._last_cost = 0.0  # what the last sample took
+        self._sample_started = 0.0
         self._handles: list = []
         self._outputs: dict[str, torch.Tensor] = {}
         self._grads: dict[str, torch.Tensor] = {}
@@ -88,7 +90,8 @@ class HealthMonitor:
             return False
         if self._count % self.every:
             return False
-        return self._spent <= self.budget * self._trained
+        # the next sample is expected to cost what the last did (at first: one batch), and must fit the budget
+        return self._spent + max(self._last_cost, self._interval) <= self.budget * self._trained
 
     @property
     def spent_seconds(self) -> float:
@@ -102,7 +105,7 @@ class HealthMonitor:
     # ---- one sample --------------------------------------------------------------
     def arm(self) -> None:
         """Install the forward hooks for the next forward pass."""
-        began = time.perf_counter()
+        began = self._sample_started = time.perf_counter()
         self._outputs, self._grads = {}, {}
         for node_id, module in self.modules.items():
             self._handles.append(module.register_forward_hook(self._hook(node_id)))
@@ -162,6 +165,7 @@ class HealthMonitor:
                                            None if math.isnan(dead) else dead, grad, ok))
         self._outputs, self._grads = {}, {}
         self._spent += time.perf_counter() - began
+        self._last_cost = time.perf_counter() - self._sample_started - self._interval  # beyond a plain batch
         return events.HealthSample(epoch, batch, step, tuple(nodes), first_bad)
 
     # ---- after a non-finite loss -------------------------------------------------

@@ -14,8 +14,8 @@ def overfitting_advice(bench) -> Advice:
 
 
 def test_a_run_paints_health_on_the_nodes_and_ends_with_its_advice(open_example, finished):
-    bench = open_example("moons_mlp", epochs=2)
-    bench.run_options.update(max_batches=None)  # 25 batches an epoch: health samples every 10th
+    bench = open_example("moons_mlp", epochs=3)
+    bench.run_options.update(max_batches=None)  # 25 batches an epoch: health samples at most every 10th
     finished(bench)
     chips = bench.health_overlay.chips()
     assert {"fc1", "act1", "fc2", "act2", "fc3"} <= set(chips) and bench.health_overlay.samples >= 1
