@@ -39,6 +39,7 @@ SECTIONS = {
     "14": ("bench.sweeps", "Sweeps"),
     "15": ("bench.layout", "Auto-layout of imported architectures"),
     "16": ("bench.memory_estimate", "Memory estimate vs real peak"),
+    "17": ("bench.health", "Health overlay cost"),
 }
 
 

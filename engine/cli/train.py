@@ -271,6 +271,7 @@ def _threads(requested: int | None) -> int | None:
 
 def _train(project, args, world) -> int:
     from engine.training import Trainer
+    from engine.training.advisor import print_advice
 
     main_rank = world is None or world.is_main
     where = "" if main_rank else f" (rank {world.rank})"
@@ -297,11 +298,13 @@ def _train(project, args, world) -> int:
         return EXIT_FAILED
     if result.status == "failed":
         print(f"neurocanvas train{where}: failed: {result.message}", file=sys.stderr)
+        print_advice(result.advice, sys.stderr)
         return EXIT_FAILED
     if not args.quiet and main_rank:
         if args.check_replicas and world is not None:
             print(f"replicas: all {world.size} processes hold identical weights")
         print("\n".join(summary(result)))
+        print_advice(result.advice, sys.stdout)
     if result.status != "stopped":
         return 0
     return EXIT_TERMINATED if received[:1] == [signal.SIGTERM] else EXIT_INTERRUPTED

@@ -95,6 +95,7 @@ class RunResult:
     checkpoints: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
     details: str = ""  # a traceback for unexpected failures, for bug reports
+    advice: list = field(default_factory=list)  # the training advisor's, as dicts (`Advice.as_dict`; report.json)
 
     @property
     def ok(self) -> bool:
@@ -111,3 +112,35 @@ class RunEnded:
 
 
 TrainingEvent = DataProgress | RunStarted | BatchProgress | EpochEnd | Paused | Resumed | RunEnded
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    """One node's statistics on one sampled batch (see `engine.training.health`)."""
+
+    node_id: str
+    mean: float  # of the node's output activations
+    std: float
+    zero_fraction: float | None  # ReLU-like nodes: the share of outputs that are exactly zero
+    dead_fraction: float | None  # ReLU-like nodes: the share of units that are zero for every sample of the batch
+    grad_norm: float | None  # of the node's own parameters; None for a node without trainable parameters
+    finite: bool  # False when the output (or a gradient) held a NaN or an infinity
+
+
+@dataclass(frozen=True)
+class HealthSample:
+    """Per-node health, gathered on one batch every few batches at a bounded cost."""
+
+    epoch: int
+    batch: int
+    step: int
+    nodes: tuple[NodeHealth, ...]
+    first_non_finite: str | None = None  # the node, in execution order, whose output first held a NaN or inf
+
+
+@dataclass(frozen=True)
+class Advised:
+    """The training advisor's current advice (`engine.training.advisor.Advice` items), after each epoch."""
+
+    epoch: int
+    advice: tuple

@@ -65,6 +65,7 @@ from engine.training.failures import (
     release_memory,
 )
 from engine.training.fine_tune import apply_fine_tuning, parameter_counts
+from engine.training.health_hooks import advise_at_end, advisor_watch, locate_non_finite, make_monitor
 from engine.training.init_from import load_matching
 from engine.training.init_from import resolve as resolve_init_path
 from engine.training.metrics import metric_for
@@ -101,7 +102,7 @@ class Trainer:
                  out_dir: str | Path | None = None, callback: Callable[[events.TrainingEvent], None] | None = None,
                  dataset: Dataset | None = None, max_batches: int | None = None,
                  progress_interval: float = 0.05, progress_every: int | None = None, threads: int | None = None,
-                 world: World | None = None, notes: tuple[str, ...] = ()):
+                 world: World | None = None, notes: tuple[str, ...] = (), health: bool = True):
         self.project = project
         self.world = world
         self.is_main = world is None or world.is_main  # the process that writes files
@@ -135,6 +136,8 @@ class Trainer:
         self._running.set()
         self._control_pending = False  # set by stop()/pause(): the one thing the loop reads every batch
         self._ran = False
+        self.health_enabled = health  # sample node health (engine.training.health) and advise at the end
+        self._health = None
 
     # ---- control, from any thread ------------------------------------------
     def stop(self) -> None:
@@ -234,7 +237,8 @@ class Trainer:
             self.notes += self.init_report.notes()
             self.notes += self.init_report.frozen_but_random(self.fine_tuning.frozen)
             self._folder.write_json("init.json", self.init_report.as_dict())
-        self.callback = with_listeners(self.callback, run_listeners(self))  # run.json, TensorBoard
+        self._watch = advisor_watch(self) if self.health_enabled else None  # the advisor: sees every event
+        self.callback = with_listeners(self.callback, run_listeners(self) + ([self._watch] if self._watch else []))
         self._total_steps = config.epochs * self._batches_per_epoch
         self._clip = config.grad_clip
         self._amp_dtype, self._scaler = self._mixed_precision()
@@ -273,6 +277,7 @@ class Trainer:
         self._batch_schedule = self._schedule.scheduler if self._schedule and self._schedule.per_batch else None
         forward = self._model if self.world is None else self.world.wrap(self._model)
         self._forward = torch.compile(forward) if config.compile and device.type == "cuda" else forward
+        self._health = make_monitor(self) if self.health_enabled else None
 
     def _mixed_precision(self) -> tuple[torch.dtype | None, torch.amp.GradScaler | None]:
         amp = self.config.amp
@@ -305,10 +310,12 @@ class Trainer:
             status, message = self._epochs()
         except Exception as error:  # noqa: BLE001 - any error ends this run, never the process
             status, place = "failed", place_in_run(self._epoch, self._batch, self._validating)
+            self._non_finite_at = locate_non_finite(self, error)
             message, details = failure_message(error, place=place, device=self.device,
                                                batch_size=self.config.batch_size, samples=len(self.dataset.train),
                                                optimizer=self._optimizer, grad_clip=self._clip)
         result = self._finish(status, message, details)
+        advise_at_end(self, result)  # report.json, result.advice
         self._emit(events.RunEnded(result))
         return result
 
@@ -358,6 +365,8 @@ class Trainer:
             self.history.append(row)
             self._folder.write_metrics(self.history)
             self._emit(events.EpochEnd(epoch, dict(row), improved))
+            if self._watch is not None:
+                self._emit(events.Advised(epoch, tuple(self._watch.advice())))
             if config.patience is not None and epoch - self._best["epoch"] >= config.patience:
                 which = "validation" if self._monitor == "val_loss" else "training"
                 return "early_stopped", (f"stopped early at epoch {epoch}: the {which} loss has not improved for "
@@ -370,7 +379,7 @@ class Trainer:
         self.fine_tuning.hold_norms()
         self._epoch, self._batch = epoch, 0
         self._epoch_loss, self._epoch_samples = 0.0, 0
-        pending, sizes, step = self._pending, self._pending_sizes, self._train_step
+        pending, sizes, step, health = self._pending, self._pending_sizes, self._train_step, self._health
         batch_schedule, every, interval = self._batch_schedule, self._every, self.progress_interval
         self._last_flush = time.perf_counter()
         next_flush = self._last_flush + interval
@@ -391,7 +400,13 @@ class Trainer:
             except StopIteration:
                 break
             batch += 1
-            pending.append(step(x, y))
+            if health is not None and health.due():
+                health.arm()
+                pending.append(step(x, y))
+                self._emit(health.collect(epoch, batch, (epoch - 1) * self._batches_per_epoch + batch))
+            else:
+                pending.append(step(x, y))
+            self._last_x = x
             sizes.append(x.shape[0])
             if batch_schedule is not None:
                 batch_schedule.step()
@@ -415,11 +430,15 @@ class Trainer:
                 loss = mixed_loss(self._loss, self._forward(x), y, mix)
         if self._scaler is None:
             loss.backward()
+            if self._health is not None and self._health.armed:  # before clipping: the norms as computed
+                self._health.read_gradients()
             if self._clip is not None:
                 torch.nn.utils.clip_grad_norm_(self._parameters, self._clip)
             self._optimizer.step()
         else:
             self._scaler.scale(loss).backward()
+            if self._health is not None and self._health.armed:
+                self._health.read_gradients(self._scaler.get_scale())
             if self._clip is not None:
                 self._scaler.unscale_(self._optimizer)
                 torch.nn.utils.clip_grad_norm_(self._parameters, self._clip)

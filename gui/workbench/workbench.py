@@ -26,6 +26,7 @@ from graphs.errors import printable
 from graphs.project import Project, load_project
 from gui import files
 from gui.widgets import scroll_page
+from gui.workbench.advice_banner import attach as attach_advice
 from gui.workbench.data_panel import DataPanel
 from gui.workbench.data_shapes import ShapeFollower
 from gui.workbench.engine_loader import EngineLoader
@@ -110,6 +111,7 @@ class Workbench(QObject):
         c.eventsRelayed.connect(self._show_status)
         c.runFinished.connect(self._run_finished)
         c.runFailed.connect(self._run_failed)
+        self.advice_banner, self.health_overlay = attach_advice(self)  # the advisor's banners; health on the canvas
         self.runs_panel.currentChanged.connect(self._run_selected)
         self.runs_panel.overlaysChanged.connect(self._overlays_changed)
         window.installEventFilter(self)

@@ -142,6 +142,8 @@ class RunController(QObject):
     epochEnded = Signal(object)  # EpochEnd
     pausedChanged = Signal(bool)
     eventsRelayed = Signal()  # a batch of events was relayed: a good moment to refresh read-outs
+    healthSampled = Signal(object)  # HealthSample: per-node health on one batch (engine.training.health)
+    advised = Signal(object)  # Advised: the training advisor's advice after an epoch
     runFinished = Signal(object)  # RunResult
     runFailed = Signal(str, str)  # message, details
     stateChanged = Signal(str)  # "idle" | "starting" | "running" | "paused" | "stopping"
@@ -235,6 +237,10 @@ class RunController(QObject):
                 self.epochEnded.emit(event)
             elif kind == "FoldStarted":
                 self.foldStarted.emit(event)
+            elif kind == "HealthSample":
+                self.healthSampled.emit(event)
+            elif kind == "Advised":
+                self.advised.emit(event)
             elif kind == "RunStarted":
                 if self.state == "starting":
                     self._set_state("running")

@@ -36,7 +36,7 @@ def test_train_writes_metrics_weights_and_project(moons_project, tmp_path, capsy
     assert code == 0 and err == ""
     assert {p.name for p in out_dir.iterdir()} == {"metrics.csv", "weights.safetensors", "project.json",
                                                   "best.safetensors", "last.safetensors",
-                                                  "run.json", "tensorboard"}
+                                                  "run.json", "tensorboard", "report.json"}
     rows = list(csv.DictReader(io.StringIO((out_dir / "metrics.csv").read_text())))
     assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "val_accuracy", "lr", "seconds"]
     assert [r["epoch"] for r in rows] == ["1", "2"] and all(float(r["train_loss"]) > 0 for r in rows)
@@ -181,7 +181,7 @@ def test_a_signal_mid_run_stops_it_with_final_weights_and_a_complete_run_folder(
     assert err == "" and "stopped by request at epoch " in out
     assert {p.name for p in out_dir.iterdir()} == {"metrics.csv", "weights.safetensors", "project.json",
                                                   "best.safetensors", "last.safetensors",
-                                                  "run.json", "tensorboard"}
+                                                  "run.json", "tensorboard", "report.json"}
     assert "(stopped after batch " in read_metadata(out_dir / "weights.safetensors")["epoch"]
     assert len((out_dir / "metrics.csv").read_text().splitlines()) >= 2  # the header and epoch 1
 

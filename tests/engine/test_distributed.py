@@ -129,7 +129,7 @@ def test_two_processes_train_like_one(tmp_path, capsys):
     assert "note: distributed over 2 processes (gloo); batch size 32 is global: 16 samples per process a step" in lines
     assert {p.name for p in (tmp_path / "dist").iterdir()} == {"metrics.csv", "weights.safetensors", "project.json",
                                                              "best.safetensors", "last.safetensors",
-                                                             "run.json", "tensorboard"}
+                                                             "run.json", "tensorboard", "report.json"}
 
     threads = torch.get_num_threads()
     try:

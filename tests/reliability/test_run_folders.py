@@ -24,7 +24,7 @@ from tests.reliability.tally import count, examples
 from tests.reliability.training import moons
 
 RUN_FILES = {"project.json", "metrics.csv", "best.safetensors", "last.safetensors", "weights.safetensors", "run.json",
-             "tensorboard"}
+             "tensorboard", "report.json"}
 REFUSAL = "a run never writes over files it did not create"
 
 # --out as given on the command line, run from the project's folder
