@@ -10,7 +10,9 @@ from pathlib import Path
 
 from engine.history.folders import FOLDS, METRICS, PROJECT, RECORD
 
-RUN_FILES = (RECORD, PROJECT, METRICS, FOLDS, "best.safetensors", "last.safetensors", "weights.safetensors")
+RUN_FILES = (RECORD, PROJECT, METRICS, FOLDS, "best.safetensors", "last.safetensors", "weights.safetensors",
+             "init.json", "report.json", "tokenizer.json", "sweep.json")  # the last four: fine-tuning, the
+# advisor, a text dataset's tokenizer and a sweep's trial, each written by the run
 RUN_FOLDERS = re.compile(r"tensorboard|fold-\d+")  # written whole by the run
 
 

@@ -41,7 +41,8 @@ def trained_project(project: Project, graph: Graph | None, config: TrainingConfi
     return Project(graph or project.graph.copy(), project.name, training, copy.deepcopy(project.gui))
 
 
-RUN_FILES = ("project.json", "metrics.csv", "best.safetensors", "last.safetensors", "weights.safetensors", "run.json")
+RUN_FILES = ("project.json", "metrics.csv", "best.safetensors", "last.safetensors", "weights.safetensors", "run.json",
+             "init.json", "report.json", "tokenizer.json", "sweep.json")
 
 
 def make_run_dir(path: Path | None, project: Project, base_dir: Path) -> Path:

@@ -53,12 +53,17 @@ def check_node_outputs(graph: Graph, compiled: CompiledGraph, values: dict, shap
         fx_node = value_node(compiled.model.graph, node_id, ids)
         assert fx_node is not None, f"no fx node is named after node '{node_id}': " \
                                     f"{[n.name for n in compiled.model.graph.nodes]}"
-        actual = values[fx_node.name]
-        expected = shapes.info[node_id].outputs["out"]
-        assert isinstance(actual, torch.Tensor), f"node '{node_id}' gave {type(actual).__name__}"
-        assert tuple(actual.shape) == (BATCH, *expected.shape), \
-            f"node '{node_id}' ({graph.node(node_id).type}): inferred {expected.shape}, torch {tuple(actual.shape)}"
-        assert actual.dtype == TORCH_DTYPES[expected.dtype], f"node '{node_id}': {actual.dtype} vs {expected.dtype}"
+        value, outputs = values[fx_node.name], shapes.info[node_id].outputs
+        if set(outputs) == {"out"}:
+            pairs = [(value, outputs["out"])]
+        else:  # Split and Chunk: a tuple of pieces, one per output port out0, out1, ...
+            assert isinstance(value, (tuple, list)) and len(value) == len(outputs), f"node '{node_id}' gave {value!r}"
+            pairs = list(zip(value, (outputs[f"out{i}"] for i in range(len(outputs)))))
+        for actual, expected in pairs:
+            assert isinstance(actual, torch.Tensor), f"node '{node_id}' gave {type(actual).__name__}"
+            assert tuple(actual.shape) == (BATCH, *expected.shape), \
+                f"node '{node_id}' ({graph.node(node_id).type}): inferred {expected.shape}, torch {tuple(actual.shape)}"
+            assert actual.dtype == TORCH_DTYPES[expected.dtype], f"node '{node_id}': {actual.dtype} vs {expected.dtype}"
 
 
 def loss_arguments(compiled: CompiledGraph, spec, outputs: tuple) -> list[torch.Tensor | None]:
