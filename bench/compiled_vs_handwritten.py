@@ -20,10 +20,10 @@ from engine.compiler import compile_graph
 GOAL = 0.98
 
 
-def train_steps(model: nn.Module, x, y, steps: int, clock=time.perf_counter):
-    """A callable running `steps` training steps and returning the median seconds per step, timed by `clock`
-    (wall time by default; `time.thread_time` counts only this thread's CPU time, which other processes on a
-    busy machine cannot stretch, for a single-threaded CPU comparison)."""
+def train_steps(model: nn.Module, x, y, steps: int, clock=time.perf_counter, summary=statistics.median):
+    """A callable running `steps` training steps and returning the median (or `summary`) seconds per step,
+    timed by `clock` (wall time by default; `time.thread_time` counts only this thread's CPU time, which
+    other processes on a busy machine cannot stretch, for a single-threaded CPU comparison)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -38,7 +38,7 @@ def train_steps(model: nn.Module, x, y, steps: int, clock=time.perf_counter):
             if x.is_cuda:
                 torch.cuda.synchronize()
             times.append(clock() - start)
-        return statistics.median(times)
+        return summary(times)
     return run
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from engine.inplace import make_activations_inplace
 from engine.loss_terms import apply_loss
 from engine.memory_budget import FLOAT_BYTES, TooLarge, is_out_of_memory, parameter_problem, too_large_message
 from engine.modules import build_module
@@ -207,6 +208,7 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
     _drop_unused_steps(g)
     model = fx.GraphModule(modules, g, class_name="NeurocanvasModel")
     model.graph.lint()
+    make_activations_inplace(model)
 
     loss_specs = [_loss_spec(nodes[loss], nodes, sources, output_sources, shapes) for loss in losses]
     targets = list(dict.fromkeys(arg[1] for spec in loss_specs for arg in spec.arguments

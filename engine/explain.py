@@ -23,6 +23,7 @@ import torch
 from torch import fx, nn
 
 from engine.errors import UserError, listing
+from engine.inplace import without_inplace
 from graphs.errors import quoted
 
 METHODS = ("saliency", "integrated_gradients", "gradcam")
@@ -69,7 +70,7 @@ def probed(model: fx.GraphModule, name: str) -> tuple[fx.GraphModule, nn.Module]
     root: dict = {PROBE: probe}
     for node in graph.nodes:
         if node.op in ("call_module", "get_attr") and node.target != PROBE:
-            root[node.target] = functools.reduce(getattr, node.target.split("."), model)
+            root[node.target] = without_inplace(functools.reduce(getattr, node.target.split("."), model))
     copy = fx.GraphModule(root, graph)
     copy.train(model.training)
     return copy, probe
