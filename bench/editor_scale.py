@@ -102,7 +102,7 @@ def large_rows(quick: bool, with_gui: bool) -> list[Row]:
     from engine.shapes import ShapeInference
     from graphs.validate import validate
 
-    section = "4b. editor scale (10,000 nodes)"
+    section = "4. editor scale (10,000 nodes)"
     graph = big_graph(10_000)
     live = ShapeInference(graph)
     live.result()
