@@ -14,7 +14,7 @@ from engine.data.augment import Augment, Mixer, mixed_loss
 from engine.errors import UserError
 from engine.training import Trainer
 from graphs.project import Project, load_project
-from tests.engine.test_image_folders_at_scale import write_folder
+from tests.engine.test_image_folders_at_scale import two_class_nodes, write_folder
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "resources" / "examples" / "shapes_cnn_augment.json"
 EVERY = [{"type": "RandomCrop", "size": [8, 8], "padding": 2}, {"type": "RandomResizedCrop", "size": 8,
@@ -85,11 +85,7 @@ def _folder_project(tmp_path, **training) -> Project:
                                    "augment": [{"type": "RandomCrop", "size": [8, 8], "padding": 1},
                                                {"type": "RandomHorizontalFlip"}]}
     data["training"].update(epochs=1, batch_size=4, **training)
-    data["nodes"] = [n for n in data["nodes"] if n["id"] != "fc"] + [
-        {"id": "fc", "type": "Linear", "params": {"out_features": 2}, "position": [0, 0]}]
-    for node in data["nodes"]:
-        if node["type"] == "Input":
-            node.pop("params", None)  # the shape comes from these smaller images
+    data["nodes"] = two_class_nodes(data["nodes"])
     (tmp_path / "p.json").write_text(json.dumps(data))
     return load_project(tmp_path / "p.json")
 

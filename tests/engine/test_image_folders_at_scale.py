@@ -203,13 +203,19 @@ def test_a_streamed_run_ends_its_worker_processes(tmp_path):
                           "shapes_cnn_augment.json").read_text())
     example["training"].update(dataset={"name": "image_folder", "path": "imgs", "stream": True, "workers": 2},
                                epochs=2, batch_size=4)
-    example["nodes"] = [n for n in example["nodes"] if n["id"] != "fc"] + [
-        {"id": "fc", "type": "Linear", "params": {"out_features": 2}, "position": [0, 0]}]
-    for node in example["nodes"]:
-        if node["type"] == "Input":
-            node.pop("params", None)  # the shape comes from these smaller images
+    example["nodes"] = two_class_nodes(example["nodes"])
     (tmp_path / "p.json").write_text(json.dumps(example))
     trainer = Trainer(load_project(tmp_path / "p.json"), out_dir=tmp_path / "run")
     result = trainer.run()
     assert result.status == "finished", result.message
     assert trainer._train_data.state == {} and trainer._val_data.state == {}
+
+
+def two_class_nodes(nodes: list[dict]) -> list[dict]:
+    """The shapes example's nodes for a small two-class folder: a two-class head, the Input's shape from the data."""
+    nodes = [n for n in nodes if n["id"] != "fc"] + [
+        {"id": "fc", "type": "Linear", "params": {"out_features": 2}, "position": [0, 0]}]
+    for node in nodes:
+        if node["type"] == "Input":
+            node.pop("params", None)  # the shape comes from these smaller images
+    return nodes
