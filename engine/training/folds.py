@@ -31,21 +31,12 @@ from engine.data_shapes import load_training_data
 from engine.errors import UserError
 from engine.training import events
 from engine.training.config import TrainingConfig
+from engine.training.events import FoldStarted  # defined there, torch-free, for the GUI
 from engine.training.run_folder import check_run_dir, make_run_dir
 from engine.training.trainer import Trainer
 from graphs.project import Project, atomic_write, save_project
 
 FOLDS_FILE = "folds.json"
-
-
-@dataclass(frozen=True)
-class FoldStarted:
-    """Sent before each fold's own events (its RunStarted ... RunEnded); `fold` counts from 1."""
-
-    fold: int
-    folds: int
-    train_samples: int
-    val_samples: int
 
 
 @dataclass
