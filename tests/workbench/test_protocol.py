@@ -4,6 +4,7 @@ trains from, a small QMainWindow that has nothing else of the editor's MainWindo
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from graphs.project import load_project
+from gui import files
 from gui.canvas.scene import CanvasScene
 from gui.document import DocumentController
 from gui.workbench import install
@@ -48,7 +49,10 @@ class FakeWindow(QMainWindow):
         return True
 
     def open_project(self, path):
-        self.document.set_project(load_project(path))
+        project = load_project(path)
+        if files.is_example(path):  # a copy, as MainWindow opens it: runs are not written beside the example
+            project.path = None
+        self.document.set_project(project)
         return True
 
 
