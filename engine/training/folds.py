@@ -43,7 +43,7 @@ FOLDS_FILE = "folds.json"
 class CrossValidationResult:
     """How a cross-validation ended: each fold's metrics, their mean and standard deviation."""
 
-    status: str  # "finished", or the first fold's that did not finish ("stopped", "failed")
+    status: events.RunState  # finished, or the first fold's that did not finish (stopped, failed)
     message: str
     metric: str  # "val_accuracy" or "val_mae"
     out_dir: Path
@@ -51,6 +51,9 @@ class CrossValidationResult:
     mean: dict = field(default_factory=dict)  # val_loss and the metric, over the finished folds
     std: dict = field(default_factory=dict)
     runs: list[events.RunResult] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.status = events.RunState(self.status)
 
     def as_run_result(self) -> events.RunResult:
         """The last fold's RunResult, told as the whole cross-validation's (its status, message and folder),
@@ -171,7 +174,7 @@ class CrossValidation:
         result = CrossValidationResult("finished", "", "", out_dir)
         for fold, (train_index, val_index) in enumerate(splits, start=1):
             if self._stop.is_set():
-                result.status, result.message = "stopped", f"stopped by request before fold {fold}"
+                result.status, result.message = events.RunState.STOPPED, f"stopped by request before fold {fold}"
                 break
             self._emit(FoldStarted(fold, config.folds, len(train_index), len(val_index)))
             fold_notes = (f"fold {fold} of {config.folds}", *(notes if fold == 1 else ()))
