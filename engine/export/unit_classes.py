@@ -20,7 +20,7 @@ import operator
 from collections import Counter
 from dataclasses import dataclass, field
 
-from torch import fx
+from torch import fx, nn
 
 from engine.compiler import CompiledGraph, _FxEmitter, _Names
 from engine.export.forward_code import RESERVED_NAMES, forward_source, literal
@@ -117,6 +117,7 @@ class _Writer:
                 values[(node_id, port)] = call if len(ports) == 1 else \
                     g.create_node("call_function", operator.getitem, (call, index), name=names.helper(node_id, port))
             entries.append(self._instance(node, prefix))
+            refs.update({(node_id, name): value["ref"] for name, value in node.params.items() if is_ref(value)})
         result = [values[source] for source in sources]
         g.output(result[0] if len(result) == 1 else tuple(result))
         forward = forward_source(g, set(scope.node_ids()))
@@ -285,3 +286,20 @@ def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:
                 stack.append(edge.source)
     return seen
 
+
+
+def structured_model(compiled: CompiledGraph) -> nn.Module | None:
+    """The model as the Python export writes it (a module per unit instance, each with its own forward) with
+    the compiled model's weights, on the CPU in eval mode; None for a graph without units (see
+    `engine.export.model.prepare_model`). The ONNX export traces it, so the file's names are nested
+    (`/layer1/layer1.0/conv1/Conv`)."""
+    graph = getattr(compiled, "source_graph", None)
+    if graph is None or not graph.uses_units():
+        return None
+    from engine.export.python_code import DEFAULT_CLASS_NAME, python_source
+
+    namespace = {"__name__": "neurocanvas_units_model"}
+    exec(compile(python_source(compiled, graph), "<neurocanvas units model>", "exec"), namespace)
+    model = namespace[DEFAULT_CLASS_NAME]()
+    model.load_state_dict(compiled.model.state_dict())
+    return model.cpu().eval()
