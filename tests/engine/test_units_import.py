@@ -1,0 +1,170 @@
+"""import-torch makes units of the module hierarchy: a class instantiated several times becomes one unit named
+after it, the values that differ between its instances unit params, and an nn.Sequential of one unit's
+instances a Repeat. Torchvision's ResNet-18 keeps its state_dict keys where its stages are Repeats, exports
+to Python with `class BasicBlock`, and the round trip (import -> save -> load -> compile) stays exact."""
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+import main
+from engine.export import export_python, prepare_model, verify_python
+from engine.importers.common import save_verified
+from engine.importers.torch_import import import_module, verify_module_import
+from graphs.project import load_project
+from graphs.units import REPEAT
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def models():
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        import resnet_models
+
+        yield resnet_models
+    finally:
+        sys.path.remove(str(FIXTURES))
+
+
+def trained_looking(module):
+    torch.manual_seed(1)
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_mean.uniform_(-0.5, 0.5)
+            layer.running_var.uniform_(0.5, 2.0)
+            layer.weight.data.uniform_(0.5, 1.5)
+    return module.eval()
+
+
+def uses(graph) -> Counter:
+    """How many instances of each unit the model holds (a Repeat counts its copies), at any depth."""
+    counts = Counter()
+    for where in [graph, *(graph.unit_graph(name) for name in graph.units)]:
+        for node in where.nodes():
+            if node.type == REPEAT:
+                counts[node.params["unit"]] += node.resolved_params()["count"]
+            elif node.type in graph.units:
+                counts[node.type] += 1
+    return counts
+
+
+@pytest.fixture(scope="module")
+def resnet(models, tmp_path_factory):
+    """torchvision's ResNet-18 layout imported as the import-torch command does, and written."""
+    module = trained_looking(models.ResNet18())
+    result = import_module(module, [(3, 32, 32)], name="resnet", units=True)
+    files = save_verified(result, verify_module_import(module, result), "ResNet18",
+                          tmp_path_factory.mktemp("resnet") / "resnet.json")
+    return module, files
+
+
+def test_resnet18_has_one_class_of_block_used_eight_times(resnet):
+    _, files = resnet
+    graph = files.result.project.graph
+    assert uses(graph) == {"BasicBlock": 5, "BasicBlock_downsample": 3}
+    # both are the class BasicBlock: the downsample branch only three of them have is a second structure
+    assert {graph.units[name].doc for name in graph.units} == {"Imported from the class BasicBlock."}
+    assert graph.units["BasicBlock"].params == {"out_channels": 4}
+    inner = graph.unit_graph("BasicBlock")
+    assert inner.node("conv1").params["out_channels"] == {"ref": "out_channels"}
+    assert inner.node("conv2").params["out_channels"] == {"ref": "out_channels"}
+    assert [n.id for n in graph.nodes() if n.type in graph.units or n.type == REPEAT] == \
+        ["layer1", "layer2_0", "layer2_1", "layer3_0", "layer3_1", "layer4_0", "layer4_1"]
+    assert graph.node("layer1").params == {"unit": "BasicBlock", "count": 2}
+    assert graph.node("layer3_1").params == {"out_channels": 16}
+    assert "grouped into units: BasicBlock (5), BasicBlock_downsample (3)" in files.result.notes
+
+
+def test_resnet18_round_trip_stays_exact(resnet):
+    module, files = resnet
+    assert files.verification.difference <= TOLERANCE
+    project = load_project(files.project_path)
+    compiled = prepare_model(project.graph, files.weights_path)
+    assert "layer1.0.conv1.weight" in compiled.model.state_dict()  # the Repeat keeps torch's keys
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        difference = (compiled.model.eval()(x) - module(x)).abs().max().item()
+    assert difference <= TOLERANCE
+
+
+def test_resnet18_python_export_defines_class_basic_block(resnet, tmp_path):
+    module, files = resnet
+    project = load_project(files.project_path)
+    compiled = prepare_model(project.graph, files.weights_path)
+    path = export_python(compiled, project.graph, tmp_path / "resnet.py")
+    code = path.read_text(encoding="utf-8")
+    assert "class BasicBlock(nn.Module):" in code and "class BasicBlock_downsample(nn.Module):" in code
+    assert "self.layer1 = nn.Sequential(BasicBlock(out_channels=4), BasicBlock(out_channels=4))" in code
+    assert verify_python(compiled, path) == 0.0
+    namespace = {"__name__": "exported", "__file__": str(path)}
+    exec(compile(code, str(path), "exec"), namespace)
+    rebuilt = namespace["Model"]().eval()
+    rebuilt.load_state_dict(compiled.model.state_dict())  # the module's weights, as imported
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert (rebuilt(x) - module(x)).abs().max().item() <= TOLERANCE
+
+
+def test_a_sequential_of_custom_blocks_becomes_a_repeat(models):
+    module = models.NestedNet().eval()
+    result = import_module(module, [(6,)], units=True)
+    graph = result.project.graph
+    assert graph.node("stages").type == REPEAT and graph.node("stages").params == {"unit": "Stage", "count": 2}
+    assert uses(graph) == {"Stage": 2}
+    x = torch.randn(4, 6)
+    with torch.no_grad():
+        assert torch.allclose(result.compiled.model(x), module(x), atol=TOLERANCE)
+
+
+class Block(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+        self.act = torch.nn.Tanh()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+class Twice(torch.nn.Module):
+    """One block applied twice: its layers share their weights, which a unit's instances do not."""
+
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+
+    def forward(self, x):
+        return self.block(self.block(x))
+
+
+def test_shared_weights_keep_the_import_flat_and_say_why():
+    module = Twice().eval()
+    result = import_module(module, [(4,)], units=True)
+    assert not result.project.graph.uses_units()
+    assert result.notes == ["imported flat, without units: it shares weights between layers"]
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        assert torch.allclose(result.compiled.model(x), module(x), atol=TOLERANCE)
+
+
+def test_a_model_of_torch_layers_only_stays_flat():
+    module = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    result = import_module(module, [(4,)], units=True)
+    assert not result.project.graph.uses_units() and result.notes == []
+
+
+def test_the_cli_imports_units_by_default_and_flat_on_request(models, tmp_path, monkeypatch):
+    monkeypatch.chdir(FIXTURES)
+    assert main.main(["import-torch", "resnet_models:NestedNet", str(tmp_path / "units.json"),
+                      "--input-shape", "6"]) == 0
+    assert load_project(tmp_path / "units.json").graph.units.keys() == {"Stage"}
+    assert main.main(["import-torch", "resnet_models:NestedNet", str(tmp_path / "flat.json"),
+                      "--input-shape", "6", "--flat"]) == 0
+    flat = load_project(tmp_path / "flat.json").graph
+    assert not flat.uses_units() and "stages_0_blocks_0_0" in flat.node_ids()
