@@ -446,8 +446,8 @@ def _checked(result: ImportResult, document: Graph, renamed: dict[str, str]) -> 
                         compiled)
 
 
-def unit_summary(graph: Graph) -> str:
-    """`units: BasicBlock (used 5 times), BasicBlock_downsample (3)`: how often each unit is used."""
+def unit_uses(graph: Graph) -> Counter:
+    """How many instances of each unit the model holds, at any depth (a Repeat counts its copies)."""
     uses = Counter()
     for where in [graph, *(graph.unit_graph(name) for name in graph.units)]:
         for node in where.nodes():
@@ -455,6 +455,12 @@ def unit_summary(graph: Graph) -> str:
                 uses[node.params["unit"]] += node.resolved_params()["count"]
             elif node.type in graph.units:
                 uses[node.type] += 1
+    return uses
+
+
+def unit_summary(graph: Graph) -> str:
+    """`BasicBlock (5), BasicBlock_downsample (3)`: each unit and how often it is used."""
+    uses = unit_uses(graph)
     return ", ".join(f"{name} ({uses[name]})" for name in graph.units)
 
 

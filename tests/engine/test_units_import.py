@@ -3,10 +3,6 @@ after it, the values that differ between its instances unit params, and an nn.Se
 instances a Repeat. Torchvision's ResNet-18 keeps its state_dict keys where its stages are Repeats, exports
 to Python with `class BasicBlock`, and the round trip (import -> save -> load -> compile) stays exact."""
 
-import sys
-from collections import Counter
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -14,44 +10,14 @@ import main
 from engine.export import export_python, prepare_model, verify_python
 from engine.importers.common import save_verified
 from engine.importers.torch_import import import_module, verify_module_import
+from engine.importers.unit_grouping import unit_uses as uses
 from graphs.project import load_project
 from graphs.units import REPEAT
+from tests.engine.test_import_torch_rules import FIXTURES, models, trained_looking
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+__all__ = ["models"]  # a fixture
+
 TOLERANCE = 1e-5
-
-
-@pytest.fixture(scope="module")
-def models():
-    sys.path.insert(0, str(FIXTURES))
-    try:
-        import resnet_models
-
-        yield resnet_models
-    finally:
-        sys.path.remove(str(FIXTURES))
-
-
-def trained_looking(module):
-    torch.manual_seed(1)
-    for layer in module.modules():
-        if isinstance(layer, torch.nn.BatchNorm2d):
-            layer.running_mean.uniform_(-0.5, 0.5)
-            layer.running_var.uniform_(0.5, 2.0)
-            layer.weight.data.uniform_(0.5, 1.5)
-    return module.eval()
-
-
-def uses(graph) -> Counter:
-    """How many instances of each unit the model holds (a Repeat counts its copies), at any depth."""
-    counts = Counter()
-    for where in [graph, *(graph.unit_graph(name) for name in graph.units)]:
-        for node in where.nodes():
-            if node.type == REPEAT:
-                counts[node.params["unit"]] += node.resolved_params()["count"]
-            elif node.type in graph.units:
-                counts[node.type] += 1
-    return counts
 
 
 @pytest.fixture(scope="module")
