@@ -74,6 +74,11 @@ def summary(files) -> list[str]:
     parameters = sum(t.numel() for k, t in files.result.weights.items() if not k.endswith("num_batches_tracked"))
     lines = [f"wrote {files.project_path}: {len(nodes)} nodes ({kinds})",
              f"wrote {files.weights_path}: {len(files.result.weights)} tensors, {parameters:,} values"]
+    from engine.importers.unit_grouping import FLAT_NOTE, unit_summary
+
+    if files.result.project.graph.units:
+        lines.append(f"units (instances): {unit_summary(files.result.project.graph)}")
+    lines += [f"note: {note}" for note in files.result.notes if note.startswith(FLAT_NOTE)]
     if files.verification is not None:
         lines.append(f"checked against {files.verification.against} on random inputs: largest difference "
                      f"{files.verification.difference:.2g}")

@@ -38,6 +38,7 @@ from graphs.unit_registry import RESERVED_PARAMS, unit_name_problem
 from graphs.units import REPEAT, UNIT_INPUT, UNIT_OUTPUT, UnitDefinition
 
 _KINDS = (bool, int, float, str)
+FLAT_NOTE = "imported flat, without units"
 MIN_UNIT_NODES = 2  # an instance holding a single layer stays that layer
 
 
@@ -512,7 +513,7 @@ def with_units(result: ImportResult, placements: dict[str, Placement], sequences
         grouped = group_units(result, placements, sequences)
     except NotGrouped as reason:
         if result.project.graph.nodes() and any(p.scopes for p in placements.values()):
-            result.notes.append(f"imported flat, without units: {reason}")
+            result.notes.append(f"{FLAT_NOTE}: {reason}")
         return result
     grouped.notes.append(f"grouped into units: {unit_summary(grouped.project.graph)}")
     return grouped

@@ -125,10 +125,11 @@ def test_a_model_of_torch_layers_only_stays_flat():
     assert not result.project.graph.uses_units() and result.notes == []
 
 
-def test_the_cli_imports_units_by_default_and_flat_on_request(models, tmp_path, monkeypatch):
+def test_the_cli_imports_units_by_default_and_flat_on_request(models, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(FIXTURES)
     assert main.main(["import-torch", "resnet_models:NestedNet", str(tmp_path / "units.json"),
                       "--input-shape", "6"]) == 0
+    assert "units (instances): Stage (2)" in capsys.readouterr().out
     assert load_project(tmp_path / "units.json").graph.units.keys() == {"Stage"}
     assert main.main(["import-torch", "resnet_models:NestedNet", str(tmp_path / "flat.json"),
                       "--input-shape", "6", "--flat"]) == 0
