@@ -20,7 +20,7 @@ import os
 import sys
 from importlib.machinery import PathFinder
 
-from engine.cli.import_onnx import EXIT_MISMATCH, add_weights_out, check_paths, summary, weights_out
+from engine.cli.import_onnx import EXIT_MISMATCH, add_flat, add_weights_out, check_paths, summary, weights_out
 
 RUNS_CODE = ("This imports the module, which runs its Python code with your permissions: use it only on code "
              "you trust.")
@@ -44,9 +44,7 @@ def add_parser(sub) -> None:
     add_weights_out(parser)
     parser.add_argument("--no-verify", action="store_true",
                         help="skip running the imported graph against the module before writing")
-    parser.add_argument("--flat", action="store_true",
-                        help="import every layer into the model itself, without making units of the module's "
-                             "own classes")
+    add_flat(parser)
     parser.set_defaults(handler=run, old_weights_out_flag="--output-weights")
     parser.add_argument("--output-weights", dest="old_weights_out", metavar="FILE", help=argparse.SUPPRESS)
 

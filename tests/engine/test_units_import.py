@@ -3,12 +3,15 @@ after it, the values that differ between its instances unit params, and an nn.Se
 instances a Repeat. Torchvision's ResNet-18 keeps its state_dict keys where its stages are Repeats, exports
 to Python with `class BasicBlock`, and the round trip (import -> save -> load -> compile) stays exact."""
 
+import warnings
+
 import pytest
 import torch
 
 import main
 from engine.export import export_python, prepare_model, verify_python
 from engine.importers.common import save_verified
+from engine.importers.onnx_import import import_onnx, verify_import
 from engine.importers.torch_import import import_module, verify_module_import
 from engine.importers.unit_grouping import unit_uses as uses
 from graphs.project import load_project
@@ -135,3 +138,19 @@ def test_the_cli_imports_units_by_default_and_flat_on_request(models, tmp_path, 
                       "--input-shape", "6", "--flat"]) == 0
     flat = load_project(tmp_path / "flat.json").graph
     assert not flat.uses_units() and "stages_0_blocks_0_0" in flat.node_ids()
+
+
+def test_an_onnx_file_from_torchs_exporter_imports_with_the_same_units(resnet, tmp_path):
+    """torch's (dynamo) exporter records each node's module path and class: the same units come back."""
+    module, _ = resnet
+    path = tmp_path / "resnet.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.randn(2, 3, 32, 32),), str(path), dynamo=True, external_data=False,
+                          verbose=False)
+    result = import_onnx(path, units=True)
+    graph = result.project.graph
+    assert uses(graph) == {"BasicBlock": 5, "BasicBlock_downsample": 3}
+    assert graph.node("layer1").params == {"unit": "BasicBlock", "count": 2}
+    assert verify_import(path, result).difference <= TOLERANCE
+    assert not import_onnx(path).project.graph.uses_units()  # the library call stays flat unless asked

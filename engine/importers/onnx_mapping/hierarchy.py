@@ -1,0 +1,55 @@
+"""Where each node of an ONNX import was made: the source model's modules around it (for `unit_grouping`).
+
+torch's dynamo exporter (`torch.onnx.export(..., dynamo=True)`, the default) writes, on every node,
+the module path of each scope around it and that module's class (`pkg.torch.onnx.name_scopes` and
+`pkg.torch.onnx.class_hierarchy`). The classes that are not torch's are the instances that may
+become units, as in `import-torch`; `nn.Sequential` and `nn.ModuleList` scopes may become Repeats.
+Files without that metadata (other exporters, torch's TorchScript exporter, whose node names keep
+the scopes but not the classes) have no placements, so they import flat.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from engine.importers.common import GraphBuilder
+from engine.importers.unit_grouping import Placement
+
+SCOPES, CLASSES = "pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy"
+_CONTAINERS = ("torch.nn.modules.container.Sequential", "torch.nn.modules.container.ModuleList")
+
+
+def placements(builder: GraphBuilder) -> tuple[dict[str, Placement], set[str]]:
+    """(node id -> its Placement, the paths of the containers whose items may become a Repeat)."""
+    found, sequences = {}, set()
+    for node_id, pending in builder.nodes.items():
+        scopes = _scopes(pending.origin)
+        if scopes is None:
+            continue
+        sequences.update(path for path, cls in scopes if cls in _CONTAINERS)
+        owners = tuple((path, cls.rpartition(".")[2]) for path, cls in scopes[1:-1]
+                       if path and not cls.startswith(("torch.", "aten.")))
+        owner = owners[-1][0] if owners else ""
+        layer = next((path for path, cls in reversed(scopes[1:-1]) if cls.startswith("torch.nn.modules.")
+                      and cls not in _CONTAINERS), None)
+        if layer is not None and len(layer) > len(owner):
+            name = layer[len(owner) + 1:] if owner else layer
+        else:
+            name = re.sub(r"_\d+$", "", scopes[-1][0])
+        found[node_id] = Placement(owners, name)
+    return found, sequences
+
+
+def _scopes(node) -> list[tuple[str, str]] | None:
+    """[(module path, class)] from the outermost (the model) to the operator, or None without metadata."""
+    props = {prop.key: prop.value for prop in getattr(node, "metadata_props", ())}
+    if SCOPES not in props or CLASSES not in props:
+        return None
+    try:
+        paths, classes = ast.literal_eval(props[SCOPES]), ast.literal_eval(props[CLASSES])
+    except (ValueError, SyntaxError):
+        return None
+    if not (isinstance(paths, list) and isinstance(classes, list) and len(paths) == len(classes) >= 2):
+        return None
+    return [(str(path), str(cls)) for path, cls in zip(paths, classes)]
