@@ -140,3 +140,27 @@ def test_a_units_project_file_exports_through_the_cli(tmp_path):
     code = (tmp_path / "nested.py").read_text(encoding="utf-8")
     assert "class BasicBlock(nn.Module):" in code and "class Stage(nn.Module):" in code
     assert json.loads((tmp_path / "nested.json").read_text())["version"] == 2
+
+
+def test_a_unit_with_two_outputs_one_unread_exports_exactly(tmp_path):
+    g = Graph()
+    g.add_unit(UnitDefinition("Heads", Graph(units=g.units), {}, "Two heads on one input."))
+    inner = g.unit_graph("Heads")
+    inner.add_node("UnitInput", node_id="x")
+    inner.add_node("Linear", {"out_features": 4}, "a")
+    inner.add_node("Linear", {"out_features": 3}, "b")
+    inner.add_node("UnitOutput", node_id="ya")
+    inner.add_node("UnitOutput", node_id="yb")
+    for source, target in [("x", "a"), ("x", "b"), ("a", "ya"), ("b", "yb")]:
+        inner.connect(source, target)
+    g.add_node("Input", {"shape": [5]}, "features")
+    g.add_node("Heads", node_id="heads")
+    g.add_node("ReLU", node_id="relu")
+    g.connect("features", "heads", target_port="x")
+    g.connect("heads", "relu", "ya")
+    compiled = prepare_model(g, seed=0)
+    path = export_python(compiled, g, tmp_path / "heads.py")
+    assert verify_python(compiled, path) == 0.0
+    assert "        return a, b" in path.read_text(encoding="utf-8")
+    export_onnx(compiled, tmp_path / "heads.onnx")
+    assert verify_onnx(compiled, tmp_path / "heads.onnx") < 1e-5
