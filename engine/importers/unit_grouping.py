@@ -511,8 +511,10 @@ def with_units(result: ImportResult, placements: dict[str, Placement], sequences
     modules of its own to group)."""
     try:
         grouped = group_units(result, placements, sequences)
-    except NotGrouped as reason:
-        if result.project.graph.nodes() and any(p.scopes for p in placements.values()):
+    except Exception as error:  # noqa: BLE001 - the flat import is exact already: keep it, saying why
+        if any(p.scopes for p in placements.values()):
+            reason = str(error) if isinstance(error, NotGrouped) else \
+                f"grouping failed ({type(error).__name__}: {error}); please report this model"
             result.notes.append(f"{FLAT_NOTE}: {reason}")
         return result
     grouped.notes.append(f"grouped into units: {unit_summary(grouped.project.graph)}")
