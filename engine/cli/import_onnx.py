@@ -83,10 +83,11 @@ def summary(files) -> list[str]:
     lines = [f"wrote {files.project_path}: {len(nodes)} nodes ({kinds})",
              f"wrote {files.weights_path}: {len(files.result.weights)} tensors, {parameters:,} values"]
     from engine.importers.unit_grouping import FLAT_NOTE, unit_summary
+    from graphs.errors import printable
 
     if files.result.project.graph.units:
         lines.append(f"units (instances): {unit_summary(files.result.project.graph)}")
-    lines += [f"note: {note}" for note in files.result.notes if note.startswith(FLAT_NOTE)]
+    lines += [f"note: {printable(note)}" for note in files.result.notes if note.startswith(FLAT_NOTE)]
     if files.verification is not None:
         lines.append(f"checked against {files.verification.against} on random inputs: largest difference "
                      f"{files.verification.difference:.2g}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 
-from engine.importers.common import GraphBuilder
+from engine.importers.common import GraphBuilder, sanitize
 from engine.importers.unit_grouping import Placement
 
 SCOPES, CLASSES = "pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy"
@@ -28,7 +28,7 @@ def placements(builder: GraphBuilder) -> tuple[dict[str, Placement], set[str]]:
         if scopes is None:
             continue
         sequences.update(path for path, cls in scopes if cls in _CONTAINERS)
-        owners = tuple((path, cls.rpartition(".")[2]) for path, cls in scopes[1:-1]
+        owners = tuple((path, sanitize(cls.rpartition(".")[2]) or "Block") for path, cls in scopes[1:-1]
                        if path and not cls.startswith(("torch.", "aten.")))
         owner = owners[-1][0] if owners else ""
         layer = next((path for path, cls in reversed(scopes[1:-1]) if cls.startswith("torch.nn.modules.")
