@@ -140,17 +140,25 @@ def test_the_cli_imports_units_by_default_and_flat_on_request(models, tmp_path, 
     assert not flat.uses_units() and "stages_0_blocks_0_0" in flat.node_ids()
 
 
-def test_an_onnx_file_from_torchs_exporter_imports_with_the_same_units(resnet, tmp_path):
-    """torch's (dynamo) exporter records each node's module path and class: the same units come back."""
+@pytest.mark.parametrize("dynamo, names", [(True, ("BasicBlock", "BasicBlock_downsample")),
+                                           (False, ("Block", "Block_downsample"))])
+def test_an_onnx_file_from_torchs_exporters_imports_with_the_same_structure(resnet, tmp_path, dynamo, names):
+    """The dynamo exporter records each node's module path and class: the same units come back. The
+    TorchScript exporter's node names keep the module paths only (`/layer1/layer1.0/conv1/Conv`): the same
+    structure comes back, its units named Block."""
     module, _ = resnet
     path = tmp_path / "resnet.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (torch.randn(2, 3, 32, 32),), str(path), dynamo=True, external_data=False,
-                          verbose=False)
+        torch.onnx.export(module, (torch.randn(2, 3, 32, 32),), str(path), dynamo=dynamo, input_names=["x"],
+                          output_names=["y"], **({"external_data": False} if dynamo else
+                                                 {"dynamic_axes": {"x": {0: "batch"}, "y": {0: "batch"}}}))
     result = import_onnx(path, units=True)
     graph = result.project.graph
-    assert uses(graph) == {"BasicBlock": 5, "BasicBlock_downsample": 3}
-    assert graph.node("layer1").params == {"unit": "BasicBlock", "count": 2}
+    assert uses(graph) == {names[0]: 5, names[1]: 3}
+    assert graph.node("layer1").params == {"unit": names[0], "count": 2}
+    assert graph.units[names[1]].params == {"out_channels": 8}
+    # (the dynamo exporter folds each BatchNorm into its Conv, which then carries the BatchNorm's name)
+    assert any(node_id.startswith("downsample_") for node_id in graph.unit_graph(names[1]).node_ids())
     assert verify_import(path, result).difference <= TOLERANCE
     assert not import_onnx(path).project.graph.uses_units()  # the library call stays flat unless asked

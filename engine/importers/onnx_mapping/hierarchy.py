@@ -22,6 +22,8 @@ _CONTAINERS = ("torch.nn.modules.container.Sequential", "torch.nn.modules.contai
 
 def placements(builder: GraphBuilder) -> tuple[dict[str, Placement], set[str]]:
     """(node id -> its Placement, the paths of the containers whose items may become a Repeat)."""
+    if not any(_scopes(pending.origin) for pending in builder.nodes.values()):
+        return scope_name_placements(builder)
     found, sequences = {}, set()
     for node_id, pending in builder.nodes.items():
         scopes = _scopes(pending.origin)
@@ -53,3 +55,49 @@ def _scopes(node) -> list[tuple[str, str]] | None:
     if not (isinstance(paths, list) and isinstance(classes, list) and len(paths) == len(classes) >= 2):
         return None
     return [(str(path), str(cls)) for path, cls in zip(paths, classes)]
+
+
+def scope_name_placements(builder: GraphBuilder) -> tuple[dict[str, Placement], set[str]]:
+    """Placements from scoped node names alone (`/layer1/layer1.0/conv1/Conv`, as torch's TorchScript
+    exporter writes them), which name the modules but not their classes. A module that holds others is
+    an instance, or a container when all it holds are numbered items (`layer1.0`, `layer1.1`); instances
+    of one structure are one unit, named `Block` (`Block`, `Block_downsample` for another structure)."""
+    chains = {node_id: _chain(getattr(pending.origin, "name", "")) for node_id, pending in builder.nodes.items()}
+    inner = {path for chain in chains.values() for path in chain[:-1]}  # modules holding other modules
+    children: dict[str, set[str]] = {}
+    for chain in chains.values():
+        for parent, child in zip(chain, chain[1:]):
+            children.setdefault(parent, set()).add(child)
+    sequences = {path for path, held in children.items() if all(c.rpartition(".")[2].isdigit() for c in held)}
+    found = {}
+    for node_id, chain in chains.items():
+        if not chain:
+            continue
+        holders = [path for path in chain if path in inner or path is not chain[-1]]
+        leaf = chain[-1] if chain[-1] not in inner else None
+        owners = tuple((path, "Block") for path in holders if path != leaf and path not in sequences)
+        owner = owners[-1][0] if owners else ""
+        op = getattr(builder.nodes[node_id].origin, "name", "").rstrip("/").rpartition("/")[2]
+        if leaf is not None:
+            name = leaf[len(owner) + 1:] if owner and leaf.startswith(owner + ".") else leaf
+        else:
+            name = re.sub(r"_\d+$", "", op).lower() or "node"
+        found[node_id] = Placement(owners, name)
+    return found, sequences
+
+
+def _chain(name: str) -> list[str]:
+    """The module paths of a scoped node name: `/layer1/layer1.0/conv1/Conv` -> layer1, layer1.0,
+    layer1.0.conv1 (the last part is the operator)."""
+    if not name.startswith("/"):
+        return []
+    parts = [part for part in name.split("/") if part][:-1]
+    paths: list[str] = []
+    for part in parts:
+        parent = paths[-1] if paths else ""
+        head, _, last = parent.rpartition(".")
+        if part.startswith(last + ".") and last:  # a container's item is named `downsample.0`, not `0`
+            paths.append(f"{head}.{part}" if head else part)
+        else:
+            paths.append(f"{parent}.{part}" if parent else part)
+    return paths
