@@ -17,8 +17,32 @@ from graphs.units import expand
 
 
 def infer_units(graph: Graph) -> InferenceResult:
+    """The one-shot result of a graph with units."""
     expanded = expand(graph)
-    flat = infer(expanded.graph)
+    return model_result(graph, expanded, infer(expanded.graph))
+
+
+class LiveUnitsInference:
+    """The editor's inference of a graph with units: after each edit the model is expanded again into one
+    kept flat graph, changed only where the expansion changed, which a live `ShapeInference` observes; so
+    validation and shape inference redo only the layers an edit touched."""
+
+    def __init__(self):
+        from engine.shapes import ShapeInference
+
+        self.flat = Graph(dotted_ids=True)
+        self.inference = ShapeInference(self.flat)
+
+    def result(self, graph: Graph) -> InferenceResult:
+        expanded = expand(graph, into=self.flat)
+        return model_result(graph, expanded, self.inference.result())
+
+    def close(self) -> None:
+        self.inference.close()
+
+
+def model_result(graph: Graph, expanded, flat: InferenceResult) -> InferenceResult:
+    """The result per node of the model, from the result on its expansion."""
     info, inputs = {}, {}
     for node in graph.nodes():
         if node.type in CATALOGUE:

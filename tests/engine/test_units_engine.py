@@ -158,3 +158,30 @@ def test_check_prints_the_units_folded_and_refuses_a_broken_unit(tmp_path, capsy
     assert "unit 'BasicBlock' cannot contain 'BasicBlock'" in capsys.readouterr().err
     assert run(["train", str(path), "--out", str(tmp_path / "run")]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def _picture(result):
+    return ({node: {p: s.shape for p, s in info.outputs.items()} for node, info in result.info.items()},
+            {node: info.params for node, info in result.info.items()},
+            sorted((e.node, e.message) for e in result.errors))
+
+
+def test_the_live_result_stays_equal_to_a_fresh_one_edit_after_edit():
+    g = resnet_graph(count=3)
+    live = ShapeInference(g)
+    inner = g.unit_graph("BasicBlock")
+    edits = [
+        lambda: g.set_param("layer1", "planes", 0),  # wrong inside every copy: errors on layer1
+        lambda: g.set_param("layer1", "planes", 6),
+        lambda: g.set_param("layer1", "count", 1),
+        lambda: g.set_param("layer1", "overrides", {}),
+        lambda: inner.disconnect(inner.in_edges("bn2")[0]),  # every instance loses a wire
+        lambda: inner.connect("conv2", "bn2"),
+        lambda: g.set_param("block", "stride", 2),
+        lambda: g.remove_node("layer1"),
+        lambda: g.connect("block", "pool", "y"),
+    ]
+    for edit in edits:
+        edit()
+        assert _picture(live.result()) == _picture(infer(g))
+    live.close()
