@@ -70,7 +70,9 @@ class Expanded:
             return error
         mapped = copy.copy(error)
         mapped.node, mapped.message = found.outer, f"{found.label}: {error.message}"
-        mapped.inner = error.node  # the flat id, for a view that opens the unit
+        mapped.inner, mapped.inner_port = error.node, error.port  # the flat id, for a view that opens the unit
+        # a port of the model's node only where the error is about one of its own ports (an open input)
+        mapped.port = error.port if found.path == (error.port,) else None
         mapped.args = (mapped.message,)
         return mapped
 
@@ -153,7 +155,7 @@ class _Builder:
             seen.add(src)
             if src not in source_of:
                 if consumer is not None:
-                    self._error(MissingInputError(self.passthrough[src], node=src))
+                    self._error(MissingInputError(self.passthrough[src], node=src, port=src.rpartition(".")[2]))
                 return None
             src, port = source_of[src]
         return src, port
