@@ -155,3 +155,16 @@ def test_copied_nodes_take_their_units_into_another_project():
     assert renames == {"BasicBlock": "BasicBlock2"} and added == ["BasicBlock2", "Stage"]
     assert other.unit_graph("Stage").node("blocks").params["unit"] == "BasicBlock2"
     assert renamed_unit_type({"id": "b", "type": "BasicBlock"}, renames)["type"] == "BasicBlock2"
+
+
+def test_a_diff_names_edited_units_and_their_instances():
+    from graphs.diff import graph_diff
+
+    a = resnet_graph()
+    b = a.copy()
+    assert graph_diff(a, b).empty
+    b.unit_graph("BasicBlock").set_param("conv1", "kernel_size", 5)
+    diff = graph_diff(a, b)
+    assert diff.units_changed == ["BasicBlock"] and diff.as_dict()["units_changed"] == ["BasicBlock"]
+    assert set(diff.changed) == {"block", "layer1"}
+    assert diff.changed["block"]["unit definition"] == ("BasicBlock", "BasicBlock")
