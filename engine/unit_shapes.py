@@ -78,11 +78,14 @@ def model_result(graph: Graph, expanded, flat: InferenceResult) -> InferenceResu
 def scope_totals(expanded, flat: InferenceResult) -> dict[str, tuple[int, int]]:
     """(params, MACs) of every instance and Repeat, by the prefix of its flat ids."""
     totals = {scope.prefix: [0, 0] for scope in expanded.scopes}
-    for node_id, node_info in flat.info.items():
-        parts = node_id.split(".")
-        for end in range(1, len(parts)):
-            total = totals.get(".".join(parts[:end]))
-            if total is not None:
-                total[0] += node_info.params
-                total[1] += node_info.macs
+    for node_id, node_info in flat.info.items():  # onto the innermost scope holding the layer
+        total = totals.get(node_id.rpartition(".")[0])
+        if total is not None:
+            total[0] += node_info.params
+            total[1] += node_info.macs
+    for scope in reversed(expanded.scopes):  # inner scopes come after outer ones: add each to its parent
+        parent = totals.get(scope.parent) if scope.parent else None
+        if parent is not None:
+            parent[0] += totals[scope.prefix][0]
+            parent[1] += totals[scope.prefix][1]
     return {prefix: (params, macs) for prefix, (params, macs) in totals.items()}

@@ -33,7 +33,12 @@ class Origin:
 
     outer: str
     path: tuple[str, ...]
-    label: str
+    scope_label: str  # "layer1.0 (BasicBlock)"
+
+    @property
+    def label(self) -> str:
+        """"layer1.0 (BasicBlock) › conv1": the instance, its unit and the inner node."""
+        return f"{self.scope_label}{SEPARATOR}{self.path[-1]}"
 
 
 @dataclass(frozen=True)
@@ -173,8 +178,7 @@ class _Builder:
             position = (ctx.offset[0] + node.position[0], ctx.offset[1] + node.position[1])
             trainable, lr_mult = ctx.trainable and node.trainable, ctx.lr_mult * node.lr_mult
             if ctx.outer is not None:
-                label = f"{ctx.label}{SEPARATOR}{node.id}"
-                self.result.origins[flat_id] = _origin(ctx, node.id, label)
+                self.result.origins[flat_id] = Origin(ctx.outer, (*ctx.path, node.id), ctx.label)
             if node.type in CATALOGUE:
                 if params.get(SHARES):
                     params[SHARES] = ctx.prefix + params[SHARES]
@@ -323,10 +327,6 @@ def _substituted(params: dict, values: dict | None) -> dict:
             value = values[value[REF]]
         out[name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
     return out
-
-
-def _origin(ctx: _Context, node_id: str, label: str) -> Origin:
-    return Origin(ctx.outer, (*ctx.path, node_id), label)
 
 
 def _parent(ctx: _Context) -> str:
