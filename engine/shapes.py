@@ -306,8 +306,8 @@ class ShapeInference:
         if self._units is None:
             from engine.unit_shapes import LiveUnitsInference
 
-            self._units = LiveUnitsInference()
-        return self._units.result(self.graph)
+            self._units = LiveUnitsInference(self.graph)
+        return self._units.result()
 
     def _sharing_errors(self, result: InferenceResult) -> list[GraphError]:
         """Sharing nodes whose weights would not fit those they share; their weights are counted once, on the

@@ -178,8 +178,16 @@ def test_the_live_result_stays_equal_to_a_fresh_one_edit_after_edit():
         lambda: inner.disconnect(inner.in_edges("bn2")[0]),  # every instance loses a wire
         lambda: inner.connect("conv2", "bn2"),
         lambda: g.set_param("block", "stride", 2),
+        lambda: g.set_param("fc", "out_features", 7),  # the model's own layers: mirrored, not re-expanded
+        lambda: g.add_node("Dropout", {"p": 0.1}, "drop"),
+        lambda: g.disconnect(g.in_edges("fc")[0]),
+        lambda: g.connect("flatten", "drop"),
+        lambda: g.connect("drop", "fc"),
+        lambda: g.set_param("stem", "out_channels", 5),
         lambda: g.remove_node("layer1"),
         lambda: g.connect("block", "pool", "y"),
+        lambda: g.disconnect(g.in_edges("drop")[0]),
+        lambda: g.remove_node("drop"),
     ]
     for edit in edits:
         edit()
