@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import keyword
 import operator
+import re
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -214,11 +216,18 @@ def _class_source(name: str, records: list[_Record]) -> str:
         record.arguments = [(param, values[next(k for k, p in param_of.items() if p == param)]) for param in params]
     first = records[0]
     init = [_init_line(entry, param_of) for entry in first.entries]
-    doc = first.doc.strip().replace('"""', "'''").replace("\\", "/") or f"Unit {first.unit}."
-    lines = [f"class {name}(nn.Module):", f'    """{doc}"""', "",
+    lines = [f"class {name}(nn.Module):", *_docstring(first.doc or f"Unit {first.unit}."), "",
              f"    def __init__({', '.join(['self', *params])}):", "        super().__init__()",
              *(f"        {line}" for line in init), "", *(f"    {line}" for line in first.forward)]
     return "\n".join(lines)
+
+
+def _docstring(doc: str) -> list[str]:
+    """The class docstring, wrapped to the project's line length, with no quotes or escapes to break it."""
+    from engine.export.python_code import LINE_LENGTH
+
+    text = " ".join(re.sub(r"[^\w .,:;()+\-'/=\[\]]", "_", word) for word in doc.split())
+    return [f"    {line}" for line in textwrap.wrap(f'"""{text}"""', LINE_LENGTH - 4)]
 
 
 def _slots(record: _Record):
