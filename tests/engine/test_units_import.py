@@ -162,3 +162,37 @@ def test_an_onnx_file_from_torchs_exporters_imports_with_the_same_structure(resn
     assert any(node_id.startswith("downsample_") for node_id in graph.unit_graph(names[1]).node_ids())
     assert verify_import(path, result).difference <= TOLERANCE
     assert not import_onnx(path).project.graph.uses_units()  # the library call stays flat unless asked
+
+
+class Linear(torch.nn.Module):
+    """A class of one's own named like a catalogue layer: its unit cannot take the name as it is."""
+
+    def __init__(self, width, out):
+        super().__init__()
+        self.proj = torch.nn.Linear(width, out)
+        self.act = torch.nn.GELU()
+
+    def forward(self, x):
+        return self.act(self.proj(x))
+
+
+class TwoLinears(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = Linear(4, 6)
+        self.second = Linear(6, 3)
+
+    def forward(self, x):
+        return self.second(self.first(x))
+
+
+def test_a_class_named_like_a_layer_gets_a_unit_name_of_its_own():
+    module = TwoLinears().eval()
+    result = import_module(module, [(4,)], units=True)
+    graph = result.project.graph
+    assert list(graph.units) == ["LinearUnit"] and uses(graph) == {"LinearUnit": 2}
+    assert graph.units["LinearUnit"].params == {"out_features": 6}  # in_features is inferred, not a param
+    assert graph.node("second").params == {"out_features": 3}
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        assert torch.allclose(result.compiled.model(x), module(x), atol=TOLERANCE)
