@@ -4,8 +4,8 @@ torch's dynamo exporter (`torch.onnx.export(..., dynamo=True)`, the default) wri
 the module path of each scope around it and that module's class (`pkg.torch.onnx.name_scopes` and
 `pkg.torch.onnx.class_hierarchy`). The classes that are not torch's are the instances that may
 become units, as in `import-torch`; `nn.Sequential` and `nn.ModuleList` scopes may become Repeats.
-Files without that metadata (other exporters, torch's TorchScript exporter, whose node names keep
-the scopes but not the classes) have no placements, so they import flat.
+torch's TorchScript exporter keeps the module paths in its node names only (`/layer1/layer1.0/conv1/Conv`),
+without the classes: `scope_name_placements` reads those. Files with neither import flat.
 """
 
 from __future__ import annotations
