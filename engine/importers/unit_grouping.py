@@ -273,10 +273,15 @@ class _Grouping:
                                      "a unit param cannot hold")
                 patterns.setdefault(json.dumps([_canonical(v) for v in values]), []).append(slot)
         params, slots, taken = {}, {}, set(RESERVED_PARAMS)
-        for members in patterns.values():
+        wanted = {}
+        for pattern, members in patterns.items():
             names = {param for _, param in members}
-            wanted = names.pop() if len(names) == 1 else f"{members[0][0]}_{members[0][1]}"
-            param = _unique(sanitize(wanted) or "param", taken)
+            wanted[pattern] = names.pop() if len(names) == 1 else f"{members[0][0]}_{members[0][1]}"
+        shared = {wish for wish, count in Counter(wanted.values()).items() if count > 1}
+        for pattern, members in patterns.items():
+            # two patterns setting out_channels: conv1_out_channels and conv3_out_channels, not out_channels_1
+            wish = f"{members[0][0]}_{members[0][1]}" if wanted[pattern] in shared else wanted[pattern]
+            param = _unique(sanitize(wish) or "param", taken)
             taken.add(param)
             values = [table[members[0]][i] for i in range(len(instances))]
             params[param] = _most_common(values)
