@@ -196,3 +196,39 @@ def test_a_class_named_like_a_layer_gets_a_unit_name_of_its_own():
     x = torch.randn(5, 4)
     with torch.no_grad():
         assert torch.allclose(result.compiled.model(x), module(x), atol=TOLERANCE)
+
+
+class Bottleneck(torch.nn.Module):
+    """1x1 down to `width`, 3x3, 1x1 up to 4 x `width`: two patterns of out_channels in one block."""
+
+    def __init__(self, channels, width):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(channels, width, 1)
+        self.conv2 = torch.nn.Conv2d(width, width, 3, padding=1)
+        self.conv3 = torch.nn.Conv2d(width, 4 * width, 1)
+
+    def forward(self, x):
+        return torch.relu(self.conv3(self.conv2(self.conv1(x))))
+
+
+class Bottlenecks(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = Bottleneck(3, 2)
+        self.second = Bottleneck(8, 3)
+
+    def forward(self, x):
+        return self.second(self.first(x))
+
+
+def test_two_patterns_of_one_argument_are_named_after_their_layers():
+    module = Bottlenecks().eval()
+    result = import_module(module, [(3, 6, 6)], units=True)
+    graph = result.project.graph
+    assert graph.units["Bottleneck"].params == {"conv1_out_channels": 2, "conv3_out_channels": 8}
+    inner = graph.unit_graph("Bottleneck")
+    assert inner.node("conv2").params["out_channels"] == {"ref": "conv1_out_channels"}
+    assert graph.node("second").params == {"conv1_out_channels": 3, "conv3_out_channels": 12}
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad():
+        assert torch.allclose(result.compiled.model(x), module(x), atol=TOLERANCE)
