@@ -61,6 +61,8 @@ class Expanded:
     scopes: list[Scope] = field(default_factory=list)  # every instance and Repeat, outer before inner
     outputs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (instance, port) -> flat
     errors: list[GraphError] = field(default_factory=list)  # problems found while expanding, mapped
+    # every scope's (instance, Repeat, copy) output ports: prefix -> port -> the flat (node, port) it gives
+    scope_outputs: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
     live: bool = False  # `graph` is a kept graph changed into the expansion (see `expand`'s `into`)
 
     def origin(self, flat_id: str) -> tuple[str, tuple[str, ...]]:
@@ -142,6 +144,13 @@ class _Builder:
         else:
             _update(into, self.nodes, wires)
             self.result.graph, self.result.live = into, True
+        for ports in self.result.scope_outputs.values():
+            for port, (src, sport) in list(ports.items()):
+                resolved = self._resolve(src, sport, source_of, None)
+                if resolved is None:
+                    del ports[port]
+                else:
+                    ports[port] = resolved
         for key, (src, sport) in list(self.result.outputs.items()):
             resolved = self._resolve(src, sport, source_of, None)
             if resolved is None:
@@ -255,6 +264,7 @@ class _Builder:
                 inputs[(node.id, port)] = f"{ctx.prefix}{port}"
             for port in spec.outputs:
                 outputs[(node.id, port)] = (f"{ctx.prefix}{port}", "out")
+            self.result.scope_outputs[flat_id] = {port: (f"{ctx.prefix}{port}", "out") for port in spec.outputs}
             return
         problem = repeat_problem(definition)
         if problem:
@@ -269,12 +279,14 @@ class _Builder:
             self._scope(definition.graph, _replace(ctx, prefix=prefix, values=copy_values, stack=stack,
                                                    path=(*ctx.path, str(i)),
                                                    label=f"{ctx.label}.{i} ({unit_name})"))
+            self.result.scope_outputs[prefix[:-1]] = {port_out: (f"{prefix}{port_out}", "out")}
             if i:
                 self.edges.append((f"{ctx.prefix}{i - 1}.{port_out}", "out", f"{prefix}{port_in}", "in"))
             if len(self.nodes) > MAX_EXPANDED_NODES:
                 return
         inputs[(node.id, port_in)] = f"{ctx.prefix}0.{port_in}"
         outputs[(node.id, port_out)] = (f"{ctx.prefix}{resolved['count'] - 1}.{port_out}", "out")
+        self.result.scope_outputs[flat_id] = {port_out: outputs[(node.id, port_out)]}
 
 
 def _fill(flat: Graph, nodes: list[Node], wires: dict) -> None:

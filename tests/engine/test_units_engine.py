@@ -89,6 +89,7 @@ def test_shapes_params_and_macs_per_instance_and_in_total():
     tree = {row.node: row for row in summary_tree(g, result)}
     assert [row.name for row in tree["layer1"].children] == ["0", "1"]
     copy0 = tree["layer1"].children[0]
+    assert copy0.shapes == [(8, 4, 4)] and tree["layer1"].children[1].shape_text == "[8, 4, 4]"
     assert copy0.params == sum(p.numel() for p in model.layer1[0].parameters())
     assert [row.node for row in copy0.children][:2] == ["layer1.0.conv1", "layer1.0.bn1"]
     assert tree["stem"].children == []
