@@ -12,7 +12,7 @@ from engine.shapes import ShapeInference, infer
 from engine.training import Trainer
 from engine.unit_summary import summary_tree
 from graphs.project import Project, save_project
-from tests.graphs.unit_cases import resnet_graph
+from tests.graphs.unit_cases import resnet_graph, too_large_graph
 
 torch.set_num_threads(1)
 
@@ -194,3 +194,11 @@ def test_the_live_result_stays_equal_to_a_fresh_one_edit_after_edit():
         edit()
         assert _picture(live.result()) == _picture(infer(g))
     live.close()
+
+
+def test_a_model_too_large_to_expand_is_refused_by_check_and_compile():
+    g = too_large_graph()
+    assert [e.message for e in infer(g).errors] == [e.message for e in ShapeInference(g).result().errors]
+    with pytest.raises(CompileError) as caught:
+        compile_graph(g)
+    assert len(caught.value.errors) == 1 and "at most 200,000" in str(caught.value)
