@@ -29,13 +29,13 @@ class UnitModule(nn.Module):
 
 
 def compile_units(graph: Graph, shapes: InferenceResult | None = None) -> CompiledGraph:
-    if shapes is not None and shapes.expanded is not None:
+    if shapes is not None and shapes.expanded is not None and not shapes.expanded.live:
         expanded, flat_shapes = shapes.expanded, shapes.flat
     else:
         expanded = expand(graph)
         flat_shapes = infer(expanded.graph)
     if expanded.errors:
-        raise CompileError(expanded.errors + expanded.map_errors(flat_shapes.errors))
+        raise CompileError(expanded.errors + (expanded.map_errors(flat_shapes.errors) if expanded.complete else []))
     try:
         compiled = compile_graph(expanded.graph, flat_shapes)
     except CompileError as error:

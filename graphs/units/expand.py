@@ -16,7 +16,7 @@ import copy
 from dataclasses import dataclass, field
 
 from graphs.catalogue import CATALOGUE
-from graphs.document import Graph, Node
+from graphs.document import Edge, Graph, Node
 from graphs.errors import GraphError, MissingInputError, UnknownPortError, quoted
 from graphs.families.units import REPEAT, STRUCTURE, UNIT_INPUT, UNIT_OUTPUT
 from graphs.node_type import SHARES
@@ -33,7 +33,12 @@ class Origin:
 
     outer: str
     path: tuple[str, ...]
-    label: str
+    scope_label: str  # "layer1.0 (BasicBlock)"
+
+    @property
+    def label(self) -> str:
+        """"layer1.0 (BasicBlock) › conv1": the instance, its unit and the inner node."""
+        return f"{self.scope_label}{SEPARATOR}{self.path[-1]}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class Expanded:
     scopes: list[Scope] = field(default_factory=list)  # every instance and Repeat, outer before inner
     outputs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (instance, port) -> flat
     errors: list[GraphError] = field(default_factory=list)  # problems found while expanding, mapped
+    # every scope's (instance, Repeat, copy) output ports: prefix -> port -> the flat (node, port) it gives
+    scope_outputs: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    live: bool = False  # `graph` is a kept graph changed into the expansion (see `expand`'s `into`)
+    complete: bool = True  # False: the model is too large to expand, and `graph` is empty
 
     def origin(self, flat_id: str) -> tuple[str, tuple[str, ...]]:
         """(the model's node id, the path inside it); a node of the model itself: (flat_id, ())."""
@@ -69,7 +78,9 @@ class Expanded:
             return error
         mapped = copy.copy(error)
         mapped.node, mapped.message = found.outer, f"{found.label}: {error.message}"
-        mapped.inner = error.node  # the flat id, for a view that opens the unit
+        mapped.inner, mapped.inner_port = error.node, error.port  # the flat id, for a view that opens the unit
+        # a port of the model's node only where the error is about one of its own ports (an open input)
+        mapped.port = error.port if found.path == (error.port,) else None
         mapped.args = (mapped.message,)
         return mapped
 
@@ -82,11 +93,14 @@ class Expanded:
         return [node_id for node_id in self.graph.node_ids() if node_id.startswith(start)]
 
 
-def expand(graph: Graph) -> Expanded:
-    """The flat graph of `graph` (itself when it uses no units)."""
-    if not graph.uses_units():
+def expand(graph: Graph, into: Graph | None = None) -> Expanded:
+    """The flat graph of `graph` (itself when it uses no units). With `into` (a graph made with
+    `Graph(dotted_ids=True)` and kept between calls), that graph is changed into the expansion, edit by
+    edit, so that the live checks observing it (`ShapeInference`) redo only what changed; its node order
+    may then differ from a fresh expansion's (compile from a fresh one)."""
+    if not graph.uses_units() and into is None:
         return Expanded(graph)
-    return _Builder(graph).build()
+    return _Builder(graph).build(into)
 
 
 @dataclass
@@ -102,6 +116,10 @@ class _Context:
     offset: tuple[float, float] = (0.0, 0.0)
 
 
+class _TooLarge(Exception):
+    """The expansion would exceed MAX_EXPANDED_NODES (its size so far)."""
+
+
 class _Builder:
     def __init__(self, graph: Graph):
         self.source = graph
@@ -111,30 +129,38 @@ class _Builder:
         self.passthrough: dict[str, str] = {}  # flat id of a port node -> a description for messages
         self.result = Expanded(Graph(dotted_ids=True))
 
-    def build(self) -> Expanded:
-        self._scope(self.source, _Context("", None, None, (), "", ()))
-        if len(self.nodes) > MAX_EXPANDED_NODES:
-            self.result.errors.append(GraphError(f"the model expands to {len(self.nodes):,} nodes; at most "
-                                                 f"{MAX_EXPANDED_NODES:,} are allowed: lower a Repeat's count"))
-            return self.result
-        flat = self.result.graph
-        for node in self.nodes:
-            try:
-                flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
-            except GraphError as error:  # a value a unit param gave: `validate` reports it on the node
-                flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable,
-                                            node.lr_mult, flat)
-                self.result.errors.append(self.result.map_error(error))
+    def build(self, into: Graph | None) -> Expanded:
+        size = self._size(self.source, {})
+        try:
+            if size > MAX_EXPANDED_NODES:
+                raise _TooLarge(size)
+            self._scope(self.source, _Context("", None, None, (), "", ()))
+        except _TooLarge as too_large:
+            self.result.errors = [GraphError(f"the model expands to {too_large.args[0]:,} or more layers; at most "
+                                             f"{MAX_EXPANDED_NODES:,} are allowed: lower a Repeat's count")]
+            self.result.complete = False
+            self.nodes, self.edges, self.result.scopes, self.result.origins = [], [], [], {}
         source_of = {(dst): (src, sport) for src, sport, dst, _ in self.edges if dst in self.passthrough}
+        present = {node.id for node in self.nodes}
+        wires = {}
         for src, sport, dst, dport in self.edges:
             if dst in self.passthrough:
                 continue
             resolved = self._resolve(src, sport, source_of, dst)
-            if resolved is None:
-                continue
-            if not (flat.has_node(resolved[0]) and flat.has_node(dst)):
-                continue  # an end of unknown type, reported already
-            flat.connect(resolved[0], dst, resolved[1], dport, check=False)
+            if resolved is not None and resolved[0] in present and dst in present:  # else reported already
+                wires[Edge(resolved[0], dst, resolved[1], dport)] = None
+        if into is None:
+            _fill(self.result.graph, self.nodes, wires)
+        else:
+            _update(into, self.nodes, wires)
+            self.result.graph, self.result.live = into, True
+        for ports in self.result.scope_outputs.values():
+            for port, (src, sport) in list(ports.items()):
+                resolved = self._resolve(src, sport, source_of, None)
+                if resolved is None:
+                    del ports[port]
+                else:
+                    ports[port] = resolved
         for key, (src, sport) in list(self.result.outputs.items()):
             resolved = self._resolve(src, sport, source_of, None)
             if resolved is None:
@@ -143,6 +169,24 @@ class _Builder:
                 self.result.outputs[key] = resolved
         self.result.errors = list(dict.fromkeys(self.result.errors))
         return self.result
+
+    def _size(self, graph: Graph, sizes: dict) -> int:
+        """About how many layers `graph` expands to (a count that is a reference reads its default), found
+        before expanding anything, so that a Repeat of Repeats asking for millions is refused at once."""
+        total = 0
+        for node in graph._nodes.values():
+            unit = node.params.get("unit") if node.type == REPEAT else node.type
+            if node.type in CATALOGUE or unit not in self.units:
+                total += 1
+                continue
+            if unit not in sizes:
+                sizes[unit] = 0  # a unit that contains itself is reported while expanding
+                sizes[unit] = self._size(self.units[unit].graph, sizes)
+            count = graph.concrete(node.params).get("count", 2) if node.type == REPEAT else 1
+            total += sizes[unit] * (count if isinstance(count, int) else 1)
+            if total > MAX_EXPANDED_NODES:
+                return total
+        return total
 
     def _resolve(self, src: str, port: str, source_of: dict, consumer: str | None):
         """The flat (node, port) a value comes from, followed back through unit port nodes."""
@@ -153,7 +197,7 @@ class _Builder:
             seen.add(src)
             if src not in source_of:
                 if consumer is not None:
-                    self._error(MissingInputError(self.passthrough[src], node=src))
+                    self._error(MissingInputError(self.passthrough[src], node=src, port=src.rpartition(".")[2]))
                 return None
             src, port = source_of[src]
         return src, port
@@ -171,8 +215,7 @@ class _Builder:
             position = (ctx.offset[0] + node.position[0], ctx.offset[1] + node.position[1])
             trainable, lr_mult = ctx.trainable and node.trainable, ctx.lr_mult * node.lr_mult
             if ctx.outer is not None:
-                label = f"{ctx.label}{SEPARATOR}{node.id}"
-                self.result.origins[flat_id] = _origin(ctx, node.id, label)
+                self.result.origins[flat_id] = Origin(ctx.outer, (*ctx.path, node.id), ctx.label)
             if node.type in CATALOGUE:
                 if params.get(SHARES):
                     params[SHARES] = ctx.prefix + params[SHARES]
@@ -249,6 +292,7 @@ class _Builder:
                 inputs[(node.id, port)] = f"{ctx.prefix}{port}"
             for port in spec.outputs:
                 outputs[(node.id, port)] = (f"{ctx.prefix}{port}", "out")
+            self.result.scope_outputs[flat_id] = {port: (f"{ctx.prefix}{port}", "out") for port in spec.outputs}
             return
         problem = repeat_problem(definition)
         if problem:
@@ -263,12 +307,56 @@ class _Builder:
             self._scope(definition.graph, _replace(ctx, prefix=prefix, values=copy_values, stack=stack,
                                                    path=(*ctx.path, str(i)),
                                                    label=f"{ctx.label}.{i} ({unit_name})"))
+            self.result.scope_outputs[prefix[:-1]] = {port_out: (f"{prefix}{port_out}", "out")}
             if i:
                 self.edges.append((f"{ctx.prefix}{i - 1}.{port_out}", "out", f"{prefix}{port_in}", "in"))
             if len(self.nodes) > MAX_EXPANDED_NODES:
-                return
+                raise _TooLarge(len(self.nodes))
         inputs[(node.id, port_in)] = f"{ctx.prefix}0.{port_in}"
         outputs[(node.id, port_out)] = (f"{ctx.prefix}{resolved['count'] - 1}.{port_out}", "out")
+        self.result.scope_outputs[flat_id] = {port_out: outputs[(node.id, port_out)]}
+
+
+def _fill(flat: Graph, nodes: list[Node], wires: dict) -> None:
+    for node in nodes:
+        try:
+            flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
+        except GraphError:  # a value a unit param gave: `validate` reports it on the node
+            flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable,
+                                        node.lr_mult, flat)
+    for wire in wires:
+        flat.connect(wire.source, wire.target, wire.source_port, wire.target_port, check=False)
+
+
+def _update(flat: Graph, nodes: list[Node], wires: dict) -> None:
+    """Change `flat` into the graph of `nodes` and `wires` through its methods (so its observers follow)."""
+    wanted = {node.id: node for node in nodes}
+    for wire in flat.edges():
+        if wire not in wires:
+            flat.disconnect(wire)
+    for node_id in flat.node_ids():
+        if node_id not in wanted or wanted[node_id].type != flat._nodes[node_id].type:
+            flat.remove_node(node_id)
+    for node in nodes:
+        current = flat._nodes.get(node.id)
+        if current is None:
+            try:
+                flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
+            except GraphError:  # as in _fill, announced so that the observers see it
+                flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable,
+                                            node.lr_mult, flat)
+                flat.node_added.emit(flat._nodes[node.id].clone())
+            continue
+        if current.params != node.params:
+            try:
+                flat.set_params(node.id, node.params)
+            except GraphError:
+                old, current.params = current.params, node.params
+                flat.params_changed.emit(node.id, old, dict(node.params))
+        current.position, current.trainable, current.lr_mult = node.position, node.trainable, node.lr_mult
+    for wire in wires:
+        if not flat.has_edge(wire):
+            flat.connect(wire.source, wire.target, wire.source_port, wire.target_port, check=False)
 
 
 def _substituted(params: dict, values: dict | None) -> dict:
@@ -279,10 +367,6 @@ def _substituted(params: dict, values: dict | None) -> dict:
             value = values[value[REF]]
         out[name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
     return out
-
-
-def _origin(ctx: _Context, node_id: str, label: str) -> Origin:
-    return Origin(ctx.outer, (*ctx.path, node_id), label)
 
 
 def _parent(ctx: _Context) -> str:
