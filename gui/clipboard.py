@@ -10,23 +10,32 @@ never clash with each other or with existing nodes).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QMimeData
 
 from graphs.document import Edge, Graph, Node, renamed
 from graphs.errors import GraphError, ProjectFormatError
 from graphs.project import FORMAT, VERSION, project_from_dict
+from gui.units.core import check_not_inside_itself, new_units, units_for
 
 MIME_TYPE = "application/x-neurocanvas-nodes"
 
 
 def selection_data(graph: Graph, node_ids) -> dict:
-    """The selected nodes and the wires with both ends in the selection."""
+    """The selected nodes and the wires with both ends in the selection, and the definitions of the
+    units they use (so a paste into another project brings them along). Copied out of a unit's
+    definition, a param that refers to a unit param holds the param's default instead."""
     ids = [n for n in graph.node_ids() if n in set(node_ids)]
-    nodes = [graph.node(n).as_dict() for n in ids]
+    nodes = []
+    for node_id in ids:
+        node = graph.node(node_id)
+        node.params = graph.concrete(node.params)
+        nodes.append(node.as_dict())
     edges = [e.as_dict() for e in graph.edges() if e.source in ids and e.target in ids]
-    return {"format": FORMAT, "version": VERSION, "name": "clipboard", "nodes": nodes, "edges": edges}
+    units = units_for(graph, [graph.node(n) for n in ids])
+    return {"format": FORMAT, "version": VERSION if units else 1, "name": "clipboard",
+            **({"units": [unit.as_dict() for unit in units]} if units else {}), "nodes": nodes, "edges": edges}
 
 
 def to_text(data: dict) -> str:
@@ -58,6 +67,7 @@ def from_mime(mime: QMimeData | None) -> dict | None:
 class PastePlan:
     nodes: list[Node]
     edges: list[Edge]
+    units: list = field(default_factory=list)  # definitions the project lacks, to add first
 
 
 def plan_paste(graph: Graph, data: dict, offset=(40.0, 40.0)) -> PastePlan:
@@ -66,6 +76,10 @@ def plan_paste(graph: Graph, data: dict, offset=(40.0, 40.0)) -> PastePlan:
     Raises `ProjectFormatError` or `GraphError` when the data is not a valid selection."""
     source = project_from_dict(data, "clipboard").graph
     scratch = graph.copy()
+    units = new_units(graph, source)
+    for unit in units:
+        scratch.add_unit(unit.clone(units=scratch.units))
+    check_not_inside_itself(graph, source.nodes())
     mapping: dict[str, str] = {}
     for node in source.nodes():
         mapping[node.id] = scratch.new_id(node.type)
@@ -87,7 +101,7 @@ def plan_paste(graph: Graph, data: dict, offset=(40.0, 40.0)) -> PastePlan:
             continue  # a malformed selection: keep the nodes, drop the wire
         scratch.connect(new.source, new.target, new.source_port, new.target_port)
         edges.append(new)
-    return PastePlan(nodes, edges)
+    return PastePlan(nodes, edges, [unit.clone(units=graph.units) for unit in units])
 
 
 __all__ = ["MIME_TYPE", "PastePlan", "ProjectFormatError", "from_mime", "plan_paste", "selection_data", "to_text"]
