@@ -33,6 +33,9 @@ class InferenceResult:
     info: dict[str, NodeInfo] = field(default_factory=dict)  # only nodes that were inferred
     inputs: dict[str, dict[str, TensorSpec]] = field(default_factory=dict)
     errors: list[GraphError] = field(default_factory=list)
+    # a graph with units: its expansion (`graphs.units.Expanded`) and the result on the flat graph
+    expanded: object = None
+    flat: InferenceResult | None = None
 
     @property
     def valid(self) -> bool:
@@ -123,7 +126,12 @@ class ShapeInference:
         self._dirty.add(node.id)
 
     def _set_params(self, node_id: str, params: dict) -> None:
-        spec = node_type(self._types[node_id], node_id)
+        try:
+            spec = node_type(self._types[node_id], node_id)
+        except GraphError:  # a unit instance: a graph with units is inferred whole (see `result`)
+            self._params[node_id], self._ports[node_id] = dict(params), []
+            self._dirty.add(node_id)
+            return
         resolved = spec.resolve_params(params, node_id)
         self._params[node_id] = resolved
         if params.get(SHARES):
@@ -205,6 +213,10 @@ class ShapeInference:
     # ---- inference -------------------------------------------------------
     def infer_shapes(self) -> InferenceResult:
         """Shapes and shape errors only (no structural validation): the fast path."""
+        if self.graph.uses_units():
+            result = infer_units(self.graph)
+            result.errors = [e for e in result.errors if isinstance(e, ShapeError)]
+            return result
         self._update_ranks()
         rank = self._rank
         queue = [(rank[n], n) for n in self._dirty if n in rank]
@@ -265,7 +277,10 @@ class ShapeInference:
             table.pop(node_id, None)
 
     def result(self) -> InferenceResult:
-        """Structural errors first, then shape errors, then shapes for every node that has them."""
+        """Structural errors first, then shape errors, then shapes for every node that has them. A graph
+        with units is expanded and inferred whole each time (`engine.unit_shapes`)."""
+        if self.graph.uses_units():
+            return infer_units(self.graph)
         result = self.infer_shapes()
         if self._validation is None:
             structural = validate(self.graph)
@@ -292,11 +307,19 @@ class ShapeInference:
 
 
 def infer(graph: Graph) -> InferenceResult:
+    if graph.uses_units():
+        return infer_units(graph)
     inference = ShapeInference(graph, live_validation=False)
     try:
         return inference.result()
     finally:
         inference.close()
+
+
+def infer_units(graph: Graph) -> InferenceResult:
+    from engine.unit_shapes import infer_units as infer_expanded
+
+    return infer_expanded(graph)
 
 
 def describe(error: GraphError) -> str:

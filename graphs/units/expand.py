@@ -1,0 +1,297 @@
+"""`expand(graph)`: the flat graph the engine compiles, every unit instance replaced by its layers.
+
+An instance `block` of a unit puts the unit's inner nodes in the flat graph as `block.conv1`; a
+`Repeat` `layer1` puts copy i's as `layer1.0.conv1`, `layer1.1.conv1`, ... each copy's output wired
+to the next copy's input. Units nest (`stage.block.conv1`). References to unit params are replaced
+by the instance's values (a Repeat's copy: the unit's defaults, then the Repeat's params, then its
+overrides for that copy), and the UnitInput / UnitOutput nodes are removed, the wires joined through
+them. `Expanded.origin(flat_id)` leads back to the node of the model, and `map_error` turns an error
+on a flat node into one on that node, naming the inner node: "layer1.0 (BasicBlock) › conv1: ...".
+A graph without units is its own expansion.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from graphs.catalogue import CATALOGUE
+from graphs.document import Graph, Node
+from graphs.errors import GraphError, MissingInputError, UnknownPortError, quoted
+from graphs.families.units import REPEAT, STRUCTURE, UNIT_INPUT, UNIT_OUTPUT
+from graphs.node_type import SHARES
+from graphs.unit_registry import REF, RecursiveUnitError, is_ref, repeat_problem
+
+MAX_EXPANDED_NODES = 200_000  # a Repeat of Repeats could otherwise ask for more nodes than memory holds
+SEPARATOR = " › "
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a flat node comes from: the model's node `outer`, the path inside it (("0", "conv1") for
+    copy 0 of a Repeat, ("conv1",) for an instance) and a label for messages."""
+
+    outer: str
+    path: tuple[str, ...]
+    label: str
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One instance (or one Repeat, `unit` then "Repeat"), at any depth: the prefix of its flat ids
+    (`layer1.0`), its unit's name, the enclosing scope's prefix ("" for the model) and its unit's doc."""
+
+    prefix: str
+    unit: str
+    parent: str
+    doc: str = ""
+
+
+@dataclass
+class Expanded:
+    """The flat graph and the way back (see the module docstring)."""
+
+    graph: Graph
+    origins: dict[str, Origin] = field(default_factory=dict)  # only flat nodes inside an instance
+    scopes: list[Scope] = field(default_factory=list)  # every instance and Repeat, outer before inner
+    outputs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (instance, port) -> flat
+    errors: list[GraphError] = field(default_factory=list)  # problems found while expanding, mapped
+
+    def origin(self, flat_id: str) -> tuple[str, tuple[str, ...]]:
+        """(the model's node id, the path inside it); a node of the model itself: (flat_id, ())."""
+        found = self.origins.get(flat_id)
+        return (found.outer, found.path) if found else (flat_id, ())
+
+    def map_error(self, error: GraphError) -> GraphError:
+        """The error moved onto the model's node it comes from, its message naming the inner node."""
+        found = self.origins.get(error.node) if isinstance(error.node, str) else None
+        if found is None:
+            return error
+        mapped = copy.copy(error)
+        mapped.node, mapped.message = found.outer, f"{found.label}: {error.message}"
+        mapped.inner = error.node  # the flat id, for a view that opens the unit
+        mapped.args = (mapped.message,)
+        return mapped
+
+    def map_errors(self, errors: list[GraphError]) -> list[GraphError]:
+        return [self.map_error(error) for error in errors]
+
+    def members(self, prefix: str) -> list[str]:
+        """The flat node ids inside the instance with this prefix."""
+        start = prefix + "."
+        return [node_id for node_id in self.graph.node_ids() if node_id.startswith(start)]
+
+
+def expand(graph: Graph) -> Expanded:
+    """The flat graph of `graph` (itself when it uses no units)."""
+    if not graph.uses_units():
+        return Expanded(graph)
+    return _Builder(graph).build()
+
+
+@dataclass
+class _Context:
+    prefix: str  # of flat ids: "" in the model, "layer1.0." in copy 0 of layer1
+    values: dict | None  # the unit params' values (None in the model)
+    outer: str | None  # the model's node this scope is inside
+    path: tuple[str, ...]
+    label: str  # "layer1.0 (BasicBlock)"
+    stack: tuple[str, ...]  # the units being expanded, outermost first
+    trainable: bool = True
+    lr_mult: float = 1.0
+    offset: tuple[float, float] = (0.0, 0.0)
+
+
+class _Builder:
+    def __init__(self, graph: Graph):
+        self.source = graph
+        self.units = graph.units
+        self.nodes: list[Node] = []
+        self.edges: list[tuple[str, str, str, str]] = []
+        self.passthrough: dict[str, str] = {}  # flat id of a port node -> a description for messages
+        self.result = Expanded(Graph(dotted_ids=True))
+
+    def build(self) -> Expanded:
+        self._scope(self.source, _Context("", None, None, (), "", ()))
+        if len(self.nodes) > MAX_EXPANDED_NODES:
+            self.result.errors.append(GraphError(f"the model expands to {len(self.nodes):,} nodes; at most "
+                                                 f"{MAX_EXPANDED_NODES:,} are allowed: lower a Repeat's count"))
+            return self.result
+        flat = self.result.graph
+        for node in self.nodes:
+            try:
+                flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
+            except GraphError as error:  # a value a unit param gave: `validate` reports it on the node
+                flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable,
+                                            node.lr_mult, flat)
+                self.result.errors.append(self.result.map_error(error))
+        source_of = {(dst): (src, sport) for src, sport, dst, _ in self.edges if dst in self.passthrough}
+        for src, sport, dst, dport in self.edges:
+            if dst in self.passthrough:
+                continue
+            resolved = self._resolve(src, sport, source_of, dst)
+            if resolved is None:
+                continue
+            if not (flat.has_node(resolved[0]) and flat.has_node(dst)):
+                continue  # an end of unknown type, reported already
+            flat.connect(resolved[0], dst, resolved[1], dport, check=False)
+        for key, (src, sport) in list(self.result.outputs.items()):
+            resolved = self._resolve(src, sport, source_of, None)
+            if resolved is None:
+                del self.result.outputs[key]
+            else:
+                self.result.outputs[key] = resolved
+        self.result.errors = list(dict.fromkeys(self.result.errors))
+        return self.result
+
+    def _resolve(self, src: str, port: str, source_of: dict, consumer: str | None):
+        """The flat (node, port) a value comes from, followed back through unit port nodes."""
+        seen = set()
+        while src in self.passthrough:
+            if src in seen:
+                return None
+            seen.add(src)
+            if src not in source_of:
+                if consumer is not None:
+                    self._error(MissingInputError(self.passthrough[src], node=src))
+                return None
+            src, port = source_of[src]
+        return src, port
+
+    def _error(self, error: GraphError) -> None:
+        self.result.errors.append(self.result.map_error(error))
+
+    def _scope(self, graph: Graph, ctx: _Context) -> None:
+        inputs: dict[tuple[str, str], str] = {}  # (node id, port) in this scope -> the flat id wires go to
+        outputs: dict[tuple[str, str], tuple[str, str]] = {}
+        for node in graph._nodes.values():
+            flat_id = ctx.prefix + node.id
+            outer = ctx.outer or node.id
+            params = _substituted(node.params, ctx.values)
+            position = (ctx.offset[0] + node.position[0], ctx.offset[1] + node.position[1])
+            trainable, lr_mult = ctx.trainable and node.trainable, ctx.lr_mult * node.lr_mult
+            if ctx.outer is not None:
+                label = f"{ctx.label}{SEPARATOR}{node.id}"
+                self.result.origins[flat_id] = _origin(ctx, node.id, label)
+            if node.type in CATALOGUE:
+                if params.get(SHARES):
+                    params[SHARES] = ctx.prefix + params[SHARES]
+                self.nodes.append(Node(flat_id, node.type, params, position, trainable, lr_mult))
+            elif node.type in (UNIT_INPUT, UNIT_OUTPUT):
+                self._port_node(node, flat_id, ctx)
+            elif node.type == REPEAT or node.type in self.units:
+                sub = _Context(flat_id + ".", None, outer, (*ctx.path, node.id) if ctx.outer else (),
+                               f"{ctx.label}{SEPARATOR if ctx.label else ''}{node.id}", ctx.stack, trainable,
+                               lr_mult, position)
+                self._instance(node, params, sub, inputs, outputs)
+            else:
+                self._error(GraphError(f"'{node.id}' has unknown type {quoted(node.type)}", node=flat_id))
+        for edge in graph._edges:
+            src = outputs.get((edge.source, edge.source_port), (ctx.prefix + edge.source, edge.source_port))
+            dst = inputs.get((edge.target, edge.target_port), ctx.prefix + edge.target)
+            if (edge.target, edge.target_port) not in inputs and graph._nodes[edge.target].type not in CATALOGUE \
+                    and graph._nodes[edge.target].type != UNIT_OUTPUT:
+                self._port_mismatch(graph, edge.target, edge.target_port, "input", ctx)
+                continue
+            if (edge.source, edge.source_port) not in outputs and graph._nodes[edge.source].type not in CATALOGUE \
+                    and graph._nodes[edge.source].type != UNIT_INPUT:
+                self._port_mismatch(graph, edge.source, edge.source_port, "output", ctx)
+                continue
+            self.edges.append((*src, dst, "in" if dst in self.passthrough else edge.target_port))
+        if ctx.outer is None:
+            self.result.outputs.update(outputs)
+
+    def _port_node(self, node, flat_id: str, ctx: _Context) -> None:
+        if ctx.outer is None:
+            self._error(GraphError(f"{node.type} '{node.id}' is a port of a unit and belongs inside one; "
+                                   "group the nodes into a unit, or use an Input", node=flat_id))
+            return
+        unit = ctx.stack[-1]
+        if node.type == UNIT_INPUT:
+            what = f"input '{node.id}' of unit '{unit}' is not connected"
+        else:
+            what = f"output '{node.id}' of unit '{unit}' is not connected inside the unit"
+        self.passthrough[flat_id] = what
+
+    def _port_mismatch(self, graph: Graph, node_id: str, port: str, kind: str, ctx: _Context) -> None:
+        node = graph._nodes[node_id]
+        unit = node.params.get("unit") if node.type == REPEAT else node.type
+        self._error(UnknownPortError(f"{node.type} '{node_id}' is wired to its {kind} {quoted(port)}, but unit "
+                                     f"{quoted(unit)} has no such {kind} port", node=ctx.prefix + node_id,
+                                     port=port))
+
+    def _instance(self, node, params: dict, ctx: _Context, inputs: dict, outputs: dict) -> None:
+        """Expand one instance or Repeat `node` (its params already substituted) into `ctx`'s prefix."""
+        flat_id = ctx.prefix[:-1]
+        unit_name = params.get("unit") if node.type == REPEAT else node.type
+        definition = self.units.get(unit_name) if isinstance(unit_name, str) else None
+        if definition is None:
+            self._error(GraphError(f"'{node.id}' uses unit {quoted(unit_name)}, which this project does not "
+                                   "define", node=flat_id))
+            return
+        if unit_name in ctx.stack:
+            chain = " -> ".join([*ctx.stack[ctx.stack.index(unit_name):], unit_name])
+            self._error(RecursiveUnitError(f"unit '{unit_name}' contains itself ({chain})", node=flat_id))
+            return
+        try:
+            spec = self.units.spec(node.type, params, flat_id)
+            resolved = spec.resolve_params(params, flat_id)
+        except GraphError as error:
+            self._error(error)
+            return
+        values = {name: resolved[name] for name in definition.params}
+        stack = (*ctx.stack, unit_name)
+        if node.type != REPEAT:
+            self.result.scopes.append(Scope(flat_id, unit_name, _parent(ctx), definition.doc))
+            self._scope(definition.graph, _replace(ctx, values=values, stack=stack,
+                                                   label=f"{ctx.label} ({unit_name})"))
+            for port in spec.inputs:
+                inputs[(node.id, port)] = f"{ctx.prefix}{port}"
+            for port in spec.outputs:
+                outputs[(node.id, port)] = (f"{ctx.prefix}{port}", "out")
+            return
+        problem = repeat_problem(definition)
+        if problem:
+            self._error(GraphError(f"Repeat '{node.id}': {problem}", node=flat_id))
+            return
+        self.result.scopes.append(Scope(flat_id, REPEAT, _parent(ctx), definition.doc))
+        (port_in,), (port_out,) = spec.inputs, spec.outputs
+        for i in range(resolved["count"]):
+            copy_values = {**values, **resolved["overrides"].get(str(i), {})}
+            prefix = f"{ctx.prefix}{i}."
+            self.result.scopes.append(Scope(prefix[:-1], unit_name, flat_id, definition.doc))
+            self._scope(definition.graph, _replace(ctx, prefix=prefix, values=copy_values, stack=stack,
+                                                   path=(*ctx.path, str(i)),
+                                                   label=f"{ctx.label}.{i} ({unit_name})"))
+            if i:
+                self.edges.append((f"{ctx.prefix}{i - 1}.{port_out}", "out", f"{prefix}{port_in}", "in"))
+            if len(self.nodes) > MAX_EXPANDED_NODES:
+                return
+        inputs[(node.id, port_in)] = f"{ctx.prefix}0.{port_in}"
+        outputs[(node.id, port_out)] = (f"{ctx.prefix}{resolved['count'] - 1}.{port_out}", "out")
+
+
+def _substituted(params: dict, values: dict | None) -> dict:
+    """A copy of `params` with references to unit params replaced by their values."""
+    out = {}
+    for name, value in params.items():
+        if is_ref(value) and values is not None and value[REF] in values:
+            value = values[value[REF]]
+        out[name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+    return out
+
+
+def _origin(ctx: _Context, node_id: str, label: str) -> Origin:
+    return Origin(ctx.outer, (*ctx.path, node_id), label)
+
+
+def _parent(ctx: _Context) -> str:
+    """The prefix of the scope holding the instance whose own scope is `ctx`."""
+    return ctx.prefix[:-1].rpartition(".")[0] if ctx.outer else ""
+
+
+def _replace(ctx: _Context, **changes) -> _Context:
+    return _Context(**{**ctx.__dict__, **changes})
+
+
+_ = STRUCTURE
