@@ -90,7 +90,7 @@ class DocumentController(QObject):
     @property
     def scope_result(self) -> InferenceResult:
         """`result` as the canvas sees it: inside a unit, keyed by the ids of the unit's own nodes."""
-        return scoped_result(self.result, self.scope[-1] if self.scope else None)
+        return scoped_result(self.result, self.scope[-1] if self.scope else None, self.graph)
 
     def enter_scope(self, scope: list[Scope]) -> None:
         """Show and edit another graph: `scope` lists the units opened, outermost first ([]: the model)."""

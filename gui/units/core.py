@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 
-from graphs.unit_registry import unit_name_problem
-from graphs.units import REPEAT, UNIT_INPUT, UNIT_OUTPUT, UnitDefinition, is_ref
-
 from graphs.catalogue import CATALOGUE
 from graphs.document import Graph, Node
 from graphs.errors import GraphError, quoted
+from graphs.unit_registry import unit_name_problem
+from graphs.units import REPEAT, UNIT_INPUT, UNIT_OUTPUT, UnitDefinition, is_ref
 
 CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9_]*")
 NOT_GROUPED = {"Data": "is a data node: keep it outside the unit", "Losses": "is a loss: keep it outside the unit"}
@@ -160,22 +159,44 @@ def fresh_id(taken: set, type_name: str) -> str:
     return f"{base}_{n}"
 
 
-def nested_info(result, head: str, inner) -> dict:
-    """NodeInfo of the instances directly inside the instance whose flat ids start with `head`
-    (keyed by their ids in its unit): their outputs, and params and MACs summed over their layers."""
+def nested_info(model: Graph, graph: Graph, result, head: str) -> dict:
+    """NodeInfo of the instances and Repeats of `graph` (a unit's graph, seen as the instance whose flat
+    ids start with `head`): their outputs, and params and MACs summed over their layers."""
+    from engine.ops.base import NodeInfo
     from engine.unit_shapes import scope_totals
 
-    from engine.ops.base import NodeInfo
+    totals = scope_totals(result.expanded, result.flat)
+    found = {}
+    for node in graph.nodes():
+        unit = instance_unit(model, node)
+        if unit is None:
+            continue
+        outputs = {}
+        for port in output_ports(model.unit_graph(unit)):
+            source = _flat_source(model, unit, port, head + node.id + (".0." if is_repeat(node) else "."))
+            info = result.flat.info.get(source[0]) if source else None
+            if info is not None and source[1] in info.outputs:
+                outputs[port] = info.outputs[source[1]]
+        if outputs:
+            found[node.id] = NodeInfo(outputs, *totals.get(head + node.id, (0, 0)))
+    return found
 
-    expanded, flat = result.expanded, result.flat
-    outputs: dict[str, dict] = {}
-    for (instance, port), (source, source_port) in expanded.outputs.items():
-        node = inner(instance)
-        spec = flat.info[source].outputs.get(source_port) if node and source in flat.info else None
-        if spec is not None:
-            outputs.setdefault(node, {})[port] = spec
-    totals = scope_totals(expanded, flat)
-    return {node: NodeInfo(specs, *totals.get(head + node, (0, 0))) for node, specs in outputs.items()}
+
+def _flat_source(model: Graph, unit: str, port: str, head: str, depth: int = 0):
+    """The flat (node, port) that output `port` of an instance of `unit` (flat ids starting with `head`)
+    comes from, followed into nested instances; None when it is not wired (or nests too deep)."""
+    body = model.unit_graph(unit)
+    edge = body.edge_into(port, "in")
+    if edge is None or depth > 32:
+        return None
+    node = body.node(edge.source)
+    inner = instance_unit(model, node)
+    if inner is None:
+        return (head + edge.source, edge.source_port) if node.type != UNIT_INPUT else None
+    if is_repeat(node):
+        count = node.resolved_params().get("count", 1)
+        return _flat_source(model, inner, edge.source_port, f"{head}{edge.source}.{count - 1}.", depth + 1)
+    return _flat_source(model, inner, edge.source_port, f"{head}{edge.source}.", depth + 1)
 
 
 def units_from_data(data, source: str) -> dict:

@@ -50,7 +50,7 @@ def still_open(model: Graph, scope) -> list[Scope]:
     return kept
 
 
-def scoped_result(result: InferenceResult, scope: Scope | None) -> InferenceResult:
+def scoped_result(result: InferenceResult, scope: Scope | None, model: Graph) -> InferenceResult:
     """The part of `result` inside the instance `scope` was opened from, keyed by the unit's own node
     ids: its layers' shapes and errors from the inference on the expanded model, and for an instance
     nested in it, that instance's outputs and totals."""
@@ -68,7 +68,7 @@ def scoped_result(result: InferenceResult, scope: Scope | None) -> InferenceResu
 
     info = {inner(k): v for k, v in flat.info.items() if inner(k)}
     inputs = {inner(k): v for k, v in flat.inputs.items() if inner(k)}
-    info.update(core.nested_info(result, head, inner))
+    info.update(core.nested_info(model, scope.graph, result, head))
     errors = []
     for error in flat.errors:
         node = inner(error.node)

@@ -286,3 +286,19 @@ def test_an_error_inside_an_instance_shows_on_its_badge_naming_the_inner_node(un
     assert item.errors and "conv" in item.errors[0]
     unit_window.units.open_instance("block_1")
     assert unit_window.scene.node_item("conv").errors
+
+
+def test_a_nested_instance_shows_its_shapes_inside_the_outer_unit(unit_window):
+    doc = unit_window.document
+    unit_window.scene.select_nodes(["block_1", "flat"])
+    outer = unit_window.units.group_selection("Stage")
+    doc.flush()
+    unit_window.units.open_instance(outer)
+    assert unit_window.units.breadcrumb.texts() == ["Model", f"{outer} (Stage)"]
+    item = unit_window.scene.node_item("block_1")
+    assert item.params_count == 80 and item.shape_text.replace(" ", "") not in ("?", "…")
+    unit_window.units.open_instance("block_1")
+    assert unit_window.units.breadcrumb.texts() == ["Model", f"{outer} (Stage)", "block_1 (Block)"]
+    assert unit_window.scene.node_item("conv").params_count == 80
+    unit_window.units.breadcrumb.go_to(1)
+    assert doc.scope_graph is doc.graph.unit_graph("Stage")
