@@ -16,7 +16,6 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.shapes import InferenceResult, ShapeInference
-from graphs.catalogue import node_type
 from graphs.document import Edge, Graph, Node, check_node_id
 from graphs.errors import DuplicateNodeError, GraphError, ProjectFormatError
 from graphs.layout import layered_layout
@@ -191,9 +190,8 @@ class DocumentController(QObject):
         library unit's `library:Name`) adds an instance; "" when that is refused (`message` says why)."""
         if is_unit_entry(self.graph, type_name):
             return add_instance(self, type_name, position)
-        spec = node_type(type_name)
         node_id = self.scope_graph.new_id(type_name)
-        params = spec.check_params(params or {}, node_id)
+        params = self.scope_graph.check_params(self.scope_graph.spec_of(type_name, params, node_id), params, node_id)
         node = Node(node_id, type_name, params, (float(round(position[0])), float(round(position[1]))))
         self.undo_stack.push(commands.AddNode(self.scope_graph, node))
         return node_id

@@ -159,6 +159,9 @@ class MainWindow(QMainWindow):
         self.show_message(f"Renamed to '{new_id}'")
 
     def focus_node(self, node_id: str) -> None:
+        if "." in node_id:  # a layer inside an instance (`block.conv1`): open its unit there
+            self.units.reveal(node_id)
+            return
         if not self.document.scope_graph.has_node(node_id):  # a node of the model, seen from inside a unit
             self.document.enter_scope([])
         self.scene.select_nodes([node_id])

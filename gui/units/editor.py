@@ -191,6 +191,28 @@ class UnitsEditor(QObject):
         self.document.enter_scope([Scope(unit, body)])
         return True
 
+    def reveal(self, flat_id: str) -> None:
+        """Open the units around node `flat_id` of the expanded model (`layer1.0.conv1`: Repeat layer1,
+        copy 0, node conv1) and select it there."""
+        model = self.document.graph
+        parts, scope, graph, prefix, i = flat_id.split("."), [], model, "", 0
+        while i < len(parts) - 1 and graph.has_node(parts[i]):
+            node = graph.node(parts[i])
+            unit = core.instance_unit(model, node)
+            if unit is None:
+                break
+            prefix = f"{prefix}.{node.id}" if prefix else node.id
+            if core.is_repeat(node):
+                i += 1
+                prefix += f".{parts[i] if i < len(parts) else 0}"
+            graph = core.unit_graph(model, unit)
+            scope.append(Scope(unit, graph, node.id, prefix))
+            i += 1
+        self.document.enter_scope(scope)
+        if graph.has_node(parts[-1]):
+            self.scene.select_nodes([parts[-1]])
+            self.view.centerOn(self.scene.node_item(parts[-1]))
+
     def leave(self) -> None:
         """Up one level: from a unit's definition to the graph that uses it."""
         if self.document.scope:

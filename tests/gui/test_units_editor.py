@@ -302,3 +302,40 @@ def test_a_nested_instance_shows_its_shapes_inside_the_outer_unit(unit_window):
     assert unit_window.scene.node_item("conv").params_count == 80
     unit_window.units.breadcrumb.go_to(1)
     assert doc.scope_graph is doc.graph.unit_graph("Stage")
+
+
+# ---- the model summary, folded per unit -----------------------------------------
+def test_the_summary_folds_an_instance_into_its_layers(unit_window):
+    summary = unit_window.summary
+    summary.refresh()
+    assert summary.node_ids() == ["x", "block_1", "flat", "fc", "y", "loss"]
+    assert summary.cell_text("block_1", "Type") == "Block (unit)"
+    assert summary.cell_text("block_1", "Params") == "80"
+    assert summary.model.rows[summary.row_of("block_1")][1][0] == "▸ block_1"
+    summary.toggle("block_1")
+    assert summary.node_ids() == ["x", "block_1", "block_1.conv", "block_1.act", "flat", "fc", "y", "loss"]
+    assert summary.cell_text("block_1.conv", "Params") == "80"
+    assert summary.cell_text("block_1.conv", "Output shape") == "[8, 6, 6]"
+    assert summary.totals()[1] == "6 nodes"
+    summary.nodeActivated.emit("block_1.conv")  # a click on an inner row opens the unit there
+    assert unit_window.document.scope[-1].unit == "Block"
+    assert unit_window.scene.selected_node_ids() == ["conv"]
+    summary.toggle("block_1")
+    assert "block_1.conv" not in summary.node_ids()
+
+
+def test_a_repeat_draws_stacked_and_unfolds_per_copy(unit_window):
+    doc = unit_window.document
+    node_id = doc.add_node("Repeat", (0, 400), {"unit": "Block", "count": 3})
+    doc.connect("x", "out", node_id, "x")
+    doc.flush()
+    item = unit_window.scene.node_item(node_id)
+    assert item.stacked and item.unit_line == "Block ×3 · 2 nodes each"
+    assert item.params_count == 80 + 2 * (8 * 8 * 9 + 8)  # copies 1 and 2 take 8 channels in
+    summary = unit_window.summary
+    summary.toggle(node_id)
+    summary.toggle(f"{node_id}.1")
+    ids = summary.node_ids()
+    assert f"{node_id}.0" in ids and f"{node_id}.2" in ids and f"{node_id}.1.conv" in ids
+    unit_window.units.open_instance(node_id)
+    assert doc.scope[-1].prefix == f"{node_id}.0"
