@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from graphs.catalogue import CATALOGUE
 from graphs.document import Node
+from graphs.families.units import STRUCTURE
 from gui import formatting, theme
 from gui.fix_menu import paint_lightbulb
 
@@ -144,7 +145,7 @@ class NodeItem(QGraphicsItem):
     # ---- what the document and the inference say ---------------------
     def set_node(self, node: Node) -> None:
         self.type_name = node.type
-        spec = CATALOGUE.get(node.type)
+        spec = CATALOGUE.get(node.type) or STRUCTURE.get(node.type)  # a layer, or a unit's port or a Repeat
         self.category = spec.category if spec else ""
         self.doc = spec.doc if spec else ""
         try:

@@ -36,18 +36,19 @@ class UnitsEditor(QObject):
         self.scene = window.scene
         self.view = window.view
         w = window
-        self.group_action = _action(w, "&Group into Unit…", self.group_selection, "group",
+        self.group_action = _action(w, "&Group into Unit…", self.group_selection, None,
                                     "Make the selected nodes a unit, used here once (Ctrl+G)")
-        self.ungroup_action = _action(w, "U&ngroup", self.ungroup_selection, "ungroup",
+        self.ungroup_action = _action(w, "U&ngroup", self.ungroup_selection, None,
                                       "Put the selected instance's nodes back in its place (Ctrl+Shift+G)")
         self.open_action = _action(w, "&Open Unit Definition", self.open_selected, canvas_only=True,
                                    tip="Edit the definition of the selected instance: every instance changes")
-        self.up_action = _action(w, "&Up to Containing Graph", self.leave, "up",
+        self.up_action = _action(w, "&Up to Containing Graph", self.leave, "arrow-up",
                                  "Back from the unit's definition to the graph that uses it (Esc, Alt+Up)")
         self.group_action.setShortcut("Ctrl+G")
         self.ungroup_action.setShortcut("Ctrl+Shift+G")
         self.open_action.setShortcut("Ctrl+Return")
         self.up_action.setShortcuts(["Alt+Up"])
+        self.up_action.setIconText("Up")
         self.escape_action = _action(w, "Leave Unit", self.escape, canvas_only=True)
         self.escape_action.setShortcut("Esc")
         edit = w.menus["edit"]

@@ -47,7 +47,7 @@ class UnitsSection(QObject):
         self._timer = QTimer(self, singleShot=True, interval=0)
         self._timer.timeout.connect(self.refresh)
         controller.projectReset.connect(self.refresh)
-        controller.changed.connect(self._timer.start)
+        controller.unitsChanged.connect(self._timer.start)
         controller.scopeChanged.connect(self._timer.start)
         palette.search.textChanged.connect(self.filter)
         self.refresh()
@@ -73,7 +73,8 @@ class UnitsSection(QObject):
         return item
 
     def project_names(self) -> list[str]:
-        return [self.project_group.child(i).data(0, TYPE_ROLE) for i in range(self.project_group.childCount())]
+        children = (self.project_group.child(i) for i in range(self.project_group.childCount()))
+        return [child.data(0, TYPE_ROLE) for child in children if child.data(0, TYPE_ROLE)]
 
     def library_names(self) -> list[str]:
         return [self.library_group.child(i).text(0) for i in range(self.library_group.childCount())]
@@ -82,9 +83,12 @@ class UnitsSection(QObject):
         """List the project's units again (when they changed)."""
         model = self.controller.graph
         names = core.unit_names(model)
-        if names == self.project_names():
+        if names == self.project_names() and self.project_group.childCount():
             return
         self.project_group.takeChildren()
+        if not names:
+            hint = QTreeWidgetItem(self.project_group, ["Select nodes, then Group (Ctrl+G)"])
+            hint.setFlags(Qt.ItemFlag.NoItemFlags)
         for name in names:
             doc = core.definition(model, name).doc
             self._entry(self.project_group, name, name,
@@ -98,7 +102,8 @@ class UnitsSection(QObject):
             shown = 0
             for i in range(group.childCount()):
                 child = group.child(i)
-                hidden = bool(query) and query not in child.text(0).lower() and query not in "units"
+                hidden = bool(query) and (not child.data(0, TYPE_ROLE) or (query not in child.text(0).lower()
+                                                                          and query not in "units"))
                 child.setHidden(hidden)
                 shown += not hidden
             group.setHidden(shown == 0 and (bool(query) or group is self.library_group))

@@ -69,6 +69,7 @@ def scoped_result(result: InferenceResult, scope: Scope | None, model: Graph) ->
     info = {inner(k): v for k, v in flat.info.items() if inner(k)}
     inputs = {inner(k): v for k, v in flat.inputs.items() if inner(k)}
     info.update(core.nested_info(model, scope.graph, result, head))
+    info.update(_port_info(scope.graph, flat, head, info))
     errors = []
     for error in flat.errors:
         node = inner(error.node)
@@ -77,6 +78,26 @@ def scoped_result(result: InferenceResult, scope: Scope | None, model: Graph) ->
             moved.node = node
             errors.append(moved)
     return InferenceResult(info, inputs, errors)
+
+
+def _port_info(graph: Graph, flat, head: str, info: dict) -> dict:
+    """What a unit's port nodes show: an input port the shape it passes in, an output port the shape
+    it passes out (the expanded model has no port nodes: its wires run through them)."""
+    from engine.ops.base import NodeInfo
+
+    ports = {}
+    for port in core.input_ports(graph):
+        for edge in graph.out_edges(port):
+            spec = flat.inputs.get(head + edge.target, {}).get(edge.target_port)
+            if spec is not None:
+                ports[port] = NodeInfo({"out": spec}, 0, 0)
+                break
+    for port in core.output_ports(graph):
+        edge = graph.edge_into(port, "in")
+        spec = info[edge.source].outputs.get(edge.source_port) if edge and edge.source in info else None
+        if spec is not None:
+            ports[port] = NodeInfo({"in": spec}, 0, 0)
+    return ports
 
 
 class UndoStack(QUndoStack):

@@ -339,3 +339,12 @@ def test_a_repeat_draws_stacked_and_unfolds_per_copy(unit_window):
     assert f"{node_id}.0" in ids and f"{node_id}.2" in ids and f"{node_id}.1.conv" in ids
     unit_window.units.open_instance(node_id)
     assert doc.scope[-1].prefix == f"{node_id}.0"
+
+
+def test_inside_a_unit_its_ports_show_the_shapes_they_pass(unit_window):
+    unit_window.units.open_instance("block_1")
+    scene = unit_window.scene
+    assert scene.node_item("x").shape_text == scene.node_item("x").shape_text.strip() != "?"
+    assert scene.node_item("x").shape_text.replace(" ", "") == "[1,8,8]"
+    assert scene.node_item("out").shape_text.replace(" ", "") == "[8,6,6]"
+    assert scene.node_item("x").category == "Units"
