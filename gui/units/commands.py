@@ -11,7 +11,7 @@ from PySide6.QtGui import QUndoCommand
 from graphs.document import Graph
 from gui import commands
 from gui.units import core
-from gui.units.grouping import GroupPlan, UngroupPlan
+from gui.units.grouping import GroupPlan, ReplacePlan, UngroupPlan
 
 
 class AddUnit(QUndoCommand):
@@ -58,3 +58,9 @@ def ungroup(model: Graph, graph: Graph, plan: UngroupPlan) -> list[QUndoCommand]
     if plan.drop_unit:
         steps.append(RemoveUnit(model, plan.unit))
     return steps
+
+
+def replace_node(graph: Graph, plan: ReplacePlan) -> list[QUndoCommand]:
+    """The steps of swapping a node for another (an instance for a Repeat): out, in, wired again."""
+    return [commands.RemoveNodes(graph, [plan.old]), commands.AddNode(graph, plan.node, plan.index),
+            *(commands.Connect(graph, edge) for edge in plan.edges)]

@@ -21,7 +21,7 @@ from gui.actions import _action
 from gui.units import commands as unit_commands
 from gui.units import core
 from gui.units.breadcrumb import Breadcrumb
-from gui.units.grouping import plan_group, plan_ungroup
+from gui.units.grouping import plan_group, plan_repeat, plan_ungroup
 from gui.units.palette_section import UnitsSection
 from gui.units.scope import Scope
 
@@ -40,6 +40,8 @@ class UnitsEditor(QObject):
                                     "Make the selected nodes a unit, used here once (Ctrl+G)")
         self.ungroup_action = _action(w, "U&ngroup", self.ungroup_selection, None,
                                       "Put the selected instance's nodes back in its place (Ctrl+Shift+G)")
+        self.repeat_action = _action(w, "&Repeat Instance…", self.repeat_selection, None,
+                                     "Make the selected instance a Repeat: N copies of its unit in sequence")
         self.open_action = _action(w, "&Open Unit Definition", self.open_selected, canvas_only=True,
                                    tip="Edit the definition of the selected instance: every instance changes")
         self.up_action = _action(w, "&Up to Containing Graph", self.leave, "arrow-up",
@@ -53,7 +55,7 @@ class UnitsEditor(QObject):
         self.escape_action.setShortcut("Esc")
         edit = w.menus["edit"]
         edit.addSeparator()
-        edit.addActions([self.group_action, self.ungroup_action])
+        edit.addActions([self.group_action, self.ungroup_action, self.repeat_action])
         view = w.menus["view"]
         view.addSeparator()
         view.addActions([self.open_action, self.up_action])
@@ -92,6 +94,8 @@ class UnitsEditor(QObject):
         instance = self._selected_instance()
         self.ungroup_action.setEnabled(instance is not None)
         self.open_action.setEnabled(instance is not None)
+        node = self.document.scope_graph.node(instance) if instance else None
+        self.repeat_action.setEnabled(node is not None and not core.is_repeat(node))
         self.up_action.setEnabled(bool(self.document.scope))
         self.escape_action.setEnabled(bool(self.document.scope))
 
@@ -101,7 +105,8 @@ class UnitsEditor(QObject):
 
     def add_to_menu(self, menu) -> None:
         """The units entries of the canvas's context menu (those that apply)."""
-        shown = [a for a in (self.group_action, self.ungroup_action, self.open_action, self.up_action) if a.isEnabled()]
+        shown = [a for a in (self.group_action, self.ungroup_action, self.repeat_action, self.open_action,
+                             self.up_action) if a.isEnabled()]
         if shown:
             menu.addSeparator()
             menu.addActions(shown)
@@ -160,6 +165,29 @@ class UnitsEditor(QObject):
         new_ids = [node.id for node in plan.nodes]
         self.scene.select_nodes(new_ids)
         return new_ids
+
+    def repeat_selection(self, count: int | None = None) -> bool:
+        """Make the selected instance a Repeat of `count` copies (asked for when None), as one step."""
+        instance = self._selected_instance()
+        if instance is None:
+            return False
+        if count is None:
+            count, ok = QInputDialog.getInt(self.window, "Repeat instance", "Copies, in sequence:", 2, 1, 4096)
+            if not ok:
+                return False
+        graph = self.document.scope_graph
+        node = graph.node(instance)
+        try:
+            plan = plan_repeat(self.document.graph, graph, instance, count)
+        except GraphError as error:
+            QMessageBox.warning(self.window, "Cannot repeat", printable(error.message))
+            return False
+        commands.push_macro(self.document.undo_stack, f"Repeat '{instance}' ×{count}",
+                            unit_commands.replace_node(graph, plan))
+        self.scene.select_nodes([instance])
+        self.window.show_message(f"'{instance}' repeats {node.type} ×{count}: set its count and per-copy "
+                                 "overrides in the inspector")
+        return True
 
     # ---- opening definitions -------------------------------------------------
     def open_selected(self) -> None:

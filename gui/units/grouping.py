@@ -171,3 +171,31 @@ def plan_ungroup(model: Graph, graph: Graph, instance_id: str) -> UngroupPlan:
             edges.append(Edge(mapping[e.source], mapping[e.target], e.source_port, e.target_port))
     drop = core.uses(model, unit, ignore=(graph, instance_id)) == 0
     return UngroupPlan(instance_id, graph.index_of(instance_id), nodes, edges, unit, drop)
+
+
+@dataclass
+class ReplacePlan:
+    """One node swapped for another of the same id, at the same place, with the same wires."""
+
+    old: str
+    node: Node
+    index: int
+    edges: list[Edge]
+
+
+def plan_repeat(model: Graph, graph: Graph, instance_id: str, count: int) -> ReplacePlan:
+    """Instance `instance_id` as a Repeat of `count` copies of its unit (its param values kept). Raises
+    GraphError when its unit has not one input and one output."""
+    node = graph.node(instance_id)
+    unit = core.instance_unit(model, node)
+    if unit is None or core.is_repeat(node):
+        raise GraphError(f"'{instance_id}' is no unit instance", node=instance_id)
+    body = core.unit_graph(model, unit)
+    ins, outs = core.input_ports(body), core.output_ports(body)
+    if len(ins) != 1 or len(outs) != 1:
+        raise GraphError(f"unit {unit} has {len(ins)} inputs and {len(outs)} outputs; a Repeat needs one of each",
+                         node=instance_id)
+    repeat = Node(instance_id, core.REPEAT, {"unit": unit, "count": count, **node.params}, node.position,
+                  node.trainable, node.lr_mult)
+    return ReplacePlan(instance_id, repeat, graph.index_of(instance_id),
+                       [*graph.in_edges(instance_id), *graph.out_edges(instance_id)])

@@ -348,3 +348,19 @@ def test_inside_a_unit_its_ports_show_the_shapes_they_pass(unit_window):
     assert scene.node_item("x").shape_text.replace(" ", "") == "[1,8,8]"
     assert scene.node_item("out").shape_text.replace(" ", "") == "[8,6,6]"
     assert scene.node_item("x").category == "Units"
+
+
+def test_repeat_instance_makes_a_repeat_in_one_step(unit_window):
+    doc = unit_window.document
+    grouped = doc.graph.snapshot()
+    unit_window.scene.select_nodes(["block_1"])
+    assert unit_window.units.repeat_action.isEnabled()
+    assert unit_window.units.repeat_selection(2)
+    node = doc.graph.node("block_1")
+    assert node.type == "Repeat" and node.params["count"] == 2 and node.params["unit"] == "Block"
+    assert doc.graph.node_ids().index("block_1") == 1
+    result = doc.flush()
+    assert not result.errors and result.info["block_1"].params == 80 + 584
+    assert unit_window.scene.node_item("block_1").unit_line == "Block ×2 · 2 nodes each"
+    doc.undo_stack.undo()
+    assert doc.graph.snapshot() == grouped
