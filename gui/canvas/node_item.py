@@ -283,9 +283,11 @@ class NodeItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = self._rect
         if self.stacked:  # a Repeat: two cards peek out behind it
-            painter.setPen(QPen(theme.NODE_BORDER, 1.2))
-            for shift in (6.0, 3.0):
-                painter.setBrush(theme.NODE_BODY.darker(115 + 10 * shift))
+            edge = QColor(theme.NODE_MUTED)
+            edge.setAlpha(150)
+            painter.setPen(QPen(edge, 1.2))
+            for shift in (8.0, 4.0):
+                painter.setBrush(theme.NODE_BODY.lighter(100 + 2 * round(shift)))
                 painter.drawRoundedRect(rect.translated(shift, -shift), RADIUS, RADIUS)
         body = QPainterPath()
         body.addRoundedRect(rect, RADIUS, RADIUS)

@@ -17,7 +17,7 @@ from graphs.document import Edge, Graph, Node
 from graphs.errors import GraphError, quoted
 from gui.units import core
 
-PORT_GAP = 220.0  # how far left of the unit's nodes its inputs sit, and right its outputs
+PORT_GAP = 260.0  # how far left of the unit's nodes its inputs sit, and right its outputs: room for a wire to bend
 
 
 @dataclass
