@@ -61,6 +61,7 @@ class DocumentController(QObject):
         self.scope: list[Scope] = []  # the units opened for editing, outermost first; [] = the model
         self._scope_of: dict[int, tuple[Scope, ...]] = {}  # undo stack index -> the scope its command edited
         self._undo_index = 0
+        self._scoped = None  # (result, scope, scope_result): worked out once per result and scope
         self.undo_stack.indexChanged.connect(self._follow_undo)
         self.undo_stack.pushed.connect(self._remember_scope)
         self._handlers = {
@@ -89,7 +90,12 @@ class DocumentController(QObject):
     @property
     def scope_result(self) -> InferenceResult:
         """`result` as the canvas sees it: inside a unit, keyed by the ids of the unit's own nodes."""
-        return scoped_result(self.result, self.scope[-1] if self.scope else None, self.graph)
+        result, scope = self.result, tuple(self.scope)
+        if not scope:
+            return result
+        if self._scoped is None or self._scoped[0] is not result or self._scoped[1] != scope:
+            self._scoped = (result, scope, scoped_result(result, scope[-1], self.graph))
+        return self._scoped[2]
 
     def enter_scope(self, scope: list[Scope]) -> None:
         """Show and edit another graph: `scope` lists the units opened, outermost first ([]: the model)."""

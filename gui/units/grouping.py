@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphs.document import Edge, Graph, Node
-from graphs.errors import GraphError, quoted
+from graphs.errors import GraphError
 from gui.units import core
 
+MIN_NODE_WIDTH = 180.0
 PORT_GAP = 260.0  # how far left of the unit's nodes its inputs sit, and right its outputs: room for a wire to bend
 
 
@@ -129,8 +130,7 @@ def plan_ungroup(model: Graph, graph: Graph, instance_id: str) -> UngroupPlan:
         raise GraphError(f"'{instance_id}' is a {instance.type}, not a unit instance: nothing to ungroup",
                          node=instance_id)
     if core.is_repeat(instance):
-        raise GraphError(f"'{instance_id}' repeats {quoted(unit)}: set its count to 1 and make it an instance "
-                         "to ungroup it", node=instance_id)
+        return _unroll(model, graph, instance, unit)
     body = core.unit_graph(model, unit)
     params = core.instance_values(model, instance)
     inputs, outputs = set(core.input_ports(body)), set(core.output_ports(body))
@@ -171,6 +171,29 @@ def plan_ungroup(model: Graph, graph: Graph, instance_id: str) -> UngroupPlan:
             edges.append(Edge(mapping[e.source], mapping[e.target], e.source_port, e.target_port))
     drop = core.uses(model, unit, ignore=(graph, instance_id)) == 0
     return UngroupPlan(instance_id, graph.index_of(instance_id), nodes, edges, unit, drop)
+
+
+COPY_GAP = 60.0  # between the instances an unrolled Repeat becomes
+
+
+def _unroll(model: Graph, graph: Graph, repeat: Node, unit: str) -> UngroupPlan:
+    """Ungroup of a Repeat: its copies become instances in sequence, each with its overrides."""
+    resolved = repeat.resolved_params()
+    body = core.unit_graph(model, unit)
+    (port_in,), (port_out,) = core.input_ports(body), core.output_ports(body)
+    values = {k: v for k, v in repeat.params.items() if k in core.definition(model, unit).params}
+    taken = set(graph.node_ids()) - {repeat.id}
+    nodes = []
+    for i in range(resolved["count"]):
+        node_id = core.fresh_id(taken, unit)
+        taken.add(node_id)
+        position = (repeat.position[0] + i * (MIN_NODE_WIDTH + COPY_GAP), repeat.position[1])
+        nodes.append(Node(node_id, unit, {**values, **resolved["overrides"].get(str(i), {})}, position,
+                          repeat.trainable, repeat.lr_mult))
+    edges = [Edge(e.source, nodes[0].id, e.source_port, port_in) for e in graph.in_edges(repeat.id)]
+    edges += [Edge(a.id, b.id, port_out, port_in) for a, b in zip(nodes, nodes[1:])]
+    edges += [Edge(nodes[-1].id, e.target, port_out, e.target_port) for e in graph.out_edges(repeat.id)]
+    return UngroupPlan(repeat.id, graph.index_of(repeat.id), nodes, edges, unit, False)
 
 
 @dataclass

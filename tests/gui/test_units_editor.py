@@ -364,3 +364,36 @@ def test_repeat_instance_makes_a_repeat_in_one_step(unit_window):
     assert unit_window.scene.node_item("block_1").unit_line == "Block ×2 · 2 nodes each"
     doc.undo_stack.undo()
     assert doc.graph.snapshot() == grouped
+
+
+def test_the_inspector_edits_a_repeat(unit_window):
+    doc = unit_window.document
+    unit_window.scene.select_nodes(["block_1"])
+    unit_window.units.repeat_selection(2)
+    unit_window.scene.select_nodes(["block_1"])
+    inspector = unit_window.inspector
+    assert inspector.node_id == "block_1"
+    doc.set_param("block_1", "count", 3)
+    doc.set_param("block_1", "overrides", {"2": {}})
+    assert doc.graph.node("block_1").params["count"] == 3
+    assert unit_window.scene.node_item("block_1").unit_line == "Block ×3 · 2 nodes each"
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert doc.graph.node("block_1").params["count"] == 2
+
+
+def test_ungroup_of_a_repeat_unrolls_its_copies_with_their_overrides(unit_window):
+    doc = unit_window.document
+    unit_window.scene.select_nodes(["block_1"])
+    unit_window.units.repeat_selection(3)
+    before = doc.flush().info["flat"].outputs["out"].shape
+    unit_window.scene.select_nodes(["block_1"])
+    ids = unit_window.units.ungroup_selection()
+    graph = doc.graph
+    assert [graph.node(n).type for n in ids] == ["Block"] * 3
+    assert [(e.source, e.target) for e in graph.edges() if e.source in ids] == [
+        (ids[0], ids[1]), (ids[1], ids[2]), (ids[2], "flat")]
+    assert list(graph.units) == ["Block"]
+    assert doc.flush().info["flat"].outputs["out"].shape == before
+    doc.undo_stack.undo()
+    assert graph.node("block_1").type == "Repeat"
