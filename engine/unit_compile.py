@@ -29,7 +29,7 @@ class UnitModule(nn.Module):
 
 
 def compile_units(graph: Graph, shapes: InferenceResult | None = None) -> CompiledGraph:
-    if shapes is not None and shapes.expanded is not None:
+    if shapes is not None and shapes.expanded is not None and not shapes.expanded.live:
         expanded, flat_shapes = shapes.expanded, shapes.flat
     else:
         expanded = expand(graph)

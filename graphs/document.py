@@ -176,6 +176,9 @@ class Graph:
     def edges(self) -> list[Edge]:
         return list(self._edges)
 
+    def has_edge(self, edge: Edge) -> bool:
+        return edge in self._edges
+
     def in_edges(self, node_id: str) -> list[Edge]:
         return list(self._in.get(node_id, ()))
 
@@ -430,7 +433,8 @@ class Graph:
         """An independent copy with no subscribers (used to snapshot a graph for training), its units
         copied too; `units`: the registry the copy of a unit's inner graph joins."""
         other = Graph(units, self.dotted_ids)
-        other._nodes = {node_id: replace(node.clone(), scope=other) for node_id, node in self._nodes.items()}
+        other._nodes = {node_id: Node(n.id, n.type, _copy_params(n.params), n.position, n.trainable, n.lr_mult, other)
+                        for node_id, n in self._nodes.items()}
         other._structure = dict(self._structure)
         for edge in self._edges:
             other._add_edge(edge)

@@ -194,7 +194,9 @@ class Trainer:
             self.init_report = load_matching(compiled.model, resolve_init_path(config.init_from, self.base_dir))
         self.fine_tuning = apply_fine_tuning(compiled.model, graph, config.freeze_batchnorm)
         self.dataset = fit_dataset(dataset, compiled)
-        check_run_memory(self, graph, compiled.shapes)  # engine.memory_estimate: refuse a run that can't fit
+        # engine.memory_estimate: refuse a run that can't fit; compiled.graph is the graph compiled (with
+        # units: its expansion, whose layers compiled.shapes describes)
+        check_run_memory(self, compiled.graph, compiled.shapes)
         self.graph, self.compiled = graph, compiled
         self._augment = training_augment(config, dataset, compiled)  # training batches only
 

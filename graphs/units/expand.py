@@ -16,7 +16,7 @@ import copy
 from dataclasses import dataclass, field
 
 from graphs.catalogue import CATALOGUE
-from graphs.document import Graph, Node
+from graphs.document import Edge, Graph, Node
 from graphs.errors import GraphError, MissingInputError, UnknownPortError, quoted
 from graphs.families.units import REPEAT, STRUCTURE, UNIT_INPUT, UNIT_OUTPUT
 from graphs.node_type import SHARES
@@ -33,7 +33,12 @@ class Origin:
 
     outer: str
     path: tuple[str, ...]
-    label: str
+    scope_label: str  # "layer1.0 (BasicBlock)"
+
+    @property
+    def label(self) -> str:
+        """"layer1.0 (BasicBlock) › conv1": the instance, its unit and the inner node."""
+        return f"{self.scope_label}{SEPARATOR}{self.path[-1]}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Expanded:
     scopes: list[Scope] = field(default_factory=list)  # every instance and Repeat, outer before inner
     outputs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (instance, port) -> flat
     errors: list[GraphError] = field(default_factory=list)  # problems found while expanding, mapped
+    live: bool = False  # `graph` is a kept graph changed into the expansion (see `expand`'s `into`)
 
     def origin(self, flat_id: str) -> tuple[str, tuple[str, ...]]:
         """(the model's node id, the path inside it); a node of the model itself: (flat_id, ())."""
@@ -69,7 +75,9 @@ class Expanded:
             return error
         mapped = copy.copy(error)
         mapped.node, mapped.message = found.outer, f"{found.label}: {error.message}"
-        mapped.inner = error.node  # the flat id, for a view that opens the unit
+        mapped.inner, mapped.inner_port = error.node, error.port  # the flat id, for a view that opens the unit
+        # a port of the model's node only where the error is about one of its own ports (an open input)
+        mapped.port = error.port if found.path == (error.port,) else None
         mapped.args = (mapped.message,)
         return mapped
 
@@ -82,11 +90,14 @@ class Expanded:
         return [node_id for node_id in self.graph.node_ids() if node_id.startswith(start)]
 
 
-def expand(graph: Graph) -> Expanded:
-    """The flat graph of `graph` (itself when it uses no units)."""
-    if not graph.uses_units():
+def expand(graph: Graph, into: Graph | None = None) -> Expanded:
+    """The flat graph of `graph` (itself when it uses no units). With `into` (a graph made with
+    `Graph(dotted_ids=True)` and kept between calls), that graph is changed into the expansion, edit by
+    edit, so that the live checks observing it (`ShapeInference`) redo only what changed; its node order
+    may then differ from a fresh expansion's (compile from a fresh one)."""
+    if not graph.uses_units() and into is None:
         return Expanded(graph)
-    return _Builder(graph).build()
+    return _Builder(graph).build(into)
 
 
 @dataclass
@@ -111,30 +122,26 @@ class _Builder:
         self.passthrough: dict[str, str] = {}  # flat id of a port node -> a description for messages
         self.result = Expanded(Graph(dotted_ids=True))
 
-    def build(self) -> Expanded:
+    def build(self, into: Graph | None) -> Expanded:
         self._scope(self.source, _Context("", None, None, (), "", ()))
         if len(self.nodes) > MAX_EXPANDED_NODES:
             self.result.errors.append(GraphError(f"the model expands to {len(self.nodes):,} nodes; at most "
                                                  f"{MAX_EXPANDED_NODES:,} are allowed: lower a Repeat's count"))
-            return self.result
-        flat = self.result.graph
-        for node in self.nodes:
-            try:
-                flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
-            except GraphError as error:  # a value a unit param gave: `validate` reports it on the node
-                flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable,
-                                            node.lr_mult, flat)
-                self.result.errors.append(self.result.map_error(error))
+            self.nodes, self.edges = [], []
         source_of = {(dst): (src, sport) for src, sport, dst, _ in self.edges if dst in self.passthrough}
+        present = {node.id for node in self.nodes}
+        wires = {}
         for src, sport, dst, dport in self.edges:
             if dst in self.passthrough:
                 continue
             resolved = self._resolve(src, sport, source_of, dst)
-            if resolved is None:
-                continue
-            if not (flat.has_node(resolved[0]) and flat.has_node(dst)):
-                continue  # an end of unknown type, reported already
-            flat.connect(resolved[0], dst, resolved[1], dport, check=False)
+            if resolved is not None and resolved[0] in present and dst in present:  # else reported already
+                wires[Edge(resolved[0], dst, resolved[1], dport)] = None
+        if into is None:
+            _fill(self.result.graph, self.nodes, wires)
+        else:
+            _update(into, self.nodes, wires)
+            self.result.graph, self.result.live = into, True
         for key, (src, sport) in list(self.result.outputs.items()):
             resolved = self._resolve(src, sport, source_of, None)
             if resolved is None:
@@ -153,7 +160,7 @@ class _Builder:
             seen.add(src)
             if src not in source_of:
                 if consumer is not None:
-                    self._error(MissingInputError(self.passthrough[src], node=src))
+                    self._error(MissingInputError(self.passthrough[src], node=src, port=src.rpartition(".")[2]))
                 return None
             src, port = source_of[src]
         return src, port
@@ -171,8 +178,7 @@ class _Builder:
             position = (ctx.offset[0] + node.position[0], ctx.offset[1] + node.position[1])
             trainable, lr_mult = ctx.trainable and node.trainable, ctx.lr_mult * node.lr_mult
             if ctx.outer is not None:
-                label = f"{ctx.label}{SEPARATOR}{node.id}"
-                self.result.origins[flat_id] = _origin(ctx, node.id, label)
+                self.result.origins[flat_id] = Origin(ctx.outer, (*ctx.path, node.id), ctx.label)
             if node.type in CATALOGUE:
                 if params.get(SHARES):
                     params[SHARES] = ctx.prefix + params[SHARES]
@@ -271,6 +277,48 @@ class _Builder:
         outputs[(node.id, port_out)] = (f"{ctx.prefix}{resolved['count'] - 1}.{port_out}", "out")
 
 
+def _fill(flat: Graph, nodes: list[Node], wires: dict) -> None:
+    for node in nodes:
+        try:
+            flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
+        except GraphError:  # a value a unit param gave: `validate` reports it on the node
+            flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable,
+                                        node.lr_mult, flat)
+    for wire in wires:
+        flat.connect(wire.source, wire.target, wire.source_port, wire.target_port, check=False)
+
+
+def _update(flat: Graph, nodes: list[Node], wires: dict) -> None:
+    """Change `flat` into the graph of `nodes` and `wires` through its methods (so its observers follow)."""
+    wanted = {node.id: node for node in nodes}
+    for wire in flat.edges():
+        if wire not in wires:
+            flat.disconnect(wire)
+    for node_id in flat.node_ids():
+        if node_id not in wanted or wanted[node_id].type != flat._nodes[node_id].type:
+            flat.remove_node(node_id)
+    for node in nodes:
+        current = flat._nodes.get(node.id)
+        if current is None:
+            try:
+                flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
+            except GraphError:  # as in _fill, announced so that the observers see it
+                flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable,
+                                            node.lr_mult, flat)
+                flat.node_added.emit(flat._nodes[node.id].clone())
+            continue
+        if current.params != node.params:
+            try:
+                flat.set_params(node.id, node.params)
+            except GraphError:
+                old, current.params = current.params, node.params
+                flat.params_changed.emit(node.id, old, dict(node.params))
+        current.position, current.trainable, current.lr_mult = node.position, node.trainable, node.lr_mult
+    for wire in wires:
+        if not flat.has_edge(wire):
+            flat.connect(wire.source, wire.target, wire.source_port, wire.target_port, check=False)
+
+
 def _substituted(params: dict, values: dict | None) -> dict:
     """A copy of `params` with references to unit params replaced by their values."""
     out = {}
@@ -279,10 +327,6 @@ def _substituted(params: dict, values: dict | None) -> dict:
             value = values[value[REF]]
         out[name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
     return out
-
-
-def _origin(ctx: _Context, node_id: str, label: str) -> Origin:
-    return Origin(ctx.outer, (*ctx.path, node_id), label)
 
 
 def _parent(ctx: _Context) -> str:

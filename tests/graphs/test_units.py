@@ -131,3 +131,40 @@ def test_copy_and_snapshot_cover_units():
     assert "relu2" in g.unit_graph("BasicBlock").node_ids() and changed == []
     assert other.units is not g.units and other.unit_graph("BasicBlock").units is other.units
     assert "units" not in Graph().snapshot()
+
+
+def test_copied_nodes_take_their_units_into_another_project():
+    from graphs.units.transfer import paste_units, renamed_unit_type, units_needed
+
+    source = resnet_graph()
+    stage = UnitDefinition("Stage", Graph(units=source.units), {})
+    stage.graph.add_node("UnitInput", node_id="x")
+    stage.graph.add_node("Repeat", {"unit": "BasicBlock", "count": 2}, "blocks")
+    source.add_unit(stage)
+    source.add_node("Stage", node_id="stage")
+    needed = units_needed(source, ["stage", "stem"])
+    assert [d.name for d in needed] == ["BasicBlock", "Stage"]
+    target = resnet_graph()  # has a BasicBlock of its own, the same
+    assert paste_units(target, needed) == {} and "Stage" in target.units
+    other = Graph()
+    clash = UnitDefinition("BasicBlock", Graph(units=other.units), {"k": 1})  # another unit of the same name
+    other.add_unit(clash)
+    added = []
+    renames = paste_units(other, units_needed(source, ["stage"]), add=lambda d: (added.append(d.name),
+                                                                                 other.add_unit(d)))
+    assert renames == {"BasicBlock": "BasicBlock2"} and added == ["BasicBlock2", "Stage"]
+    assert other.unit_graph("Stage").node("blocks").params["unit"] == "BasicBlock2"
+    assert renamed_unit_type({"id": "b", "type": "BasicBlock"}, renames)["type"] == "BasicBlock2"
+
+
+def test_a_diff_names_edited_units_and_their_instances():
+    from graphs.diff import graph_diff
+
+    a = resnet_graph()
+    b = a.copy()
+    assert graph_diff(a, b).empty
+    b.unit_graph("BasicBlock").set_param("conv1", "kernel_size", 5)
+    diff = graph_diff(a, b)
+    assert diff.units_changed == ["BasicBlock"] and diff.as_dict()["units_changed"] == ["BasicBlock"]
+    assert set(diff.changed) == {"block", "layer1"}
+    assert diff.changed["block"]["unit definition"] == ("BasicBlock", "BasicBlock")

@@ -65,14 +65,15 @@ def test_an_error_inside_an_instance_points_at_it_and_names_the_inner_node():
     assert any(m.startswith("block (BasicBlock) › bn2: ") for m in messages)
     assert any(m.startswith("layer1.1 (BasicBlock) › bn2: ") for m in messages)
     assert all(isinstance(e, MissingInputError) for e in errors)
-    assert errors[0].inner == "block.bn2"
+    assert errors[0].inner == "block.bn2" and errors[0].inner_port == "in" and errors[0].port is None
 
 
 def test_open_instance_inputs_and_wrong_ports_are_reported_on_the_instance():
     g = resnet_graph()
     g.disconnect(g.in_edges("block")[0])
     errors = validate(g)
-    assert any(e.node == "block" and "input 'x' of unit 'BasicBlock' is not connected" in e.message for e in errors)
+    assert any(e.node == "block" and e.port == "x" and "input 'x' of unit 'BasicBlock' is not connected" in e.message
+               for e in errors)
     g.connect("stem", "block", target_port="x")
     assert validate(g) == []
     h = resnet_graph()
