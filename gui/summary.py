@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxL
 from graphs.validate import topological_order
 from gui import formatting
 from gui.document import DocumentController
-from gui.units.summary_rows import FOLDED, UNFOLDED, fold_mark, inner_rows, instance_type
+from gui.units.summary_rows import FOLDED, UNFOLDED, fold_mark, inner_rows, instance_type, unit_trees
 
 COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs")
 ERROR_BRUSH = QBrush(QColor("#ff6b6b"))
@@ -108,6 +108,7 @@ class ModelSummary(QWidget):
     def refresh(self, result=None) -> None:
         result = result if result is not None else self.controller.result
         graph = self.controller.graph
+        trees = unit_trees(graph, result) if self.open_rows else {}
         rows = []
         for node_id in self._order():
             info = result.info.get(node_id)
@@ -118,8 +119,8 @@ class ModelSummary(QWidget):
                      formatting.grouped(info.params) if info else "–",
                      formatting.grouped(info.macs) if info else "–")
             rows.append((node_id, cells, "; ".join(e.message for e in result.errors_for(node_id))))
-            if unit and node_id in self.open_rows:
-                rows += inner_rows(graph, result, node, node_id, 0, self.open_rows)
+            if unit and node_id in self.open_rows and node_id in trees:
+                rows += inner_rows(trees[node_id], result, self.open_rows)
         count = len(graph)  # the model's own nodes; an unfolded instance's rows are inside one
         rows.append(("", ("Total", f"{count} node{'s' if count != 1 else ''}", "",
                           formatting.grouped(result.total_params), formatting.grouped(result.total_macs)), ""))

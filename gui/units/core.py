@@ -210,30 +210,6 @@ def units_from_data(data, source: str) -> dict:
     return {name: units[name] for name in units}
 
 
-def units_for(graph: Graph, nodes) -> list[UnitDefinition]:
-    """The definitions instances among `nodes` use, with the units those use, dependencies first."""
-    order: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in order or name not in graph.units:
-            return
-        for used in sorted(units_used(graph.units[name])):
-            visit(used)
-        order.append(name)
-
-    for node in nodes:
-        name = node.params.get("unit") if node.type == REPEAT else node.type
-        if isinstance(name, str):
-            visit(name)
-    return [graph.units[name] for name in order]
-
-
-def new_units(graph: Graph, source: Graph) -> list[UnitDefinition]:
-    """The units of pasted `source` that `graph`'s project lacks (a unit it has by that name is used as
-    the project has it)."""
-    return [source.units[name] for name in source.units if name not in graph.units]
-
-
 def check_not_inside_itself(graph: Graph, nodes) -> None:
     """Refuse nodes that would make the unit whose graph `graph` is contain itself."""
     if graph.unit is None:

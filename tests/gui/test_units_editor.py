@@ -263,7 +263,7 @@ def test_copy_carries_the_unit_definitions_to_another_project(unit_window):
     assert not graph.units and not len(graph)
 
 
-def test_pasting_where_the_unit_exists_uses_the_project_one(unit_window):
+def test_pasting_where_the_same_unit_exists_reuses_it(unit_window):
     doc = unit_window.document
     ids = doc.paste(clipboard.selection_data(doc.graph, ["block_1"]))
     assert list(doc.graph.units) == ["Block"] and doc.graph.node(ids[0]).type == "Block"
@@ -397,3 +397,15 @@ def test_ungroup_of_a_repeat_unrolls_its_copies_with_their_overrides(unit_window
     assert doc.flush().info["flat"].outputs["out"].shape == before
     doc.undo_stack.undo()
     assert graph.node("block_1").type == "Repeat"
+
+
+def test_pasting_a_different_unit_of_the_same_name_renames_it(unit_window):
+    doc = unit_window.document
+    data = clipboard.selection_data(doc.graph, ["block_1"])
+    data["units"][0]["nodes"] = [n for n in data["units"][0]["nodes"] if n["id"] != "act"]
+    data["units"][0]["edges"] = [{"source": "x", "target": "conv"}, {"source": "conv", "target": "out"}]
+    ids = doc.paste(data)
+    assert list(doc.graph.units) == ["Block", "Block2"]
+    assert doc.graph.node(ids[0]).type == "Block2"
+    doc.undo_stack.undo()
+    assert list(doc.graph.units) == ["Block"]
