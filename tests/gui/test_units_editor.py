@@ -409,3 +409,26 @@ def test_pasting_a_different_unit_of_the_same_name_renames_it(unit_window):
     assert doc.graph.node(ids[0]).type == "Block2"
     doc.undo_stack.undo()
     assert list(doc.graph.units) == ["Block"]
+
+
+def test_the_units_keys_reach_their_actions(window):
+    from tests.gui.shortcut_check import bound_twice, shortcut_owners
+
+    owners = shortcut_owners(window)
+    documented = {"Ctrl+G": "Group into Unit…", "Ctrl+Shift+G": "Ungroup", "Ctrl+Return": "Open Unit Definition",
+                  "Alt+Up": "Up to Containing Graph", "Esc": "Leave Unit"}  # docs/editor.md, Keys and mouse
+    assert {key: owners.get(key) for key in documented} == {key: [text] for key, text in documented.items()}
+    assert bound_twice(window) == {}
+
+
+def test_a_palette_drag_of_a_unit_carries_its_name(unit_window):
+    from gui.canvas.view import NODE_MIME
+
+    section = unit_window.units.palette_section
+    item = section.project_group.child(0)
+    mime = unit_window.palette.tree.mimeData([item])
+    assert bytes(mime.data(NODE_MIME)).decode() == "Block"
+    unit_window.palette.search.setText("blo")
+    assert not item.isHidden() and not section.project_group.isHidden()
+    unit_window.palette.search.setText("conv2d")
+    assert item.isHidden()
