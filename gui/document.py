@@ -150,9 +150,9 @@ class DocumentController(QObject):
         self.inference = ShapeInference(project.graph)
         self._watch(self.graph, True)
         self._watch_units(True)
-        self.undo_stack.clear()
-        self._scope_of.clear()
+        self._scope_of.clear()  # before the stack empties: its index change must open no old scope
         self._undo_index = 0
+        self.undo_stack.clear()
         self.undo_stack.setClean()
         self._timer.stop()
         self._stale = False
