@@ -27,16 +27,15 @@ def add_instance(controller, type_name: str, position) -> str:
     name, definitions = type_name, []
     if type_name.startswith(PREFIX):
         name = type_name[len(PREFIX):]
-        if name not in core.unit_names(model):
-            unit = library_unit(name)
-            if unit is None:
-                controller.message.emit(f"The unit library has no unit {name}")
-                return ""
-            try:
-                definitions = definitions_to_add(model, unit)
-            except (OSError, ValueError, GraphError) as error:
-                controller.message.emit(f"Cannot add {name}: {error}")
-                return ""
+        unit = library_unit(name)
+        if unit is None:
+            controller.message.emit(f"The unit library has no unit {name}")
+            return ""
+        try:
+            name, definitions = core.bring_in(model, definitions_to_add(unit), name)
+        except (OSError, ValueError, GraphError) as error:
+            controller.message.emit(f"Cannot add {name}: {error}")
+            return ""
     if controller.scope and name in core.unit_names(model):
         inside = controller.scope[-1].unit
         if name == inside or inside in core.units_used(core.definition(model, name), model):
@@ -44,7 +43,7 @@ def add_instance(controller, type_name: str, position) -> str:
             return ""
     node = Node(core.fresh_id(set(graph.node_ids()), name), name, {},
                 (float(round(position[0])), float(round(position[1]))))
-    steps = [*(AddUnit(model, core.bound(model, d)) for d in definitions), commands.AddNode(graph, node)]
+    steps = [*(AddUnit(model, d) for d in definitions), commands.AddNode(graph, node)]
     commands.push_macro(controller.undo_stack, f"Add {name} '{node.id}'", steps)
     if definitions:
         controller.message.emit(f"Copied unit{'s' if len(definitions) > 1 else ''} "

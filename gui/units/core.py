@@ -11,6 +11,7 @@ from graphs.document import Graph, Node
 from graphs.errors import GraphError, quoted
 from graphs.unit_registry import unit_name_problem
 from graphs.units import REPEAT, UNIT_INPUT, UNIT_OUTPUT, UnitDefinition, is_ref
+from graphs.units.transfer import paste_units
 
 CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9_]*")
 NOT_GROUPED = {"Data": "is a data node: keep it outside the unit", "Losses": "is a loss: keep it outside the unit"}
@@ -36,9 +37,18 @@ def unit_graph(model: Graph, name: str | None) -> Graph | None:
     return model.unit_graph(name) if isinstance(name, str) and name in model.units else None
 
 
-def bound(model: Graph, unit: UnitDefinition) -> UnitDefinition:
-    """A copy of `unit` (from a library file or a clipboard) whose graph can use `model`'s units."""
-    return unit.clone(units=model.units)
+def bring_in(model: Graph, definitions: list, name: str) -> tuple[str, list]:
+    """What adding `definitions` (from a library file, dependencies first) to `model` takes: the name
+    unit `name` will have there and the definitions to add, ready for `model`. An identical unit the
+    project has is reused; one whose name is taken by a different unit is renamed (`BasicBlock2`)."""
+    scratch, added = model.copy(), []
+
+    def add(unit) -> None:
+        scratch.add_unit(unit)
+        added.append(unit)
+
+    renames = paste_units(scratch, definitions, add)
+    return renames.get(name, name), [unit.clone(units=model.units) for unit in added]
 
 
 def units_used(unit: UnitDefinition, model: Graph | None = None) -> set[str]:

@@ -3,7 +3,8 @@
 Each file holds one or more unit definitions (a project file with a `units` section, or one
 definition on its own); every unit in it is offered in the palette under its name. Adding one to a
 project copies its definition in, with the units it uses, unless the project has a unit of that
-name already (then the project's own is used). Files are read when the palette is filled and when a
+name already: an identical one is reused, a different one makes the library's come in as
+`BasicBlock2` (`graphs.units.transfer.paste_units`). Files are read when the palette is filled and when a
 unit is added, through the project loader's checks, so a broken file is skipped with a message
 rather than breaking the palette.
 """
@@ -59,16 +60,15 @@ def library_unit(name: str, folder: Path = LIBRARY_DIR) -> LibraryUnit | None:
     return next((u for u in units if u.name == name), None)
 
 
-def definitions_to_add(model, unit: LibraryUnit) -> list:
-    """The definitions that adding `unit` copies into the project `model`: it and the units it uses,
-    those the project lacks, dependencies first."""
+def definitions_to_add(unit: LibraryUnit) -> list:
+    """`unit`'s definition and those of the units it uses, from its file, dependencies first."""
     available = read_file(unit.path)
     needed: list[str] = []
 
     def visit(name: str) -> None:
-        if name in needed or name in core.unit_names(model) or name not in available:
+        if name in needed or name not in available:
             return
-        for used in core.units_used(available[name]):
+        for used in sorted(core.units_used(available[name])):
             visit(used)
         needed.append(name)
 

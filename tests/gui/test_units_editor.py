@@ -432,3 +432,41 @@ def test_a_palette_drag_of_a_unit_carries_its_name(unit_window):
     assert not item.isHidden() and not section.project_group.isHidden()
     unit_window.palette.search.setText("conv2d")
     assert item.isHidden()
+
+
+def test_a_library_unit_whose_name_the_project_uses_comes_in_renamed(unit_window, tmp_path, monkeypatch):
+    from gui.units import library
+
+    unit = {"name": "Block", "nodes": [{"id": "x", "type": "UnitInput"}, {"id": "r", "type": "ReLU"},
+                                       {"id": "out", "type": "UnitOutput"}],
+            "edges": [{"source": "x", "target": "r"}, {"source": "r", "target": "out"}]}
+    (tmp_path / "block.json").write_text(json.dumps(unit))
+    monkeypatch.setattr(library.library_unit, "__defaults__", (tmp_path,))
+    doc = unit_window.document
+    node_id = doc.add_node("library:Block", (0, 300))
+    assert list(doc.graph.units) == ["Block", "Block2"] and doc.graph.node(node_id).type == "Block2"
+    assert core.output_ports(doc.graph.unit_graph("Block")) == ["out"]
+    assert len(doc.graph.unit_graph("Block").node_ids()) == 4  # the project's own Block is untouched
+
+
+def test_a_library_unit_brings_the_units_it_uses(cnn_window, tmp_path, monkeypatch):
+    from gui.units import library
+
+    inner = {"name": "Inner", "nodes": [{"id": "x", "type": "UnitInput"}, {"id": "r", "type": "ReLU"},
+                                        {"id": "out", "type": "UnitOutput"}],
+             "edges": [{"source": "x", "target": "r"}, {"source": "r", "target": "out"}]}
+    outer = {"name": "Outer", "nodes": [{"id": "x", "type": "UnitInput"}, {"id": "a", "type": "Inner"},
+                                        {"id": "b", "type": "Inner"}, {"id": "out", "type": "UnitOutput"}],
+             "edges": [{"source": "x", "target": "a", "target_port": "x"},
+                       {"source": "a", "source_port": "out", "target": "b", "target_port": "x"},
+                       {"source": "b", "source_port": "out", "target": "out"}]}
+    (tmp_path / "pair.json").write_text(json.dumps({"format": "neurocanvas", "version": 2, "name": "pair",
+                                                    "units": [outer, inner], "nodes": [], "edges": []}))
+    monkeypatch.setattr(library.library_units, "__defaults__", (tmp_path,))
+    monkeypatch.setattr(library.library_unit, "__defaults__", (tmp_path,))
+    assert [u.name for u in library.library_units()[0]] == ["Inner", "Outer"]
+    doc = cnn_window.document
+    node_id = doc.add_node("library:Outer", (0, 300))
+    assert list(doc.graph.units) == ["Inner", "Outer"] and doc.graph.node(node_id).type == "Outer"
+    doc.connect("x", "out", node_id, "x")
+    assert doc.flush().info[node_id].outputs["out"].shape == (1, 8, 8)
