@@ -35,7 +35,7 @@ def compile_units(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         expanded = expand(graph)
         flat_shapes = infer(expanded.graph)
     if expanded.errors:
-        raise CompileError(expanded.errors + expanded.map_errors(flat_shapes.errors))
+        raise CompileError(expanded.errors + (expanded.map_errors(flat_shapes.errors) if expanded.complete else []))
     try:
         compiled = compile_graph(expanded.graph, flat_shapes)
     except CompileError as error:

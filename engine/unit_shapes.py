@@ -137,7 +137,7 @@ def model_result(graph: Graph, expanded, flat: InferenceResult) -> InferenceResu
             if spec is not None:
                 fed[edge.target_port] = spec
         inputs[node_id] = fed
-    errors = expanded.errors + expanded.map_errors(flat.errors)
+    errors = expanded.errors + (expanded.map_errors(flat.errors) if expanded.complete else [])
     return InferenceResult(info, inputs, errors, expanded, flat)
 
 

@@ -55,8 +55,9 @@ def summary_tree(graph: Graph, result: InferenceResult) -> list[SummaryRow]:
     if expanded is None or flat is None:
         return rows
     totals = scope_totals(expanded, flat)
-    scope_rows = {scope.prefix: SummaryRow(scope.prefix, scope.prefix.rpartition(".")[2],
-                                           scope.unit, [], *totals.get(scope.prefix, (0, 0)))
+    scope_rows = {scope.prefix: SummaryRow(scope.prefix, scope.prefix.rpartition(".")[2], scope.unit,
+                                           _scope_shapes(expanded, flat, scope.prefix),
+                                           *totals.get(scope.prefix, (0, 0)))
                   for scope in expanded.scopes}
     for row in rows:  # the model's own instances: their rows, with their output shapes
         if row.node in scope_rows:
@@ -77,6 +78,17 @@ def summary_tree(graph: Graph, result: InferenceResult) -> list[SummaryRow]:
     for scope in reversed(expanded.scopes):  # layers and nested scopes in node order, innermost first
         scope_rows[scope.prefix].children.sort(key=lambda row: _first(row, order))
     return rows
+
+
+def _scope_shapes(expanded, flat: InferenceResult, prefix: str) -> list[tuple]:
+    """The output shapes of one instance, Repeat or copy (empty when one is unknown)."""
+    shapes = []
+    for source, port in expanded.scope_outputs.get(prefix, {}).values():
+        spec = flat.info[source].outputs.get(port) if source in flat.info else None
+        if spec is None:
+            return []
+        shapes.append(spec.shape)
+    return shapes
 
 
 def _first(row: SummaryRow, order: dict) -> int:

@@ -75,6 +75,8 @@ def validate(graph: Graph) -> list[GraphError]:
         from graphs.units.expand import expand
 
         expanded = expand(graph)
+        if not expanded.complete:
+            return expanded.errors
         return expanded.errors + expanded.map_errors(_validate_flat(expanded.graph))
     return _validate_flat(graph)
 

@@ -61,7 +61,10 @@ class Expanded:
     scopes: list[Scope] = field(default_factory=list)  # every instance and Repeat, outer before inner
     outputs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (instance, port) -> flat
     errors: list[GraphError] = field(default_factory=list)  # problems found while expanding, mapped
+    # every scope's (instance, Repeat, copy) output ports: prefix -> port -> the flat (node, port) it gives
+    scope_outputs: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
     live: bool = False  # `graph` is a kept graph changed into the expansion (see `expand`'s `into`)
+    complete: bool = True  # False: the model is too large to expand, and `graph` is empty
 
     def origin(self, flat_id: str) -> tuple[str, tuple[str, ...]]:
         """(the model's node id, the path inside it); a node of the model itself: (flat_id, ())."""
@@ -113,6 +116,10 @@ class _Context:
     offset: tuple[float, float] = (0.0, 0.0)
 
 
+class _TooLarge(Exception):
+    """The expansion would exceed MAX_EXPANDED_NODES (its size so far)."""
+
+
 class _Builder:
     def __init__(self, graph: Graph):
         self.source = graph
@@ -123,11 +130,16 @@ class _Builder:
         self.result = Expanded(Graph(dotted_ids=True))
 
     def build(self, into: Graph | None) -> Expanded:
-        self._scope(self.source, _Context("", None, None, (), "", ()))
-        if len(self.nodes) > MAX_EXPANDED_NODES:
-            self.result.errors.append(GraphError(f"the model expands to {len(self.nodes):,} nodes; at most "
-                                                 f"{MAX_EXPANDED_NODES:,} are allowed: lower a Repeat's count"))
-            self.nodes, self.edges = [], []
+        size = self._size(self.source, {})
+        try:
+            if size > MAX_EXPANDED_NODES:
+                raise _TooLarge(size)
+            self._scope(self.source, _Context("", None, None, (), "", ()))
+        except _TooLarge as too_large:
+            self.result.errors = [GraphError(f"the model expands to {too_large.args[0]:,} or more layers; at most "
+                                             f"{MAX_EXPANDED_NODES:,} are allowed: lower a Repeat's count")]
+            self.result.complete = False
+            self.nodes, self.edges, self.result.scopes, self.result.origins = [], [], [], {}
         source_of = {(dst): (src, sport) for src, sport, dst, _ in self.edges if dst in self.passthrough}
         present = {node.id for node in self.nodes}
         wires = {}
@@ -142,6 +154,13 @@ class _Builder:
         else:
             _update(into, self.nodes, wires)
             self.result.graph, self.result.live = into, True
+        for ports in self.result.scope_outputs.values():
+            for port, (src, sport) in list(ports.items()):
+                resolved = self._resolve(src, sport, source_of, None)
+                if resolved is None:
+                    del ports[port]
+                else:
+                    ports[port] = resolved
         for key, (src, sport) in list(self.result.outputs.items()):
             resolved = self._resolve(src, sport, source_of, None)
             if resolved is None:
@@ -150,6 +169,24 @@ class _Builder:
                 self.result.outputs[key] = resolved
         self.result.errors = list(dict.fromkeys(self.result.errors))
         return self.result
+
+    def _size(self, graph: Graph, sizes: dict) -> int:
+        """About how many layers `graph` expands to (a count that is a reference reads its default), found
+        before expanding anything, so that a Repeat of Repeats asking for millions is refused at once."""
+        total = 0
+        for node in graph._nodes.values():
+            unit = node.params.get("unit") if node.type == REPEAT else node.type
+            if node.type in CATALOGUE or unit not in self.units:
+                total += 1
+                continue
+            if unit not in sizes:
+                sizes[unit] = 0  # a unit that contains itself is reported while expanding
+                sizes[unit] = self._size(self.units[unit].graph, sizes)
+            count = graph.concrete(node.params).get("count", 2) if node.type == REPEAT else 1
+            total += sizes[unit] * (count if isinstance(count, int) else 1)
+            if total > MAX_EXPANDED_NODES:
+                return total
+        return total
 
     def _resolve(self, src: str, port: str, source_of: dict, consumer: str | None):
         """The flat (node, port) a value comes from, followed back through unit port nodes."""
@@ -255,6 +292,7 @@ class _Builder:
                 inputs[(node.id, port)] = f"{ctx.prefix}{port}"
             for port in spec.outputs:
                 outputs[(node.id, port)] = (f"{ctx.prefix}{port}", "out")
+            self.result.scope_outputs[flat_id] = {port: (f"{ctx.prefix}{port}", "out") for port in spec.outputs}
             return
         problem = repeat_problem(definition)
         if problem:
@@ -269,12 +307,14 @@ class _Builder:
             self._scope(definition.graph, _replace(ctx, prefix=prefix, values=copy_values, stack=stack,
                                                    path=(*ctx.path, str(i)),
                                                    label=f"{ctx.label}.{i} ({unit_name})"))
+            self.result.scope_outputs[prefix[:-1]] = {port_out: (f"{prefix}{port_out}", "out")}
             if i:
                 self.edges.append((f"{ctx.prefix}{i - 1}.{port_out}", "out", f"{prefix}{port_in}", "in"))
             if len(self.nodes) > MAX_EXPANDED_NODES:
-                return
+                raise _TooLarge(len(self.nodes))
         inputs[(node.id, port_in)] = f"{ctx.prefix}0.{port_in}"
         outputs[(node.id, port_out)] = (f"{ctx.prefix}{resolved['count'] - 1}.{port_out}", "out")
+        self.result.scope_outputs[flat_id] = {port_out: outputs[(node.id, port_out)]}
 
 
 def _fill(flat: Graph, nodes: list[Node], wires: dict) -> None:

@@ -12,7 +12,7 @@ from engine.shapes import ShapeInference, infer
 from engine.training import Trainer
 from engine.unit_summary import summary_tree
 from graphs.project import Project, save_project
-from tests.graphs.unit_cases import resnet_graph
+from tests.graphs.unit_cases import resnet_graph, too_large_graph
 
 torch.set_num_threads(1)
 
@@ -89,6 +89,7 @@ def test_shapes_params_and_macs_per_instance_and_in_total():
     tree = {row.node: row for row in summary_tree(g, result)}
     assert [row.name for row in tree["layer1"].children] == ["0", "1"]
     copy0 = tree["layer1"].children[0]
+    assert copy0.shapes == [(8, 4, 4)] and tree["layer1"].children[1].shape_text == "[8, 4, 4]"
     assert copy0.params == sum(p.numel() for p in model.layer1[0].parameters())
     assert [row.node for row in copy0.children][:2] == ["layer1.0.conv1", "layer1.0.bn1"]
     assert tree["stem"].children == []
@@ -193,3 +194,11 @@ def test_the_live_result_stays_equal_to_a_fresh_one_edit_after_edit():
         edit()
         assert _picture(live.result()) == _picture(infer(g))
     live.close()
+
+
+def test_a_model_too_large_to_expand_is_refused_by_check_and_compile():
+    g = too_large_graph()
+    assert [e.message for e in infer(g).errors] == [e.message for e in ShapeInference(g).result().errors]
+    with pytest.raises(CompileError) as caught:
+        compile_graph(g)
+    assert len(caught.value.errors) == 1 and "at most 200,000" in str(caught.value)

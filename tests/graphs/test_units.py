@@ -168,3 +168,26 @@ def test_a_diff_names_edited_units_and_their_instances():
     assert diff.units_changed == ["BasicBlock"] and diff.as_dict()["units_changed"] == ["BasicBlock"]
     assert set(diff.changed) == {"block", "layer1"}
     assert diff.changed["block"]["unit definition"] == ("BasicBlock", "BasicBlock")
+
+
+def test_each_unit_edit_is_undone_by_its_inverse():
+    g = resnet_graph()
+    before = g.snapshot()
+    g.remove_node("layer1")
+    g.remove_node("block")
+    removed = g.remove_unit("BasicBlock")
+    g.add_unit(removed)
+    assert g.unit_graph("BasicBlock") is removed.graph
+    g.rename_unit("BasicBlock", "ResBlock")
+    g.rename_unit("ResBlock", "BasicBlock")
+    changed = basic_block(g.units)
+    changed.doc = "changed"
+    old = g.replace_unit(changed)
+    g.replace_unit(old)
+    inner = g.unit_graph("BasicBlock")
+    inner.add_node("ReLU", node_id="spare")
+    inner.remove_node("spare")
+    assert {k: v for k, v in g.snapshot().items() if k == "units"} == {k: v for k, v in before.items() if k == "units"}
+    seen = spy(g, "unit_changed")
+    old.graph.add_node("ReLU", node_id="spare")  # the definition put back is the one announced
+    assert seen == [("unit_changed", "BasicBlock")]

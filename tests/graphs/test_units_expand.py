@@ -4,7 +4,7 @@ from graphs.document import Graph
 from graphs.errors import MissingInputError, UnknownPortError
 from graphs.units import UnitDefinition, expand
 from graphs.validate import validate
-from tests.graphs.unit_cases import resnet_graph
+from tests.graphs.unit_cases import resnet_graph, too_large_graph
 
 
 def test_ids_are_dotted_and_wires_join_through_the_ports():
@@ -94,3 +94,18 @@ def test_a_repeat_of_a_two_output_unit_is_reported():
     g.unit_graph("BasicBlock").connect("bn1", "extra")
     errors = validate(g)
     assert any(e.node == "layer1" and "one input and one output" in e.message for e in errors)
+
+
+def test_a_model_too_large_to_expand_is_refused_not_built():
+    g = too_large_graph()
+    errors = validate(g)
+    assert len(errors) == 1 and "at most 200,000 are allowed" in errors[0].message
+    assert not expand(g).complete and len(expand(g).graph) == 0
+
+
+def test_unit_ports_outside_a_unit_are_reported():
+    g = Graph()
+    g.add_node("Input", {"shape": [3]}, "x")
+    g.add_node("UnitOutput", node_id="y")
+    g.connect("x", "y")
+    assert any(e.node == "y" and "belongs inside one" in e.message for e in validate(g))

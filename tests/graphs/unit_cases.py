@@ -58,3 +58,17 @@ def resnet_graph(count: int = 2) -> Graph:
     g.connect("fc", "loss", target_port="input")
     g.connect("label", "loss", target_port="target")
     return g
+
+
+def too_large_graph() -> Graph:
+    """resnet_graph() whose layer1 repeats 4096 times a unit `Wide` that repeats 4096 BasicBlocks."""
+    g = resnet_graph()
+    wide = UnitDefinition("Wide", Graph(units=g.units), {})
+    wide.graph.add_node("UnitInput", node_id="x")
+    wide.graph.add_node("Repeat", {"unit": "BasicBlock", "count": 4096}, "blocks")
+    wide.graph.add_node("UnitOutput", node_id="y")
+    wide.graph.connect("x", "blocks", target_port="x")
+    wide.graph.connect("blocks", "y", "y")
+    g.add_unit(wide)
+    g.set_params("layer1", {"unit": "Wide", "count": 4096})
+    return g
