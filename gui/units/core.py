@@ -178,35 +178,16 @@ def nested_info(model: Graph, graph: Graph, result, head: str) -> dict:
     totals = scope_totals(result.expanded, result.flat)
     found = {}
     for node in graph.nodes():
-        unit = instance_unit(model, node)
-        if unit is None:
+        if instance_unit(model, node) is None:
             continue
         outputs = {}
-        for port in output_ports(model.unit_graph(unit)):
-            source = _flat_source(model, unit, port, head + node.id + (".0." if is_repeat(node) else "."))
-            info = result.flat.info.get(source[0]) if source else None
-            if info is not None and source[1] in info.outputs:
-                outputs[port] = info.outputs[source[1]]
+        for port, (source, source_port) in result.expanded.scope_outputs.get(head + node.id, {}).items():
+            info = result.flat.info.get(source)
+            if info is not None and source_port in info.outputs:
+                outputs[port] = info.outputs[source_port]
         if outputs:
             found[node.id] = NodeInfo(outputs, *totals.get(head + node.id, (0, 0)))
     return found
-
-
-def _flat_source(model: Graph, unit: str, port: str, head: str, depth: int = 0):
-    """The flat (node, port) that output `port` of an instance of `unit` (flat ids starting with `head`)
-    comes from, followed into nested instances; None when it is not wired (or nests too deep)."""
-    body = model.unit_graph(unit)
-    edge = body.edge_into(port, "in")
-    if edge is None or depth > 32:
-        return None
-    node = body.node(edge.source)
-    inner = instance_unit(model, node)
-    if inner is None:
-        return (head + edge.source, edge.source_port) if node.type != UNIT_INPUT else None
-    if is_repeat(node):
-        count = node.resolved_params().get("count", 1)
-        return _flat_source(model, inner, edge.source_port, f"{head}{edge.source}.{count - 1}.", depth + 1)
-    return _flat_source(model, inner, edge.source_port, f"{head}{edge.source}.", depth + 1)
 
 
 def units_from_data(data, source: str) -> dict:
