@@ -470,3 +470,19 @@ def test_a_library_unit_brings_the_units_it_uses(cnn_window, tmp_path, monkeypat
     assert list(doc.graph.units) == ["Inner", "Outer"] and doc.graph.node(node_id).type == "Outer"
     doc.connect("x", "out", node_id, "x")
     assert doc.flush().info[node_id].outputs["out"].shape == (1, 8, 8)
+
+
+def test_group_inside_a_unit_nests_a_unit_and_undoes(unit_window):
+    doc = unit_window.document
+    unit_window.units.open_instance("block_1")
+    body = doc.scope_graph
+    unit_window.scene.select_nodes(["conv", "act"])
+    inner = unit_window.units.group_selection("Inner")
+    assert body.node(inner).type == "Inner" and doc.graph.units.contains("Block", "Inner")
+    result = doc.flush()
+    assert not result.errors and result.info["block_1"].params == 80
+    assert unit_window.scene.node_item(inner).params_count == 80  # seen from inside Block
+    unit_window.units.leave()
+    doc.undo_stack.undo()  # back inside Block, as it was
+    assert doc.scope[-1].unit == "Block" and "Inner" not in doc.graph.units
+    assert sorted(doc.scope_graph.node_ids()) == ["act", "conv", "out", "x"]
