@@ -120,6 +120,8 @@ class DocumentController(QObject):
             event.sub(self._unit_changed) if on else event.unsub(self._unit_changed)
 
     def _unit_changed(self, *_args) -> None:
+        if self.scope and still_open(self.project.graph, self.scope) != self.scope:  # renamed or removed
+            self.enter_scope(still_open(self.project.graph, self.scope))
         self._stale = True
         if not self._timer.isActive():
             self._timer.start()

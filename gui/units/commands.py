@@ -43,6 +43,20 @@ class RemoveUnit(QUndoCommand):
         core.add_unit(self.model, self.definition)
 
 
+class RenameUnit(QUndoCommand):
+    """Rename a unit, and with it every instance's type and every Repeat's unit."""
+
+    def __init__(self, model: Graph, old: str, new: str):
+        super().__init__(f"Rename unit '{old}' to '{new}'")
+        self.model, self.old, self.new = model, old, new
+
+    def redo(self) -> None:
+        self.model.rename_unit(self.old, self.new)
+
+    def undo(self) -> None:
+        self.model.rename_unit(self.new, self.old)
+
+
 def group(model: Graph, graph: Graph, plan: GroupPlan) -> list[QUndoCommand]:
     """The steps of Group: the unit, then the selection out, the instance in, its wires."""
     return [AddUnit(model, plan.definition), commands.RemoveNodes(graph, plan.removed),

@@ -42,6 +42,8 @@ class UnitsEditor(QObject):
                                       "Put the selected instance's nodes back in its place (Ctrl+Shift+G)")
         self.repeat_action = _action(w, "&Repeat Instance…", self.repeat_selection, None,
                                      "Make the selected instance a Repeat: N copies of its unit in sequence")
+        self.rename_action = _action(w, "Rena&me Unit…", self.rename_unit, None,
+                                     "Rename the unit of the selected instance (or the unit open on the canvas)")
         self.open_action = _action(w, "&Open Unit Definition", self.open_selected, canvas_only=True,
                                    tip="Edit the definition of the selected instance: every instance changes")
         self.up_action = _action(w, "&Up to Containing Graph", self.leave, "arrow-up",
@@ -55,7 +57,7 @@ class UnitsEditor(QObject):
         self.escape_action.setShortcut("Esc")
         edit = w.menus["edit"]
         edit.addSeparator()
-        edit.addActions([self.group_action, self.ungroup_action, self.repeat_action])
+        edit.addActions([self.group_action, self.ungroup_action, self.repeat_action, self.rename_action])
         view = w.menus["view"]
         view.addSeparator()
         view.addActions([self.open_action, self.up_action])
@@ -97,6 +99,7 @@ class UnitsEditor(QObject):
         node = self.document.scope_graph.node(instance) if instance else None
         self.repeat_action.setEnabled(node is not None and not core.is_repeat(node))
         self.up_action.setEnabled(bool(self.document.scope))
+        self.rename_action.setEnabled(self._unit_to_rename() is not None)
         self.escape_action.setEnabled(bool(self.document.scope))
 
     def _scope_changed(self) -> None:
@@ -105,8 +108,8 @@ class UnitsEditor(QObject):
 
     def add_to_menu(self, menu) -> None:
         """The units entries of the canvas's context menu (those that apply)."""
-        shown = [a for a in (self.group_action, self.ungroup_action, self.repeat_action, self.open_action,
-                             self.up_action) if a.isEnabled()]
+        shown = [a for a in (self.group_action, self.ungroup_action, self.repeat_action, self.rename_action,
+                             self.open_action, self.up_action) if a.isEnabled()]
         if shown:
             menu.addSeparator()
             menu.addActions(shown)
@@ -187,6 +190,32 @@ class UnitsEditor(QObject):
         self.scene.select_nodes([instance])
         self.window.show_message(f"'{instance}' repeats {node.type} ×{count}: set its count and per-copy "
                                  "overrides in the inspector")
+        return True
+
+    def _unit_to_rename(self) -> str | None:
+        instance = self._selected_instance()
+        if instance is not None:
+            return core.instance_unit(self.document.graph, self.document.scope_graph.node(instance))
+        return self.document.scope[-1].unit if self.document.scope else None
+
+    def rename_unit(self, new: str | None = None) -> bool:
+        """Rename the selected instance's unit (or the open one) to `new` (asked for when None), as one
+        step; a bad or taken name is refused with a message."""
+        old = self._unit_to_rename()
+        if old is None:
+            return False
+        if new is None:
+            new, ok = QInputDialog.getText(self.window, "Rename unit", f"New name for unit {old}:",
+                                           QLineEdit.EchoMode.Normal, old)
+            if not ok or new.strip() == old:
+                return False
+        new = new.strip()
+        problem = core.name_problem(self.document.graph, new)
+        if problem:
+            QMessageBox.warning(self.window, "Cannot rename unit", printable(problem))
+            return False
+        self.document.undo_stack.push(unit_commands.RenameUnit(self.document.graph, old, new))
+        self.window.show_message(f"Renamed unit {old} to {new}")
         return True
 
     # ---- opening definitions -------------------------------------------------

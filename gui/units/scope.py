@@ -41,12 +41,15 @@ class Scope:
 
 
 def still_open(model: Graph, scope) -> list[Scope]:
-    """The leading part of `scope` whose units still exist with the same definition graph."""
+    """The leading part of `scope` whose units still exist (found by their graph, under their names of
+    now: a unit may have been renamed since)."""
+    names = {id(model.units[name].graph): name for name in model.units}
     kept = []
     for level in scope:
-        if core.unit_graph(model, level.unit) is not level.graph:
+        name = names.get(id(level.graph))
+        if name is None or core.unit_graph(model, name) is not level.graph:
             break
-        kept.append(level)
+        kept.append(Scope(name, level.graph, level.label, level.prefix))
     return kept
 
 

@@ -486,3 +486,16 @@ def test_group_inside_a_unit_nests_a_unit_and_undoes(unit_window):
     doc.undo_stack.undo()  # back inside Block, as it was
     assert doc.scope[-1].unit == "Block" and "Inner" not in doc.graph.units
     assert sorted(doc.scope_graph.node_ids()) == ["act", "conv", "out", "x"]
+
+
+def test_rename_unit_renames_every_use_and_keeps_the_open_unit(unit_window, dialogs):
+    doc = unit_window.document
+    unit_window.units.open_instance("block_1")
+    assert unit_window.units.rename_unit("Conv2d") is False
+    assert "catalogue" in dialogs.texts("warning")[0] and list(doc.graph.units) == ["Block"]
+    assert unit_window.units.rename_unit("Basic")
+    assert list(doc.graph.units) == ["Basic"] and doc.graph.node("block_1").type == "Basic"
+    assert doc.scope[-1].unit == "Basic" and doc.scope_graph is doc.graph.unit_graph("Basic")
+    assert unit_window.units.breadcrumb.texts() == ["Model", "block_1 (Basic)"]
+    doc.undo_stack.undo()
+    assert list(doc.graph.units) == ["Block"] and doc.scope[-1].unit == "Block"
