@@ -18,9 +18,13 @@ box silently putting the old value back.
 | choice                   | QComboBox                                                   |
 | int_tuple / optional_... | QLineEdit: "3" or "3, 5" (empty = None when optional)       |
 | int_list                 | QLineEdit: "1, 8, 8"; "[]" is empty; empty = None if optional|
+| str                      | QLineEdit (a Repeat's unit name)                            |
+| overrides                | QLineEdit holding JSON: {"0": {"stride": 2}} (a Repeat)     |
 """
 
 from __future__ import annotations
+
+import json
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QValidator
@@ -272,8 +276,47 @@ class TextEditor(ParamEditor):
         self.edit.blockSignals(False)
 
 
+class StrEditor(ParamEditor):
+    """A line of text (a Repeat's unit name)."""
+
+    def __init__(self, spec: ParamSpec, parent=None):
+        super().__init__(spec, parent)
+        self.edit = QLineEdit(self)
+        self._layout.addWidget(self.edit, 1)
+        self.edit.editingFinished.connect(self._commit)
+
+    def value(self):
+        return self.edit.text().strip()
+
+    def set_value(self, value) -> None:
+        self.edit.blockSignals(True)
+        self.edit.setText("" if value is None else str(value))
+        self.edit.blockSignals(False)
+
+
+class OverridesEditor(StrEditor):
+    """A Repeat's per-copy changes as JSON: {"0": {"stride": 2}}; empty means none."""
+
+    def __init__(self, spec: ParamSpec, parent=None):
+        super().__init__(spec, parent)
+        self.edit.setPlaceholderText('none; e.g. {"0": {"stride": 2}}')
+
+    def value(self):
+        text = self.edit.text().strip()
+        if not text:
+            return {}
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise ValueError(f"write JSON such as {{\"0\": {{\"stride\": 2}}}} ({error.msg})") from None
+
+    def set_value(self, value) -> None:
+        super().set_value(json.dumps(value, separators=(", ", ": ")) if value else "")
+
+
 EDITORS = {"int": IntEditor, "float": FloatEditor, "bool": BoolEditor, "choice": ChoiceEditor,
-           "int_tuple": TextEditor, "optional_int_tuple": TextEditor, "int_list": TextEditor}
+           "int_tuple": TextEditor, "optional_int_tuple": TextEditor, "int_list": TextEditor,
+           "str": StrEditor, "overrides": OverridesEditor}
 
 
 def make_editor(spec: ParamSpec, parent=None) -> ParamEditor:

@@ -21,6 +21,7 @@ CATEGORY_COLOURS = {
     "Activations": "#b07a26",
     "Losses": "#a94646",
     "Resampling and padding": "#6f7f2e",
+    "Units": "#4b5fa0",  # instances, Repeats and a unit's ports (gui.units)
 }
 FALLBACK_CATEGORY = "#5c6370"
 
