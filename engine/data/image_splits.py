@@ -138,6 +138,7 @@ class CachedImageSplit:
     def close(self) -> None:
         """End the worker processes (a later epoch that needs them starts new ones)."""
         self.state.pop("loader", None)
+        self.state.pop("sampler", None)
 
     def _batch(self, x: torch.Tensor, y: torch.Tensor, augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         x = to_float(x, self.mean, self.std)
