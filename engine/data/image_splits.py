@@ -7,8 +7,8 @@ batches are only indexing, then the conversion to float (and the dataset's
 mean/std) on the training device. Given the training augmentation
 (`with_augment`), the workers apply it to whole batches on the CPU, off the
 training thread, seeded from the run's generator. A folder too large for the
-memory budget is a `StreamedImageSplit`: the same decoding in persistent worker
-processes every epoch, with pinned memory on CUDA. `decode_all` decodes a list of
+memory budget is a `StreamedImageSplit`: the same decoding (and augmentation, on
+the CPU) in persistent worker processes every epoch, with pinned memory on CUDA. `decode_all` decodes a list of
 files at once (prediction). Batches of images come in channels-last memory. All
 splits have the interface of `engine.data.dataset.TensorSplit`.
 """
@@ -239,6 +239,23 @@ def _collate_labelled(items: list):
     return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items], dtype=torch.int64)
 
 
+class _AugmentedBatch:
+    """Collates decoded images in a worker into a float batch, normalised and augmented (a training split's
+    augmentation on the CPU, off the training thread)."""
+
+    def __init__(self, mean, std, autoencoder: bool, augment: torch.nn.Module):
+        self.mean, self.std, self.autoencoder, self.augment = mean, std, autoencoder, augment
+
+    def __call__(self, items: list):
+        batch = _collate_labelled(items)
+        if isinstance(batch, UserError):
+            return batch
+        x = to_float(batch[0], self.mean, self.std)
+        y = x.clone() if self.autoencoder else batch[1]
+        with torch.no_grad():
+            return self.augment(x), y
+
+
 @dataclass(frozen=True)
 class StreamedImageSplit(StreamingSplit):
     """One split read from disk every epoch by persistent worker processes (pinned memory on CUDA)."""
@@ -248,13 +265,25 @@ class StreamedImageSplit(StreamingSplit):
     std: torch.Tensor | None = None
     autoencoder: bool = False
     state: dict = field(default_factory=dict)  # the DataLoader and its sampler, made on first use, kept across epochs
+    augment: torch.nn.Module | None = None  # the training split's augmentation
+
+    def with_augment(self, augment: torch.nn.Module) -> StreamedImageSplit:
+        """The split with `augment` applied to every batch: in its worker processes on the CPU, else on the
+        device."""
+        return replace(self, augment=augment, state={})
+
+    def _in_workers(self) -> bool:
+        """Whether the workers hand over batches already float and augmented."""
+        return self.augment is not None and self.device.type == "cpu"
 
     def _loader(self) -> tuple[torch.utils.data.DataLoader, _EpochBatches]:
         key = (self.device.type, self.workers)
         if self.state.get("key") != key:
             sampler = _EpochBatches()
+            collate = (_AugmentedBatch(self.mean, self.std, self.autoencoder, self.augment) if self._in_workers()
+                       else _collate_labelled)
             loader = torch.utils.data.DataLoader(
-                self.samples, batch_sampler=sampler, num_workers=self.workers, collate_fn=_collate_labelled,
+                self.samples, batch_sampler=sampler, num_workers=self.workers, collate_fn=collate,
                 persistent_workers=self.workers > 0, pin_memory=self.device.type == "cuda")
             self.state.update(key=key, loader=loader, sampler=sampler)
         return self.state["loader"], self.state["sampler"]
@@ -271,9 +300,14 @@ class StreamedImageSplit(StreamingSplit):
         pin = self.device.type == "cuda"
         for batch in loader:
             x, y = raised(batch)
-            x = to_float(x.to(self.device, non_blocking=pin), self.mean, self.std)
-            y = x.clone() if self.autoencoder else y.to(self.device, non_blocking=pin)
-            yield self.transform(x, y) if self.transform is not None else (x, y)
+            if not self._in_workers():
+                x = to_float(x.to(self.device, non_blocking=pin), self.mean, self.std)
+                y = x.clone() if self.autoencoder else y.to(self.device, non_blocking=pin)
+                if self.augment is not None:
+                    with torch.no_grad():
+                        x = self.augment(x)
+            x, y = self.transform(x, y) if self.transform is not None else (x, y)
+            yield image_layout(x), y
 
     def sample(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = raised(_collate_labelled([self.samples[i]]))

@@ -63,10 +63,10 @@ def test_a_file_damaged_past_its_header_is_named_when_first_read(tmp_path, worke
     assert "Traceback" not in str(caught.value)
 
 
-def project(folder: Path, seed: int = 0, workers: int = 2, **training):
+def project(folder: Path, seed: int = 0, workers: int = 2, stream: bool = False, **training):
     write_folder(folder / "imgs", per_class=10, size=(8, 8))
     data = json.loads(EXAMPLE.read_text())
-    data["training"].update(dataset={"name": "image_folder", "path": "imgs", "workers": workers,
+    data["training"].update(dataset={"name": "image_folder", "path": "imgs", "workers": workers, "stream": stream,
                                      "augment": AUGMENT}, epochs=2, batch_size=4, seed=seed, **training)
     data["nodes"] = two_class_nodes(data["nodes"])
     (folder / "p.json").write_text(json.dumps(data))
@@ -81,10 +81,11 @@ def test_a_damaged_image_met_by_a_worker_fails_the_run_naming_it(tmp_path):
     assert "Traceback" not in result.message
 
 
-def test_augmentation_runs_in_the_workers_and_a_seeded_run_repeats(tmp_path):
+@pytest.mark.parametrize("stream", [False, True])
+def test_augmentation_runs_in_the_workers_and_a_seeded_run_repeats(tmp_path, stream):
     def train(name: str, seed: int = 0):
         (tmp_path / name).mkdir()
-        trainer = Trainer(project(tmp_path / name, seed), out_dir=tmp_path / name / "run")
+        trainer = Trainer(project(tmp_path / name, seed, stream=stream), out_dir=tmp_path / name / "run")
         result = trainer.run()
         assert result.status == "finished", result.message
         assert trainer._augment is None and isinstance(trainer._train_data.augment, Augment)  # off the trainer
