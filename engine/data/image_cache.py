@@ -125,8 +125,9 @@ class _Fill(torch.utils.data.Dataset):
 
 class CacheBatches(torch.utils.data.Dataset):
     """The batches of one split, made in a worker: `dataset[positions]` decodes what the cache lacks, and
-    gives (float images [B, C, H, W] normalised, augmented when `augment` is set, labels or, for an
-    autoencoder, the images before augmentation), or the UserError of the first file that failed."""
+    gives (float images [B, C, H, W] normalised, augmented when `augment` is set, the class indices as a
+    list or, for an autoencoder, the images before augmentation), or the UserError of the first file that
+    failed."""
 
     def __init__(self, cache: ImageCache, rows: torch.Tensor, classes: torch.Tensor, mean, std,
                  autoencoder: bool, augment: torch.nn.Module | None):
@@ -144,4 +145,5 @@ class CacheBatches(torch.utils.data.Dataset):
         if self.augment is not None:
             with torch.no_grad():
                 x = self.augment(x)
-        return image_layout(x), y
+        # class indices travel as a list: a tensor would cost the main process a shared-memory hand-over
+        return image_layout(x), (y if self.autoencoder else y.tolist())

@@ -191,7 +191,8 @@ class CachedImageSplit:
                 generator=torch.Generator().manual_seed(seed))
         self.state["sampler"].batches = batches
         for batch in self.state["loader"]:
-            yield self._conformed(*raised(batch))
+            x, y = raised(batch)
+            yield self._conformed(x, torch.tensor(y, dtype=self.classes.dtype) if isinstance(y, list) else y)
         self.state.pop("complete", None)
 
     def sample(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:

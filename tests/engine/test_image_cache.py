@@ -108,3 +108,12 @@ def test_workers_augment_each_epoch_anew_and_leave_validation_alone(tmp_path):
     assert not all(torch.equal(a, b) for a, b in zip(one, plain))
     assert torch.equal(torch.cat(plain), data.train.x)
     train.close()
+
+
+def test_an_autoencoders_workers_give_the_unaugmented_image_as_the_target(tmp_path):
+    write_folder(tmp_path / "imgs", per_class=10, size=(8, 8))
+    data = load(tmp_path, workers=2, autoencoder=True)
+    train = data.train.with_augment(Augment([{"type": "RandomHorizontalFlip", "p": 1.0}], data.input_shape))
+    x, y = map(torch.cat, zip(*train.batches(4)))
+    assert torch.equal(y, data.train.x) and torch.equal(x, y.flip(-1))
+    train.close()
