@@ -16,6 +16,7 @@ training did, from the run's stored `preprocessing`.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,21 +205,26 @@ def _why(error: BaseException) -> str:
 
 
 def _image_files(folder: Path, root: Path) -> list[Path]:
-    """The images in `folder` (hidden files, other suffixes and subfolders aside); a pipe, a device or
-    a socket named like an image is refused, never opened."""
+    """The images in `folder` (hidden files, other suffixes and subfolders aside), sorted by name; a pipe, a
+    device or a socket named like an image is refused, never opened."""
     found = []
-    for path in folder.iterdir():
-        if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        try:
-            kind = kind_of(path.stat().st_mode)
-        except OSError:  # a link to nothing
-            continue
-        if kind not in (None, "a folder"):
-            raise UserError(f"{quoted(str(path.relative_to(root.parent)))} is {kind}, not an image file")
-        if kind is None:
-            found.append(path)
-    return sorted(found)
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES:
+                continue
+            path = Path(entry.path)
+            if entry.is_file(follow_symlinks=False):  # a regular file, known from the folder listing alone
+                found.append(path)
+                continue
+            try:
+                kind = kind_of(path.stat().st_mode)
+            except OSError:  # a link to nothing
+                continue
+            if kind not in (None, "a folder"):
+                raise UserError(f"{quoted(str(path.relative_to(root.parent)))} is {kind}, not an image file")
+            if kind is None:
+                found.append(path)
+    return sorted(found, key=lambda path: path.name)  # one folder: the names order them as the paths would
 
 
 def scan_image_folder(options: Options) -> ImageFolder:

@@ -5,6 +5,7 @@ past its header named when a worker meets it, and seeded runs that repeat."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,15 @@ def test_an_autoencoders_workers_give_the_unaugmented_image_as_the_target(tmp_pa
     x, y = map(torch.cat, zip(*train.batches(4)))
     assert torch.equal(y, data.train.x) and torch.equal(x, y.flip(-1))
     train.close()
+
+
+def test_listing_follows_links_skips_dangling_ones_and_refuses_a_pipe(tmp_path):
+    write_folder(tmp_path / "imgs", per_class=3, size=(8, 8))
+    (tmp_path / "imgs" / "cat" / "link.png").symlink_to(tmp_path / "imgs" / "dog" / "0.png")
+    (tmp_path / "imgs" / "cat" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    data = load(tmp_path, workers=0)
+    assert len(data.train) + len(data.val) == 7
+    assert [path.name for path in data.train.cache.files[:4]] == ["0.png", "1.png", "2.png", "link.png"]
+    os.mkfifo(tmp_path / "imgs" / "dog" / "pipe.png")
+    with pytest.raises(UserError, match=r"'imgs/dog/pipe\.png' is a named pipe \(FIFO\), not an image file"):
+        load(tmp_path, workers=0)
