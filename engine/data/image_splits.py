@@ -193,7 +193,8 @@ class CachedImageSplit:
         for batch in self.state["loader"]:
             x, y = raised(batch)
             yield self._conformed(x, torch.tensor(y, dtype=self.classes.dtype) if isinstance(y, list) else y)
-        self.state.pop("complete", None)
+        if self.augment is None and self._complete():
+            self.close()  # the cache serves the next pass: no workers need wait for it
 
     def sample(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         rows = self.rows[i:i + 1]

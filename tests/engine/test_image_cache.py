@@ -13,6 +13,7 @@ import torch
 
 from engine.data import load_dataset
 from engine.data.augment import Augment
+from engine.data.images import ImageReader
 from engine.errors import UserError
 from engine.training import Trainer
 from graphs.project import load_project
@@ -35,20 +36,25 @@ def damage_pixel_data(path: Path) -> None:
     path.write_bytes(bytes(raw))
 
 
-def test_the_cache_filled_by_workers_during_an_epoch_equals_decoding_in_one_process(tmp_path):
+def test_the_cache_filled_by_workers_during_an_epoch_equals_decoding_in_one_process(tmp_path, monkeypatch):
     write_folder(tmp_path / "imgs", per_class=20, size=(8, 8))
     serial, parallel = load(tmp_path, workers=0), load(tmp_path, workers=2)
     assert not parallel.train.cache.filled.any()  # loading decodes nothing
+    expected = serial.train.pixels  # decoded here, in this process
+    reads = []
+    original = ImageReader.read_uint8
+    monkeypatch.setattr(ImageReader, "read_uint8", lambda self, path: reads.append(path) or original(self, path))
     first = {}
     for x, y in parallel.train.batches(8, shuffle=True, generator=torch.Generator().manual_seed(1)):
         assert x.is_contiguous(memory_format=torch.channels_last)
         first[len(first)] = (x, y)
+    assert reads == []  # the worker processes decoded (this process's reads would be listed)
     rows = parallel.train.rows
     assert parallel.train.cache.filled[rows].all() and not parallel.train.cache.filled[parallel.val.rows].any()
-    assert "loader" in parallel.train.state  # the workers made those batches
-    assert torch.equal(parallel.train.cache.pixels[rows], serial.train.pixels)
-    again = list(parallel.train.batches(8, shuffle=True, generator=torch.Generator().manual_seed(1)))
+    assert torch.equal(parallel.train.cache.pixels[rows], expected)
     assert "loader" not in parallel.train.state  # a complete cache without augmentation needs no workers
+    again = list(parallel.train.batches(8, shuffle=True, generator=torch.Generator().manual_seed(1)))
+    assert reads == []  # nor decoding again
     assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first.values(), again))
     assert torch.equal(parallel.val.x, serial.val.x)
 
