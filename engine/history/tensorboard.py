@@ -86,9 +86,11 @@ class TensorBoardWriter:
 
 
 def _sample(dataset) -> torch.Tensor | None:
-    """Two training inputs, or None for data that isn't in memory."""
-    inputs = getattr(dataset.train, "x", None)
-    return inputs[:2] if isinstance(inputs, torch.Tensor) else None
+    """Two training inputs, or None for data that isn't in memory (two samples, not the whole split: an
+    image folder's cache is still being filled)."""
+    if dataset.streaming or not len(dataset.train):
+        return None
+    return torch.stack([dataset.train.sample(i)[0] for i in range(min(2, len(dataset.train)))])
 
 
 def tensorboard_listener(folder: Path, graph, dataset) -> tuple[TensorBoardWriter | None, str]:

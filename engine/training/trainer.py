@@ -271,6 +271,7 @@ class Trainer:
         self._train_data = self.dataset.train.to(device)
         if self._augment is not None:
             self._augment.to(device)
+            self._train_data, self._augment = self._augment.hand_over(self._train_data)
         self._val_data = self.dataset.val.to(device)
         self._parameters = [p for p in self._model.parameters() if p.requires_grad]
         self._optimizer = build_optimizer(config.optimizer,
