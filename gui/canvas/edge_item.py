@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from graphs.document import Edge
 from gui import theme
+from gui.canvas.detail import low_detail
 from gui.canvas.routing import body_area, obstacle, route, wire_path
 
 
@@ -54,6 +55,7 @@ class EdgeItem(QGraphicsPathItem):
         self.source, self.target = source, target  # NodeItems
         self.shape_text: str | None = None
         self._stroke: QPainterPath | None = None  # shape(), made when first asked for each path
+        self.detail: str | None = None  # how it was last drawn: "path", or "line" at low zoom (gui.canvas.detail)
         self.hovered = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
@@ -137,6 +139,12 @@ class EdgeItem(QGraphicsPathItem):
         return self._stroke
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        if low_detail(option, painter):  # a straight hairline between its ends (`gui.canvas.detail`)
+            self.detail = "line"
+            painter.setPen(QPen(self.pen().color(), 0))
+            painter.drawLine(*self.ends)
+            return
+        self.detail = "path"
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(self.pen())
         painter.setBrush(Qt.BrushStyle.NoBrush)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 from graphs.catalogue import CATALOGUE
 from graphs.document import Node
 from gui import formatting, theme
+from gui.canvas.detail import low_detail
 from gui.fix_menu import paint_lightbulb
 
 PAD = 10.0
@@ -99,6 +100,8 @@ class PortItem(QGraphicsItem):
             self.update()
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        if low_detail(option, painter) and self.state == "normal":  # a dot of a pixel or two: not drawn
+            return
         colour = {"ok": theme.OK, "mismatch": theme.PORT_MISMATCH, "refused": theme.WIRE_UNKNOWN}.get(
             self.state, theme.PORT)
         radius = PORT_R + (2 if self.state == "ok" or self.hovered else 0)
@@ -143,6 +146,7 @@ class NodeItem(QGraphicsItem):
         self._specs: tuple[dict, dict] = ({}, {})  # the latest result's input and output specs, for the tooltips
         self._shown = None  # what set_result last showed
         self._laid_out_ports: tuple | None = None  # the port names the last layout placed
+        self.detail: str | None = None  # how it was last drawn: "full", or "box" at low zoom (gui.canvas.detail)
         self._rect = QRectF(0, 0, MIN_WIDTH, 80)
         self._title_font = _Text.font("title")
         self._id_font = _Text.font("small")
@@ -306,6 +310,25 @@ class NodeItem(QGraphicsItem):
 
     # ---- drawing -------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        """The full face, or at low zoom a plain box (`gui.canvas.detail`). Items that draw another face
+        (a collapsed unit) override `paint_detail` and keep the level of detail."""
+        if low_detail(option, painter):
+            self.detail = "box"
+            self.paint_box(painter)
+        else:
+            self.detail = "full"
+            self.paint_detail(painter, option, widget)
+
+    def paint_box(self, painter: QPainter) -> None:
+        """The low-zoom face: a box in its category colour, no text; the accent colour when selected, the
+        error colour when it has an error, so both still stand out in a view of the whole graph."""
+        if self.isSelected():
+            colour = theme.ACCENT
+        else:
+            colour = theme.ERROR if self.errors else theme.category_colour(self.category)
+        painter.fillRect(self._rect, colour)
+
+    def paint_detail(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = self._rect
         body = QPainterPath()
