@@ -206,6 +206,10 @@ class NodeItem(QGraphicsItem):
         if self._take_result(info, inputs, errors):
             self._relayout()
 
+    def shows_nothing(self) -> bool:
+        """No inference result shown since it was made or its node changed."""
+        return self._shown is None
+
     def _take_result(self, info, inputs: dict, errors: list) -> bool:
         """Keep what `set_result` shows; whether it changed."""
         outputs = dict(info.outputs) if info is not None else {}
