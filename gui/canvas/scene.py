@@ -51,6 +51,7 @@ class CanvasScene(QGraphicsScene):
         self._dirty: list[QRectF] = []  # where node bodies appeared, moved or vanished since the last reroute
         self._deferred: set[EdgeItem] | None = None  # wires to route at the end of a batch
         self._pending: OrderedDict[EdgeItem, None] = OrderedDict()  # wires drawn plain until a slice routes them
+        self._stale: OrderedDict[NodeItem, None] = OrderedDict()  # items out of view showing an older inference
         self._slice_timer = QTimer(self)
         self._slice_timer.setSingleShot(True)
         self._slice_timer.setInterval(0)
@@ -160,23 +161,23 @@ class CanvasScene(QGraphicsScene):
 
     def _prioritise_visible(self) -> None:
         """Move the pending wires of the nodes in view to the front of the queue."""
-        for view in self.views():
-            area = view.mapToScene(view.viewport().rect()).boundingRect()
-            for node, _ in self._index.query(area):
-                for item in node.edges:
-                    if item in self._pending:
-                        self._pending.move_to_end(item, last=False)
+        for node in self._in_view():
+            for item in node.edges:
+                if item in self._pending:
+                    self._pending.move_to_end(item, last=False)
 
     def _route_slice(self) -> None:
+        deadline = time.perf_counter() + SLICE_S
+        while self._stale and time.perf_counter() < deadline:  # node faces first: they decide the routes
+            self._show_result([self._stale.popitem(last=False)[0] for _ in range(min(50, len(self._stale)))])
         if self._prioritise:
             self._prioritise = False
             self._prioritise_visible()
-        deadline = time.perf_counter() + SLICE_S
         while self._pending and time.perf_counter() < deadline:
             item, _ = self._pending.popitem(last=False)
             if item.scene() is self:
                 item.update_path()
-        if self._pending:
+        if self._pending or self._stale:
             self._slice_timer.start()
 
     @contextmanager
@@ -245,6 +246,7 @@ class CanvasScene(QGraphicsScene):
         self._edges.clear()
         self._nodes.clear()
         self._pending.clear()
+        self._stale.clear()
         self._dirty.clear()
         self._index.clear()
         self._shown_result = None
@@ -341,13 +343,39 @@ class CanvasScene(QGraphicsScene):
         previous, self._shown_result = self._shown_result, result
         if result is previous:
             return
+        changed = self._changed_items(previous, result)
+        if previous is None or len(changed) <= LARGE_BATCH:
+            self._show_result(changed)
+        else:  # the nodes in view now, the others in slices while the event loop runs
+            for item in changed:
+                self._stale[item] = None
+            in_view = self._in_view()
+            self._show_result([item for item in changed if item in in_view])
+            self._slice_timer.start()
+        self.update()
+
+    def _show_result(self, items) -> None:
+        result = self._shown_result
         with self.batch_routing():
-            for item in self._changed_items(previous, result):
+            for item in items:
+                self._stale.pop(item, None)
+                if item.scene() is not self:
+                    continue
                 node_id = item.node_id
                 item.set_result(result.info.get(node_id), result.inputs.get(node_id, {}), result.errors_for(node_id))
                 for edge in item.edges:  # out of it: the shape it makes; into it: a new wire changes its inputs
                     edge.set_shape(_shape_text(result, edge.edge))
-        self.update()
+
+    def _in_view(self) -> set[NodeItem]:
+        found = set()
+        for view in self.views():
+            area = view.mapToScene(view.viewport().rect()).boundingRect()
+            found.update(node for node, _ in self._index.query(area))
+        return found
+
+    def updates_pending(self) -> int:
+        """How many node items still show an older inference, and wires wait for their route."""
+        return len(self._stale) + len(self._pending)
 
     def _changed_items(self, previous, result) -> list[NodeItem]:
         if previous is None:

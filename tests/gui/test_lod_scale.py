@@ -112,3 +112,24 @@ def test_a_scene_kept_up_edit_by_edit_shows_what_a_fresh_one_does(cnn_window, qt
             assert face(scene) == face(fresh)
         finally:
             fresh.deleteLater()
+
+
+def test_a_large_change_shows_in_view_at_once_and_everywhere_soon(window, qtbot):
+    """Cutting the wire near the start of a long chain changes every node after it: the ones in view show
+    it at once, the others in slices, and then the scene equals a fresh one."""
+    window._set_project(chain_project(LARGE_BATCH + 50))
+    scene, document = window.scene, window.document
+    qtbot.waitUntil(lambda: scene.updates_pending() == 0, timeout=20_000)
+    window.view.set_zoom(1.0)
+    window.view.centerOn(scene.node_item("r0").sceneBoundingRect().center())
+    document.disconnect([document.graph.edge_into("r0", "in")])
+    document.flush()
+    assert scene.updates_pending() > 0
+    assert scene.node_item("r1").shape_text == "?"  # in view
+    assert scene.node_item(f"r{LARGE_BATCH + 40}").shape_text != "?"  # far away: not yet
+    qtbot.waitUntil(lambda: scene.updates_pending() == 0, timeout=20_000)
+    fresh = CanvasScene(document)
+    try:
+        assert face(scene) == face(fresh)
+    finally:
+        fresh.deleteLater()
