@@ -352,7 +352,6 @@ class CanvasScene(QGraphicsScene):
             in_view = self._in_view()
             self._show_result([item for item in changed if item in in_view])
             self._slice_timer.start()
-        self.update()
 
     def _show_result(self, items) -> None:
         result = self._shown_result
