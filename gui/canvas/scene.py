@@ -161,7 +161,7 @@ class CanvasScene(QGraphicsScene):
 
     def _prioritise_visible(self) -> None:
         """Move the pending wires of the nodes in view to the front of the queue."""
-        for node in self._in_view():
+        for node in self.nodes_in_view():
             for item in node.edges:
                 if item in self._pending:
                     self._pending.move_to_end(item, last=False)
@@ -349,7 +349,7 @@ class CanvasScene(QGraphicsScene):
         else:  # the nodes in view now, the others in slices while the event loop runs
             for item in changed:
                 self._stale[item] = None
-            in_view = self._in_view()
+            in_view = self.nodes_in_view()
             self._show_result([item for item in changed if item in in_view])
             self._slice_timer.start()
 
@@ -365,7 +365,10 @@ class CanvasScene(QGraphicsScene):
                 for edge in item.edges:  # out of it: the shape it makes; into it: a new wire changes its inputs
                     edge.set_shape(_shape_text(result, edge.edge))
 
-    def _in_view(self) -> set[NodeItem]:
+    def nodes_in_view(self) -> set[NodeItem]:
+        """The node items that meet any view's visible area (every node when no view shows the scene)."""
+        if not self.views():
+            return set(self._nodes.values())
         found = set()
         for view in self.views():
             area = view.mapToScene(view.viewport().rect()).boundingRect()

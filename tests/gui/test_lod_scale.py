@@ -133,3 +133,20 @@ def test_a_large_change_shows_in_view_at_once_and_everywhere_soon(window, qtbot)
         assert face(scene) == face(fresh)
     finally:
         fresh.deleteLater()
+
+
+def test_a_wire_drag_judges_the_ports_in_view_then_those_that_come_into_view(window, qtbot):
+    window._set_project(chain_project(60))
+    scene, view = window.scene, window.view
+    view.set_zoom(1.0)
+    view.centerOn(scene.node_item("r0").sceneBoundingRect().center())
+    far = scene.node_item("r59").port("in", False)  # already fed: it refuses the wire
+    near = scene.node_item("r1").port("in", False)
+    source = scene.node_item("x").port("out", True)
+    gesture = scene.start_link(source)
+    assert near.state == "refused" and far.state == "normal"  # not in view: not judged yet
+    view.centerOn(far.scenePos())
+    gesture.move(far.scenePos())
+    assert far.state == "refused"
+    scene.cancel_gesture()
+    assert all(port.state == "normal" for port in scene.all_ports())
