@@ -110,12 +110,7 @@ class EdgeItem(QGraphicsPathItem):
         """Colour, width and height from its state; the scene calls it when the selection changes."""
         self._styled = True
         active = self.hovered or self.isSelected()
-        colour = theme.ACCENT if active else (theme.WIRE if self.shape_text else theme.WIRE_UNKNOWN)
-        pen = QPen(colour, 3.0 if active else 2.0)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        if not self.shape_text:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        self.setPen(pen)
+        self.setPen(_pen(active, bool(self.shape_text)))
         if active or self._label is not None:
             self.label.setVisible(active)
         self.setZValue(3 if active else 0)
@@ -162,3 +157,19 @@ class EdgeItem(QGraphicsPathItem):
         self.hovered = False
         self._restyle()
         super().hoverLeaveEvent(event)
+
+
+_PENS: dict[tuple[bool, bool], QPen] = {}
+
+
+def _pen(active: bool, known: bool) -> QPen:
+    """A wire's pen: the accent and wider while hovered or selected, dashed while its shape is unknown.
+    Made once each (a large graph restyles thousands of wires when it opens)."""
+    if (active, known) not in _PENS:
+        colour = theme.ACCENT if active else (theme.WIRE if known else theme.WIRE_UNKNOWN)
+        pen = QPen(colour, 3.0 if active else 2.0)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        if not known:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        _PENS[(active, known)] = pen
+    return _PENS[(active, known)]

@@ -47,9 +47,14 @@ class RectGrid:
         rect = QRectF(rect)
         self._rects[key] = (rect, number)
         c1, r1, c2, r2 = self._span(rect)
+        cells = self._cells
         for column in range(c1, c2 + 1):
             for row in range(r1, r2 + 1):
-                self._cells.setdefault((column, row), set()).add(key)
+                keys = cells.get((column, row))
+                if keys is None:
+                    cells[(column, row)] = {key}
+                else:
+                    keys.add(key)
         if self._bounds is None:
             self._bounds = [c1, r1, c2, r2]
         else:
