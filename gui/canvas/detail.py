@@ -1,7 +1,7 @@
 """Level of detail: how much a canvas item draws at the view's current scale.
 
 Below `TEXT_SCALE` a node's text would be a few pixels high, so node items draw as plain boxes in
-their category colour (an error or selection still shows in the border), ports are not drawn and
+their category colour (the accent colour when selected, the error colour in error), ports are not drawn and
 wires are straight lines. Every item asks `low_detail` with the painter it is given, so it follows
 the zoom of whichever view (or `QGraphicsScene.render`) paints it.
 """

@@ -136,7 +136,7 @@ class EdgeItem(QGraphicsPathItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if low_detail(option, painter):  # a straight hairline between its ends (`gui.canvas.detail`)
             self.detail = "line"
-            painter.setPen(QPen(self.pen().color(), 0))
+            painter.setPen(_pen(self.hovered or self.isSelected(), bool(self.shape_text), hairline=True))
             painter.drawLine(*self.ends)
             return
         self.detail = "path"
@@ -159,17 +159,22 @@ class EdgeItem(QGraphicsPathItem):
         super().hoverLeaveEvent(event)
 
 
-_PENS: dict[tuple[bool, bool], QPen] = {}
+_PENS: dict[tuple[bool, bool, bool], QPen] = {}
 
 
-def _pen(active: bool, known: bool) -> QPen:
-    """A wire's pen: the accent and wider while hovered or selected, dashed while its shape is unknown.
-    Made once each (a large graph restyles thousands of wires when it opens)."""
-    if (active, known) not in _PENS:
+def _pen(active: bool, known: bool, hairline: bool = False) -> QPen:
+    """A wire's pen: the accent and wider while hovered or selected, dashed while its shape is unknown; a
+    one-pixel line of the same colour for the zoomed-out drawing. Made once each (a large graph restyles
+    thousands of wires when it opens, and paints thousands of lines per frame)."""
+    key = (active, known, hairline)
+    if key not in _PENS:
         colour = theme.ACCENT if active else (theme.WIRE if known else theme.WIRE_UNKNOWN)
-        pen = QPen(colour, 3.0 if active else 2.0)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        if not known:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        _PENS[(active, known)] = pen
-    return _PENS[(active, known)]
+        if hairline:
+            pen = QPen(colour, 0)
+        else:
+            pen = QPen(colour, 3.0 if active else 2.0)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            if not known:
+                pen.setStyle(Qt.PenStyle.DashLine)
+        _PENS[key] = pen
+    return _PENS[key]

@@ -170,6 +170,7 @@ class NodeItem(QGraphicsItem):
         self.type_name = node.type
         spec = CATALOGUE.get(node.type)
         self.category = spec.category if spec else ""
+        self._colour = theme.category_colour(self.category)  # parsed once, not on every paint
         self.doc = spec.doc if spec else ""
         try:
             resolved = node.resolved_params()
@@ -329,7 +330,7 @@ class NodeItem(QGraphicsItem):
         if self.isSelected():
             colour = theme.ACCENT
         else:
-            colour = theme.ERROR if self.errors else theme.category_colour(self.category)
+            colour = theme.ERROR if self.errors else self._colour
         painter.fillRect(self._rect, colour)
 
     def paint_detail(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
@@ -340,7 +341,7 @@ class NodeItem(QGraphicsItem):
         painter.fillPath(body, theme.NODE_BODY)
         header = QPainterPath()
         header.addRect(QRectF(0, 0, rect.width(), HEADER_H))
-        painter.fillPath(header.intersected(body), theme.category_colour(self.category))
+        painter.fillPath(header.intersected(body), self._colour)
 
         text_w = rect.width() - 2 * PAD
         painter.setPen(theme.NODE_TEXT)
