@@ -125,15 +125,18 @@ def large_rows(quick: bool, with_gui: bool) -> list[Row]:
                         f"median {statistics.median(times):.2f} ms over {len(times)} edits",
                         f"whole-graph validation alone, as every edit ran it before: {statistics.median(before):.0f} ms "
                         f"({statistics.median(before) / max(p95, 1e-3):.0f}x the p95 edit)"))
+    rows[-1].spread += (f"; the wire taken away {statistics.median(wire_times[0::2]):.2f} ms, put back "
+                        f"{statistics.median(wire_times[1::2]):.2f} ms (the cycle check and 2,000 nodes re-inferred)")
     if with_gui:
         try:
-            from bench.gui_scale import scene_timings
+            from bench.gui_scale import large_gui_rows, scene_timings
         except ImportError as error:
             return rows + [Row(section, "open in the editor", None, "ms", "< 3000 ms", None, note=f"skipped: {error}")]
         build_times, _paint = scene_timings(graph, 1 if quick else 3)
         rows.append(Row(section, "open in the editor (scene build, offscreen)", statistics.median(build_times), "ms",
                         "< 3000 ms", statistics.median(build_times) < 3000,
                         f"{min(build_times):.0f}-{max(build_times):.0f} ms over {len(build_times)} repeats"))
+        rows += large_gui_rows(graph, section, quick)
     return rows
 
 

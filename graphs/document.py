@@ -407,15 +407,16 @@ class Graph:
     def _reaches(self, start: str, goal: str, without: Edge | None = None) -> bool:
         """A path of wires from `start` to `goal` (not using wire `without`), following only the wires
         out of the nodes it reaches."""
-        stack, seen = [start], {start}
+        stack, seen, out = [start], {start}, self._out
         while stack:
             current = stack.pop()
             if current == goal:
                 return True
-            for edge in self._out.get(current, ()):
-                if edge != without and edge.target not in seen:
-                    seen.add(edge.target)
-                    stack.append(edge.target)
+            for edge in out.get(current, ()):
+                target = edge.target
+                if target not in seen and (without is None or edge != without):  # Edge equality is slow: last
+                    seen.add(target)
+                    stack.append(target)
         return False
 
     def _add_edge(self, edge: Edge) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from graphs.document import Edge
 from gui import theme
+from gui.canvas.detail import low_detail
 from gui.canvas.routing import body_area, obstacle, route, wire_path
 
 
@@ -48,20 +49,23 @@ class ShapeLabel(QGraphicsItem):
 class EdgeItem(QGraphicsPathItem):
     """The drawing of one document edge between two node items."""
 
-    def __init__(self, edge: Edge, source, target):
+    def __init__(self, edge: Edge, source, target, shape_text: str | None = None):
         super().__init__()
         self.edge = edge
         self.source, self.target = source, target  # NodeItems
         self.shape_text: str | None = None
+        self._stroke: QPainterPath | None = None  # shape(), made when first asked for each path
+        self.detail: str | None = None  # how it was last drawn: "path", or "line" at low zoom (gui.canvas.detail)
         self.hovered = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(0)
         self._label: ShapeLabel | None = None  # made on first hover: most wires never show one
+        self._styled = False
         source.edges.add(self)
         target.edges.add(self)
         self.update_path()
-        self.set_shape(None)
+        self.set_shape(shape_text)
 
     def detach(self) -> None:
         self.source.edges.discard(self)
@@ -77,35 +81,36 @@ class EdgeItem(QGraphicsPathItem):
     def update_path(self) -> None:
         """The plain curve, or a route around the other nodes between its ends (`gui.canvas.routing`)."""
         start, end = self.endpoints()
+        self.ends = (start, end)  # where it was last routed between (the scene's dirty-area test reads them)
         scene = self.scene()
         if scene is None:
             path = wire_path(start, end)
         else:
             ends = (self.source, self.target)
             path = route(start, end, lambda area: [obstacle(r) for r in scene.node_rects(body_area(area), ends)])
+        self._stroke = None
         self.setPath(path)
         if self._label is not None:
             self._label.setPos(path.pointAtPercent(0.5))
 
     def set_shape(self, shape_text: str | None) -> None:
         """The shape the wire carries, or None when it is unknown (upstream error, open input)."""
-        if shape_text == self.shape_text and self.toolTip():
+        if shape_text == self.shape_text and self._styled:
             return
         self.shape_text = shape_text
         if self._label is not None:
             self._label.set_text(shape_text or "?")
-        ends = f"{self.edge.source}.{self.edge.source_port} → {self.edge.target}.{self.edge.target_port}"
-        self.setToolTip(f"{ends}\n{shape_text if shape_text else 'shape unknown'}")
         self._restyle()
 
+    def toolTip(self) -> str:  # noqa: N802 (Qt's name) - made when asked (`CanvasScene.helpEvent` shows it)
+        ends = f"{self.edge.source}.{self.edge.source_port} → {self.edge.target}.{self.edge.target_port}"
+        return f"{ends}\n{self.shape_text if self.shape_text else 'shape unknown'}"
+
     def _restyle(self) -> None:
+        """Colour, width and height from its state; the scene calls it when the selection changes."""
+        self._styled = True
         active = self.hovered or self.isSelected()
-        colour = theme.ACCENT if active else (theme.WIRE if self.shape_text else theme.WIRE_UNKNOWN)
-        pen = QPen(colour, 3.0 if active else 2.0)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        if not self.shape_text:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        self.setPen(pen)
+        self.setPen(_pen(active, bool(self.shape_text)))
         if active or self._label is not None:
             self.label.setVisible(active)
         self.setZValue(3 if active else 0)
@@ -121,20 +126,24 @@ class EdgeItem(QGraphicsPathItem):
         return self._label
 
     def shape(self) -> QPainterPath:
-        stroker = QPainterPathStroker()
-        stroker.setWidth(12)
-        return stroker.createStroke(self.path())
+        """The path widened to 12 px for the mouse; Qt also takes the bounding rect from it."""
+        if self._stroke is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(12)
+            self._stroke = stroker.createStroke(self.path())
+        return self._stroke
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        if low_detail(option, painter):  # a straight hairline between its ends (`gui.canvas.detail`)
+            self.detail = "line"
+            painter.setPen(_pen(self.hovered or self.isSelected(), bool(self.shape_text), hairline=True))
+            painter.drawLine(*self.ends)
+            return
+        self.detail = "path"
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(self.pen())
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
-
-    def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
-            self._restyle()
-        return super().itemChange(change, value)
 
     def hoverEnterEvent(self, event) -> None:
         self.hovered = True
@@ -148,3 +157,24 @@ class EdgeItem(QGraphicsPathItem):
         self.hovered = False
         self._restyle()
         super().hoverLeaveEvent(event)
+
+
+_PENS: dict[tuple[bool, bool, bool], QPen] = {}
+
+
+def _pen(active: bool, known: bool, hairline: bool = False) -> QPen:
+    """A wire's pen: the accent and wider while hovered or selected, dashed while its shape is unknown; a
+    one-pixel line of the same colour for the zoomed-out drawing. Made once each (a large graph restyles
+    thousands of wires when it opens, and paints thousands of lines per frame)."""
+    key = (active, known, hairline)
+    if key not in _PENS:
+        colour = theme.ACCENT if active else (theme.WIRE if known else theme.WIRE_UNKNOWN)
+        if hairline:
+            pen = QPen(colour, 0)
+        else:
+            pen = QPen(colour, 3.0 if active else 2.0)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            if not known:
+                pen.setStyle(Qt.PenStyle.DashLine)
+        _PENS[key] = pen
+    return _PENS[key]

@@ -48,6 +48,8 @@ class NewLinkGesture:
         self.check = WireCheck(self.controller, self.replacing)
         self._verdicts: dict[PortItem, tuple[str, str]] = {}
         self._reason = ""  # shown beside the cursor
+        self._judged: set[NodeItem] = set()  # the nodes whose ports show whether they take the wire
+        self._lit: list[PortItem] = []
 
     # ---- which ports would accept the wire --------------------------------
     def _edge_to(self, other: PortItem) -> Edge | None:
@@ -71,11 +73,18 @@ class NewLinkGesture:
         self.scene.addItem(self.temp)
         if self.replacing is not None:
             self.scene.set_edge_visible(self.replacing, False)
-        for port in self.scene.all_ports():
-            if port is self.fixed or port.is_output == self.fixed.is_output:
-                continue
-            port.set_state(self.verdict(port)[0])
         self.move(pos)
+
+    def _light_up(self) -> None:
+        """Judge the ports of the nodes in view not judged yet (on a 10,000-node graph, judging every port
+        when the drag starts took a noticeable pause; the others are judged when they come into view)."""
+        for node in self.scene.nodes_in_view() - self._judged:
+            self._judged.add(node)
+            for port in node.ports():
+                if port is self.fixed or port.is_output == self.fixed.is_output:
+                    continue
+                port.set_state(self.verdict(port)[0])
+                self._lit.append(port)
 
     def _target_at(self, pos: QPointF) -> PortItem | None:
         """The port under `pos`; over a node body, its first port that takes the wire (a valid one first)."""
@@ -93,6 +102,7 @@ class NewLinkGesture:
         return None
 
     def move(self, pos: QPointF) -> None:
+        self._light_up()
         target = self._target_at(pos)
         end = pos
         reason = ""
@@ -145,8 +155,9 @@ class NewLinkGesture:
             self.scene.removeItem(self.temp)
         if self.replacing is not None:
             self.scene.set_edge_visible(self.replacing, True)
-        for port in self.scene.all_ports():
+        for port in self._lit:
             port.set_state("normal")
+        self._lit.clear()
 
 
 class MoveGesture:

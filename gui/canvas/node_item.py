@@ -19,6 +19,7 @@ from graphs.catalogue import CATALOGUE
 from graphs.document import Node
 from graphs.families.units import STRUCTURE
 from gui import formatting, theme
+from gui.canvas.detail import low_detail
 from gui.fix_menu import paint_lightbulb
 
 PAD = 10.0
@@ -73,8 +74,14 @@ class PortItem(QGraphicsItem):
         self.connected = False
         self.hovered = False
         self.setAcceptHoverEvents(True)
-        self.setCursor(Qt.CursorShape.CrossCursor)
         self.setZValue(2)
+
+    def toolTip(self) -> str:  # noqa: N802 (Qt's name) - made when asked: a large graph has tens of thousands
+        specs = self.node_item.port_specs(self.is_output)
+        spec = specs.get(self.name)
+        if self.is_output:
+            return f"output '{self.name}': {formatting.shape(spec.shape) if spec else 'shape unknown'}"
+        return f"input '{self.name}': {formatting.shape(spec.shape) if spec else 'not connected / unknown'}"
 
     @property
     def node_item(self) -> NodeItem:
@@ -94,6 +101,8 @@ class PortItem(QGraphicsItem):
             self.update()
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        if low_detail(option, painter) and self.state == "normal":  # a dot of a pixel or two: not drawn
+            return
         colour = {"ok": theme.OK, "mismatch": theme.PORT_MISMATCH, "refused": theme.WIRE_UNKNOWN}.get(
             self.state, theme.PORT)
         radius = PORT_R + (2 if self.state == "ok" or self.hovered else 0)
@@ -105,6 +114,7 @@ class PortItem(QGraphicsItem):
 
     def hoverEnterEvent(self, event) -> None:
         self.hovered = True
+        self.setCursor(Qt.CursorShape.CrossCursor)  # set here, not on each of tens of thousands of ports up front
         self.update()
         super().hoverEnterEvent(event)
 
@@ -117,12 +127,13 @@ class PortItem(QGraphicsItem):
 class NodeItem(QGraphicsItem):
     """The drawing of one document node. Its position is the node's top-left corner."""
 
-    def __init__(self, node: Node):
+    def __init__(self, node: Node, result: tuple | None = None):
+        """`result`: (info, input specs, errors) as `set_result` takes them, when already known (a project
+        being opened), so the item is laid out once, at its final size."""
         super().__init__()
         self.node_id = node.id
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
         self.edges: set = set()  # EdgeItems attached to this node
@@ -135,22 +146,41 @@ class NodeItem(QGraphicsItem):
         self.params_count: int | None = None
         self.unit_line: str | None = None  # an instance's or a Repeat's summary (gui.units.look)
         self.stacked = False  # a Repeat draws as a stack of cards
+        self._specs: tuple[dict, dict] = ({}, {})  # the latest result's input and output specs, for the tooltips
+        self._shown = None  # what set_result last showed
+        self._laid_out_ports: tuple | None = None  # the port names the last layout placed
+        self.detail: str | None = None  # how it was last drawn: "full", or "box" at low zoom (gui.canvas.detail)
         self._rect = QRectF(0, 0, MIN_WIDTH, 80)
         self._title_font = _Text.font("title")
         self._id_font = _Text.font("small")
         self._body_font = _Text.font("body")
         self._mono_font = _Text.font("mono")
-        self.set_node(node)
+        self._take_node(node)
+        if result is not None:
+            self._take_result(*result)
+        self._relayout()
 
     # ---- what the document and the inference say ---------------------
     def set_node(self, node: Node) -> None:
+        before = self.pos()
+        self._take_node(node)
+        self._shown = None
+        self._relayout()
+        if self.pos() != before:
+            self.moved()
+
+    def _take_node(self, node: Node) -> None:
         self.type_name = node.type
         spec = CATALOGUE.get(node.type) or STRUCTURE.get(node.type)  # a layer, or a unit's port or a Repeat
         self.category = spec.category if spec else ""
+        self._colour = theme.category_colour(self.category)  # parsed once, not on every paint
         self.doc = spec.doc if spec else ""
         try:
             resolved = node.resolved_params()
-            in_ports, out_ports = node.input_ports(), node.output_ports()
+            if spec is not None:  # a layer: its ports from the params already resolved
+                in_ports, out_ports = spec.input_ports(resolved), spec.output_ports(resolved)
+            else:  # a unit instance: its ports come from the unit, through its graph
+                in_ports, out_ports = node.input_ports(), node.output_ports()
         except Exception:  # an unknown type or bad params from a file: draw what we can
             resolved, in_ports, out_ports = dict(node.params), [], ["out"]
         self.key_params = [(name, formatting.param_value(spec.param(name), resolved.get(name)))
@@ -162,9 +192,7 @@ class NodeItem(QGraphicsItem):
             self.key_params.append(("lr_mult", f"×{node.lr_mult:g}"))
         self._sync_ports(self.inputs, in_ports, False)
         self._sync_ports(self.outputs, out_ports, True)
-        self._shown = None
         self.setPos(*node.position)
-        self._relayout()
 
     def set_unit_line(self, line: str | None, stacked: bool = False) -> None:
         """Show an instance's summary line under the header (None: a plain node)."""
@@ -188,11 +216,20 @@ class NodeItem(QGraphicsItem):
     def set_result(self, info, inputs: dict, errors: list) -> None:
         """Show an inference result: `info` (NodeInfo or None), input specs, GraphErrors for this node.
         Nothing is redrawn when what the node shows did not change."""
+        if self._take_result(info, inputs, errors):
+            self._relayout()
+
+    def shows_nothing(self) -> bool:
+        """No inference result shown since it was made or its node changed."""
+        return self._shown is None
+
+    def _take_result(self, info, inputs: dict, errors: list) -> bool:
+        """Keep what `set_result` shows; whether it changed."""
         outputs = dict(info.outputs) if info is not None else {}
         state = (tuple(e.message for e in errors), tuple(outputs.items()), tuple(inputs.items()),
                  info.params if info is not None else None)
-        if state == getattr(self, "_shown", None):
-            return
+        if state == self._shown:
+            return False
         self._shown = state
         self.errors = [e.message for e in errors]
         if info is not None:
@@ -201,16 +238,17 @@ class NodeItem(QGraphicsItem):
             self.params_count = info.params
         else:
             self.shape_text, self.params_count = "?", None
-        for name, port in self.outputs.items():
-            spec = outputs.get(name)
-            port.setToolTip(f"output '{name}': {formatting.shape(spec.shape) if spec else 'shape unknown'}")
-        for name, port in self.inputs.items():
-            spec = inputs.get(name)
-            port.setToolTip(f"input '{name}': {formatting.shape(spec.shape) if spec else 'not connected / unknown'}")
+        self._specs = (dict(inputs), outputs)
+        return True
+
+    def toolTip(self) -> str:  # noqa: N802 (Qt's name) - made when asked (`CanvasScene.helpEvent` shows it)
         tip = [f"<b>{self.type_name}</b> '{self.node_id}'", self.doc]
         tip += [f"<span style='color:{theme.ERROR.name()}'>⚠ {_escape(m)}</span>" for m in self.errors]
-        self.setToolTip("<br>".join(t for t in tip if t))
-        self._relayout()
+        return "<br>".join(t for t in tip if t)
+
+    def port_specs(self, outputs: bool) -> dict:
+        """Port name -> the tensor spec the latest inference gave it (inputs or outputs)."""
+        return self._specs[1 if outputs else 0]
 
     # ---- geometry ------------------------------------------------------
     def _params_text(self) -> str:
@@ -234,19 +272,30 @@ class NodeItem(QGraphicsItem):
         self._params_top = self._ports_top + rows * ROW_H + 2
         params_h = (len(self.key_params) * LINE_H + 4) if self.key_params else 0
         height = self._params_top + params_h + FOOTER_H
+        rect = QRectF(0, 0, round(width), round(height))
+        ports = (tuple(self.inputs), tuple(self.outputs))
+        if rect == self._rect and ports == self._laid_out_ports:  # same size, same ports: only the text changed
+            self.update()
+            return
+        self._laid_out_ports = ports
         self.prepareGeometryChange()
-        self._rect = QRectF(0, 0, round(width), round(height))
+        self._rect = rect
         for i, port in enumerate(self.inputs.values()):
             port.setPos(0, self._row_y(i))
         for i, port in enumerate(self.outputs.values()):
-            port.setPos(self._rect.width(), self._row_y(i))
+            port.setPos(rect.width(), self._row_y(i))
         self._route_wires()
         self.update()
 
+    def moved(self) -> None:
+        """Its position changed (a drag, the document): its wires follow. The scene calls this; no
+        itemChange override, which Qt would call from Python for every change of every item."""
+        self._route_wires()
+
     def _route_wires(self) -> None:
         scene = self.scene()
-        if scene is not None and hasattr(scene, "route"):
-            scene.route(self.edges)
+        if scene is not None and hasattr(scene, "node_geometry_changed"):
+            scene.node_geometry_changed(self)
         else:
             for edge in list(self.edges):
                 edge.update_path()
@@ -280,6 +329,25 @@ class NodeItem(QGraphicsItem):
 
     # ---- drawing -------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        """The full face, or at low zoom a plain box (`gui.canvas.detail`). Items that draw another face
+        (a collapsed unit) override `paint_detail` and keep the level of detail."""
+        if low_detail(option, painter):
+            self.detail = "box"
+            self.paint_box(painter)
+        else:
+            self.detail = "full"
+            self.paint_detail(painter, option, widget)
+
+    def paint_box(self, painter: QPainter) -> None:
+        """The low-zoom face: a box in its category colour, no text; the accent colour when selected, the
+        error colour when it has an error, so both still stand out in a view of the whole graph."""
+        if self.isSelected():
+            colour = theme.ACCENT
+        else:
+            colour = theme.ERROR if self.errors else self._colour
+        painter.fillRect(self._rect, colour)
+
+    def paint_detail(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = self._rect
         if self.stacked:  # a Repeat: two cards peek out behind it
@@ -294,7 +362,7 @@ class NodeItem(QGraphicsItem):
         painter.fillPath(body, theme.NODE_BODY)
         header = QPainterPath()
         header.addRect(QRectF(0, 0, rect.width(), HEADER_H))
-        painter.fillPath(header.intersected(body), theme.category_colour("Units" if self.unit_line else self.category))
+        painter.fillPath(header.intersected(body), theme.category_colour("Units") if self.unit_line else self._colour)
 
         text_w = rect.width() - 2 * PAD
         painter.setPen(theme.NODE_TEXT)
@@ -385,11 +453,6 @@ class NodeItem(QGraphicsItem):
             self.fix_menu_requested(event.screenPos())
             return
         super().mousePressEvent(event)
-
-    def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            self._route_wires()
-        return super().itemChange(change, value)
 
     def hoverEnterEvent(self, event) -> None:
         scene = self.scene()

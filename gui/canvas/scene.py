@@ -8,20 +8,26 @@ id -> item maps. Every change the user makes goes back through the controller
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+import time
+from collections import OrderedDict
 from contextlib import contextmanager
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QGraphicsScene
+from PySide6.QtWidgets import QGraphicsScene, QToolTip
 
 from graphs.document import Edge
 from gui import theme
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.interactions import MoveGesture, NewLinkGesture
 from gui.canvas.node_item import NodeItem, PortItem
+from gui.canvas.routing import TURN, body_area
+from gui.canvas.spatial import RectGrid
 from gui.document import DocumentController
 from gui.units.core import is_repeat
 from gui.units.look import unit_line
+
+LARGE_BATCH = 400  # wires: a bigger batch is routed in slices while the event loop runs, visible ones first
+SLICE_S = 0.008  # seconds of routing per slice, so scrolling and zooming stay smooth meanwhile
 
 
 class CanvasScene(QGraphicsScene):
@@ -37,15 +43,26 @@ class CanvasScene(QGraphicsScene):
         self.controller = controller
         self.setBackgroundBrush(theme.CANVAS)
         self._nodes: dict[str, NodeItem] = {}
-        self._edges: list[EdgeItem] = []
+        self._edges: dict[Edge, EdgeItem] = {}
         self.gesture: NewLinkGesture | None = None
         self._move: MoveGesture | None = None
         self._reroute_timer = QTimer(self)
         self._reroute_timer.setSingleShot(True)
         self._reroute_timer.setInterval(0)
-        self._reroute_timer.timeout.connect(self.reroute)
-        self._rects: tuple[list[float], list[tuple[QRectF, NodeItem]], float] | None = None
+        self._reroute_timer.timeout.connect(self._reroute_dirty)
+        self._index = RectGrid()  # node item -> its body's scene rect, kept node by node
+        self._dirty: list[QRectF] = []  # where node bodies appeared, moved or vanished since the last reroute
         self._deferred: set[EdgeItem] | None = None  # wires to route at the end of a batch
+        self._pending: OrderedDict[EdgeItem, None] = OrderedDict()  # wires drawn plain until a slice routes them
+        self._stale: OrderedDict[NodeItem, None] = OrderedDict()  # items out of view showing an older inference
+        self._slice_timer = QTimer(self)
+        self._slice_timer.setSingleShot(True)
+        self._slice_timer.setInterval(0)
+        self._slice_timer.timeout.connect(self._route_slice)
+        self._prioritise = False
+        self._shown_result = None  # the inference result the items show
+        self._selected_edges: set[EdgeItem] = set()
+        self.selectionChanged.connect(self._restyle_selected_edges)
         controller.projectReset.connect(self._rebuild)
         controller.nodeAdded.connect(self._on_node_added)
         controller.nodeRemoved.connect(self._on_node_removed)
@@ -66,10 +83,10 @@ class CanvasScene(QGraphicsScene):
         return list(self._nodes.values())
 
     def edge_items(self) -> list[EdgeItem]:
-        return list(self._edges)
+        return list(self._edges.values())
 
     def edge_item(self, edge: Edge) -> EdgeItem | None:
-        return next((item for item in self._edges if item.edge == edge), None)
+        return self._edges.get(edge)
 
     def all_ports(self) -> list[PortItem]:
         return [port for item in self._nodes.values() for port in item.ports()]
@@ -107,26 +124,65 @@ class CanvasScene(QGraphicsScene):
         return rect
 
     def node_rects(self, area: QRectF, exclude=()) -> list[QRectF]:
-        """Scene rects of the node bodies that meet `area`. A list sorted by left edge is kept
-        until a node moves, resizes, appears or vanishes, so routing every wire of a large
-        graph costs one sort, not one scene-index query per wire."""
-        if self._rects is None:
-            entries = sorted(((item.mapRectToScene(item.rect()), item) for item in self._nodes.values()),
-                             key=lambda entry: entry[0].left())
-            widest = max((rect.width() for rect, _ in entries), default=0.0)
-            self._rects = ([rect.left() for rect, _ in entries], entries, widest)
-        lefts, entries, widest = self._rects
-        low, high = bisect_left(lefts, area.left() - widest), bisect_right(lefts, area.right())
-        return [rect for rect, item in entries[low:high] if item not in exclude and rect.intersects(area)]
+        """Scene rects of the node bodies that meet `area`, from a grid index kept node by node
+        (`gui.canvas.spatial`), so routing a wire costs what its neighbourhood holds."""
+        return [rect for _, rect in self._index.query(area, exclude)]
+
+    def node_geometry_changed(self, item: NodeItem) -> None:
+        """A node item moved or changed size: index it anew, reroute its own wires now and, once the
+        event loop turns (after a drag: when it ends), the other wires whose way it may block or free."""
+        if item.scene() is not self or self._nodes.get(item.node_id) is not item:
+            self.route(item.edges)
+            return
+        old, new = self._index.rect(item), item.mapRectToScene(item.rect())
+        if old != new:
+            self._index.put(item, new)
+            self._dirty += [rect for rect in (old, new) if rect is not None]
+            if self._move is None:
+                self.schedule_reroute()
+        self.route(item.edges)
 
     def route(self, edges) -> None:
-        """Recompute these wires' paths now, or at the end of the current batch."""
-        self._rects = None
+        """Recompute these wires' paths now, or at the end of the current batch; a large batch in
+        slices while the event loop runs (the wires in view first), drawn as plain curves until then."""
         if self._deferred is not None:
             self._deferred.update(edges)
             return
-        for item in list(edges):
+        edges = [item for item in edges if item.scene() is self]
+        if len(edges) > LARGE_BATCH:
+            for item in edges:
+                self._pending[item] = None
+            self._prioritise = True  # at the first slice, when the view shows what it will show
+            self._slice_timer.start()
+            return
+        for item in edges:
+            self._pending.pop(item, None)
             item.update_path()
+
+    def routing_pending(self) -> int:
+        """How many wires still wait for their route (drawn as plain curves meanwhile)."""
+        return len(self._pending)
+
+    def _prioritise_visible(self) -> None:
+        """Move the pending wires of the nodes in view to the front of the queue."""
+        for node in self.nodes_in_view():
+            for item in node.edges:
+                if item in self._pending:
+                    self._pending.move_to_end(item, last=False)
+
+    def _route_slice(self) -> None:
+        deadline = time.perf_counter() + SLICE_S
+        while self._stale and time.perf_counter() < deadline:  # node faces first: they decide the routes
+            self._show_result([self._stale.popitem(last=False)[0] for _ in range(min(50, len(self._stale)))])
+        if self._prioritise:
+            self._prioritise = False
+            self._prioritise_visible()
+        while self._pending and time.perf_counter() < deadline:
+            item, _ = self._pending.popitem(last=False)
+            if item.scene() is self:
+                item.update_path()
+        if self._pending or self._stale:
+            self._slice_timer.start()
 
     @contextmanager
     def batch_routing(self):
@@ -139,19 +195,47 @@ class CanvasScene(QGraphicsScene):
             yield
         finally:
             pending, self._deferred = self._deferred, None
-            self.route(item for item in pending if item.scene() is self)
+            self.route(pending)
 
     def reroute(self) -> None:
-        """Recompute every wire's path (nodes moved, appeared, vanished or changed size)."""
+        """Recompute every wire's path now (nodes moved, appeared, vanished or changed size)."""
         self._reroute_timer.stop()
-        self._rects = None
-        for item in self._edges:
+        self._slice_timer.stop()
+        self._dirty.clear()
+        self._pending.clear()
+        self._reindex()
+        for item in self._edges.values():
             item.update_path()
 
     def schedule_reroute(self) -> None:
-        """Reroute once, after the current batch of document events."""
+        """Reroute the wires near the changes, once, after the current batch of document events."""
         if not self._reroute_timer.isActive():
             self._reroute_timer.start()
+
+    def _reroute_dirty(self) -> None:
+        """Route again every wire whose router looks where a node body appeared, moved or vanished:
+        a forward wire's obstacles are those between its ends' x, a backward wire's those between
+        its ends' heights (`gui.canvas.routing.route`)."""
+        dirty, self._dirty = [body_area(rect) for rect in self._dirty], []
+        if not dirty:
+            return
+        affected = []
+        for item in self._edges.values():
+            start, end = item.ends
+            if end.x() >= start.x():
+                if end.x() - start.x() >= 4 * TURN and any(
+                        r.right() >= start.x() and r.left() <= end.x() for r in dirty):
+                    affected.append(item)
+            else:
+                low, high = min(start.y(), end.y()) - 1, max(start.y(), end.y()) + 1
+                if any(r.bottom() >= low and r.top() <= high for r in dirty):
+                    affected.append(item)
+        self.route(affected)
+
+    def _reindex(self) -> None:
+        self._index.clear()
+        for item in self._nodes.values():
+            self._index.put(item, item.mapRectToScene(item.rect()))
 
     def set_edge_visible(self, edge: Edge, visible: bool) -> None:
         item = self.edge_item(edge)
@@ -161,61 +245,83 @@ class CanvasScene(QGraphicsScene):
     # ---- following the document -------------------------------------------
     def _rebuild(self) -> None:
         self.cancel_gesture()
-        for item in self._edges:
+        for item in self._edges.values():
             item.detach()
         self._edges.clear()
         self._nodes.clear()
+        self._pending.clear()
+        self._stale.clear()
+        self._dirty.clear()
+        self._index.clear()
+        self._shown_result = None
+        self._selected_edges = set()
         self.clear()
+        result = self.controller.scope_result
         with self.batch_routing():
             for node_id in self.controller.scope_graph.node_ids():
-                self._on_node_added(node_id)
+                self._on_node_added(node_id, (result.info.get(node_id), result.inputs.get(node_id, {}),
+                                              result.errors_for(node_id)))
             for edge in self.controller.scope_graph.edges():
-                self._on_edge_added(edge)
-        self._reroute_timer.stop()  # every wire was routed once, at the end of the batch
+                self._on_edge_added(edge, result, connect_ports=False)
+            for item in self._nodes.values():
+                self._update_ports(item)
+            self._on_result()  # the wires' shapes; each node was made at its final size
+        self._reroute_timer.stop()  # every wire was routed (or queued) once, at the end of the batch
+        self._dirty.clear()
 
-    def _on_node_added(self, node_id: str) -> None:
+    def _on_node_added(self, node_id: str, result: tuple | None = None) -> None:
         node = self.controller.scope_graph.node(node_id)
-        item = NodeItem(node)
+        item = NodeItem(node, result)
         item.set_unit_line(unit_line(self.controller.graph, node), is_repeat(node))
         self._nodes[node_id] = item
         self.addItem(item)
-        self._rects = None
-        self.schedule_reroute()
+        self.node_geometry_changed(item)
 
     def _on_node_removed(self, node_id: str) -> None:
         item = self._nodes.pop(node_id, None)
         if item is not None:
             self.cancel_gesture()
+            old = self._index.rect(item)
+            self._index.remove(item)
             self.removeItem(item)
-            self._rects = None
+            if old is not None:
+                self._dirty.append(old)
             self.schedule_reroute()
 
-    def _on_edge_added(self, edge: Edge) -> None:
+    def _on_edge_added(self, edge: Edge, result=None, connect_ports: bool = True) -> None:
         source, target = self._nodes.get(edge.source), self._nodes.get(edge.target)
         if source is None or target is None:
             return
-        item = EdgeItem(edge, source, target)
-        self._edges.append(item)
+        item = EdgeItem(edge, source, target, None if result is None else _shape_text(result, edge))
+        self._edges[edge] = item
         self.addItem(item)
         self.route([item])
-        self._update_connected(item)
+        if connect_ports:
+            self._update_connected(item)
 
     def _on_edge_removed(self, edge: Edge) -> None:
-        item = self.edge_item(edge)
+        item = self._edges.pop(edge, None)
         if item is None:
             return
         self.cancel_gesture()
-        self._edges.remove(item)
+        self._pending.pop(item, None)
         item.detach()
         self.removeItem(item)
         self._update_connected(item)
 
     def _update_connected(self, edge_item: EdgeItem) -> None:
         for node in (edge_item.source, edge_item.target):
-            fed = {(e.edge.source_port, True) for e in node.edges if e.source is node}
-            fed |= {(e.edge.target_port, False) for e in node.edges if e.target is node}
-            for port in node.ports():
-                port.connected = (port.name, port.is_output) in fed
+            self._update_ports(node)
+
+    @staticmethod
+    def _update_ports(node: NodeItem) -> None:
+        """Fill the ports that have a wire."""
+        fed = {(e.edge.source_port, True) for e in node.edges if e.source is node}
+        fed |= {(e.edge.target_port, False) for e in node.edges if e.target is node}
+        for port in node.ports():
+            connected = (port.name, port.is_output) in fed
+            if connected != port.connected:
+                port.connected = connected
                 port.update()
 
     def _on_node_changed(self, node_id: str) -> None:
@@ -229,27 +335,76 @@ class CanvasScene(QGraphicsScene):
         item = self._nodes.get(node_id)
         if item is not None:
             item.setPos(*self.controller.scope_graph.node(node_id).position)
+            item.moved()
             self.schedule_reroute()
 
     def _scope_changed(self) -> None:
         self._rebuild()
-        self._on_result()
+
+    def _restyle_selected_edges(self) -> None:
+        selected = {item for item in self.selectedItems() if isinstance(item, EdgeItem)}
+        for item in selected ^ self._selected_edges:
+            item._restyle()
+        self._selected_edges = selected
 
     def _on_result(self, _result=None) -> None:
-        result = self.controller.scope_result  # inside a unit: keyed by the unit's own node ids
+        """Show a new inference on the items whose part of it changed: inference keeps a node's outcome
+        object while its inputs stay the same, so one edit on a 10,000-node graph touches only the
+        nodes it reaches, not every item. Inside a unit the result is keyed by the unit's own node ids."""
+        result = self.controller.scope_result
+        previous, self._shown_result = self._shown_result, result
+        if result is previous:
+            return
+        changed = self._changed_items(previous, result)
+        if previous is None or len(changed) <= LARGE_BATCH:
+            self._show_result(changed)
+        else:  # the nodes in view now, the others in slices while the event loop runs
+            for item in changed:
+                self._stale[item] = None
+            in_view = self.nodes_in_view()
+            self._show_result([item for item in changed if item in in_view])
+            self._slice_timer.start()
+
+    def _show_result(self, items) -> None:
+        result = self._shown_result
         with self.batch_routing():
-            for node_id, item in self._nodes.items():
+            for item in items:
+                self._stale.pop(item, None)
+                if item.scene() is not self:
+                    continue
+                node_id = item.node_id
                 item.set_result(result.info.get(node_id), result.inputs.get(node_id, {}), result.errors_for(node_id))
-        for item in self._edges:
-            info = result.info.get(item.edge.source)
-            spec = info.outputs.get(item.edge.source_port) if info is not None else None
-            item.set_shape(str(spec) if spec is not None else None)
-        self.update()
+                for edge in item.edges:  # out of it: the shape it makes; into it: a new wire changes its inputs
+                    edge.set_shape(_shape_text(result, edge.edge))
+
+    def nodes_in_view(self) -> set[NodeItem]:
+        """The node items that meet any view's visible area (every node when no view shows the scene)."""
+        if not self.views():
+            return set(self._nodes.values())
+        found = set()
+        for view in self.views():
+            area = view.mapToScene(view.viewport().rect()).boundingRect()
+            found.update(node for node, _ in self._index.query(area))
+        return found
+
+    def updates_pending(self) -> int:
+        """How many node items still show an older inference, and wires wait for their route."""
+        return len(self._stale) + len(self._pending)
+
+    def _changed_items(self, previous, result) -> list[NodeItem]:
+        if previous is None:
+            return list(self._nodes.values())
+        errors = set(previous.errors_by_node) | set(result.errors_by_node)
+        old_info, new_info, old_inputs, new_inputs = previous.info, result.info, previous.inputs, result.inputs
+        return [item for node_id, item in self._nodes.items()
+                if item.shows_nothing() or node_id in errors or old_info.get(node_id) is not new_info.get(node_id)
+                or old_inputs.get(node_id) is not new_inputs.get(node_id)]
 
     def sync_positions(self) -> None:
         """Put every item back where the document says (after a drag that changed nothing)."""
         for node_id, item in self._nodes.items():
             item.setPos(*self.controller.scope_graph.node(node_id).position)
+            item.moved()
 
     # ---- hover feedback ----------------------------------------------------
     def node_hovered(self, item: NodeItem) -> None:
@@ -288,6 +443,20 @@ class CanvasScene(QGraphicsScene):
             event.accept()
             return
         super().mouseMoveEvent(event)
+        if self._move is not None:  # Qt moved the selected items: their wires follow
+            for item in self.selected_node_items():
+                item.moved()
+
+    def helpEvent(self, event) -> None:
+        """Tooltips of canvas items are made when shown (`toolTip()` methods), not kept on every item."""
+        for item in self.items(event.scenePos()):
+            text = item.toolTip()
+            if text:
+                QToolTip.showText(event.screenPos(), text, event.widget())
+                event.setAccepted(True)
+                return
+        QToolTip.hideText()
+        event.setAccepted(False)
 
     def mouseReleaseEvent(self, event) -> None:
         if self.gesture is not None and event.button() == Qt.MouseButton.LeftButton:
@@ -328,3 +497,10 @@ class CanvasScene(QGraphicsScene):
             item.setSelected(True)
         self.contextMenuRequested.emit(item, event)
         event.accept()
+
+
+def _shape_text(result, edge: Edge) -> str | None:
+    """The shape a wire carries in `result`, as its label shows it (None: unknown)."""
+    info = result.info.get(edge.source)
+    spec = info.outputs.get(edge.source_port) if info is not None else None
+    return str(spec) if spec is not None else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QCursor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsView
 
@@ -249,17 +249,18 @@ class CanvasView(QGraphicsView):
         painter.fillRect(rect, theme.CANVAS)
         step = GRID if self.zoom >= 0.5 else GRID * 5
         left, top = math.floor(rect.left() / step) * step, math.floor(rect.top() / step) * step
-        minor, major = QPen(theme.GRID_MINOR, 0), QPen(theme.GRID_MAJOR, 0)
+        lines: dict[bool, list[QLineF]] = {True: [], False: []}  # major?: lines, drawn in two calls
         x = left
         while x < rect.right():
-            painter.setPen(major if round(x / step) % 5 == 0 else minor)
-            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+            lines[round(x / step) % 5 == 0].append(QLineF(x, rect.top(), x, rect.bottom()))
             x += step
         y = top
         while y < rect.bottom():
-            painter.setPen(major if round(y / step) % 5 == 0 else minor)
-            painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+            lines[round(y / step) % 5 == 0].append(QLineF(rect.left(), y, rect.right(), y))
             y += step
+        for major, colour in ((False, theme.GRID_MINOR), (True, theme.GRID_MAJOR)):
+            painter.setPen(QPen(colour, 0))
+            painter.drawLines(lines[major])
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self.scene().node_items():
