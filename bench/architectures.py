@@ -3,14 +3,15 @@ a ResNet-50-sized model imports in seconds.
 
 Training rows: each hand-written model of `bench.architectures_models` is imported with the
 torch.fx importer (so the row measures both the compiled graph and the import), the imported
-model must reproduce the original within 1e-5 before anything is timed, and the two then
-train side by side as in section 1 (interleaved ABBA repeats, median step of each repeat, one
-torch thread, Adam and cross-entropy on the same batch). A step is timed in the CPU time of the
-training thread (`time.thread_time`): with one torch thread that is all the work of a step, and
-unlike wall time it does not grow when other processes take the core. Each repeat keeps its
-fastest step (interference on this 2-vCPU machine only ever adds time, and medians of two identical
-models still moved by +-25%), and the figure is the median over repeats of those ratios. The figure is imported/hand-written
-throughput; a model the importer refuses gets a row without a figure and the refusal as its note.
+model must reproduce the original within 1e-5 before anything is timed, and then three models
+train side by side, step by step (`bench.paired`): the hand-written one, the imported one and an
+identical copy of the hand-written one, one Adam step each on the same batch in a rotating order,
+timed in the training thread's CPU time with one torch thread. The figure is the median over
+steps of hand-written/imported step time (imported throughput over hand-written), with its 95%
+confidence interval; the copy gives the noise floor of the same run (hand-written vs itself). The
+goal counts as met only when the whole interval is at or above it (not judged with --quick, whose 20
+steps leave the interval too wide). A model the importer refuses gets a row without a figure and the
+refusal as its note.
 
 Import rows: a full ResNet-50 (random weights) imported from the module by torch.fx and from
 ONNX files written by torch's exporters, each including the check against the original
@@ -21,6 +22,7 @@ import in a process pays one-time costs that a user importing once pays too.
 from __future__ import annotations
 
 import copy
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -29,8 +31,8 @@ import torch
 from torch import nn
 
 from bench.architectures_models import architectures, example_input, resnet50, settle_batch_norm
-from bench.common import Row, interleaved, summarise
-from bench.compiled_vs_handwritten import train_steps
+from bench.common import Row, summarise
+from bench.paired import paired_times, throughput_ratio, training_step
 from engine.errors import UserError
 from engine.importers.common import ImportResult
 from engine.importers.onnx_import import import_onnx, verify_import
@@ -71,7 +73,7 @@ def largest_difference(model: nn.Module, imported: nn.Module, x: torch.Tensor) -
 
 def training_rows(quick: bool) -> list[Row]:
     rows = []
-    rounds, steps = (5, 5) if quick else (21, 10)
+    rounds = 20 if quick else 150
     for name, factory, shape, dtype, batch in architectures():
         torch.manual_seed(0)
         hand = settle_batch_norm(factory(), shape, dtype)
@@ -86,21 +88,18 @@ def training_rows(quick: bool) -> list[Row]:
             raise AssertionError(f"{name}: the imported model differs from the hand-written one by {difference:.3g}")
         x = example_input(shape, dtype, batch)
         y = torch.randint(0, 10, (batch,), generator=torch.Generator().manual_seed(2))
-        hand_run = train_steps(hand, x, y, steps, clock=time.thread_time, summary=min)
-        imported_run = train_steps(imported, x, y, steps, clock=time.thread_time, summary=min)
-        hand_run(), imported_run()  # warm-up
-        median, spread = summarise(interleaved(hand_run, imported_run, rounds=rounds))
-        rows.append(Row(SECTION, f"{name}, imported vs hand-written", median, "x", f">= {GOAL}", median >= GOAL,
-                        spread, f"batch {batch}, Adam, fastest of {steps} steps per repeat, 1 thread, thread CPU time; largest output "
-                        f"difference {difference:.1g}", {"parameters": _parameters(hand)}))
-        if not any(row.extra.get("noise floor") for row in rows):  # once, with the first model imported
-            twin = copy.deepcopy(hand)
-            twin_run = train_steps(twin, x, y, steps, clock=time.thread_time, summary=min)
-            twin_run()
-            median, spread = summarise(interleaved(hand_run, twin_run, rounds=rounds))
-            rows.append(Row(SECTION, f"{name.split(' (')[0]}, hand-written vs hand-written (noise floor)", median, "x",
-                            "", None, spread, "two copies of the same module: how far this machine's noise moves a "
-                            "ratio", {"noise floor": True}))
+        twin = copy.deepcopy(hand)
+        times = paired_times([training_step(model, x, y) for model in (hand, imported, twin)], rounds)
+        ratio, floor = throughput_ratio(times, 0, 1), throughput_ratio(times, 0, 2)
+        step_ms = statistics.median(row[0] for row in times) * 1000
+        rows.append(Row(SECTION, f"{name}, imported vs hand-written", ratio.median, "x", f">= {GOAL}",
+                        None if quick else ratio.low >= GOAL, ratio.spread(),
+                        f"median of paired step ratios; batch {batch}, Adam, 1 thread, thread CPU time, "
+                        f"{step_ms:.0f} ms a step; noise floor {floor.median:.3f}x; largest output difference "
+                        f"{difference:.1g}", {"parameters": _parameters(hand), "low": ratio.low, "high": ratio.high}))
+        rows.append(Row(SECTION, f"{name.split(' (')[0]}, hand-written vs hand-written (noise floor)", floor.median,
+                        "x", "", None, floor.spread(), "an identical copy timed in the same rounds: how far this "
+                        "machine's noise moves a ratio", {"noise floor": True, "low": floor.low, "high": floor.high}))
     return rows
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
-from engine.inplace import make_activations_inplace
+from engine.inplace import SPEC, make_activations_inplace, make_adds_inplace
 from engine.loss_terms import apply_loss
 from engine.memory_budget import FLOAT_BYTES, TooLarge, is_out_of_memory, parameter_problem, too_large_message
 from engine.modules import build_module
@@ -209,11 +209,15 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
             raise CompileError([GraphError(f"{node.type} '{node_id}': {error}", node=node_id)]) from error
         values.update({(node_id, port): value for port, value in out.items()} if isinstance(out, dict)
                       else {(node_id, "out"): out})  # a dict: a node with several outputs, port -> value
+        for port, spec in shapes.info[node_id].outputs.items():  # what engine.inplace checks shapes by
+            if isinstance(values.get((node_id, port)), fx.Node):
+                values[(node_id, port)].meta.setdefault(SPEC, spec)
     outputs = [values[src] for src in output_sources]
     g.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     _drop_unused_steps(g)
     model = fx.GraphModule(modules, g, class_name="NeurocanvasModel")
     model.graph.lint()
+    make_adds_inplace(model)
     make_activations_inplace(model)
 
     loss_specs = [_loss_spec(nodes[loss], nodes, sources, output_sources, shapes) for loss in losses]

@@ -23,7 +23,7 @@ import torch
 from torch import fx, nn
 
 from engine.errors import UserError, listing
-from engine.inplace import without_inplace
+from engine.inplace import out_of_place, without_inplace
 from graphs.errors import quoted
 
 METHODS = ("saliency", "integrated_gradients", "gradcam")
@@ -71,6 +71,7 @@ def probed(model: fx.GraphModule, name: str) -> tuple[fx.GraphModule, nn.Module]
     for node in graph.nodes:
         if node.op in ("call_module", "get_attr") and node.target != PROBE:
             root[node.target] = without_inplace(functools.reduce(getattr, node.target.split("."), model))
+    out_of_place(graph)
     copy = fx.GraphModule(root, graph)
     copy.train(model.training)
     return copy, probe

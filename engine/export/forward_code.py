@@ -21,6 +21,7 @@ than being written wrongly.
 from __future__ import annotations
 
 import builtins
+import copy
 import keyword
 import math
 import operator
@@ -31,6 +32,7 @@ import torch
 from torch import fx
 
 from engine.export.model import ExportError
+from engine.inplace import out_of_place
 
 _ATOM = 100  # precedence of names, calls, subscripts: never parenthesised
 _INFIX = {
@@ -67,7 +69,7 @@ def forward_source(graph: fx.Graph, node_ids: set[str]) -> list[str]:
 
     `node_ids` are the catalogue node ids: fx nodes named otherwise are the compiler's helpers.
     """
-    printer = _ForwardPrinter(graph, node_ids)
+    printer = _ForwardPrinter(out_of_place(copy.deepcopy(graph)), node_ids)  # sums as `a + b` (engine.inplace)
     return printer.lines()
 
 

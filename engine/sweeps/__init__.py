@@ -1,7 +1,8 @@
 """Hyperparameter sweeps with Optuna over a project's search space (`graphs.search_space`).
 
 `Sweep` opens or resumes a study in an Optuna storage (`storage`), and its
-`run_worker` trains trials (`trial`) until the study holds the trials asked for.
+`run_worker` trains trials (`trial`) until the study holds the trials asked for,
+pruning them with the median pruner (`pruning`).
 `engine.cli.sweep` is the command line; the editor's Experiments dock reads the
 same storage.
 """

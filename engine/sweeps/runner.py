@@ -34,8 +34,6 @@ from graphs.search_space import Dimension, SearchSpaceError, parse_search_space
 
 SAMPLERS = ("tpe", "random", "grid")
 RESULT_ATTR = "result"  # a trial's {"seconds", "epochs", "message"}
-PRUNER_STARTUP_TRIALS = 5  # trials that run to the end before any is pruned (Optuna's default)
-PRUNER_WARMUP_EPOCHS = 0  # epochs every trial trains before it may be pruned (Optuna's default)
 
 
 @dataclass
@@ -144,12 +142,9 @@ class Sweep:
         return optuna.samplers.TPESampler(seed=seed)
 
     def _pruner(self):
-        import optuna
+        from engine.sweeps.pruning import median_pruner
 
-        if not self.options.prune:
-            return optuna.pruners.NopPruner()
-        return optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS,
-                                           n_warmup_steps=PRUNER_WARMUP_EPOCHS)
+        return median_pruner(self.options.prune)
 
     @property
     def metric_maximized(self) -> bool:

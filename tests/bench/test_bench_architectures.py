@@ -2,6 +2,8 @@
 into a model computing the same function with the same weights, a refused import is reported as
 such (no figure), and ResNet-50 is the size the import-time goal speaks of."""
 
+import operator
+
 import pytest
 import torch
 from torch import nn
@@ -56,7 +58,7 @@ def test_a_refused_import_gives_a_row_without_a_figure_and_the_importers_reason(
     assert refused.name == "unimportable, imported vs hand-written"
     assert refused.value is None and refused.met is False
     assert refused.note.startswith("not imported: cannot import _Unimportable:") and "fft" in refused.note
-    assert tiny.name == "tiny, imported vs hand-written" and tiny.value > 0 and tiny.spread.endswith("over 5 repeats")
+    assert tiny.name == "tiny, imported vs hand-written" and tiny.value > 0 and tiny.spread.endswith("over 20 paired steps")
     assert floor.name == "tiny, hand-written vs hand-written (noise floor)" and floor.goal == "" and floor.met is None
 
 
@@ -73,3 +75,17 @@ def test_resnet50_is_the_size_the_import_goal_names():
     model = resnet50()
     assert 25e6 < section._parameters(model) < 26e6
     assert section._leaf_modules(model) == 126  # 53 conv, 53 batch norm, 17 ReLU, 2 pools, fc
+
+
+def test_the_compiled_resnet_sums_each_residual_in_place_as_the_hand_written_one_does():
+    """`out += identity` in the hand-written BasicBlock; the compiled graph had `add = bn2 + identity`, a
+    full-size allocation per block and step (engine.inplace)."""
+    name, factory, shape, dtype, _ = architectures()[0]
+    assert name.startswith("ResNet-18")
+    torch.manual_seed(0)
+    imported = section.imported_twin(settle_batch_norm(factory(), shape, dtype), shape, dtype).compiled.model
+    nodes = list(imported.graph.nodes)
+    assert sum(n.op == "call_method" and n.target == "add_" for n in nodes) == 8  # one per BasicBlock
+    assert not any(n.op == "call_function" and n.target in (operator.add, torch.add) for n in nodes)
+    assert not any(n.op == "call_method" and n.target in ("contiguous", "clone", "reshape", "view") for n in nodes)
+    assert all(getattr(m, "inplace", True) for m in imported.modules() if isinstance(m, nn.ReLU))
