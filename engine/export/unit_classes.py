@@ -252,16 +252,13 @@ def _call_head(record: _Record) -> tuple:
 def _class_source(name: str, records: list[_Record]) -> str:
     """The class shared by `records` (instances of one unit with one skeleton); sets their `cls` and
     `arguments`."""
-    known: dict[tuple, str] = {}  # a value of each slot: where an optional layer is off, its value there
-    for record in records:
-        for key, value, _ in _slots(record):
-            known.setdefault(key, value)
-    slots: dict[tuple, list[str]] = {}  # (attr, argument[, copy]) -> the value in each instance
+    keys = list(dict.fromkeys(key for record in records for key, _, _ in _slots(record)))
+    slots: dict[tuple, list] = {}  # (attr, argument[, copy]) -> the value in each instance, None: not made
     for record in records:
         values = {key: value for key, value, _ in _slots(record)}
-        for key in known:
-            slots.setdefault(key, []).append(values.get(key, known[key]))
-    varying = {key: values for key, values in slots.items() if len(set(values)) > 1}
+        for key in keys:
+            slots.setdefault(key, []).append(values.get(key))
+    varying = {key: values for key, values in slots.items() if None not in values and len(set(values)) > 1}
     patterns: dict[tuple, list[tuple]] = {}
     for key, values in varying.items():
         patterns.setdefault(tuple(values), []).append(key)
@@ -269,20 +266,21 @@ def _class_source(name: str, records: list[_Record]) -> str:
     switches = sorted(records[0].switches)
     taken = set(RESERVED_NAMES) | set(keyword.kwlist) | set(switches)
     params = [*switches]
-    for keys in patterns.values():
-        wanted = _param_name(keys, records[0].refs)
-        param = _free(wanted, taken)
+    for keys_of in patterns.values():
+        param = _free(_param_name(keys_of, records[0].refs), taken)
         taken.add(param)
         params.append(param)
-        for key in keys:
+        for key in keys_of:
             param_of[key] = param
-    _link_optional(records, slots, param_of, params)
-    for record in records:
+    _link_optional(records, slots, param_of, params, taken)
+    for record_index, record in enumerate(records):
         record.cls = name
-        values = {key: value for key, value, _ in _slots(record)}
         record.arguments = [(switch, str(record.switches[switch])) for switch in switches]
-        record.arguments += [(param, values.get(key, known[key])) for param in params[len(switches):]
-                             for key in [next(k for k, p in param_of.items() if p == param)]]
+        for param in params[len(switches):]:
+            held = [slots[key] for key, p in param_of.items() if p == param]
+            value = next((values[record_index] for values in held if values[record_index] is not None), None)
+            record.arguments.append((param, value if value is not None else
+                                     next(v for values in held for v in values if v is not None)))
     first = records[0]
     init = [_init_line(entry, param_of) for entry in _class_entries(records)]
     init += [f"self.{attr} = None" for attr in _never_made(records)]
@@ -292,23 +290,28 @@ def _class_source(name: str, records: list[_Record]) -> str:
     return "\n".join(lines)
 
 
-def _link_optional(records: list[_Record], slots: dict, param_of: dict, params: list[str]) -> None:
-    """An optional layer made by few instances (often one) shows no values varying; its arguments read the
-    class's params where those hold its values in every instance that makes it: the unit param the layer
-    references, else a param named like the argument (`in_channels`), else the one param that does."""
+def _link_optional(records: list[_Record], slots: dict, param_of: dict, params: list[str], taken: set) -> None:
+    """The arguments of the optional layers, which some instances do not make: each reads the class param
+    that holds its values in every instance that makes it (the unit param the layer references, else one
+    named like the argument, else the one param that does), else a param of its own where its values
+    differ there, else it is written as a value."""
     refs = {key: param for record in records for key, param in record.refs.items()}
-    optional = {entry.attr for record in records for entry in record.entries if entry.switch}
-    makers = [i for i, record in enumerate(records) if any(e.switch for e in record.entries)]
     values_of = {param: next(values for key, values in slots.items() if param_of.get(key) == param)
                  for param in params if param in param_of.values()}
     for key, values in slots.items():
-        if key[0] not in optional or key in param_of or len(key) != 2:
+        if None not in values or key in param_of:
             continue
+        makers = [i for i, value in enumerate(values) if value is not None]
         fitting = [p for p, held in values_of.items() if all(held[i] == values[i] for i in makers)]
-        for candidate in (refs.get(key), key[1], fitting[0] if len(fitting) == 1 else None):
-            if candidate in fitting:
-                param_of[key] = candidate
-                break
+        found = next((c for c in (refs.get(key[:2]), key[1], fitting[0] if len(fitting) == 1 else None)
+                      if c in fitting), None)
+        if found is None and len({values[i] for i in makers}) > 1:
+            found = _free(_param_name([key], refs), taken)
+            taken.add(found)
+            params.append(found)
+            values_of[found] = values
+        if found is not None:
+            param_of[key] = found
 
 
 def _never_made(records: list[_Record]) -> list[str]:

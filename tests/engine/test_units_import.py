@@ -36,18 +36,23 @@ def resnet(models, tmp_path_factory):
 def test_resnet18_has_one_class_of_block_used_eight_times(resnet):
     _, files = resnet
     graph = files.result.project.graph
-    assert uses(graph) == {"BasicBlock": 5, "BasicBlock_downsample": 3}
-    # both are the class BasicBlock: the downsample branch only three of them have is a second structure
-    assert {graph.units[name].doc for name in graph.units} == {"Imported from the class BasicBlock."}
-    assert graph.units["BasicBlock"].params == {"out_channels": 4}
+    assert uses(graph) == {"BasicBlock": 8}
+    # the downsample Sequential only three blocks have is an optional chain, switched by a bool param
+    definition = graph.units["BasicBlock"]
+    assert definition.doc == "Imported from the class BasicBlock."
+    assert definition.params == {"out_channels": 4, "stride": 1, "downsample": False}
+    assert definition.optional == {"downsample_0": "downsample", "downsample_1": "downsample"}
     inner = graph.unit_graph("BasicBlock")
     assert inner.node("conv1").params["out_channels"] == {"ref": "out_channels"}
     assert inner.node("conv2").params["out_channels"] == {"ref": "out_channels"}
+    assert inner.node("downsample_0").params["stride"] == {"ref": "stride"}
     assert [n.id for n in graph.nodes() if n.type in graph.units or n.type == REPEAT] == \
-        ["layer1", "layer2_0", "layer2_1", "layer3_0", "layer3_1", "layer4_0", "layer4_1"]
+        ["layer1", "layer2", "layer3", "layer4"]
     assert graph.node("layer1").params == {"unit": "BasicBlock", "count": 2}
-    assert graph.node("layer3_1").params == {"out_channels": 16}
-    assert "grouped into units: BasicBlock (5), BasicBlock_downsample (3)" in files.result.notes
+    for stage, width in [("layer2", 8), ("layer3", 16), ("layer4", 32)]:
+        assert graph.node(stage).params == {"unit": "BasicBlock", "count": 2, "out_channels": width,
+                                            "overrides": {"0": {"stride": 2, "downsample": True}}}
+    assert "grouped into units: BasicBlock (8)" in files.result.notes
 
 
 def test_resnet18_round_trip_stays_exact(resnet):
@@ -55,7 +60,11 @@ def test_resnet18_round_trip_stays_exact(resnet):
     assert files.verification.difference <= TOLERANCE
     project = load_project(files.project_path)
     compiled = prepare_model(project.graph, files.weights_path)
-    assert "layer1.0.conv1.weight" in compiled.model.state_dict()  # the Repeat keeps torch's keys
+    keys = set(compiled.model.state_dict())
+    assert {"layer1.0.conv1.weight", "layer4.1.bn2.running_mean"} <= keys  # the Repeats keep torch's keys
+    # torch's `layer2.0.downsample.0.weight`: a node id holds no dot, so its layer is downsample_0
+    assert {key for key in keys if "downsample" in key and key.endswith(".weight")} == \
+        {f"layer{i}.0.downsample_{j}.weight" for i in (2, 3, 4) for j in (0, 1)}
     x = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
         difference = (compiled.model.eval()(x) - module(x)).abs().max().item()
@@ -68,8 +77,9 @@ def test_resnet18_python_export_defines_class_basic_block(resnet, tmp_path):
     compiled = prepare_model(project.graph, files.weights_path)
     path = export_python(compiled, project.graph, tmp_path / "resnet.py")
     code = path.read_text(encoding="utf-8")
-    assert "class BasicBlock(nn.Module):" in code and "class BasicBlock_downsample(nn.Module):" in code
-    assert "self.layer1 = nn.Sequential(BasicBlock(out_channels=4), BasicBlock(out_channels=4))" in code
+    assert code.count("class BasicBlock(nn.Module):") == 1 and "class BasicBlock_" not in code
+    assert "if downsample else None" in code and "if self.downsample_0 is None else" in code
+    assert "BasicBlock(downsample=True, in_channels=4, out_channels=8, stride=2)" in code
     assert verify_python(compiled, path) == 0.0
     namespace = {"__name__": "exported", "__file__": str(path)}
     exec(compile(code, str(path), "exec"), namespace)
@@ -140,9 +150,8 @@ def test_the_cli_imports_units_by_default_and_flat_on_request(models, tmp_path, 
     assert not flat.uses_units() and "stages_0_blocks_0_0" in flat.node_ids()
 
 
-@pytest.mark.parametrize("dynamo, names", [(True, ("BasicBlock", "BasicBlock_downsample")),
-                                           (False, ("Block", "Block_downsample"))])
-def test_an_onnx_file_from_torchs_exporters_imports_with_the_same_structure(resnet, tmp_path, dynamo, names):
+@pytest.mark.parametrize("dynamo, name", [(True, "BasicBlock"), (False, "Block")])
+def test_an_onnx_file_from_torchs_exporters_imports_with_the_same_structure(resnet, tmp_path, dynamo, name):
     """The dynamo exporter records each node's module path and class: the same units come back. The
     TorchScript exporter's node names keep the module paths only (`/layer1/layer1.0/conv1/Conv`): the same
     structure comes back, its units named Block."""
@@ -155,11 +164,12 @@ def test_an_onnx_file_from_torchs_exporters_imports_with_the_same_structure(resn
                                                  {"dynamic_axes": {"x": {0: "batch"}, "y": {0: "batch"}}}))
     result = import_onnx(path, units=True)
     graph = result.project.graph
-    assert uses(graph) == {names[0]: 5, names[1]: 3}
-    assert graph.node("layer1").params == {"unit": names[0], "count": 2}
-    assert graph.units[names[1]].params == {"out_channels": 8}
+    assert uses(graph) == {name: 8}
+    assert graph.node("layer1").params == {"unit": name, "count": 2}
+    assert graph.node("layer4").params["overrides"]["0"]["downsample"] is True
     # (the dynamo exporter folds each BatchNorm into its Conv, which then carries the BatchNorm's name)
-    assert any(node_id.startswith("downsample_") for node_id in graph.unit_graph(names[1]).node_ids())
+    assert set(graph.units[name].optional.values()) == {"downsample"}
+    assert all(node_id.startswith("downsample_") for node_id in graph.units[name].optional)
     assert verify_import(path, result).difference <= TOLERANCE
     assert not import_onnx(path).project.graph.uses_units()  # the library call stays flat unless asked
 
