@@ -242,3 +242,79 @@ def test_two_patterns_of_one_argument_are_named_after_their_layers():
     x = torch.randn(2, 3, 6, 6)
     with torch.no_grad():
         assert torch.allclose(result.compiled.model(x), module(x), atol=TOLERANCE)
+
+
+class TorchvisionBottleneck(torch.nn.Module):
+    """torchvision's Bottleneck: 1x1, 3x3 (stride), 1x1 to 4 x planes; downsample a Sequential or None."""
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        width = planes
+        self.conv1, self.bn1 = torch.nn.Conv2d(inplanes, width, 1, bias=False), torch.nn.BatchNorm2d(width)
+        self.conv2 = torch.nn.Conv2d(width, width, 3, stride, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(width)
+        self.conv3, self.bn3 = torch.nn.Conv2d(width, planes * 4, 1, bias=False), torch.nn.BatchNorm2d(planes * 4)
+        self.relu = torch.nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+class ResNet50(torch.nn.Module):
+    """torchvision's resnet50 layout ([3, 4, 6, 3] Bottlenecks), at a narrow width."""
+
+    def __init__(self, width=2):
+        super().__init__()
+        self.inplanes = width
+        self.conv1 = torch.nn.Conv2d(3, width, 3, padding=1, bias=False)
+        self.layer1 = self._make_layer(width, 3)
+        self.layer2 = self._make_layer(width * 2, 4, stride=2)
+        self.layer3 = self._make_layer(width * 4, 6, stride=2)
+        self.layer4 = self._make_layer(width * 8, 3, stride=2)
+        self.fc = torch.nn.Linear(width * 32, 10)
+
+    def _make_layer(self, planes, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * 4:
+            downsample = torch.nn.Sequential(torch.nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False),
+                                             torch.nn.BatchNorm2d(planes * 4))
+        layers = [TorchvisionBottleneck(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * 4
+        layers += [TorchvisionBottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+        return torch.nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.layer4(self.layer3(self.layer2(self.layer1(self.conv1(x)))))
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def test_resnet50_has_one_bottleneck_used_sixteen_times_in_four_repeats(tmp_path):
+    module = trained_looking(ResNet50())
+    result = import_module(module, [(3, 16, 16)], name="resnet50", units=True)
+    graph = result.project.graph
+    assert uses(graph) == {"TorchvisionBottleneck": 16}
+    assert graph.units["TorchvisionBottleneck"].optional == {"downsample_0": "downsample",
+                                                             "downsample_1": "downsample"}
+    assert [n.id for n in graph.nodes() if n.type == REPEAT] == ["layer1", "layer2", "layer3", "layer4"]
+    # layer1's first block changes the width without a stride: its downsample is on, its stride 1
+    assert graph.node("layer1").params == {"unit": "TorchvisionBottleneck", "count": 3, "conv1_out_channels": 2,
+                                           "conv3_out_channels": 8, "overrides": {"0": {"downsample": True}}}
+    for stage in ("layer2", "layer3", "layer4"):
+        assert graph.node(stage).params["overrides"] == {"0": {"stride": 2, "downsample": True}}
+    assert "grouped into units: TorchvisionBottleneck (16)" in result.notes
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert (result.compiled.model.eval()(x) - module(x)).abs().max().item() <= TOLERANCE
+    files = save_verified(result, verify_module_import(module, result), "ResNet50", tmp_path / "r50.json")
+    compiled = prepare_model(load_project(files.project_path).graph, files.weights_path)
+    path = export_python(compiled, load_project(files.project_path).graph, tmp_path / "r50.py")
+    code = path.read_text(encoding="utf-8")
+    assert code.count("class TorchvisionBottleneck(nn.Module):") == 1 and "class TorchvisionBottleneck_" not in code
+    assert verify_python(compiled, path) == 0.0
