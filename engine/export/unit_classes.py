@@ -230,7 +230,7 @@ def _optional_calls(forward: list[str], optional: dict) -> list[str]:
     """`y = self.layer(x)` of an optional layer as `y = x if self.layer is None else self.layer(x)`."""
     if not optional:
         return forward
-    pattern = re.compile(rf"^(\s*)(\w+) = self\.({'|'.join(map(re.escape, optional))})\((\w+)\)$")
+    pattern = re.compile(rf"^(\s*)(\w+) = self\.({'|'.join(map(re.escape, optional))})\((.+)\)$")
     return [pattern.sub(r"\1\2 = \4 if self.\3 is None else self.\3(\4)", line) for line in forward]
 
 
