@@ -190,7 +190,7 @@ class _Grouping:
 
     def _switch(self, key: tuple, full: _Instance, extra: set[str]) -> None:
         """Record `extra` (inner ids) as optional layers of structure `key`, each chain under a switch named
-        after its first layer (`downsample_0` -> `downsample`)."""
+        after its first layer (`downsample_0` -> `downsample`; `norm` -> `with_norm`)."""
         switched = self.switched.setdefault(key, {})
         taken = {full.inner[m] for m in full.members} | {c.local for c in full.children} | set(switched.values())
         for member in full.members:
@@ -199,8 +199,10 @@ class _Grouping:
                 continue
             source = self.graph.in_edges(member)[0].source
             chained = full.inner.get(source) in switched and full.inner[source] in extra
+            base = sanitize(re.sub(r"_\d+$", "", name)) or "optional"
+            base = f"with_{base}" if base in taken else base  # a layer `norm` is switched by `with_norm`
             switched[name] = switched[full.inner[source]] if chained else \
-                _unique(sanitize(re.sub(r"_\d+$", "", name)) or "optional", taken | set(RESERVED_PARAMS))
+                _unique(base, taken | set(RESERVED_PARAMS))
             taken.add(switched[name])
         self.fullest[key] = full
 

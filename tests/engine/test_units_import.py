@@ -318,3 +318,55 @@ def test_resnet50_has_one_bottleneck_used_sixteen_times_in_four_repeats(tmp_path
     code = path.read_text(encoding="utf-8")
     assert code.count("class TorchvisionBottleneck(nn.Module):") == 1 and "class TorchvisionBottleneck_" not in code
     assert verify_python(compiled, path) == 0.0
+
+
+class MaybeNorm(torch.nn.Module):
+    """A layer some instances have on the main path: `self.norm` is a LayerNorm or None."""
+
+    def __init__(self, norm):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+        self.norm = torch.nn.LayerNorm(4) if norm else None
+        self.act = torch.nn.Tanh()
+
+    def forward(self, x):
+        x = self.fc(x)
+        return self.act(x if self.norm is None else self.norm(x))
+
+
+class Gated(torch.nn.Module):
+    """A gate some instances have: it reads two values, so it cannot be skipped."""
+
+    def __init__(self, gate):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+        self.act = torch.nn.Tanh()
+        self.gate = torch.nn.Sigmoid() if gate else None
+
+    def forward(self, x):
+        y = self.act(self.fc(x))
+        return y if self.gate is None else y * self.gate(x)
+
+
+class Mixed(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = MaybeNorm(True), MaybeNorm(False), MaybeNorm(False)
+        self.d, self.e = Gated(False), Gated(True)
+
+    def forward(self, x):
+        return self.e(self.d(self.c(self.b(self.a(x)))))
+
+
+def test_a_layer_only_some_instances_have_is_optional_unless_it_cannot_be_skipped():
+    module = Mixed().eval()
+    result = import_module(module, [(4,)], units=True)
+    graph = result.project.graph
+    assert uses(graph) == {"MaybeNorm": 3, "Gated": 1, "Gated_gate": 1}
+    assert graph.units["MaybeNorm"].optional == {"norm": "with_norm"}
+    assert graph.units["MaybeNorm"].params == {"with_norm": False}
+    assert graph.node("a").params == {"with_norm": True} and graph.node("b").params == {}
+    assert not graph.units["Gated"].optional and not graph.units["Gated_gate"].optional
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        assert torch.equal(result.compiled.model(x), module(x))
