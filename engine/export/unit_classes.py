@@ -10,7 +10,11 @@ becomes an argument of the class's constructor, named after the unit param or th
 it sets; a value the same in every instance is written in place. Instances whose layers or
 forward come out different (a reshape to a size that is a unit param) get a class each: `Block`,
 `Block_2`. Submodules keep the inner node ids as attribute names, so the `state_dict` keys
-(`layer1.0.conv1.weight`) are the compiled model's.
+(`layer1.0.conv1.weight`) are the compiled model's. An optional layer of a unit (one switched by a bool
+unit param, see docs/units.md) is written as torchvision writes its `downsample`: the switch is an
+argument of the constructor, `self.downsample_0 = nn.Conv2d(...) if downsample else None`, and forward
+reads `downsample_0 = x if self.downsample_0 is None else self.downsample_0(x)`, so the instances with
+the layer and those without share one class.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class _Entry:
     values: tuple[tuple[str, bool], ...] = ()
     items: list[_Record] = field(default_factory=list)  # an instance, or a Repeat's copies
     whole: bool = False  # `head` is the whole value (a Parameter's)
+    switch: str = ""  # the bool unit param that makes this layer, for an optional layer
 
 
 @dataclass
@@ -60,6 +65,8 @@ class _Record:
     refs: dict[tuple[str, str], str] = field(default_factory=dict)  # (attr, argument) -> the unit param it reads
     cls: str = ""
     arguments: list[tuple[str, str]] = field(default_factory=list)  # (name, value) its constructor is given
+    switches: dict[str, bool] = field(default_factory=dict)  # switch -> on, for its optional layers
+    optional_attrs: tuple[str, ...] = ()  # its optional layers written as None-able submodules
 
 
 def unit_code(compiled: CompiledGraph, graph: Graph, class_name: str, taken: set[str]):
@@ -98,12 +105,27 @@ class _Writer:
             values[(port, "out")] = g.create_node("placeholder", port, name=port)
         first_input = values[(inputs[0], "out")] if inputs else None
         entries, refs, attributes = [], {}, {}
+        optional = self._optional(scope, prefix) if unit else {}
+        switches = {}
         for node_id in topological_order(scope):
             node = scope.node(node_id)
             if node_id not in needed or node.type in ("Input", UNIT_INPUT, UNIT_OUTPUT) or node.spec.is_data:
                 continue
             args = [values[self._source(scope, node_id, port)] if scope.edge_into(node_id, port) else None
                     for port in node.input_ports()]
+            if node_id in optional:
+                switch, on = optional[node_id]
+                switches[switch] = on
+                values[(node_id, node.output_ports()[0])] = g.create_node("call_module", node_id, tuple(args),
+                                                                          name=node_id)
+                if on:
+                    added = self._layer(node, prefix, self.flat.node(prefix + node_id).resolved_params(), refs) \
+                        if node.type in OPS else [self._instance(node, prefix)]
+                    entries += [_replace_entry(entry, switch) for entry in added]
+                continue
+            if prefix + node_id not in self.flat._nodes and node.type in OPS:  # an optional layer switched off
+                values[(node_id, node.output_ports()[0])] = args[0]
+                continue
             if node.type in OPS:
                 params = self.flat.node(prefix + node_id).resolved_params()
                 owner = node.shares or node_id
@@ -122,11 +144,23 @@ class _Writer:
             refs.update({(node_id, name): value["ref"] for name, value in node.params.items() if is_ref(value)})
         result = [values[source] for source in sources]
         g.output(result[0] if len(result) == 1 else tuple(result))
-        forward = forward_source(g, set(scope.node_ids()))
-        record = _Record(unit, definition.doc if unit else "", inputs, entries, forward, refs)
+        forward = _optional_calls(forward_source(g, set(scope.node_ids())), optional)
+        record = _Record(unit, definition.doc if unit else "", inputs, entries, forward, refs, switches=switches,
+                         optional_attrs=tuple(optional))
         if unit:
             self.records.append(record)
         return record
+
+    def _optional(self, scope: Graph, prefix: str) -> dict[str, tuple[str, bool]]:
+        """The unit's optional layers written as `None`-able submodules: id -> (switch, on here). A layer
+        without a module of its own (a function) stays out: its instances get a class each."""
+        found = {}
+        for node_id, switch in scope.unit.optional.items():
+            node = scope.node(node_id)
+            if node.type not in OPS or OPS[node.type].module is not None:
+                found[node_id] = (switch, prefix + node_id in self.flat._nodes or
+                                  any(flat.startswith(f"{prefix}{node_id}.") for flat in self.flat._nodes))
+        return found
 
     def _source(self, scope: Graph, node_id: str, port: str) -> tuple[str, str]:
         edge = scope.edge_into(node_id, port)
@@ -180,9 +214,35 @@ class _Writer:
 
 
 def _skeleton(record: _Record) -> tuple:
-    """What must be equal for two instances to share a class: every line but its argument values."""
-    entries = tuple((e.attr, e.head, e.names, tuple(map(_call_head, e.items))) for e in record.entries)
-    return entries, tuple(record.forward)
+    """What must be equal for two instances to share a class: every line but its argument values (an
+    optional layer's line is the same whether the instance makes it or not)."""
+    entries = tuple((e.attr, e.head, e.names, tuple(map(_call_head, e.items))) for e in record.entries
+                    if not e.switch)
+    return entries, tuple(record.forward), tuple(sorted(record.switches))
+
+
+def _replace_entry(entry: _Entry, switch: str) -> _Entry:
+    entry.switch = switch
+    return entry
+
+
+def _optional_calls(forward: list[str], optional: dict) -> list[str]:
+    """`y = self.layer(x)` of an optional layer as `y = x if self.layer is None else self.layer(x)`."""
+    if not optional:
+        return forward
+    pattern = re.compile(rf"^(\s*)(\w+) = self\.({'|'.join(map(re.escape, optional))})\((.+)\)$")
+    return [pattern.sub(r"\1\2 = \4 if self.\3 is None else self.\3(\4)", line) for line in forward]
+
+
+def _class_entries(records: list[_Record]) -> list[_Entry]:
+    """The `__init__` lines of a class: the first record's, with each optional layer taken from the first
+    record that makes it, in the order of the record that makes the most."""
+    fullest = max(records, key=lambda record: len(record.entries))
+    made = {entry.attr: entry for record in records for entry in reversed(record.entries) if entry.switch}
+    order = [entry.attr for entry in fullest.entries]
+    firsts = {entry.attr: entry for entry in records[0].entries}
+    return [firsts.get(attr) or made[attr] for attr in order] + \
+        [entry for attr, entry in made.items() if attr not in order]
 
 
 def _call_head(record: _Record) -> tuple:
@@ -192,34 +252,72 @@ def _call_head(record: _Record) -> tuple:
 def _class_source(name: str, records: list[_Record]) -> str:
     """The class shared by `records` (instances of one unit with one skeleton); sets their `cls` and
     `arguments`."""
-    slots: dict[tuple, list[str]] = {}  # (attr, argument[, copy]) -> the value in each instance
+    keys = list(dict.fromkeys(key for record in records for key, _, _ in _slots(record)))
+    slots: dict[tuple, list] = {}  # (attr, argument[, copy]) -> the value in each instance, None: not made
     for record in records:
-        for key, value, _ in _slots(record):
-            slots.setdefault(key, []).append(value)
-    varying = {key: values for key, values in slots.items() if len(set(values)) > 1}
+        values = {key: value for key, value, _ in _slots(record)}
+        for key in keys:
+            slots.setdefault(key, []).append(values.get(key))
+    varying = {key: values for key, values in slots.items() if None not in values and len(set(values)) > 1}
     patterns: dict[tuple, list[tuple]] = {}
     for key, values in varying.items():
         patterns.setdefault(tuple(values), []).append(key)
     param_of: dict[tuple, str] = {}
-    taken = set(RESERVED_NAMES) | set(keyword.kwlist)
-    params = []
-    for keys in patterns.values():
-        wanted = _param_name(keys, records[0].refs)
-        param = _free(wanted, taken)
+    switches = sorted(records[0].switches)
+    taken = set(RESERVED_NAMES) | set(keyword.kwlist) | set(switches)
+    params = [*switches]
+    for keys_of in patterns.values():
+        param = _free(_param_name(keys_of, records[0].refs), taken)
         taken.add(param)
         params.append(param)
-        for key in keys:
+        for key in keys_of:
             param_of[key] = param
-    for record in records:
+    _link_optional(records, slots, param_of, params, taken)
+    for record_index, record in enumerate(records):
         record.cls = name
-        values = {key: value for key, value, _ in _slots(record)}
-        record.arguments = [(param, values[next(k for k, p in param_of.items() if p == param)]) for param in params]
+        record.arguments = [(switch, str(record.switches[switch])) for switch in switches]
+        for param in params[len(switches):]:
+            held = [slots[key] for key, p in param_of.items() if p == param]
+            value = next((values[record_index] for values in held if values[record_index] is not None), None)
+            record.arguments.append((param, value if value is not None else
+                                     next(v for values in held for v in values if v is not None)))
     first = records[0]
-    init = [_init_line(entry, param_of) for entry in first.entries]
+    init = [_init_line(entry, param_of) for entry in _class_entries(records)]
+    init += [f"self.{attr} = None" for attr in _never_made(records)]
     lines = [f"class {name}(nn.Module):", *_docstring(first.doc or f"Unit {first.unit}."), "",
              f"    def __init__({', '.join(['self', *params])}):", "        super().__init__()",
              *(f"        {line}" for line in init), "", *(f"    {line}" for line in first.forward)]
     return "\n".join(lines)
+
+
+def _link_optional(records: list[_Record], slots: dict, param_of: dict, params: list[str], taken: set) -> None:
+    """The arguments of the optional layers, which some instances do not make: each reads the class param
+    that holds its values in every instance that makes it (the unit param the layer references, else one
+    named like the argument, else the one param that does), else a param of its own where its values
+    differ there, else it is written as a value."""
+    refs = {key: param for record in records for key, param in record.refs.items()}
+    values_of = {param: next(values for key, values in slots.items() if param_of.get(key) == param)
+                 for param in params if param in param_of.values()}
+    for key, values in slots.items():
+        if None not in values or key in param_of:
+            continue
+        makers = [i for i, value in enumerate(values) if value is not None]
+        fitting = [p for p, held in values_of.items() if all(held[i] == values[i] for i in makers)]
+        found = next((c for c in (refs.get(key[:2]), key[1], fitting[0] if len(fitting) == 1 else None)
+                      if c in fitting), None)
+        if found is None and len({values[i] for i in makers}) > 1:
+            found = _free(_param_name([key], refs), taken)
+            taken.add(found)
+            params.append(found)
+            values_of[found] = values
+        if found is not None:
+            param_of[key] = found
+
+
+def _never_made(records: list[_Record]) -> list[str]:
+    """The optional layers that no instance of the class makes (written as None, for forward's check)."""
+    made = {entry.attr for record in records for entry in record.entries}
+    return [attr for attr in records[0].optional_attrs if attr not in made]
 
 
 def _docstring(doc: str) -> list[str]:
@@ -250,9 +348,18 @@ def _param_name(keys: list[tuple], refs: dict) -> str:
     return names.most_common(1)[0][0] if names else f"{keys[0][0]}_{keys[0][1]}"
 
 
-def _init_line(entry: _Entry, param_of: dict) -> str:
+def _init_line(entry: _Entry, param_of: dict, indent: int = 8) -> str:
     from engine.export.python_code import _wrapped_call
 
+    if entry.switch:
+        from engine.export.python_code import LINE_LENGTH
+
+        plain = _Entry(entry.attr, entry.head, entry.names, entry.values, entry.items, entry.whole)
+        line = f"{_init_line(plain, param_of)} if {entry.switch} else None"
+        if len(line) + 8 <= LINE_LENGTH and "\n" not in line:
+            return line
+        call = _init_line(plain, param_of, indent=12).removeprefix(f"self.{entry.attr} = ")
+        return f"self.{entry.attr} = (\n            {call}\n            if {entry.switch} else None\n        )"
     if entry.whole:
         return f"self.{entry.attr} = {entry.head}"
     if entry.items:
@@ -267,6 +374,8 @@ def _init_line(entry: _Entry, param_of: dict) -> str:
             arguments.append(f"{argument}={param}")
         elif not default:
             arguments.append(f"{argument}={value}")
+    if indent != 8:  # a call standing on a line of its own, inside parentheses
+        return f"self.{entry.attr} = " + _wrapped_call(entry.head, arguments, indent=indent)
     return _wrapped_call(f"self.{entry.attr} = {entry.head}", arguments, indent=8)
 
 

@@ -6,10 +6,11 @@ the innermost one (`Placement`). `group_units` then rebuilds the graph with unit
 - the instances of one class with the same inner structure become ONE unit named after the class,
   used as often as the class was instantiated; the values that differ between the instances (the
   out_channels and stride of a ResNet block) become unit params, referenced by the inner nodes;
-- instances of one class with different structures (a ResNet block with a downsample branch and
-  one without) become one unit per structure, the most common one named after the class and the
-  others after what they add: `BasicBlock` and `BasicBlock_downsample`. A unit's layers are fixed,
-  so a branch that only some instances have cannot be a param;
+- instances of one class whose structures differ only by layers that some of them add on a path
+  (torchvision's block, whose `downsample` is a Sequential or None) become ONE unit holding those
+  layers as optional, switched by a bool unit param named after them (`downsample`);
+- instances of one class with otherwise different structures become one unit per structure, the
+  most common one named after the class and the others after what they add (`Block`, `Block_proj`);
 - the instances an `nn.Sequential` (or `nn.ModuleList`) holds, when they are instances of one unit
   called in a chain, become a Repeat named after the container (`layer1`), the copies that differ
   from the others described by overrides; the compiled `state_dict` keys then read as the source's
@@ -23,6 +24,7 @@ random inputs: it must compute exactly the same, or the flat graph is kept (with
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -125,6 +127,8 @@ class _Grouping:
         self.params: dict[str, dict] = {}  # unit -> param -> default
         self.slots: dict[str, dict[tuple[str, str], str]] = {}  # unit -> (inner node, param) -> unit param
         self.flat_to_grouped: dict[str, str] = {}
+        self.switched: dict[tuple, dict[str, str]] = {}  # structure key -> optional inner node -> its switch
+        self.fullest: dict[tuple, _Instance] = {}  # structure key -> an instance holding its optional layers
 
     # ---- structure -------------------------------------------------------------
     def structure(self, instance: _Instance) -> None:
@@ -144,7 +148,63 @@ class _Grouping:
         self._name_inner(instance)
         self._find_repeats(instance)
         instance.key = self._key(instance)
+        self._merge_optional(instance)
         self.units.setdefault(instance.key, []).append(instance)
+
+    def _merge_optional(self, instance: _Instance) -> None:
+        """Join `instance` to a structure of its class that is the same but for optional layers: one that is
+        it plus chains of one-in-one-out layers, or that it is, plus such chains (a new fuller structure
+        takes the place of the smaller one, its instances moving over)."""
+        for key in list(self.units):
+            if key[0] != instance.cls or key == instance.key:
+                continue
+            full = self.fullest.get(key, self.units[key][0])
+            extra = self._extra(full, instance)
+            if extra is not None and self._key(full, extra) == instance.key:
+                self._switch(key, full, extra)
+                instance.key = key
+                return
+            extra = self._extra(instance, full)
+            if extra is not None and self._key(instance, extra) == key:
+                moved = self.units.pop(key)
+                for other in moved:
+                    other.key = instance.key
+                self.units[instance.key] = moved
+                self.switched[instance.key] = dict(self.switched.pop(key, {}))
+                self.fullest.pop(key, None)
+                self._switch(instance.key, instance, extra | set(self.switched[instance.key]))
+                return
+
+    def _extra(self, full: _Instance, small: _Instance) -> set[str] | None:
+        """The inner ids of `full`'s layers that `small` lacks, when each is a one-in-one-out layer (else None)."""
+        have = {small.inner[m] for m in small.members}
+        extra = {m for m in full.members if full.inner[m] not in have}
+        if not extra or len(extra) == len(full.members):
+            return None
+        for member in extra:
+            node = self.graph.node(member)
+            if len(self.graph.in_edges(member)) != 1 or len(node.output_ports()) != 1 or \
+                    (member, node.output_ports()[0]) in full.outputs:
+                return None
+        return {full.inner[m] for m in extra}
+
+    def _switch(self, key: tuple, full: _Instance, extra: set[str]) -> None:
+        """Record `extra` (inner ids) as optional layers of structure `key`, each chain under a switch named
+        after its first layer (`downsample_0` -> `downsample`; `norm` -> `with_norm`)."""
+        switched = self.switched.setdefault(key, {})
+        taken = {full.inner[m] for m in full.members} | {c.local for c in full.children} | set(switched.values())
+        for member in full.members:
+            name = full.inner[member]
+            if name not in extra or name in switched:
+                continue
+            source = self.graph.in_edges(member)[0].source
+            chained = full.inner.get(source) in switched and full.inner[source] in extra
+            base = sanitize(re.sub(r"_\d+$", "", name)) or "optional"
+            base = f"with_{base}" if base in taken else base  # a layer `norm` is switched by `with_norm`
+            switched[name] = switched[full.inner[source]] if chained else \
+                _unique(base, taken | set(RESERVED_PARAMS))
+            taken.add(switched[name])
+        self.fullest[key] = full
 
     def _dissolve(self, instance: _Instance) -> None:
         parent = instance.parent
@@ -209,14 +269,21 @@ class _Grouping:
             for index, copy in enumerate(copies):
                 copy.repeat, copy.local = name, str(index)
 
-    def _key(self, instance: _Instance) -> tuple:
-        """The structure of an instance, without its param values: its class, layers, children and wires."""
+    def _key(self, instance: _Instance, skip: set[str] = frozenset()) -> tuple:
+        """The structure of an instance, without its param values: its class, layers, children and wires;
+        with `skip` (inner ids of one-in-one-out layers), as if those layers passed their input on."""
         refs = self._refs(instance)
+        for member in instance.members:  # in node order: a chain's first layer before the next
+            if instance.inner[member] in skip:
+                edge = self.graph.in_edges(member)[0]
+                for port in self.graph.node(member).output_ports():
+                    refs[(member, port)] = refs[(edge.source, edge.source_port)]
+        kept = [m for m in instance.members if instance.inner[m] not in skip]
         members = tuple((instance.inner[m], self.graph.node(m).type, tuple(sorted(self.graph.node(m).params)))
-                        for m in instance.members)
+                        for m in kept)
         children = tuple((c.local, c.repeat, c.key) for c in instance.children)
         wires = []
-        for node_id in instance.members:
+        for node_id in kept:
             for edge in self.graph.in_edges(node_id):
                 wires.append((refs[(edge.source, edge.source_port)], instance.inner[node_id], edge.target_port))
         for child in instance.children:
@@ -233,7 +300,7 @@ class _Grouping:
                 refs[(member, port)] = ("node", instance.inner[member], port)
         for child in instance.children:
             for index, value in enumerate(child.outputs):
-                refs[value] = ("child", child.local, index)
+                refs[value] = ("child", child.repeat, child.local, index)  # copies of two Repeats share locals
         return refs
 
     # ---- units and their params -----------------------------------------------
@@ -261,18 +328,28 @@ class _Grouping:
         """The values that differ between a unit's instances become its params (one per distinct pattern)."""
         instances = self.units[key]
         name = self.names[key]
+        switched = self.switched.get(key, {})
         table: dict[tuple[str, str], list] = {}
-        for instance in instances:
+        partial: dict[tuple[str, str], dict[int, object]] = {}  # the settings of optional layers, where made
+        for index, instance in enumerate(instances):
             for slot, value in self._settings(instance).items():
-                table.setdefault(slot, []).append(value)
+                if slot[0] in switched:
+                    partial.setdefault(slot, {})[index] = value
+                else:
+                    table.setdefault(slot, []).append(value)
+        for slot, made in partial.items():  # where an instance lacks the layer, any value will do: the first
+            table[slot] = [made.get(i, _most_common(list(made.values()))) for i in range(len(instances))]
         patterns: dict[str, list[tuple[str, str]]] = {}
         for slot, values in table.items():
+            if slot in partial:
+                continue
             if len(values) == len(instances) and len({_canonical(v) for v in values}) > 1:
                 if not all(_is_param_value(v) for v in values):
                     raise NotGrouped(f"'{slot[1]}' of '{slot[0]}' differs between the {name} instances in a way "
                                      "a unit param cannot hold")
                 patterns.setdefault(json.dumps([_canonical(v) for v in values]), []).append(slot)
-        params, slots, taken = {}, {}, set(RESERVED_PARAMS)
+        self._fit_optional(partial, patterns, table)
+        params, slots, taken = {}, {}, set(RESERVED_PARAMS) | set(switched.values())
         wanted = {}
         for pattern, members in patterns.items():
             names = {param for _, param in members}
@@ -289,7 +366,31 @@ class _Grouping:
                 slots[slot] = param
             for instance, value in zip(instances, values):
                 instance.values[param] = value
+        for switch in dict.fromkeys(switched.values()):
+            made = [all(n in instance.inner.values() for n, s in switched.items() if s == switch)
+                    for instance in instances]
+            params[switch] = _most_common(made)
+            for instance, value in zip(instances, made):
+                instance.values[switch] = value
         self.params[name], self.slots[name] = params, slots
+
+    @staticmethod
+    def _fit_optional(partial: dict, patterns: dict, table: dict) -> None:
+        """An optional layer's setting that differs where the layer is made joins the pattern of a setting
+        with the same values there (its stride that of conv1), else becomes a pattern of its own; its values
+        where the layer is not made are then that pattern's."""
+        for slot, made in partial.items():
+            fitting = [p for p, members in patterns.items()
+                       if all(_canonical(table[members[0]][i]) == _canonical(v) for i, v in made.items())]
+            fitting.sort(key=lambda p: patterns[p][0][1] != slot[1])  # the same argument's pattern first
+            if fitting:
+                patterns[fitting[0]].append(slot)
+                table[slot] = list(table[patterns[fitting[0]][0]])
+            elif len({_canonical(v) for v in made.values()}) > 1:
+                if not all(_is_param_value(v) for v in made.values()):
+                    raise NotGrouped(f"'{slot[1]}' of '{slot[0]}' differs between instances in a way a unit "
+                                     "param cannot hold")
+                patterns.setdefault(json.dumps([_canonical(v) for v in table[slot]]), []).append(slot)
 
     def _settings(self, instance: _Instance) -> dict[tuple[str, str], object]:
         """(inner node, param) -> value, for every param of the instance's layers and children."""
@@ -313,7 +414,7 @@ class _Grouping:
             copies = [c for c in instance.children if c.repeat == child.repeat]
             if child is not copies[0]:
                 continue
-            common = {p: _most_common([c.values.get(p, d) for c in copies]) for p, d in defaults.items()}
+            common = {p: _most_common([c.values.get(p, d) for c in copies], d) for p, d in defaults.items()}
             overrides = {}
             for index, copy in enumerate(copies):
                 changed = {p: v for p, v in copy.values.items() if _canonical(v) != _canonical(common[p])}
@@ -335,9 +436,10 @@ class _Grouping:
         for key in sorted(self.units, key=depth.__getitem__):
             name = self.names[key]
             document.add_unit(UnitDefinition(name, Graph(units=document.units), self.params[name],
-                                             f"Imported from the class {key[0]}."))
+                                             f"Imported from the class {key[0]}.", dict(self.switched.get(key, {}))))
         for key in sorted(self.units, key=depth.__getitem__):
-            self._fill(document.unit_graph(self.names[key]), self.units[key][0], self.slots[self.names[key]])
+            self._fill(document.unit_graph(self.names[key]), self.fullest.get(key, self.units[key][0]),
+                       self.slots[self.names[key]])
         self._fill(document, root, {})
         self._record_ids(root, "")
         return document
@@ -398,11 +500,11 @@ class _Grouping:
             return inputs[ref[1]], "out"
         if ref[0] == "node":
             return ref[1], ref[2]
-        child = next(c for c in instance.children if c.local == ref[1])
+        child = next(c for c in instance.children if (c.repeat, c.local) == (ref[1], ref[2]))
         if child.repeat is not None:
             copies = [c for c in instance.children if c.repeat == child.repeat]
             child = copies[-1]
-        return child.repeat or child.local, target.units[child.unit].outputs()[ref[2]]
+        return child.repeat or child.local, target.units[child.unit].outputs()[ref[3]]
 
     def _record_ids(self, instance: _Instance, prefix: str) -> None:
         """flat id -> the expanded id of the same layer (`layer1.0.conv1`)."""
@@ -504,9 +606,12 @@ def _is_param_value(value) -> bool:
     return isinstance(value, _KINDS)
 
 
-def _most_common(values: list):
+def _most_common(values: list, prefer=None):
+    """The most common of `values`; on a tie `prefer` where it is one of them, else the first."""
     counts = Counter(_canonical(v) for v in values)
     best = max(counts.values())
+    if prefer is not None and counts.get(_canonical(prefer)) == best:
+        return prefer
     return next(v for v in values if counts[_canonical(v)] == best)
 
 

@@ -5,7 +5,8 @@ An instance `block` of a unit puts the unit's inner nodes in the flat graph as `
 to the next copy's input. Units nest (`stage.block.conv1`). References to unit params are replaced
 by the instance's values (a Repeat's copy: the unit's defaults, then the Repeat's params, then its
 overrides for that copy), and the UnitInput / UnitOutput nodes are removed, the wires joined through
-them. `Expanded.origin(flat_id)` leads back to the node of the model, and `map_error` turns an error
+them. An optional layer whose switch is off in an instance is skipped the same way, its input wired
+straight to its consumers. `Expanded.origin(flat_id)` leads back to the node of the model, and `map_error` turns an error
 on a flat node into one on that node, naming the inner node: "layer1.0 (BasicBlock) › conv1: ...".
 A graph without units is its own expansion.
 """
@@ -208,8 +209,12 @@ class _Builder:
     def _scope(self, graph: Graph, ctx: _Context) -> None:
         inputs: dict[tuple[str, str], str] = {}  # (node id, port) in this scope -> the flat id wires go to
         outputs: dict[tuple[str, str], tuple[str, str]] = {}
+        skipped = self._skipped(graph, ctx)
         for node in graph._nodes.values():
             flat_id = ctx.prefix + node.id
+            if node.id in skipped:
+                self.passthrough[flat_id] = skipped[node.id]
+                continue
             outer = ctx.outer or node.id
             params = _substituted(node.params, ctx.values)
             position = (ctx.offset[0] + node.position[0], ctx.offset[1] + node.position[1])
@@ -230,6 +235,11 @@ class _Builder:
             else:
                 self._error(GraphError(f"'{node.id}' has unknown type {quoted(node.type)}", node=flat_id))
         for edge in graph._edges:
+            if edge.source in skipped or edge.target in skipped:
+                src = outputs.get((edge.source, edge.source_port), (ctx.prefix + edge.source, edge.source_port))
+                dst = inputs.get((edge.target, edge.target_port), ctx.prefix + edge.target)
+                self.edges.append((*src, dst, "in" if dst in self.passthrough else edge.target_port))
+                continue
             src = outputs.get((edge.source, edge.source_port), (ctx.prefix + edge.source, edge.source_port))
             dst = inputs.get((edge.target, edge.target_port), ctx.prefix + edge.target)
             if (edge.target, edge.target_port) not in inputs and graph._nodes[edge.target].type not in CATALOGUE \
@@ -243,6 +253,19 @@ class _Builder:
             self.edges.append((*src, dst, "in" if dst in self.passthrough else edge.target_port))
         if ctx.outer is None:
             self.result.outputs.update(outputs)
+
+    def _skipped(self, graph: Graph, ctx: _Context) -> dict[str, str]:
+        """The optional inner nodes this instance switches off: id -> a description for messages."""
+        definition = getattr(graph, "unit", None)
+        if ctx.values is None or definition is None or not definition.optional:
+            return {}
+        problems = dict(definition.optional_problems())
+        for why in problems.values():
+            self._error(GraphError(why, node=ctx.outer))
+        return {node_id: f"optional node '{node_id}' of unit '{definition.name}' is switched off, and its "
+                         "input is not connected"
+                for node_id, param in definition.optional.items()
+                if node_id not in problems and ctx.values.get(param) is False}
 
     def _port_node(self, node, flat_id: str, ctx: _Context) -> None:
         if ctx.outer is None:

@@ -71,7 +71,7 @@ def definition_from_dict(data: dict, document: Graph) -> UnitDefinition:
     from graphs.project import add_edges, add_nodes
 
     definition = UnitDefinition(data["name"], Graph(units=document.units), dict(data.get("params", {})),
-                                data.get("doc", ""))
+                                data.get("doc", ""), dict(data.get("optional", {})))
     add_nodes(definition.graph, data.get("nodes", []), f"units ({data['name']}).nodes", None)
     add_edges(definition.graph, data.get("edges", []), f"units ({data['name']}).edges", None)
     return definition

@@ -36,18 +36,23 @@ def resnet(models, tmp_path_factory):
 def test_resnet18_has_one_class_of_block_used_eight_times(resnet):
     _, files = resnet
     graph = files.result.project.graph
-    assert uses(graph) == {"BasicBlock": 5, "BasicBlock_downsample": 3}
-    # both are the class BasicBlock: the downsample branch only three of them have is a second structure
-    assert {graph.units[name].doc for name in graph.units} == {"Imported from the class BasicBlock."}
-    assert graph.units["BasicBlock"].params == {"out_channels": 4}
+    assert uses(graph) == {"BasicBlock": 8}
+    # the downsample Sequential only three blocks have is an optional chain, switched by a bool param
+    definition = graph.units["BasicBlock"]
+    assert definition.doc == "Imported from the class BasicBlock."
+    assert definition.params == {"out_channels": 4, "stride": 1, "downsample": False}
+    assert definition.optional == {"downsample_0": "downsample", "downsample_1": "downsample"}
     inner = graph.unit_graph("BasicBlock")
     assert inner.node("conv1").params["out_channels"] == {"ref": "out_channels"}
     assert inner.node("conv2").params["out_channels"] == {"ref": "out_channels"}
+    assert inner.node("downsample_0").params["stride"] == {"ref": "stride"}
     assert [n.id for n in graph.nodes() if n.type in graph.units or n.type == REPEAT] == \
-        ["layer1", "layer2_0", "layer2_1", "layer3_0", "layer3_1", "layer4_0", "layer4_1"]
+        ["layer1", "layer2", "layer3", "layer4"]
     assert graph.node("layer1").params == {"unit": "BasicBlock", "count": 2}
-    assert graph.node("layer3_1").params == {"out_channels": 16}
-    assert "grouped into units: BasicBlock (5), BasicBlock_downsample (3)" in files.result.notes
+    for stage, width in [("layer2", 8), ("layer3", 16), ("layer4", 32)]:
+        assert graph.node(stage).params == {"unit": "BasicBlock", "count": 2, "out_channels": width,
+                                            "overrides": {"0": {"stride": 2, "downsample": True}}}
+    assert "grouped into units: BasicBlock (8)" in files.result.notes
 
 
 def test_resnet18_round_trip_stays_exact(resnet):
@@ -55,7 +60,11 @@ def test_resnet18_round_trip_stays_exact(resnet):
     assert files.verification.difference <= TOLERANCE
     project = load_project(files.project_path)
     compiled = prepare_model(project.graph, files.weights_path)
-    assert "layer1.0.conv1.weight" in compiled.model.state_dict()  # the Repeat keeps torch's keys
+    keys = set(compiled.model.state_dict())
+    assert {"layer1.0.conv1.weight", "layer4.1.bn2.running_mean"} <= keys  # the Repeats keep torch's keys
+    # torch's `layer2.0.downsample.0.weight`: a node id holds no dot, so its layer is downsample_0
+    assert {key for key in keys if "downsample" in key and key.endswith(".weight")} == \
+        {f"layer{i}.0.downsample_{j}.weight" for i in (2, 3, 4) for j in (0, 1)}
     x = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
         difference = (compiled.model.eval()(x) - module(x)).abs().max().item()
@@ -68,8 +77,9 @@ def test_resnet18_python_export_defines_class_basic_block(resnet, tmp_path):
     compiled = prepare_model(project.graph, files.weights_path)
     path = export_python(compiled, project.graph, tmp_path / "resnet.py")
     code = path.read_text(encoding="utf-8")
-    assert "class BasicBlock(nn.Module):" in code and "class BasicBlock_downsample(nn.Module):" in code
-    assert "self.layer1 = nn.Sequential(BasicBlock(out_channels=4), BasicBlock(out_channels=4))" in code
+    assert code.count("class BasicBlock(nn.Module):") == 1 and "class BasicBlock_" not in code
+    assert "if downsample else None" in code and "if self.downsample_0 is None else" in code
+    assert "BasicBlock(downsample=True, in_channels=4, out_channels=8, stride=2)" in code
     assert verify_python(compiled, path) == 0.0
     namespace = {"__name__": "exported", "__file__": str(path)}
     exec(compile(code, str(path), "exec"), namespace)
@@ -140,9 +150,8 @@ def test_the_cli_imports_units_by_default_and_flat_on_request(models, tmp_path, 
     assert not flat.uses_units() and "stages_0_blocks_0_0" in flat.node_ids()
 
 
-@pytest.mark.parametrize("dynamo, names", [(True, ("BasicBlock", "BasicBlock_downsample")),
-                                           (False, ("Block", "Block_downsample"))])
-def test_an_onnx_file_from_torchs_exporters_imports_with_the_same_structure(resnet, tmp_path, dynamo, names):
+@pytest.mark.parametrize("dynamo, name", [(True, "BasicBlock"), (False, "Block")])
+def test_an_onnx_file_from_torchs_exporters_imports_with_the_same_structure(resnet, tmp_path, dynamo, name):
     """The dynamo exporter records each node's module path and class: the same units come back. The
     TorchScript exporter's node names keep the module paths only (`/layer1/layer1.0/conv1/Conv`): the same
     structure comes back, its units named Block."""
@@ -155,11 +164,12 @@ def test_an_onnx_file_from_torchs_exporters_imports_with_the_same_structure(resn
                                                  {"dynamic_axes": {"x": {0: "batch"}, "y": {0: "batch"}}}))
     result = import_onnx(path, units=True)
     graph = result.project.graph
-    assert uses(graph) == {names[0]: 5, names[1]: 3}
-    assert graph.node("layer1").params == {"unit": names[0], "count": 2}
-    assert graph.units[names[1]].params == {"out_channels": 8}
+    assert uses(graph) == {name: 8}
+    assert graph.node("layer1").params == {"unit": name, "count": 2}
+    assert graph.node("layer4").params["overrides"]["0"]["downsample"] is True
     # (the dynamo exporter folds each BatchNorm into its Conv, which then carries the BatchNorm's name)
-    assert any(node_id.startswith("downsample_") for node_id in graph.unit_graph(names[1]).node_ids())
+    assert set(graph.units[name].optional.values()) == {"downsample"}
+    assert all(node_id.startswith("downsample_") for node_id in graph.units[name].optional)
     assert verify_import(path, result).difference <= TOLERANCE
     assert not import_onnx(path).project.graph.uses_units()  # the library call stays flat unless asked
 
@@ -232,3 +242,131 @@ def test_two_patterns_of_one_argument_are_named_after_their_layers():
     x = torch.randn(2, 3, 6, 6)
     with torch.no_grad():
         assert torch.allclose(result.compiled.model(x), module(x), atol=TOLERANCE)
+
+
+class TorchvisionBottleneck(torch.nn.Module):
+    """torchvision's Bottleneck: 1x1, 3x3 (stride), 1x1 to 4 x planes; downsample a Sequential or None."""
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        width = planes
+        self.conv1, self.bn1 = torch.nn.Conv2d(inplanes, width, 1, bias=False), torch.nn.BatchNorm2d(width)
+        self.conv2 = torch.nn.Conv2d(width, width, 3, stride, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(width)
+        self.conv3, self.bn3 = torch.nn.Conv2d(width, planes * 4, 1, bias=False), torch.nn.BatchNorm2d(planes * 4)
+        self.relu = torch.nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+class ResNet50(torch.nn.Module):
+    """torchvision's resnet50 layout ([3, 4, 6, 3] Bottlenecks), at a narrow width."""
+
+    def __init__(self, width=2):
+        super().__init__()
+        self.inplanes = width
+        self.conv1 = torch.nn.Conv2d(3, width, 3, padding=1, bias=False)
+        self.layer1 = self._make_layer(width, 3)
+        self.layer2 = self._make_layer(width * 2, 4, stride=2)
+        self.layer3 = self._make_layer(width * 4, 6, stride=2)
+        self.layer4 = self._make_layer(width * 8, 3, stride=2)
+        self.fc = torch.nn.Linear(width * 32, 10)
+
+    def _make_layer(self, planes, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * 4:
+            downsample = torch.nn.Sequential(torch.nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False),
+                                             torch.nn.BatchNorm2d(planes * 4))
+        layers = [TorchvisionBottleneck(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * 4
+        layers += [TorchvisionBottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+        return torch.nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.layer4(self.layer3(self.layer2(self.layer1(self.conv1(x)))))
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def test_resnet50_has_one_bottleneck_used_sixteen_times_in_four_repeats(tmp_path):
+    module = trained_looking(ResNet50())
+    result = import_module(module, [(3, 16, 16)], name="resnet50", units=True)
+    graph = result.project.graph
+    assert uses(graph) == {"TorchvisionBottleneck": 16}
+    assert graph.units["TorchvisionBottleneck"].optional == {"downsample_0": "downsample",
+                                                             "downsample_1": "downsample"}
+    assert [n.id for n in graph.nodes() if n.type == REPEAT] == ["layer1", "layer2", "layer3", "layer4"]
+    # layer1's first block changes the width without a stride: its downsample is on, its stride 1
+    assert graph.node("layer1").params == {"unit": "TorchvisionBottleneck", "count": 3, "conv1_out_channels": 2,
+                                           "conv3_out_channels": 8, "overrides": {"0": {"downsample": True}}}
+    for stage in ("layer2", "layer3", "layer4"):
+        assert graph.node(stage).params["overrides"] == {"0": {"stride": 2, "downsample": True}}
+    assert "grouped into units: TorchvisionBottleneck (16)" in result.notes
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert (result.compiled.model.eval()(x) - module(x)).abs().max().item() <= TOLERANCE
+    files = save_verified(result, verify_module_import(module, result), "ResNet50", tmp_path / "r50.json")
+    compiled = prepare_model(load_project(files.project_path).graph, files.weights_path)
+    path = export_python(compiled, load_project(files.project_path).graph, tmp_path / "r50.py")
+    code = path.read_text(encoding="utf-8")
+    assert code.count("class TorchvisionBottleneck(nn.Module):") == 1 and "class TorchvisionBottleneck_" not in code
+    assert verify_python(compiled, path) == 0.0
+
+
+class MaybeNorm(torch.nn.Module):
+    """A layer some instances have on the main path: `self.norm` is a LayerNorm or None."""
+
+    def __init__(self, norm):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+        self.norm = torch.nn.LayerNorm(4) if norm else None
+        self.act = torch.nn.Tanh()
+
+    def forward(self, x):
+        x = self.fc(x)
+        return self.act(x if self.norm is None else self.norm(x))
+
+
+class Gated(torch.nn.Module):
+    """A gate some instances have: it reads two values, so it cannot be skipped."""
+
+    def __init__(self, gate):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+        self.act = torch.nn.Tanh()
+        self.gate = torch.nn.Sigmoid() if gate else None
+
+    def forward(self, x):
+        y = self.act(self.fc(x))
+        return y if self.gate is None else y * self.gate(x)
+
+
+class Mixed(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = MaybeNorm(True), MaybeNorm(False), MaybeNorm(False)
+        self.d, self.e = Gated(False), Gated(True)
+
+    def forward(self, x):
+        return self.e(self.d(self.c(self.b(self.a(x)))))
+
+
+def test_a_layer_only_some_instances_have_is_optional_unless_it_cannot_be_skipped():
+    module = Mixed().eval()
+    result = import_module(module, [(4,)], units=True)
+    graph = result.project.graph
+    assert uses(graph) == {"MaybeNorm": 3, "Gated": 1, "Gated_gate": 1}
+    assert graph.units["MaybeNorm"].optional == {"norm": "with_norm"}
+    assert graph.units["MaybeNorm"].params == {"with_norm": False}
+    assert graph.node("a").params == {"with_norm": True} and graph.node("b").params == {}
+    assert not graph.units["Gated"].optional and not graph.units["Gated_gate"].optional
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        assert torch.equal(result.compiled.model(x), module(x))
