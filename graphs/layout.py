@@ -338,7 +338,8 @@ def layered_layout(graph, sizes: dict | None = None, **options) -> dict[str, tup
     """`layered_positions` for a `graphs.document.Graph` (its node order and its edges); without `sizes` (an
     import, a headless tool) each node's size on the canvas is estimated from its face's text."""
     if sizes is None:
-        sizes = {node.id: estimated_size(node.type, node.id, node.params) for node in graph.nodes()}
+        concrete = getattr(graph, "concrete", lambda params: params)  # a unit's references read as defaults
+        sizes = {node.id: estimated_size(node.type, node.id, concrete(node.params)) for node in graph.nodes()}
     return layered_positions(graph.node_ids(), [(e.source, e.target) for e in graph.edges()], sizes, **options)
 
 
@@ -348,8 +349,9 @@ def estimated_size(type_name: str, node_id: str, params: dict) -> tuple[float, f
     from graphs.catalogue import CATALOGUE
 
     spec = CATALOGUE.get(type_name)
-    if spec is None:
-        return DEFAULT_SIZE
+    if spec is None:  # a unit instance or a Repeat: its name, and a summary line such as "Block ×3 · 9 nodes each"
+        width = max(8.5 * len(type_name) + 18 + 6.5 * len(node_id), 7.0 * (len(type_name) + 22) + 8, 150.0)
+        return max(DEFAULT_SIZE[0], width + 20), DEFAULT_SIZE[1] + 20
     resolved = spec.resolve_params(params)
     shown = [f"{name}  {resolved.get(name)}" for name in spec.key_params]
     ports = max(len(spec.input_ports(resolved)), len(spec.output_ports(resolved)), 1)
