@@ -66,7 +66,7 @@ class TensorBoardWriter:
             self._batch_losses.append((event.step - len(event.losses) + 1, event.losses))
         elif isinstance(event, events.EpochEnd):
             self._write_batch_losses()
-            row = event.metrics
+            row = event.metrics.as_dict()
             for name, tag in (("train_loss", "loss/train"), ("val_loss", "loss/val"), ("lr", "learning_rate")):
                 if row.get(name) is not None:
                     writer.add_scalar(tag, row[name], event.epoch)

@@ -366,7 +366,7 @@ class Trainer:
             row["seconds"] = time.perf_counter() - started - (self._paused_seconds - paused_before)
             self.history.append(row)
             self._folder.write_metrics(self.history)
-            self._emit(events.EpochEnd(epoch, dict(row), improved))
+            self._emit(events.EpochEnd(epoch, events.EpochMetrics.from_row(row, self._metric.name), improved))
             if self._watch is not None:
                 self._emit(events.Advised(epoch, tuple(self._watch.advice())))
             if config.patience is not None and epoch - self._best["epoch"] >= config.patience:
