@@ -185,10 +185,11 @@ class Inspector(QWidget):
             row = ParamRow(editor)
             label = QLabel(param.name)
             label.setToolTip(param.doc or param.name)
-            add_search_menu(label, self.controller, lambda: self.node_id, param)  # right-click: Search over…
+            if not self.controller.scope:  # in a unit's definition, right-click links it instead (gui.units.links)
+                add_search_menu(label, self.controller, lambda: self.node_id, param)  # right-click: Search over…
             self.form.addRow(label, row)
             self.rows[param.name] = row
-            links.decorate(self, param, row)
+            links.decorate(self, param, row, label)
         if node.shares or self._share_candidates(node):
             combo = QComboBox()
             combo.setObjectName("sharesCombo")

@@ -21,8 +21,9 @@ def unit_of(controller) -> str | None:
     return controller.scope[-1].unit if controller.scope else None
 
 
-def decorate(inspector, spec, row) -> None:
-    """Give `row` (param `spec` of the node the inspector shows) its link button, menu and look."""
+def decorate(inspector, spec, row, label) -> None:
+    """Give `row` (param `spec` of the node the inspector shows, named by `label`) its link button,
+    its context menu (on the row and on the label) and its look."""
     controller = inspector.controller
     if unit_of(controller) is None:
         return
@@ -40,15 +41,17 @@ def decorate(inspector, spec, row) -> None:
     row.link_button, row.link_label = button, link
     row.editor.layout().addWidget(link)
     row.editor.layout().addWidget(button)
-    row.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-
-    def popup(position) -> None:
-        menu = QMenu(row)
-        fill_menu(inspector, spec, menu)
-        menu.exec(row.mapToGlobal(position))
-
-    row.customContextMenuRequested.connect(popup)
+    for widget in (row, label):
+        widget.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        widget.customContextMenuRequested.connect(
+            lambda position, widget=widget: popup(inspector, spec, widget, position))
     show(inspector, spec.name, row)
+
+
+def popup(inspector, spec, widget, position) -> None:
+    menu = QMenu(widget)
+    fill_menu(inspector, spec, menu)
+    menu.exec(widget.mapToGlobal(position))
 
 
 def show(inspector, name: str, row) -> None:

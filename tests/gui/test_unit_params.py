@@ -191,3 +191,22 @@ def test_quick_add_offers_the_projects_units(block_window):
     popup.search.setText("Block")
     assert popup.current() == "Block"
     popup.hide()
+
+
+def test_the_link_menu_offers_compatible_params_new_and_unlink(block_window):
+    from PySide6.QtWidgets import QMenu
+
+    block_window.inspector.unit_params.add("planes", 8)
+    block_window.inspector.unit_params.add("use_bias", True)
+    inspector = inspect(block_window, "conv")
+    spec = block_window.document.scope_graph.node("conv").spec.param("out_channels")
+    menu = QMenu()
+    links.fill_menu(inspector, spec, menu)
+    use, unlink_action = [a for a in menu.actions() if not a.isSeparator()]
+    names = [a.text() for a in use.menu().actions() if not a.isSeparator()]
+    assert names == ["planes", "New Unit Parameter from This Value…"]
+    assert not unlink_action.isEnabled()
+    use.menu().actions()[0].trigger()  # Use "planes"
+    assert block_window.document.scope_graph.node("conv").params["out_channels"] == {"ref": "planes"}
+    links.fill_menu(inspector, spec, menu)
+    assert menu.actions()[-1].isEnabled()  # Unlink
