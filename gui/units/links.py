@@ -4,7 +4,7 @@ In a unit's definition, each param row of the inspector gets a link button and a
 "Use Unit Parameter" (an existing param of a compatible type, or "New Unit Parameter from This
 Value…", which makes one with the current value as its default and links it: one undo step) and
 "Unlink" (back to a plain value, the one the reference reads now). A linked param shows "= planes"
-with a link icon, and its editor is read-only: its value is set on the instances."""
+in place of its editor, beside the link button: its value is set on the instances."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def decorate(inspector, spec, row, label) -> None:
     button.setObjectName(f"linkButton_{spec.name}")
     button.setIcon(row.style().standardIcon(QStyle.StandardPixmap.SP_FileLinkIcon))
     button.setAutoRaise(True)
+    button.setFixedSize(22, 22)
     button.setToolTip("Use a param of the unit for this value, set by each instance")
     button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
     button.setMenu(QMenu(button))
@@ -55,7 +56,7 @@ def popup(inspector, spec, widget, position) -> None:
 
 
 def show(inspector, name: str, row) -> None:
-    """Show whether param `name` of the shown node is linked: "= planes" and a read-only editor."""
+    """Show whether param `name` of the shown node is linked: "= planes" in place of its editor."""
     if getattr(row, "link_label", None) is None or inspector.node_id is None:
         return
     value = inspector.controller.scope_graph.node(inspector.node_id).params.get(name)
@@ -63,10 +64,10 @@ def show(inspector, name: str, row) -> None:
     row.link_label.setText(f"= {value[REF]}" if linked else "")
     row.link_label.setVisible(linked)
     layout = row.editor.layout()
-    for i in range(layout.count()):
+    for i in range(layout.count()):  # the value is each instance's to set: no editor for it here
         child = layout.itemAt(i).widget()
         if child is not None and child not in (row.link_label, row.link_button):
-            child.setEnabled(not linked)
+            child.setVisible(not linked)
     row.editor.setToolTip(f"Linked to unit param '{value[REF]}': each instance sets it (right-click: Unlink)"
                           if linked else "")
 
