@@ -210,3 +210,14 @@ def test_the_link_menu_offers_compatible_params_new_and_unlink(block_window):
     assert block_window.document.scope_graph.node("conv").params["out_channels"] == {"ref": "planes"}
     links.fill_menu(inspector, spec, menu)
     assert menu.actions()[-1].isEnabled()  # Unlink
+
+
+def test_freezing_an_inner_layer_from_the_inspector_freezes_it_in_the_expansion(block_window):
+    from graphs.units import expand
+
+    inspector = inspect(block_window, "conv")
+    assert inspector.training_row is not None
+    inspector.training_row.trainable.click()  # one undo step, on the unit's graph
+    assert not block_window.document.graph.unit_graph("Block").node("conv").trainable
+    flat = expand(block_window.document.graph).graph
+    assert not flat.node("block_1.conv").trainable and flat.node("block_1.act").trainable
