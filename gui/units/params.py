@@ -27,7 +27,7 @@ from gui import commands
 KIND_LABELS = {"int": "int", "float": "float", "bool": "bool", "str": "text", "int_list": "list of ints"}
 # which unit param kinds an inner param of a given kind may refer to
 COMPATIBLE = {"int": {"int"}, "float": {"float", "int"}, "bool": {"bool"}, "str": {"str"}, "choice": {"str"},
-              "int_list": {"int_list", "int"}, "int_or_list": {"int", "int_list"}}
+              "int_list": {"int_list"}, "int_tuple": {"int", "int_list"}, "optional_int_tuple": {"int", "int_list"}}
 
 
 @dataclass(frozen=True)

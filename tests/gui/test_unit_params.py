@@ -221,3 +221,16 @@ def test_freezing_an_inner_layer_from_the_inspector_freezes_it_in_the_expansion(
     assert not block_window.document.graph.unit_graph("Block").node("conv").trainable
     flat = expand(block_window.document.graph).graph
     assert not flat.node("block_1.conv").trainable and flat.node("block_1.act").trainable
+
+
+def test_a_size_param_links_to_an_int_or_a_list_and_the_instance_sets_it(block_window):
+    doc = block_window.document
+    panel = block_window.inspector.unit_params
+    panel.add("k", 5)
+    panel.add("flag", False)
+    assert unit_params.linkable(doc.graph, "Block", "int_tuple") == ["k"]
+    assert links.link(inspect(block_window, "conv"), "kernel_size", "k")
+    block_window.units.leave()
+    doc.set_param("block_1", "k", 1)
+    doc.flush()
+    assert doc.result.flat.info["block_1.conv"].outputs["out"].shape[-1] == 8  # 8x8 in, 1x1 kernel
