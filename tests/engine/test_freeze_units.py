@@ -11,10 +11,10 @@ from graphs.project import project_from_dict
 from tests.engine.finetune_projects import cnn_data
 
 
-def unit_project(tmp_path, inner: dict | None = None, outer: dict | None = None):
+def unit_project(tmp_path, inner: dict | None = None, outer: dict | None = None, **training):
     """x -> Repeat(Block ×2) -> flat -> fc on digits; Block is conv -> bn -> act, its conv with the
     training options `inner`, the Repeat with `outer`."""
-    data = cnn_data()
+    data = cnn_data(**training)
     data["version"] = 2
     block = {"name": "Block", "params": {"planes": 4}, "nodes": [
         {"id": "x", "type": "UnitInput"},
@@ -73,3 +73,17 @@ def test_inner_and_instance_lr_multipliers_multiply(tmp_path):
     assert by_mult[6.0] == {named[n] for n in named if ".conv." in n}
     assert by_mult[2.0] == {named[n] for n in named if ".bn." in n}
     assert by_mult[1.0] == {named["fc.weight"], named["fc.bias"]}
+
+
+def test_a_frozen_inner_layer_the_initial_weights_lack_is_pointed_out(tmp_path):
+    import safetensors.torch
+
+    trainer = Trainer(unit_project(tmp_path))
+    trainer.prepare()
+    state = {k: v.contiguous() for k, v in trainer.model.state_dict().items() if not k.startswith("stack.1.conv.")}
+    safetensors.torch.save_file(state, str(tmp_path / "init.safetensors"))
+    project = unit_project(tmp_path, inner={"trainable": False}, init_from="init.safetensors")
+    tuned = Trainer(project, out_dir=tmp_path / "run", max_batches=1)
+    assert tuned.run().status == "finished"
+    random = [note for note in tuned.notes if "is frozen but the initial weights had nothing" in note]
+    assert len(random) == 1 and random[0].startswith("'stack.1.conv'")
