@@ -41,6 +41,7 @@ def test_new_unit_param_from_a_value_links_it_in_one_undo_step(block_window):
     assert doc.graph.unit_graph("Block").node("conv").params["out_channels"] == {"ref": "planes"}
     row = inspector.rows["out_channels"]
     assert row.link_label.text() == "= planes" and not row.link_label.isHidden()
+    assert ("out_channels", "= planes") in block_window.scene.node_item("conv").key_params  # on the card too
     assert row.editor.spin.isHidden()  # the value is the instances' to set
     doc.undo_stack.undo()
     assert doc.graph.snapshot() == before
