@@ -38,6 +38,7 @@ class UnitParamsPanel(QWidget):
         self.setObjectName("unitParamsPanel")
         self.controller = controller
         self.editors: dict = {}
+        self._shown = None  # (unit, its params) as the grid shows them
         self.title = QLabel()
         self.title.setObjectName("unitParamsTitle")
         self.error = QLabel()
@@ -65,19 +66,24 @@ class UnitParamsPanel(QWidget):
         return self.controller.scope[-1].unit if self.controller.scope else None
 
     def refresh(self) -> None:
+        unit = self.unit
+        model = self.controller.graph
+        shown = (unit, dict(model.units[unit].params)) if unit in model.units else None
+        if shown is not None and shown == self._shown:
+            return  # an edit inside the unit: its params are as shown
+        self._shown = shown
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
             if widget is not None:
                 widget.hide()
                 widget.deleteLater()
         self.editors.clear()
-        unit = self.unit
-        if unit is None or unit not in self.controller.graph.units:
+        if shown is None:
             self.title.setText("No unit is open.")
             self.add_button.setEnabled(False)
             return
         self.add_button.setEnabled(True)
-        params = self.controller.graph.units[unit].params
+        params = model.units[unit].params
         self.title.setText(f"<b>Parameters of unit {unit}</b>" if params else
                            f"<b>Parameters of unit {unit}</b><br>None yet: add one, or right-click an inner "
                            "node's param and pick <i>New unit parameter from this value</i>.")
