@@ -235,3 +235,21 @@ def test_a_size_param_links_to_an_int_or_a_list_and_the_instance_sets_it(block_w
     doc.set_param("block_1", "k", 1)
     doc.flush()
     assert doc.result.flat.info["block_1.conv"].outputs["out"].shape[-1] == 8  # 8x8 in, 1x1 kernel
+
+
+def test_rename_follows_an_instance_nested_in_another_unit(block_window):
+    doc = block_window.document
+    links.link_new(inspect(block_window, "conv"), "out_channels", "planes")
+    block_window.units.leave()
+    doc.set_param("block_1", "planes", 4)
+    block_window.scene.select_nodes(["block_1"])
+    outer = block_window.units.group_selection("Outer")  # Outer holds the instance of Block
+    inner_graph = doc.graph.unit_graph("Outer")
+    assert inner_graph.node("block_1").params == {"planes": 4}
+    block_window.units.open_instance(outer)
+    block_window.units.open_instance("block_1")
+    assert [level.unit for level in doc.scope] == ["Outer", "Block"]
+    assert block_window.inspector.unit_params.rename("planes", "width")
+    assert inner_graph.node("block_1").params == {"width": 4}
+    doc.flush()
+    assert doc.result.flat.info[f"{outer}.block_1.conv"].outputs["out"].shape[0] == 4
