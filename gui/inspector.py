@@ -34,6 +34,8 @@ from gui.explain_panel import ExplainPanel
 from gui.fix_menu import add_fix_actions, fixes_for_node, lightbulb_icon, quick_enough
 from gui.param_widgets import ParamEditor, make_editor
 from gui.training_options import NodeTrainingEditor
+from gui.units import links
+from gui.units.params_panel import UnitParamsPanel
 from gui.widgets import scroll_page
 from gui.workbench.search_dialog import add_search_menu
 
@@ -53,6 +55,7 @@ class ParamRow(QWidget):
     def __init__(self, editor: ParamEditor | QLineEdit, parent=None):
         super().__init__(parent)
         self.editor = editor
+        self.link_button = self.link_label = None  # in a unit's definition (gui.units.links)
         self.error = _label(object_name="paramError")
         self.error.setStyleSheet("color: #ff6b6b;")
         self.error.hide()
@@ -121,6 +124,7 @@ class Inspector(QWidget):
         self.fix_button.setToolTip("Suggested fixes for this node's error; each is one undo step")
         self.hint = _label("Select a node to see and edit its parameters.", "inspectorHint")
         self.about = ExplainPanel()
+        self.unit_params = UnitParamsPanel(controller)  # a unit open, nothing selected: its params
         self.rule = QFrame()
         self.rule.setObjectName("inspectorRule")
         self.rule.setFrameShape(QFrame.Shape.HLine)
@@ -129,7 +133,8 @@ class Inspector(QWidget):
         layout = QVBoxLayout(body)
         layout.setContentsMargins(10, 10, 10, 10)
         layout.setSpacing(8)
-        for widget in (self.hint, self.title, self.doc, self.params_box, self.rule, self.info, self.errors):
+        for widget in (self.hint, self.unit_params, self.title, self.doc, self.params_box, self.rule, self.info,
+                       self.errors):
             layout.addWidget(widget)
         layout.addWidget(self.fix_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.about)
@@ -153,6 +158,7 @@ class Inspector(QWidget):
         for widget in (self.title, self.doc, self.params_box, self.rule, self.info, self.errors):
             widget.setVisible(has_node)
         self.hint.setVisible(not has_node)
+        self.unit_params.setVisible(not has_node and selected_count == 0 and bool(self.controller.scope))
         self._show_about()
         self.fix_button.setVisible(False)  # until _refresh_info finds a fix
         if not has_node:
@@ -179,9 +185,11 @@ class Inspector(QWidget):
             row = ParamRow(editor)
             label = QLabel(param.name)
             label.setToolTip(param.doc or param.name)
-            add_search_menu(label, self.controller, lambda: self.node_id, param)  # right-click: Search over…
+            if not self.controller.scope:  # in a unit's definition, right-click links it instead (gui.units.links)
+                add_search_menu(label, self.controller, lambda: self.node_id, param)  # right-click: Search over…
             self.form.addRow(label, row)
             self.rows[param.name] = row
+            links.decorate(self, param, row, label)
         if node.shares or self._share_candidates(node):
             combo = QComboBox()
             combo.setObjectName("sharesCombo")
@@ -291,6 +299,7 @@ class Inspector(QWidget):
         for name, row in self.rows.items():
             row.editor.set_value(resolved[name])
             row.show_error("")
+            links.show(self, name, row)
         self._fill_shares()
         self._show_about()
 

@@ -12,6 +12,11 @@ fine-tuning): the optimiser gets one param group per distinct multiplier, with
 `lr` = the optimiser's `lr` x the multiplier; schedules then scale every group
 alike. A node that uses another's weights (`shares`) follows that node's
 settings, since the weights are the owner's.
+
+A model with units is tuned on its expansion (`CompiledGraph.graph`), whose layers have dotted ids
+(`layer1.0.conv1`): each layer gets its inner node's settings combined with those of the instances
+around it (`graphs.units.expand`: an instance frozen freezes all its layers, multipliers multiply),
+and a tensor belongs to the layer whose id is the longest prefix of its name.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class FineTuning:
     frozen: list[str] = field(default_factory=list)  # node ids whose parameters are frozen
     lr_mults: dict[str, float] = field(default_factory=dict)  # node id -> multiplier, where not 1
     held_norms: list[nn.Module] = field(default_factory=list)  # kept in eval mode while training
+    node_ids: frozenset = frozenset()  # the layers of the graph tuned (dotted in an expansion)
 
     def hold_norms(self) -> None:
         """After `model.train()`: the frozen nodes' running statistics stay as they are."""
@@ -43,7 +49,7 @@ class FineTuning:
         groups: dict[float, list[nn.Parameter]] = {}
         for name, parameter in model.named_parameters():
             if parameter.requires_grad:
-                groups.setdefault(self.lr_mults.get(node_of(name), 1.0), []).append(parameter)
+                groups.setdefault(self.lr_mults.get(layer_of(name, self.node_ids), 1.0), []).append(parameter)
         order = sorted(groups, key=lambda mult: (mult != 1.0, mult))
         return [{"params": groups[mult], "lr": lr * mult, "lr_mult": mult} for mult in order]
 
@@ -60,27 +66,35 @@ class FineTuning:
         return lines
 
 
+def layer_of(tensor_name: str, node_ids) -> str:
+    """The layer a parameter belongs to: the longest of `node_ids` that is a dotted prefix of its name
+    (`layer1.0.conv1` for `layer1.0.conv1.weight`); its first part when none is."""
+    parts = tensor_name.split(".")
+    for end in range(len(parts), 0, -1):  # the full name too: a node may be a Parameter itself
+        prefix = ".".join(parts[:end])
+        if prefix in node_ids:
+            return prefix
+    return node_of(tensor_name)
+
+
 def apply_fine_tuning(model: nn.Module, graph: Graph, freeze_batchnorm: bool = True) -> FineTuning:
-    """Freeze the frozen nodes' parameters in `model` (compiled from `graph`) and collect the multipliers."""
+    """Freeze the frozen nodes' parameters in `model` (compiled from `graph`: with units, the expansion
+    the compiler made, `CompiledGraph.graph`) and collect the multipliers."""
     owners = {node.id: graph.node(node.shares) if node.shares and graph.has_node(node.shares) else node
               for node in graph.nodes()}
-    tuning = FineTuning()
-    modules = dict(model.named_children())
+    tuning = FineTuning(node_ids=frozenset(owners))
+    counts = parameter_counts(model)
+    modules = dict(model.named_modules())
     for node_id, owner in owners.items():
-        if node_id != owner.id:
-            continue  # a sharing node: its owner's settings hold
-        own = modules.get(node_id)
-        has_weights = isinstance(getattr(model, node_id, None), nn.Parameter) or (
-            own is not None and any(True for _ in own.parameters()))
-        if not has_weights:
-            continue
+        if node_id != owner.id or not counts.get(node_id):
+            continue  # a sharing node (its owner's settings hold), or one without weights
         if not owner.trainable:
             tuning.frozen.append(node_id)
         elif owner.lr_mult != 1.0:
             tuning.lr_mults[node_id] = owner.lr_mult
     frozen = set(tuning.frozen)
     for name, parameter in model.named_parameters():
-        if node_of(name) in frozen:
+        if layer_of(name, tuning.node_ids) in frozen:
             parameter.requires_grad_(False)
     if frozen and not any(p.requires_grad for p in model.parameters()):
         raise UserError(f"every node with weights is frozen ({listing(tuning.frozen, 6)}): there is nothing "
@@ -98,7 +112,12 @@ def _keeps_running_stats(module: nn.Module) -> bool:
 
 
 def parameter_counts(model: nn.Module) -> dict[str, int]:
+    """How many parameters each module (or Parameter) holds, by every dotted prefix of the tensor names
+    (`layer1`, `layer1.0`, `layer1.0.conv1`...), so a node of the model and a layer of its expansion both count."""
     counts: dict[str, int] = {}
     for name, parameter in model.named_parameters():
-        counts[node_of(name)] = counts.get(node_of(name), 0) + parameter.numel()
+        parts = name.split(".")
+        for end in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:end])
+            counts[prefix] = counts.get(prefix, 0) + parameter.numel()
     return counts

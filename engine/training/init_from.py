@@ -56,10 +56,13 @@ class InitReport:
 
     def frozen_but_random(self, frozen: list[str]) -> list[str]:
         """A note for each frozen node that loaded nothing: it stays at its random initialisation."""
-        unloaded = self.loaded_nodes()
-        kept = {node_of(name) for name, _ in self.mismatched} | {node_of(name) for name in self.missing_in_file}
+        kept = [name for name, _ in self.mismatched] + self.missing_in_file
+
+        def has(names, node_id) -> bool:  # a node id may be a layer inside a unit: `layer1.0.conv1`
+            return any(name == node_id or name.startswith(node_id + ".") for name in names)
+
         return [f"'{node_id}' is frozen but the initial weights had nothing for it: it keeps its random "
-                "initialisation" for node_id in frozen if node_id in kept and node_id not in unloaded]
+                "initialisation" for node_id in frozen if has(kept, node_id) and not has(self.loaded, node_id)]
 
     def as_dict(self) -> dict:
         """For init.json in the run folder."""

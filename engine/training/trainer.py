@@ -192,7 +192,8 @@ class Trainer:
         self.init_report = None  # what `init_from` loaded and kept random (engine.training.init_from)
         if config.init_from is not None:
             self.init_report = load_matching(compiled.model, resolve_init_path(config.init_from, self.base_dir))
-        self.fine_tuning = apply_fine_tuning(compiled.model, graph, config.freeze_batchnorm)
+        tuned = compiled.graph if compiled.graph is not None else graph  # with units: the expansion's layers
+        self.fine_tuning = apply_fine_tuning(compiled.model, tuned, config.freeze_batchnorm)
         self.dataset = fit_dataset(dataset, compiled)
         # engine.memory_estimate: refuse a run that can't fit; compiled.graph is the graph compiled (with
         # units: its expansion, whose layers compiled.shapes describes)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 from graphs.catalogue import CATALOGUE
 from graphs.document import Node
 from graphs.families.units import STRUCTURE
+from graphs.unit_registry import is_ref
 from gui import formatting, theme
 from gui.canvas.detail import low_detail
 from gui.fix_menu import paint_lightbulb
@@ -183,7 +184,8 @@ class NodeItem(QGraphicsItem):
                 in_ports, out_ports = node.input_ports(), node.output_ports()
         except Exception:  # an unknown type or bad params from a file: draw what we can
             resolved, in_ports, out_ports = dict(node.params), [], ["out"]
-        self.key_params = [(name, formatting.param_value(spec.param(name), resolved.get(name)))
+        self.key_params = [(name, f"= {node.params[name]['ref']}" if is_ref(node.params.get(name))  # a unit param
+                            else formatting.param_value(spec.param(name), resolved.get(name)))
                            for name in (spec.key_params if spec else ())]
         if node.shares:  # the weights live in another node: say which, on the face
             self.key_params.append(("shares", node.shares))

@@ -3,7 +3,8 @@
 Opened with Tab on the canvas or a double-click on empty space. `rank` (also the
 palette's search) matches what a user types for a layer: name prefixes first,
 then text inside names, then categories ("pool", "activ"). Doc text is not
-searched: "input" would list every loss whose doc mentions its input.
+searched: "input" would list every loss whose doc mentions its input. The project's units are
+offered too (`units`: a callable giving their names), matched the same way, under "Units".
 """
 
 from __future__ import annotations
@@ -13,20 +14,24 @@ from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, Q
 
 from graphs.catalogue import CATALOGUE
 
+UNITS_CATEGORY = "Units"
 
-def rank(query: str) -> list[str]:
-    """Catalogue type names matching `query`, best first (all of them for an empty query)."""
+
+def rank(query: str, units=()) -> list[str]:
+    """Catalogue type names (and the unit names `units`) matching `query`, best first (all of them
+    for an empty query, the units first)."""
     q = query.strip().lower()
+    entries = [*((name, UNITS_CATEGORY) for name in units), *((name, spec.category) for name, spec in CATALOGUE.items())]
     if not q:
-        return list(CATALOGUE)
+        return [name for name, _category in entries]
     scored = []
-    for index, (name, spec) in enumerate(CATALOGUE.items()):
+    for index, (name, category) in enumerate(entries):
         lower = name.lower()
         if lower.startswith(q):
             score = 0
         elif q in lower:
             score = 1
-        elif q in spec.category.lower():
+        elif q in category.lower():
             score = 2
         else:
             continue
@@ -39,8 +44,9 @@ class QuickAddPopup(QFrame):
 
     chosen = Signal(str)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, units=lambda: ()):
         super().__init__(parent, Qt.WindowType.Popup)
+        self.units = units  # the project's unit names, asked each time the list is filled
         self.setObjectName("quickAdd")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.search = QLineEdit(self)
@@ -70,10 +76,12 @@ class QuickAddPopup(QFrame):
 
     def _refill(self, text: str) -> None:
         self.list.clear()
-        for name in rank(text):
-            item = QListWidgetItem(f"{name}    ·  {CATALOGUE[name].category}")
+        units = list(self.units())
+        for name in rank(text, units):
+            spec = CATALOGUE.get(name) if name not in units else None
+            item = QListWidgetItem(f"{name}    ·  {spec.category if spec else UNITS_CATEGORY}")
             item.setData(Qt.ItemDataRole.UserRole, name)
-            item.setToolTip(CATALOGUE[name].doc)
+            item.setToolTip(spec.doc if spec else f"An instance of the project's unit {name}")
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)

@@ -55,7 +55,7 @@ class CanvasView(QGraphicsView):
         self._space = False
         self._pan_from: QPointF | None = None
         self.auto_fit = True  # reframe the whole graph on resize, until the user zooms or pans
-        self.quick_add = QuickAddPopup(self)
+        self.quick_add = QuickAddPopup(self, units=lambda: list(self.controller.graph.units))
         self._quick_add_pos = QPointF()
         self.quick_add.chosen.connect(lambda name: self.add_node_at(name, self._quick_add_pos))
         scene.quickAddRequested.connect(self.open_quick_add)

@@ -4,6 +4,8 @@
   the name is asked for with a free default (Unit1, Unit2...) and a bad one is refused with a
   message saying why.
 - Ungroup (Ctrl+Shift+G): the selected instance's nodes come back in its place, in one step.
+- Unit Parameters… (Edit menu): the params of the unit open on the canvas, in a dialog of their own
+  (`gui.units.params_panel`; the inspector shows them too when nothing is selected).
 - Double-click an instance or a Repeat (or Open Unit, Ctrl+Enter): the canvas shows the unit's
   definition, with the breadcrumb bar above it; edits there change every instance and undo from
   the same stack. Esc, Alt+Up, the toolbar's Up button or the breadcrumb go back.
@@ -23,6 +25,7 @@ from gui.units import core
 from gui.units.breadcrumb import Breadcrumb
 from gui.units.grouping import plan_group, plan_repeat, plan_ungroup
 from gui.units.palette_section import UnitsSection
+from gui.units.params_panel import UnitParamsDialog
 from gui.units.scope import Scope
 
 
@@ -44,6 +47,9 @@ class UnitsEditor(QObject):
                                      "Make the selected instance a Repeat: N copies of its unit in sequence")
         self.rename_action = _action(w, "Rena&me Unit…", self.rename_unit, None,
                                      "Rename the unit of the selected instance (or the unit open on the canvas)")
+        self.params_action = _action(w, "Unit &Parameters…", self.edit_params, None,
+                                     "Add, rename, remove the params of the unit open on the canvas, or set their defaults")
+        self.params_dialog: UnitParamsDialog | None = None
         self.open_action = _action(w, "&Open Unit Definition", self.open_selected, canvas_only=True,
                                    tip="Edit the definition of the selected instance: every instance changes")
         self.up_action = _action(w, "&Up to Containing Graph", self.leave, "arrow-up",
@@ -57,7 +63,8 @@ class UnitsEditor(QObject):
         self.escape_action.setShortcut("Esc")
         edit = w.menus["edit"]
         edit.addSeparator()
-        edit.addActions([self.group_action, self.ungroup_action, self.repeat_action, self.rename_action])
+        edit.addActions([self.group_action, self.ungroup_action, self.repeat_action, self.rename_action,
+                         self.params_action])
         view = w.menus["view"]
         view.addSeparator()
         view.addActions([self.open_action, self.up_action])
@@ -101,6 +108,7 @@ class UnitsEditor(QObject):
         self.up_action.setEnabled(bool(self.document.scope))
         self.rename_action.setEnabled(self._unit_to_rename() is not None)
         self.escape_action.setEnabled(bool(self.document.scope))
+        self.params_action.setEnabled(bool(self.document.scope))
 
     def _scope_changed(self) -> None:
         self._update_actions()
@@ -217,6 +225,16 @@ class UnitsEditor(QObject):
         self.document.undo_stack.push(unit_commands.RenameUnit(self.document.graph, old, new))
         self.window.show_message(f"Renamed unit {old} to {new}")
         return True
+
+    def edit_params(self) -> UnitParamsDialog | None:
+        """Show the Unit Parameters dialog for the unit open on the canvas."""
+        if not self.document.scope:
+            return None
+        if self.params_dialog is None:
+            self.params_dialog = UnitParamsDialog(self.document, self.window)
+        self.params_dialog.show()
+        self.params_dialog.raise_()
+        return self.params_dialog
 
     # ---- opening definitions -------------------------------------------------
     def open_selected(self) -> None:

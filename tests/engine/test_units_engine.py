@@ -133,7 +133,8 @@ def test_a_project_with_units_trains_and_freezes_whole_instances(tmp_path):
     trainer = Trainer(Project(g, name="units", training=training), max_batches=2, out_dir=tmp_path / "run")
     result = trainer.run()
     assert result.status == "finished", result.message
-    assert "block" in trainer.fine_tuning.frozen
+    frozen = trainer.fine_tuning.frozen  # the instance's layers, as the expansion names them
+    assert "block.conv1" in frozen and all(node_id.startswith("block.") for node_id in frozen)
     model = trainer.compiled.model
     assert not any(p.requires_grad for p in model.block.parameters())
     assert all(p.requires_grad for p in model.layer1.parameters())
