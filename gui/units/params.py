@@ -38,6 +38,7 @@ class Step:
     unit: str | None
     params: dict
     node: str | None = None
+    renamed: tuple[str, str] | None = None  # a unit param renamed (old, new): optional layers it switches follow
 
 
 def kind_of(default) -> str:
@@ -133,7 +134,7 @@ def plan_rename(model: Graph, unit: str, old: str, new: str) -> list[Step]:
         steps.append(Step(unit, {k: ({REF: new} if is_ref(v) and v[REF] == old else v)
                                  for k, v in node.params.items()}, node_id))
     steps += _instance_steps(model, unit, old, new)
-    steps.append(Step(unit, {(new if k == old else k): v for k, v in params.items()}))
+    steps.append(Step(unit, {(new if k == old else k): v for k, v in params.items()}, renamed=(old, new)))
     return steps
 
 
@@ -202,7 +203,10 @@ def apply(model: Graph, step: Step) -> None:
     """Make `step` on `model` (through its public API)."""
     if step.node is None:
         old = model.units[step.unit]
-        definition = UnitDefinition(step.unit, old.graph, dict(step.params), old.doc)
+        switches = {node: (step.renamed[1] if step.renamed and param == step.renamed[0] else param)
+                    for node, param in old.optional.items()}
+        switches = {node: param for node, param in switches.items() if param in step.params}  # a removed switch
+        definition = UnitDefinition(step.unit, old.graph, dict(step.params), old.doc, switches)
         try:
             model.replace_unit(definition)
         except GraphError:

@@ -253,3 +253,18 @@ def test_rename_follows_an_instance_nested_in_another_unit(block_window):
     assert inner_graph.node("block_1").params == {"width": 4}
     doc.flush()
     assert doc.result.flat.info[f"{outer}.block_1.conv"].outputs["out"].shape[0] == 4
+
+
+def test_renaming_or_removing_a_switch_keeps_the_optional_layers_consistent():
+    from tests.graphs.optional_cases import optional_resnet
+
+    model = optional_resnet()
+    for step in unit_params.plan_rename(model, "BasicBlock", "downsample", "project"):
+        unit_params.apply(model, step)
+    unit = model.units["BasicBlock"]
+    assert unit.optional == {"downsample_0": "project", "downsample_1": "project"}
+    assert model.node("layer2").params["overrides"]["0"]["project"] is True
+    assert unit.optional_problems() == []
+    for step in unit_params.plan_remove(model, "BasicBlock", "project"):
+        unit_params.apply(model, step)
+    assert model.units["BasicBlock"].optional == {}
