@@ -40,6 +40,7 @@ SECTIONS = {
     "15": ("bench.layout", "Auto-layout of imported architectures"),
     "16": ("bench.memory_estimate", "Memory estimate vs real peak"),
     "17": ("bench.health", "Health overlay cost"),
+    "18": ("bench.units_edit", "Units: editing and compiling"),
 }
 
 

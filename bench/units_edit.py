@@ -22,7 +22,7 @@ from graphs.document import Graph
 from graphs.units import expand
 from tests.graphs.unit_cases import basic_block
 
-SECTION = "units: editing and compiling a model built from units"
+SECTION = "18. units: editing and compiling a model built from units"
 
 
 def units_model(copies: int) -> Graph:
