@@ -107,7 +107,7 @@ def markdown(rows: list[Row], info: dict, stamp: str, seconds: float, partial: s
         f"GPU: {info['gpu'] or 'none'}, torch {info['torch']}, Python {info['python']}."
         + (f" {partial}" if partial else ""), "",
         "Every ratio is measured side by side in one run against its baseline (interleaved repeats; "
-        "the figure is the median, the spread is min-max). Regenerate with `make bench`.", "",
+        "the figure is the median, the spread is min-max; section 9's spread is the 95% confidence interval of the median of paired step ratios, and its goal is met only when the interval's low end reaches it). Regenerate with `make bench`.", "",
         f"**Goals met: {met} of {met + len(missed)}.**"
         + (" Not met: " + "; ".join(f"{r.section.split('. ', 1)[-1]} / {r.name}" for r in missed) + "."
            if missed else ""), "",
