@@ -187,9 +187,11 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         params = node.resolved_params()
         args = [values[sources[(node_id, port)]] if (node_id, port) in sources else None  # None: open, optional
                 for port in node.input_ports()]
-        op = OPS[node.type]
+        op = node.spec.op or OPS[node.type]  # a custom layer's op (engine.custom_layers) is its type's own
         owner = node.shares or node_id  # a sharing node calls its owner's module: one set of weights
         try:
+            if hasattr(op, "build") and owner not in modules:  # a custom layer: its class
+                modules[owner] = op.build(nodes[owner].resolved_params(), shapes.inputs[owner])
             if op.module is not None and owner not in modules:
                 modules[owner] = build_module(node.type, nodes[owner].resolved_params(), shapes.inputs[owner])
             first_input = values[(inputs[0], "out")] if inputs else None

@@ -123,7 +123,7 @@ class ShapeInference:
         self._dirty.add(node.id)
 
     def _set_params(self, node_id: str, params: dict) -> None:
-        spec = node_type(self._types[node_id], node_id)
+        spec = node_type(self._types[node_id], node_id, self.graph.custom_types)
         resolved = spec.resolve_params(params, node_id)
         self._params[node_id] = resolved
         if params.get(SHARES):
@@ -229,7 +229,8 @@ class ShapeInference:
         """Infer one node from its sources' current outcomes; whether its own outcome changed."""
         before = (self._info.get(node_id), self._errors.get(node_id))
         inputs = {}
-        optional = node_type(self._types[node_id]).optional
+        own_type = node_type(self._types[node_id], node_id, self.graph.custom_types)
+        optional = own_type.optional
         for port in self._ports[node_id]:
             source = self._sources[node_id].get(port)
             if source is None and port in optional:
@@ -245,7 +246,7 @@ class ShapeInference:
             cached = self._cache.get(node_id)
             if cached is None or cached[0] != key:
                 try:
-                    outcome = infer_node(node_id, self._types[node_id], self._params[node_id], inputs)
+                    outcome = infer_node(node_id, self._types[node_id], self._params[node_id], inputs, own_type.op)
                 except ShapeError as error:
                     outcome = error
                 cached = (key, outcome)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from graphs.catalogue import node_type
+from graphs.custom_types import NO_CUSTOM_TYPES
 from graphs.errors import (
     CycleError,
     DuplicateEdgeError,
@@ -56,10 +57,12 @@ class Node:
     position: tuple[float, float] = (0.0, 0.0)
     trainable: bool = True
     lr_mult: float = 1.0
+    # the project's own node types (graphs.custom_types), where a custom layer's type is found
+    custom: object = field(default=NO_CUSTOM_TYPES, compare=False, repr=False)
 
     @property
     def spec(self):
-        return node_type(self.type, self.id)
+        return node_type(self.type, self.id, self.custom)
 
     @property
     def shares(self) -> str | None:
@@ -78,7 +81,8 @@ class Node:
 
     def clone(self) -> Node:
         """A copy sharing nothing mutable (params hold only scalars and lists of ints)."""
-        return Node(self.id, self.type, _copy_params(self.params), self.position, self.trainable, self.lr_mult)
+        return Node(self.id, self.type, _copy_params(self.params), self.position, self.trainable, self.lr_mult,
+                    self.custom)
 
     def as_dict(self) -> dict:
         d = {"id": self.id, "type": self.type}
@@ -120,7 +124,9 @@ def check_node_id(node_id) -> None:
 class Graph:
     """A directed acyclic graph of catalogue nodes (cycles can only come from a loaded file)."""
 
-    def __init__(self):
+    def __init__(self, custom_types=None):
+        """`custom_types`: the node types of the project's own code (`graphs.custom_types.CustomTypes`)."""
+        self.custom_types = custom_types if custom_types is not None else NO_CUSTOM_TYPES
         self._nodes: dict[str, Node] = {}
         # the wires in the order they were made, and each node's wires in and out: the index lets
         # in_edges, edge_into and reachability look at a node's own wires instead of every wire
@@ -194,14 +200,15 @@ class Graph:
                  position=(0.0, 0.0), trainable: bool = True, lr_mult: float = 1.0,
                  index: int | None = None) -> str:
         """Add a node, last in the node order or at `index` in it (undoing a removal puts it back there)."""
-        spec = node_type(type_name, node_id)
+        spec = node_type(type_name, node_id, self.custom_types)
         node_id = self.new_id(type_name) if node_id is None else node_id
         check_node_id(node_id)
         if node_id in self._nodes:
             raise DuplicateNodeError(f"a node with id '{node_id}' already exists", node=node_id)
         checked = spec.check_params(params, node_id)
         trainable, lr_mult = check_training_options(node_id, trainable, lr_mult)
-        node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])), trainable, lr_mult)
+        node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])), trainable, lr_mult,
+                    self.custom_types)
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
         else:
@@ -358,7 +365,7 @@ class Graph:
 
     def copy(self) -> Graph:
         """An independent copy with no subscribers (used to snapshot a graph for training)."""
-        other = Graph()
+        other = Graph(self.custom_types)
         other._nodes = {node_id: node.clone() for node_id, node in self._nodes.items()}
         for edge in self._edges:
             other._add_edge(edge)

@@ -17,6 +17,7 @@ MAX_INT = 2**63 - 1
 WIDGETS = {
     "int": "spin", "float": "double_spin", "bool": "check", "choice": "combo",
     "int_tuple": "tuple", "int_list": "list", "optional_int_tuple": "tuple",
+    "str": "text",  # a custom layer's str argument (engine.custom_layers)
 }
 
 
@@ -25,7 +26,7 @@ class ParamSpec:
     """One constructor argument of a node type, described as data."""
 
     name: str
-    kind: str  # int | float | bool | choice | int_tuple | optional_int_tuple | int_list
+    kind: str  # int | float | bool | choice | int_tuple | optional_int_tuple | int_list | str
     default: object = None
     minimum: float | None = None
     maximum: float | None = None
@@ -89,6 +90,13 @@ class ParamSpec:
         if value not in self.choices:
             options = ", ".join(repr(c) for c in self.choices)
             raise self._error(f"must be one of {options}, got {quoted(value)}", node)
+        return value
+
+    def _coerce_str(self, value, node):
+        if not isinstance(value, str):
+            raise self._error(f"must be text, got {quoted(value)}", node)
+        if len(value) > 1000:
+            raise self._error("may be at most 1000 characters long", node)
         return value
 
     def _coerce_int_tuple(self, value, node):

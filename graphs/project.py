@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graphs.custom_types import CodeNotLoadedError, listed_code, read_code
 from graphs.document import Graph
 from graphs.errors import GraphError, ProjectFormatError, quoted
 from graphs.files import NotRegularFileError, open_regular
@@ -40,6 +41,7 @@ class Project:
     gui: dict = field(default_factory=dict)
     path: Path | None = None
     search: dict = field(default_factory=dict)  # sweeps: target -> distribution (graphs.search_space)
+    custom_code: list | None = None  # its own Python files, as listed (graphs.custom_types); None: not listed
 
     def to_dict(self) -> dict:
         data = {
@@ -52,6 +54,8 @@ class Project:
             data["gui"] = copy.deepcopy(self.gui)
         if self.search:
             data["search"] = copy.deepcopy(self.search)
+        if self.custom_code is not None:
+            data["custom_code"] = list(self.custom_code)
         return data
 
     def to_json(self) -> str:
@@ -68,8 +72,8 @@ def _expect(value, kind, where: str, what: str, path):
 _KIND_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer"}
 
 
-def loads_project(text: str | bytes, path: str | os.PathLike | None = None) -> Project:
-    """Parse project JSON; raise ProjectFormatError saying what and where."""
+def loads_project(text: str | bytes, path: str | os.PathLike | None = None, code=None) -> Project:
+    """Parse project JSON; raise ProjectFormatError saying what and where. `code`: see `project_from_dict`."""
     path = str(path) if path is not None else None
     if isinstance(text, bytes):
         if len(text) > MAX_FILE_BYTES:
@@ -88,10 +92,13 @@ def loads_project(text: str | bytes, path: str | os.PathLike | None = None) -> P
         raise ProjectFormatError("JSON is nested too deeply", path) from None
     except ValueError:  # Python refuses to read an integer of more than 4300 digits
         raise ProjectFormatError("not valid JSON: a number has too many digits", path) from None
-    return project_from_dict(data, path)
+    return project_from_dict(data, path, code)
 
 
-def project_from_dict(data, path: str | None = None) -> Project:
+def project_from_dict(data, path: str | None = None, code=None) -> Project:
+    """The project `data` describes. A project that runs its own code (graphs.custom_types) needs `code`,
+    a callable (list of CodeFile) -> CustomTypes that loads it (engine.custom_layers); without one it is
+    refused with CodeNotLoadedError, before anything is run."""
     _expect(data, dict, "top level", "the file", path)
     if data.get("format") != FORMAT:
         raise ProjectFormatError(f"not a Neurocanvas project (\"format\" is {quoted(data.get('format'))}, "
@@ -104,7 +111,13 @@ def project_from_dict(data, path: str | None = None) -> Project:
         raise ProjectFormatError(f"unknown format version {quoted(version)}", path, "version")
     name = data.get("name", "untitled")
     _expect(name, str, "name", "name", path)
-    graph = Graph()
+    custom_code = listed_code(data, path)
+    files = read_code(custom_code, path)
+    if files and code is None:
+        names = ", ".join(quoted(file.listed) for file in files)
+        raise CodeNotLoadedError(f"the project runs its own Python code ({names}); it is loaded only when you "
+                                 "trust it: --trust-code on the command line, or open it in the editor", path)
+    graph = Graph(code(files) if files else None)
     # Phase 1: every node.
     for i, raw in enumerate(_expect(data.get("nodes", []), list, "nodes", "nodes", path)):
         where = f"nodes[{i}]"
@@ -141,7 +154,7 @@ def project_from_dict(data, path: str | None = None) -> Project:
     training.update(_shallow(_expect(data.get("training", {}), dict, "training", "training", path), "training", path))
     gui = _shallow(_expect(data.get("gui", {}), dict, "gui", "gui", path), "gui", path)
     search = _shallow(_expect(data.get("search", {}), dict, "search", "search", path), "search", path)
-    return Project(graph, name, training, gui, Path(path) if path else None, search)
+    return Project(graph, name, training, gui, Path(path) if path else None, search, custom_code)
 
 
 def _key(name: str) -> str:
@@ -161,7 +174,7 @@ def _shallow(section: dict, where: str, path) -> dict:
     return section
 
 
-def load_project(path: str | os.PathLike) -> Project:
+def load_project(path: str | os.PathLike, code=None) -> Project:
     """Read and parse a project file. Only a regular file is opened (a pipe or a device could
     block or never end), and never more than MAX_FILE_BYTES of it is read."""
     try:
@@ -176,7 +189,7 @@ def load_project(path: str | os.PathLike) -> Project:
     if size > MAX_FILE_BYTES:
         raise ProjectFormatError(
             f"file is {size / 1e6:.0f} MB; a project file may be at most {MAX_FILE_BYTES // 2**20} MB", str(path))
-    return loads_project(raw, path)
+    return loads_project(raw, path, code)
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:

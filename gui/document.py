@@ -121,7 +121,7 @@ class DocumentController(QObject):
     def add_node(self, type_name: str, position=(0.0, 0.0), params: dict | None = None) -> str:
         """Add a node of `type_name` with its top-left at `position`; returns its id.
         The palette's drop, double-click and the quick-add popup all end here."""
-        spec = node_type(type_name)
+        spec = node_type(type_name, None, self.graph.custom_types)
         node_id = self.graph.new_id(type_name)
         params = spec.check_params(params or {}, node_id)
         node = Node(node_id, type_name, params, (float(round(position[0])), float(round(position[1]))))

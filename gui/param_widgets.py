@@ -18,6 +18,7 @@ box silently putting the old value back.
 | choice                   | QComboBox                                                   |
 | int_tuple / optional_... | QLineEdit: "3" or "3, 5" (empty = None when optional)       |
 | int_list                 | QLineEdit: "1, 8, 8"; "[]" is empty; empty = None if optional|
+| str                      | QLineEdit, the text as it is (a custom layer's argument)    |
 """
 
 from __future__ import annotations
@@ -272,7 +273,25 @@ class TextEditor(ParamEditor):
         self.edit.blockSignals(False)
 
 
-EDITORS = {"int": IntEditor, "float": FloatEditor, "bool": BoolEditor, "choice": ChoiceEditor,
+class StrEditor(ParamEditor):
+    """A line edit for a text argument (a custom layer's `str` param)."""
+
+    def __init__(self, spec: ParamSpec, parent=None):
+        super().__init__(spec, parent)
+        self.edit = QLineEdit(self)
+        self._layout.addWidget(self.edit, 1)
+        self.edit.editingFinished.connect(self._commit)
+
+    def value(self):
+        return self.edit.text()
+
+    def set_value(self, value) -> None:
+        self.edit.blockSignals(True)
+        self.edit.setText("" if value is None else str(value))
+        self.edit.blockSignals(False)
+
+
+EDITORS = {"str": StrEditor, "int": IntEditor, "float": FloatEditor, "bool": BoolEditor, "choice": ChoiceEditor,
            "int_tuple": TextEditor, "optional_int_tuple": TextEditor, "int_list": TextEditor}
 
 
