@@ -50,10 +50,8 @@ class CustomOp(Op):
 
     def arguments(self, params: dict, inputs: dict[str, TensorSpec]) -> dict:
         """The constructor's keyword arguments: the params, and `in_channels`/`in_features` from the inputs."""
-        kwargs = dict(params)
-        for name, (port, index) in self.inferred:
-            kwargs[name] = inputs[port].shape[index]
-        return kwargs
+        taken = {name: inputs[port].shape[index] for name, (port, index) in self.inferred}
+        return {**taken, **params}
 
     def _shape(self, ctx: Ctx) -> NodeInfo:
         outcome = _infer(self, _frozen(ctx.p), tuple(ctx.inputs.items()))

@@ -1,0 +1,123 @@
+"""Custom layers in the exports: the Python export imports each class from a copy of its file written
+beside the model (`from custom_layers import SqueezeExcite`), and a run folder keeps a copy of the code
+its project ran, so the run can be predicted from, compared and exported later.
+
+A copy is never written over a file it did not create: a file of that name already beside the model
+is left as it is when it holds the same text, and refused (a `UserError` naming it) when it differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import sys
+from pathlib import Path
+
+from engine.errors import UserError
+from graphs.custom_types import DEFAULT_FILE, CodeFile
+from graphs.errors import printable
+from graphs.project import Project, atomic_write
+
+
+def used_files(graph) -> dict[str, CodeFile]:
+    """The code files the custom nodes of `graph` come from, by the module name their copy takes."""
+    files = {}
+    for node in graph.nodes():
+        op = node.spec.op
+        if op is not None:
+            files.setdefault(copy_name(op.file), op.file)
+    return files
+
+
+def copy_name(file: CodeFile) -> str:
+    """The module name of a file's copy: its stem when that is a Python name, else `custom_layers`."""
+    stem = Path(file.listed).stem
+    return stem if stem.isidentifier() else Path(DEFAULT_FILE).stem
+
+
+def import_lines(graph) -> list[str]:
+    """`from custom_layers import A, B` for each file the graph's custom nodes use."""
+    classes: dict[str, set[str]] = {}
+    for node in graph.nodes():
+        op = node.spec.op
+        if op is not None:
+            classes.setdefault(copy_name(op.file), set()).add(op.cls.__name__)
+    return [f"from {module} import {', '.join(sorted(names))}  # custom layers, copied beside this file"
+            for module, names in sorted(classes.items())]
+
+
+def onnx_hint(graph) -> str:
+    """What to add to a failed ONNX export's message when the graph holds custom layers ("" when none)."""
+    classes = sorted({f"{node.type} ({node.spec.op.file.listed})" for node in graph.nodes() if node.spec.op is not None}) \
+        if graph is not None else []
+    if not classes:
+        return ""
+    return (f". The model holds custom layers ({printable(', '.join(classes))}), which torch's ONNX exporter may "
+            "not be able to trace: export it as Python code (--python) instead, or write their forward with "
+            "operations ONNX supports")
+
+
+def init_call(node, inputs: dict) -> tuple[str, list[str]]:
+    """(class name, `name=value` arguments) that build the custom node's module, as the compiler did."""
+    from engine.export.forward_code import literal  # engine.export imports this module
+
+    op = node.spec.op
+    kwargs = op.arguments(node.resolved_params(), inputs)
+    return op.cls.__name__, [f"{name}={literal(tuple(v) if isinstance(v, list) else v)}" for name, v in kwargs.items()]
+
+
+def write_copies(graph, model_path: Path, staged) -> None:
+    """The files the graph's custom nodes come from, written beside `model_path` (through `staged`)."""
+    for module, file in used_files(graph).items():
+        target = model_path.with_name(f"{module}.py")
+        if target.exists():
+            try:
+                same = target.read_text(encoding="utf-8") == file.text
+            except (OSError, UnicodeDecodeError):
+                same = False
+            if not same:
+                raise UserError(f"{printable(str(target))} exists and differs from the custom layers file "
+                                f"{printable(str(file.path))}; export to another folder, or remove it")
+            continue
+        staged.temporary(target).write_text(file.text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def importable(graph):
+    """While it lasts, `import custom_layers` (each copied module's name) gives the loaded code of the
+    graph's custom nodes, so a generated file can be checked before its copies are in place."""
+    files = used_files(graph) if graph is not None else {}
+    saved = {name: sys.modules.get(name) for name in files}
+    try:
+        for name, file in files.items():
+            from engine.custom_layers.loading import run_file
+
+            sys.modules[name] = run_file(file)
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def with_code_beside(project: Project, folder: Path) -> Project:
+    """`project` as it goes into `folder` (a run folder): with copies of its code files there and
+    `custom_code` naming them; unchanged when it runs no code."""
+    files = project.graph.custom_types.files
+    if not files:
+        return project
+    names = []
+    for file in files:
+        name = Path(file.listed).name
+        while name in names:
+            name = f"_{name}"
+        names.append(name)
+        try:
+            atomic_write(folder / name, file.text.encode("utf-8", "surrogatepass"))
+        except OSError as error:
+            raise UserError(f"cannot write {printable(str(folder / name))}: {error.strerror or error}") from None
+    moved = copy.copy(project)
+    moved.custom_code = names
+    return moved
