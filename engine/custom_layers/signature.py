@@ -74,7 +74,7 @@ def forward_ports(cls: type, where: str) -> tuple[list[str], list[str]]:
 def param_spec(arg: inspect.Parameter, annotation, where: str) -> ParamSpec:
     """The ParamSpec of one `__init__` argument, or a UserError naming it."""
     has_default = arg.default is not arg.empty
-    kind, optional, extra = _kind(annotation, arg.default if has_default else None)
+    kind, optional, extra = _kind(annotation, arg.default if has_default else _NO_DEFAULT)
     if kind is None:
         raise UserError(f"{where}: cannot tell what argument {arg.name!r} of __init__ takes: annotate it as int, "
                         "float, bool, str, a Literal of strings or a tuple of ints")
