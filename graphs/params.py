@@ -94,7 +94,7 @@ class ParamSpec:
 
     def _coerce_str(self, value, node):
         if not isinstance(value, str):
-            raise self._error(f"must be text, got {quoted(value)}", node)
+            raise self._error(f"must be a string, got {quoted(value)}", node)
         if len(value) > 1000:
             raise self._error("may be at most 1000 characters long", node)
         return value
