@@ -20,6 +20,7 @@ from gui.canvas.quick_add import rank
 from gui.canvas.view import NODE_MIME
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
+CUSTOM_CATEGORY = "Custom"  # graphs.custom_types.CATEGORY
 
 
 def _swatch(colour: QColor) -> QIcon:
@@ -82,6 +83,7 @@ class Palette(QWidget):
         layout.addWidget(self.tree)
         self._items: dict[str, QTreeWidgetItem] = {}
         self._categories: dict[str, QTreeWidgetItem] = {}
+        self._custom: dict = {}  # the open project's own layer types (set_custom_types)
         self._fill()
         self.search.textChanged.connect(self.filter)
         self.search.returnPressed.connect(self._add_first_visible)
@@ -105,6 +107,36 @@ class Palette(QWidget):
             self._items[name] = item
         self.tree.expandAll()
 
+    def set_custom_types(self, types) -> None:
+        """Show the open project's own layer types (`graphs.custom_types`) under "Custom", replacing the last
+        project's."""
+        parent = self._categories.pop(CUSTOM_CATEGORY, None)
+        if parent is not None:
+            for i in range(parent.childCount()):
+                self._items.pop(parent.child(i).data(0, TYPE_ROLE), None)
+            self.tree.invisibleRootItem().removeChild(parent)
+        self._custom = dict(types)
+        if not self._custom:
+            return
+        parent = QTreeWidgetItem(self.tree, [CUSTOM_CATEGORY])
+        parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        parent.setIcon(0, _swatch(theme.category_colour(CUSTOM_CATEGORY)))
+        font = parent.font(0)
+        font.setBold(True)
+        parent.setFont(0, font)
+        self._categories[CUSTOM_CATEGORY] = parent
+        for name, spec in self._custom.items():
+            item = QTreeWidgetItem(parent, [name])
+            item.setData(0, TYPE_ROLE, name)
+            item.setToolTip(0, f"<p style='white-space:normal; width:360px'><b>{html.escape(name)}</b> "
+                               f"(custom layer)<br>{html.escape(spec.doc)}<br><i>Drag onto the canvas, or "
+                               "double-click.</i></p>")
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+            item.setForeground(0, QBrush(theme.NODE_TEXT))
+            self._items[name] = item
+        parent.setExpanded(True)
+        self.filter(self.search.text())
+
     def item(self, type_name: str) -> QTreeWidgetItem:
         return self._items[type_name]
 
@@ -113,7 +145,8 @@ class Palette(QWidget):
 
     def filter(self, text: str) -> None:
         """Show only the types whose name or category contains `text` (`quick_add.rank`, case-insensitive)."""
-        shown = set(rank(text))
+        shown = set(rank(text)) | {name for name in self._custom if text.strip().lower() in name.lower()
+                                   or text.strip().lower() in CUSTOM_CATEGORY.lower()}
         for name, item in self._items.items():
             item.setHidden(name not in shown)
         for parent in self._categories.values():
@@ -128,6 +161,6 @@ class Palette(QWidget):
 
     def _add_first_visible(self) -> None:
         """Enter in the search box adds the best match ("relu": ReLU, not LeakyReLU)."""
-        ranked = rank(self.search.text())
+        ranked = rank(self.search.text()) or [name for name in self.visible_types() if name in self._custom]
         if ranked and self.search.text().strip():
             self.addRequested.emit(ranked[0])

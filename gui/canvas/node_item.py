@@ -142,7 +142,7 @@ class NodeItem(QGraphicsItem):
     # ---- what the document and the inference say ---------------------
     def set_node(self, node: Node) -> None:
         self.type_name = node.type
-        spec = CATALOGUE.get(node.type)
+        spec = CATALOGUE.get(node.type) or _own_type(node)
         self.category = spec.category if spec else ""
         self.doc = spec.doc if spec else ""
         try:
@@ -378,3 +378,11 @@ class NodeItem(QGraphicsItem):
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _own_type(node: Node):
+    """The type of a node outside the catalogue (a project's custom layer), or None when it is unknown."""
+    try:
+        return node.spec
+    except Exception:  # an unknown type from a file: drawn without one
+        return None
