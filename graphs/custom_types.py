@@ -106,9 +106,11 @@ class CustomTypes(Mapping):
     __eq__ = object.__eq__
     __hash__ = object.__hash__
 
-    def __init__(self, types: Iterable[NodeType] = (), files: Iterable[CodeFile] = ()):
+    def __init__(self, types: Iterable[NodeType] = (), files: Iterable[CodeFile] = (), problems=None):
+        """`problems`: class name -> why that class of the files is no node type (said when a node uses it)."""
         self._types = {spec.name: spec for spec in types}
         self.files = tuple(files)
+        self.problems = dict(problems or {})
 
     def __getitem__(self, name: str) -> NodeType:
         return self._types[name]
@@ -126,6 +128,8 @@ class CustomTypes(Mapping):
         """Raise UnknownNodeTypeError for a type neither the catalogue nor this code defines, naming the files."""
         if not self.files:
             return
+        if name in self.problems:
+            raise UnknownNodeTypeError(f"{name} cannot be a node type: {self.problems[name]}", node=node)
         files = ", ".join(quoted(file.listed) for file in self.files)
         known = ", ".join(self._types) or "no nn.Module classes"
         raise UnknownNodeTypeError(f"unknown node type {quoted(name)}: neither a built-in type nor a class of the "

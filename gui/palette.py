@@ -91,21 +91,28 @@ class Palette(QWidget):
 
     def _fill(self) -> None:
         for category in CATEGORIES:
-            parent = QTreeWidgetItem(self.tree, [category])
-            parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            parent.setIcon(0, _swatch(theme.category_colour(category)))
-            font = parent.font(0)
-            font.setBold(True)
-            parent.setFont(0, font)
-            self._categories[category] = parent
+            self._add_category(category)
         for name, spec in CATALOGUE.items():
-            item = QTreeWidgetItem(self._categories[spec.category], [name])
-            item.setData(0, TYPE_ROLE, name)
-            item.setToolTip(0, type_tooltip(name))
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
-            item.setForeground(0, QBrush(theme.NODE_TEXT))
-            self._items[name] = item
+            self._add_type(self._categories[spec.category], name, type_tooltip(name))
         self.tree.expandAll()
+
+    def _add_category(self, category: str) -> QTreeWidgetItem:
+        parent = QTreeWidgetItem(self.tree, [category])
+        parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        parent.setIcon(0, _swatch(theme.category_colour(category)))
+        font = parent.font(0)
+        font.setBold(True)
+        parent.setFont(0, font)
+        self._categories[category] = parent
+        return parent
+
+    def _add_type(self, parent: QTreeWidgetItem, name: str, tooltip: str) -> None:
+        item = QTreeWidgetItem(parent, [name])
+        item.setData(0, TYPE_ROLE, name)
+        item.setToolTip(0, tooltip)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+        item.setForeground(0, QBrush(theme.NODE_TEXT))
+        self._items[name] = item
 
     def set_custom_types(self, types) -> None:
         """Show the open project's own layer types (`graphs.custom_types`) under "Custom", replacing the last
@@ -118,22 +125,11 @@ class Palette(QWidget):
         self._custom = dict(types)
         if not self._custom:
             return
-        parent = QTreeWidgetItem(self.tree, [CUSTOM_CATEGORY])
-        parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
-        parent.setIcon(0, _swatch(theme.category_colour(CUSTOM_CATEGORY)))
-        font = parent.font(0)
-        font.setBold(True)
-        parent.setFont(0, font)
-        self._categories[CUSTOM_CATEGORY] = parent
+        parent = self._add_category(CUSTOM_CATEGORY)
         for name, spec in self._custom.items():
-            item = QTreeWidgetItem(parent, [name])
-            item.setData(0, TYPE_ROLE, name)
-            item.setToolTip(0, f"<p style='white-space:normal; width:360px'><b>{html.escape(name)}</b> "
-                               f"(custom layer)<br>{html.escape(spec.doc)}<br><i>Drag onto the canvas, or "
-                               "double-click.</i></p>")
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
-            item.setForeground(0, QBrush(theme.NODE_TEXT))
-            self._items[name] = item
+            self._add_type(parent, name, f"<p style='white-space:normal; width:360px'><b>{html.escape(name)}</b> "
+                                         f"(custom layer)<br>{html.escape(spec.doc)}<br><i>Drag onto the canvas, "
+                                         "or double-click.</i></p>")
         parent.setExpanded(True)
         self.filter(self.search.text())
 

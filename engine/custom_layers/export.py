@@ -69,17 +69,22 @@ def init_call(node, inputs: dict) -> tuple[str, list[str]]:
 def write_copies(graph, model_path: Path, staged) -> None:
     """The files the graph's custom nodes come from, written beside `model_path` (through `staged`)."""
     for module, file in used_files(graph).items():
-        target = model_path.with_name(f"{module}.py")
-        if target.exists():
-            try:
-                same = target.read_text(encoding="utf-8") == file.text
-            except (OSError, UnicodeDecodeError):
-                same = False
-            if not same:
-                raise UserError(f"{printable(str(target))} exists and differs from the custom layers file "
-                                f"{printable(str(file.path))}; export to another folder, or remove it")
-            continue
-        staged.temporary(target).write_text(file.text, encoding="utf-8")
+        _write_copy(file, model_path.with_name(f"{module}.py"), staged, "export to another folder, or remove it")
+
+
+def _write_copy(file: CodeFile, target: Path, staged, advice: str) -> None:
+    """`file`'s text at `target` (through `staged`); left as it is when `target` already holds that text, and a
+    UserError naming it when it holds another."""
+    if target.exists():
+        try:
+            same = target.read_text(encoding="utf-8") == file.text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            raise UserError(f"{printable(str(target))} exists and differs from the custom layers file "
+                            f"{printable(str(file.path))}; {advice}")
+        return
+    staged.temporary(target).write_text(file.text, encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -100,6 +105,13 @@ def importable(graph):
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = module
+
+
+def copy_code_beside(project: Project, project_path: Path, staged) -> None:
+    """The project's code files written where its `custom_code` says, relative to `project_path` (through
+    `staged`), unless the very file is there already (an import beside the module's own source)."""
+    for file in project.graph.custom_types.files:
+        _write_copy(file, Path(project_path).parent / file.listed, staged, "write the project into another folder")
 
 
 def with_code_beside(project: Project, folder: Path) -> Project:

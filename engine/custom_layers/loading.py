@@ -5,7 +5,8 @@ Each file runs once per content as its own module, `neurocanvas_custom.<stem>_<h
 reuses that module. The classes it defines itself (not those it imports), whose names do not start
 with `_`, become node types (`engine.custom_layers.signature`). Every failure is a `UserError` naming
 the file and the line: a syntax error, an exception while the file runs, a class whose arguments
-cannot be node params, a name a built-in type or another file already has.
+cannot be node params (said when a node uses it: the file's other classes still load), a name a
+built-in type or another file already has.
 """
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ def load_code(files: list[CodeFile]) -> CustomTypes:
                 raise UserError(f"{_where(file, cls)}: class {cls.__name__} is also defined in "
                                 f"{printable(str(found[cls.__name__][1].path))}; rename one of them")
             found[cls.__name__] = (cls, file)
-    return CustomTypes([node_type_for(cls, file) for cls, file in found.values()], files)
+    types, problems = [], {}
+    for name, (cls, file) in found.items():
+        try:
+            types.append(node_type_for(cls, file))
+        except UserError as error:  # said on the nodes that use it: the file's other classes still serve
+            problems[name] = error.message
+    return CustomTypes(types, files, problems)
 
 
 def module_name(file: CodeFile) -> str:

@@ -123,9 +123,10 @@ def test_params_and_ports_follow_the_signatures(tmp_path):
     ("def broken(:\n", "line 3: invalid syntax"),
     ("raise RuntimeError('no GPU\\x1b[31m here')\n", "line 3: RuntimeError: no GPU\\x1b[31m here"),
 ])
-def test_a_file_that_cannot_define_node_types_is_refused_naming_the_file_and_line(tmp_path, code, expected):
-    path = project_with(tmp_path, "from torch import nn\n\n" + code, PLAIN_NODES, [{"source": "x", "target": "fc"}])
-    with pytest.raises(UserError) as error:
+def test_a_class_that_cannot_be_a_node_type_is_refused_naming_the_file_and_line(tmp_path, code, expected):
+    nodes, edges = chain(("Bad", {}))
+    path = project_with(tmp_path, "from torch import nn\n\n" + code, nodes, edges)
+    with pytest.raises((UserError, ProjectFormatError)) as error:
         load_project(path, code_loader(True))
     assert str(tmp_path / "custom_layers.py") in str(error.value) and expected in str(error.value)
     assert "\x1b" not in str(error.value)
@@ -260,3 +261,20 @@ def test_a_custom_node_trains_through_the_cli(tmp_path, capsys):
     assert json.loads((out / "project.json").read_text())["custom_code"] == ["custom_layers.py"]
     again = load_project(out / "project.json", code_loader(True))  # the run folder stands on its own
     assert "SqueezeExcite" in again.graph.custom_types
+
+
+def test_a_class_that_cannot_be_a_node_type_does_not_stop_the_others(tmp_path):
+    code = MARKER_CODE + """
+    class Configured(nn.Module):
+        def __init__(self, config):
+            super().__init__()
+
+        def forward(self, x):
+            return x
+"""
+    nodes, edges = chain(("Twice", {}))
+    project = load_project(project_with(tmp_path, code, nodes, edges), code_loader(True))
+    assert list(project.graph.custom_types) == ["Twice"]
+    with pytest.raises(UnknownNodeTypeError, match="Configured cannot be a node type: .*line 10: cannot tell "
+                                                   "what argument 'config'"):
+        project.graph.add_node("Configured")
