@@ -36,6 +36,21 @@ def code_loader(trusted: bool):
     return load
 
 
+def same_code_loader(trusted: CustomTypes):
+    """The `code` callable that runs files only when each holds the very text of a file of `trusted` (code
+    already trusted and loaded, e.g. the open project's), else refuses: a run folder's copy of that code."""
+    texts = {file.text for file in trusted.files}
+
+    def load(files: list[CodeFile]) -> CustomTypes:
+        if not all(file.text in texts for file in files):
+            raise untrusted(files)
+        from engine.custom_layers.loading import load_code
+
+        return load_code(files)
+
+    return load
+
+
 def load_trusted_project(path: str | os.PathLike, trusted: bool):
     """`graphs.project.load_project` with the project's own code loaded when `trusted` (else refused)."""
     from graphs.project import load_project

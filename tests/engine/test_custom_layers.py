@@ -12,6 +12,7 @@ from torch import nn
 
 from engine.compiler import compile_graph, example_inputs
 from engine.custom_layers import code_loader, load_trusted_project
+from engine.custom_layers.trust import same_code_loader
 from engine.errors import UserError
 from engine.shapes import infer
 from graphs.custom_types import CodeNotLoadedError
@@ -261,6 +262,15 @@ def test_a_custom_node_trains_through_the_cli(tmp_path, capsys):
     assert json.loads((out / "project.json").read_text())["custom_code"] == ["custom_layers.py"]
     again = load_project(out / "project.json", code_loader(True))  # the run folder stands on its own
     assert "SqueezeExcite" in again.graph.custom_types
+    assert main.main(["diff", str(out), str(out)]) == 2 and "--trust-code" in capsys.readouterr().err
+    assert main.main(["diff", str(out), str(out), "--trust-code"]) == 0
+    # the editor reads a run's copy of the code it already trusted, and nothing else
+    trusted = load_project(folder / "project.json", code_loader(True)).graph.custom_types
+    assert "SqueezeExcite" in load_project(out / "project.json", same_code_loader(trusted)).graph.custom_types
+    with open(out / "custom_layers.py", "a", encoding="utf-8") as handle:
+        handle.write("# changed\n")
+    with pytest.raises(UserError, match="--trust-code"):
+        load_project(out / "project.json", same_code_loader(trusted))
 
 
 def test_a_class_that_cannot_be_a_node_type_does_not_stop_the_others(tmp_path):
