@@ -93,3 +93,21 @@ def test_the_dialog_shows_each_file_escaped_and_read_only(qtbot, tmp_path):
     assert dialog.shown_text() == "x = 1\nprint('\\x1b[2J')\n"
     assert dialog.tabs.widget(0).isReadOnly() and isinstance(dialog.tabs.widget(0), QPlainTextEdit)
     assert dialog.cancel_button.isDefault() and dialog.trust_button.text() == "Trust and Open"
+
+
+def test_a_crashed_sessions_work_on_a_custom_project_is_restored_after_trusting_it(window, folder, answers, dialogs):
+    from PySide6.QtWidgets import QMessageBox
+
+    from engine.custom_layers import code_loader
+    from graphs.project import load_project
+    from tests.reliability.gui.test_autosave import leave_crashed_session
+
+    project = load_project(folder / "project.json", code_loader(True))
+    project.graph.add_node("Amplify", {"factor": 3.0}, "added", (0, 300))
+    leave_crashed_session(window, project)
+    answers.append(True)  # the recovery file lives elsewhere: its code is shown and trusted again
+    dialogs.answer = QMessageBox.StandardButton.Yes
+    window.open_initial(str(folder / "project.json"))
+    assert window.document.graph.node("added").resolved_params() == {"factor": 3.0}
+    assert window.document.project.custom_code is None  # as the project lists it: custom_layers.py beside it
+    assert window.document.project.path == folder / "project.json" and window.isWindowModified()
