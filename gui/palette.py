@@ -141,8 +141,7 @@ class Palette(QWidget):
 
     def filter(self, text: str) -> None:
         """Show only the types whose name or category contains `text` (`quick_add.rank`, case-insensitive)."""
-        shown = set(rank(text)) | {name for name in self._custom if text.strip().lower() in name.lower()
-                                   or text.strip().lower() in CUSTOM_CATEGORY.lower()}
+        shown = set(rank(text, self._custom))
         for name, item in self._items.items():
             item.setHidden(name not in shown)
         for parent in self._categories.values():
@@ -157,6 +156,6 @@ class Palette(QWidget):
 
     def _add_first_visible(self) -> None:
         """Enter in the search box adds the best match ("relu": ReLU, not LeakyReLU)."""
-        ranked = rank(self.search.text()) or [name for name in self.visible_types() if name in self._custom]
+        ranked = rank(self.search.text(), self._custom)
         if ranked and self.search.text().strip():
             self.addRequested.emit(ranked[0])

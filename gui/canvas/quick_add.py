@@ -14,13 +14,15 @@ from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, Q
 from graphs.catalogue import CATALOGUE
 
 
-def rank(query: str) -> list[str]:
-    """Catalogue type names matching `query`, best first (all of them for an empty query)."""
+def rank(query: str, custom=None) -> list[str]:
+    """Catalogue type names, then the project's own (`custom`: graphs.custom_types), matching `query`, best
+    first (all of them for an empty query)."""
+    types = {**CATALOGUE, **(custom or {})}
     q = query.strip().lower()
     if not q:
-        return list(CATALOGUE)
+        return list(types)
     scored = []
-    for index, (name, spec) in enumerate(CATALOGUE.items()):
+    for index, (name, spec) in enumerate(types.items()):
         lower = name.lower()
         if lower.startswith(q):
             score = 0
@@ -58,9 +60,11 @@ class QuickAddPopup(QFrame):
         self.search.installEventFilter(self)
         self.list.itemActivated.connect(self._choose_item)
         self.list.itemClicked.connect(self._choose_item)
+        self.custom_types: dict = {}  # the open project's own layer types, listed after the catalogue's
         self._refill("")
 
-    def open_at(self, global_pos: QPoint) -> None:
+    def open_at(self, global_pos: QPoint, custom_types=None) -> None:
+        self.custom_types = dict(custom_types or {})
         self.search.clear()
         self._refill("")
         self.move(global_pos)
@@ -70,10 +74,11 @@ class QuickAddPopup(QFrame):
 
     def _refill(self, text: str) -> None:
         self.list.clear()
-        for name in rank(text):
-            item = QListWidgetItem(f"{name}    ·  {CATALOGUE[name].category}")
+        for name in rank(text, self.custom_types):
+            spec = CATALOGUE.get(name) or self.custom_types[name]
+            item = QListWidgetItem(f"{name}    ·  {spec.category}")
             item.setData(Qt.ItemDataRole.UserRole, name)
-            item.setToolTip(CATALOGUE[name].doc)
+            item.setToolTip(spec.doc)
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)

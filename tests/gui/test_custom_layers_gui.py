@@ -111,3 +111,15 @@ def test_a_crashed_sessions_work_on_a_custom_project_is_restored_after_trusting_
     assert window.document.graph.node("added").resolved_params() == {"factor": 3.0}
     assert window.document.project.custom_code is None  # as the project lists it: custom_layers.py beside it
     assert window.document.project.path == folder / "project.json" and window.isWindowModified()
+
+
+def test_the_quick_add_popup_lists_the_projects_custom_layers(window, folder, answers):
+    answers.append(True)
+    assert window.open_project(folder / "project.json")
+    window.view.open_quick_add()
+    popup = window.view.quick_add
+    popup.search.setText("squeezeex")
+    assert popup.current() == "SqueezeExcite" and "Custom" in popup.list.currentItem().text()
+    popup.accept_current()
+    added = [n for n in window.document.graph.nodes() if n.type == "SqueezeExcite" and n.id != "se"]
+    assert len(added) == 1
