@@ -57,12 +57,15 @@ class Node:
     position: tuple[float, float] = (0.0, 0.0)
     trainable: bool = True
     lr_mult: float = 1.0
-    # the project's own node types (graphs.custom_types), where a custom layer's type is found
-    custom: object = field(default=NO_CUSTOM_TYPES, compare=False, repr=False)
+    # the Graph holding the node: it finds the type of a custom layer (its `custom_types`)
+    # (None: a free-standing node, catalogue types only)
+    scope: Graph | None = field(default=None, repr=False, compare=False)
 
     @property
     def spec(self):
-        return node_type(self.type, self.id, self.custom)
+        if self.scope is not None:
+            return self.scope.spec_of(self.type, self.params, self.id)
+        return node_type(self.type, self.id)
 
     @property
     def shares(self) -> str | None:
@@ -82,7 +85,7 @@ class Node:
     def clone(self) -> Node:
         """A copy sharing nothing mutable (params hold only scalars and lists of ints)."""
         return Node(self.id, self.type, _copy_params(self.params), self.position, self.trainable, self.lr_mult,
-                    self.custom)
+                    self.scope)
 
     def as_dict(self) -> dict:
         d = {"id": self.id, "type": self.type}
@@ -124,15 +127,15 @@ def check_node_id(node_id) -> None:
 class Graph:
     """A directed acyclic graph of catalogue nodes (cycles can only come from a loaded file)."""
 
-    def __init__(self, custom_types=None):
-        """`custom_types`: the node types of the project's own code (`graphs.custom_types.CustomTypes`)."""
-        self.custom_types = custom_types if custom_types is not None else NO_CUSTOM_TYPES
+    def __init__(self):
         self._nodes: dict[str, Node] = {}
         # the wires in the order they were made, and each node's wires in and out: the index lets
         # in_edges, edge_into and reachability look at a node's own wires instead of every wire
         self._edges: dict[Edge, None] = {}
         self._in: dict[str, dict[Edge, None]] = {}
         self._out: dict[str, dict[Edge, None]] = {}
+        # the node types of the project's own code (graphs.custom_types.CustomTypes), set when it is loaded
+        self.custom_types = NO_CUSTOM_TYPES
         self.node_added = Event("node_added")  # (Node)
         self.node_removed = Event("node_removed")  # (Node)
         self.edge_added = Event("edge_added")  # (Edge)
@@ -178,6 +181,10 @@ class Graph:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    def spec_of(self, type_name: str, params: dict | None = None, node_id: str | None = None):
+        """The NodeType of a node: a catalogue layer, or a custom layer of this graph's `custom_types`."""
+        return node_type(type_name, node_id, self.custom_types)
+
     def new_id(self, type_name: str) -> str:
         """A fresh id such as `conv2d_3` for a node of this type."""
         base = re.sub(r"[^a-z0-9_]", "", type_name.lower()) or "node"
@@ -200,15 +207,14 @@ class Graph:
                  position=(0.0, 0.0), trainable: bool = True, lr_mult: float = 1.0,
                  index: int | None = None) -> str:
         """Add a node, last in the node order or at `index` in it (undoing a removal puts it back there)."""
-        spec = node_type(type_name, node_id, self.custom_types)
+        spec = self.spec_of(type_name, params, node_id)
         node_id = self.new_id(type_name) if node_id is None else node_id
         check_node_id(node_id)
         if node_id in self._nodes:
             raise DuplicateNodeError(f"a node with id '{node_id}' already exists", node=node_id)
         checked = spec.check_params(params, node_id)
         trainable, lr_mult = check_training_options(node_id, trainable, lr_mult)
-        node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])), trainable, lr_mult,
-                    self.custom_types)
+        node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])), trainable, lr_mult, self)
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
         else:
@@ -365,8 +371,9 @@ class Graph:
 
     def copy(self) -> Graph:
         """An independent copy with no subscribers (used to snapshot a graph for training)."""
-        other = Graph(self.custom_types)
-        other._nodes = {node_id: node.clone() for node_id, node in self._nodes.items()}
+        other = Graph()
+        other.custom_types = self.custom_types
+        other._nodes = {node_id: replace(node.clone(), scope=other) for node_id, node in self._nodes.items()}
         for edge in self._edges:
             other._add_edge(edge)
         return other

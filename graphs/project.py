@@ -117,7 +117,9 @@ def project_from_dict(data, path: str | None = None, code=None) -> Project:
         names = ", ".join(quoted(file.listed) for file in files)
         raise CodeNotLoadedError(f"the project runs its own Python code ({names}); it is loaded only when you "
                                  "trust it: --trust-code on the command line, or open it in the editor", path)
-    graph = Graph(code(files) if files else None)
+    graph = Graph()
+    if files:
+        graph.custom_types = code(files)
     # Phase 1: every node.
     for i, raw in enumerate(_expect(data.get("nodes", []), list, "nodes", "nodes", path)):
         where = f"nodes[{i}]"

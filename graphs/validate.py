@@ -70,7 +70,7 @@ def topological_order(graph: Graph) -> list[str]:
 
 def known_type(node) -> bool:
     """Whether the node's type is a catalogue type or one of the project's own (graphs.custom_types)."""
-    return node.type in CATALOGUE or node.type in node.custom
+    return node.type in CATALOGUE or (node.scope is not None and node.type in node.scope.custom_types)
 
 
 def validate(graph: Graph) -> list[GraphError]:

@@ -235,7 +235,8 @@ class GraphBuilder:
         edges = [(v.node, n.id) for n in self.nodes.values() for v in n.inputs]
         sizes = {n.id: estimated_size(n.type, n.id, n.params) for n in self.nodes.values()}
         positions = layered_positions(ids, edges, sizes)
-        graph = Graph(self.custom_types)
+        graph = Graph()
+        graph.custom_types = self.custom_types
         for node in self.nodes.values():
             graph.add_node(node.type, node.params, node.id, positions[node.id])
         for node in self.nodes.values():
