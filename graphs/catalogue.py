@@ -224,4 +224,7 @@ def node_type(name: str, node: str | None = None, custom=None) -> NodeType:
             custom.unknown_type(name, node)  # raises, naming the project's code files
         close = difflib.get_close_matches(name, CATALOGUE, n=3) if isinstance(name, str) and len(name) < 64 else []
         hint = f"; did you mean {', '.join(close)}?" if close else ""
+        if not close and custom is not None and not getattr(custom, "files", ()):  # a project without code
+            hint = ("; if it is a custom layer, define its class in custom_layers.py beside the project "
+                    "(see docs/custom_layers.md)")
         raise UnknownNodeTypeError(f"unknown node type {quoted(name)}{hint}", node=node) from None

@@ -140,6 +140,9 @@ def test_without_trust_the_code_is_never_executed(tmp_path):
         load_project(path, code_loader(False))
     with pytest.raises(CodeNotLoadedError, match="custom_layers.py"):
         load_project(path)  # no loader at all: refused before anything runs
+    import main
+
+    assert main.main(["check", str(path)]) == 2 and main.main(["train", str(path), "--epochs", "1"]) == 2
     assert not (tmp_path / "ran.marker").exists()
     project = load_project(path, code_loader(True))
     assert (tmp_path / "ran.marker").exists() and infer(project.graph).output_shapes("n0") == {"out": (4,)}
@@ -156,6 +159,13 @@ def test_a_project_without_custom_layers_never_runs_code(tmp_path):
     # an empty custom_code runs nothing, even with a custom_layers.py beside the project
     load_project(project_with(tmp_path / "opted_out", MARKER_CODE, PLAIN_NODES, [], custom_code=[]), loader)
     assert calls == [] and not (tmp_path / "opted_out" / "ran.marker").exists()
+
+
+def test_a_custom_type_without_code_beside_the_project_says_where_its_class_goes(tmp_path):
+    nodes, edges = chain(("FancyMixerBlock", {}))
+    with pytest.raises(ProjectFormatError, match="unknown node type 'FancyMixerBlock'; if it is a custom layer, define its "
+                                                 "class in custom_layers.py beside the project"):
+        load_project(project_with(tmp_path, None, nodes, edges), code_loader(True))
 
 
 def test_listed_code_files_are_relative_to_the_project_and_a_missing_one_is_named(tmp_path):
