@@ -114,18 +114,39 @@ def copy_code_beside(project: Project, project_path: Path, staged) -> None:
         _write_copy(file, Path(project_path).parent / file.listed, staged, "write the project into another folder")
 
 
+def staged_code_beside(project: Project, folder: Path, staged) -> Project:
+    """`project` as its copy in `folder` lists its code: copies of its code files written there (through
+    `staged`, never over another file) and `custom_code` naming them; unchanged when it runs no code."""
+    files = project.graph.custom_types.files
+    if not files:
+        return project
+    names = _copy_names(files)
+    for file, name in zip(files, names):
+        _write_copy(file, folder / name, staged, "write into another folder")
+    moved = copy.copy(project)
+    moved.custom_code = names
+    return moved
+
+
+def _copy_names(files) -> list[str]:
+    """A distinct file name for each copy: the file's own name, prefixed with `_` where two share one."""
+    names: list[str] = []
+    for file in files:
+        name = Path(file.listed).name
+        while name in names:
+            name = f"_{name}"
+        names.append(name)
+    return names
+
+
 def with_code_beside(project: Project, folder: Path) -> Project:
     """`project` as it goes into `folder` (a run folder): with copies of its code files there and
     `custom_code` naming them; unchanged when it runs no code."""
     files = project.graph.custom_types.files
     if not files:
         return project
-    names = []
-    for file in files:
-        name = Path(file.listed).name
-        while name in names:
-            name = f"_{name}"
-        names.append(name)
+    names = _copy_names(files)
+    for file, name in zip(files, names):
         try:
             atomic_write(folder / name, file.text.encode("utf-8", "surrogatepass"))
         except OSError as error:

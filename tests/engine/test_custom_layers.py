@@ -297,3 +297,18 @@ def test_a_class_that_cannot_be_a_node_type_does_not_stop_the_others(tmp_path):
     with pytest.raises(UnknownNodeTypeError, match="Configured cannot be a node type: .*line 10: cannot tell "
                                                    "what argument 'config'"):
         project.graph.add_node("Configured")
+
+
+def test_a_launch_script_carries_the_code_and_the_trust_along(tmp_path):
+    from engine.launch_script import write_launch_script
+
+    folder = tmp_path / "project"
+    shutil.copytree(FIXTURE, folder)
+    with pytest.raises(UserError, match="--trust-code"):
+        write_launch_script(folder / "project.json", tmp_path / "launch")
+    assert not (tmp_path / "launch").exists()
+    script = write_launch_script(folder / "project.json", tmp_path / "launch", trust_code=True)
+    assert "train \"$here\"/project.json --trust-code" in script.read_text()
+    assert (tmp_path / "launch" / "custom_layers.py").read_text() == (folder / "custom_layers.py").read_text()
+    copy = load_project(tmp_path / "launch" / "project.json", code_loader(True))
+    assert copy.custom_code == ["custom_layers.py"] and "SqueezeExcite" in copy.graph.custom_types
