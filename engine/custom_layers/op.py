@@ -2,7 +2,7 @@
 `forward` calls it.
 
 Shapes come from running the module on torch's `meta` device (no memory, no arithmetic) on a batch of
-2, in eval mode; the outcome is cached per class, params and input specs, so re-inferring an unchanged
+2, in eval mode (a module whose `__init__` cannot run there is built on the CPU and moved); the outcome is cached per class, params and input specs, so re-inferring an unchanged
 node costs nothing. An exception the module raises becomes a `ShapeError` on the node, with its own
 message and the line of the project's file it came from. Parameters are counted; MACs are not known
 (0) for a custom layer.
@@ -77,8 +77,11 @@ def _infer(op: CustomOp, params: tuple, inputs: tuple):
     specs = dict(inputs)
     kwargs = {name: list(value) if isinstance(value, tuple) else value for name, value in params}
     try:
-        with torch.device("meta"):
-            module = op.build(kwargs, specs)
+        try:
+            with torch.device("meta"):
+                module = op.build(kwargs, specs)
+        except Exception:  # an __init__ that reads values (.item(), numpy) builds on the CPU, then moves
+            module = op.build(kwargs, specs).to("meta")
         module.eval()
         # an open optional port: the module gets None in its place
         arguments = [torch.empty((META_BATCH, *specs[port].shape), dtype=_DTYPES[specs[port].dtype], device="meta")

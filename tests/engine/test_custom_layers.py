@@ -312,3 +312,22 @@ def test_a_launch_script_carries_the_code_and_the_trust_along(tmp_path):
     assert (tmp_path / "launch" / "custom_layers.py").read_text() == (folder / "custom_layers.py").read_text()
     copy = load_project(tmp_path / "launch" / "project.json", code_loader(True))
     assert copy.custom_code == ["custom_layers.py"] and "SqueezeExcite" in copy.graph.custom_types
+
+
+def test_a_module_whose_init_reads_values_is_built_on_the_cpu_for_its_shapes(tmp_path):
+    code = """
+        import torch
+        from torch import nn
+
+        class Window(nn.Module):
+            def __init__(self, size: int = 3):
+                super().__init__()
+                self.width = int(torch.ones(size).sum().item())  # .item() cannot run on the meta device
+                self.fc = nn.Linear(4, self.width)
+
+            def forward(self, x):
+                return self.fc(x)
+    """
+    nodes, edges = chain(("Window", {"size": 5}))
+    result = infer(load_project(project_with(tmp_path, code, nodes, edges), code_loader(True)).graph)
+    assert result.valid and result.output_shapes("n0") == {"out": (5,)} and result.info["n0"].params == 25
