@@ -95,10 +95,11 @@ def loads_project(text: str | bytes, path: str | os.PathLike | None = None, code
     return project_from_dict(data, path, code)
 
 
-def project_from_dict(data, path: str | None = None, code=None) -> Project:
+def project_from_dict(data, path: str | None = None, code=None, custom_types=None) -> Project:
     """The project `data` describes. A project that runs its own code (graphs.custom_types) needs `code`,
     a callable (list of CodeFile) -> CustomTypes that loads it (engine.custom_layers); without one it is
-    refused with CodeNotLoadedError, before anything is run."""
+    refused with CodeNotLoadedError, before anything is run. `custom_types`: the types to use instead,
+    loading no code at all (a selection pasted into a project: that project's own)."""
     _expect(data, dict, "top level", "the file", path)
     if data.get("format") != FORMAT:
         raise ProjectFormatError(f"not a Neurocanvas project (\"format\" is {quoted(data.get('format'))}, "
@@ -112,14 +113,14 @@ def project_from_dict(data, path: str | None = None, code=None) -> Project:
     name = data.get("name", "untitled")
     _expect(name, str, "name", "name", path)
     custom_code = listed_code(data, path)
-    files = read_code(custom_code, path)
+    files = read_code(custom_code, path) if custom_types is None else []
     if files and code is None:
         names = ", ".join(quoted(file.listed) for file in files)
         raise CodeNotLoadedError(f"the project runs its own Python code ({names}); it is loaded only when you "
                                  "trust it: --trust-code on the command line, or open it in the editor", path)
     graph = Graph()
-    if files:
-        graph.custom_types = code(files)
+    if files or custom_types is not None:
+        graph.custom_types = code(files) if files else custom_types
     # Phase 1: every node.
     for i, raw in enumerate(_expect(data.get("nodes", []), list, "nodes", "nodes", path)):
         where = f"nodes[{i}]"

@@ -123,3 +123,14 @@ def test_the_quick_add_popup_lists_the_projects_custom_layers(window, folder, an
     popup.accept_current()
     added = [n for n in window.document.graph.nodes() if n.type == "SqueezeExcite" and n.id != "se"]
     assert len(added) == 1
+
+
+def test_copy_and_paste_of_a_custom_node_runs_no_code(window, folder, answers, monkeypatch):
+    answers.append(True)
+    assert window.open_project(folder / "project.json")
+    (folder / "ran.marker").unlink()
+    window.scene.select_nodes(["se"])
+    assert window.copy()
+    new_ids = window.paste()
+    assert len(new_ids) == 1 and window.document.graph.node(new_ids[0]).type == "SqueezeExcite"
+    assert not (folder / "ran.marker").exists()  # pasting reads no file: the project's types serve
