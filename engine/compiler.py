@@ -57,7 +57,8 @@ class CompiledGraph:
     losses: list[LossSpec] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
     shapes: InferenceResult | None = None
-    graph: Graph | None = None  # the graph compiled (its shapes filled)
+    graph: Graph | None = None  # the graph compiled (its shapes filled): the expansion of a graph with units
+    expanded: object = None  # a graph with units: its `graphs.units.Expanded`
 
     def compute_loss(self, outputs, targets: dict[str, torch.Tensor]) -> torch.Tensor:
         """The weighted sum of the losses given the model outputs (tensor or tuple) and the targets by node id."""
@@ -145,7 +146,12 @@ def _resolve(target: str):
 
 def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> CompiledGraph:
     """Compile `graph`; raise CompileError naming every problem node, `TooLarge` (a UserError) when
-    its parameters cannot fit in memory (checked from the inferred shapes, before allocating)."""
+    its parameters cannot fit in memory (checked from the inferred shapes, before allocating). A graph
+    with units is compiled as its expansion, each unit a submodule (`engine.unit_compile`)."""
+    if graph.uses_units():
+        from engine.unit_compile import compile_units
+
+        return compile_units(graph, shapes)
     shapes = shapes or infer(graph)
     if shapes.errors:
         raise CompileError(shapes.errors)

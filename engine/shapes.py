@@ -33,6 +33,9 @@ class InferenceResult:
     info: dict[str, NodeInfo] = field(default_factory=dict)  # only nodes that were inferred
     inputs: dict[str, dict[str, TensorSpec]] = field(default_factory=dict)
     errors: list[GraphError] = field(default_factory=list)
+    # a graph with units: its expansion (`graphs.units.Expanded`) and the result on the flat graph
+    expanded: object = None
+    flat: InferenceResult | None = None
 
     @property
     def valid(self) -> bool:
@@ -77,6 +80,7 @@ class ShapeInference:
         `result()` validates the whole graph each time (a one-shot inference)."""
         self.graph = graph
         self._validation = LiveValidation(graph) if live_validation else None
+        self._units = None  # a LiveUnitsInference, once the graph uses units
         self._types: dict[str, str] = {}
         self._params: dict[str, dict] = {}
         self._shares: dict[str, str] = {}  # a sharing node -> the node whose weights it uses
@@ -105,6 +109,8 @@ class ShapeInference:
         """Stop observing the graph."""
         if self._validation is not None:
             self._validation.close()
+        if self._units is not None:
+            self._units.close()
         self.graph.node_added.unsub(self._on_node_added)
         self.graph.node_removed.unsub(self._on_node_removed)
         self.graph.edge_added.unsub(self._on_edge_added)
@@ -123,8 +129,16 @@ class ShapeInference:
         self._dirty.add(node.id)
 
     def _set_params(self, node_id: str, params: dict) -> None:
-        spec = node_type(self._types[node_id], node_id, self.graph.custom_types)
-        resolved = spec.resolve_params(params, node_id)
+        try:
+            spec = node_type(self._types[node_id], node_id, self.graph.custom_types)
+            resolved = spec.resolve_params(params, node_id)
+        except GraphError:  # a unit instance (a graph with units is inferred as its expansion), or params that
+            # a unit param made wrong in an expansion (validation reports them): no shapes
+            self._params[node_id], self._ports[node_id] = None, []
+            self._shares.pop(node_id, None)
+            self._cache.pop(node_id, None)
+            self._dirty.add(node_id)
+            return
         self._params[node_id] = resolved
         if params.get(SHARES):
             self._shares[node_id] = params[SHARES]
@@ -205,6 +219,10 @@ class ShapeInference:
     # ---- inference -------------------------------------------------------
     def infer_shapes(self) -> InferenceResult:
         """Shapes and shape errors only (no structural validation): the fast path."""
+        if self.graph.uses_units():
+            result = self._units_result()
+            result.errors = [e for e in result.errors if isinstance(e, ShapeError)]
+            return result
         self._update_ranks()
         rank = self._rank
         queue = [(rank[n], n) for n in self._dirty if n in rank]
@@ -228,6 +246,9 @@ class ShapeInference:
     def _visit(self, node_id: str) -> bool:
         """Infer one node from its sources' current outcomes; whether its own outcome changed."""
         before = (self._info.get(node_id), self._errors.get(node_id))
+        if self._params[node_id] is None:
+            self._forget(node_id)
+            return before != (None, None)
         inputs = {}
         own_type = node_type(self._types[node_id], node_id, self.graph.custom_types)
         optional = own_type.optional
@@ -266,7 +287,10 @@ class ShapeInference:
             table.pop(node_id, None)
 
     def result(self) -> InferenceResult:
-        """Structural errors first, then shape errors, then shapes for every node that has them."""
+        """Structural errors first, then shape errors, then shapes for every node that has them. A graph
+        with units is expanded and inferred whole each time (`engine.unit_shapes`)."""
+        if self.graph.uses_units():
+            return self._units_result()
         result = self.infer_shapes()
         if self._validation is None:
             structural = validate(self.graph)
@@ -275,6 +299,16 @@ class ShapeInference:
             structural = self._validation.errors(acyclic=len(self._rank) == len(self._types) or None)
         result.errors = structural + result.errors + self._sharing_errors(result)
         return result
+
+    def _units_result(self) -> InferenceResult:
+        """A graph with units: inferred as its expansion, kept live between edits in the editor."""
+        if self._validation is None:
+            return infer_units(self.graph)
+        if self._units is None:
+            from engine.unit_shapes import LiveUnitsInference
+
+            self._units = LiveUnitsInference(self.graph)
+        return self._units.result()
 
     def _sharing_errors(self, result: InferenceResult) -> list[GraphError]:
         """Sharing nodes whose weights would not fit those they share; their weights are counted once, on the
@@ -293,11 +327,19 @@ class ShapeInference:
 
 
 def infer(graph: Graph) -> InferenceResult:
+    if graph.uses_units():
+        return infer_units(graph)
     inference = ShapeInference(graph, live_validation=False)
     try:
         return inference.result()
     finally:
         inference.close()
+
+
+def infer_units(graph: Graph) -> InferenceResult:
+    from engine.unit_shapes import infer_units as infer_expanded
+
+    return infer_expanded(graph)
 
 
 def describe(error: GraphError) -> str:

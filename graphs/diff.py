@@ -3,7 +3,9 @@
 
 Nodes are matched by id (ids are stable across edits; a rename reads as one node removed and one added).
 A node whose type changed is listed as changed, with "type" among its changes. Positions are not
-compared: moving a node changes nothing the model computes.
+compared: moving a node changes nothing the model computes. Units added, removed or edited are listed
+by name, and each instance (or Repeat) of an edited unit is changed, with "unit definition" among its
+changes.
 """
 
 from __future__ import annotations
@@ -24,17 +26,20 @@ class GraphDiff:
     changed: dict[str, dict[str, tuple]] = field(default_factory=dict)  # node id -> param -> (a's, b's)
     edges_added: list[Edge] = field(default_factory=list)
     edges_removed: list[Edge] = field(default_factory=list)
+    units_changed: list[str] = field(default_factory=list)  # units added, removed or edited
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.edges_added or self.edges_removed)
+        return not (self.added or self.removed or self.changed or self.edges_added or self.edges_removed
+                    or self.units_changed)
 
     def as_dict(self) -> dict:
         return {"nodes_added": self.added, "nodes_removed": self.removed,
                 "params_changed": {node: {name: list(values) for name, values in params.items()}
                                    for node, params in self.changed.items()},
                 "edges_added": [e.as_dict() for e in self.edges_added],
-                "edges_removed": [e.as_dict() for e in self.edges_removed]}
+                "edges_removed": [e.as_dict() for e in self.edges_removed],
+                **({"units_changed": self.units_changed} if self.units_changed else {})}
 
 
 def graph_diff(a: Graph, b: Graph) -> GraphDiff:
@@ -49,9 +54,16 @@ def graph_diff(a: Graph, b: Graph) -> GraphDiff:
                 changed[node_id] = params
     edges_a, edges_b = a.edges(), b.edges()
     set_a, set_b = set(edges_a), set(edges_b)
+    units = [name for name in dict.fromkeys([*a.units, *b.units])
+             if name not in a.units or name not in b.units or a.units[name].snapshot() != b.units[name].snapshot()]
+    for node_id in ids_b:
+        node = b.node(node_id)
+        unit = node.params.get("unit") if node.type == "Repeat" else node.type
+        if node_id in in_a and unit in units and unit in a.units:
+            changed.setdefault(node_id, {})["unit definition"] = (unit, unit)
     return GraphDiff(added=[n for n in ids_b if n not in in_a], removed=[n for n in ids_a if n not in in_b],
                      changed=changed, edges_added=[e for e in edges_b if e not in set_a],
-                     edges_removed=[e for e in edges_a if e not in set_b])
+                     edges_removed=[e for e in edges_a if e not in set_b], units_changed=units)
 
 
 def _changed_params(node_a, node_b) -> dict[str, tuple]:

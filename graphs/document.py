@@ -11,13 +11,14 @@ import copy
 import re
 from dataclasses import dataclass, field, replace
 
-from graphs.catalogue import node_type
+from graphs.catalogue import CATALOGUE, node_type
 from graphs.custom_types import NO_CUSTOM_TYPES
 from graphs.errors import (
     CycleError,
     DuplicateEdgeError,
     DuplicateNodeError,
     GraphError,
+    ParamError,
     PortAlreadyConnectedError,
     UnknownNodeError,
     UnknownPortError,
@@ -26,6 +27,7 @@ from graphs.errors import (
 from graphs.events import Event
 from graphs.names import id_problem
 from graphs.node_type import SHARES
+from graphs.unit_registry import REF, UnitRegistry, UnitUseError, check_unit_params, is_ref, unit_name_problem
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,8 @@ class Node:
     position: tuple[float, float] = (0.0, 0.0)
     trainable: bool = True
     lr_mult: float = 1.0
-    # the Graph holding the node: it finds the type of a custom layer (its `custom_types`)
-    # (None: a free-standing node, catalogue types only)
+    # the Graph holding the node: it finds the type of a unit instance and the unit params a
+    # reference {"ref": name} reads (None: a free-standing node, catalogue types only)
     scope: Graph | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -74,7 +76,8 @@ class Node:
 
     def resolved_params(self) -> dict:
         """All params, defaults filled in."""
-        return self.spec.resolve_params(self.params, self.id)
+        params = self.scope.concrete(self.params) if self.scope is not None else self.params
+        return self.spec.resolve_params(params, self.id)
 
     def input_ports(self) -> list[str]:
         return self.spec.input_ports(self.resolved_params())
@@ -100,7 +103,8 @@ class Node:
 
 
 def _copy_params(params: dict) -> dict:
-    return {k: (list(v) if isinstance(v, list) else v) for k, v in params.items()}
+    return {k: (list(v) if isinstance(v, list) else copy.deepcopy(v) if isinstance(v, dict) else v)
+            for k, v in params.items()}
 
 
 MAX_LR_MULT = 1e6
@@ -125,10 +129,19 @@ def check_node_id(node_id) -> None:
 
 
 class Graph:
-    """A directed acyclic graph of catalogue nodes (cycles can only come from a loaded file)."""
+    """A directed acyclic graph of catalogue nodes and unit instances (cycles can only come from a
+    loaded file). A document's graph owns `units`, its unit definitions; a unit's inner graph shares
+    its document's registry (pass `units=`) and knows its `unit`. `dotted_ids` allows the ids
+    `graphs.units.expand` makes (`layer1.0.conv1`), in an expanded graph only."""
 
-    def __init__(self):
+    def __init__(self, units: UnitRegistry | None = None, dotted_ids: bool = False):
         self._nodes: dict[str, Node] = {}
+        self.units = units if units is not None else UnitRegistry()
+        if units is None:
+            self.units.owner = self
+        self.unit = None  # the UnitDefinition whose inner graph this is
+        self.dotted_ids = dotted_ids
+        self._structure: dict[str, None] = {}  # the nodes that are no catalogue layer: instances, Repeats, ports
         # the wires in the order they were made, and each node's wires in and out: the index lets
         # in_edges, edge_into and reachability look at a node's own wires instead of every wire
         self._edges: dict[Edge, None] = {}
@@ -143,6 +156,11 @@ class Graph:
         self.params_changed = Event("params_changed")  # (node_id, old_params, new_params)
         self.node_moved = Event("node_moved")  # (node_id, position)
         self.training_options_changed = Event("training_options_changed")  # (node_id, trainable, lr_mult)
+        self.unit_added = Event("unit_added")  # (name)
+        self.unit_removed = Event("unit_removed")  # (UnitDefinition)
+        self.unit_replaced = Event("unit_replaced")  # (name, old UnitDefinition)
+        self.unit_renamed = Event("unit_renamed")  # (old name, new name): instances' types changed too
+        self.unit_changed = Event("unit_changed")  # (name): its inner graph was edited
         self.changed = Event("changed")  # () after any of the above
 
     # ---- reads (copies) -------------------------------------------------
@@ -160,6 +178,9 @@ class Graph:
 
     def edges(self) -> list[Edge]:
         return list(self._edges)
+
+    def has_edge(self, edge: Edge) -> bool:
+        return edge in self._edges
 
     def in_edges(self, node_id: str) -> list[Edge]:
         return list(self._in.get(node_id, ()))
@@ -181,9 +202,43 @@ class Graph:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    def uses_units(self) -> bool:
+        """Whether any node is a unit instance, a Repeat or a unit port (the engine then expands the graph)."""
+        return bool(self._structure)
+
+    def node_ids_of_type(self, type_name: str) -> list[str]:
+        """The ids of the nodes of one type, in node order."""
+        if type_name in CATALOGUE:
+            return [node_id for node_id, node in self._nodes.items() if node.type == type_name]
+        return [node_id for node_id in self._structure if self._nodes[node_id].type == type_name]
+
     def spec_of(self, type_name: str, params: dict | None = None, node_id: str | None = None):
-        """The NodeType of a node: a catalogue layer, or a custom layer of this graph's `custom_types`."""
-        return node_type(type_name, node_id, self.custom_types)
+        """The NodeType of a node: a catalogue layer, or a unit instance, Repeat or port of this graph's units."""
+        spec = CATALOGUE.get(type_name) if isinstance(type_name, str) else None
+        if spec is None and isinstance(type_name, str) and (type_name in self.custom_types
+                                                            or type_name in self.custom_types.problems):
+            spec = node_type(type_name, node_id, self.custom_types)  # a custom layer (graphs.custom_types)
+        return spec if spec is not None else self.units.spec(type_name, params, node_id)
+
+    def concrete(self, params: dict) -> dict:
+        """`params` with each reference to a unit param replaced by the param's default (in a unit's graph)."""
+        if not any(is_ref(value) for value in params.values()):
+            return params
+        defaults = self.unit.params if self.unit is not None else {}
+        return {name: defaults.get(value[REF], value) if is_ref(value) else value for name, value in params.items()}
+
+    def check_params(self, spec, params: dict | None, node_id: str | None) -> dict:
+        """`spec.check_params`, where a value may also be a reference to a param of this graph's unit."""
+        params = params or {}
+        refs = {name: value[REF] for name, value in params.items() if is_ref(value)}
+        for name, ref in refs.items():
+            if self.unit is None or ref not in self.unit.params:
+                where = f"unit '{self.unit.name}'" if self.unit is not None else "a graph outside a unit"
+                raise ParamError(f"param '{name}' refers to unit param {quoted(ref)}, which {where} does not have",
+                                 node=node_id, param=name)
+        checked = spec.check_params(self.concrete(params), node_id)
+        checked.update({name: {REF: ref} for name, ref in refs.items()})
+        return checked
 
     def new_id(self, type_name: str) -> str:
         """A fresh id such as `conv2d_3` for a node of this type."""
@@ -195,7 +250,10 @@ class Graph:
 
     def snapshot(self) -> dict:
         """A canonical, order-independent picture of the document, for comparisons."""
+        units = {"units": {name: d.snapshot() for name, d in self.units.items()}} \
+            if self.units.owner is self and len(self.units) else {}
         return {
+            **units,
             "nodes": {n.id: (n.type, _copy_params(n.params), tuple(n.position)) for n in self._nodes.values()},
             "edges": sorted((e.source, e.source_port, e.target, e.target_port) for e in self._edges),
             "training_options": {n.id: (n.trainable, n.lr_mult) for n in self._nodes.values()
@@ -207,14 +265,19 @@ class Graph:
                  position=(0.0, 0.0), trainable: bool = True, lr_mult: float = 1.0,
                  index: int | None = None) -> str:
         """Add a node, last in the node order or at `index` in it (undoing a removal puts it back there)."""
+        self.units.check_use(self, type_name, params, node_id)
         spec = self.spec_of(type_name, params, node_id)
         node_id = self.new_id(type_name) if node_id is None else node_id
-        check_node_id(node_id)
+        if not (self.dotted_ids and isinstance(node_id, str) and all(
+                not id_problem(part) or part.isdigit() for part in node_id.split("."))):
+            check_node_id(node_id)
         if node_id in self._nodes:
             raise DuplicateNodeError(f"a node with id '{node_id}' already exists", node=node_id)
-        checked = spec.check_params(params, node_id)
+        checked = self.check_params(spec, params, node_id)
         trainable, lr_mult = check_training_options(node_id, trainable, lr_mult)
         node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])), trainable, lr_mult, self)
+        if type_name not in CATALOGUE and type_name not in self.custom_types:
+            self._structure[node_id] = None
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
         else:
@@ -231,6 +294,7 @@ class Graph:
             if edge in self._edges:  # a wire from the node to itself is in both
                 self.disconnect(edge)
         del self._nodes[node_id]
+        self._structure.pop(node_id, None)
         self._in.pop(node_id, None)
         self._out.pop(node_id, None)
         self.node_removed.emit(node.clone())
@@ -239,15 +303,17 @@ class Graph:
     def set_params(self, node_id: str, params: dict) -> None:
         """Replace the params the user set on a node (unset params take their defaults)."""
         node = self._require(node_id)
-        checked = node.spec.check_params(params, node_id)
-        resolved = node.spec.resolve_params(checked, node_id)
-        remaining = set(node.spec.input_ports(resolved))
+        self.units.check_use(self, node.type, params, node_id)
+        spec = self.spec_of(node.type, params, node_id)  # a Repeat's type follows its unit
+        checked = self.check_params(spec, params, node_id)
+        resolved = spec.resolve_params(self.concrete(checked), node_id)
+        remaining = set(spec.input_ports(resolved))
         for edge in self.in_edges(node_id):
             if edge.target_port not in remaining:
                 raise GraphError(
                     f"{node.type} '{node_id}': disconnect port '{edge.target_port}' before removing it",
                     node=node_id, port=edge.target_port)
-        outputs = set(node.spec.output_ports(resolved))  # Split and Chunk: one output port per piece
+        outputs = set(spec.output_ports(resolved))  # Split and Chunk: one output port per piece
         for edge in self.out_edges(node_id):
             if edge.source_port not in outputs:
                 raise GraphError(
@@ -369,14 +435,133 @@ class Graph:
         except (KeyError, TypeError):
             raise UnknownNodeError(f"there is no node '{node_id}'", node=node_id) from None
 
-    def copy(self) -> Graph:
-        """An independent copy with no subscribers (used to snapshot a graph for training)."""
-        other = Graph()
+    def copy(self, units: UnitRegistry | None = None) -> Graph:
+        """An independent copy with no subscribers (used to snapshot a graph for training), its units
+        copied too; `units`: the registry the copy of a unit's inner graph joins."""
+        other = Graph(units, self.dotted_ids)
         other.custom_types = self.custom_types
-        other._nodes = {node_id: replace(node.clone(), scope=other) for node_id, node in self._nodes.items()}
+        other._nodes = {node_id: Node(n.id, n.type, _copy_params(n.params), n.position, n.trainable, n.lr_mult, other)
+                        for node_id, n in self._nodes.items()}
+        other._structure = dict(self._structure)
         for edge in self._edges:
             other._add_edge(edge)
+        if units is None:
+            for definition in self.units.values():
+                other.units._adopt(definition.clone(units=other.units))
         return other
+
+    # ---- units ------------------------------------------------------------
+    def unit_graph(self, name: str) -> Graph:
+        """The live inner graph of unit `name`: edit it through its own methods (each edit is announced
+        here as `unit_changed(name)`)."""
+        return self._unit(name).graph
+
+    def add_unit(self, definition) -> None:
+        """Define a unit (a `graphs.units.UnitDefinition`); its inner graph joins this document's units."""
+        problem = unit_name_problem(definition.name)
+        if problem:
+            raise GraphError(f"unit name {quoted(definition.name)} {problem}")
+        if definition.name in self.units:
+            raise DuplicateNodeError(f"a unit named '{definition.name}' already exists")
+        self._check_definition(definition)
+        self.units._adopt(definition)
+        self.unit_added.emit(definition.name)
+        self.changed.emit()
+
+    def replace_unit(self, definition):
+        """Put `definition` in the place of the unit of its name (an edit of its params, doc or whole graph);
+        refused when an instance would no longer fit (a param it sets, a port it is wired to). Returns the
+        old definition (for undo)."""
+        old = self._unit(definition.name)
+        self._check_definition(definition)
+        self.units._drop(definition.name)
+        self.units._adopt(definition)
+        problems = self._misfits(definition.name)
+        if problems:
+            self.units._drop(definition.name)
+            self.units._adopt(old)
+            raise UnitUseError(f"unit '{definition.name}' cannot change so: {problems[0]}")
+        self.unit_replaced.emit(definition.name, old)
+        self.changed.emit()
+        return old
+
+    def remove_unit(self, name: str):
+        """Remove an unused unit; returns its definition (for undo)."""
+        self._unit(name)
+        users = self.units.users(name)
+        if users:
+            where = ", ".join(f"'{node}'" + (f" in unit '{unit}'" if unit else "") for unit, node in users[:5])
+            raise UnitUseError(f"unit '{name}' is used by {where}; remove or ungroup those first")
+        definition = self.units._drop(name)
+        self.unit_removed.emit(definition)
+        self.changed.emit()
+        return definition
+
+    def rename_unit(self, old: str, new: str) -> None:
+        """Rename a unit, and with it the type of every instance (and the `unit` of every Repeat)."""
+        definition = self._unit(old)
+        problem = unit_name_problem(new)
+        if problem:
+            raise GraphError(f"unit name {quoted(new)} {problem}")
+        if new in self.units:
+            raise DuplicateNodeError(f"a unit named '{new}' already exists")
+        for graph in [self, *(d.graph for d in self.units.values())]:
+            for node in graph._nodes.values():
+                if node.type == old:
+                    node.type = new
+                elif node.type == "Repeat" and node.params.get("unit") == old:
+                    node.params["unit"] = new
+        self.units._drop(old)
+        definition.name = new
+        self.units._adopt(definition)
+        self.unit_renamed.emit(old, new)
+        self.changed.emit()
+
+    def _unit(self, name: str):
+        if name not in self.units:
+            raise GraphError(f"there is no unit {quoted(name)}")
+        return self.units[name]
+
+    def _check_definition(self, definition) -> None:
+        try:
+            definition.params = check_unit_params(definition.params)
+        except ParamError as error:
+            raise ParamError(f"unit '{definition.name}': {error.message}", param=error.param) from None
+        inner = definition.graph
+        previous = (inner.units, inner.unit)
+        inner.units, inner.unit = self.units, definition
+        try:
+            for node in inner._nodes.values():
+                used = node.params.get("unit") if node.type == "Repeat" else node.type
+                if used == definition.name or (used in self.units and self.units.contains(used, definition.name)):
+                    raise GraphError(f"unit '{definition.name}' cannot contain itself (node '{node.id}' is a "
+                                     f"{used})", node=node.id)
+                inner.check_params(inner.spec_of(node.type, node.params, node.id), node.params, node.id)
+        except GraphError as error:
+            raise type(error)(f"unit '{definition.name}': {error.message}", node=error.node) from None
+        finally:
+            inner.units, inner.unit = previous
+
+    def _misfits(self, name: str) -> list[str]:
+        """Why the instances of unit `name` no longer fit it (params they set, ports they are wired to)."""
+        problems = []
+        for unit, node_id in self.units.users(name):
+            graph = self if unit is None else self.units[unit].graph
+            node = graph._nodes[node_id]
+            where = f"'{node_id}'" + (f" in unit '{unit}'" if unit else "")
+            try:
+                ports = (node.input_ports(), node.output_ports())
+                graph.check_params(node.spec, node.params, node_id)
+            except GraphError as error:
+                problems.append(f"{where}: {error.message}")
+                continue
+            for edge in graph.in_edges(node_id):
+                if edge.target_port not in ports[0]:
+                    problems.append(f"{where} is wired to its input '{edge.target_port}', which it would lose")
+            for edge in graph.out_edges(node_id):
+                if edge.source_port not in ports[1]:
+                    problems.append(f"{where} is wired from its output '{edge.source_port}', which it would lose")
+        return problems
 
 
 def renamed(edge: Edge, mapping: dict[str, str]) -> Edge:

@@ -86,7 +86,12 @@ class LiveValidation:
     # ---- the problems ------------------------------------------------------------
     def errors(self, acyclic: bool | None = None) -> list[GraphError]:
         """Every structural problem. `acyclic`, when the caller knows (a topological order that reached every
-        node), saves the whole-graph cycle check."""
+        node), saves the whole-graph cycle check. A graph with units is checked whole, as its expansion
+        (the per-node problems stay marked for when it has none again)."""
+        if self.graph.uses_units():
+            from graphs.validate import validate
+
+            return validate(self.graph)
         for node_id in self._dirty:
             problems = self._check(node_id) if self.graph.has_node(node_id) else []
             if problems:

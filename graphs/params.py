@@ -17,7 +17,7 @@ MAX_INT = 2**63 - 1
 WIDGETS = {
     "int": "spin", "float": "double_spin", "bool": "check", "choice": "combo",
     "int_tuple": "tuple", "int_list": "list", "optional_int_tuple": "tuple",
-    "str": "text",  # a custom layer's str argument (engine.custom_layers)
+    "str": "line", "overrides": "overrides",  # a Repeat's unit name and its per-copy changes (graphs.units)
 }
 
 
@@ -26,7 +26,7 @@ class ParamSpec:
     """One constructor argument of a node type, described as data."""
 
     name: str
-    kind: str  # int | float | bool | choice | int_tuple | optional_int_tuple | int_list | str
+    kind: str  # int | float | bool | choice | int_tuple | optional_int_tuple | int_list | str | overrides
     default: object = None
     minimum: float | None = None
     maximum: float | None = None
@@ -92,13 +92,6 @@ class ParamSpec:
             raise self._error(f"must be one of {options}, got {quoted(value)}", node)
         return value
 
-    def _coerce_str(self, value, node):
-        if not isinstance(value, str):
-            raise self._error(f"must be a string, got {quoted(value)}", node)
-        if len(value) > 1000:
-            raise self._error("may be at most 1000 characters long", node)
-        return value
-
     def _coerce_int_tuple(self, value, node):
         """An int, or a list of `length` ints (like torch's kernel_size=3 or (3, 5))."""
         if isinstance(value, (list, tuple)):
@@ -126,6 +119,27 @@ class ParamSpec:
         if items.count(-1) > 1:
             raise self._error("may hold at most one -1", node)
         return items
+
+    def _coerce_str(self, value, node):
+        if not isinstance(value, str):
+            raise self._error(f"must be a string, got {quoted(value)}", node)
+        if len(value) > 1000:
+            raise self._error("may be at most 1000 characters long", node)
+        return value
+
+    def _coerce_overrides(self, value, node):
+        """A Repeat's per-copy changes: {"0": {"stride": 2}} (copy index as a string -> unit params); the
+        param names and values are checked against the unit by `graphs.units`."""
+        if not isinstance(value, dict):
+            raise self._error(f"must be an object of copy index -> params, got {quoted(value)}", node)
+        result = {}
+        for key, params in value.items():
+            if not isinstance(key, str) or not key.isdigit() or len(key) > 6:
+                raise self._error(f"keys are copy indices such as \"0\", got {quoted(key)}", node)
+            if not isinstance(params, dict):
+                raise self._error(f"copy {key}: must be an object of param -> value, got {quoted(params)}", node)
+            result[str(int(key))] = {name: (list(v) if isinstance(v, (list, tuple)) else v) for name, v in params.items()}
+        return result
 
     def as_tuple(self, value) -> tuple:
         """Expand an int_tuple value to a tuple of `length` ints."""

@@ -1,6 +1,7 @@
 """Versioned JSON project files: load in two phases (nodes, then edges), save atomically.
 
-A file that is not a version-1 Neurocanvas project is refused with a
+Version 2 adds a top-level `units` section (see `graphs.units.files`); a project that uses
+no units is saved as version 1, exactly as before. A file that is not a Neurocanvas project is refused with a
 `ProjectFormatError` naming the file and the place (line and column for bad
 JSON, a JSON path such as `nodes[3].params.kernel_size` otherwise). Nothing here
 ever unpickles: project files are plain JSON.
@@ -16,13 +17,14 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graphs.catalogue import CATALOGUE
 from graphs.custom_types import CodeNotLoadedError, listed_code, read_code
 from graphs.document import Graph
 from graphs.errors import GraphError, ProjectFormatError, quoted
 from graphs.files import NotRegularFileError, open_regular
 
 FORMAT = "neurocanvas"
-VERSION = 1
+VERSION = 2  # the newest version read and written; without units a project is written as version 1
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_DEPTH = 32  # nesting of the free-form sections (training, gui): deeper cannot be saved again
 DEFAULT_TRAINING = {
@@ -44,8 +46,10 @@ class Project:
     custom_code: list | None = None  # its own Python files, as listed (graphs.custom_types); None: not listed
 
     def to_dict(self) -> dict:
+        units = [d.as_dict() for d in self.graph.units.values()]
         data = {
-            "format": FORMAT, "version": VERSION, "name": self.name,
+            "format": FORMAT, "version": VERSION if units else 1, "name": self.name,
+            **({"units": units} if units else {}),
             "nodes": [n.as_dict() for n in self.graph.nodes()],
             "edges": [e.as_dict() for e in self.graph.edges()],
             "training": copy.deepcopy(self.training),
@@ -121,12 +125,32 @@ def project_from_dict(data, path: str | None = None, code=None, custom_types=Non
     graph = Graph()
     if files or custom_types is not None:
         graph.custom_types = code(files) if files else custom_types
-    # Phase 1: every node.
-    for i, raw in enumerate(_expect(data.get("nodes", []), list, "nodes", "nodes", path)):
-        where = f"nodes[{i}]"
+    from graphs.units.files import load_units  # units are read with this module's helpers
+
+    fill_units = load_units(data.get("units", []), graph, path)
+    # Phase 1: every node (the units' nodes first: an instance's ports come from its unit).
+    for fill in fill_units:
+        fill(add_nodes)
+    add_nodes(graph, data.get("nodes", []), "nodes", path)
+    # Phase 2: every edge (structure is reported by validate, not refused here).
+    for fill in fill_units:
+        fill(add_edges)
+    add_edges(graph, data.get("edges", []), "edges", path)
+    check_unit_wires(graph, path)
+    training = copy.deepcopy(DEFAULT_TRAINING)
+    training.update(_shallow(_expect(data.get("training", {}), dict, "training", "training", path), "training", path))
+    gui = _shallow(_expect(data.get("gui", {}), dict, "gui", "gui", path), "gui", path)
+    search = _shallow(_expect(data.get("search", {}), dict, "search", "search", path), "search", path)
+    return Project(graph, name, training, gui, Path(path) if path else None, search, custom_code)
+
+
+def add_nodes(graph: Graph, nodes, section: str, path) -> None:
+    """Add the nodes of a file's `section` (a JSON path such as `nodes` or `units[0].nodes`) to `graph`."""
+    for i, raw in enumerate(_expect(nodes, list, section, "nodes", path)):
+        where = f"{section}[{i}]"
         _expect(raw, dict, where, "a node", path)
         node_id = _expect(raw.get("id"), str, f"{where}.id", "a node's id", path)
-        where = f"nodes[{i}] ({repr(node_id) if len(node_id) <= 60 else quoted(node_id)})"
+        where = f"{section}[{i}] ({repr(node_id) if len(node_id) <= 60 else quoted(node_id)})"
         type_name = _expect(raw.get("type"), str, f"{where}.type", "a node's type", path)
         params = _expect(raw.get("params", {}), dict, f"{where}.params", "params", path)
         position = raw.get("position", [0, 0])
@@ -140,9 +164,12 @@ def project_from_dict(data, path: str | None = None, code=None, custom_types=Non
         except GraphError as error:
             param = getattr(error, "param", None)
             raise ProjectFormatError(error.message, path, f"{where}.params.{_key(param)}" if param else where) from None
-    # Phase 2: every edge (structure is reported by validate, not refused here).
-    for i, raw in enumerate(_expect(data.get("edges", []), list, "edges", "edges", path)):
-        where = f"edges[{i}]"
+
+
+def add_edges(graph: Graph, edges, section: str, path) -> None:
+    """Add the edges of a file's `section` to `graph`, unchecked (`validate` reports their problems)."""
+    for i, raw in enumerate(_expect(edges, list, section, "edges", path)):
+        where = f"{section}[{i}]"
         _expect(raw, dict, where, "an edge", path)
         ends = {}
         for key, default in (("source", None), ("target", None), ("source_port", "out"), ("target_port", "in")):
@@ -153,11 +180,25 @@ def project_from_dict(data, path: str | None = None, code=None, custom_types=Non
                 raise ProjectFormatError(f"{key} {quoted(ends[key])} is not a node of this project", path,
                                          f"{where}.{key}")
         graph.connect(ends["source"], ends["target"], ends["source_port"], ends["target_port"], check=False)
-    training = copy.deepcopy(DEFAULT_TRAINING)
-    training.update(_shallow(_expect(data.get("training", {}), dict, "training", "training", path), "training", path))
-    gui = _shallow(_expect(data.get("gui", {}), dict, "gui", "gui", path), "gui", path)
-    search = _shallow(_expect(data.get("search", {}), dict, "search", "search", path), "search", path)
-    return Project(graph, name, training, gui, Path(path) if path else None, search, custom_code)
+
+
+def check_unit_wires(graph: Graph, path) -> None:
+    """Refuse a wire to or from a port that an instance's unit lacks, naming the unit."""
+    places = [("the model", graph), *((f"unit '{name}'", d.graph) for name, d in graph.units.items())]
+    for place, g in places:
+        for edge in g.edges():
+            for node_id, port, kind in ((edge.source, edge.source_port, "output"),
+                                        (edge.target, edge.target_port, "input")):
+                node = g.node(node_id)
+                if node.type in CATALOGUE or node.type in graph.custom_types:  # validate says it for a custom layer
+                    continue
+                ports = node.output_ports() if kind == "output" else node.input_ports()
+                if port not in ports:
+                    unit = node.params.get("unit") if node.type == "Repeat" else node.type
+                    raise ProjectFormatError(
+                        f"'{node_id}' in {place} is wired to its {kind} {quoted(port)}, but unit {quoted(unit)} has "
+                        f"no such port (its {kind}s: {', '.join(ports) or 'none'})", path,
+                        "edges" if g is graph else f"units ({unit})")
 
 
 def _key(name: str) -> str:

@@ -74,6 +74,19 @@ def known_type(node) -> bool:
 
 
 def validate(graph: Graph) -> list[GraphError]:
+    """Every structural problem of `graph`. A graph with units is checked as its expansion (see
+    `graphs.units.expand`), each problem inside an instance moved onto the instance."""
+    if graph.uses_units():
+        from graphs.units.expand import expand
+
+        expanded = expand(graph)
+        if not expanded.complete:
+            return expanded.errors
+        return expanded.errors + expanded.map_errors(_validate_flat(expanded.graph))
+    return _validate_flat(graph)
+
+
+def _validate_flat(graph: Graph) -> list[GraphError]:
     errors: list[GraphError] = []
     nodes = {n.id: n for n in graph.nodes()}
     ports_in: dict[str, list[str]] = {}

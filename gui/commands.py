@@ -24,14 +24,15 @@ def _restore(graph: Graph, node: Node, index: int | None = None) -> None:
 
 
 class AddNode(QUndoCommand):
-    """Add one node with a given id (chosen by the caller, so redo recreates the same node)."""
+    """Add one node with a given id (chosen by the caller, so redo recreates the same node), last in
+    the node order or at `index` in it."""
 
-    def __init__(self, graph: Graph, node: Node):
+    def __init__(self, graph: Graph, node: Node, index: int | None = None):
         super().__init__(f"Add {node.type} '{node.id}'")
-        self.graph, self.node = graph, node
+        self.graph, self.node, self.index = graph, node, index
 
     def redo(self) -> None:
-        _restore(self.graph, self.node)
+        _restore(self.graph, self.node, self.index)
 
     def undo(self) -> None:
         self.graph.remove_node(self.node.id)

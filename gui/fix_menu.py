@@ -54,14 +54,14 @@ def lightbulb_icon(size: int = 16) -> QIcon:
 
 def fixes_for_node(controller, node_id: str) -> list[Fix]:
     """The verified fixes for every error on `node_id`, in the order of its errors."""
-    result = controller.result
+    result = controller.scope_result
     fixes: list[Fix] = []
     slow = not quick_enough(controller)
     if slow:  # a large graph: each try infers all of it
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
     try:
         for error in result.errors_for(node_id):
-            fixes += [f for f in suggest(controller.graph, result, error) if f.title not in {g.title for g in fixes}]
+            fixes += [f for f in suggest(controller.scope_graph, result, error) if f.title not in {g.title for g in fixes}]
     finally:
         if slow:
             QApplication.restoreOverrideCursor()
@@ -70,7 +70,7 @@ def fixes_for_node(controller, node_id: str) -> list[Fix]:
 
 def quick_enough(controller) -> bool:
     """Whether the open graph is small enough to look for fixes after every edit."""
-    return len(controller.graph) <= MAX_MARKED_NODES and len(controller.result.errors) <= MAX_MARKED_ERRORS
+    return len(controller.scope_graph) <= MAX_MARKED_NODES and len(controller.scope_result.errors) <= MAX_MARKED_ERRORS
 
 
 def _steps(graph, edit: dict):
@@ -94,7 +94,7 @@ def apply_fix(controller, fix: Fix) -> bool:
     """Apply `fix` to the open document as one undo step named after it; nothing changes (and the
     status bar says why) when the document changed since it was offered and it no longer applies."""
     try:
-        apply_edits(controller.graph.copy(), fix.edits)  # tried first: a failed push would leave half a step
+        apply_edits(controller.scope_graph.copy(), fix.edits)  # tried first: a failed push would leave half a step
     except GraphError as error:
         controller.message.emit(f"the fix no longer applies: {printable(error.message)}")
         return False
@@ -102,7 +102,7 @@ def apply_fix(controller, fix: Fix) -> bool:
     stack.beginMacro(f"Fix: {printable(fix.title)}")
     try:
         for edit in fix.edits:
-            stack.push(_steps(controller.graph, edit))
+            stack.push(_steps(controller.scope_graph, edit))
     finally:
         stack.endMacro()
     return True
@@ -135,6 +135,7 @@ class FixMarker(QObject):
         self._timer = QTimer(self, singleShot=True, interval=0)
         self._timer.timeout.connect(self.mark)
         controller.resultChanged.connect(lambda _result: self._timer.start())
+        controller.scopeChanged.connect(self._timer.start)
         for item in scene.node_items():
             self._hook(item)
         self._timer.start()
@@ -143,7 +144,7 @@ class FixMarker(QObject):
         item.fix_menu_requested = lambda screen_pos, node_id=item.node_id: self.open_menu(node_id, screen_pos)
 
     def mark(self) -> None:
-        result = self.controller.result
+        result = self.controller.scope_result
         small = quick_enough(self.controller)
         deadline = time.monotonic() + MARK_BUDGET_S  # the GUI waits meanwhile: nodes past it get no lightbulb
         for item in self.scene.node_items():  # a 10,000-node graph: a few ms when only a few have errors

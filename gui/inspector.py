@@ -139,12 +139,13 @@ class Inspector(QWidget):
         controller.paramsChanged.connect(self._on_params_changed)
         controller.nodeRemoved.connect(self._on_node_removed)
         controller.resultChanged.connect(lambda _result: self._refresh_info())
+        controller.scopeChanged.connect(lambda: self.show_node(None))
         controller.projectReset.connect(lambda: self.show_node(None))
         self.show_node(None)
 
     # ---- which node --------------------------------------------------------
     def show_node(self, node_id: str | None, selected_count: int = 0) -> None:
-        if node_id is not None and not self.controller.graph.has_node(node_id):
+        if node_id is not None and not self.controller.scope_graph.has_node(node_id):
             node_id = None
         self.node_id = node_id
         self._clear_rows()
@@ -158,7 +159,7 @@ class Inspector(QWidget):
             self.hint.setText(f"{selected_count} nodes selected." if selected_count > 1
                               else "Select a node to see and edit its parameters.")
             return
-        node = self.controller.graph.node(node_id)
+        node = self.controller.scope_graph.node(node_id)
         spec = node.spec
         self.title.setText(f"<b>{node.type}</b>")
         self.doc.setText(spec.doc)
@@ -201,7 +202,7 @@ class Inspector(QWidget):
 
     def _has_weights(self, node) -> bool:
         """Whether the node holds weights of its own to freeze (or is frozen already)."""
-        info = self.controller.result.info.get(node.id)
+        info = self.controller.scope_result.info.get(node.id)
         owns = not node.shares and not node.spec.is_data and not node.spec.is_loss
         return owns and (info is None or info.params > 0) or not node.trainable or node.lr_mult != 1.0
 
@@ -240,7 +241,7 @@ class Inspector(QWidget):
         """Make the node use `owner`'s weights (None: its own), as one undoable step."""
         if self.node_id is None or self.shares_row is None:
             return False
-        node = self.controller.graph.node(self.node_id)
+        node = self.controller.scope_graph.node(self.node_id)
         params = {k: v for k, v in node.params.items() if k != SHARES}
         if owner:
             params[SHARES] = owner
@@ -249,16 +250,16 @@ class Inspector(QWidget):
     def _share_candidates(self, node) -> list[str]:
         """Nodes whose weights `node` could share: same type and params, owning their weights, holding some."""
         own = {k: v for k, v in node.params.items() if k != SHARES}
-        info = self.controller.result.info
-        return [other.id for other in self.controller.graph.nodes()
+        info = self.controller.scope_result.info
+        return [other.id for other in self.controller.scope_graph.nodes()
                 if other.id != node.id and other.type == node.type and not other.shares and other.params == own
                 and not other.spec.is_data and not other.spec.is_loss
                 and (other.id not in info or info[other.id].params > 0)]
 
     def _fill_shares(self) -> None:
-        if self.shares_row is None or not self.controller.graph.has_node(self.node_id):
+        if self.shares_row is None or not self.controller.scope_graph.has_node(self.node_id):
             return
-        node = self.controller.graph.node(self.node_id)
+        node = self.controller.scope_graph.node(self.node_id)
         combo = self.shares_row.editor
         choices = self._share_candidates(node)
         if node.shares and node.shares not in choices:
@@ -286,7 +287,7 @@ class Inspector(QWidget):
     def _on_params_changed(self, node_id: str) -> None:
         if node_id != self.node_id:
             return
-        resolved = self.controller.graph.node(node_id).resolved_params()
+        resolved = self.controller.scope_graph.node(node_id).resolved_params()
         for name, row in self.rows.items():
             row.editor.set_value(resolved[name])
             row.show_error("")
@@ -295,7 +296,7 @@ class Inspector(QWidget):
 
     def _show_about(self) -> None:
         """The "About <type>" section follows the node's type and params (edits and undo alike)."""
-        node = self.controller.graph.node(self.node_id) if self.node_id is not None else None
+        node = self.controller.scope_graph.node(self.node_id) if self.node_id is not None else None
         self.about.show_type(node.type if node else None, node.resolved_params() if node else None)
 
     def _on_node_removed(self, node_id: str) -> None:
@@ -303,10 +304,10 @@ class Inspector(QWidget):
             self.show_node(None)
 
     def _refresh_info(self) -> None:
-        if self.node_id is None or not self.controller.graph.has_node(self.node_id):
+        if self.node_id is None or not self.controller.scope_graph.has_node(self.node_id):
             return
-        result = self.controller.result
-        node = self.controller.graph.node(self.node_id)
+        result = self.controller.scope_result
+        node = self.controller.scope_graph.node(self.node_id)
         inputs = result.inputs.get(self.node_id, {})
         info = result.info.get(self.node_id)
         muted = "style='color:#9aa1ab; padding-right:12px'"

@@ -97,6 +97,9 @@ class Lessons:
             QMessageBox.critical(window, "Cannot open lesson", printable(str(error)))
             return False
         project.path = None  # a copy: Save asks where, so the shipped lesson stays as it is
+        init_from = project.training.get("init_from")
+        if isinstance(init_from, str) and init_from and not Path(init_from).is_absolute():
+            project.training["init_from"] = str(Path(path).resolve().parent / init_from)  # the copy has no folder
         self._opening = True
         try:
             window._set_project(project, is_example=True)

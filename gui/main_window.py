@@ -40,6 +40,7 @@ from gui.lessons import install as install_lessons
 from gui.palette import Palette
 from gui.summary import ModelSummary
 from gui.training_options import freeze_action
+from gui.units.editor import install as install_units
 from gui.workbench import install as install_workbench
 
 STATE_VERSION = 1
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.act = actions.install(self)
 
         self.palette = Palette()
+        install_units(self)  # Group / Ungroup, editing a unit in place, the palette's Units (gui.units)
         self.inspector = Inspector(self.document)
         self.summary = ModelSummary(self.document)
         self.undo_view = QUndoView(self.document.undo_stack)
@@ -149,7 +151,7 @@ class MainWindow(QMainWindow):
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
         if len(ids) == 1:
             self.docks["Inspector"].raise_()  # in front of the Data and Training tabs
-            errors = self.document.result.errors_for(ids[0])
+            errors = self.document.scope_result.errors_for(ids[0])
             if errors:
                 self.show_message(f"{ids[0]}: {errors[0].message}")
 
@@ -158,6 +160,11 @@ class MainWindow(QMainWindow):
         self.show_message(f"Renamed to '{new_id}'")
 
     def focus_node(self, node_id: str) -> None:
+        if "." in node_id:  # a layer inside an instance (`block.conv1`): open its unit there
+            self.units.reveal(node_id)
+            return
+        if not self.document.scope_graph.has_node(node_id):  # a node of the model, seen from inside a unit
+            self.document.enter_scope([])
         self.scene.select_nodes([node_id])
         item = self.scene.node_item(node_id)
         if item is not None:
@@ -171,14 +178,14 @@ class MainWindow(QMainWindow):
         self.document.remove(self.scene.selected_node_ids(), self.scene.selected_edges())
 
     def select_all(self) -> None:
-        self.scene.select_nodes(self.document.graph.node_ids())
+        self.scene.select_nodes(self.document.scope_graph.node_ids())
 
     def copy(self) -> bool:
         ids = self.scene.selected_node_ids()
         if not ids:
             self.show_message("Select nodes to copy")
             return False
-        QApplication.clipboard().setText(clipboard.to_text(clipboard.selection_data(self.document.graph, ids)))
+        QApplication.clipboard().setText(clipboard.to_text(clipboard.selection_data(self.document.scope_graph, ids)))
         self._paste_count, self._paste_anchor = 0, None
         self.show_message(f"Copied {len(ids)} node{'s' if len(ids) != 1 else ''}")
         return True
@@ -216,7 +223,7 @@ class MainWindow(QMainWindow):
         ids = self.scene.selected_node_ids()
         if not ids:
             return []
-        new_ids = self.document.paste(clipboard.selection_data(self.document.graph, ids), (40.0, 40.0),
+        new_ids = self.document.paste(clipboard.selection_data(self.document.scope_graph, ids), (40.0, 40.0),
                                       "Duplicate")
         self.scene.select_nodes(new_ids)
         return new_ids
@@ -233,6 +240,7 @@ class MainWindow(QMainWindow):
             menu.addActions([a.add_node, a.paste, a.select_all])
             menu.addSeparator()
             menu.addActions([a.auto_layout, a.frame_all])
+            self.units.add_to_menu(menu)
         else:
             menu.addActions([a.cut, a.copy, a.duplicate] if hasattr(item, "node_id") else [])
             menu.addAction(a.delete)
@@ -241,7 +249,8 @@ class MainWindow(QMainWindow):
                 selected = self.scene.selected_node_ids()
                 ids = selected if item.node_id in selected else [item.node_id]
                 menu.addAction(freeze_action(self.document, ids, menu))
-                if self.document.result.errors_for(item.node_id):
+                self.units.add_to_menu(menu)
+                if self.document.scope_result.errors_for(item.node_id):
                     menu.addSeparator()
                     add_fix_actions(menu, self.document, item.node_id)
         menu.exec(event.screenPos())

@@ -18,10 +18,13 @@ box silently putting the old value back.
 | choice                   | QComboBox                                                   |
 | int_tuple / optional_... | QLineEdit: "3" or "3, 5" (empty = None when optional)       |
 | int_list                 | QLineEdit: "1, 8, 8"; "[]" is empty; empty = None if optional|
-| str                      | QLineEdit, the text as it is (a custom layer's argument)    |
+| str                      | QLineEdit (a Repeat's unit name, a custom layer's argument) |
+| overrides                | QLineEdit holding JSON: {"0": {"stride": 2}} (a Repeat)     |
 """
 
 from __future__ import annotations
+
+import json
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QValidator
@@ -274,7 +277,7 @@ class TextEditor(ParamEditor):
 
 
 class StrEditor(ParamEditor):
-    """A line edit for a text argument (a custom layer's `str` param)."""
+    """A line of text (a Repeat's unit name, a custom layer's `str` param)."""
 
     def __init__(self, spec: ParamSpec, parent=None):
         super().__init__(spec, parent)
@@ -283,7 +286,7 @@ class StrEditor(ParamEditor):
         self.edit.editingFinished.connect(self._commit)
 
     def value(self):
-        return self.edit.text()
+        return self.edit.text().strip()
 
     def set_value(self, value) -> None:
         self.edit.blockSignals(True)
@@ -291,8 +294,29 @@ class StrEditor(ParamEditor):
         self.edit.blockSignals(False)
 
 
-EDITORS = {"str": StrEditor, "int": IntEditor, "float": FloatEditor, "bool": BoolEditor, "choice": ChoiceEditor,
-           "int_tuple": TextEditor, "optional_int_tuple": TextEditor, "int_list": TextEditor}
+class OverridesEditor(StrEditor):
+    """A Repeat's per-copy changes as JSON: {"0": {"stride": 2}}; empty means none."""
+
+    def __init__(self, spec: ParamSpec, parent=None):
+        super().__init__(spec, parent)
+        self.edit.setPlaceholderText('none; e.g. {"0": {"stride": 2}}')
+
+    def value(self):
+        text = self.edit.text().strip()
+        if not text:
+            return {}
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise ValueError(f"write JSON such as {{\"0\": {{\"stride\": 2}}}} ({error.msg})") from None
+
+    def set_value(self, value) -> None:
+        super().set_value(json.dumps(value, separators=(", ", ": ")) if value else "")
+
+
+EDITORS = {"int": IntEditor, "float": FloatEditor, "bool": BoolEditor, "choice": ChoiceEditor,
+           "int_tuple": TextEditor, "optional_int_tuple": TextEditor, "int_list": TextEditor,
+           "str": StrEditor, "overrides": OverridesEditor}
 
 
 def make_editor(spec: ParamSpec, parent=None) -> ParamEditor:

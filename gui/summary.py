@@ -1,4 +1,5 @@
 """The model summary: one row per node (id, type, output shape, params, MACs) and a totals row.
+A unit instance's row folds: click its ▸ to list its unit's layers under it (`gui.units.summary_rows`).
 
 Rows follow the topological order (document order when the graph has a cycle).
 A `SummaryModel` (QAbstractTableModel) is reset on every inference result, so a
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxL
 from graphs.validate import topological_order
 from gui import formatting
 from gui.document import DocumentController
+from gui.units.summary_rows import FOLDED, UNFOLDED, fold_mark, inner_rows, instance_type, unit_trees
 
 COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs")
 ERROR_BRUSH = QBrush(QColor("#ff6b6b"))
@@ -92,6 +94,7 @@ class ModelSummary(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
+        self.open_rows: set[str] = set()  # the unfolded instance rows (gui.units.summary_rows)
         self.table.clicked.connect(self._clicked)
         controller.resultChanged.connect(self.refresh)
         self.refresh(controller.result)
@@ -105,15 +108,20 @@ class ModelSummary(QWidget):
     def refresh(self, result=None) -> None:
         result = result if result is not None else self.controller.result
         graph = self.controller.graph
+        trees = unit_trees(graph, result) if self.open_rows else {}
         rows = []
         for node_id in self._order():
             info = result.info.get(node_id)
             shapes = ", ".join(formatting.shape(s.shape) for s in info.outputs.values()) if info else "?"
-            cells = (node_id, graph.node(node_id).type, shapes,
+            node = graph.node(node_id)
+            unit = instance_type(graph, node)  # an instance or Repeat: one row that unfolds (gui.units)
+            cells = (f"{fold_mark(self.open_rows, node_id)} {node_id}" if unit else node_id, unit or node.type, shapes,
                      formatting.grouped(info.params) if info else "–",
                      formatting.grouped(info.macs) if info else "–")
             rows.append((node_id, cells, "; ".join(e.message for e in result.errors_for(node_id))))
-        count = len(rows)
+            if unit and node_id in self.open_rows and node_id in trees:
+                rows += inner_rows(trees[node_id], result, self.open_rows)
+        count = len(graph)  # the model's own nodes; an unfolded instance's rows are inside one
         rows.append(("", ("Total", f"{count} node{'s' if count != 1 else ''}", "",
                           formatting.grouped(result.total_params), formatting.grouped(result.total_macs)), ""))
         self.model.set_rows(rows)
@@ -130,7 +138,14 @@ class ModelSummary(QWidget):
     def totals(self) -> list[str]:
         return list(self.model.rows[-1][1])
 
+    def toggle(self, row_id: str) -> None:
+        """Fold or unfold an instance's (or a Repeat copy's) row."""
+        self.open_rows ^= {row_id}
+        self.refresh()
+
     def _clicked(self, index: QModelIndex) -> None:
-        node_id = self.model.rows[index.row()][0]
-        if node_id:
+        node_id, cells, _error = self.model.rows[index.row()]
+        if node_id and index.column() == 0 and cells[0].lstrip().startswith((FOLDED, UNFOLDED)):
+            self.toggle(node_id)
+        elif node_id:
             self.nodeActivated.emit(node_id)

@@ -48,9 +48,9 @@ class NodeTrainingEditor(QWidget):
         controller.trainingOptionsChanged.connect(self._on_changed)
 
     def refresh(self) -> None:
-        if not self.controller.graph.has_node(self.node_id):
+        if not self.controller.scope_graph.has_node(self.node_id):
             return
-        node = self.controller.graph.node(self.node_id)
+        node = self.controller.scope_graph.node(self.node_id)
         for widget, setter, value in ((self.trainable, self.trainable.setChecked, node.trainable),
                                       (self.lr_mult, self.lr_mult.setValue, node.lr_mult)):
             widget.blockSignals(True)
@@ -77,7 +77,7 @@ class NodeTrainingEditor(QWidget):
 
 def freeze_action(controller: DocumentController, node_ids: list[str], parent) -> QAction:
     """"Freeze weights", checked when every one of `node_ids` is frozen; toggling it is one undo step."""
-    nodes = [controller.graph.node(n) for n in node_ids if controller.graph.has_node(n)]
+    nodes = [controller.scope_graph.node(n) for n in node_ids if controller.scope_graph.has_node(n)]
     action = QAction("Freeze weights", parent)
     action.setObjectName("freezeAction")
     action.setCheckable(True)

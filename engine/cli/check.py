@@ -18,6 +18,7 @@ from engine.fixes import affordable, suggest
 from engine.memory_budget import parameter_problem
 from engine.memory_estimate import training_memory
 from engine.shapes import InferenceResult, fmt, infer
+from engine.unit_summary import summary_tree
 from graphs.errors import GraphError, ProjectFormatError, printable
 from graphs.project import load_project
 from graphs.search_space import search_space_problems
@@ -46,6 +47,9 @@ def summary(project, result: InferenceResult, graph=None) -> dict:
             "params": info.params if info else 0,
             "macs": info.macs if info else 0,
         }
+    for row in summary_tree(project.graph, result) if result.expanded is not None else ():
+        if row.children and row.node in nodes:  # an instance or Repeat: its copies and layers, folded under it
+            nodes[row.node]["children"] = [child.as_dict() for child in row.children]
     errors = [e.as_dict() for e in result.errors]
     look = graph is not None and affordable(graph, result)
     for error, entry in zip(result.errors, errors):
@@ -56,7 +60,13 @@ def summary(project, result: InferenceResult, graph=None) -> dict:
 
 def format_table(project, result: InferenceResult) -> str:
     rows = [("node", "type", "output shape", "params", "MACs")]
-    for node in project.graph.nodes():
+    if result.expanded is not None:  # a model with units: each instance's copies and layers indented under it
+        for top in summary_tree(project.graph, result):
+            for depth, row in top.walk():
+                known = row.shapes or row.children
+                rows.append(("  " * depth + row.name, row.type, row.shape_text, f"{row.params:,}" if known else "-",
+                             f"{row.macs:,}" if known else "-"))
+    for node in project.graph.nodes() if result.expanded is None else ():
         info = result.info.get(node.id)
         shape = ", ".join(fmt(s.shape) for s in info.outputs.values()) if info else "?"
         rows.append((node.id, node.type, shape, f"{info.params:,}" if info else "-", f"{info.macs:,}" if info else "-"))
@@ -116,7 +126,8 @@ def run(args) -> int:
     if search_problems:  # a sweep would refuse them, so check reports them too
         result = replace(result, errors=result.errors + search_problems)
     try:
-        memory = training_memory(project, graph, result, args.batch_size)  # engine.memory_estimate
+        layers = (result.expanded.graph, result.flat) if result.expanded is not None else (graph, result)
+        memory = training_memory(project, *layers, args.batch_size)  # engine.memory_estimate, per layer
     except UserError as error:
         if args.json:
             print(json.dumps(unreadable(error)))

@@ -1,4 +1,4 @@
-"""`import-onnx MODEL.onnx PROJECT.json [--weights-out FILE] [--no-verify]`.
+"""`import-onnx MODEL.onnx PROJECT.json [--weights-out FILE] [--no-verify] [--flat]`.
 
 Turns an ONNX model into a Neurocanvas project laid out left to right, with its
 weights written as safetensors beside the project (`PROJECT.safetensors`, keys
@@ -6,7 +6,8 @@ weights written as safetensors beside the project (`PROJECT.safetensors`, keys
 every command, so its old meaning here (where to write) still works with a warning. Before writing, the imported graph is run in torch against
 the original in onnxruntime on random inputs. Exits 0 when written, 2 for bad
 input (unreadable file, unmapped operators: each is listed with its count), 1
-when the import does not reproduce the model (nothing is written then).
+when the import does not reproduce the model (nothing is written then). Where torch's
+exporter recorded the module hierarchy, the model's own classes become units (`--flat`: not).
 onnx and torch are imported only when the command runs.
 """
 
@@ -35,6 +36,7 @@ def add_parser(sub) -> None:
     add_weights_out(parser)
     parser.add_argument("--no-verify", action="store_true",
                         help="skip running the imported graph against onnxruntime before writing")
+    add_flat(parser)
     parser.set_defaults(handler=run, old_weights_out_flag="--weights")
     parser.add_argument("--weights", dest="old_weights_out", metavar="FILE", help=argparse.SUPPRESS)
 
@@ -67,6 +69,12 @@ def check_paths(inputs: dict, project: str, weights: str | None) -> None:
                            "the weights": Path(weights) if weights else weights_path_for(project_path)})
 
 
+def add_flat(parser) -> None:
+    parser.add_argument("--flat", action="store_true",
+                        help="import every layer into the model itself, without making units of the model's own "
+                             "classes (see docs/import.md, Units)")
+
+
 def summary(files) -> list[str]:
     nodes = files.result.project.graph.nodes()
     counts = Counter(n.type for n in nodes if n.type != "Input")
@@ -74,6 +82,12 @@ def summary(files) -> list[str]:
     parameters = sum(t.numel() for k, t in files.result.weights.items() if not k.endswith("num_batches_tracked"))
     lines = [f"wrote {files.project_path}: {len(nodes)} nodes ({kinds})",
              f"wrote {files.weights_path}: {len(files.result.weights)} tensors, {parameters:,} values"]
+    from engine.importers.unit_grouping import FLAT_NOTE, unit_summary
+    from graphs.errors import printable
+
+    if files.result.project.graph.units:
+        lines.append(f"units (instances): {unit_summary(files.result.project.graph)}")
+    lines += [f"note: {printable(note)}" for note in files.result.notes if note.startswith(FLAT_NOTE)]
     if files.verification is not None:
         lines.append(f"checked against {files.verification.against} on random inputs: largest difference "
                      f"{files.verification.difference:.2g}")
@@ -87,7 +101,8 @@ def run(args) -> int:
     from engine.importers.onnx_import import import_onnx_file
 
     try:
-        files = import_onnx_file(args.model, args.project, weights, verify=not args.no_verify)
+        files = import_onnx_file(args.model, args.project, weights, verify=not args.no_verify,
+                                 units=not args.flat)
     except ImportMismatch as error:
         print(f"neurocanvas import-onnx: error: {error}", file=sys.stderr)
         return EXIT_MISMATCH

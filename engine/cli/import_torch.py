@@ -6,8 +6,9 @@ and writes a Neurocanvas project with the module's weights beside it (`PROJECT.s
 or `--weights-out`, keys renamed to `<node_id>.<param>`). `--weights` reads the module's own
 weights from a safetensors file first (`--output-weights` is the old spelling of
 `--weights-out`). `--input-shape` (once per forward argument) gives each input's shape
-without the batch. Before writing, the imported graph is run against the module on random
-inputs. Exits 0 when written, 2 for bad input (unimportable module, untraceable forward,
+without the batch. The module's own classes become units (`--flat`: one node per layer in
+the model itself; see docs/import.md, "Units"). Before writing, the imported graph is run
+against the module on random inputs. Exits 0 when written, 2 for bad input (unimportable module, untraceable forward,
 unsupported parts: each is named with its fx target), 1 when the import does not reproduce
 the module.
 """
@@ -19,7 +20,7 @@ import os
 import sys
 from importlib.machinery import PathFinder
 
-from engine.cli.import_onnx import EXIT_MISMATCH, add_weights_out, check_paths, summary, weights_out
+from engine.cli.import_onnx import EXIT_MISMATCH, add_flat, add_weights_out, check_paths, summary, weights_out
 
 RUNS_CODE = ("This imports the module, which runs its Python code with your permissions: use it only on code "
              "you trust.")
@@ -46,6 +47,7 @@ def add_parser(sub) -> None:
                              "(its file is copied beside the project; see docs/custom_layers.md) instead of failing")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip running the imported graph against the module before writing")
+    add_flat(parser)
     parser.set_defaults(handler=run, old_weights_out_flag="--output-weights")
     parser.add_argument("--output-weights", dest="old_weights_out", metavar="FILE", help=argparse.SUPPRESS)
 
@@ -75,7 +77,7 @@ def run(args) -> int:
     shapes = [parse_shape(s) for s in args.input_shapes] if args.input_shapes else None
     try:
         files = import_torch_file(args.spec, args.project, shapes, args.weights, weights,
-                                  verify=not args.no_verify, keep_custom=args.keep_custom)
+                                  verify=not args.no_verify, keep_custom=args.keep_custom, units=not args.flat)
     except ImportMismatch as error:
         print(f"neurocanvas import-torch: error: {error}", file=sys.stderr)
         return EXIT_MISMATCH

@@ -155,9 +155,9 @@ class ProgressPrinter:
             m = event.metrics
             width = len(str(self.epochs))
             self._losses.clear()
-            self._line(f"epoch {m['epoch']:>{width}}/{self.epochs}  train_loss {m['train_loss']:.4g}  "
-                       f"{_validation(self.metric, m)}lr {m['lr']:.3g}  "
-                       f"{m['seconds']:.2f} s{'  *' if event.improved else ''}")
+            self._line(f"epoch {m.epoch:>{width}}/{self.epochs}  train_loss {m.train_loss:.4g}  "
+                       f"{_validation(self.metric, m.as_dict())}lr {m.lr:.3g}  "
+                       f"{m.seconds:.2f} s{'  *' if event.improved else ''}")
 
     def _data_progress(self, event) -> None:
         """How far the data has loaded: the bar on a terminal, else a line every `log_every` seconds."""

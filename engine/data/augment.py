@@ -3,12 +3,14 @@
 The dataset's `"augment"` list names transforms the way torchvision.transforms.v2
 spells them, e.g. `[{"type": "RandomResizedCrop", "size": [32, 32], "scale": [0.8, 1.0]},
 {"type": "RandomHorizontalFlip"}, {"type": "ColorJitter", "brightness": 0.2}]`.
-They run with kornia.augmentation on whole batches, on the training device, for
-the training split only (validation and prediction see the images as they are).
+They run with kornia.augmentation on whole batches, for the training split only
+(validation and prediction see the images as they are): on the training device,
+or, for an image folder trained on the CPU, in the data's worker processes, so the
+training thread never waits for them (`TrainingAugment.hand_over`).
 Transforms work on pixels in [0, 1]: a dataset normalised with mean/std is
 un-normalised first and normalised again after. Random numbers come from
-torch's global generator, which the trainer seeds from the run's seed, so a run
-is repeatable.
+torch's global generator, which the trainer seeds from the run's seed (a worker's
+from the run's shuffling generator), so a run is repeatable.
 
 `"mixup": alpha` and `"cutmix": alpha` in the training settings blend pairs of
 samples (and their labels, through the loss: `lam * loss(y) + (1 - lam) *
@@ -224,6 +226,15 @@ class TrainingAugment:
         if self.augment is not None:
             self.augment.to(device)
         return self
+
+    def hand_over(self, split) -> tuple[object, TrainingAugment | None]:
+        """Give the dataset's augmentation to the training `split` when it can apply it as it makes batches
+        (an image folder's cache: in its worker processes, off the training thread); returns the split and
+        what the trainer still applies to each batch (mixup/CutMix, or None)."""
+        if self.augment is None or not hasattr(split, "with_augment"):
+            return split, self
+        rest = TrainingAugment(None, self.mixer, self.sample_shape) if self.mixer else None
+        return split.with_augment(self.augment), rest
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, tuple | None]:
         shape = x.shape  # the model's input shape; transforms see the images' own (e.g. before a flatten)

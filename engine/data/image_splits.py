@@ -1,16 +1,16 @@
-"""Image folders at scale: decoding in worker processes, a uint8 cache, and streamed splits.
+"""Image folders at scale: the splits of a cached folder and of a streamed one, and decoding in workers.
 
-`decode_all` decodes every image of a folder once, in DataLoader worker processes
-when there are many, into one uint8 tensor [N, C, H, W] (a quarter of the memory
-of float32), telling `progress` how far it is. `CachedImageSplit` serves batches
-from that cache: only indexing, then the conversion to float (and the dataset's
-mean/std) on the training device, so epoch 2 onward decodes nothing. A folder
-too large for the memory budget is a `StreamedImageSplit`: the same decoding in
-persistent worker processes every epoch, with pinned memory on CUDA. Both have
-the interface of `engine.data.dataset.TensorSplit`.
-
-A worker's `UserError` (a damaged file) comes back as a value and is raised in
-the main process, so the message names the file and carries no worker traceback.
+`CachedImageSplit` serves batches from a folder's uint8 `ImageCache` (see
+`engine.data.image_cache`): during the first epoch its persistent DataLoader worker
+processes decode the images into the cache while the model trains; afterwards
+batches are only indexing, then the conversion to float (and the dataset's
+mean/std) on the training device. Given the training augmentation
+(`with_augment`), the workers apply it to whole batches on the CPU, off the
+training thread, seeded from the run's generator. A folder too large for the
+memory budget is a `StreamedImageSplit`: the same decoding (and augmentation, on
+the CPU) in persistent worker processes every epoch, with pinned memory on CUDA. `decode_all` decodes a list of
+files at once (prediction). Batches of images come in channels-last memory. All
+splits have the interface of `engine.data.dataset.TensorSplit`.
 """
 
 from __future__ import annotations
@@ -23,11 +23,19 @@ import numpy as np
 import torch
 
 from engine.data.dataset import StreamingSplit, _conform, _order, batch_bounds
+from engine.data.image_cache import (
+    DECODE_BATCH,
+    PARALLEL_FROM,
+    CacheBatches,
+    ImageCache,
+    image_layout,
+    raised,
+    to_float,
+)
 from engine.data.progress import Progress, Throttled
 from engine.errors import UserError
 
-DECODE_BATCH = 256  # images a worker decodes per task
-PARALLEL_FROM = 512  # fewer images than this decode in this process (starting workers costs more)
+__all__ = ["CachedImageSplit", "StreamedImageSplit", "decode_all", "default_workers", "to_float"]
 
 
 def usable_cpus() -> int:
@@ -64,12 +72,6 @@ def _stack(items: list):
     return error if error is not None else torch.stack(items)
 
 
-def _raised(batch):
-    if isinstance(batch, UserError):
-        raise UserError(str(batch))
-    return batch
-
-
 def decode_all(files: list, reader, progress: Progress | None = None, workers: int | None = None) -> torch.Tensor:
     """Every image of `files` as one uint8 tensor [N, C, H, W]; `progress(done, total)` hears how far."""
     workers = default_workers(len(files)) if workers is None else workers
@@ -80,7 +82,7 @@ def decode_all(files: list, reader, progress: Progress | None = None, workers: i
                                          collate_fn=_stack)
     done = 0
     for batch in loader:
-        batch = _raised(batch)
+        batch = raised(batch)
         out[done:done + len(batch)] = batch
         done += len(batch)
         throttled(done)
@@ -88,60 +90,120 @@ def decode_all(files: list, reader, progress: Progress | None = None, workers: i
     return out
 
 
-def to_float(x: torch.Tensor, mean: torch.Tensor | None, std: torch.Tensor | None) -> torch.Tensor:
-    """uint8 pixels as float32 in [0, 1], normalised per channel when `mean`/`std` are given."""
-    x = x.float().div_(255.0)
-    return x if mean is None else x.sub_(mean.to(x.device)).div_(std.to(x.device))
-
-
 @dataclass(frozen=True)
 class CachedImageSplit:
-    """One split of decoded images held as uint8 [N, C, H, W] (on the training device once placed)."""
+    """One split of a folder's images, read from its uint8 `ImageCache` (see the module docstring)."""
 
-    pixels: torch.Tensor  # uint8
+    cache: ImageCache
+    rows: torch.Tensor  # int64: this split's images' rows in the cache
     classes: torch.Tensor  # class indices (unused for an autoencoder)
     mean: torch.Tensor | None = None  # [1, C, 1, 1]
     std: torch.Tensor | None = None
     autoencoder: bool = False  # the target is the input image
     shapes: tuple = (None, torch.float32, None, None)  # (reshape input, input dtype, reshape target, target dtype)
+    workers: int = 0  # decoding (and augmenting) processes
+    augment: torch.nn.Module | None = None  # applied to every batch (the training split's augmentation)
+    device: torch.device = torch.device("cpu")
+    state: dict = field(default_factory=dict)  # the worker DataLoader; the pixels on a non-CPU device
 
     def __len__(self) -> int:
-        return self.pixels.shape[0]
+        return self.rows.shape[0]
+
+    @property
+    def pixels(self) -> torch.Tensor:
+        """This split's images as uint8 [N, C, H, W], decoding now what the cache lacks."""
+        self.cache.fill(self.rows, self.workers)
+        return self.cache.pixels.index_select(0, self.rows)
 
     @property
     def x(self) -> torch.Tensor:
-        """Every input as the model gets it (a float copy of the whole cache: for checks and benchmarks)."""
-        return self._batch(self.pixels, self.classes)[0]
+        """Every input as the model gets it, unaugmented (a float copy of the whole split: for checks)."""
+        return self._batch(self.pixels, self.classes, augment=False)[0]
 
     @property
     def y(self) -> torch.Tensor:
-        return self._batch(self.pixels, self.classes)[1] if self.autoencoder else self.classes
+        return self._batch(self.pixels, self.classes, augment=False)[1] if self.autoencoder else self.classes
 
     def to(self, device) -> CachedImageSplit:
-        return replace(self, pixels=self.pixels.to(device), classes=self.classes.to(device))
+        return replace(self, device=torch.device(device), state={})
+
+    def with_augment(self, augment: torch.nn.Module) -> CachedImageSplit:
+        """The split with `augment` applied to every batch: in its worker processes on the CPU (off the
+        training thread), else on the device as batches are made."""
+        return replace(self, augment=augment, state={})
 
     def num_batches(self, batch_size: int, limit: int | None = None) -> int:
         return len(batch_bounds(len(self), batch_size, limit))
 
-    def _batch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def close(self) -> None:
+        """End the worker processes (a later epoch that needs them starts new ones)."""
+        self.state.pop("loader", None)
+        self.state.pop("sampler", None)
+
+    def _batch(self, x: torch.Tensor, y: torch.Tensor, augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         x = to_float(x, self.mean, self.std)
         y = x.clone() if self.autoencoder else y
+        if augment and self.augment is not None:
+            with torch.no_grad():
+                x = self.augment(x)
+        return self._conformed(x, y)
+
+    def _conformed(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         reshape_input, input_dtype, reshape_target, target_dtype = self.shapes
-        return _conform(x, reshape_input, input_dtype), _conform(y, reshape_target, target_dtype or y.dtype)
+        x = image_layout(_conform(x, reshape_input, input_dtype))
+        return x, _conform(y, reshape_target, target_dtype or y.dtype)
 
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
                 limit: int | None = None, indices: torch.Tensor | None = None) -> Iterator:
-        order = (_order(len(self), shuffle, generator) if indices is None else indices).to(self.pixels.device)
-        for start, end in batch_bounds(len(order), batch_size, limit):
+        order = _order(len(self), shuffle, generator) if indices is None else indices.cpu()
+        bounds = batch_bounds(len(order), batch_size, limit)
+        if self.device.type == "cpu" and self.workers > 0 and (self.augment is not None or not self._complete()):
+            yield from self._worker_batches([order[start:end].tolist() for start, end in bounds], generator)
+            return
+        self.close()
+        if self.device.type != "cpu":
+            if "pixels" not in self.state:
+                self.state.update(pixels=self.pixels.to(self.device), classes=self.classes.to(self.device))
+            pixels, classes = self.state["pixels"], self.state["classes"]
+            order = order.to(self.device)
+        for start, end in bounds:
             index = order[start:end]
-            yield self._batch(self.pixels.index_select(0, index), self.classes.index_select(0, index))
+            if self.device.type == "cpu":
+                rows = self.rows.index_select(0, index)
+                raised(self.cache.read(rows.tolist()))
+                yield self._batch(self.cache.pixels.index_select(0, rows), self.classes.index_select(0, index))
+            else:
+                yield self._batch(pixels.index_select(0, index), classes.index_select(0, index))
+
+    def _complete(self) -> bool:
+        if not self.state.get("complete"):
+            self.state["complete"] = self.cache.complete(self.rows)
+        return self.state["complete"]
+
+    def _worker_batches(self, batches: list[list[int]], generator: torch.Generator | None) -> Iterator:
+        """The batches made by persistent worker processes (see `CacheBatches`), seeded from `generator`."""
+        if "loader" not in self.state:
+            seed = int(torch.randint(0, 2**62, (), generator=generator))
+            self.state["sampler"] = sampler = _EpochBatches()
+            self.state["loader"] = torch.utils.data.DataLoader(
+                CacheBatches(self.cache, self.rows, self.classes, self.mean, self.std, self.autoencoder, self.augment),
+                sampler=sampler, batch_size=None, num_workers=self.workers, persistent_workers=True,
+                generator=torch.Generator().manual_seed(seed))
+        self.state["sampler"].batches = batches
+        for batch in self.state["loader"]:
+            x, y = raised(batch)
+            yield self._conformed(x, torch.tensor(y, dtype=self.classes.dtype) if isinstance(y, list) else y)
+        if self.augment is None and self._complete():
+            self.close()  # the cache serves the next pass: no workers need wait for it
 
     def sample(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = self._batch(self.pixels[i:i + 1], self.classes[i:i + 1])
-        return x[0].cpu(), y[0].cpu()
+        rows = self.rows[i:i + 1]
+        raised(self.cache.read(rows.tolist()))
+        x, y = self._batch(self.cache.pixels.index_select(0, rows), self.classes[i:i + 1], augment=False)
+        return x[0], y[0]
 
     def labels(self) -> torch.Tensor:
-        return self.classes.cpu()
+        return self.classes
 
     def conformed(self, reshape_input, input_dtype, reshape_target, target_dtype) -> CachedImageSplit:
         return replace(self, shapes=(reshape_input, input_dtype, reshape_target, target_dtype))
@@ -179,6 +241,23 @@ def _collate_labelled(items: list):
     return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items], dtype=torch.int64)
 
 
+class _AugmentedBatch:
+    """Collates decoded images in a worker into a float batch, normalised and augmented (a training split's
+    augmentation on the CPU, off the training thread)."""
+
+    def __init__(self, mean, std, autoencoder: bool, augment: torch.nn.Module):
+        self.mean, self.std, self.autoencoder, self.augment = mean, std, autoencoder, augment
+
+    def __call__(self, items: list):
+        batch = _collate_labelled(items)
+        if isinstance(batch, UserError):
+            return batch
+        x = to_float(batch[0], self.mean, self.std)
+        y = x.clone() if self.autoencoder else batch[1]
+        with torch.no_grad():
+            return self.augment(x), y
+
+
 @dataclass(frozen=True)
 class StreamedImageSplit(StreamingSplit):
     """One split read from disk every epoch by persistent worker processes (pinned memory on CUDA)."""
@@ -188,13 +267,25 @@ class StreamedImageSplit(StreamingSplit):
     std: torch.Tensor | None = None
     autoencoder: bool = False
     state: dict = field(default_factory=dict)  # the DataLoader and its sampler, made on first use, kept across epochs
+    augment: torch.nn.Module | None = None  # the training split's augmentation
+
+    def with_augment(self, augment: torch.nn.Module) -> StreamedImageSplit:
+        """The split with `augment` applied to every batch: in its worker processes on the CPU, else on the
+        device."""
+        return replace(self, augment=augment, state={})
+
+    def _in_workers(self) -> bool:
+        """Whether the workers hand over batches already float and augmented."""
+        return self.augment is not None and self.device.type == "cpu"
 
     def _loader(self) -> tuple[torch.utils.data.DataLoader, _EpochBatches]:
         key = (self.device.type, self.workers)
         if self.state.get("key") != key:
             sampler = _EpochBatches()
+            collate = (_AugmentedBatch(self.mean, self.std, self.autoencoder, self.augment) if self._in_workers()
+                       else _collate_labelled)
             loader = torch.utils.data.DataLoader(
-                self.samples, batch_sampler=sampler, num_workers=self.workers, collate_fn=_collate_labelled,
+                self.samples, batch_sampler=sampler, num_workers=self.workers, collate_fn=collate,
                 persistent_workers=self.workers > 0, pin_memory=self.device.type == "cuda")
             self.state.update(key=key, loader=loader, sampler=sampler)
         return self.state["loader"], self.state["sampler"]
@@ -210,13 +301,18 @@ class StreamedImageSplit(StreamingSplit):
         sampler.batches = [order[start:end] for start, end in batch_bounds(len(order), batch_size, limit)]
         pin = self.device.type == "cuda"
         for batch in loader:
-            x, y = _raised(batch)
-            x = to_float(x.to(self.device, non_blocking=pin), self.mean, self.std)
-            y = x.clone() if self.autoencoder else y.to(self.device, non_blocking=pin)
-            yield self.transform(x, y) if self.transform is not None else (x, y)
+            x, y = raised(batch)
+            if not self._in_workers():
+                x = to_float(x.to(self.device, non_blocking=pin), self.mean, self.std)
+                y = x.clone() if self.autoencoder else y.to(self.device, non_blocking=pin)
+                if self.augment is not None:
+                    with torch.no_grad():
+                        x = self.augment(x)
+            x, y = self.transform(x, y) if self.transform is not None else (x, y)
+            yield image_layout(x), y
 
     def sample(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = _raised(_collate_labelled([self.samples[i]]))
+        x, y = raised(_collate_labelled([self.samples[i]]))
         x = to_float(x, self.mean, self.std)
         y = x.clone() if self.autoencoder else y
         if self.transform is not None:

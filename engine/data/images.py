@@ -4,17 +4,19 @@ Images are converted to RGB (or grayscale), resized to `size` [H, W] (default:
 the first image's size, scaled down to at most 256 pixels a side, with a note
 saying so), scaled to [0, 1] and, when `mean`/`std` are given,
 normalised per channel. A folder whose pixels fit in `max_memory_mb` as uint8 is
-decoded once (in worker processes when it is large, see `engine.data.image_splits`)
-and kept in memory, so later epochs decode nothing; a larger one, or any with
+decoded once, while the first epoch trains (in worker processes when it is large,
+see `engine.data.image_cache`), and kept in memory, so later epochs decode nothing; a larger one, or any with
 `stream: true`, is decoded every epoch by persistent worker processes. Errors
-name the file; an image too large to decode safely (a decompression bomb) is
-refused before it is decoded. `"sample": "shapes"` reads a generated set instead
+name the file; every file's header is checked when the folder is loaded, so an
+image too large to decode safely (a decompression bomb) or a file that is no image
+is refused before training starts. `"sample": "shapes"` reads a generated set instead
 of `path`. `prepare_image_files` turns image files into model inputs exactly as
 training did, from the run's stored `preprocessing`.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ import torch
 
 from engine.data.arrays import split_indices
 from engine.data.dataset import Dataset
+from engine.data.image_cache import ImageCache, check_headers
 from engine.data.image_splits import (
     CachedImageSplit,
     LabelledFiles,
@@ -60,6 +63,17 @@ class ImageReader:
 
     def read_uint8(self, path: Path) -> np.ndarray:
         """The image as uint8 [C, H, W] at `size`, without normalisation."""
+        pixels = self._open(path, decode=True)
+        pixels = pixels[None] if self.grayscale else np.transpose(pixels, (2, 0, 1))
+        return np.array(pixels, order="C")  # a writable copy (Pillow's buffer is read-only)
+
+    def check_header(self, path: Path) -> None:
+        """Refuse `path` now if it is no image Pillow can identify, or a decompression bomb, reading only
+        its header (a file damaged further in is refused when it is decoded)."""
+        self._open(path, decode=False)
+
+    def _open(self, path: Path, decode: bool) -> np.ndarray | None:
+        """The file's pixels [H, W(, C)] at `size` when `decode`; a UserError names the file."""
         from PIL import Image
 
         height, width = self.size
@@ -75,16 +89,16 @@ class ImageReader:
             try:
                 with Image.open(handle) as image:
                     _check_pixels(image, self, path)
+                    if not decode:
+                        return None
                     image.draft(mode, (width, height))  # JPEG: decode at a smaller scale
                     if image.mode != mode:
                         image = image.convert(mode)
                     if image.size != (width, height):
                         image = image.resize((width, height), Image.Resampling.BILINEAR)
-                    pixels = np.asarray(image, dtype=np.uint8)
+                    return np.asarray(image, dtype=np.uint8)
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
                 raise UserError(f"cannot read image {self.quoted(path)}: {_why(error)}") from None
-        pixels = pixels[None] if self.grayscale else np.transpose(pixels, (2, 0, 1))
-        return np.array(pixels, order="C")  # a writable copy (Pillow's buffer is read-only)
 
     def quoted(self, path: Path) -> str:
         return quoted(self.name(path))
@@ -134,7 +148,8 @@ class ImageFolder:
 
     def dataset(self, name: str, val_split: float, seed: int, autoencoder: bool,
                 progress: Progress | None = None) -> Dataset:
-        """The split dataset: decoded once into a uint8 cache, or streamed when it doesn't fit the budget."""
+        """The split dataset: decoded once into a uint8 cache as it is first read, or streamed when it doesn't
+        fit the budget."""
         train_index, val_index = split_indices(len(self.files), val_split, seed)
         labels = torch.tensor(self.labels, dtype=torch.int64)
         mean, std = channel_tensor(self.reader.mean), channel_tensor(self.reader.std)
@@ -145,11 +160,12 @@ class ImageFolder:
                 return StreamedImageSplit(LabelledFiles(files, chosen.tolist(), self.reader), chosen,
                                           workers=self.workers, mean=mean, std=std, autoencoder=autoencoder)
         else:
-            pixels = decode_all(self.files, self.reader, progress, self.workers)
+            check_headers(self.files, self.reader, self.workers, progress)
+            cache = ImageCache(self.files, self.reader)  # decoded as the first epoch reads it
 
             def split(indices: np.ndarray) -> CachedImageSplit:
-                index = torch.from_numpy(indices.astype(np.int64))
-                return CachedImageSplit(pixels[index], labels[index], mean, std, autoencoder)
+                rows = torch.from_numpy(indices.astype(np.int64))
+                return CachedImageSplit(cache, rows, labels[rows], mean, std, autoencoder, workers=self.workers)
 
         return Dataset(
             name=name, train=split(train_index), val=split(val_index),
@@ -189,21 +205,26 @@ def _why(error: BaseException) -> str:
 
 
 def _image_files(folder: Path, root: Path) -> list[Path]:
-    """The images in `folder` (hidden files, other suffixes and subfolders aside); a pipe, a device or
-    a socket named like an image is refused, never opened."""
+    """The images in `folder` (hidden files, other suffixes and subfolders aside), sorted by name; a pipe, a
+    device or a socket named like an image is refused, never opened."""
     found = []
-    for path in folder.iterdir():
-        if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        try:
-            kind = kind_of(path.stat().st_mode)
-        except OSError:  # a link to nothing
-            continue
-        if kind not in (None, "a folder"):
-            raise UserError(f"{quoted(str(path.relative_to(root.parent)))} is {kind}, not an image file")
-        if kind is None:
-            found.append(path)
-    return sorted(found)
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES:
+                continue
+            path = Path(entry.path)
+            if entry.is_file(follow_symlinks=False):  # a regular file, known from the folder listing alone
+                found.append(path)
+                continue
+            try:
+                kind = kind_of(path.stat().st_mode)
+            except OSError:  # a link to nothing
+                continue
+            if kind not in (None, "a folder"):
+                raise UserError(f"{quoted(str(path.relative_to(root.parent)))} is {kind}, not an image file")
+            if kind is None:
+                found.append(path)
+    return sorted(found, key=lambda path: path.name)  # one folder: the names order them as the paths would
 
 
 def scan_image_folder(options: Options) -> ImageFolder:

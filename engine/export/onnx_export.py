@@ -1,7 +1,9 @@
 """ONNX export: one self-contained `.onnx` file with a dynamic batch axis, checked in onnxruntime.
 
 Inputs are named after the Input nodes and outputs after the nodes producing
-them, so a runtime feeds `{"x": array}` and reads `"fc"`. Two torch exporters
+them, so a runtime feeds `{"x": array}` and reads `"fc"`. A model with units is traced as
+the Python export writes it, a module per instance, so the file's node names are nested
+(`/layer1/layer1.0/conv1/Conv`). Two torch exporters
 exist and neither covers everything:
 - the TorchScript exporter (`dynamo=False`, opset 17) takes ~0.1 s and handles
   LSTM, GRU and attention well, but is deprecated and refuses some ops (an
@@ -78,7 +80,7 @@ def export_onnx(compiled: CompiledGraph, path: str | os.PathLike, opset: int = M
     if not path.parent.is_dir():
         raise ExportError(f"cannot write {path}: the folder {path.parent} does not exist")
     shapes = check_shapes(compiled, EXPORT_BATCH)
-    model, inputs = eval_copy(compiled), check_inputs(compiled, EXPORT_BATCH, shapes=shapes)
+    model, inputs = _model_to_trace(compiled), check_inputs(compiled, EXPORT_BATCH, shapes=shapes)
     input_names, output_names = onnx_names(compiled)
     axes = _dynamic_axes(compiled, shapes, dynamic_batch)
     attempts = ("torchscript", "dynamo") if exporter == "auto" else (exporter,)
@@ -109,6 +111,18 @@ def export_onnx(compiled: CompiledGraph, path: str | os.PathLike, opset: int = M
                "free, since the declared ones would not fit in memory)" if shapes.reduced else "")
     raise ExportError(f"cannot export the model to ONNX{smaller}: {'; '.join(failures)}"
                       f"{onnx_hint(compiled.graph)}")  # engine.custom_layers: say when a custom layer is why
+
+
+def _model_to_trace(compiled: CompiledGraph):
+    """A CPU copy in eval mode; for a graph with units, one module per unit instance (so the file's node names
+    are nested: `/layer1/layer1.0/conv1/Conv`), or the flat model if that cannot be written."""
+    from engine.export.unit_classes import structured_model
+
+    try:
+        structured = structured_model(compiled)
+    except ExportError:
+        structured = None
+    return structured if structured is not None else eval_copy(compiled)
 
 
 def _torchscript_inexact(compiled: CompiledGraph) -> str:

@@ -132,8 +132,16 @@ def python_source(compiled: CompiledGraph, graph: Graph, *, class_name: str = DE
     if not class_name.isidentifier() or keyword.iskeyword(class_name) or class_name in _FILE_GLOBALS:
         raise ExportError(f"{class_name!r} cannot be the class name: use a Python identifier other than "
                           f"{', '.join(sorted(_FILE_GLOBALS))}")
-    init = [f"        {line}" for line in _init_lines(compiled, graph)]
-    forward = [f"    {line}" for line in forward_source(compiled.model.graph, set(compiled.shapes.info))]
+    unit_classes = []
+    if graph.uses_units():  # a class per unit (engine.export.unit_classes)
+        from engine.export.unit_classes import unit_code
+
+        unit_classes, init_lines, forward_lines = unit_code(compiled, graph, class_name, set(_FILE_GLOBALS))
+    else:
+        init_lines = _init_lines(compiled, graph)
+        forward_lines = forward_source(compiled.model.graph, set(compiled.shapes.info))
+    init = [f"        {line}" for line in init_lines]
+    forward = [f"    {line}" for line in forward_lines]
     constants = [f"WEIGHTS = {weights_reference}"] if weights_reference else []
     constants.append(f"OUTPUTS = {literal(tuple(compiled.outputs))}")
     if prediction is not None:
@@ -147,6 +155,7 @@ def python_source(compiled: CompiledGraph, graph: Graph, *, class_name: str = DE
         "\n".join(constants),
     ]
     definitions = [  # separated by two
+        *unit_classes,
         model_class,
         _load_function(class_name, weights_reference is not None),
         _example_inputs_function(compiled),
@@ -226,6 +235,12 @@ def _parameter_line(node_id: str, params: dict) -> str:
 
 def _explicit_arguments(class_name: str, kwargs: dict) -> list[str]:
     """`name=value` for each argument that differs from torch's default, in the signature's order."""
+    return [f"{name}={text}" for name, text, default in constructor_arguments(class_name, kwargs) if not default]
+
+
+def constructor_arguments(class_name: str, kwargs: dict) -> list[tuple[str, str, bool]]:
+    """(name, value as Python, whether it is torch's default) for each argument of `nn.<class_name>`, in the
+    signature's order."""
     parameters = _constructor_parameters(getattr(nn, class_name))
     ordered = [name for name in parameters if name in kwargs] + [name for name in kwargs if name not in parameters]
     arguments = []
@@ -233,14 +248,12 @@ def _explicit_arguments(class_name: str, kwargs: dict) -> list[str]:
         value = kwargs[name]
         if isinstance(value, Submodule):  # e.g. TransformerEncoder(encoder_layer=nn.TransformerEncoderLayer(...))
             inner = ", ".join(_explicit_arguments(value.module, value.kwargs))
-            arguments.append(f"{name}=nn.{value.module}({inner})")
+            arguments.append((name, f"nn.{value.module}({inner})", False))
             continue
         if name in _INT_OR_TUPLE and isinstance(value, tuple) and value and len(set(value)) == 1:
             value = value[0]
         default = parameters[name].default if name in parameters else inspect.Parameter.empty
-        if _is_default(value, default):
-            continue
-        arguments.append(f"{name}={literal(value)}")
+        arguments.append((name, literal(value), _is_default(value, default)))
     return arguments
 
 

@@ -66,7 +66,7 @@ class TensorBoardWriter:
             self._batch_losses.append((event.step - len(event.losses) + 1, event.losses))
         elif isinstance(event, events.EpochEnd):
             self._write_batch_losses()
-            row = event.metrics
+            row = event.metrics.as_dict()
             for name, tag in (("train_loss", "loss/train"), ("val_loss", "loss/val"), ("lr", "learning_rate")):
                 if row.get(name) is not None:
                     writer.add_scalar(tag, row[name], event.epoch)
@@ -86,9 +86,11 @@ class TensorBoardWriter:
 
 
 def _sample(dataset) -> torch.Tensor | None:
-    """Two training inputs, or None for data that isn't in memory."""
-    inputs = getattr(dataset.train, "x", None)
-    return inputs[:2] if isinstance(inputs, torch.Tensor) else None
+    """Two training inputs, or None for data that isn't in memory (two samples, not the whole split: an
+    image folder's cache is still being filled)."""
+    if dataset.streaming or not len(dataset.train):
+        return None
+    return torch.stack([dataset.train.sample(i)[0] for i in range(min(2, len(dataset.train)))])
 
 
 def tensorboard_listener(folder: Path, graph, dataset) -> tuple[TensorBoardWriter | None, str]:

@@ -90,6 +90,7 @@ class PendingNode:
     spec: TensorSpec | None = None
     weights: dict[str, torch.Tensor] = field(default_factory=dict)  # param name -> tensor ("": the node's own, a Parameter's)
     hint: str = ""  # where it came from, for messages
+    origin: object = None  # what the importer was mapping when it made the node (an ONNX NodeProto)
 
 
 def sanitize(name: str) -> str:
@@ -111,6 +112,7 @@ class GraphBuilder:
         self.nodes: dict[str, PendingNode] = {}
         self._taken: set[str] = set()
         self.custom_types = custom_types if custom_types is not None else NO_CUSTOM_TYPES
+        self.origin = None  # set by an importer: given to the nodes it makes (`PendingNode.origin`)
 
     def node_type(self, type_name: str):
         return CATALOGUE.get(type_name) or self.custom_types[type_name]
@@ -169,7 +171,7 @@ class GraphBuilder:
                            info.outputs.get("out", next(iter(info.outputs.values()))),  # Split: out0
                            {k: torch.as_tensor(w).detach().to(torch.float32).contiguous()
                             if torch.as_tensor(w).is_floating_point() else torch.as_tensor(w)
-                            for k, w in weights.items()}, hint)
+                            for k, w in weights.items()}, hint, self.origin)
         self.nodes[node_id] = node
         return Value(node_id, node.spec)
 

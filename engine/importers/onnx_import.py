@@ -77,26 +77,28 @@ def load_onnx(source) -> tuple:
     return model, str(path)
 
 
-def import_onnx(source, name: str | None = None) -> ImportResult:
+def import_onnx(source, name: str | None = None, units: bool = False) -> ImportResult:
     """Map an ONNX model (a path or a ModelProto) to a Neurocanvas project with its weights.
 
     Raises `UserError` when the file can't be read and `ImportRefused` (a UserError) listing
-    every unmapped operator and every node that can't be mapped exactly.
+    every unmapped operator and every node that can't be mapped exactly. With `units`, the module
+    hierarchy a torch export recorded becomes units (`engine.importers.onnx_mapping.hierarchy`).
     """
     model, display = load_onnx(source)
     if name is None:
         name = Path(display).stem if isinstance(source, (str, os.PathLike)) else display
-    return OnnxImporter(model, display).run(name)
+    return OnnxImporter(model, display, units).run(name)
 
 
-def import_onnx_file(model_path, project_path, weights_path=None, verify: bool = True) -> ImportedFiles:
+def import_onnx_file(model_path, project_path, weights_path=None, verify: bool = True,
+                     units: bool = True) -> ImportedFiles:
     """Import `model_path` and write the project and its weights (`PROJECT.safetensors` beside it).
 
     With `verify` the import is first run against onnxruntime on random inputs, and
     `ImportMismatch` is raised (nothing written) if the outputs differ.
     """
     model, display = load_onnx(model_path)  # read once: the weights may be large
-    result = OnnxImporter(model, display).run(Path(project_path).stem)
+    result = OnnxImporter(model, display, units).run(Path(project_path).stem)
     verification = verify_import(model, result, display=display) if verify else None
     return save_verified(result, verification, display, project_path, weights_path)
 

@@ -112,24 +112,26 @@ def _module_with_weights(spec: str, weights=None) -> nn.Module:
     return module
 
 
-def import_torch_class(spec: str, input_shapes=None, weights=None, name: str | None = None):
+def import_torch_class(spec: str, input_shapes=None, weights=None, name: str | None = None, units: bool = True):
     """Import 'module:Class' (created with no arguments; weights from a safetensors file if given)."""
     module = _module_with_weights(spec, weights)
-    return import_module(module, input_shapes, name=name or spec.partition(":")[2])
+    return import_module(module, input_shapes, name=name or spec.partition(":")[2], units=units)
 
 
 def import_torch_file(spec: str, project_path, input_shapes=None, weights=None, weights_path=None,
-                      verify: bool = True, keep_custom: bool = False) -> ImportedFiles:
+                      verify: bool = True, keep_custom: bool = False, units: bool = True) -> ImportedFiles:
     """Import 'module:Class' and write PROJECT.json with PROJECT.safetensors beside it.
 
     With `verify` the graph is first run against the module on random inputs, and
     `ImportMismatch` is raised (nothing written) if the outputs differ.
     """
     module = _module_with_weights(spec, weights)
-    importer = import_module
-    if keep_custom:  # an unmapped custom module becomes a custom layer node (engine.custom_layers.keep)
-        from engine.custom_layers.keep import import_keeping_custom as importer
-    result = importer(module, input_shapes, name=Path(project_path).stem)
+    if keep_custom:  # an unmapped custom module becomes a custom layer node (engine.custom_layers.keep): a flat import
+        from engine.custom_layers.keep import import_keeping_custom
+
+        result = import_keeping_custom(module, input_shapes, name=Path(project_path).stem)
+    else:
+        result = import_module(module, input_shapes, name=Path(project_path).stem, units=units)
     verification = verify_module_import(module, result) if verify else None
     return save_verified(result, verification, spec, project_path, weights_path)
 
@@ -160,11 +162,13 @@ def verify_module_import(module: nn.Module, result: ImportResult, batch: int = 2
 
 
 def import_module(module: nn.Module, input_shapes=None, name: str | None = None,
-                  input_dtypes=None) -> ImportResult:
+                  input_dtypes=None, units: bool = False) -> ImportResult:
     """Trace `module` with torch.fx and map it to a Neurocanvas project with the module's weights.
 
     `input_shapes` gives one shape per forward argument, without the batch (a Linear first
     layer lets it be guessed). Raises `ImportRefused` naming every part that cannot be mapped.
+    With `units` the module hierarchy becomes units (`engine.importers.unit_grouping`), as
+    `import_torch_file` and the `import-torch` command do; without, the graph is flat.
     """
     name = name or type(module).__name__
     try:
@@ -175,7 +179,7 @@ def import_module(module: nn.Module, input_shapes=None, name: str | None = None,
                         f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}",
                         "Neurocanvas imports modules whose forward is a fixed sequence of layers "
                         "(no Python if/for on tensor values).") from None
-    return TorchImporter(module, traced, name, untraceable).run(input_shapes, input_dtypes)
+    return TorchImporter(module, traced, name, untraceable, units).run(input_shapes, input_dtypes)
 
 
 # what the importer maps, for the docs and the report

@@ -148,8 +148,8 @@ class TrialRunner:
                 metric[0] = event.metric
                 trial.set_user_attr("run_dir", str(event.out_dir))
                 self._write_sweep_file(outcome, "running")
-            elif isinstance(event, EpochEnd) and event.metrics.get(metric[0]) is not None:
-                trial.report(float(event.metrics[metric[0]]), event.epoch)
+            elif isinstance(event, EpochEnd) and event.metrics.value(metric[0]) is not None:
+                trial.report(float(event.metrics.value(metric[0])), event.epoch)
                 if not pruned and trial.should_prune():
                     pruned.append(event.epoch)
                     trainer.stop()

@@ -5,14 +5,67 @@ The trainer calls its callback with these events from the training thread:
 seconds, plus once at the end of each epoch), `EpochEnd` after each epoch's
 validation, `Paused`/`Resumed` around a pause, and finally `RunEnded`. A run
 that emitted `RunStarted` always emits `RunEnded`. Events are immutable.
+
+This module imports no torch (nor does `import engine.training` until a torch-backed name is used), so the
+GUI imports these classes at start-up and matches events by class.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
-STATUSES = ("finished", "stopped", "early_stopped", "failed")
+
+class RunState(str, Enum):  # enum.StrEnum from Python 3.11
+    """A run's state. The members are strings ("finished" == RunState.FINISHED), so run.json, report.json and
+    the CLI's output keep the same text; the last four are how a run ends (`RunResult.status`)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__  # f"{state}" is the value on every Python
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    EARLY_STOPPED = "early_stopped"
+    FAILED = "failed"
+
+
+STATUSES = (RunState.FINISHED, RunState.STOPPED, RunState.EARLY_STOPPED, RunState.FAILED)  # how a run ends
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """One epoch's numbers. `as_dict()` is the history row that metrics.csv, run.json and report.json keep:
+    epoch, train_loss, val_loss, the metric under its own name (val_accuracy or val_mae), lr, samples_per_sec,
+    seconds."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float | None  # None without validation data (val_split 0), like the metric
+    metric: str  # "val_accuracy" or "val_mae"
+    metric_value: float | None
+    lr: float  # at the epoch's start
+    samples_per_sec: float
+    seconds: float  # the epoch's wall time without pauses
+
+    @classmethod
+    def from_row(cls, row: dict, metric: str) -> EpochMetrics:
+        """From a history row (`as_dict`'s form) whose metric is named `metric`."""
+        return cls(int(row["epoch"]), row["train_loss"], row.get("val_loss"), metric, row.get(metric), row["lr"],
+                   row.get("samples_per_sec", 0.0), row.get("seconds", 0.0))
+
+    def as_dict(self) -> dict:
+        return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
+                self.metric: self.metric_value, "lr": self.lr, "samples_per_sec": self.samples_per_sec,
+                "seconds": self.seconds}
+
+    def value(self, name: str) -> float | None:
+        """A number by its history name ("val_loss", "val_accuracy", ...); None when this run has no such one."""
+        return self.as_dict().get(name)
 
 
 @dataclass(frozen=True)
@@ -53,12 +106,20 @@ class BatchProgress:
 @dataclass(frozen=True)
 class EpochEnd:
     epoch: int
-    # epoch, train_loss, val_loss, val_accuracy | val_mae, lr (at the epoch's start), samples_per_sec,
-    # seconds (the epoch's wall time without pauses); val_loss and the metric are None when there is no
-    # validation data (val_split 0)
-    metrics: dict
+    metrics: EpochMetrics
     improved: bool  # the validation loss (the training loss without validation) is the best so far:
     # best.safetensors was written
+
+
+@dataclass(frozen=True)
+class FoldStarted:
+    """A cross-validation's next fold (`engine.training.folds`), before that fold's own RunStarted ... RunEnded;
+    `fold` counts from 1."""
+
+    fold: int
+    folds: int
+    train_samples: int
+    val_samples: int
 
 
 @dataclass(frozen=True)
@@ -82,9 +143,9 @@ class RunResult:
     run failed. `checkpoints` maps "best" and "last" to their files.
     """
 
-    status: str  # "finished" | "stopped" | "early_stopped" | "failed"
+    status: RunState  # one of STATUSES (a plain string given is converted)
     message: str
-    history: list[dict] = field(default_factory=list)  # one EpochEnd.metrics per completed epoch
+    history: list[dict] = field(default_factory=list)  # one EpochEnd.metrics.as_dict() per completed epoch
     metric: str = "val_accuracy"
     best_epoch: int | None = None
     best_metrics: dict | None = None  # the history row of the best epoch (lowest val_loss, or train_loss
@@ -97,9 +158,12 @@ class RunResult:
     details: str = ""  # a traceback for unexpected failures, for bug reports
     advice: list = field(default_factory=list)  # the training advisor's, as dicts (`Advice.as_dict`; report.json)
 
+    def __post_init__(self):
+        self.status = RunState(self.status)
+
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status != RunState.FAILED
 
     @property
     def best_val_loss(self) -> float | None:

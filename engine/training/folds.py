@@ -32,6 +32,7 @@ from engine.data_shapes import load_training_data
 from engine.errors import UserError
 from engine.training import events
 from engine.training.config import TrainingConfig
+from engine.training.events import FoldStarted  # defined there, torch-free, for the GUI
 from engine.training.run_folder import check_run_dir, make_run_dir
 from engine.training.trainer import Trainer
 from graphs.project import Project, atomic_write, save_project
@@ -39,21 +40,11 @@ from graphs.project import Project, atomic_write, save_project
 FOLDS_FILE = "folds.json"
 
 
-@dataclass(frozen=True)
-class FoldStarted:
-    """Sent before each fold's own events (its RunStarted ... RunEnded); `fold` counts from 1."""
-
-    fold: int
-    folds: int
-    train_samples: int
-    val_samples: int
-
-
 @dataclass
 class CrossValidationResult:
     """How a cross-validation ended: each fold's metrics, their mean and standard deviation."""
 
-    status: str  # "finished", or the first fold's that did not finish ("stopped", "failed")
+    status: events.RunState  # finished, or the first fold's that did not finish (stopped, failed)
     message: str
     metric: str  # "val_accuracy" or "val_mae"
     out_dir: Path
@@ -61,6 +52,9 @@ class CrossValidationResult:
     mean: dict = field(default_factory=dict)  # val_loss and the metric, over the finished folds
     std: dict = field(default_factory=dict)
     runs: list[events.RunResult] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.status = events.RunState(self.status)
 
     def as_run_result(self) -> events.RunResult:
         """The last fold's RunResult, told as the whole cross-validation's (its status, message and folder),
@@ -181,7 +175,7 @@ class CrossValidation:
         result = CrossValidationResult("finished", "", "", out_dir)
         for fold, (train_index, val_index) in enumerate(splits, start=1):
             if self._stop.is_set():
-                result.status, result.message = "stopped", f"stopped by request before fold {fold}"
+                result.status, result.message = events.RunState.STOPPED, f"stopped by request before fold {fold}"
                 break
             self._emit(FoldStarted(fold, config.folds, len(train_index), len(val_index)))
             fold_notes = (f"fold {fold} of {config.folds}", *(notes if fold == 1 else ()))

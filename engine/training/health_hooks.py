@@ -44,7 +44,7 @@ class AdvisorWatch:
         elif isinstance(event, events.HealthSample):
             self.health = [*self.health[-(KEPT_SAMPLES - 1):], event]
         elif isinstance(event, events.EpochEnd):
-            self.history.append(dict(event.metrics))
+            self.history.append(event.metrics.as_dict())
 
     def advice(self) -> list:
         trainer = self.trainer

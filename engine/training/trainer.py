@@ -194,7 +194,9 @@ class Trainer:
             self.init_report = load_matching(compiled.model, resolve_init_path(config.init_from, self.base_dir))
         self.fine_tuning = apply_fine_tuning(compiled.model, graph, config.freeze_batchnorm)
         self.dataset = fit_dataset(dataset, compiled)
-        check_run_memory(self, graph, compiled.shapes)  # engine.memory_estimate: refuse a run that can't fit
+        # engine.memory_estimate: refuse a run that can't fit; compiled.graph is the graph compiled (with
+        # units: its expansion, whose layers compiled.shapes describes)
+        check_run_memory(self, compiled.graph, compiled.shapes)
         self.graph, self.compiled = graph, compiled
         self._augment = training_augment(config, dataset, compiled)  # training batches only
 
@@ -269,6 +271,7 @@ class Trainer:
         self._train_data = self.dataset.train.to(device)
         if self._augment is not None:
             self._augment.to(device)
+            self._train_data, self._augment = self._augment.hand_over(self._train_data)
         self._val_data = self.dataset.val.to(device)
         self._parameters = [p for p in self._model.parameters() if p.requires_grad]
         self._optimizer = build_optimizer(config.optimizer,
@@ -364,7 +367,7 @@ class Trainer:
             row["seconds"] = time.perf_counter() - started - (self._paused_seconds - paused_before)
             self.history.append(row)
             self._folder.write_metrics(self.history)
-            self._emit(events.EpochEnd(epoch, dict(row), improved))
+            self._emit(events.EpochEnd(epoch, events.EpochMetrics.from_row(row, self._metric.name), improved))
             if self._watch is not None:
                 self._emit(events.Advised(epoch, tuple(self._watch.advice())))
             if config.patience is not None and epoch - self._best["epoch"] >= config.patience:

@@ -7,7 +7,7 @@ checks that every catalogue type, optimiser and schedule has one, so none can sh
 
 from __future__ import annotations
 
-from graphs.explanations import activations, layers, losses, sequence, tensors, training
+from graphs.explanations import activations, layers, losses, sequence, tensors, training, units
 from graphs.explanations.base import Explanation
 
 EXPLANATIONS: dict[str, Explanation] = {
@@ -20,7 +20,7 @@ SCHEDULE_NAMES = training.SCHEDULE_NAMES
 
 def explain(type_name: str) -> Explanation | None:
     """The explanation of node type `type_name`, or None for an unknown name."""
-    return EXPLANATIONS.get(type_name)
+    return EXPLANATIONS.get(type_name) or units.EXPLANATIONS.get(type_name)
 
 
 def explain_optimizer(name: str) -> Explanation | None:

@@ -34,7 +34,7 @@ class NewLinkGesture:
         self.controller = scene.controller
         self.replacing: Edge | None = None
         if not port.is_output:
-            self.replacing = self.controller.graph.edge_into(port.node_id, port.name)
+            self.replacing = self.controller.scope_graph.edge_into(port.node_id, port.name)
         if self.replacing is not None:  # pick up the wire: its source end stays, the input end moves
             source = scene.node_item(self.replacing.source)
             self.fixed = source.port(self.replacing.source_port, True) if source else port

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from graphs.catalogue import CATALOGUE
 from graphs.document import Node
+from graphs.families.units import STRUCTURE
 from gui import formatting, theme
 from gui.fix_menu import paint_lightbulb
 
@@ -132,6 +133,8 @@ class NodeItem(QGraphicsItem):
         self.fix_menu_requested = None  # called with the screen position when the lightbulb is clicked
         self.shape_text = "…"
         self.params_count: int | None = None
+        self.unit_line: str | None = None  # an instance's or a Repeat's summary (gui.units.look)
+        self.stacked = False  # a Repeat draws as a stack of cards
         self._rect = QRectF(0, 0, MIN_WIDTH, 80)
         self._title_font = _Text.font("title")
         self._id_font = _Text.font("small")
@@ -142,7 +145,7 @@ class NodeItem(QGraphicsItem):
     # ---- what the document and the inference say ---------------------
     def set_node(self, node: Node) -> None:
         self.type_name = node.type
-        spec = CATALOGUE.get(node.type) or _own_type(node)
+        spec = CATALOGUE.get(node.type) or STRUCTURE.get(node.type) or _own_type(node)  # a layer, a unit's port or a Repeat, or a custom layer
         self.category = spec.category if spec else ""
         self.doc = spec.doc if spec else ""
         try:
@@ -162,6 +165,12 @@ class NodeItem(QGraphicsItem):
         self._shown = None
         self.setPos(*node.position)
         self._relayout()
+
+    def set_unit_line(self, line: str | None, stacked: bool = False) -> None:
+        """Show an instance's summary line under the header (None: a plain node)."""
+        if (line, stacked) != (self.unit_line, self.stacked):
+            self.unit_line, self.stacked = line, stacked
+            self._relayout()
 
     def _sync_ports(self, ports: dict, names: list[str], is_output: bool) -> None:
         for name in [n for n in ports if n not in names]:
@@ -217,9 +226,11 @@ class NodeItem(QGraphicsItem):
         out_w = max((w("small", n) for n in self.outputs), default=0)
         widths.append(in_w + out_w + 40)
         widths.append(w("mono", self.shape_text) + 14 + w("small", self._params_text()))
+        if self.unit_line:
+            widths.append(w("small", self.unit_line) + 8)
         width = max(MIN_WIDTH, max(widths) + 2 * PAD)
         rows = max(len(self.inputs), len(self.outputs), 1)
-        self._ports_top = HEADER_H + 2
+        self._ports_top = HEADER_H + 2 + (LINE_H if self.unit_line else 0)
         self._params_top = self._ports_top + rows * ROW_H + 2
         params_h = (len(self.key_params) * LINE_H + 4) if self.key_params else 0
         height = self._params_top + params_h + FOOTER_H
@@ -271,12 +282,19 @@ class NodeItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = self._rect
+        if self.stacked:  # a Repeat: two cards peek out behind it
+            edge = QColor(theme.NODE_MUTED)
+            edge.setAlpha(150)
+            painter.setPen(QPen(edge, 1.2))
+            for shift in (8.0, 4.0):
+                painter.setBrush(theme.NODE_BODY.lighter(100 + 2 * round(shift)))
+                painter.drawRoundedRect(rect.translated(shift, -shift), RADIUS, RADIUS)
         body = QPainterPath()
         body.addRoundedRect(rect, RADIUS, RADIUS)
         painter.fillPath(body, theme.NODE_BODY)
         header = QPainterPath()
         header.addRect(QRectF(0, 0, rect.width(), HEADER_H))
-        painter.fillPath(header.intersected(body), theme.category_colour(self.category))
+        painter.fillPath(header.intersected(body), theme.category_colour("Units" if self.unit_line else self.category))
 
         text_w = rect.width() - 2 * PAD
         painter.setPen(theme.NODE_TEXT)
@@ -287,6 +305,10 @@ class NodeItem(QGraphicsItem):
         painter.drawText(QRectF(PAD, 0, text_w, HEADER_H),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.node_id)
 
+        if self.unit_line:
+            painter.setFont(self._id_font)
+            painter.setPen(theme.NODE_MUTED)
+            painter.drawText(QRectF(PAD, HEADER_H, text_w, LINE_H + 2), Qt.AlignmentFlag.AlignVCenter, self.unit_line)
         y = self._params_top
         painter.setFont(self._body_font)
         for name, value in self.key_params:

@@ -20,6 +20,8 @@ from gui.canvas.edge_item import EdgeItem
 from gui.canvas.interactions import MoveGesture, NewLinkGesture
 from gui.canvas.node_item import NodeItem, PortItem
 from gui.document import DocumentController
+from gui.units.core import is_repeat
+from gui.units.look import unit_line
 
 
 class CanvasScene(QGraphicsScene):
@@ -28,6 +30,7 @@ class CanvasScene(QGraphicsScene):
     statusMessage = Signal(str)
     quickAddRequested = Signal(QPointF)  # double-click on empty canvas, at this scene position
     contextMenuRequested = Signal(object, object)  # (item or None, QGraphicsSceneContextMenuEvent)
+    nodeDoubleClicked = Signal(str)  # a node's body (not a port) was double-clicked: opens a unit instance
 
     def __init__(self, controller: DocumentController, parent=None):
         super().__init__(parent)
@@ -52,6 +55,7 @@ class CanvasScene(QGraphicsScene):
         controller.trainingOptionsChanged.connect(self._on_node_changed)  # the frozen badge, the lr multiplier
         controller.nodeMoved.connect(self._on_node_moved)
         controller.resultChanged.connect(self._on_result)
+        controller.scopeChanged.connect(self._scope_changed)
         self._rebuild()
 
     # ---- lookups ---------------------------------------------------------
@@ -163,14 +167,16 @@ class CanvasScene(QGraphicsScene):
         self._nodes.clear()
         self.clear()
         with self.batch_routing():
-            for node_id in self.controller.graph.node_ids():
+            for node_id in self.controller.scope_graph.node_ids():
                 self._on_node_added(node_id)
-            for edge in self.controller.graph.edges():
+            for edge in self.controller.scope_graph.edges():
                 self._on_edge_added(edge)
         self._reroute_timer.stop()  # every wire was routed once, at the end of the batch
 
     def _on_node_added(self, node_id: str) -> None:
-        item = NodeItem(self.controller.graph.node(node_id))
+        node = self.controller.scope_graph.node(node_id)
+        item = NodeItem(node)
+        item.set_unit_line(unit_line(self.controller.graph, node), is_repeat(node))
         self._nodes[node_id] = item
         self.addItem(item)
         self._rects = None
@@ -215,15 +221,22 @@ class CanvasScene(QGraphicsScene):
     def _on_node_changed(self, node_id: str) -> None:
         item = self._nodes.get(node_id)
         if item is not None:
-            item.set_node(self.controller.graph.node(node_id))  # its own wires follow its new size
+            node = self.controller.scope_graph.node(node_id)
+            item.set_node(node)  # its own wires follow its new size
+            item.set_unit_line(unit_line(self.controller.graph, node), is_repeat(node))
 
     def _on_node_moved(self, node_id: str) -> None:
         item = self._nodes.get(node_id)
         if item is not None:
-            item.setPos(*self.controller.graph.node(node_id).position)
+            item.setPos(*self.controller.scope_graph.node(node_id).position)
             self.schedule_reroute()
 
-    def _on_result(self, result) -> None:
+    def _scope_changed(self) -> None:
+        self._rebuild()
+        self._on_result()
+
+    def _on_result(self, _result=None) -> None:
+        result = self.controller.scope_result  # inside a unit: keyed by the unit's own node ids
         with self.batch_routing():
             for node_id, item in self._nodes.items():
                 item.set_result(result.info.get(node_id), result.inputs.get(node_id, {}), result.errors_for(node_id))
@@ -236,7 +249,7 @@ class CanvasScene(QGraphicsScene):
     def sync_positions(self) -> None:
         """Put every item back where the document says (after a drag that changed nothing)."""
         for node_id, item in self._nodes.items():
-            item.setPos(*self.controller.graph.node(node_id).position)
+            item.setPos(*self.controller.scope_graph.node(node_id).position)
 
     # ---- hover feedback ----------------------------------------------------
     def node_hovered(self, item: NodeItem) -> None:
@@ -292,6 +305,11 @@ class CanvasScene(QGraphicsScene):
         if event.button() == Qt.MouseButton.LeftButton and not any(
                 isinstance(item, (NodeItem, PortItem, EdgeItem)) for item in self.items(event.scenePos())):
             self.quickAddRequested.emit(event.scenePos())
+            event.accept()
+            return
+        hit = next((i for i in self.items(event.scenePos()) if isinstance(i, (NodeItem, PortItem, EdgeItem))), None)
+        if event.button() == Qt.MouseButton.LeftButton and isinstance(hit, NodeItem):
+            self.nodeDoubleClicked.emit(hit.node_id)
             event.accept()
             return
         super().mouseDoubleClickEvent(event)

@@ -66,6 +66,8 @@ class CanvasView(QGraphicsView):
         select it. The one code path for drop, palette double-click and quick add."""
         top_left = scene_pos if exact else scene_pos - DROP_OFFSET
         node_id = self.controller.add_node(type_name, (top_left.x(), top_left.y()))
+        if not node_id:  # refused (a unit inside itself): the controller said why
+            return ""
         self.scene().select_nodes([node_id])
         self.setFocus()
         self.nodeAdded.emit(node_id)

@@ -26,8 +26,8 @@ class WireCheck:
     """Verdicts for wires of one drag; `replacing` is the wire picked up by its input end, if any."""
 
     def __init__(self, controller, replacing: Edge | None = None):
-        self.graph = controller.graph
-        self.result = controller.result
+        self.graph = controller.scope_graph
+        self.result = controller.scope_result
         self.replacing = replacing
         self.structure = self.graph
         if replacing is not None:  # judge against the graph without the wire being moved

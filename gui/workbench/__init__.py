@@ -11,15 +11,21 @@ nodes follow the data), `training_panel`, `run_control`, `series`/`plots`/
 `plot_budget` (live curves that stay cheap), `runs`, `evaluation`/
 `evaluation_panel`, `export_actions`, `interop` (ONNX import, cluster script),
 `views` (small shared widgets), `tasks` and `engine_loader` (background jobs;
-torch loads only when needed) and `gc_policy` (garbage collection in the GUI
-thread only).
+torch loads only when needed), `gc_policy` (garbage collection in the GUI
+thread only) and `protocol` (what the workbench uses of its window).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def install(window):
-    """Attach the training workbench to `window` (a gui.main_window.MainWindow), once; returns it."""
+if TYPE_CHECKING:
+    from gui.workbench.protocol import WorkbenchWindow
+
+
+def install(window: WorkbenchWindow):
+    """Attach the training workbench to `window` (a gui.main_window.MainWindow, or any window with the
+    members of `gui.workbench.protocol.WorkbenchWindow`), once; returns it."""
     if getattr(window, "workbench", None) is None:
         from gui.workbench.workbench import Workbench
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from engine.errors import UserError
 from engine.output_paths import check_outputs, same_file
 from gui import files
+from gui.workbench.protocol import WorkbenchWindow
 from gui.workbench.tasks import TaskRunner
 
 MISMATCH_TOLERANCE = 1e-3  # the export command's threshold for "does not reproduce the model"
@@ -108,7 +109,7 @@ FORMATS = {  # key -> (menu text, dialog filter, suffix, job)
 class ExportActions(QObject):
     """The File > Export actions; `source()` (from the workbench) says which model to export."""
 
-    def __init__(self, window, tasks: TaskRunner, source, parent: QObject | None = None):
+    def __init__(self, window: WorkbenchWindow, tasks: TaskRunner, source, parent: QObject | None = None):
         super().__init__(parent)
         self.window, self.tasks, self.source = window, tasks, source
         self.actions: dict[str, QAction] = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget
 
-MAX_FOLDS = 100  # engine.training.config.MAX_FOLDS: importing it here would load torch while the editor starts
+from engine.training.config import MAX_FOLDS  # torch-free (engine.training loads lazily)
 
 
 class FineTuneRows(QObject):

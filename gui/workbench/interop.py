@@ -16,13 +16,14 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from gui import files
+from gui.workbench.protocol import WorkbenchWindow
 from gui.workbench.tasks import TaskRunner
 
 
 class InteropActions(QObject):
     """Adds the import and launch-script actions to the window's File menu."""
 
-    def __init__(self, window, tasks: TaskRunner, parent: QObject | None = None):
+    def __init__(self, window: WorkbenchWindow, tasks: TaskRunner, parent: QObject | None = None):
         super().__init__(parent)
         self.window, self.tasks = window, tasks
         file_menu = window.menus["file"]

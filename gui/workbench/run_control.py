@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QProgressBar, QToolBar, QWidget
 
 from gui.files import ICONS_DIR
+from gui.workbench.protocol import WorkbenchWindow
 
 DISABLED_COLOUR = "#5c6370"  # a disabled run button: dimmer than any enabled one on the dark theme
 ICON_SIZES = (16, 20, 24, 32, 48)
@@ -47,7 +48,7 @@ def _duration(seconds: float) -> str:
 class RunActions:
     """The run actions, the Train menu and the Training toolbar."""
 
-    def __init__(self, window, workbench):
+    def __init__(self, window: WorkbenchWindow, workbench):
         self.icons = {name: run_icon(name) for name in ("play", "pause", "stop")}
 
         def action(text, slot, shortcut, icon_name, tip):

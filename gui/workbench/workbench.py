@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QFrame, QMessageBox, QW
 
 from engine.custom_layers.trust import same_code_loader
 from engine.data_shapes import shapeless_data_nodes
+from engine.training.events import RunState
 from graphs.errors import printable
 from graphs.project import Project, load_project
 from gui import files
@@ -37,6 +38,7 @@ from gui.workbench.folds_view import FoldCurves
 from gui.workbench.history import RunHistory
 from gui.workbench.interop import InteropActions
 from gui.workbench.memory_dialog import offer_batch_size
+from gui.workbench.protocol import WorkbenchWindow
 from gui.workbench.run_control import RunActions, RunProgress, SnapshotBanner
 from gui.workbench.runs import RunRecord, RunsPanel
 from gui.workbench.settings import TrainingSettings
@@ -58,9 +60,9 @@ def snapshot(project: Project) -> Project:
 
 
 class Workbench(QObject):
-    """Everything the training feature adds to one MainWindow."""
+    """Everything the training feature adds to one MainWindow (any `WorkbenchWindow`)."""
 
-    def __init__(self, window):
+    def __init__(self, window: WorkbenchWindow):
         super().__init__(window)
         self.window, self.document = window, window.document
         self.tasks = TaskRunner(self)
@@ -261,7 +263,7 @@ class Workbench(QObject):
     def toggle_pause(self) -> None:
         if self.controller.state == "paused":
             self.controller.resume()
-            self._set_status(self.current_run, "running")
+            self._set_status(self.current_run, RunState.RUNNING)
         else:
             self.controller.pause()
 
@@ -283,7 +285,7 @@ class Workbench(QObject):
         run.series.total_steps = event.total_epochs * event.batches_per_epoch
         self.plots.show_series(run.series if self.runs_panel.current() is run else self.plots.series)
         self.progress.started(event)
-        self._set_status(run, "running")
+        self._set_status(run, RunState.RUNNING)
         for note in event.notes:
             self.window.show_message(f"Note: {note}")
 
@@ -294,7 +296,7 @@ class Workbench(QObject):
         self._latest_progress = event
 
     def _epoch_ended(self, event) -> None:
-        self.current_run.series.add_epoch(event.metrics)
+        self.current_run.series.add_epoch(event.metrics.as_dict())
         self._run_changed = True
 
     def _show_status(self) -> None:
@@ -310,7 +312,7 @@ class Workbench(QObject):
 
     def _paused_changed(self, paused: bool) -> None:
         self.progress.paused(paused)
-        self._set_status(self.current_run, "paused" if paused else "running")
+        self._set_status(self.current_run, RunState.PAUSED if paused else RunState.RUNNING)
 
     def _end_run(self) -> RunRecord:
         run = self.current_run
@@ -325,7 +327,7 @@ class Workbench(QObject):
         run = self._end_run()
         run.result, run.message = result, result.message
         self._set_status(run, result.status)
-        if result.status == "failed":
+        if result.status == RunState.FAILED:
             QMessageBox.critical(self.window, "Training failed", f"Run {run.number}: {result.message}")
         else:
             self.window.show_message(f"Run {run.number}: {result.message}")
@@ -343,7 +345,7 @@ class Workbench(QObject):
             self.window.show_message("Not started: " + printable(message).splitlines()[0])
             return
         run.message = message
-        self._set_status(run, "failed")
+        self._set_status(run, RunState.FAILED)
         text = f"Run {run.number} could not train: {message}"
         if details:
             text += "\n\nThis looks like a bug; details:\n" + details[-1500:]
@@ -461,7 +463,7 @@ class Workbench(QObject):
         if self.controller.active:
             self.controller.shutdown()
             run = self._end_run()
-            self._set_status(run, "stopped")
+            self._set_status(run, RunState.STOPPED)
 
     def shutdown(self) -> None:
         """For the application's exit: stop training and wait for every background job."""

@@ -23,11 +23,26 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, QThread, Signal
 
 from engine.errors import UserError  # no torch: safe at start-up
+from engine.training.events import (  # no torch either
+    Advised,
+    BatchProgress,
+    DataProgress,
+    EpochEnd,
+    FoldStarted,
+    HealthSample,
+    Paused,
+    Resumed,
+    RunEnded,
+    RunStarted,
+)
 from gui.workbench.gc_policy import collect_young
 
 PROGRESS_INTERVAL = 0.1  # seconds between the trainer's aggregated progress events
 EMIT_INTERVAL = 0.25  # the most often the worker wakes the GUI thread with new events
-URGENT = ("RunStarted", "Paused", "Resumed")  # events announced at once
+URGENT = (RunStarted, Paused, Resumed)  # events announced at once
+# the RunController signal (by attribute name) that relays each kind of event as it is
+RELAYED = {BatchProgress: "progress", DataProgress: "dataProgress", EpochEnd: "epochEnded",
+           FoldStarted: "foldStarted", HealthSample: "healthSampled", Advised: "advised"}
 
 
 def training_threads(cores: int | None = None) -> int:
@@ -119,15 +134,14 @@ class TrainingWorker(QObject):
         self.finished.emit(result)
 
     def _on_event(self, event) -> None:
-        kind = type(event).__name__
-        if kind == "RunEnded":  # the result comes back from run() and goes out through `finished`
+        if isinstance(event, RunEnded):  # the result comes back from run() and goes out through `finished`
             return
-        if kind == "BatchProgress":
+        if isinstance(event, BatchProgress):
             self.last_step = event.step
         with self._lock:
             self._events.append(event)
         now = time.perf_counter()
-        if kind in URGENT or now - self._announced >= EMIT_INTERVAL:
+        if isinstance(event, URGENT) or now - self._announced >= EMIT_INTERVAL:
             self._announced = now
             self.eventsReady.emit()
 
@@ -228,25 +242,15 @@ class RunController(QObject):
     def _dispatch(self, events: list) -> None:
         """Relay the worker's queued events, in order, then say that a batch of them was relayed."""
         for event in events:
-            kind = type(event).__name__
-            if kind == "BatchProgress":
-                self.progress.emit(event)
-            elif kind == "DataProgress":
-                self.dataProgress.emit(event)
-            elif kind == "EpochEnd":
-                self.epochEnded.emit(event)
-            elif kind == "FoldStarted":
-                self.foldStarted.emit(event)
-            elif kind == "HealthSample":
-                self.healthSampled.emit(event)
-            elif kind == "Advised":
-                self.advised.emit(event)
-            elif kind == "RunStarted":
+            signal = RELAYED.get(type(event))
+            if signal is not None:
+                getattr(self, signal).emit(event)
+            elif isinstance(event, RunStarted):
                 if self.state == "starting":
                     self._set_state("running")
                 self.runStarted.emit(event)
-            elif kind in ("Paused", "Resumed") and self.state != "stopping":
-                paused = kind == "Paused"
+            elif isinstance(event, (Paused, Resumed)) and self.state != "stopping":
+                paused = isinstance(event, Paused)
                 self._set_state("paused" if paused else "running")
                 self.pausedChanged.emit(paused)
         if events:

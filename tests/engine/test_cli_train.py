@@ -19,7 +19,7 @@ import torch
 import main
 from engine.cli import train as train_command
 from engine.cli.train import LOG_EVERY_SECONDS, ProgressPrinter
-from engine.training import BatchProgress, EpochEnd, RunStarted, read_metadata
+from engine.training import BatchProgress, EpochEnd, EpochMetrics, RunStarted, read_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -201,8 +201,7 @@ def test_progress_bar_updates_in_place_on_a_terminal(tmp_path):
     printer = ProgressPrinter(stream, tty=True)
     printer(RunStarted(2, 10, 100, 20, "cpu", "val_accuracy", tmp_path, "moons: ...", ("a note",)))
     printer(BatchProgress(1, 5, 10, 5, 20, [0.5, 0.7], 1234.0, 3.0))
-    printer(EpochEnd(1, {"epoch": 1, "train_loss": 0.6, "val_loss": 0.5, "val_accuracy": 0.875, "lr": 0.01,
-                         "samples_per_sec": 1000.0, "seconds": 0.25}, True))
+    printer(EpochEnd(1, EpochMetrics(1, 0.6, 0.5, "val_accuracy", 0.875, 0.01, 1000.0, 0.25), True))
     text = stream.getvalue()
     assert "note: a note" in text
     assert "\repoch 1/2 [############............] 5/10  loss 0.6  1,234 samples/s  ETA 0:03" in text
@@ -233,8 +232,7 @@ def test_a_run_without_validation_prints_no_validation_figures(tmp_path):
     stream = io.StringIO()
     printer = ProgressPrinter(stream, tty=False)
     printer(RunStarted(1, 10, 100, 0, "cpu", "val_accuracy", tmp_path, "moons: ...", ()))
-    printer(EpochEnd(1, {"epoch": 1, "train_loss": 0.6, "val_loss": None, "val_accuracy": None, "lr": 0.01,
-                         "samples_per_sec": 1000.0, "seconds": 0.25}, True))
+    printer(EpochEnd(1, EpochMetrics(1, 0.6, None, "val_accuracy", None, 0.01, 1000.0, 0.25), True))
     assert stream.getvalue().splitlines()[-1] == "epoch 1/1  train_loss 0.6  lr 0.01  0.25 s  *"
 
 

@@ -358,7 +358,8 @@ def test_parameter_counts_of_examples_equal_torch():
         project = load_project(path)
         compiled = compile_graph(project.graph)
         counted = sum(p.numel() for p in compiled.model.parameters())
-        assert infer(project.graph).total_params == counted, path
+        shapes = infer(project.graph)  # per node of the model: a unit instance's params are its layers'
+        assert shapes.total_params == counted, path
         for node_id, module in compiled.model.named_children():
-            assert compiled.shapes.info[node_id].params == sum(p.numel() for p in module.parameters())
+            assert shapes.info[node_id].params == sum(p.numel() for p in module.parameters())
         assert isinstance(compiled.model, nn.Module)

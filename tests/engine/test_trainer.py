@@ -18,6 +18,7 @@ from engine.training import (
     Resumed,
     RunEnded,
     RunStarted,
+    RunState,
     Trainer,
     evaluate,
     list_devices,
@@ -71,6 +72,9 @@ def test_events_report_every_batch_once_in_order(moons_project, tmp_path):
     row = result.history[-1]
     assert set(row) == {"epoch", "train_loss", "val_loss", "val_accuracy", "lr", "samples_per_sec", "seconds"}
     assert 0 <= row["val_accuracy"] <= 1 and row["lr"] == 0.01
+    assert ends[-1].metrics.as_dict() == row and list(ends[-1].metrics.as_dict()) == list(row)  # the same row
+    assert ends[-1].metrics.val_loss == row["val_loss"] and ends[-1].metrics.value("val_accuracy") == row["val_accuracy"]
+    assert result.status is RunState.FINISHED and json.dumps(result.status) == '"finished"'
 
 
 def test_progress_every_n_batches(moons_project, tmp_path):

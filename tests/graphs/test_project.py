@@ -86,7 +86,7 @@ def mutated(**changes):
     ('{"format": "neurocanvas",\n "version": 1,\n "nodes": [}', "not valid JSON", "line 3, column"),
     ("[1, 2]", "must be an object", "top level"),
     (mutated(format="keras"), "not a Neurocanvas project", "format"),
-    (mutated(version=2), "newer Neurocanvas", "version"),
+    (mutated(version=3), "newer Neurocanvas", "version"),
     (mutated(version="1"), "must be an integer", "version"),
     (mutated(nodes={"x": 1}), "must be a list", "nodes"),
     (mutated(nodes=[{"id": "x", "type": "Conv4d"}]), "unknown node type 'Conv4d'", "nodes[0] ('x')"),

@@ -12,10 +12,11 @@ from graphs.validate import validate
 from gui.lessons import LESSONS_DIR, lesson_paths, lesson_text, lesson_title
 
 EXPECTED = ["01_neurons_and_layers", "02_activation_functions", "03_loss_functions", "04_optimisers",
-            "05_overfitting_and_regularisation", "06_cnns_for_images", "07_recurrent_networks"]
+            "05_overfitting_and_regularisation", "06_cnns_for_images", "07_recurrent_networks",
+            "08_transfer_learning"]
 
 
-def test_the_seven_lessons_are_shipped_in_order():
+def test_the_lessons_are_shipped_in_order():
     assert [p.stem for p in lesson_paths()] == EXPECTED
     assert lesson_title(lesson_paths()[1]) == "2. Activation functions"
 
@@ -101,3 +102,15 @@ def test_the_lesson_text_goes_when_another_project_replaces_the_lesson(window):
     assert window.new_project()
     QApplication.processEvents()
     assert not window.docks["Lesson"].isVisible() and window.lessons.view.lesson is None
+
+
+def test_the_transfer_learning_lesson_opens_with_its_shipped_weights(window):
+    """The opened copy has no folder, so its relative `init_from` becomes the file beside the lesson."""
+    path = LESSONS_DIR / "08_transfer_learning.json"
+    assert load_project(path).training["init_from"] == "08_transfer_learning.safetensors"
+    assert window.lessons.open(path)
+    project = window.document.project
+    assert project.path is None
+    assert project.training["init_from"] == str(LESSONS_DIR.resolve() / "08_transfer_learning.safetensors")
+    assert [n.id for n in project.graph.nodes() if not n.trainable] == ["conv1", "bn1"]
+    assert window.workbench.settings.training["init_from"] == project.training["init_from"]  # the panel shows it

@@ -89,7 +89,7 @@ REFUSED = {
     "nested 100000 deep": ("[" * 100000 + "]" * 100000).encode(),
     "deep junk in gui": _project().replace(b'"name": "digits-cnn"',
                                            b'"gui": ' + nested_text(900).encode() + b', "name": "x"'),
-    "newer version": _project(version=2),
+    "newer version": _project(version=3),
     "wrong types": _project(nodes={"x": 1}),
     "duplicate ids": _project(nodes=EXAMPLE["nodes"] + EXAMPLE["nodes"][:1]),
     "edge to a missing node": _project(edges=[{"source": "x", "target": "ghost\nline"}]),

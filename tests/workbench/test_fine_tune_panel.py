@@ -71,10 +71,3 @@ def test_a_cross_validation_run_shows_a_curve_per_fold(open_example, qtbot, fini
     bench.runs_panel.select(run)  # the cross-validation again: its K curves
     QApplication.processEvents()
     assert [name for *_rest, name in bench.plots.overlays.values()] == ["fold 1", "fold 2"]
-
-
-def test_the_panel_s_fold_limit_is_the_engine_s():
-    from engine.training.config import MAX_FOLDS
-    from gui.workbench import fine_tune_rows
-
-    assert fine_tune_rows.MAX_FOLDS == MAX_FOLDS

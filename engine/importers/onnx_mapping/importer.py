@@ -42,7 +42,7 @@ from graphs.errors import GraphError
 
 class OnnxImporter(TensorOps, ModelReading, AttentionPatterns, NormChains, ActivationChains, ElementwiseOps, LayerOps,
                    ShapeOps, RecurrentOps, FamilyOps):
-    def __init__(self, model, source: str):
+    def __init__(self, model, source: str, units: bool = False):
         import onnx
 
         if model.functions:
@@ -53,6 +53,7 @@ class OnnxImporter(TensorOps, ModelReading, AttentionPatterns, NormChains, Activ
         self.model = model
         self.graph = model.graph
         self.source = source
+        self.units = units  # group the module hierarchy into units (`engine.importers.unit_grouping`)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.builder = GraphBuilder()
         self.env: dict[str, object] = {}
@@ -86,10 +87,17 @@ class OnnxImporter(TensorOps, ModelReading, AttentionPatterns, NormChains, Activ
         outputs = self._outputs()
         if self.unmapped or self.problems:
             raise ImportRefused(self.source, self.unmapped, self.problems + self.attention_problems())
-        return self.builder.finish(name, outputs, self.inputs, self.notes)
+        result = self.builder.finish(name, outputs, self.inputs, self.notes)
+        if not self.units:
+            return result
+        from engine.importers.onnx_mapping.hierarchy import placements
+        from engine.importers.unit_grouping import with_units
+
+        return with_units(result, *placements(self.builder))
 
     # ---- mapping ----------------------------------------------------------------
     def _convert(self, node) -> None:
+        self.builder.origin = node  # where the module hierarchy is read from (`onnx_mapping.hierarchy`)
         op = node.op_type if node.domain in ("", "ai.onnx") else (
             node.op_type if node.domain == FUSED_DOMAIN else f"{node.domain}.{node.op_type}")
         handler = getattr(self, f"_op_{node.op_type}", None) if node.domain in ("", "ai.onnx") else (

@@ -17,6 +17,7 @@ from torch import fx, nn
 from engine.errors import UserError
 from engine.importers.common import POISON, GraphBuilder, ImportRefused, ImportResult, Refuse, Value
 from engine.importers.torch_mapping.functions import FUNCTIONS, METHODS, FunctionCalls
+from engine.importers.torch_mapping.hierarchy import placements
 from engine.importers.torch_mapping.modules import IDENTITY_MODULES, MODULE_TYPES, ModuleCalls
 from engine.importers.torch_mapping.positions import POSITION_FUNCTIONS, fuse_positions
 from engine.importers.torch_mapping.sampling import NOTE, SAMPLE_FUNCTIONS, fuse_reparameterisation
@@ -29,6 +30,7 @@ from engine.importers.torch_mapping.tensor_calls import (
 from engine.importers.torch_mapping.tracing import source_line
 from engine.importers.torch_mapping.unmapped import UnmappedParts, function_name
 from engine.importers.torch_mapping.values import LayerTuple, RecurrentSequence, RecurrentState
+from engine.importers.unit_grouping import with_units
 from graphs.errors import GraphError
 
 _FUNCTIONS, _METHODS = {**FUNCTIONS, **TENSOR_FUNCTIONS, **SAMPLE_FUNCTIONS, **POSITION_FUNCTIONS}, {**METHODS, **TENSOR_METHODS}
@@ -36,8 +38,9 @@ _FUNCTIONS, _METHODS = {**FUNCTIONS, **TENSOR_FUNCTIONS, **SAMPLE_FUNCTIONS, **P
 
 class TorchImporter(ModuleCalls, TensorCalls, FunctionCalls):
     def __init__(self, module: nn.Module, traced: fx.GraphModule, name: str,
-                 untraceable: dict[str, str] | None = None):
+                 untraceable: dict[str, str] | None = None, units: bool = True):
         self.module = module
+        self.units = units  # group the module hierarchy into units (`engine.importers.unit_grouping`)
         self.traced = traced
         self.name = name
         self.untraceable = dict(untraceable or {})  # custom module path -> where its forward cannot be traced
@@ -72,7 +75,10 @@ class TorchImporter(ModuleCalls, TensorCalls, FunctionCalls):
             self._convert(node)
         if self.unmapped or self.problems:
             raise ImportRefused(type(self.module).__name__, {}, self.unmapped.sentences() + self.problems)
-        return self.builder.finish(self.name, outputs, self.inputs, notes)
+        result = self.builder.finish(self.name, outputs, self.inputs, notes)
+        if not self.units:
+            return result
+        return with_units(result, *placements(self.module, self.traced, self.builder))
 
     def _live(self) -> set:
         """The fx nodes the output depends on (`seq, _ = lstm(x)` leaves an unused item)."""

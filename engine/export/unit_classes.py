@@ -1,0 +1,314 @@
+"""Python export of a model with units: a class per unit, a Repeat as an `nn.Sequential` of them, and
+the model class that instantiates them, as a person writes PyTorch.
+
+Each unit's class is written from the unit's inner graph: `__init__` builds its layers (and the
+instances of the units it uses) with the constructor calls the compiler made (`engine.modules`),
+and `forward` is printed by `forward_code` from a small fx graph of the unit's own nodes, in which
+an inner instance is one call (`self.block(x)`). A value that differs between a unit's instances
+(a unit param such as `out_channels`, or an input size the engine infers such as `in_channels`)
+becomes an argument of the class's constructor, named after the unit param or the torch argument
+it sets; a value the same in every instance is written in place. Instances whose layers or
+forward come out different (a reshape to a size that is a unit param) get a class each: `Block`,
+`Block_2`. Submodules keep the inner node ids as attribute names, so the `state_dict` keys
+(`layer1.0.conv1.weight`) are the compiled model's.
+"""
+
+from __future__ import annotations
+
+import keyword
+import operator
+import re
+import textwrap
+from collections import Counter
+from dataclasses import dataclass, field
+
+from torch import fx, nn
+
+from engine.compiler import CompiledGraph, _FxEmitter, _Names
+from engine.export.forward_code import RESERVED_NAMES, forward_source, literal
+from engine.modules import constructor
+from engine.ops import OPS
+from engine.ops.tensors import parameter_init
+from graphs.document import Graph
+from graphs.unit_registry import is_ref
+from graphs.units import REPEAT, UNIT_INPUT, UNIT_OUTPUT
+from graphs.validate import topological_order
+
+
+@dataclass
+class _Entry:
+    """One line of an `__init__`: `self.<attr> = <head>(<arguments>)`; `values` holds each argument's
+    value as Python and whether it is the default (which is then left out)."""
+
+    attr: str
+    head: str
+    names: tuple[str, ...] = ()
+    values: tuple[tuple[str, bool], ...] = ()
+    items: list[_Record] = field(default_factory=list)  # an instance, or a Repeat's copies
+    whole: bool = False  # `head` is the whole value (a Parameter's)
+
+
+@dataclass
+class _Record:
+    """One instance of a unit (or the model): what its class needs, before the class is chosen."""
+
+    unit: str  # "" for the model
+    doc: str
+    inputs: list[str]
+    entries: list[_Entry]
+    forward: list[str]
+    refs: dict[tuple[str, str], str] = field(default_factory=dict)  # (attr, argument) -> the unit param it reads
+    cls: str = ""
+    arguments: list[tuple[str, str]] = field(default_factory=list)  # (name, value) its constructor is given
+
+
+def unit_code(compiled: CompiledGraph, graph: Graph, class_name: str, taken: set[str]):
+    """(the unit classes' source blocks, innermost first; the model's `__init__` lines; its `forward` lines)."""
+    writer = _Writer(compiled, graph)
+    model = writer.record(graph, "", "")
+    classes = writer.classes({class_name, *taken})
+    return classes, [_init_line(entry, {}) for entry in model.entries], model.forward
+
+
+class _Writer:
+    def __init__(self, compiled: CompiledGraph, graph: Graph):
+        self.compiled, self.graph = compiled, graph
+        self.flat = compiled.graph  # the expansion, with the layers' concrete params
+        self.records: list[_Record] = []  # every unit instance, inner before outer
+        self.model_outputs = self._model_outputs()
+
+    def _model_outputs(self) -> list[tuple[str, str]]:
+        """The compiled model's outputs as (model node, port): an instance's port where a unit makes one."""
+        by_flat = {flat: key for key, flat in self.compiled.expanded.outputs.items()}
+        return [by_flat.get(source, source) for source in self.compiled.output_sources]
+
+    # ---- one instance -------------------------------------------------------------
+    def record(self, scope: Graph, prefix: str, unit: str) -> _Record:
+        definition = scope.unit
+        if unit:
+            inputs, outputs = definition.inputs(), definition.outputs()
+            sources = [self._source(scope, port, "in") for port in outputs]
+        else:
+            inputs = [node_id for node_id in self.compiled.inputs]
+            sources = self.model_outputs
+        needed = _ancestors(scope, {node for node, _ in sources})
+        g, names = fx.Graph(), _Names(scope.node_ids())
+        values: dict[tuple[str, str], fx.Node] = {}
+        for port in inputs:
+            values[(port, "out")] = g.create_node("placeholder", port, name=port)
+        first_input = values[(inputs[0], "out")] if inputs else None
+        entries, refs, attributes = [], {}, {}
+        for node_id in topological_order(scope):
+            node = scope.node(node_id)
+            if node_id not in needed or node.type in ("Input", UNIT_INPUT, UNIT_OUTPUT) or node.spec.is_data:
+                continue
+            args = [values[self._source(scope, node_id, port)] if scope.edge_into(node_id, port) else None
+                    for port in node.input_ports()]
+            if node.type in OPS:
+                params = self.flat.node(prefix + node_id).resolved_params()
+                owner = node.shares or node_id
+                out = OPS[node.type].forward(_FxEmitter(g, names, node_id, attributes, first_input, owner), params,
+                                             args)
+                values.update(out.items() if isinstance(out, dict) else {(node_id, "out"): out})
+                if owner == node_id:
+                    entries += self._layer(node, prefix, params, refs)
+                continue
+            call = g.create_node("call_module", node_id, tuple(args), name=node_id)
+            ports = node.output_ports()
+            for index, port in enumerate(ports):
+                values[(node_id, port)] = call if len(ports) == 1 else \
+                    g.create_node("call_function", operator.getitem, (call, index), name=names.helper(node_id, port))
+            entries.append(self._instance(node, prefix))
+            refs.update({(node_id, name): value["ref"] for name, value in node.params.items() if is_ref(value)})
+        result = [values[source] for source in sources]
+        g.output(result[0] if len(result) == 1 else tuple(result))
+        forward = forward_source(g, set(scope.node_ids()))
+        record = _Record(unit, definition.doc if unit else "", inputs, entries, forward, refs)
+        if unit:
+            self.records.append(record)
+        return record
+
+    def _source(self, scope: Graph, node_id: str, port: str) -> tuple[str, str]:
+        edge = scope.edge_into(node_id, port)
+        return (edge.source, edge.source_port)
+
+    def _layer(self, node, prefix: str, params: dict, refs: dict) -> list[_Entry]:
+        flat_id = prefix + node.id
+        if node.type == "Parameter":
+            init, kwargs = parameter_init(params)
+            arguments = [f"torch.empty({', '.join(str(d) for d in (1, *params['shape']))})",
+                         *(f"{key}={literal(value)}" for key, value in kwargs.items())]
+            return [_Entry(node.id, f"nn.Parameter(nn.init.{init}({', '.join(arguments)}))", whole=True)]
+        if OPS[node.type].module is None:
+            return []
+        from engine.export.python_code import constructor_arguments
+
+        class_name, kwargs = constructor(node.type, params, self.compiled.shapes.inputs[flat_id])
+        arguments = constructor_arguments(class_name, kwargs)
+        for name, _, _ in arguments:
+            if is_ref(node.params.get(name)):
+                refs[(node.id, name)] = node.params[name]["ref"]
+        return [_Entry(node.id, f"nn.{class_name}", tuple(a[0] for a in arguments),
+                       tuple((a[1], a[2]) for a in arguments))]
+
+    def _instance(self, node, prefix: str) -> _Entry:
+        if node.type == REPEAT:
+            resolved = node.resolved_params()
+            unit = resolved["unit"]
+            inner = self.graph.unit_graph(unit)
+            copies = [self.record(inner, f"{prefix}{node.id}.{i}.", unit) for i in range(resolved["count"])]
+            return _Entry(node.id, "nn.Sequential", items=copies)
+        return _Entry(node.id, "", items=[self.record(self.graph.unit_graph(node.type), f"{prefix}{node.id}.",
+                                                      node.type)])
+
+    # ---- classes ------------------------------------------------------------------
+    def classes(self, taken: set[str]) -> list[str]:
+        """Choose each instance's class and arguments (inner units first) and write the classes."""
+        blocks = []
+        by_unit: dict[str, list[_Record]] = {}
+        for record in self.records:
+            by_unit.setdefault(record.unit, []).append(record)
+        for unit, records in by_unit.items():  # inner units come first: their records were made first
+            variants: dict[tuple, list[_Record]] = {}
+            for record in records:
+                variants.setdefault(_skeleton(record), []).append(record)
+            for number, group in enumerate(variants.values(), start=1):
+                name = _free(unit if number == 1 else f"{unit}_{number}", taken)
+                taken.add(name)
+                blocks.append(_class_source(name, group))
+        return blocks
+
+
+def _skeleton(record: _Record) -> tuple:
+    """What must be equal for two instances to share a class: every line but its argument values."""
+    entries = tuple((e.attr, e.head, e.names, tuple(map(_call_head, e.items))) for e in record.entries)
+    return entries, tuple(record.forward)
+
+
+def _call_head(record: _Record) -> tuple:
+    return record.cls, tuple(name for name, _ in record.arguments)
+
+
+def _class_source(name: str, records: list[_Record]) -> str:
+    """The class shared by `records` (instances of one unit with one skeleton); sets their `cls` and
+    `arguments`."""
+    slots: dict[tuple, list[str]] = {}  # (attr, argument[, copy]) -> the value in each instance
+    for record in records:
+        for key, value, _ in _slots(record):
+            slots.setdefault(key, []).append(value)
+    varying = {key: values for key, values in slots.items() if len(set(values)) > 1}
+    patterns: dict[tuple, list[tuple]] = {}
+    for key, values in varying.items():
+        patterns.setdefault(tuple(values), []).append(key)
+    param_of: dict[tuple, str] = {}
+    taken = set(RESERVED_NAMES) | set(keyword.kwlist)
+    params = []
+    for keys in patterns.values():
+        wanted = _param_name(keys, records[0].refs)
+        param = _free(wanted, taken)
+        taken.add(param)
+        params.append(param)
+        for key in keys:
+            param_of[key] = param
+    for record in records:
+        record.cls = name
+        values = {key: value for key, value, _ in _slots(record)}
+        record.arguments = [(param, values[next(k for k, p in param_of.items() if p == param)]) for param in params]
+    first = records[0]
+    init = [_init_line(entry, param_of) for entry in first.entries]
+    lines = [f"class {name}(nn.Module):", *_docstring(first.doc or f"Unit {first.unit}."), "",
+             f"    def __init__({', '.join(['self', *params])}):", "        super().__init__()",
+             *(f"        {line}" for line in init), "", *(f"    {line}" for line in first.forward)]
+    return "\n".join(lines)
+
+
+def _docstring(doc: str) -> list[str]:
+    """The class docstring, wrapped to the project's line length, with no quotes or escapes to break it."""
+    from engine.export.python_code import LINE_LENGTH
+
+    text = " ".join(re.sub(r"[^\w .,:;()+\-'/=\[\]]", "_", word) for word in doc.split())
+    return [f"    {line}" for line in textwrap.wrap(f'"""{text}"""', LINE_LENGTH - 4)]
+
+
+def _slots(record: _Record):
+    """(key, value, is default) for every argument value in the record's `__init__`."""
+    for entry in record.entries:
+        for argument, (value, default) in zip(entry.names, entry.values):
+            yield (entry.attr, argument), value, default
+        for index, item in enumerate(entry.items):
+            for argument, value in item.arguments:
+                yield (entry.attr, argument, index), value, False
+
+
+def _param_name(keys: list[tuple], refs: dict) -> str:
+    """A constructor argument's name: the unit param a layer's argument reads, else the torch argument's
+    name the values set most often, else `<attr>_<argument>`."""
+    for key in keys:
+        if key[:2] in refs:
+            return refs[key[:2]]
+    names = Counter(key[1] for key in keys)
+    return names.most_common(1)[0][0] if names else f"{keys[0][0]}_{keys[0][1]}"
+
+
+def _init_line(entry: _Entry, param_of: dict) -> str:
+    from engine.export.python_code import _wrapped_call
+
+    if entry.whole:
+        return f"self.{entry.attr} = {entry.head}"
+    if entry.items:
+        calls = [_call(item, param_of, entry.attr, index) for index, item in enumerate(entry.items)]
+        if entry.head == "nn.Sequential":
+            return _wrapped_call(f"self.{entry.attr} = nn.Sequential", calls, indent=8)
+        return f"self.{entry.attr} = {calls[0]}"
+    arguments = []
+    for argument, (value, default) in zip(entry.names, entry.values):
+        param = param_of.get((entry.attr, argument))
+        if param is not None:
+            arguments.append(f"{argument}={param}")
+        elif not default:
+            arguments.append(f"{argument}={value}")
+    return _wrapped_call(f"self.{entry.attr} = {entry.head}", arguments, indent=8)
+
+
+def _call(record: _Record, param_of: dict, attr: str, index: int) -> str:
+    """`Block(out_channels=8)`: a unit instance's construction, its values or the enclosing class's params."""
+    arguments = []
+    for argument, value in record.arguments:
+        arguments.append(f"{argument}={param_of.get((attr, argument, index), value)}")
+    return f"{record.cls}({', '.join(arguments)})"
+
+
+def _free(name: str, taken: set[str]) -> str:
+    candidate, number = name, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{name}_{number}"
+    return candidate
+
+
+def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:
+    seen, stack = set(sinks), list(sinks)
+    while stack:
+        for edge in graph.in_edges(stack.pop()):
+            if edge.source not in seen:
+                seen.add(edge.source)
+                stack.append(edge.source)
+    return seen
+
+
+
+def structured_model(compiled: CompiledGraph) -> nn.Module | None:
+    """The model as the Python export writes it (a module per unit instance, each with its own forward) with
+    the compiled model's weights, on the CPU in eval mode; None for a graph without units (see
+    `engine.export.model.prepare_model`). The ONNX export traces it, so the file's names are nested
+    (`/layer1/layer1.0/conv1/Conv`)."""
+    graph = getattr(compiled, "source_graph", None)
+    if graph is None or not graph.uses_units():
+        return None
+    from engine.export.python_code import DEFAULT_CLASS_NAME, python_source
+
+    namespace = {"__name__": "neurocanvas_units_model"}
+    exec(compile(python_source(compiled, graph), "<neurocanvas units model>", "exec"), namespace)
+    model = namespace[DEFAULT_CLASS_NAME]()
+    model.load_state_dict(compiled.model.state_dict())
+    return model.cpu().eval()
