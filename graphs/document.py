@@ -147,8 +147,7 @@ class Graph:
         self._edges: dict[Edge, None] = {}
         self._in: dict[str, dict[Edge, None]] = {}
         self._out: dict[str, dict[Edge, None]] = {}
-        # the node types of the project's own code (graphs.custom_types.CustomTypes), set when it is loaded
-        self.custom_types = NO_CUSTOM_TYPES
+        self._custom_types = None  # see `custom_types`
         self.node_added = Event("node_added")  # (Node)
         self.node_removed = Event("node_removed")  # (Node)
         self.edge_added = Event("edge_added")  # (Edge)
@@ -202,13 +201,31 @@ class Graph:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    @property
+    def custom_types(self):
+        """The node types of the project's own code (graphs.custom_types.CustomTypes), set when it is
+        loaded; a unit's inner graph has its document's, unless given its own."""
+        if self._custom_types is not None:
+            return self._custom_types
+        owner = self.units.owner
+        return owner.custom_types if owner is not None and owner is not self else NO_CUSTOM_TYPES
+
+    @custom_types.setter
+    def custom_types(self, types) -> None:
+        self._custom_types = types
+
+    def is_layer(self, type_name) -> bool:
+        """Whether nodes of `type_name` are layers: a catalogue type or one of `custom_types` (not a unit
+        instance, a Repeat or a unit port)."""
+        return type_name in CATALOGUE or (isinstance(type_name, str) and type_name in self.custom_types)
+
     def uses_units(self) -> bool:
         """Whether any node is a unit instance, a Repeat or a unit port (the engine then expands the graph)."""
         return bool(self._structure)
 
     def node_ids_of_type(self, type_name: str) -> list[str]:
         """The ids of the nodes of one type, in node order."""
-        if type_name in CATALOGUE:
+        if self.is_layer(type_name):
             return [node_id for node_id, node in self._nodes.items() if node.type == type_name]
         return [node_id for node_id in self._structure if self._nodes[node_id].type == type_name]
 
@@ -276,7 +293,7 @@ class Graph:
         checked = self.check_params(spec, params, node_id)
         trainable, lr_mult = check_training_options(node_id, trainable, lr_mult)
         node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])), trainable, lr_mult, self)
-        if type_name not in CATALOGUE and type_name not in self.custom_types:
+        if not self.is_layer(type_name):
             self._structure[node_id] = None
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node

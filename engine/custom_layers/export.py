@@ -19,13 +19,17 @@ from graphs.errors import printable
 from graphs.project import Project, atomic_write
 
 
+def custom_nodes(graph) -> list:
+    """The custom layer nodes of `graph` and of its units' inner graphs."""
+    graphs = [graph, *(definition.graph for definition in graph.units.values())]
+    return [node for g in graphs for node in g.nodes() if g.is_layer(node.type) and node.spec.op is not None]
+
+
 def used_files(graph) -> dict[str, CodeFile]:
-    """The code files the custom nodes of `graph` come from, by the module name their copy takes."""
+    """The code files the custom nodes of `graph` (and of its units) come from, by the module name their copy takes."""
     files = {}
-    for node in graph.nodes():
-        op = node.spec.op
-        if op is not None:
-            files.setdefault(copy_name(op.file), op.file)
+    for node in custom_nodes(graph):
+        files.setdefault(copy_name(node.spec.op.file), node.spec.op.file)
     return files
 
 
@@ -36,19 +40,18 @@ def copy_name(file: CodeFile) -> str:
 
 
 def import_lines(graph) -> list[str]:
-    """`from custom_layers import A, B` for each file the graph's custom nodes use."""
+    """`from custom_layers import A, B` for each file the graph's custom nodes (and its units') use."""
     classes: dict[str, set[str]] = {}
-    for node in graph.nodes():
+    for node in custom_nodes(graph):
         op = node.spec.op
-        if op is not None:
-            classes.setdefault(copy_name(op.file), set()).add(op.cls.__name__)
+        classes.setdefault(copy_name(op.file), set()).add(op.cls.__name__)
     return [f"from {module} import {', '.join(sorted(names))}  # custom layers, copied beside this file"
             for module, names in sorted(classes.items())]
 
 
 def onnx_hint(graph) -> str:
     """What to add to a failed ONNX export's message when the graph holds custom layers ("" when none)."""
-    classes = sorted({f"{node.type} ({node.spec.op.file.listed})" for node in graph.nodes() if node.spec.op is not None}) \
+    classes = sorted({f"{node.type} ({node.spec.op.file.listed})" for node in custom_nodes(graph)}) \
         if graph is not None else []
     if not classes:
         return ""
@@ -59,11 +62,17 @@ def onnx_hint(graph) -> str:
 
 def init_call(node, inputs: dict) -> tuple[str, list[str]]:
     """(class name, `name=value` arguments) that build the custom node's module, as the compiler did."""
+    class_name, arguments = init_arguments(node, inputs)
+    return class_name, [f"{name}={value}" for name, value in arguments]
+
+
+def init_arguments(node, inputs: dict) -> tuple[str, list[tuple[str, str]]]:
+    """(class name, (argument name, value as Python) pairs) that build the custom node's module."""
     from engine.export.forward_code import literal  # engine.export imports this module
 
     op = node.spec.op
     kwargs = op.arguments(node.resolved_params(), inputs)
-    return op.cls.__name__, [f"{name}={literal(tuple(v) if isinstance(v, list) else v)}" for name, v in kwargs.items()]
+    return op.cls.__name__, [(name, literal(tuple(v) if isinstance(v, list) else v)) for name, v in kwargs.items()]
 
 
 def write_copies(graph, model_path: Path, staged) -> None:
