@@ -475,7 +475,7 @@ class Graph:
 
     def add_unit(self, definition) -> None:
         """Define a unit (a `graphs.units.UnitDefinition`); its inner graph joins this document's units."""
-        problem = unit_name_problem(definition.name)
+        problem = unit_name_problem(definition.name, self.custom_types)
         if problem:
             raise GraphError(f"unit name {quoted(definition.name)} {problem}")
         if definition.name in self.units:
@@ -517,7 +517,7 @@ class Graph:
     def rename_unit(self, old: str, new: str) -> None:
         """Rename a unit, and with it the type of every instance (and the `unit` of every Repeat)."""
         definition = self._unit(old)
-        problem = unit_name_problem(new)
+        problem = unit_name_problem(new, self.custom_types)
         if problem:
             raise GraphError(f"unit name {quoted(new)} {problem}")
         if new in self.units:

@@ -14,6 +14,7 @@ from engine.export import export_onnx, export_python, prepare_model, verify_pyth
 from engine.shapes import ShapeInference, infer
 from engine.unit_compile import compile_units
 from graphs.document import Graph
+from graphs.errors import GraphError, ProjectFormatError
 from graphs.project import Project, load_project, save_project
 from graphs.units import UnitDefinition, expand
 from graphs.validate import validate
@@ -120,3 +121,15 @@ def test_python_export_imports_the_class_for_the_unit_class(graph, tmp_path):
 def test_onnx_export_of_units_with_a_custom_layer(graph, tmp_path):
     result = export_onnx(prepare_model(graph, seed=1), tmp_path / "model.onnx")
     assert result.path.is_file()
+
+
+def test_a_unit_cannot_take_the_name_of_a_custom_layer(graph, tmp_path):
+    with pytest.raises(GraphError, match="'SqueezeExcite' is the name of one of the project's custom layers"):
+        graph.add_unit(UnitDefinition("SqueezeExcite", Graph(units=graph.units), {}, ""))
+    with pytest.raises(GraphError, match="'Amplify' is the name of one of the project's custom layers"):
+        graph.rename_unit("SEBlock", "Amplify")
+    assert list(graph.units) == ["SEBlock"]
+    path = tmp_path / "project" / "project.json"
+    path.write_text(path.read_text().replace('"SEBlock"', '"Amplify"'))
+    with pytest.raises(ProjectFormatError, match="unit name 'Amplify' is the name of one of the project's custom"):
+        load_project(path, code_loader(True))

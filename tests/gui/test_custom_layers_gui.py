@@ -134,3 +134,26 @@ def test_copy_and_paste_of_a_custom_node_runs_no_code(window, folder, answers, m
     new_ids = window.paste()
     assert len(new_ids) == 1 and window.document.graph.node(new_ids[0]).type == "SqueezeExcite"
     assert not (folder / "ran.marker").exists()  # pasting reads no file: the project's types serve
+
+
+def test_a_custom_layer_groups_into_a_unit_and_is_added_inside_one(window, folder, answers, tmp_path):
+    answers.append(True)
+    assert window.open_project(folder / "project.json")
+    doc = window.document
+    window.scene.select_nodes(["conv1", "se"])
+    instance = window.units.group_selection("SEBlock")
+    result = doc.flush()
+    assert not result.errors and result.info[instance].params == 80 + 76
+    assert doc.graph.unit_graph("SEBlock").node("se").spec.category == "Custom"
+    window.units.open_instance(instance)
+    node_id = window.add_from_palette("Amplify")
+    assert doc.scope_graph.node(node_id).spec.category == "Custom"
+    assert window.scene.node_item(node_id).category == "Custom"
+    doc.undo_stack.undo()
+    assert not doc.scope_graph.has_node(node_id)
+    window.units.leave()
+    assert doc.flush().output_shapes("fc") == {"out": (10,)}
+    assert window.save_as(folder / "grouped.json")
+    answers.append(True)
+    assert window.open_project(folder / "grouped.json")
+    assert window.document.graph.unit_graph("SEBlock").node("se").type == "SqueezeExcite"
