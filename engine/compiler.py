@@ -184,6 +184,8 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
     modules: dict[str, nn.Module | nn.Parameter | bool] = {}  # the GraphModule's attributes
     values: dict[tuple[str, str], fx.Node] = {}
     inputs = [n for n in graph.node_ids() if nodes[n].type == "Input" and n in needed]
+    if not inputs:  # outputs computed from no Input (a Parameter's) still take the batch size from the first one
+        inputs = [n for n in graph.node_ids() if nodes[n].type == "Input"][:1]
     for node_id in inputs:
         values[(node_id, "out")] = g.create_node("placeholder", node_id, name=node_id)
     for node_id in order:
