@@ -76,3 +76,24 @@ def test_onnx_export_says_when_a_custom_layer_cannot_be_traced(project_folder, t
     with pytest.raises(UserError, match=r"custom layers \(.*Untraceable \(custom_layers.py\)\).*--python"):
         export_onnx(compile_graph(graph), tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_a_model_too_large_to_check_at_its_size_is_checked_smaller_with_its_custom_layers(monkeypatch):
+    """The export's check shrinks free input sizes (engine.check_sizes) where a custom layer's arguments stay
+    the same: it once looked the custom type up in the catalogue and failed with a KeyError."""
+    import engine.memory_budget
+    from engine.check_sizes import check_shapes
+    from engine.export import prepare_model
+    from graphs.document import Graph
+
+    monkeypatch.setattr(engine.memory_budget, "available_bytes", lambda: 8 * 10**9)  # a check may use 2 GB
+    graph = Graph()
+    graph.custom_types = load_project(FIXTURE / "project.json", code_loader(True)).graph.custom_types
+    graph.add_node("Input", {"shape": [1, 20000, 20000]}, "x")
+    graph.add_node("Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1}, "conv")
+    graph.add_node("SqueezeExcite", {"reduction": 2}, "se")
+    graph.connect("x", "conv")
+    graph.connect("conv", "se")
+    shapes = check_shapes(prepare_model(graph), 2)
+    assert shapes.reduced and shapes.shapes == {"x": (1, 32, 32)}
+    assert shapes.output_shape("se") == (8, 32, 32)
