@@ -12,6 +12,7 @@ import torch
 from engine.custom_layers import code_loader
 from engine.export import export_onnx, export_python, prepare_model, verify_python
 from engine.shapes import ShapeInference, infer
+from engine.training import Trainer
 from engine.unit_compile import compile_units
 from graphs.document import Graph
 from graphs.errors import GraphError, ProjectFormatError
@@ -133,3 +134,19 @@ def test_a_unit_cannot_take_the_name_of_a_custom_layer(graph, tmp_path):
     path.write_text(path.read_text().replace('"SEBlock"', '"Amplify"'))
     with pytest.raises(ProjectFormatError, match="unit name 'Amplify' is the name of one of the project's custom"):
         load_project(path, code_loader(True))
+
+
+def test_a_project_with_a_custom_layer_in_a_unit_trains_and_its_run_folder_reloads(graph, tmp_path):
+    graph.set_param("fc", "out_features", 10)
+    graph.add_node("Target", {"shape": [], "dtype": "int64"}, "y")
+    graph.add_node("CrossEntropyLoss", node_id="loss")
+    graph.connect("fc", "loss", target_port="input")
+    graph.connect("y", "loss", target_port="target")
+    training = {"dataset": {"name": "digits"}, "val_split": 0.2, "batch_size": 64, "epochs": 1, "seed": 0,
+                "device": "cpu", "optimizer": {"type": "Adam", "lr": 0.003}}
+    trainer = Trainer(Project(graph, name="se-units", training=training), max_batches=2, out_dir=tmp_path / "run")
+    result = trainer.run()
+    assert result.status == "finished", result.message
+    assert trainer.compiled.model.get_submodule("b2.se").fc1.weight.shape == (2, 8)
+    copied = load_project(tmp_path / "run" / "project.json", code_loader(True)).graph
+    assert copied.unit_graph("SEBlock").node("se").spec.op.file.path == tmp_path / "run" / "custom_layers.py"
