@@ -24,7 +24,6 @@ from engine.memory_budget import TooLarge, check_budget, gigabytes, spec_bytes, 
 from engine.modules import constructor
 from engine.ops import OPS
 from engine.shapes import InferenceResult, infer
-from graphs.catalogue import CATALOGUE
 
 # tried in turn for each free size larger than them; the second row checks what the first traced: an exporter
 # may bake a size into the graph (torch's dynamo exporter does for an AdaptiveAvgPool2d), which a check at
@@ -86,7 +85,7 @@ def smaller_shapes(graph, declared_inference: InferenceResult, declared: dict,
     """Input shapes with every free size made small, and the inference at them; None if no size is free."""
     forward = graph.copy()
     for node in list(forward.nodes()):  # the check runs the model only: targets and losses don't constrain it
-        if node.type == "Target" or CATALOGUE[node.type].is_loss:
+        if node.type == "Target" or node.spec.is_loss:
             forward.remove_node(node.id)
     modules = _modules(forward, declared_inference)
     shapes = {node_id: list(shape) for node_id, shape in declared.items()}
@@ -114,11 +113,13 @@ def _modules(graph, inference: InferenceResult) -> dict | None:
     """Every module node's torch class and constructor arguments (None where a node has no shapes)."""
     built = {}
     for node in graph.nodes():
-        if OPS[node.type].module is None:  # a functional node builds no module
+        custom = node.spec.op  # a custom layer (engine.custom_layers): its class, built with these arguments
+        if custom is None and OPS[node.type].module is None:  # a functional node builds no module
             continue
         if node.id not in inference.inputs or node.id not in inference.info:
             return None
-        built[node.id] = constructor(node.type, node.resolved_params(), inference.inputs[node.id])
+        built[node.id] = custom.arguments(node.resolved_params(), inference.inputs[node.id]) if custom is not None \
+            else constructor(node.type, node.resolved_params(), inference.inputs[node.id])
     return built
 
 

@@ -184,6 +184,8 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
     modules: dict[str, nn.Module | nn.Parameter | bool] = {}  # the GraphModule's attributes
     values: dict[tuple[str, str], fx.Node] = {}
     inputs = [n for n in graph.node_ids() if nodes[n].type == "Input" and n in needed]
+    if not inputs:  # outputs computed from no Input (a Parameter's) still take the batch size from the first one
+        inputs = [n for n in graph.node_ids() if nodes[n].type == "Input"][:1]
     for node_id in inputs:
         values[(node_id, "out")] = g.create_node("placeholder", node_id, name=node_id)
     for node_id in order:
@@ -193,9 +195,11 @@ def compile_graph(graph: Graph, shapes: InferenceResult | None = None) -> Compil
         params = node.resolved_params()
         args = [values[sources[(node_id, port)]] if (node_id, port) in sources else None  # None: open, optional
                 for port in node.input_ports()]
-        op = OPS[node.type]
+        op = node.spec.op or OPS[node.type]  # a custom layer's op (engine.custom_layers) is its type's own
         owner = node.shares or node_id  # a sharing node calls its owner's module: one set of weights
         try:
+            if hasattr(op, "build") and owner not in modules:  # a custom layer: its class
+                modules[owner] = op.build(nodes[owner].resolved_params(), shapes.inputs[owner])
             if op.module is not None and owner not in modules:
                 modules[owner] = build_module(node.type, nodes[owner].resolved_params(), shapes.inputs[owner])
             first_input = values[(inputs[0], "out")] if inputs else None

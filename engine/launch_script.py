@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from engine.custom_layers.export import staged_code_beside
+from engine.custom_layers.trust import code_loader
 from engine.data_paths import make_data_path_absolute
 from engine.errors import UserError
 from engine.output_paths import StagedOutputs, check_outputs, same_file
@@ -42,7 +44,7 @@ def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathL
                         nproc_per_node: int = 1, nnodes: int = 1, *, rdzv_endpoint: str | None = None,
                         epochs: int | None = None, device: str | None = None,
                         main_path: str | os.PathLike | None = None, python: str | os.PathLike | None = None,
-                        script_name: str = "launch.sh") -> Path:
+                        script_name: str = "launch.sh", trust_code: bool = False) -> Path:
     """Write `launch.sh` and a copy of the project into `out_dir`; returns the script's path.
 
     `nproc_per_node` processes on each of `nnodes` nodes (both can be changed when running
@@ -57,7 +59,8 @@ def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathL
     Nothing from the project reaches the script as shell code: shown in comments only escaped,
     used only as single-quoted words. Both files appear together or, on failure, neither.
     Raises UserError (only) for bad values, an unreadable project, an output that is an input, or
-    a folder it can't write.
+    a folder it can't write. A project with custom layers needs `trust_code`: its code files are copied
+    beside the project's copy, and the script's `train` gets `--trust-code`.
     """
     _check_count("nproc_per_node", nproc_per_node)
     _check_count("nnodes", nnodes)
@@ -67,7 +70,7 @@ def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathL
         raise UserError(f"rendezvous endpoint must be HOST:PORT, e.g. node01:{DEFAULT_PORT}, got {quoted(rdzv_endpoint)}")
     source = Path(project_path)
     try:
-        project = load_project(source)
+        project = load_project(source, code_loader(trust_code))
     except ProjectFormatError as error:
         raise UserError(str(error)) from None
     training = project.training if isinstance(project.training, dict) else {}
@@ -84,14 +87,15 @@ def write_launch_script(project_path: str | os.PathLike, out_dir: str | os.PathL
     check_outputs({"the project": source, "its data file": data_path, "Neurocanvas's main.py": main},
                   {"the project's copy": copy if write_copy else None, "the launch script": script})
     train_options = [*(["--epochs", str(epochs)] if epochs is not None else []),
-                     *(["--device", device] if device is not None else [])]
+                     *(["--device", device] if device is not None else []),
+                     *(["--trust-code"] if project.graph.custom_types.files else [])]
     text = _script(project.name, copy.name, nproc_per_node, nnodes, rdzv_endpoint, train_options, main,
                    Path(python) if python is not None else Path(os.path.abspath(sys.executable)), data_path)
     with StagedOutputs() as staged:
         staged.make_folder(out)
         if write_copy:
             try:
-                save_project(project, staged.temporary(copy))
+                save_project(staged_code_beside(project, out, staged), staged.temporary(copy))
             except ProjectFormatError as error:
                 raise UserError(str(error)) from None
         try:

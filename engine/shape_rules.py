@@ -21,13 +21,14 @@ __all__ = ["RULES", "Ctx", "NodeInfo", "TensorSpec", "fmt", "infer_node"]
 RULES = {name: op.shape for name, op in OPS.items()}
 
 
-def infer_node(node_id: str, type_name: str, params: dict, inputs: dict) -> NodeInfo:
+def infer_node(node_id: str, type_name: str, params: dict, inputs: dict, op=None) -> NodeInfo:
     """Output specs, params and MACs of one node; raises ShapeError on an impossible input.
 
     An output of more than MAX_INT values per sample is refused too: torch cannot hold it,
-    and without the bound sizes could grow without limit along a chain of layers."""
+    and without the bound sizes could grow without limit along a chain of layers. `op`: the entry of a
+    type outside the op table (a custom layer's, `NodeType.op`)."""
     ctx = Ctx(node_id, type_name, params, inputs)
-    info = OPS[type_name].shape(ctx)
+    info = (op or OPS[type_name]).shape(ctx)
     for spec in info.outputs.values():
         if math.prod(spec.shape) > MAX_INT:
             raise ctx.fail(f"would output more than 2**63 - 1 values per sample ({len(spec.shape)} dims), "

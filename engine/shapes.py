@@ -130,7 +130,7 @@ class ShapeInference:
 
     def _set_params(self, node_id: str, params: dict) -> None:
         try:
-            spec = node_type(self._types[node_id], node_id)
+            spec = node_type(self._types[node_id], node_id, self.graph.custom_types)
             resolved = spec.resolve_params(params, node_id)
         except GraphError:  # a unit instance (a graph with units is inferred as its expansion), or params that
             # a unit param made wrong in an expansion (validation reports them): no shapes
@@ -250,7 +250,8 @@ class ShapeInference:
             self._forget(node_id)
             return before != (None, None)
         inputs = {}
-        optional = node_type(self._types[node_id]).optional
+        own_type = node_type(self._types[node_id], node_id, self.graph.custom_types)
+        optional = own_type.optional
         for port in self._ports[node_id]:
             source = self._sources[node_id].get(port)
             if source is None and port in optional:
@@ -266,7 +267,7 @@ class ShapeInference:
             cached = self._cache.get(node_id)
             if cached is None or cached[0] != key:
                 try:
-                    outcome = infer_node(node_id, self._types[node_id], self._params[node_id], inputs)
+                    outcome = infer_node(node_id, self._types[node_id], self._params[node_id], inputs, own_type.op)
                 except ShapeError as error:
                     outcome = error
                 cached = (key, outcome)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from engine.ops.base import NodeInfo
 from engine.shapes import InferenceResult, infer
-from graphs.catalogue import CATALOGUE
 from graphs.document import Graph
 from graphs.errors import GraphError
 from graphs.units import expand
@@ -37,6 +36,7 @@ class LiveUnitsInference:
 
         self.graph = graph
         self.flat = Graph(dotted_ids=True)
+        self.flat.custom_types = graph.custom_types
         self.inference = ShapeInference(self.flat)
         self._expanded = None  # None: expand again at the next result
         self._handlers = {
@@ -72,17 +72,17 @@ class LiveUnitsInference:
             self._expanded = None
 
     def _layer(self, node_id: str) -> bool:
-        return self.graph.has_node(node_id) and self.graph.node(node_id).type in CATALOGUE
+        return self.graph.has_node(node_id) and self.graph.is_layer(self.graph.node(node_id).type)
 
     def _on_node_added(self, node) -> None:
-        if node.type not in CATALOGUE:
+        if not self.graph.is_layer(node.type):
             self._invalidate()
             return
         self._mirrored(lambda: self.flat.add_node(node.type, node.params, node.id, node.position, node.trainable,
                                                   node.lr_mult))
 
     def _on_node_removed(self, node) -> None:
-        if node.type not in CATALOGUE:
+        if not self.graph.is_layer(node.type):
             self._invalidate()
             return
         self._mirrored(lambda: self.flat.remove_node(node.id))
@@ -111,14 +111,14 @@ def model_result(graph: Graph, expanded, flat: InferenceResult) -> InferenceResu
     """The result per node of the model, from the result on its expansion."""
     info, inputs = {}, {}
     for node in graph.nodes():
-        if node.type in CATALOGUE:
+        if graph.is_layer(node.type):
             if node.id in flat.info:
                 info[node.id] = flat.info[node.id]
             if node.id in flat.inputs:
                 inputs[node.id] = flat.inputs[node.id]
     totals = scope_totals(expanded, flat)
     for node_id in graph.node_ids():
-        if node_id in info or graph.node(node_id).type in CATALOGUE:
+        if node_id in info or graph.is_layer(graph.node(node_id).type):
             continue
         outputs = {}
         for (instance, port), (source, source_port) in expanded.outputs.items():

@@ -210,13 +210,21 @@ CATALOGUE: dict[str, NodeType] = {t.name: t for t in _TYPES}
 CATEGORIES: list[str] = list(dict.fromkeys(t.category for t in _TYPES))
 
 
-def node_type(name: str, node: str | None = None) -> NodeType:
-    """The catalogue entry for `name`, or UnknownNodeTypeError with close matches."""
+def node_type(name: str, node: str | None = None, custom=None) -> NodeType:
+    """The catalogue entry for `name`, or the project's own type of that name (`custom`, a
+    `graphs.custom_types.CustomTypes`), or UnknownNodeTypeError with close matches."""
     try:
         return CATALOGUE[name]
     except (KeyError, TypeError):
         import difflib
 
+        if custom and isinstance(name, str) and name in custom:
+            return custom[name]
+        if custom is not None and hasattr(custom, "unknown_type"):
+            custom.unknown_type(name, node)  # raises, naming the project's code files
         close = difflib.get_close_matches(name, CATALOGUE, n=3) if isinstance(name, str) and len(name) < 64 else []
         hint = f"; did you mean {', '.join(close)}?" if close else ""
+        if not close and custom is not None and not getattr(custom, "files", ()):  # a project without code
+            hint = ("; if it is a custom layer, define its class in custom_layers.py beside the project "
+                    "(see docs/custom_layers.md)")
         raise UnknownNodeTypeError(f"unknown node type {quoted(name)}{hint}", node=node) from None

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from graphs.catalogue import CATALOGUE, node_type
+from graphs.custom_types import NO_CUSTOM_TYPES
 from graphs.errors import (
     CycleError,
     DuplicateEdgeError,
@@ -146,6 +147,7 @@ class Graph:
         self._edges: dict[Edge, None] = {}
         self._in: dict[str, dict[Edge, None]] = {}
         self._out: dict[str, dict[Edge, None]] = {}
+        self._custom_types = None  # see `custom_types`
         self.node_added = Event("node_added")  # (Node)
         self.node_removed = Event("node_removed")  # (Node)
         self.edge_added = Event("edge_added")  # (Edge)
@@ -199,19 +201,40 @@ class Graph:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    @property
+    def custom_types(self):
+        """The node types of the project's own code (graphs.custom_types.CustomTypes), set when it is
+        loaded; a unit's inner graph has its document's, unless given its own."""
+        if self._custom_types is not None:
+            return self._custom_types
+        owner = self.units.owner
+        return owner.custom_types if owner is not None and owner is not self else NO_CUSTOM_TYPES
+
+    @custom_types.setter
+    def custom_types(self, types) -> None:
+        self._custom_types = types
+
+    def is_layer(self, type_name) -> bool:
+        """Whether nodes of `type_name` are layers: a catalogue type or one of `custom_types` (not a unit
+        instance, a Repeat or a unit port)."""
+        return type_name in CATALOGUE or (isinstance(type_name, str) and type_name in self.custom_types)
+
     def uses_units(self) -> bool:
         """Whether any node is a unit instance, a Repeat or a unit port (the engine then expands the graph)."""
         return bool(self._structure)
 
     def node_ids_of_type(self, type_name: str) -> list[str]:
         """The ids of the nodes of one type, in node order."""
-        if type_name in CATALOGUE:
+        if self.is_layer(type_name):
             return [node_id for node_id, node in self._nodes.items() if node.type == type_name]
         return [node_id for node_id in self._structure if self._nodes[node_id].type == type_name]
 
     def spec_of(self, type_name: str, params: dict | None = None, node_id: str | None = None):
         """The NodeType of a node: a catalogue layer, or a unit instance, Repeat or port of this graph's units."""
         spec = CATALOGUE.get(type_name) if isinstance(type_name, str) else None
+        if spec is None and isinstance(type_name, str) and (type_name in self.custom_types
+                                                            or type_name in self.custom_types.problems):
+            spec = node_type(type_name, node_id, self.custom_types)  # a custom layer (graphs.custom_types)
         return spec if spec is not None else self.units.spec(type_name, params, node_id)
 
     def concrete(self, params: dict) -> dict:
@@ -270,7 +293,7 @@ class Graph:
         checked = self.check_params(spec, params, node_id)
         trainable, lr_mult = check_training_options(node_id, trainable, lr_mult)
         node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])), trainable, lr_mult, self)
-        if type_name not in CATALOGUE:
+        if not self.is_layer(type_name):
             self._structure[node_id] = None
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
@@ -434,6 +457,7 @@ class Graph:
         """An independent copy with no subscribers (used to snapshot a graph for training), its units
         copied too; `units`: the registry the copy of a unit's inner graph joins."""
         other = Graph(units, self.dotted_ids)
+        other.custom_types = self.custom_types
         other._nodes = {node_id: Node(n.id, n.type, _copy_params(n.params), n.position, n.trainable, n.lr_mult, other)
                         for node_id, n in self._nodes.items()}
         other._structure = dict(self._structure)
@@ -452,7 +476,7 @@ class Graph:
 
     def add_unit(self, definition) -> None:
         """Define a unit (a `graphs.units.UnitDefinition`); its inner graph joins this document's units."""
-        problem = unit_name_problem(definition.name)
+        problem = unit_name_problem(definition.name, self.custom_types)
         if problem:
             raise GraphError(f"unit name {quoted(definition.name)} {problem}")
         if definition.name in self.units:
@@ -494,7 +518,7 @@ class Graph:
     def rename_unit(self, old: str, new: str) -> None:
         """Rename a unit, and with it the type of every instance (and the `unit` of every Repeat)."""
         definition = self._unit(old)
-        problem = unit_name_problem(new)
+        problem = unit_name_problem(new, self.custom_types)
         if problem:
             raise GraphError(f"unit name {quoted(new)} {problem}")
         if new in self.units:

@@ -107,7 +107,7 @@ class LiveValidation:
         return errors + self._presence() + cycle_errors(self.graph, acyclic)
 
     def _presence(self) -> list[GraphError]:
-        if self._types["Input"] > 0 and any(count and not _is_data(name) for name, count in self._types.items()):
+        if self._types["Input"] > 0 and any(count and not _is_data(name, self.graph.custom_types) for name, count in self._types.items()):
             return []
         return presence_errors(self.graph.nodes())
 
@@ -135,8 +135,8 @@ class LiveValidation:
         return errors + sharing_error(node, owner)
 
 
-def _is_data(type_name: str) -> bool:
+def _is_data(type_name: str, custom_types) -> bool:
     from graphs.catalogue import CATALOGUE
 
-    spec = CATALOGUE.get(type_name)
+    spec = CATALOGUE.get(type_name) or custom_types.get(type_name)
     return spec is None or spec.is_data

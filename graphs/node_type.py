@@ -29,6 +29,9 @@ class NodeType:
     variadic: bool = False  # inputs are in0..in{n-1}, n = params["inputs"]
     key_params: tuple[str, ...] = ()  # shown on the node face
     optional: tuple[str, ...] = ()  # input ports that may be left open (the op says what an open one means)
+    # a type from the project's own code (graphs.custom_types): the engine's entry for it, opaque here;
+    # None for a catalogue type, whose entry is engine.ops.OPS[name]
+    op: object = field(default=None, compare=False, repr=False)
 
     @property
     def is_loss(self) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphs.catalogue import CATALOGUE
+from graphs.custom_types import CodeNotLoadedError, listed_code, read_code
 from graphs.document import Graph
 from graphs.errors import GraphError, ProjectFormatError, quoted
 from graphs.files import NotRegularFileError, open_regular
@@ -42,6 +43,7 @@ class Project:
     gui: dict = field(default_factory=dict)
     path: Path | None = None
     search: dict = field(default_factory=dict)  # sweeps: target -> distribution (graphs.search_space)
+    custom_code: list | None = None  # its own Python files, as listed (graphs.custom_types); None: not listed
 
     def to_dict(self) -> dict:
         units = [d.as_dict() for d in self.graph.units.values()]
@@ -56,6 +58,8 @@ class Project:
             data["gui"] = copy.deepcopy(self.gui)
         if self.search:
             data["search"] = copy.deepcopy(self.search)
+        if self.custom_code is not None:
+            data["custom_code"] = list(self.custom_code)
         return data
 
     def to_json(self) -> str:
@@ -72,8 +76,8 @@ def _expect(value, kind, where: str, what: str, path):
 _KIND_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer"}
 
 
-def loads_project(text: str | bytes, path: str | os.PathLike | None = None) -> Project:
-    """Parse project JSON; raise ProjectFormatError saying what and where."""
+def loads_project(text: str | bytes, path: str | os.PathLike | None = None, code=None) -> Project:
+    """Parse project JSON; raise ProjectFormatError saying what and where. `code`: see `project_from_dict`."""
     path = str(path) if path is not None else None
     if isinstance(text, bytes):
         if len(text) > MAX_FILE_BYTES:
@@ -92,10 +96,14 @@ def loads_project(text: str | bytes, path: str | os.PathLike | None = None) -> P
         raise ProjectFormatError("JSON is nested too deeply", path) from None
     except ValueError:  # Python refuses to read an integer of more than 4300 digits
         raise ProjectFormatError("not valid JSON: a number has too many digits", path) from None
-    return project_from_dict(data, path)
+    return project_from_dict(data, path, code)
 
 
-def project_from_dict(data, path: str | None = None) -> Project:
+def project_from_dict(data, path: str | None = None, code=None, custom_types=None) -> Project:
+    """The project `data` describes. A project that runs its own code (graphs.custom_types) needs `code`,
+    a callable (list of CodeFile) -> CustomTypes that loads it (engine.custom_layers); without one it is
+    refused with CodeNotLoadedError, before anything is run. `custom_types`: the types to use instead,
+    loading no code at all (a selection pasted into a project: that project's own)."""
     _expect(data, dict, "top level", "the file", path)
     if data.get("format") != FORMAT:
         raise ProjectFormatError(f"not a Neurocanvas project (\"format\" is {quoted(data.get('format'))}, "
@@ -108,7 +116,15 @@ def project_from_dict(data, path: str | None = None) -> Project:
         raise ProjectFormatError(f"unknown format version {quoted(version)}", path, "version")
     name = data.get("name", "untitled")
     _expect(name, str, "name", "name", path)
+    custom_code = listed_code(data, path)
+    files = read_code(custom_code, path) if custom_types is None else []
+    if files and code is None:
+        names = ", ".join(quoted(file.listed) for file in files)
+        raise CodeNotLoadedError(f"the project runs its own Python code ({names}); it is loaded only when you "
+                                 "trust it: --trust-code on the command line, or open it in the editor", path)
     graph = Graph()
+    if files or custom_types is not None:
+        graph.custom_types = code(files) if files else custom_types
     from graphs.units.files import load_units  # units are read with this module's helpers
 
     fill_units = load_units(data.get("units", []), graph, path)
@@ -125,7 +141,7 @@ def project_from_dict(data, path: str | None = None) -> Project:
     training.update(_shallow(_expect(data.get("training", {}), dict, "training", "training", path), "training", path))
     gui = _shallow(_expect(data.get("gui", {}), dict, "gui", "gui", path), "gui", path)
     search = _shallow(_expect(data.get("search", {}), dict, "search", "search", path), "search", path)
-    return Project(graph, name, training, gui, Path(path) if path else None, search)
+    return Project(graph, name, training, gui, Path(path) if path else None, search, custom_code)
 
 
 def add_nodes(graph: Graph, nodes, section: str, path) -> None:
@@ -174,7 +190,7 @@ def check_unit_wires(graph: Graph, path) -> None:
             for node_id, port, kind in ((edge.source, edge.source_port, "output"),
                                         (edge.target, edge.target_port, "input")):
                 node = g.node(node_id)
-                if node.type in CATALOGUE:
+                if node.type in CATALOGUE or node.type in graph.custom_types:  # validate says it for a custom layer
                     continue
                 ports = node.output_ports() if kind == "output" else node.input_ports()
                 if port not in ports:
@@ -202,7 +218,7 @@ def _shallow(section: dict, where: str, path) -> dict:
     return section
 
 
-def load_project(path: str | os.PathLike) -> Project:
+def load_project(path: str | os.PathLike, code=None) -> Project:
     """Read and parse a project file. Only a regular file is opened (a pipe or a device could
     block or never end), and never more than MAX_FILE_BYTES of it is read."""
     try:
@@ -217,7 +233,7 @@ def load_project(path: str | os.PathLike) -> Project:
     if size > MAX_FILE_BYTES:
         raise ProjectFormatError(
             f"file is {size / 1e6:.0f} MB; a project file may be at most {MAX_FILE_BYTES // 2**20} MB", str(path))
-    return loads_project(raw, path)
+    return loads_project(raw, path, code)
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:

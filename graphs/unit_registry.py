@@ -48,8 +48,9 @@ def is_ref(value) -> bool:
     return isinstance(value, dict) and len(value) == 1 and isinstance(value.get(REF), str)
 
 
-def unit_name_problem(name) -> str | None:
-    """Why `name` cannot name a unit (it becomes a node type and a Python class), or None."""
+def unit_name_problem(name, custom_types=()) -> str | None:
+    """Why `name` cannot name a unit (it becomes a node type and a Python class), or None; `custom_types`:
+    the project's own layer types (graphs.custom_types), whose names are taken too."""
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
         return "must be a Python class name: letters, digits and '_', starting with a letter"
     if len(name) > 100:
@@ -58,6 +59,8 @@ def unit_name_problem(name) -> str | None:
         return "is a Python name (a keyword or builtin); pick another"
     if name in CATALOGUE or name in STRUCTURE:
         return "is the name of a catalogue node type; pick another"
+    if name in custom_types:
+        return "is the name of one of the project's custom layers; pick another"
     return None
 
 
@@ -156,7 +159,7 @@ class UnitRegistry(Mapping):
             close = difflib.get_close_matches(type_name, [*self._units, *CATALOGUE], n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise UnknownNodeTypeError(f"unknown node type or unit {quoted(type_name)}{hint}", node=node_id)
-        return node_type(type_name, node_id)
+        return node_type(type_name, node_id, self.owner.custom_types if self.owner is not None else None)
 
     def repeat_spec(self, unit: str | None, node_id: str | None = None) -> NodeType:
         """The Repeat type for `unit`: its one input and output, its params next to unit, count, overrides."""

@@ -68,6 +68,11 @@ def topological_order(graph: Graph) -> list[str]:
     return order
 
 
+def known_type(node) -> bool:
+    """Whether the node's type is a catalogue type or one of the project's own (graphs.custom_types)."""
+    return node.type in CATALOGUE or (node.scope is not None and node.type in node.scope.custom_types)
+
+
 def validate(graph: Graph) -> list[GraphError]:
     """Every structural problem of `graph`. A graph with units is checked as its expansion (see
     `graphs.units.expand`), each problem inside an instance moved onto the instance."""
@@ -112,7 +117,7 @@ def _validate_flat(graph: Graph) -> list[GraphError]:
 
 def node_problems(node) -> tuple[list[GraphError], tuple[list[str], list[str]] | None]:
     """A node's own problems (an unknown type, params that don't resolve) and its (input, output) ports."""
-    if node.type not in CATALOGUE:
+    if not known_type(node):
         return [UnknownNodeTypeError(f"node '{node.id}' has unknown type {node.type!r}", node=node.id)], None
     try:
         params = node.resolved_params()
@@ -126,7 +131,7 @@ def presence_errors(nodes) -> list[GraphError]:
     nodes = list(nodes)
     if not any(n.type == "Input" for n in nodes):
         return [NoInputNodeError("the graph has no Input node: add one from the Data category")]
-    if all(n.spec.is_data for n in nodes if n.type in CATALOGUE):
+    if all(n.spec.is_data for n in nodes if known_type(n)):
         return [NoOutputError("the graph has no output: connect a layer after the Input")]
     return []
 
@@ -190,7 +195,7 @@ def _data_flow(nodes: dict, edge) -> list[GraphError]:
     """Labels (a Target) only go to a loss's ports (a target, or data such as CTC's targets), and a
     loss's value goes nowhere: the model computes from Inputs alone, and losses are applied outside it."""
     source, target = nodes.get(edge.source), nodes.get(edge.target)
-    if source is None or target is None or source.type not in CATALOGUE or target.type not in CATALOGUE:
+    if source is None or target is None or not known_type(source) or not known_type(target):
         return []
     if source.type == "Target" and not target.spec.is_loss:
         return [DataFlowError(f"{target.type} '{target.id}' input '{edge.target_port}' is fed by Target "
@@ -212,7 +217,7 @@ def _sharing_errors(nodes: dict) -> list[GraphError]:
 def sharing_error(node, owner) -> list[GraphError]:
     """The problem with `node` sharing the weights of `owner` (None when no node has the id it names)."""
     owner_id = node.shares
-    if owner_id is None or node.type not in CATALOGUE:
+    if owner_id is None or not known_type(node):
         return []
     about = f"{node.type} '{node.id}' shares the weights of {quoted(owner_id)}"
     if owner_id == node.id:
@@ -248,7 +253,7 @@ def sharing_size_errors(graph: Graph, sharing: list, inputs: dict[str, dict[str,
         owner_id = node.shares
         if owner_id is None or node.id not in inputs or owner_id not in inputs or not graph.has_node(owner_id):
             continue
-        if node.type not in CATALOGUE or graph.node(owner_id).type != node.type or node.spec.is_data \
+        if not known_type(node) or graph.node(owner_id).type != node.type or node.spec.is_data \
                 or node.spec.is_loss:  # reported by `validate`
             continue
         if weight_counts.get(owner_id) == 0:

@@ -30,9 +30,10 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from engine.errors import UserError
 from graphs.errors import ProjectFormatError
 from graphs.project import Project, atomic_write, loads_project
-from gui import files
+from gui import files, trust
 
 INTERVAL_MS = 60_000
 RECOVERY_KEY = "recovery"  # the section of project.gui where a recovery file says where it belongs
@@ -50,6 +51,9 @@ def recovery_bytes(project: Project, example: bool = False) -> bytes:
     data = project.to_dict()
     data.setdefault("gui", {})[RECOVERY_KEY] = {
         "path": str(project.path) if project.path is not None else None, "example": bool(example)}
+    if project.graph.custom_types.files:  # custom layers: found from the recovery folder, trusted again there
+        data["gui"][RECOVERY_KEY]["custom_code"] = project.custom_code
+        data["custom_code"] = [str(file.path) for file in project.graph.custom_types.files]
     return (json.dumps(data, indent=1) + "\n").encode("utf-8")
 
 
@@ -182,8 +186,10 @@ class Autosaver(QObject):
     def _offer(self, path: Path) -> bool:
         """Ask about one recovery file and restore or delete it; True when restored."""
         try:
-            project = loads_project(path.read_bytes(), path)
-        except (ProjectFormatError, OSError) as error:
+            project = loads_project(path.read_bytes(), path, trust.code_loader(self.window, path))
+        except trust.CodeNotTrusted:  # kept, and offered again at the next start
+            return False
+        except (ProjectFormatError, UserError, OSError) as error:
             _set_aside(path)
             QMessageBox.warning(self.window, "Recovery file unreadable",
                                 f"A recovery file could not be read; it was kept as "
@@ -193,6 +199,8 @@ class Autosaver(QObject):
         info = info if isinstance(info, dict) else {}
         original = info.get("path")
         project.path = Path(original) if isinstance(original, str) and original else None
+        if "custom_code" in info:  # as the project lists its custom layers, not as the recovery file found them
+            project.custom_code = info["custom_code"]
         example = info.get("example") is True
         answer = self._ask(project, path, example)
         if answer is True:

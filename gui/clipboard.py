@@ -75,7 +75,7 @@ def plan_paste(graph: Graph, data: dict, offset=(40.0, 40.0)) -> PastePlan:
     """Nodes with fresh ids and shifted positions, and their wires renamed to match.
 
     Raises `ProjectFormatError` or `GraphError` when the data is not a valid selection."""
-    source = project_from_dict(data, "clipboard").graph
+    source = project_from_dict(data, "clipboard", custom_types=graph.custom_types).graph  # runs no code
     scratch = graph.copy()
     units: list = []  # the units the project lacks, named as they will be added (a clash gets a new name)
 

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.errors import UserError
 from graphs.errors import ProjectFormatError
 from graphs.project import Project, load_project, save_project
-from gui import actions, clipboard, files, formatting
+from gui import actions, clipboard, files, formatting, trust
 from gui.autosave import Autosaver
 from gui.canvas.scene import CanvasScene
 from gui.canvas.view import CanvasView
@@ -270,6 +271,7 @@ class MainWindow(QMainWindow):
     def _set_project(self, project: Project, is_example: bool = False) -> None:
         self.is_example = is_example
         self.document.set_project(project)
+        self.palette.set_custom_types(project.graph.custom_types)  # the project's own layers, under "Custom"
         self._paste_count, self._paste_anchor = 0, None
         self._view_pending = True
         if self.isVisible():
@@ -325,8 +327,11 @@ class MainWindow(QMainWindow):
 
     def _load(self, path, quiet: bool = False) -> bool:
         try:
-            project = load_project(path)
-        except ProjectFormatError as error:
+            project = load_project(path, trust.code_loader(self, path))  # custom layers: asks first (gui.trust)
+        except trust.CodeNotTrusted as declined:
+            self.show_message(str(declined))
+            return False
+        except (ProjectFormatError, UserError) as error:
             if not quiet:
                 QMessageBox.critical(self, "Cannot open project", str(error))
             return False

@@ -20,6 +20,7 @@ from gui.canvas.quick_add import rank
 from gui.canvas.view import NODE_MIME
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
+CUSTOM_CATEGORY = "Custom"  # graphs.custom_types.CATEGORY
 
 
 def _swatch(colour: QColor) -> QIcon:
@@ -82,6 +83,7 @@ class Palette(QWidget):
         layout.addWidget(self.tree)
         self._items: dict[str, QTreeWidgetItem] = {}
         self._categories: dict[str, QTreeWidgetItem] = {}
+        self._custom: dict = {}  # the open project's own layer types (set_custom_types)
         self._fill()
         self.search.textChanged.connect(self.filter)
         self.search.returnPressed.connect(self._add_first_visible)
@@ -89,21 +91,47 @@ class Palette(QWidget):
 
     def _fill(self) -> None:
         for category in CATEGORIES:
-            parent = QTreeWidgetItem(self.tree, [category])
-            parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            parent.setIcon(0, _swatch(theme.category_colour(category)))
-            font = parent.font(0)
-            font.setBold(True)
-            parent.setFont(0, font)
-            self._categories[category] = parent
+            self._add_category(category)
         for name, spec in CATALOGUE.items():
-            item = QTreeWidgetItem(self._categories[spec.category], [name])
-            item.setData(0, TYPE_ROLE, name)
-            item.setToolTip(0, type_tooltip(name))
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
-            item.setForeground(0, QBrush(theme.NODE_TEXT))
-            self._items[name] = item
+            self._add_type(self._categories[spec.category], name, type_tooltip(name))
         self.tree.expandAll()
+
+    def _add_category(self, category: str) -> QTreeWidgetItem:
+        parent = QTreeWidgetItem(self.tree, [category])
+        parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        parent.setIcon(0, _swatch(theme.category_colour(category)))
+        font = parent.font(0)
+        font.setBold(True)
+        parent.setFont(0, font)
+        self._categories[category] = parent
+        return parent
+
+    def _add_type(self, parent: QTreeWidgetItem, name: str, tooltip: str) -> None:
+        item = QTreeWidgetItem(parent, [name])
+        item.setData(0, TYPE_ROLE, name)
+        item.setToolTip(0, tooltip)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+        item.setForeground(0, QBrush(theme.NODE_TEXT))
+        self._items[name] = item
+
+    def set_custom_types(self, types) -> None:
+        """Show the open project's own layer types (`graphs.custom_types`) under "Custom", replacing the last
+        project's."""
+        parent = self._categories.pop(CUSTOM_CATEGORY, None)
+        if parent is not None:
+            for i in range(parent.childCount()):
+                self._items.pop(parent.child(i).data(0, TYPE_ROLE), None)
+            self.tree.invisibleRootItem().removeChild(parent)
+        self._custom = dict(types)
+        if not self._custom:
+            return
+        parent = self._add_category(CUSTOM_CATEGORY)
+        for name, spec in self._custom.items():
+            self._add_type(parent, name, f"<p style='white-space:normal; width:360px'><b>{html.escape(name)}</b> "
+                                         f"(custom layer)<br>{html.escape(spec.doc)}<br><i>Drag onto the canvas, "
+                                         "or double-click.</i></p>")
+        parent.setExpanded(True)
+        self.filter(self.search.text())
 
     def item(self, type_name: str) -> QTreeWidgetItem:
         return self._items[type_name]
@@ -113,7 +141,7 @@ class Palette(QWidget):
 
     def filter(self, text: str) -> None:
         """Show only the types whose name or category contains `text` (`quick_add.rank`, case-insensitive)."""
-        shown = set(rank(text))
+        shown = set(rank(text, custom=self._custom))
         for name, item in self._items.items():
             item.setHidden(name not in shown)
         for parent in self._categories.values():
@@ -128,6 +156,6 @@ class Palette(QWidget):
 
     def _add_first_visible(self) -> None:
         """Enter in the search box adds the best match ("relu": ReLU, not LeakyReLU)."""
-        ranked = rank(self.search.text())
+        ranked = rank(self.search.text(), custom=self._custom)
         if ranked and self.search.text().strip():
             self.addRequested.emit(ranked[0])

@@ -18,7 +18,7 @@ box silently putting the old value back.
 | choice                   | QComboBox                                                   |
 | int_tuple / optional_... | QLineEdit: "3" or "3, 5" (empty = None when optional)       |
 | int_list                 | QLineEdit: "1, 8, 8"; "[]" is empty; empty = None if optional|
-| str                      | QLineEdit (a Repeat's unit name)                            |
+| str                      | QLineEdit (a Repeat's unit name, a custom layer's argument) |
 | overrides                | QLineEdit holding JSON: {"0": {"stride": 2}} (a Repeat)     |
 """
 
@@ -277,7 +277,7 @@ class TextEditor(ParamEditor):
 
 
 class StrEditor(ParamEditor):
-    """A line of text (a Repeat's unit name)."""
+    """A line of text (a Repeat's unit name, a custom layer's `str` param)."""
 
     def __init__(self, spec: ParamSpec, parent=None):
         super().__init__(spec, parent)

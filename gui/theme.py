@@ -21,6 +21,7 @@ CATEGORY_COLOURS = {
     "Activations": "#b07a26",
     "Losses": "#a94646",
     "Resampling and padding": "#6f7f2e",
+    "Custom": "#8a5a9e",  # a project's own layers (graphs.custom_types)
     "Units": "#4b5fa0",  # instances, Repeats and a unit's ports (gui.units)
 }
 FALLBACK_CATEGORY = "#5c6370"

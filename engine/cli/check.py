@@ -11,6 +11,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from engine.custom_layers.trust import add_trust_flag, code_loader
 from engine.data_shapes import graph_as_trained, shapeless_data_nodes
 from engine.errors import UserError, listing
 from engine.fixes import affordable, suggest
@@ -28,6 +29,7 @@ def add_parser(sub) -> None:
                             description="Validate a project's graph and infer every tensor shape. "
                                         "Exits 0 when valid, 2 when not (or when the file can't be read).")
     parser.add_argument("project", help="project file (.json)")
+    add_trust_flag(parser)  # engine.custom_layers: a project with its own code
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--batch-size", type=int, default=None, metavar="B",
                         help="also estimate a training step's peak memory at this batch size")
@@ -107,7 +109,7 @@ def graph_to_check(project) -> tuple:
 
 def run(args) -> int:
     try:
-        project = load_project(args.project)
+        project = load_project(args.project, code_loader(args.trust_code))
     except (ProjectFormatError, GraphError, UserError) as error:
         if args.json:
             print(json.dumps(unreadable(error)))

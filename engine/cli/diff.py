@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from engine.custom_layers.trust import add_trust_flag, code_loader
 from graphs.errors import printable
 
 
@@ -18,6 +19,7 @@ def add_parser(sub) -> None:
     parser.add_argument("run_a", metavar="RUN_A", help="a run folder")
     parser.add_argument("run_b", metavar="RUN_B", help="another run folder")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_trust_flag(parser)  # engine.custom_layers: runs of a project with its own code
     parser.set_defaults(handler=run)
 
 
@@ -63,6 +65,6 @@ def format_comparison(comparison) -> str:
 def run(args) -> int:
     from engine.history.compare import compare_runs
 
-    comparison = compare_runs(args.run_a, args.run_b)
+    comparison = compare_runs(args.run_a, args.run_b, code_loader(args.trust_code))
     print(json.dumps(comparison.as_dict(), default=str) if args.json else format_comparison(comparison))
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.custom_layers.trust import add_trust_flag, code_loader
 from engine.errors import UserError
 from engine.output_paths import StagedOutputs, check_outputs
 from graphs.errors import printable, quoted
@@ -30,6 +31,7 @@ def add_parser(sub) -> None:
                     "(for --layer, by default the last convolution), blended over each input image and "
                     "written to --out as INPUT-NAME.METHOD.png. Exits 0 on success, 2 for bad input.")
     parser.add_argument("project", help="project file (.json)")
+    add_trust_flag(parser)  # engine.custom_layers: a project with its own code
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files to explain")
     parser.add_argument("--weights", required=True, metavar="FILE", help="trained weights (.safetensors)")
     parser.add_argument("--method", choices=METHODS, default="saliency", help="how to attribute (default saliency)")
@@ -116,7 +118,7 @@ def run(args) -> int:
     inputs.update({f"input {quoted(path)}": path for path in args.inputs})
     check_outputs(inputs, {f"overlay {quoted(name)}": out / name for name in names})
     _check_out(out)
-    project = load_project(args.project)
+    project = load_project(args.project, code_loader(args.trust_code))
     metadata = read_metadata(args.weights)
     base_dir = project.path.parent if project.path else Path.cwd()
     graph, _ = graph_as_trained(project.graph, project.training, base_dir)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from engine.custom_layers.trust import add_trust_flag, code_loader
 from engine.errors import UserError
 from engine.output_paths import StagedOutputs, check_outputs, same_file
 from graphs.project import load_project
@@ -31,6 +32,7 @@ def add_parser(sub) -> None:
                     "one of the inputs; a failed export leaves no file behind. Exits 0 on success, 1 if the "
                     "export does not reproduce the model, 2 for bad input.")
     parser.add_argument("project", help="project file (.json)")
+    add_trust_flag(parser)  # engine.custom_layers: a project with its own code
     parser.add_argument("--weights", metavar="FILE", help="trained weights (.safetensors) to export")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--onnx", metavar="FILE", help="write an ONNX model with a dynamic batch axis")
@@ -86,7 +88,7 @@ def run(args) -> int:
             raise UserError("--opset applies only to --onnx")
         check_opset(args.opset)
     check_outputs({"the project": args.project, "the weights (--weights)": args.weights}, output_paths(args))
-    project = load_project(args.project)
+    project = load_project(args.project, code_loader(args.trust_code))
     from engine.export import prepare_model
     from engine.predict.predictor import graph_with_shapes
 

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from engine.cli.check import graph_to_check
+from engine.custom_layers.trust import add_trust_flag, code_loader
 from engine.errors import UserError
 from engine.fixes import apply_edits, suggest
 from engine.output_paths import StagedOutputs, check_outputs
@@ -31,6 +32,7 @@ def add_parser(sub) -> None:
                                         "file. Exits 0 when OUT is valid, 1 when errors remain in it, 2 for bad "
                                         "input or when nothing could be fixed.")
     parser.add_argument("project", help="project file to fix (.json); never changed")
+    add_trust_flag(parser)  # engine.custom_layers: a project with its own code
     parser.add_argument("out", help="the fixed project to write (.json, a new file)")
     parser.add_argument("--all", action="store_true",
                         help="also take fixes that uncover errors the fixed one hid further on, and repeat until "
@@ -77,7 +79,7 @@ def run(args) -> int:
     check_outputs({"the project": args.project}, {"the fixed project": out})
     if os.path.lexists(out):
         raise UserError(f"the fixed project {printable(str(out))} already exists; choose a new file")
-    project = load_project(args.project)
+    project = load_project(args.project, code_loader(args.trust_code))
     graph, _, load_errors = graph_to_check(project)
     if load_errors:
         raise UserError(describe(load_errors[0]))

@@ -42,6 +42,9 @@ def add_parser(sub) -> None:
                              "left out when a Linear layer reads the input first)")
     parser.add_argument("--weights", metavar="FILE", help="load the module's weights from this .safetensors file first")
     add_weights_out(parser)
+    parser.add_argument("--keep-custom", action="store_true",
+                        help="keep a custom module that has no Neurocanvas node as a custom layer node of its class "
+                             "(its file is copied beside the project; see docs/custom_layers.md) instead of failing")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip running the imported graph against the module before writing")
     add_flat(parser)
@@ -74,7 +77,7 @@ def run(args) -> int:
     shapes = [parse_shape(s) for s in args.input_shapes] if args.input_shapes else None
     try:
         files = import_torch_file(args.spec, args.project, shapes, args.weights, weights,
-                                  verify=not args.no_verify, units=not args.flat)
+                                  verify=not args.no_verify, keep_custom=args.keep_custom, units=not args.flat)
     except ImportMismatch as error:
         print(f"neurocanvas import-torch: error: {error}", file=sys.stderr)
         return EXIT_MISMATCH

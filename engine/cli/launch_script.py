@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 
 from engine.cli.train import _positive_int
+from engine.custom_layers.trust import add_trust_flag
 from graphs.errors import printable
 
 
@@ -22,6 +23,7 @@ def add_parser(sub) -> None:
                     "with torchrun and DistributedDataParallel on one node or several (see the script's comments "
                     "and docs/distributed.md). Exits 0 on success, 2 for bad input.")
     parser.add_argument("project", help="project file (.json)")
+    add_trust_flag(parser)  # engine.custom_layers: a project with its own code
     parser.add_argument("--nproc-per-node", type=_positive_int, default=1, metavar="N",
                         help="training processes per node, usually its number of GPUs (default: 1)")
     parser.add_argument("--nnodes", type=_positive_int, default=1, metavar="M", help="number of nodes (default: 1)")
@@ -38,7 +40,8 @@ def run(args) -> int:
     from engine.launch_script import write_launch_script
 
     script = write_launch_script(args.project, args.out, args.nproc_per_node, args.nnodes,
-                                 rdzv_endpoint=args.rdzv_endpoint, epochs=args.epochs, device=args.device)
+                                 rdzv_endpoint=args.rdzv_endpoint, epochs=args.epochs, device=args.device,
+                                 trust_code=args.trust_code)
     print(printable(f"wrote {script} and the project beside it"))  # a file name may hold control characters
     print(printable(f"run it with: bash {shlex.quote(str(script))}   (see its comments for several nodes)"))
     return 0

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 
+from engine.custom_layers.trust import add_trust_flag, code_loader
 from engine.errors import UserError
 from graphs.project import load_project
 
@@ -32,6 +33,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--weights", metavar="FILE", required=True,
                         help="trained weights (.safetensors), e.g. runs/NAME/weights.safetensors")
     parser.add_argument("project", help="project file (.json)")
+    add_trust_flag(parser)  # engine.custom_layers: a project with its own code
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="image files or folders, WAV files or folders, or CSV files of rows with a header")
     parser.add_argument("--text-file", metavar="FILE", help="a UTF-8 file of texts, one a line (for text models)")
@@ -63,7 +65,7 @@ def run(args) -> int:
         raise UserError(f"--top-k must be at least 1, got {args.top_k}")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
-    project = load_project(args.project)
+    project = load_project(args.project, code_loader(args.trust_code))
     from engine.predict import Predictor
 
     predictor = Predictor.load(project, args.weights)

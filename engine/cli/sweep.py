@@ -23,6 +23,7 @@ import sys
 import threading
 
 from engine.cli.train import EXIT_INTERRUPTED, EXIT_TERMINATED, STOP_SIGNALS, _positive_int
+from engine.custom_layers.trust import add_trust_flag, code_loader
 from graphs.errors import printable
 
 
@@ -43,6 +44,7 @@ def add_parser(sub) -> None:
                     "the study in a storage, so a sweep stopped at any moment resumes where it was. Exits 0 when "
                     "done, 2 for a bad search space or storage, 130/143 when stopped by Ctrl+C/SIGTERM.")
     parser.add_argument("project", help="project file (.json) with a \"search\" section")
+    add_trust_flag(parser)  # engine.custom_layers: a project with its own code
     parser.add_argument("--trials", type=_positive_int, required=True,
                         help="finished trials the study should hold (a resumed study counts those it has)")
     parser.add_argument("--storage", metavar="URL",
@@ -83,7 +85,7 @@ def run(args) -> int:
     from engine.training import TrainingConfig
     from graphs.project import load_project
 
-    project = load_project(args.project)
+    project = load_project(args.project, code_loader(args.trust_code))
     device = TrainingConfig.from_dict(project.training, device=args.device).device
     workers = args.workers or min(default_workers(device), args.trials)
     options = SweepOptions(trials=args.trials, storage=args.storage, study=args.study, sampler=args.sampler,

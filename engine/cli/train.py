@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 
+from engine.custom_layers.trust import add_trust_flag, code_loader
 from graphs.errors import printable, quoted
 
 EXIT_FAILED = 1
@@ -66,6 +67,7 @@ def add_parser(sub) -> None:
                     "and 143 when stopped by SIGTERM (both stop after the current batch and still save the "
                     "weights).")
     parser.add_argument("project", help="project file (.json)")
+    add_trust_flag(parser)  # engine.custom_layers: a project with its own code
     parser.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the project's setting)")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: the project's setting)")
     parser.add_argument("--out", metavar="DIR", help="run folder, new or empty (default: runs/<project>-<time> "
@@ -244,7 +246,7 @@ def run(args) -> int:
     from engine.training import TrainingConfig, distributed
     from graphs.project import load_project
 
-    project = load_project(args.project)
+    project = load_project(args.project, code_loader(args.trust_code))
     if args.init_from is not None:  # relative to where the command runs, as the project path is
         project.training["init_from"] = os.path.abspath(args.init_from)
     if args.folds is not None:

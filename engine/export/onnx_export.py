@@ -30,6 +30,7 @@ import torch
 
 from engine.check_sizes import CheckShapes, check_inputs, check_shapes, onnx_at_check_sizes
 from engine.compiler import CompiledGraph
+from engine.custom_layers.export import onnx_hint
 from engine.errors import listing
 from engine.export.model import ExportError, eval_copy, max_difference, run_model
 
@@ -108,7 +109,8 @@ def export_onnx(compiled: CompiledGraph, path: str | os.PathLike, opset: int = M
                           dynamic_batch, "; ".join(failures))
     smaller = (f" (traced at the smaller input sizes {listing(shapes.shapes.values())}, with those sizes left "
                "free, since the declared ones would not fit in memory)" if shapes.reduced else "")
-    raise ExportError(f"cannot export the model to ONNX{smaller}: {'; '.join(failures)}")
+    raise ExportError(f"cannot export the model to ONNX{smaller}: {'; '.join(failures)}"
+                      f"{onnx_hint(compiled.graph)}")  # engine.custom_layers: say when a custom layer is why
 
 
 def _model_to_trace(compiled: CompiledGraph):

@@ -25,6 +25,7 @@ from torch import nn
 
 from engine.check_sizes import check_shapes
 from engine.compiler import CompiledGraph, _index_bound
+from engine.custom_layers import export as custom_layers
 from engine.errors import UserError
 from engine.export import python_predict as predicting
 from engine.export.forward_code import forward_source, literal
@@ -96,6 +97,7 @@ def export_python(compiled: CompiledGraph, graph: Graph, path: str | os.PathLike
             if tokenizer is not None:
                 staged.temporary(tokenizer_path(path)).write_text(tokenizer, encoding="utf-8")
             code.write_text(source, encoding="utf-8")
+            custom_layers.write_copies(graph, path, staged)
         except OSError as error:
             raise ExportError(f"cannot write {path}: {error.strerror or error}") from None
     return path
@@ -149,6 +151,7 @@ def python_source(compiled: CompiledGraph, graph: Graph, *, class_name: str = DE
     head = [  # separated by one blank line
         _docstring(compiled, class_name, project_name, file_name, prediction is not None),
         _imports(weights_reference is not None or prediction is not None),
+        *(["\n".join(custom_layers.import_lines(graph))] if graph.custom_types else []),
         "\n".join(constants),
     ]
     definitions = [  # separated by two
@@ -207,6 +210,10 @@ def _init_lines(compiled: CompiledGraph, graph: Graph) -> list[str]:
         node = graph.node(node_id)
         if node.type == "Parameter":
             lines.append(_parameter_line(node_id, node.resolved_params()))
+            continue
+        if node.spec.op is not None:  # a custom layer: its own class, imported from the copy of its file
+            custom_class, arguments = custom_layers.init_call(node, compiled.shapes.inputs[node_id])
+            lines.append(_wrapped_call(f"self.{node_id} = {custom_class}", arguments, indent=8))
             continue
         class_name, kwargs = constructor(node.type, node.resolved_params(), compiled.shapes.inputs[node_id])
         compiled_class = type(compiled.model.get_submodule(node_id)).__name__
@@ -334,7 +341,8 @@ def verify_python(compiled: CompiledGraph, path: str | os.PathLike, batch: int =
     # run as a module would be imported, but without leaving a __pycache__ next to the user's file
     namespace = {"__name__": "neurocanvas_exported_model", "__file__": str(path)}
     try:
-        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+        with custom_layers.importable(compiled.graph):
+            exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
         with tempfile.TemporaryDirectory() as folder:
             model = namespace["load"](export_safetensors(compiled, Path(folder) / "weights.safetensors"))
     except Exception as error:  # whatever the generated code raises is an export failure

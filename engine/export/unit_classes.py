@@ -113,6 +113,7 @@ class _Writer:
                 continue
             args = [values[self._source(scope, node_id, port)] if scope.edge_into(node_id, port) else None
                     for port in node.input_ports()]
+            op = OPS.get(node.type) or node.spec.op  # a custom layer's op is its type's own (engine.custom_layers)
             if node_id in optional:
                 switch, on = optional[node_id]
                 switches[switch] = on
@@ -120,16 +121,16 @@ class _Writer:
                                                                           name=node_id)
                 if on:
                     added = self._layer(node, prefix, self.flat.node(prefix + node_id).resolved_params(), refs) \
-                        if node.type in OPS else [self._instance(node, prefix)]
+                        if op is not None else [self._instance(node, prefix)]
                     entries += [_replace_entry(entry, switch) for entry in added]
                 continue
-            if prefix + node_id not in self.flat._nodes and node.type in OPS:  # an optional layer switched off
+            if prefix + node_id not in self.flat._nodes and op is not None:  # an optional layer switched off
                 values[(node_id, node.output_ports()[0])] = args[0]
                 continue
-            if node.type in OPS:
+            if op is not None:
                 params = self.flat.node(prefix + node_id).resolved_params()
                 owner = node.shares or node_id
-                out = OPS[node.type].forward(_FxEmitter(g, names, node_id, attributes, first_input, owner), params,
+                out = op.forward(_FxEmitter(g, names, node_id, attributes, first_input, owner), params,
                                              args)
                 values.update(out.items() if isinstance(out, dict) else {(node_id, "out"): out})
                 if owner == node_id:
@@ -173,16 +174,24 @@ class _Writer:
             arguments = [f"torch.empty({', '.join(str(d) for d in (1, *params['shape']))})",
                          *(f"{key}={literal(value)}" for key, value in kwargs.items())]
             return [_Entry(node.id, f"nn.Parameter(nn.init.{init}({', '.join(arguments)}))", whole=True)]
-        if OPS[node.type].module is None:
-            return []
-        from engine.export.python_code import constructor_arguments
+        if node.spec.op is not None:  # a custom layer: its class, imported at the top of the file
+            from engine.custom_layers.export import init_arguments
 
-        class_name, kwargs = constructor(node.type, params, self.compiled.shapes.inputs[flat_id])
-        arguments = constructor_arguments(class_name, kwargs)
+            class_name, arguments = init_arguments(self.flat.node(flat_id), self.compiled.shapes.inputs[flat_id])
+            arguments = [(name, value, False) for name, value in arguments]
+            head = class_name
+        elif OPS[node.type].module is None:
+            return []
+        else:
+            from engine.export.python_code import constructor_arguments
+
+            class_name, kwargs = constructor(node.type, params, self.compiled.shapes.inputs[flat_id])
+            arguments = constructor_arguments(class_name, kwargs)
+            head = f"nn.{class_name}"
         for name, _, _ in arguments:
             if is_ref(node.params.get(name)):
                 refs[(node.id, name)] = node.params[name]["ref"]
-        return [_Entry(node.id, f"nn.{class_name}", tuple(a[0] for a in arguments),
+        return [_Entry(node.id, head, tuple(a[0] for a in arguments),
                        tuple((a[1], a[2]) for a in arguments))]
 
     def _instance(self, node, prefix: str) -> _Entry:
@@ -414,10 +423,12 @@ def structured_model(compiled: CompiledGraph) -> nn.Module | None:
     graph = getattr(compiled, "source_graph", None)
     if graph is None or not graph.uses_units():
         return None
+    from engine.custom_layers.export import importable
     from engine.export.python_code import DEFAULT_CLASS_NAME, python_source
 
     namespace = {"__name__": "neurocanvas_units_model"}
-    exec(compile(python_source(compiled, graph), "<neurocanvas units model>", "exec"), namespace)
-    model = namespace[DEFAULT_CLASS_NAME]()
+    with importable(graph):  # the source imports the custom layers' classes from their copies' module names
+        exec(compile(python_source(compiled, graph), "<neurocanvas units model>", "exec"), namespace)
+        model = namespace[DEFAULT_CLASS_NAME]()
     model.load_state_dict(compiled.model.state_dict())
     return model.cpu().eval()

@@ -37,13 +37,14 @@ class StoredRun:
         return best_row(self.rows)
 
 
-def load_run(folder: str | Path) -> StoredRun:
-    """The run in `folder`; a UserError naming the folder and file where it can't be read."""
+def load_run(folder: str | Path, code=None) -> StoredRun:
+    """The run in `folder`; a UserError naming the folder and file where it can't be read. `code`: what loads
+    the code of a project with custom layers (see `graphs.project.load_project`)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{quoted(str(folder))} is not a run folder (no such folder)")
     try:
-        project = load_project(project_file(folder))
+        project = load_project(project_file(folder), code)
     except (ProjectFormatError, GraphError, UserError) as error:
         raise UserError(f"run {quoted(folder.name)}: {error}") from None
     try:
@@ -87,7 +88,7 @@ class RunComparison:
                 "metrics": {name: [a, b] for name, a, b in self.metrics()}}
 
 
-def compare_runs(a: str | Path, b: str | Path) -> RunComparison:
-    run_a, run_b = load_run(a), load_run(b)
+def compare_runs(a: str | Path, b: str | Path, code=None) -> RunComparison:
+    run_a, run_b = load_run(a, code), load_run(b, code)
     return RunComparison(run_a, run_b, settings_diff(run_a.settings, run_b.settings),
                          graph_diff(run_a.project.graph, run_b.project.graph))

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import torch
 
+from engine.custom_layers.export import copy_code_beside
 from engine.errors import UserError
 from engine.output_paths import check_outputs
 from engine.shape_rules import TensorSpec, infer_node
 from graphs.catalogue import CATALOGUE
+from graphs.custom_types import NO_CUSTOM_TYPES
 from graphs.document import Graph
 from graphs.layout import estimated_size, layered_positions
 from graphs.names import MAX_LENGTH, id_problem
@@ -105,10 +107,15 @@ def sanitize(name: str) -> str:
 class GraphBuilder:
     """Nodes being imported, with shapes inferred as they are added."""
 
-    def __init__(self):
+    def __init__(self, custom_types=None):
+        """`custom_types`: the types of the custom layers an import keeps (engine.custom_layers.keep)."""
         self.nodes: dict[str, PendingNode] = {}
         self._taken: set[str] = set()
+        self.custom_types = custom_types if custom_types is not None else NO_CUSTOM_TYPES
         self.origin = None  # set by an importer: given to the nodes it makes (`PendingNode.origin`)
+
+    def node_type(self, type_name: str):
+        return CATALOGUE.get(type_name) or self.custom_types[type_name]
 
     # ---- ids -------------------------------------------------------------
     def new_id(self, hint: str, type_name: str) -> str:
@@ -152,14 +159,14 @@ class GraphBuilder:
             raise
 
     def _commit(self, node_id, type_name, params, inputs, weights, hint) -> Value:
-        spec_type = CATALOGUE[type_name]
+        spec_type = self.node_type(type_name)
         checked = spec_type.check_params(params, node_id)
         resolved = spec_type.resolve_params(checked, node_id)
         ports = spec_type.input_ports(resolved)
         required = [port for port in ports if port not in spec_type.optional]  # optional ones come last
         if not len(required) <= len(inputs) <= len(ports):
             raise ValueError(f"{type_name} takes {len(ports)} inputs, got {len(inputs)}")
-        info = infer_node(node_id, type_name, resolved, {p: v.spec for p, v in zip(ports, inputs)})
+        info = infer_node(node_id, type_name, resolved, {p: v.spec for p, v in zip(ports, inputs)}, spec_type.op)
         node = PendingNode(node_id, type_name, checked, [Value(v.node, v.spec, v.port) for v in inputs],
                            info.outputs.get("out", next(iter(info.outputs.values()))),  # Split: out0
                            {k: torch.as_tensor(w).detach().to(torch.float32).contiguous()
@@ -172,10 +179,10 @@ class GraphBuilder:
         """Change params of a pending node and re-infer its output spec (its consumers are not re-checked)."""
         node = self.nodes[node_id]
         params = {**node.params, **changes}
-        spec_type = CATALOGUE[node.type]
+        spec_type = self.node_type(node.type)
         resolved = spec_type.resolve_params(params, node_id)
         ports = spec_type.input_ports(resolved)
-        info = infer_node(node_id, node.type, resolved, {p: v.spec for p, v in zip(ports, node.inputs)})
+        info = infer_node(node_id, node.type, resolved, {p: v.spec for p, v in zip(ports, node.inputs)}, spec_type.op)
         node.params = spec_type.check_params(params, node_id)
         node.spec = info.outputs.get("out", next(iter(info.outputs.values())))
         return node.spec
@@ -214,7 +221,7 @@ class GraphBuilder:
             node = self.nodes[node_id]
             if not self.consumers(node_id):
                 continue
-            if node.type == "Input" or len(CATALOGUE[node.type].output_ports(node.params)) != 1:
+            if node.type == "Input" or len(self.node_type(node.type).output_ports(node.params)) != 1:
                 kept.append(name)
                 continue
             outputs[name] = self.add("Reshape", {"shape": list(node.spec.shape)}, [Value(node_id, node.spec)],
@@ -231,10 +238,11 @@ class GraphBuilder:
         sizes = {n.id: estimated_size(n.type, n.id, n.params) for n in self.nodes.values()}
         positions = layered_positions(ids, edges, sizes)
         graph = Graph()
+        graph.custom_types = self.custom_types
         for node in self.nodes.values():
             graph.add_node(node.type, node.params, node.id, positions[node.id])
         for node in self.nodes.values():
-            spec_type = CATALOGUE[node.type]
+            spec_type = self.node_type(node.type)
             for port, value in zip(spec_type.input_ports(spec_type.resolve_params(node.params)), node.inputs):
                 graph.connect(value.node, node.id, value.port, port, check=False)  # acyclic by construction
         return graph
@@ -298,6 +306,7 @@ class ImportResult:
         with StagedOutputs() as staged:
             save_weights(self.compiled.model, staged.temporary(weights_path), metadata={"source": "neurocanvas import"})
             save_project(self.project, staged.temporary(project_path))
+            copy_code_beside(self.project, project_path, staged)  # the classes of kept custom layers
         return project_path, weights_path
 
 

@@ -119,14 +119,19 @@ def import_torch_class(spec: str, input_shapes=None, weights=None, name: str | N
 
 
 def import_torch_file(spec: str, project_path, input_shapes=None, weights=None, weights_path=None,
-                      verify: bool = True, units: bool = True) -> ImportedFiles:
+                      verify: bool = True, keep_custom: bool = False, units: bool = True) -> ImportedFiles:
     """Import 'module:Class' and write PROJECT.json with PROJECT.safetensors beside it.
 
     With `verify` the graph is first run against the module on random inputs, and
     `ImportMismatch` is raised (nothing written) if the outputs differ.
     """
     module = _module_with_weights(spec, weights)
-    result = import_module(module, input_shapes, name=Path(project_path).stem, units=units)
+    if keep_custom:  # an unmapped custom module becomes a custom layer node (engine.custom_layers.keep): a flat import
+        from engine.custom_layers.keep import import_keeping_custom
+
+        result = import_keeping_custom(module, input_shapes, name=Path(project_path).stem)
+    else:
+        result = import_module(module, input_shapes, name=Path(project_path).stem, units=units)
     verification = verify_module_import(module, result) if verify else None
     return save_verified(result, verification, spec, project_path, weights_path)
 

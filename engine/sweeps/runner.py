@@ -222,10 +222,14 @@ def _grid_sampler(space: dict, seed: int):
     return AskTellGridSampler(space, seed=seed)
 
 
-def _worker_main(project_path: str, options: dict, worker: int, quiet: bool) -> None:
-    """A worker process: its own study handle on the shared storage; it dies with its parent."""
+def _worker_main(project_path: str, options: dict, worker: int, quiet: bool, trusted_code: tuple = ()) -> None:
+    """A worker process: its own study handle on the shared storage; it dies with its parent. It runs the
+    project's custom layers only when they are the very code its parent was trusted to run (`trusted_code`)."""
+    from engine.custom_layers.trust import same_code_loader
+    from graphs.custom_types import CustomTypes
+
     _die_with_parent()
-    sweep = Sweep(load_project(project_path), SweepOptions(**options))
+    sweep = Sweep(load_project(project_path, same_code_loader(CustomTypes((), trusted_code))), SweepOptions(**options))
     runner = TrialRunner(sweep.project, sweep.dimensions, sweep.study_name, threads=sweep.threads(),
                          device=options["device"], epochs=options["epochs"], max_batches=options["max_batches"])
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -253,7 +257,8 @@ def start_workers(sweep: Sweep, count: int, quiet: bool = False) -> list:
     processes = []
     for worker in range(1, count + 1):  # worker 0 is this process's own study handle
         process = context.Process(target=_worker_main, args=(str(Path(sweep.project.path)), asdict(sweep.options),
-                                                             worker, quiet), daemon=False)
+                                                             worker, quiet, sweep.project.graph.custom_types.files),
+                                  daemon=False)
         process.start()
         processes.append(process)
     return processes

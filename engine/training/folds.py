@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.custom_layers.export import with_code_beside
 from engine.data import Dataset, TensorSplit
 from engine.data.builtin import SKLEARN_SETS
 from engine.data_shapes import load_training_data
@@ -188,7 +189,7 @@ class CrossValidation:
             run = self.trainer.run()
             result.runs.append(run)
             if fold == 1:  # the project as trained, at the top as in any run folder (fold-N/ holds it too)
-                save_project(self.trainer.trained_project(), out_dir / "project.json")
+                save_project(with_code_beside(self.trainer.trained_project(), out_dir), out_dir / "project.json")
             result.metric = run.metric
             if run.status in ("finished", "early_stopped"):
                 result.folds.append(fold_row(fold, run, len(train_index), len(val_index)))

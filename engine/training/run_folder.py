@@ -129,8 +129,10 @@ class RunFolder:
         """project.json; a UserError if it can't be written."""
         if not self.writes:
             return
+        from engine.custom_layers.export import with_code_beside  # its own code goes along, as it ran
+
         try:
-            save_project(project, self.path / "project.json")
+            save_project(with_code_beside(project, self.path), self.path / "project.json")
         except ProjectFormatError as error:
             raise UserError(f"cannot write the run folder's project.json: {error}") from None
         from engine.data.text import save_tokenizer  # a text dataset's tokenizer, for other tools

@@ -129,6 +129,7 @@ class _Builder:
         self.edges: list[tuple[str, str, str, str]] = []
         self.passthrough: dict[str, str] = {}  # flat id of a port node -> a description for messages
         self.result = Expanded(Graph(dotted_ids=True))
+        self.result.graph.custom_types = graph.custom_types  # a custom layer inside a unit (graphs.custom_types)
 
     def build(self, into: Graph | None) -> Expanded:
         size = self._size(self.source, {})
@@ -153,6 +154,7 @@ class _Builder:
         if into is None:
             _fill(self.result.graph, self.nodes, wires)
         else:
+            into.custom_types = self.source.custom_types
             _update(into, self.nodes, wires)
             self.result.graph, self.result.live = into, True
         for ports in self.result.scope_outputs.values():
@@ -221,7 +223,7 @@ class _Builder:
             trainable, lr_mult = ctx.trainable and node.trainable, ctx.lr_mult * node.lr_mult
             if ctx.outer is not None:
                 self.result.origins[flat_id] = Origin(ctx.outer, (*ctx.path, node.id), ctx.label)
-            if node.type in CATALOGUE:
+            if graph.is_layer(node.type):
                 if params.get(SHARES):
                     params[SHARES] = ctx.prefix + params[SHARES]
                 self.nodes.append(Node(flat_id, node.type, params, position, trainable, lr_mult))
@@ -242,11 +244,11 @@ class _Builder:
                 continue
             src = outputs.get((edge.source, edge.source_port), (ctx.prefix + edge.source, edge.source_port))
             dst = inputs.get((edge.target, edge.target_port), ctx.prefix + edge.target)
-            if (edge.target, edge.target_port) not in inputs and graph._nodes[edge.target].type not in CATALOGUE \
+            if (edge.target, edge.target_port) not in inputs and not graph.is_layer(graph._nodes[edge.target].type) \
                     and graph._nodes[edge.target].type != UNIT_OUTPUT:
                 self._port_mismatch(graph, edge.target, edge.target_port, "input", ctx)
                 continue
-            if (edge.source, edge.source_port) not in outputs and graph._nodes[edge.source].type not in CATALOGUE \
+            if (edge.source, edge.source_port) not in outputs and not graph.is_layer(graph._nodes[edge.source].type) \
                     and graph._nodes[edge.source].type != UNIT_INPUT:
                 self._port_mismatch(graph, edge.source, edge.source_port, "output", ctx)
                 continue

@@ -32,7 +32,7 @@ def load_units(raw, graph: Graph, path) -> list[Callable]:
         where = f"units[{i}]"
         _expect(unit, dict, where, "a unit", path)
         name = _expect(unit.get("name"), str, f"{where}.name", "a unit's name", path)
-        problem = unit_name_problem(name)
+        problem = unit_name_problem(name, graph.custom_types)
         if problem:
             raise ProjectFormatError(f"unit name {quoted(name)} {problem}", path, f"{where}.name")
         where = f"units[{i}] ({name!r})"

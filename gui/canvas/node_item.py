@@ -172,7 +172,7 @@ class NodeItem(QGraphicsItem):
 
     def _take_node(self, node: Node) -> None:
         self.type_name = node.type
-        spec = CATALOGUE.get(node.type) or STRUCTURE.get(node.type)  # a layer, or a unit's port or a Repeat
+        spec = CATALOGUE.get(node.type) or STRUCTURE.get(node.type) or _own_type(node)  # a layer, a unit's port or a Repeat, or a custom layer
         self.category = spec.category if spec else ""
         self._colour = theme.category_colour(self.category)  # parsed once, not on every paint
         self.doc = spec.doc if spec else ""
@@ -465,3 +465,11 @@ class NodeItem(QGraphicsItem):
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _own_type(node: Node):
+    """The type of a node outside the catalogue (a project's custom layer), or None when it is unknown."""
+    try:
+        return node.spec
+    except Exception:  # an unknown type from a file: drawn without one
+        return None

@@ -17,11 +17,12 @@ from graphs.catalogue import CATALOGUE
 UNITS_CATEGORY = "Units"
 
 
-def rank(query: str, units=()) -> list[str]:
-    """Catalogue type names (and the unit names `units`) matching `query`, best first (all of them
-    for an empty query, the units first)."""
+def rank(query: str, units=(), custom=None) -> list[str]:
+    """Catalogue type names, then the project's own layers (`custom`: graphs.custom_types), and the unit
+    names `units`, matching `query`, best first (all of them for an empty query, the units first)."""
+    types = {**CATALOGUE, **(custom or {})}
     q = query.strip().lower()
-    entries = [*((name, UNITS_CATEGORY) for name in units), *((name, spec.category) for name, spec in CATALOGUE.items())]
+    entries = [*((name, UNITS_CATEGORY) for name in units), *((name, spec.category) for name, spec in types.items())]
     if not q:
         return [name for name, _category in entries]
     scored = []
@@ -64,9 +65,11 @@ class QuickAddPopup(QFrame):
         self.search.installEventFilter(self)
         self.list.itemActivated.connect(self._choose_item)
         self.list.itemClicked.connect(self._choose_item)
+        self.custom_types: dict = {}  # the open project's own layer types, listed after the catalogue's
         self._refill("")
 
-    def open_at(self, global_pos: QPoint) -> None:
+    def open_at(self, global_pos: QPoint, custom_types=None) -> None:
+        self.custom_types = dict(custom_types or {})
         self.search.clear()
         self._refill("")
         self.move(global_pos)
@@ -77,8 +80,8 @@ class QuickAddPopup(QFrame):
     def _refill(self, text: str) -> None:
         self.list.clear()
         units = list(self.units())
-        for name in rank(text, units):
-            spec = CATALOGUE.get(name) if name not in units else None
+        for name in rank(text, units, self.custom_types):
+            spec = None if name in units else (CATALOGUE.get(name) or self.custom_types[name])
             item = QListWidgetItem(f"{name}    ·  {spec.category if spec else UNITS_CATEGORY}")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setToolTip(spec.doc if spec else f"An instance of the project's unit {name}")

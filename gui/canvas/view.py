@@ -96,7 +96,8 @@ class CanvasView(QGraphicsView):
             inside = self.viewport().rect().contains(local)
             scene_pos = self.mapToScene(local if inside else self.viewport().rect().center())
         self._quick_add_pos = QPointF(scene_pos)
-        self.quick_add.open_at(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)))
+        self.quick_add.open_at(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)),
+                               self.scene().controller.graph.custom_types)  # and the project's custom layers
 
     # ---- drag and drop from the palette -----------------------------------
     def dragEnterEvent(self, event) -> None:

@@ -65,7 +65,7 @@ class WireCheck:
             stand_in |= spec is None and port != edge.target_port
             inputs[port] = spec if spec is not None else carried
         try:
-            infer_node(node.id, node.type, params, inputs)
+            infer_node(node.id, node.type, params, inputs, node.spec.op)
         except ShapeError as error:
             if error.port == edge.target_port:
                 return error.message

@@ -96,7 +96,7 @@ def name_problem(model: Graph, name) -> str | None:
     """Why `name` cannot name a new unit of `model`, or None."""
     if not isinstance(name, str) or not name:
         return "a unit needs a name"
-    problem = unit_name_problem(name)
+    problem = unit_name_problem(name, model.custom_types)
     if problem:
         return f"unit name {quoted(name)} {problem}"
     if not CLASS_NAME.fullmatch(name):

@@ -183,6 +183,7 @@ class RunHistory(QObject):
     # ---- compare ---------------------------------------------------------------------
     def compare(self, run_a, run_b) -> None:
         """Open the comparison of two runs (a dialog says why where one has no folder or can't be read)."""
+        from engine.custom_layers.trust import same_code_loader
         from engine.errors import UserError
         from engine.history.compare import compare_runs
         from gui.workbench.compare import CompareDialog
@@ -194,7 +195,8 @@ class RunHistory(QObject):
             QMessageBox.warning(window, "Compare runs", f"Run {missing[0].number} has no run folder yet.")
             return
         try:
-            comparison = compare_runs(*folders)
+            # a run's copy of the open project's custom layers runs when it is the very code trusted on opening
+            comparison = compare_runs(*folders, same_code_loader(self.workbench.document.graph.custom_types))
         except UserError as error:
             QMessageBox.warning(window, "Compare runs", str(error))
             return

@@ -21,6 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QFrame, QMessageBox, QWidget
 
+from engine.custom_layers.trust import same_code_loader
 from engine.data_shapes import shapeless_data_nodes
 from engine.training.events import RunState
 from graphs.errors import printable
@@ -375,7 +376,10 @@ class Workbench(QObject):
     def trained_project(run: RunRecord) -> Project:
         """The project as the run trained it (shapes filled from the data), from the run's folder."""
         saved = run.result.out_dir / "project.json" if run.result and run.result.out_dir else None
-        return load_project(saved) if saved is not None and saved.exists() else run.project
+        if saved is None or not saved.exists():
+            return run.project
+        # its copy of the project's custom layers is the code the open project runs (engine.custom_layers)
+        return load_project(saved, same_code_loader(run.project.graph.custom_types))
 
     def evaluate_run(self, run: RunRecord) -> None:
         from engine.evaluation import evaluate_weights

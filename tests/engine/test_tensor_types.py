@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from engine.compiler import compile_graph
-from engine.export import prepare_model
+from engine.export import export_python, prepare_model, verify_python
+from engine.shapes import infer
 from graphs import Graph
 from graphs.catalogue import CATALOGUE
 from graphs.families import tensors
@@ -137,6 +138,25 @@ def test_a_parameter_without_an_input_to_size_the_batch_is_refused():
     graph.connect("alone", "e")
     with pytest.raises(CompileError, match="no Input"):
         compile_graph(graph)
+
+
+def test_a_parameter_feeding_a_loss_while_the_input_is_unused_takes_the_batch_size_from_that_input(tmp_path):
+    """Inference accepts such a graph, so the compiler must too: the model takes its first Input, if only for
+    the batch size (it was refused with "the model has none: add an Input", a random graph found it)."""
+    graph = Graph()
+    graph.add_node("Input", {"shape": [3]}, "x")
+    graph.add_node("Parameter", {"shape": [4], "init": "ones"}, "p")
+    graph.add_node("Target", {"shape": [4], "dtype": "float32"}, "t")
+    graph.add_node("MSELoss", {}, "loss")
+    graph.connect("p", "loss", target_port="input")
+    graph.connect("t", "loss", target_port="target")
+    assert infer(graph).valid
+    compiled = compile_graph(graph)
+    assert compiled.inputs == ["x"] and compiled.output_sources == [("p", "out")]
+    out = compiled.model(torch.randn(5, 3))
+    assert torch.equal(out, torch.ones(5, 4))
+    path = export_python(compiled, graph, tmp_path / "model.py")
+    assert verify_python(compiled, path) == 0.0
 
 
 def test_sample_draws_from_torch_s_generator_in_training_and_gives_the_mean_in_eval():

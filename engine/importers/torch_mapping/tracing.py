@@ -54,12 +54,13 @@ class _ImportTracer(fx.Tracer):
             raise
 
 
-def trace_for_import(module: nn.Module) -> tuple[fx.GraphModule, dict[str, str]]:
+def trace_for_import(module: nn.Module, keep: frozenset = frozenset()) -> tuple[fx.GraphModule, dict[str, str]]:
     """The traced module and, for each custom module kept whole, where its forward could not be traced.
-    Raises what tracing raised when the top-level forward itself cannot be traced."""
+    Raises what tracing raised when the top-level forward itself cannot be traced. The submodules at the
+    paths in `keep` are not traced into (`import-torch --keep-custom`)."""
     untraceable: dict[str, str] = {}
     for _ in range(MAX_RETRACES):
-        tracer = _ImportTracer(set(untraceable))
+        tracer = _ImportTracer(set(untraceable) | set(keep))
         try:
             graph = tracer.trace(module)
         except Exception as error:

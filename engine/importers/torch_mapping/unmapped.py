@@ -17,7 +17,8 @@ from engine.importers.torch_mapping.tracing import attribute, custom_owner, is_c
 MAX_PLACES = 3  # places named per part; the rest are counted
 CUSTOM_LAYERS = "see custom layers in docs/import.md"
 _ADVICE = {
-    "custom": "no node for it{uses}; replace it with Identity for inference, or " + CUSTOM_LAYERS,
+    "custom": "no node for it{uses}; replace it with Identity for inference, or " + CUSTOM_LAYERS
+              + " (--keep-custom keeps it as a custom layer node)",
     "layer": "Neurocanvas has no node for this layer; replace it, or " + CUSTOM_LAYERS,
     "tensor": "a parameter or buffer used directly, outside a layer; Neurocanvas has no node for it",
     "function": "Neurocanvas has no node for this",
@@ -64,6 +65,7 @@ class UnmappedParts:
     def __init__(self, untraceable: dict[str, str]):
         self.untraceable = untraceable  # custom module path -> where its forward cannot be traced
         self.parts: dict[tuple, _Part] = {}
+        self.custom_paths: set[str] = set()  # the custom modules that hold unmapped parts (--keep-custom)
 
     def __bool__(self) -> bool:
         return bool(self.parts)
@@ -78,6 +80,7 @@ class UnmappedParts:
             owner = None if node.op == "call_module" else custom_owner(node)
         if owner is not None:
             path, kind = owner
+            self.custom_paths.add(path)
             part = self._part("custom", kind, f"a custom module `{kind.__name__}`")
             part.place(f"`{attribute(path)}`")
             if path in self.untraceable:
