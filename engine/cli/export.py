@@ -142,7 +142,7 @@ def _python(compiled, project, path: Path, trained: str | None = None) -> int:
     print(f"wrote {path} (class {class_name}) and its weights {weights}")
     status = _report("the generated code", difference)
     if prediction is not None:
-        what = {"images": "image files", "table": "CSV rows", "text": "text files"}[prediction.kind]
+        what = {"images": "image files", "table": "CSV rows", "text": "text files", "audio": "WAV files"}[prediction.kind]
         print(f"it predicts from {what}, prepared as the run prepared its data: python {path} INPUT...")
     return status
 

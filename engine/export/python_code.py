@@ -150,7 +150,7 @@ def python_source(compiled: CompiledGraph, graph: Graph, *, class_name: str = DE
                              "        super().__init__()", *init, "", *forward])
     head = [  # separated by one blank line
         _docstring(compiled, class_name, project_name, file_name, prediction is not None),
-        _imports(weights_reference is not None or prediction is not None),
+        _imports(weights_reference is not None or prediction is not None, predicting.standard_imports(prediction)),
         *(["\n".join(custom_layers.import_lines(graph))] if graph.custom_types else []),
         "\n".join(constants),
     ]
@@ -176,7 +176,8 @@ def _docstring(compiled: CompiledGraph, class_name: str, project_name: str | Non
     return "\n".join([
         f'"""{class_name}: the model of {origin}, as plain PyTorch.', "",
         "Inputs:", *inputs, "Outputs:", *outputs, "",
-        *(["Needs torch and safetensors (and Pillow for images, tokenizers for text). Predict from files:",
+        *(["Needs torch and safetensors (and Pillow for images, tokenizers for text; nothing more for WAV files).",
+            "Predict from files:",
             f"    python {_plain(file_name)} [WEIGHTS.safetensors] INPUT..."] if predicts else
           ["Needs only torch and safetensors. Try it on a random batch:",
            f"    python {_plain(file_name)} [WEIGHTS.safetensors]"]), '"""', "",
@@ -192,8 +193,8 @@ def _batched(shape) -> str:
     return fmt(("batch", *shape))
 
 
-def _imports(with_weights_path: bool) -> str:
-    standard = ["import sys", *(["from pathlib import Path"] if with_weights_path else [])]
+def _imports(with_weights_path: bool, more: tuple[str, ...] = ()) -> str:
+    standard = [*more, "import sys", *(["from pathlib import Path"] if with_weights_path else [])]
     third_party = ["import torch", "from safetensors.torch import load_file", "from torch import nn"]
     return "\n".join(standard) + "\n\n" + "\n".join(third_party) + "\n"
 

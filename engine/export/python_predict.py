@@ -6,7 +6,9 @@ takes file paths: `python model.py photo.png` prints `photo.png: cat (cat 0.912,
 the same line as `neurocanvas predict`. Images need Pillow (the same conversion, resize and scaling as
 `engine.data.images`); table rows need only the standard library (the fitted column transforms of
 `engine.data.columns`, or a numeric table's standardisation); texts need `tokenizers` and the tokenizer
-JSON written beside the file (`tokenizer_path`). Audio is not written out: the file says so.
+JSON written beside the file (`tokenizer_path`); WAV files need only torch and the standard library (the
+reading, mixing, resampling and features of `engine.data.audio`, see `engine.export.python_audio`). A file that
+cannot be read stops the exported file with a message naming it, not a traceback.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import UserError
+from engine.export import python_audio
 
-KINDS = ("images", "table", "text")
+KINDS = ("images", "table", "text", "audio")
 
 
 @dataclass(frozen=True)
 class PredictionCode:
     """What the export needs to write the predicting part of the file."""
 
-    kind: str  # "images" | "table" | "text"
+    kind: str  # "images" | "table" | "text" | "audio"
     preprocessing: dict  # the run's record, without a text tokenizer (that goes beside the file)
     class_names: list[str] | None
     input_shape: tuple[int, ...]
@@ -91,7 +94,13 @@ def _literal(value) -> str:
 
 def functions(code: PredictionCode) -> list[str]:
     """The predicting functions, each a block of the file."""
-    return [_PREPARE[code.kind].strip("\n"), _probabilities(code).strip("\n"), _PREDICT.strip("\n")]
+    prepare = python_audio.audio_block() if code.kind == "audio" else _PREPARE[code.kind]
+    return [prepare.strip("\n"), _probabilities(code).strip("\n"), _PREDICT.strip("\n")]
+
+
+def standard_imports(code: PredictionCode | None) -> tuple[str, ...]:
+    """The standard-library modules the predicting part needs at the top of the file."""
+    return python_audio.STANDARD_IMPORTS if code is not None and code.kind == "audio" else ()
 
 
 def main_block(class_name: str, with_default: bool) -> str:
@@ -109,7 +118,11 @@ if __name__ == "__main__":
             outputs = model(*example_inputs())
         for name, output in zip(OUTPUTS, outputs if isinstance(outputs, tuple) else (outputs,)):
             print(f"{{name}}: {{list(output.shape)}}")
-    for name, answer in zip(*predict(model, arguments)):
+    try:
+        names, answers = predict(model, arguments)
+    except (OSError, ValueError) as error:  # an input that cannot be read: its message names it
+        sys.exit(f"error: {{error}}")
+    for name, answer in zip(names, answers):
         print(f"{{name}}: {{answer}}")
 '''
 
