@@ -90,6 +90,16 @@ def before_remove(controller, node_ids) -> list:
     return unit_params.to_commands(controller.graph, [_optional_step(controller.graph, unit, optional)])
 
 
+def after_group(controller, plan) -> list:
+    """The commands that give the switch of grouped optional layers to the new instance (after Group)."""
+    unit = unit_of(controller)
+    if unit is None or plan.switch is None:
+        return []
+    kept = {k: v for k, v in controller.graph.units[unit].optional.items() if k not in set(plan.removed)}
+    optional = {**kept, plan.instance.id: plan.switch}
+    return unit_params.to_commands(controller.graph, [_optional_step(controller.graph, unit, optional)])
+
+
 # ---- the inspector's row -------------------------------------------------------
 def decorate(inspector) -> None:
     """Add the "optional" row to the inspector of an inner node of the open unit."""

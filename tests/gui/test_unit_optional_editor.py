@@ -139,3 +139,30 @@ def test_renaming_a_switch_param_and_undoing_it_keeps_the_optional_layers(block_
     assert unit(block_window).optional == {"downsample_0": "shortcut", "downsample_1": "shortcut"}
     doc.undo_stack.undo()
     assert doc.graph.snapshot() == before
+
+
+def test_grouping_optional_layers_makes_the_instance_optional_in_the_same_undo_step(block_window):
+    doc = block_window.document
+    before, steps = doc.graph.snapshot(), doc.undo_stack.count()
+    block_window.scene.select_nodes(["downsample_0", "downsample_1"])
+    instance = block_window.units.group_selection("Shortcut")
+    assert instance and doc.undo_stack.count() == steps + 1
+    assert unit(block_window).optional == {instance: "downsample"}
+    assert unit(block_window).optional_problems() == []
+    flat = expand(doc.graph).graph.node_ids()  # layer2.0 switches it on, layer1's blocks off
+    assert f"layer2.0.{instance}.downsample_0" in flat and not any(n.startswith("layer1.0.shortcut") for n in flat)
+    doc.undo_stack.undo()
+    assert doc.graph.snapshot() == before
+
+
+def test_grouping_an_optional_layer_with_a_plain_one_is_refused_with_the_reason(block_window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    said = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: said.append(args[2]))
+    doc = block_window.document
+    before = doc.graph.snapshot()
+    block_window.scene.select_nodes(["downsample_1", "add"])
+    assert block_window.units.group_selection("Mixed") is None
+    assert "downsample_1" in said[0] and "optional" in said[0]
+    assert doc.graph.snapshot() == before
