@@ -148,6 +148,10 @@ def plan_ungroup(model: Graph, graph: Graph, instance_id: str) -> UngroupPlan:
     if unit is None:
         raise GraphError(f"'{instance_id}' is a {instance.type}, not a unit instance: nothing to ungroup",
                          node=instance_id)
+    switch = graph.unit.optional.get(instance_id) if graph.unit is not None else None
+    if switch is not None:
+        raise GraphError(f"'{instance_id}' is optional (switched by '{switch}'): make it always there first, "
+                         "then ungroup it", node=instance_id)
     if core.is_repeat(instance):
         return _unroll(model, graph, instance, unit)
     body = core.unit_graph(model, unit)

@@ -166,3 +166,17 @@ def test_grouping_an_optional_layer_with_a_plain_one_is_refused_with_the_reason(
     assert block_window.units.group_selection("Mixed") is None
     assert "downsample_1" in said[0] and "optional" in said[0]
     assert doc.graph.snapshot() == before
+
+
+def test_ungrouping_an_optional_instance_is_refused_with_the_reason(block_window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    said = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: said.append(args[2]))
+    block_window.scene.select_nodes(["downsample_0", "downsample_1"])
+    instance = block_window.units.group_selection("Shortcut")
+    before = block_window.document.graph.snapshot()
+    block_window.scene.select_nodes([instance])
+    assert block_window.units.ungroup_selection() == []
+    assert instance in said[0] and "always there" in said[0]
+    assert block_window.document.graph.snapshot() == before
