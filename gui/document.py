@@ -22,6 +22,7 @@ from graphs.layout import layered_layout
 from graphs.project import Project
 from gui import commands
 from gui.clipboard import plan_paste
+from gui.units import optional
 from gui.units.adding import add_instance, is_unit_entry
 from gui.units.commands import AddUnit
 from gui.units.scope import Scope, UndoStack, scoped_result, still_open
@@ -212,7 +213,8 @@ class DocumentController(QObject):
             return False
         count = len(node_ids) + len([e for e in edges if e.source not in node_ids and e.target not in node_ids])
         commands.push_macro(self.undo_stack, f"Delete {count} item{'s' if count != 1 else ''}",
-                            commands.delete(self.scope_graph, node_ids, edges))
+                            [*optional.before_remove(self, node_ids),  # an optional node's entry goes with it
+                             *commands.delete(self.scope_graph, node_ids, edges)])
         return True
 
     def _moves(self, positions: dict) -> dict:
@@ -329,7 +331,9 @@ class DocumentController(QObject):
         except GraphError as error:
             self.message.emit(error.message)
             raise
-        self.undo_stack.push(commands.RenameNode(self.scope_graph, node_id, new_id))
+        rename = commands.RenameNode(self.scope_graph, node_id, new_id)
+        commands.push_macro(self.undo_stack, rename.text(),  # an optional node's entry follows it
+                            [rename, *optional.after_rename(self, node_id, new_id)])
         self.nodeRenamed.emit(node_id, new_id)
         return True
 

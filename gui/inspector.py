@@ -34,7 +34,7 @@ from gui.explain_panel import ExplainPanel
 from gui.fix_menu import add_fix_actions, fixes_for_node, lightbulb_icon, quick_enough
 from gui.param_widgets import ParamEditor, make_editor
 from gui.training_options import NodeTrainingEditor
-from gui.units import links
+from gui.units import links, optional
 from gui.units.params_panel import UnitParamsPanel
 from gui.widgets import scroll_page
 from gui.workbench.search_dialog import add_search_menu
@@ -106,6 +106,7 @@ class Inspector(QWidget):
         self.id_row: ParamRow | None = None
         self.shares_row: ParamRow | None = None
         self.training_row: NodeTrainingEditor | None = None  # trainable and lr_mult, for a node with weights
+        self.optional_row: ParamRow | None = None  # in a unit's definition: the switch of an optional layer
 
         self.title = _label(object_name="inspectorTitle")
         self.doc = _label(object_name="inspectorDoc")
@@ -145,6 +146,7 @@ class Inspector(QWidget):
         controller.nodeRemoved.connect(self._on_node_removed)
         controller.resultChanged.connect(lambda _result: self._refresh_info())
         controller.scopeChanged.connect(lambda: self.show_node(None))
+        controller.unitsChanged.connect(lambda: optional.refresh(self))
         controller.projectReset.connect(lambda: self.show_node(None))
         self.show_node(None)
 
@@ -206,6 +208,7 @@ class Inspector(QWidget):
             label = QLabel("training")
             label.setToolTip("Fine-tuning: freeze this node's weights, or scale their learning rate")
             self.form.addRow(label, self.training_row)
+        optional.decorate(self)  # in a unit's definition: "optional: switched by …"
         self._refresh_info()
 
     def _has_weights(self, node) -> bool:
@@ -226,6 +229,7 @@ class Inspector(QWidget):
         self.id_row = None
         self.shares_row = None
         self.training_row = None
+        self.optional_row = None
 
     def editor(self, name: str) -> ParamEditor:
         return self.rows[name].editor

@@ -22,6 +22,7 @@ from graphs.unit_registry import is_ref
 from gui import formatting, theme
 from gui.canvas.detail import low_detail
 from gui.fix_menu import paint_lightbulb
+from gui.units.look import switch_of
 
 PAD = 10.0
 HEADER_H = 26.0
@@ -187,6 +188,9 @@ class NodeItem(QGraphicsItem):
         self.key_params = [(name, f"= {node.params[name]['ref']}" if is_ref(node.params.get(name))  # a unit param
                             else formatting.param_value(spec.param(name), resolved.get(name)))
                            for name in (spec.key_params if spec else ())]
+        self.optional = switch_of(node)  # an optional layer of a unit: the param that switches it on
+        if self.optional:
+            self.key_params.append(("optional", f"if {self.optional}"))
         if node.shares:  # the weights live in another node: say which, on the face
             self.key_params.append(("shares", node.shares))
         self.frozen = not node.trainable  # drawn dimmed with a snowflake badge

@@ -24,7 +24,7 @@ from gui.canvas.routing import TURN, body_area
 from gui.canvas.spatial import RectGrid
 from gui.document import DocumentController
 from gui.units.core import is_repeat
-from gui.units.look import unit_line
+from gui.units.look import switch_of, unit_line
 
 LARGE_BATCH = 400  # wires: a bigger batch is routed in slices while the event loop runs, visible ones first
 SLICE_S = 0.008  # seconds of routing per slice, so scrolling and zooming stay smooth meanwhile
@@ -73,6 +73,7 @@ class CanvasScene(QGraphicsScene):
         controller.nodeMoved.connect(self._on_node_moved)
         controller.resultChanged.connect(self._on_result)
         controller.scopeChanged.connect(self._scope_changed)
+        controller.unitsChanged.connect(self._on_units_changed)  # an optional layer's card names its switch
         self._rebuild()
 
     # ---- lookups ---------------------------------------------------------
@@ -330,6 +331,12 @@ class CanvasScene(QGraphicsScene):
             node = self.controller.scope_graph.node(node_id)
             item.set_node(node)  # its own wires follow its new size
             item.set_unit_line(unit_line(self.controller.graph, node), is_repeat(node))
+
+    def _on_units_changed(self) -> None:
+        graph = self.controller.scope_graph
+        for node_id, item in list(self._nodes.items()):
+            if graph.has_node(node_id) and item.optional != switch_of(graph.node(node_id)):
+                self._on_node_changed(node_id)
 
     def _on_node_moved(self, node_id: str) -> None:
         item = self._nodes.get(node_id)

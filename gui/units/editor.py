@@ -21,7 +21,7 @@ from graphs.errors import GraphError, printable
 from gui import commands
 from gui.actions import _action
 from gui.units import commands as unit_commands
-from gui.units import core
+from gui.units import core, optional
 from gui.units.breadcrumb import Breadcrumb
 from gui.units.grouping import plan_group, plan_repeat, plan_ungroup
 from gui.units.palette_section import UnitsSection
@@ -155,7 +155,8 @@ class UnitsEditor(QObject):
                     return None
                 name = None  # a bad name: ask again
         commands.push_macro(self.document.undo_stack, f"Group {len(ids)} nodes into '{name}'",
-                            unit_commands.group(model, graph, plan))
+                            [*unit_commands.group(model, graph, plan),
+                             *optional.after_group(self.document, plan)])  # grouped optional layers: the instance
         self.scene.select_nodes([plan.instance.id])
         self.window.show_message(f"Made unit '{name}': '{plan.instance.id}' uses it. Double-click it to edit it.")
         return plan.instance.id

@@ -32,6 +32,7 @@ class GroupPlan:
     instance: Node
     index: int
     edges: list[Edge] = field(default_factory=list)
+    switch: str | None = None  # in a unit: the param that switched the grouped (optional) layers, now the instance
 
 
 @dataclass
@@ -77,6 +78,7 @@ def plan_group(model: Graph, graph: Graph, node_ids, name: str, where: str = "")
         if other.id not in chosen and other.shares in chosen:
             raise GraphError(f"'{other.id}' shares the weights of '{other.shares}': group both or neither",
                              node=other.id)
+    switch = _switch_of_group(graph, ids)
     edges = graph.edges()
     into = [e for e in edges if e.source not in chosen and e.target in chosen]
     out_of = [e for e in edges if e.source in chosen and e.target not in chosen]
@@ -118,7 +120,24 @@ def plan_group(model: Graph, graph: Graph, node_ids, name: str, where: str = "")
     wires = [Edge(source, instance_id, port_out, in_names[(source, port_out)]) for source, port_out in sources]
     wires += [Edge(instance_id, e.target, out_names[(e.source, e.source_port)], e.target_port) for e in out_of]
     index = min(graph.index_of(n) for n in ids)
-    return GroupPlan(definition, ids, instance, index, wires)
+    if switch is not None and (len(sources), len(results)) != (1, 1):
+        raise GraphError(f"the grouped layers are optional (switched by '{switch}'), and an optional instance "
+                         "needs one input and one output: group a chain of them", node=ids[0])
+    return GroupPlan(definition, ids, instance, index, wires, switch)
+
+
+def _switch_of_group(graph: Graph, ids: list[str]) -> str | None:
+    """In a unit: the one param that switches every grouped layer (the instance takes it), or None when
+    none is optional. Refused when only some are, or they have different switches."""
+    optional = graph.unit.optional if graph.unit is not None else {}
+    switched = {optional[n] for n in ids if n in optional}
+    if not switched:
+        return None
+    if len(switched) > 1 or any(n not in optional for n in ids):
+        odd = next(n for n in ids if n in optional)
+        raise GraphError(f"'{odd}' is optional (switched by '{optional[odd]}'): group it only with layers that "
+                         "the same param switches, or make it always there first", node=odd)
+    return switched.pop()
 
 
 def plan_ungroup(model: Graph, graph: Graph, instance_id: str) -> UngroupPlan:
@@ -129,6 +148,10 @@ def plan_ungroup(model: Graph, graph: Graph, instance_id: str) -> UngroupPlan:
     if unit is None:
         raise GraphError(f"'{instance_id}' is a {instance.type}, not a unit instance: nothing to ungroup",
                          node=instance_id)
+    switch = graph.unit.optional.get(instance_id) if graph.unit is not None else None
+    if switch is not None:
+        raise GraphError(f"'{instance_id}' is optional (switched by '{switch}'): make it always there first, "
+                         "then ungroup it", node=instance_id)
     if core.is_repeat(instance):
         return _unroll(model, graph, instance, unit)
     body = core.unit_graph(model, unit)

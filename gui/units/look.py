@@ -1,4 +1,5 @@
-"""What an instance shows on its face besides ports and shapes: the summary line.
+"""What an instance shows on its face besides ports and shapes: the summary line. And what an
+optional layer inside a unit shows: the param that switches it ("optional  if downsample").
 
 An instance of BasicBlock reads "unit · 7 nodes"; a Repeat of it "BasicBlock ×4 · 7 nodes each".
 The parameter count comes with the inference result, as for any node.
@@ -23,3 +24,9 @@ def unit_line(model: Graph, node: Node) -> str | None:
         count = node.params.get("count", 2)
         return f"{unit} ×{count} · {nodes} each"
     return f"unit · {nodes}"
+
+
+def switch_of(node) -> str | None:
+    """The bool unit param that switches `node` on, when it is an optional layer of the unit holding it."""
+    unit = getattr(node.scope, "unit", None) if node is not None else None
+    return unit.optional.get(node.id) if unit is not None else None

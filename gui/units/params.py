@@ -39,6 +39,7 @@ class Step:
     params: dict
     node: str | None = None
     renamed: tuple[str, str] | None = None  # a unit param renamed (old, new): optional layers it switches follow
+    optional: dict | None = None  # the unit's new `optional` (None: kept, following a renamed or removed switch)
 
 
 def kind_of(default) -> str:
@@ -206,6 +207,8 @@ def apply(model: Graph, step: Step) -> None:
         switches = {node: (step.renamed[1] if step.renamed and param == step.renamed[0] else param)
                     for node, param in old.optional.items()}
         switches = {node: param for node, param in switches.items() if param in step.params}  # a removed switch
+        if step.optional is not None:
+            switches = dict(step.optional)
         definition = UnitDefinition(step.unit, old.graph, dict(step.params), old.doc, switches)
         try:
             model.replace_unit(definition)
@@ -224,26 +227,30 @@ def check(model: Graph, steps: list[Step]) -> None:
 
 
 class ReplaceUnitParams(QUndoCommand):
-    """Give a unit new params (names and defaults), keeping its graph; undo gives the old ones back."""
+    """Give a unit new params (names and defaults) and, with `optional`, new optional layers, keeping its
+    graph; undo gives the old ones back, the optional layers included."""
 
-    def __init__(self, model: Graph, unit: str, params: dict):
+    def __init__(self, model: Graph, unit: str, params: dict, renamed: tuple[str, str] | None = None,
+                 optional: dict | None = None):
         super().__init__(f"Change the params of unit '{unit}'")
-        self.model, self.unit, self.new = model, unit, dict(params)
+        self.model, self.unit, self.new, self.renamed, self.optional = model, unit, dict(params), renamed, optional
         self.old: dict | None = None
+        self.old_optional: dict | None = None
 
     def redo(self) -> None:
-        self.old = dict(self.model.units[self.unit].params)
-        apply(self.model, Step(self.unit, self.new))
+        definition = self.model.units[self.unit]
+        self.old, self.old_optional = dict(definition.params), dict(definition.optional)
+        apply(self.model, Step(self.unit, self.new, renamed=self.renamed, optional=self.optional))
 
     def undo(self) -> None:
-        apply(self.model, Step(self.unit, self.old))
+        apply(self.model, Step(self.unit, self.old, optional=self.old_optional))
 
 
 def to_commands(model: Graph, steps: list[Step]) -> list[QUndoCommand]:
     made = []
     for step in steps:
         if step.node is None:
-            made.append(ReplaceUnitParams(model, step.unit, step.params))
+            made.append(ReplaceUnitParams(model, step.unit, step.params, step.renamed, step.optional))
         else:
             graph = graph_of(model, step.unit)
             made.append(commands.SetParams(graph, step.node, graph.node(step.node).params, step.params))
