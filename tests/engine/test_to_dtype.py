@@ -1,7 +1,7 @@
 """ToDtype, the cast node: its dtype reaches shape inference (an Embedding takes its int64 output and
 refuses a float one), it truncates as torch does, it imports from torch.fx (`x.long()`, `x.float()`,
 `x.to(torch.int64)`) and ONNX (Cast), and it lets a CSV's integer-codes column feed an Embedding from
-training through `predict` to the exported Python code."""
+training through `predict` to the exported Python code and ONNX file."""
 
 from __future__ import annotations
 
@@ -156,3 +156,11 @@ def test_a_codes_column_feeds_an_embedding_through_training_predict_and_python_e
     exported = module.load(str(code.with_suffix(".safetensors")))
     with torch.no_grad():
         assert torch.allclose(exported(x), expected, atol=1e-6)
+
+    onnx_file = tmp_path / "model.onnx"  # the export checks itself on whole-number codes within the Embedding
+    assert main.main(["export", str(project), "--weights", str(weights), "--onnx", str(onnx_file)]) == 0
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    assert torch.allclose(torch.from_numpy(got), expected, atol=1e-5)
