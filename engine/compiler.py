@@ -287,9 +287,26 @@ def example_inputs(compiled: CompiledGraph, batch: int = 2, device="cpu",
         if spec.dtype == "int64":
             high = _index_bound(compiled, node_id)
             tensors.append(torch.randint(0, high, shape, device=device))
+        elif _cast_to_indices(compiled, node_id):  # float codes a ToDtype turns into indices: valid ones
+            tensors.append(torch.randint(0, _index_bound(compiled, node_id), shape, device=device).float())
         else:
             tensors.append(torch.randn(shape, device=device))
     return tuple(tensors)
+
+
+def _cast_to_indices(compiled: CompiledGraph, input_id: str) -> bool:
+    """Whether a ToDtype(int64) lies downstream of the input (a CSV's codes column on its way to an Embedding)."""
+    graph, seen, todo = compiled.graph, set(), [input_id]
+    while graph is not None and todo:
+        node_id = todo.pop()
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        node = graph.node(node_id)
+        if node.type == "ToDtype" and node.resolved_params()["dtype"] == "int64":
+            return True
+        todo.extend(edge.target for edge in graph.out_edges(node_id))
+    return False
 
 
 def _index_bound(compiled: CompiledGraph, input_id: str) -> int:

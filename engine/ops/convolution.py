@@ -85,7 +85,8 @@ def _linear(ctx: Ctx) -> NodeInfo:
 def _embedding(ctx: Ctx) -> NodeInfo:
     (x,) = ctx.inputs.values()
     if x.dtype != "int64":
-        raise ctx.fail(f"needs int64 indices, got {x.dtype}; set the Input's dtype to int64")
+        raise ctx.fail(f"needs int64 indices, got {x.dtype}; set the Input's dtype to int64, or cast with a ToDtype "
+                       "node (dtype int64)")
     num, dim, pad = ctx.p["num_embeddings"], ctx.p["embedding_dim"], ctx.p["padding_idx"]
     if num is None:
         raise ctx.fail("num_embeddings is None, so it takes the vocabulary size of a text dataset (text_csv), "

@@ -1,5 +1,5 @@
 """Op entries of the tensor and arithmetic types (graphs/families/tensors.py): Parameter, Subtract & co,
-maths, reductions, Unflatten, Squeeze, Transpose, Expand, Split, Chunk, Select, Slice, Stack, Sample.
+maths, reductions, ToDtype, Unflatten, Squeeze, Transpose, Expand, Split, Chunk, Select, Slice, Stack, Sample.
 
 All but Unflatten are functional: their `forward` recipe names the torch call. Every `dim` counts the
 batch as dim 0, as in torch, and a rule refuses a dim that would reach into the batch. No torch here.
@@ -101,6 +101,18 @@ def _function(name: str, *constants: str):
     def emit(e: Emitter, params: dict, args: list):
         return e.function(name, (*args, *(params[c] for c in constants)))
     return emit
+
+
+def _to_dtype(ctx: Ctx) -> NodeInfo:
+    x = _one(ctx)
+    return NodeInfo({"out": TensorSpec(x.shape, ctx.p["dtype"])})
+
+
+_CASTS = {"float32": "float", "int64": "long"}  # x.float(), x.long(): plain Python, one ONNX Cast
+
+
+def _emit_to_dtype(e: Emitter, params: dict, args: list):
+    return e.method(_CASTS[params["dtype"]], (args[0],))
 
 
 # ---- reductions ------------------------------------------------------------------
@@ -321,6 +333,7 @@ OPS = {
     "Abs": Op(_float_unary, forward=_function("torch.abs")),
     "Pow": Op(_float_unary, forward=_function("torch.pow", "exponent")),
     "Clamp": Op(_float_unary, forward=_emit_clamp),
+    "ToDtype": Op(_to_dtype, forward=_emit_to_dtype),
     "Mean": Op(_reduction, forward=_emit_reduction("mean", method=True)),
     "Sum": Op(_reduction, forward=_emit_reduction("sum", method=True)),
     "Max": Op(_reduction, forward=_emit_reduction("torch.amax", method=False)),

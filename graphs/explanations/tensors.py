@@ -60,6 +60,14 @@ EXPLANATIONS = {
     "Sum": _reduction("sum", "y = Σ_dim x", "Pooling counts or energies; attention-weighted sums."),
     "Max": _reduction("maximum", "y = max_dim x", "Max-over-time pooling of a sequence."),
     "Min": _reduction("minimum", "y = min_dim x", "Finding the smallest response over positions."),
+    "ToDtype": E("Casts every element to another element type: float32 to int64 cuts off the fraction (toward "
+                 "zero), int64 to float32 gives the same whole numbers as floats. Nothing is trained, and no "
+                 "gradient flows through a cast to int64.",
+                 "y = x.to(dtype)",
+                 "Integer codes of a categorical column, read as floats from a CSV, picked out with Select or "
+                 "Slice and cast to int64 for an Embedding.",
+                 "Casting a value that is not a whole number (a standardised column): it is cut toward zero. "
+                 "Keep the codes column out of standardisation."),
     "Sample": E("The reparameterisation trick of a variational autoencoder: draws a sample from a normal "
                 "distribution with the given mean and log-variance, in a way that gradients can flow through. In "
                 "evaluation it returns the mean.",

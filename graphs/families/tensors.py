@@ -1,6 +1,7 @@
 """Tensor and arithmetic node types: a learned Parameter, element-wise arithmetic and maths, reductions,
-the shape ops that take one tensor apart or put several together (Split, Chunk, Select, Slice, Stack...)
-and Sample, the reparameterisation of a VAE.
+the shape ops that take one tensor apart or put several together (Split, Chunk, Select, Slice, Stack...),
+ToDtype, which casts a tensor's element type (float codes to int64 indices for an Embedding), and Sample,
+the reparameterisation of a VAE.
 
 Named after the torch functions they call (`torch.sub`, `torch.amax` as Max, `x.unflatten`); every `dim`
 counts the batch as dim 0, exactly as in torch. Split and Chunk have one output port per piece
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphs.node_type import NodeType, bool_param, choice_param, float_param, int_param, shape_param
+from graphs.node_type import DTYPES, NodeType, bool_param, choice_param, float_param, int_param, shape_param
 from graphs.params import ParamSpec
 
 ARITHMETIC = "Tensors and arithmetic"
@@ -78,6 +79,9 @@ TYPES = [
     _reduction("Sum", "Sum over dims (x.sum(dim, keepdim))."),
     _reduction("Max", "Maximum over dims (torch.amax(x, dim, keepdim))."),
     _reduction("Min", "Minimum over dims (torch.amin(x, dim, keepdim))."),
+    NodeType("ToDtype", ARITHMETIC, (choice_param("dtype", "int64", DTYPES, "the element type of the output"),),
+             doc="Casts x to dtype (x.to(dtype)); float to int64 truncates toward zero, as torch does.",
+             key_params=("dtype",)),
     NodeType("Sample", ARITHMETIC, (), ("mean", "logvar"),
              doc="mean + exp(0.5 * logvar) * noise while training (a VAE's reparameterisation); mean in eval."),
     NodeType("Unflatten", SHAPE,

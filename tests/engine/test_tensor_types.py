@@ -32,6 +32,7 @@ CASES = {
     "Sum": ({"dim": [2]}, {"in": [3, 4, 5]}),
     "Max": ({"dim": [-1]}, {"in": [3, 4]}),
     "Min": ({"dim": [1, 2], "keepdim": True}, {"in": [3, 4]}),
+    "ToDtype": ({"dtype": "int64"}, {"in": [3, 4]}),
     "Sample": ({}, {"mean": [6], "logvar": [6]}),
     "Unflatten": ({"dim": -1, "unflattened_size": [2, -1]}, {"in": [3, 8]}),
     "Squeeze": ({"dim": 2}, {"in": [3, 1, 4]}),

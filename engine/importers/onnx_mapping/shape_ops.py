@@ -1,5 +1,5 @@
 """ONNX ops that move, merge or compute shapes: Reshape, Flatten, Concat, Transpose, Squeeze,
-Unsqueeze, Identity, Cast, the shape arithmetic (Shape, Slice, ConstantOfShape, Expand), and Gather
+Unsqueeze, Identity, Cast (as ToDtype where the element type changes), the shape arithmetic (Shape, Slice, ConstantOfShape, Expand), and Gather
 (of shape entries, or rows of a stored table as an Embedding).
 
 Transposes, Squeeze and Unsqueeze are kept as views (`Dyn.axes`) until a node
@@ -36,9 +36,12 @@ class ShapeOps:
         if isinstance(ins[0], (Sym, Filled)):
             return [ins[0]]
         x = ins[0]
-        if DTYPES.get(a.get("to")) != x.value.spec.dtype:
-            raise Refuse(f": it changes the element type to {a.get('to')}; Neurocanvas has no cast node")
-        return [x]
+        dtype = DTYPES.get(a.get("to"))
+        if dtype is None:
+            raise Refuse(f": it casts to ONNX element type {a.get('to')}; ToDtype casts to float32 or int64 only")
+        if dtype == x.value.spec.dtype:
+            return [x]
+        return [self._add("ToDtype", {"dtype": dtype}, [self._dyn(x).value], node)]
 
     def _op_Concat(self, node, ins, a):
         axis = int(a.get("axis", 0))

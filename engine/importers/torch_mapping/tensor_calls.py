@@ -1,6 +1,6 @@
 """Traced tensor arithmetic and shape calls that map to the tensor types (graphs/families/tensors.py):
 constant arithmetic (`0.5 * x`, `x + 1`, `x / 8`) as Scale, `-`, `/`, `@` of two tensors, torch.exp & co,
-x.mean/sum/amax/amin, indexing `x[:, 0]` / `x[:, a:b]`, expand, split/chunk (several outputs), stack,
+x.mean/sum/amax/amin, casts (`x.long()`, `x.float()`, `x.to(torch.int64)`) as ToDtype, indexing `x[:, 0]` / `x[:, a:b]`, expand, split/chunk (several outputs), stack,
 squeeze/unsqueeze/transpose/unflatten, and the module's own tensors (`get_attr`: an nn.Parameter or a
 buffer read in forward) as Parameter nodes holding their values.
 
@@ -153,6 +153,16 @@ class TensorCalls:
         dims = [int(d) for d in (args["dim"] if isinstance(args["dim"], (list, tuple)) else [args["dim"]])]
         return self.add(type_name, {"dim": dims, "keepdim": bool(args["keepdim"])}, [self.tensor(node.args[0])], node)
 
+    def fn_to_dtype(self, node, dtype=None):
+        """x.long() / x.float() (dtype given), or x.to(dtype) / x.to(dtype=...) / x.type(dtype): ToDtype."""
+        if dtype is None:
+            given = [a for a in (*node.args[1:], node.kwargs.get("dtype")) if isinstance(a, torch.dtype)]
+            if len(given) != 1 or _TO_DTYPES.get(given[0]) is None:
+                raise Refuse(": only a cast to torch.float32 or torch.int64 maps to ToDtype (a device or "
+                             "another dtype has no Neurocanvas node)")
+            dtype = _TO_DTYPES[given[0]]
+        return self.add("ToDtype", {"dtype": dtype}, [self.tensor(node.args[0])], node)
+
     # ---- shape ------------------------------------------------------------------------------
     def fn_dim_op(self, node, type_name, names):
         args = _bind(node, names, {}, skip=1)
@@ -279,6 +289,7 @@ def _reduce(type_name):
     return lambda self, n: self.fn_reduction(n, type_name)
 
 
+_TO_DTYPES = {torch.float32: "float32", torch.int64: "int64"}
 _POW = (("exponent",), {})
 _CLAMP = (("min", "max"), {"min": None, "max": None})
 TENSOR_FUNCTIONS = {
@@ -306,5 +317,7 @@ TENSOR_METHODS = {
     "squeeze": lambda self, n: self.fn_squeeze(n, False), "unsqueeze": lambda self, n: self.fn_squeeze(n, True),
     "transpose": TensorCalls.fn_transpose_dims, "unflatten": TensorCalls.fn_unflatten, "expand": TensorCalls.fn_expand,
     "split": lambda self, n: self.fn_pieces(n, "Split"), "chunk": lambda self, n: self.fn_pieces(n, "Chunk"),
+    "long": lambda self, n: self.fn_to_dtype(n, "int64"), "float": lambda self, n: self.fn_to_dtype(n, "float32"),
+    "to": TensorCalls.fn_to_dtype, "type": TensorCalls.fn_to_dtype,
 }
 _ = FunctionCalls  # fn_getitem and fn_squeeze_like come from it through TorchImporter
