@@ -192,7 +192,8 @@ class ModelSummary(QWidget):
         return next((i for i, row in enumerate(self.model.rows) if row[0] == node_id), -1)
 
     def cell_text(self, node_id: str, column: str) -> str:
-        return self.model.rows[self.row_of(node_id)][1][COLUMNS.index(column)]
+        row = self.row_of(node_id)  # first: it brings a hidden table up to date
+        return self.model.rows[row][1][COLUMNS.index(column)]
 
     def node_ids(self) -> list[str]:
         self._catch_up()
