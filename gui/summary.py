@@ -157,7 +157,8 @@ class ModelSummary(QWidget):
     def _row(self, graph, result, node_id: str):
         """The node's row: the one shown before when its inference outcome and errors are the same objects."""
         info = result.info.get(node_id)
-        errors = "; ".join(e.message for e in result.errors_for(node_id))
+        found = result.errors_by_node.get(node_id)  # most nodes have none: no join for them
+        errors = "; ".join(e.message for e in found) if found else ""
         built = self._built.get(node_id)
         if built is not None and built[0] is info and built[1] == errors:
             return built[2]
