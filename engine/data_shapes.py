@@ -26,9 +26,14 @@ DATA_NODES = ("Input", "Target")
 def shapeless_data_nodes(graph: Graph) -> list[str]:
     """The nodes that leave a size to the data: Input and Target nodes without a shape, and Embeddings
     whose num_embeddings is None (a text dataset's vocabulary size)."""
-    return [node.id for node in graph.nodes()
-            if (node.type in DATA_NODES and node.params.get("shape") is None)
-            or (node.type == "Embedding" and node.params.get("num_embeddings", 0) is None)]
+    found = [node_id for type_name in DATA_NODES for node_id in graph.node_ids_of_type(type_name)
+             if graph.node(node_id).params.get("shape") is None]
+    found += [node_id for node_id in graph.node_ids_of_type("Embedding")
+              if graph.node(node_id).params.get("num_embeddings", 0) is None]
+    if len(found) < 2:  # the editor asks after every edit: looks at the few nodes of these types only
+        return found
+    place = {node_id: i for i, node_id in enumerate(graph.node_ids())}
+    return sorted(found, key=place.__getitem__)  # in node order
 
 
 def load_training_data(config: TrainingConfig, base_dir: Path, progress=None) -> Dataset:

@@ -127,17 +127,18 @@ def fix_menu(controller, node_id: str, parent=None) -> QMenu:
 
 
 class FixMarker(QObject):
-    """Marks the scene's erroneous nodes that have fixes (the lightbulb), after each inference."""
+    """Marks the scene's erroneous nodes that have fixes (the lightbulb), after each inference. Only the
+    nodes with errors now, and those marked before, are looked at: one edit on a 10,000-node graph
+    touches a handful of items, not all of them."""
 
     def __init__(self, controller, scene, parent=None):
         super().__init__(parent)
         self.controller, self.scene = controller, scene
+        self._marked: set[str] = set()  # the node ids whose items were given the lightbulb
         self._timer = QTimer(self, singleShot=True, interval=0)
         self._timer.timeout.connect(self.mark)
         controller.resultChanged.connect(lambda _result: self._timer.start())
         controller.scopeChanged.connect(self._timer.start)
-        for item in scene.node_items():
-            self._hook(item)
         self._timer.start()
 
     def _hook(self, item) -> None:
@@ -147,13 +148,17 @@ class FixMarker(QObject):
         result = self.controller.scope_result
         small = quick_enough(self.controller)
         deadline = time.monotonic() + MARK_BUDGET_S  # the GUI waits meanwhile: nodes past it get no lightbulb
-        for item in self.scene.node_items():  # a 10,000-node graph: a few ms when only a few have errors
-            if item.fix_menu_requested is None:  # a new item (an added, renamed or reloaded node)
-                self._hook(item)
-            if not item.fixable and not result.errors_for(item.node_id):
+        marked, self._marked = self._marked, set()
+        for node_id in [n for n in result.errors_by_node if n is not None] + sorted(marked - set(result.errors_by_node)):
+            item = self.scene.node_item(node_id)
+            if item is None:  # removed, renamed, or outside the graph on the canvas
                 continue
-            look = small and result.errors_for(item.node_id) and time.monotonic() < deadline
-            item.set_fixable(bool(look and fixes_for_node(self.controller, item.node_id)))
+            look = small and result.errors_for(node_id) and time.monotonic() < deadline
+            fixable = bool(look and fixes_for_node(self.controller, node_id))
+            if fixable:  # only a lightbulb is clicked: an item without one needs no hook
+                self._hook(item)
+                self._marked.add(node_id)
+            item.set_fixable(fixable)
 
     def open_menu(self, node_id: str, screen_pos) -> None:
         fix_menu(self.controller, node_id, self.scene.views()[0] if self.scene.views() else None).exec(screen_pos)

@@ -1,0 +1,99 @@
+"""The panels that follow each inference result in the editor (the model summary and the fix marks)
+update only what an edit changed; kept up edit by edit, they equal panels built afresh."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QApplication
+
+from engine.data_shapes import shapeless_data_nodes
+from graphs.document import Graph
+from gui.fix_menu import fixes_for_node
+from gui.summary import ModelSummary
+
+
+def edits(doc):
+    """A run of edits of every kind on the small CNN: params, rewires, an error, add, rename, undo, redo."""
+    edge = next(e for e in doc.graph.in_edges("flat"))
+    yield lambda: doc.set_param("conv", "out_channels", 4)
+    yield lambda: doc.disconnect([edge])
+    yield lambda: doc.connect(edge.source, edge.source_port, edge.target, edge.target_port)
+    yield lambda: doc.remove(["flat"])
+    yield lambda: doc.connect("act", "out", "fc", "in")  # the loss gets a [C, H, 10] input: an error
+    yield lambda: doc.set_param("fc", "out_features", 3)
+    yield lambda: doc.add_node("ReLU", (300, 300))
+    yield lambda: doc.rename_node("act", "relu")
+    for _ in range(4):
+        yield doc.undo_stack.undo
+    yield doc.undo_stack.redo
+
+
+def test_the_summary_kept_up_edit_by_edit_equals_one_built_afresh(cnn_window):
+    doc, summary = cnn_window.document, cnn_window.summary
+    for edit in edits(doc):
+        edit()
+        doc.flush()
+        fresh = ModelSummary(doc)
+        assert summary.model.rows == fresh.model.rows
+        fresh.deleteLater()
+    assert any(row[2] for row in summary.model.rows) or doc.result.valid
+
+
+def test_a_param_edit_repaints_only_its_rows_without_resetting_the_table(cnn_window, qtbot):
+    doc, model = cnn_window.document, cnn_window.summary.model
+    before = list(model.rows)
+    resets, changed = [], []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.dataChanged.connect(lambda first, last: changed.append((first.row(), last.row())))
+    doc.set_param("fc", "out_features", 5)
+    doc.flush()
+    assert not resets
+    fc = cnn_window.summary.row_of("fc")
+    assert model.rows[fc][1][2] == "[5]" and changed and changed[0][0] <= fc <= changed[0][1]
+    untouched = [i for i, row in enumerate(before) if row[0] in ("x", "conv", "act", "flat", "y")]
+    assert all(model.rows[i] is before[i] for i in untouched)  # the same row objects: not rebuilt
+
+
+def test_a_hidden_summary_waits_and_catches_up_when_shown(cnn_window, qtbot):
+    doc, summary = cnn_window.document, cnn_window.summary
+    dock = cnn_window.docks["Model Summary"]
+    dock.hide()
+    shown = list(summary.model.rows)
+    doc.set_param("conv", "out_channels", 2)
+    doc.flush()
+    assert summary.model.rows == shown  # nothing done while hidden
+    assert summary.cell_text("conv", "Output shape") == "[2, 6, 6]"  # reading it catches up
+    doc.set_param("conv", "out_channels", 3)
+    doc.flush()
+    dock.show()
+    qtbot.waitUntil(summary.isVisible)
+    fresh = ModelSummary(doc)
+    assert summary.model.rows == fresh.model.rows
+    fresh.deleteLater()
+
+
+def test_the_fix_marks_kept_up_edit_by_edit_equal_marks_made_afresh(cnn_window):
+    doc, scene = cnn_window.document, cnn_window.scene
+    marked_once = False
+    for edit in edits(doc):
+        edit()
+        doc.flush()
+        QApplication.processEvents()  # the marker looks on the next turn of the loop
+        for item in scene.node_items():
+            expected = bool(doc.result.errors_for(item.node_id) and fixes_for_node(doc, item.node_id))
+            assert item.fixable == expected, item.node_id
+            marked_once |= expected
+            if expected:
+                assert item.fix_menu_requested is not None  # its lightbulb opens the menu
+    assert marked_once  # the run of edits made a fixable error
+
+
+def test_shapeless_data_nodes_lists_them_in_node_order():
+    graph = Graph()
+    graph.add_node("Target", {}, "y")
+    graph.add_node("Input", {"shape": [3]}, "x_shaped")
+    graph.add_node("Embedding", {"num_embeddings": None, "embedding_dim": 4}, "embed")
+    graph.add_node("Linear", {"out_features": 2}, "fc")
+    graph.add_node("Input", {}, "x")
+    graph.add_node("Embedding", {"num_embeddings": 10, "embedding_dim": 4}, "embed_sized")
+    assert shapeless_data_nodes(graph) == ["y", "embed", "x"]
+    assert shapeless_data_nodes(Graph()) == []
