@@ -372,14 +372,15 @@ class Workbench(QObject):
         """The ticked runs and the current cross-validation's finished folds."""
         self._overlays_changed(self.runs_panel.ticked())
 
-    @staticmethod
-    def trained_project(run: RunRecord) -> Project:
+    def trained_project(self, run: RunRecord) -> Project:
         """The project as the run trained it (shapes filled from the data), from the run's folder."""
         saved = run.result.out_dir / "project.json" if run.result and run.result.out_dir else None
         if saved is None or not saved.exists():
             return run.project
-        # its copy of the project's custom layers is the code the open project runs (engine.custom_layers)
-        return load_project(saved, same_code_loader(run.project.graph.custom_types))
+        # its copy of the project's custom layers runs only if it is the code the open project runs (a run
+        # from the history has no project of its own in memory: the open document's trusted code decides)
+        trusted = (run.project.graph if run.project is not None else self.document.graph).custom_types
+        return load_project(saved, same_code_loader(trusted))
 
     def evaluate_run(self, run: RunRecord) -> None:
         from engine.evaluation import evaluate_weights
