@@ -82,7 +82,8 @@ def summary(files) -> list[str]:
     parameters = sum(t.numel() for k, t in files.result.weights.items() if not k.endswith("num_batches_tracked"))
     lines = [f"wrote {files.project_path}: {len(nodes)} nodes ({kinds})",
              f"wrote {files.weights_path}: {len(files.result.weights)} tensors, {parameters:,} values"]
-    from engine.importers.unit_grouping import FLAT_NOTE, unit_summary
+    from engine.importers.unit_check import unit_summary
+    from engine.importers.unit_grouping import FLAT_NOTE
     from graphs.errors import printable
 
     if files.result.project.graph.units:

@@ -13,7 +13,7 @@ from engine.export import export_python, prepare_model, verify_python
 from engine.importers.common import save_verified
 from engine.importers.onnx_import import import_onnx, verify_import
 from engine.importers.torch_import import import_module, verify_module_import
-from engine.importers.unit_grouping import unit_uses as uses
+from engine.importers.unit_check import unit_uses as uses
 from graphs.project import load_project
 from graphs.units import REPEAT
 from tests.engine.test_import_torch_rules import FIXTURES, models, trained_looking

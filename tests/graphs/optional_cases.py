@@ -4,36 +4,14 @@ from __future__ import annotations
 
 from graphs.document import Graph
 from graphs.units import UnitDefinition
-
-PLANES, STRIDE = {"ref": "planes"}, {"ref": "stride"}
+from tests.graphs.unit_cases import basic_block
 
 
 def optional_block(units) -> UnitDefinition:
     """x -> conv1 (stride) -> bn1 -> relu1 -> conv2 -> bn2 -> + -> relu2 -> y; the skip goes through
     downsample_0 (a strided 1x1 conv) and downsample_1 (BatchNorm) only where `downsample` is true."""
-    unit = UnitDefinition("BasicBlock", Graph(units=units), {"planes": 8, "stride": 1, "downsample": False},
-                          "torchvision's BasicBlock.", {"downsample_0": "downsample", "downsample_1": "downsample"})
-    g = unit.graph
-    g.add_node("UnitInput", node_id="x")
-    g.add_node("Conv2d", {"out_channels": PLANES, "kernel_size": 3, "stride": STRIDE, "padding": 1, "bias": False},
-               "conv1")
-    g.add_node("BatchNorm2d", node_id="bn1")
-    g.add_node("ReLU", node_id="relu1")
-    g.add_node("Conv2d", {"out_channels": PLANES, "kernel_size": 3, "padding": 1, "bias": False}, "conv2")
-    g.add_node("BatchNorm2d", node_id="bn2")
-    g.add_node("Conv2d", {"out_channels": PLANES, "kernel_size": 1, "stride": STRIDE, "bias": False},
-               "downsample_0")
-    g.add_node("BatchNorm2d", node_id="downsample_1")
-    g.add_node("Add", node_id="add")
-    g.add_node("ReLU", node_id="relu2")
-    g.add_node("UnitOutput", node_id="y")
-    for source, target in [("x", "conv1"), ("conv1", "bn1"), ("bn1", "relu1"), ("relu1", "conv2"), ("conv2", "bn2"),
-                           ("x", "downsample_0"), ("downsample_0", "downsample_1"), ("add", "relu2"),
-                           ("relu2", "y")]:
-        g.connect(source, target)
-    g.connect("bn2", "add", target_port="in0")
-    g.connect("downsample_1", "add", target_port="in1")
-    return unit
+    return basic_block(units, shortcut=("downsample_0", "downsample_1"), switch="downsample",
+                       doc="torchvision's BasicBlock.")
 
 
 def optional_resnet() -> Graph:

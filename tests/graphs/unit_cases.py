@@ -8,10 +8,14 @@ from graphs.units import UnitDefinition
 REF_PLANES, REF_STRIDE = {"ref": "planes"}, {"ref": "stride"}
 
 
-def basic_block(units, name: str = "BasicBlock") -> UnitDefinition:
+def basic_block(units, name: str = "BasicBlock", shortcut: tuple[str, str] = ("shortcut", "shortcut_bn"),
+                switch: str | None = None, doc: str = "A ResNet basic block.") -> UnitDefinition:
     """x -> conv1 (stride) -> bn1 -> relu1 -> conv2 -> bn2 -> + -> relu2 -> y, the skip a strided 1x1 conv
-    and a BatchNorm (a projection shortcut, ResNet's option C)."""
-    unit = UnitDefinition(name, Graph(units=units), {"planes": 8, "stride": 1}, "A ResNet basic block.")
+    and a BatchNorm named `shortcut` (a projection shortcut, ResNet's option C); with `switch`, a bool unit
+    param (default false) makes the shortcut's two layers optional."""
+    params = {"planes": 8, "stride": 1, **({switch: False} if switch else {})}
+    optional = {layer: switch for layer in shortcut} if switch else {}
+    unit = UnitDefinition(name, Graph(units=units), params, doc, optional)
     g = unit.graph
     g.add_node("UnitInput", node_id="x")
     g.add_node("Conv2d", {"out_channels": REF_PLANES, "kernel_size": 3, "stride": REF_STRIDE, "padding": 1,
@@ -20,17 +24,17 @@ def basic_block(units, name: str = "BasicBlock") -> UnitDefinition:
     g.add_node("ReLU", node_id="relu1")
     g.add_node("Conv2d", {"out_channels": REF_PLANES, "kernel_size": 3, "padding": 1, "bias": False}, "conv2")
     g.add_node("BatchNorm2d", node_id="bn2")
-    g.add_node("Conv2d", {"out_channels": REF_PLANES, "kernel_size": 1, "stride": REF_STRIDE, "bias": False},
-               "shortcut")
-    g.add_node("BatchNorm2d", node_id="shortcut_bn")
+    conv, norm = shortcut
+    g.add_node("Conv2d", {"out_channels": REF_PLANES, "kernel_size": 1, "stride": REF_STRIDE, "bias": False}, conv)
+    g.add_node("BatchNorm2d", node_id=norm)
     g.add_node("Add", node_id="add")
     g.add_node("ReLU", node_id="relu2")
     g.add_node("UnitOutput", node_id="y")
     for source, target in [("x", "conv1"), ("conv1", "bn1"), ("bn1", "relu1"), ("relu1", "conv2"), ("conv2", "bn2"),
-                           ("x", "shortcut"), ("shortcut", "shortcut_bn"), ("add", "relu2"), ("relu2", "y")]:
+                           ("x", conv), (conv, norm), ("add", "relu2"), ("relu2", "y")]:
         g.connect(source, target)
     g.connect("bn2", "add", target_port="in0")
-    g.connect("shortcut_bn", "add", target_port="in1")
+    g.connect(norm, "add", target_port="in1")
     return unit
 
 
