@@ -59,6 +59,7 @@ class CompiledGraph:
     shapes: InferenceResult | None = None
     graph: Graph | None = None  # the graph compiled (its shapes filled): the expansion of a graph with units
     expanded: object = None  # a graph with units: its `graphs.units.Expanded`
+    source: Graph | None = None  # a graph with units: the graph itself (the exporters write its units)
 
     def compute_loss(self, outputs, targets: dict[str, torch.Tensor]) -> torch.Tensor:
         """The weighted sum of the losses given the model outputs (tensor or tuple) and the targets by node id."""

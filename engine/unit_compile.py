@@ -41,7 +41,7 @@ def compile_units(graph: Graph, shapes: InferenceResult | None = None) -> Compil
     except CompileError as error:
         raise CompileError(expanded.map_errors(error.errors)) from None
     unit_classes(compiled.model, expanded, graph)
-    compiled.expanded = expanded
+    compiled.expanded, compiled.source = expanded, graph
     return compiled
 
 

@@ -34,7 +34,6 @@ def prepare_model(graph: Graph, weights: str | os.PathLike | None = None, seed: 
 
     Without weights the parameters are torch's random initialisation, drawn from
     `seed` without disturbing the global random state, so an export is reproducible.
-    A graph with units is kept as `compiled.source_graph`, for the exporters to write its units.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -44,8 +43,6 @@ def prepare_model(graph: Graph, weights: str | os.PathLike | None = None, seed: 
             raise UserError(f"the graph cannot be compiled: {error}") from None
     if weights is not None:
         load_weights(compiled.model, weights)
-    if graph.uses_units():  # the exporters write its units' structure (engine.export.unit_classes)
-        compiled.source_graph = graph
     return compiled
 
 

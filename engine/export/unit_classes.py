@@ -418,10 +418,10 @@ def _ancestors(graph: Graph, sinks: set[str]) -> set[str]:
 def structured_model(compiled: CompiledGraph) -> nn.Module | None:
     """The model as the Python export writes it (a module per unit instance, each with its own forward) with
     the compiled model's weights, on the CPU in eval mode; None for a graph without units (see
-    `engine.export.model.prepare_model`). The ONNX export traces it, so the file's names are nested
+    `CompiledGraph.source`). The ONNX export traces it, so the file's names are nested
     (`/layer1/layer1.0/conv1/Conv`)."""
-    graph = getattr(compiled, "source_graph", None)
-    if graph is None or not graph.uses_units():
+    graph = compiled.source
+    if graph is None:
         return None
     from engine.custom_layers.export import importable
     from engine.export.python_code import DEFAULT_CLASS_NAME, python_source
