@@ -11,6 +11,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from engine.augment_check import augment_problems
 from engine.custom_layers.trust import add_trust_flag, code_loader
 from engine.data_shapes import graph_as_trained, shapeless_data_nodes
 from engine.errors import UserError, listing
@@ -125,6 +126,9 @@ def run(args) -> int:
     search_problems = search_space_problems(project.search, project.graph, project.training)
     if search_problems:  # a sweep would refuse them, so check reports them too
         result = replace(result, errors=result.errors + search_problems)
+    augment_errors = augment_problems(project.training, graph, result)
+    if augment_errors:  # train would refuse the list before its first step
+        result = replace(result, errors=result.errors + augment_errors)
     try:
         layers = (result.expanded.graph, result.flat) if result.expanded is not None else (graph, result)
         memory = training_memory(project, *layers, args.batch_size)  # engine.memory_estimate, per layer
