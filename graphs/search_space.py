@@ -93,6 +93,20 @@ def split_target(target: str) -> tuple[str, str | None, str]:
     return section, None, rest
 
 
+def with_node_renamed(search: dict, old: str, new: str) -> dict:
+    """`search` with node `old`'s targets moved to node `new`, in the same order (a rename keeps its sweep)."""
+    def moved(target: str) -> str:
+        section, node_id, name = split_target(target)
+        return f"nodes.{new}.{name}" if section == "nodes" and node_id == old else target
+    return {moved(target): entry for target, entry in search.items()}
+
+
+def without_nodes(search: dict, node_ids) -> dict:
+    """`search` without the targets of the nodes `node_ids` (a deleted node's sweep goes with it)."""
+    gone = set(node_ids)
+    return {target: entry for target, entry in search.items() if split_target(target)[1] not in gone}
+
+
 def _spec_for(target: str, graph, training: dict) -> tuple[ParamSpec, str | None]:
     """The schema a target's values must fit, and the node it belongs to (None for a setting)."""
     section, node_id, name = split_target(target)

@@ -20,7 +20,7 @@ from graphs.document import Edge, Graph, Node, check_node_id
 from graphs.errors import DuplicateNodeError, GraphError, ProjectFormatError
 from graphs.layout import layered_layout
 from graphs.project import Project
-from gui import commands
+from gui import commands, search_follow
 from gui.clipboard import plan_paste
 from gui.units import optional
 from gui.units.adding import add_instance, is_unit_entry
@@ -214,6 +214,7 @@ class DocumentController(QObject):
         count = len(node_ids) + len([e for e in edges if e.source not in node_ids and e.target not in node_ids])
         commands.push_macro(self.undo_stack, f"Delete {count} item{'s' if count != 1 else ''}",
                             [*optional.before_remove(self, node_ids),  # an optional node's entry goes with it
+                             *search_follow.before_remove(self, node_ids),  # and a node's sweep targets
                              *commands.delete(self.scope_graph, node_ids, edges)])
         return True
 
@@ -333,7 +334,8 @@ class DocumentController(QObject):
             raise
         rename = commands.RenameNode(self.scope_graph, node_id, new_id)
         commands.push_macro(self.undo_stack, rename.text(),  # an optional node's entry follows it
-                            [rename, *optional.after_rename(self, node_id, new_id)])
+                            [rename, *optional.after_rename(self, node_id, new_id),
+                             *search_follow.after_rename(self, node_id, new_id)])
         self.nodeRenamed.emit(node_id, new_id)
         return True
 
