@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QApplication, QMenu
 from engine.fixes import Fix, apply_edits, suggest
 from graphs.document import Edge, Node
 from graphs.errors import GraphError, printable
-from gui import commands
+from gui import commands, search_follow
+from gui.units import optional
 
 LIGHTBULB_COLOUR = QColor("#e8b931")
 MAX_MARKED_NODES = 250  # above this a graph's fixes are looked for only when a menu asks
@@ -98,9 +99,13 @@ def apply_fix(controller, fix: Fix) -> bool:
     except GraphError as error:
         controller.message.emit(f"the fix no longer applies: {printable(error.message)}")
         return False
+    gone = [e["node"] for e in fix.edits if e["op"] == "remove_node"]
+    gone = [n for n in gone if n not in {e["id"] for e in fix.edits if e["op"] == "add_node"}]  # not switched
     stack = controller.undo_stack
     stack.beginMacro(f"Fix: {printable(fix.title)}")
     try:
+        for step in [*optional.before_remove(controller, gone), *search_follow.before_remove(controller, gone)]:
+            stack.push(step)  # what names a removed node goes with it, as on Delete
         for edit in fix.edits:
             stack.push(_steps(controller.scope_graph, edit))
     finally:

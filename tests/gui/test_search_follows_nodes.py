@@ -43,3 +43,32 @@ def test_a_node_without_targets_leaves_the_search_alone(controller):
     assert controller.rename_node("act", "relu1")
     assert controller.project.search == SEARCH
     assert controller.undo_stack.count() == before + 1
+
+
+def flatten_before_conv_project():
+    from graphs.project import Project
+
+    project = Project(name="flatten before conv")
+    graph = project.graph
+    graph.add_node("Input", {"shape": [1, 8, 8]}, "x", (0, 0))
+    graph.add_node("Flatten", {}, "flat", (200, 0))
+    graph.add_node("Conv2d", {"out_channels": 4, "kernel_size": 3}, "conv", (400, 0))
+    graph.connect("x", "flat")
+    graph.connect("flat", "conv")
+    project.search = {"nodes.flat.start_dim": {"choice": [1, 2]}, "nodes.conv.out_channels": {"choice": [4, 8]}}
+    return project
+
+
+def test_a_fix_that_removes_a_node_drops_its_targets_in_the_fixs_undo_step():
+    from gui.fix_menu import apply_fix, fixes_for_node
+
+    controller = DocumentController(flatten_before_conv_project())
+    controller.flush()
+    fix = next(f for f in fixes_for_node(controller, "conv") if f.title.startswith("Remove Flatten 'flat'"))
+    steps = controller.undo_stack.count()
+    assert apply_fix(controller, fix)
+    assert not controller.graph.has_node("flat")
+    assert controller.project.search == {"nodes.conv.out_channels": {"choice": [4, 8]}}
+    assert controller.undo_stack.count() == steps + 1
+    controller.undo_stack.undo()
+    assert controller.graph.has_node("flat") and "nodes.flat.start_dim" in controller.project.search

@@ -180,3 +180,17 @@ def test_ungrouping_an_optional_instance_is_refused_with_the_reason(block_window
     assert block_window.units.ungroup_selection() == []
     assert instance in said[0] and "always there" in said[0]
     assert block_window.document.graph.snapshot() == before
+
+
+def test_a_fix_that_removes_an_optional_node_drops_its_entry_in_the_fixs_undo_step(block_window):
+    from engine.fixes import Fix
+    from gui.fix_menu import apply_fix
+
+    doc = block_window.document
+    before, steps = doc.graph.snapshot(), doc.undo_stack.count()
+    assert apply_fix(doc, Fix("Remove 'downsample_1'", [{"op": "remove_node", "node": "downsample_1"}]))
+    assert doc.undo_stack.count() == steps + 1
+    assert unit(block_window).optional == {"downsample_0": "downsample"}
+    assert unit(block_window).optional_problems() == []
+    doc.undo_stack.undo()
+    assert doc.graph.snapshot() == before
