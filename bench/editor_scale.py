@@ -137,6 +137,9 @@ def large_rows(quick: bool, with_gui: bool) -> list[Row]:
                         "< 3000 ms", statistics.median(build_times) < 3000,
                         f"{min(build_times):.0f}-{max(build_times):.0f} ms over {len(build_times)} repeats"))
         rows += large_gui_rows(graph, section, quick)
+        from bench.open_models import model_open_rows  # the two models the issue names
+
+        rows += model_open_rows(quick)
     return rows
 
 
