@@ -32,11 +32,14 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self.fn()
-        except BaseException as error:  # noqa: BLE001 - every failure is reported to the GUI
-            self.signals.delivered.emit(self.token, False, error)
-        else:
-            self.signals.delivered.emit(self.token, True, result)
+            try:
+                outcome = (True, self.fn())
+            except BaseException as error:  # noqa: BLE001 - every failure is reported to the GUI
+                outcome = (False, error)
+            try:
+                self.signals.delivered.emit(self.token, *outcome)
+            except RuntimeError:  # the runner went with its window: nobody waits for this result any more
+                pass
         finally:
             self.ended.set()
 

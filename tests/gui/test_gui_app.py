@@ -108,3 +108,17 @@ def test_a_first_start_larger_than_the_screen_is_maximised_and_a_remembered_size
     qtbot.addWidget(later)
     show_fitted(later)
     assert not later.isMaximized()
+
+
+def test_a_job_ending_after_its_runner_went_drops_its_result_quietly(qtbot, capfd):
+    import shiboken6
+
+    tasks = TaskRunner(threads=1)
+    release, delivered = threading.Event(), []
+    tasks.submit(lambda: release.wait(60) and "done", delivered.append, delivered.append)
+    shiboken6.delete(tasks._signals)  # what a closed window's teardown leaves behind
+    release.set()
+    assert tasks.wait(10_000)
+    qtbot.wait(20)
+    assert delivered == []
+    assert "exception" not in capfd.readouterr().err.lower()
