@@ -26,6 +26,8 @@ from graphs.validate import sharing_size_errors, validate
 
 __all__ = ["InferenceResult", "ShapeInference", "TensorSpec", "fmt", "infer"]
 
+_UNPLANNED = object()  # a node whose plan is to be made (see ShapeInference._plan)
+
 
 @dataclass
 class InferenceResult:
@@ -98,6 +100,7 @@ class ShapeInference:
         self._info: dict[str, NodeInfo] = {}  # the current outcome of every inferred node
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
+        self._dropped = 0  # nodes whose shapes were forgotten since `_info` was last rebuilt
         for node in graph.nodes():
             self._on_node_added(node)
         for edge in graph.edges():
@@ -149,8 +152,9 @@ class ShapeInference:
         self._ports[node_id] = spec.input_ports(resolved)
 
     def _on_node_removed(self, node) -> None:
+        self._forget(node.id)
         for table in (self._types, self._specs, self._params, self._shares, self._sources, self._ports, self._plans,
-                      self._cache, self._info, self._inputs, self._errors, self._consumers):
+                      self._cache, self._consumers):
             table.pop(node.id, None)
         self._own_rank = None
         self._dirty.discard(node.id)
@@ -174,9 +178,9 @@ class ShapeInference:
         self._touch(edge.target)
 
     def _touch(self, node_id: str) -> None:
-        """A wire into `node_id` came or went: its plan and its place in the order may change."""
+        """A wire into `node_id` came or went: its plan and its place in the order may change (its cached
+        outcome stays: it depends on the input specs, not on where they come from)."""
         self._plans.pop(node_id, None)
-        self._cache.pop(node_id, None)
         self._dirty.add(node_id)
         self._own_rank = None
 
@@ -232,7 +236,10 @@ class ShapeInference:
         if self._dirty:
             self._propagate(rank)
         errors = sorted(self._errors.items(), key=lambda item: rank[item[0]])
-        # copy(), not dict(): it clones a dict that had deletions in one go, where dict() inserts key by key
+        if self._dropped * 4 > len(self._info):
+            # dict.copy() clones a dict in one go, unless a third of its slots were left by deletions: then it
+            # inserts key by key (1 ms at 10,000 nodes). Rebuilding after many deletions keeps the copies clones.
+            self._info, self._inputs, self._dropped = dict(self._info), dict(self._inputs), 0
         return InferenceResult(self._info.copy(), self._inputs.copy(), [error for _, error in errors])
 
     def _propagate(self, rank: Mapping[str, int]) -> None:
@@ -245,22 +252,25 @@ class ShapeInference:
                 self._forget(node_id)
         self._dirty.clear()
         heapq.heapify(queue)
-        queued = {n for _, n in queue}
         consumers, visit, pop, push = self._consumers, self._visit, heapq.heappop, heapq.heappush
+        last = None
         while queue:
             node_id = pop(queue)[1]
-            queued.discard(node_id)
+            if node_id == last:  # pushed again by another of its sources: the copies pop one after the other
+                continue
+            last = node_id
             if visit(node_id):
                 for consumer in consumers[node_id]:
-                    if consumer not in queued and consumer in rank:
-                        queued.add(consumer)
+                    if consumer in rank:
                         push(queue, (rank[consumer], consumer))
 
     def _visit(self, node_id: str) -> bool:
         """Infer one node from its sources' current outcomes; whether its own outcome changed."""
         info, errors = self._info, self._errors
-        old_info, old_error = info.get(node_id), errors.get(node_id)
-        plan = self._plans[node_id] if node_id in self._plans else self._plan(node_id)
+        old_info, old_error = info.get(node_id), errors.get(node_id) if errors else None
+        plan = self._plans.get(node_id, _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = self._plan(node_id)
         inputs = None
         if plan is not None:
             inputs = {}
@@ -271,11 +281,10 @@ class ShapeInference:
                     inputs = None
                     break
                 inputs[port] = spec
-        if inputs is None:  # an open port, or an input without shapes: no shapes either
-            if old_info is None and old_error is None:
-                return False
-            self._forget(node_id)
-            return True
+        if inputs is None:  # an open port, or an input without shapes: no shapes here nor downstream
+            if old_info is not None or old_error is not None:
+                self._forget_downstream(node_id)
+            return False  # what it feeds is done
         cached = self._cache.get(node_id)
         if cached is None or cached[0] != inputs:
             try:
@@ -314,7 +323,27 @@ class ShapeInference:
         self._plans[node_id] = plan
         return plan
 
+    def _forget_downstream(self, node_id: str) -> None:
+        """Forget the outcome of `node_id` and of every node it feeds, directly or not, without visiting them:
+        without its shapes they have none. The walk stops at a node already without shapes (what that one
+        feeds has none either, or waits in the queue to be visited)."""
+        info, errors, inputs, plans, consumers = self._info, self._errors, self._inputs, self._plans, self._consumers
+        stack = [node_id]
+        while stack:
+            current = stack.pop()
+            self._dropped += 1
+            info.pop(current, None)  # (the lines of _forget, inline: this runs for thousands of nodes)
+            errors.pop(current, None)
+            inputs.pop(current, None)
+            for consumer in consumers[current]:
+                if consumer in info or consumer in errors:
+                    for _port, source, _source_port in plans.get(consumer) or ():
+                        if source == current:
+                            stack.append(consumer)
+                            break
+
     def _forget(self, node_id: str) -> None:
+        self._dropped += 1
         for table in (self._info, self._inputs, self._errors):
             table.pop(node_id, None)
 
