@@ -6,7 +6,8 @@ run after every edit. `LiveValidation` observes the document's events, as the en
 nodes its wires feed (their ports and the data flow depend on it), and the nodes that share its
 weights. Each node's problems (its own, its incoming wires', its open inputs, its sharing) are
 kept per node; the whole-graph checks (an Input exists, something follows it, no cycle) are
-cheap counts, with the cycle check done from the caller's topological order when it has one.
+cheap counts, and the topological order the document keeps (`Graph.topological_rank`) proves there is
+no cycle.
 `errors()` returns the same problems as `validate(graph)` (the tests compare them after
 random edits), grouped by node.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 
 from graphs.document import Graph
-from graphs.errors import DuplicateEdgeError, GraphError, PortAlreadyConnectedError
+from graphs.errors import GraphError
 from graphs.validate import (
     cycle_errors,
     edge_problems,
@@ -37,6 +38,7 @@ class LiveValidation:
         self._dirty: set[str] = set(graph.node_ids())
         self._sharers: dict[str, set[str]] = {}  # owner id -> the nodes that name it in "shares"
         self._types = Counter(node.type for node in graph.nodes())
+        self._looked: dict[str, tuple] = {}
         for node in graph.nodes():
             self._note_sharing(node.id, node.shares)
         self._handlers = {
@@ -84,14 +86,14 @@ class LiveValidation:
             self._sharers[owner].discard(node_id)
 
     # ---- the problems ------------------------------------------------------------
-    def errors(self, acyclic: bool | None = None) -> list[GraphError]:
-        """Every structural problem. `acyclic`, when the caller knows (a topological order that reached every
-        node), saves the whole-graph cycle check. A graph with units is checked whole, as its expansion
-        (the per-node problems stay marked for when it has none again)."""
+    def errors(self) -> list[GraphError]:
+        """Every structural problem. A graph with units is checked whole, as its expansion (the per-node
+        problems stay marked for when it has none again)."""
         if self.graph.uses_units():
             from graphs.validate import validate
 
             return validate(self.graph)
+        self._looked = {}  # a node and its own problems, looked at once while checking it and what it feeds
         for node_id in self._dirty:
             problems = self._check(node_id) if self.graph.has_node(node_id) else []
             if problems:
@@ -99,30 +101,35 @@ class LiveValidation:
             else:
                 self._problems.pop(node_id, None)
         self._dirty.clear()
+        self._looked = {}
         troubled = sorted(self._problems, key=self.graph.index_of) if len(self._problems) <= 8 else \
             [node_id for node_id in self.graph.node_ids() if node_id in self._problems]  # in document order
         errors = [error for node_id in troubled for error in self._problems[node_id]]
-        if acyclic and any(isinstance(e, (PortAlreadyConnectedError, DuplicateEdgeError)) for e in errors):
-            acyclic = None  # the caller's order follows one wire per port; a second one may close a cycle
-        return errors + self._presence() + cycle_errors(self.graph, acyclic)
+        return errors + self._presence() + cycle_errors(self.graph, acyclic=self.graph.topological_rank() is not None)
 
     def _presence(self) -> list[GraphError]:
         if self._types["Input"] > 0 and any(count and not _is_data(name, self.graph.custom_types) for name, count in self._types.items()):
             return []
         return presence_errors(self.graph.nodes())
 
+    def _look(self, node_id: str):
+        """(node, its own problems, its ports), once per `errors()` call."""
+        if node_id not in self._looked:
+            node = self.graph.node(node_id)
+            self._looked[node_id] = (node, *node_problems(node))
+        return self._looked[node_id]
+
     def _check(self, node_id: str) -> list[GraphError]:
-        node = self.graph.node(node_id)
-        errors, ports = node_problems(node)
+        node, own, ports = self._look(node_id)
+        errors = list(own)
         incoming = self.graph.in_edges(node_id)
-        nodes = {node_id: node, **{e.source: self.graph.node(e.source) for e in incoming}}
-        ports_in = {node_id: ports[0]} if ports else {}
-        ports_out = {}
-        for source in nodes:
-            if source != node_id or ports:
-                _problems, source_ports = node_problems(nodes[source]) if source != node_id else ([], ports)
+        nodes = {node_id: node}
+        ports_in, ports_out = ({node_id: ports[0]}, {node_id: ports[1]}) if ports else ({}, {})
+        for edge in incoming:
+            if edge.source not in nodes:
+                nodes[edge.source], _problems, source_ports = self._look(edge.source)
                 if source_ports is not None:
-                    ports_out[source] = source_ports[1]
+                    ports_out[edge.source] = source_ports[1]
         fed: dict[str, list[str]] = {}
         for edge, count in Counter(incoming).items():
             errors += edge_problems(nodes, ports_in, ports_out, edge, count)
