@@ -59,7 +59,6 @@ class EdgeItem(QGraphicsPathItem):
         self.hovered = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
-        self.setZValue(0)
         self._label: ShapeLabel | None = None  # made on first hover: most wires never show one
         self._styled = False
         source.edges.add(self)
@@ -72,11 +71,19 @@ class EdgeItem(QGraphicsPathItem):
         self.target.edges.discard(self)
 
     def endpoints(self) -> tuple[QPointF, QPointF]:
+        # node items are top-level and never transformed: a port's scene position is its node's position
+        # plus its own (scenePos() would map through Qt's transforms, a large share of opening a big graph)
         out_port = self.source.port(self.edge.source_port, True)
         in_port = self.target.port(self.edge.target_port, False)
-        start = out_port.scenePos() if out_port else self.source.sceneBoundingRect().center()
-        end = in_port.scenePos() if in_port else self.target.sceneBoundingRect().center()
+        start = self.source.pos() + out_port.pos() if out_port else self.source.sceneBoundingRect().center()
+        end = self.target.pos() + in_port.pos() if in_port else self.target.sceneBoundingRect().center()
         return start, end
+
+    def fill_ports(self) -> None:
+        """Show its two ports as connected (a scene being built: nothing is painted yet)."""
+        for port in (self.source.port(self.edge.source_port, True), self.target.port(self.edge.target_port, False)):
+            if port is not None:
+                port.connected = True
 
     def update_path(self) -> None:
         """The plain curve, or a route around the other nodes between its ends (`gui.canvas.routing`)."""

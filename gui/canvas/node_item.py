@@ -24,6 +24,7 @@ from gui.canvas.detail import low_detail
 from gui.fix_menu import paint_lightbulb
 from gui.units.look import switch_of
 
+_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 PAD = 10.0
 HEADER_H = 26.0
 LINE_H = 17.0
@@ -129,13 +130,13 @@ class PortItem(QGraphicsItem):
 class NodeItem(QGraphicsItem):
     """The drawing of one document node. Its position is the node's top-left corner."""
 
-    def __init__(self, node: Node, result: tuple | None = None):
-        """`result`: (info, input specs, errors) as `set_result` takes them, when already known (a project
-        being opened), so the item is laid out once, at its final size."""
+    def __init__(self, node: Node, result: tuple | None = None, unit_line: str | None = None, stacked: bool = False):
+        """`result`: (info, input specs, errors) as `set_result` takes them, and `unit_line` and `stacked` as
+        `set_unit_line` takes them, when already known (a project being opened), so the item is laid out
+        once, at its final size."""
         super().__init__()
         self.node_id = node.id
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlags(_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
         self.edges: set = set()  # EdgeItems attached to this node
@@ -146,8 +147,8 @@ class NodeItem(QGraphicsItem):
         self.fix_menu_requested = None  # called with the screen position when the lightbulb is clicked
         self.shape_text = "…"
         self.params_count: int | None = None
-        self.unit_line: str | None = None  # an instance's or a Repeat's summary (gui.units.look)
-        self.stacked = False  # a Repeat draws as a stack of cards
+        self.unit_line = unit_line  # an instance's or a Repeat's summary (gui.units.look)
+        self.stacked = stacked  # a Repeat draws as a stack of cards
         self._specs: tuple[dict, dict] = ({}, {})  # the latest result's input and output specs, for the tooltips
         self._shown = None  # what set_result last showed
         self._laid_out_ports: tuple | None = None  # the port names the last layout placed

@@ -258,25 +258,28 @@ class CanvasScene(QGraphicsScene):
         self._selected_edges = set()
         self.clear()
         result = self.controller.scope_result
+        graph = self.controller.scope_graph
         with self.batch_routing():
-            for node_id in self.controller.scope_graph.node_ids():
-                self._on_node_added(node_id, (result.info.get(node_id), result.inputs.get(node_id, {}),
-                                              result.errors_for(node_id)))
-            for edge in self.controller.scope_graph.edges():
-                self._on_edge_added(edge, result, connect_ports=False)
-            for item in self._nodes.values():
-                self._update_ports(item)
-            self._on_result()  # the wires' shapes; each node was made at its final size
+            for node in graph.nodes():  # each made at its final size, showing `result`, and indexed once
+                item = self._make_node_item(node, (result.info.get(node.id), result.inputs.get(node.id, {}),
+                                                   result.errors_for(node.id)))
+                self._index.put(item, item.mapRectToScene(item.rect()))
+            for edge in graph.edges():
+                item = self._make_edge_item(edge, _shape_text(result, edge))
+                if item is not None:
+                    self._deferred.add(item)
+                    item.fill_ports()
+        self._shown_result = result  # every item and wire shows it already
         self._reroute_timer.stop()  # every wire was routed (or queued) once, at the end of the batch
-        self._dirty.clear()
 
-    def _on_node_added(self, node_id: str, result: tuple | None = None) -> None:
-        node = self.controller.scope_graph.node(node_id)
-        item = NodeItem(node, result)
-        item.set_unit_line(unit_line(self.controller.graph, node), is_repeat(node))
-        self._nodes[node_id] = item
+    def _on_node_added(self, node_id: str) -> None:
+        self.node_geometry_changed(self._make_node_item(self.controller.scope_graph.node(node_id)))
+
+    def _make_node_item(self, node, result: tuple | None = None) -> NodeItem:
+        item = NodeItem(node, result, unit_line(self.controller.graph, node), is_repeat(node))
+        self._nodes[node.id] = item
         self.addItem(item)
-        self.node_geometry_changed(item)
+        return item
 
     def _on_node_removed(self, node_id: str) -> None:
         item = self._nodes.pop(node_id, None)
@@ -289,16 +292,20 @@ class CanvasScene(QGraphicsScene):
                 self._dirty.append(old)
             self.schedule_reroute()
 
-    def _on_edge_added(self, edge: Edge, result=None, connect_ports: bool = True) -> None:
+    def _on_edge_added(self, edge: Edge) -> None:
+        item = self._make_edge_item(edge)
+        if item is not None:
+            self.route([item])
+            self._update_connected(item)
+
+    def _make_edge_item(self, edge: Edge, shape_text: str | None = None) -> EdgeItem | None:
         source, target = self._nodes.get(edge.source), self._nodes.get(edge.target)
         if source is None or target is None:
-            return
-        item = EdgeItem(edge, source, target, None if result is None else _shape_text(result, edge))
+            return None
+        item = EdgeItem(edge, source, target, shape_text)
         self._edges[edge] = item
         self.addItem(item)
-        self.route([item])
-        if connect_ports:
-            self._update_connected(item)
+        return item
 
     def _on_edge_removed(self, edge: Edge) -> None:
         item = self._edges.pop(edge, None)
