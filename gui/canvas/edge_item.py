@@ -71,19 +71,10 @@ class EdgeItem(QGraphicsPathItem):
         self.target.edges.discard(self)
 
     def endpoints(self) -> tuple[QPointF, QPointF]:
-        # node items are top-level and never transformed: a port's scene position is its node's position
-        # plus its own (scenePos() would map through Qt's transforms, a large share of opening a big graph)
-        out_port = self.source.port(self.edge.source_port, True)
-        in_port = self.target.port(self.edge.target_port, False)
-        start = self.source.pos() + out_port.pos() if out_port else self.source.sceneBoundingRect().center()
-        end = self.target.pos() + in_port.pos() if in_port else self.target.sceneBoundingRect().center()
-        return start, end
-
-    def fill_ports(self) -> None:
-        """Show its two ports as connected (a scene being built: nothing is painted yet)."""
-        for port in (self.source.port(self.edge.source_port, True), self.target.port(self.edge.target_port, False)):
-            if port is not None:
-                port.connected = True
+        start = self.source.port_scene_pos(self.edge.source_port, True)  # no port item needed
+        end = self.target.port_scene_pos(self.edge.target_port, False)
+        return (start if start is not None else self.source.sceneBoundingRect().center(),
+                end if end is not None else self.target.sceneBoundingRect().center())
 
     def update_path(self) -> None:
         """The plain curve, or a route around the other nodes between its ends (`gui.canvas.routing`)."""

@@ -3,7 +3,10 @@
 Items hold no model state of their own: `set_node` and `set_result` copy what
 the document and the latest inference say, and the item sizes itself to its
 text so nothing is clipped. Ports are child items (`PortItem`) so a wire drag
-can start on them; inputs sit on the left edge, outputs on the right, in rows
+can start on them, made when first asked for (`ports()`, `port()`, `inputs`,
+`outputs`, a hover, a press near them): until then the node draws its port
+circles itself, so opening a 10,000-node model does not make, index and later
+destroy tens of thousands of items nobody touches. Inputs sit on the left edge, outputs on the right, in rows
 right under the header (at the same height on every node, so a chain of nodes
 in a row is joined by straight wires), then the key params, then a footer with
 the output shape and the parameter count.
@@ -106,14 +109,7 @@ class PortItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         if low_detail(option, painter) and self.state == "normal":  # a dot of a pixel or two: not drawn
             return
-        colour = {"ok": theme.OK, "mismatch": theme.PORT_MISMATCH, "refused": theme.WIRE_UNKNOWN}.get(
-            self.state, theme.PORT)
-        radius = PORT_R + (2 if self.state == "ok" or self.hovered else 0)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(colour, 1.6))
-        filled = self.connected or self.state == "ok" or self.hovered
-        painter.setBrush(QBrush(colour) if filled else QBrush(theme.NODE_BODY))
-        painter.drawEllipse(QPointF(0, 0), radius, radius)
+        paint_port(painter, QPointF(0, 0), self.state, self.connected, self.hovered)
 
     def hoverEnterEvent(self, event) -> None:
         self.hovered = True
@@ -125,6 +121,17 @@ class PortItem(QGraphicsItem):
         self.hovered = False
         self.update()
         super().hoverLeaveEvent(event)
+
+
+def paint_port(painter: QPainter, centre: QPointF, state: str, connected: bool, hovered: bool = False) -> None:
+    """A port's circle: filled when wired (or hovered, or taking a dragged wire), coloured by its drag state."""
+    colour = {"ok": theme.OK, "mismatch": theme.PORT_MISMATCH, "refused": theme.WIRE_UNKNOWN}.get(state, theme.PORT)
+    radius = PORT_R + (2 if state == "ok" or hovered else 0)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(colour, 1.6))
+    filled = connected or state == "ok" or hovered
+    painter.setBrush(QBrush(colour) if filled else QBrush(theme.NODE_BODY))
+    painter.drawEllipse(centre, radius, radius)
 
 
 class NodeItem(QGraphicsItem):
@@ -140,8 +147,9 @@ class NodeItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
         self.edges: set = set()  # EdgeItems attached to this node
-        self.inputs: dict[str, PortItem] = {}
-        self.outputs: dict[str, PortItem] = {}
+        self._port_names: tuple[list[str], list[str]] = ([], [])  # input and output port names, in order
+        self._inputs: dict[str, PortItem] | None = None  # the port items, once made (`_make_ports`)
+        self._outputs: dict[str, PortItem] | None = None
         self.errors: list[str] = []
         self.fixable = False  # a suggested fix exists for an error here (gui.fix_menu): the lightbulb badge
         self.fix_menu_requested = None  # called with the screen position when the lightbulb is clicked
@@ -197,8 +205,10 @@ class NodeItem(QGraphicsItem):
         self.frozen = not node.trainable  # drawn dimmed with a snowflake badge
         if node.lr_mult != 1.0:
             self.key_params.append(("lr_mult", f"×{node.lr_mult:g}"))
-        self._sync_ports(self.inputs, in_ports, False)
-        self._sync_ports(self.outputs, out_ports, True)
+        self._port_names = (list(in_ports), list(out_ports))
+        if self._inputs is not None:
+            self._sync_ports(self._inputs, in_ports, False)
+            self._sync_ports(self._outputs, out_ports, True)
         self.setPos(*node.position)
 
     def set_unit_line(self, line: str | None, stacked: bool = False) -> None:
@@ -206,6 +216,46 @@ class NodeItem(QGraphicsItem):
         if (line, stacked) != (self.unit_line, self.stacked):
             self.unit_line, self.stacked = line, stacked
             self._relayout()
+
+    @property
+    def inputs(self) -> dict[str, PortItem]:
+        """Input port name -> its item (made now if not yet)."""
+        self._make_ports()
+        return self._inputs
+
+    @property
+    def outputs(self) -> dict[str, PortItem]:
+        """Output port name -> its item (made now if not yet)."""
+        self._make_ports()
+        return self._outputs
+
+    def ports_made(self) -> bool:
+        return self._inputs is not None
+
+    def _make_ports(self) -> None:
+        if self._inputs is not None:
+            return
+        self._inputs, self._outputs = {}, {}
+        fed = self.wired_ports()
+        for ports, names, is_output in ((self._inputs, self._port_names[0], False),
+                                        (self._outputs, self._port_names[1], True)):
+            for i, name in enumerate(names):
+                port = ports[name] = PortItem(self, name, is_output)
+                port.connected = (name, is_output) in fed
+                port.setPos(self._rect.width() if is_output else 0.0, self._row_y(i))
+
+    def wired_ports(self) -> set[tuple[str, bool]]:
+        """(port name, is output) of each of its ports that has a wire."""
+        fed = {(e.edge.source_port, True) for e in self.edges if e.source is self}
+        return fed | {(e.edge.target_port, False) for e in self.edges if e.target is self}
+
+    def port_scene_pos(self, name: str, is_output: bool) -> QPointF | None:
+        """Where a port sits in the scene (its item need not be made), or None when the node has no such port."""
+        names = self._port_names[is_output]
+        if name not in names:
+            return None
+        pos = self.pos()  # a top-level item, never transformed
+        return QPointF(pos.x() + (self._rect.width() if is_output else 0.0), pos.y() + self._row_y(names.index(name)))
 
     def _sync_ports(self, ports: dict, names: list[str], is_output: bool) -> None:
         for name in [n for n in ports if n not in names]:
@@ -267,30 +317,32 @@ class NodeItem(QGraphicsItem):
         w = _Text.width
         widths = [w("title", self.type_name) + 18 + w("small", self.node_id)]
         widths += [w("body", f"{name}  {value}") + 8 for name, value in self.key_params]
-        in_w = max((w("small", n) for n in self.inputs), default=0)
-        out_w = max((w("small", n) for n in self.outputs), default=0)
+        in_names, out_names = self._port_names
+        in_w = max((w("small", n) for n in in_names), default=0)
+        out_w = max((w("small", n) for n in out_names), default=0)
         widths.append(in_w + out_w + 40)
         widths.append(w("mono", self.shape_text) + 14 + w("small", self._params_text()))
         if self.unit_line:
             widths.append(w("small", self.unit_line) + 8)
         width = max(MIN_WIDTH, max(widths) + 2 * PAD)
-        rows = max(len(self.inputs), len(self.outputs), 1)
+        rows = max(len(in_names), len(out_names), 1)
         self._ports_top = HEADER_H + 2 + (LINE_H if self.unit_line else 0)
         self._params_top = self._ports_top + rows * ROW_H + 2
         params_h = (len(self.key_params) * LINE_H + 4) if self.key_params else 0
         height = self._params_top + params_h + FOOTER_H
         rect = QRectF(0, 0, round(width), round(height))
-        ports = (tuple(self.inputs), tuple(self.outputs))
+        ports = (tuple(in_names), tuple(out_names))
         if rect == self._rect and ports == self._laid_out_ports:  # same size, same ports: only the text changed
             self.update()
             return
         self._laid_out_ports = ports
         self.prepareGeometryChange()
         self._rect = rect
-        for i, port in enumerate(self.inputs.values()):
-            port.setPos(0, self._row_y(i))
-        for i, port in enumerate(self.outputs.values()):
-            port.setPos(rect.width(), self._row_y(i))
+        if self._inputs is not None:
+            for i, port in enumerate(self._inputs.values()):
+                port.setPos(0, self._row_y(i))
+            for i, port in enumerate(self._outputs.values()):
+                port.setPos(rect.width(), self._row_y(i))
         self._route_wires()
         self.update()
 
@@ -396,8 +448,8 @@ class NodeItem(QGraphicsItem):
 
         painter.setFont(self._id_font)
         painter.setPen(theme.NODE_MUTED)
-        for ports, align, x in ((self.inputs, Qt.AlignmentFlag.AlignLeft, PAD),
-                                (self.outputs, Qt.AlignmentFlag.AlignRight, PAD)):
+        for ports, align, x in ((self._port_names[0], Qt.AlignmentFlag.AlignLeft, PAD),
+                                (self._port_names[1], Qt.AlignmentFlag.AlignRight, PAD)):
             for i, name in enumerate(ports):
                 row = QRectF(x, self._row_y(i) - ROW_H / 2, text_w, ROW_H)
                 painter.drawText(row, align | Qt.AlignmentFlag.AlignVCenter, name)
@@ -429,6 +481,15 @@ class NodeItem(QGraphicsItem):
         if self.errors and self.fixable:
             self._paint_badge(painter, self._lightbulb_centre(), LIGHTBULB_BG, "")
             paint_lightbulb(painter, self._lightbulb_centre(), BADGE_R * 0.8, QColor("#2b2b2b"))
+        if self._inputs is None:  # no port items yet: their circles, as they would draw them
+            self._paint_ports(painter)
+
+    def _paint_ports(self, painter: QPainter) -> None:
+        fed = self.wired_ports()
+        for names, is_output in ((self._port_names[0], False), (self._port_names[1], True)):
+            x = self._rect.width() if is_output else 0.0
+            for i, name in enumerate(names):
+                paint_port(painter, QPointF(x, self._row_y(i)), "normal", (name, is_output) in fed)
 
     def _paint_badge(self, painter: QPainter, centre: QPointF, colour: QColor = theme.ERROR, text: str = "!") -> None:
         painter.setPen(QPen(theme.NODE_BORDER, 1.5))
@@ -462,6 +523,7 @@ class NodeItem(QGraphicsItem):
         super().mousePressEvent(event)
 
     def hoverEnterEvent(self, event) -> None:
+        self._make_ports()  # the pointer may go on to one: it hovers, shows its tooltip and starts a wire drag
         scene = self.scene()
         if scene is not None and hasattr(scene, "node_hovered"):
             scene.node_hovered(self)

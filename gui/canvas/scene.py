@@ -90,7 +90,8 @@ class CanvasScene(QGraphicsScene):
         return self._edges.get(edge)
 
     def all_ports(self) -> list[PortItem]:
-        return [port for item in self._nodes.values() for port in item.ports()]
+        """Every port item made so far (a node makes its port items when first asked: `NodeItem.ports`)."""
+        return [port for item in self._nodes.values() if item.ports_made() for port in item.ports()]
 
     def selected_node_items(self) -> list[NodeItem]:
         return [item for item in self.selectedItems() if isinstance(item, NodeItem)]
@@ -268,7 +269,6 @@ class CanvasScene(QGraphicsScene):
                 item = self._make_edge_item(edge, _shape_text(result, edge))
                 if item is not None:
                     self._deferred.add(item)
-                    item.fill_ports()
         self._shown_result = result  # every item and wire shows it already
         self._reroute_timer.stop()  # every wire was routed (or queued) once, at the end of the batch
 
@@ -323,9 +323,11 @@ class CanvasScene(QGraphicsScene):
 
     @staticmethod
     def _update_ports(node: NodeItem) -> None:
-        """Fill the ports that have a wire."""
-        fed = {(e.edge.source_port, True) for e in node.edges if e.source is node}
-        fed |= {(e.edge.target_port, False) for e in node.edges if e.target is node}
+        """Fill the ports that have a wire (a node without port items yet draws them from its wires)."""
+        if not node.ports_made():
+            node.update()
+            return
+        fed = node.wired_ports()
         for port in node.ports():
             connected = (port.name, port.is_output) in fed
             if connected != port.connected:
@@ -438,7 +440,15 @@ class CanvasScene(QGraphicsScene):
             gesture.cancel()
 
     def _port_at(self, pos: QPointF) -> PortItem | None:
+        self._make_ports_at(pos)
         return next((item for item in self.items(pos) if isinstance(item, PortItem)), None)
+
+    def _make_ports_at(self, pos: QPointF) -> None:
+        """Make the port items of the nodes whose outline (ports included) holds `pos`, so a press there
+        finds a port even where no hover came first."""
+        for item in self.items(pos, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
+            if isinstance(item, NodeItem):
+                item.ports()
 
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
@@ -485,6 +495,7 @@ class CanvasScene(QGraphicsScene):
                 self.sync_positions()
 
     def mouseDoubleClickEvent(self, event) -> None:
+        self._make_ports_at(event.scenePos())
         if event.button() == Qt.MouseButton.LeftButton and not any(
                 isinstance(item, (NodeItem, PortItem, EdgeItem)) for item in self.items(event.scenePos())):
             self.quickAddRequested.emit(event.scenePos())
