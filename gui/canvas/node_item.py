@@ -186,17 +186,14 @@ class NodeItem(QGraphicsItem):
         self.category = spec.category if spec else ""
         self._colour = theme.category_colour(self.category)  # parsed once, not on every paint
         self.doc = spec.doc if spec else ""
-        try:
-            resolved = node.resolved_params()
-            if spec is not None:  # a layer: its ports from the params already resolved
-                in_ports, out_ports = spec.input_ports(resolved), spec.output_ports(resolved)
-            else:  # a unit instance: its ports come from the unit, through its graph
-                in_ports, out_ports = node.input_ports(), node.output_ports()
-        except Exception:  # an unknown type or bad params from a file: draw what we can
-            resolved, in_ports, out_ports = dict(node.params), [], ["out"]
-        self.key_params = [(name, f"= {node.params[name]['ref']}" if is_ref(node.params.get(name))  # a unit param
-                            else formatting.param_value(spec.param(name), resolved.get(name)))
-                           for name in (spec.key_params if spec else ())]
+        key = _face_key(node, spec)
+        face = _FACES.get(key) if key is not None else None
+        if face is None:
+            face = _face(node, spec)
+            if key is not None:
+                _remember(_FACES, key, face)
+        in_ports, out_ports, key_params = face
+        self.key_params = list(key_params)
         self.optional = switch_of(node)  # an optional layer of a unit: the param that switches it on
         if self.optional:
             self.key_params.append(("optional", f"if {self.optional}"))
@@ -314,24 +311,15 @@ class NodeItem(QGraphicsItem):
         return f"{formatting.count(self.params_count)} params"
 
     def _relayout(self) -> None:
-        w = _Text.width
-        widths = [w("title", self.type_name) + 18 + w("small", self.node_id)]
-        widths += [w("body", f"{name}  {value}") + 8 for name, value in self.key_params]
-        in_names, out_names = self._port_names
-        in_w = max((w("small", n) for n in in_names), default=0)
-        out_w = max((w("small", n) for n in out_names), default=0)
-        widths.append(in_w + out_w + 40)
-        widths.append(w("mono", self.shape_text) + 14 + w("small", self._params_text()))
-        if self.unit_line:
-            widths.append(w("small", self.unit_line) + 8)
-        width = max(MIN_WIDTH, max(widths) + 2 * PAD)
-        rows = max(len(in_names), len(out_names), 1)
-        self._ports_top = HEADER_H + 2 + (LINE_H if self.unit_line else 0)
-        self._params_top = self._ports_top + rows * ROW_H + 2
-        params_h = (len(self.key_params) * LINE_H + 4) if self.key_params else 0
-        height = self._params_top + params_h + FOOTER_H
-        rect = QRectF(0, 0, round(width), round(height))
-        ports = (tuple(in_names), tuple(out_names))
+        ports = (tuple(self._port_names[0]), tuple(self._port_names[1]))
+        key = (tuple(self.key_params), ports, self.shape_text, self._params_text(), self.unit_line)
+        box = _BOXES.get(key)
+        if box is None:
+            box = _box(*key)
+            _remember(_BOXES, key, box)
+        widest, height, self._ports_top, self._params_top = box
+        title = _Text.width("title", self.type_name) + 18 + _Text.width("small", self.node_id)
+        rect = QRectF(0, 0, round(max(MIN_WIDTH, max(widest, title) + 2 * PAD)), round(height))
         if rect == self._rect and ports == self._laid_out_ports:  # same size, same ports: only the text changed
             self.update()
             return
@@ -528,6 +516,59 @@ class NodeItem(QGraphicsItem):
         if scene is not None and hasattr(scene, "node_hovered"):
             scene.node_hovered(self)
         super().hoverEnterEvent(event)
+
+
+_FACES: dict = {}  # _face_key -> _face: a model repeats a few kinds of layer many times
+_BOXES: dict = {}  # _box's arguments -> _box
+MEMO_SIZE = 4096
+
+
+def _remember(memo: dict, key, value) -> None:
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+
+
+def _face_key(node: Node, spec):
+    """What a catalogue layer's ports and key params depend on: its type and params. None for a node
+    whose face depends on its graph too (a unit's instance or port, a custom layer, a param linked to
+    a unit param)."""
+    if spec is None or CATALOGUE.get(node.type) is not spec or any(isinstance(v, dict) for v in node.params.values()):
+        return None
+    return node.type, repr(node.params)
+
+
+def _face(node: Node, spec) -> tuple[list[str], list[str], tuple]:
+    """(input port names, output port names, key params as (name, text)) of a node."""
+    try:
+        resolved = node.resolved_params()
+        if spec is not None:  # a layer: its ports from the params already resolved
+            in_ports, out_ports = spec.input_ports(resolved), spec.output_ports(resolved)
+        else:  # a unit instance: its ports come from the unit, through its graph
+            in_ports, out_ports = node.input_ports(), node.output_ports()
+    except Exception:  # an unknown type or bad params from a file: draw what we can
+        resolved, in_ports, out_ports = dict(node.params), [], ["out"]
+    key_params = tuple((name, f"= {node.params[name]['ref']}" if is_ref(node.params.get(name))  # a unit param
+                        else formatting.param_value(spec.param(name), resolved.get(name)))
+                       for name in (spec.key_params if spec else ()))
+    return list(in_ports), list(out_ports), key_params
+
+
+def _box(key_params: tuple, ports: tuple, shape_text: str, params_text: str, unit_line: str | None):
+    """(the widest line but the title, height, ports' top, key params' top) of a node face: nodes that
+    differ only in type and id share it."""
+    w = _Text.width
+    widths = [w("body", f"{name}  {value}") + 8 for name, value in key_params]
+    in_w = max((w("small", n) for n in ports[0]), default=0)
+    out_w = max((w("small", n) for n in ports[1]), default=0)
+    widths.append(in_w + out_w + 40)
+    widths.append(w("mono", shape_text) + 14 + w("small", params_text))
+    if unit_line:
+        widths.append(w("small", unit_line) + 8)
+    ports_top = HEADER_H + 2 + (LINE_H if unit_line else 0)
+    params_top = ports_top + max(len(ports[0]), len(ports[1]), 1) * ROW_H + 2
+    params_h = (len(key_params) * LINE_H + 4) if key_params else 0
+    return max(widths), params_top + params_h + FOOTER_H, ports_top, params_top
 
 
 def _escape(text: str) -> str:
