@@ -28,6 +28,7 @@ from gui.units.look import switch_of, unit_line
 
 LARGE_BATCH = 400  # wires: a bigger batch is routed in slices while the event loop runs, visible ones first
 SLICE_S = 0.008  # seconds of routing per slice, so scrolling and zooming stay smooth meanwhile
+GRAVE_SLICE = 500  # removed items freed at a time
 
 
 class CanvasScene(QGraphicsScene):
@@ -60,6 +61,7 @@ class CanvasScene(QGraphicsScene):
         self._slice_timer.setInterval(0)
         self._slice_timer.timeout.connect(self._route_slice)
         self._prioritise = False
+        self._graveyard: list = []  # the Python side of items a rebuild removed, freed in slices (`_route_slice`)
         self._shown_result = None  # the inference result the items show
         self._selected_edges: set[EdgeItem] = set()
         self.selectionChanged.connect(self._restyle_selected_edges)
@@ -183,7 +185,9 @@ class CanvasScene(QGraphicsScene):
             item, _ = self._pending.popitem(last=False)
             if item.scene() is self:
                 item.update_path()
-        if self._pending or self._stale:
+        while self._graveyard and time.perf_counter() < deadline:
+            del self._graveyard[-GRAVE_SLICE:]
+        if self._pending or self._stale or self._graveyard:
             self._slice_timer.start()
 
     @contextmanager
@@ -249,15 +253,20 @@ class CanvasScene(QGraphicsScene):
         self.cancel_gesture()
         for item in self._edges.values():
             item.detach()
-        self._edges.clear()
-        self._nodes.clear()
         self._pending.clear()
         self._stale.clear()
         self._dirty.clear()
         self._index.clear()
         self._shown_result = None
         self._selected_edges = set()
+        # Qt deletes the items; their Python objects, kept here, are freed later in slices: freeing them
+        # inside clear() took twice as long as both steps apart, and all of it before the first paint
+        self._graveyard += [*self._nodes.values(), *self._edges.values()]
+        self._nodes.clear()
+        self._edges.clear()
         self.clear()
+        if self._graveyard:
+            self._slice_timer.start()
         result = self.controller.scope_result
         graph = self.controller.scope_graph
         with self.batch_routing():
@@ -404,8 +413,9 @@ class CanvasScene(QGraphicsScene):
         return found
 
     def updates_pending(self) -> int:
-        """How many node items still show an older inference, and wires wait for their route."""
-        return len(self._stale) + len(self._pending)
+        """How many node items still show an older inference, wires wait for their route, and removed items
+        wait to be freed."""
+        return len(self._stale) + len(self._pending) + len(self._graveyard)
 
     def _changed_items(self, previous, result) -> list[NodeItem]:
         if previous is None:

@@ -113,3 +113,15 @@ def test_a_node_in_view_is_drawn_with_its_port_circles(cnn_window):
                                          2, 2).toRect()).toImage()
     assert not item.ports_made()
     assert image.pixelColor(3, 3) != body.pixelColor(0, 0)  # a filled port circle, not the body under it
+
+
+def test_items_of_the_project_before_are_gone_at_once_and_freed_after(cnn_window, cnn_project, qtbot):
+    import weakref
+
+    scene = cnn_window.scene
+    old = [weakref.ref(item) for item in scene.node_items()]
+    count = len(scene.items())
+    cnn_window._set_project(cnn_project)  # the same graph again: the same number of items, all new
+    assert len(scene.items()) == count and not {id(i) for i in scene.node_items()} & {id(r()) for r in old}
+    qtbot.waitUntil(lambda: scene.updates_pending() == 0)
+    assert all(ref() is None for ref in old)  # the Python side of the removed items was freed too
