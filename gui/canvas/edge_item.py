@@ -59,7 +59,6 @@ class EdgeItem(QGraphicsPathItem):
         self.hovered = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
-        self.setZValue(0)
         self._label: ShapeLabel | None = None  # made on first hover: most wires never show one
         self._styled = False
         source.edges.add(self)
@@ -72,11 +71,10 @@ class EdgeItem(QGraphicsPathItem):
         self.target.edges.discard(self)
 
     def endpoints(self) -> tuple[QPointF, QPointF]:
-        out_port = self.source.port(self.edge.source_port, True)
-        in_port = self.target.port(self.edge.target_port, False)
-        start = out_port.scenePos() if out_port else self.source.sceneBoundingRect().center()
-        end = in_port.scenePos() if in_port else self.target.sceneBoundingRect().center()
-        return start, end
+        start = self.source.port_scene_pos(self.edge.source_port, True)  # no port item needed
+        end = self.target.port_scene_pos(self.edge.target_port, False)
+        return (start if start is not None else self.source.sceneBoundingRect().center(),
+                end if end is not None else self.target.sceneBoundingRect().center())
 
     def update_path(self) -> None:
         """The plain curve, or a route around the other nodes between its ends (`gui.canvas.routing`)."""

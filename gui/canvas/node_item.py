@@ -3,7 +3,10 @@
 Items hold no model state of their own: `set_node` and `set_result` copy what
 the document and the latest inference say, and the item sizes itself to its
 text so nothing is clipped. Ports are child items (`PortItem`) so a wire drag
-can start on them; inputs sit on the left edge, outputs on the right, in rows
+can start on them, made when first asked for (`ports()`, `port()`, `inputs`,
+`outputs`, a hover, a press near them): until then the node draws its port
+circles itself, so opening a 10,000-node model does not make, index and later
+destroy tens of thousands of items nobody touches. Inputs sit on the left edge, outputs on the right, in rows
 right under the header (at the same height on every node, so a chain of nodes
 in a row is joined by straight wires), then the key params, then a footer with
 the output shape and the parameter count.
@@ -24,6 +27,7 @@ from gui.canvas.detail import low_detail
 from gui.fix_menu import paint_lightbulb
 from gui.units.look import switch_of
 
+_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 PAD = 10.0
 HEADER_H = 26.0
 LINE_H = 17.0
@@ -94,8 +98,7 @@ class PortItem(QGraphicsItem):
         return self.node_item.node_id
 
     def boundingRect(self) -> QRectF:
-        r = self.HIT_R
-        return QRectF(-r, -r, 2 * r, 2 * r)
+        return _PORT_BOUNDS  # Qt asks for it on every paint: made once (callers only read it)
 
     def set_state(self, state: str) -> None:
         if state != self.state:
@@ -105,14 +108,7 @@ class PortItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         if low_detail(option, painter) and self.state == "normal":  # a dot of a pixel or two: not drawn
             return
-        colour = {"ok": theme.OK, "mismatch": theme.PORT_MISMATCH, "refused": theme.WIRE_UNKNOWN}.get(
-            self.state, theme.PORT)
-        radius = PORT_R + (2 if self.state == "ok" or self.hovered else 0)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(colour, 1.6))
-        filled = self.connected or self.state == "ok" or self.hovered
-        painter.setBrush(QBrush(colour) if filled else QBrush(theme.NODE_BODY))
-        painter.drawEllipse(QPointF(0, 0), radius, radius)
+        paint_port(painter, QPointF(0, 0), self.state, self.connected, self.hovered)
 
     def hoverEnterEvent(self, event) -> None:
         self.hovered = True
@@ -126,33 +122,50 @@ class PortItem(QGraphicsItem):
         super().hoverLeaveEvent(event)
 
 
+_PORT_PEN, _PORT_FILL, _PORT_HOLE = QPen(theme.PORT, 1.6), QBrush(theme.PORT), QBrush(theme.NODE_BODY)
+_PORT_BOUNDS = QRectF(-PortItem.HIT_R, -PortItem.HIT_R, 2 * PortItem.HIT_R, 2 * PortItem.HIT_R)
+
+
+def paint_port(painter: QPainter, centre: QPointF, state: str, connected: bool, hovered: bool = False) -> None:
+    """A port's circle: filled when wired (or hovered, or taking a dragged wire), coloured by its drag state."""
+    colour = {"ok": theme.OK, "mismatch": theme.PORT_MISMATCH, "refused": theme.WIRE_UNKNOWN}.get(state, theme.PORT)
+    radius = PORT_R + (2 if state == "ok" or hovered else 0)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(colour, 1.6))
+    filled = connected or state == "ok" or hovered
+    painter.setBrush(QBrush(colour) if filled else QBrush(theme.NODE_BODY))
+    painter.drawEllipse(centre, radius, radius)
+
+
 class NodeItem(QGraphicsItem):
     """The drawing of one document node. Its position is the node's top-left corner."""
 
-    def __init__(self, node: Node, result: tuple | None = None):
-        """`result`: (info, input specs, errors) as `set_result` takes them, when already known (a project
-        being opened), so the item is laid out once, at its final size."""
+    def __init__(self, node: Node, result: tuple | None = None, unit_line: str | None = None, stacked: bool = False):
+        """`result`: (info, input specs, errors) as `set_result` takes them, and `unit_line` and `stacked` as
+        `set_unit_line` takes them, when already known (a project being opened), so the item is laid out
+        once, at its final size."""
         super().__init__()
         self.node_id = node.id
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlags(_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
         self.edges: set = set()  # EdgeItems attached to this node
-        self.inputs: dict[str, PortItem] = {}
-        self.outputs: dict[str, PortItem] = {}
+        self._port_names: tuple[list[str], list[str]] = ([], [])  # input and output port names, in order
+        self._inputs: dict[str, PortItem] | None = None  # the port items, once made (`_make_ports`)
+        self._outputs: dict[str, PortItem] | None = None
         self.errors: list[str] = []
         self.fixable = False  # a suggested fix exists for an error here (gui.fix_menu): the lightbulb badge
         self.fix_menu_requested = None  # called with the screen position when the lightbulb is clicked
         self.shape_text = "…"
         self.params_count: int | None = None
-        self.unit_line: str | None = None  # an instance's or a Repeat's summary (gui.units.look)
-        self.stacked = False  # a Repeat draws as a stack of cards
+        self.unit_line = unit_line  # an instance's or a Repeat's summary (gui.units.look)
+        self.stacked = stacked  # a Repeat draws as a stack of cards
         self._specs: tuple[dict, dict] = ({}, {})  # the latest result's input and output specs, for the tooltips
         self._shown = None  # what set_result last showed
         self._laid_out_ports: tuple | None = None  # the port names the last layout placed
         self.detail: str | None = None  # how it was last drawn: "full", or "box" at low zoom (gui.canvas.detail)
         self._rect = QRectF(0, 0, MIN_WIDTH, 80)
+        self._bounds = _bounds(self._rect)
         self._title_font = _Text.font("title")
         self._id_font = _Text.font("small")
         self._body_font = _Text.font("body")
@@ -177,17 +190,14 @@ class NodeItem(QGraphicsItem):
         self.category = spec.category if spec else ""
         self._colour = theme.category_colour(self.category)  # parsed once, not on every paint
         self.doc = spec.doc if spec else ""
-        try:
-            resolved = node.resolved_params()
-            if spec is not None:  # a layer: its ports from the params already resolved
-                in_ports, out_ports = spec.input_ports(resolved), spec.output_ports(resolved)
-            else:  # a unit instance: its ports come from the unit, through its graph
-                in_ports, out_ports = node.input_ports(), node.output_ports()
-        except Exception:  # an unknown type or bad params from a file: draw what we can
-            resolved, in_ports, out_ports = dict(node.params), [], ["out"]
-        self.key_params = [(name, f"= {node.params[name]['ref']}" if is_ref(node.params.get(name))  # a unit param
-                            else formatting.param_value(spec.param(name), resolved.get(name)))
-                           for name in (spec.key_params if spec else ())]
+        key = _face_key(node, spec)
+        face = _FACES.get(key) if key is not None else None
+        if face is None:
+            face = _face(node, spec)
+            if key is not None:
+                _remember(_FACES, key, face)
+        in_ports, out_ports, key_params = face
+        self.key_params = list(key_params)
         self.optional = switch_of(node)  # an optional layer of a unit: the param that switches it on
         if self.optional:
             self.key_params.append(("optional", f"if {self.optional}"))
@@ -196,8 +206,10 @@ class NodeItem(QGraphicsItem):
         self.frozen = not node.trainable  # drawn dimmed with a snowflake badge
         if node.lr_mult != 1.0:
             self.key_params.append(("lr_mult", f"×{node.lr_mult:g}"))
-        self._sync_ports(self.inputs, in_ports, False)
-        self._sync_ports(self.outputs, out_ports, True)
+        self._port_names = (list(in_ports), list(out_ports))
+        if self._inputs is not None:
+            self._sync_ports(self._inputs, in_ports, False)
+            self._sync_ports(self._outputs, out_ports, True)
         self.setPos(*node.position)
 
     def set_unit_line(self, line: str | None, stacked: bool = False) -> None:
@@ -205,6 +217,46 @@ class NodeItem(QGraphicsItem):
         if (line, stacked) != (self.unit_line, self.stacked):
             self.unit_line, self.stacked = line, stacked
             self._relayout()
+
+    @property
+    def inputs(self) -> dict[str, PortItem]:
+        """Input port name -> its item (made now if not yet)."""
+        self._make_ports()
+        return self._inputs
+
+    @property
+    def outputs(self) -> dict[str, PortItem]:
+        """Output port name -> its item (made now if not yet)."""
+        self._make_ports()
+        return self._outputs
+
+    def ports_made(self) -> bool:
+        return self._inputs is not None
+
+    def _make_ports(self) -> None:
+        if self._inputs is not None:
+            return
+        self._inputs, self._outputs = {}, {}
+        fed = self.wired_ports()
+        for ports, names, is_output in ((self._inputs, self._port_names[0], False),
+                                        (self._outputs, self._port_names[1], True)):
+            for i, name in enumerate(names):
+                port = ports[name] = PortItem(self, name, is_output)
+                port.connected = (name, is_output) in fed
+                port.setPos(self._rect.width() if is_output else 0.0, self._row_y(i))
+
+    def wired_ports(self) -> set[tuple[str, bool]]:
+        """(port name, is output) of each of its ports that has a wire."""
+        fed = {(e.edge.source_port, True) for e in self.edges if e.source is self}
+        return fed | {(e.edge.target_port, False) for e in self.edges if e.target is self}
+
+    def port_scene_pos(self, name: str, is_output: bool) -> QPointF | None:
+        """Where a port sits in the scene (its item need not be made), or None when the node has no such port."""
+        names = self._port_names[is_output]
+        if name not in names:
+            return None
+        pos = self.pos()  # a top-level item, never transformed
+        return QPointF(pos.x() + (self._rect.width() if is_output else 0.0), pos.y() + self._row_y(names.index(name)))
 
     def _sync_ports(self, ports: dict, names: list[str], is_output: bool) -> None:
         for name in [n for n in ports if n not in names]:
@@ -263,33 +315,27 @@ class NodeItem(QGraphicsItem):
         return f"{formatting.count(self.params_count)} params"
 
     def _relayout(self) -> None:
-        w = _Text.width
-        widths = [w("title", self.type_name) + 18 + w("small", self.node_id)]
-        widths += [w("body", f"{name}  {value}") + 8 for name, value in self.key_params]
-        in_w = max((w("small", n) for n in self.inputs), default=0)
-        out_w = max((w("small", n) for n in self.outputs), default=0)
-        widths.append(in_w + out_w + 40)
-        widths.append(w("mono", self.shape_text) + 14 + w("small", self._params_text()))
-        if self.unit_line:
-            widths.append(w("small", self.unit_line) + 8)
-        width = max(MIN_WIDTH, max(widths) + 2 * PAD)
-        rows = max(len(self.inputs), len(self.outputs), 1)
-        self._ports_top = HEADER_H + 2 + (LINE_H if self.unit_line else 0)
-        self._params_top = self._ports_top + rows * ROW_H + 2
-        params_h = (len(self.key_params) * LINE_H + 4) if self.key_params else 0
-        height = self._params_top + params_h + FOOTER_H
-        rect = QRectF(0, 0, round(width), round(height))
-        ports = (tuple(self.inputs), tuple(self.outputs))
+        ports = (tuple(self._port_names[0]), tuple(self._port_names[1]))
+        key = (tuple(self.key_params), ports, self.shape_text, self._params_text(), self.unit_line)
+        box = _BOXES.get(key)
+        if box is None:
+            box = _box(*key)
+            _remember(_BOXES, key, box)
+        widest, height, self._ports_top, self._params_top = box
+        title = _Text.width("title", self.type_name) + 18 + _Text.width("small", self.node_id)
+        rect = QRectF(0, 0, round(max(MIN_WIDTH, max(widest, title) + 2 * PAD)), round(height))
         if rect == self._rect and ports == self._laid_out_ports:  # same size, same ports: only the text changed
             self.update()
             return
         self._laid_out_ports = ports
         self.prepareGeometryChange()
         self._rect = rect
-        for i, port in enumerate(self.inputs.values()):
-            port.setPos(0, self._row_y(i))
-        for i, port in enumerate(self.outputs.values()):
-            port.setPos(rect.width(), self._row_y(i))
+        self._bounds = _bounds(rect)
+        if self._inputs is not None:
+            for i, port in enumerate(self._inputs.values()):
+                port.setPos(0, self._row_y(i))
+            for i, port in enumerate(self._outputs.values()):
+                port.setPos(rect.width(), self._row_y(i))
         self._route_wires()
         self.update()
 
@@ -316,7 +362,7 @@ class NodeItem(QGraphicsItem):
         return self._rect.width(), self._rect.height()
 
     def boundingRect(self) -> QRectF:
-        return self._rect.adjusted(-PORT_R - BADGE_R, -BADGE_R - 2, PORT_R + BADGE_R + LIGHTBULB_DX, 3)
+        return self._bounds  # Qt asks for it for every item it paints, every frame: made when the size changes
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -395,8 +441,8 @@ class NodeItem(QGraphicsItem):
 
         painter.setFont(self._id_font)
         painter.setPen(theme.NODE_MUTED)
-        for ports, align, x in ((self.inputs, Qt.AlignmentFlag.AlignLeft, PAD),
-                                (self.outputs, Qt.AlignmentFlag.AlignRight, PAD)):
+        for ports, align, x in ((self._port_names[0], Qt.AlignmentFlag.AlignLeft, PAD),
+                                (self._port_names[1], Qt.AlignmentFlag.AlignRight, PAD)):
             for i, name in enumerate(ports):
                 row = QRectF(x, self._row_y(i) - ROW_H / 2, text_w, ROW_H)
                 painter.drawText(row, align | Qt.AlignmentFlag.AlignVCenter, name)
@@ -428,6 +474,19 @@ class NodeItem(QGraphicsItem):
         if self.errors and self.fixable:
             self._paint_badge(painter, self._lightbulb_centre(), LIGHTBULB_BG, "")
             paint_lightbulb(painter, self._lightbulb_centre(), BADGE_R * 0.8, QColor("#2b2b2b"))
+        if self._inputs is None:  # no port items yet: their circles, as they would draw them
+            self._paint_ports(painter)
+
+    def _paint_ports(self, painter: QPainter) -> None:
+        """The circles of ports in their normal state (`paint_port`), one pen for all: a view at 100% paints
+        a few hundred nodes a frame."""
+        fed = self.wired_ports()
+        painter.setPen(_PORT_PEN)
+        for names, is_output in ((self._port_names[0], False), (self._port_names[1], True)):
+            x = self._rect.width() if is_output else 0.0
+            for i, name in enumerate(names):
+                painter.setBrush(_PORT_FILL if (name, is_output) in fed else _PORT_HOLE)
+                painter.drawEllipse(QPointF(x, self._row_y(i)), PORT_R, PORT_R)
 
     def _paint_badge(self, painter: QPainter, centre: QPointF, colour: QColor = theme.ERROR, text: str = "!") -> None:
         painter.setPen(QPen(theme.NODE_BORDER, 1.5))
@@ -461,10 +520,69 @@ class NodeItem(QGraphicsItem):
         super().mousePressEvent(event)
 
     def hoverEnterEvent(self, event) -> None:
+        self._make_ports()  # the pointer may go on to one: it hovers, shows its tooltip and starts a wire drag
         scene = self.scene()
         if scene is not None and hasattr(scene, "node_hovered"):
             scene.node_hovered(self)
         super().hoverEnterEvent(event)
+
+
+def _bounds(rect: QRectF) -> QRectF:
+    """A node's bounding rect: its face, the port circles at its sides and the badges at its corners."""
+    return rect.adjusted(-PORT_R - BADGE_R, -BADGE_R - 2, PORT_R + BADGE_R + LIGHTBULB_DX, 3)
+
+
+_FACES: dict = {}  # _face_key -> _face: a model repeats a few kinds of layer many times
+_BOXES: dict = {}  # _box's arguments -> _box
+MEMO_SIZE = 4096
+
+
+def _remember(memo: dict, key, value) -> None:
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+
+
+def _face_key(node: Node, spec):
+    """What a catalogue layer's ports and key params depend on: its type and params. None for a node
+    whose face depends on its graph too (a unit's instance or port, a custom layer, a param linked to
+    a unit param)."""
+    if spec is None or CATALOGUE.get(node.type) is not spec or any(isinstance(v, dict) for v in node.params.values()):
+        return None
+    return node.type, repr(node.params)
+
+
+def _face(node: Node, spec) -> tuple[list[str], list[str], tuple]:
+    """(input port names, output port names, key params as (name, text)) of a node."""
+    try:
+        resolved = node.resolved_params()
+        if spec is not None:  # a layer: its ports from the params already resolved
+            in_ports, out_ports = spec.input_ports(resolved), spec.output_ports(resolved)
+        else:  # a unit instance: its ports come from the unit, through its graph
+            in_ports, out_ports = node.input_ports(), node.output_ports()
+    except Exception:  # an unknown type or bad params from a file: draw what we can
+        resolved, in_ports, out_ports = dict(node.params), [], ["out"]
+    key_params = tuple((name, f"= {node.params[name]['ref']}" if is_ref(node.params.get(name))  # a unit param
+                        else formatting.param_value(spec.param(name), resolved.get(name)))
+                       for name in (spec.key_params if spec else ()))
+    return list(in_ports), list(out_ports), key_params
+
+
+def _box(key_params: tuple, ports: tuple, shape_text: str, params_text: str, unit_line: str | None):
+    """(the widest line but the title, height, ports' top, key params' top) of a node face: nodes that
+    differ only in type and id share it."""
+    w = _Text.width
+    widths = [w("body", f"{name}  {value}") + 8 for name, value in key_params]
+    in_w = max((w("small", n) for n in ports[0]), default=0)
+    out_w = max((w("small", n) for n in ports[1]), default=0)
+    widths.append(in_w + out_w + 40)
+    widths.append(w("mono", shape_text) + 14 + w("small", params_text))
+    if unit_line:
+        widths.append(w("small", unit_line) + 8)
+    ports_top = HEADER_H + 2 + (LINE_H if unit_line else 0)
+    params_top = ports_top + max(len(ports[0]), len(ports[1]), 1) * ROW_H + 2
+    params_h = (len(key_params) * LINE_H + 4) if key_params else 0
+    return max(widths), params_top + params_h + FOOTER_H, ports_top, params_top
 
 
 def _escape(text: str) -> str:

@@ -28,6 +28,7 @@ from gui.units.look import switch_of, unit_line
 
 LARGE_BATCH = 400  # wires: a bigger batch is routed in slices while the event loop runs, visible ones first
 SLICE_S = 0.008  # seconds of routing per slice, so scrolling and zooming stay smooth meanwhile
+GRAVE_SLICE = 500  # removed items freed at a time
 
 
 class CanvasScene(QGraphicsScene):
@@ -60,6 +61,7 @@ class CanvasScene(QGraphicsScene):
         self._slice_timer.setInterval(0)
         self._slice_timer.timeout.connect(self._route_slice)
         self._prioritise = False
+        self._graveyard: list = []  # the Python side of items a rebuild removed, freed in slices (`_route_slice`)
         self._shown_result = None  # the inference result the items show
         self._selected_edges: set[EdgeItem] = set()
         self.selectionChanged.connect(self._restyle_selected_edges)
@@ -90,7 +92,8 @@ class CanvasScene(QGraphicsScene):
         return self._edges.get(edge)
 
     def all_ports(self) -> list[PortItem]:
-        return [port for item in self._nodes.values() for port in item.ports()]
+        """Every port item made so far (a node makes its port items when first asked: `NodeItem.ports`)."""
+        return [port for item in self._nodes.values() if item.ports_made() for port in item.ports()]
 
     def selected_node_items(self) -> list[NodeItem]:
         return [item for item in self.selectedItems() if isinstance(item, NodeItem)]
@@ -182,7 +185,9 @@ class CanvasScene(QGraphicsScene):
             item, _ = self._pending.popitem(last=False)
             if item.scene() is self:
                 item.update_path()
-        if self._pending or self._stale:
+        while self._graveyard and time.perf_counter() < deadline:
+            del self._graveyard[-GRAVE_SLICE:]
+        if self._pending or self._stale or self._graveyard:
             self._slice_timer.start()
 
     @contextmanager
@@ -248,35 +253,42 @@ class CanvasScene(QGraphicsScene):
         self.cancel_gesture()
         for item in self._edges.values():
             item.detach()
-        self._edges.clear()
-        self._nodes.clear()
         self._pending.clear()
         self._stale.clear()
         self._dirty.clear()
         self._index.clear()
         self._shown_result = None
         self._selected_edges = set()
+        # Qt deletes the items; their Python objects, kept here, are freed later in slices: freeing them
+        # inside clear() took twice as long as both steps apart, and all of it before the first paint
+        self._graveyard += [*self._nodes.values(), *self._edges.values()]
+        self._nodes.clear()
+        self._edges.clear()
         self.clear()
+        if self._graveyard:
+            self._slice_timer.start()
         result = self.controller.scope_result
+        graph = self.controller.scope_graph
         with self.batch_routing():
-            for node_id in self.controller.scope_graph.node_ids():
-                self._on_node_added(node_id, (result.info.get(node_id), result.inputs.get(node_id, {}),
-                                              result.errors_for(node_id)))
-            for edge in self.controller.scope_graph.edges():
-                self._on_edge_added(edge, result, connect_ports=False)
-            for item in self._nodes.values():
-                self._update_ports(item)
-            self._on_result()  # the wires' shapes; each node was made at its final size
+            for node in graph.nodes():  # each made at its final size, showing `result`, and indexed once
+                item = self._make_node_item(node, (result.info.get(node.id), result.inputs.get(node.id, {}),
+                                                   result.errors_for(node.id)))
+                self._index.put(item, item.mapRectToScene(item.rect()))
+            for edge in graph.edges():
+                item = self._make_edge_item(edge, _shape_text(result, edge))
+                if item is not None:
+                    self._deferred.add(item)
+        self._shown_result = result  # every item and wire shows it already
         self._reroute_timer.stop()  # every wire was routed (or queued) once, at the end of the batch
-        self._dirty.clear()
 
-    def _on_node_added(self, node_id: str, result: tuple | None = None) -> None:
-        node = self.controller.scope_graph.node(node_id)
-        item = NodeItem(node, result)
-        item.set_unit_line(unit_line(self.controller.graph, node), is_repeat(node))
-        self._nodes[node_id] = item
+    def _on_node_added(self, node_id: str) -> None:
+        self.node_geometry_changed(self._make_node_item(self.controller.scope_graph.node(node_id)))
+
+    def _make_node_item(self, node, result: tuple | None = None) -> NodeItem:
+        item = NodeItem(node, result, unit_line(self.controller.graph, node), is_repeat(node))
+        self._nodes[node.id] = item
         self.addItem(item)
-        self.node_geometry_changed(item)
+        return item
 
     def _on_node_removed(self, node_id: str) -> None:
         item = self._nodes.pop(node_id, None)
@@ -289,16 +301,20 @@ class CanvasScene(QGraphicsScene):
                 self._dirty.append(old)
             self.schedule_reroute()
 
-    def _on_edge_added(self, edge: Edge, result=None, connect_ports: bool = True) -> None:
+    def _on_edge_added(self, edge: Edge) -> None:
+        item = self._make_edge_item(edge)
+        if item is not None:
+            self.route([item])
+            self._update_connected(item)
+
+    def _make_edge_item(self, edge: Edge, shape_text: str | None = None) -> EdgeItem | None:
         source, target = self._nodes.get(edge.source), self._nodes.get(edge.target)
         if source is None or target is None:
-            return
-        item = EdgeItem(edge, source, target, None if result is None else _shape_text(result, edge))
+            return None
+        item = EdgeItem(edge, source, target, shape_text)
         self._edges[edge] = item
         self.addItem(item)
-        self.route([item])
-        if connect_ports:
-            self._update_connected(item)
+        return item
 
     def _on_edge_removed(self, edge: Edge) -> None:
         item = self._edges.pop(edge, None)
@@ -316,9 +332,11 @@ class CanvasScene(QGraphicsScene):
 
     @staticmethod
     def _update_ports(node: NodeItem) -> None:
-        """Fill the ports that have a wire."""
-        fed = {(e.edge.source_port, True) for e in node.edges if e.source is node}
-        fed |= {(e.edge.target_port, False) for e in node.edges if e.target is node}
+        """Fill the ports that have a wire (a node without port items yet draws them from its wires)."""
+        if not node.ports_made():
+            node.update()
+            return
+        fed = node.wired_ports()
         for port in node.ports():
             connected = (port.name, port.is_output) in fed
             if connected != port.connected:
@@ -395,8 +413,9 @@ class CanvasScene(QGraphicsScene):
         return found
 
     def updates_pending(self) -> int:
-        """How many node items still show an older inference, and wires wait for their route."""
-        return len(self._stale) + len(self._pending)
+        """How many node items still show an older inference, wires wait for their route, and removed items
+        wait to be freed."""
+        return len(self._stale) + len(self._pending) + len(self._graveyard)
 
     def _changed_items(self, previous, result) -> list[NodeItem]:
         if previous is None:
@@ -431,7 +450,15 @@ class CanvasScene(QGraphicsScene):
             gesture.cancel()
 
     def _port_at(self, pos: QPointF) -> PortItem | None:
+        self._make_ports_at(pos)
         return next((item for item in self.items(pos) if isinstance(item, PortItem)), None)
+
+    def _make_ports_at(self, pos: QPointF) -> None:
+        """Make the port items of the nodes whose outline (ports included) holds `pos`, so a press there
+        finds a port even where no hover came first."""
+        for item in self.items(pos, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
+            if isinstance(item, NodeItem):
+                item.ports()
 
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
@@ -478,6 +505,7 @@ class CanvasScene(QGraphicsScene):
                 self.sync_positions()
 
     def mouseDoubleClickEvent(self, event) -> None:
+        self._make_ports_at(event.scenePos())
         if event.button() == Qt.MouseButton.LeftButton and not any(
                 isinstance(item, (NodeItem, PortItem, EdgeItem)) for item in self.items(event.scenePos())):
             self.quickAddRequested.emit(event.scenePos())
