@@ -7,9 +7,9 @@ They run on whole batches, for the training split only
 (validation and prediction see the images as they are): on the training device,
 or, for an image folder trained on the CPU, in the data's worker processes, so the
 training thread never waits for them (`TrainingAugment.hand_over`).
-kornia.augmentation builds and checks every transform; the ones that are only indexing
-or one factor per image (a crop with constant padding, flips, brightness) then run as
-the batched torch modules of `engine.data.batch_transforms`, several times cheaper.
+kornia.augmentation builds and checks every transform; the crops (RandomCrop with
+constant padding, RandomResizedCrop), the flips and a brightness-only ColorJitter
+then run as the batched torch modules of `engine.data.batch_transforms`, cheaper.
 Transforms work on pixels in [0, 1]: a dataset normalised with mean/std is
 un-normalised first and normalised again after. Random numbers come from
 torch's global generator, which the trainer seeds from the run's seed (a worker's

@@ -1,4 +1,4 @@
-"""The batched crop, flip and brightness that replace kornia's for the settings they cover."""
+"""The batched crops, flips and brightness that replace kornia's for the settings they cover."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.data.augment import Augment, build_transform
-from engine.data.batch_transforms import RandomBrightness, RandomCrop, RandomFlip
+from engine.data.batch_transforms import RandomBrightness, RandomCrop, RandomFlip, RandomResizedCrop
 from engine.errors import UserError
 
 CROP_FLIP = [{"type": "RandomCrop", "size": [8, 8], "padding": 2}, {"type": "RandomHorizontalFlip"}]
@@ -77,6 +77,7 @@ def test_the_same_seed_gives_the_same_batch_and_another_seed_another():
     {"type": "RandomCrop", "size": [8, 8], "pad_if_needed": True},
     {"type": "ColorJitter", "brightness": 0.2, "contrast": 0.2},
     {"type": "RandomRotation", "degrees": 10},
+    {"type": "RandomErasing", "p": 1.0},
 ])
 def test_kornia_keeps_what_the_batched_transforms_do_not_cover(entry):
     assert isinstance(build_transform(0, entry), K.AugmentationBase2D)
@@ -84,8 +85,9 @@ def test_kornia_keeps_what_the_batched_transforms_do_not_cover(entry):
 
 def test_the_batched_transforms_replace_kornias_where_they_cover_it():
     built = [build_transform(i, e) for i, e in enumerate([*CROP_FLIP, {"type": "RandomVerticalFlip", "p": 0.2},
-                                                          {"type": "ColorJitter", "brightness": 0.2}])]
-    assert [type(t) for t in built] == [RandomCrop, RandomFlip, RandomFlip, RandomBrightness]
+                                                          {"type": "ColorJitter", "brightness": 0.2},
+                                                          {"type": "RandomResizedCrop", "size": 8}])]
+    assert [type(t) for t in built] == [RandomCrop, RandomFlip, RandomFlip, RandomBrightness, RandomResizedCrop]
 
 
 def test_a_crop_larger_than_the_padded_images_names_the_entry():
@@ -98,3 +100,24 @@ def test_a_crop_larger_than_the_padded_images_names_the_entry():
 def test_bad_arguments_are_still_refused_in_kornias_words():
     with pytest.raises(UserError, match=r"augment entry 0 \('ColorJitter'\)"):
         Augment([{"type": "ColorJitter", "brightness": -1}], (3, 8, 8))
+
+
+def test_a_resized_crop_is_a_bilinear_resize_of_a_box_of_the_image():
+    torch.manual_seed(0)
+    x = torch.rand(6, 3, 8, 8)
+    out = Augment([{"type": "RandomResizedCrop", "size": [8, 8], "scale": [0.25, 0.25], "ratio": [1.0, 1.0]}],
+                  (3, 8, 8))(x)
+    for image, source in zip(out, x):  # a 4x4 box, twice as large, as torchvision's resize makes it
+        resized = [F.interpolate(window[None], size=(8, 8), mode="bilinear", align_corners=False)[0]
+                   for window in windows(source, 4)]
+        assert any(torch.allclose(image, r, atol=1e-5) for r in resized)
+    whole = Augment([{"type": "RandomResizedCrop", "size": 8, "scale": [1.0, 1.0], "ratio": [1.0, 1.0]}], (3, 8, 8))
+    assert torch.allclose(whole(x), x, atol=1e-6)
+
+
+def test_a_resized_crop_with_no_box_that_fits_takes_torchvisions_central_crop():
+    x = torch.rand(2, 1, 8, 8)
+    out = Augment([{"type": "RandomResizedCrop", "size": [8, 8], "scale": [1.0, 1.0], "ratio": [4.0, 4.0]}],
+                  (1, 8, 8))(x)  # a 16 x 4 box never fits: the central 2 rows at ratio 4
+    assert torch.allclose(out, F.interpolate(x[:, :, 3:5], size=(8, 8), mode="bilinear", align_corners=False),
+                          atol=1e-6)
