@@ -108,12 +108,13 @@ class RandomResizedCrop(torch.nn.Module):
         theta = torch.zeros(n, 2, 3)
         theta[:, 0, 0], theta[:, 0, 2] = w / width, (2 * left + w) / width - 1
         theta[:, 1, 1], theta[:, 1, 2] = h / height, (2 * top + h) / height - 1
-        grid = F.affine_grid(theta, [n, x.shape[1], *self.size], align_corners=False)
         # samples stay within the box's outer pixel centres: a resize of the crop alone, as torchvision's
         low = torch.stack([(2 * left + 1) / width, (2 * top + 1) / height], -1) - 1
         high = torch.stack([(2 * (left + w) - 1) / width, (2 * (top + h) - 1) / height], -1) - 1
+        theta, low, high = (t.to(x.device, x.dtype) for t in (theta, low, high))
+        grid = F.affine_grid(theta, [n, x.shape[1], *self.size], align_corners=False)
         grid = torch.max(torch.min(grid, high.view(n, 1, 1, 2)), low.view(n, 1, 1, 2))
-        return F.grid_sample(x, grid.to(x.device, x.dtype), mode="bilinear", align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", align_corners=False)
 
 
 class RandomFlip(torch.nn.Module):
