@@ -343,7 +343,8 @@ def run(quick: bool = False) -> list[Row]:
                        "thread (the data costing nothing); below 2.0 the cached goal cannot be met at 1 thread"),
         Row(SECTION, "engine's bare step, 2 threads vs 1", ceilings["engine, 2 threads"] / ceiling, "x", "", None,
             note="for information: torch's second thread on the second core, which the engine leaves to the "
-                 "workers and the machine (devices.default_threads: every core but one)"),
+                 "workers and the machine (devices.default_threads: every core but one); only meaningful on a "
+                 "quiet machine: with another process busy, the second thread made the step up to 5x slower"),
         Row(SECTION, "data path alone, first epoch vs hand-written", base_data[0] / ours_data[0], "x", "", None,
             note=f"no model: decoding and augmented batches only; engine {total / ours_data[0]:.0f} images/s, "
                  f"hand-written {total / base_data[0]:.0f} images/s"),
