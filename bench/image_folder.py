@@ -6,13 +6,16 @@ in the main process, with 2 decoding worker processes, batch 64, augmentation
 "random crop with 4 pixels of padding, horizontal flip, brightness jitter":
 - the engine: `Trainer` on `image_folder` from the trainer's start (data loading included): the
   first epoch's workers decode into a uint8 cache while the model trains, and augment whole
-  batches with kornia, in every epoch, off the training thread;
+  batches (the engine's batched crop-and-flip gather and brightness, see
+  engine.data.batch_transforms), in every epoch, off the training thread;
 - the baseline: Pillow decoding and the same transforms written by hand per sample
   (torchvision style) in a torch DataLoader with 2 persistent workers.
 Goals (issue 14): first epoch >= 1.0x the baseline's throughput, cached epochs >= 2x
 (the baseline decodes every epoch), and augmentation adds <= 10% to a training step (measured
 on the engine's own batches, with and without the augmentation; its cost on the training
 thread, where no workers run it, is a row for comparison).
+The bare training step of each side (no data) is timed in the same run: its images a second bound what
+a cached epoch can reach, and the rows say how close each side gets and what that bound allows.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -116,22 +120,38 @@ def handwritten_epochs(folder: Path, epochs: int, train: bool = True) -> list[fl
     return times
 
 
-def engine_epochs(folder: Path, epochs: int, out: Path) -> list[float]:
-    """Seconds of each epoch of the engine's Trainer (the first includes loading and decoding the folder)."""
+def engine_epochs(folder: Path, epochs: int, out: Path) -> tuple[list[float], list[float]]:
+    """Seconds of each epoch of the engine's Trainer (the first includes loading and decoding the folder), and
+    of each epoch the seconds its training thread spent in the training steps themselves (the rest: waiting
+    for batches, the trainer's bookkeeping, the epoch's checkpoint)."""
     from engine.training import Trainer, events
     from graphs.project import project_from_dict
+
+    class StepTimer(Trainer):
+        stepping = 0.0
+
+        def _train_step(self, x, y):
+            started = time.perf_counter()
+            loss = super()._train_step(x, y)
+            self.stepping += time.perf_counter() - started
+            return loss
+
+    def epoch_end(event) -> None:
+        if isinstance(event, events.EpochEnd):
+            ends.append(time.perf_counter())
+            steps.append(trainer.stepping)
+            trainer.stepping = 0.0
 
     data = json.loads(EXAMPLE.read_text())
     data["training"].update(dataset={"name": "image_folder", "path": str(folder), "augment": AUGMENT},
                             val_split=0.0, batch_size=BATCH, epochs=epochs, schedule=None)
-    ends = []
+    ends, steps = [], []
     started = time.perf_counter()
-    trainer = Trainer(project_from_dict(data), out_dir=out, threads=1,
-                      callback=lambda e: ends.append(time.perf_counter()) if isinstance(e, events.EpochEnd) else None)
+    trainer = StepTimer(project_from_dict(data), out_dir=out, threads=1, callback=epoch_end)
     result = trainer.run()
     if result.status != "finished":
         raise RuntimeError(result.message)
-    return [b - a for a, b in zip([started, *ends], ends)]
+    return [b - a for a, b in zip([started, *ends], ends)], steps
 
 
 def engine_pipeline_epochs(folder: Path, epochs: int) -> list[float]:
@@ -153,9 +173,11 @@ def engine_pipeline_epochs(folder: Path, epochs: int) -> list[float]:
     return times
 
 
-def _stepper():
+def _stepper(channels_last: bool = False):
     torch.manual_seed(0)
     model = small_cnn()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), 0.003)
     loss_fn = torch.nn.CrossEntropyLoss()
 
@@ -166,57 +188,109 @@ def _stepper():
     return step
 
 
-def augmentation_cost(folder: Path, steps: int, rounds: int) -> list[float]:
+def step_ceilings(steps: int, rounds: int) -> dict[str, float]:
+    """Images a second of the bare training step alone (no data, one batch over and over), the upper bound of
+    an epoch's throughput: "engine" in channels-last memory as the engine feeds it, "hand-written" in the
+    default NCHW memory, and "engine, 2 threads" (the engine's step with torch's second thread); median of
+    alternating rounds."""
+    x, y = torch.rand(BATCH, 3, 32, 32), torch.randint(0, 3, (BATCH,))
+    cases = {"engine": (_stepper(True), x.contiguous(memory_format=torch.channels_last), 1),
+             "hand-written": (_stepper(False), x, 1),
+             "engine, 2 threads": (_stepper(True), x.contiguous(memory_format=torch.channels_last), 2)}
+    seconds: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds + 1):  # the first round warms up
+        for name, (step, batch, threads) in cases.items():
+            torch.set_num_threads(threads)
+            started = time.perf_counter()
+            for _ in range(steps):
+                step(batch, y)
+            seconds[name].append(time.perf_counter() - started)
+    torch.set_num_threads(1)
+    return {name: BATCH * steps / statistics.median(times[1:]) for name, times in seconds.items()}
+
+
+def paired_ratios(plain, augmented, rounds: int) -> list[tuple[float, float]]:
+    """(wall-clock, CPU-time) ratios augmented / plain, one pair per round, in ABBA order so a drift of the
+    machine's load weighs on both sides alike; `plain()` and `augmented()` return (wall, CPU) seconds."""
+    ratios = []
+    for i in range(rounds):
+        if i % 2 == 0:
+            plain_time, augmented_time = plain(), augmented()
+        else:
+            augmented_time, plain_time = augmented(), plain()
+        ratios.append((augmented_time[0] / plain_time[0], augmented_time[1] / plain_time[1]))
+    return ratios
+
+
+def timed_steps(batches, step) -> tuple[float, float]:
+    """Wall-clock and this thread's CPU seconds of training on `batches`."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    for x, y in batches:
+        step(x, y)
+    return time.perf_counter() - wall, time.thread_time() - cpu
+
+
+def augmentation_cost(folder: Path, steps: int, rounds: int) -> list[tuple[float, float]]:
     """(training steps on augmented batches) / (on plain batches), both from the engine's cache as the trainer
-    gets them (the augmentation in the data's worker processes), in alternating rounds."""
+    gets them (the augmentation in the data's worker processes), in many short alternating rounds (a burst of
+    load from elsewhere spoils a few of them, which the median leaves out)."""
     from engine.data import load_dataset
     from engine.data.augment import Augment
 
     data = load_dataset({"name": "image_folder", "path": str(folder)}, val_split=0.0)
     plain = data.train
     augmented = plain.with_augment(Augment(AUGMENT, data.input_shape))
-    step, generator = _stepper(), torch.Generator().manual_seed(0)
+    step, generator = _stepper(True), torch.Generator().manual_seed(0)
     for _batch in plain.batches(1024):  # fill the cache
         pass
 
-    def train(split) -> float:
-        started = time.perf_counter()
-        for x, y in split.batches(BATCH, shuffle=True, generator=generator, limit=steps):
-            step(x, y)
-        return time.perf_counter() - started
+    def train(split) -> tuple[float, float]:
+        return timed_steps(split.batches(BATCH, shuffle=True, generator=generator, limit=steps), step)
 
     train(augmented)  # starts the workers
-    ratios = []
-    for i in range(rounds):
-        plain_time, augmented_time = (train(plain), train(augmented)) if i % 2 == 0 else \
-            reversed((train(augmented), train(plain)))
-        ratios.append(augmented_time / plain_time)
+    train(plain)
+    ratios = paired_ratios(lambda: train(plain), lambda: train(augmented), rounds)
     augmented.close()
     return ratios
 
 
-def inline_augmentation_cost(steps: int, rounds: int) -> list[float]:
-    """(step with kornia's augmentation on the training thread) / (step without), on one batch: what the
+def inline_augmentation_cost(steps: int, rounds: int) -> list[tuple[float, float]]:
+    """(step with the augmentation on the training thread) / (step without), on one batch: what the
     augmentation costs where the data has no worker processes to run it (a GPU device, few images)."""
     from engine.data.augment import Augment
 
-    step, augment = _stepper(), Augment(AUGMENT, (3, 32, 32))
+    step, augment = _stepper(True), Augment(AUGMENT, (3, 32, 32))
     x, y = torch.rand(BATCH, 3, 32, 32), torch.randint(0, 3, (BATCH,))
 
-    def train(augmented: bool) -> float:
-        started = time.perf_counter()
+    def batches(augmented: bool):
         for _ in range(steps):
             with torch.no_grad():
                 batch = augment(x) if augmented else x
-            step(batch, y)
-        return time.perf_counter() - started
+            yield batch.contiguous(memory_format=torch.channels_last), y
 
-    train(True)
-    ratios = []
-    for i in range(rounds):
-        plain, augmented = (train(False), train(True)) if i % 2 == 0 else reversed((train(True), train(False)))
-        ratios.append(augmented / plain)
-    return ratios
+    timed_steps(batches(True), step)
+    return paired_ratios(lambda: timed_steps(batches(False), step), lambda: timed_steps(batches(True), step), rounds)
+
+
+def augmentation_cpu_ms(calls: int) -> dict[str, float]:
+    """CPU milliseconds (this thread's, so other processes' load counts less) of the augmentation on one batch:
+    the engine's (batched crop-and-flip gather and brightness) and kornia's for the same list."""
+    import kornia.augmentation as K
+
+    from engine.data.augment import Augment
+
+    x = torch.rand(BATCH, 3, 32, 32)
+    kornia = torch.nn.Sequential(K.RandomCrop((32, 32), padding=4, p=1.0), K.RandomHorizontalFlip(),
+                                 K.ColorJitter(brightness=0.2, p=1.0))
+    results = {}
+    with torch.no_grad():
+        for name, augment in (("engine", Augment(AUGMENT, (3, 32, 32))), ("kornia", kornia)):
+            augment(x)
+            started = time.thread_time()
+            for _ in range(calls):
+                augment(x)
+            results[name] = (time.thread_time() - started) / calls * 1000
+    return results
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -230,33 +304,63 @@ def run(quick: bool = False) -> list[Row]:
         written = time.perf_counter() - started
         total = sum(1 for _ in folder.glob("*/*.png"))
         base = handwritten_epochs(folder, 2)
-        ours = engine_epochs(folder, 2, work / "run")
+        ours, stepping = engine_epochs(folder, 2, work / "run")
         base_data, ours_data = handwritten_epochs(folder, 2, train=False), engine_pipeline_epochs(folder, 2)
-        cost = augmentation_cost(folder, 20 if quick else 60, 3 if quick else 5)
-        inline = inline_augmentation_cost(10 if quick else 40, 3 if quick else 5)
+        cost = augmentation_cost(folder, 10 if quick else 15, 11 if quick else 41)
+        inline = inline_augmentation_cost(10, 11 if quick else 41)
+        ceilings = step_ceilings(10 if quick else 30, 3 if quick else 5)
+        cpu = augmentation_cpu_ms(50 if quick else 200)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     first, cached = base[0] / ours[0], base[1] / ours[1]
-    median, spread = summarise(cost)
-    inline_median, inline_spread = summarise(inline)
+    median, spread = summarise([wall for wall, _ in cost])
+    inline_median, inline_spread = summarise([wall for wall, _ in inline])
+    cpu_median, cpu_inline = (statistics.median(cpu for _, cpu in ratios) for ratios in (cost, inline))
     note = (f"{total:,} 32x32 PNGs (written in {written:.0f} s), small CNN, batch {BATCH}, 1 training thread, "
             f"{WORKERS} workers; ")
+    engine_cached, hand_cached = total / ours[1], total / base[1]
+    ceiling, hand_ceiling = ceilings["engine"], ceilings["hand-written"]
     return [
         Row(SECTION, "first epoch vs hand-written (Pillow + per-sample transforms)", first, "x", ">= 1.0",
             first >= 1.0, note=note + f"engine {total / ours[0]:.0f} images/s (loading included), "
                                       f"hand-written {total / base[0]:.0f} images/s"),
         Row(SECTION, "cached epoch vs hand-written", cached, "x", ">= 2.0", cached >= 2.0,
-            note=note + f"engine {total / ours[1]:.0f} images/s, hand-written {total / base[1]:.0f} images/s"),
+            note=note + f"engine {engine_cached:.0f} images/s, hand-written {hand_cached:.0f} images/s; "
+                        "bounded by the model's step: see the next three rows"),
+        Row(SECTION, "engine cached epoch vs its bare-step ceiling", engine_cached / ceiling, "x", "", None,
+            note=f"the bare step alone (channels-last, 1 thread, no data) runs {ceiling:.0f} images/s; "
+                 "1.0 would mean the data path and the trainer's bookkeeping cost nothing"),
+        Row(SECTION, "engine cached epoch: share of its time in the training steps", 100 * stepping[1] / ours[1],
+            "%", "", None, note="the training thread's time in forward, loss, backward and optimizer step over the "
+                           "epoch's; the rest is waiting for batches from the workers, the trainer's bookkeeping "
+                           "and the epoch's checkpoint (measured in the same epoch, so the machine's load drifts "
+                           "less between the two)"),
+        Row(SECTION, "hand-written cached epoch vs its bare-step ceiling", hand_cached / hand_ceiling, "x", "",
+            None, note=f"its bare step (NCHW, 1 thread) runs {hand_ceiling:.0f} images/s; it decodes every epoch "
+                       "in 2 workers that share the 2 cores with the step"),
+        Row(SECTION, "bound: engine's bare step vs hand-written cached epoch", ceiling / hand_cached, "x", "",
+            None, note="the most a cached epoch could reach against the hand-written pipeline with 1 training "
+                       "thread (the data costing nothing); below 2.0 the cached goal cannot be met at 1 thread"),
+        Row(SECTION, "engine's bare step, 2 threads vs 1", ceilings["engine, 2 threads"] / ceiling, "x", "", None,
+            note="for information: torch's second thread on the second core, which the engine leaves to the "
+                 "workers and the machine (devices.default_threads: every core but one); only meaningful on a "
+                 "quiet machine: with another process busy, the second thread made the step up to 5x slower"),
         Row(SECTION, "data path alone, first epoch vs hand-written", base_data[0] / ours_data[0], "x", "", None,
             note=f"no model: decoding and augmented batches only; engine {total / ours_data[0]:.0f} images/s, "
                  f"hand-written {total / base_data[0]:.0f} images/s"),
         Row(SECTION, "data path alone, cached epoch vs hand-written", base_data[1] / ours_data[1], "x", "", None,
             note=f"no model; engine {total / ours_data[1]:.0f} images/s, hand-written {total / base_data[1]:.0f} "
                  "images/s"),
-        Row(SECTION, "augmentation cost on a training step (kornia, batch)", median, "x", "<= 1.10",
+        Row(SECTION, "augmentation cost on a training step (in the workers)", median, "x", "<= 1.10",
             median <= 1.10, spread, note="crop with padding, flip, brightness jitter on batches of 64 32x32 images "
-                                         "in the data's worker processes; step time with / without, from the cache"),
-        Row(SECTION, "augmentation on the training thread instead (kornia, batch)", inline_median, "x", "", None,
+                                         "in the data's worker processes; step time with / without, from the "
+                                         "cache, short paired rounds in ABBA order, median of the ratios; "
+                                         f"the training thread's CPU time: {cpu_median:.3f}x"),
+        Row(SECTION, "augmentation on the training thread instead", inline_median, "x", "", None,
             inline_spread, note="for comparison: the same transforms applied inline before each step, as on a "
-                                "GPU device or a folder with no workers"),
+                                f"GPU device or a folder with no workers; the thread's CPU time: {cpu_inline:.3f}x"),
+        Row(SECTION, "augmentation CPU time, kornia vs the engine's batched transforms", cpu["kornia"] / cpu["engine"],
+            "x", "", None, note=f"one batch of 64 32x32 images: kornia {cpu['kornia']:.2f} ms, the engine's "
+                                f"batched crop-and-flip gather and brightness {cpu['engine']:.2f} ms "
+                                "(CPU time of the thread)"),
     ]

@@ -3,10 +3,13 @@
 The dataset's `"augment"` list names transforms the way torchvision.transforms.v2
 spells them, e.g. `[{"type": "RandomResizedCrop", "size": [32, 32], "scale": [0.8, 1.0]},
 {"type": "RandomHorizontalFlip"}, {"type": "ColorJitter", "brightness": 0.2}]`.
-They run with kornia.augmentation on whole batches, for the training split only
+They run on whole batches, for the training split only
 (validation and prediction see the images as they are): on the training device,
 or, for an image folder trained on the CPU, in the data's worker processes, so the
 training thread never waits for them (`TrainingAugment.hand_over`).
+kornia.augmentation builds and checks every transform; the crops (RandomCrop with
+constant padding, RandomResizedCrop), the flips and a brightness-only ColorJitter
+then run as the batched torch modules of `engine.data.batch_transforms`, cheaper.
 Transforms work on pixels in [0, 1]: a dataset normalised with mean/std is
 un-normalised first and normalised again after. Random numbers come from
 torch's global generator, which the trainer seeds from the run's seed (a worker's
@@ -27,6 +30,7 @@ import numpy as np
 import torch
 
 from engine.augment_names import ARGUMENTS, REQUIRED
+from engine.data.batch_transforms import batched_transform, fuse
 from engine.errors import UserError
 from graphs.errors import quoted
 
@@ -102,7 +106,8 @@ def build_transform(index: int, entry) -> torch.nn.Module:
         kwargs = {**KORNIA_DEFAULTS.get(kind, {}), **{k: CONVERTERS[k](v) for k, v in arguments.items()}}
         if "p" in arguments and not 0 <= kwargs["p"] <= 1:
             raise ValueError(f"'p' must be a probability from 0 to 1, got {arguments['p']!r}")
-        return getattr(K, kind)(**kwargs)
+        module = getattr(K, kind)(**kwargs)  # kornia checks the arguments, in its own words
+        return batched_transform(kind, kwargs) or module
     except (TypeError, ValueError, AssertionError, RuntimeError) as error:
         raise UserError(f"{name}: {error}") from None
 
@@ -128,6 +133,7 @@ class Augment(torch.nn.Module):
         self.register_buffer("mean", torch.tensor(mean if scale else [0.0]).reshape(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std if scale else [1.0]).reshape(1, -1, 1, 1))
         self._check(entries)
+        self.steps = fuse(list(self.transforms))  # what runs: the entries, with a crop and flip fused
 
     def _check(self, entries: list) -> None:
         """Run each transform once on a tiny batch so a bad argument fails now, naming its entry."""
@@ -147,7 +153,7 @@ class Augment(torch.nn.Module):
         images = x.reshape(-1, *self.image_shape)
         if self.scaled:
             images = images * self.std + self.mean
-        for transform in self.transforms:
+        for transform in self.steps:
             images = transform(images)
         if self.scaled:
             images = (images - self.mean) / self.std

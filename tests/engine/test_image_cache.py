@@ -5,6 +5,7 @@ past its header named when a worker meets it, and seeded runs that repeat."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -97,6 +98,7 @@ def test_augmentation_runs_in_the_workers_and_a_seeded_run_repeats(tmp_path, str
         assert result.status == "finished", result.message
         assert trainer._augment is None and isinstance(trainer._train_data.augment, Augment)  # off the trainer
         assert "loader" not in trainer._train_data.state  # the run ended its worker processes
+        assert multiprocessing.active_children() == []  # and none is left running
         return [row["train_loss"] for row in result.history]
 
     first = train("a")
