@@ -27,13 +27,22 @@ def edits(doc):
     yield doc.undo_stack.redo
 
 
+def same_rows(summary, fresh, graph) -> bool:
+    """The same rows and totals, in an order that keeps every node after its inputs (a summary kept up
+    edit by edit keeps its rows' places, so its order may differ from a fresh one's)."""
+    kept, made = summary.model.rows, fresh.model.rows
+    place = {row[0]: i for i, row in enumerate(kept)}
+    assert all(place[edge.source] < place[edge.target] for edge in graph.edges())
+    return sorted(kept[:-1]) == sorted(made[:-1]) and kept[-1] == made[-1]
+
+
 def test_the_summary_kept_up_edit_by_edit_equals_one_built_afresh(cnn_window):
     doc, summary = cnn_window.document, cnn_window.summary
     for edit in edits(doc):
         edit()
         doc.flush()
         fresh = ModelSummary(doc)
-        assert summary.model.rows == fresh.model.rows
+        assert same_rows(summary, fresh, doc.graph)
         fresh.deleteLater()
     assert any(row[2] for row in summary.model.rows) or doc.result.valid
 
@@ -67,7 +76,7 @@ def test_a_hidden_summary_waits_and_catches_up_when_shown(cnn_window, qtbot):
     dock.show()
     qtbot.waitUntil(summary.isVisible)
     fresh = ModelSummary(doc)
-    assert summary.model.rows == fresh.model.rows
+    assert same_rows(summary, fresh, doc.graph)
     fresh.deleteLater()
 
 
