@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
@@ -24,6 +25,8 @@ from graphs.node_type import SHARES
 from graphs.validate import sharing_size_errors, validate
 
 __all__ = ["InferenceResult", "ShapeInference", "TensorSpec", "fmt", "infer"]
+
+_UNPLANNED = object()  # a node whose plan is to be made (see ShapeInference._plan)
 
 
 @dataclass
@@ -71,9 +74,10 @@ class ShapeInference:
 
     Each node keeps its last inputs and outcome (its NodeInfo or its ShapeError). An edit marks the
     nodes it touches; inference then revisits only those, in topological order, and goes on to a
-    node's consumers only when the node's outcome changed. The topological ranks are kept across
-    edits and recomputed only when a new wire runs against them (or a cycle may have changed), so
-    a param edit on a 10,000-node model visits a handful of nodes."""
+    node's consumers only when the node's outcome changed. The order is the one the document keeps
+    edit by edit (`Graph.topological_rank`), so a param edit on a 10,000-node model visits a handful of
+    nodes, and a rewire visits the nodes downstream at a few dict lookups each: a node keeps which
+    source output feeds each of its ports (its plan), and its outcome for the inputs it last saw."""
 
     def __init__(self, graph: Graph, live_validation: bool = True):
         """`live_validation` keeps the structural checks up to date edit by edit (the editor); without it
@@ -82,19 +86,21 @@ class ShapeInference:
         self._validation = LiveValidation(graph) if live_validation else None
         self._units = None  # a LiveUnitsInference, once the graph uses units
         self._types: dict[str, str] = {}
-        self._params: dict[str, dict] = {}
+        self._specs: dict[str, object] = {}  # node -> its NodeType (None: no shapes, see _set_params)
+        self._params: dict[str, dict | None] = {}
         self._shares: dict[str, str] = {}  # a sharing node -> the node whose weights it uses
         self._sources: dict[str, dict[str, tuple[str, str]]] = {}  # node -> in port -> (src, src port)
         self._consumers: dict[str, set[str]] = {}  # node -> the nodes its wires feed
         self._ports: dict[str, list[str]] = {}
-        self._rank: dict[str, int] = {}  # topological rank; nodes on a cycle have none
-        self._ranks_valid = False
-        self._next_rank = 0
+        self._plans: dict[str, tuple | None] = {}  # node -> ((port, src, src port), ...), None: cannot infer
+        self._own_rank: dict[str, int] | None = None  # ranks over the followed wires, while the document has a cycle
+        self._unranked: set[str] = set()  # the nodes on a cycle: never inferred
         self._dirty: set[str] = set()
-        self._cache: dict[str, tuple] = {}  # node -> (input key, NodeInfo or ShapeError)
+        self._cache: dict[str, tuple] = {}  # node -> (inputs, NodeInfo or ShapeError)
         self._info: dict[str, NodeInfo] = {}  # the current outcome of every inferred node
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
+        self._dropped = 0  # nodes whose shapes were forgotten since `_info` was last rebuilt
         for node in graph.nodes():
             self._on_node_added(node)
         for edge in graph.edges():
@@ -123,48 +129,41 @@ class ShapeInference:
         self._set_params(node.id, node.params)
         self._sources[node.id] = {}
         self._consumers.setdefault(node.id, set())
-        if self._ranks_valid:  # no wires yet: last in the order is as good as anywhere
-            self._rank[node.id] = self._next_rank
-            self._next_rank += 1
-        self._dirty.add(node.id)
+        if self._own_rank is not None:  # no wires yet: last in the order is as good as anywhere
+            self._own_rank[node.id] = len(self._own_rank)
 
     def _set_params(self, node_id: str, params: dict) -> None:
+        self._cache.pop(node_id, None)
+        self._plans.pop(node_id, None)
+        self._dirty.add(node_id)
         try:
             spec = node_type(self._types[node_id], node_id, self.graph.custom_types)
             resolved = spec.resolve_params(params, node_id)
         except GraphError:  # a unit instance (a graph with units is inferred as its expansion), or params that
             # a unit param made wrong in an expansion (validation reports them): no shapes
-            self._params[node_id], self._ports[node_id] = None, []
+            self._specs[node_id], self._params[node_id], self._ports[node_id] = None, None, []
             self._shares.pop(node_id, None)
-            self._cache.pop(node_id, None)
-            self._dirty.add(node_id)
             return
-        self._params[node_id] = resolved
+        self._specs[node_id], self._params[node_id] = spec, resolved
         if params.get(SHARES):
             self._shares[node_id] = params[SHARES]
         else:
             self._shares.pop(node_id, None)
         self._ports[node_id] = spec.input_ports(resolved)
-        self._cache.pop(node_id, None)
-        self._dirty.add(node_id)
 
     def _on_node_removed(self, node) -> None:
-        for table in (self._types, self._params, self._shares, self._sources, self._ports, self._cache,
-                      self._info, self._inputs, self._errors, self._consumers):
+        self._forget(node.id)
+        for table in (self._types, self._specs, self._params, self._shares, self._sources, self._ports, self._plans,
+                      self._cache, self._consumers):
             table.pop(node.id, None)
-        if self._rank.pop(node.id, None) is None:  # it was on a cycle, which is now broken
-            self._ranks_valid = False
+        self._own_rank = None
         self._dirty.discard(node.id)
 
     def _on_edge_added(self, edge) -> None:
         if self._sources[edge.target].setdefault(edge.target_port, (edge.source, edge.source_port)) == \
                 (edge.source, edge.source_port):  # a second wire into a port (a loaded file) is not followed
             self._consumers.setdefault(edge.source, set()).add(edge.target)
-        self._cache.pop(edge.target, None)
-        self._dirty.add(edge.target)
-        ranks = self._rank
-        if edge.source not in ranks or edge.target not in ranks or ranks[edge.source] >= ranks[edge.target]:
-            self._ranks_valid = False
+        self._touch(edge.target)
 
     def _on_edge_removed(self, edge) -> None:
         ports = self._sources.get(edge.target, {})
@@ -174,28 +173,42 @@ class ShapeInference:
                 if other.target_port == edge.target_port:
                     ports[edge.target_port] = (other.source, other.source_port)
                     self._consumers.setdefault(other.source, set()).add(edge.target)
-                    self._ranks_valid = False
         if edge.source in self._consumers and not any(source == edge.source for source, _ in ports.values()):
             self._consumers[edge.source].discard(edge.target)
-        self._cache.pop(edge.target, None)
-        self._dirty.add(edge.target)
-        if edge.source not in self._rank or edge.target not in self._rank:
-            self._ranks_valid = False  # a wire of a cycle: the cycle may be broken
+        self._touch(edge.target)
+
+    def _touch(self, node_id: str) -> None:
+        """A wire into `node_id` came or went: its plan and its place in the order may change (its cached
+        outcome stays: it depends on the input specs, not on where they come from)."""
+        self._plans.pop(node_id, None)
+        self._dirty.add(node_id)
+        self._own_rank = None
 
     def _on_params_changed(self, node_id, _old, new) -> None:
         self._set_params(node_id, new)
 
-    def _topological_order(self) -> list[str]:
-        """Every node not on a cycle, after its inputs."""
-        self._update_ranks()
-        return sorted(self._rank, key=self._rank.__getitem__)
+    def _ranks(self) -> Mapping[str, int]:
+        """The document's topological ranks; while it has a cycle (a loaded file), ranks over the wires
+        followed here, without the nodes on a cycle. A node that joins or leaves a cycle is revisited."""
+        ranks = self.graph.topological_rank()
+        if ranks is not None:
+            unranked = set()
+        elif self._own_rank is not None:
+            return self._own_rank
+        else:
+            ranks = self._own_rank = self._followed_ranks()
+            unranked = {node_id for node_id in self._types if node_id not in ranks}
+        if unranked != self._unranked:
+            for node_id in unranked ^ self._unranked:
+                if node_id in self._types:
+                    self._dirty.add(node_id)
+                    self._dirty.update(self._consumers.get(node_id, ()))
+            self._unranked = unranked
+        return ranks
 
-    def _update_ranks(self) -> None:
-        """Kahn's algorithm over the mirror, when an edit made the kept ranks wrong; a node that joins or
-        leaves a cycle is revisited."""
-        if self._ranks_valid:
-            return
-        indegree = {n: 0 for n in self._types}
+    def _followed_ranks(self) -> dict[str, int]:
+        """Kahn's algorithm over the followed wires (one per port)."""
+        indegree = dict.fromkeys(self._types, 0)
         successors: dict[str, list[str]] = {n: [] for n in self._types}
         for target, ports in self._sources.items():
             for source in {source for source, _ in ports.values()}:
@@ -204,17 +217,13 @@ class ShapeInference:
         ready = [n for n, d in indegree.items() if d == 0]
         rank: dict[str, int] = {}
         while ready:
-            current = ready.pop(0) if len(ready) < 64 else ready.pop()
+            current = ready.pop()
             rank[current] = len(rank)
             for nxt in successors[current]:
                 indegree[nxt] -= 1
                 if indegree[nxt] == 0:
                     ready.append(nxt)
-        for node_id in self._types:
-            if (node_id in rank) != (node_id in self._rank):
-                self._dirty.add(node_id)
-                self._dirty.update(self._consumers.get(node_id, ()))
-        self._rank, self._ranks_valid, self._next_rank = rank, True, len(rank)
+        return rank
 
     # ---- inference -------------------------------------------------------
     def infer_shapes(self) -> InferenceResult:
@@ -223,66 +232,118 @@ class ShapeInference:
             result = self._units_result()
             result.errors = [e for e in result.errors if isinstance(e, ShapeError)]
             return result
-        self._update_ranks()
-        rank = self._rank
-        queue = [(rank[n], n) for n in self._dirty if n in rank]
+        rank = self._ranks()
+        if self._dirty:
+            self._propagate(rank)
+        errors = sorted(self._errors.items(), key=lambda item: rank[item[0]])
+        if self._dropped * 4 > len(self._info):
+            # dict.copy() clones a dict in one go, unless a third of its slots were left by deletions: then it
+            # inserts key by key (1 ms at 10,000 nodes). Rebuilding after many deletions keeps the copies clones.
+            self._info, self._inputs, self._dropped = dict(self._info), dict(self._inputs), 0
+        return InferenceResult(self._info.copy(), self._inputs.copy(), [error for _, error in errors])
+
+    def _propagate(self, rank: Mapping[str, int]) -> None:
+        """Visit the dirty nodes in topological order, and the consumers of each node whose outcome changed."""
+        queue = []
         for node_id in self._dirty:
-            if node_id not in rank:  # on a cycle: never inferred
+            if node_id in rank:
+                queue.append((rank[node_id], node_id))
+            else:  # on a cycle: never inferred
                 self._forget(node_id)
         self._dirty.clear()
         heapq.heapify(queue)
-        queued = {n for _, n in queue}
+        consumers, visit, pop, push = self._consumers, self._visit, heapq.heappop, heapq.heappush
+        last = None
         while queue:
-            _, node_id = heapq.heappop(queue)
-            queued.discard(node_id)
-            if self._visit(node_id):
-                for consumer in self._consumers.get(node_id, ()):
-                    if consumer in rank and consumer not in queued:
-                        queued.add(consumer)
-                        heapq.heappush(queue, (rank[consumer], consumer))
-        errors = sorted(self._errors.items(), key=lambda item: rank[item[0]])
-        return InferenceResult(dict(self._info), dict(self._inputs), [error for _, error in errors])
+            node_id = pop(queue)[1]
+            if node_id == last:  # pushed again by another of its sources: the copies pop one after the other
+                continue
+            last = node_id
+            if visit(node_id):
+                for consumer in consumers[node_id]:
+                    if consumer in rank:
+                        push(queue, (rank[consumer], consumer))
 
     def _visit(self, node_id: str) -> bool:
         """Infer one node from its sources' current outcomes; whether its own outcome changed."""
-        before = (self._info.get(node_id), self._errors.get(node_id))
-        if self._params[node_id] is None:
-            self._forget(node_id)
-            return before != (None, None)
-        inputs = {}
-        own_type = node_type(self._types[node_id], node_id, self.graph.custom_types)
-        optional = own_type.optional
-        for port in self._ports[node_id]:
-            source = self._sources[node_id].get(port)
-            if source is None and port in optional:
-                continue  # an open optional port: the rule sees it absent
-            info = self._info.get(source[0]) if source else None
-            spec = info.outputs.get(source[1]) if info else None
-            if spec is None:
-                self._forget(node_id)
-                break
-            inputs[port] = spec
-        else:
-            key = tuple(inputs.items())  # with the port names: optional ports may be left open
-            cached = self._cache.get(node_id)
-            if cached is None or cached[0] != key:
-                try:
-                    outcome = infer_node(node_id, self._types[node_id], self._params[node_id], inputs, own_type.op)
-                except ShapeError as error:
-                    outcome = error
-                cached = (key, outcome)
-                self._cache[node_id] = cached
-            self._inputs[node_id] = inputs
-            if isinstance(cached[1], ShapeError):
-                self._info.pop(node_id, None)
-                self._errors[node_id] = cached[1]
+        info, errors = self._info, self._errors
+        old_info, old_error = info.get(node_id), errors.get(node_id) if errors else None
+        plan = self._plans.get(node_id, _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = self._plan(node_id)
+        inputs = None
+        if plan is not None:
+            inputs = {}
+            for port, source, source_port in plan:
+                source_info = info.get(source)
+                spec = source_info.outputs.get(source_port) if source_info is not None else None
+                if spec is None:
+                    inputs = None
+                    break
+                inputs[port] = spec
+        if inputs is None:  # an open port, or an input without shapes: no shapes here nor downstream
+            if old_info is not None or old_error is not None:
+                self._forget_downstream(node_id)
+            return False  # what it feeds is done
+        cached = self._cache.get(node_id)
+        if cached is None or cached[0] != inputs:
+            try:
+                outcome = infer_node(node_id, self._types[node_id], self._params[node_id], inputs,
+                                     self._specs[node_id].op)
+            except ShapeError as error:
+                outcome = error
+            cached = self._cache[node_id] = (inputs, outcome)
+        self._inputs[node_id], outcome = cached
+        if isinstance(outcome, ShapeError):
+            if old_info is not None:
+                del info[node_id]
+            errors[node_id] = outcome
+            return old_error is not outcome
+        if old_error is not None:
+            del errors[node_id]
+        info[node_id] = outcome
+        return old_info is not outcome
+
+    def _plan(self, node_id: str) -> tuple | None:
+        """Which source output feeds each port the rule sees (an open optional port is left out); None when
+        the node cannot be inferred (a required port open, or params without shapes)."""
+        plan = None
+        if self._params[node_id] is not None:
+            sources, optional = self._sources[node_id], self._specs[node_id].optional
+            wired = []
+            for port in self._ports[node_id]:
+                source = sources.get(port)
+                if source is None:
+                    if port in optional:
+                        continue
+                    break
+                wired.append((port, *source))
             else:
-                self._errors.pop(node_id, None)
-                self._info[node_id] = cached[1]
-        after = (self._info.get(node_id), self._errors.get(node_id))
-        return before[0] is not after[0] or before[1] is not after[1]
+                plan = tuple(wired)
+        self._plans[node_id] = plan
+        return plan
+
+    def _forget_downstream(self, node_id: str) -> None:
+        """Forget the outcome of `node_id` and of every node it feeds, directly or not, without visiting them:
+        without its shapes they have none. The walk stops at a node already without shapes (what that one
+        feeds has none either, or waits in the queue to be visited)."""
+        info, errors, inputs, plans, consumers = self._info, self._errors, self._inputs, self._plans, self._consumers
+        stack = [node_id]
+        while stack:
+            current = stack.pop()
+            self._dropped += 1
+            info.pop(current, None)  # (the lines of _forget, inline: this runs for thousands of nodes)
+            errors.pop(current, None)
+            inputs.pop(current, None)
+            for consumer in consumers[current]:
+                if consumer in info or consumer in errors:
+                    for _port, source, _source_port in plans.get(consumer) or ():
+                        if source == current:
+                            stack.append(consumer)
+                            break
 
     def _forget(self, node_id: str) -> None:
+        self._dropped += 1
         for table in (self._info, self._inputs, self._errors):
             table.pop(node_id, None)
 
@@ -292,11 +353,7 @@ class ShapeInference:
         if self.graph.uses_units():
             return self._units_result()
         result = self.infer_shapes()
-        if self._validation is None:
-            structural = validate(self.graph)
-        else:
-            self._update_ranks()  # ranks that reach every node prove there is no cycle
-            structural = self._validation.errors(acyclic=len(self._rank) == len(self._types) or None)
+        structural = validate(self.graph) if self._validation is None else self._validation.errors()
         result.errors = structural + result.errors + self._sharing_errors(result)
         return result
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from graphs.catalogue import CATALOGUE, node_type
 from graphs.custom_types import NO_CUSTOM_TYPES
@@ -27,6 +29,7 @@ from graphs.errors import (
 from graphs.events import Event
 from graphs.names import id_problem
 from graphs.node_type import SHARES
+from graphs.topological_order import TopologicalOrder
 from graphs.unit_registry import REF, UnitRegistry, UnitUseError, check_unit_params, is_ref, unit_name_problem
 
 
@@ -147,6 +150,8 @@ class Graph:
         self._edges: dict[Edge, None] = {}
         self._in: dict[str, dict[Edge, None]] = {}
         self._out: dict[str, dict[Edge, None]] = {}
+        self._order = TopologicalOrder(self)  # answers the cycle check of most wires without a search
+        self._places: dict[str, int] | None = None  # each node's index in the node order, once asked
         self._custom_types = None  # see `custom_types`
         self.node_added = Event("node_added")  # (Node)
         self.node_removed = Event("node_removed")  # (Node)
@@ -196,7 +201,15 @@ class Graph:
     def index_of(self, node_id: str) -> int:
         """The node's place in the document's node order (which orders forward()'s inputs and the file)."""
         self._require(node_id)
-        return list(self._nodes).index(node_id)
+        if self._places is None or len(self._places) != len(self._nodes):  # (graphs.units.expand may add directly)
+            self._places = {n: i for i, n in enumerate(self._nodes)}
+        return self._places[node_id]
+
+    def topological_rank(self) -> Mapping[str, int] | None:
+        """A rank per node such that every wire runs from a lower rank to a higher one (kept up to date
+        edit by edit, see `graphs.topological_order`); None while a loaded file's wires make a cycle."""
+        ranks = self._order.ranks()
+        return None if ranks is None else MappingProxyType(ranks)
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -297,10 +310,14 @@ class Graph:
             self._structure[node_id] = None
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
+            if self._places is not None:
+                self._places[node_id] = len(self._nodes) - 1
         else:
             items = list(self._nodes.items())
             items.insert(max(0, index), (node_id, node))
             self._nodes = dict(items)
+            self._places = None
+        self._order.node_added(node_id)
         self.node_added.emit(node.clone())
         self.changed.emit()
         return node_id
@@ -314,6 +331,8 @@ class Graph:
         self._structure.pop(node_id, None)
         self._in.pop(node_id, None)
         self._out.pop(node_id, None)
+        self._places = None
+        self._order.node_removed(node_id)
         self.node_removed.emit(node.clone())
         self.changed.emit()
 
@@ -391,6 +410,7 @@ class Graph:
         del self._edges[edge]
         del self._in[edge.target][edge]
         del self._out[edge.source][edge]
+        self._order.edge_removed(edge)
         self.edge_removed.emit(edge)
         self.changed.emit()
 
@@ -423,29 +443,15 @@ class Graph:
             raise PortAlreadyConnectedError(
                 f"{dst.type} '{dst.id}' input '{edge.target_port}' is already connected to '{taken.source}'",
                 node=dst.id, port=edge.target_port)
-        if edge.source == edge.target or self._reaches(edge.target, edge.source, without=replacing):
+        if self._order.would_cycle(edge.source, edge.target, without=replacing):
             raise CycleError(f"wiring '{edge.source}' to '{edge.target}' would make a cycle", node=dst.id,
                              port=edge.target_port)
-
-    def _reaches(self, start: str, goal: str, without: Edge | None = None) -> bool:
-        """A path of wires from `start` to `goal` (not using wire `without`), following only the wires
-        out of the nodes it reaches."""
-        stack, seen, out = [start], {start}, self._out
-        while stack:
-            current = stack.pop()
-            if current == goal:
-                return True
-            for edge in out.get(current, ()):
-                target = edge.target
-                if target not in seen and (without is None or edge != without):  # Edge equality is slow: last
-                    seen.add(target)
-                    stack.append(target)
-        return False
 
     def _add_edge(self, edge: Edge) -> None:
         self._edges[edge] = None
         self._in.setdefault(edge.target, {})[edge] = None
         self._out.setdefault(edge.source, {})[edge] = None
+        self._order.edge_added(edge)
 
     def _require(self, node_id: str) -> Node:
         try:

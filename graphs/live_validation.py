@@ -6,7 +6,8 @@ run after every edit. `LiveValidation` observes the document's events, as the en
 nodes its wires feed (their ports and the data flow depend on it), and the nodes that share its
 weights. Each node's problems (its own, its incoming wires', its open inputs, its sharing) are
 kept per node; the whole-graph checks (an Input exists, something follows it, no cycle) are
-cheap counts, with the cycle check done from the caller's topological order when it has one.
+cheap counts, and the topological order the document keeps (`Graph.topological_rank`) proves there is
+no cycle.
 `errors()` returns the same problems as `validate(graph)` (the tests compare them after
 random edits), grouped by node.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 
 from graphs.document import Graph
-from graphs.errors import DuplicateEdgeError, GraphError, PortAlreadyConnectedError
+from graphs.errors import GraphError
 from graphs.validate import (
     cycle_errors,
     edge_problems,
@@ -84,10 +85,9 @@ class LiveValidation:
             self._sharers[owner].discard(node_id)
 
     # ---- the problems ------------------------------------------------------------
-    def errors(self, acyclic: bool | None = None) -> list[GraphError]:
-        """Every structural problem. `acyclic`, when the caller knows (a topological order that reached every
-        node), saves the whole-graph cycle check. A graph with units is checked whole, as its expansion
-        (the per-node problems stay marked for when it has none again)."""
+    def errors(self) -> list[GraphError]:
+        """Every structural problem. A graph with units is checked whole, as its expansion (the per-node
+        problems stay marked for when it has none again)."""
         if self.graph.uses_units():
             from graphs.validate import validate
 
@@ -102,9 +102,7 @@ class LiveValidation:
         troubled = sorted(self._problems, key=self.graph.index_of) if len(self._problems) <= 8 else \
             [node_id for node_id in self.graph.node_ids() if node_id in self._problems]  # in document order
         errors = [error for node_id in troubled for error in self._problems[node_id]]
-        if acyclic and any(isinstance(e, (PortAlreadyConnectedError, DuplicateEdgeError)) for e in errors):
-            acyclic = None  # the caller's order follows one wire per port; a second one may close a cycle
-        return errors + self._presence() + cycle_errors(self.graph, acyclic)
+        return errors + self._presence() + cycle_errors(self.graph, acyclic=self.graph.topological_rank() is not None)
 
     def _presence(self) -> list[GraphError]:
         if self._types["Input"] > 0 and any(count and not _is_data(name, self.graph.custom_types) for name, count in self._types.items()):
