@@ -1,12 +1,12 @@
 """The model summary's row order: a topological order of the model's nodes, kept edit by edit.
 
-Built with `graphs.validate.topological_order` (ties in the document's order), then kept: a removed
-wire leaves it valid, a new wire that runs forward in it needs nothing, a new node goes last, and
-a new wire that runs backward moves only the nodes between its ends that must move (Pearce and
-Kelly's dynamic topological order: those the wire's target reaches, placed after those that reach
-its source). So the rows keep their places while the user rewires, and no edit of a 10,000-node
-model walks the whole graph. Anything else (a rename, another graph, a cycle from a file) builds
-it anew when next asked.
+Taken from the order the document keeps (`Graph.topological_rank`, ties in the document's order
+when first made), then kept as rows: a removed wire leaves it valid, a new wire that runs forward
+in it needs nothing, a new node goes last, a removed one leaves its row; only a new wire that runs
+backward takes the document's order again (which it repaired over the nodes between the wire's
+ends). So the rows keep their places while the user rewires, and a rewire of a 10,000-node model
+walks no nodes. Anything else (a rename, another graph) takes it anew when next asked; a cycle from
+a file leaves its nodes out, as `graphs.validate.topological_order` does.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ class LiveOrder:
 
     def ids(self) -> list[str]:
         if self._ids is None:
-            self._ids = topological_order(self._graph())  # a cycle (from a file) leaves its nodes out
+            graph = self._graph()
+            rank = graph.topological_rank()
+            self._ids = topological_order(graph) if rank is None else sorted(rank, key=rank.__getitem__)
             self._position = {node_id: i for i, node_id in enumerate(self._ids)}
         return self._ids
 
@@ -60,36 +62,9 @@ class LiveOrder:
         self.version += 1
 
     def edge_added(self, edge) -> None:
-        """The graph has a new wire `edge`: reorder the nodes between its ends if it runs backward."""
+        """The graph has a new wire `edge`: the document's order again if it runs backward in the rows."""
         if self._ids is None:
             return
-        position = self._position
-        source, target = position.get(edge.source), position.get(edge.target)
-        if source is None or target is None:
-            return self.forget()
-        if source < target:
-            return
-        graph = self._graph()
-        after = self._reach(edge.target, lambda n: [e.target for e in graph.out_edges(n)], lambda p: p <= source)
-        before = self._reach(edge.source, lambda n: [e.source for e in graph.in_edges(n)], lambda p: p >= target)
-        if after is None or before is None or edge.source in after:  # a cycle: built anew (it leaves it out)
-            return self.forget()
-        moved = sorted(before, key=position.__getitem__) + sorted(after, key=position.__getitem__)
-        for slot, node_id in zip(sorted(position[n] for n in moved), moved):
-            self._ids[slot] = node_id
-            position[node_id] = slot
-        self.version += 1
-
-    def _reach(self, start: str, neighbours, inside) -> set[str] | None:
-        """The nodes reached from `start` through nodes whose position is `inside` the affected span;
-        None when one is not in the order (on a cycle)."""
-        found, stack = {start}, [start]
-        while stack:
-            for node_id in neighbours(stack.pop()):
-                place = self._position.get(node_id)
-                if place is None:
-                    return None
-                if node_id not in found and inside(place):
-                    found.add(node_id)
-                    stack.append(node_id)
-        return found
+        source, target = self._position.get(edge.source), self._position.get(edge.target)
+        if source is None or target is None or source > target:
+            self.forget()

@@ -55,6 +55,7 @@ class EdgeItem(QGraphicsPathItem):
         self.source, self.target = source, target  # NodeItems
         self._shape_text: str | None = None
         self.pending = None  # a newer inference result, taken when the wire is drawn or read (`follow`)
+        self._taken = None  # the result its shape text was last taken from
         self._stroke: QPainterPath | None = None  # shape(), made when first asked for each path
         self.detail: str | None = None  # how it was last drawn: "path", or "line" at low zoom (gui.canvas.detail)
         self.hovered = False
@@ -109,24 +110,32 @@ class EdgeItem(QGraphicsPathItem):
         or read (`shape_text`), not now."""
         self.pending = result
 
+    def newer(self):
+        """The newer result to show, if any: the one its source node waits to take (the scene marks only
+        nodes), or the one given to the wire."""
+        result = self.source.pending or self.pending
+        return None if result is self._taken else result
+
     @property
     def stale(self) -> bool:
-        return self.pending is not None
+        return self.newer() is not None
 
     @property
     def shape_text(self) -> str | None:
         """The shape the wire carries as its label shows it, or None when it is unknown."""
-        if self.pending is not None:
-            result, self.pending = self.pending, None
+        result = self.newer()
+        if result is not None:
             self.set_shape(carried_shape(result, self.edge))
+            self._taken = result
         return self._shape_text
 
     def _known(self) -> bool:
         """Whether the wire's shape is known, for its pen: from a newer result without taking it, so that a
         wire drawn while painting changes no geometry (a new pen or label would)."""
-        if self.pending is None:
+        result = self.newer()
+        if result is None:
             return bool(self._shape_text)
-        info = self.pending.info.get(self.edge.source)
+        info = result.info.get(self.edge.source)
         return info is not None and info.outputs.get(self.edge.source_port) is not None
 
     def toolTip(self) -> str:  # noqa: N802 (Qt's name) - made when asked (`CanvasScene.helpEvent` shows it)

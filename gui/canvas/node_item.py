@@ -246,6 +246,9 @@ class NodeItem(QGraphicsItem):
         scene = self.scene()
         if scene is not None and hasattr(scene, "item_synced"):
             scene.item_synced(self)
+        for edge in self.edges:  # the wires out of it carry its new shapes, when they are drawn or read
+            if edge.source is self:
+                edge.pending = result
         node_id = self.node_id
         if self._take_result(result.info.get(node_id), result.inputs.get(node_id, {}), result.errors_for(node_id)):
             self._relayout() if resize else self._relayout(resize=False)

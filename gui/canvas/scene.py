@@ -381,10 +381,8 @@ class CanvasScene(QGraphicsScene):
                 item.follow(result)
                 if isinstance(item, NodeItem):
                     items.append(item)
-        for item in items:  # `follow`, written out: it runs for every node an edit changed
-            item.pending = result
-            for edge in item.edges:  # out of it: the shape it makes; into it: a new wire changes its inputs
-                edge.pending = result
+        for item in items:  # `follow`, written out: it runs for every node an edit changed (its wires out
+            item.pending = result  # ask it: `EdgeItem.newer`)
         self._stale.update(items)
         for edge in self._selected_edges:  # their labels show
             edge.shape_text  # noqa: B018 (reading it takes the result)

@@ -106,3 +106,23 @@ def test_shapeless_data_nodes_lists_them_in_node_order():
     graph.add_node("Embedding", {"num_embeddings": 10, "embedding_dim": 4}, "embed_sized")
     assert shapeless_data_nodes(graph) == ["y", "embed", "x"]
     assert shapeless_data_nodes(Graph()) == []
+
+
+def test_a_rewire_shows_in_the_rows_at_once_in_one_repaint_and_its_undo_too(cnn_window):
+    doc, summary, model = cnn_window.document, cnn_window.summary, cnn_window.summary.model
+    fc = summary.row_of("fc")
+    shown = model.data(model.index(fc, 2))
+    totals = summary.totals()
+    resets, changed = [], []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.dataChanged.connect(lambda first, last: changed.append((first.row(), last.row())))
+    edge = doc.graph.in_edges("flat")[0]
+    doc.disconnect([edge])
+    doc.flush()
+    assert model.data(model.index(fc, 2)) == "?" and model.data(model.index(fc, 3)) == "–"  # read from the result
+    assert summary.totals() != totals and summary.row_of("fc") == fc  # the rows keep their places
+    assert len(changed) == 1 and changed[0][0] <= summary.row_of("flat") and changed[0][1] == model.rowCount() - 1
+    doc.undo_stack.undo()
+    doc.flush()
+    assert model.data(model.index(fc, 2)) == shown and summary.totals() == totals
+    assert not resets and len(changed) == 2
