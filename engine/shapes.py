@@ -271,8 +271,9 @@ class ShapeInference:
         plan = self._plans.get(node_id, _UNPLANNED)
         if plan is _UNPLANNED:
             plan = self._plan(node_id)
-        inputs = None
-        if plan is not None:
+        cached = self._cache.get(node_id)
+        inputs = self._same_inputs(plan, cached[0]) if cached is not None and plan is not None else None
+        if inputs is None and plan is not None:
             inputs = {}
             for port, source, source_port in plan:
                 source_info = info.get(source)
@@ -285,7 +286,6 @@ class ShapeInference:
             if old_info is not None or old_error is not None:
                 self._forget_downstream(node_id)
             return False  # what it feeds is done
-        cached = self._cache.get(node_id)
         if cached is None or cached[0] != inputs:
             try:
                 outcome = infer_node(node_id, self._types[node_id], self._params[node_id], inputs,
@@ -303,6 +303,18 @@ class ShapeInference:
             del errors[node_id]
         info[node_id] = outcome
         return old_info is not outcome
+
+    def _same_inputs(self, plan: tuple, kept: dict) -> dict | None:
+        """`kept` when the plan's sources give exactly those specs (the same objects: the usual case when
+        a wire comes back), else None; saves building the inputs of thousands of nodes to compare them."""
+        if len(kept) != len(plan):
+            return None
+        info = self._info
+        for port, source, source_port in plan:
+            source_info = info.get(source)
+            if source_info is None or source_info.outputs.get(source_port) is not kept.get(port):
+                return None
+        return kept
 
     def _plan(self, node_id: str) -> tuple | None:
         """Which source output feeds each port the rule sees (an open optional port is left out); None when

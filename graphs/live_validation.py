@@ -38,6 +38,7 @@ class LiveValidation:
         self._dirty: set[str] = set(graph.node_ids())
         self._sharers: dict[str, set[str]] = {}  # owner id -> the nodes that name it in "shares"
         self._types = Counter(node.type for node in graph.nodes())
+        self._looked: dict[str, tuple] = {}
         for node in graph.nodes():
             self._note_sharing(node.id, node.shares)
         self._handlers = {
@@ -92,6 +93,7 @@ class LiveValidation:
             from graphs.validate import validate
 
             return validate(self.graph)
+        self._looked = {}  # a node and its own problems, looked at once while checking it and what it feeds
         for node_id in self._dirty:
             problems = self._check(node_id) if self.graph.has_node(node_id) else []
             if problems:
@@ -99,6 +101,7 @@ class LiveValidation:
             else:
                 self._problems.pop(node_id, None)
         self._dirty.clear()
+        self._looked = {}
         troubled = sorted(self._problems, key=self.graph.index_of) if len(self._problems) <= 8 else \
             [node_id for node_id in self.graph.node_ids() if node_id in self._problems]  # in document order
         errors = [error for node_id in troubled for error in self._problems[node_id]]
@@ -109,18 +112,24 @@ class LiveValidation:
             return []
         return presence_errors(self.graph.nodes())
 
+    def _look(self, node_id: str):
+        """(node, its own problems, its ports), once per `errors()` call."""
+        if node_id not in self._looked:
+            node = self.graph.node(node_id)
+            self._looked[node_id] = (node, *node_problems(node))
+        return self._looked[node_id]
+
     def _check(self, node_id: str) -> list[GraphError]:
-        node = self.graph.node(node_id)
-        errors, ports = node_problems(node)
+        node, own, ports = self._look(node_id)
+        errors = list(own)
         incoming = self.graph.in_edges(node_id)
-        nodes = {node_id: node, **{e.source: self.graph.node(e.source) for e in incoming}}
-        ports_in = {node_id: ports[0]} if ports else {}
-        ports_out = {}
-        for source in nodes:
-            if source != node_id or ports:
-                _problems, source_ports = node_problems(nodes[source]) if source != node_id else ([], ports)
+        nodes = {node_id: node}
+        ports_in, ports_out = ({node_id: ports[0]}, {node_id: ports[1]}) if ports else ({}, {})
+        for edge in incoming:
+            if edge.source not in nodes:
+                nodes[edge.source], _problems, source_ports = self._look(edge.source)
                 if source_ports is not None:
-                    ports_out[source] = source_ports[1]
+                    ports_out[edge.source] = source_ports[1]
         fed: dict[str, list[str]] = {}
         for edge, count in Counter(incoming).items():
             errors += edge_problems(nodes, ports_in, ports_out, edge, count)

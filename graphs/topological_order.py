@@ -42,6 +42,9 @@ class TopologicalOrder:
         if source == target:
             return True
         rank = self.ranks()
+        if rank is not None and (source not in rank or target not in rank):  # see `ranks`
+            self._rank = None
+            rank = self.ranks()
         if rank is None:
             return self._reaches(target, source, without, None)
         if rank[source] < rank[target]:

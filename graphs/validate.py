@@ -283,4 +283,4 @@ def _inferred_sizes(node, shapes: dict[str, tuple]) -> dict:
 
 
 def _has_cycle(graph: Graph) -> bool:
-    return len(topological_order(graph)) < len(graph)
+    return graph.topological_rank() is None  # the order the document keeps (graphs.topological_order)

@@ -126,3 +126,16 @@ def test_an_unchecked_cycle_drops_the_order_until_it_is_broken():
     assert ranks["a"] < ranks["b"] < ranks["c"]
     assert graph.can_connect("c", "out", "a", "in1")[0] is False  # a -> b -> c -> a
     assert graph.can_connect("a", "out", "c", "in")[0] is False  # c's input is taken, no cycle involved
+
+
+def test_a_node_put_in_without_add_node_is_ranked_at_the_next_use():
+    from graphs.document import Node
+
+    graph = Graph()
+    graph.add_node("ReLU", {}, "a")
+    graph.connect(graph.add_node("ReLU", {}, "b"), "a")
+    graph._nodes["c"] = Node("c", "ReLU", {}, scope=graph)  # as graphs.units.expand does for a node it cannot add
+    graph.connect("a", "c")
+    ok, why = graph.can_connect("c", "out", "b", "in")
+    assert not ok and "cycle" in why
+    check_order(graph)
