@@ -11,6 +11,7 @@ the output shape and the parameter count.
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
@@ -337,7 +338,7 @@ class NodeItem(QGraphicsItem):
             self.update()
             return
         if not resize:
-            QTimer.singleShot(0, self._relayout)
+            QTimer.singleShot(0, lambda: shiboken6.isValid(self) and self._relayout())  # unless removed meanwhile
             return
         self._laid_out_ports = ports
         self.prepareGeometryChange()
