@@ -145,6 +145,22 @@ def test_a_large_change_is_shown_where_it_is_seen_and_read(window, qtbot):
         view.centerOn(scene.node_item("r0").sceneBoundingRect().center())
 
 
+def test_an_error_made_out_of_view_is_marked_when_its_node_is_scrolled_into_view(window, qtbot):
+    window._set_project(chain_project(LARGE_BATCH + 50))
+    scene, document, view = window.scene, window.document, window.view
+    view.set_zoom(1.0)
+    view.centerOn(scene.node_item(f"r{LARGE_BATCH + 40}").sceneBoundingRect().center())
+    view.viewport().repaint()
+    document.disconnect([document.graph.edge_into("r0", "in")])
+    document.flush()
+    view.viewport().repaint()
+    r0 = scene.node_item("r0")
+    assert r0.stale and r0.pending.errors_for("r0")  # out of view: the error waits
+    view.centerOn(r0.sceneBoundingRect().center())
+    view.viewport().repaint()
+    assert not r0.stale and r0.detail == "full" and r0.has_errors()  # drawn with its error mark
+
+
 def test_at_low_zoom_the_boxes_show_errors_without_taking_the_whole_result(window, qtbot):
     window._set_project(chain_project(60))
     scene, document, view = window.scene, window.document, window.view
