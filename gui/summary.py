@@ -230,7 +230,7 @@ class ModelSummary(QWidget):
         elif previous is not result:
             changed = changed_nodes(previous, result)
             positions = self.order.positions
-            first = min((positions[node_id] for node_id in changed if node_id in positions), default=len(ids))
+            first = min(map(positions.__getitem__, positions.keys() & changed), default=len(ids))
             self.model.rows_changed(first, len(ids))  # down to the totals
         self._shown = shown
 
