@@ -208,7 +208,7 @@ class DocumentController(QObject):
     def remove(self, node_ids=(), edges=()) -> bool:
         """Delete nodes (with their wires) and wires, as one step."""
         node_ids = [n for n in node_ids if self.scope_graph.has_node(n)]
-        edges = [e for e in edges if e in self.scope_graph.edges()]
+        edges = [e for e in edges if self.scope_graph.has_edge(e)]
         if not node_ids and not edges:
             return False
         count = len(node_ids) + len([e for e in edges if e.source not in node_ids and e.target not in node_ids])

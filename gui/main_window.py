@@ -38,6 +38,7 @@ from gui.fix_menu import FixMarker, add_fix_actions
 from gui.inspector import Inspector
 from gui.lessons import install as install_lessons
 from gui.palette import Palette
+from gui.result_changes import totals
 from gui.summary import ModelSummary
 from gui.training_options import freeze_action
 from gui.units.editor import install as install_units
@@ -137,14 +138,17 @@ class MainWindow(QMainWindow):
 
     def _update_stats(self, result) -> None:
         count = len(self.document.graph)
-        self.stats.setText(f"{count} node{'s' if count != 1 else ''} · {formatting.count(result.total_params)} params"
-                           f" · {formatting.count(result.total_macs)} MACs")
+        params, macs = totals(result)  # from the previous totals and what changed (gui.result_changes)
+        self.stats.setText(f"{count} node{'s' if count != 1 else ''} · {formatting.count(params)} params"
+                           f" · {formatting.count(macs)} MACs")
         problems = len(result.errors)
         self.validity.setText("✓ ready" if not problems else f"⚠ {problems} problem{'s' if problems != 1 else ''}")
-        self.validity.setProperty("state", "ok" if not problems else "error")
         self.validity.setToolTip("\n".join(e.message for e in result.errors[:20]))
-        self.validity.style().unpolish(self.validity)
-        self.validity.style().polish(self.validity)
+        state = "ok" if not problems else "error"
+        if self.validity.property("state") != state:  # restyled only when it turns
+            self.validity.setProperty("state", state)
+            self.validity.style().unpolish(self.validity)
+            self.validity.style().polish(self.validity)
 
     def _selection_changed(self) -> None:
         ids = self.scene.selected_node_ids()

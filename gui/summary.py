@@ -1,13 +1,14 @@
 """The model summary: one row per node (id, type, output shape, params, MACs) and a totals row.
 A unit instance's row folds: click its ▸ to list its unit's layers under it (`gui.units.summary_rows`).
 
-Rows follow the topological order (document order when the graph has a cycle).
-Each inference result updates only the rows whose part of it changed: inference keeps a node's
-outcome object while its inputs stay the same, so rows are compared by identity, as the canvas
-does (`gui.canvas.scene`), and the order is recomputed only after an edit that changes the wiring.
-The `SummaryModel` (QAbstractTableModel) is reset only when the rows' order changed; otherwise
-the changed rows are repainted. While the dock is closed or behind another tab, results are not
-shown at all: the table catches up when it is shown or read. Clicking a row emits `nodeActivated`.
+Rows follow a topological order, kept edit by edit (`gui.summary_order`): rows keep their places while
+the user rewires. The `SummaryModel` (QAbstractTableModel) holds the order and the latest inference
+and makes a row's cells when the table asks for them (`data()`), so only the rows on screen are
+made. A new result emits one `dataChanged` over the span of the rows it changed
+(`gui.result_changes`), a new order (nodes added or removed, a wire that ran backward) one reset;
+the totals come from the previous ones plus what changed. While the dock is closed or behind
+another tab, results are not shown at all: the table catches up when it is shown or read. Clicking
+a row emits `nodeActivated`.
 """
 
 from __future__ import annotations
@@ -16,41 +17,61 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
 
-from graphs.validate import topological_order
 from gui import formatting
 from gui.document import DocumentController
+from gui.result_changes import changed_nodes, totals
+from gui.summary_order import LiveOrder
 from gui.units.summary_rows import FOLDED, UNFOLDED, fold_mark, inner_rows, instance_type, unit_trees
 
 COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs")
 ERROR_BRUSH = QBrush(QColor("#ff6b6b"))
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+CELL_MARGIN = 10  # pixels each side of a cell's text when a column widens for it (bold totals included)
 
 
 class SummaryModel(QAbstractTableModel):
-    """Rows of text: one per node, then the totals. `rows[i]` is (node id or "", cells, error text)."""
+    """One row per entry, then the totals. An entry is a node id, whose row (node id, cells, error text)
+    `make_row(node_id)` makes when it is shown, or such a row made already (an unfolded unit's layers)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, make_row=None, make_totals=None, parent=None):
         super().__init__(parent)
-        self.rows: list[tuple[str, tuple[str, ...], str]] = []
+        self.entries: list = []
+        self._make_row = make_row
+        self._make_totals = make_totals
         self._bold = QFont()
         self._bold.setBold(True)
 
-    def set_rows(self, rows) -> None:
-        """Show `rows`: a reset when the row ids changed, else a repaint of the rows that are new objects."""
-        old = self.rows
-        if len(old) != len(rows) or any(a[0] != b[0] for a, b in zip(old, rows)):
-            self.beginResetModel()
-            self.rows = rows
-            self.endResetModel()
+    @property
+    def rows(self) -> list[tuple[str, tuple[str, ...], str]]:
+        """Every row, made now (tests and searches; the table itself asks for the rows it shows)."""
+        return [self.row(i) for i in range(self.rowCount())]
+
+    def row(self, index: int) -> tuple[str, tuple[str, ...], str]:
+        if index == len(self.entries):
+            return self._make_totals()
+        entry = self.entries[index]
+        return entry if isinstance(entry, tuple) else self._make_row(entry)
+
+    def set_entries(self, entries: list) -> None:
+        """Show another list of rows: one reset, or a repaint of them all when they are the same rows."""
+        same = len(entries) == len(self.entries) and all(
+            (a[0] if isinstance(a, tuple) else a) == (b[0] if isinstance(b, tuple) else b)
+            for a, b in zip(entries, self.entries))
+        if same:
+            self.entries = entries
+            self.rows_changed(0, len(entries))
             return
-        self.rows = rows
-        changed = [i for i, (a, b) in enumerate(zip(old, rows)) if a is not b]
-        if changed:
-            self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], len(COLUMNS) - 1))
+        self.beginResetModel()
+        self.entries = entries
+        self.endResetModel()
+
+    def rows_changed(self, first: int, last: int) -> None:
+        """Rows `first` to `last` (the totals row included) read anew: one repaint of that span."""
+        self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
 
     def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
+        return 0 if parent.isValid() or self._make_totals is None else len(self.entries) + 1
 
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
@@ -64,11 +85,14 @@ class SummaryModel(QAbstractTableModel):
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        node_id, cells, error = self.rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return cells[index.column()]
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(RIGHT if index.column() >= 3 else LEFT)
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
+                        Qt.ItemDataRole.FontRole):
+            return None
+        node_id, cells, error = self.row(index.row())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cells[index.column()]
         if role == Qt.ItemDataRole.ForegroundRole and error:
             return ERROR_BRUSH
         if role == Qt.ItemDataRole.ToolTipRole and error:
@@ -87,7 +111,7 @@ class ModelSummary(QWidget):
         super().__init__(parent)
         self.setObjectName("summary")
         self.controller = controller
-        self.model = SummaryModel(self)
+        self.model = SummaryModel(self._node_row, self._totals_row, self)
         self.table = QTableView(self)
         self.table.setModel(self.model)
         self.table.verticalHeader().setVisible(False)
@@ -98,21 +122,28 @@ class ModelSummary(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Columns fit their contents when the rows change (`_fit_columns`), not by ResizeToContents, which
+        # measures 100 rows again on every dataChanged, i.e. after every edit.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(70)
         header.setResizeContentsPrecision(100)  # size columns from at most 100 rows
+        self.model.modelReset.connect(self.table.resizeColumnsToContents)
+        self.model.dataChanged.connect(self._fit_columns)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
         self.open_rows: set[str] = set()  # the unfolded instance rows (gui.units.summary_rows)
-        self._order_cache: list[str] | None = None  # the rows' order, until the wiring changes
+        self.order = LiveOrder(lambda: self.controller.graph)
+        self._shown = (None, None)  # (order version, open rows) of the entries shown
         self._built: dict[str, tuple] = {}  # node id -> (its info, its error text, its row) as last shown
+        self.result = None  # the inference the rows show
         self._stale = False  # a result arrived while the table was hidden
         self.table.clicked.connect(self._clicked)
         controller.resultChanged.connect(self._result_changed)
-        for signal in (controller.nodeAdded, controller.nodeRemoved, controller.edgeAdded, controller.edgeRemoved):
-            signal.connect(self._forget_order)
+        controller.nodeAdded.connect(lambda node_id: self._follow(self.order.node_added, node_id))
+        controller.nodeRemoved.connect(lambda node_id: self._follow(self.order.node_removed, node_id))
+        controller.edgeAdded.connect(lambda edge: self._follow(self.order.edge_added, edge))
         for signal in (controller.nodeRenamed, controller.projectReset, controller.scopeChanged,
                        controller.unitsChanged):
             signal.connect(self._forget)
@@ -120,25 +151,21 @@ class ModelSummary(QWidget):
         controller.nodeRemoved.connect(self._forget_node)
         self.refresh(controller.result)
 
-    def _forget_order(self, *_args) -> None:
-        """The wiring or the node set changed: the order is recomputed (a row's text does not depend on its wires)."""
-        self._order_cache = None
+    def _follow(self, change, arg) -> None:
+        """An edit of the model's nodes or wires keeps the order; inside a unit the model's order is built
+        anew (the unit's own events say nothing of the model's nodes)."""
+        if self.controller.scope:
+            self.order.forget()
+        else:
+            change(arg)
 
     def _forget(self, *_args) -> None:
         """Another graph, a renamed node or an edited unit: recompute the order and every row."""
-        self._order_cache = None
+        self.order.forget()
         self._built.clear()
 
     def _forget_node(self, node_id: str) -> None:
         self._built.pop(node_id, None)  # its params may change its Type column (a Repeat's count)
-
-    def _order(self) -> list[str]:
-        if self._order_cache is None:
-            try:
-                self._order_cache = topological_order(self.controller.graph)
-            except Exception:  # a cycle from a loaded file
-                self._order_cache = self.controller.graph.node_ids()
-        return self._order_cache
 
     def _result_changed(self, result) -> None:
         if self.window().isVisible() and not self.isVisible():  # a closed dock or a tab behind another
@@ -154,8 +181,9 @@ class ModelSummary(QWidget):
         if self._stale:
             self.refresh()
 
-    def _row(self, graph, result, node_id: str):
-        """The node's row: the one shown before when its inference outcome and errors are the same objects."""
+    def _node_row(self, node_id: str):
+        """The node's row: the one made before when its inference outcome and errors are the same objects."""
+        result = self.result
         info = result.info.get(node_id)
         found = result.errors_by_node.get(node_id)  # most nodes have none: no join for them
         errors = "; ".join(e.message for e in found) if found else ""
@@ -163,6 +191,9 @@ class ModelSummary(QWidget):
         if built is not None and built[0] is info and built[1] == errors:
             return built[2]
         shapes = ", ".join(formatting.shape(s.shape) for s in info.outputs.values()) if info else "?"
+        graph = self.controller.graph
+        if not graph.has_node(node_id):  # removed, and the table is drawn before the next result
+            return node_id, (node_id, "", "", "", ""), ""
         node = graph.node(node_id)
         unit = instance_type(graph, node)  # an instance or Repeat: one row that unfolds (gui.units)
         cells = (f"{fold_mark(self.open_rows, node_id)} {node_id}" if unit else node_id, unit or node.type, shapes,
@@ -172,29 +203,63 @@ class ModelSummary(QWidget):
         self._built[node_id] = (info, errors, row)
         return row
 
+    def _totals_row(self):
+        count = len(self.controller.graph)  # the model's own nodes; an unfolded instance's rows are inside one
+        params, macs = totals(self.result)
+        return "", ("Total", f"{count} node{'s' if count != 1 else ''}", "", formatting.grouped(params),
+                    formatting.grouped(macs)), ""
+
     def refresh(self, result=None) -> None:
+        """Show `result` (default: the latest): one reset when the rows' order changed, else one repaint
+        of the span of rows whose part of the result changed."""
         self._stale = False
         result = result if result is not None else self.controller.result
-        graph = self.controller.graph
-        trees = unit_trees(graph, result) if self.open_rows else {}
-        rows = []
-        for node_id in self._order():
-            row = self._row(graph, result, node_id)
-            rows.append(row)
-            if node_id in self.open_rows and node_id in trees:
-                rows += inner_rows(trees[node_id], result, self.open_rows)
-        count = len(graph)  # the model's own nodes; an unfolded instance's rows are inside one
-        rows.append(("", ("Total", f"{count} node{'s' if count != 1 else ''}", "",
-                          formatting.grouped(result.total_params), formatting.grouped(result.total_macs)), ""))
-        self.model.set_rows(rows)
+        previous, self.result = self.result, result
+        ids = self.order.ids()
+        shown = (self.order.version, frozenset(self.open_rows))
+        if self.open_rows:  # the unfolded instances' rows follow theirs, made now (units are few)
+            trees = unit_trees(self.controller.graph, result)
+            entries = []
+            for node_id in ids:
+                entries.append(node_id)
+                if node_id in self.open_rows and node_id in trees:
+                    entries += inner_rows(trees[node_id], result, self.open_rows)
+            self.model.set_entries(entries)
+        elif shown != self._shown or previous is None:
+            self.model.set_entries(list(ids))  # a copy: the order changes with the next edit, the rows after it
+        elif previous is not result:
+            changed = changed_nodes(previous, result)
+            positions = self.order.positions
+            first = min(map(positions.__getitem__, positions.keys() & changed), default=len(ids))
+            self.model.rows_changed(first, len(ids))  # down to the totals
+        self._shown = shown
+
+    def _fit_columns(self, first: QModelIndex, last: QModelIndex) -> None:
+        """Widen a column whose changed text on screen no longer fits (the rows on screen only)."""
+        table, header = self.table, self.table.horizontalHeader()
+        top = max(first.row(), table.rowAt(0))
+        bottom = table.rowAt(table.viewport().height() - 1)
+        bottom = last.row() if bottom < 0 else min(bottom, last.row())
+        if top < 0 or top > bottom:
+            return
+        metrics = table.fontMetrics()
+        rows = [self.model.row(i)[1] for i in range(top, bottom + 1)]
+        for column in (0, 1, 3, 4):
+            wanted = max(metrics.horizontalAdvance(cells[column]) for cells in rows) + 2 * CELL_MARGIN
+            if wanted > header.sectionSize(column):
+                header.resizeSection(column, wanted)
 
     def row_of(self, node_id: str) -> int:
         self._catch_up()
-        return next((i for i, row in enumerate(self.model.rows) if row[0] == node_id), -1)
+        if not self.open_rows:
+            row = self.order.position(node_id)
+            return -1 if row is None else row
+        return next((i for i, entry in enumerate(self.model.entries)
+                     if (entry[0] if isinstance(entry, tuple) else entry) == node_id), -1)
 
     def cell_text(self, node_id: str, column: str) -> str:
         row = self.row_of(node_id)  # first: it brings a hidden table up to date
-        return self.model.rows[row][1][COLUMNS.index(column)]
+        return self.model.row(row)[1][COLUMNS.index(column)]
 
     def node_ids(self) -> list[str]:
         self._catch_up()
@@ -202,7 +267,7 @@ class ModelSummary(QWidget):
 
     def totals(self) -> list[str]:
         self._catch_up()
-        return list(self.model.rows[-1][1])
+        return list(self.model.row(len(self.model.entries))[1])
 
     def toggle(self, row_id: str) -> None:
         """Fold or unfold an instance's (or a Repeat copy's) row."""
@@ -211,7 +276,7 @@ class ModelSummary(QWidget):
         self.refresh()
 
     def _clicked(self, index: QModelIndex) -> None:
-        node_id, cells, _error = self.model.rows[index.row()]
+        node_id, cells, _error = self.model.row(index.row())
         if node_id and index.column() == 0 and cells[0].lstrip().startswith((FOLDED, UNFOLDED)):
             self.toggle(node_id)
         elif node_id:

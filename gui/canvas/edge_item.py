@@ -53,7 +53,9 @@ class EdgeItem(QGraphicsPathItem):
         super().__init__()
         self.edge = edge
         self.source, self.target = source, target  # NodeItems
-        self.shape_text: str | None = None
+        self._shape_text: str | None = None
+        self.pending = None  # a newer inference result, taken when the wire is drawn or read (`follow`)
+        self._taken = None  # the result its shape text was last taken from
         self._stroke: QPainterPath | None = None  # shape(), made when first asked for each path
         self.detail: str | None = None  # how it was last drawn: "path", or "line" at low zoom (gui.canvas.detail)
         self.hovered = False
@@ -93,12 +95,46 @@ class EdgeItem(QGraphicsPathItem):
 
     def set_shape(self, shape_text: str | None) -> None:
         """The shape the wire carries, or None when it is unknown (upstream error, open input)."""
-        if shape_text == self.shape_text and self._styled:
+        self.pending = None
+        if shape_text == self._shape_text and self._styled:
             return
-        self.shape_text = shape_text
+        self._shape_text = shape_text
         if self._label is not None:
             self._label.set_text(shape_text or "?")
         self._restyle()
+
+    def follow(self, result) -> None:
+        """A newer inference `result` may change the shape this wire carries: taken when it is next drawn
+        or read (`shape_text`), not now."""
+        self.pending = result
+
+    def newer(self):
+        """The newer result to show, if any: the one its source node waits to take (the scene marks only
+        nodes), or the one given to the wire."""
+        result = self.source.pending or self.pending
+        return None if result is self._taken else result
+
+    @property
+    def stale(self) -> bool:
+        return self.newer() is not None
+
+    @property
+    def shape_text(self) -> str | None:
+        """The shape the wire carries as its label shows it, or None when it is unknown."""
+        result = self.newer()
+        if result is not None:
+            self.set_shape(carried_shape(result, self.edge))
+            self._taken = result
+        return self._shape_text
+
+    def _known(self) -> bool:
+        """Whether the wire's shape is known, for its pen: from a newer result without taking it, so that a
+        wire drawn while painting changes no geometry (a new pen or label would)."""
+        result = self.newer()
+        if result is None:
+            return bool(self._shape_text)
+        info = result.info.get(self.edge.source)
+        return info is not None and info.outputs.get(self.edge.source_port) is not None
 
     def toolTip(self) -> str:  # noqa: N802 (Qt's name) - made when asked (`CanvasScene.helpEvent` shows it)
         ends = f"{self.edge.source}.{self.edge.source_port} → {self.edge.target}.{self.edge.target_port}"
@@ -134,12 +170,12 @@ class EdgeItem(QGraphicsPathItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if low_detail(option, painter):  # a straight hairline between its ends (`gui.canvas.detail`)
             self.detail = "line"
-            painter.setPen(_pen(self.hovered or self.isSelected(), bool(self.shape_text), hairline=True))
+            painter.setPen(_pen(self.hovered or self.isSelected(), self._known(), hairline=True))
             painter.drawLine(*self.ends)
             return
         self.detail = "path"
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(self.pen())
+        painter.setPen(_pen(self.hovered or self.isSelected(), self._known()))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
 
@@ -176,3 +212,10 @@ def _pen(active: bool, known: bool, hairline: bool = False) -> QPen:
                 pen.setStyle(Qt.PenStyle.DashLine)
         _PENS[key] = pen
     return _PENS[key]
+
+
+def carried_shape(result, edge: Edge) -> str | None:
+    """The shape a wire carries in `result`, as its label shows it (None: unknown)."""
+    info = result.info.get(edge.source)
+    spec = info.outputs.get(edge.source_port) if info is not None else None
+    return str(spec) if spec is not None else None

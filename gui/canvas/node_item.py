@@ -14,7 +14,8 @@ the output shape and the parameter count.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+import shiboken6
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
@@ -153,11 +154,12 @@ class NodeItem(QGraphicsItem):
         self._port_names: tuple[list[str], list[str]] = ([], [])  # input and output port names, in order
         self._inputs: dict[str, PortItem] | None = None  # the port items, once made (`_make_ports`)
         self._outputs: dict[str, PortItem] | None = None
-        self.errors: list[str] = []
+        self.pending = None  # a newer inference result to show, taken when the item is drawn or read
+        self._errors: list[str] = []
         self.fixable = False  # a suggested fix exists for an error here (gui.fix_menu): the lightbulb badge
         self.fix_menu_requested = None  # called with the screen position when the lightbulb is clicked
-        self.shape_text = "…"
-        self.params_count: int | None = None
+        self._shape_text = "…"
+        self._params_count: int | None = None
         self.unit_line = unit_line  # an instance's or a Repeat's summary (gui.units.look)
         self.stacked = stacked  # a Repeat draws as a stack of cards
         self._specs: tuple[dict, dict] = ({}, {})  # the latest result's input and output specs, for the tooltips
@@ -274,12 +276,61 @@ class NodeItem(QGraphicsItem):
     def set_result(self, info, inputs: dict, errors: list) -> None:
         """Show an inference result: `info` (NodeInfo or None), input specs, GraphErrors for this node.
         Nothing is redrawn when what the node shows did not change."""
+        self.pending = None
         if self._take_result(info, inputs, errors):
             self._relayout()
 
+    def follow(self, result) -> None:
+        """A newer inference `result` changed this node's part: shown when the item is next drawn with its
+        text (`sync`) or read, not now; an edit that changes 2,000 nodes costs what is on screen."""
+        self.pending = result
+
+    @property
+    def stale(self) -> bool:
+        """A newer result waits to be shown (`follow`)."""
+        return self.pending is not None
+
+    def sync(self, resize: bool = True) -> None:
+        """Take the result given to `follow`, if any; its new size at once, or (`resize` False, while
+        painting) once the event loop turns."""
+        result, self.pending = self.pending, None
+        if result is None:
+            return
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "item_synced"):
+            scene.item_synced(self)
+        for edge in self.edges:  # the wires out of it carry its new shapes, when they are drawn or read
+            if edge.source is self:
+                edge.pending = result
+        node_id = self.node_id
+        if self._take_result(result.info.get(node_id), result.inputs.get(node_id, {}), result.errors_for(node_id)):
+            self._relayout() if resize else self._relayout(resize=False)
+
+    @property
+    def errors(self) -> list[str]:
+        """The messages of this node's errors in the latest result."""
+        self.sync()
+        return self._errors
+
+    @property
+    def shape_text(self) -> str:
+        self.sync()
+        return self._shape_text
+
+    @property
+    def params_count(self) -> int | None:
+        self.sync()
+        return self._params_count
+
+    def has_errors(self) -> bool:
+        """Whether the latest result has errors here, without taking the rest of it (the low-zoom box)."""
+        if self.pending is not None:
+            return self.node_id in self.pending.errors_by_node
+        return bool(self._errors)
+
     def shows_nothing(self) -> bool:
         """No inference result shown since it was made or its node changed."""
-        return self._shown is None
+        return self._shown is None and self.pending is None
 
     def _take_result(self, info, inputs: dict, errors: list) -> bool:
         """Keep what `set_result` shows; whether it changed."""
@@ -289,13 +340,13 @@ class NodeItem(QGraphicsItem):
         if state == self._shown:
             return False
         self._shown = state
-        self.errors = [e.message for e in errors]
+        self._errors = [e.message for e in errors]
         if info is not None:
             shapes = [formatting.shape(spec.shape) for spec in outputs.values()]
-            self.shape_text = "  ".join(shapes) if shapes else "–"
-            self.params_count = info.params
+            self._shape_text = "  ".join(shapes) if shapes else "–"
+            self._params_count = info.params
         else:
-            self.shape_text, self.params_count = "?", None
+            self._shape_text, self._params_count = "?", None
         self._specs = (dict(inputs), outputs)
         return True
 
@@ -306,17 +357,20 @@ class NodeItem(QGraphicsItem):
 
     def port_specs(self, outputs: bool) -> dict:
         """Port name -> the tensor spec the latest inference gave it (inputs or outputs)."""
+        self.sync()
         return self._specs[1 if outputs else 0]
 
     # ---- geometry ------------------------------------------------------
     def _params_text(self) -> str:
-        if self.params_count is None:
+        if self._params_count is None:
             return ""
-        return f"{formatting.count(self.params_count)} params"
+        return f"{formatting.count(self._params_count)} params"
 
-    def _relayout(self) -> None:
+    def _relayout(self, resize: bool = True) -> None:
+        """Size the item to its text; with `resize` False (while painting, when Qt must not see the
+        geometry change) a new size waits for the event loop's next turn."""
         ports = (tuple(self._port_names[0]), tuple(self._port_names[1]))
-        key = (tuple(self.key_params), ports, self.shape_text, self._params_text(), self.unit_line)
+        key = (tuple(self.key_params), ports, self._shape_text, self._params_text(), self.unit_line)
         box = _BOXES.get(key)
         if box is None:
             box = _box(*key)
@@ -326,6 +380,9 @@ class NodeItem(QGraphicsItem):
         rect = QRectF(0, 0, round(max(MIN_WIDTH, max(widest, title) + 2 * PAD)), round(height))
         if rect == self._rect and ports == self._laid_out_ports:  # same size, same ports: only the text changed
             self.update()
+            return
+        if not resize:
+            QTimer.singleShot(0, lambda: shiboken6.isValid(self) and self._relayout())  # unless removed meanwhile
             return
         self._laid_out_ports = ports
         self.prepareGeometryChange()
@@ -367,7 +424,7 @@ class NodeItem(QGraphicsItem):
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         path.addRoundedRect(self._rect, RADIUS, RADIUS)
-        if self.errors and self.fixable:  # the lightbulb sticks out above the node: clickable all over
+        if self._errors and self.fixable:  # the lightbulb sticks out above the node: clickable all over
             badge = QPainterPath()
             badge.addEllipse(self._lightbulb_centre(), BADGE_R + 2, BADGE_R + 2)
             return path.united(badge)
@@ -388,6 +445,8 @@ class NodeItem(QGraphicsItem):
             self.paint_box(painter)
         else:
             self.detail = "full"
+            if self.pending is not None:  # the view syncs what it shows before painting; another painter may not
+                self.sync(resize=False)
             self.paint_detail(painter, option, widget)
 
     def paint_box(self, painter: QPainter) -> None:
@@ -396,7 +455,7 @@ class NodeItem(QGraphicsItem):
         if self.isSelected():
             colour = theme.ACCENT
         else:
-            colour = theme.ERROR if self.errors else self._colour
+            colour = theme.ERROR if self.has_errors() else self._colour
         painter.fillRect(self._rect, colour)
 
     def paint_detail(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
@@ -451,15 +510,15 @@ class NodeItem(QGraphicsItem):
         painter.setPen(QPen(theme.NODE_BORDER, 1))
         painter.drawLine(QPointF(1, footer.top()), QPointF(rect.width() - 1, footer.top()))
         painter.setFont(self._mono_font)
-        painter.setPen(theme.ERROR if self.errors else theme.NODE_TEXT)
-        painter.drawText(footer, Qt.AlignmentFlag.AlignVCenter, self.shape_text)
+        painter.setPen(theme.ERROR if self._errors else theme.NODE_TEXT)
+        painter.drawText(footer, Qt.AlignmentFlag.AlignVCenter, self._shape_text)
         painter.setFont(self._id_font)
         painter.setPen(theme.NODE_MUTED)
         painter.drawText(footer, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self._params_text())
 
         if self.isSelected():
             pen = QPen(theme.ACCENT, 2.2)
-        elif self.errors:
+        elif self._errors:
             pen = QPen(theme.ERROR, 2.0)
         else:
             pen = QPen(theme.NODE_BORDER, 1.2)
@@ -469,9 +528,9 @@ class NodeItem(QGraphicsItem):
         if self.frozen:
             painter.fillPath(body, FROZEN_VEIL)
             self._paint_badge(painter, QPointF(1, 1), FROZEN, "❄")
-        if self.errors:
+        if self._errors:
             self._paint_badge(painter, QPointF(rect.width() - 1, 1))
-        if self.errors and self.fixable:
+        if self._errors and self.fixable:
             self._paint_badge(painter, self._lightbulb_centre(), LIGHTBULB_BG, "")
             paint_lightbulb(painter, self._lightbulb_centre(), BADGE_R * 0.8, QColor("#2b2b2b"))
         if self._inputs is None:  # no port items yet: their circles, as they would draw them

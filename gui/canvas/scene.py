@@ -23,6 +23,7 @@ from gui.canvas.node_item import NodeItem, PortItem
 from gui.canvas.routing import TURN, body_area
 from gui.canvas.spatial import RectGrid
 from gui.document import DocumentController
+from gui.result_changes import changed_nodes
 from gui.units.core import is_repeat
 from gui.units.look import switch_of, unit_line
 
@@ -55,7 +56,8 @@ class CanvasScene(QGraphicsScene):
         self._dirty: list[QRectF] = []  # where node bodies appeared, moved or vanished since the last reroute
         self._deferred: set[EdgeItem] | None = None  # wires to route at the end of a batch
         self._pending: OrderedDict[EdgeItem, None] = OrderedDict()  # wires drawn plain until a slice routes them
-        self._stale: OrderedDict[NodeItem, None] = OrderedDict()  # items out of view showing an older inference
+        self._stale: set[NodeItem] = set()  # items given a newer inference they have not shown yet (`sync_area`)
+        self._unshown: list = []  # items made since the last inference, without a result to show
         self._slice_timer = QTimer(self)
         self._slice_timer.setSingleShot(True)
         self._slice_timer.setInterval(0)
@@ -176,8 +178,6 @@ class CanvasScene(QGraphicsScene):
 
     def _route_slice(self) -> None:
         deadline = time.perf_counter() + SLICE_S
-        while self._stale and time.perf_counter() < deadline:  # node faces first: they decide the routes
-            self._show_result([self._stale.popitem(last=False)[0] for _ in range(min(50, len(self._stale)))])
         if self._prioritise:
             self._prioritise = False
             self._prioritise_visible()
@@ -187,7 +187,7 @@ class CanvasScene(QGraphicsScene):
                 item.update_path()
         while self._graveyard and time.perf_counter() < deadline:
             del self._graveyard[-GRAVE_SLICE:]
-        if self._pending or self._stale or self._graveyard:
+        if self._pending or self._graveyard:
             self._slice_timer.start()
 
     @contextmanager
@@ -255,6 +255,7 @@ class CanvasScene(QGraphicsScene):
             item.detach()
         self._pending.clear()
         self._stale.clear()
+        self._unshown.clear()
         self._dirty.clear()
         self._index.clear()
         self._shown_result = None
@@ -275,14 +276,16 @@ class CanvasScene(QGraphicsScene):
                                                    result.errors_for(node.id)))
                 self._index.put(item, item.mapRectToScene(item.rect()))
             for edge in graph.edges():
-                item = self._make_edge_item(edge, _shape_text(result, edge))
+                item = self._make_edge_item(edge, result)
                 if item is not None:
                     self._deferred.add(item)
         self._shown_result = result  # every item and wire shows it already
         self._reroute_timer.stop()  # every wire was routed (or queued) once, at the end of the batch
 
     def _on_node_added(self, node_id: str) -> None:
-        self.node_geometry_changed(self._make_node_item(self.controller.scope_graph.node(node_id)))
+        item = self._make_node_item(self.controller.scope_graph.node(node_id))
+        self._unshown.append(item)  # an edit added it: the next inference fills it
+        self.node_geometry_changed(item)
 
     def _make_node_item(self, node, result: tuple | None = None) -> NodeItem:
         item = NodeItem(node, result, unit_line(self.controller.graph, node), is_repeat(node))
@@ -294,6 +297,7 @@ class CanvasScene(QGraphicsScene):
         item = self._nodes.pop(node_id, None)
         if item is not None:
             self.cancel_gesture()
+            self._stale.discard(item)
             old = self._index.rect(item)
             self._index.remove(item)
             self.removeItem(item)
@@ -307,11 +311,15 @@ class CanvasScene(QGraphicsScene):
             self.route([item])
             self._update_connected(item)
 
-    def _make_edge_item(self, edge: Edge, shape_text: str | None = None) -> EdgeItem | None:
+    def _make_edge_item(self, edge: Edge, result=None) -> EdgeItem | None:
         source, target = self._nodes.get(edge.source), self._nodes.get(edge.target)
         if source is None or target is None:
             return None
-        item = EdgeItem(edge, source, target, shape_text)
+        item = EdgeItem(edge, source, target)
+        if result is not None:  # its shape, when it is first drawn or read
+            item.follow(result)
+        else:  # an edit added it: the next inference (its target changes) gives its shape
+            self._unshown.append(item)
         self._edges[edge] = item
         self.addItem(item)
         return item
@@ -373,34 +381,46 @@ class CanvasScene(QGraphicsScene):
         self._selected_edges = selected
 
     def _on_result(self, _result=None) -> None:
-        """Show a new inference on the items whose part of it changed: inference keeps a node's outcome
-        object while its inputs stay the same, so one edit on a 10,000-node graph touches only the
-        nodes it reaches, not every item. Inside a unit the result is keyed by the unit's own node ids."""
+        """Give a new inference to the items whose part of it changed (`gui.result_changes`: by identity,
+        since inference keeps a node's outcome objects while its inputs stay the same), with their
+        wires. They show it when drawn with text (the view syncs what it shows: `sync_area`) or read, so one
+        edit that changes 2,000 nodes of a 10,000-node graph costs what is on screen. Inside a unit
+        the result is keyed by the unit's own node ids."""
         result = self.controller.scope_result
         previous, self._shown_result = self._shown_result, result
         if result is previous:
             return
-        changed = self._changed_items(previous, result)
-        if previous is None or len(changed) <= LARGE_BATCH:
-            self._show_result(changed)
-        else:  # the nodes in view now, the others in slices while the event loop runs
-            for item in changed:
-                self._stale[item] = None
-            in_view = self.nodes_in_view()
-            self._show_result([item for item in changed if item in in_view])
-            self._slice_timer.start()
+        changed = changed_nodes(previous, result)
+        nodes = self._nodes
+        items = list(nodes.values()) if changed is None else list(filter(None, map(nodes.get, changed)))
+        unshown, self._unshown = self._unshown, []
+        for item in unshown:
+            if item.scene() is self:
+                item.follow(result)
+                if isinstance(item, NodeItem):
+                    items.append(item)
+        for item in items:  # `follow`, written out: it runs for every node an edit changed (its wires out
+            item.pending = result  # ask it: `EdgeItem.newer`)
+        self._stale.update(items)
+        for edge in self._selected_edges:  # their labels show
+            edge.shape_text  # noqa: B018 (reading it takes the result)
+        if items or unshown:
+            for view in self.views():
+                view.viewport().update()
 
-    def _show_result(self, items) -> None:
-        result = self._shown_result
-        with self.batch_routing():
-            for item in items:
-                self._stale.pop(item, None)
-                if item.scene() is not self:
-                    continue
-                node_id = item.node_id
-                item.set_result(result.info.get(node_id), result.inputs.get(node_id, {}), result.errors_for(node_id))
-                for edge in item.edges:  # out of it: the shape it makes; into it: a new wire changes its inputs
-                    edge.set_shape(_shape_text(result, edge.edge))
+    def sync_area(self, area: QRectF) -> None:
+        """Show the newest inference on the node items in `area` (a view calls it before it paints at a
+        zoom that draws text), so a node that grows does so before it is drawn."""
+        if self._stale:
+            for item in [item for item, _ in self._index.query(area) if item.stale]:
+                item.sync()
+
+    def item_synced(self, item: NodeItem) -> None:
+        self._stale.discard(item)
+
+    def stale_count(self) -> int:
+        """How many node items have a newer inference to show when they are next drawn or read."""
+        return len(self._stale)
 
     def nodes_in_view(self) -> set[NodeItem]:
         """The node items that meet any view's visible area (every node when no view shows the scene)."""
@@ -413,18 +433,9 @@ class CanvasScene(QGraphicsScene):
         return found
 
     def updates_pending(self) -> int:
-        """How many node items still show an older inference, wires wait for their route, and removed items
-        wait to be freed."""
-        return len(self._stale) + len(self._pending) + len(self._graveyard)
-
-    def _changed_items(self, previous, result) -> list[NodeItem]:
-        if previous is None:
-            return list(self._nodes.values())
-        errors = set(previous.errors_by_node) | set(result.errors_by_node)
-        old_info, new_info, old_inputs, new_inputs = previous.info, result.info, previous.inputs, result.inputs
-        return [item for node_id, item in self._nodes.items()
-                if item.shows_nothing() or node_id in errors or old_info.get(node_id) is not new_info.get(node_id)
-                or old_inputs.get(node_id) is not new_inputs.get(node_id)]
+        """How many wires wait for their route and removed items wait to be freed (node items take a newer
+        inference when drawn: `stale_count`)."""
+        return len(self._pending) + len(self._graveyard)
 
     def sync_positions(self) -> None:
         """Put every item back where the document says (after a drag that changed nothing)."""
@@ -533,9 +544,3 @@ class CanvasScene(QGraphicsScene):
         self.contextMenuRequested.emit(item, event)
         event.accept()
 
-
-def _shape_text(result, edge: Edge) -> str | None:
-    """The shape a wire carries in `result`, as its label shows it (None: unknown)."""
-    info = result.info.get(edge.source)
-    spec = info.outputs.get(edge.source_port) if info is not None else None
-    return str(spec) if spec is not None else None

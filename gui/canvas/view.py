@@ -20,6 +20,7 @@ from PySide6.QtGui import QCursor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsView
 
 from gui import theme
+from gui.canvas import detail
 from gui.canvas.quick_add import QuickAddPopup
 from gui.canvas.scene import CanvasScene
 
@@ -43,6 +44,7 @@ class CanvasView(QGraphicsView):
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
                             | QPainter.RenderHint.SmoothPixmapTransform)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)  # the grid: drawn again on a scroll or zoom only
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
@@ -246,6 +248,13 @@ class CanvasView(QGraphicsView):
         super().mouseReleaseEvent(event)
 
     # ---- drawing ------------------------------------------------------------
+    def paintEvent(self, event) -> None:
+        """At a zoom that draws text, the node items about to be drawn first take the newest inference
+        (`CanvasScene.sync_area`): after an edit, only what is on screen is brought up to date."""
+        if self.zoom >= detail.TEXT_SCALE:
+            self.scene().sync_area(self.mapToScene(event.rect()).boundingRect())
+        super().paintEvent(event)
+
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         painter.fillRect(rect, theme.CANVAS)
         step = GRID if self.zoom >= 0.5 else GRID * 5

@@ -65,8 +65,12 @@ class ShapeFollower(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.follow)
-        self.document.undo_stack.indexChanged.connect(lambda _index: self._timer.start())
+        self._maybe_shapeless = True  # False once a look found none, until an edit that can make one
+        self.document.undo_stack.indexChanged.connect(self._edited)
         self.document.projectReset.connect(self._timer.start)
+        for signal in (self.document.nodeAdded, self.document.paramsChanged, self.document.nodeRenamed,
+                       self.document.projectReset, self.document.scopeChanged, self.document.unitsChanged):
+            signal.connect(self._may_be_shapeless)
         engine.failed.connect(lambda _why: self._loaded())
 
     def _key(self, training: dict | None = None) -> tuple[str, str]:
@@ -92,12 +96,24 @@ class ShapeFollower(QObject):
         for callback in waiting:
             callback()
 
+    def _may_be_shapeless(self, *_args) -> None:
+        self._maybe_shapeless = True
+
+    def _edited(self, _index: int) -> None:
+        """After an edit, look again only if it could have left a node shapeless (not a wire: the editor's
+        most frequent edit, which would otherwise walk a 10,000-node model's nodes each time)."""
+        if self._maybe_shapeless:
+            self._timer.start()
+
     def follow(self) -> bool:
         """Fill the shapeless data nodes now if the data's shapes are known (else load them); True if filled."""
         stack = self.document.undo_stack
         graph = self.document.graph
-        if stack.index() != stack.count() or not shapeless_data_nodes(graph):
+        if stack.index() != stack.count():
             return False  # something to redo: an undo, which must not be re-applied
+        if not shapeless_data_nodes(graph):
+            self._maybe_shapeless = False
+            return False
         key = self._key()
         if key not in self.known:
             self._load(key)
