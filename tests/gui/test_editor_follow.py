@@ -126,3 +126,13 @@ def test_a_rewire_shows_in_the_rows_at_once_in_one_repaint_and_its_undo_too(cnn_
     doc.flush()
     assert model.data(model.index(fc, 2)) == shown and summary.totals() == totals
     assert not resets and len(changed) == 2
+
+
+def test_a_small_models_rows_read_in_the_usual_order_again_after_an_undo(cnn_window):
+    doc, summary = cnn_window.document, cnn_window.summary
+    before = [row[0] for row in summary.model.rows]
+    doc.remove(["flat"])
+    doc.flush()
+    doc.undo_stack.undo()
+    doc.flush()
+    assert [row[0] for row in summary.model.rows] == before
