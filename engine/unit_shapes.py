@@ -124,27 +124,27 @@ class LiveUnitsInference:
 
 
 def model_result(graph: Graph, expanded, flat: InferenceResult, totals: ScopeTotals | None = None) -> InferenceResult:
-    """The result per node of the model, from the result on its expansion (`totals`: kept between results)."""
-    info, inputs = {}, {}
-    for node in graph.nodes():
-        if graph.is_layer(node.type):
-            if node.id in flat.info:
-                info[node.id] = flat.info[node.id]
-            if node.id in flat.inputs:
-                inputs[node.id] = flat.inputs[node.id]
+    """The result per node of the model, from the result on its expansion (`totals`: kept between results).
+    The model's layers are the flat graph's nodes whose ids have no dot; an instance's outputs are those
+    of the layers giving them, its params and MACs the sums over its layers."""
+    given: dict[str, dict] = {}  # instance -> port -> the spec its flat layer gives
+    for (instance, port), (source, source_port) in expanded.outputs.items():
+        source_info = flat.info.get(source)
+        spec = source_info.outputs.get(source_port) if source_info is not None else None
+        if spec is not None:
+            given.setdefault(instance, {})[port] = spec
     totals = scope_totals(expanded, flat) if totals is None else totals.update(expanded, flat)
-    for node_id in graph.node_ids():
-        if node_id in info or graph.is_layer(graph.node(node_id).type):
-            continue
-        outputs = {}
-        for (instance, port), (source, source_port) in expanded.outputs.items():
-            spec = flat.info[source].outputs.get(source_port) if instance == node_id and source in flat.info else None
-            if spec is not None:
-                outputs[port] = spec
-        params, macs = totals.get(node_id, (0, 0))
-        if outputs:
-            info[node_id] = NodeInfo(outputs, params, macs)
-    for node_id in graph.node_ids():
+    info, inputs = {}, {}
+    node_ids = graph.node_ids()
+    for node_id in node_ids:
+        if expanded.graph.has_node(node_id):
+            if node_id in flat.info:
+                info[node_id] = flat.info[node_id]
+            if node_id in flat.inputs:
+                inputs[node_id] = flat.inputs[node_id]
+        elif node_id in given:
+            info[node_id] = NodeInfo(given[node_id], *totals.get(node_id, (0, 0)))
+    for node_id in node_ids:
         if node_id in inputs:
             continue
         fed = {}
@@ -157,23 +157,25 @@ def model_result(graph: Graph, expanded, flat: InferenceResult, totals: ScopeTot
     return InferenceResult(info, inputs, errors, expanded, flat)
 
 
-def scope_totals(expanded, flat: InferenceResult) -> dict[str, tuple[int, int]]:
+def scope_totals(expanded, flat: InferenceResult) -> dict[str, list[int]]:
     """(params, MACs) of every instance and Repeat, by the prefix of its flat ids."""
     return ScopeTotals().update(expanded, flat)
 
 
 class ScopeTotals:
-    """`scope_totals` kept between results: each layer's params and MACs are added to (or taken from) its
-    innermost scope only when its result changed, and the sums per scope are added up again only when one
-    changed, so a result after a one-layer edit costs a pass over the layers' results by identity."""
+    """`scope_totals` kept between results: a layer whose result changed has its params and MACs moved in
+    the sums of its scope and the scopes around it, so a result after a one-layer edit costs a pass over
+    the layers' results by identity, not a sum over every layer and scope. The sums are made again only
+    when the expansion's scopes change. The dict `update` returns is its own: read it at once."""
 
     def __init__(self):
         self._seen: dict = {}  # flat id -> the NodeInfo counted for it
         self._own: dict[str, list[int]] = {}  # scope prefix -> [params, MACs] of the layers directly in it
-        self._totals: dict[str, tuple[int, int]] | None = None  # the last sums, while no scope's changed
-        self._scopes = None  # the scopes they were made for
+        self._totals: dict[str, list[int]] = {}  # scope prefix -> [params, MACs] of all the layers in it
+        self._parents: dict[str, str] = {}
+        self._scopes = None  # the scopes the sums are for
 
-    def update(self, expanded, flat: InferenceResult) -> dict[str, tuple[int, int]]:
+    def update(self, expanded, flat: InferenceResult) -> dict[str, list[int]]:
         seen, info = self._seen, flat.info
         for node_id, node_info in info.items():
             old = seen.get(node_id)
@@ -185,19 +187,23 @@ class ScopeTotals:
         if len(seen) > len(info):  # layers gone since the last result
             for node_id in [node_id for node_id in seen if node_id not in info]:
                 self._count(node_id, seen.pop(node_id), -1)
-        if self._totals is None or self._scopes is not expanded.scopes:
-            self._totals, self._scopes = self._rolled_up(expanded.scopes), expanded.scopes
+        if self._scopes is not expanded.scopes:
+            self._roll_up(expanded.scopes)
         return self._totals
 
     def _count(self, node_id: str, node_info, sign: int) -> None:
         prefix = node_id.rpartition(".")[0]
-        total = self._own.setdefault(prefix, [0, 0])
-        total[0] += sign * node_info.params
-        total[1] += sign * node_info.macs
-        if prefix:
-            self._totals = None
+        params, macs = sign * node_info.params, sign * node_info.macs
+        own = self._own.setdefault(prefix, [0, 0])
+        own[0] += params
+        own[1] += macs
+        while prefix in self._totals:  # the scope and those around it
+            total = self._totals[prefix]
+            total[0] += params
+            total[1] += macs
+            prefix = self._parents[prefix]
 
-    def _rolled_up(self, scopes) -> dict[str, tuple[int, int]]:
+    def _roll_up(self, scopes) -> None:
         """Each scope's own sums plus those of the scopes inside it."""
         totals = {scope.prefix: list(self._own.get(scope.prefix, (0, 0))) for scope in scopes}
         for scope in reversed(scopes):  # inner scopes come after outer ones: add each to its parent
@@ -205,4 +211,5 @@ class ScopeTotals:
             if parent is not None:
                 parent[0] += totals[scope.prefix][0]
                 parent[1] += totals[scope.prefix][1]
-        return {prefix: (params, macs) for prefix, (params, macs) in totals.items()}
+        self._totals, self._scopes = totals, scopes
+        self._parents = {scope.prefix: scope.parent for scope in scopes}

@@ -67,6 +67,7 @@ class LiveExpansion:
         self._counts: dict[str, int] = {}  # the model's Repeats -> their count in the expansion
         self._layers: dict[str, list[str]] = {}  # part key -> its flat layers, in order
         self._origins: dict[str, list[str]] = {}  # part key -> its keys in `expanded.origins`
+        self._scopes: dict[str, list] = {}  # part key -> its scopes (a Repeat's own: under the Repeat's id)
         self._patchable = False  # every scope's outputs come from its own layers (else expand whole)
         self._reorder = False  # a layer of the model was added: put the node order right
 
@@ -132,6 +133,9 @@ class LiveExpansion:
             self._layers.setdefault(self._key(node_id), []).append(node_id)
         for node_id in self.expanded.origins:
             self._origins.setdefault(self._key(node_id), []).append(node_id)
+        self._scopes = {}
+        for scope in self.expanded.scopes:
+            self._scopes.setdefault(self._key(scope.prefix), []).append(scope)
         self._patchable = all(source.startswith(prefix + ".") for prefix, ports in self.expanded.scope_outputs.items()
                               for source, _ in ports.values())
 
@@ -191,12 +195,17 @@ class LiveExpansion:
         if before["unit"] != after["unit"]:
             return self._whole_part(node_id)
         names = self.graph.units[after["unit"]].params
+        old, new = self._counts[node_id], after["count"]
+        overridden = {int(i) for i in (*before["overrides"], *after["overrides"]) if int(i) < min(old, new)}
+        if all(before[name] == after[name] for name in names):  # only the copies overridden can change
+            candidates = overridden
+        else:
+            candidates = range(min(old, new))
 
         def values(resolved, i):
             return {**{name: resolved[name] for name in names}, **resolved["overrides"].get(str(i), {})}
 
-        old, new = self._counts[node_id], after["count"]
-        changed = {i for i in range(min(old, new)) if values(before, i) != values(after, i)}
+        changed = {i for i in candidates if i not in overridden or values(before, i) != values(after, i)}
         if old != new:
             changed.update(range(max(0, min(old, new) - 1), max(old, new)))
         return self._build(node, sorted(changed), new) if changed else None
@@ -292,39 +301,42 @@ class LiveExpansion:
         return found
 
     def _update_scopes(self, parts: list[_Part]) -> None:
-        """The expansion's scopes, origins and outputs, those of the parts replaced."""
+        """The expansion's scopes, origins and outputs, those of the parts replaced (the list of scopes kept
+        as it is where they are the same, as after a param edit, so that `ScopeTotals` adds up only what changed)."""
         expanded = self.expanded
         keys = {key for part in parts for key in part.keys}
-        under = tuple(f"{key}." for key in keys)
-        replaced = {part.node: part for part in parts if part.copies is not None}  # Repeats keep their scope's place
-        scopes = []
-        for scope in expanded.scopes:
-            if scope.prefix in keys or scope.prefix.startswith(under):
-                expanded.scope_outputs.pop(scope.prefix, None)
-            elif scope.prefix in replaced:
-                scopes.append(next(new for new in replaced[scope.prefix].builder.result.scopes
-                                   if new.prefix == scope.prefix))
-            else:
-                scopes.append(scope)
+        repeats = {part.node: part for part in parts if part.copies is not None}  # they keep their scope's place
+        old = [scope for key in keys for scope in self._scopes.get(key, ())]
+        new = [scope for part in parts for scope in part.builder.result.scopes if scope.prefix not in repeats]
+        own = {scope.prefix: scope for part in repeats.values() for scope in part.builder.result.scopes
+               if scope.prefix == part.node}
+        stale = [(part.node, port) for part in parts for port in expanded.scope_outputs.get(part.node, ())]
+        for scope in old:
+            expanded.scope_outputs.pop(scope.prefix, None)
+        if len(old) != len(new) or set(old) != set(new) or any(own[node] not in self._scopes[node] for node in own):
+            gone = set(old)
+            expanded.scopes = [own.get(scope.prefix, scope) for scope in expanded.scopes if scope not in gone] + new
+        for key in keys:
+            self._scopes.pop(key, None)
+        self._scopes.update({node: [scope] for node, scope in own.items()})
+        for scope in new:
+            self._scopes.setdefault(self._key(scope.prefix), []).append(scope)
         for part in parts:
-            scopes += [scope for scope in part.builder.result.scopes if scope.prefix not in replaced]
             expanded.scope_outputs.update(part.outputs)
             for key in part.keys:
                 for origin in self._origins.pop(key, ()):
                     del expanded.origins[origin]
             expanded.origins.update(part.builder.result.origins)
-        expanded.scopes = scopes
+            for origin in part.builder.result.origins:
+                self._origins.setdefault(self._key(origin), []).append(origin)
+        for key in stale:
+            expanded.outputs.pop(key, None)
         for part in parts:
             if part.copies is not None:
                 self._counts[part.node] = part.count
-                last = expanded.scope_outputs[f"{part.node}.{part.count - 1}"]
-                expanded.scope_outputs[part.node] = dict(last)
-            for key in [key for key in expanded.outputs if key[0] == part.node]:
-                del expanded.outputs[key]
+                expanded.scope_outputs[part.node] = dict(expanded.scope_outputs[f"{part.node}.{part.count - 1}"])
             for port, source in expanded.scope_outputs[part.node].items():
                 expanded.outputs[(part.node, port)] = source
-            for origin in part.builder.result.origins:
-                self._origins.setdefault(self._key(origin), []).append(origin)
 
     def _apply(self, parts: list[_Part], old_region: set, wanted: set) -> None:
         """Change the flat graph: the parts' layers, then the wires touching them, then the node order."""
