@@ -12,7 +12,7 @@ from graphs.units.live import LiveExpansion
 from tests.graphs.unit_cases import basic_block, resnet_graph, stage_unit
 
 
-def _model() -> Graph:
+def mixed_units_model() -> Graph:
     """resnet_graph(3), then a nested unit (Stage: a BasicBlock, then a Repeat of them) and a Repeat of blocks
     whose shortcut is optional."""
     g = resnet_graph(count=3)
@@ -44,7 +44,7 @@ def _assert_fresh(live: LiveExpansion, g: Graph) -> None:
 
 
 class _Edits:
-    """Random edits of `_model()`'s instances, Repeats, units and layers, each with its undo."""
+    """Random edits of `mixed_units_model()`'s instances, Repeats, units and layers, each with its undo."""
 
     def __init__(self, g: Graph, rng: random.Random):
         self.g, self.rng = g, rng
@@ -94,20 +94,11 @@ class _Edits:
         return rng.choice(choices)()
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_kept_graph_equals_a_fresh_expansion_after_random_edits_and_undo(seed, monkeypatch):
-    patches = []
-    real = LiveExpansion._apply
-    monkeypatch.setattr(LiveExpansion, "_apply", lambda self, *args: patches.append(1) or real(self, *args))
-    g = _model()
-    live = LiveExpansion(g)
-    g.params_changed.sub(lambda node_id, old, _new: live.instance_changed(node_id, old)
-                         if not g.is_layer(g.node(node_id).type) else live.invalidate())
-    g.training_options_changed.sub(lambda node_id, *_: live.instance_changed(node_id))
-    g.unit_changed.sub(live.unit_changed)
-    _assert_fresh(live, g)
+def random_edits(g: Graph, seed: int, count: int):
+    """Make `count` random edits of `mixed_units_model()` `g` (some of them undoing the last one), then undo the rest;
+    yield after each."""
     edits, undos, rng = _Edits(g, random.Random(seed)), [], random.Random(seed)
-    for _ in range(60):
+    for _ in range(count):
         if undos and rng.random() < 0.3:
             undos.pop()()
         else:
@@ -115,9 +106,25 @@ def test_the_kept_graph_equals_a_fresh_expansion_after_random_edits_and_undo(see
                 undos.append(edits.random_edit())
             except GraphError:  # an override of a copy the count no longer has, ...
                 continue
-        _assert_fresh(live, g)
+        yield
     while undos:
         undos.pop()()
+        yield
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_kept_graph_equals_a_fresh_expansion_after_random_edits_and_undo(seed, monkeypatch):
+    patches = []
+    real = LiveExpansion._apply
+    monkeypatch.setattr(LiveExpansion, "_apply", lambda self, *args: patches.append(1) or real(self, *args))
+    g = mixed_units_model()
+    live = LiveExpansion(g)
+    g.params_changed.sub(lambda node_id, old, _new: live.instance_changed(node_id, old)
+                         if not g.is_layer(g.node(node_id).type) else live.invalidate())
+    g.training_options_changed.sub(lambda node_id, *_: live.instance_changed(node_id))
+    g.unit_changed.sub(live.unit_changed)
+    _assert_fresh(live, g)
+    for _ in random_edits(g, seed, 60):
         _assert_fresh(live, g)
     assert len(patches) >= 20  # patched in, not expanded whole (as after a model layer's edit here, or with errors)
 

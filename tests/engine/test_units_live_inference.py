@@ -1,0 +1,37 @@
+"""The editor's inference of a model with units (`LiveUnitsInference`), patched edit by edit, gives what a
+fresh inference gives: shapes, params and MACs per node and per instance, and errors."""
+
+from engine.shapes import ShapeInference, infer
+from engine.unit_shapes import ScopeTotals, scope_totals
+from tests.graphs.test_units_live import mixed_units_model, random_edits
+from tests.graphs.unit_cases import resnet_graph
+
+
+def _picture(result):
+    return ({node: ({p: s.shape for p, s in info.outputs.items()}, info.params, info.macs)
+             for node, info in result.info.items()},
+            {node: {p: s.shape for p, s in specs.items()} for node, specs in result.inputs.items()},
+            sorted((e.node, e.message) for e in result.errors))
+
+
+def test_the_live_result_equals_a_fresh_one_after_random_unit_edits_and_undo():
+    g = mixed_units_model()
+    live = ShapeInference(g)
+    for _ in random_edits(g, 7, 40):
+        assert _picture(live.result()) == _picture(infer(g))
+    live.close()
+
+
+def test_kept_scope_totals_follow_the_layers_that_changed():
+    g = resnet_graph(count=4)
+    live = ShapeInference(g)
+    totals = ScopeTotals()
+    first = live.result()
+    assert totals.update(first.expanded, first.flat) == scope_totals(first.expanded, first.flat)
+    for params in ({"planes": 6}, {"count": 2}, {"overrides": {"1": {"planes": 12}}}):
+        g.set_params("layer1", {**g.node("layer1").params, **params})
+        result = live.result()
+        assert totals.update(result.expanded, result.flat) == scope_totals(result.expanded, result.flat)
+        assert result.info["layer1"].params == sum(info.params for node_id, info in result.flat.info.items()
+                                                   if node_id.startswith("layer1."))
+    live.close()
