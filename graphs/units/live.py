@@ -159,6 +159,10 @@ class LiveExpansion:
         parts = [part for part in parts if part is not None]
         if not parts:
             return
+        for part in parts:  # a unit edit may have taken a port the model wires: a whole expansion reports it
+            if any(edge.target_port not in part.ports[0] for edge in self.graph.in_edges(part.node)) or \
+                    any(edge.source_port not in part.ports[1] for edge in self.graph.out_edges(part.node)):
+                raise _Fallback
         for part in parts:
             self._resolve(part)
         old_region = {node_id for part in parts for key in part.keys for node_id in self._layers.get(key, ())}

@@ -7,7 +7,7 @@ import pytest
 
 from graphs.document import Graph
 from graphs.errors import GraphError
-from graphs.units import expand
+from graphs.units import UnitDefinition, expand
 from graphs.units.live import LiveExpansion
 from tests.graphs.unit_cases import basic_block, resnet_graph, stage_unit
 
@@ -157,3 +157,54 @@ def test_a_longer_repeat_adds_copies_in_order_and_moves_the_wire_out():
     assert [e.source for e in flat.in_edges("pool")] == ["layer1.4.relu2"]
     assert flat.node_ids().index("layer1.4.relu2") < flat.node_ids().index("pool")
     _assert_fresh(live, g)
+
+
+def _pair_model() -> Graph:
+    """stem -> Pair (inputs a and b, outputs s and t) -> pool and relu_t; Pair.s adds conv(a) to b."""
+    g = Graph()
+    pair = UnitDefinition("Pair", Graph(units=g.units), {"width": 4})
+    p = pair.graph
+    for port in ("a", "b"):
+        p.add_node("UnitInput", node_id=port)
+    p.add_node("Conv2d", {"out_channels": {"ref": "width"}, "kernel_size": 1}, "conv")
+    p.add_node("Add", node_id="add")
+    p.add_node("ReLU", node_id="relu")
+    for port in ("s", "t"):
+        p.add_node("UnitOutput", node_id=port)
+    p.connect("a", "conv")
+    p.connect("conv", "add", target_port="in0")
+    p.connect("b", "add", target_port="in1")
+    p.connect("add", "s")
+    p.connect("a", "relu")
+    p.connect("relu", "t")
+    g.add_unit(pair)
+    g.add_node("Input", {"shape": [4, 8, 8]}, "image")
+    g.add_node("Pair", {"width": 4}, "pair")
+    g.add_node("AdaptiveAvgPool2d", node_id="pool")
+    g.add_node("ReLU", node_id="relu_t")
+    g.connect("image", "pair", target_port="a")
+    g.connect("image", "pair", target_port="b")
+    g.connect("pair", "pool", "s")
+    g.connect("pair", "relu_t", "t")
+    return g
+
+
+def test_an_instance_with_two_inputs_and_two_outputs_is_patched_and_a_lost_port_expands_whole(monkeypatch):
+    patches = []
+    real = LiveExpansion._apply
+    monkeypatch.setattr(LiveExpansion, "_apply", lambda self, *args: patches.append(1) or real(self, *args))
+    g = _pair_model()
+    live = LiveExpansion(g)
+    g.unit_changed.sub(live.unit_changed)
+    live.update()
+    old = g.node("pair").params
+    g.set_param("pair", "width", 8)
+    live.instance_changed("pair", old)
+    _assert_fresh(live, g)
+    inner = g.unit_graph("Pair")
+    inner.set_param("conv", "kernel_size", 3)
+    _assert_fresh(live, g)
+    assert len(patches) == 2
+    inner.remove_node("t")  # the model still wires pair.t: the fresh expansion reports it, and so must this
+    _assert_fresh(live, g)
+    assert len(patches) == 2 and live.expanded.errors
