@@ -3,6 +3,7 @@ fresh inference gives: shapes, params and MACs per node and per instance, and er
 
 from engine.shapes import ShapeInference, infer
 from engine.unit_shapes import ScopeTotals, scope_totals
+from graphs.units import expand
 from tests.graphs.test_units_live import mixed_units_model, random_edits
 from tests.graphs.unit_cases import resnet_graph
 
@@ -34,4 +35,21 @@ def test_kept_scope_totals_follow_the_layers_that_changed():
         assert totals.update(result.expanded, result.flat) == scope_totals(result.expanded, result.flat)
         assert result.info["layer1"].params == sum(info.params for node_id, info in result.flat.info.items()
                                                    if node_id.startswith("layer1."))
+    live.close()
+
+
+def test_a_layer_of_the_model_put_back_by_undo_takes_its_place_in_the_kept_order():
+    g = resnet_graph(count=3)
+    live = ShapeInference(g)
+    live.result()
+    index, node = g.index_of("flatten"), g.node("flatten")
+    wires = g.in_edges("flatten") + g.out_edges("flatten")
+    g.remove_node("flatten")  # between two layers of the model: mirrored on the kept graph, not re-expanded
+    live.result()
+    g.add_node(node.type, node.params, node.id, node.position, index=index)
+    for wire in wires:
+        g.connect(wire.source, wire.target, wire.source_port, wire.target_port)
+    result = live.result()
+    assert result.expanded.graph.node_ids() == expand(g).graph.node_ids()
+    assert _picture(result) == _picture(infer(g))
     live.close()
