@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from graphs.catalogue import CATALOGUE
 from graphs.document import Edge, Graph, Node
@@ -27,10 +28,10 @@ MAX_EXPANDED_NODES = 200_000  # a Repeat of Repeats could otherwise ask for more
 SEPARATOR = " › "
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a flat node comes from: the model's node `outer`, the path inside it (("0", "conv1") for
-    copy 0 of a Repeat, ("conv1",) for an instance) and a label for messages."""
+    copy 0 of a Repeat, ("conv1",) for an instance) and a label for messages. (A named tuple: one is made
+    for every node of every copy, and a frozen dataclass is several times slower to make.)"""
 
     outer: str
     path: tuple[str, ...]

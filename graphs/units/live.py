@@ -327,12 +327,10 @@ class LiveExpansion:
             self._scopes.setdefault(self._key(scope.prefix), []).append(scope)
         for part in parts:
             expanded.scope_outputs.update(part.outputs)
-            for key in part.keys:
-                for origin in self._origins.pop(key, ()):
-                    del expanded.origins[origin]
-            expanded.origins.update(part.builder.result.origins)
-            for origin in part.builder.result.origins:
-                self._origins.setdefault(self._key(origin), []).append(origin)
+            origins = part.builder.result.origins
+            for origin in _regroup(self._origins, part.keys, list(origins), self._key):
+                del expanded.origins[origin]
+            expanded.origins.update(origins)
         for key in stale:
             expanded.outputs.pop(key, None)
         for part in parts:
@@ -357,18 +355,25 @@ class LiveExpansion:
                 added = True
             else:
                 renew(flat, current, node)
+        kept = 0  # the wanted wires already there (each wire touching the region is seen once)
         for node_id in new_nodes:
-            for edge in (*flat.in_edges(node_id), *flat.out_edges(node_id)):
-                if edge not in wanted and flat.has_edge(edge):
+            for edge in flat.in_edges(node_id):
+                if edge in wanted:
+                    kept += 1
+                else:
                     flat.disconnect(edge)
-        for edge in wanted:
-            if not flat.has_edge(edge):
-                flat.connect(edge.source, edge.target, edge.source_port, edge.target_port, check=False)
+            for edge in flat.out_edges(node_id):
+                if edge.target not in new_nodes:
+                    if edge in wanted:
+                        kept += 1
+                    else:
+                        flat.disconnect(edge)
+        if kept < len(wanted):
+            for edge in wanted:
+                if not flat.has_edge(edge):
+                    flat.connect(edge.source, edge.target, edge.source_port, edge.target_port, check=False)
         for part in parts:
-            for key in part.keys:
-                self._layers.pop(key, None)
-            for node in part.builder.nodes:
-                self._layers.setdefault(self._key(node.id), []).append(node.id)
+            _regroup(self._layers, part.keys, [node.id for node in part.builder.nodes], self._key)
         if added:
             reorder(flat, self._order())
 
@@ -384,3 +389,17 @@ class LiveExpansion:
         if len(order) != len(self.flat._nodes):
             raise _Fallback
         return order
+
+
+def _regroup(groups: dict, keys: list[str], ids: list[str], key_of) -> list[str]:
+    """Put `ids` (a part's, in order) in `groups` (part key -> ids) in place of those of `keys`; the ids
+    that are gone. Where they are the same ids in the same order (a param edit), the groups stay as they are."""
+    old = [node_id for key in keys for node_id in groups.get(key, ())]
+    if old == ids:
+        return []
+    for key in keys:
+        groups.pop(key, None)
+    for node_id in ids:
+        groups.setdefault(key_of(node_id), []).append(node_id)
+    now = set(ids)
+    return [node_id for node_id in old if node_id not in now]
