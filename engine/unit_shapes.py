@@ -177,17 +177,21 @@ class ScopeTotals:
 
     def update(self, expanded, flat: InferenceResult) -> dict[str, list[int]]:
         seen, info = self._seen, flat.info
-        for node_id, node_info in info.items():
-            old = seen.get(node_id)
-            if old is not node_info:
-                if old is not None:
-                    self._count(node_id, old, -1)
-                self._count(node_id, node_info, 1)
-                seen[node_id] = node_info
-        if len(seen) > len(info):  # layers gone since the last result
-            for node_id in [node_id for node_id in seen if node_id not in info]:
-                self._count(node_id, seen.pop(node_id), -1)
-        if self._scopes is not expanded.scopes:
+        changes = [(node_id, seen.get(node_id), node_info) for node_id, node_info in info.items()
+                   if seen.get(node_id) is not node_info]
+        if len(seen) + sum(old is None for _, old, _ in changes) > len(info):  # layers gone since the last result
+            changes += [(node_id, old, None) for node_id, old in seen.items() if node_id not in info]
+        if self._scopes is not expanded.scopes or len(changes) > len(expanded.scopes):
+            self._scopes = None  # many changes (or other scopes): add the sums up again, once, below
+        for node_id, old, new in changes:
+            if old is not None:
+                self._count(node_id, old, -1)
+            if new is None:
+                del seen[node_id]
+            else:
+                self._count(node_id, new, 1)
+                seen[node_id] = new
+        if self._scopes is None:
             self._roll_up(expanded.scopes)
         return self._totals
 
@@ -197,7 +201,7 @@ class ScopeTotals:
         own = self._own.setdefault(prefix, [0, 0])
         own[0] += params
         own[1] += macs
-        while prefix in self._totals:  # the scope and those around it
+        while self._scopes is not None and prefix in self._totals:  # the scope and those around it
             total = self._totals[prefix]
             total[0] += params
             total[1] += macs
