@@ -292,8 +292,10 @@ class LiveExpansion:
         """The flat (layer, port) feeding the part's input `port` of part key `key` after the edit."""
         outputs = self.expanded.scope_outputs
         if part.copies is not None and key != f"{part.node}.0":
-            previous = f"{part.node}.{int(key.rpartition('.')[2]) - 1}"
-            return outputs[previous][part.ports[1][0]]
+            found = outputs.get(f"{part.node}.{int(key.rpartition('.')[2]) - 1}", {}).get(part.ports[1][0])
+            if found is None:
+                raise _Fallback
+            return found
         edge = self.graph.edge_into(part.node, port)
         if edge is None:
             raise _Fallback  # an open input: a whole expansion reports it
@@ -317,7 +319,7 @@ class LiveExpansion:
         stale = [(part.node, port) for part in parts for port in expanded.scope_outputs.get(part.node, ())]
         for scope in old:
             expanded.scope_outputs.pop(scope.prefix, None)
-        if len(old) != len(new) or set(old) != set(new) or any(own[node] not in self._scopes[node] for node in own):
+        if len(old) != len(new) or set(old) != set(new) or any(own[node] not in self._scopes.get(node, ()) for node in own):
             gone = set(old)
             expanded.scopes = [own.get(scope.prefix, scope) for scope in expanded.scopes if scope not in gone] + new
         for key in keys:
