@@ -68,6 +68,7 @@ class LiveExpansion:
         self._layers: dict[str, list[str]] = {}  # part key -> its flat layers, in order
         self._origins: dict[str, list[str]] = {}  # part key -> its keys in `expanded.origins`
         self._scopes: dict[str, list] = {}  # part key -> its scopes (a Repeat's own: under the Repeat's id)
+        self._signatures: dict[str, tuple] = {}  # unit -> what of it the expansion read (`_signature`)
         self._patchable = False  # every scope's outputs come from its own layers (else expand whole)
         self._reorder = False  # a layer of the model was added: put the node order right
 
@@ -91,8 +92,14 @@ class LiveExpansion:
         self._layers.pop(node_id, None)
 
     def unit_changed(self, name: str) -> None:
-        """A unit's inner graph was edited: every instance and Repeat of the model using it changes."""
+        """A unit's inner graph was edited: every instance and Repeat of the model using it changes, unless
+        only its nodes' positions did (the checks read none of them; the flat layers keep theirs until
+        their part is expanded again)."""
         units = self.graph.units
+        signature = _signature(units[name]) if name in units else None
+        if signature is not None and self._signatures.get(name) == signature:
+            return
+        self._signatures[name] = signature
         for node in self.graph._nodes.values():
             unit = node.params.get("unit") if node.type == REPEAT else node.type
             if isinstance(unit, str) and unit in units and units.contains(unit, name):
@@ -122,6 +129,7 @@ class LiveExpansion:
     def _index(self) -> None:
         """Group the fresh expansion's layers and origins by part; note the model's Repeats' counts."""
         self._counts = {}
+        self._signatures = {name: _signature(definition) for name, definition in self.graph.units.items()}
         for node in self.graph._nodes.values():
             if node.type == REPEAT:
                 try:
@@ -405,3 +413,11 @@ def _regroup(groups: dict, keys: list[str], ids: list[str], key_of) -> list[str]
         groups.setdefault(key_of(node_id), []).append(node_id)
     now = set(ids)
     return [node_id for node_id in old if node_id not in now]
+
+
+def _signature(definition) -> tuple:
+    """What of a unit its expansion reads, all but its nodes' positions (the document replaces a node's
+    params on every change, never changes them in place, so holding them is enough)."""
+    graph = definition.graph
+    return (dict(definition.params), dict(definition.optional), frozenset(graph._edges),
+            [(node.id, node.type, node.params, node.trainable, node.lr_mult) for node in graph._nodes.values()])

@@ -208,3 +208,21 @@ def test_an_instance_with_two_inputs_and_two_outputs_is_patched_and_a_lost_port_
     inner.remove_node("t")  # the model still wires pair.t: the fresh expansion reports it, and so must this
     _assert_fresh(live, g)
     assert len(patches) == 2 and live.expanded.errors
+
+
+def test_a_node_moved_inside_a_unit_expands_nothing_again(monkeypatch):
+    g = resnet_graph(count=40)
+    live = LiveExpansion(g)
+    g.unit_changed.sub(live.unit_changed)
+    live.update()
+    expansions = []
+    monkeypatch.setattr(LiveExpansion, "_patch", lambda self: expansions.append("patch"))
+    monkeypatch.setattr("graphs.units.live.expand", lambda *args, **kwargs: expansions.append("whole"))
+    inner = g.unit_graph("BasicBlock")
+    inner.move_node("bn1", (300.0, 40.0))
+    live.update()
+    assert expansions == []
+    monkeypatch.undo()
+    _assert_fresh(live, g)  # all but positions
+    inner.set_param("bn1", "eps", 1e-3)  # a real change is still patched in
+    _assert_fresh(live, g)
