@@ -99,14 +99,14 @@ class LiveUnitsInference:
 
     def _on_edge_added(self, edge) -> None:
         if not (self._layer(edge.source) and self._layer(edge.target)):
-            self._invalidate()
+            self.live.wire_changed(edge)
             return
         self._mirrored(lambda: self.flat.connect(edge.source, edge.target, edge.source_port, edge.target_port,
                                                  check=False))
 
     def _on_edge_removed(self, edge) -> None:
         if not (self._layer(edge.source) and self._layer(edge.target)):
-            self._invalidate()
+            self.live.wire_changed(edge)
             return
         self._mirrored(lambda: self.flat.disconnect(edge))
 

@@ -64,6 +64,7 @@ class LiveExpansion:
         self.expanded: Expanded | None = None  # None: expand the whole model at the next update
         self._whole: set[str] = set()  # model instances and Repeats to expand again whole
         self._repeats: dict[str, dict] = {}  # a Repeat whose params changed -> its params at the last update
+        self._ends: dict[str, set] = {}  # a Repeat wired anew -> its ends that were (0: its first copy, -1: its last)
         self._counts: dict[str, int] = {}  # the model's Repeats -> their count in the expansion
         self._layers: dict[str, list[str]] = {}  # part key -> its flat layers, in order
         self._origins: dict[str, list[str]] = {}  # part key -> its keys in `expanded.origins`
@@ -91,6 +92,18 @@ class LiveExpansion:
     def layer_removed(self, node_id: str) -> None:
         self._layers.pop(node_id, None)
 
+    def wire_changed(self, edge) -> None:
+        """A wire of the model to or from an instance or Repeat was added or removed: the instance, or the
+        Repeat's copy at that end, changes its wires."""
+        for node_id, end in ((edge.source, -1), (edge.target, 0)):
+            node = self.graph._nodes.get(node_id)
+            if node is None or self.graph.is_layer(node.type):
+                continue
+            if node_id in self._counts:
+                self._ends.setdefault(node_id, set()).add(end)
+            else:
+                self._whole.add(node_id)
+
     def unit_changed(self, name: str) -> None:
         """A unit's inner graph was edited: every instance and Repeat of the model using it changes, unless
         only its nodes' positions did (the checks read none of them; the flat layers keep theirs until
@@ -108,13 +121,14 @@ class LiveExpansion:
     # ---- the expansion -----------------------------------------------------------------
     def update(self) -> Expanded:
         """The expansion of the model as it is now, `flat` changed into it."""
-        if self.expanded is not None and (self._whole or self._repeats):
+        if self.expanded is not None and (self._whole or self._repeats or self._ends):
             try:
                 self._patch()
             except (_Fallback, _TooLarge, GraphError):
                 self.expanded = None
         self._whole.clear()
         self._repeats.clear()
+        self._ends.clear()
         if self.expanded is not None and self._reorder:
             try:
                 reorder(self.flat, self._order())
@@ -162,8 +176,8 @@ class LiveExpansion:
                 _Builder(self.graph)._size(self.graph, {}) > MAX_EXPANDED_NODES:
             raise _Fallback
         parts = [self._whole_part(node_id) for node_id in sorted(self._whole)]
-        parts += [self._repeat_part(node_id, old) for node_id, old in sorted(self._repeats.items())
-                  if node_id not in self._whole]
+        parts += [self._repeat_part(node_id, self._repeats.get(node_id), self._ends.get(node_id, ()))
+                  for node_id in sorted({*self._repeats, *self._ends}) if node_id not in self._whole]
         parts = [part for part in parts if part is not None]
         if not parts:
             return
@@ -198,12 +212,14 @@ class LiveExpansion:
         count = self._resolved(node, node.params)["count"]
         return self._build(node, list(range(max(count, self._counts[node_id]))), count)
 
-    def _repeat_part(self, node_id: str, old_params: dict) -> _Part | None:
-        """The copies of a Repeat whose params changed that change: their values, or their place at the end."""
+    def _repeat_part(self, node_id: str, old_params: dict | None, ends) -> _Part | None:
+        """The copies of a Repeat that change: those whose values its new params change, or their place at
+        the end, and those at the `ends` wired anew (0, -1: the last)."""
         node = self.graph._nodes.get(node_id)
-        if node is None or node.type != REPEAT:
+        if node is None or node.type != REPEAT or node_id not in self._counts:
             raise _Fallback
-        before, after = self._resolved(node, old_params), self._resolved(node, node.params)
+        after = self._resolved(node, node.params)
+        before = after if old_params is None else self._resolved(node, old_params)
         if before["unit"] != after["unit"]:
             return self._whole_part(node_id)
         names = self.graph.units[after["unit"]].params
@@ -220,6 +236,7 @@ class LiveExpansion:
         changed = {i for i in candidates if i not in overridden or values(before, i) != values(after, i)}
         if old != new:
             changed.update(range(max(0, min(old, new) - 1), max(old, new)))
+        changed.update(new - 1 if end == -1 else end for end in ends)
         return self._build(node, sorted(changed), new) if changed else None
 
     def _build(self, node, copies: list[int] | None, count: int) -> _Part:
@@ -292,6 +309,10 @@ class LiveExpansion:
             sources.add(old)
             targets = [(edge.target, edge.target_port) for edge in self.flat.out_edges(old[0])
                        if edge.source_port == old[1] and edge.target not in old_region]
+            if prefix == part.node:  # the model's own layers it feeds: as the model's wires say now
+                targets = [target for target in targets if "." in target[0]]
+                targets += [(edge.target, edge.target_port) for edge in self.graph.out_edges(part.node)
+                            if edge.source_port == port and self.graph.is_layer(self.graph._nodes[edge.target].type)]
             if targets:
                 kept.append((giver, targets))
         return kept

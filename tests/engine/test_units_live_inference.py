@@ -1,6 +1,7 @@
 """The editor's inference of a model with units (`LiveUnitsInference`), patched edit by edit, gives what a
 fresh inference gives: shapes, params and MACs per node and per instance, and errors."""
 
+import graphs.units.live as live_module
 from engine.shapes import ShapeInference, infer
 from engine.unit_shapes import ScopeTotals, scope_totals
 from graphs.units import expand
@@ -50,6 +51,28 @@ def test_a_layer_of_the_model_put_back_by_undo_takes_its_place_in_the_kept_order
     for wire in wires:
         g.connect(wire.source, wire.target, wire.source_port, wire.target_port)
     result = live.result()
+    assert result.expanded.graph.node_ids() == expand(g).graph.node_ids()
+    assert _picture(result) == _picture(infer(g))
+    live.close()
+
+
+def test_a_layer_put_on_the_wire_out_of_a_repeat_patches_only_its_last_copy(monkeypatch):
+    g = resnet_graph(count=40)
+    live = ShapeInference(g)
+    live.result()
+    expansions = []
+    real = live_module.expand
+    monkeypatch.setattr(live_module, "expand", lambda graph, into: expansions.append(1) or real(graph, into=into))
+    flat = live._units.flat
+    touched = []
+    flat.edge_added.sub(lambda edge: touched.append(edge.target))
+    g.disconnect(g.edge_into("pool", "in"))
+    g.add_node("Dropout", {"p": 0.1}, "drop")
+    g.connect("layer1", "drop", "y")
+    g.connect("drop", "pool")
+    result = live.result()
+    assert expansions == [] and sorted(touched) == ["drop", "pool"]
+    assert [e.source for e in flat.in_edges("drop")] == ["layer1.39.relu2"]
     assert result.expanded.graph.node_ids() == expand(g).graph.node_ids()
     assert _picture(result) == _picture(infer(g))
     live.close()

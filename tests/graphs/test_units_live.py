@@ -68,6 +68,19 @@ class _Edits:
         self.block.connect("relu2", "y")
         return lambda: self.block.disconnect(self.block.in_edges("y")[0])
 
+    def insert(self, source: str, source_port: str, target: str, target_port: str, layer: str):
+        """A Dropout `layer` put on the wire source -> target, or taken off it again."""
+        g = self.g
+        if g.has_node(layer):
+            g.remove_node(layer)
+            g.connect(source, target, source_port, target_port)
+        else:
+            g.disconnect(g.edge_into(target, target_port))
+            g.add_node("Dropout", {"p": 0.1}, layer)
+            g.connect(source, layer, source_port)
+            g.connect(layer, target, target_port=target_port)
+        return lambda: self.insert(source, source_port, target, target_port, layer)
+
     def random_edit(self):
         rng, g = self.rng, self.g
         if not self.block.in_edges("y") and rng.random() < 0.5:
@@ -90,6 +103,8 @@ class _Edits:
             lambda: self.params(g, "layer3", project=rng.random() < 0.5,
                                 overrides=rng.choice([{}, {"1": {"project": True}}, {"0": {"project": False}}])),
             self.toggle_wire,
+            lambda: self.insert("layer3", "y", "pool", "in", "drop_a"),  # wires from a Repeat to layers
+            lambda: self.insert("layer1", "y", "layer2", "x", "drop_b"),  # between a Repeat and an instance
         ]
         return rng.choice(choices)()
 
@@ -123,6 +138,10 @@ def test_the_kept_graph_equals_a_fresh_expansion_after_random_edits_and_undo(see
                          if not g.is_layer(g.node(node_id).type) else live.invalidate())
     g.training_options_changed.sub(lambda node_id, *_: live.instance_changed(node_id))
     g.unit_changed.sub(live.unit_changed)
+    for name in ("node_added", "node_removed"):  # a layer of the model: LiveUnitsInference mirrors it (not here)
+        getattr(g, name).sub(lambda *_: live.invalidate())
+    for name in ("edge_added", "edge_removed"):
+        getattr(g, name).sub(lambda edge: live.wire_changed(edge))
     _assert_fresh(live, g)
     for _ in random_edits(g, seed, 60):
         _assert_fresh(live, g)
