@@ -87,7 +87,8 @@ class LiveExpansion:
     def layer_added(self, node_id: str) -> None:
         """A layer of the model, added to `flat` by the caller (at the end of its node order)."""
         self._layers[node_id] = [node_id]
-        self._reorder = True
+        if next(reversed(self.graph._nodes)) != node_id:  # last in the model: last in the expansion too
+            self._reorder = True
 
     def layer_removed(self, node_id: str) -> None:
         self._layers.pop(node_id, None)
