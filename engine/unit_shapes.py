@@ -29,8 +29,8 @@ class LiveUnitsInference:
 
     The expansion lives in one kept flat graph (`graphs.units.live.LiveExpansion`), observed by a live
     `ShapeInference`. An edit of the model's own layers (a param, a wire between two layers, a layer added
-    or removed) is made on the flat graph as it is; an edit of an instance's or a Repeat's params, or inside
-    a unit, has only the part of the expansion it changes expanded again and patched in; any other edit
+    or removed) is made on the flat graph as it is; an edit of an instance's or a Repeat's params or wires,
+    or inside a unit, has only the part of the expansion it changes expanded again and patched in; any other edit
     has the whole model expanded again into the kept graph, which changes only where the expansion
     changed. Either way the live checks then redo only the layers that changed, and the totals per
     instance only those of the layers whose result changed (`ScopeTotals`)."""

@@ -6,13 +6,15 @@ part an edit changes is expanded again:
 - a param or the training options of an instance of the model: that instance;
 - a param of a Repeat: the copies whose values change (an override on one copy: that copy), and where
   the count changes, the copies added or removed and the last one;
-- an edit inside a unit definition: the model's instances and Repeats that use the unit.
+- a wire of the model to or from an instance: that instance; to or from a Repeat: its first or last copy;
+- an edit inside a unit definition: the model's instances and Repeats that use the unit (none where only
+  positions changed inside it).
 The part's layers are matched by id with those the flat graph holds (a layer that stays has its params
 replaced in place, so the observers redo only what changed), the wires inside it and across its border
-are recomputed, and the node order is put back to a fresh expansion's. Anything else (a node or wire of
-the model added or removed, a unit added, removed, replaced or renamed, an expansion with errors, a scope
-whose output is not one of its own layers) expands the whole model again (`expand(graph, into=flat)`),
-which is always right. Tests compare the kept graph with a fresh `expand` after random edits and undo.
+are recomputed, and the node order is put back to a fresh expansion's. Anything else (an instance or
+Repeat of the model added or removed, a unit added, removed, replaced or renamed, an expansion with
+errors, a scope whose output is not one of its own layers) expands the whole model again
+(`expand(graph, into=flat)`), which is always right. Tests compare the kept graph with a fresh `expand` after random edits and undo.
 """
 
 from __future__ import annotations
