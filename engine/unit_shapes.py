@@ -1,9 +1,10 @@
 """Shapes, params and MACs of a graph with units: inferred on its expansion, then told per node of
 the model (an instance's outputs, and its params and MACs summed over its layers) and per unit scope.
 
-The editor's `ShapeInference` calls this on every result of a graph with units: it expands and infers
-the whole model again (cheap next to a frame at the sizes units are used for; see docs/units.md for
-the figures). Errors inside an instance are moved onto the instance (`Expanded.map_error`).
+The editor's `ShapeInference` calls this on every result of a graph with units: `LiveUnitsInference`
+keeps the expansion in one flat graph, patched where an edit changes it (`graphs.units.live`), and infers
+that graph incrementally (bench section 18 has the figures). Errors inside an instance are moved onto the
+instance (`Expanded.map_error`).
 This module imports no torch.
 """
 
@@ -14,6 +15,7 @@ from engine.shapes import InferenceResult, infer
 from graphs.document import Graph
 from graphs.errors import GraphError
 from graphs.units import expand
+from graphs.units.live import LiveExpansion
 
 
 def infer_units(graph: Graph) -> InferenceResult:
@@ -25,34 +27,35 @@ def infer_units(graph: Graph) -> InferenceResult:
 class LiveUnitsInference:
     """The editor's inference of a graph with units, kept up to date from the document's events.
 
-    The expansion lives in one kept flat graph, observed by a live `ShapeInference`. An edit of the
-    model's own layers (a param, a wire between two layers, a layer added or removed) is made on the flat
-    graph as it is; any other edit (of an instance, a Repeat, a wire to one, a unit) has the model
-    expanded again into the kept graph, which changes only where the expansion changed. Either way the
-    live checks then redo only the layers that changed."""
+    The expansion lives in one kept flat graph (`graphs.units.live.LiveExpansion`), observed by a live
+    `ShapeInference`. An edit of the model's own layers (a param, a wire between two layers, a layer added
+    or removed) is made on the flat graph as it is; an edit of an instance's or a Repeat's params or wires,
+    or inside a unit, has only the part of the expansion it changes expanded again and patched in; any other edit
+    has the whole model expanded again into the kept graph, which changes only where the expansion
+    changed. Either way the live checks then redo only the layers that changed, and the totals per
+    instance only those of the layers whose result changed (`ScopeTotals`)."""
 
     def __init__(self, graph: Graph):
         from engine.shapes import ShapeInference
 
         self.graph = graph
-        self.flat = Graph(dotted_ids=True)
-        self.flat.custom_types = graph.custom_types
+        self.live = LiveExpansion(graph)
+        self.flat = self.live.flat
         self.inference = ShapeInference(self.flat)
-        self._expanded = None  # None: expand again at the next result
+        self.totals = ScopeTotals()
         self._handlers = {
             "node_added": self._on_node_added, "node_removed": self._on_node_removed,
             "edge_added": self._on_edge_added, "edge_removed": self._on_edge_removed,
-            "params_changed": self._on_params_changed,
-            **{name: self._invalidate for name in ("unit_added", "unit_removed", "unit_replaced", "unit_renamed",
-                                                   "unit_changed", "training_options_changed")},
+            "params_changed": self._on_params_changed, "unit_changed": self.live.unit_changed,
+            "training_options_changed": self._on_training_options_changed,
+            **{name: self._invalidate for name in ("unit_added", "unit_removed", "unit_replaced", "unit_renamed")},
         }
         for name, handler in self._handlers.items():
             getattr(graph, name).sub(handler)
 
     def result(self) -> InferenceResult:
-        if self._expanded is None:
-            self._expanded = expand(self.graph, into=self.flat)
-        return model_result(self.graph, self._expanded, self.inference.result())
+        expanded = self.live.update()
+        return model_result(self.graph, expanded, self.inference.result(), self.totals)
 
     def close(self) -> None:
         for name, handler in self._handlers.items():
@@ -60,16 +63,16 @@ class LiveUnitsInference:
         self.inference.close()
 
     def _invalidate(self, *_args) -> None:
-        self._expanded = None
+        self.live.invalidate()
 
     def _mirrored(self, action) -> None:
         """Make an edit of the model's own layers on the flat graph too (expand again if it can't be)."""
-        if self._expanded is None:
+        if self.live.expanded is None:
             return
         try:
             action()
         except GraphError:
-            self._expanded = None
+            self.live.invalidate()
 
     def _layer(self, node_id: str) -> bool:
         return self.graph.has_node(node_id) and self.graph.is_layer(self.graph.node(node_id).type)
@@ -78,57 +81,70 @@ class LiveUnitsInference:
         if not self.graph.is_layer(node.type):
             self._invalidate()
             return
-        self._mirrored(lambda: self.flat.add_node(node.type, node.params, node.id, node.position, node.trainable,
-                                                  node.lr_mult))
+
+        def add():
+            self.flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
+            self.live.layer_added(node.id)
+        self._mirrored(add)
 
     def _on_node_removed(self, node) -> None:
         if not self.graph.is_layer(node.type):
             self._invalidate()
             return
-        self._mirrored(lambda: self.flat.remove_node(node.id))
+
+        def remove():
+            self.flat.remove_node(node.id)
+            self.live.layer_removed(node.id)
+        self._mirrored(remove)
 
     def _on_edge_added(self, edge) -> None:
         if not (self._layer(edge.source) and self._layer(edge.target)):
-            self._invalidate()
+            self.live.wire_changed(edge)
             return
         self._mirrored(lambda: self.flat.connect(edge.source, edge.target, edge.source_port, edge.target_port,
                                                  check=False))
 
     def _on_edge_removed(self, edge) -> None:
         if not (self._layer(edge.source) and self._layer(edge.target)):
-            self._invalidate()
+            self.live.wire_changed(edge)
             return
         self._mirrored(lambda: self.flat.disconnect(edge))
 
-    def _on_params_changed(self, node_id, _old, new) -> None:
+    def _on_params_changed(self, node_id, old, new) -> None:
         if not self._layer(node_id):
-            self._invalidate()
+            self.live.instance_changed(node_id, old)
             return
         self._mirrored(lambda: self.flat.set_params(node_id, new))
 
+    def _on_training_options_changed(self, node_id, trainable, lr_mult) -> None:
+        if not self._layer(node_id):
+            self.live.instance_changed(node_id)
+            return
+        self._mirrored(lambda: self.flat.set_training_options(node_id, trainable, lr_mult))
 
-def model_result(graph: Graph, expanded, flat: InferenceResult) -> InferenceResult:
-    """The result per node of the model, from the result on its expansion."""
+
+def model_result(graph: Graph, expanded, flat: InferenceResult, totals: ScopeTotals | None = None) -> InferenceResult:
+    """The result per node of the model, from the result on its expansion (`totals`: kept between results).
+    The model's layers are the flat graph's nodes whose ids have no dot; an instance's outputs are those
+    of the layers giving them, its params and MACs the sums over its layers."""
+    given: dict[str, dict] = {}  # instance -> port -> the spec its flat layer gives
+    for (instance, port), (source, source_port) in expanded.outputs.items():
+        source_info = flat.info.get(source)
+        spec = source_info.outputs.get(source_port) if source_info is not None else None
+        if spec is not None:
+            given.setdefault(instance, {})[port] = spec
+    totals = scope_totals(expanded, flat) if totals is None else totals.update(expanded, flat)
     info, inputs = {}, {}
-    for node in graph.nodes():
-        if graph.is_layer(node.type):
-            if node.id in flat.info:
-                info[node.id] = flat.info[node.id]
-            if node.id in flat.inputs:
-                inputs[node.id] = flat.inputs[node.id]
-    totals = scope_totals(expanded, flat)
-    for node_id in graph.node_ids():
-        if node_id in info or graph.is_layer(graph.node(node_id).type):
-            continue
-        outputs = {}
-        for (instance, port), (source, source_port) in expanded.outputs.items():
-            spec = flat.info[source].outputs.get(source_port) if instance == node_id and source in flat.info else None
-            if spec is not None:
-                outputs[port] = spec
-        params, macs = totals.get(node_id, (0, 0))
-        if outputs:
-            info[node_id] = NodeInfo(outputs, params, macs)
-    for node_id in graph.node_ids():
+    node_ids = graph.node_ids()
+    for node_id in node_ids:
+        if expanded.graph.has_node(node_id):
+            if node_id in flat.info:
+                info[node_id] = flat.info[node_id]
+            if node_id in flat.inputs:
+                inputs[node_id] = flat.inputs[node_id]
+        elif node_id in given:
+            info[node_id] = NodeInfo(given[node_id], *totals.get(node_id, (0, 0)))
+    for node_id in node_ids:
         if node_id in inputs:
             continue
         fed = {}
@@ -141,17 +157,63 @@ def model_result(graph: Graph, expanded, flat: InferenceResult) -> InferenceResu
     return InferenceResult(info, inputs, errors, expanded, flat)
 
 
-def scope_totals(expanded, flat: InferenceResult) -> dict[str, tuple[int, int]]:
+def scope_totals(expanded, flat: InferenceResult) -> dict[str, list[int]]:
     """(params, MACs) of every instance and Repeat, by the prefix of its flat ids."""
-    totals = {scope.prefix: [0, 0] for scope in expanded.scopes}
-    for node_id, node_info in flat.info.items():  # onto the innermost scope holding the layer
-        total = totals.get(node_id.rpartition(".")[0])
-        if total is not None:
-            total[0] += node_info.params
-            total[1] += node_info.macs
-    for scope in reversed(expanded.scopes):  # inner scopes come after outer ones: add each to its parent
-        parent = totals.get(scope.parent) if scope.parent else None
-        if parent is not None:
-            parent[0] += totals[scope.prefix][0]
-            parent[1] += totals[scope.prefix][1]
-    return {prefix: (params, macs) for prefix, (params, macs) in totals.items()}
+    return ScopeTotals().update(expanded, flat)
+
+
+class ScopeTotals:
+    """`scope_totals` kept between results: a layer whose result changed has its params and MACs moved in
+    the sums of its scope and the scopes around it, so a result after a one-layer edit costs a pass over
+    the layers' results by identity, not a sum over every layer and scope. The sums are made again only
+    when the expansion's scopes change. The dict `update` returns is its own: read it at once."""
+
+    def __init__(self):
+        self._seen: dict = {}  # flat id -> the NodeInfo counted for it
+        self._own: dict[str, list[int]] = {}  # scope prefix -> [params, MACs] of the layers directly in it
+        self._totals: dict[str, list[int]] = {}  # scope prefix -> [params, MACs] of all the layers in it
+        self._parents: dict[str, str] = {}
+        self._scopes = None  # the scopes the sums are for
+
+    def update(self, expanded, flat: InferenceResult) -> dict[str, list[int]]:
+        seen, info = self._seen, flat.info
+        changes = [(node_id, seen.get(node_id), node_info) for node_id, node_info in info.items()
+                   if seen.get(node_id) is not node_info]
+        if len(seen) + sum(old is None for _, old, _ in changes) > len(info):  # layers gone since the last result
+            changes += [(node_id, old, None) for node_id, old in seen.items() if node_id not in info]
+        if self._scopes is not expanded.scopes or len(changes) > len(expanded.scopes):
+            self._scopes = None  # many changes (or other scopes): add the sums up again, once, below
+        for node_id, old, new in changes:
+            if old is not None:
+                self._count(node_id, old, -1)
+            if new is None:
+                del seen[node_id]
+            else:
+                self._count(node_id, new, 1)
+                seen[node_id] = new
+        if self._scopes is None:
+            self._roll_up(expanded.scopes)
+        return self._totals
+
+    def _count(self, node_id: str, node_info, sign: int) -> None:
+        prefix = node_id.rpartition(".")[0]
+        params, macs = sign * node_info.params, sign * node_info.macs
+        own = self._own.setdefault(prefix, [0, 0])
+        own[0] += params
+        own[1] += macs
+        while self._scopes is not None and prefix in self._totals:  # the scope and those around it
+            total = self._totals[prefix]
+            total[0] += params
+            total[1] += macs
+            prefix = self._parents[prefix]
+
+    def _roll_up(self, scopes) -> None:
+        """Each scope's own sums plus those of the scopes inside it."""
+        totals = {scope.prefix: list(self._own.get(scope.prefix, (0, 0))) for scope in scopes}
+        for scope in reversed(scopes):  # inner scopes come after outer ones: add each to its parent
+            parent = totals.get(scope.parent) if scope.parent else None
+            if parent is not None:
+                parent[0] += totals[scope.prefix][0]
+                parent[1] += totals[scope.prefix][1]
+        self._totals, self._scopes = totals, scopes
+        self._parents = {scope.prefix: scope.parent for scope in scopes}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from graphs.catalogue import CATALOGUE
 from graphs.document import Edge, Graph, Node
@@ -27,10 +28,10 @@ MAX_EXPANDED_NODES = 200_000  # a Repeat of Repeats could otherwise ask for more
 SEPARATOR = " › "
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a flat node comes from: the model's node `outer`, the path inside it (("0", "conv1") for
-    copy 0 of a Repeat, ("conv1",) for an instance) and a label for messages."""
+    copy 0 of a Repeat, ("conv1",) for an instance) and a label for messages. (A named tuple: one is made
+    for every node of every copy, and a frozen dataclass is several times slower to make.)"""
 
     outer: str
     path: tuple[str, ...]
@@ -97,8 +98,9 @@ class Expanded:
 def expand(graph: Graph, into: Graph | None = None) -> Expanded:
     """The flat graph of `graph` (itself when it uses no units). With `into` (a graph made with
     `Graph(dotted_ids=True)` and kept between calls), that graph is changed into the expansion, edit by
-    edit, so that the live checks observing it (`ShapeInference`) redo only what changed; its node order
-    may then differ from a fresh expansion's (compile from a fresh one)."""
+    edit, so that the live checks observing it (`ShapeInference`) redo only what changed; its nodes are then
+    in a fresh expansion's order, its wires perhaps not (compile from a fresh one). `graphs.units.live`
+    patches such a graph where an edit changes only part of the model."""
     if not graph.uses_units() and into is None:
         return Expanded(graph)
     return _Builder(graph).build(into)
@@ -128,6 +130,7 @@ class _Builder:
         self.nodes: list[Node] = []
         self.edges: list[tuple[str, str, str, str]] = []
         self.passthrough: dict[str, str] = {}  # flat id of a port node -> a description for messages
+        self.copies: set[int] | None = None  # expand only these copies of a Repeat (graphs.units.live)
         self.result = Expanded(Graph(dotted_ids=True))
         self.result.graph.custom_types = graph.custom_types  # a custom layer inside a unit (graphs.custom_types)
 
@@ -213,29 +216,7 @@ class _Builder:
         outputs: dict[tuple[str, str], tuple[str, str]] = {}
         skipped = self._skipped(graph, ctx)
         for node in graph._nodes.values():
-            flat_id = ctx.prefix + node.id
-            if node.id in skipped:
-                self.passthrough[flat_id] = skipped[node.id]
-                continue
-            outer = ctx.outer or node.id
-            params = _substituted(node.params, ctx.values)
-            position = (ctx.offset[0] + node.position[0], ctx.offset[1] + node.position[1])
-            trainable, lr_mult = ctx.trainable and node.trainable, ctx.lr_mult * node.lr_mult
-            if ctx.outer is not None:
-                self.result.origins[flat_id] = Origin(ctx.outer, (*ctx.path, node.id), ctx.label)
-            if graph.is_layer(node.type):
-                if params.get(SHARES):
-                    params[SHARES] = ctx.prefix + params[SHARES]
-                self.nodes.append(Node(flat_id, node.type, params, position, trainable, lr_mult))
-            elif node.type in (UNIT_INPUT, UNIT_OUTPUT):
-                self._port_node(node, flat_id, ctx)
-            elif node.type == REPEAT or node.type in self.units:
-                sub = _Context(flat_id + ".", None, outer, (*ctx.path, node.id) if ctx.outer else (),
-                               f"{ctx.label}{SEPARATOR if ctx.label else ''}{node.id}", ctx.stack, trainable,
-                               lr_mult, position)
-                self._instance(node, params, sub, inputs, outputs)
-            else:
-                self._error(GraphError(f"'{node.id}' has unknown type {quoted(node.type)}", node=flat_id))
+            self._node(graph, node, ctx, skipped, inputs, outputs)
         for edge in graph._edges:
             if edge.source in skipped or edge.target in skipped:
                 src = outputs.get((edge.source, edge.source_port), (ctx.prefix + edge.source, edge.source_port))
@@ -255,6 +236,32 @@ class _Builder:
             self.edges.append((*src, dst, "in" if dst in self.passthrough else edge.target_port))
         if ctx.outer is None:
             self.result.outputs.update(outputs)
+
+    def _node(self, graph: Graph, node: Node, ctx: _Context, skipped: dict, inputs: dict, outputs: dict) -> None:
+        """Expand one node of `graph` into `ctx`'s prefix (an instance or Repeat: all its layers)."""
+        flat_id = ctx.prefix + node.id
+        if node.id in skipped:
+            self.passthrough[flat_id] = skipped[node.id]
+            return
+        outer = ctx.outer or node.id
+        if ctx.outer is not None:
+            self.result.origins[flat_id] = Origin(ctx.outer, (*ctx.path, node.id), ctx.label)
+        position = (ctx.offset[0] + node.position[0], ctx.offset[1] + node.position[1])
+        trainable, lr_mult = ctx.trainable and node.trainable, ctx.lr_mult * node.lr_mult
+        if graph.is_layer(node.type):
+            params = _substituted(node.params, ctx.values, graph.spec_of(node.type) if ctx.values else None)
+            if params.get(SHARES):
+                params[SHARES] = ctx.prefix + params[SHARES]
+            self.nodes.append(Node(flat_id, node.type, params, position, trainable, lr_mult))
+        elif node.type in (UNIT_INPUT, UNIT_OUTPUT):
+            self._port_node(node, flat_id, ctx)
+        elif node.type == REPEAT or node.type in self.units:
+            sub = _Context(flat_id + ".", None, outer, (*ctx.path, node.id) if ctx.outer else (),
+                           f"{ctx.label}{SEPARATOR if ctx.label else ''}{node.id}", ctx.stack, trainable,
+                           lr_mult, position)
+            self._instance(node, _substituted(node.params, ctx.values), sub, inputs, outputs)
+        else:
+            self._error(GraphError(f"'{node.id}' has unknown type {quoted(node.type)}", node=flat_id))
 
     def _skipped(self, graph: Graph, ctx: _Context) -> dict[str, str]:
         """The optional inner nodes this instance switches off: id -> a description for messages."""
@@ -326,6 +333,8 @@ class _Builder:
         self.result.scopes.append(Scope(flat_id, REPEAT, _parent(ctx), definition.doc))
         (port_in,), (port_out,) = spec.inputs, spec.outputs
         for i in range(resolved["count"]):
+            if self.copies is not None and i not in self.copies:
+                continue
             copy_values = {**values, **resolved["overrides"].get(str(i), {})}
             prefix = f"{ctx.prefix}{i}."
             self.result.scopes.append(Scope(prefix[:-1], unit_name, flat_id, definition.doc))
@@ -333,7 +342,7 @@ class _Builder:
                                                    path=(*ctx.path, str(i)),
                                                    label=f"{ctx.label}.{i} ({unit_name})"))
             self.result.scope_outputs[prefix[:-1]] = {port_out: (f"{prefix}{port_out}", "out")}
-            if i:
+            if i and (self.copies is None or i - 1 in self.copies):
                 self.edges.append((f"{ctx.prefix}{i - 1}.{port_out}", "out", f"{prefix}{port_in}", "in"))
             if len(self.nodes) > MAX_EXPANDED_NODES:
                 raise _TooLarge(len(self.nodes))
@@ -354,7 +363,8 @@ def _fill(flat: Graph, nodes: list[Node], wires: dict) -> None:
 
 
 def _update(flat: Graph, nodes: list[Node], wires: dict) -> None:
-    """Change `flat` into the graph of `nodes` and `wires` through its methods (so its observers follow)."""
+    """Change `flat` into the graph of `nodes` and `wires` through its methods (so its observers follow),
+    its node order then that of `nodes`, as in a fresh expansion."""
     wanted = {node.id: node for node in nodes}
     for wire in flat.edges():
         if wire not in wires:
@@ -365,32 +375,58 @@ def _update(flat: Graph, nodes: list[Node], wires: dict) -> None:
     for node in nodes:
         current = flat._nodes.get(node.id)
         if current is None:
-            try:
-                flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
-            except GraphError:  # as in _fill, announced so that the observers see it
-                flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable,
-                                            node.lr_mult, flat)
-                flat.node_added.emit(flat._nodes[node.id].clone())
-            continue
-        if current.params != node.params:
-            try:
-                flat.set_params(node.id, node.params)
-            except GraphError:
-                old, current.params = current.params, node.params
-                flat.params_changed.emit(node.id, old, dict(node.params))
-        current.position, current.trainable, current.lr_mult = node.position, node.trainable, node.lr_mult
+            add(flat, node)
+        else:
+            renew(flat, current, node)
     for wire in wires:
         if not flat.has_edge(wire):
             flat.connect(wire.source, wire.target, wire.source_port, wire.target_port, check=False)
+    reorder(flat, list(wanted))
 
 
-def _substituted(params: dict, values: dict | None) -> dict:
-    """A copy of `params` with references to unit params replaced by their values."""
+def add(flat: Graph, node: Node) -> None:
+    """Add the expansion's `node` to the kept flat graph, announced (one a unit param made wrong: as `_fill`)."""
+    try:
+        flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
+    except GraphError:
+        flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable, node.lr_mult,
+                                    flat)
+        flat.node_added.emit(flat._nodes[node.id].clone())
+
+
+def reorder(flat: Graph, order: list[str]) -> None:
+    """Put the kept flat graph's nodes in `order` (a fresh expansion's; the same ids). Node order is no
+    event: the live checks do not depend on it, the messages in document order do."""
+    if list(flat._nodes) != order:
+        flat._nodes = {node_id: flat._nodes[node_id] for node_id in order}
+
+
+def renew(flat: Graph, current: Node, node: Node) -> None:
+    """Give the kept flat graph's node `current` the params and training options of the expansion's `node`.
+    Its params are announced as the document's `set_params` would, without checking them again: the
+    expansion made them canonical already (`_substituted`), and `validate` reports a wrong one on the node."""
+    if current.params != node.params:
+        old, current.params = current.params, node.params
+        flat.params_changed.emit(node.id, old, dict(node.params))
+        flat.changed.emit()
+    current.position, current.trainable, current.lr_mult = node.position, node.trainable, node.lr_mult
+
+
+def _substituted(params: dict, values: dict | None, spec=None) -> dict:
+    """A copy of `params` with references to unit params replaced by their values, each value put in the
+    canonical form of `spec`'s param where it has one (as the document's `check_params` would; a value it
+    refuses stays as it is, for `validate` to report on the node)."""
     out = {}
     for name, value in params.items():
         if is_ref(value) and values is not None and value[REF] in values:
             value = values[value[REF]]
-        out[name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+            if spec is not None:
+                try:
+                    value = spec.param(name).coerce(value, None)
+                except (KeyError, GraphError):
+                    pass
+        out[name] = list(value) if isinstance(value, list) else copy.deepcopy(value) if isinstance(value, dict) \
+            else value
     return out
 
 

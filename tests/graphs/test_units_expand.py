@@ -2,9 +2,9 @@
 
 from graphs.document import Graph
 from graphs.errors import MissingInputError, UnknownPortError
-from graphs.units import UnitDefinition, expand
+from graphs.units import expand
 from graphs.validate import validate
-from tests.graphs.unit_cases import resnet_graph, too_large_graph
+from tests.graphs.unit_cases import resnet_graph, stage_unit, too_large_graph
 
 
 def test_ids_are_dotted_and_wires_join_through_the_ports():
@@ -35,16 +35,7 @@ def test_references_take_the_instance_values_and_overrides_one_copy():
 
 def test_units_nest_and_pass_their_params_down():
     g = resnet_graph()
-    stage = UnitDefinition("Stage", Graph(units=g.units), {"width": 16}, "Two blocks.")
-    s = stage.graph
-    s.add_node("UnitInput", node_id="x")
-    s.add_node("BasicBlock", {"planes": {"ref": "width"}, "stride": 2}, "first")
-    s.add_node("Repeat", {"unit": "BasicBlock", "count": 2, "planes": {"ref": "width"}}, "rest")
-    s.add_node("UnitOutput", node_id="y")
-    s.connect("x", "first", target_port="x")
-    s.connect("first", "rest", "y", "x")
-    s.connect("rest", "y", "y")
-    g.add_unit(stage)
+    g.add_unit(stage_unit(g.units))
     g.remove_node("layer1")
     g.add_node("Stage", {"width": 12}, "layer2")
     g.connect("block", "layer2", "y", "x")

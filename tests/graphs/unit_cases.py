@@ -64,6 +64,20 @@ def resnet_graph(count: int = 2) -> Graph:
     return g
 
 
+def stage_unit(units) -> UnitDefinition:
+    """Stage(width): a BasicBlock of stride 2, then a Repeat of two BasicBlocks, all of `width` planes."""
+    stage = UnitDefinition("Stage", Graph(units=units), {"width": 16}, "Two blocks.")
+    s = stage.graph
+    s.add_node("UnitInput", node_id="x")
+    s.add_node("BasicBlock", {"planes": {"ref": "width"}, "stride": 2}, "first")
+    s.add_node("Repeat", {"unit": "BasicBlock", "count": 2, "planes": {"ref": "width"}}, "rest")
+    s.add_node("UnitOutput", node_id="y")
+    s.connect("x", "first", target_port="x")
+    s.connect("first", "rest", "y", "x")
+    s.connect("rest", "y", "y")
+    return stage
+
+
 def too_large_graph() -> Graph:
     """resnet_graph() whose layer1 repeats 4096 times a unit `Wide` that repeats 4096 BasicBlocks."""
     g = resnet_graph()
