@@ -101,7 +101,7 @@ class ShapeInference:
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
         self._dropped = 0  # nodes whose shapes were forgotten since `_info` was last rebuilt
-        for node in graph.nodes():
+        for node in graph.live_nodes():  # read only
             self._on_node_added(node)
         for edge in graph.edges():
             self._on_edge_added(edge)
@@ -138,7 +138,9 @@ class ShapeInference:
         self._dirty.add(node_id)
         try:
             spec = node_type(self._types[node_id], node_id, self.graph.custom_types)
-            resolved = spec.resolve_params(params, node_id)
+            resolved = self.graph.kept_resolution(node_id, params)
+            if resolved is None:
+                resolved = spec.resolve_params(params, node_id)
         except GraphError:  # a unit instance (a graph with units is inferred as its expansion), or params that
             # a unit param made wrong in an expansion (validation reports them): no shapes
             self._specs[node_id], self._params[node_id], self._ports[node_id] = None, None, []
