@@ -246,6 +246,9 @@ class ShapeInference:
 
     def _propagate(self, rank: Mapping[str, int]) -> None:
         """Visit the dirty nodes in topological order, and the consumers of each node whose outcome changed."""
+        if len(self._dirty) == len(self._types):  # every node (a model just opened): each once, in order
+            self._visit_all(rank)
+            return
         queue = []
         for node_id in self._dirty:
             if node_id in rank:
@@ -265,6 +268,18 @@ class ShapeInference:
                 for consumer in consumers[node_id]:
                     if consumer in rank:
                         push(queue, (rank[consumer], consumer))
+
+    def _visit_all(self, rank: Mapping[str, int]) -> None:
+        """Visit every node in topological order: what `_propagate` does when all are dirty, without its queue
+        (there each node would be popped once, in this order, and the consumers it pushes popped as copies)."""
+        for node_id in self._dirty:
+            if node_id not in rank:  # on a cycle: never inferred
+                self._forget(node_id)
+        ranked = sorted((node_id for node_id in self._dirty if node_id in rank), key=rank.__getitem__)
+        self._dirty.clear()
+        visit = self._visit
+        for node_id in ranked:
+            visit(node_id)
 
     def _visit(self, node_id: str) -> bool:
         """Infer one node from its sources' current outcomes; whether its own outcome changed."""
