@@ -101,7 +101,7 @@ class ShapeInference:
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
         self._dropped = 0  # nodes whose shapes were forgotten since `_info` was last rebuilt
-        for node in graph.nodes():
+        for node in graph.live_nodes():  # read only
             self._on_node_added(node)
         for edge in graph.edges():
             self._on_edge_added(edge)
@@ -138,7 +138,9 @@ class ShapeInference:
         self._dirty.add(node_id)
         try:
             spec = node_type(self._types[node_id], node_id, self.graph.custom_types)
-            resolved = spec.resolve_params(params, node_id)
+            resolved = self.graph.kept_resolution(node_id, params)
+            if resolved is None:
+                resolved = spec.resolve_params(params, node_id)
         except GraphError:  # a unit instance (a graph with units is inferred as its expansion), or params that
             # a unit param made wrong in an expansion (validation reports them): no shapes
             self._specs[node_id], self._params[node_id], self._ports[node_id] = None, None, []
@@ -244,6 +246,9 @@ class ShapeInference:
 
     def _propagate(self, rank: Mapping[str, int]) -> None:
         """Visit the dirty nodes in topological order, and the consumers of each node whose outcome changed."""
+        if len(self._dirty) == len(self._types):  # every node (a model just opened): each once, in order
+            self._visit_all(rank)
+            return
         queue = []
         for node_id in self._dirty:
             if node_id in rank:
@@ -263,6 +268,18 @@ class ShapeInference:
                 for consumer in consumers[node_id]:
                     if consumer in rank:
                         push(queue, (rank[consumer], consumer))
+
+    def _visit_all(self, rank: Mapping[str, int]) -> None:
+        """Visit every node in topological order: what `_propagate` does when all are dirty, without its queue
+        (there each node would be popped once, in this order, and the consumers it pushes popped as copies)."""
+        for node_id in self._dirty:
+            if node_id not in rank:  # on a cycle: never inferred
+                self._forget(node_id)
+        ranked = sorted((node_id for node_id in self._dirty if node_id in rank), key=rank.__getitem__)
+        self._dirty.clear()
+        visit = self._visit
+        for node_id in ranked:
+            visit(node_id)
 
     def _visit(self, node_id: str) -> bool:
         """Infer one node from its sources' current outcomes; whether its own outcome changed."""

@@ -152,6 +152,9 @@ class Graph:
         self._out: dict[str, dict[Edge, None]] = {}
         self._order = TopologicalOrder(self)  # answers the cycle check of most wires without a search
         self._places: dict[str, int] | None = None  # each node's index in the node order, once asked
+        # node id -> (its params object, those params resolved): kept for catalogue layers whose params
+        # refer to no unit param, so loading, inference and validation resolve each node once
+        self._resolved: dict[str, tuple[dict, dict]] = {}
         self._custom_types = None  # see `custom_types`
         self.node_added = Event("node_added")  # (Node)
         self.node_removed = Event("node_removed")  # (Node)
@@ -214,6 +217,29 @@ class Graph:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    # ---- reads without copies, for the hot paths of graphs/ and engine/shapes.py --------------------
+    # They return the document's own objects: read them, never change them (every change goes through
+    # the writes below, which check it and announce it). Everywhere else, use `node` and `nodes`.
+    def live_nodes(self):
+        """The nodes themselves, in node order (a read-only view of the document's own Node objects)."""
+        return self._nodes.values()
+
+    def live_node(self, node_id: str) -> Node:
+        """The node itself, not a copy (UnknownNodeError when there is none): read it, never change it."""
+        return self._require(node_id)
+
+    def resolved_of(self, node: Node) -> dict:
+        """`node.resolved_params()` for a node of this graph, from what the document kept when it checked the
+        params where it did (then read it, never change it)."""
+        kept = self.kept_resolution(node.id, node.params)
+        return kept if kept is not None else node.spec.resolve_params(self.concrete(node.params), node.id)
+
+    def kept_resolution(self, node_id: str, params: dict) -> dict | None:
+        """The params of catalogue layer `node_id` resolved, as the document kept them when it checked them,
+        if `params` are those params (read it, never change it); else None."""
+        kept = self._resolved.get(node_id)
+        return kept[1] if kept is not None and (kept[0] is params or kept[0] == params) else None
+
     @property
     def custom_types(self):
         """The node types of the project's own code (graphs.custom_types.CustomTypes), set when it is
@@ -226,6 +252,7 @@ class Graph:
     @custom_types.setter
     def custom_types(self, types) -> None:
         self._custom_types = types
+        self._resolved.clear()
 
     def is_layer(self, type_name) -> bool:
         """Whether nodes of `type_name` are layers: a catalogue type or one of `custom_types` (not a unit
@@ -270,6 +297,19 @@ class Graph:
         checked.update({name: {REF: ref} for name, ref in refs.items()})
         return checked
 
+    def _check_and_resolve(self, spec, params: dict | None, node_id: str) -> tuple[dict, dict | None]:
+        """(`check_params`, the params resolved) for a catalogue layer whose params refer to no unit param,
+        from one pass over its schema; (`check_params`, None) for any other node."""
+        if params and any(is_ref(value) for value in params.values()) or CATALOGUE.get(spec.name) is not spec:
+            return self.check_params(spec, params, node_id), None
+        return spec.checked_and_resolved(params, node_id)
+
+    def _keep_resolved(self, node: Node, resolved: dict | None) -> None:
+        if resolved is None:
+            self._resolved.pop(node.id, None)
+        else:
+            self._resolved[node.id] = (node.params, resolved)
+
     def new_id(self, type_name: str) -> str:
         """A fresh id such as `conv2d_3` for a node of this type."""
         base = re.sub(r"[^a-z0-9_]", "", type_name.lower()) or "node"
@@ -303,9 +343,10 @@ class Graph:
             check_node_id(node_id)
         if node_id in self._nodes:
             raise DuplicateNodeError(f"a node with id '{node_id}' already exists", node=node_id)
-        checked = self.check_params(spec, params, node_id)
+        checked, resolved = self._check_and_resolve(spec, params, node_id)
         trainable, lr_mult = check_training_options(node_id, trainable, lr_mult)
         node = Node(node_id, type_name, checked, (float(position[0]), float(position[1])), trainable, lr_mult, self)
+        self._keep_resolved(node, resolved)
         if not self.is_layer(type_name):
             self._structure[node_id] = None
         if index is None or index >= len(self._nodes):
@@ -328,6 +369,7 @@ class Graph:
             if edge in self._edges:  # a wire from the node to itself is in both
                 self.disconnect(edge)
         del self._nodes[node_id]
+        self._resolved.pop(node_id, None)
         self._structure.pop(node_id, None)
         self._in.pop(node_id, None)
         self._out.pop(node_id, None)
@@ -359,6 +401,8 @@ class Graph:
             return
         old = node.params
         node.params = checked
+        self._keep_resolved(node, resolved if CATALOGUE.get(spec.name) is spec and checked is self.concrete(checked)
+                            else None)
         self.params_changed.emit(node_id, _copy_params(old), _copy_params(checked))
         self.changed.emit()
 
@@ -467,6 +511,9 @@ class Graph:
         other._nodes = {node_id: Node(n.id, n.type, _copy_params(n.params), n.position, n.trainable, n.lr_mult, other)
                         for node_id, n in self._nodes.items()}
         other._structure = dict(self._structure)
+        other._resolved = {node_id: (other._nodes[node_id].params, resolved)
+                           for node_id, (params, resolved) in self._resolved.items()
+                           if params is self._nodes[node_id].params}
         for edge in self._edges:
             other._add_edge(edge)
         if units is None:

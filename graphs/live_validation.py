@@ -37,9 +37,9 @@ class LiveValidation:
         self._problems: dict[str, list[GraphError]] = {}  # only the nodes that have any
         self._dirty: set[str] = set(graph.node_ids())
         self._sharers: dict[str, set[str]] = {}  # owner id -> the nodes that name it in "shares"
-        self._types = Counter(node.type for node in graph.nodes())
+        self._types = Counter(node.type for node in graph.live_nodes())
         self._looked: dict[str, tuple] = {}
-        for node in graph.nodes():
+        for node in graph.live_nodes():
             self._note_sharing(node.id, node.shares)
         self._handlers = {
             "node_added": self._on_node_added,
@@ -93,7 +93,8 @@ class LiveValidation:
             from graphs.validate import validate
 
             return validate(self.graph)
-        self._looked = {}  # a node and its own problems, looked at once while checking it and what it feeds
+        # the nodes looked at while checking the dirty ones, each once: the node, its own problems, its ports
+        self._looked, self._ports_in, self._ports_out = {}, {}, {}
         for node_id in self._dirty:
             problems = self._check(node_id) if self.graph.has_node(node_id) else []
             if problems:
@@ -101,7 +102,7 @@ class LiveValidation:
             else:
                 self._problems.pop(node_id, None)
         self._dirty.clear()
-        self._looked = {}
+        self._looked, self._ports_in, self._ports_out = {}, {}, {}
         troubled = sorted(self._problems, key=self.graph.index_of) if len(self._problems) <= 8 else \
             [node_id for node_id in self.graph.node_ids() if node_id in self._problems]  # in document order
         errors = [error for node_id in troubled for error in self._problems[node_id]]
@@ -110,36 +111,39 @@ class LiveValidation:
     def _presence(self) -> list[GraphError]:
         if self._types["Input"] > 0 and any(count and not _is_data(name, self.graph.custom_types) for name, count in self._types.items()):
             return []
-        return presence_errors(self.graph.nodes())
+        return presence_errors(self.graph.live_nodes())
 
     def _look(self, node_id: str):
-        """(node, its own problems, its ports), once per `errors()` call."""
-        if node_id not in self._looked:
-            node = self.graph.node(node_id)
-            self._looked[node_id] = (node, *node_problems(node))
-        return self._looked[node_id]
+        """(node, its own problems), once per `errors()` call; its ports go to `_ports_in` and `_ports_out`."""
+        looked = self._looked.get(node_id)
+        if looked is None:
+            node = self.graph.live_node(node_id)  # read only (as validate's checks do)
+            own, ports = node_problems(node)
+            if ports is not None:
+                self._ports_in[node_id], self._ports_out[node_id] = ports
+            looked = self._looked[node_id] = (node, own)
+        return looked
 
     def _check(self, node_id: str) -> list[GraphError]:
-        node, own, ports = self._look(node_id)
+        """The node's own problems, its incoming wires', its open inputs' and its sharing's."""
+        node, own = self._look(node_id)
         errors = list(own)
-        incoming = self.graph.in_edges(node_id)
-        nodes = {node_id: node}
-        ports_in, ports_out = ({node_id: ports[0]}, {node_id: ports[1]}) if ports else ({}, {})
-        for edge in incoming:
-            if edge.source not in nodes:
-                nodes[edge.source], _problems, source_ports = self._look(edge.source)
-                if source_ports is not None:
-                    ports_out[edge.source] = source_ports[1]
+        ports_in, ports_out = self._ports_in, self._ports_out
+        nodes = {node_id: node}  # and its sources: what edge_problems reads
         fed: dict[str, list[str]] = {}
-        for edge, count in Counter(incoming).items():
-            errors += edge_problems(nodes, ports_in, ports_out, edge, count)
+        for edge in self.graph.in_edges(node_id):  # each wire once: the document keeps no duplicates
+            nodes[edge.source] = self._look(edge.source)[0]
+            errors += edge_problems(nodes, ports_in, ports_out, edge, 1)
             fed.setdefault(edge.target_port, []).append(edge.source)
         for port, sources in fed.items():
-            errors += fed_twice(node, port, sources)
-        if ports:
-            errors += missing_inputs(node, ports[0], set(fed))
-        owner = self.graph.node(node.shares) if node.shares and self.graph.has_node(node.shares) else None
-        return errors + sharing_error(node, owner)
+            if len(sources) > 1:
+                errors += fed_twice(node, port, sources)
+        if node_id in ports_in:
+            errors += missing_inputs(node, ports_in[node_id], fed)
+        if node.shares is not None:
+            owner = self.graph.live_node(node.shares) if node.shares and self.graph.has_node(node.shares) else None
+            errors += sharing_error(node, owner)
+        return errors
 
 
 def _is_data(type_name: str, custom_types) -> bool:

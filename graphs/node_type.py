@@ -80,6 +80,10 @@ class NodeType:
 
     def check_params(self, params: dict | None, node: str | None = None) -> dict:
         """Check the given params (only those given) and return them in canonical form."""
+        return self.checked_and_resolved(params, node)[0]
+
+    def checked_and_resolved(self, params: dict | None, node: str | None = None) -> tuple[dict, dict]:
+        """(`check_params(params)`, `resolve_params(params)`) from one pass over the schema."""
         resolved = self.resolve_params(params, node)
         checked = {name: resolved[name] for name in (params or {}) if name != SHARES}
         shared = (params or {}).get(SHARES)
@@ -88,7 +92,7 @@ class NodeType:
                 raise ParamError(f"'{SHARES}' must be the id of another node, got {quoted(shared)}", node=node,
                                  param=SHARES)
             checked[SHARES] = shared
-        return checked
+        return checked, resolved
 
 
 def int_param(name, default, minimum=None, maximum=None, doc="", optional=False):

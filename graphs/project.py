@@ -147,49 +147,91 @@ def project_from_dict(data, path: str | None = None, code=None, custom_types=Non
 def add_nodes(graph: Graph, nodes, section: str, path) -> None:
     """Add the nodes of a file's `section` (a JSON path such as `nodes` or `units[0].nodes`) to `graph`."""
     for i, raw in enumerate(_expect(nodes, list, section, "nodes", path)):
-        where = f"{section}[{i}]"
-        _expect(raw, dict, where, "a node", path)
-        node_id = _expect(raw.get("id"), str, f"{where}.id", "a node's id", path)
-        where = f"{section}[{i}] ({repr(node_id) if len(node_id) <= 60 else quoted(node_id)})"
-        type_name = _expect(raw.get("type"), str, f"{where}.type", "a node's type", path)
-        params = _expect(raw.get("params", {}), dict, f"{where}.params", "params", path)
-        position = raw.get("position", [0, 0])
-        if (not isinstance(position, list) or len(position) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e9
-                           for v in position)):
-            raise ProjectFormatError("position must be [x, y]", path, f"{where}.position")
-        trainable, lr_mult = raw.get("trainable", True), raw.get("lr_mult", 1.0)
+        fields = _node_fields(raw)
+        if fields is None:
+            _refuse_node(raw, section, i, path)
+        node_id, type_name, params, position = fields
         try:
-            graph.add_node(type_name, params, node_id, position, trainable, lr_mult)
+            graph.add_node(type_name, params, node_id, position, raw.get("trainable", True), raw.get("lr_mult", 1.0))
         except GraphError as error:
-            param = getattr(error, "param", None)
+            where, param = _node_place(section, i, node_id), getattr(error, "param", None)
             raise ProjectFormatError(error.message, path, f"{where}.params.{_key(param)}" if param else where) from None
+
+
+def _node_fields(raw) -> tuple | None:
+    """(id, type, params, position) of a well-formed node entry, else None: `_refuse_node` then says what is
+    wrong (the places in its message are only worked out for a node that has a problem)."""
+    if not isinstance(raw, dict):
+        return None
+    node_id, type_name, params = raw.get("id"), raw.get("type"), raw.get("params", {})
+    position = raw.get("position", [0, 0])
+    if isinstance(node_id, str) and isinstance(type_name, str) and isinstance(params, dict) and _is_position(position):
+        return node_id, type_name, params, position
+    return None
+
+
+def _refuse_node(raw, section: str, i: int, path) -> None:
+    """Raise the ProjectFormatError that says what is wrong with node entry `i` and where."""
+    _expect(raw, dict, f"{section}[{i}]", "a node", path)
+    node_id = _expect(raw.get("id"), str, f"{section}[{i}].id", "a node's id", path)
+    where = _node_place(section, i, node_id)
+    _expect(raw.get("type"), str, f"{where}.type", "a node's type", path)
+    _expect(raw.get("params", {}), dict, f"{where}.params", "params", path)
+    raise ProjectFormatError("position must be [x, y]", path, f"{where}.position")
+
+
+def _node_place(section: str, i: int, node_id: str) -> str:
+    return f"{section}[{i}] ({repr(node_id) if len(node_id) <= 60 else quoted(node_id)})"
+
+
+def _is_position(value) -> bool:
+    """[x, y]: two numbers (no booleans) smaller than 1e9."""
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    x, y = value
+    return (isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool)
+            and not isinstance(y, bool) and abs(x) < 1e9 and abs(y) < 1e9)
 
 
 def add_edges(graph: Graph, edges, section: str, path) -> None:
     """Add the edges of a file's `section` to `graph`, unchecked (`validate` reports their problems)."""
     for i, raw in enumerate(_expect(edges, list, section, "edges", path)):
-        where = f"{section}[{i}]"
-        _expect(raw, dict, where, "an edge", path)
-        ends = {}
-        for key, default in (("source", None), ("target", None), ("source_port", "out"), ("target_port", "in")):
-            value = raw.get(key, default)
-            ends[key] = _expect(value, str, f"{where}.{key}", key, path)
-        for key in ("source", "target"):
-            if not graph.has_node(ends[key]):
-                raise ProjectFormatError(f"{key} {quoted(ends[key])} is not a node of this project", path,
-                                         f"{where}.{key}")
-        graph.connect(ends["source"], ends["target"], ends["source_port"], ends["target_port"], check=False)
+        ends = _edge_ends(raw)
+        if ends is None or not graph.has_node(ends[0]) or not graph.has_node(ends[1]):
+            _refuse_edge(graph, raw, f"{section}[{i}]", path)
+        graph.connect(*ends, check=False)
+
+
+def _edge_ends(raw) -> tuple | None:
+    """(source, target, source port, target port) of a well-formed edge entry, else None."""
+    if not isinstance(raw, dict):
+        return None
+    ends = raw.get("source"), raw.get("target"), raw.get("source_port", "out"), raw.get("target_port", "in")
+    return ends if isinstance(ends[0], str) and isinstance(ends[1], str) and isinstance(ends[2], str) \
+        and isinstance(ends[3], str) else None
+
+
+def _refuse_edge(graph: Graph, raw, where: str, path) -> None:
+    """Raise the ProjectFormatError that says what is wrong with the edge entry at `where`."""
+    _expect(raw, dict, where, "an edge", path)
+    ends = {}
+    for key, default in (("source", None), ("target", None), ("source_port", "out"), ("target_port", "in")):
+        ends[key] = _expect(raw.get(key, default), str, f"{where}.{key}", key, path)
+    for key in ("source", "target"):
+        if not graph.has_node(ends[key]):
+            raise ProjectFormatError(f"{key} {quoted(ends[key])} is not a node of this project", path, f"{where}.{key}")
 
 
 def check_unit_wires(graph: Graph, path) -> None:
     """Refuse a wire to or from a port that an instance's unit lacks, naming the unit."""
     places = [("the model", graph), *((f"unit '{name}'", d.graph) for name, d in graph.units.items())]
     for place, g in places:
+        if not g.uses_units():  # no instance, Repeat or unit port: nothing to check
+            continue
         for edge in g.edges():
             for node_id, port, kind in ((edge.source, edge.source_port, "output"),
                                         (edge.target, edge.target_port, "input")):
-                node = g.node(node_id)
+                node = g.live_node(node_id)  # read only
                 if node.type in CATALOGUE or node.type in graph.custom_types:  # validate says it for a custom layer
                     continue
                 ports = node.output_ports() if kind == "output" else node.input_ports()

@@ -88,7 +88,7 @@ def validate(graph: Graph) -> list[GraphError]:
 
 def _validate_flat(graph: Graph) -> list[GraphError]:
     errors: list[GraphError] = []
-    nodes = {n.id: n for n in graph.nodes()}
+    nodes = {n.id: n for n in graph.live_nodes()}  # read only
     ports_in: dict[str, list[str]] = {}
     ports_out: dict[str, list[str]] = {}
     for node in nodes.values():
@@ -120,8 +120,9 @@ def node_problems(node) -> tuple[list[GraphError], tuple[list[str], list[str]] |
     if not known_type(node):
         return [UnknownNodeTypeError(f"node '{node.id}' has unknown type {node.type!r}", node=node.id)], None
     try:
-        params = node.resolved_params()
-        return [], (node.spec.input_ports(params), node.spec.output_ports(params))
+        params = node.scope.resolved_of(node) if node.scope is not None else node.resolved_params()
+        spec = node.spec
+        return [], (spec.input_ports(params), spec.output_ports(params))
     except GraphError as error:
         return [error], None
 
@@ -165,10 +166,14 @@ def fed_twice(target, port: str, sources: list[str]) -> list[GraphError]:
 def missing_inputs(node, ports: list[str], fed_ports: set[str]) -> list[GraphError]:
     """The required input ports of `node` that no wire feeds."""
     errors: list[GraphError] = []
+    spec = None
     for port in ports:
-        if port in fed_ports or port in node.spec.optional:
+        if port in fed_ports:
             continue
-        if node.spec.is_loss:
+        spec = spec or node.spec
+        if port in spec.optional:
+            continue
+        if spec.is_loss:
             what = {"input": "input (the model output)", "target": "target (a Target node)"}.get(
                 port, f"'{port}' input")
             errors.append(LossInputError(
