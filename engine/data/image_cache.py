@@ -95,11 +95,11 @@ class ImageCache:
     def read(self, rows: list[int]) -> UserError | None:
         """Decode the images of `rows` not decoded yet; the first file's UserError is returned, not raised
         (a worker hands it to the main process)."""
-        filled = self.filled.numpy()
+        filled, pixels = self.filled.numpy(), self.pixels.numpy()  # numpy views: a torch item write costs more
         for row in rows:
             if not filled[row]:
                 try:
-                    self.pixels[row] = torch.from_numpy(self.reader.read_uint8(self.files[row]))
+                    pixels[row] = self.reader.read_uint8(self.files[row])
                 except UserError as error:
                     return error
                 filled[row] = True
