@@ -59,3 +59,19 @@ def test_a_damaged_png_start_gets_pillows_message_naming_the_file(tmp_path):
     path.write_bytes(SIGNATURE + b"\0" * 40)
     with pytest.raises(UserError, match=r"cannot read image .*cat/bad.png"):
         ImageReader(tmp_path, (32, 32), False).check_header(path)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_folders_header_check_names_the_bad_file_in_workers_too(tmp_path, monkeypatch, workers):
+    from engine.data import image_cache
+
+    monkeypatch.setattr(image_cache, "PARALLEL_FROM", 4)  # workers for a few files (tasks name positions)
+    (tmp_path / "cat").mkdir()
+    files = []
+    for i in range(600):
+        files.append(tmp_path / "cat" / f"{i}.png")
+        files[-1].write_bytes(_ihdr(8, 8))
+    files[517].write_bytes(b"no image at all")
+    with pytest.raises(UserError, match=r"cannot read image .*cat/517\.png") as caught:
+        image_cache.check_headers(files, ImageReader(tmp_path, (8, 8), False), workers)
+    assert "Traceback" not in str(caught.value)
