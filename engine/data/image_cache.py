@@ -45,7 +45,7 @@ def raised(item):
     return item
 
 
-def _chunks(items: list, size: int = DECODE_BATCH) -> list[list]:
+def _chunks(items: list | range, size: int = DECODE_BATCH) -> list:
     return [items[start:start + size] for start in range(0, len(items), size)]
 
 
@@ -56,18 +56,19 @@ def _loader(dataset, tasks: list, workers: int) -> torch.utils.data.DataLoader:
 
 
 class _Headers(torch.utils.data.Dataset):
-    """Checks the headers of a list of files: (how many, None) or (how many, the first file's UserError)."""
+    """Checks the headers of some of `files`: (how many, None) or (how many, the first file's UserError).
+    A task names its files by their positions (pickling Path objects to a worker costs more than checking)."""
 
-    def __init__(self, reader):
-        self.reader = reader
+    def __init__(self, files: list, reader):
+        self.files, self.reader = files, reader
 
-    def __getitem__(self, files: list):
-        for path in files:
+    def __getitem__(self, positions: range):
+        for i in positions:
             try:
-                self.reader.check_header(path)
+                self.reader.check_header(self.files[i])
             except UserError as error:
-                return len(files), error
-        return len(files), None
+                return len(positions), error
+        return len(positions), None
 
 
 def check_headers(files: list, reader, workers: int, progress: Progress | None = None) -> None:
@@ -76,7 +77,7 @@ def check_headers(files: list, reader, workers: int, progress: Progress | None =
     throttled = Throttled(progress, len(files))
     throttled(0, final=True)
     done = 0
-    for count, error in _loader(_Headers(reader), _chunks(files), workers):
+    for count, error in _loader(_Headers(files, reader), _chunks(range(len(files))), workers):
         raised(error)
         done += count
         throttled(done)
@@ -95,11 +96,11 @@ class ImageCache:
     def read(self, rows: list[int]) -> UserError | None:
         """Decode the images of `rows` not decoded yet; the first file's UserError is returned, not raised
         (a worker hands it to the main process)."""
-        filled = self.filled.numpy()
+        filled, pixels = self.filled.numpy(), self.pixels.numpy()  # numpy views: a torch item write costs more
         for row in rows:
             if not filled[row]:
                 try:
-                    self.pixels[row] = torch.from_numpy(self.reader.read_uint8(self.files[row]))
+                    pixels[row] = self.reader.read_uint8(self.files[row])
                 except UserError as error:
                     return error
                 filled[row] = True

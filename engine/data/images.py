@@ -36,10 +36,11 @@ from engine.data.image_splits import (
     default_workers,
 )
 from engine.data.options import Options, open_file
+from engine.data.png_header import HEAD_BYTES, png_size
 from engine.data.progress import Progress
 from engine.errors import UserError, reason
 from graphs.errors import printable, quoted
-from graphs.files import NotRegularFileError, kind_of, open_regular
+from graphs.files import kind_of
 
 ACCEPTED = ("path", "size", "grayscale", "mean", "std", "stream", "max_memory_mb", "augment", "sample", "workers")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -69,8 +70,19 @@ class ImageReader:
 
     def check_header(self, path: Path) -> None:
         """Refuse `path` now if it is no image Pillow can identify, or a decompression bomb, reading only
-        its header (a file damaged further in is refused when it is decoded)."""
-        self._open(path, decode=False)
+        its header (a file damaged further in is refused when it is decoded). A well-formed PNG start is
+        read directly (see `engine.data.png_header`); anything else goes to Pillow."""
+        with self._handle(path) as handle:
+            head = handle.read(HEAD_BYTES)
+        size = png_size(head)
+        if size is None:
+            self._open(path, decode=False)
+        else:
+            _check_pixels(size, self, path)
+
+    def _handle(self, path: Path):
+        """`path` opened for reading; a UserError names it when it can't be, or is no regular file."""
+        return open_file(path, lambda: f"image {self.quoted(path)}")  # this runs once per image
 
     def _open(self, path: Path, decode: bool) -> np.ndarray | None:
         """The file's pixels [H, W(, C)] at `size` when `decode`; a UserError names the file."""
@@ -78,17 +90,12 @@ class ImageReader:
 
         height, width = self.size
         mode = "L" if self.grayscale else "RGB"
-        try:  # the file's name is worked out only for a message: this runs once per image
-            handle = open_regular(path)
-        except NotRegularFileError as error:
-            raise UserError(f"cannot read image {self.quoted(path)}: it is {error.kind}, not a regular file") from None
-        except OSError as error:
-            raise UserError(f"cannot read image {self.quoted(path)}: {error.strerror or error}") from None
+        handle = self._handle(path)
         with handle, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _check_pixels refuses it
             try:
                 with Image.open(handle) as image:
-                    _check_pixels(image, self, path)
+                    _check_pixels(image.size, self, path)
                     if not decode:
                         return None
                     image.draft(mode, (width, height))  # JPEG: decode at a smaller scale
@@ -182,11 +189,12 @@ def load_image_folder(options: Options, name: str, val_split: float, seed: int, 
     return scan_image_folder(options).dataset(name, val_split, seed, autoencoder, progress)
 
 
-def _check_pixels(image, reader: ImageReader, path: Path) -> None:
-    """Refuse an image whose decoded pixels could exhaust memory (a decompression bomb), before decoding."""
+def _check_pixels(size: tuple[int, int], reader: ImageReader, path: Path) -> None:
+    """Refuse an image of `size` (width, height) whose decoded pixels could exhaust memory (a decompression
+    bomb), before decoding."""
     from PIL import Image
 
-    width, height = image.size
+    width, height = size
     limit = Image.MAX_IMAGE_PIXELS
     if limit is not None and width * height > limit:
         raise UserError(f"image {reader.quoted(path)} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "

@@ -9,6 +9,7 @@ blocking on a pipe or a device (see `graphs.files`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -125,15 +126,16 @@ def shown(path: Path) -> str:
     return printable(path.name)
 
 
-def open_file(path: Path, name: str | None = None) -> BinaryIO:
+def open_file(path: Path, name: str | Callable[[], str] | None = None) -> BinaryIO:
     """A data file opened for binary reading without ever blocking on a pipe or a device, or a
-    UserError naming it (as `name`, by default its file name)."""
-    name = name if name is not None else shown(path)
+    UserError naming it (as `name`, or what `name()` returns, worked out only for the message; by
+    default its file name)."""
     try:
         return open_regular(path)
-    except NotRegularFileError as error:
-        raise UserError(f"cannot read {name}: it is {error.kind}, not a regular file") from None
-    except OSError as error:
+    except (NotRegularFileError, OSError) as error:
+        name = shown(path) if name is None else name() if callable(name) else name
+        if isinstance(error, NotRegularFileError):
+            raise UserError(f"cannot read {name}: it is {error.kind}, not a regular file") from None
         raise UserError(f"cannot read {name}: {error.strerror or error}") from None
 
 
