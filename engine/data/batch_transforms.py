@@ -159,6 +159,15 @@ def batched_transform(kind: str, kwargs: dict) -> torch.nn.Module | None:
     return None
 
 
+BATCHED = (RandomCrop, RandomResizedCrop, RandomFlip, RandomBrightness)
+
+
+def all_batched(transforms) -> bool:
+    """Whether every one of `transforms` is one of these batched modules (cheaper on the training thread
+    than a hand-over from worker processes; kornia's are not)."""
+    return all(isinstance(transform, BATCHED) for transform in transforms)
+
+
 def fuse(transforms: list[torch.nn.Module]) -> list[torch.nn.Module]:
     """`transforms` with each batched RandomCrop followed by a batched horizontal flip made one gather."""
     fused: list[torch.nn.Module] = []

@@ -138,3 +138,25 @@ def test_listing_follows_links_skips_dangling_ones_and_refuses_a_pipe(tmp_path):
     os.mkfifo(tmp_path / "imgs" / "dog" / "pipe.png")
     with pytest.raises(UserError, match=r"'imgs/dog/pipe\.png' is a named pipe \(FIFO\), not an image file"):
         load(tmp_path, workers=0)
+
+
+@pytest.mark.parametrize("entries, in_workers", [
+    (AUGMENT, False),  # the engine's batched transforms: on the training thread once the cache is full
+    ([{"type": "RandomRotation", "degrees": 10}], True),  # kornia's: still in the workers
+])
+def test_a_full_cache_augments_cheap_transforms_on_the_training_thread_and_others_in_the_workers(
+        tmp_path, entries, in_workers):
+    write_folder(tmp_path / "imgs", per_class=10, size=(8, 8))
+    data = load(tmp_path, workers=2)
+    augment = Augment(entries, data.input_shape)
+    assert augment.cheap is not in_workers
+    train = data.train.with_augment(augment)
+    generator = torch.Generator().manual_seed(0)
+    list(train.batches(4, generator=generator))  # the first epoch: the workers decode and augment
+    assert train.cache.filled[train.rows].all()
+    assert ("loader" in train.state) is in_workers  # cheap ones: the workers were let go with the cache full
+    batches = list(train.batches(4, generator=generator))
+    assert ("loader" in train.state) is in_workers
+    x = torch.cat([x for x, _ in batches])
+    assert x.shape == data.train.x.shape and not torch.equal(x, data.train.x)  # augmented either way
+    train.close()
