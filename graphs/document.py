@@ -7,14 +7,21 @@ commands call these same methods, so undo fires the same events as the edit.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import MappingProxyType
 
 from graphs.catalogue import CATALOGUE, node_type
 from graphs.custom_types import NO_CUSTOM_TYPES
+from graphs.elements import (  # noqa: F401 - re-exported: the document's parts are read from here
+    MAX_LR_MULT,
+    Edge,
+    Node,
+    check_node_id,
+    check_training_options,
+    copy_params,
+)
 from graphs.errors import (
     CycleError,
     DuplicateEdgeError,
@@ -28,107 +35,8 @@ from graphs.errors import (
 )
 from graphs.events import Event
 from graphs.names import id_problem
-from graphs.node_type import SHARES
 from graphs.topological_order import TopologicalOrder
 from graphs.unit_registry import REF, UnitRegistry, UnitUseError, check_unit_params, is_ref, unit_name_problem
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A wire from an output port to an input port."""
-
-    source: str
-    target: str
-    source_port: str = "out"
-    target_port: str = "in"
-
-    def as_dict(self) -> dict:
-        d = {"source": self.source, "target": self.target}
-        if self.source_port != "out":
-            d["source_port"] = self.source_port
-        if self.target_port != "in":
-            d["target_port"] = self.target_port
-        return d
-
-
-@dataclass
-class Node:
-    """One node: a stable id, a catalogue type, the params the user set, a position, and how training
-    treats its weights: `trainable` False freezes them, `lr_mult` scales the learning rate for them."""
-
-    id: str
-    type: str
-    params: dict = field(default_factory=dict)
-    position: tuple[float, float] = (0.0, 0.0)
-    trainable: bool = True
-    lr_mult: float = 1.0
-    # the Graph holding the node: it finds the type of a unit instance and the unit params a
-    # reference {"ref": name} reads (None: a free-standing node, catalogue types only)
-    scope: Graph | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def spec(self):
-        if self.scope is not None:
-            return self.scope.spec_of(self.type, self.params, self.id)
-        return node_type(self.type, self.id)
-
-    @property
-    def shares(self) -> str | None:
-        """The id of the node whose weights this node uses (its own weights when None)."""
-        return self.params.get(SHARES)
-
-    def resolved_params(self) -> dict:
-        """All params, defaults filled in."""
-        params = self.scope.concrete(self.params) if self.scope is not None else self.params
-        return self.spec.resolve_params(params, self.id)
-
-    def input_ports(self) -> list[str]:
-        return self.spec.input_ports(self.resolved_params())
-
-    def output_ports(self) -> list[str]:
-        return self.spec.output_ports(self.resolved_params())
-
-    def clone(self) -> Node:
-        """A copy sharing nothing mutable (params hold only scalars and lists of ints)."""
-        return Node(self.id, self.type, _copy_params(self.params), self.position, self.trainable, self.lr_mult,
-                    self.scope)
-
-    def as_dict(self) -> dict:
-        d = {"id": self.id, "type": self.type}
-        if self.params:
-            d["params"] = copy.deepcopy(self.params)
-        d["position"] = [round(self.position[0], 2), round(self.position[1], 2)]
-        if not self.trainable:
-            d["trainable"] = False
-        if self.lr_mult != 1.0:
-            d["lr_mult"] = self.lr_mult
-        return d
-
-
-def _copy_params(params: dict) -> dict:
-    return {k: (list(v) if isinstance(v, list) else copy.deepcopy(v) if isinstance(v, dict) else v)
-            for k, v in params.items()}
-
-
-MAX_LR_MULT = 1e6
-
-
-def check_training_options(node_id: str, trainable, lr_mult) -> tuple[bool, float]:
-    """(trainable, lr_mult) checked: a bool, and a finite number from 0 to MAX_LR_MULT; else GraphError."""
-    if not isinstance(trainable, bool):
-        raise GraphError(f"node '{node_id}': trainable must be true or false, got {quoted(trainable)}", node=node_id)
-    if (not isinstance(lr_mult, (int, float)) or isinstance(lr_mult, bool) or lr_mult != lr_mult
-            or not 0 <= lr_mult <= MAX_LR_MULT):
-        raise GraphError(f"node '{node_id}': lr_mult must be a number from 0 to {MAX_LR_MULT:g}, got "
-                         f"{quoted(lr_mult)}", node=node_id)
-    return trainable, float(lr_mult)
-
-
-def check_node_id(node_id) -> None:
-    """Raise GraphError unless `node_id` can name a node (see `graphs.names`)."""
-    problem = id_problem(node_id)
-    if problem:
-        raise GraphError(f"node id {quoted(node_id)} {problem}", node=node_id if isinstance(node_id, str) else None)
 
 
 class Graph:
@@ -324,7 +232,7 @@ class Graph:
             if self.units.owner is self and len(self.units) else {}
         return {
             **units,
-            "nodes": {n.id: (n.type, _copy_params(n.params), tuple(n.position)) for n in self._nodes.values()},
+            "nodes": {n.id: (n.type, copy_params(n.params), tuple(n.position)) for n in self._nodes.values()},
             "edges": sorted((e.source, e.source_port, e.target, e.target_port) for e in self._edges),
             "training_options": {n.id: (n.trainable, n.lr_mult) for n in self._nodes.values()
                                  if not n.trainable or n.lr_mult != 1.0},
@@ -403,7 +311,7 @@ class Graph:
         node.params = checked
         self._keep_resolved(node, resolved if CATALOGUE.get(spec.name) is spec and checked is self.concrete(checked)
                             else None)
-        self.params_changed.emit(node_id, _copy_params(old), _copy_params(checked))
+        self.params_changed.emit(node_id, copy_params(old), copy_params(checked))
         self.changed.emit()
 
     def set_param(self, node_id: str, name: str, value) -> None:
@@ -508,7 +416,7 @@ class Graph:
         copied too; `units`: the registry the copy of a unit's inner graph joins."""
         other = Graph(units, self.dotted_ids)
         other.custom_types = self.custom_types
-        other._nodes = {node_id: Node(n.id, n.type, _copy_params(n.params), n.position, n.trainable, n.lr_mult, other)
+        other._nodes = {node_id: Node(n.id, n.type, copy_params(n.params), n.position, n.trainable, n.lr_mult, other)
                         for node_id, n in self._nodes.items()}
         other._structure = dict(self._structure)
         other._resolved = {node_id: (other._nodes[node_id].params, resolved)

@@ -16,57 +16,41 @@ from __future__ import annotations
 
 import shiboken6
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from graphs.catalogue import CATALOGUE
 from graphs.document import Node
 from graphs.families.units import STRUCTURE
-from graphs.unit_registry import is_ref
 from gui import formatting, theme
 from gui.canvas.detail import low_detail
+from gui.canvas.node_face import (
+    BADGE_R,
+    BOXES,
+    FACES,
+    FOOTER_H,
+    FROZEN,
+    FROZEN_VEIL,
+    HEADER_H,
+    LIGHTBULB_BG,
+    LIGHTBULB_DX,
+    LINE_H,
+    MIN_WIDTH,
+    PAD,
+    PORT_R,
+    RADIUS,
+    ROW_H,
+    Text,
+    box_of,
+    face_key,
+    face_of,
+    own_type,
+    remember,
+)
 from gui.fix_menu import paint_lightbulb
 from gui.units.look import switch_of
 
 _FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-PAD = 10.0
-HEADER_H = 26.0
-LINE_H = 17.0
-ROW_H = 20.0
-FOOTER_H = 24.0
-MIN_WIDTH = 150.0
-RADIUS = 6.0
-PORT_R = 5.0
-BADGE_R = 9.0
-FROZEN = QColor("#6cb8e8")  # the snowflake badge of a frozen node (trainable false)
-FROZEN_VEIL = QColor(12, 16, 22, 110)  # dims a frozen node's body
-LIGHTBULB_BG = QColor("#e8b931")  # the badge beside the error badge when a fix is suggested
-LIGHTBULB_DX = 2.2 * BADGE_R  # how far right of the error badge it sits
-
-
-class _Text:
-    """The node fonts, created once, and a memo of text widths (node faces repeat a lot of text)."""
-
-    fonts: dict | None = None
-    widths: dict = {}
-
-    @classmethod
-    def font(cls, name: str):
-        if cls.fonts is None:
-            cls.fonts = {"title": theme.font(0.5, bold=True), "small": theme.font(-1), "body": theme.font(-1),
-                         "mono": theme.font(-1.5, mono=True), "badge": theme.font(0, bold=True)}
-            cls.metrics = {key: QFontMetricsF(f) for key, f in cls.fonts.items()}
-        return cls.fonts[name]
-
-    @classmethod
-    def width(cls, name: str, text: str) -> float:
-        key = (name, text)
-        if key not in cls.widths:
-            cls.font(name)
-            if len(cls.widths) > 20000:
-                cls.widths.clear()
-            cls.widths[key] = cls.metrics[name].horizontalAdvance(text)
-        return cls.widths[key]
 
 
 class PortItem(QGraphicsItem):
@@ -168,10 +152,10 @@ class NodeItem(QGraphicsItem):
         self.detail: str | None = None  # how it was last drawn: "full", or "box" at low zoom (gui.canvas.detail)
         self._rect = QRectF(0, 0, MIN_WIDTH, 80)
         self._bounds = _bounds(self._rect)
-        self._title_font = _Text.font("title")
-        self._id_font = _Text.font("small")
-        self._body_font = _Text.font("body")
-        self._mono_font = _Text.font("mono")
+        self._title_font = Text.font("title")
+        self._id_font = Text.font("small")
+        self._body_font = Text.font("body")
+        self._mono_font = Text.font("mono")
         self._take_node(node)
         if result is not None:
             self._take_result(*result)
@@ -188,16 +172,16 @@ class NodeItem(QGraphicsItem):
 
     def _take_node(self, node: Node) -> None:
         self.type_name = node.type
-        spec = CATALOGUE.get(node.type) or STRUCTURE.get(node.type) or _own_type(node)  # a layer, a unit's port or a Repeat, or a custom layer
+        spec = CATALOGUE.get(node.type) or STRUCTURE.get(node.type) or own_type(node)  # a layer, a unit's port or a Repeat, or a custom layer
         self.category = spec.category if spec else ""
         self._colour = theme.category_colour(self.category)  # parsed once, not on every paint
         self.doc = spec.doc if spec else ""
-        key = _face_key(node, spec)
-        face = _FACES.get(key) if key is not None else None
+        key = face_key(node, spec)
+        face = FACES.get(key) if key is not None else None
         if face is None:
-            face = _face(node, spec)
+            face = face_of(node, spec)
             if key is not None:
-                _remember(_FACES, key, face)
+                remember(FACES, key, face)
         in_ports, out_ports, key_params = face
         self.key_params = list(key_params)
         self.optional = switch_of(node)  # an optional layer of a unit: the param that switches it on
@@ -371,12 +355,12 @@ class NodeItem(QGraphicsItem):
         geometry change) a new size waits for the event loop's next turn."""
         ports = (tuple(self._port_names[0]), tuple(self._port_names[1]))
         key = (tuple(self.key_params), ports, self._shape_text, self._params_text(), self.unit_line)
-        box = _BOXES.get(key)
+        box = BOXES.get(key)
         if box is None:
-            box = _box(*key)
-            _remember(_BOXES, key, box)
+            box = box_of(*key)
+            remember(BOXES, key, box)
         widest, height, self._ports_top, self._params_top = box
-        title = _Text.width("title", self.type_name) + 18 + _Text.width("small", self.node_id)
+        title = Text.width("title", self.type_name) + 18 + Text.width("small", self.node_id)
         rect = QRectF(0, 0, round(max(MIN_WIDTH, max(widest, title) + 2 * PAD)), round(height))
         if rect == self._rect and ports == self._laid_out_ports:  # same size, same ports: only the text changed
             self.update()
@@ -552,7 +536,7 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(colour)
         painter.drawEllipse(centre, BADGE_R, BADGE_R)
         painter.setPen(QColor("white"))
-        painter.setFont(_Text.font("badge"))
+        painter.setFont(Text.font("badge"))
         painter.drawText(QRectF(centre.x() - BADGE_R, centre.y() - BADGE_R, 2 * BADGE_R, 2 * BADGE_R),
                          Qt.AlignmentFlag.AlignCenter, text)
 
@@ -591,66 +575,5 @@ def _bounds(rect: QRectF) -> QRectF:
     return rect.adjusted(-PORT_R - BADGE_R, -BADGE_R - 2, PORT_R + BADGE_R + LIGHTBULB_DX, 3)
 
 
-_FACES: dict = {}  # _face_key -> _face: a model repeats a few kinds of layer many times
-_BOXES: dict = {}  # _box's arguments -> _box
-MEMO_SIZE = 4096
-
-
-def _remember(memo: dict, key, value) -> None:
-    if len(memo) >= MEMO_SIZE:
-        memo.clear()
-    memo[key] = value
-
-
-def _face_key(node: Node, spec):
-    """What a catalogue layer's ports and key params depend on: its type and params. None for a node
-    whose face depends on its graph too (a unit's instance or port, a custom layer, a param linked to
-    a unit param)."""
-    if spec is None or CATALOGUE.get(node.type) is not spec or any(isinstance(v, dict) for v in node.params.values()):
-        return None
-    return node.type, repr(node.params)
-
-
-def _face(node: Node, spec) -> tuple[list[str], list[str], tuple]:
-    """(input port names, output port names, key params as (name, text)) of a node."""
-    try:
-        resolved = node.resolved_params()
-        if spec is not None:  # a layer: its ports from the params already resolved
-            in_ports, out_ports = spec.input_ports(resolved), spec.output_ports(resolved)
-        else:  # a unit instance: its ports come from the unit, through its graph
-            in_ports, out_ports = node.input_ports(), node.output_ports()
-    except Exception:  # an unknown type or bad params from a file: draw what we can
-        resolved, in_ports, out_ports = dict(node.params), [], ["out"]
-    key_params = tuple((name, f"= {node.params[name]['ref']}" if is_ref(node.params.get(name))  # a unit param
-                        else formatting.param_value(spec.param(name), resolved.get(name)))
-                       for name in (spec.key_params if spec else ()))
-    return list(in_ports), list(out_ports), key_params
-
-
-def _box(key_params: tuple, ports: tuple, shape_text: str, params_text: str, unit_line: str | None):
-    """(the widest line but the title, height, ports' top, key params' top) of a node face: nodes that
-    differ only in type and id share it."""
-    w = _Text.width
-    widths = [w("body", f"{name}  {value}") + 8 for name, value in key_params]
-    in_w = max((w("small", n) for n in ports[0]), default=0)
-    out_w = max((w("small", n) for n in ports[1]), default=0)
-    widths.append(in_w + out_w + 40)
-    widths.append(w("mono", shape_text) + 14 + w("small", params_text))
-    if unit_line:
-        widths.append(w("small", unit_line) + 8)
-    ports_top = HEADER_H + 2 + (LINE_H if unit_line else 0)
-    params_top = ports_top + max(len(ports[0]), len(ports[1]), 1) * ROW_H + 2
-    params_h = (len(key_params) * LINE_H + 4) if key_params else 0
-    return max(widths), params_top + params_h + FOOTER_H, ports_top, params_top
-
-
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _own_type(node: Node):
-    """The type of a node outside the catalogue (a project's custom layer), or None when it is unknown."""
-    try:
-        return node.spec
-    except Exception:  # an unknown type from a file: drawn without one
-        return None
