@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.sweeps.storage import open_storage
+from engine.sweeps.storage import SURPLUS_ATTR, open_storage
 
 MIN_TRIALS_FOR_IMPORTANCE = 3
 
@@ -68,6 +68,8 @@ def read_study(url: str, study_name: str, importances: bool = True) -> StudyRepo
     report = StudyReport(study_name, study.direction == optuna.study.StudyDirection.MAXIMIZE)
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
+        if attrs.get(SURPLUS_ATTR):  # closed unrun: a worker asked for one trial too many
+            continue
         result = attrs.get("result") if isinstance(attrs.get("result"), dict) else {}
         report.trials.append(TrialRow(trial.number, trial.state.name.lower(), trial.value, dict(trial.params),
                                       result.get("seconds"), result.get("epochs"),

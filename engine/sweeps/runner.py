@@ -66,7 +66,8 @@ def finished_count(study, trials=None) -> int:
     for trial in study.get_trials(deepcopy=False) if trials is None else trials:
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
             done += 1
-        elif trial.state == TrialState.FAIL and not trial.user_attrs.get(stores.RETRIED_ATTR):
+        elif trial.state == TrialState.FAIL and not (trial.user_attrs.get(stores.RETRIED_ATTR)
+                                                     or trial.user_attrs.get(stores.SURPLUS_ATTR)):
             done += 1
     return done
 
@@ -180,6 +181,8 @@ class Sweep:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             trial = study.ask()
+            if self._surplus(study, trial):  # another worker asked between our count and our ask
+                break
             stores.mark_owner(trial)
             outcome = runner.run(trial)
             self._tell(study, trial, outcome)
@@ -187,6 +190,19 @@ class Sweep:
             if on_trial is not None:
                 on_trial(outcome)
         return ran
+
+    def _surplus(self, study, trial) -> bool:
+        """Whether the trials numbered before `trial` (the storage numbers trials one at a time, whichever
+        worker asks) already fill the sweep; such a trial is closed unrun, marked so it is neither counted
+        nor shown."""
+        from optuna.trial import TrialState
+
+        ahead = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number]
+        if finished_count(study, ahead) + running_count(study, ahead) < self.trials:
+            return False
+        trial.set_user_attr(stores.SURPLUS_ATTR, True)
+        study.tell(trial, state=TrialState.FAIL)
+        return True
 
     def _tell(self, study, trial, outcome: TrialOutcome) -> None:
         from optuna.trial import TrialState

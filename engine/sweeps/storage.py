@@ -26,6 +26,7 @@ SQLITE_TIMEOUT_S = 120  # how long a writer waits for another process's lock
 OWNER_ATTR = "owner"  # {"host", "pid", "started"}: the process that runs a trial
 RETRY_ATTR = "retry_of"  # a retried trial names the trial it repeats
 RETRIED_ATTR = "retried"  # a failed trial that was enqueued again: it does not count as done
+SURPLUS_ATTR = "surplus"  # a trial asked for after another worker took the last place: never run, not shown
 
 
 def default_storage(project_path: Path | None) -> str:

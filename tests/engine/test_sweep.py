@@ -223,3 +223,23 @@ def test_sigterm_stops_the_running_trial_and_the_next_run_retries_it(sweep_proje
     assert trials[0].state == TrialState.FAIL and trials[0].user_attrs["retried"]
     assert trials[1].state == TrialState.WAITING and trials[1].user_attrs["retry_of"] == 0
     assert (Path(trials[0].user_attrs["run_dir"]) / "weights.safetensors").exists()  # stopped cleanly
+
+
+def test_a_trial_asked_after_another_worker_took_the_last_place_is_closed_unrun_and_unshown(sweep_project):
+    from engine.sweeps.report import read_study
+    from engine.sweeps.runner import Sweep, SweepOptions
+
+    path = sweep_project()
+    sweep = Sweep(load_project(path), SweepOptions(trials=1, sampler="random", epochs=1, threads=1))
+    real_ask, taken = sweep.study.ask, []
+
+    def ask_after_the_other_worker():  # the race: the other worker asks between this one's count and ask
+        taken.append(study_of(path).ask())
+        return real_ask()
+
+    sweep.study.ask = ask_after_the_other_worker
+    assert sweep.run_worker() == 0  # nothing trained here: the sweep was full
+    trials = study_of(path).trials
+    assert [t.state for t in trials] == [TrialState.RUNNING, TrialState.FAIL]
+    assert trials[0].number == taken[0].number and trials[1].user_attrs["surplus"]
+    assert [row.number for row in read_study(f"sqlite:///{path.with_suffix('.sweep.db')}", "project").trials] == [0]
