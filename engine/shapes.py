@@ -39,6 +39,10 @@ class InferenceResult:
     # a graph with units: its expansion (`graphs.units.Expanded`) and the result on the flat graph
     expanded: object = None
     flat: InferenceResult | None = None
+    # from live inference: the result this one follows (`basis`) and the nodes whose shapes or inputs may
+    # differ from it (`changed`); None when unknown (panels then compare the two results)
+    basis: InferenceResult | None = field(default=None, repr=False, compare=False)
+    changed: frozenset | None = field(default=None, repr=False, compare=False)
 
     @property
     def valid(self) -> bool:
@@ -101,6 +105,8 @@ class ShapeInference:
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
         self._dropped = 0  # nodes whose shapes were forgotten since `_info` was last rebuilt
+        self._touched: set[str] = set()  # nodes visited or forgotten since the last result (its `changed`)
+        self._last: InferenceResult | None = None  # the last result, the next one's `basis`
         for node in graph.live_nodes():  # read only
             self._on_node_added(node)
         for edge in graph.edges():
@@ -242,7 +248,12 @@ class ShapeInference:
             # dict.copy() clones a dict in one go, unless a third of its slots were left by deletions: then it
             # inserts key by key (1 ms at 10,000 nodes). Rebuilding after many deletions keeps the copies clones.
             self._info, self._inputs, self._dropped = dict(self._info), dict(self._inputs), 0
-        return InferenceResult(self._info.copy(), self._inputs.copy(), [error for _, error in errors])
+        if self._last is not None:
+            self._last.basis = None  # only the newest result keeps the one it follows: no chain of results
+        result = InferenceResult(self._info.copy(), self._inputs.copy(), [error for _, error in errors],
+                                 basis=self._last, changed=frozenset(self._touched))
+        self._last, self._touched = result, set()
+        return result
 
     def _propagate(self, rank: Mapping[str, int]) -> None:
         """Visit the dirty nodes in topological order, and the consumers of each node whose outcome changed."""
@@ -283,6 +294,7 @@ class ShapeInference:
 
     def _visit(self, node_id: str) -> bool:
         """Infer one node from its sources' current outcomes; whether its own outcome changed."""
+        self._touched.add(node_id)
         info, errors = self._info, self._errors
         old_info, old_error = info.get(node_id), errors.get(node_id) if errors else None
         plan = self._plans.get(node_id, _UNPLANNED)
@@ -357,9 +369,10 @@ class ShapeInference:
         without its shapes they have none. The walk stops at a node already without shapes (what that one
         feeds has none either, or waits in the queue to be visited)."""
         info, errors, inputs, plans, consumers = self._info, self._errors, self._inputs, self._plans, self._consumers
-        stack = [node_id]
+        stack, touched = [node_id], self._touched
         while stack:
             current = stack.pop()
+            touched.add(current)
             self._dropped += 1
             info.pop(current, None)  # (the lines of _forget, inline: this runs for thousands of nodes)
             errors.pop(current, None)
@@ -372,6 +385,7 @@ class ShapeInference:
                             break
 
     def _forget(self, node_id: str) -> None:
+        self._touched.add(node_id)
         self._dropped += 1
         for table in (self._info, self._inputs, self._errors):
             table.pop(node_id, None)

@@ -147,3 +147,37 @@ def test_a_rewire_far_upstream_visits_each_node_below_once_and_reuses_their_outc
     after = live.result()
     assert calls == []  # the inputs are back as they were: each node's kept outcome, no rule run
     assert all(after.info[n] is before.info[n] for n in before.info)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_a_live_result_names_every_node_that_differs_from_the_result_it_follows(data):
+    graph = Graph()
+    live = ShapeInference(graph)
+    previous = live.result()
+    for _ in range(data.draw(st.integers(1, 30))):
+        for _ in range(data.draw(st.integers(1, 3))):  # edits pile up between results
+            random_edit(graph, data)
+        result = live.result()
+        assert result.basis is previous and previous.basis is None  # no chain of results is kept
+        differs = {n for n in result.info.keys() | previous.info.keys()
+                   if result.info.get(n) is not previous.info.get(n)}
+        differs |= {n for n in result.inputs.keys() | previous.inputs.keys()
+                    if result.inputs.get(n) is not previous.inputs.get(n)}
+        assert differs <= result.changed
+        previous = result
+    live.close()
+
+
+def test_a_wire_taken_away_names_every_node_below_it_as_changed():
+    g = chain(50)
+    live = ShapeInference(g)
+    before = live.result()
+    wire = g.in_edges(g.node_ids()[20])[0]
+    g.disconnect(wire)
+    after = live.result()
+    below = {n for n in before.info if n not in after.info}
+    assert len(below) >= 25 and below <= after.changed
+    g.connect(wire.source, wire.target, wire.source_port, wire.target_port)
+    again = live.result()
+    assert again.basis is after and below <= again.changed and after.basis is None

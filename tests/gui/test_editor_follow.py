@@ -136,3 +136,31 @@ def test_a_small_models_rows_read_in_the_usual_order_again_after_an_undo(cnn_win
     doc.undo_stack.undo()
     doc.flush()
     assert [row[0] for row in summary.model.rows] == before
+
+
+def test_a_change_to_rows_off_screen_repaints_nothing_and_shows_when_scrolled_to(window):
+    from graphs.project import Project
+    from tests.engine.test_incremental_shapes import chain
+
+    window._set_project(Project(chain(1200), name="long"))  # over 1,000 nodes: rows keep their places
+    doc, summary, model = window.document, window.summary, window.summary.model
+    doc.flush()
+    QApplication.processEvents()
+    changed = []
+    model.dataChanged.connect(lambda first, last: changed.append((first.row(), last.row())))
+    edge = doc.graph.in_edges("n1100")[0]
+    top, bottom = summary._rows_on_screen()
+    assert summary.row_of("n1100") > bottom
+    doc.disconnect([edge])
+    doc.flush()
+    assert changed == []  # nothing on screen changed
+    row = summary.row_of("n1150")
+    summary.table.scrollTo(model.index(row, 0))
+    QApplication.processEvents()
+    assert model.data(model.index(row, 2)) == "?"  # read from the live result when shown
+    from gui import formatting
+    from gui.result_changes import totals
+
+    params, macs = sum(i.params for i in doc.result.info.values()), sum(i.macs for i in doc.result.info.values())
+    assert totals(doc.result) == (params, macs)  # kept up from the result it follows, equal to a fresh sum
+    assert summary.totals()[3:] == [formatting.grouped(params), formatting.grouped(macs)]
