@@ -107,6 +107,8 @@ class ShapeInference:
         self._dropped = 0  # nodes whose shapes were forgotten since `_info` was last rebuilt
         self._touched: set[str] = set()  # nodes visited or forgotten since the last result (its `changed`)
         self._last: InferenceResult | None = None  # the last result, the next one's `basis`
+        self._forgotten: list[tuple] = []  # (node, its region's info, inputs, errors) forgotten in this pass
+        self._stash: tuple | None = None  # the one region the last pass forgot, when one wire's end was all it did
         for node in graph.live_nodes():  # read only
             self._on_node_added(node)
         for edge in graph.edges():
@@ -160,6 +162,7 @@ class ShapeInference:
         self._ports[node_id] = spec.input_ports(resolved)
 
     def _on_node_removed(self, node) -> None:
+        self._stash = None  # it may lie in the forgotten region
         self._forget(node.id)
         for table in (self._types, self._specs, self._params, self._shares, self._sources, self._ports, self._plans,
                       self._cache, self._consumers):
@@ -257,8 +260,12 @@ class ShapeInference:
 
     def _propagate(self, rank: Mapping[str, int]) -> None:
         """Visit the dirty nodes in topological order, and the consumers of each node whose outcome changed."""
+        stash, self._stash, self._forgotten = self._stash, None, []
         if len(self._dirty) == len(self._types):  # every node (a model just opened): each once, in order
             self._visit_all(rank)
+            return
+        only = next(iter(self._dirty)) if len(self._dirty) == 1 else None
+        if stash is not None and only == stash[0] and self._restored(stash):
             return
         queue = []
         for node_id in self._dirty:
@@ -279,6 +286,25 @@ class ShapeInference:
                 for consumer in consumers[node_id]:
                     if consumer in rank:
                         push(queue, (rank[consumer], consumer))
+        if only is not None and len(self._forgotten) == 1 and self._forgotten[0][0] == only:
+            self._stash = self._forgotten[0]  # one wire's end lost its shapes: kept, should the wire come back
+
+    def _restored(self, stash: tuple) -> bool:
+        """Give back a region the last pass forgot, whole, when its first node's outcome comes back the same
+        (the wire that was taken away is put back, as undo does): nothing else changed since, so every node
+        below would get back the very outcome it had; one dict update instead of visiting thousands.
+        Otherwise the first node's consumers are left dirty for the usual pass."""
+        root, infos, inputs, errors = stash
+        self._dirty.clear()
+        self._visit(root)
+        now = (self._info.get(root), self._inputs.get(root), self._errors.get(root))
+        if any(a is not b for a, b in zip(now, (infos.get(root), inputs.get(root), errors.get(root)))):
+            self._dirty.update(self._consumers[root])
+            return False
+        for table, kept in ((self._info, infos), (self._inputs, inputs), (self._errors, errors)):
+            table.update(kept)
+            self._touched.update(kept)
+        return True
 
     def _visit_all(self, rank: Mapping[str, int]) -> None:
         """Visit every node in topological order: what `_propagate` does when all are dirty, without its queue
@@ -370,13 +396,19 @@ class ShapeInference:
         feeds has none either, or waits in the queue to be visited)."""
         info, errors, inputs, plans, consumers = self._info, self._errors, self._inputs, self._plans, self._consumers
         stack, touched = [node_id], self._touched
+        lost_info, lost_inputs, lost_errors = {}, {}, {}  # kept in case the wire comes back (`_restored`)
+        self._forgotten.append((node_id, lost_info, lost_inputs, lost_errors))
         while stack:
             current = stack.pop()
             touched.add(current)
             self._dropped += 1
-            info.pop(current, None)  # (the lines of _forget, inline: this runs for thousands of nodes)
-            errors.pop(current, None)
-            inputs.pop(current, None)
+            # (the lines of _forget, inline: this runs for thousands of nodes)
+            if current in info:
+                lost_info[current] = info.pop(current)
+            if current in errors:
+                lost_errors[current] = errors.pop(current)
+            if current in inputs:
+                lost_inputs[current] = inputs.pop(current)
             for consumer in consumers[current]:
                 if consumer in info or consumer in errors:
                     for _port, source, _source_port in plans.get(consumer) or ():

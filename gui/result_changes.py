@@ -55,15 +55,11 @@ def totals(result) -> tuple[int, int]:
     previous = _totals[0]
     if previous is not None and getattr(result, "basis", None) is previous and result.changed is not None \
             and len(result.changed) * 4 < len(result.info):  # only what changed: subtract it, add it back
-        params, macs = _totals[1], _totals[2]
-        for node_id in result.changed:
-            old, new = previous.info.get(node_id), result.info.get(node_id)
-            if old is not new:
-                if old is not None:
-                    params, macs = params - old.params, macs - old.macs
-                if new is not None:
-                    params, macs = params + new.params, macs + new.macs
-        _totals = (result, params, macs)
+        old = [info for info in map(previous.info.get, result.changed) if info is not None]
+        new = [info for info in map(result.info.get, result.changed) if info is not None]
+        params, macs = attrgetter("params"), attrgetter("macs")
+        _totals = (result, _totals[1] - sum(map(params, old)) + sum(map(params, new)),
+                   _totals[2] - sum(map(macs, old)) + sum(map(macs, new)))
     else:
         infos = result.info.values()
         _totals = (result, sum(map(attrgetter("params"), infos)), sum(map(attrgetter("macs"), infos)))

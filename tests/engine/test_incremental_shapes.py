@@ -118,7 +118,7 @@ def random_edit(graph: Graph, data) -> None:
         pass  # refused: nothing changed
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)  # fixed examples: CI must not flake
 @given(data=st.data())
 def test_incremental_equals_a_fresh_inference_of_a_copy_after_random_edits(data):
     graph = Graph()
@@ -149,7 +149,7 @@ def test_a_rewire_far_upstream_visits_each_node_below_once_and_reuses_their_outc
     assert all(after.info[n] is before.info[n] for n in before.info)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(data=st.data())
 def test_a_live_result_names_every_node_that_differs_from_the_result_it_follows(data):
     graph = Graph()
@@ -181,3 +181,38 @@ def test_a_wire_taken_away_names_every_node_below_it_as_changed():
     g.connect(wire.source, wire.target, wire.source_port, wire.target_port)
     again = live.result()
     assert again.basis is after and below <= again.changed and after.basis is None
+
+
+def test_a_wire_put_back_gives_the_region_below_back_whole_without_visiting_it(monkeypatch):
+    g = chain(300)
+    live = ShapeInference(g)
+    before = live.result()
+    wire = g.in_edges("n100")[0]
+    g.disconnect(wire)
+    live.result()
+    visited = []
+    original = ShapeInference._visit
+    monkeypatch.setattr(ShapeInference, "_visit", lambda self, node_id: visited.append(node_id) or original(self, node_id))
+    g.connect(wire.source, wire.target, wire.source_port, wire.target_port)
+    after = live.result()
+    assert visited == ["n100"]  # only the wire's end: the rest came back in one piece
+    assert all(after.info[n] is before.info[n] for n in before.info) and after.info.keys() == before.info.keys()
+    assert full_picture(after) == full_picture(infer(g.copy()))
+    assert set(before.info) - set(live.result().info) == set()
+
+
+def test_a_region_is_not_given_back_when_anything_else_changed_meanwhile():
+    g = chain(60)
+    live = ShapeInference(g)
+    live.result()
+    wire = g.in_edges("n20")[0]
+    g.disconnect(wire)
+    live.result()
+    g.set_param("n40", "out_features", 4)  # inside the forgotten region, while it has no shapes
+    g.connect(wire.source, wire.target, wire.source_port, wire.target_port)
+    assert full_picture(live.result()) == full_picture(infer(g.copy()))
+    g.disconnect(wire)
+    live.result()
+    g.remove_node("n59")  # the region's last node goes
+    g.connect(wire.source, wire.target, wire.source_port, wire.target_port)
+    assert full_picture(live.result()) == full_picture(infer(g.copy()))
