@@ -127,8 +127,9 @@ def large_rows(quick: bool, with_gui: bool) -> list[Row]:
                         f"({statistics.median(before) / max(p95, 1e-3):.0f}x the p95 edit)"))
     rows[-1].spread += (f"; the wire taken away {statistics.median(wire_times[0::2]):.2f} ms, put back "
                         f"{statistics.median(wire_times[1::2]):.2f} ms (no cycle search: the wire runs forwards in the "
-                        f"order the document keeps; the 2,000 nodes below lose their shapes in one walk and get "
-                        f"them back from their cached outcomes)")
+                        f"order the document keeps; the 2,000 nodes below lose their shapes in one walk, and the "
+                        f"wire put back as it was, as undo does, gives that region back whole; a wire to another "
+                        f"source re-infers them from their cached outcomes)")
     if with_gui:
         try:
             from bench.gui_scale import large_gui_rows, scene_timings
