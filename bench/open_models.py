@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
-import time
 
 from bench.common import Row
 from graphs.document import Graph
@@ -61,21 +60,8 @@ def transformer_flattened(layers: int = 96, tokens: int = 16, width: int = 64) -
     return g
 
 
-def open_times(window, app, path: str, repeats: int) -> list[float]:
-    """ms from File > Open's code path to the first full paint of the canvas, `repeats` times."""
-    times = []
-    for _ in range(repeats):
-        window.document.undo_stack.setClean()
-        start = time.perf_counter()
-        assert window.open_project(path)
-        app.processEvents()  # the view frames the graph
-        window.view.viewport().repaint()
-        times.append((time.perf_counter() - start) * 1000)
-    return times
-
-
 def model_open_rows(quick: bool) -> list[Row]:
-    from bench.gui_scale import bench_window
+    from bench.gui_scale import bench_window, open_times
     from graphs.layout import layered_layout
 
     app, window = bench_window()
