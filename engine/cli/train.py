@@ -10,8 +10,9 @@ terminal (a log file, a batch job), adds a progress line every
 `LOG_EVERY_SECONDS` inside long epochs.
 
 The run folder must be new or empty: a run never writes over files it did not
-create (see `engine.training.run_folder`). torch uses every core but one unless
-`--threads` (bounded by the cores) or OMP_NUM_THREADS says otherwise.
+create (see `engine.training.run_folder`). On the CPU, torch starts on every core but one and
+tries every core too (`engine.training.thread_tuner`), unless `--threads` (bounded by the cores)
+or OMP_NUM_THREADS says otherwise.
 
 Exit status: 0 when training finished (or stopped early by `patience`), 1 when
 it failed (a NaN loss, out of memory), 2 for input it can't train on, 130 when
@@ -73,8 +74,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--out", metavar="DIR", help="run folder, new or empty (default: runs/<project>-<time> "
                                                      "beside the project)")
     parser.add_argument("--threads", type=_positive_int,
-                        help="CPU threads for torch, at most one per core (default: every core but one, at least "
-                             "1; or OMP_NUM_THREADS when set)")
+                        help="CPU threads for torch, at most one per core (default: every core but one, or every "
+                             "core where the run's own steps are timed faster so; OMP_NUM_THREADS when set)")
     parser.add_argument("--init-from", metavar="W.safetensors",
                         help="start from these weights: every tensor whose node id and shape match is loaded, the "
                              "rest is kept random and reported (default: the project's init_from setting)")
@@ -262,13 +263,12 @@ def run(args) -> int:
             return 2
 
 
-def _threads(requested: int | None) -> int | None:
-    """--threads, or every core but one; None (torch's choice) where OMP_NUM_THREADS says (torchrun sets it)."""
-    from engine.training.devices import default_threads
-
+def _threads(requested: int | None) -> int | str | None:
+    """--threads, or "auto" (see `engine.training.thread_tuner`); None (torch's choice) where OMP_NUM_THREADS
+    says (torchrun sets it)."""
     if requested is not None or os.environ.get("OMP_NUM_THREADS"):
         return requested
-    return default_threads()
+    return "auto"
 
 
 def _train(project, args, world) -> int:

@@ -71,6 +71,7 @@ from engine.training.init_from import resolve as resolve_init_path
 from engine.training.metrics import metric_for
 from engine.training.optim import base_lr, build_optimizer, build_schedule, check_settings
 from engine.training.run_folder import RunFolder, check_run_dir, make_run_dir, trained_project
+from engine.training.thread_tuner import auto_threads
 from engine.weights import load_weights, state_tensors
 from graphs.document import Graph
 from graphs.errors import GraphError
@@ -93,7 +94,9 @@ class Trainer:
     at most every `progress_interval` seconds, and at the end of each epoch.
     `threads` sets torch's CPU threads for the whole process when the run starts,
     at most one per usable core (small models train much faster on one thread when
-    the CPU is busy; see `devices.default_threads`); None leaves torch's setting.
+    the CPU is busy; see `devices.default_threads`); None leaves torch's setting;
+    "auto" starts on every core but one and, for a run on the CPU, lets a `ThreadTuner`
+    time its steps on that and on every core, and keep the faster.
     `world` makes this process one of a distributed run (see the module docstring). `notes` are told first
     in RunStarted's notes (e.g. which fold of a cross-validation this run is).
     """
@@ -101,7 +104,8 @@ class Trainer:
     def __init__(self, project: Project, *, device: str | None = None, epochs: int | None = None,
                  out_dir: str | Path | None = None, callback: Callable[[events.TrainingEvent], None] | None = None,
                  dataset: Dataset | None = None, max_batches: int | None = None,
-                 progress_interval: float = 0.05, progress_every: int | None = None, threads: int | None = None,
+                 progress_interval: float = 0.05, progress_every: int | None = None,
+                 threads: int | str | None = None,
                  world: World | None = None, notes: tuple[str, ...] = (), health: bool = True):
         self.project = project
         self.world = world
@@ -110,10 +114,10 @@ class Trainer:
         check_settings(self.config)  # a bad optimizer or schedule fails now, before any data is loaded
         if max_batches is not None and max_batches < 1:
             raise UserError(f"max_batches must be at least 1, got {max_batches}")
-        if threads is not None and threads < 1:
-            raise UserError(f"threads must be at least 1, got {threads}")
+        if threads != "auto" and threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise UserError(f"threads must be 'auto' or at least 1, got {threads}")
         self._setting_notes: list[str] = list(notes)  # told in RunStarted's notes (`notes`: the caller's)
-        if threads is not None:
+        if isinstance(threads, int):
             threads, note = bounded_threads(threads)
             self._setting_notes += [note] if note else []
         self.threads = threads
@@ -176,10 +180,13 @@ class Trainer:
         """Load the data, fill shapes, compile; raise UserError if the project can't be trained."""
         if self.compiled is not None:
             return
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
         config = self.config
         self.device = self.world.device if self.world is not None else resolve_device(config.device)
+        self.thread_tuner = None
+        if self.threads == "auto":
+            self.thread_tuner = auto_threads(self.device, self.world)
+        elif self.threads is not None:
+            torch.set_num_threads(self.threads)
         dataset = self._given_dataset or load_training_data(config, self.base_dir, self._data_progress)
         graph, _ = graph_as_trained(self.project.graph, self.project.training, self.base_dir, dataset)
         seed_everything(config.seed)
@@ -393,12 +400,16 @@ class Trainer:
         else:
             batches = self.world.train_batches(self._train_data, self.config.batch_size, self._generator,
                                                self.max_batches)
-        batches, batch = iter(batches), 0
+        batches, batch, tuner = iter(batches), 0, self.thread_tuner
+        if tuner is not None:
+            tuner.start_epoch(epoch)
         while True:
             if self._control_pending and self._honour_controls(epoch, batch):
                 self._batch = batch
                 return True
             self._batch = batch + 1  # a failure while this batch is read (a streamed file) or trained names it
+            if tuner is not None:
+                tuner.before_step()
             try:
                 x, y = next(batches)
             except StopIteration:
@@ -410,6 +421,8 @@ class Trainer:
                 self._emit(health.collect(epoch, batch, (epoch - 1) * self._batches_per_epoch + batch))
             else:
                 pending.append(step(x, y))
+            if tuner is not None:
+                tuner.after_step(x.shape[0])
             self._last_x = x
             sizes.append(x.shape[0])
             if batch_schedule is not None:

@@ -89,8 +89,8 @@ def test_threads_beyond_the_cores_are_bounded_with_a_note(moons_project, tmp_pat
     assert "note: 100000 threads asked for, but this process may use 2 cores; using 2\n" in out
 
 
-@pytest.mark.parametrize("cores, omp, expected", [(1, None, 1), (2, None, 1), (16, None, 15), (16, "4", None)])
-def test_default_threads_leave_a_core_free_unless_omp_num_threads_is_set(cores, omp, expected, monkeypatch):
+@pytest.mark.parametrize("cores, omp, expected", [(1, None, "auto"), (16, None, "auto"), (16, "4", None)])
+def test_default_threads_are_tuned_unless_omp_num_threads_is_set(cores, omp, expected, monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
     if omp is None:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
