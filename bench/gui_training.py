@@ -7,9 +7,9 @@ throughput figure is the median over rounds of GUI/headless training samples
 per second (each run's median epoch after the first). On a shared machine
 runs vary a lot, so the same measurement between two headless runs is
 reported too: the noise floor any ratio here should be read against. The headless baseline uses the same
-torch thread count the workbench chooses (every core but one, see
-`gui.workbench.worker.training_threads`); a second row compares against
-torch's default thread count, to show what that choice is worth. While the
+torch threads the workbench chooses ("auto", as `train`: every core but one, and every core where the
+run's steps time clearly faster so; see `gui.workbench.worker.training_threads`); a second row compares
+against torch's default thread count, to show what that choice is worth. While the
 GUI trains, a 5 ms precise QTimer records how late each tick fires: the
 event-loop latency p50/p99 (during the training itself, not the data loading),
 in runs of their own, since the probe's wake-ups cost the trainer a little.
@@ -138,7 +138,7 @@ class _GuiRunner:
         self.window.close()
 
 
-def _headless(epochs: int, threads: int, out_root: Path) -> float:
+def _headless(epochs: int, threads: int | str, out_root: Path) -> float:
     """The same training without Qt, in a plain thread (as the GUI's run is): on this machine a run in
     the main thread was about 20% slower than in any other thread, whatever the GUI does."""
     import threading
