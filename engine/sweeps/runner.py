@@ -18,7 +18,6 @@ interrupted, which are retried once.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -117,21 +116,23 @@ class Sweep:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
             study = optuna.create_study(storage=self.storage, study_name=self.study_name, load_if_exists=True,
-                                        direction=self.direction, sampler=self._sampler(worker),
-                                        pruner=self._pruner())
+                                        direction=self.direction, pruner=self._pruner())
         except optuna.exceptions.DuplicatedStudyError:  # another worker created it a moment ago
-            study = optuna.load_study(storage=self.storage, study_name=self.study_name,
-                                      sampler=self._sampler(worker), pruner=self._pruner())
+            study = optuna.load_study(storage=self.storage, study_name=self.study_name, pruner=self._pruner())
+        study.sampler = self._sampler(worker, len(study.trials))
         if study.direction.name.lower() != self.direction:
             raise UserError(f"study {quoted(self.study_name)} in {stores.shown_url(self.url)} was made to "
                             f"{study.direction.name.lower()} its value, this project's metric is to {self.direction}; "
                             f"choose another --study")
         return study
 
-    def _sampler(self, worker: int):
+    def _sampler(self, worker: int, trials_before: int):
+        """The sampler of one worker, seeded from the project's seed, the worker's index and the trials the
+        study already had: the same sweep started afresh suggests the same trials, and one resumed or run
+        again on the same study suggests new ones."""
         import optuna
 
-        seed = (int(self.project.training.get("seed", 0) or 0) + 7919 * worker + 104729 * os.getpid()) % 2**32
+        seed = (int(self.project.training.get("seed", 0) or 0) + 7919 * worker + 104729 * trials_before) % 2**32
         if self.options.sampler == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if self.options.sampler == "grid":

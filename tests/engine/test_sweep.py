@@ -15,6 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 import main
+from engine.sweeps.storage import SURPLUS_ATTR
 from engine.sweeps.trial import SWEEP_FILE, TrialRunner
 from graphs.project import load_project
 from graphs.search_space import parse_search_space
@@ -183,7 +184,8 @@ def test_two_workers_share_one_study(sweep_project, tmp_path):
     assert result.returncode == 0, result.stderr
     trials = study_of(path).trials
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) == 6
-    assert len({t.user_attrs["owner"]["pid"] for t in trials}) == 2
+    ran = [t for t in trials if not t.user_attrs.get(SURPLUS_ATTR)]  # a surplus one is closed unrun, ownerless
+    assert len(ran) == 6 and len({t.user_attrs["owner"]["pid"] for t in ran}) == 2
 
 
 def test_grid_sampler_runs_each_point_once_and_refuses_continuous_ranges(sweep_project, capsys):
@@ -243,3 +245,21 @@ def test_a_trial_asked_after_another_worker_took_the_last_place_is_closed_unrun_
     assert [t.state for t in trials] == [TrialState.RUNNING, TrialState.FAIL]
     assert trials[0].number == taken[0].number and trials[1].user_attrs["surplus"]
     assert [row.number for row in read_study(f"sqlite:///{path.with_suffix('.sweep.db')}", "project").trials] == [0]
+
+
+def test_a_sweep_started_afresh_suggests_the_same_trials_and_a_resumed_one_new_ones(sweep_project, tmp_path, capsys):
+    first = sweep_project()
+    second = tmp_path / "again" / first.name
+    second.parent.mkdir()
+    second.write_text(first.read_text())
+    for path in (first, second):
+        code, _, err = sweep(capsys, path, "--trials", 2, "--epochs", 1, "--workers", 1, "--threads", 1,
+                             "--sampler", "random")
+        assert code == 0, err
+    params = [[trial.params for trial in study_of(path).trials] for path in (first, second)]
+    assert params[0] == params[1]  # the same seed, a fresh study: the same suggestions
+    code, _, err = sweep(capsys, first, "--trials", 4, "--epochs", 1, "--workers", 1, "--threads", 1,
+                         "--sampler", "random")
+    assert code == 0, err
+    resumed = [trial.params for trial in study_of(first).trials][2:]
+    assert len(resumed) == 2 and not any(trial in params[0] for trial in resumed)
