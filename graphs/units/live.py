@@ -35,6 +35,7 @@ from graphs.units.expand import (
     renew,
     reorder,
 )
+from graphs.units.replay import resolutions
 
 
 class _Fallback(Exception):
@@ -381,14 +382,14 @@ class LiveExpansion:
         for node_id in old_region:
             if node_id not in new_nodes or new_nodes[node_id].type != flat._nodes[node_id].type:
                 flat.remove_node(node_id)
-        added = False
+        added, kept = False, resolutions(new_nodes.values())
         for node in new_nodes.values():
             current = flat._nodes.get(node.id)
             if current is None:
                 add(flat, node)
                 added = True
             else:
-                renew(flat, current, node)
+                renew(flat, current, node, kept)
         kept = 0  # the wanted wires already there (each wire touching the region is seen once)
         for node_id in new_nodes:
             for edge in flat.in_edges(node_id):
