@@ -134,6 +134,7 @@ class _Builder:
         self.copies: set[int] | None = None  # expand only these copies of a Repeat (graphs.units.live)
         self.bodies: dict[tuple, object] = {}  # unit bodies expanded once, replayed for their likes (replay.key)
         self.base = 0  # the layers expanded outside `nodes` (while a body is recorded)
+        self.layers_only = False  # only `nodes` are read (graphs.units.live's params-only patch): replay adds no more
         self.result = Expanded(Graph(dotted_ids=True))
         self.result.graph.custom_types = graph.custom_types  # a custom layer inside a unit (graphs.custom_types)
 

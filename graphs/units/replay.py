@@ -72,6 +72,9 @@ def replay(builder, body: Body, ctx) -> None:
         if params.get(SHARES):
             params = {**params, SHARES: base + params[SHARES][cut:]}
         nodes.append(Node(base + node.id[cut:], node.type, params, node.position, node.trainable, node.lr_mult))
+    if builder.layers_only:
+        builder.nodes += nodes
+        return
     edges = [(base + source[cut:], source_port, base + target[cut:], target_port)
              for source, source_port, target, target_port in body.edges]
     _merge(builder, nodes, edges,
