@@ -102,7 +102,7 @@ class ShapeInference:
         self._unranked: set[str] = set()  # the nodes on a cycle: never inferred
         self._dirty: set[str] = set()
         self._cache: dict[str, tuple] = {}  # node -> (inputs, NodeInfo or ShapeError)
-        self._outcomes: dict[tuple, tuple] = {}  # (id of type, params, *inputs) -> (type, NodeInfo): see _outcome
+        self._outcomes: dict[tuple, tuple] = {}  # (id of type, params, *inputs) -> (type, (inputs, NodeInfo)): _outcome
         self._info: dict[str, NodeInfo] = {}  # the current outcome of every inferred node
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
@@ -344,7 +344,7 @@ class ShapeInference:
                 self._forget_downstream(node_id)
             return False  # what it feeds is done
         if cached is None or cached[0] != inputs:
-            cached = self._cache[node_id] = (inputs, self._outcome(node_id, inputs))
+            cached = self._cache[node_id] = self._outcome(node_id, inputs)
         self._inputs[node_id], outcome = cached
         if isinstance(outcome, ShapeError):
             if old_info is not None:
@@ -356,9 +356,10 @@ class ShapeInference:
         info[node_id] = outcome
         return old_info is not outcome
 
-    def _outcome(self, node_id: str, inputs: dict):
-        """The node's NodeInfo or ShapeError. Layers of one type with equal params fed equal specs (a Repeat's
-        copies, a unit's instances) share one NodeInfo: the rule runs once for them all."""
+    def _outcome(self, node_id: str, inputs: dict) -> tuple:
+        """(inputs, the node's NodeInfo or ShapeError), for its cache. Layers of one type with equal params fed
+        equal specs (a Repeat's copies, a unit's instances) share one such pair: the rule runs once for them
+        all, and thousands of copies edited at once make no garbage for the collector to walk."""
         params, spec = self._params[node_id], self._specs[node_id]
         try:
             key = (id(spec), repr(params), *inputs.items())
@@ -368,14 +369,14 @@ class ShapeInference:
         if found is not None and found[0] is spec:
             return found[1]
         try:
-            outcome = infer_node(node_id, self._types[node_id], params, inputs, spec.op)
+            cached = inputs, infer_node(node_id, self._types[node_id], params, inputs, spec.op)
         except ShapeError as error:
-            return error  # it names the node: never shared
+            return inputs, error  # it names the node: never shared
         if key is not None:
             if len(self._outcomes) >= _MAX_OUTCOMES:
                 self._outcomes.clear()
-            self._outcomes[key] = (spec, outcome)  # holding the type keeps its id its own
-        return outcome
+            self._outcomes[key] = (spec, cached)  # holding the type keeps its id its own
+        return cached
 
     def _same_inputs(self, plan: tuple, kept: dict) -> dict | None:
         """`kept` when the plan's sources give exactly those specs (the same objects: the usual case when

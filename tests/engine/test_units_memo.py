@@ -8,6 +8,7 @@ import pytest
 from engine.shape_rules import infer_node
 from engine.shapes import ShapeInference, infer
 from graphs.document import Graph
+from graphs.errors import ShapeError
 from graphs.units import UnitDefinition, expand
 from graphs.units.expand import _Builder
 from tests.engine.test_units_live_inference import _picture
@@ -21,10 +22,10 @@ def unshared(monkeypatch):
 
     def plain_outcome(self, node_id, inputs):
         try:
-            return infer_node(node_id, self._types[node_id], self._params[node_id], inputs,
-                              self._specs[node_id].op)
-        except Exception as error:  # noqa: BLE001 - a ShapeError, as _outcome returns it
-            return error
+            return inputs, infer_node(node_id, self._types[node_id], self._params[node_id], inputs,
+                                      self._specs[node_id].op)
+        except ShapeError as error:
+            return inputs, error
 
     def reference(action):
         with monkeypatch.context() as patch:
