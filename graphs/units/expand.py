@@ -418,12 +418,17 @@ def renew(flat: Graph, current: Node, node: Node, kept: dict | None = None) -> N
     Its params are announced as the document's `set_params` would, without checking them again: the
     expansion made them canonical already (`_substituted`), and `validate` reports a wrong one on the node.
     `kept` (`replay.resolutions`): the params resolved once for all the layers sharing them, kept by `flat`."""
-    if current.params != node.params:
-        old, current.params = current.params, node.params
-        flat._keep_resolved(current, kept.get(id(node.params), (None, None))[1] if kept is not None else None)
-        flat.params_changed.emit(node.id, old, dict(node.params))
-        flat.changed.emit()
+    renew_params(flat, current, node.params, kept)
     current.position, current.trainable, current.lr_mult = node.position, node.trainable, node.lr_mult
+
+
+def renew_params(flat: Graph, current: Node, params: dict, kept: dict | None = None) -> None:
+    """`renew`'s params part: `current` gets `params`, announced where they differ."""
+    if current.params != params:
+        old, current.params = current.params, params
+        flat._keep_resolved(current, kept.get(id(params), (None, None))[1] if kept is not None else None)
+        flat.params_changed.emit(current.id, old, dict(params))
+        flat.changed.emit()
 
 
 def _substituted(params: dict, values: dict | None, spec=None) -> dict:

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from graphs.document import Edge, Graph
 from graphs.errors import GraphError
 from graphs.families.units import REPEAT
-from graphs.unit_registry import is_ref
 from graphs.units.expand import (
     MAX_EXPANDED_NODES,
     Expanded,
@@ -36,6 +35,7 @@ from graphs.units.expand import (
     renew,
     reorder,
 )
+from graphs.units.params_only import copy_values, params_only
 from graphs.units.replay import resolutions
 
 
@@ -180,7 +180,7 @@ class LiveExpansion:
         if expanded.errors or not expanded.complete or not self._patchable or \
                 _Builder(self.graph)._size(self.graph, {}) > MAX_EXPANDED_NODES:
             raise _Fallback
-        if self._params_only():
+        if params_only(self):
             return
         parts = [self._whole_part(node_id) for node_id in sorted(self._whole)]
         parts += [self._repeat_part(node_id, self._repeats.get(node_id), self._ends.get(node_id, ()))
@@ -222,20 +222,21 @@ class LiveExpansion:
     def _repeat_part(self, node_id: str, old_params: dict | None, ends) -> _Part | None:
         """The copies of a Repeat that change: those whose values its new params change, or their place at
         the end, and those at the `ends` wired anew (0, -1: the last)."""
-        node, after, changed = self._changes(node_id, old_params, ends)
+        node, _, after, changed = self._changes(node_id, old_params, ends)
         if changed is None:
             return self._whole_part(node_id)
         return self._build(node, sorted(changed), after["count"]) if changed else None
 
     def _changes(self, node_id: str, old_params: dict | None, ends) -> tuple:
-        """(the Repeat, its params resolved, the copies `_repeat_part` expands again: None when its unit changed)."""
+        """(the Repeat, its params resolved before and after, the copies `_repeat_part` expands again: None when
+        its unit changed)."""
         node = self.graph._nodes.get(node_id)
         if node is None or node.type != REPEAT or node_id not in self._counts:
             raise _Fallback
         after = self._resolved(node, node.params)
         before = after if old_params is None else self._resolved(node, old_params)
         if before["unit"] != after["unit"]:
-            return node, after, None
+            return node, before, after, None
         names = self.graph.units[after["unit"]].params
         old, new = self._counts[node_id], after["count"]
         overridden = {int(i) for i in (*before["overrides"], *after["overrides"]) if int(i) < min(old, new)}
@@ -243,40 +244,12 @@ class LiveExpansion:
             candidates = overridden
         else:
             candidates = range(min(old, new))
-
-        def values(resolved, i):
-            return {**{name: resolved[name] for name in names}, **resolved["overrides"].get(str(i), {})}
-
-        changed = {i for i in candidates if i not in overridden or values(before, i) != values(after, i)}
+        changed = {i for i in candidates
+                   if i not in overridden or copy_values(names, before, i) != copy_values(names, after, i)}
         if old != new:
             changed.update(range(max(0, min(old, new) - 1), max(old, new)))
         changed.update(new - 1 if end == -1 else end for end in ends)
-        return node, after, changed
-
-    def _params_only(self) -> bool:
-        """Where only Repeats' params changed, neither their unit nor their count, and their unit's layers,
-        wires and scopes read no param (`_fixed_structure`), the copies they change keep all but their layers'
-        params: set those in place, without matching wires, scopes and origins again. False: patch as usual."""
-        if self._whole or self._ends:
-            return False
-        nodes = []
-        for node_id, old_params in self._repeats.items():
-            node, after, changed = self._changes(node_id, old_params, ())
-            if changed is None or after["count"] != self._counts[node_id] or \
-                    not _fixed_structure(self.graph.units, after["unit"]):
-                return False
-            if changed:
-                part = self._build(node, sorted(changed), after["count"], layers_only=True)
-                if sum(len(self._layers.get(key, ())) for key in part.keys) != len(part.builder.nodes):
-                    return False
-                nodes += part.builder.nodes
-        flat = self.flat._nodes
-        if any(flat.get(node.id) is None or flat[node.id].type != node.type for node in nodes):
-            return False
-        kept = resolutions(nodes)
-        for node in nodes:
-            renew(self.flat, flat[node.id], node, kept)
-        return True
+        return node, before, after, changed
 
     def _build(self, node, copies: list[int] | None, count: int, layers_only: bool = False) -> _Part:
         builder = _Builder(self.graph)
@@ -474,28 +447,6 @@ def _regroup(groups: dict, keys: list[str], ids: list[str], key_of) -> list[str]
         groups.setdefault(key_of(node_id), []).append(node_id)
     now = set(ids)
     return [node_id for node_id in old if node_id not in now]
-
-
-def _fixed_structure(units, name: str, seen: frozenset = frozenset()) -> bool:
-    """Whether every copy of unit `name` expands to the same layers, wires and scopes whatever its param values:
-    no optional node in it or the units it holds, and no Repeat in them whose unit, count or overrides read a
-    unit param (the values it passes on reach only layers' params, in units that read none for structure)."""
-    definition = units.get(name)
-    if definition is None or definition.optional or name in seen:
-        return False
-    for node in definition.graph._nodes.values():
-        if node.type == REPEAT:
-            inner = node.params.get("unit")
-            if any(is_ref(node.params.get(name)) for name in ("unit", "count", "overrides")) or \
-                    not isinstance(inner, str):
-                return False
-        elif node.type in units:
-            inner = node.type
-        else:
-            continue
-        if not _fixed_structure(units, inner, seen | {name}):
-            return False
-    return True
 
 
 def _signature(definition) -> tuple:

@@ -1,10 +1,11 @@
-"""A Repeat's params edit whose unit expands alike whatever its values (`graphs.units.live._fixed_structure`)
+"""A Repeat's params edit whose unit expands alike whatever its values (`graphs.units.params_only.fixed_structure`)
 only sets its copies' layers' params in the kept flat graph: no wire, layer or scope is matched again, and
 the graph still equals a fresh expansion. A unit whose structure reads a param is patched as before."""
 
 from graphs.document import Graph
 from graphs.units import UnitDefinition
-from graphs.units.live import LiveExpansion, _fixed_structure
+from graphs.units.live import LiveExpansion
+from graphs.units.params_only import fixed_structure
 from tests.graphs.test_units_live import _assert_fresh, mixed_units_model
 from tests.graphs.unit_cases import basic_block, resnet_graph
 
@@ -46,8 +47,8 @@ def test_every_copys_planes_changed_sets_only_their_layers_params(monkeypatch):
 
 def test_a_unit_whose_layers_or_wires_follow_a_param_is_patched_as_before(monkeypatch):
     g = mixed_units_model()  # layer3 repeats OptionalBlock, whose shortcut a param switches
-    assert _fixed_structure(g.units, "BasicBlock") and _fixed_structure(g.units, "Stage")
-    assert not _fixed_structure(g.units, "OptionalBlock")
+    assert fixed_structure(g.units, "BasicBlock") and fixed_structure(g.units, "Stage")
+    assert not fixed_structure(g.units, "OptionalBlock")
     live, applied, _ = _watched(g, monkeypatch)
     _edit(live, g, "layer3", project=True)
     _assert_fresh(live, g)
@@ -69,8 +70,25 @@ def test_a_nested_repeat_counted_by_a_param_is_patched_as_before(monkeypatch):
     g.add_node("Flatten", node_id="flatten")
     g.connect("image", "stages", target_port="x")
     g.connect("stages", "flatten", "y")
-    assert not _fixed_structure(g.units, "Deep")
+    assert not fixed_structure(g.units, "Deep")
     live, applied, _ = _watched(g, monkeypatch)
     _edit(live, g, "stages", depth=3)
     _assert_fresh(live, g)
     assert applied == [1] and live.flat.has_node("stages.2.blocks.2.conv1")
+
+
+def test_a_layer_sharing_weights_in_each_copy_keeps_naming_its_own_copys_owner(monkeypatch):
+    g = resnet_graph(count=6)
+    twin = basic_block(g.units, "Twin")
+    twin.graph.add_node("Conv2d", {"out_channels": {"ref": "planes"}, "kernel_size": 3, "padding": 1, "bias": False,
+                                   "shares": "conv2"}, "again")
+    twin.graph.disconnect(twin.graph.edge_into("relu2", "in"))
+    twin.graph.connect("add", "again")
+    twin.graph.connect("again", "relu2")
+    g.add_unit(twin)
+    g.set_params("layer1", {**g.node("layer1").params, "unit": "Twin"})
+    live, applied, events = _watched(g, monkeypatch)
+    _edit(live, g, "layer1", planes=6, overrides={"2": {"planes": 10}})
+    _assert_fresh(live, g)
+    assert applied == [] and ("params_changed", "layer1.4.again") in events
+    assert live.flat.live_node("layer1.4.again").params["shares"] == "layer1.4.conv2"
