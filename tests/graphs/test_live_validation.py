@@ -77,7 +77,24 @@ def test_only_the_nodes_an_edit_can_affect_are_checked_again():
     live._check = lambda node_id: checked.append(node_id) or original(node_id)
     graph.set_param("fc10", "out_features", 8)
     live.errors()
-    assert sorted(checked) == ["fc10", "fc11"]  # the node, and the node its wire feeds
+    assert checked == ["fc10"]  # its output ports stay: the node its wire feeds reads nothing else of it
     checked.clear()
     graph.move_node("fc3", (5, 5))
     assert live.errors() == [] and checked == []
+
+
+def test_the_nodes_fed_by_a_node_whose_output_ports_change_are_checked_again():
+    graph = Graph()
+    graph.add_node("Input", {"shape": [4, 8]}, "x")
+    graph.add_node("Chunk", {"chunks": 2, "dim": 1}, "chunk")
+    graph.add_node("Linear", {"out_features": 4}, "fc")
+    graph.connect("x", "chunk")
+    graph.connect("chunk", "fc", "out1")
+    live = LiveValidation(graph)
+    assert live.errors() == validate(graph)
+    checked = []
+    original = live._check
+    live._check = lambda node_id: checked.append(node_id) or original(node_id)
+    graph.set_param("chunk", "chunks", 4)
+    assert live.errors() == validate(graph)
+    assert sorted(checked) == ["chunk", "fc"]
