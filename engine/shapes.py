@@ -103,6 +103,7 @@ class ShapeInference:
         self._dirty: set[str] = set()
         self._cache: dict[str, tuple] = {}  # node -> (inputs, NodeInfo or ShapeError)
         self._outcomes: dict[tuple, tuple] = {}  # (id of type, params, *inputs) -> (type, (inputs, NodeInfo)): _outcome
+        self._keys: dict[str, tuple] = {}  # node -> (id of its type, its params): the head of its key in _outcomes
         self._info: dict[str, NodeInfo] = {}  # the current outcome of every inferred node
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
@@ -144,6 +145,7 @@ class ShapeInference:
 
     def _set_params(self, node_id: str, params: dict) -> None:
         self._cache.pop(node_id, None)
+        self._keys.pop(node_id, None)
         self._plans.pop(node_id, None)
         self._dirty.add(node_id)
         try:
@@ -167,7 +169,7 @@ class ShapeInference:
         self._stash = None  # it may lie in the forgotten region
         self._forget(node.id)
         for table in (self._types, self._specs, self._params, self._shares, self._sources, self._ports, self._plans,
-                      self._cache, self._consumers):
+                      self._cache, self._consumers, self._keys):
             table.pop(node.id, None)
         self._own_rank = None
         self._dirty.discard(node.id)
@@ -361,8 +363,11 @@ class ShapeInference:
         equal specs (a Repeat's copies, a unit's instances) share one such pair: the rule runs once for them
         all, and thousands of copies edited at once make no garbage for the collector to walk."""
         params, spec = self._params[node_id], self._specs[node_id]
+        head = self._keys.get(node_id)
+        if head is None:
+            head = self._keys[node_id] = (id(spec), repr(params))
         try:
-            key = (id(spec), repr(params), *inputs.items())
+            key = (*head, *inputs.items())
             found = self._outcomes.get(key)
         except TypeError:  # an unhashable spec
             key = found = None
