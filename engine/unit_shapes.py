@@ -177,13 +177,14 @@ class ScopeTotals:
 
     def update(self, expanded, flat: InferenceResult) -> dict[str, list[int]]:
         seen, info = self._seen, flat.info
-        changes = [(node_id, seen.get(node_id), node_info) for node_id, node_info in info.items()
-                   if seen.get(node_id) is not node_info]
-        if len(seen) + sum(old is None for _, old, _ in changes) > len(info):  # layers gone since the last result
-            changes += [(node_id, old, None) for node_id, old in seen.items() if node_id not in info]
+        # the ids only (a list of tuples for 8,000 changed layers would be garbage the collector walks)
+        changes = [node_id for node_id, node_info in info.items() if seen.get(node_id) is not node_info]
+        if len(seen) + sum(node_id not in seen for node_id in changes) > len(info):  # layers gone since the last result
+            changes += [node_id for node_id in seen if node_id not in info]
         if self._scopes is not expanded.scopes or len(changes) > len(expanded.scopes):
             self._scopes = None  # many changes (or other scopes): add the sums up again, once, below
-        for node_id, old, new in changes:
+        for node_id in changes:
+            old, new = seen.get(node_id), info.get(node_id)
             if old is not None:
                 self._count(node_id, old, -1)
             if new is None:

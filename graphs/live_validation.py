@@ -43,6 +43,7 @@ class LiveValidation:
         # what they feed is checked again only where their output ports changed (they are all it reads of them)
         self._outputs: dict[str, tuple | None] = {}
         self._retuned: dict[str, object] = {}
+        self._distinct: dict = {}
         for node in graph.live_nodes():
             self._note_sharing(node.id, node.shares)
         self._handlers = {
@@ -135,11 +136,17 @@ class LiveValidation:
         if looked is None:
             node = self.graph.live_node(node_id)  # read only (as validate's checks do)
             own, ports = node_problems(node)
+            # the ports as one tuple for all the nodes alike: thousands of nodes checked at once (every copy of a
+            # Repeat edited) then leave no lists behind for the collector to walk
+            ins, outs = (None, None) if ports is None else (self._one(tuple(ports[0])), self._one(tuple(ports[1])))
             if ports is not None:
-                self._ports_in[node_id], self._ports_out[node_id] = ports
-            self._outputs[node_id] = None if ports is None else tuple(ports[1])
-            looked = self._looked[node_id] = (node, own)
+                self._ports_in[node_id], self._ports_out[node_id] = ins, outs
+            self._outputs[node_id] = outs
+            looked = self._looked[node_id] = (node, own or ())
         return looked
+
+    def _one(self, ports: tuple) -> tuple:
+        return self._distinct.setdefault(ports, ports)
 
     def _check(self, node_id: str) -> list[GraphError]:
         """The node's own problems, its incoming wires', its open inputs' and its sharing's."""
