@@ -3,7 +3,8 @@ the model (an instance's outputs, and its params and MACs summed over its layers
 
 The editor's `ShapeInference` calls this on every result of a graph with units: `LiveUnitsInference`
 keeps the expansion in one flat graph, patched where an edit changes it (`graphs.units.live`), and infers
-that graph incrementally (bench section 18 has the figures). Errors inside an instance are moved onto the
+that graph incrementally (bench section 18 has the figures); the copies of a Repeat with equal params and
+inputs share each layer's outcome (`ShapeInference._outcome`). Errors inside an instance are moved onto the
 instance (`Expanded.map_error`).
 This module imports no torch.
 """

@@ -15,6 +15,8 @@ are recomputed, and the node order is put back to a fresh expansion's. Anything 
 Repeat of the model added or removed, a unit added, removed, replaced or renamed, an expansion with
 errors, a scope whose output is not one of its own layers) expands the whole model again
 (`expand(graph, into=flat)`), which is always right. Tests compare the kept graph with a fresh `expand` after random edits and undo.
+A Repeat's params edit that leaves its unit's structure as it is (most: `planes`, an override) skips all of
+that matching: only the changed layers' params are set (`graphs.units.params_only`).
 """
 
 from __future__ import annotations
