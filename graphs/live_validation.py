@@ -39,9 +39,11 @@ class LiveValidation:
         self._sharers: dict[str, set[str]] = {}  # owner id -> the nodes that name it in "shares"
         self._types = Counter(node.type for node in graph.live_nodes())
         self._looked: dict[str, tuple] = {}
-        # a node's output ports when last looked at, and the nodes whose params changed since (-> theirs before):
-        # what they feed is checked again only where their output ports changed (they are all it reads of them)
-        self._outputs: dict[str, tuple | None] = {}
+        # a node's (input ports, output ports) when last looked at (None: its params did not resolve), and the
+        # nodes whose params changed since (-> theirs before): such a node is checked again whole only where it
+        # had problems or its ports changed (nothing else of its problems reads its params), and what it feeds
+        # only where its output ports changed (all they read of it)
+        self._ports: dict[str, tuple | None] = {}
         self._retuned: dict[str, object] = {}
         self._distinct: dict = {}
         for node in graph.live_nodes():
@@ -68,7 +70,7 @@ class LiveValidation:
         self._dirty |= {node.id, *self._sharers.get(node.id, ())}
 
     def _on_node_removed(self, node) -> None:
-        self._outputs.pop(node.id, None)
+        self._ports.pop(node.id, None)
         self._types[node.type] -= 1
         self._forget_sharing(node.id, node.shares)
         self._problems.pop(node.id, None)
@@ -81,8 +83,10 @@ class LiveValidation:
     def _on_params_changed(self, node_id, old, new) -> None:
         self._forget_sharing(node_id, old.get("shares"))
         self._note_sharing(node_id, new.get("shares"))
-        self._dirty |= {node_id, *self._sharers.get(node_id, ())}
-        self._retuned.setdefault(node_id, self._outputs.get(node_id, _UNSEEN))
+        self._dirty |= self._sharers.get(node_id, set())
+        if old.get("shares") or new.get("shares"):
+            self._dirty.add(node_id)
+        self._retuned.setdefault(node_id, self._ports.get(node_id, _UNSEEN))
 
     def _note_sharing(self, node_id: str, owner: str | None) -> None:
         if owner:
@@ -104,8 +108,15 @@ class LiveValidation:
         self._looked, self._ports_in, self._ports_out = {}, {}, {}
         for node_id in self._dirty:
             self._recheck(node_id)
-        for node_id, outputs in self._retuned.items():
-            if self.graph.has_node(node_id) and (outputs is _UNSEEN or self._outputs.get(node_id, _UNSEEN) != outputs):
+        for node_id, ports in self._retuned.items():
+            if not self.graph.has_node(node_id):
+                continue
+            if node_id not in self._dirty:
+                own = self._look(node_id)[1]
+                if own or node_id in self._problems or ports is _UNSEEN or self._ports[node_id] != ports:
+                    self._dirty.add(node_id)
+                    self._recheck(node_id)
+            if ports is _UNSEEN or (self._ports[node_id] or (None, None))[1] != (ports or (None, None))[1]:
                 for edge in self.graph.out_edges(node_id):
                     if edge.target not in self._dirty:
                         self._dirty.add(edge.target)
@@ -141,7 +152,7 @@ class LiveValidation:
             ins, outs = (None, None) if ports is None else (self._one(tuple(ports[0])), self._one(tuple(ports[1])))
             if ports is not None:
                 self._ports_in[node_id], self._ports_out[node_id] = ins, outs
-            self._outputs[node_id] = outs
+            self._ports[node_id] = None if ports is None else self._one((ins, outs))
             looked = self._looked[node_id] = (node, own or ())
         return looked
 
