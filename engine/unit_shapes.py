@@ -184,6 +184,9 @@ class ScopeTotals:
             changes += [node_id for node_id in seen if node_id not in info]
         if self._scopes is not expanded.scopes or len(changes) > len(expanded.scopes):
             self._scopes = None  # many changes (or other scopes): add the sums up again, once, below
+            if len(changes) * 2 > len(info):  # most layers changed: count each once afresh, not out and in again
+                self._own, seen = {}, {}
+                self._seen, changes = seen, list(info)
         for node_id in changes:
             old, new = seen.get(node_id), info.get(node_id)
             if old is not None:
