@@ -27,6 +27,7 @@ from graphs.validate import sharing_size_errors, validate
 __all__ = ["InferenceResult", "ShapeInference", "TensorSpec", "fmt", "infer"]
 
 _UNPLANNED = object()  # a node whose plan is to be made (see ShapeInference._plan)
+_MAX_OUTCOMES = 4096  # outcomes kept for the layers that share params (see ShapeInference._outcome)
 
 
 @dataclass
@@ -101,6 +102,8 @@ class ShapeInference:
         self._unranked: set[str] = set()  # the nodes on a cycle: never inferred
         self._dirty: set[str] = set()
         self._cache: dict[str, tuple] = {}  # node -> (inputs, NodeInfo or ShapeError)
+        self._outcomes: dict[tuple, tuple] = {}  # (id of type, params, *inputs) -> (type, (inputs, NodeInfo)): _outcome
+        self._keys: dict[str, tuple] = {}  # node -> (id of its type, its params): the head of its key in _outcomes
         self._info: dict[str, NodeInfo] = {}  # the current outcome of every inferred node
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
@@ -142,6 +145,7 @@ class ShapeInference:
 
     def _set_params(self, node_id: str, params: dict) -> None:
         self._cache.pop(node_id, None)
+        self._keys.pop(node_id, None)
         self._plans.pop(node_id, None)
         self._dirty.add(node_id)
         try:
@@ -165,7 +169,7 @@ class ShapeInference:
         self._stash = None  # it may lie in the forgotten region
         self._forget(node.id)
         for table in (self._types, self._specs, self._params, self._shares, self._sources, self._ports, self._plans,
-                      self._cache, self._consumers):
+                      self._cache, self._consumers, self._keys):
             table.pop(node.id, None)
         self._own_rank = None
         self._dirty.discard(node.id)
@@ -342,12 +346,7 @@ class ShapeInference:
                 self._forget_downstream(node_id)
             return False  # what it feeds is done
         if cached is None or cached[0] != inputs:
-            try:
-                outcome = infer_node(node_id, self._types[node_id], self._params[node_id], inputs,
-                                     self._specs[node_id].op)
-            except ShapeError as error:
-                outcome = error
-            cached = self._cache[node_id] = (inputs, outcome)
+            cached = self._cache[node_id] = self._outcome(node_id, inputs)
         self._inputs[node_id], outcome = cached
         if isinstance(outcome, ShapeError):
             if old_info is not None:
@@ -358,6 +357,31 @@ class ShapeInference:
             del errors[node_id]
         info[node_id] = outcome
         return old_info is not outcome
+
+    def _outcome(self, node_id: str, inputs: dict) -> tuple:
+        """(inputs, the node's NodeInfo or ShapeError), for its cache. Layers of one type with equal params fed
+        equal specs (a Repeat's copies, a unit's instances) share one such pair: the rule runs once for them
+        all, and thousands of copies edited at once make no garbage for the collector to walk."""
+        params, spec = self._params[node_id], self._specs[node_id]
+        head = self._keys.get(node_id)
+        if head is None:
+            head = self._keys[node_id] = (id(spec), repr(params))
+        try:
+            key = (*head, *inputs.items())
+            found = self._outcomes.get(key)
+        except TypeError:  # an unhashable spec
+            key = found = None
+        if found is not None and found[0] is spec:
+            return found[1]
+        try:
+            cached = inputs, infer_node(node_id, self._types[node_id], params, inputs, spec.op)
+        except ShapeError as error:
+            return inputs, error  # it names the node: never shared
+        if key is not None:
+            if len(self._outcomes) >= _MAX_OUTCOMES:
+                self._outcomes.clear()
+            self._outcomes[key] = (spec, cached)  # holding the type keeps its id its own
+        return cached
 
     def _same_inputs(self, plan: tuple, kept: dict) -> dict | None:
         """`kept` when the plan's sources give exactly those specs (the same objects: the usual case when

@@ -3,7 +3,8 @@ the model (an instance's outputs, and its params and MACs summed over its layers
 
 The editor's `ShapeInference` calls this on every result of a graph with units: `LiveUnitsInference`
 keeps the expansion in one flat graph, patched where an edit changes it (`graphs.units.live`), and infers
-that graph incrementally (bench section 18 has the figures). Errors inside an instance are moved onto the
+that graph incrementally (bench section 18 has the figures); the copies of a Repeat with equal params and
+inputs share each layer's outcome (`ShapeInference._outcome`). Errors inside an instance are moved onto the
 instance (`Expanded.map_error`).
 This module imports no torch.
 """
@@ -177,13 +178,17 @@ class ScopeTotals:
 
     def update(self, expanded, flat: InferenceResult) -> dict[str, list[int]]:
         seen, info = self._seen, flat.info
-        changes = [(node_id, seen.get(node_id), node_info) for node_id, node_info in info.items()
-                   if seen.get(node_id) is not node_info]
-        if len(seen) + sum(old is None for _, old, _ in changes) > len(info):  # layers gone since the last result
-            changes += [(node_id, old, None) for node_id, old in seen.items() if node_id not in info]
+        # the ids only (a list of tuples for 8,000 changed layers would be garbage the collector walks)
+        changes = [node_id for node_id, node_info in info.items() if seen.get(node_id) is not node_info]
+        if len(seen) + sum(node_id not in seen for node_id in changes) > len(info):  # layers gone since the last result
+            changes += [node_id for node_id in seen if node_id not in info]
         if self._scopes is not expanded.scopes or len(changes) > len(expanded.scopes):
             self._scopes = None  # many changes (or other scopes): add the sums up again, once, below
-        for node_id, old, new in changes:
+            if len(changes) * 2 > len(info):  # most layers changed: count each once afresh, not out and in again
+                self._own, seen = {}, {}
+                self._seen, changes = seen, list(info)
+        for node_id in changes:
+            old, new = seen.get(node_id), info.get(node_id)
             if old is not None:
                 self._count(node_id, old, -1)
             if new is None:

@@ -39,6 +39,13 @@ class LiveValidation:
         self._sharers: dict[str, set[str]] = {}  # owner id -> the nodes that name it in "shares"
         self._types = Counter(node.type for node in graph.live_nodes())
         self._looked: dict[str, tuple] = {}
+        # a node's (input ports, output ports) when last looked at (None: its params did not resolve), and the
+        # nodes whose params changed since (-> theirs before): such a node is checked again whole only where it
+        # had problems or its ports changed (nothing else of its problems reads its params), and what it feeds
+        # only where its output ports changed (all they read of it)
+        self._ports: dict[str, tuple | None] = {}
+        self._retuned: dict[str, object] = {}
+        self._distinct: dict = {}
         for node in graph.live_nodes():
             self._note_sharing(node.id, node.shares)
         self._handlers = {
@@ -63,6 +70,7 @@ class LiveValidation:
         self._dirty |= {node.id, *self._sharers.get(node.id, ())}
 
     def _on_node_removed(self, node) -> None:
+        self._ports.pop(node.id, None)
         self._types[node.type] -= 1
         self._forget_sharing(node.id, node.shares)
         self._problems.pop(node.id, None)
@@ -75,7 +83,10 @@ class LiveValidation:
     def _on_params_changed(self, node_id, old, new) -> None:
         self._forget_sharing(node_id, old.get("shares"))
         self._note_sharing(node_id, new.get("shares"))
-        self._dirty |= {node_id, *self._sharers.get(node_id, ()), *(e.target for e in self.graph.out_edges(node_id))}
+        self._dirty |= self._sharers.get(node_id, set())
+        if old.get("shares") or new.get("shares"):
+            self._dirty.add(node_id)
+        self._retuned.setdefault(node_id, self._ports.get(node_id, _UNSEEN))
 
     def _note_sharing(self, node_id: str, owner: str | None) -> None:
         if owner:
@@ -96,17 +107,34 @@ class LiveValidation:
         # the nodes looked at while checking the dirty ones, each once: the node, its own problems, its ports
         self._looked, self._ports_in, self._ports_out = {}, {}, {}
         for node_id in self._dirty:
-            problems = self._check(node_id) if self.graph.has_node(node_id) else []
-            if problems:
-                self._problems[node_id] = problems
-            else:
-                self._problems.pop(node_id, None)
+            self._recheck(node_id)
+        for node_id, ports in self._retuned.items():
+            if not self.graph.has_node(node_id):
+                continue
+            if node_id not in self._dirty:
+                own = self._look(node_id)[1]
+                if own or node_id in self._problems or ports is _UNSEEN or self._ports[node_id] != ports:
+                    self._dirty.add(node_id)
+                    self._recheck(node_id)
+            if ports is _UNSEEN or (self._ports[node_id] or (None, None))[1] != (ports or (None, None))[1]:
+                for edge in self.graph.out_edges(node_id):
+                    if edge.target not in self._dirty:
+                        self._dirty.add(edge.target)
+                        self._recheck(edge.target)
         self._dirty.clear()
+        self._retuned.clear()
         self._looked, self._ports_in, self._ports_out = {}, {}, {}
         troubled = sorted(self._problems, key=self.graph.index_of) if len(self._problems) <= 8 else \
             [node_id for node_id in self.graph.node_ids() if node_id in self._problems]  # in document order
         errors = [error for node_id in troubled for error in self._problems[node_id]]
         return errors + self._presence() + cycle_errors(self.graph, acyclic=self.graph.topological_rank() is not None)
+
+    def _recheck(self, node_id: str) -> None:
+        problems = self._check(node_id) if self.graph.has_node(node_id) else []
+        if problems:
+            self._problems[node_id] = problems
+        else:
+            self._problems.pop(node_id, None)
 
     def _presence(self) -> list[GraphError]:
         if self._types["Input"] > 0 and any(count and not _is_data(name, self.graph.custom_types) for name, count in self._types.items()):
@@ -119,10 +147,17 @@ class LiveValidation:
         if looked is None:
             node = self.graph.live_node(node_id)  # read only (as validate's checks do)
             own, ports = node_problems(node)
+            # the ports as one tuple for all the nodes alike: thousands of nodes checked at once (every copy of a
+            # Repeat edited) then leave no lists behind for the collector to walk
+            ins, outs = (None, None) if ports is None else (self._one(tuple(ports[0])), self._one(tuple(ports[1])))
             if ports is not None:
-                self._ports_in[node_id], self._ports_out[node_id] = ports
-            looked = self._looked[node_id] = (node, own)
+                self._ports_in[node_id], self._ports_out[node_id] = ins, outs
+            self._ports[node_id] = None if ports is None else self._one((ins, outs))
+            looked = self._looked[node_id] = (node, own or ())
         return looked
+
+    def _one(self, ports: tuple) -> tuple:
+        return self._distinct.setdefault(ports, ports)
 
     def _check(self, node_id: str) -> list[GraphError]:
         """The node's own problems, its incoming wires', its open inputs' and its sharing's."""
@@ -144,6 +179,9 @@ class LiveValidation:
             owner = self.graph.live_node(node.shares) if node.shares and self.graph.has_node(node.shares) else None
             errors += sharing_error(node, owner)
         return errors
+
+
+_UNSEEN = object()  # a node's output ports before it was looked at
 
 
 def _is_data(type_name: str, custom_types) -> bool:

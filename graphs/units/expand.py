@@ -23,6 +23,7 @@ from graphs.errors import GraphError, MissingInputError, UnknownPortError, quote
 from graphs.families.units import REPEAT, STRUCTURE, UNIT_INPUT, UNIT_OUTPUT
 from graphs.node_type import SHARES
 from graphs.unit_registry import REF, RecursiveUnitError, is_ref, repeat_problem
+from graphs.units import replay
 
 MAX_EXPANDED_NODES = 200_000  # a Repeat of Repeats could otherwise ask for more nodes than memory holds
 SEPARATOR = " › "
@@ -131,6 +132,9 @@ class _Builder:
         self.edges: list[tuple[str, str, str, str]] = []
         self.passthrough: dict[str, str] = {}  # flat id of a port node -> a description for messages
         self.copies: set[int] | None = None  # expand only these copies of a Repeat (graphs.units.live)
+        self.bodies: dict[tuple, object] = {}  # unit bodies expanded once, replayed for their likes (replay.key)
+        self.base = 0  # the layers expanded outside `nodes` (while a body is recorded)
+        self.layers_only = False  # only `nodes` are read (graphs.units.live's params-only patch): replay adds no more
         self.result = Expanded(Graph(dotted_ids=True))
         self.result.graph.custom_types = graph.custom_types  # a custom layer inside a unit (graphs.custom_types)
 
@@ -237,6 +241,15 @@ class _Builder:
         if ctx.outer is None:
             self.result.outputs.update(outputs)
 
+    def _body(self, graph: Graph, ctx: _Context) -> None:
+        """Expand a unit's body into `ctx`'s scope, or replay the one expanded alike (graphs.units.replay)."""
+        key = replay.key(graph, ctx)
+        body = self.bodies.get(key)
+        if body is not None:
+            replay.replay(self, body, ctx)
+        else:
+            self.bodies[key] = replay.record(self, graph, ctx)
+
     def _node(self, graph: Graph, node: Node, ctx: _Context, skipped: dict, inputs: dict, outputs: dict) -> None:
         """Expand one node of `graph` into `ctx`'s prefix (an instance or Repeat: all its layers)."""
         flat_id = ctx.prefix + node.id
@@ -318,8 +331,7 @@ class _Builder:
         stack = (*ctx.stack, unit_name)
         if node.type != REPEAT:
             self.result.scopes.append(Scope(flat_id, unit_name, _parent(ctx), definition.doc))
-            self._scope(definition.graph, _replace(ctx, values=values, stack=stack,
-                                                   label=f"{ctx.label} ({unit_name})"))
+            self._body(definition.graph, _replace(ctx, values=values, stack=stack, label=f"{ctx.label} ({unit_name})"))
             for port in spec.inputs:
                 inputs[(node.id, port)] = f"{ctx.prefix}{port}"
             for port in spec.outputs:
@@ -338,14 +350,13 @@ class _Builder:
             copy_values = {**values, **resolved["overrides"].get(str(i), {})}
             prefix = f"{ctx.prefix}{i}."
             self.result.scopes.append(Scope(prefix[:-1], unit_name, flat_id, definition.doc))
-            self._scope(definition.graph, _replace(ctx, prefix=prefix, values=copy_values, stack=stack,
-                                                   path=(*ctx.path, str(i)),
-                                                   label=f"{ctx.label}.{i} ({unit_name})"))
+            self._body(definition.graph, _replace(ctx, prefix=prefix, values=copy_values, stack=stack,
+                                                  path=(*ctx.path, str(i)), label=f"{ctx.label}.{i} ({unit_name})"))
             self.result.scope_outputs[prefix[:-1]] = {port_out: (f"{prefix}{port_out}", "out")}
             if i and (self.copies is None or i - 1 in self.copies):
                 self.edges.append((f"{ctx.prefix}{i - 1}.{port_out}", "out", f"{prefix}{port_in}", "in"))
-            if len(self.nodes) > MAX_EXPANDED_NODES:
-                raise _TooLarge(len(self.nodes))
+            if self.base + len(self.nodes) > MAX_EXPANDED_NODES:
+                raise _TooLarge(self.base + len(self.nodes))
         inputs[(node.id, port_in)] = f"{ctx.prefix}0.{port_in}"
         outputs[(node.id, port_out)] = (f"{ctx.prefix}{resolved['count'] - 1}.{port_out}", "out")
         self.result.scope_outputs[flat_id] = {port_out: outputs[(node.id, port_out)]}
@@ -372,12 +383,13 @@ def _update(flat: Graph, nodes: list[Node], wires: dict) -> None:
     for node_id in flat.node_ids():
         if node_id not in wanted or wanted[node_id].type != flat._nodes[node_id].type:
             flat.remove_node(node_id)
+    kept = replay.resolutions(nodes)
     for node in nodes:
         current = flat._nodes.get(node.id)
         if current is None:
             add(flat, node)
         else:
-            renew(flat, current, node)
+            renew(flat, current, node, kept)
     for wire in wires:
         if not flat.has_edge(wire):
             flat.connect(wire.source, wire.target, wire.source_port, wire.target_port, check=False)
@@ -401,15 +413,22 @@ def reorder(flat: Graph, order: list[str]) -> None:
         flat._nodes = {node_id: flat._nodes[node_id] for node_id in order}
 
 
-def renew(flat: Graph, current: Node, node: Node) -> None:
+def renew(flat: Graph, current: Node, node: Node, kept: dict | None = None) -> None:
     """Give the kept flat graph's node `current` the params and training options of the expansion's `node`.
     Its params are announced as the document's `set_params` would, without checking them again: the
-    expansion made them canonical already (`_substituted`), and `validate` reports a wrong one on the node."""
-    if current.params != node.params:
-        old, current.params = current.params, node.params
-        flat.params_changed.emit(node.id, old, dict(node.params))
-        flat.changed.emit()
+    expansion made them canonical already (`_substituted`), and `validate` reports a wrong one on the node.
+    `kept` (`replay.resolutions`): the params resolved once for all the layers sharing them, kept by `flat`."""
+    renew_params(flat, current, node.params, kept)
     current.position, current.trainable, current.lr_mult = node.position, node.trainable, node.lr_mult
+
+
+def renew_params(flat: Graph, current: Node, params: dict, kept: dict | None = None) -> None:
+    """`renew`'s params part: `current` gets `params`, announced where they differ."""
+    if current.params != params:
+        old, current.params = current.params, params
+        flat._keep_resolved(current, kept.get(id(params), (None, None))[1] if kept is not None else None)
+        flat.params_changed.emit(current.id, old, dict(params))
+        flat.changed.emit()
 
 
 def _substituted(params: dict, values: dict | None, spec=None) -> dict:

@@ -15,6 +15,8 @@ are recomputed, and the node order is put back to a fresh expansion's. Anything 
 Repeat of the model added or removed, a unit added, removed, replaced or renamed, an expansion with
 errors, a scope whose output is not one of its own layers) expands the whole model again
 (`expand(graph, into=flat)`), which is always right. Tests compare the kept graph with a fresh `expand` after random edits and undo.
+A Repeat's params edit that leaves its unit's structure as it is (most: `planes`, an override) skips all of
+that matching: only the changed layers' params are set (`graphs.units.params_only`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from graphs.units.expand import (
     renew,
     reorder,
 )
+from graphs.units.params_only import copy_values, params_only
+from graphs.units.replay import resolutions
 
 
 class _Fallback(Exception):
@@ -178,6 +182,8 @@ class LiveExpansion:
         if expanded.errors or not expanded.complete or not self._patchable or \
                 _Builder(self.graph)._size(self.graph, {}) > MAX_EXPANDED_NODES:
             raise _Fallback
+        if params_only(self):
+            return
         parts = [self._whole_part(node_id) for node_id in sorted(self._whole)]
         parts += [self._repeat_part(node_id, self._repeats.get(node_id), self._ends.get(node_id, ()))
                   for node_id in sorted({*self._repeats, *self._ends}) if node_id not in self._whole]
@@ -218,13 +224,21 @@ class LiveExpansion:
     def _repeat_part(self, node_id: str, old_params: dict | None, ends) -> _Part | None:
         """The copies of a Repeat that change: those whose values its new params change, or their place at
         the end, and those at the `ends` wired anew (0, -1: the last)."""
+        node, _, after, changed = self._changes(node_id, old_params, ends)
+        if changed is None:
+            return self._whole_part(node_id)
+        return self._build(node, sorted(changed), after["count"]) if changed else None
+
+    def _changes(self, node_id: str, old_params: dict | None, ends) -> tuple:
+        """(the Repeat, its params resolved before and after, the copies `_repeat_part` expands again: None when
+        its unit changed)."""
         node = self.graph._nodes.get(node_id)
         if node is None or node.type != REPEAT or node_id not in self._counts:
             raise _Fallback
         after = self._resolved(node, node.params)
         before = after if old_params is None else self._resolved(node, old_params)
         if before["unit"] != after["unit"]:
-            return self._whole_part(node_id)
+            return node, before, after, None
         names = self.graph.units[after["unit"]].params
         old, new = self._counts[node_id], after["count"]
         overridden = {int(i) for i in (*before["overrides"], *after["overrides"]) if int(i) < min(old, new)}
@@ -232,19 +246,17 @@ class LiveExpansion:
             candidates = overridden
         else:
             candidates = range(min(old, new))
-
-        def values(resolved, i):
-            return {**{name: resolved[name] for name in names}, **resolved["overrides"].get(str(i), {})}
-
-        changed = {i for i in candidates if i not in overridden or values(before, i) != values(after, i)}
+        changed = {i for i in candidates
+                   if i not in overridden or copy_values(names, before, i) != copy_values(names, after, i)}
         if old != new:
             changed.update(range(max(0, min(old, new) - 1), max(old, new)))
         changed.update(new - 1 if end == -1 else end for end in ends)
-        return self._build(node, sorted(changed), new) if changed else None
+        return node, before, after, changed
 
-    def _build(self, node, copies: list[int] | None, count: int) -> _Part:
+    def _build(self, node, copies: list[int] | None, count: int, layers_only: bool = False) -> _Part:
         builder = _Builder(self.graph)
         builder.copies = None if copies is None else set(copies)
+        builder.layers_only = layers_only
         builder._node(self.graph, node, _Context("", None, None, (), "", ()), {}, {}, {})
         if builder.result.errors:
             raise _Fallback
@@ -381,14 +393,14 @@ class LiveExpansion:
         for node_id in old_region:
             if node_id not in new_nodes or new_nodes[node_id].type != flat._nodes[node_id].type:
                 flat.remove_node(node_id)
-        added = False
+        added, kept = False, resolutions(new_nodes.values())
         for node in new_nodes.values():
             current = flat._nodes.get(node.id)
             if current is None:
                 add(flat, node)
                 added = True
             else:
-                renew(flat, current, node)
+                renew(flat, current, node, kept)
         kept = 0  # the wanted wires already there (each wire touching the region is seen once)
         for node_id in new_nodes:
             for edge in flat.in_edges(node_id):

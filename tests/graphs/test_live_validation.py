@@ -77,7 +77,45 @@ def test_only_the_nodes_an_edit_can_affect_are_checked_again():
     live._check = lambda node_id: checked.append(node_id) or original(node_id)
     graph.set_param("fc10", "out_features", 8)
     live.errors()
-    assert sorted(checked) == ["fc10", "fc11"]  # the node, and the node its wire feeds
+    assert checked == []  # its ports stay, and it had no problem: only its params are resolved again
     checked.clear()
     graph.move_node("fc3", (5, 5))
     assert live.errors() == [] and checked == []
+
+
+def test_the_nodes_fed_by_a_node_whose_output_ports_change_are_checked_again():
+    graph = Graph()
+    graph.add_node("Input", {"shape": [4, 8]}, "x")
+    graph.add_node("Chunk", {"chunks": 2, "dim": 1}, "chunk")
+    graph.add_node("Linear", {"out_features": 4}, "fc")
+    graph.connect("x", "chunk")
+    graph.connect("chunk", "fc", "out1")
+    live = LiveValidation(graph)
+    assert live.errors() == validate(graph)
+    checked = []
+    original = live._check
+    live._check = lambda node_id: checked.append(node_id) or original(node_id)
+    graph.set_param("chunk", "chunks", 4)
+    assert live.errors() == validate(graph)
+    assert sorted(checked) == ["chunk", "fc"]
+
+
+def test_a_node_whose_params_stop_resolving_is_checked_again_and_so_are_the_nodes_it_feeds():
+    """(A kept flat graph of units takes params the expansion substituted without checking them.)"""
+    graph = Graph(dotted_ids=True)
+    graph.add_node("Input", {"shape": [4]}, "x")
+    graph.add_node("Linear", {"out_features": 4}, "fc")
+    graph.add_node("ReLU", node_id="relu")
+    graph.connect("x", "fc")
+    graph.connect("fc", "relu")
+    live = LiveValidation(graph)
+    assert live.errors() == []
+    node = graph.live_node("fc")
+    found = []
+    for params in ({"out_features": 0}, {"out_features": 4}):
+        old, node.params = node.params, params
+        graph._keep_resolved(node, None)
+        graph.params_changed.emit("fc", old, dict(params))
+        found.append([(e.node, str(e)) for e in live.errors()])
+        assert found[-1] == [(e.node, str(e)) for e in validate(graph)]
+    assert [node for node, _ in found[0]] == ["fc"] and found[1] == []

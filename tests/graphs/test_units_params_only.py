@@ -1,0 +1,94 @@
+"""A Repeat's params edit whose unit expands alike whatever its values (`graphs.units.params_only.fixed_structure`)
+only sets its copies' layers' params in the kept flat graph: no wire, layer or scope is matched again, and
+the graph still equals a fresh expansion. A unit whose structure reads a param is patched as before."""
+
+from graphs.document import Graph
+from graphs.units import UnitDefinition
+from graphs.units.live import LiveExpansion
+from graphs.units.params_only import fixed_structure
+from tests.graphs.test_units_live import _assert_fresh, mixed_units_model
+from tests.graphs.unit_cases import basic_block, resnet_graph
+
+
+def _watched(g: Graph, monkeypatch):
+    """A LiveExpansion of `g`, the patches that went the usual way (`_apply`) and the flat graph's events."""
+    live = LiveExpansion(g)
+    live.update()
+    applied, events = [], []
+    real = LiveExpansion._apply
+    monkeypatch.setattr(LiveExpansion, "_apply", lambda self, *args: applied.append(1) or real(self, *args))
+    for name in ("node_added", "node_removed", "edge_added", "edge_removed", "params_changed"):
+        getattr(live.flat, name).sub(lambda *args, name=name: events.append((name, args[0])))
+    return live, applied, events
+
+
+def _edit(live: LiveExpansion, g: Graph, node_id: str, **changes) -> None:
+    old = g.node(node_id).params
+    g.set_params(node_id, {**old, **changes})
+    live.instance_changed(node_id, old)
+
+
+def test_every_copys_planes_changed_sets_only_their_layers_params(monkeypatch):
+    g = resnet_graph(count=30)
+    live, applied, events = _watched(g, monkeypatch)
+    _edit(live, g, "layer1", planes=12)
+    expanded = live.update()
+    assert applied == [] and expanded is live.expanded
+    assert {name for name, _ in events} == {"params_changed"}
+    assert sorted(node_id for _, node_id in events) == sorted(
+        f"layer1.{i}.{layer}" for i in range(30) for layer in ("conv1", "conv2", "shortcut"))
+    _assert_fresh(live, g)
+    _edit(live, g, "layer1", overrides={"3": {"planes": 4}, "0": {"stride": 1}})
+    _assert_fresh(live, g)
+    _edit(live, g, "layer1", count=31)  # a count: the usual patch
+    _assert_fresh(live, g)
+    assert applied == [1]
+
+
+def test_a_unit_whose_layers_or_wires_follow_a_param_is_patched_as_before(monkeypatch):
+    g = mixed_units_model()  # layer3 repeats OptionalBlock, whose shortcut a param switches
+    assert fixed_structure(g.units, "BasicBlock") and fixed_structure(g.units, "Stage")
+    assert not fixed_structure(g.units, "OptionalBlock")
+    live, applied, _ = _watched(g, monkeypatch)
+    _edit(live, g, "layer3", project=True)
+    _assert_fresh(live, g)
+    assert applied == [1] and live.flat.has_node("layer3.1.shortcut")
+
+
+def test_a_nested_repeat_counted_by_a_param_is_patched_as_before(monkeypatch):
+    g = Graph()
+    g.add_unit(basic_block(g.units))
+    stage = UnitDefinition("Deep", Graph(units=g.units), {"depth": 2})
+    stage.graph.add_node("UnitInput", node_id="x")
+    stage.graph.add_node("Repeat", {"unit": "BasicBlock", "count": {"ref": "depth"}}, "blocks")
+    stage.graph.add_node("UnitOutput", node_id="y")
+    stage.graph.connect("x", "blocks", target_port="x")
+    stage.graph.connect("blocks", "y", "y")
+    g.add_unit(stage)
+    g.add_node("Input", {"shape": [8, 8, 8]}, "image")
+    g.add_node("Repeat", {"unit": "Deep", "count": 3}, "stages")
+    g.add_node("Flatten", node_id="flatten")
+    g.connect("image", "stages", target_port="x")
+    g.connect("stages", "flatten", "y")
+    assert not fixed_structure(g.units, "Deep")
+    live, applied, _ = _watched(g, monkeypatch)
+    _edit(live, g, "stages", depth=3)
+    _assert_fresh(live, g)
+    assert applied == [1] and live.flat.has_node("stages.2.blocks.2.conv1")
+
+
+def test_a_layer_sharing_weights_in_each_copy_keeps_naming_its_own_copys_owner(monkeypatch):
+    g = resnet_graph(count=6)
+    twin = basic_block(g.units, "Twin")
+    twin.graph.add_node("Conv2d", {"out_channels": {"ref": "planes"}, "kernel_size": 3, "padding": 1, "bias": False,
+                                   "shares": "conv2"}, "again")
+    twin.graph.disconnect(twin.graph.edge_into("relu2", "in"))
+    twin.graph.connect("add", "again")
+    twin.graph.connect("again", "relu2")
+    g.add_unit(twin)
+    g.set_params("layer1", {**g.node("layer1").params, "unit": "Twin"})
+    live, applied, events = _watched(g, monkeypatch)
+    _edit(live, g, "layer1", planes=6, overrides={"2": {"planes": 10}})
+    _assert_fresh(live, g)
+    assert applied == [] and ("params_changed", "layer1.4.again") in events
+    assert live.flat.live_node("layer1.4.again").params["shares"] == "layer1.4.conv2"
