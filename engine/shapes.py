@@ -179,11 +179,13 @@ class ShapeInference:
     def _on_edge_removed(self, edge) -> None:
         ports = self._sources.get(edge.target, {})
         if ports.get(edge.target_port) == (edge.source, edge.source_port):
+            # a port fed several times (unchecked wires) follows its oldest wire, as a fresh inference of the
+            # document does: the next one in the document's order of the node's wires, if any
             del ports[edge.target_port]
-            for other in self.graph.in_edges(edge.target):  # a loaded file may have fed it twice
-                if other.target_port == edge.target_port:
-                    ports[edge.target_port] = (other.source, other.source_port)
-                    self._consumers.setdefault(other.source, set()).add(edge.target)
+            other = self.graph.edge_into(edge.target, edge.target_port)
+            if other is not None:
+                ports[edge.target_port] = (other.source, other.source_port)
+                self._consumers.setdefault(other.source, set()).add(edge.target)
         if edge.source in self._consumers and not any(source == edge.source for source, _ in ports.values()):
             self._consumers[edge.source].discard(edge.target)
         self._touch(edge.target)

@@ -216,3 +216,57 @@ def test_a_region_is_not_given_back_when_anything_else_changed_meanwhile():
     g.remove_node("n59")  # the region's last node goes
     g.connect(wire.source, wire.target, wire.source_port, wire.target_port)
     assert full_picture(live.result()) == full_picture(infer(g.copy()))
+
+
+def test_a_port_fed_several_times_follows_its_oldest_remaining_wire_when_the_followed_one_goes():
+    """A port fed by three unchecked wires (as a loaded file may hold): when the wire it follows goes, it
+    follows the next oldest, as a fresh inference of the document does (it followed the newest)."""
+    g = Graph()
+    g.add_node("Input", {"shape": [4]}, "a")
+    g.add_node("Input", {"shape": [8]}, "b")
+    g.add_node("Input", {"shape": [2, 4, 4]}, "c")
+    g.add_node("ReLU", {}, "relu")
+    live = ShapeInference(g)
+    first = g.connect("a", "relu")
+    for source in ("b", "c"):
+        g.connect(source, "relu", check=False)
+    assert live.result().output_shapes("relu") == {"out": (4,)}
+    g.disconnect(first)
+    assert live.result().output_shapes("relu") == {"out": (8,)} == infer(g.copy()).output_shapes("relu")
+    assert full_picture(live.result()) == full_picture(infer(g.copy()))
+
+
+def test_a_port_fed_by_a_wire_from_itself_and_another_is_on_a_cycle_when_its_first_wire_goes():
+    """The smallest example the long random run found: a Linear fed by an Input, by itself (a wire that
+    closes a cycle) and by a second Input, in that order; once the first wire goes, the port follows the
+    wire from itself, so the node is on a cycle and has no shapes, live as fresh."""
+    g = Graph()
+    g.add_node("Input", {"shape": [4]}, "input_1")
+    g.add_node("Linear", {"out_features": 4}, "linear_1")
+    live = ShapeInference(g)
+    first = g.connect("input_1", "linear_1")
+    g.add_node("Input", {"shape": [4]}, "input_2")
+    g.connect("linear_1", "linear_1", check=False)
+    g.connect("input_2", "linear_1", check=False)
+    g.disconnect(first)
+    result = live.result()
+    assert "linear_1" not in result.info and "linear_1" not in result.inputs
+    assert full_picture(result) == full_picture(infer(g.copy()))
+
+
+def test_a_node_put_back_by_undo_rejoins_a_port_fed_several_times_as_its_newest_wire():
+    """Found by the long random run: a port fed by a Target, an Input and itself; removing the Target and
+    putting it back (undo: its wires come back last) makes the Input's wire the oldest, followed."""
+    g = Graph()
+    g.add_node("Input", {"shape": [2, 4, 4]}, "input_1")
+    g.add_node("Target", {"shape": [4]}, "target_1")
+    g.add_node("Conv2d", {"out_channels": 2}, "conv2d_1")
+    live = ShapeInference(g)
+    g.connect("target_1", "conv2d_1")
+    g.connect("input_1", "conv2d_1", check=False)
+    g.connect("conv2d_1", "conv2d_1", check=False)
+    assert full_picture(live.result()) == full_picture(infer(g.copy()))
+    remove_node(g, "target_1", undo=True)
+    result = live.result()
+    assert result.output_shapes("conv2d_1") == {"out": (2, 2, 2)}  # from the Input: 3x3, no padding
+    assert full_picture(result) == full_picture(infer(g.copy()))
