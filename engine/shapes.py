@@ -16,6 +16,7 @@ import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from engine.forgotten_region import ForgottenRegion
 from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 from graphs.catalogue import node_type
 from graphs.document import Graph
@@ -107,8 +108,8 @@ class ShapeInference:
         self._dropped = 0  # nodes whose shapes were forgotten since `_info` was last rebuilt
         self._touched: set[str] = set()  # nodes visited or forgotten since the last result (its `changed`)
         self._last: InferenceResult | None = None  # the last result, the next one's `basis`
-        self._forgotten: list[tuple] = []  # (node, its region's info, inputs, errors) forgotten in this pass
-        self._stash: tuple | None = None  # the one region the last pass forgot, when one wire's end was all it did
+        self._forgotten: list[ForgottenRegion] = []  # the regions forgotten in this pass
+        self._stash: ForgottenRegion | None = None  # the one region the last pass forgot, kept to be given back
         for node in graph.live_nodes():  # read only
             self._on_node_added(node)
         for edge in graph.edges():
@@ -262,20 +263,18 @@ class ShapeInference:
 
     def _propagate(self, rank: Mapping[str, int]) -> None:
         """Visit the dirty nodes in topological order, and the consumers of each node whose outcome changed."""
-        stash, self._stash, self._forgotten = self._stash, None, []
+        kept, self._stash, self._forgotten = self._stash, None, []
         if len(self._dirty) == len(self._types):  # every node (a model just opened): each once, in order
             self._visit_all(rank)
             return
-        only = next(iter(self._dirty)) if len(self._dirty) == 1 else None
-        if stash is not None and only == stash[0] and self._restored(stash):
-            return
+        dirty, self._dirty = self._dirty, set()
         queue = []
-        for node_id in self._dirty:
+        for node_id in dirty:
             if node_id in rank:
                 queue.append((rank[node_id], node_id))
             else:  # on a cycle: never inferred
                 self._forget(node_id)
-        self._dirty.clear()
+        root = kept.root if kept is not None and len(queue) == len(dirty) and kept.untouched_by(dirty) else None
         heapq.heapify(queue)
         consumers, visit, pop, push = self._consumers, self._visit, heapq.heappop, heapq.heappush
         last = None
@@ -285,28 +284,31 @@ class ShapeInference:
                 continue
             last = node_id
             if visit(node_id):
+                if node_id == root:
+                    root = None
+                    if kept.came_back(self._info, self._inputs, self._errors):
+                        self._give_back(kept, rank, queue)
+                        continue
                 for consumer in consumers[node_id]:
                     if consumer in rank:
                         push(queue, (rank[consumer], consumer))
-        if only is not None and len(self._forgotten) == 1 and self._forgotten[0][0] == only:
-            self._stash = self._forgotten[0]  # one wire's end lost its shapes: kept, should the wire come back
+        if len(self._forgotten) == 1 and self._forgotten[0].untouched_by(dirty):
+            region = self._forgotten[0]  # kept, should the wire come back (see engine.forgotten_region)
+            region.stale = frozenset(self._touched - region.info.keys() - region.errors.keys())
+            self._stash = region
 
-    def _restored(self, stash: tuple) -> bool:
-        """Give back a region the last pass forgot, whole, when its first node's outcome comes back the same
-        (the wire that was taken away is put back, as undo does): nothing else changed since, so every node
-        below would get back the very outcome it had; one dict update instead of visiting thousands.
-        Otherwise the first node's consumers are left dirty for the usual pass."""
-        root, infos, inputs, errors = stash
-        self._dirty.clear()
-        self._visit(root)
-        now = (self._info.get(root), self._inputs.get(root), self._errors.get(root))
-        if any(a is not b for a, b in zip(now, (infos.get(root), inputs.get(root), errors.get(root)))):
-            self._dirty.update(self._consumers[root])
-            return False
-        for table, kept in ((self._info, infos), (self._inputs, inputs), (self._errors, errors)):
+    def _give_back(self, region: ForgottenRegion, rank: Mapping[str, int], queue: list) -> None:
+        """Put back a forgotten region whose root came back as it was, whole; queue those below its root of
+        the nodes the forgetting pass touched outside the region (`ForgottenRegion.stale`: they may read the
+        region, as a node wired to it in that pass does) and their consumers (the region may read them)."""
+        for table, kept in ((self._info, region.info), (self._inputs, region.inputs), (self._errors, region.errors)):
             table.update(kept)
             self._touched.update(kept)
-        return True
+        bound, consumers = rank[region.root], self._consumers
+        for node_id in region.stale:
+            for below in (node_id, *consumers.get(node_id, ())):
+                if rank.get(below, -1) > bound:
+                    heapq.heappush(queue, (rank[below], below))
 
     def _visit_all(self, rank: Mapping[str, int]) -> None:
         """Visit every node in topological order: what `_propagate` does when all are dirty, without its queue
@@ -398,8 +400,9 @@ class ShapeInference:
         feeds has none either, or waits in the queue to be visited)."""
         info, errors, inputs, plans, consumers = self._info, self._errors, self._inputs, self._plans, self._consumers
         stack, touched = [node_id], self._touched
-        lost_info, lost_inputs, lost_errors = {}, {}, {}  # kept in case the wire comes back (`_restored`)
-        self._forgotten.append((node_id, lost_info, lost_inputs, lost_errors))
+        region = ForgottenRegion(node_id)  # kept in case the wire comes back (`_give_back`)
+        lost_info, lost_inputs, lost_errors = region.info, region.inputs, region.errors
+        self._forgotten.append(region)
         while stack:
             current = stack.pop()
             touched.add(current)
