@@ -163,14 +163,7 @@ def other_source_row(section: str, graph: Graph, live, edits: int) -> Row:
     first = graph.in_edges("fc2000")[0]
     other = Edge(node_id, first.target, "out", first.target_port)
     live.result()
-    times = []
-    for i in range(edits):
-        old, new = (first, other) if i % 2 == 0 else (other, first)
-        start = time.perf_counter()
-        graph.disconnect(old)
-        graph.connect(new.source, new.target, new.source_port, new.target_port)
-        live.result()
-        times.append((time.perf_counter() - start) * 1000)
+    times = rewire_times(graph, live, first, other, edits)
     graph.remove_node(node_id)
     live.result()
     p95 = percentile(times, 95)
@@ -206,6 +199,19 @@ def reinferred_region_row(section: str, edits: int) -> Row:
     live.result()
     first = graph.in_edges("n8001")[0]
     other = Edge(OTHER_SOURCE[0], first.target, "out", first.target_port)
+    times = rewire_times(graph, live, first, other, edits)
+    live.close()
+    p95 = percentile(times, 95)
+    return Row(section, "rewire to a source every node below can take + inference + validation (p95)", p95, "ms",
+               "< 16 ms", p95 < 16, f"median {statistics.median(times):.2f} ms over {len(times)} edits; to the other "
+               f"source {statistics.median(times[0::2]):.2f} ms, back {statistics.median(times[1::2]):.2f} ms",
+               "a 10,000-layer chain without shortcuts: n8001's input moved between [32] and [2, 32], so the "
+               "~2,000 layers below change shape and each runs its shape rule again")
+
+
+def rewire_times(graph: Graph, live, first, other, edits: int) -> list[float]:
+    """ms per edit, `edits` times: wire `first` replaced by `other` (one wire out, one in, then the live result,
+    as the editor's reconnect does), then back, and so on."""
     times = []
     for i in range(edits):
         old, new = (first, other) if i % 2 == 0 else (other, first)
@@ -214,13 +220,7 @@ def reinferred_region_row(section: str, edits: int) -> Row:
         graph.connect(new.source, new.target, new.source_port, new.target_port)
         live.result()
         times.append((time.perf_counter() - start) * 1000)
-    live.close()
-    p95 = percentile(times, 95)
-    return Row(section, "rewire to a source every node below can take + inference + validation (p95)", p95, "ms",
-               "< 16 ms", p95 < 16, f"median {statistics.median(times):.2f} ms over {len(times)} edits; to the other "
-               f"source {statistics.median(times[0::2]):.2f} ms, back {statistics.median(times[1::2]):.2f} ms",
-               "a 10,000-layer chain without shortcuts: n8001's input moved between [32] and [2, 32], so the "
-               "~2,000 layers below change shape and each runs its shape rule again")
+    return times
 
 
 def _timed(fn) -> float:
