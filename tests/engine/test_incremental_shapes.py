@@ -341,6 +341,23 @@ def test_a_wire_moved_to_another_source_and_back_gives_the_region_below_back_who
     assert back.info["add29"] is before.info["add29"] and {"add29", "fc20"} <= back.changed
 
 
+def test_a_param_edit_undone_gives_the_region_below_back_whole(monkeypatch):
+    """A Linear's width changed so that the Add below refuses it, then changed back (undo): the region below
+    the Add comes back whole, as for a wire moved back."""
+    g = residual_blocks(30)
+    live = ShapeInference(g)
+    before = live.result()
+    g.set_param("fc10", "out_features", 4)
+    assert [e.node for e in live.result().errors] == ["add10"]
+    visited = []
+    original = ShapeInference._visit
+    monkeypatch.setattr(ShapeInference, "_visit", lambda self, node_id: visited.append(node_id) or original(self, node_id))
+    g.set_param("fc10", "out_features", 8)
+    back = live.result()
+    assert visited == ["fc10", "act10", "add10", "fc11", "add11"]
+    assert full_picture(back) == full_picture(before) == full_picture(infer(g.copy()))
+
+
 def test_a_node_wired_to_a_region_in_the_pass_that_forgot_it_is_inferred_when_the_region_comes_back():
     """Found by a long random run of the give-back: a Conv2d wired to a LayerNorm in the same pass as the
     LayerNorm's input wire went had no shapes then; when the wire comes back and the region with it, the
