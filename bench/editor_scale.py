@@ -128,8 +128,9 @@ def large_rows(quick: bool, with_gui: bool) -> list[Row]:
     rows[-1].spread += (f"; the wire taken away {statistics.median(wire_times[0::2]):.2f} ms, put back "
                         f"{statistics.median(wire_times[1::2]):.2f} ms (no cycle search: the wire runs forwards in the "
                         f"order the document keeps; the 2,000 nodes below lose their shapes in one walk, and the "
-                        f"wire put back as it was, as undo does, gives that region back whole; a wire to another "
-                        f"source re-infers them from their cached outcomes)")
+                        f"wire put back as it was, as undo does, gives that region back whole)")
+    rows.append(other_source_row(section, graph, live, edits))
+    rows.append(reinferred_region_row(section, edits))
     if with_gui:
         try:
             from bench.gui_scale import large_gui_rows, scene_timings
@@ -144,6 +145,82 @@ def large_rows(quick: bool, with_gui: bool) -> list[Row]:
 
         rows += model_open_rows(quick)
     return rows
+
+
+OTHER_SOURCE = ("x2", "Input", {"shape": [2, 32]})  # a source of another shape: the Add below it cannot take it
+
+
+def other_source_row(section: str, graph: Graph, live, edits: int) -> Row:
+    """A rewire to a different source in the engine, as the editor's reconnect does it (the wire's end taken
+    from one node to another, then one result): fc2000's input alternates between its block's source and a
+    second Input of another shape. To the other one, the Add below reports a shape error and the ~2,000
+    nodes below it lose their shapes; back, the region is re-inferred (from cached outcomes: their input
+    specs are the ones they had). The extra Input is removed again afterwards."""
+    from graphs.document import Edge
+
+    node_id, type_name, params = OTHER_SOURCE
+    graph.add_node(type_name, params, node_id)
+    first = graph.in_edges("fc2000")[0]
+    other = Edge(node_id, first.target, "out", first.target_port)
+    live.result()
+    times = rewire_times(graph, live, first, other, edits)
+    graph.remove_node(node_id)
+    live.result()
+    p95 = percentile(times, 95)
+    return Row(section, "rewire to a different source + inference + validation (p95)", p95, "ms", "< 16 ms",
+               p95 < 16, f"median {statistics.median(times):.2f} ms over {len(times)} edits; to the other source "
+               f"{statistics.median(times[0::2]):.2f} ms, back {statistics.median(times[1::2]):.2f} ms",
+               "fc2000's input moved between its block's source and an Input of another shape: the Add below "
+               "then reports an error and the ~2,000 nodes below lose their shapes; back, they are re-inferred")
+
+
+def chain_graph(nodes: int = 10_000) -> Graph:
+    """Input [32] -> Linear -> LayerNorm -> ReLU -> ... (`nodes` layers in one chain, no shortcut), and a second
+    Input of another shape ([2, 32]) that every layer can take."""
+    g = Graph()
+    g.add_node("Input", {"shape": [32]}, "x")
+    g.add_node(*OTHER_SOURCE[1:], OTHER_SOURCE[0])
+    previous = "x"
+    for i in range(nodes):
+        kind = ("Linear", "LayerNorm", "ReLU")[i % 3]
+        previous = g.connect(previous, g.add_node(kind, {"out_features": 32} if kind == "Linear" else {}, f"n{i}")).target
+    return g
+
+
+def reinferred_region_row(section: str, edits: int) -> Row:
+    """A rewire to a different source whose shape every node below can take: in a 10,000-layer chain,
+    n8001's input moves between n8000 ([32]) and an Input of shape [2, 32], so the ~2,000 layers below
+    change shape and each is inferred again, both ways (no region is forgotten, none can be given back)."""
+    from engine.shapes import ShapeInference
+    from graphs.document import Edge
+
+    graph = chain_graph()
+    live = ShapeInference(graph)
+    live.result()
+    first = graph.in_edges("n8001")[0]
+    other = Edge(OTHER_SOURCE[0], first.target, "out", first.target_port)
+    times = rewire_times(graph, live, first, other, edits)
+    live.close()
+    p95 = percentile(times, 95)
+    return Row(section, "rewire to a source every node below can take + inference + validation (p95)", p95, "ms",
+               "< 16 ms", p95 < 16, f"median {statistics.median(times):.2f} ms over {len(times)} edits; to the other "
+               f"source {statistics.median(times[0::2]):.2f} ms, back {statistics.median(times[1::2]):.2f} ms",
+               "a 10,000-layer chain without shortcuts: n8001's input moved between [32] and [2, 32], so the "
+               "~2,000 layers below change shape and each runs its shape rule again")
+
+
+def rewire_times(graph: Graph, live, first, other, edits: int) -> list[float]:
+    """ms per edit, `edits` times: wire `first` replaced by `other` (one wire out, one in, then the live result,
+    as the editor's reconnect does), then back, and so on."""
+    times = []
+    for i in range(edits):
+        old, new = (first, other) if i % 2 == 0 else (other, first)
+        start = time.perf_counter()
+        graph.disconnect(old)
+        graph.connect(new.source, new.target, new.source_port, new.target_port)
+        live.result()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
 
 
 def _timed(fn) -> float:

@@ -62,7 +62,8 @@ def large_gui_rows(graph, section: str, quick: bool) -> list:
     """The 10,000-node graph in the editor, offscreen: opening its file up to the first full paint, the
     wires' background routing, scroll and zoom frame times at the zooms a user uses (against drawing
     every item in full, as the canvas did before it had levels of detail), and one rewire in the editor
-    (document, inference, validation, every panel that follows the result, a repaint)."""
+    (document, inference, validation, every panel that follows the result, a repaint): a wire taken away and
+    put back, and a wire's end moved to a different source and back."""
     import statistics
 
     from bench.common import Row, percentile
@@ -114,6 +115,14 @@ def large_gui_rows(graph, section: str, quick: bool) -> list:
     rows.append(Row(section, "rewire in the editor at frame all, to the repaint (p95)", percentile(edits, 95), "ms",
                     "", None, f"median {statistics.median(edits):.1f} ms over {len(edits)} edits",
                     "the same with all 10,000 nodes on screen: the repaint alone is a frame at frame all"))
+    edits = editor_reconnects(window, app, 10 if quick else 40, zoom=1.0)
+    p95 = percentile(edits, 95)
+    rows.append(Row(section, "rewire to a different source in the editor, to the repaint (p95)", p95, "ms",
+                    "< 16 ms", p95 < 16, f"median {statistics.median(edits):.1f} ms over {len(edits)} edits; to the "
+                    f"other source {statistics.median(edits[0::2]):.1f} ms, back {statistics.median(edits[1::2]):.1f} ms",
+                    "at 100%: a wire's source end dragged to an Input of another shape and back (one undo step "
+                    "each); the Add below then reports an error and the ~2,000 nodes below lose their shapes, "
+                    "and get them back"))
     window.document.undo_stack.setClean()
     window.close()
     app.processEvents()
@@ -188,8 +197,42 @@ def frame_timings(window, steps: int, only: str | None = None) -> dict[str, list
 def editor_rewires(window, app, count: int, zoom: float | None = 1.0) -> list[float]:
     """Take a mid-graph wire away and put it back, each through the document controller (one undo
     command), until the result is shown and the canvas repainted; ms per edit. The view shows the wire at
-    `zoom` (None: the whole graph). The repaint is the one Qt makes when the event loop turns (the canvas
-    asks for it when a result changes what it shows); one is forced if none came."""
+    `zoom` (None: the whole graph)."""
+    document = window.document
+    target = document.graph.node_ids()[len(document.graph) * 4 // 5]
+    edge = document.graph.in_edges(target)[0]
+    return timed_edits(window, app, target, zoom, count, (
+        lambda: document.disconnect([edge]),
+        lambda: document.connect(edge.source, edge.source_port, edge.target, edge.target_port)))
+
+
+OTHER_SOURCE = {"shape": [2, 32]}  # an Input of another shape than the model's: the Add below cannot take it
+
+
+def editor_reconnects(window, app, count: int, zoom: float | None = 1.0) -> list[float]:
+    """Move a mid-graph wire's source end to another node and back, as dragging it does (one undo command
+    each: `DocumentController.reconnect`), until the result is shown and the canvas repainted; ms per edit.
+    The other node is an Input of another shape placed beside the wire's target, so the region below
+    changes each time: to it, the Add below reports an error and every node below loses its shapes; back,
+    they get them again."""
+    from graphs.document import Edge
+
+    document = window.document
+    target = document.graph.node_ids()[len(document.graph) * 4 // 5]
+    first = document.graph.in_edges(target)[0]
+    x, y = document.graph.node(target).position
+    other = Edge(document.add_node("Input", (x - 200, y + 150), OTHER_SOURCE), target, "out", first.target_port)
+    document.flush()
+    app.processEvents()
+    return timed_edits(window, app, target, zoom, count, (lambda: document.reconnect(first, other),
+                                                          lambda: document.reconnect(other, first)))
+
+
+def timed_edits(window, app, target: str, zoom: float | None, count: int, edits) -> list[float]:
+    """Run the `edits` in turn, `count` times, with the view on node `target` at `zoom` (None: the whole
+    graph); ms from each edit to its result shown and the canvas repainted. The repaint is the one Qt makes
+    when the event loop turns (the canvas asks for it when a result changes what it shows); one is forced
+    if none came."""
     from PySide6.QtCore import QEvent, QObject
 
     class PaintCounter(QObject):
@@ -201,8 +244,6 @@ def editor_rewires(window, app, count: int, zoom: float | None = 1.0) -> list[fl
             return False
 
     document, view = window.document, window.view
-    target = document.graph.node_ids()[len(document.graph) * 4 // 5]
-    edge = document.graph.in_edges(target)[0]
     view.fit()
     if zoom is not None:
         view.set_zoom(zoom)
@@ -214,8 +255,7 @@ def editor_rewires(window, app, count: int, zoom: float | None = 1.0) -> list[fl
     times = []
     try:
         for _ in range(count):
-            for edit in (lambda: document.disconnect([edge]),
-                         lambda: document.connect(edge.source, edge.source_port, edge.target, edge.target_port)):
+            for edit in edits:
                 before = paints.count
                 start = time.perf_counter()
                 edit()

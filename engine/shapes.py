@@ -16,6 +16,7 @@ import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from engine.forgotten_region import ForgottenRegion
 from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 from graphs.catalogue import node_type
 from graphs.document import Graph
@@ -110,8 +111,8 @@ class ShapeInference:
         self._dropped = 0  # nodes whose shapes were forgotten since `_info` was last rebuilt
         self._touched: set[str] = set()  # nodes visited or forgotten since the last result (its `changed`)
         self._last: InferenceResult | None = None  # the last result, the next one's `basis`
-        self._forgotten: list[tuple] = []  # (node, its region's info, inputs, errors) forgotten in this pass
-        self._stash: tuple | None = None  # the one region the last pass forgot, when one wire's end was all it did
+        self._forgotten: list[ForgottenRegion] = []  # the regions forgotten in this pass
+        self._stash: ForgottenRegion | None = None  # the one region the last pass forgot, kept to be given back
         for node in graph.live_nodes():  # read only
             self._on_node_added(node)
         for edge in graph.edges():
@@ -183,11 +184,13 @@ class ShapeInference:
     def _on_edge_removed(self, edge) -> None:
         ports = self._sources.get(edge.target, {})
         if ports.get(edge.target_port) == (edge.source, edge.source_port):
+            # a port fed several times (unchecked wires) follows its oldest wire, as a fresh inference of the
+            # document does: the next one in the document's order of the node's wires, if any
             del ports[edge.target_port]
-            for other in self.graph.in_edges(edge.target):  # a loaded file may have fed it twice
-                if other.target_port == edge.target_port:
-                    ports[edge.target_port] = (other.source, other.source_port)
-                    self._consumers.setdefault(other.source, set()).add(edge.target)
+            other = self.graph.edge_into(edge.target, edge.target_port)
+            if other is not None:
+                ports[edge.target_port] = (other.source, other.source_port)
+                self._consumers.setdefault(other.source, set()).add(edge.target)
         if edge.source in self._consumers and not any(source == edge.source for source, _ in ports.values()):
             self._consumers[edge.source].discard(edge.target)
         self._touch(edge.target)
@@ -264,20 +267,18 @@ class ShapeInference:
 
     def _propagate(self, rank: Mapping[str, int]) -> None:
         """Visit the dirty nodes in topological order, and the consumers of each node whose outcome changed."""
-        stash, self._stash, self._forgotten = self._stash, None, []
+        kept, self._stash, self._forgotten = self._stash, None, []
         if len(self._dirty) == len(self._types):  # every node (a model just opened): each once, in order
             self._visit_all(rank)
             return
-        only = next(iter(self._dirty)) if len(self._dirty) == 1 else None
-        if stash is not None and only == stash[0] and self._restored(stash):
-            return
+        dirty, self._dirty = self._dirty, set()
         queue = []
-        for node_id in self._dirty:
+        for node_id in dirty:
             if node_id in rank:
                 queue.append((rank[node_id], node_id))
             else:  # on a cycle: never inferred
                 self._forget(node_id)
-        self._dirty.clear()
+        root = kept.root if kept is not None and len(queue) == len(dirty) and kept.untouched_by(dirty) else None
         heapq.heapify(queue)
         consumers, visit, pop, push = self._consumers, self._visit, heapq.heappop, heapq.heappush
         last = None
@@ -287,28 +288,31 @@ class ShapeInference:
                 continue
             last = node_id
             if visit(node_id):
+                if node_id == root:
+                    root = None
+                    if kept.came_back(self._info, self._inputs, self._errors):
+                        self._give_back(kept, rank, queue)
+                        continue
                 for consumer in consumers[node_id]:
                     if consumer in rank:
                         push(queue, (rank[consumer], consumer))
-        if only is not None and len(self._forgotten) == 1 and self._forgotten[0][0] == only:
-            self._stash = self._forgotten[0]  # one wire's end lost its shapes: kept, should the wire come back
+        if len(self._forgotten) == 1 and self._forgotten[0].untouched_by(dirty):
+            region = self._forgotten[0]  # kept, should the wire come back (see engine.forgotten_region)
+            region.stale = frozenset(self._touched - region.info.keys() - region.errors.keys())
+            self._stash = region
 
-    def _restored(self, stash: tuple) -> bool:
-        """Give back a region the last pass forgot, whole, when its first node's outcome comes back the same
-        (the wire that was taken away is put back, as undo does): nothing else changed since, so every node
-        below would get back the very outcome it had; one dict update instead of visiting thousands.
-        Otherwise the first node's consumers are left dirty for the usual pass."""
-        root, infos, inputs, errors = stash
-        self._dirty.clear()
-        self._visit(root)
-        now = (self._info.get(root), self._inputs.get(root), self._errors.get(root))
-        if any(a is not b for a, b in zip(now, (infos.get(root), inputs.get(root), errors.get(root)))):
-            self._dirty.update(self._consumers[root])
-            return False
-        for table, kept in ((self._info, infos), (self._inputs, inputs), (self._errors, errors)):
+    def _give_back(self, region: ForgottenRegion, rank: Mapping[str, int], queue: list) -> None:
+        """Put back a forgotten region whose root came back as it was, whole; queue those below its root of
+        the nodes the forgetting pass touched outside the region (`ForgottenRegion.stale`: they may read the
+        region, as a node wired to it in that pass does) and their consumers (the region may read them)."""
+        for table, kept in ((self._info, region.info), (self._inputs, region.inputs), (self._errors, region.errors)):
             table.update(kept)
             self._touched.update(kept)
-        return True
+        bound, consumers = rank[region.root], self._consumers
+        for node_id in region.stale:
+            for below in (node_id, *consumers.get(node_id, ())):
+                if rank.get(below, -1) > bound:
+                    heapq.heappush(queue, (rank[below], below))
 
     def _visit_all(self, rank: Mapping[str, int]) -> None:
         """Visit every node in topological order: what `_propagate` does when all are dirty, without its queue
@@ -420,25 +424,29 @@ class ShapeInference:
         feeds has none either, or waits in the queue to be visited)."""
         info, errors, inputs, plans, consumers = self._info, self._errors, self._inputs, self._plans, self._consumers
         stack, touched = [node_id], self._touched
-        lost_info, lost_inputs, lost_errors = {}, {}, {}  # kept in case the wire comes back (`_restored`)
-        self._forgotten.append((node_id, lost_info, lost_inputs, lost_errors))
-        while stack:
+        region = ForgottenRegion(node_id)  # kept in case the wire comes back (`_give_back`)
+        lost_info, lost_inputs, lost_errors = region.info, region.inputs, region.errors
+        self._forgotten.append(region)
+        pop_info, pop_inputs, push = info.pop, inputs.pop, stack.append
+        while stack:  # (the lines of _forget, inline and at C speed where it can: this runs for thousands of nodes)
             current = stack.pop()
-            touched.add(current)
-            self._dropped += 1
-            # (the lines of _forget, inline: this runs for thousands of nodes)
-            if current in info:
-                lost_info[current] = info.pop(current)
-            if current in errors:
+            outcome = pop_info(current, None)
+            if outcome is not None:
+                lost_info[current] = outcome
+            elif current in errors:
                 lost_errors[current] = errors.pop(current)
-            if current in inputs:
-                lost_inputs[current] = inputs.pop(current)
+            kept = pop_inputs(current, None)
+            if kept is not None:
+                lost_inputs[current] = kept
             for consumer in consumers[current]:
                 if consumer in info or consumer in errors:
                     for _port, source, _source_port in plans.get(consumer) or ():
                         if source == current:
-                            stack.append(consumer)
+                            push(consumer)
                             break
+        touched.update(lost_info)  # every node walked had an outcome: the first one too (see `_visit`)
+        touched.update(lost_errors)
+        self._dropped += len(lost_info) + len(lost_errors)
 
     def _forget(self, node_id: str) -> None:
         self._touched.add(node_id)
