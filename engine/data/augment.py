@@ -159,11 +159,18 @@ class Augment(torch.nn.Module):
         images = x.reshape(-1, *self.image_shape)
         if self.scaled:
             images = images * self.std + self.mean
-        for transform in self.steps:
-            images = transform(images)
+        images = self.unit_range(images)
         if self.scaled:
             images = (images - self.mean) / self.std
         return images.reshape(shape)
+
+    def unit_range(self, images: torch.Tensor) -> torch.Tensor:
+        """The transforms on images [N, *image_shape] in [0, 1], before any normalisation: where the caller
+        has the pixels unnormalised (an image cache), this spares the two passes `forward` makes to undo the
+        normalisation and redo it."""
+        for transform in self.steps:
+            images = transform(images)
+        return images
 
     def preview(self, x: torch.Tensor, seed: int) -> torch.Tensor:
         """`x` augmented with a generator seeded by `seed`, leaving torch's global generator as it was."""

@@ -32,6 +32,31 @@ def to_float(x: torch.Tensor, mean: torch.Tensor | None, std: torch.Tensor | Non
     return x if mean is None else x.sub_(mean.to(x.device)).div_(std.to(x.device))
 
 
+def float_batch(pixels: torch.Tensor, mean: torch.Tensor | None, std: torch.Tensor | None,
+                augment: torch.nn.Module | None = None, autoencoder: bool = False):
+    """uint8 pixels [N, C, H, W] as the model's float input, augmented by `augment` when given, and the
+    normalised images before augmentation for an autoencoder (whose target is its input), else None.
+    An augmentation that takes images in [0, 1] (`Augment.unit_range`) runs before the normalisation,
+    sparing the two passes over the batch that would undo it and redo it."""
+    unit_range = getattr(augment, "unit_range", None)
+    if unit_range is None:
+        x = to_float(pixels, mean, std)
+        target = x.clone() if autoencoder else None
+        if augment is not None:
+            with torch.no_grad():
+                x = augment(x)
+        return x, target
+    x = to_float(pixels, None, None)
+    target = _normalised(x.clone(), mean, std) if autoencoder else None
+    with torch.no_grad():
+        x = unit_range(x)
+    return _normalised(x, mean, std), target
+
+
+def _normalised(x: torch.Tensor, mean: torch.Tensor | None, std: torch.Tensor | None) -> torch.Tensor:
+    return x if mean is None else x.sub_(mean.to(x.device)).div_(std.to(x.device))
+
+
 def image_layout(x: torch.Tensor) -> torch.Tensor:
     """A batch of images [N, C, H, W] in channels-last memory (the same values): convolutions on the CPU
     run about 1.3-1.5x faster on it; other inputs as they are."""
@@ -141,10 +166,8 @@ class CacheBatches(torch.utils.data.Dataset):
         error = self.cache.read(rows.tolist())
         if error is not None:
             return error
-        x = to_float(self.cache.pixels.index_select(0, rows), self.mean, self.std)
-        y = x.clone() if self.autoencoder else self.classes.index_select(0, index)
-        if self.augment is not None:
-            with torch.no_grad():
-                x = self.augment(x)
+        x, y = float_batch(self.cache.pixels.index_select(0, rows), self.mean, self.std, self.augment,
+                           self.autoencoder)
+        y = y if self.autoencoder else self.classes.index_select(0, index)
         # class indices travel as a list: a tensor would cost the main process a shared-memory hand-over
         return image_layout(x), (y if self.autoencoder else y.tolist())

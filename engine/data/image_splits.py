@@ -29,6 +29,7 @@ from engine.data.image_cache import (
     PARALLEL_FROM,
     CacheBatches,
     ImageCache,
+    float_batch,
     image_layout,
     raised,
     to_float,
@@ -142,12 +143,8 @@ class CachedImageSplit:
         self.state.pop("sampler", None)
 
     def _batch(self, x: torch.Tensor, y: torch.Tensor, augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        x = to_float(x, self.mean, self.std)
-        y = x.clone() if self.autoencoder else y
-        if augment and self.augment is not None:
-            with torch.no_grad():
-                x = self.augment(x)
-        return self._conformed(x, y)
+        x, target = float_batch(x, self.mean, self.std, self.augment if augment else None, self.autoencoder)
+        return self._conformed(x, target if self.autoencoder else y)
 
     def _conformed(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         reshape_input, input_dtype, reshape_target, target_dtype = self.shapes
@@ -259,10 +256,8 @@ class _AugmentedBatch:
         batch = _collate_labelled(items)
         if isinstance(batch, UserError):
             return batch
-        x = to_float(batch[0], self.mean, self.std)
-        y = x.clone() if self.autoencoder else batch[1]
-        with torch.no_grad():
-            return self.augment(x), y
+        x, target = float_batch(batch[0], self.mean, self.std, self.augment, self.autoencoder)
+        return x, target if self.autoencoder else batch[1]
 
 
 @dataclass(frozen=True)
@@ -310,11 +305,9 @@ class StreamedImageSplit(StreamingSplit):
         for batch in loader:
             x, y = raised(batch)
             if not self._in_workers():
-                x = to_float(x.to(self.device, non_blocking=pin), self.mean, self.std)
-                y = x.clone() if self.autoencoder else y.to(self.device, non_blocking=pin)
-                if self.augment is not None:
-                    with torch.no_grad():
-                        x = self.augment(x)
+                x, target = float_batch(x.to(self.device, non_blocking=pin), self.mean, self.std, self.augment,
+                                        self.autoencoder)
+                y = target if self.autoencoder else y.to(self.device, non_blocking=pin)
             x, y = self.transform(x, y) if self.transform is not None else (x, y)
             yield image_layout(x), y
 

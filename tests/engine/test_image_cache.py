@@ -160,3 +160,22 @@ def test_a_full_cache_augments_cheap_transforms_on_the_training_thread_and_other
     x = torch.cat([x for x, _ in batches])
     assert x.shape == data.train.x.shape and not torch.equal(x, data.train.x)  # augmented either way
     train.close()
+
+
+@pytest.mark.parametrize("autoencoder", [False, True])
+def test_a_batch_augmented_before_normalising_equals_one_normalised_then_augmented(autoencoder):
+    from engine.data.image_cache import float_batch, to_float
+
+    normalization = {"mean": [0.4, 0.5, 0.6], "std": [0.2, 0.25, 0.3]}
+    augment = Augment(AUGMENT, (3, 8, 8), normalization)
+    mean, std = (torch.tensor(normalization[k]).view(1, 3, 1, 1) for k in ("mean", "std"))
+    pixels = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8)
+    torch.manual_seed(3)
+    x, target = float_batch(pixels, mean, std, augment, autoencoder)
+    torch.manual_seed(3)
+    expected = augment(to_float(pixels, mean, std))  # forward: undoes the normalisation around the transforms
+    assert torch.allclose(x, expected, atol=1e-5) and not torch.allclose(x, to_float(pixels, mean, std))
+    if autoencoder:
+        assert torch.equal(target, to_float(pixels, mean, std))
+    else:
+        assert target is None
