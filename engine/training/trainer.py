@@ -416,9 +416,8 @@ class Trainer:
                 break
             batch += 1
             if health is not None and health.due():
-                health.arm()
-                pending.append(step(x, y))
-                self._emit(health.collect(epoch, batch, (epoch - 1) * self._batches_per_epoch + batch))
+                pending.append(health.sample(step, x, y, self._emit, epoch, batch,
+                                             (epoch - 1) * self._batches_per_epoch + batch))
             else:
                 pending.append(step(x, y))
             if tuner is not None:
