@@ -48,8 +48,9 @@ def output_sums(output: torch.Tensor, relu_like: bool) -> list[torch.Tensor]:
     x = output.detach()
     sums = [x.sum(dtype=torch.float32), torch.linalg.vector_norm(x, dtype=torch.float32)]
     if relu_like and x.dim() >= 1:
-        alive = x.any(dim=0) if x.dim() >= 2 else x
-        sums += [torch.count_nonzero(x), torch.count_nonzero(alive)]
+        size = x.abs()
+        nonzero = size.sign().sum(dtype=torch.float32)  # several times faster than count_nonzero on a CPU
+        sums += [nonzero, torch.count_nonzero(size.amax(dim=0)) if x.dim() >= 2 else nonzero]
     return sums
 
 
@@ -59,7 +60,7 @@ def node_health(node_id: str, sums: list[float], numel: int, units: int, grad: f
     mean = total / numel if numel else math.nan
     std = math.sqrt(max(norm * norm / numel - mean * mean, 0.0)) if numel else math.nan
     zero = dead = None
-    if len(sums) == 4 and numel:
+    if len(sums) == 4 and numel and math.isfinite(sums[2]):  # a NaN in the output leaves the counts unknown
         zero = 1.0 - sums[2] / numel
         dead = 1.0 - sums[3] / units if units != numel else zero
     finite = math.isfinite(total)  # a NaN or an infinity anywhere makes the sum non-finite

@@ -189,3 +189,6 @@ def test_the_statistics_match_torch_on_the_whole_output():
     values = torch.stack(output_sums(x, relu_like=False)).tolist()
     flat = node_health("n", values, x.numel(), x[0].numel(), None)
     assert not flat.finite and flat.zero_fraction is None and flat.dead_fraction is None
+    x[3, 1, 2] = math.nan
+    values = torch.stack(output_sums(x, relu_like=True)).tolist()
+    assert not node_health("n", values, x.numel(), x[0].numel(), None).finite
