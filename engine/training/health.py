@@ -144,7 +144,11 @@ class HealthMonitor:
         All the sampled batch took beyond a plain one (the moving average) counts against the budget."""
         began = self._clock()
         self.arm()
-        loss = train_step(x, y)  # calls `read_gradients` after backward
+        try:
+            loss = train_step(x, y)  # calls `read_gradients` after backward
+        except BaseException:
+            self.disarm()  # the run fails; no hook stays on the model
+            raise
         tell(self.collect(epoch, batch, step, charge=False))
         self._charge(max(self._clock() - began - self._interval, 0.0))
         return loss

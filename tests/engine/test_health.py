@@ -192,3 +192,16 @@ def test_the_statistics_match_torch_on_the_whole_output():
     x[3, 1, 2] = math.nan
     values = torch.stack(output_sums(x, relu_like=True)).tolist()
     assert not node_health("n", values, x.numel(), x[0].numel(), None).finite
+
+
+def test_a_failing_sampled_step_leaves_no_hook():
+    model, types = tiny_model()
+    monitor = HealthMonitor(model, types)
+
+    def failing_step(x, y):
+        model(x)
+        raise RuntimeError("a layer failed")
+
+    with pytest.raises(RuntimeError):
+        monitor.sample(failing_step, torch.randn(3, 4), None, lambda sample: None, 1, 1, 1)
+    assert not monitor.armed and not any(module._forward_hooks for module in model.children())
