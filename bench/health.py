@@ -3,8 +3,9 @@
 The digits CNN example trains with health on and off, alternately, on one CPU thread; the figure is
 the throughput with health on over the throughput with it off (training samples per second over the
 whole run, validation excluded; median over rounds). Goal: at most 5% cost. Health samples every 10th
-batch within a 3% time budget; the row says how many samples a run gathered, so a cost of zero cannot
-hide a monitor that never ran. A second row gives the monitor's own account of its time share.
+batch, at most every 0.1 s, within a 3% time budget; the row says how many samples a run gathered, so a
+cost of zero cannot hide a monitor that never ran. A second row gives the monitor's own account of its
+time share: what its sampled batches took beyond plain ones, over the training time.
 """
 
 from __future__ import annotations

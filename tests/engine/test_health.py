@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from engine.compiler import compile_graph
@@ -124,3 +125,83 @@ def test_the_cli_prints_divergence_advice_with_the_failure(write_project, tmp_pa
     assert code == 1 and "failed: loss became" in err
     assert "advice (divergence): diverged: the loss became NaN or infinite at epoch 1" in err
     assert "  fix: set lr 100000" in err
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def train_with(monitor, clock, model, batches: int, plain: float, sampled: float) -> list:
+    """`batches` batches that take `plain` seconds each, or `sampled` when the monitor samples them."""
+    x, told = torch.randn(8, 4), []
+
+    def sampled_step(x, y):
+        model(x).sum().backward()
+        monitor.read_gradients()
+        clock.now += sampled
+        return None
+
+    for batch in range(1, batches + 1):
+        if monitor.due():
+            monitor.sample(sampled_step, x, None, told.append, 1, batch, batch)
+        else:
+            clock.now += plain
+    return told
+
+
+def test_the_budget_counts_all_a_sampled_batch_costs_beyond_a_plain_one():
+    model, types = tiny_model()
+    clock = FakeClock()
+    monitor = HealthMonitor(model, types, every=1, budget=0.1, min_interval=0.0, clock=clock)
+    told = train_with(monitor, clock, model, 2000, plain=1.0, sampled=3.0)
+    # 3 s a sampled batch, 1 s a plain one; the first, at batch 1, before any plain batch, is charged whole
+    assert told[0].batch == 1 and monitor.spent_seconds == 3.0 + 2.0 * (len(told) - 1)
+    assert 0.09 <= monitor.share <= 0.1  # the budget: 10% of the training time, sampled batches included
+    assert abs(len(told) - 0.1 * (2000 + 2 * len(told)) / 2.0) <= 1
+
+
+def test_samples_come_at_most_every_min_interval_seconds():
+    model, types = tiny_model()
+    clock = FakeClock()
+    monitor = HealthMonitor(model, types, every=1, budget=1.0, min_interval=0.5, clock=clock)
+    told = train_with(monitor, clock, model, 1000, plain=0.01, sampled=0.01)  # 10 s of training
+    assert 18 <= len(told) <= 21
+    assert all(b.batch - a.batch >= 50 for a, b in zip(told, told[1:]))
+
+
+def test_the_statistics_match_torch_on_the_whole_output():
+    from engine.training.health import node_health, output_sums
+
+    x = torch.randn(64, 3, 5)
+    x[:, 0, 0] = 0.0  # a unit that is zero for every sample
+    x[x < -1.0] = 0.0
+    values = torch.stack(output_sums(x, relu_like=True)).tolist()
+    health = node_health("n", values, x.numel(), x[0].numel(), None)
+    assert health.mean == pytest.approx(x.mean().item(), abs=1e-5)
+    assert health.std == pytest.approx(x.std(unbiased=False).item(), rel=1e-4)
+    assert health.zero_fraction == pytest.approx((x == 0).float().mean().item())
+    assert health.dead_fraction == pytest.approx(1 / 15) and health.finite
+    x[3, 1, 2] = math.inf
+    values = torch.stack(output_sums(x, relu_like=False)).tolist()
+    flat = node_health("n", values, x.numel(), x[0].numel(), None)
+    assert not flat.finite and flat.zero_fraction is None and flat.dead_fraction is None
+    x[3, 1, 2] = math.nan
+    values = torch.stack(output_sums(x, relu_like=True)).tolist()
+    assert not node_health("n", values, x.numel(), x[0].numel(), None).finite
+
+
+def test_a_failing_sampled_step_leaves_no_hook():
+    model, types = tiny_model()
+    monitor = HealthMonitor(model, types)
+
+    def failing_step(x, y):
+        model(x)
+        raise RuntimeError("a layer failed")
+
+    with pytest.raises(RuntimeError):
+        monitor.sample(failing_step, torch.randn(3, 4), None, lambda sample: None, 1, 1, 1)
+    assert not monitor.armed and not any(module._forward_hooks for module in model.children())

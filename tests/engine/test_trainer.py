@@ -82,6 +82,23 @@ def test_progress_every_n_batches(moons_project, tmp_path):
     assert [len(e.losses) for e in events if isinstance(e, BatchProgress)] == [3, 3, 2]
 
 
+def test_no_gradients_are_held_through_validation_or_after_a_stop(moons_project, tmp_path):
+    def held_gradients(trainer):
+        return [name for name, p in trainer.model.named_parameters() if p.grad is not None]
+
+    seen = []
+
+    def callback(event):
+        if isinstance(event, EpochEnd):  # told after validation and the checkpoints
+            seen.append(held_gradients(trainer))
+        elif isinstance(event, BatchProgress) and event.epoch == 3:
+            trainer.stop()
+
+    trainer = Trainer(moons_project, out_dir=tmp_path / "run", epochs=5, callback=callback, progress_every=2)
+    result = trainer.run()
+    assert result.status == "stopped" and seen == [[], []] and held_gradients(trainer) == []
+
+
 def test_regression_reports_mae(sine_project, tmp_path):
     _, result, events = run(sine_project, tmp_path, epochs=2)
     assert events[0].metric == "val_mae" and result.metric == "val_mae"
