@@ -421,7 +421,7 @@ def run(quick: bool = False) -> list[Row]:
         Row(SECTION, "example CNN, bound: engine's bare step vs hand-written cached epoch", ceiling / hand_cached, "x", "",
             None, note=f"the most a cached epoch could reach against the hand-written pipeline at {cached_threads} "
                        "training thread(s) (the data costing nothing)"),
-        Row(SECTION, "example CNN: engine's bare step, 2 threads vs 1", ceilings["engine, 2 threads"] / ceiling, "x", "", None,
+        Row(SECTION, "example CNN: engine's bare step, 2 threads vs 1", ceilings["engine, 2 threads"] / ceilings["engine"], "x", "", None,
             note="torch's second thread on the second core, which the engine's thread tuner takes only where "
                  "the run's own steps time faster with it (engine.training.thread_tuner): with another process "
                  "busy, or the workers decoding, the second thread made the step up to 10x slower"),

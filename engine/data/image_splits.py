@@ -155,7 +155,7 @@ class CachedImageSplit:
                 limit: int | None = None, indices: torch.Tensor | None = None) -> Iterator:
         order = _order(len(self), shuffle, generator) if indices is None else indices.cpu()
         bounds = batch_bounds(len(order), batch_size, limit)
-        if self.device.type == "cpu" and self.workers > 0 and (not self._complete() or self._augment_in_workers()):
+        if self.uses_worker_processes():
             yield from self._worker_batches([order[start:end].tolist() for start, end in bounds], generator)
             return
         self.close()
@@ -172,6 +172,11 @@ class CachedImageSplit:
                 yield self._batch(self.cache.pixels.index_select(0, rows), self.classes.index_select(0, index))
             else:
                 yield self._batch(pixels.index_select(0, index), classes.index_select(0, index))
+
+    def uses_worker_processes(self) -> bool:
+        """Whether the next pass's batches come from worker processes: while the cache fills, or for
+        augmentation that runs there."""
+        return self.device.type == "cpu" and self.workers > 0 and (not self._complete() or self._augment_in_workers())
 
     def _augment_in_workers(self) -> bool:
         """Whether the workers should augment the cached batches: only for transforms that cost more than the
@@ -275,6 +280,10 @@ class StreamedImageSplit(StreamingSplit):
         """The split with `augment` applied to every batch: in its worker processes on the CPU, else on the
         device."""
         return replace(self, augment=augment, state={})
+
+    def uses_worker_processes(self) -> bool:
+        """Whether the batches come from worker processes (they read the files every epoch)."""
+        return self.workers > 0
 
     def _in_workers(self) -> bool:
         """Whether the workers hand over batches already float and augmented."""

@@ -2,13 +2,15 @@
 
 A run nobody chose threads for starts on every core but one (`devices.default_threads`): while an
 image folder's first epoch decodes in worker processes, or another program keeps a core busy, a
-thread on that core makes every step wait for it (a small CNN's step up to 5x slower). Once the data
-comes from memory and the machine is quiet, the last core makes the same step about 1.2-1.4x faster
+thread on that core makes every step wait for it (a small CNN's step up to 10x slower). Once the data
+comes from memory and the machine is quiet, the last core makes the same step about 1.3-1.5x faster
 (bench section 10). No rule tells which holds on a user's machine, so `ThreadTuner` measures: at the
-start of the first two epochs (the first fills the image cache; its workers stop after it), and again
-after `hold` steps, it trains short blocks of steps on each choice in ABBA order, so a drift of the
-machine's load weighs on both alike, and keeps the faster. A tie goes to fewer threads, leaving a core
-to the machine.
+start of the first epoch whose data comes without worker processes (an image folder's second, once its
+cache is full) and again after `hold` steps, it trains short blocks of steps on each choice in ABBA
+order, so a drift of the machine's load weighs on both alike, and keeps the faster. A tie goes to fewer
+threads, leaving a core to the machine. While worker processes make the batches, the fewest threads
+train: the workers need the spare core, and a probe would time steps fed from batches the workers made
+before it started.
 """
 
 from __future__ import annotations
@@ -49,9 +51,14 @@ class ThreadTuner:
     def probing(self) -> bool:
         return bool(self._plan)
 
-    def start_epoch(self, epoch: int) -> None:
+    def start_epoch(self, epoch: int, workers: bool = False) -> None:
+        """Before epoch `epoch`; `workers`: its batches come from the data's worker processes."""
         self._epoch = epoch
-        if len(self.choices) > 1 and (epoch <= 2 or self._held >= self.hold):
+        if workers:
+            self._plan = []
+            self._use(self.choices[0])
+            return
+        if len(self.choices) > 1 and not self._plan and (not self.decisions or self._held >= self.hold):
             self._plan = []
             for round_ in range(self.rounds):
                 order = self.choices if round_ % 2 == 0 else self.choices[::-1]

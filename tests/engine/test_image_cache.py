@@ -46,6 +46,7 @@ def test_the_cache_filled_by_workers_during_an_epoch_equals_decoding_in_one_proc
     original = ImageReader.read_uint8
     monkeypatch.setattr(ImageReader, "read_uint8", lambda self, path: reads.append(path) or original(self, path))
     first = {}
+    assert parallel.train.uses_worker_processes() and not serial.train.uses_worker_processes()
     for x, y in parallel.train.batches(8, shuffle=True, generator=torch.Generator().manual_seed(1)):
         assert x.is_contiguous(memory_format=torch.channels_last)
         first[len(first)] = (x, y)
@@ -54,6 +55,7 @@ def test_the_cache_filled_by_workers_during_an_epoch_equals_decoding_in_one_proc
     assert parallel.train.cache.filled[rows].all() and not parallel.train.cache.filled[parallel.val.rows].any()
     assert torch.equal(parallel.train.cache.pixels[rows], expected)
     assert "loader" not in parallel.train.state  # a complete cache without augmentation needs no workers
+    assert not parallel.train.uses_worker_processes()  # so a run's thread tuner may take their core
     again = list(parallel.train.batches(8, shuffle=True, generator=torch.Generator().manual_seed(1)))
     assert reads == []  # nor decoding again
     assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first.values(), again))
@@ -179,3 +181,26 @@ def test_a_batch_augmented_before_normalising_equals_one_normalised_then_augment
         assert torch.equal(target, to_float(pixels, mean, std))
     else:
         assert target is None
+
+
+def test_a_run_on_auto_threads_fills_the_cache_on_the_fewest_threads_and_tunes_from_the_full_cache(
+        tmp_path, monkeypatch):
+    from engine.training.thread_tuner import ThreadTuner
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    epochs_begun = []
+    start_epoch = ThreadTuner.start_epoch
+    monkeypatch.setattr(ThreadTuner, "start_epoch", lambda self, epoch, workers=False: epochs_begun.append(
+        (epoch, workers)) or start_epoch(self, epoch, workers))
+    run = project(tmp_path)
+    run.training.update(epochs=8, batch_size=2)  # 8 steps an epoch: the probe spans epochs 2 to 5
+    before = torch.get_num_threads()
+    try:
+        trainer = Trainer(run, out_dir=tmp_path / "run", threads="auto")
+        result = trainer.run()
+    finally:
+        torch.set_num_threads(before)
+    assert result.status == "finished", result.message
+    decisions = trainer.thread_tuner.decisions
+    assert epochs_begun[:3] == [(1, True), (2, False), (3, False)]  # the workers fill the cache in epoch 1
+    assert len(decisions) == 1 and decisions[0][0] in (2, 3, 4, 5)  # begun in epoch 2, not while workers decoded

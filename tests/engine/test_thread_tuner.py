@@ -65,19 +65,29 @@ def test_a_far_slower_step_ends_the_probe_at_once():
     assert tuner.threads == 1 and not tuner.probing and tuner.decisions == [(1, 1)]
 
 
-def test_it_probes_in_the_first_two_epochs_then_after_hold_steps():
+def test_it_probes_in_the_first_epoch_then_after_hold_steps():
     machine = FakeMachine({1: 0.010, 2: 0.005})
     tuner = tuner_on(machine, block=2, rounds=2, hold=20)
     for epoch in (1, 2, 3):
         tuner.start_epoch(epoch)
         machine.train(tuner, 10)
-    assert [epoch for epoch, _ in tuner.decisions] == [1, 2]  # epoch 3: the choice is 2 steps old
+    assert tuner.decisions == [(1, 2)]  # epoch 2 and 3: the choice is 2 and 12 steps old
     machine.seconds_per_step = {1: 0.010, 2: 0.050}  # the machine got busy
-    tuner.start_epoch(4)
-    machine.train(tuner, 20)
-    tuner.start_epoch(5)  # the choice made in epoch 2 has been held for 32 steps
+    tuner.start_epoch(4)  # the choice made in epoch 1 has been held for 22 steps
     machine.train(tuner, 10)
-    assert tuner.decisions[-1] == (5, 1) and tuner.threads == 1
+    assert tuner.decisions[-1] == (4, 1) and tuner.threads == 1
+
+
+def test_while_workers_make_the_batches_the_fewest_threads_train_and_the_probe_waits():
+    machine = FakeMachine({1: 0.010, 2: 0.005})
+    tuner = tuner_on(machine, block=2, rounds=2)
+    tuner.start_epoch(1, workers=True)  # an image folder's first epoch: the workers fill its cache
+    assert set(machine.train(tuner, 20)) == {1} and tuner.decisions == []
+    tuner.start_epoch(2)  # from the full cache
+    machine.train(tuner, 20)
+    assert tuner.decisions == [(2, 2)]
+    tuner.start_epoch(3, workers=True)  # augmentation that runs in the workers every epoch, say
+    assert set(machine.train(tuner, 5)) == {1}
 
 
 def test_a_probe_carries_over_epochs_shorter_than_it():
@@ -109,11 +119,11 @@ def test_a_trainer_on_auto_threads_tunes_its_steps_and_finishes(moons_project, t
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
     before = torch.get_num_threads()
     try:
-        moons_project.training["batch_size"] = 2  # 64 steps an epoch: each probe (32 steps at most) ends in it
+        moons_project.training["batch_size"] = 2  # 64 steps an epoch: the probe (32 steps at most) ends in it
         trainer = Trainer(moons_project, epochs=3, out_dir=tmp_path / "run", threads="auto")
         result = trainer.run()
         assert result.status == "finished", result.message
-        assert [epoch for epoch, _ in trainer.thread_tuner.decisions] == [1, 2]
+        assert [epoch for epoch, _ in trainer.thread_tuner.decisions] == [1]  # in memory: no workers
         assert torch.get_num_threads() == trainer.thread_tuner.threads in (1, 2)
     finally:
         torch.set_num_threads(before)
