@@ -190,3 +190,25 @@ def test_a_wire_drag_judges_the_ports_in_view_then_those_that_come_into_view(win
     assert far.state == "refused"
     scene.cancel_gesture()
     assert all(port.state == "normal" for port in scene.all_ports())
+
+
+def test_a_small_batch_of_slow_wires_is_routed_for_one_slice_now_and_the_rest_while_the_loop_runs(
+        window, qtbot, monkeypatch):
+    import time
+
+    from gui.canvas import scene as scene_module
+    from gui.canvas.edge_item import EdgeItem
+
+    window._set_project(chain_project(30))
+    scene = window.scene
+    qtbot.waitUntil(lambda: scene.routing_pending() == 0, timeout=20_000)
+    expected = {item.edge: item.path() for item in scene.edge_items()}
+    route_path = EdgeItem.update_path
+    monkeypatch.setattr(EdgeItem, "update_path", lambda item: time.sleep(0.004) or route_path(item))
+    edges = list(scene.edge_items())
+    started = time.perf_counter()
+    scene.route(edges)  # ~30 wires at 4 ms each: far more than a slice
+    assert time.perf_counter() - started < 4 * scene_module.SLICE_S  # the edit is not held up
+    assert 0 < scene.routing_pending() < len(edges)
+    qtbot.waitUntil(lambda: scene.routing_pending() == 0, timeout=20_000)
+    assert all(item.path() == expected[item.edge] for item in scene.edge_items())
