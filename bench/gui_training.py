@@ -174,11 +174,11 @@ def _alternate(candidate, baseline, rounds: int) -> tuple[list[float], list[floa
 
 
 def run(quick: bool = False) -> list[Row]:
-    import torch
 
+    from engine.training.devices import usable_cores
     from gui.workbench.worker import training_threads
 
-    default_threads = torch.get_num_threads()
+    default_threads = usable_cores()  # torch's own default (one per core), whatever sections before set
     threads = training_threads()
     epochs, rounds = (20, 4) if quick else (30, 12)
     with tempfile.TemporaryDirectory() as scratch:
