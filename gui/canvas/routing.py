@@ -50,6 +50,7 @@ class _Router:
         self._by_left = sorted(obstacles, key=QRectF.left)
         self._lefts = [r.left() for r in self._by_left]
         self._widest = max((r.width() for r in obstacles), default=0.0)
+        self._by_top: list[QRectF] | None = None
 
     def clear(self, left: float, right: float, y1: float, y2: float) -> bool:
         """No obstacle meets the box from `left` to `right` between heights `y1` and `y2`."""
@@ -136,7 +137,9 @@ class _Router:
     def free_rows(self, x1: float, x2: float) -> list[float]:
         """Heights, top to bottom, at which a level line from `x1` to `x2` meets no obstacle: the middle of
         each free band between the obstacles in that span."""
-        spans = sorted((r.top(), r.bottom()) for r in self.obstacles if r.right() >= x1 and r.left() <= x2)
+        if self._by_top is None:  # sorted once: a backward wire asks for a dozen spans
+            self._by_top = sorted(self.obstacles, key=QRectF.top)
+        spans = ((r.top(), r.bottom()) for r in self._by_top if r.right() >= x1 and r.left() <= x2)
         rows, reach = [], None
         for top, bottom in spans:
             if reach is not None and top - reach > 2:
