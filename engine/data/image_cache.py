@@ -28,8 +28,7 @@ PARALLEL_FROM = 512  # fewer images than this are handled in this process (start
 
 def to_float(x: torch.Tensor, mean: torch.Tensor | None, std: torch.Tensor | None) -> torch.Tensor:
     """uint8 pixels as float32 in [0, 1], normalised per channel when `mean`/`std` are given."""
-    x = x.float().div_(255.0)
-    return x if mean is None else x.sub_(mean.to(x.device)).div_(std.to(x.device))
+    return _normalised(x.float().div_(255.0), mean, std)
 
 
 def float_batch(pixels: torch.Tensor, mean: torch.Tensor | None, std: torch.Tensor | None,
@@ -166,8 +165,7 @@ class CacheBatches(torch.utils.data.Dataset):
         error = self.cache.read(rows.tolist())
         if error is not None:
             return error
-        x, y = float_batch(self.cache.pixels.index_select(0, rows), self.mean, self.std, self.augment,
-                           self.autoencoder)
-        y = y if self.autoencoder else self.classes.index_select(0, index)
+        x, target = float_batch(self.cache.pixels.index_select(0, rows), self.mean, self.std, self.augment,
+                                self.autoencoder)
         # class indices travel as a list: a tensor would cost the main process a shared-memory hand-over
-        return image_layout(x), (y if self.autoencoder else y.tolist())
+        return image_layout(x), (target if self.autoencoder else self.classes.index_select(0, index).tolist())

@@ -131,8 +131,9 @@ class HealthMonitor:
         """What sampling cost over the training time so far (kept under `budget`, bar one sample)."""
         return self._spent / self._trained if self._trained else 0.0
 
-    def _charge(self, seconds: float) -> None:
-        """Count a sample's `seconds` beyond a plain batch against the budget."""
+    def _charge_since_arm(self) -> None:
+        """Count what the sample took since `arm`, beyond a plain batch, against the budget."""
+        seconds = max(self._clock() - self._sample_started - self._interval, 0.0)
         self._spent += seconds
         self._last_cost = seconds
         self._sampled_last = True
@@ -142,7 +143,6 @@ class HealthMonitor:
                epoch: int, batch: int, step: int):
         """`train_step(x, y)` with the hooks on; tells the HealthSample and returns what the step returned.
         All the sampled batch took beyond a plain one (the moving average) counts against the budget."""
-        began = self._clock()
         self.arm()
         try:
             loss = train_step(x, y)  # calls `read_gradients` after backward
@@ -150,7 +150,7 @@ class HealthMonitor:
             self.disarm()  # the run fails; no hook stays on the model
             raise
         tell(self.collect(epoch, batch, step, charge=False))
-        self._charge(max(self._clock() - began - self._interval, 0.0))
+        self._charge_since_arm()
         return loss
 
     def arm(self) -> None:
@@ -204,13 +204,13 @@ class HealthMonitor:
         for node_id in order:
             sums, numel, units = self._outputs[node_id]
             grad = math.sqrt(squares[node_id]) / self._scale if node_id in squares else None
-            nodes.append(node_health(node_id, values[at:at + len(sums)], numel, units, grad))
-            at += len(sums)
-            if first_bad is None and not math.isfinite(values[at - len(sums)]):  # forward: gradients follow it
+            read, at = values[at:at + len(sums)], at + len(sums)
+            nodes.append(node_health(node_id, read, numel, units, grad))
+            if first_bad is None and not math.isfinite(read[0]):  # a forward output: gradients follow from it
                 first_bad = node_id
         self._outputs, self._grad_norms, self._grad_owners = {}, [], []
         if charge:
-            self._charge(max(self._clock() - self._sample_started - self._interval, 0.0))
+            self._charge_since_arm()
         return events.HealthSample(epoch, batch, step, tuple(nodes), first_bad)
     # ---- after a non-finite loss -------------------------------------------------
     def locate_non_finite(self, forward, x) -> str | None:

@@ -59,7 +59,6 @@ class ThreadTuner:
             self._use(self.choices[0])
             return
         if len(self.choices) > 1 and not self._plan and (not self.decisions or self._held >= self.hold):
-            self._plan = []
             for round_ in range(self.rounds):
                 order = self.choices if round_ % 2 == 0 else self.choices[::-1]
                 for threads in order:
@@ -81,9 +80,7 @@ class ThreadTuner:
         self._started = None
         if seconds is not None and self._far_slower(threads, seconds / max(samples, 1)):
             self._plan = []  # a step at this count cost far more than at the fewest: stop paying for the probe
-            self._use(self.choices[0])
-            self._held = 0
-            self.decisions.append((self._epoch, self.choices[0]))
+            self._settle(self.choices[0])
             return
         if counted and seconds is not None:
             self._seconds[threads] += seconds
@@ -106,9 +103,13 @@ class ThreadTuner:
         for threads in self.choices[1:]:  # more threads only when clearly faster
             if threads in speeds and speeds[threads] > speeds.get(best, 0.0) * (1 + self.margin):
                 best = threads
-        self._use(best)
+        self._settle(best)
+
+    def _settle(self, threads: int) -> None:
+        """End the probe on `threads`, held from now on until the next probe."""
+        self._use(threads)
         self._held = 0
-        self.decisions.append((self._epoch, best))
+        self.decisions.append((self._epoch, threads))
 
     def _use(self, threads: int) -> None:
         if threads != self.threads:
