@@ -119,6 +119,8 @@ class ProgressPrinter:
         self._bar_shown = False
         self._last_line = clock()
         self._losses: list[float] = []  # since the last progress line (not on a terminal)
+        self._threads: int | None = None  # the CPU threads the last epoch line told (None: none told yet)
+        self._on_cpu = False
 
     def loading(self, dataset: dict) -> None:
         """Before the data loads (which may take a while): what is loading."""
@@ -136,6 +138,7 @@ class ProgressPrinter:
             self._data_progress(event)
         elif isinstance(event, RunStarted):
             self.epochs, self.metric = event.total_epochs, event.metric
+            self._on_cpu, self._threads = event.device == "cpu", None
             self._line(f"training {event.dataset}")
             self._line(f"on {event.device}, {event.total_epochs} epochs of {event.batches_per_epoch} batches; "
                        f"run folder {event.out_dir}")
@@ -158,7 +161,14 @@ class ProgressPrinter:
             self._losses.clear()
             self._line(f"epoch {m.epoch:>{width}}/{self.epochs}  train_loss {m.train_loss:.4g}  "
                        f"{_validation(self.metric, m.as_dict())}lr {m.lr:.3g}  "
-                       f"{m.seconds:.2f} s{'  *' if event.improved else ''}")
+                       f"{m.seconds:.2f} s{self._threads_told(m.threads)}{'  *' if event.improved else ''}")
+
+    def _threads_told(self, threads: int | None) -> str:
+        """The CPU threads an epoch ran on, told at the first epoch and whenever `threads="auto"` changed them."""
+        if not self._on_cpu or threads is None or threads == self._threads:
+            return ""
+        self._threads = threads
+        return f"  {threads} thread{'s' if threads != 1 else ''}"
 
     def _data_progress(self, event) -> None:
         """How far the data has loaded: the bar on a terminal, else a line every `log_every` seconds."""

@@ -41,7 +41,7 @@ STATUSES = (RunState.FINISHED, RunState.STOPPED, RunState.EARLY_STOPPED, RunStat
 class EpochMetrics:
     """One epoch's numbers. `as_dict()` is the history row that metrics.csv, run.json and report.json keep:
     epoch, train_loss, val_loss, the metric under its own name (val_accuracy or val_mae), lr, samples_per_sec,
-    seconds."""
+    seconds, threads."""
 
     epoch: int
     train_loss: float
@@ -51,17 +51,18 @@ class EpochMetrics:
     lr: float  # at the epoch's start
     samples_per_sec: float
     seconds: float  # the epoch's wall time without pauses
+    threads: int | None = None  # torch's CPU threads the epoch ended on (`threads="auto"` may change them)
 
     @classmethod
     def from_row(cls, row: dict, metric: str) -> EpochMetrics:
         """From a history row (`as_dict`'s form) whose metric is named `metric`."""
         return cls(int(row["epoch"]), row["train_loss"], row.get("val_loss"), metric, row.get(metric), row["lr"],
-                   row.get("samples_per_sec", 0.0), row.get("seconds", 0.0))
+                   row.get("samples_per_sec", 0.0), row.get("seconds", 0.0), row.get("threads"))
 
     def as_dict(self) -> dict:
         return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
                 self.metric: self.metric_value, "lr": self.lr, "samples_per_sec": self.samples_per_sec,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "threads": self.threads}
 
     def value(self, name: str) -> float | None:
         """A number by its history name ("val_loss", "val_accuracy", ...); None when this run has no such one."""

@@ -74,7 +74,7 @@ def metric_for(loss_module: torch.nn.Module) -> Metric:
 
 
 def csv_columns(metric_name: str) -> list[str]:
-    return ["epoch", "train_loss", "val_loss", metric_name, "lr", "seconds"]
+    return ["epoch", "train_loss", "val_loss", metric_name, "lr", "seconds", "threads"]
 
 
 def write_metrics_csv(path: str | os.PathLike, history: list[dict], metric_name: str) -> None:

@@ -373,6 +373,7 @@ class Trainer:
                     self._best_state = state
             self._folder.save_checkpoint("last", state, row)
             row["seconds"] = time.perf_counter() - started - (self._paused_seconds - paused_before)
+            row["threads"] = torch.get_num_threads()
             self.history.append(row)
             self._folder.write_metrics(self.history)
             self._emit(events.EpochEnd(epoch, events.EpochMetrics.from_row(row, self._metric.name), improved))

@@ -109,13 +109,15 @@ class RunProgress(QWidget):
         self.text = QLabel()
         self.text.setObjectName("runProgressText")
         # a fixed width: a text that changes 4 times a second must not make the status bar lay out again
-        sample = "Epoch 1000/1000 · batch 10000/10000 · 999,999 samples/s · ETA 10:00:00"
+        sample = "Epoch 1000/1000 · batch 10000/10000 · 999,999 samples/s · 16 threads · ETA 10:00:00"
         self.text.setFixedWidth(self.text.fontMetrics().horizontalAdvance(sample) + 8)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 6, 0)
         layout.addWidget(self.text)
         layout.addWidget(self.bar)
         self.epochs = 0
+        self.threads = ""  # " · 2 threads" once an epoch on the CPU has told them (threads="auto" may change them)
+        self._on_cpu = False
         self.hide()
 
     def starting(self, engine_loaded: bool = True) -> None:
@@ -133,7 +135,7 @@ class RunProgress(QWidget):
         self.text.setText(f"Loading data… {amount}")
 
     def started(self, event) -> None:
-        self.epochs = event.total_epochs
+        self.epochs, self.threads, self._on_cpu = event.total_epochs, "", event.device == "cpu"
         self.bar.setRange(0, max(1, event.total_epochs * event.batches_per_epoch))
         self.bar.setValue(0)
         self.text.setText(f"Epoch 1/{self.epochs} on {event.device}")
@@ -141,7 +143,12 @@ class RunProgress(QWidget):
     def progress(self, event) -> None:
         self.bar.setValue(event.step)
         self.text.setText(f"Epoch {event.epoch}/{self.epochs} · batch {event.batch}/{event.batches} · "
-                          f"{event.samples_per_sec:,.0f} samples/s · ETA {_duration(event.eta_seconds)}")
+                          f"{event.samples_per_sec:,.0f} samples/s{self.threads} · ETA {_duration(event.eta_seconds)}")
+
+    def epoch_ended(self, metrics) -> None:
+        """The CPU threads the epoch ended on, told in the read-out from then on."""
+        if self._on_cpu and metrics.threads:
+            self.threads = f" · {metrics.threads} thread{'s' if metrics.threads != 1 else ''}"
 
     def paused(self, paused: bool) -> None:
         if paused:

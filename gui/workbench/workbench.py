@@ -297,6 +297,7 @@ class Workbench(QObject):
 
     def _epoch_ended(self, event) -> None:
         self.current_run.series.add_epoch(event.metrics.as_dict())
+        self.progress.epoch_ended(event.metrics)
         self._run_changed = True
 
     def _show_status(self) -> None:

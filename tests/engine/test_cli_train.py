@@ -38,7 +38,7 @@ def test_train_writes_metrics_weights_and_project(moons_project, tmp_path, capsy
                                                   "best.safetensors", "last.safetensors",
                                                   "run.json", "tensorboard", "report.json"}
     rows = list(csv.DictReader(io.StringIO((out_dir / "metrics.csv").read_text())))
-    assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "val_accuracy", "lr", "seconds"]
+    assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "val_accuracy", "lr", "seconds", "threads"]
     assert [r["epoch"] for r in rows] == ["1", "2"] and all(float(r["train_loss"]) > 0 for r in rows)
     lines = out.splitlines()
     assert any(line.startswith("epoch 1/2  train_loss ") for line in lines)
@@ -50,7 +50,7 @@ def test_train_writes_metrics_weights_and_project(moons_project, tmp_path, capsy
 def test_regression_metrics_have_mae(sine_project, tmp_path, capsys):
     code, _, _ = train(capsys, sine_project.path, "--epochs", 1, "--out", tmp_path / "o", "--quiet")
     header = (tmp_path / "o" / "metrics.csv").read_text().splitlines()[0]
-    assert code == 0 and header == "epoch,train_loss,val_loss,val_mae,lr,seconds"
+    assert code == 0 and header == "epoch,train_loss,val_loss,val_mae,lr,seconds,threads"
 
 
 def test_val_split_0_trains_on_all_data_and_prints_no_validation(write_project, tmp_path, capsys):
@@ -242,3 +242,17 @@ def test_a_trained_run_folder_exports(moons_project, tmp_path, capsys):
     code = main.main(["export", str(out / "project.json"), "--weights", str(out / "weights.safetensors"),
                       "--onnx", str(tmp_path / "model.onnx")])
     assert code == 0 and (tmp_path / "model.onnx").stat().st_size > 0, capsys.readouterr().err
+
+
+def test_an_epoch_line_tells_the_cpu_threads_first_and_when_they_change(tmp_path):
+    """`threads="auto"` may move a run to more threads after timing its steps: the line says so once."""
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream, tty=False)
+    printer(RunStarted(3, 10, 100, 20, "cpu", "val_accuracy", tmp_path, "moons: ...", ()))
+    for epoch, threads in [(1, 1), (2, 1), (3, 2)]:
+        printer(EpochEnd(epoch, EpochMetrics(epoch, 0.6, 0.5, "val_accuracy", 0.5, 0.01, 1000.0, 0.25, threads), False))
+    lines = stream.getvalue().splitlines()[-3:]
+    assert [line.rsplit(" s", 1)[1] for line in lines] == ["  1 thread", "", "  2 threads"]
+    printer(RunStarted(1, 10, 100, 20, "cuda:0", "val_accuracy", tmp_path, "moons: ...", ()))
+    printer(EpochEnd(1, EpochMetrics(1, 0.6, 0.5, "val_accuracy", 0.5, 0.01, 1000.0, 0.25, 4), False))
+    assert stream.getvalue().splitlines()[-1].endswith("0.25 s")

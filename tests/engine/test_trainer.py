@@ -37,7 +37,7 @@ def run(project, tmp_path, name="run", **options):
 
 
 def comparable(history):
-    return [{k: v for k, v in row.items() if k not in ("seconds", "samples_per_sec")} for row in history]
+    return [{k: v for k, v in row.items() if k not in ("seconds", "samples_per_sec", "threads")} for row in history]
 
 
 # ---- determinism, events, outputs --------------------------------------------------
@@ -70,7 +70,7 @@ def test_events_report_every_batch_once_in_order(moons_project, tmp_path):
     last_of_epoch_one = [e for e in progress if e.epoch == 1][-1]
     assert last_of_epoch_one.batch == last_of_epoch_one.batches == 8  # an event closes every epoch
     row = result.history[-1]
-    assert set(row) == {"epoch", "train_loss", "val_loss", "val_accuracy", "lr", "samples_per_sec", "seconds"}
+    assert set(row) == {"epoch", "train_loss", "val_loss", "val_accuracy", "lr", "samples_per_sec", "seconds", "threads"}
     assert 0 <= row["val_accuracy"] <= 1 and row["lr"] == 0.01
     assert ends[-1].metrics.as_dict() == row and list(ends[-1].metrics.as_dict()) == list(row)  # the same row
     assert ends[-1].metrics.val_loss == row["val_loss"] and ends[-1].metrics.value("val_accuracy") == row["val_accuracy"]
@@ -111,7 +111,7 @@ def test_run_folder_holds_metrics_weights_and_the_project_as_trained(moons_proje
     assert result.out_dir == folder and result.weights == folder / "weights.safetensors"
     assert result.checkpoints == {"best": folder / "best.safetensors", "last": folder / "last.safetensors"}
     lines = (folder / "metrics.csv").read_text().splitlines()
-    assert lines[0] == "epoch,train_loss,val_loss,val_accuracy,lr,seconds" and len(lines) == 3
+    assert lines[0] == "epoch,train_loss,val_loss,val_accuracy,lr,seconds,threads" and len(lines) == 3
     trained = load_project(folder / "project.json")
     assert trained.graph.node("x").params["shape"] == [2] and trained.training["epochs"] == 2
     model = compile_graph(trained.graph).model
@@ -511,7 +511,7 @@ def test_val_split_0_trains_on_all_data_and_says_so(moons_project, tmp_path):
     improved = [e.epoch for e in events if isinstance(e, EpochEnd) and e.improved]
     assert improved[-1] == best["epoch"]
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert rows[0] == "epoch,train_loss,val_loss,val_accuracy,lr,seconds"
+    assert rows[0] == "epoch,train_loss,val_loss,val_accuracy,lr,seconds,threads"
     assert all(row.split(",")[2:4] == ["", ""] for row in rows[1:])
     assert read_metadata(result.checkpoints["best"])["train_loss"] == repr(best["train_loss"])
     with pytest.raises(UserError, match="no validation data to evaluate on"):

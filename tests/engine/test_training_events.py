@@ -48,7 +48,7 @@ def test_run_states_are_the_strings_the_json_files_keep():
 
 def test_epoch_metrics_round_trip_the_history_row_in_its_column_order():
     row = {"epoch": 3, "train_loss": 0.5, "val_loss": 0.25, "val_mae": 1.5, "lr": 0.01, "samples_per_sec": 900.0,
-           "seconds": 0.2}
+           "seconds": 0.2, "threads": 2}
     metrics = EpochMetrics.from_row(row, "val_mae")
     assert metrics.metric_value == 1.5 and metrics.val_loss == 0.25 and metrics.epoch == 3
     assert list(metrics.as_dict().items()) == list(row.items())
