@@ -15,6 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QPainterPath, QPainterPathStroker
 
@@ -50,7 +51,7 @@ class _Router:
         self._by_left = sorted(obstacles, key=QRectF.left)
         self._lefts = [r.left() for r in self._by_left]
         self._widest = max((r.width() for r in obstacles), default=0.0)
-        self._by_top: list[QRectF] | None = None
+        self._edges: np.ndarray | None = None  # (left, top, right, bottom) of each obstacle, sorted by top
 
     def clear(self, left: float, right: float, y1: float, y2: float) -> bool:
         """No obstacle meets the box from `left` to `right` between heights `y1` and `y2`."""
@@ -112,8 +113,10 @@ class _Router:
         is rows further down), then down a gap into the input."""
         s, e = self.start, self.end
         into = e.x() - 2 * TURN
-        left = min([r.left() for r in self.obstacles] + [into]) - 2 * TURN
-        gaps = sorted({s.x() + 2 * TURN} | {r.right() + 2 * TURN for r in self.obstacles if r.right() > s.x()})
+        edges = self._sorted_edges()
+        left = min(float(edges[:, 0].min(initial=into)), into) - 2 * TURN
+        rights = edges[:, 2]
+        gaps = sorted({s.x() + 2 * TURN} | set((rights[rights > s.x()] + 2 * TURN).tolist()))
         turns = ((out, y) for out in gaps[:TRIES] if self.clear(s.x(), out - TURN, s.y(), s.y())
                  for y in self.free_rows(left, out) if y > s.y() and self.clear(out - TURN, out + TURN, s.y(), y))
         out, below = next(turns, (None, None))
@@ -137,15 +140,22 @@ class _Router:
     def free_rows(self, x1: float, x2: float) -> list[float]:
         """Heights, top to bottom, at which a level line from `x1` to `x2` meets no obstacle: the middle of
         each free band between the obstacles in that span."""
-        if self._by_top is None:  # sorted once: a backward wire asks for a dozen spans
-            self._by_top = sorted(self.obstacles, key=QRectF.top)
-        spans = ((r.top(), r.bottom()) for r in self._by_top if r.right() >= x1 and r.left() <= x2)
-        rows, reach = [], None
-        for top, bottom in spans:
-            if reach is not None and top - reach > 2:
-                rows.append((reach + top) / 2)
-            reach = bottom if reach is None else max(reach, bottom)
-        return rows
+        edges = self._sorted_edges()
+        spans = edges[(edges[:, 2] >= x1) & (edges[:, 0] <= x2)]
+        if len(spans) < 2:
+            return []
+        reach = np.maximum.accumulate(spans[:-1, 3])  # the lowest bottom above each next obstacle's top
+        tops = spans[1:, 1]
+        free = tops - reach > 2
+        return ((reach[free] + tops[free]) / 2).tolist()
+
+    def _sorted_edges(self) -> np.ndarray:
+        """The obstacles' edges as one array, sorted by top once: a backward wire in a 10,000-node layout asks
+        for the free rows of a dozen spans over thousands of obstacles (~250 ms a wire scanned in Python)."""
+        if self._edges is None:
+            edges = np.array([r.getCoords() for r in self.obstacles], dtype=float).reshape(-1, 4)
+            self._edges = edges[np.argsort(edges[:, 1], kind="stable")]
+        return self._edges
 
 
 def _bend(path: QPainterPath, x: float, y1: float, y2: float) -> None:
