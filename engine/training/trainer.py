@@ -282,8 +282,8 @@ class Trainer:
             self._train_data, self._augment = self._augment.hand_over(self._train_data)
         self._val_data = self.dataset.val.to(device)
         self._parameters = [p for p in self._model.parameters() if p.requires_grad]
-        self._optimizer = build_optimizer(config.optimizer,
-                                          self.fine_tuning.param_groups(self._model, base_lr(config.optimizer)))
+        self._optimizer = build_optimizer(config.optimizer, self.fine_tuning.param_groups(
+            self._model, base_lr(config.optimizer)), model=self._model)
         self._schedule = build_schedule(config.schedule, self._optimizer, config.epochs, self._batches_per_epoch)
         self._batch_schedule = self._schedule.scheduler if self._schedule and self._schedule.per_batch else None
         forward = self._model if self.world is None else self.world.wrap(self._model)
