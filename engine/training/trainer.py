@@ -14,7 +14,7 @@ batch, and a pause blocks on a `threading.Event` without busy-waiting.
 The hot loop does as little Python as it can: in-memory data lives on the
 device and is batched by indexing a seeded permutation, losses stay on the
 device and are read (one sync) only when an aggregated progress event is due,
-and gradients are reset with `zero_grad(set_to_none=True)`.
+gradients are set to None before each step, and the step is torch's fused one where it can be.
 
 `run()` raises `UserError` for input it can't train on (bad data, invalid graph,
 unknown optimizer) before training starts; whatever goes wrong during training
