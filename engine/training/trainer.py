@@ -14,7 +14,7 @@ batch, and a pause blocks on a `threading.Event` without busy-waiting.
 The hot loop does as little Python as it can: in-memory data lives on the
 device and is batched by indexing a seeded permutation, losses stay on the
 device and are read (one sync) only when an aggregated progress event is due,
-and gradients are reset with `zero_grad(set_to_none=True)`.
+gradients are set to None before each step, and the step is torch's fused one where it can be.
 
 `run()` raises `UserError` for input it can't train on (bad data, invalid graph,
 unknown optimizer) before training starts; whatever goes wrong during training
@@ -282,8 +282,8 @@ class Trainer:
             self._train_data, self._augment = self._augment.hand_over(self._train_data)
         self._val_data = self.dataset.val.to(device)
         self._parameters = [p for p in self._model.parameters() if p.requires_grad]
-        self._optimizer = build_optimizer(config.optimizer,
-                                          self.fine_tuning.param_groups(self._model, base_lr(config.optimizer)))
+        self._optimizer = build_optimizer(config.optimizer, self.fine_tuning.param_groups(
+            self._model, base_lr(config.optimizer)), model=self._model)
         self._schedule = build_schedule(config.schedule, self._optimizer, config.epochs, self._batches_per_epoch)
         self._batch_schedule = self._schedule.scheduler if self._schedule and self._schedule.per_batch else None
         forward = self._model if self.world is None else self.world.wrap(self._model)
@@ -442,9 +442,9 @@ class Trainer:
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Forward, loss, backward and optimizer step for one batch; returns the detached loss."""
-        # the last step's gradients are let go here, not at its end: measured ~8 us (1.5%) cheaper a step on
-        # a small MLP on the CPU, as the allocator hands their memory straight to this step's tensors
-        self._optimizer.zero_grad(set_to_none=True)
+        # the last step's gradients go here (the allocator reuses them, ~8 us); a loop: zero_grad adds ~10 us
+        for parameter in self._parameters:
+            parameter.grad = None
         x, mix = self._augment(x, y) if self._augment is not None else (x, None)
         if self._amp_dtype is None:
             loss = mixed_loss(self._loss, self._forward(x), y, mix)
