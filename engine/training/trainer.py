@@ -72,6 +72,7 @@ from engine.training.metrics import metric_for
 from engine.training.optim import base_lr, build_optimizer, build_schedule, check_settings
 from engine.training.run_folder import RunFolder, check_run_dir, make_run_dir, trained_project
 from engine.training.thread_tuner import auto_threads
+from engine.training.validation import validation_pass
 from engine.weights import load_weights, state_tensors
 from graphs.document import Graph
 from graphs.errors import GraphError
@@ -528,28 +529,10 @@ class Trainer:
     def _validate(self) -> tuple[float, float] | None:
         """(mean validation loss, metric), or None when stopped by request."""
         self._model.eval()
-        device = self.device
-        loss_total = torch.zeros((), device=device)
-        metric_total = torch.zeros((), device=device)
-        metric_count = 0
-        if self._control_pending and self._stop.is_set():
-            return None
         forward = self._forward if self.world is None else self._model  # no collectives: shards may differ in size
-        with torch.no_grad(), self._autocast():
-            for x, y in self._val_data.batches(self.config.batch_size * 2, indices=self._val_indices):
-                if self._control_pending and self._stop.is_set():
-                    return None
-                outputs = forward(x)
-                loss_total += self._loss(outputs, y).float() * x.shape[0]
-                output = outputs[self._metric_output] if isinstance(outputs, tuple) else outputs
-                metric_total += self._metric.total(output, y)
-                metric_count += self._metric.count(output, y)
-        loss_sum, metric_sum = torch.stack([loss_total, metric_total.float()]).tolist()
-        samples = len(self._val_data)
-        if self.world is not None:
-            loss_sum, metric_sum, samples, metric_count = self.world.sum(
-                [loss_sum, metric_sum, len(self._val_indices), metric_count])
-        return loss_sum / samples, metric_sum / max(metric_count, 1)
+        return validation_pass(forward, self._loss, self._metric, self._metric_output, self._val_data,
+                               self.config.batch_size * 2, self._val_indices, self.device, self._autocast,
+                               lambda: self._control_pending and self._stop.is_set(), self.world)
 
     # ---- the end of a run -------------------------------------------------------
     def _finish(self, status: str, message: str, details: str) -> events.RunResult:
