@@ -16,6 +16,7 @@ import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from engine.copy_replay import MIN_DIRTY, CopyReplay
 from engine.forgotten_region import ForgottenRegion
 from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 from graphs.catalogue import node_type
@@ -113,6 +114,8 @@ class ShapeInference:
         self._last: InferenceResult | None = None  # the last result, the next one's `basis`
         self._forgotten: list[ForgottenRegion] = []  # the regions forgotten in this pass
         self._stash: ForgottenRegion | None = None  # the one region the last pass forgot, kept to be given back
+        self._copies: list[list[list[str]]] = []  # chains of a Repeat's copies (see follow_copies)
+        self.replayed_copies = 0  # copies whose outcomes were set whole (engine.copy_replay), for tests
         for node in graph.live_nodes():  # read only
             self._on_node_added(node)
         for edge in graph.edges():
@@ -122,6 +125,7 @@ class ShapeInference:
         graph.edge_added.sub(self._on_edge_added)
         graph.edge_removed.sub(self._on_edge_removed)
         graph.params_changed.sub(self._on_params_changed)
+        graph.params_renewed.sub(self._on_params_renewed)
 
     def close(self) -> None:
         """Stop observing the graph."""
@@ -134,6 +138,7 @@ class ShapeInference:
         self.graph.edge_added.unsub(self._on_edge_added)
         self.graph.edge_removed.unsub(self._on_edge_removed)
         self.graph.params_changed.unsub(self._on_params_changed)
+        self.graph.params_renewed.unsub(self._on_params_renewed)
 
     # ---- mirror of the document ----------------------------------------
     def _on_node_added(self, node) -> None:
@@ -165,6 +170,32 @@ class ShapeInference:
         else:
             self._shares.pop(node_id, None)
         self._ports[node_id] = spec.input_ports(resolved)
+
+    def _on_params_renewed(self, groups) -> None:
+        """Many layers' params replaced at once (`Graph.params_renewed`): each group's layers get one params
+        object, resolved here once for them all."""
+        for node_ids, _olds, params in groups:
+            first = node_ids[0]
+            self._set_params(first, params)
+            if len(node_ids) == 1:
+                continue
+            rest = node_ids[1:]
+            if self._specs[first] is None or self.graph.kept_resolution(first, params) is None or \
+                    any(self._types[node_id] != self._types[first] for node_id in rest):
+                for node_id in rest:  # params only the node's own id resolves (or fails to): one by one
+                    self._set_params(node_id, params)
+                continue
+            for table in (self._specs, self._params, self._ports):
+                table.update(dict.fromkeys(rest, table[first]))
+            for table in (self._cache, self._keys, self._plans):
+                for node_id in rest:
+                    table.pop(node_id, None)
+            if first in self._shares:
+                self._shares.update(dict.fromkeys(rest, self._shares[first]))
+            elif self._shares:
+                for node_id in rest:
+                    self._shares.pop(node_id, None)
+            self._dirty.update(rest)
 
     def _on_node_removed(self, node) -> None:
         self._stash = None  # it may lie in the forgotten region
@@ -243,6 +274,12 @@ class ShapeInference:
                     ready.append(nxt)
         return rank
 
+    def follow_copies(self, chains: list[list[list[str]]]) -> None:
+        """The chains of a Repeat's copies in this graph (a kept expansion, `engine.unit_shapes`): per Repeat whose
+        copies expand to the same layers and wires, each copy's layers in chain order, in the same order within
+        each copy. A pass that changes many of them infers alike copies whole (`engine.copy_replay`)."""
+        self._copies = chains
+
     # ---- inference -------------------------------------------------------
     def infer_shapes(self) -> InferenceResult:
         """Shapes and shape errors only (no structural validation): the fast path."""
@@ -272,13 +309,19 @@ class ShapeInference:
             self._visit_all(rank)
             return
         dirty, self._dirty = self._dirty, set()
+        replay = CopyReplay(self, self._copies, dirty, rank) if self._copies and len(dirty) >= MIN_DIRTY else None
+        withheld = replay.withheld if replay is not None else ()
         queue = []
         for node_id in dirty:
             if node_id in rank:
-                queue.append((rank[node_id], node_id))
+                if node_id not in withheld:
+                    queue.append((rank[node_id], node_id))
             else:  # on a cycle: never inferred
                 self._forget(node_id)
-        root = kept.root if kept is not None and len(queue) == len(dirty) and kept.untouched_by(dirty) else None
+        if replay is not None:
+            queue += replay.queued
+        root = kept.root if kept is not None and replay is None and len(queue) == len(dirty) and \
+            kept.untouched_by(dirty) else None
         heapq.heapify(queue)
         consumers, visit, pop, push = self._consumers, self._visit, heapq.heappop, heapq.heappush
         last = None
@@ -287,6 +330,9 @@ class ShapeInference:
             if node_id == last:  # pushed again by another of its sources: the copies pop one after the other
                 continue
             last = node_id
+            if replay is not None and node_id in replay.tokens:  # a run of alike copies (engine.copy_replay)
+                self.replayed_copies += replay.run(node_id, queue)
+                continue
             if visit(node_id):
                 if node_id == root:
                     root = None

@@ -56,6 +56,7 @@ class LiveUnitsInference:
 
     def result(self) -> InferenceResult:
         expanded = self.live.update()
+        self.inference.follow_copies(self.live.copy_chains())
         return model_result(self.graph, expanded, self.inference.result(), self.totals)
 
     def close(self) -> None:

@@ -431,6 +431,28 @@ def renew_params(flat: Graph, current: Node, params: dict, kept: dict | None = N
         flat.changed.emit()
 
 
+def renew_params_many(flat: Graph, groups: list[tuple[list[Node], dict]], kept: dict) -> None:
+    """`renew_params` for many layers at once: each group's layers (whose params differ from `params`) all get
+    that one params object, announced in one `params_renewed` event for all the groups, so that the live checks
+    handle each group in one go (`kept`: `replay.resolutions` of the params)."""
+    renewed = []
+    for nodes, params in groups:
+        olds = [node.params for node in nodes]
+        for node in nodes:
+            node.params = params
+        resolved = kept.get(id(params))
+        ids = [node.id for node in nodes]
+        if resolved is None:
+            for node_id in ids:
+                flat._resolved.pop(node_id, None)
+        else:
+            flat._resolved.update(dict.fromkeys(ids, resolved))
+        renewed.append((ids, olds, params))
+    if renewed:
+        flat.params_renewed.emit(renewed)
+        flat.changed.emit()
+
+
 def _substituted(params: dict, values: dict | None, spec=None) -> dict:
     """A copy of `params` with references to unit params replaced by their values, each value put in the
     canonical form of `spec`'s param where it has one (as the document's `check_params` would; a value it

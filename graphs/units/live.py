@@ -37,7 +37,7 @@ from graphs.units.expand import (
     renew,
     reorder,
 )
-from graphs.units.params_only import copy_values, params_only
+from graphs.units.params_only import copy_values, fixed_structure, params_only
 from graphs.units.replay import resolutions
 
 
@@ -146,6 +146,20 @@ class LiveExpansion:
             self.expanded = expand(self.graph, into=self.flat)
             self._index()
         return self.expanded
+
+    def copy_chains(self) -> list[list[list[str]]]:
+        """For each of the model's Repeats whose unit expands alike whatever its values (`fixed_structure`), its
+        copies' flat layers in chain order: each copy's in the same order, wired alike, fed by the copy before
+        it (`engine.copy_replay`). None while the expansion has errors."""
+        if self.expanded is None or self.expanded.errors or not self.expanded.complete:
+            return []
+        chains = []
+        for node_id, count in self._counts.items():
+            node = self.graph._nodes.get(node_id)
+            unit = node.params.get("unit") if node is not None else None
+            if count > 2 and isinstance(unit, str) and fixed_structure(self.graph.units, unit):
+                chains.append([self._layers.get(f"{node_id}.{i}", []) for i in range(count)])
+        return chains
 
     def _index(self) -> None:
         """Group the fresh expansion's layers and origins by part; note the model's Repeats' counts."""

@@ -15,7 +15,7 @@ from graphs.document import Node
 from graphs.families.units import REPEAT
 from graphs.node_type import SHARES
 from graphs.unit_registry import is_ref
-from graphs.units.expand import _Builder, _Context, renew_params
+from graphs.units.expand import _Builder, _Context, renew_params_many
 from graphs.units.replay import resolutions
 
 
@@ -25,7 +25,7 @@ def params_only(live) -> bool:
     if live._whole or live._ends:
         return False
     graph, flat = live.graph, live.flat._nodes
-    updates, layers = [], []  # (flat layer, its new params); the representative layers whose params changed
+    groups, layers = [], []  # ([flat layers], the params they all get); the representative layers whose params changed
     for node_id, old_params in live._repeats.items():
         node, before, after, changed = live._changes(node_id, old_params, ())
         if changed is None or after["count"] != live._counts[node_id] or not fixed_structure(graph.units, after["unit"]):
@@ -37,19 +37,17 @@ def params_only(live) -> bool:
                 return False
             layers += [layer for _, layer in differ]
             cut = len(f"{node_id}.{copies[0]}")
-            for i in copies:
-                base = f"{node_id}.{i}"
-                for suffix, layer in differ:
-                    current = flat.get(base + suffix)
-                    if current is None or current.type != layer.type:
-                        return False
-                    params = layer.params
-                    if params.get(SHARES):
-                        params = {**params, SHARES: base + params[SHARES][cut:]}
-                    updates.append((current, params))
-    kept = resolutions(layers)
-    for current, params in updates:
-        renew_params(live.flat, current, params, kept)
+            bases = [f"{node_id}.{i}" for i in copies]
+            for suffix, layer in differ:
+                current = list(map(flat.get, [base + suffix for base in bases]))
+                if any(node is None or node.type != layer.type for node in current):
+                    return False
+                if layer.params.get(SHARES):  # each copy's layer shares its own copy's owner
+                    groups += [([node], {**layer.params, SHARES: base + layer.params[SHARES][cut:]})
+                               for node, base in zip(current, bases)]
+                else:
+                    groups.append((current, layer.params))
+    renew_params_many(live.flat, groups, resolutions(layers))
     return True
 
 

@@ -1,0 +1,131 @@
+"""A Repeat's copies inferred whole: a copy alike the one before it, fed the same specs that one was fed, gets
+that copy's outcomes for its layers in a few dict updates instead of a visit per layer.
+
+`engine.unit_shapes.LiveUnitsInference` tells its flat `ShapeInference` the chains of copies
+(`ShapeInference.follow_copies`): for each of the model's Repeats whose unit expands to the same layers and wires
+whatever its values (`graphs.units.params_only.fixed_structure`), its copies' flat layers in chain order, each
+copy's in the same order. Copy k's layers are then wired among themselves as copy k-1's are, and fed only by
+copy k-1 (copy 0: by what feeds the Repeat); what copy k feeds is in copy k+1, or after the Repeat for the last
+copy. So where copy k's layers have the same params as copy k-1's (the same resolved objects, as the expansion
+shares them, or equal ones) and copy k is fed the very specs copy k-1 was fed, each of its layers has
+the outcome of its twin in copy k-1 (inputs equal in value would do: a layer's outcome is one of its inputs'
+values, and `ShapeInference._outcome` shares it so); its outputs are then that copy's, so every alike copy after
+it follows.
+An edit that changes every copy of a 900-copy Repeat (its planes) infers copy 0 and copy 1 layer by layer and
+the other 898 copies in one step (bench section 18).
+A copy is replayed only from one whose layers all have shapes: shape errors are never shared (they name their
+node), so a copy after one with an error, or without shapes, is inferred layer by layer, as is everything when
+the ranks of two copies interleave.
+"""
+
+from __future__ import annotations
+
+import heapq
+from itertools import chain
+
+MIN_DIRTY = 64  # fewer changed layers: the usual visits are as cheap as setting this up
+
+
+class CopyReplay:
+    """One inference pass's replays: the changed layers it holds back from the queue (`withheld`) and, per run of
+    alike copies, a token queued just before the run's second copy (`tokens`: key -> (copies, first, last))."""
+
+    def __init__(self, inference, chains: list[list[list[str]]], dirty: set[str], rank):
+        self.inference = inference
+        self.withheld: set[str] = set()
+        self.tokens: dict[int, tuple[list[list[str]], int, int]] = {}
+        self.queued: list[tuple[float, int]] = []
+        self._rank = rank
+        self._keys = 0
+        for copies in chains:
+            width = len(copies[0])
+            if not width or any(len(copy) != width for copy in copies):
+                continue
+            layers = list(chain.from_iterable(copies))
+            if dirty.isdisjoint(layers):
+                continue
+            for first, last in _alike_runs(inference._params, copies, layers, width):
+                self.withheld |= dirty.intersection(chain.from_iterable(copies[first:last + 1]))
+                self._queue(copies, first, last)
+
+    def _queue(self, copies: list[list[str]], first: int, last: int) -> tuple[float, int]:
+        key = self._keys
+        self._keys += 1
+        self.tokens[key] = (copies, first, last)
+        entry = (min(map(self._rank.__getitem__, copies[first])) - 0.5, key)
+        self.queued.append(entry)
+        return entry
+
+    def run(self, key: int, queue: list) -> int:
+        """At a token: copies `first`..`last` replayed from the copy before them when it is done and alike, else
+        `first` inferred layer by layer (its held-back layers queued) and a token queued for the rest. The
+        number of copies replayed."""
+        copies, first, last = self.tokens.pop(key)
+        inference, rank = self.inference, self._rank
+        before, copy = copies[first - 1], copies[first]
+        if max(map(rank.__getitem__, before)) < min(map(rank.__getitem__, copy)) and _fed_alike(inference, before, copy):
+            _replay(inference, before, copies[first:last + 1])
+            end = copies[last]
+            inside = set(end)
+            for node_id in end:
+                for consumer in inference._consumers[node_id]:
+                    if consumer not in inside and consumer in rank:
+                        heapq.heappush(queue, (rank[consumer], consumer))
+            return last - first + 1
+        for node_id in copy:
+            if node_id in self.withheld:
+                heapq.heappush(queue, (rank[node_id], node_id))
+        if first < last:
+            heapq.heappush(queue, self._queue(copies, first + 1, last))
+        return 0
+
+
+def _alike_runs(params: dict, copies: list[list[str]], layers: list[str], width: int) -> list[tuple[int, int]]:
+    """The runs (first, last) of copies whose layers' params equal those of the copy before them."""
+    ids = list(map(id, map(params.get, layers)))
+    runs, start = [], None
+    for k in range(1, len(copies)):
+        alike = ids[k * width:(k + 1) * width] == ids[(k - 1) * width:k * width] or \
+            list(map(params.get, copies[k])) == list(map(params.get, copies[k - 1]))
+        if alike and start is None:
+            start = k
+        elif not alike and start is not None:
+            runs.append((start, k - 1))
+            start = None
+    if start is not None:
+        runs.append((start, len(copies) - 1))
+    return runs
+
+
+def _fed_alike(inference, before: list[str], copy: list[str]) -> bool:
+    """Whether every layer of `before` has shapes, and `copy`'s layers fed from outside it are fed now the specs
+    their twins in `before` were (the same objects, or equal ones)."""
+    info, inputs, sources = inference._info, inference._inputs, inference._sources
+    if not all(map(info.__contains__, before)):
+        return False
+    inside = set(copy)
+    for node_id, twin in zip(copy, before):
+        for port, (source, source_port) in sources[node_id].items():
+            if source in inside:
+                continue
+            given, seen = info.get(source), inputs.get(twin)
+            if given is None or seen is None or port not in seen:
+                return False
+            spec = given.outputs.get(source_port)
+            if spec is not seen[port] and spec != seen[port]:  # (an outcome shared by equal inputs keeps the first's)
+                return False
+    return True
+
+
+def _replay(inference, before: list[str], copies: list[list[str]]) -> None:
+    """Give every layer of `copies` the outcome of its twin in `before`."""
+    info, inputs, cache = inference._info, inference._inputs, inference._cache
+    layers = list(chain.from_iterable(copies))
+    times = len(copies)
+    info.update(zip(layers, [info[node_id] for node_id in before] * times))
+    inputs.update(zip(layers, [inputs[node_id] for node_id in before] * times))
+    cache.update(zip(layers, [cache.get(node_id) or (inputs[node_id], info[node_id]) for node_id in before] * times))
+    if inference._errors and not inference._errors.keys().isdisjoint(layers):
+        for node_id in layers:
+            inference._errors.pop(node_id, None)
+    inference._touched.update(layers)
