@@ -28,43 +28,44 @@ MIN_DIRTY = 64  # fewer changed layers: the usual visits are as cheap as setting
 
 class CopyReplay:
     """One inference pass's replays: the changed layers it holds back from the queue (`withheld`) and, per run of
-    alike copies, a token queued just before the run's second copy (`tokens`: key -> (copies, first, last))."""
+    alike copies, a token queued just before the run's first copy (`tokens`: key -> (chain, first, last)).
+    Every layer of the chains must have a rank."""
 
     def __init__(self, inference, chains: list[list[list[str]]], dirty: set[str], rank):
         self.inference = inference
         self.withheld: set[str] = set()
-        self.tokens: dict[int, tuple[list[list[str]], int, int]] = {}
+        self.tokens: dict[int, tuple[_Chain, int, int]] = {}
         self.queued: list[tuple[float, int]] = []
         self._rank = rank
         self._keys = 0
         for copies in chains:
-            width = len(copies[0])
-            if not width or any(len(copy) != width for copy in copies):
+            widths = set(map(len, copies))
+            if len(widths) != 1 or 0 in widths:
                 continue
-            layers = list(chain.from_iterable(copies))
-            if dirty.isdisjoint(layers):
+            found = _Chain(copies, list(chain.from_iterable(copies)), widths.pop())
+            held = dirty.intersection(found.layers)
+            if not held:
                 continue
-            for first, last in _alike_runs(inference._params, copies, layers, width):
-                self.withheld |= dirty.intersection(chain.from_iterable(copies[first:last + 1]))
-                self._queue(copies, first, last)
+            for first, last in _alike_runs(inference._params, found):
+                self.withheld |= held if first == 1 and last == len(copies) - 1 else \
+                    held.intersection(found.span(first, last))
+                self.queued.append(self._queue(found, first, last))
 
-    def _queue(self, copies: list[list[str]], first: int, last: int) -> tuple[float, int]:
+    def _queue(self, found: _Chain, first: int, last: int) -> tuple[float, int]:
         key = self._keys
         self._keys += 1
-        self.tokens[key] = (copies, first, last)
-        entry = (min(map(self._rank.__getitem__, copies[first])) - 0.5, key)
-        self.queued.append(entry)
-        return entry
+        self.tokens[key] = (found, first, last)
+        return min(map(self._rank.__getitem__, found.copies[first])) - 0.5, key
 
     def run(self, key: int, queue: list) -> int:
         """At a token: copies `first`..`last` replayed from the copy before them when it is done and alike, else
         `first` inferred layer by layer (its held-back layers queued) and a token queued for the rest. The
         number of copies replayed."""
-        copies, first, last = self.tokens.pop(key)
-        inference, rank = self.inference, self._rank
+        found, first, last = self.tokens.pop(key)
+        inference, rank, copies = self.inference, self._rank, found.copies
         before, copy = copies[first - 1], copies[first]
         if max(map(rank.__getitem__, before)) < min(map(rank.__getitem__, copy)) and _fed_alike(inference, before, copy):
-            _replay(inference, before, copies[first:last + 1])
+            _replay(inference, before, found.span(first, last), last - first + 1)
             end = copies[last]
             inside = set(end)
             for node_id in end:
@@ -76,13 +77,26 @@ class CopyReplay:
             if node_id in self.withheld:
                 heapq.heappush(queue, (rank[node_id], node_id))
         if first < last:
-            heapq.heappush(queue, self._queue(copies, first + 1, last))
+            heapq.heappush(queue, self._queue(found, first + 1, last))
         return 0
 
 
-def _alike_runs(params: dict, copies: list[list[str]], layers: list[str], width: int) -> list[tuple[int, int]]:
+class _Chain:
+    """A chain's copies, their layers one after the other, and the number of layers in a copy."""
+
+    def __init__(self, copies: list[list[str]], layers: list[str], width: int):
+        self.copies, self.layers, self.width = copies, layers, width
+
+    def span(self, first: int, last: int) -> list[str]:
+        """The layers of copies `first`..`last`."""
+        return self.layers[first * self.width:(last + 1) * self.width]
+
+
+def _alike_runs(params: dict, found: _Chain) -> list[tuple[int, int]]:
     """The runs (first, last) of copies whose layers' params equal those of the copy before them."""
-    ids = list(map(id, map(params.get, layers)))
+    ids, width, copies = list(map(id, map(params.get, found.layers))), found.width, found.copies
+    if ids[width:] == ids[:-width]:  # each copy's params the very objects of the copy before it: one run
+        return [(1, len(copies) - 1)]
     runs, start = [], None
     for k in range(1, len(copies)):
         alike = ids[k * width:(k + 1) * width] == ids[(k - 1) * width:k * width] or \
@@ -117,14 +131,12 @@ def _fed_alike(inference, before: list[str], copy: list[str]) -> bool:
     return True
 
 
-def _replay(inference, before: list[str], copies: list[list[str]]) -> None:
-    """Give every layer of `copies` the outcome of its twin in `before`."""
-    info, inputs, cache = inference._info, inference._inputs, inference._cache
-    layers = list(chain.from_iterable(copies))
-    times = len(copies)
+def _replay(inference, before: list[str], layers: list[str], times: int) -> None:
+    """Give the layers of `times` copies (`layers`, one copy after the other) the outcomes of their twins in `before`
+    (their cached outcomes are left: each is kept with the inputs it is for, and checked against them)."""
+    info, inputs = inference._info, inference._inputs
     info.update(zip(layers, [info[node_id] for node_id in before] * times))
     inputs.update(zip(layers, [inputs[node_id] for node_id in before] * times))
-    cache.update(zip(layers, [cache.get(node_id) or (inputs[node_id], info[node_id]) for node_id in before] * times))
     if inference._errors and not inference._errors.keys().isdisjoint(layers):
         for node_id in layers:
             inference._errors.pop(node_id, None)

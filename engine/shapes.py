@@ -106,6 +106,7 @@ class ShapeInference:
         self._cache: dict[str, tuple] = {}  # node -> (inputs, NodeInfo or ShapeError)
         self._outcomes: dict[tuple, tuple] = {}  # (id of type, params, *inputs) -> (type, (inputs, NodeInfo)): _outcome
         self._keys: dict[str, tuple] = {}  # node -> (id of its type, its params): the head of its key in _outcomes
+        self._distinct: dict[tuple, dict] = {}  # such a head -> the one resolved params object its nodes share
         self._info: dict[str, NodeInfo] = {}  # the current outcome of every inferred node
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
@@ -309,13 +310,15 @@ class ShapeInference:
             self._visit_all(rank)
             return
         dirty, self._dirty = self._dirty, set()
-        replay = CopyReplay(self, self._copies, dirty, rank) if self._copies and len(dirty) >= MIN_DIRTY else None
-        withheld = replay.withheld if replay is not None else ()
+        replay = None
+        if self._copies and len(dirty) >= MIN_DIRTY and len(rank) == len(self._types):  # (no cycle: all ranked)
+            replay = CopyReplay(self, self._copies, dirty, rank)
+            if replay.withheld:
+                dirty = dirty - replay.withheld
         queue = []
         for node_id in dirty:
             if node_id in rank:
-                if node_id not in withheld:
-                    queue.append((rank[node_id], node_id))
+                queue.append((rank[node_id], node_id))
             else:  # on a cycle: never inferred
                 self._forget(node_id)
         if replay is not None:
@@ -416,6 +419,10 @@ class ShapeInference:
         head = self._keys.get(node_id)
         if head is None:
             head = self._keys[node_id] = (id(spec), repr(params))
+            if len(self._distinct) >= _MAX_OUTCOMES:
+                self._distinct.clear()
+            # equal params as one object: a Repeat's copies are then compared by identity (engine.copy_replay)
+            params = self._params[node_id] = self._distinct.setdefault(head, params)
         try:
             key = (*head, *inputs.items())
             found = self._outcomes.get(key)

@@ -167,8 +167,10 @@ def scope_totals(expanded, flat: InferenceResult) -> dict[str, list[int]]:
 class ScopeTotals:
     """`scope_totals` kept between results: a layer whose result changed has its params and MACs moved in
     the sums of its scope and the scopes around it, so a result after a one-layer edit costs a pass over
-    the layers' results by identity, not a sum over every layer and scope. The sums are made again only
-    when the expansion's scopes change. The dict `update` returns is its own: read it at once."""
+    the layers the inference touched, not a sum over every layer and scope. When most layers changed (every copy
+    of a Repeat edited), each scope's layers are summed afresh, once for all the scopes whose layers have the very
+    same results (alike copies). The sums are made again when the expansion's scopes change. The dict `update`
+    returns is its own: read it at once."""
 
     def __init__(self):
         self._seen: dict = {}  # flat id -> the NodeInfo counted for it
@@ -176,18 +178,28 @@ class ScopeTotals:
         self._totals: dict[str, list[int]] = {}  # scope prefix -> [params, MACs] of all the layers in it
         self._parents: dict[str, str] = {}
         self._scopes = None  # the scopes the sums are for
+        self._basis = None  # the flat result counted last: the next one's `changed` says what differs from it
+        self._members: dict[str, list[str]] = {}  # scope prefix -> the layers directly in it (see _recount)
+        self._member_ids: set[str] = set()
 
     def update(self, expanded, flat: InferenceResult) -> dict[str, list[int]]:
         seen, info = self._seen, flat.info
-        # the ids only (a list of tuples for 8,000 changed layers would be garbage the collector walks)
-        changes = [node_id for node_id, node_info in info.items() if seen.get(node_id) is not node_info]
-        if len(seen) + sum(node_id not in seen for node_id in changes) > len(info):  # layers gone since the last result
-            changes += [node_id for node_id in seen if node_id not in info]
+        touched = flat.changed if flat.basis is not None and flat.basis is self._basis else None
+        self._basis = flat
+        if touched is not None and len(touched) * 2 > len(info):
+            changes = list(touched)  # (most layers: recounted below)
+        elif touched is not None:  # the layers touched since the result counted last: those whose result changed
+            changes = [node_id for node_id in touched if seen.get(node_id) is not info.get(node_id)]
+        else:
+            # the ids only (a list of tuples for 8,000 changed layers would be garbage the collector walks)
+            changes = [node_id for node_id, node_info in info.items() if seen.get(node_id) is not node_info]
+            if len(seen) + sum(node_id not in seen for node_id in changes) > len(info):  # layers gone since then
+                changes += [node_id for node_id in seen if node_id not in info]
         if self._scopes is not expanded.scopes or len(changes) > len(expanded.scopes):
             self._scopes = None  # many changes (or other scopes): add the sums up again, once, below
-            if len(changes) * 2 > len(info):  # most layers changed: count each once afresh, not out and in again
-                self._own, seen = {}, {}
-                self._seen, changes = seen, list(info)
+            if len(changes) * 2 > len(info):  # most layers changed: count each scope afresh, not out and in again
+                self._recount(info)
+                changes = ()
         for node_id in changes:
             old, new = seen.get(node_id), info.get(node_id)
             if old is not None:
@@ -200,6 +212,24 @@ class ScopeTotals:
         if self._scopes is None:
             self._roll_up(expanded.scopes)
         return self._totals
+
+    def _recount(self, info: dict) -> None:
+        """Every scope's own sums afresh: a scope whose layers have the same results as another's (the same
+        NodeInfo objects, as alike copies share them) takes that one's sums."""
+        if info.keys() != self._member_ids:
+            self._members = {}
+            for node_id in info:
+                self._members.setdefault(node_id.rpartition(".")[0], []).append(node_id)
+            self._member_ids = set(info)
+        own, sums = {}, {}
+        for prefix, layers in self._members.items():
+            results = tuple(map(info.__getitem__, layers))
+            key = tuple(map(id, results))  # (the results are alive in `info` while this runs)
+            found = sums.get(key)
+            if found is None:
+                found = sums[key] = (sum(result.params for result in results), sum(result.macs for result in results))
+            own[prefix] = list(found)
+        self._own, self._seen = own, dict(info)
 
     def _count(self, node_id: str, node_info, sign: int) -> None:
         prefix = node_id.rpartition(".")[0]

@@ -152,12 +152,14 @@ class LiveValidation:
     def _regrouped(self, node_ids: list[str], ports) -> dict:
         """The layers of a renewed group to look at one by one (-> their ports before): none where one of them,
         looked at, still has no problems and the same ports (the others, of its type and params, then too)."""
-        present = [node_id for node_id in node_ids if self.graph.has_node(node_id)]
-        if present and present[0] not in self._dirty and present[0] not in self._retuned:
-            own = self._look(present[0])[1]
-            if not own and self._ports[present[0]] == ports:
+        first = next((node_id for node_id in node_ids if self.graph.has_node(node_id)), None)
+        if first is None:
+            return {}
+        if first not in self._dirty and first not in self._retuned:
+            own = self._look(first)[1]
+            if not own and self._ports[first] == ports:
                 return {}
-        return {node_id: self._retuned.get(node_id, ports) for node_id in present}
+        return {node_id: self._retuned.get(node_id, ports) for node_id in node_ids if self.graph.has_node(node_id)}
 
     def _recheck(self, node_id: str) -> None:
         problems = self._check(node_id) if self.graph.has_node(node_id) else []
