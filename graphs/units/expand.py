@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import NamedTuple
 
 from graphs.catalogue import CATALOGUE
@@ -437,11 +438,11 @@ def renew_params_many(flat: Graph, groups: list[tuple[list[Node], dict]], kept: 
     handle each group in one go (`kept`: `replay.resolutions` of the params)."""
     renewed = []
     for nodes, params in groups:
-        olds = [node.params for node in nodes]
+        olds = list(map(attrgetter("params"), nodes))
         for node in nodes:
             node.params = params
         resolved = kept.get(id(params))
-        ids = [node.id for node in nodes]
+        ids = list(map(attrgetter("id"), nodes))
         if resolved is None:
             for node_id in ids:
                 flat._resolved.pop(node_id, None)

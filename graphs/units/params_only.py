@@ -11,6 +11,8 @@ for an edit that changes every copy of a 900-copy Repeat (bench section 18). Any
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from graphs.document import Node
 from graphs.families.units import REPEAT
 from graphs.node_type import SHARES
@@ -40,7 +42,7 @@ def params_only(live) -> bool:
             bases = [f"{node_id}.{i}" for i in copies]
             for suffix, layer in differ:
                 current = list(map(flat.get, [base + suffix for base in bases]))
-                if any(node is None or node.type != layer.type for node in current):
+                if not all(current) or set(map(_TYPE, current)) != {layer.type}:  # (all: no node missing)
                     return False
                 if layer.params.get(SHARES):  # each copy's layer shares its own copy's owner
                     groups += [([node], {**layer.params, SHARES: base + layer.params[SHARES][cut:]})
@@ -49,6 +51,9 @@ def params_only(live) -> bool:
                     groups.append((current, layer.params))
     renew_params_many(live.flat, groups, resolutions(layers))
     return True
+
+
+_TYPE = attrgetter("type")
 
 
 def copy_values(names, resolved: dict, i: int) -> dict:

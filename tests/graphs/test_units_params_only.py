@@ -19,6 +19,10 @@ def _watched(g: Graph, monkeypatch):
     monkeypatch.setattr(LiveExpansion, "_apply", lambda self, *args: applied.append(1) or real(self, *args))
     for name in ("node_added", "node_removed", "edge_added", "edge_removed", "params_changed"):
         getattr(live.flat, name).sub(lambda *args, name=name: events.append((name, args[0])))
+    # many layers renewed in one event: one entry per layer, each group's layers given one params object
+    live.flat.params_renewed.sub(lambda groups: events.extend(
+        ("params_renewed", node_id) for node_ids, _, params in groups for node_id in node_ids
+        if live.flat.live_node(node_id).params is params))
     return live, applied, events
 
 
@@ -34,7 +38,7 @@ def test_every_copys_planes_changed_sets_only_their_layers_params(monkeypatch):
     _edit(live, g, "layer1", planes=12)
     expanded = live.update()
     assert applied == [] and expanded is live.expanded
-    assert {name for name, _ in events} == {"params_changed"}
+    assert {name for name, _ in events} == {"params_renewed"}  # one event for them all
     assert sorted(node_id for _, node_id in events) == sorted(
         f"layer1.{i}.{layer}" for i in range(30) for layer in ("conv1", "conv2", "shortcut"))
     _assert_fresh(live, g)
@@ -90,5 +94,5 @@ def test_a_layer_sharing_weights_in_each_copy_keeps_naming_its_own_copys_owner(m
     live, applied, events = _watched(g, monkeypatch)
     _edit(live, g, "layer1", planes=6, overrides={"2": {"planes": 10}})
     _assert_fresh(live, g)
-    assert applied == [] and ("params_changed", "layer1.4.again") in events
+    assert applied == [] and ("params_renewed", "layer1.4.again") in events
     assert live.flat.live_node("layer1.4.again").params["shares"] == "layer1.4.conv2"
