@@ -47,8 +47,10 @@ class CopyReplay:
             if not held:
                 continue
             for first, last in _alike_runs(inference._params, found):
-                self.withheld |= held if first == 1 and last == len(copies) - 1 else \
-                    held.intersection(found.span(first, last))
+                if first == 1 and last == len(copies) - 1:  # all but copy 0, inferred layer by layer
+                    self.withheld |= held.difference(copies[0])
+                else:
+                    self.withheld |= held.intersection(found.span(first, last))
                 self.queued.append(self._queue(found, first, last))
 
     def _queue(self, found: _Chain, first: int, last: int) -> tuple[float, int]:

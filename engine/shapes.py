@@ -491,7 +491,10 @@ class ShapeInference:
                 lost_inputs[current] = kept
             for consumer in consumers[current]:
                 if consumer in info or consumer in errors:
-                    for _port, source, _source_port in plans.get(consumer) or ():
+                    plan = plans.get(consumer, _UNPLANNED)
+                    if plan is _UNPLANNED:  # a copy's layer given its outcome whole (engine.copy_replay)
+                        plan = self._plan(consumer)
+                    for _port, source, _source_port in plan or ():
                         if source == current:
                             push(consumer)
                             break

@@ -186,8 +186,9 @@ class ScopeTotals:
         seen, info = self._seen, flat.info
         touched = flat.changed if flat.basis is not None and flat.basis is self._basis else None
         self._basis = flat
-        if touched is not None and len(touched) * 2 > len(info):
-            changes = list(touched)  # (most layers: recounted below)
+        most = touched is not None and len(touched) * 2 > len(info)  # most layers touched: recounted below
+        if most:
+            changes = ()
         elif touched is not None:  # the layers touched since the result counted last: those whose result changed
             changes = [node_id for node_id in touched if seen.get(node_id) is not info.get(node_id)]
         else:
@@ -195,9 +196,9 @@ class ScopeTotals:
             changes = [node_id for node_id, node_info in info.items() if seen.get(node_id) is not node_info]
             if len(seen) + sum(node_id not in seen for node_id in changes) > len(info):  # layers gone since then
                 changes += [node_id for node_id in seen if node_id not in info]
-        if self._scopes is not expanded.scopes or len(changes) > len(expanded.scopes):
+        if most or self._scopes is not expanded.scopes or len(changes) > len(expanded.scopes):
             self._scopes = None  # many changes (or other scopes): add the sums up again, once, below
-            if len(changes) * 2 > len(info):  # most layers changed: count each scope afresh, not out and in again
+            if most or len(changes) * 2 > len(info):  # most layers changed: count each scope afresh, not out and in again
                 self._recount(info)
                 changes = ()
         for node_id in changes:
