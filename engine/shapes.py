@@ -158,6 +158,8 @@ class ShapeInference:
         self._plans.pop(node_id, None)
         self._dirty.add(node_id)
         try:
+            if not self.graph.is_layer(self._types[node_id]):  # (without the close matches node_type would look up)
+                raise GraphError("no layer")
             spec = node_type(self._types[node_id], node_id, self.graph.custom_types)
             resolved = self.graph.kept_resolution(node_id, params)
             if resolved is None:

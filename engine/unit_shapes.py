@@ -11,12 +11,16 @@ This module imports no torch.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from engine.ops.base import NodeInfo
 from engine.shapes import InferenceResult, infer
 from graphs.document import Graph
 from graphs.errors import GraphError
 from graphs.units import expand
 from graphs.units.live import LiveExpansion
+
+_PARAMS, _MACS = attrgetter("params"), attrgetter("macs")
 
 
 def infer_units(graph: Graph) -> InferenceResult:
@@ -222,14 +226,14 @@ class ScopeTotals:
             for node_id in info:
                 self._members.setdefault(node_id.rpartition(".")[0], []).append(node_id)
             self._member_ids = set(info)
-        own, sums = {}, {}
+        own, sums, result_of = {}, {}, info.__getitem__
         for prefix, layers in self._members.items():
-            results = tuple(map(info.__getitem__, layers))
-            key = tuple(map(id, results))  # (the results are alive in `info` while this runs)
+            key = tuple(map(id, map(result_of, layers)))  # (the results are alive in `info` while this runs)
             found = sums.get(key)
             if found is None:
-                found = sums[key] = (sum(result.params for result in results), sum(result.macs for result in results))
-            own[prefix] = list(found)
+                results = list(map(result_of, layers))
+                found = sums[key] = (sum(map(_PARAMS, results)), sum(map(_MACS, results)))
+            own[prefix] = [*found]
         self._own, self._seen = own, dict(info)
 
     def _count(self, node_id: str, node_info, sign: int) -> None:
