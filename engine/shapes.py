@@ -86,7 +86,9 @@ class ShapeInference:
     node's consumers only when the node's outcome changed. The order is the one the document keeps
     edit by edit (`Graph.topological_rank`), so a param edit on a 10,000-node model visits a handful of
     nodes, and a rewire visits the nodes downstream at a few dict lookups each: a node keeps which
-    source output feeds each of its ports (its plan), and its outcome for the inputs it last saw."""
+    source output feeds each of its ports (its plan), and its outcome for the inputs it last saw. A kept
+    expansion's Repeat copies that an edit changes alike are inferred whole, not layer by layer
+    (`follow_copies`, `engine.copy_replay`)."""
 
     def __init__(self, graph: Graph, live_validation: bool = True):
         """`live_validation` keeps the structural checks up to date edit by edit (the editor); without it

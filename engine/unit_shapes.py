@@ -4,8 +4,9 @@ the model (an instance's outputs, and its params and MACs summed over its layers
 The editor's `ShapeInference` calls this on every result of a graph with units: `LiveUnitsInference`
 keeps the expansion in one flat graph, patched where an edit changes it (`graphs.units.live`), and infers
 that graph incrementally (bench section 18 has the figures); the copies of a Repeat with equal params and
-inputs share each layer's outcome (`ShapeInference._outcome`). Errors inside an instance are moved onto the
-instance (`Expanded.map_error`).
+inputs share each layer's outcome (`ShapeInference._outcome`), and where an edit changes them all, the copies
+alike take their outcomes whole (`engine.copy_replay`, told the copies by `LiveExpansion.copy_chains`). Errors
+inside an instance are moved onto the instance (`Expanded.map_error`).
 This module imports no torch.
 """
 

@@ -15,7 +15,8 @@ random edits), grouped by node.
 from __future__ import annotations
 
 from collections import Counter
-from operator import attrgetter, methodcaller
+from itertools import repeat
+from operator import attrgetter, eq, methodcaller
 
 from graphs.document import Graph
 from graphs.errors import GraphError
@@ -100,7 +101,7 @@ class LiveValidation:
             ports = self._ports.get(node_ids[0], _UNSEEN)
             if len(node_ids) > 1 and ports is not _UNSEEN and not params.get("shares") and \
                     len(set(map(_TYPE, map(nodes.__getitem__, node_ids)))) == 1 and \
-                    not any(map(_SHARES, olds)) and all(map(ports.__eq__, map(self._ports.get, node_ids))) \
+                    not any(map(_SHARES, olds)) and all(map(eq, repeat(ports), map(self._ports.get, node_ids, repeat(_UNSEEN)))) \
                     and self._problems.keys().isdisjoint(node_ids) and self._retuned.keys().isdisjoint(node_ids):
                 self._renewed.append((node_ids, ports))
             else:

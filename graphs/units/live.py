@@ -16,7 +16,8 @@ Repeat of the model added or removed, a unit added, removed, replaced or renamed
 errors, a scope whose output is not one of its own layers) expands the whole model again
 (`expand(graph, into=flat)`), which is always right. Tests compare the kept graph with a fresh `expand` after random edits and undo.
 A Repeat's params edit that leaves its unit's structure as it is (most: `planes`, an override) skips all of
-that matching: only the changed layers' params are set (`graphs.units.params_only`).
+that matching: only the changed layers' params are set (`graphs.units.params_only`). `copy_chains` tells the
+live inference which copies expand alike, so that it can infer them whole (`engine.copy_replay`).
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Most edits of a Repeat change its values (`planes`, an override) and not its str
 layers, wires and scopes read no unit param (`fixed_structure`), every copy keeps its layers, wires, scopes
 and origins, and only the params of the layers that read a changed value change. `params_only` expands one
 copy per distinct (values before, values after), layers only, finds the layers whose params differ, and
-gives those layers of every copy alike their new params: a few thousand dict assignments, each announced,
-for an edit that changes every copy of a 900-copy Repeat (bench section 18). Anything else is left to
-`graphs.units.live.LiveExpansion`'s usual patch.
+gives those layers of every copy alike their new params (one params object for each layer of the unit),
+announced in one `params_renewed` event (`renew_params_many`) that the live checks handle a group at a time:
+an edit that changes every copy of a 900-copy Repeat sets 2,700 layers' params at C speed (bench section 18).
+Anything else is left to `graphs.units.live.LiveExpansion`'s usual patch.
 """
 
 from __future__ import annotations

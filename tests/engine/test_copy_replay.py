@@ -6,18 +6,18 @@ random unit edits. Repeats whose copies may expand differently, and instances, a
 import pytest
 
 import engine.shapes as shapes
+from bench.units_edit import instances_model
 from engine.shapes import ShapeInference, infer
 from engine.unit_shapes import ScopeTotals, scope_totals
 from graphs.document import Graph, Node
 from graphs.errors import ShapeError
-from graphs.units import UnitDefinition
 from graphs.units.expand import renew_params_many
 from graphs.units.replay import resolutions
 from graphs.validate import validate
 from tests.engine.test_units_live_inference import _picture
 from tests.engine.test_units_memo import kernel_model
 from tests.graphs.test_units_live import mixed_units_model, random_edits
-from tests.graphs.unit_cases import basic_block, resnet_graph
+from tests.graphs.unit_cases import deep_repeat_model, resnet_graph
 
 
 @pytest.fixture
@@ -108,41 +108,9 @@ def test_live_results_equal_fresh_ones_with_replay_on_every_pass_after_random_un
     live.close()
 
 
-def _nested_model() -> Graph:
-    """Input -> a Repeat of Deep (a Repeat of BasicBlocks whose count is Deep's param) -> flatten."""
-    g = Graph()
-    g.add_unit(basic_block(g.units))
-    deep = UnitDefinition("Deep", Graph(units=g.units), {"depth": 2, "planes": 8})
-    deep.graph.add_node("UnitInput", node_id="x")
-    deep.graph.add_node("Repeat", {"unit": "BasicBlock", "count": {"ref": "depth"}, "planes": {"ref": "planes"}},
-                        "blocks")
-    deep.graph.add_node("UnitOutput", node_id="y")
-    deep.graph.connect("x", "blocks", target_port="x")
-    deep.graph.connect("blocks", "y", "y")
-    g.add_unit(deep)
-    g.add_node("Input", {"shape": [8, 8, 8]}, "image")
-    g.add_node("Repeat", {"unit": "Deep", "count": 12}, "stages")
-    g.add_node("Flatten", node_id="flatten")
-    g.connect("image", "stages", target_port="x")
-    g.connect("stages", "flatten", "y")
-    return g
-
-
-def _chained_instances(count: int) -> Graph:
-    g = Graph()
-    g.add_unit(basic_block(g.units))
-    g.add_node("Input", {"shape": [8, 8, 8]}, "image")
-    previous, port = "image", "out"
-    for i in range(count):
-        g.add_node("BasicBlock", {"planes": 8}, f"block{i}")
-        g.connect(previous, f"block{i}", port, "x")
-        previous, port = f"block{i}", "y"
-    return g
-
-
 @pytest.mark.parametrize("make, node_id, changes", [
-    (_nested_model, "stages", {"planes": 12}),  # copies whose structure reads a param: no chain
-    (lambda: _chained_instances(12), "block5", {"planes": 12}),  # instances: no chain
+    (lambda: deep_repeat_model(12), "stages", {"planes": 12}),  # copies whose structure reads a param: no chain
+    (lambda: instances_model(12), "block5", {"planes": 12}),  # instances: no chain
     (mixed_units_model, "layer3", {"planes": 12}),  # a Repeat whose layers a switch makes optional: no chain
 ])
 def test_copies_that_may_expand_differently_and_instances_are_inferred_layer_by_layer(make, node_id, changes,

@@ -3,11 +3,10 @@ only sets its copies' layers' params in the kept flat graph: no wire, layer or s
 the graph still equals a fresh expansion. A unit whose structure reads a param is patched as before."""
 
 from graphs.document import Graph
-from graphs.units import UnitDefinition
 from graphs.units.live import LiveExpansion
 from graphs.units.params_only import fixed_structure
 from tests.graphs.test_units_live import _assert_fresh, mixed_units_model
-from tests.graphs.unit_cases import basic_block, resnet_graph
+from tests.graphs.unit_cases import basic_block, deep_repeat_model, resnet_graph
 
 
 def _watched(g: Graph, monkeypatch):
@@ -60,20 +59,7 @@ def test_a_unit_whose_layers_or_wires_follow_a_param_is_patched_as_before(monkey
 
 
 def test_a_nested_repeat_counted_by_a_param_is_patched_as_before(monkeypatch):
-    g = Graph()
-    g.add_unit(basic_block(g.units))
-    stage = UnitDefinition("Deep", Graph(units=g.units), {"depth": 2})
-    stage.graph.add_node("UnitInput", node_id="x")
-    stage.graph.add_node("Repeat", {"unit": "BasicBlock", "count": {"ref": "depth"}}, "blocks")
-    stage.graph.add_node("UnitOutput", node_id="y")
-    stage.graph.connect("x", "blocks", target_port="x")
-    stage.graph.connect("blocks", "y", "y")
-    g.add_unit(stage)
-    g.add_node("Input", {"shape": [8, 8, 8]}, "image")
-    g.add_node("Repeat", {"unit": "Deep", "count": 3}, "stages")
-    g.add_node("Flatten", node_id="flatten")
-    g.connect("image", "stages", target_port="x")
-    g.connect("stages", "flatten", "y")
+    g = deep_repeat_model(count=3)
     assert not fixed_structure(g.units, "Deep")
     live, applied, _ = _watched(g, monkeypatch)
     _edit(live, g, "stages", depth=3)
