@@ -38,12 +38,17 @@ class CopyReplay:
         self.queued: list[tuple[float, int]] = []
         self._rank = rank
         self._keys = 0
+        kept, inference.copy_chains = inference.copy_chains, {}
         for copies in chains:
-            widths = set(map(len, copies))
-            if len(widths) != 1 or 0 in widths:
-                continue
-            found = _Chain(copies, list(chain.from_iterable(copies)), widths.pop())
-            held = dirty.intersection(found.layers)
+            key = tuple(map(id, copies))  # (the copies' lists are made anew when their layers change)
+            found = kept.get(key)
+            if found is None:
+                widths = set(map(len, copies))
+                if len(widths) != 1 or 0 in widths:
+                    continue
+                found = _Chain(copies, widths.pop())
+            inference.copy_chains[key] = found
+            held = dirty & found.members
             if not held:
                 continue
             for first, last in _alike_runs(inference._params, found):
@@ -84,10 +89,13 @@ class CopyReplay:
 
 
 class _Chain:
-    """A chain's copies, their layers one after the other, and the number of layers in a copy."""
+    """A chain's copies, their layers one after the other (a list and a set), and the number of layers in a copy;
+    kept by the inference from pass to pass while the copies' lists are the same."""
 
-    def __init__(self, copies: list[list[str]], layers: list[str], width: int):
-        self.copies, self.layers, self.width = copies, layers, width
+    def __init__(self, copies: list[list[str]], width: int):
+        self.copies, self.width = copies, width
+        self.layers = list(chain.from_iterable(copies))
+        self.members = set(self.layers)
 
     def span(self, first: int, last: int) -> list[str]:
         """The layers of copies `first`..`last`."""

@@ -120,6 +120,7 @@ class ShapeInference:
         self._forgotten: list[ForgottenRegion] = []  # the regions forgotten in this pass
         self._stash: ForgottenRegion | None = None  # the one region the last pass forgot, kept to be given back
         self._copies: list[list[list[str]]] = []  # chains of a Repeat's copies (see follow_copies)
+        self.copy_chains: dict = {}  # what engine.copy_replay keeps of them between passes
         self.replayed_copies = 0  # copies whose outcomes were set whole (engine.copy_replay), for tests
         for node in graph.live_nodes():  # read only
             self._on_node_added(node)
@@ -187,8 +188,7 @@ class ShapeInference:
             if len(node_ids) == 1:
                 continue
             rest = node_ids[1:]
-            if self._specs[first] is None or self.graph.kept_resolution(first, params) is None or \
-                    set(map(self._types.__getitem__, rest)) != {self._types[first]}:
+            if self._specs[first] is None or self.graph.kept_resolution(first, params) is None:
                 for node_id in rest:  # params only the node's own id resolves (or fails to): one by one
                     self._set_params(node_id, params)
                 continue

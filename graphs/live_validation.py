@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import repeat
-from operator import attrgetter, eq, methodcaller
+from operator import eq, methodcaller
 
 from graphs.document import Graph
 from graphs.errors import GraphError
@@ -96,13 +96,14 @@ class LiveValidation:
         """Many layers' params replaced at once (`Graph.params_renewed`). A group of layers of one type, given one
         params object, that had no problems and the same ports is kept as a group: `errors()` looks at one of
         them, and at the others only if that one's problems or ports changed."""
-        nodes = self.graph._nodes  # (read only: live_node's dict, looked up at C speed for thousands of layers)
+        sharing = any(self._sharers.values())  # (else no old params name an owner: not read)
         for node_ids, olds, params in groups:
             ports = self._ports.get(node_ids[0], _UNSEEN)
             if len(node_ids) > 1 and ports is not _UNSEEN and not params.get("shares") and \
-                    len(set(map(_TYPE, map(nodes.__getitem__, node_ids)))) == 1 and \
-                    not any(map(_SHARES, olds)) and all(map(eq, repeat(ports), map(self._ports.get, node_ids, repeat(_UNSEEN)))) \
-                    and self._problems.keys().isdisjoint(node_ids) and self._retuned.keys().isdisjoint(node_ids):
+                    not (sharing and any(map(_SHARES, olds))) and \
+                    all(map(eq, repeat(ports), map(self._ports.get, node_ids, repeat(_UNSEEN)))) and \
+                    (not self._problems or self._problems.keys().isdisjoint(node_ids)) and \
+                    (not self._retuned or self._retuned.keys().isdisjoint(node_ids)):
                 self._renewed.append((node_ids, ports))
             else:
                 for node_id, old in zip(node_ids, olds):
@@ -217,7 +218,7 @@ class LiveValidation:
 
 
 _UNSEEN = object()  # a node's output ports before it was looked at
-_TYPE, _SHARES = attrgetter("type"), methodcaller("get", "shares")
+_SHARES = methodcaller("get", "shares")
 
 
 def _is_data(type_name: str, custom_types) -> bool:

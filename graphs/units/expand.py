@@ -433,7 +433,7 @@ def renew_params(flat: Graph, current: Node, params: dict, kept: dict | None = N
 
 
 def renew_params_many(flat: Graph, groups: list[tuple[list[Node], dict]], kept: dict) -> None:
-    """`renew_params` for many layers at once: each group's layers (whose params differ from `params`) all get
+    """`renew_params` for many layers at once: each group's layers (of one type, whose params differ from `params`) all get
     that one params object, announced in one `params_renewed` event for all the groups, so that the live checks
     handle each group in one go (`kept`: `replay.resolutions` of the params)."""
     renewed = []

@@ -12,7 +12,7 @@ Anything else is left to `graphs.units.live.LiveExpansion`'s usual patch.
 
 from __future__ import annotations
 
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from graphs.document import Node
 from graphs.families.units import REPEAT
@@ -41,8 +41,15 @@ def params_only(live) -> bool:
             layers += [layer for _, layer in differ]
             cut = len(f"{node_id}.{copies[0]}")
             bases = [f"{node_id}.{i}" for i in copies]
-            for suffix, layer in differ:
-                current = list(map(flat.get, [base + suffix for base in bases]))
+            # each copy's layers, in the same order in every copy (its unit expands alike): a layer's place in the
+            # first copy is its place in all of them
+            kept = [live._layers.get(base, ()) for base in bases]
+            shortest = min(map(len, kept))
+            for _, layer in differ:
+                place = kept[0].index(layer.id) if layer.id in kept[0] else None
+                if place is None or place >= shortest:
+                    return False
+                current = list(map(flat.get, map(itemgetter(place), kept)))
                 if not all(current) or set(map(_TYPE, current)) != {layer.type}:  # (all: no node missing)
                     return False
                 if layer.params.get(SHARES):  # each copy's layer shares its own copy's owner
