@@ -73,7 +73,7 @@ def _alike(names, before: dict, after: dict, changed) -> list[list[int]]:
     """The changed copies grouped by (their values before, after): those overridden neither before nor after
     form one group, without comparing their values one by one."""
     if not before["overrides"] and not after["overrides"]:
-        return [sorted(changed)]
+        return [sorted(changed)] if changed else []
     groups: dict = {}
     for i in sorted(changed):
         key = str(i)

@@ -5,6 +5,7 @@ the graph still equals a fresh expansion. A unit whose structure reads a param i
 from graphs.document import Graph
 from graphs.units.live import LiveExpansion
 from graphs.units.params_only import fixed_structure
+from tests.engine.test_units_memo import kernel_model
 from tests.graphs.test_units_live import _assert_fresh, mixed_units_model
 from tests.graphs.unit_cases import basic_block, deep_repeat_model, resnet_graph
 
@@ -82,3 +83,12 @@ def test_a_layer_sharing_weights_in_each_copy_keeps_naming_its_own_copys_owner(m
     _assert_fresh(live, g)
     assert applied == [] and ("params_renewed", "layer1.4.again") in events
     assert live.flat.live_node("layer1.4.again").params["shares"] == "layer1.4.conv2"
+
+
+def test_a_repeats_param_set_to_the_value_it_had_by_default_changes_no_layer(monkeypatch):
+    g = kernel_model(count=6)  # blocks' k is Block's default, 3, not set on the Repeat
+    live, applied, events = _watched(g, monkeypatch)
+    _edit(live, g, "blocks", k=3)
+    live.update()
+    assert applied == [] and events == []
+    _assert_fresh(live, g)
