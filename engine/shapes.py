@@ -193,11 +193,11 @@ class ShapeInference:
                     self._set_params(node_id, params)
                 continue
             for table in (self._specs, self._params, self._ports):
-                table.update(dict.fromkeys(rest, table[first]))
+                table.update(zip(rest, repeat(table[first])))  # (faster than a dict.fromkeys to merge)
             for table in (self._cache, self._keys, self._plans, *((self._shares,) if self._shares else ())):
                 deque(map(table.pop, rest, repeat(None)), 0)  # (at C speed: thousands of layers)
             if first in self._shares:
-                self._shares.update(dict.fromkeys(rest, self._shares[first]))
+                self._shares.update(zip(rest, repeat(self._shares[first])))
             self._dirty.update(rest)
 
     def _on_node_removed(self, node) -> None:

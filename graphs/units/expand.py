@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -447,7 +448,7 @@ def renew_params_many(flat: Graph, groups: list[tuple[list[Node], dict]], kept: 
             for node_id in ids:
                 flat._resolved.pop(node_id, None)
         else:
-            flat._resolved.update(dict.fromkeys(ids, resolved))
+            flat._resolved.update(zip(ids, repeat(resolved)))
         renewed.append((ids, olds, params))
     if renewed:
         flat.params_renewed.emit(renewed)
