@@ -47,7 +47,7 @@ class InferenceResult:
     # from live inference: the result this one follows (`basis`) and the nodes whose shapes or inputs may
     # differ from it (`changed`); None when unknown (panels then compare the two results)
     basis: InferenceResult | None = field(default=None, repr=False, compare=False)
-    changed: frozenset | None = field(default=None, repr=False, compare=False)
+    changed: set | None = field(default=None, repr=False, compare=False)  # (read it, never change it)
 
     @property
     def valid(self) -> bool:
@@ -301,7 +301,7 @@ class ShapeInference:
         if self._last is not None:
             self._last.basis = None  # only the newest result keeps the one it follows: no chain of results
         result = InferenceResult(self._info.copy(), self._inputs.copy(), [error for _, error in errors],
-                                 basis=self._last, changed=frozenset(self._touched))
+                                 basis=self._last, changed=self._touched)
         self._last, self._touched = result, set()
         return result
 

@@ -186,6 +186,7 @@ class ScopeTotals:
         self._basis = None  # the flat result counted last: the next one's `changed` says what differs from it
         self._members: dict[str, list[str]] = {}  # scope prefix -> the layers directly in it (see _recount)
         self._member_ids: set[str] = set()
+        self._nesting: tuple = (None, [])  # the scopes, and (prefix, parent) of those inside another, inner first
 
     def update(self, expanded, flat: InferenceResult) -> dict[str, list[int]]:
         seen, info = self._seen, flat.info
@@ -251,11 +252,15 @@ class ScopeTotals:
 
     def _roll_up(self, scopes) -> None:
         """Each scope's own sums plus those of the scopes inside it."""
-        totals = {scope.prefix: list(self._own.get(scope.prefix, (0, 0))) for scope in scopes}
-        for scope in reversed(scopes):  # inner scopes come after outer ones: add each to its parent
-            parent = totals.get(scope.parent) if scope.parent else None
-            if parent is not None:
-                parent[0] += totals[scope.prefix][0]
-                parent[1] += totals[scope.prefix][1]
+        if self._nesting[0] is not scopes:  # (inner scopes come after outer ones: each added to its parent)
+            self._parents = {scope.prefix: scope.parent for scope in scopes}
+            self._nesting = scopes, [(scope.prefix, scope.parent) for scope in reversed(scopes) if scope.parent]
+        own, zero = self._own, (0, 0)
+        totals = {prefix: [*own.get(prefix, zero)] for prefix in self._parents}
+        for prefix, parent in self._nesting[1]:
+            total = totals.get(parent)
+            if total is not None:
+                inner = totals[prefix]
+                total[0] += inner[0]
+                total[1] += inner[1]
         self._totals, self._scopes = totals, scopes
-        self._parents = {scope.prefix: scope.parent for scope in scopes}
