@@ -104,13 +104,13 @@ class _Chain:
 
 def _alike_runs(params: dict, found: _Chain) -> list[tuple[int, int]]:
     """The runs (first, last) of copies whose layers' params equal those of the copy before them."""
-    ids, width, copies = list(map(id, map(params.get, found.layers))), found.width, found.copies
+    get, width, copies = params.get, found.width, found.copies
+    ids = list(map(id, map(get, found.layers)))  # (faster than comparing the objects pairwise with is_)
     if ids[width:] == ids[:-width]:  # each copy's params the very objects of the copy before it: one run
         return [(1, len(copies) - 1)]
     runs, start = [], None
     for k in range(1, len(copies)):
-        alike = ids[k * width:(k + 1) * width] == ids[(k - 1) * width:k * width] or \
-            list(map(params.get, copies[k])) == list(map(params.get, copies[k - 1]))
+        alike = list(map(get, copies[k])) == list(map(get, copies[k - 1]))  # (the same objects, or equal ones)
         if alike and start is None:
             start = k
         elif not alike and start is not None:

@@ -192,9 +192,10 @@ class ShapeInference:
                 for node_id in rest:  # params only the node's own id resolves (or fails to): one by one
                     self._set_params(node_id, params)
                 continue
-            for table in (self._specs, self._params, self._ports):
+            self._shared(first)
+            for table in (self._specs, self._params, self._ports, self._keys):
                 table.update(zip(rest, repeat(table[first])))  # (faster than a dict.fromkeys to merge)
-            for table in (self._cache, self._keys, self._plans, *((self._shares,) if self._shares else ())):
+            for table in (self._cache, self._plans, *((self._shares,) if self._shares else ())):
                 deque(map(table.pop, rest, repeat(None)), 0)  # (at C speed: thousands of layers)
             if first in self._shares:
                 self._shares.update(zip(rest, repeat(self._shares[first])))
@@ -420,11 +421,7 @@ class ShapeInference:
         params, spec = self._params[node_id], self._specs[node_id]
         head = self._keys.get(node_id)
         if head is None:
-            head = self._keys[node_id] = (id(spec), repr(params))
-            if len(self._distinct) >= _MAX_OUTCOMES:
-                self._distinct.clear()
-            # equal params as one object: a Repeat's copies are then compared by identity (engine.copy_replay)
-            params = self._params[node_id] = self._distinct.setdefault(head, params)
+            head, params = self._shared(node_id)
         try:
             key = (*head, *inputs.items())
             found = self._outcomes.get(key)
@@ -441,6 +438,16 @@ class ShapeInference:
                 self._outcomes.clear()
             self._outcomes[key] = (spec, cached)  # holding the type keeps its id its own
         return cached
+
+    def _shared(self, node_id: str) -> tuple[tuple, dict]:
+        """The node's key head (id of its type, its params) and its params as the one object all the nodes with
+        equal params share, put in its tables: a Repeat's copies are then compared by identity (engine.copy_replay)."""
+        params = self._params[node_id]
+        head = self._keys[node_id] = (id(self._specs[node_id]), repr(params))
+        if len(self._distinct) >= _MAX_OUTCOMES:
+            self._distinct.clear()
+        params = self._params[node_id] = self._distinct.setdefault(head, params)
+        return head, params
 
     def _same_inputs(self, plan: tuple, kept: dict) -> dict | None:
         """`kept` when the plan's sources give exactly those specs (the same objects: the usual case when

@@ -12,6 +12,7 @@ This module imports no torch.
 
 from __future__ import annotations
 
+from itertools import chain
 from operator import attrgetter
 
 from engine.ops.base import NodeInfo
@@ -179,12 +180,14 @@ class ScopeTotals:
 
     def __init__(self):
         self._seen: dict = {}  # flat id -> the NodeInfo counted for it
+        self._borrowed = False  # `_seen` is a result's `info` (read only), not a dict of its own
         self._own: dict[str, list[int]] = {}  # scope prefix -> [params, MACs] of the layers directly in it
         self._totals: dict[str, list[int]] = {}  # scope prefix -> [params, MACs] of all the layers in it
         self._parents: dict[str, str] = {}
         self._scopes = None  # the scopes the sums are for
         self._basis = None  # the flat result counted last: the next one's `changed` says what differs from it
-        self._members: dict[str, list[str]] = {}  # scope prefix -> the layers directly in it (see _recount)
+        self._members: list[tuple[str, int, int]] = []  # (scope prefix, where its own layers are in `_layers`)
+        self._layers: list[str] = []  # the layers, scope after scope (see _recount)
         self._member_ids: set[str] = set()
         self._nesting: tuple = (None, [])  # the scopes, and (prefix, parent) of those inside another, inner first
 
@@ -207,6 +210,9 @@ class ScopeTotals:
             if most or len(changes) * 2 > len(info):  # most layers changed: count each scope afresh, not out and in again
                 self._recount(info)
                 changes = ()
+        if changes and self._borrowed:  # the result's own dict until now: counted in a copy of it
+            seen = self._seen = dict(seen)
+            self._borrowed = False
         for node_id in changes:
             old, new = seen.get(node_id), info.get(node_id)
             if old is not None:
@@ -221,22 +227,26 @@ class ScopeTotals:
         return self._totals
 
     def _recount(self, info: dict) -> None:
-        """Every scope's own sums afresh: a scope whose layers have the same results as another's (the same
-        NodeInfo objects, as alike copies share them) takes that one's sums."""
+        """Every scope's own sums afresh: a scope whose layers have the same results as the scope before it's
+        (the same NodeInfo objects, as a Repeat's alike copies share them) takes that one's sums."""
         if info.keys() != self._member_ids:
-            self._members = {}
+            members = {}
             for node_id in info:
-                self._members.setdefault(node_id.rpartition(".")[0], []).append(node_id)
-            self._member_ids = set(info)
-        own, sums, result_of = {}, {}, info.__getitem__
-        for prefix, layers in self._members.items():
-            key = tuple(map(id, map(result_of, layers)))  # (the results are alive in `info` while this runs)
-            found = sums.get(key)
-            if found is None:
-                results = list(map(result_of, layers))
-                found = sums[key] = (sum(map(_PARAMS, results)), sum(map(_MACS, results)))
+                members.setdefault(node_id.rpartition(".")[0], []).append(node_id)
+            self._member_ids, self._layers = set(info), list(chain.from_iterable(members.values()))
+            self._members, start = [], 0
+            for prefix, layers in members.items():
+                self._members.append((prefix, start, start + len(layers)))
+                start += len(layers)
+        results = list(map(info.__getitem__, self._layers))
+        ids = list(map(id, results))  # (the results are alive in `info` while this runs)
+        own, before, found = {}, None, None
+        for prefix, start, end in self._members:  # the copies of a Repeat one after the other
+            key = ids[start:end]
+            if key != before:
+                before, found = key, (sum(map(_PARAMS, results[start:end])), sum(map(_MACS, results[start:end])))
             own[prefix] = [*found]
-        self._own, self._seen = own, dict(info)
+        self._own, self._seen, self._borrowed = own, info, True
 
     def _count(self, node_id: str, node_info, sign: int) -> None:
         prefix = node_id.rpartition(".")[0]

@@ -439,11 +439,12 @@ def renew_params_many(flat: Graph, groups: list[tuple[list[Node], dict]], kept: 
     handle each group in one go (`kept`: `replay.resolutions` of the params)."""
     renewed = []
     for nodes, params in groups:
-        olds = list(map(attrgetter("params"), nodes))
-        for node in nodes:
+        olds = []
+        for node in nodes:  # (one pass over the nodes: thousands of them)
+            olds.append(node.params)
             node.params = params
         resolved = kept.get(id(params))
-        ids = list(map(attrgetter("id"), nodes))
+        ids = list(map(_ID, nodes))
         if resolved is None:
             for node_id in ids:
                 flat._resolved.pop(node_id, None)
@@ -453,6 +454,9 @@ def renew_params_many(flat: Graph, groups: list[tuple[list[Node], dict]], kept: 
     if renewed:
         flat.params_renewed.emit(renewed)
         flat.changed.emit()
+
+
+_ID = attrgetter("id")
 
 
 def _substituted(params: dict, values: dict | None, spec=None) -> dict:
