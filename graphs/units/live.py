@@ -74,6 +74,7 @@ class LiveExpansion:
         self._ends: dict[str, set] = {}  # a Repeat wired anew -> its ends that were (0: its first copy, -1: its last)
         self._counts: dict[str, int] = {}  # the model's Repeats -> their count in the expansion
         self._layers: dict[str, list[str]] = {}  # part key -> its flat layers, in order
+        self._copy_lists: dict[str, list[list[str]]] = {}  # a Repeat -> its copies' lists in `_layers` (copies_of)
         self._origins: dict[str, list[str]] = {}  # part key -> its keys in `expanded.origins`
         self._scopes: dict[str, list] = {}  # part key -> its scopes (a Repeat's own: under the Repeat's id)
         self._signatures: dict[str, tuple] = {}  # unit -> what of it the expansion read (`_signature`)
@@ -159,8 +160,15 @@ class LiveExpansion:
             node = self.graph._nodes.get(node_id)
             unit = node.params.get("unit") if node is not None else None
             if count > 2 and isinstance(unit, str) and fixed_structure(self.graph.units, unit):
-                chains.append([self._layers.get(f"{node_id}.{i}", []) for i in range(count)])
+                chains.append(self.copies_of(node_id))
         return chains
+
+    def copies_of(self, node_id: str) -> list[list[str]]:
+        """The flat layers of each copy of the model's Repeat `node_id`, in order (kept until its copies change)."""
+        found = self._copy_lists.get(node_id)
+        if found is None or len(found) != self._counts[node_id]:
+            found = self._copy_lists[node_id] = [self._layers.get(f"{node_id}.{i}", []) for i in range(self._counts[node_id])]
+        return found
 
     def _index(self) -> None:
         """Group the fresh expansion's layers and origins by part; note the model's Repeats' counts."""
@@ -172,7 +180,7 @@ class LiveExpansion:
                     self._counts[node.id] = self._resolved(node, node.params)["count"]
                 except GraphError:  # reported in the expansion's errors, which patch nothing
                     pass
-        self._layers, self._origins = {}, {}
+        self._layers, self._origins, self._copy_lists = {}, {}, {}
         for node_id in self.flat._nodes:
             self._layers.setdefault(self._key(node_id), []).append(node_id)
         for node_id in self.expanded.origins:
@@ -435,6 +443,7 @@ class LiveExpansion:
                     flat.connect(edge.source, edge.target, edge.source_port, edge.target_port, check=False)
         for part in parts:
             _regroup(self._layers, part.keys, [node.id for node in part.builder.nodes], self._key)
+        self._copy_lists = {}
         if added:
             reorder(flat, self._order())
 

@@ -43,7 +43,8 @@ def params_only(live) -> bool:
             bases = [f"{node_id}.{i}" for i in copies]
             # each copy's layers, in the same order in every copy (its unit expands alike): a layer's place in the
             # first copy is its place in all of them
-            kept = [live._layers.get(base, ()) for base in bases]
+            lists = live.copies_of(node_id)
+            kept = [lists[i] for i in copies]
             shortest = min(map(len, kept))
             for _, layer in differ:
                 place = kept[0].index(layer.id) if layer.id in kept[0] else None
