@@ -239,12 +239,11 @@ class ScopeTotals:
                 self._members.append((prefix, start, start + len(layers)))
                 start += len(layers)
         results = list(map(info.__getitem__, self._layers))
-        ids = list(map(id, results))  # (the results are alive in `info` while this runs)
         own, before, found = {}, None, None
         for prefix, start, end in self._members:  # the copies of a Repeat one after the other
-            key = ids[start:end]
-            if key != before:
-                before, found = key, (sum(map(_PARAMS, results[start:end])), sum(map(_MACS, results[start:end])))
+            layers = results[start:end]
+            if layers != before:  # (the same NodeInfo objects compare at once)
+                before, found = layers, (sum(map(_PARAMS, layers)), sum(map(_MACS, layers)))
             own[prefix] = [*found]
         self._own, self._seen, self._borrowed = own, info, True
 
