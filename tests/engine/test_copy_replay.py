@@ -151,3 +151,20 @@ def test_a_renewed_group_that_breaks_its_layers_reports_each_on_its_own_node():
         assert _picture(result) == _picture(fresh)
     assert result.errors == [] and result.info["c.5"].outputs["out"].shape == (6, 8, 8)
     live.close()
+
+
+def test_two_repeats_one_after_the_other_each_replay_their_own_copies(eager):
+    g = resnet_graph(count=30)
+    g.disconnect(g.edge_into("pool", "in"))
+    g.add_node("Repeat", {"unit": "BasicBlock", "count": 30, "planes": 8}, "layer2")
+    g.connect("layer1", "layer2", "y", "x")
+    g.connect("layer2", "pool", "y")
+    live = ShapeInference(g)
+    live.result()
+    for node_id, planes in (("layer1", 12), ("layer2", 6), ("layer1", 8), ("layer2", 8)):
+        before = _replayed(live)
+        _edit(g, node_id, planes=planes)
+        result = live.result()
+        assert _picture(result) == _picture(infer(g))
+        assert _replayed(live) - before >= 27
+    live.close()
