@@ -13,7 +13,7 @@ This module imports no torch.
 from __future__ import annotations
 
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from engine.ops.base import NodeInfo
 from engine.shapes import InferenceResult, infer
@@ -23,6 +23,7 @@ from graphs.units import expand
 from graphs.units.live import LiveExpansion
 
 _PARAMS, _MACS = attrgetter("params"), attrgetter("macs")
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 def infer_units(graph: Graph) -> InferenceResult:
@@ -261,15 +262,20 @@ class ScopeTotals:
 
     def _roll_up(self, scopes) -> None:
         """Each scope's own sums plus those of the scopes inside it."""
-        if self._nesting[0] is not scopes:  # (inner scopes come after outer ones: each added to its parent)
+        if self._nesting[0] is not scopes:
             self._parents = {scope.prefix: scope.parent for scope in scopes}
-            self._nesting = scopes, [(scope.prefix, scope.parent) for scope in reversed(scopes) if scope.parent]
+            places = {scope.prefix: i for i, scope in enumerate(scopes)}
+            inside: dict[str, list[str]] = {}  # a scope -> the scopes directly inside it
+            for scope in scopes:
+                if scope.parent in self._parents:
+                    inside.setdefault(scope.parent, []).append(scope.prefix)
+            # inner scopes come after outer ones: the innermost holders first, so that each adds up finished sums
+            self._nesting = scopes, sorted(inside.items(), key=lambda item: -places[item[0]])
         own, zero = self._own, (0, 0)
         totals = {prefix: [*own.get(prefix, zero)] for prefix in self._parents}
-        for prefix, parent in self._nesting[1]:
-            total = totals.get(parent)
-            if total is not None:
-                inner = totals[prefix]
-                total[0] += inner[0]
-                total[1] += inner[1]
+        for holder, prefixes in self._nesting[1]:
+            inner = list(map(totals.__getitem__, prefixes))
+            total = totals[holder]
+            total[0] += sum(map(_FIRST, inner))
+            total[1] += sum(map(_SECOND, inner))
         self._totals, self._scopes = totals, scopes

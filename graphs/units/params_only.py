@@ -40,7 +40,6 @@ def params_only(live) -> bool:
                 return False
             layers += [layer for _, layer in differ]
             cut = len(f"{node_id}.{copies[0]}")
-            bases = [f"{node_id}.{i}" for i in copies]
             # each copy's layers, in the same order in every copy (its unit expands alike): a layer's place in the
             # first copy is its place in all of them
             lists = live.copies_of(node_id)
@@ -54,8 +53,8 @@ def params_only(live) -> bool:
                 if not all(current) or set(map(_TYPE, current)) != {layer.type}:  # (all: no node missing)
                     return False
                 if layer.params.get(SHARES):  # each copy's layer shares its own copy's owner
-                    groups += [([node], {**layer.params, SHARES: base + layer.params[SHARES][cut:]})
-                               for node, base in zip(current, bases)]
+                    groups += [([node], {**layer.params, SHARES: f"{node_id}.{i}" + layer.params[SHARES][cut:]})
+                               for node, i in zip(current, copies)]
                 else:
                     groups.append((current, layer.params))
     renew_params_many(live.flat, groups, resolutions(layers))

@@ -103,9 +103,18 @@ def test_live_results_equal_fresh_ones_with_replay_on_every_pass_after_random_un
     for _ in random_edits(g, 23, 40):
         result = live.result()
         assert _picture(result) == _picture(infer(g))
-        assert totals.update(result.expanded, result.flat) == scope_totals(result.expanded, result.flat)
+        kept = totals.update(result.expanded, result.flat)
+        assert kept == scope_totals(result.expanded, result.flat) == _summed(result)
     assert _replayed(live) > 0
     live.close()
+
+
+def _summed(result) -> dict[str, list[int]]:
+    """Each scope's params and MACs summed over the flat layers under its prefix, layer by layer."""
+    layers = result.flat.info.items()
+    return {scope.prefix: [sum(info.params for node_id, info in layers if node_id.startswith(scope.prefix + ".")),
+                           sum(info.macs for node_id, info in layers if node_id.startswith(scope.prefix + "."))]
+            for scope in result.expanded.scopes}
 
 
 @pytest.mark.parametrize("make, node_id, changes", [
