@@ -31,23 +31,15 @@ class CopyReplay:
     alike copies, a token queued just before the run's first copy (`tokens`: key -> (chain, first, last)).
     Every layer of the chains must have a rank."""
 
-    def __init__(self, inference, chains: list[list[list[str]]], dirty: set[str], rank):
+    def __init__(self, inference, chains: list[_Chain], dirty: set[str], rank):
         self.inference = inference
         self.withheld: set[str] = set()
         self.tokens: dict[int, tuple[_Chain, int, int]] = {}
         self.queued: list[tuple[float, int]] = []
         self._rank = rank
         self._keys = 0
-        kept, inference.copy_chains = inference.copy_chains, {}
-        for copies in chains:
-            key = tuple(map(id, copies))  # (the copies' lists are made anew when their layers change)
-            found = kept.get(key)
-            if found is None:
-                widths = set(map(len, copies))
-                if len(widths) != 1 or 0 in widths:
-                    continue
-                found = _Chain(copies, widths.pop())
-            inference.copy_chains[key] = found
+        for found in chains:
+            copies = found.copies
             held = dirty & found.members
             if not held:
                 continue
@@ -86,6 +78,22 @@ class CopyReplay:
         if first < last:
             heapq.heappush(queue, self._queue(found, first + 1, last))
         return 0
+
+
+def chains_of(chains: list[list[list[str]]], kept: dict) -> dict:
+    """The chains as `_Chain`s by the ids of their copies' lists (the lists are made anew when their layers
+    change): those in `kept` as they are, the others made (a chain whose copies differ in length is left out)."""
+    found = {}
+    for copies in chains:
+        key = tuple(map(id, copies))
+        chain_ = kept.get(key)
+        if chain_ is None:
+            widths = set(map(len, copies))
+            if len(widths) != 1 or 0 in widths:
+                continue
+            chain_ = _Chain(copies, widths.pop())
+        found[key] = chain_
+    return found
 
 
 class _Chain:

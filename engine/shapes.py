@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 
-from engine.copy_replay import MIN_DIRTY, CopyReplay
+from engine.copy_replay import MIN_DIRTY, CopyReplay, chains_of
 from engine.forgotten_region import ForgottenRegion
 from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 from graphs.catalogue import node_type
@@ -119,8 +119,7 @@ class ShapeInference:
         self._last: InferenceResult | None = None  # the last result, the next one's `basis`
         self._forgotten: list[ForgottenRegion] = []  # the regions forgotten in this pass
         self._stash: ForgottenRegion | None = None  # the one region the last pass forgot, kept to be given back
-        self._copies: list[list[list[str]]] = []  # chains of a Repeat's copies (see follow_copies)
-        self.copy_chains: dict = {}  # what engine.copy_replay keeps of them between passes
+        self._copies: dict = {}  # chains of a Repeat's copies (see follow_copies), as engine.copy_replay keeps them
         self.replayed_copies = 0  # copies whose outcomes were set whole (engine.copy_replay), for tests
         for node in graph.live_nodes():  # read only
             self._on_node_added(node)
@@ -282,7 +281,7 @@ class ShapeInference:
         """The chains of a Repeat's copies in this graph (a kept expansion, `engine.unit_shapes`): per Repeat whose
         copies expand to the same layers and wires, each copy's layers in chain order, in the same order within
         each copy. A pass that changes many of them infers alike copies whole (`engine.copy_replay`)."""
-        self._copies = chains
+        self._copies = chains_of(chains, self._copies)
 
     # ---- inference -------------------------------------------------------
     def infer_shapes(self) -> InferenceResult:
@@ -315,7 +314,7 @@ class ShapeInference:
         dirty, self._dirty = self._dirty, set()
         replay = None
         if self._copies and len(dirty) >= MIN_DIRTY and len(rank) == len(self._types):  # (no cycle: all ranked)
-            replay = CopyReplay(self, self._copies, dirty, rank)
+            replay = CopyReplay(self, self._copies.values(), dirty, rank)
             if replay.withheld:
                 dirty = dirty - replay.withheld
         queue = []

@@ -130,8 +130,8 @@ def test_copies_that_may_expand_differently_and_instances_are_inferred_layer_by_
     _edit(g, node_id, **changes)
     result = live.result()
     assert _picture(result) == _picture(infer(g))
-    flat_chains = live._units.inference._copies
-    assert not any(chain[0][0].startswith(node_id + ".") for chain in flat_chains)
+    chains = live._units.inference._copies.values()
+    assert not any(found.copies[0][0].startswith(node_id + ".") for found in chains)
     if make is not mixed_units_model:
         assert _replayed(live) == 0
     live.close()
