@@ -110,7 +110,7 @@ class ShapeInference:
         self._cache: dict[str, tuple] = {}  # node -> (inputs, NodeInfo or ShapeError)
         self._outcomes: dict[tuple, tuple] = {}  # (id of type, params, *inputs) -> (type, (inputs, NodeInfo)): _outcome
         self._keys: dict[str, tuple] = {}  # node -> (id of its type, its params): the head of its key in _outcomes
-        self._distinct: dict[tuple, dict] = {}  # such a head -> the one resolved params object its nodes share
+        self._distinct: dict[tuple, tuple] = {}  # such a head -> (the head, params, ports) its nodes share
         self._info: dict[str, NodeInfo] = {}  # the current outcome of every inferred node
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
@@ -439,14 +439,17 @@ class ShapeInference:
         return cached
 
     def _shared(self, node_id: str) -> tuple[tuple, dict]:
-        """The node's key head (id of its type, its params) and its params as the one object all the nodes with
-        equal params share, put in its tables: a Repeat's copies are then compared by identity (engine.copy_replay)."""
-        params = self._params[node_id]
-        head = self._keys[node_id] = (id(self._specs[node_id]), repr(params))
-        if len(self._distinct) >= _MAX_OUTCOMES:
-            self._distinct.clear()
-        params = self._params[node_id] = self._distinct.setdefault(head, params)
-        return head, params
+        """The node's key head (id of its type, its params) and its params, as the objects all the nodes with
+        equal params share (their ports too), put in its tables: a Repeat's copies are then compared by identity
+        (engine.copy_replay), and editing them all later frees no object of each node's own."""
+        head = (id(self._specs[node_id]), repr(self._params[node_id]))
+        found = self._distinct.get(head)
+        if found is None:
+            if len(self._distinct) >= _MAX_OUTCOMES:
+                self._distinct.clear()
+            found = self._distinct[head] = (head, self._params[node_id], self._ports[node_id])
+        self._keys[node_id], self._params[node_id], self._ports[node_id] = found
+        return found[0], found[1]
 
     def _same_inputs(self, plan: tuple, kept: dict) -> dict | None:
         """`kept` when the plan's sources give exactly those specs (the same objects: the usual case when

@@ -390,7 +390,7 @@ def _update(flat: Graph, nodes: list[Node], wires: dict) -> None:
     for node in nodes:
         current = flat._nodes.get(node.id)
         if current is None:
-            add(flat, node)
+            add(flat, node, kept)
         else:
             renew(flat, current, node, kept)
     for wire in wires:
@@ -399,10 +399,18 @@ def _update(flat: Graph, nodes: list[Node], wires: dict) -> None:
     reorder(flat, list(wanted))
 
 
-def add(flat: Graph, node: Node) -> None:
-    """Add the expansion's `node` to the kept flat graph, announced (one a unit param made wrong: as `_fill`)."""
+def add(flat: Graph, node: Node, kept: dict | None = None) -> None:
+    """Add the expansion's `node` to the kept flat graph, announced (one a unit param made wrong: as `_fill`).
+    `kept` (`replay.resolutions`): the node then keeps the expansion's params object, shared with the copies
+    alike, and its resolution (as `renew` does), not a checked copy of its own: an edit of every copy later
+    replaces shared objects, not thousands of the node's own."""
     try:
         flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
+        shared = kept.get(id(node.params)) if kept else None
+        current = flat._nodes[node.id]
+        if shared is not None and current.params == node.params:
+            current.params = node.params
+            flat._resolved[node.id] = shared
     except GraphError:
         flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable, node.lr_mult,
                                     flat)

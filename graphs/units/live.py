@@ -420,7 +420,7 @@ class LiveExpansion:
         for node in new_nodes.values():
             current = flat._nodes.get(node.id)
             if current is None:
-                add(flat, node)
+                add(flat, node, kept)
                 added = True
             else:
                 renew(flat, current, node, kept)
