@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import repeat
-from operator import eq, methodcaller
+from operator import is_, methodcaller
 
 from graphs.document import Graph
 from graphs.errors import GraphError
@@ -97,11 +97,12 @@ class LiveValidation:
         params object, that had no problems and the same ports is kept as a group: `errors()` looks at one of
         them, and at the others only if that one's problems or ports changed."""
         sharing = any(self._sharers.values())  # (else no old params name an owner: not read)
+        # (ports are compared by identity: `_one` keeps one object for equal ports)
         for node_ids, olds, params in groups:
             ports = self._ports.get(node_ids[0], _UNSEEN)
             if len(node_ids) > 1 and ports is not _UNSEEN and not params.get("shares") and \
                     not (sharing and any(map(_SHARES, olds))) and \
-                    all(map(eq, repeat(ports), map(self._ports.get, node_ids, repeat(_UNSEEN)))) and \
+                    all(map(is_, repeat(ports), map(self._ports.get, node_ids, repeat(_UNSEEN)))) and \
                     (not self._problems or self._problems.keys().isdisjoint(node_ids)) and \
                     (not self._retuned or self._retuned.keys().isdisjoint(node_ids)):
                 self._renewed.append((node_ids, ports))
