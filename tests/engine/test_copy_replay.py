@@ -15,7 +15,7 @@ from graphs.units.expand import renew_params_many
 from graphs.units.replay import resolutions
 from graphs.validate import validate
 from tests.engine.test_units_live_inference import _picture
-from tests.engine.test_units_memo import kernel_model
+from tests.engine.test_units_memo import ONE_COPY_BROKEN, kernel_model
 from tests.graphs.test_units_live import mixed_units_model, random_edits
 from tests.graphs.unit_cases import deep_repeat_model, resnet_graph
 
@@ -69,10 +69,7 @@ def test_a_copy_differing_by_an_override_is_inferred_on_its_own_and_the_copies_a
     live.close()
 
 
-@pytest.mark.parametrize("override, where", [
-    ({"k": 9, "pad": 0}, "blocks.5 (Block) › conv"),  # a kernel larger than the copy's input: a shape error
-    ({"width": 0}, "blocks.5 (Block) › conv"),  # a width no conv can have: a param error
-])
+@pytest.mark.parametrize("override, where", ONE_COPY_BROKEN)
 def test_an_error_inside_one_copy_stays_that_copys_while_every_copy_is_edited(override, where, eager):
     g = kernel_model(count=40)
     live = ShapeInference(g)
