@@ -12,7 +12,9 @@ the outcome of its twin in copy k-1 (inputs equal in value would do: a layer's o
 values, and `ShapeInference._outcome` shares it so); its outputs are then that copy's, so every alike copy after
 it follows.
 An edit that changes every copy of a 900-copy Repeat (its planes) infers copy 0 and copy 1 layer by layer and
-the other 898 copies in one step (bench section 18).
+the other 898 copies in one step (bench section 18). An edit upstream of the Repeat (its input's shape) reaches
+the copies through their inputs: when a layer of copy k fed from outside it comes up in the queue, the same test
+replays copy k and the alike copies after it.
 A copy is replayed only from one whose layers all have shapes: shape errors are never shared (they name their
 node), so a copy after one with an error, or without shapes, is inferred layer by layer, as is everything when
 the ranks of two copies interleave.
@@ -27,8 +29,10 @@ MIN_DIRTY = 64  # fewer changed layers: the usual visits are as cheap as setting
 
 
 class CopyReplay:
-    """One inference pass's replays: the changed layers it holds back from the queue (`withheld`) and, per run of
-    alike copies, a token queued just before the run's first copy (`tokens`: key -> (chain, first, last)).
+    """One inference pass's replays. Where the pass changes many layers of a chain, it holds them back from the
+    queue (`withheld`) and queues, per run of alike copies, a token just before the run's first copy (`tokens`:
+    key -> (chain, first, last)); where the changes reach a copy through its inputs (an edit upstream), the copy's
+    layers fed from outside it (`entries`) try to replay it and the alike copies after it when they come up.
     Every layer of the chains must have a rank."""
 
     def __init__(self, inference, chains: list[_Chain], dirty: set[str], rank):
@@ -36,9 +40,12 @@ class CopyReplay:
         self.withheld: set[str] = set()
         self.tokens: dict[int, tuple[_Chain, int, int]] = {}
         self.queued: list[tuple[float, int]] = []
+        self.entries: dict[str, tuple[_Chain, int]] = inference.copy_entries(chains)
         self._rank = rank
         self._keys = 0
-        for found in chains:
+        self._done: dict[_Chain, tuple[int, int]] = {}  # the copies replayed in this pass, per chain
+        self._tried: set[tuple[int, int]] = set()  # (id of the chain, copy) that an entry found not to replay
+        for found in chains if len(dirty) >= MIN_DIRTY else ():
             copies = found.copies
             held = dirty & found.members
             if not held:
@@ -61,23 +68,52 @@ class CopyReplay:
         `first` inferred layer by layer (its held-back layers queued) and a token queued for the rest. The
         number of copies replayed."""
         found, first, last = self.tokens.pop(key)
-        inference, rank, copies = self.inference, self._rank, found.copies
-        before, copy = copies[first - 1], copies[first]
-        if max(map(rank.__getitem__, before)) < min(map(rank.__getitem__, copy)) and _fed_alike(inference, before, copy):
-            _replay(inference, before, found.span(first, last), last - first + 1)
-            end = copies[last]
-            inside = set(end)
-            for node_id in end:
-                for consumer in inference._consumers[node_id]:
-                    if consumer not in inside and consumer in rank:
-                        heapq.heappush(queue, (rank[consumer], consumer))
-            return last - first + 1
-        for node_id in copy:
+        if self._ready(found, first):
+            return self._replayed(found, first, last, queue)
+        rank = self._rank
+        for node_id in found.copies[first]:
             if node_id in self.withheld:
                 heapq.heappush(queue, (rank[node_id], node_id))
         if first < last:
             heapq.heappush(queue, self._queue(found, first + 1, last))
         return 0
+
+
+    def enter(self, node_id: str, queue: list) -> int:
+        """At a layer of copy k fed from outside it, come up in the queue: copy k and the alike copies after it
+        replayed when copy k - 1 is done and alike and copy k is fed what copy k - 1 was (else 0: the layer is
+        visited as usual, and so is the copy). The number of copies replayed."""
+        found, k = self.entries[node_id]
+        done = self._done.get(found)
+        if done is not None and done[0] <= k <= done[1] or (id(found), k) in self._tried:
+            return 0
+        params, copies = self.inference._params, found.copies
+        if list(map(params.get, copies[k])) != list(map(params.get, copies[k - 1])) or not self._ready(found, k):
+            self._tried.add((id(found), k))
+            return 0
+        last = k
+        while last + 1 < len(copies) and list(map(params.get, copies[last + 1])) == list(map(params.get, copies[last])):
+            last += 1
+        return self._replayed(found, k, last, queue)
+
+    def _ready(self, found: _Chain, k: int) -> bool:
+        """Whether copy k - 1 is done (its layers all before copy k's) and copy k fed as it was."""
+        rank, before, copy = self._rank, found.copies[k - 1], found.copies[k]
+        return max(map(rank.__getitem__, before)) < min(map(rank.__getitem__, copy)) and \
+            _fed_alike(self.inference, before, copy)
+
+    def _replayed(self, found: _Chain, first: int, last: int, queue: list) -> int:
+        """Copies `first`..`last` given the outcomes of copy `first - 1`; what the last one feeds outside it queued."""
+        inference, rank, copies = self.inference, self._rank, found.copies
+        _replay(inference, copies[first - 1], found.span(first, last), last - first + 1)
+        self._done[found] = (first, last)
+        end = copies[last]
+        inside = set(end)
+        for node_id in end:
+            for consumer in inference._consumers[node_id]:
+                if consumer not in inside and consumer in rank:
+                    heapq.heappush(queue, (rank[consumer], consumer))
+        return last - first + 1
 
 
 def chains_of(chains: list[list[list[str]]], kept: dict) -> dict:
@@ -104,6 +140,14 @@ class _Chain:
         self.copies, self.width = copies, width
         self.layers = list(chain.from_iterable(copies))
         self.members = set(self.layers)
+
+    def entries_of(self, sources: dict) -> dict[str, int]:
+        """The layers of copies 1 and after fed from outside their copy (at the places they have in copy 1) -> their
+        copy (the caller keeps it while no wire changes)."""
+        inside = set(self.copies[1])
+        places = [place for place, node_id in enumerate(self.copies[1])
+                  if any(source not in inside for source, _ in sources[node_id].values())]
+        return {copy[place]: k for k, copy in enumerate(self.copies) if k for place in places}
 
     def span(self, first: int, last: int) -> list[str]:
         """The layers of copies `first`..`last`."""

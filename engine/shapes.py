@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 
-from engine.copy_replay import MIN_DIRTY, CopyReplay, chains_of
+from engine.copy_replay import CopyReplay, chains_of
 from engine.forgotten_region import ForgottenRegion
 from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 from graphs.catalogue import node_type
@@ -121,6 +121,8 @@ class ShapeInference:
         self._stash: ForgottenRegion | None = None  # the one region the last pass forgot, kept to be given back
         self._copies: dict = {}  # chains of a Repeat's copies (see follow_copies), as engine.copy_replay keeps them
         self.replayed_copies = 0  # copies whose outcomes were set whole (engine.copy_replay), for tests
+        self._entries: tuple = ((), {})  # see copy_entries
+        self._wiring = 0  # wires added or removed so far (copy_entries reads who is fed from outside a copy)
         for node in graph.live_nodes():  # read only
             self._on_node_added(node)
         for edge in graph.edges():
@@ -210,12 +212,14 @@ class ShapeInference:
         self._dirty.discard(node.id)
 
     def _on_edge_added(self, edge) -> None:
+        self._wiring += 1
         if self._sources[edge.target].setdefault(edge.target_port, (edge.source, edge.source_port)) == \
                 (edge.source, edge.source_port):  # a second wire into a port (a loaded file) is not followed
             self._consumers.setdefault(edge.source, set()).add(edge.target)
         self._touch(edge.target)
 
     def _on_edge_removed(self, edge) -> None:
+        self._wiring += 1
         ports = self._sources.get(edge.target, {})
         if ports.get(edge.target_port) == (edge.source, edge.source_port):
             # a port fed several times (unchecked wires) follows its oldest wire, as a fresh inference of the
@@ -283,6 +287,16 @@ class ShapeInference:
         each copy. A pass that changes many of them infers alike copies whole (`engine.copy_replay`)."""
         self._copies = chains_of(chains, self._copies)
 
+    def copy_entries(self, chains) -> dict:
+        """The layers of the chains' copies fed from outside their copy -> (chain, copy), kept while the chains are."""
+        key = (self._wiring, *map(id, chains))
+        if self._entries[0] != key:
+            entries = {}
+            for found in chains:
+                entries.update((node_id, (found, k)) for node_id, k in found.entries_of(self._sources).items())
+            self._entries = key, entries
+        return self._entries[1]
+
     # ---- inference -------------------------------------------------------
     def infer_shapes(self) -> InferenceResult:
         """Shapes and shape errors only (no structural validation): the fast path."""
@@ -313,8 +327,8 @@ class ShapeInference:
             return
         dirty, self._dirty = self._dirty, set()
         replay = None
-        if self._copies and len(dirty) >= MIN_DIRTY and len(rank) == len(self._types):  # (no cycle: all ranked)
-            replay = CopyReplay(self, self._copies.values(), dirty, rank)
+        if self._copies and len(rank) == len(self._types):  # (no cycle: every layer ranked)
+            replay = CopyReplay(self, list(self._copies.values()), dirty, rank)
             if replay.withheld:
                 dirty = dirty - replay.withheld
         queue = []
@@ -335,9 +349,15 @@ class ShapeInference:
             if node_id == last:  # pushed again by another of its sources: the copies pop one after the other
                 continue
             last = node_id
-            if replay is not None and node_id in replay.tokens:  # a run of alike copies (engine.copy_replay)
-                self.replayed_copies += replay.run(node_id, queue)
-                continue
+            if replay is not None:  # a run of alike copies (engine.copy_replay)
+                if node_id in replay.tokens:
+                    self.replayed_copies += replay.run(node_id, queue)
+                    continue
+                if node_id in replay.entries:
+                    replayed = replay.enter(node_id, queue)
+                    if replayed:
+                        self.replayed_copies += replayed
+                        continue
             if visit(node_id):
                 if node_id == root:
                     root = None

@@ -5,7 +5,7 @@ random unit edits. Repeats whose copies may expand differently, and instances, a
 
 import pytest
 
-import engine.shapes as shapes
+import engine.copy_replay as copy_replay
 from bench.units_edit import instances_model
 from engine.shapes import ShapeInference, infer
 from engine.unit_shapes import ScopeTotals, scope_totals
@@ -23,7 +23,7 @@ from tests.graphs.unit_cases import deep_repeat_model, resnet_graph
 @pytest.fixture
 def eager(monkeypatch):
     """Replay tried on every pass, however few layers it changes (the usual threshold is for speed only)."""
-    monkeypatch.setattr(shapes, "MIN_DIRTY", 1)
+    monkeypatch.setattr(copy_replay, "MIN_DIRTY", 1)
 
 
 def _replayed(live: ShapeInference) -> int:
@@ -173,4 +173,34 @@ def test_two_repeats_one_after_the_other_each_replay_their_own_copies(eager):
         result = live.result()
         assert _picture(result) == _picture(infer(g))
         assert _replayed(live) - before >= 27
+    live.close()
+
+
+def test_an_edit_upstream_that_changes_every_copys_shapes_replays_them_from_their_inputs():
+    g = resnet_graph(count=40)
+    live = ShapeInference(g)
+    first = live.result()
+    before = _replayed(live)
+    _edit(g, "image", shape=[1, 16, 16])  # every copy's spatial size changes, none of their params
+    result = live.result()
+    assert _picture(result) == _picture(infer(g))
+    assert _replayed(live) - before >= 37 and result.flat.info["layer1.39.relu2"].outputs["out"].shape == (8, 8, 8)
+    _edit(g, "image", shape=[1, 8, 8])  # undo
+    assert _picture(live.result()) == _picture(first) == _picture(infer(g))
+    live.close()
+
+
+def test_copies_fed_ever_smaller_inputs_are_inferred_one_by_one_up_to_the_one_that_fails():
+    g = kernel_model(count=40)
+    live = ShapeInference(g)
+    live.result()
+    _edit(g, "blocks", k=5, pad=0)  # each copy 4 smaller than the one before: copy 1 gets 0x0 and fails
+    assert _picture(live.result()) == _picture(infer(g))
+    before = _replayed(live)
+    _edit(g, "image", shape=[4, 64, 64])  # copies 0-14 have shapes, copy 15 fails, none alike another's inputs
+    result = live.result()
+    assert _picture(result) == _picture(infer(g))
+    assert "blocks.14.relu" in result.flat.info and "blocks.16.conv" not in result.flat.info
+    assert [error.message.split(":")[0] for error in result.errors] == ["blocks.15 (Block) › conv"]
+    assert _replayed(live) == before
     live.close()
