@@ -8,6 +8,7 @@ one Repeat at two sizes (76 and 8,104 layers; quick: 76 and 364), each edit foll
 shape inference (p95; goal < 16 ms as for every edit, where an edit stays in one place):
 - a layer's param edit (fc's out_features; the same edit on the flat model of the same layers in the note);
 - an override on one copy (copy n/2's planes, so that copy and the next one's first layers change);
+- the Input's shape (8x8 <-> 16x16), which changes every copy's shapes through their inputs, none of their params;
 - a param of one instance in a model of as many BasicBlock instances, chained, each its own node;
 - the Repeat's planes, which changes every layer (p95, goal < 16 ms; its note: the ratio to a full inference
   of the flat model of the same layers, `infer` with validation, measured in the same run, alternately);
@@ -147,6 +148,8 @@ def run(quick: bool = False) -> list[Row]:
         half = str(copies // 2)
         rows.append(_p95_row(f"{copies} blocks: an override on one copy (its planes), p95",
                              _edit_ms(g, "blocks", "overrides", [{half: {"planes": 12}}, {}], repeats)))
+        rows.append(_p95_row(f"{copies} blocks: the input's shape edited (every copy's shapes change), p95",
+                             _edit_ms(g, "image", "shape", [[8, 16, 16], [8, 8, 8]], repeats)))
         chained = instances_model(copies)
         rows.append(_p95_row(f"{copies} instances ({len(expand(chained).graph):,} layers): one instance's planes "
                              "edited, p95", _edit_ms(chained, f"block{half}", "planes", [12, 8], repeats)))
