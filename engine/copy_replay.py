@@ -43,7 +43,7 @@ class CopyReplay:
         self.entries: dict[str, tuple[_Chain, int]] = inference.copy_entries(chains)
         self._rank = rank
         self._keys = 0
-        self._done: dict[_Chain, tuple[int, int]] = {}  # the copies replayed in this pass, per chain
+        self._done: dict[_Chain, list[tuple[int, int]]] = {}  # the copies replayed in this pass, per chain
         self._tried: set[tuple[int, int]] = set()  # (id of the chain, copy) that an entry found not to replay
         for found in chains if len(dirty) >= MIN_DIRTY else ():
             copies = found.copies
@@ -78,22 +78,18 @@ class CopyReplay:
             heapq.heappush(queue, self._queue(found, first + 1, last))
         return 0
 
-
     def enter(self, node_id: str, queue: list) -> int:
         """At a layer of copy k fed from outside it, come up in the queue: copy k and the alike copies after it
         replayed when copy k - 1 is done and alike and copy k is fed what copy k - 1 was (else 0: the layer is
         visited as usual, and so is the copy). The number of copies replayed."""
         found, k = self.entries[node_id]
-        done = self._done.get(found)
-        if done is not None and done[0] <= k <= done[1] or (id(found), k) in self._tried:
+        if any(first <= k <= last for first, last in self._done.get(found, ())) or (id(found), k) in self._tried:
             return 0
         params, copies = self.inference._params, found.copies
         if list(map(params.get, copies[k])) != list(map(params.get, copies[k - 1])) or not self._ready(found, k):
             self._tried.add((id(found), k))
             return 0
-        last = k
-        while last + 1 < len(copies) and list(map(params.get, copies[last + 1])) == list(map(params.get, copies[last])):
-            last += 1
+        last = next((last for first, last in _alike_runs(params, found) if first <= k <= last), k)
         return self._replayed(found, k, last, queue)
 
     def _ready(self, found: _Chain, k: int) -> bool:
@@ -106,7 +102,7 @@ class CopyReplay:
         """Copies `first`..`last` given the outcomes of copy `first - 1`; what the last one feeds outside it queued."""
         inference, rank, copies = self.inference, self._rank, found.copies
         _replay(inference, copies[first - 1], found.span(first, last), last - first + 1)
-        self._done[found] = (first, last)
+        self._done.setdefault(found, []).append((first, last))
         end = copies[last]
         inside = set(end)
         for node_id in end:
