@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import functools
 import heapq
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 
+from engine.copy_replay import CopyReplay, chains_of
 from engine.forgotten_region import ForgottenRegion
 from engine.shape_rules import NodeInfo, TensorSpec, fmt, infer_node
 from graphs.catalogue import node_type
@@ -44,7 +47,7 @@ class InferenceResult:
     # from live inference: the result this one follows (`basis`) and the nodes whose shapes or inputs may
     # differ from it (`changed`); None when unknown (panels then compare the two results)
     basis: InferenceResult | None = field(default=None, repr=False, compare=False)
-    changed: frozenset | None = field(default=None, repr=False, compare=False)
+    changed: set | None = field(default=None, repr=False, compare=False)  # (read it, never change it)
 
     @property
     def valid(self) -> bool:
@@ -83,7 +86,9 @@ class ShapeInference:
     node's consumers only when the node's outcome changed. The order is the one the document keeps
     edit by edit (`Graph.topological_rank`), so a param edit on a 10,000-node model visits a handful of
     nodes, and a rewire visits the nodes downstream at a few dict lookups each: a node keeps which
-    source output feeds each of its ports (its plan), and its outcome for the inputs it last saw."""
+    source output feeds each of its ports (its plan), and its outcome for the inputs it last saw. A kept
+    expansion's Repeat copies that an edit changes alike are inferred whole, not layer by layer
+    (`follow_copies`, `engine.copy_replay`)."""
 
     def __init__(self, graph: Graph, live_validation: bool = True):
         """`live_validation` keeps the structural checks up to date edit by edit (the editor); without it
@@ -105,6 +110,7 @@ class ShapeInference:
         self._cache: dict[str, tuple] = {}  # node -> (inputs, NodeInfo or ShapeError)
         self._outcomes: dict[tuple, tuple] = {}  # (id of type, params, *inputs) -> (type, (inputs, NodeInfo)): _outcome
         self._keys: dict[str, tuple] = {}  # node -> (id of its type, its params): the head of its key in _outcomes
+        self._distinct: dict[tuple, tuple] = {}  # such a head -> (the head, params, ports) its nodes share
         self._info: dict[str, NodeInfo] = {}  # the current outcome of every inferred node
         self._inputs: dict[str, dict[str, TensorSpec]] = {}
         self._errors: dict[str, ShapeError] = {}
@@ -113,6 +119,10 @@ class ShapeInference:
         self._last: InferenceResult | None = None  # the last result, the next one's `basis`
         self._forgotten: list[ForgottenRegion] = []  # the regions forgotten in this pass
         self._stash: ForgottenRegion | None = None  # the one region the last pass forgot, kept to be given back
+        self._copies: dict = {}  # chains of a Repeat's copies (see follow_copies), as engine.copy_replay keeps them
+        self.replayed_copies = 0  # copies whose outcomes were set whole (engine.copy_replay), for tests
+        self._entries: tuple = ((), {})  # see copy_entries
+        self._wiring = 0  # wires added or removed so far (copy_entries reads who is fed from outside a copy)
         for node in graph.live_nodes():  # read only
             self._on_node_added(node)
         for edge in graph.edges():
@@ -122,6 +132,7 @@ class ShapeInference:
         graph.edge_added.sub(self._on_edge_added)
         graph.edge_removed.sub(self._on_edge_removed)
         graph.params_changed.sub(self._on_params_changed)
+        graph.params_renewed.sub(self._on_params_renewed)
 
     def close(self) -> None:
         """Stop observing the graph."""
@@ -134,6 +145,7 @@ class ShapeInference:
         self.graph.edge_added.unsub(self._on_edge_added)
         self.graph.edge_removed.unsub(self._on_edge_removed)
         self.graph.params_changed.unsub(self._on_params_changed)
+        self.graph.params_renewed.unsub(self._on_params_renewed)
 
     # ---- mirror of the document ----------------------------------------
     def _on_node_added(self, node) -> None:
@@ -150,6 +162,8 @@ class ShapeInference:
         self._plans.pop(node_id, None)
         self._dirty.add(node_id)
         try:
+            if not self.graph.is_layer(self._types[node_id]):  # (without the close matches node_type would look up)
+                raise GraphError("no layer")
             spec = node_type(self._types[node_id], node_id, self.graph.custom_types)
             resolved = self.graph.kept_resolution(node_id, params)
             if resolved is None:
@@ -166,6 +180,28 @@ class ShapeInference:
             self._shares.pop(node_id, None)
         self._ports[node_id] = spec.input_ports(resolved)
 
+    def _on_params_renewed(self, groups) -> None:
+        """Many layers' params replaced at once (`Graph.params_renewed`): each group's layers get one params
+        object, resolved here once for them all."""
+        for node_ids, _olds, params in groups:
+            first = node_ids[0]
+            self._set_params(first, params)
+            if len(node_ids) == 1:
+                continue
+            rest = node_ids[1:]
+            if self._specs[first] is None or self.graph.kept_resolution(first, params) is None:
+                for node_id in rest:  # params only the node's own id resolves (or fails to): one by one
+                    self._set_params(node_id, params)
+                continue
+            self._shared(first)
+            for table in (self._specs, self._params, self._ports, self._keys):
+                table.update(zip(rest, repeat(table[first])))  # (faster than a dict.fromkeys to merge)
+            for table in (self._cache, self._plans, *((self._shares,) if self._shares else ())):
+                deque(map(table.pop, rest, repeat(None)), 0)  # (at C speed: thousands of layers)
+            if first in self._shares:
+                self._shares.update(zip(rest, repeat(self._shares[first])))
+            self._dirty.update(rest)
+
     def _on_node_removed(self, node) -> None:
         self._stash = None  # it may lie in the forgotten region
         self._forget(node.id)
@@ -176,12 +212,14 @@ class ShapeInference:
         self._dirty.discard(node.id)
 
     def _on_edge_added(self, edge) -> None:
+        self._wiring += 1
         if self._sources[edge.target].setdefault(edge.target_port, (edge.source, edge.source_port)) == \
                 (edge.source, edge.source_port):  # a second wire into a port (a loaded file) is not followed
             self._consumers.setdefault(edge.source, set()).add(edge.target)
         self._touch(edge.target)
 
     def _on_edge_removed(self, edge) -> None:
+        self._wiring += 1
         ports = self._sources.get(edge.target, {})
         if ports.get(edge.target_port) == (edge.source, edge.source_port):
             # a port fed several times (unchecked wires) follows its oldest wire, as a fresh inference of the
@@ -243,6 +281,22 @@ class ShapeInference:
                     ready.append(nxt)
         return rank
 
+    def follow_copies(self, chains: list[list[list[str]]]) -> None:
+        """The chains of a Repeat's copies in this graph (a kept expansion, `engine.unit_shapes`): per Repeat whose
+        copies expand to the same layers and wires, each copy's layers in chain order, in the same order within
+        each copy. A pass that changes many of them infers alike copies whole (`engine.copy_replay`)."""
+        self._copies = chains_of(chains, self._copies)
+
+    def copy_entries(self, chains) -> dict:
+        """The layers of the chains' copies fed from outside their copy -> (chain, copy), kept while the chains are."""
+        key = (self._wiring, *map(id, chains))
+        if self._entries[0] != key:
+            entries = {}
+            for found in chains:
+                entries.update((node_id, (found, k)) for node_id, k in found.entries_of(self._sources).items())
+            self._entries = key, entries
+        return self._entries[1]
+
     # ---- inference -------------------------------------------------------
     def infer_shapes(self) -> InferenceResult:
         """Shapes and shape errors only (no structural validation): the fast path."""
@@ -261,7 +315,7 @@ class ShapeInference:
         if self._last is not None:
             self._last.basis = None  # only the newest result keeps the one it follows: no chain of results
         result = InferenceResult(self._info.copy(), self._inputs.copy(), [error for _, error in errors],
-                                 basis=self._last, changed=frozenset(self._touched))
+                                 basis=self._last, changed=self._touched)
         self._last, self._touched = result, set()
         return result
 
@@ -272,13 +326,21 @@ class ShapeInference:
             self._visit_all(rank)
             return
         dirty, self._dirty = self._dirty, set()
+        replay = None
+        if self._copies and len(rank) == len(self._types):  # (no cycle: every layer ranked)
+            replay = CopyReplay(self, list(self._copies.values()), dirty, rank)
+            if replay.withheld:
+                dirty = dirty - replay.withheld
         queue = []
         for node_id in dirty:
             if node_id in rank:
                 queue.append((rank[node_id], node_id))
             else:  # on a cycle: never inferred
                 self._forget(node_id)
-        root = kept.root if kept is not None and len(queue) == len(dirty) and kept.untouched_by(dirty) else None
+        if replay is not None:
+            queue += replay.queued
+        root = kept.root if kept is not None and replay is None and len(queue) == len(dirty) and \
+            kept.untouched_by(dirty) else None
         heapq.heapify(queue)
         consumers, visit, pop, push = self._consumers, self._visit, heapq.heappop, heapq.heappush
         last = None
@@ -287,6 +349,15 @@ class ShapeInference:
             if node_id == last:  # pushed again by another of its sources: the copies pop one after the other
                 continue
             last = node_id
+            if replay is not None:  # a run of alike copies (engine.copy_replay)
+                if node_id in replay.tokens:
+                    self.replayed_copies += replay.run(node_id, queue)
+                    continue
+                if node_id in replay.entries:
+                    replayed = replay.enter(node_id, queue)
+                    if replayed:
+                        self.replayed_copies += replayed
+                        continue
             if visit(node_id):
                 if node_id == root:
                     root = None
@@ -369,7 +440,7 @@ class ShapeInference:
         params, spec = self._params[node_id], self._specs[node_id]
         head = self._keys.get(node_id)
         if head is None:
-            head = self._keys[node_id] = (id(spec), repr(params))
+            head, params = self._shared(node_id)
         try:
             key = (*head, *inputs.items())
             found = self._outcomes.get(key)
@@ -386,6 +457,19 @@ class ShapeInference:
                 self._outcomes.clear()
             self._outcomes[key] = (spec, cached)  # holding the type keeps its id its own
         return cached
+
+    def _shared(self, node_id: str) -> tuple[tuple, dict]:
+        """The node's key head (id of its type, its params) and its params, as the objects all the nodes with
+        equal params share (their ports too), put in its tables: a Repeat's copies are then compared by identity
+        (engine.copy_replay), and editing them all later frees no object of each node's own."""
+        head = (id(self._specs[node_id]), repr(self._params[node_id]))
+        found = self._distinct.get(head)
+        if found is None:
+            if len(self._distinct) >= _MAX_OUTCOMES:
+                self._distinct.clear()
+            found = self._distinct[head] = (head, self._params[node_id], self._ports[node_id])
+        self._keys[node_id], self._params[node_id], self._ports[node_id] = found
+        return found[0], found[1]
 
     def _same_inputs(self, plan: tuple, kept: dict) -> dict | None:
         """`kept` when the plan's sources give exactly those specs (the same objects: the usual case when
@@ -440,7 +524,10 @@ class ShapeInference:
                 lost_inputs[current] = kept
             for consumer in consumers[current]:
                 if consumer in info or consumer in errors:
-                    for _port, source, _source_port in plans.get(consumer) or ():
+                    plan = plans.get(consumer, _UNPLANNED)
+                    if plan is _UNPLANNED:  # a copy's layer given its outcome whole (engine.copy_replay)
+                        plan = self._plan(consumer)
+                    for _port, source, _source_port in plan or ():
                         if source == current:
                             push(consumer)
                             break

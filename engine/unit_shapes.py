@@ -4,12 +4,16 @@ the model (an instance's outputs, and its params and MACs summed over its layers
 The editor's `ShapeInference` calls this on every result of a graph with units: `LiveUnitsInference`
 keeps the expansion in one flat graph, patched where an edit changes it (`graphs.units.live`), and infers
 that graph incrementally (bench section 18 has the figures); the copies of a Repeat with equal params and
-inputs share each layer's outcome (`ShapeInference._outcome`). Errors inside an instance are moved onto the
-instance (`Expanded.map_error`).
+inputs share each layer's outcome (`ShapeInference._outcome`), and where an edit changes them all, the copies
+alike take their outcomes whole (`engine.copy_replay`, told the copies by `LiveExpansion.copy_chains`). Errors
+inside an instance are moved onto the instance (`Expanded.map_error`).
 This module imports no torch.
 """
 
 from __future__ import annotations
+
+from itertools import chain
+from operator import attrgetter, itemgetter
 
 from engine.ops.base import NodeInfo
 from engine.shapes import InferenceResult, infer
@@ -17,6 +21,9 @@ from graphs.document import Graph
 from graphs.errors import GraphError
 from graphs.units import expand
 from graphs.units.live import LiveExpansion
+
+_PARAMS, _MACS = attrgetter("params"), attrgetter("macs")
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 def infer_units(graph: Graph) -> InferenceResult:
@@ -56,6 +63,7 @@ class LiveUnitsInference:
 
     def result(self) -> InferenceResult:
         expanded = self.live.update()
+        self.inference.follow_copies(self.live.copy_chains())
         return model_result(self.graph, expanded, self.inference.result(), self.totals)
 
     def close(self) -> None:
@@ -166,27 +174,46 @@ def scope_totals(expanded, flat: InferenceResult) -> dict[str, list[int]]:
 class ScopeTotals:
     """`scope_totals` kept between results: a layer whose result changed has its params and MACs moved in
     the sums of its scope and the scopes around it, so a result after a one-layer edit costs a pass over
-    the layers' results by identity, not a sum over every layer and scope. The sums are made again only
-    when the expansion's scopes change. The dict `update` returns is its own: read it at once."""
+    the layers the inference touched, not a sum over every layer and scope. When most layers changed (every copy
+    of a Repeat edited), each scope's layers are summed afresh, once for all the scopes whose layers have the very
+    same results (alike copies). The sums are made again when the expansion's scopes change. The dict `update`
+    returns is its own: read it at once."""
 
     def __init__(self):
         self._seen: dict = {}  # flat id -> the NodeInfo counted for it
+        self._borrowed = False  # `_seen` is a result's `info` (read only), not a dict of its own
         self._own: dict[str, list[int]] = {}  # scope prefix -> [params, MACs] of the layers directly in it
         self._totals: dict[str, list[int]] = {}  # scope prefix -> [params, MACs] of all the layers in it
         self._parents: dict[str, str] = {}
         self._scopes = None  # the scopes the sums are for
+        self._basis = None  # the flat result counted last: the next one's `changed` says what differs from it
+        self._members: list[tuple[str, int, int]] = []  # (scope prefix, where its own layers are in `_layers`)
+        self._layers: list[str] = []  # the layers, scope after scope (see _recount)
+        self._member_ids: set[str] = set()
+        self._nesting: tuple = (None, [])  # the scopes, and (prefix, parent) of those inside another, inner first
 
     def update(self, expanded, flat: InferenceResult) -> dict[str, list[int]]:
         seen, info = self._seen, flat.info
-        # the ids only (a list of tuples for 8,000 changed layers would be garbage the collector walks)
-        changes = [node_id for node_id, node_info in info.items() if seen.get(node_id) is not node_info]
-        if len(seen) + sum(node_id not in seen for node_id in changes) > len(info):  # layers gone since the last result
-            changes += [node_id for node_id in seen if node_id not in info]
-        if self._scopes is not expanded.scopes or len(changes) > len(expanded.scopes):
+        touched = flat.changed if flat.basis is not None and flat.basis is self._basis else None
+        self._basis = flat
+        most = touched is not None and len(touched) * 2 > len(info)  # most layers touched: recounted below
+        if most:
+            changes = ()
+        elif touched is not None:  # the layers touched since the result counted last: those whose result changed
+            changes = [node_id for node_id in touched if seen.get(node_id) is not info.get(node_id)]
+        else:
+            # the ids only (a list of tuples for 8,000 changed layers would be garbage the collector walks)
+            changes = [node_id for node_id, node_info in info.items() if seen.get(node_id) is not node_info]
+            if len(seen) + sum(node_id not in seen for node_id in changes) > len(info):  # layers gone since then
+                changes += [node_id for node_id in seen if node_id not in info]
+        if most or self._scopes is not expanded.scopes or len(changes) > len(expanded.scopes):
             self._scopes = None  # many changes (or other scopes): add the sums up again, once, below
-            if len(changes) * 2 > len(info):  # most layers changed: count each once afresh, not out and in again
-                self._own, seen = {}, {}
-                self._seen, changes = seen, list(info)
+            if most or len(changes) * 2 > len(info):  # most layers changed: count each scope afresh, not out and in again
+                self._recount(info)
+                changes = ()
+        if changes and self._borrowed:  # the result's own dict until now: counted in a copy of it
+            seen = self._seen = dict(seen)
+            self._borrowed = False
         for node_id in changes:
             old, new = seen.get(node_id), info.get(node_id)
             if old is not None:
@@ -199,6 +226,27 @@ class ScopeTotals:
         if self._scopes is None:
             self._roll_up(expanded.scopes)
         return self._totals
+
+    def _recount(self, info: dict) -> None:
+        """Every scope's own sums afresh: a scope whose layers have the same results as the scope before it's
+        (the same NodeInfo objects, as a Repeat's alike copies share them) takes that one's sums."""
+        if info.keys() != self._member_ids:
+            members = {}
+            for node_id in info:
+                members.setdefault(node_id.rpartition(".")[0], []).append(node_id)
+            self._member_ids, self._layers = set(info), list(chain.from_iterable(members.values()))
+            self._members, start = [], 0
+            for prefix, layers in members.items():
+                self._members.append((prefix, start, start + len(layers)))
+                start += len(layers)
+        results = list(map(info.__getitem__, self._layers))
+        own, before, found = {}, None, None
+        for prefix, start, end in self._members:  # the copies of a Repeat one after the other
+            layers = results[start:end]
+            if layers != before:  # (the same NodeInfo objects compare at once)
+                before, found = layers, (sum(map(_PARAMS, layers)), sum(map(_MACS, layers)))
+            own[prefix] = [*found]
+        self._own, self._seen, self._borrowed = own, info, True
 
     def _count(self, node_id: str, node_info, sign: int) -> None:
         prefix = node_id.rpartition(".")[0]
@@ -214,11 +262,20 @@ class ScopeTotals:
 
     def _roll_up(self, scopes) -> None:
         """Each scope's own sums plus those of the scopes inside it."""
-        totals = {scope.prefix: list(self._own.get(scope.prefix, (0, 0))) for scope in scopes}
-        for scope in reversed(scopes):  # inner scopes come after outer ones: add each to its parent
-            parent = totals.get(scope.parent) if scope.parent else None
-            if parent is not None:
-                parent[0] += totals[scope.prefix][0]
-                parent[1] += totals[scope.prefix][1]
+        if self._nesting[0] is not scopes:
+            self._parents = {scope.prefix: scope.parent for scope in scopes}
+            places = {scope.prefix: i for i, scope in enumerate(scopes)}
+            inside: dict[str, list[str]] = {}  # a scope -> the scopes directly inside it
+            for scope in scopes:
+                if scope.parent in self._parents:
+                    inside.setdefault(scope.parent, []).append(scope.prefix)
+            # inner scopes come after outer ones: the innermost holders first, so that each adds up finished sums
+            self._nesting = scopes, sorted(inside.items(), key=lambda item: -places[item[0]])
+        own, zero = self._own, (0, 0)
+        totals = {prefix: [*own.get(prefix, zero)] for prefix in self._parents}
+        for holder, prefixes in self._nesting[1]:
+            inner = list(map(totals.__getitem__, prefixes))
+            total = totals[holder]
+            total[0] += sum(map(_FIRST, inner))
+            total[1] += sum(map(_SECOND, inner))
         self._totals, self._scopes = totals, scopes
-        self._parents = {scope.prefix: scope.parent for scope in scopes}

@@ -69,6 +69,10 @@ class Graph:
         self.edge_added = Event("edge_added")  # (Edge)
         self.edge_removed = Event("edge_removed")  # (Edge)
         self.params_changed = Event("params_changed")  # (node_id, old_params, new_params)
+        # ([(node_ids, their old params, the params they all get now)]): many layers' params replaced at once, in a
+        # kept expansion only (`graphs.units.expand.renew_params_many`), each group's layers of one type; the new
+        # params are shared: read them only
+        self.params_renewed = Event("params_renewed")
         self.node_moved = Event("node_moved")  # (node_id, position)
         self.training_options_changed = Event("training_options_changed")  # (node_id, trainable, lr_mult)
         self.unit_added = Event("unit_added")  # (name)

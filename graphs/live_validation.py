@@ -15,6 +15,8 @@ random edits), grouped by node.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import repeat
+from operator import is_, methodcaller
 
 from graphs.document import Graph
 from graphs.errors import GraphError
@@ -45,6 +47,7 @@ class LiveValidation:
         # only where its output ports changed (all they read of it)
         self._ports: dict[str, tuple | None] = {}
         self._retuned: dict[str, object] = {}
+        self._renewed: list[tuple[list[str], tuple]] = []  # groups of layers renewed alike, and their ports before
         self._distinct: dict = {}
         for node in graph.live_nodes():
             self._note_sharing(node.id, node.shares)
@@ -54,6 +57,7 @@ class LiveValidation:
             "edge_added": self._on_edge,
             "edge_removed": self._on_edge,
             "params_changed": self._on_params_changed,
+            "params_renewed": self._on_params_renewed,
         }
         for name, handler in self._handlers.items():
             getattr(graph, name).sub(handler)
@@ -88,6 +92,24 @@ class LiveValidation:
             self._dirty.add(node_id)
         self._retuned.setdefault(node_id, self._ports.get(node_id, _UNSEEN))
 
+    def _on_params_renewed(self, groups) -> None:
+        """Many layers' params replaced at once (`Graph.params_renewed`). A group of layers of one type, given one
+        params object, that had no problems and the same ports is kept as a group: `errors()` looks at one of
+        them, and at the others only if that one's problems or ports changed."""
+        sharing = any(self._sharers.values())  # (else no old params name an owner: not read)
+        # (ports are compared by identity: `_one` keeps one object for equal ports)
+        for node_ids, olds, params in groups:
+            ports = self._ports.get(node_ids[0], _UNSEEN)
+            if len(node_ids) > 1 and ports is not _UNSEEN and not params.get("shares") and \
+                    not (sharing and any(map(_SHARES, olds))) and \
+                    all(map(is_, repeat(ports), map(self._ports.get, node_ids, repeat(_UNSEEN)))) and \
+                    (not self._problems or self._problems.keys().isdisjoint(node_ids)) and \
+                    (not self._retuned or self._retuned.keys().isdisjoint(node_ids)):
+                self._renewed.append((node_ids, ports))
+            else:
+                for node_id, old in zip(node_ids, olds):
+                    self._on_params_changed(node_id, old, params)
+
     def _note_sharing(self, node_id: str, owner: str | None) -> None:
         if owner:
             self._sharers.setdefault(owner, set()).add(node_id)
@@ -106,6 +128,9 @@ class LiveValidation:
             return validate(self.graph)
         # the nodes looked at while checking the dirty ones, each once: the node, its own problems, its ports
         self._looked, self._ports_in, self._ports_out = {}, {}, {}
+        for node_ids, ports in self._renewed:
+            self._retuned.update(self._regrouped(node_ids, ports))
+        self._renewed.clear()
         for node_id in self._dirty:
             self._recheck(node_id)
         for node_id, ports in self._retuned.items():
@@ -128,6 +153,18 @@ class LiveValidation:
             [node_id for node_id in self.graph.node_ids() if node_id in self._problems]  # in document order
         errors = [error for node_id in troubled for error in self._problems[node_id]]
         return errors + self._presence() + cycle_errors(self.graph, acyclic=self.graph.topological_rank() is not None)
+
+    def _regrouped(self, node_ids: list[str], ports) -> dict:
+        """The layers of a renewed group to look at one by one (-> their ports before): none where one of them,
+        looked at, still has no problems and the same ports (the others, of its type and params, then too)."""
+        first = next((node_id for node_id in node_ids if self.graph.has_node(node_id)), None)
+        if first is None:
+            return {}
+        if first not in self._dirty and first not in self._retuned:
+            own = self._look(first)[1]
+            if not own and self._ports[first] == ports:
+                return {}
+        return {node_id: self._retuned.get(node_id, ports) for node_id in node_ids if self.graph.has_node(node_id)}
 
     def _recheck(self, node_id: str) -> None:
         problems = self._check(node_id) if self.graph.has_node(node_id) else []
@@ -182,6 +219,7 @@ class LiveValidation:
 
 
 _UNSEEN = object()  # a node's output ports before it was looked at
+_SHARES = methodcaller("get", "shares")
 
 
 def _is_data(type_name: str, custom_types) -> bool:

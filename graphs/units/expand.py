@@ -14,7 +14,10 @@ A graph without units is its own expansion.
 from __future__ import annotations
 
 import copy
+from collections import deque
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter
 from typing import NamedTuple
 
 from graphs.catalogue import CATALOGUE
@@ -387,7 +390,7 @@ def _update(flat: Graph, nodes: list[Node], wires: dict) -> None:
     for node in nodes:
         current = flat._nodes.get(node.id)
         if current is None:
-            add(flat, node)
+            add(flat, node, kept)
         else:
             renew(flat, current, node, kept)
     for wire in wires:
@@ -396,10 +399,18 @@ def _update(flat: Graph, nodes: list[Node], wires: dict) -> None:
     reorder(flat, list(wanted))
 
 
-def add(flat: Graph, node: Node) -> None:
-    """Add the expansion's `node` to the kept flat graph, announced (one a unit param made wrong: as `_fill`)."""
+def add(flat: Graph, node: Node, kept: dict | None = None) -> None:
+    """Add the expansion's `node` to the kept flat graph, announced (one a unit param made wrong: as `_fill`).
+    `kept` (`replay.resolutions`): the node then keeps the expansion's params object, shared with the copies
+    alike, and its resolution (as `renew` does), not a checked copy of its own: an edit of every copy later
+    replaces shared objects, not thousands of the node's own."""
     try:
         flat.add_node(node.type, node.params, node.id, node.position, node.trainable, node.lr_mult)
+        shared = kept.get(id(node.params)) if kept else None
+        current = flat._nodes[node.id]
+        if shared is not None and current.params == node.params:
+            current.params = node.params
+            flat._resolved[node.id] = shared
     except GraphError:
         flat._nodes[node.id] = Node(node.id, node.type, node.params, node.position, node.trainable, node.lr_mult,
                                     flat)
@@ -429,6 +440,30 @@ def renew_params(flat: Graph, current: Node, params: dict, kept: dict | None = N
         flat._keep_resolved(current, kept.get(id(params), (None, None))[1] if kept is not None else None)
         flat.params_changed.emit(current.id, old, dict(params))
         flat.changed.emit()
+
+
+def renew_params_many(flat: Graph, groups: list[tuple[list[Node], dict]], kept: dict) -> None:
+    """`renew_params` for many layers at once: each group's layers (of one type, whose params differ from `params`) all get
+    that one params object, announced in one `params_renewed` event for all the groups, so that the live checks
+    handle each group in one go (`kept`: `replay.resolutions` of the params)."""
+    renewed = []
+    for nodes, params in groups:
+        olds = list(map(_PARAMS, nodes))
+        deque(map(setattr, nodes, repeat("params"), repeat(params)), 0)  # (at C speed: thousands of layers)
+        resolved = kept.get(id(params))
+        ids = list(map(_ID, nodes))
+        if resolved is None:
+            for node_id in ids:
+                flat._resolved.pop(node_id, None)
+        else:
+            flat._resolved.update(zip(ids, repeat(resolved)))
+        renewed.append((ids, olds, params))
+    if renewed:
+        flat.params_renewed.emit(renewed)
+        flat.changed.emit()
+
+
+_ID, _PARAMS = attrgetter("id"), attrgetter("params")
 
 
 def _substituted(params: dict, values: dict | None, spec=None) -> dict:

@@ -16,7 +16,8 @@ Repeat of the model added or removed, a unit added, removed, replaced or renamed
 errors, a scope whose output is not one of its own layers) expands the whole model again
 (`expand(graph, into=flat)`), which is always right. Tests compare the kept graph with a fresh `expand` after random edits and undo.
 A Repeat's params edit that leaves its unit's structure as it is (most: `planes`, an override) skips all of
-that matching: only the changed layers' params are set (`graphs.units.params_only`).
+that matching: only the changed layers' params are set (`graphs.units.params_only`). `copy_chains` tells the
+live inference which copies expand alike, so that it can infer them whole (`engine.copy_replay`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from graphs.units.expand import (
     renew,
     reorder,
 )
-from graphs.units.params_only import copy_values, params_only
+from graphs.units.params_only import copy_values, fixed_structure, params_only
 from graphs.units.replay import resolutions
 
 
@@ -73,6 +74,7 @@ class LiveExpansion:
         self._ends: dict[str, set] = {}  # a Repeat wired anew -> its ends that were (0: its first copy, -1: its last)
         self._counts: dict[str, int] = {}  # the model's Repeats -> their count in the expansion
         self._layers: dict[str, list[str]] = {}  # part key -> its flat layers, in order
+        self._copy_lists: dict[str, list[list[str]]] = {}  # a Repeat -> its copies' lists in `_layers` (copies_of)
         self._origins: dict[str, list[str]] = {}  # part key -> its keys in `expanded.origins`
         self._scopes: dict[str, list] = {}  # part key -> its scopes (a Repeat's own: under the Repeat's id)
         self._signatures: dict[str, tuple] = {}  # unit -> what of it the expansion read (`_signature`)
@@ -147,6 +149,27 @@ class LiveExpansion:
             self._index()
         return self.expanded
 
+    def copy_chains(self) -> list[list[list[str]]]:
+        """For each of the model's Repeats whose unit expands alike whatever its values (`fixed_structure`), its
+        copies' flat layers in chain order: each copy's in the same order, wired alike, fed by the copy before
+        it (`engine.copy_replay`). None while the expansion has errors."""
+        if self.expanded is None or self.expanded.errors or not self.expanded.complete:
+            return []
+        chains = []
+        for node_id, count in self._counts.items():
+            node = self.graph._nodes.get(node_id)
+            unit = node.params.get("unit") if node is not None else None
+            if count > 2 and isinstance(unit, str) and fixed_structure(self.graph.units, unit):
+                chains.append(self.copies_of(node_id))
+        return chains
+
+    def copies_of(self, node_id: str) -> list[list[str]]:
+        """The flat layers of each copy of the model's Repeat `node_id`, in order (kept until its copies change)."""
+        found = self._copy_lists.get(node_id)
+        if found is None or len(found) != self._counts[node_id]:
+            found = self._copy_lists[node_id] = [self._layers.get(f"{node_id}.{i}", []) for i in range(self._counts[node_id])]
+        return found
+
     def _index(self) -> None:
         """Group the fresh expansion's layers and origins by part; note the model's Repeats' counts."""
         self._counts = {}
@@ -157,7 +180,7 @@ class LiveExpansion:
                     self._counts[node.id] = self._resolved(node, node.params)["count"]
                 except GraphError:  # reported in the expansion's errors, which patch nothing
                     pass
-        self._layers, self._origins = {}, {}
+        self._layers, self._origins, self._copy_lists = {}, {}, {}
         for node_id in self.flat._nodes:
             self._layers.setdefault(self._key(node_id), []).append(node_id)
         for node_id in self.expanded.origins:
@@ -397,7 +420,7 @@ class LiveExpansion:
         for node in new_nodes.values():
             current = flat._nodes.get(node.id)
             if current is None:
-                add(flat, node)
+                add(flat, node, kept)
                 added = True
             else:
                 renew(flat, current, node, kept)
@@ -420,6 +443,7 @@ class LiveExpansion:
                     flat.connect(edge.source, edge.target, edge.source_port, edge.target_port, check=False)
         for part in parts:
             _regroup(self._layers, part.keys, [node.id for node in part.builder.nodes], self._key)
+        self._copy_lists = {}
         if added:
             reorder(flat, self._order())
 

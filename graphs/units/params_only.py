@@ -4,18 +4,21 @@ Most edits of a Repeat change its values (`planes`, an override) and not its str
 layers, wires and scopes read no unit param (`fixed_structure`), every copy keeps its layers, wires, scopes
 and origins, and only the params of the layers that read a changed value change. `params_only` expands one
 copy per distinct (values before, values after), layers only, finds the layers whose params differ, and
-gives those layers of every copy alike their new params: a few thousand dict assignments, each announced,
-for an edit that changes every copy of a 900-copy Repeat (bench section 18). Anything else is left to
-`graphs.units.live.LiveExpansion`'s usual patch.
+gives those layers of every copy alike their new params (one params object for each layer of the unit),
+announced in one `params_renewed` event (`renew_params_many`) that the live checks handle a group at a time:
+an edit that changes every copy of a 900-copy Repeat sets 2,700 layers' params at C speed (bench section 18).
+Anything else is left to `graphs.units.live.LiveExpansion`'s usual patch.
 """
 
 from __future__ import annotations
+
+from operator import attrgetter, itemgetter
 
 from graphs.document import Node
 from graphs.families.units import REPEAT
 from graphs.node_type import SHARES
 from graphs.unit_registry import is_ref
-from graphs.units.expand import _Builder, _Context, renew_params
+from graphs.units.expand import _Builder, _Context, renew_params_many
 from graphs.units.replay import resolutions
 
 
@@ -25,7 +28,7 @@ def params_only(live) -> bool:
     if live._whole or live._ends:
         return False
     graph, flat = live.graph, live.flat._nodes
-    updates, layers = [], []  # (flat layer, its new params); the representative layers whose params changed
+    groups, layers = [], []  # ([flat layers], the params they all get); the representative layers whose params changed
     for node_id, old_params in live._repeats.items():
         node, before, after, changed = live._changes(node_id, old_params, ())
         if changed is None or after["count"] != live._counts[node_id] or not fixed_structure(graph.units, after["unit"]):
@@ -37,20 +40,28 @@ def params_only(live) -> bool:
                 return False
             layers += [layer for _, layer in differ]
             cut = len(f"{node_id}.{copies[0]}")
-            for i in copies:
-                base = f"{node_id}.{i}"
-                for suffix, layer in differ:
-                    current = flat.get(base + suffix)
-                    if current is None or current.type != layer.type:
-                        return False
-                    params = layer.params
-                    if params.get(SHARES):
-                        params = {**params, SHARES: base + params[SHARES][cut:]}
-                    updates.append((current, params))
-    kept = resolutions(layers)
-    for current, params in updates:
-        renew_params(live.flat, current, params, kept)
+            # each copy's layers, in the same order in every copy (its unit expands alike): a layer's place in the
+            # first copy is its place in all of them
+            lists = live.copies_of(node_id)
+            kept = [lists[i] for i in copies]
+            shortest = min(map(len, kept))
+            for _, layer in differ:
+                place = kept[0].index(layer.id) if layer.id in kept[0] else None
+                if place is None or place >= shortest:
+                    return False
+                current = list(map(flat.get, map(itemgetter(place), kept)))
+                if not all(current) or set(map(_TYPE, current)) != {layer.type}:  # (all: no node missing)
+                    return False
+                if layer.params.get(SHARES):  # each copy's layer shares its own copy's owner
+                    groups += [([node], {**layer.params, SHARES: f"{node_id}.{i}" + layer.params[SHARES][cut:]})
+                               for node, i in zip(current, copies)]
+                else:
+                    groups.append((current, layer.params))
+    renew_params_many(live.flat, groups, resolutions(layers))
     return True
+
+
+_TYPE = attrgetter("type")
 
 
 def copy_values(names, resolved: dict, i: int) -> dict:
@@ -61,6 +72,8 @@ def copy_values(names, resolved: dict, i: int) -> dict:
 def _alike(names, before: dict, after: dict, changed) -> list[list[int]]:
     """The changed copies grouped by (their values before, after): those overridden neither before nor after
     form one group, without comparing their values one by one."""
+    if not before["overrides"] and not after["overrides"]:
+        return [sorted(changed)] if changed else []
     groups: dict = {}
     for i in sorted(changed):
         key = str(i)

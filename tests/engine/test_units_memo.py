@@ -62,6 +62,12 @@ def kernel_model(count: int = 12) -> Graph:
     return g
 
 
+ONE_COPY_BROKEN = [  # an override of `kernel_model`'s copy 5 that breaks it, and how its errors begin
+    ({"k": 9, "pad": 0}, "blocks.5 (Block) › conv"),  # a kernel larger than the copy's input: a shape error
+    ({"width": 0}, "blocks.5 (Block) › conv"),  # a width no conv can have: a param error
+]
+
+
 def _expansion(expanded):
     graph = expanded.graph
     return ([(n.id, n.type, n.params, n.position, n.trainable, n.lr_mult) for n in graph.nodes()],
@@ -99,10 +105,7 @@ def test_each_shape_rule_runs_once_for_the_copies_alike(monkeypatch):
     assert result.flat.info["blocks.29.conv"] is result.flat.info["blocks.1.conv"]
 
 
-@pytest.mark.parametrize("override, where", [
-    ({"k": 9, "pad": 0}, "blocks.5 (Block) › conv"),  # a kernel larger than the copy's input: a shape error
-    ({"width": 0}, "blocks.5 (Block) › conv"),  # a width no conv can have: a param error
-])
+@pytest.mark.parametrize("override, where", ONE_COPY_BROKEN)
 def test_an_error_inside_one_copy_only_is_that_copys_and_the_rest_as_fresh(override, where, unshared):
     g = kernel_model(count=12)
     live = ShapeInference(g)

@@ -156,6 +156,8 @@ def test_an_override_on_one_copy_changes_only_that_copy():
     events = []
     for name in ("node_added", "node_removed", "edge_added", "edge_removed", "params_changed"):
         getattr(flat, name).sub(lambda *args, name=name: events.append((name, args[0])))
+    flat.params_renewed.sub(lambda groups: events.extend(
+        ("params_changed", node_id) for node_ids, _, _ in groups for node_id in node_ids))
     old = g.node("layer1").params
     g.set_param("layer1", "overrides", {**old["overrides"], "17": {"stride": 2}})
     live.instance_changed("layer1", old)

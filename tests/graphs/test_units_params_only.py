@@ -3,11 +3,11 @@ only sets its copies' layers' params in the kept flat graph: no wire, layer or s
 the graph still equals a fresh expansion. A unit whose structure reads a param is patched as before."""
 
 from graphs.document import Graph
-from graphs.units import UnitDefinition
 from graphs.units.live import LiveExpansion
 from graphs.units.params_only import fixed_structure
+from tests.engine.test_units_memo import kernel_model
 from tests.graphs.test_units_live import _assert_fresh, mixed_units_model
-from tests.graphs.unit_cases import basic_block, resnet_graph
+from tests.graphs.unit_cases import basic_block, deep_repeat_model, resnet_graph
 
 
 def _watched(g: Graph, monkeypatch):
@@ -19,6 +19,10 @@ def _watched(g: Graph, monkeypatch):
     monkeypatch.setattr(LiveExpansion, "_apply", lambda self, *args: applied.append(1) or real(self, *args))
     for name in ("node_added", "node_removed", "edge_added", "edge_removed", "params_changed"):
         getattr(live.flat, name).sub(lambda *args, name=name: events.append((name, args[0])))
+    # many layers renewed in one event: one entry per layer, each group's layers given one params object
+    live.flat.params_renewed.sub(lambda groups: events.extend(
+        ("params_renewed", node_id) for node_ids, _, params in groups for node_id in node_ids
+        if live.flat.live_node(node_id).params is params))
     return live, applied, events
 
 
@@ -34,7 +38,7 @@ def test_every_copys_planes_changed_sets_only_their_layers_params(monkeypatch):
     _edit(live, g, "layer1", planes=12)
     expanded = live.update()
     assert applied == [] and expanded is live.expanded
-    assert {name for name, _ in events} == {"params_changed"}
+    assert {name for name, _ in events} == {"params_renewed"}  # one event for them all
     assert sorted(node_id for _, node_id in events) == sorted(
         f"layer1.{i}.{layer}" for i in range(30) for layer in ("conv1", "conv2", "shortcut"))
     _assert_fresh(live, g)
@@ -56,20 +60,7 @@ def test_a_unit_whose_layers_or_wires_follow_a_param_is_patched_as_before(monkey
 
 
 def test_a_nested_repeat_counted_by_a_param_is_patched_as_before(monkeypatch):
-    g = Graph()
-    g.add_unit(basic_block(g.units))
-    stage = UnitDefinition("Deep", Graph(units=g.units), {"depth": 2})
-    stage.graph.add_node("UnitInput", node_id="x")
-    stage.graph.add_node("Repeat", {"unit": "BasicBlock", "count": {"ref": "depth"}}, "blocks")
-    stage.graph.add_node("UnitOutput", node_id="y")
-    stage.graph.connect("x", "blocks", target_port="x")
-    stage.graph.connect("blocks", "y", "y")
-    g.add_unit(stage)
-    g.add_node("Input", {"shape": [8, 8, 8]}, "image")
-    g.add_node("Repeat", {"unit": "Deep", "count": 3}, "stages")
-    g.add_node("Flatten", node_id="flatten")
-    g.connect("image", "stages", target_port="x")
-    g.connect("stages", "flatten", "y")
+    g = deep_repeat_model(count=3)
     assert not fixed_structure(g.units, "Deep")
     live, applied, _ = _watched(g, monkeypatch)
     _edit(live, g, "stages", depth=3)
@@ -90,5 +81,14 @@ def test_a_layer_sharing_weights_in_each_copy_keeps_naming_its_own_copys_owner(m
     live, applied, events = _watched(g, monkeypatch)
     _edit(live, g, "layer1", planes=6, overrides={"2": {"planes": 10}})
     _assert_fresh(live, g)
-    assert applied == [] and ("params_changed", "layer1.4.again") in events
+    assert applied == [] and ("params_renewed", "layer1.4.again") in events
     assert live.flat.live_node("layer1.4.again").params["shares"] == "layer1.4.conv2"
+
+
+def test_a_repeats_param_set_to_the_value_it_had_by_default_changes_no_layer(monkeypatch):
+    g = kernel_model(count=6)  # blocks' k is Block's default, 3, not set on the Repeat
+    live, applied, events = _watched(g, monkeypatch)
+    _edit(live, g, "blocks", k=3)
+    live.update()
+    assert applied == [] and events == []
+    _assert_fresh(live, g)

@@ -90,3 +90,24 @@ def too_large_graph() -> Graph:
     g.add_unit(wide)
     g.set_params("layer1", {"unit": "Wide", "count": 4096})
     return g
+
+
+def deep_repeat_model(count: int = 3) -> Graph:
+    """Input [8, 8, 8] -> `stages`, a Repeat of `count` Deep units (each a Repeat of BasicBlocks whose count is
+    Deep's param `depth`, their planes its `planes`) -> flatten: copies whose structure reads a param."""
+    g = Graph()
+    g.add_unit(basic_block(g.units))
+    deep = UnitDefinition("Deep", Graph(units=g.units), {"depth": 2, "planes": 8})
+    deep.graph.add_node("UnitInput", node_id="x")
+    deep.graph.add_node("Repeat", {"unit": "BasicBlock", "count": {"ref": "depth"}, "planes": {"ref": "planes"}},
+                        "blocks")
+    deep.graph.add_node("UnitOutput", node_id="y")
+    deep.graph.connect("x", "blocks", target_port="x")
+    deep.graph.connect("blocks", "y", "y")
+    g.add_unit(deep)
+    g.add_node("Input", {"shape": [8, 8, 8]}, "image")
+    g.add_node("Repeat", {"unit": "Deep", "count": count}, "stages")
+    g.add_node("Flatten", node_id="flatten")
+    g.connect("image", "stages", target_port="x")
+    g.connect("stages", "flatten", "y")
+    return g
