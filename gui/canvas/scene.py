@@ -442,9 +442,9 @@ class CanvasScene(QGraphicsScene):
         return found
 
     def updates_pending(self) -> int:
-        """How many wires wait for their route and removed items wait to be freed (node items take a newer
-        inference when drawn: `stale_count`)."""
-        return len(self._pending) + len(self._graveyard)
+        """How many wires wait for their route, places wait for the wires near them to be rerouted, and
+        removed items wait to be freed (node items take a newer inference when drawn: `stale_count`)."""
+        return len(self._pending) + len(self._dirty) + len(self._graveyard)
 
     def sync_positions(self) -> None:
         """Put every item back where the document says (after a drag that changed nothing)."""
