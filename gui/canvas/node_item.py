@@ -122,15 +122,29 @@ def paint_port(painter: QPainter, centre: QPointF, state: str, connected: bool, 
     painter.drawEllipse(centre, radius, radius)
 
 
+class Newest:
+    """The newest inference result a scene's node items are to show, and the ids of the nodes whose items
+    have not taken it yet, shared by all of them: a result that changes 2,000 nodes marks them with one set
+    union, and each item takes it when drawn with its text or read (`NodeItem.pending`)."""
+
+    __slots__ = ("result", "ids")
+
+    def __init__(self):
+        self.result = None
+        self.ids: set[str] = set()
+
+
 class NodeItem(QGraphicsItem):
     """The drawing of one document node. Its position is the node's top-left corner."""
 
-    def __init__(self, node: Node, result: tuple | None = None, unit_line: str | None = None, stacked: bool = False):
+    def __init__(self, node: Node, result: tuple | None = None, unit_line: str | None = None, stacked: bool = False,
+                 newest: Newest | None = None):
         """`result`: (info, input specs, errors) as `set_result` takes them, and `unit_line` and `stacked` as
         `set_unit_line` takes them, when already known (a project being opened), so the item is laid out
-        once, at its final size."""
+        once, at its final size. `newest`: its scene's newest result, shared by all its items."""
         super().__init__()
         self.node_id = node.id
+        self._newest = newest
         self.setFlags(_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
@@ -138,7 +152,7 @@ class NodeItem(QGraphicsItem):
         self._port_names: tuple[list[str], list[str]] = ([], [])  # input and output port names, in order
         self._inputs: dict[str, PortItem] | None = None  # the port items, once made (`_make_ports`)
         self._outputs: dict[str, PortItem] | None = None
-        self.pending = None  # a newer inference result to show, taken when the item is drawn or read
+        self._pending = None  # a newer inference result given to this item alone (`follow`)
         self._errors: list[str] = []
         self.fixable = False  # a suggested fix exists for an error here (gui.fix_menu): the lightbulb badge
         self.fix_menu_requested = None  # called with the screen position when the lightbulb is clicked
@@ -260,14 +274,28 @@ class NodeItem(QGraphicsItem):
     def set_result(self, info, inputs: dict, errors: list) -> None:
         """Show an inference result: `info` (NodeInfo or None), input specs, GraphErrors for this node.
         Nothing is redrawn when what the node shows did not change."""
-        self.pending = None
+        self._drop_pending()
         if self._take_result(info, inputs, errors):
             self._relayout()
 
     def follow(self, result) -> None:
         """A newer inference `result` changed this node's part: shown when the item is next drawn with its
         text (`sync`) or read, not now; an edit that changes 2,000 nodes costs what is on screen."""
-        self.pending = result
+        self._pending = result
+
+    @property
+    def pending(self):
+        """The newer inference result this item waits to show (its scene's `Newest`, or one given to it
+        by `follow`), or None."""
+        newest = self._newest
+        if newest is not None and self.node_id in newest.ids:
+            return newest.result
+        return self._pending
+
+    def _drop_pending(self) -> None:
+        self._pending = None
+        if self._newest is not None:
+            self._newest.ids.discard(self.node_id)
 
     @property
     def stale(self) -> bool:
@@ -277,12 +305,10 @@ class NodeItem(QGraphicsItem):
     def sync(self, resize: bool = True) -> None:
         """Take the result given to `follow`, if any; its new size at once, or (`resize` False, while
         painting) once the event loop turns."""
-        result, self.pending = self.pending, None
+        result = self.pending
         if result is None:
             return
-        scene = self.scene()
-        if scene is not None and hasattr(scene, "item_synced"):
-            scene.item_synced(self)
+        self._drop_pending()
         for edge in self.edges:  # the wires out of it carry its new shapes, when they are drawn or read
             if edge.source is self:
                 edge.pending = result
@@ -308,8 +334,9 @@ class NodeItem(QGraphicsItem):
 
     def has_errors(self) -> bool:
         """Whether the latest result has errors here, without taking the rest of it (the low-zoom box)."""
-        if self.pending is not None:
-            return self.node_id in self.pending.errors_by_node
+        result = self.pending
+        if result is not None:
+            return self.node_id in result.errors_by_node
         return bool(self._errors)
 
     def shows_nothing(self) -> bool:

@@ -19,7 +19,7 @@ from graphs.document import Edge
 from gui import theme
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.interactions import MoveGesture, NewLinkGesture
-from gui.canvas.node_item import NodeItem, PortItem
+from gui.canvas.node_item import Newest, NodeItem, PortItem
 from gui.canvas.routing import TURN, body_area
 from gui.canvas.spatial import RectGrid
 from gui.document import DocumentController
@@ -56,7 +56,7 @@ class CanvasScene(QGraphicsScene):
         self._dirty: list[QRectF] = []  # where node bodies appeared, moved or vanished since the last reroute
         self._deferred: set[EdgeItem] | None = None  # wires to route at the end of a batch
         self._pending: OrderedDict[EdgeItem, None] = OrderedDict()  # wires drawn plain until a slice routes them
-        self._stale: set[NodeItem] = set()  # items given a newer inference they have not shown yet (`sync_area`)
+        self._newest = Newest()  # the inference the items are to show, and which of them wait to (`sync_area`)
         self._unshown: list = []  # items made since the last inference, without a result to show
         self._slice_timer = QTimer(self)
         self._slice_timer.setSingleShot(True)
@@ -86,6 +86,9 @@ class CanvasScene(QGraphicsScene):
 
     def node_items(self) -> list[NodeItem]:
         return list(self._nodes.values())
+
+    def has_nodes(self) -> bool:
+        return bool(self._nodes)
 
     def edge_items(self) -> list[EdgeItem]:
         return list(self._edges.values())
@@ -263,7 +266,7 @@ class CanvasScene(QGraphicsScene):
         for item in self._edges.values():
             item.detach()
         self._pending.clear()
-        self._stale.clear()
+        self._newest.ids.clear()
         self._unshown.clear()
         self._dirty.clear()
         self._index.clear()
@@ -288,7 +291,7 @@ class CanvasScene(QGraphicsScene):
                 item = self._make_edge_item(edge, result)
                 if item is not None:
                     self._deferred.add(item)
-        self._shown_result = result  # every item and wire shows it already
+        self._shown_result = self._newest.result = result  # every item and wire shows it already
         self._reroute_timer.stop()  # every wire was routed (or queued) once, at the end of the batch
 
     def _on_node_added(self, node_id: str) -> None:
@@ -297,7 +300,7 @@ class CanvasScene(QGraphicsScene):
         self.node_geometry_changed(item)
 
     def _make_node_item(self, node, result: tuple | None = None) -> NodeItem:
-        item = NodeItem(node, result, unit_line(self.controller.graph, node), is_repeat(node))
+        item = NodeItem(node, result, unit_line(self.controller.graph, node), is_repeat(node), self._newest)
         self._nodes[node.id] = item
         self.addItem(item)
         return item
@@ -306,7 +309,7 @@ class CanvasScene(QGraphicsScene):
         item = self._nodes.pop(node_id, None)
         if item is not None:
             self.cancel_gesture()
-            self._stale.discard(item)
+            self._newest.ids.discard(node_id)
             old = self._index.rect(item)
             self._index.remove(item)
             self.removeItem(item)
@@ -392,44 +395,43 @@ class CanvasScene(QGraphicsScene):
     def _on_result(self, _result=None) -> None:
         """Give a new inference to the items whose part of it changed (`gui.result_changes`: by identity,
         since inference keeps a node's outcome objects while its inputs stay the same), with their
-        wires. They show it when drawn with text (the view syncs what it shows: `sync_area`) or read, so one
-        edit that changes 2,000 nodes of a 10,000-node graph costs what is on screen. Inside a unit
-        the result is keyed by the unit's own node ids."""
+        wires: their ids join the scene's `Newest`, in one set union. They show it when drawn with text
+        (the view syncs what it shows: `sync_area`) or read, so one edit that changes 2,000 nodes of a
+        10,000-node graph costs what is on screen. Inside a unit the result is keyed by the unit's own
+        node ids."""
         result = self.controller.scope_result
         previous, self._shown_result = self._shown_result, result
         if result is previous:
             return
         changed = changed_nodes(previous, result)
-        nodes = self._nodes
-        items = list(nodes.values()) if changed is None else list(filter(None, map(nodes.get, changed)))
+        newest, nodes = self._newest, self._nodes
+        newest.result = result
+        changed = nodes.keys() if changed is None else changed & nodes.keys()  # (not those gone)
+        newest.ids.update(changed)
         unshown, self._unshown = self._unshown, []
         for item in unshown:
             if item.scene() is self:
-                item.follow(result)
                 if isinstance(item, NodeItem):
-                    items.append(item)
-        for item in items:  # `follow`, written out: it runs for every node an edit changed (its wires out
-            item.pending = result  # ask it: `EdgeItem.newer`)
-        self._stale.update(items)
+                    newest.ids.add(item.node_id)
+                else:  # its target changed too: it takes its shape when drawn or read (`EdgeItem.newer`)
+                    item.follow(result)
         for edge in self._selected_edges:  # their labels show
             edge.shape_text  # noqa: B018 (reading it takes the result)
-        if items or unshown:
+        if changed or unshown:
             for view in self.views():
                 view.viewport().update()
 
     def sync_area(self, area: QRectF) -> None:
         """Show the newest inference on the node items in `area` (a view calls it before it paints at a
         zoom that draws text), so a node that grows does so before it is drawn."""
-        if self._stale:
-            for item in [item for item, _ in self._index.query(area) if item.stale]:
+        ids = self._newest.ids
+        if ids:
+            for item in [item for item, _ in self._index.query(area) if item.node_id in ids]:
                 item.sync()
-
-    def item_synced(self, item: NodeItem) -> None:
-        self._stale.discard(item)
 
     def stale_count(self) -> int:
         """How many node items have a newer inference to show when they are next drawn or read."""
-        return len(self._stale)
+        return len(self._newest.ids)
 
     def nodes_in_view(self) -> set[NodeItem]:
         """The node items that meet any view's visible area (every node when no view shows the scene)."""

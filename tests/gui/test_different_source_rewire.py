@@ -1,0 +1,86 @@
+"""A wire's source end moved to a node of another shape, and back (one undo step each), in a model large
+enough that the canvas shows the change lazily: the items in view show it as the view paints, those out of
+view when they are scrolled into view or read, and the summary table and the status bar at once."""
+
+import pytest
+
+from bench.editor_scale import big_graph
+from graphs.document import Edge
+from graphs.project import Project
+from gui.canvas.scene import CanvasScene
+from tests.gui.test_lod_scale import face
+
+BLOCKS = 60  # 244 nodes in two rows: the scene routes them at once, and most are out of view at 100%
+
+
+@pytest.fixture
+def residual_window(window, qtbot):
+    window._set_project(Project(big_graph(4 * BLOCKS + 4), name="residual"))  # Linear, LayerNorm, ReLU, Add
+    qtbot.waitUntil(lambda: window.scene.updates_pending() == 0, timeout=20_000)
+    return window
+
+
+def show(window, node_id: str) -> None:
+    """Centre the view on the node at 100% and paint, as scrolling there does."""
+    view = window.view
+    view.set_zoom(1.0)
+    view.centerOn(window.scene.node_item(node_id).sceneBoundingRect().center())
+    view.viewport().repaint()
+
+
+def test_a_different_source_and_back_shows_right_in_view_then_out_of_view(residual_window, qtbot):
+    window = residual_window
+    document, scene, summary = window.document, window.scene, window.summary
+    first = document.graph.edge_into("add20", "in0")  # act20 -> add20
+    x, y = document.graph.node("add20").position
+    other = Edge(document.add_node("Input", (x - 200, y + 200), {"shape": [2, 32]}), "add20", "out", "in0")
+    document.flush()
+    qtbot.waitUntil(lambda: scene.updates_pending() == 0, timeout=20_000)
+    show(window, "add20")
+    far = scene.node_item("add55")  # far below: out of view at 100%
+    far_wire = next(item for item in far.edges if item.source is far)
+    for edit, broken in ((lambda: document.reconnect(first, other), True), (document.undo_stack.undo, False),
+                         (document.undo_stack.redo, True), (document.undo_stack.undo, False)):
+        edit()
+        document.flush()
+        qtbot.wait(1)  # the event loop turns: the view paints what it shows
+        target = scene.node_item("add20")
+        assert not target.stale and target.detail == "full"  # in view: drawn with the new result
+        assert target.has_errors() == broken == bool(target.errors)  # its error mark, as drawn
+        wire = scene.edge_item(other if broken else first)
+        assert wire is not None and wire.shape_text == ("[2, 32]" if broken else "[32]")
+        assert far.stale and far_wire.stale  # out of view: not yet taken
+        # the summary and the status bar follow at once, however far the change reaches
+        assert (summary.cell_text("add55", "Output shape") == "?") == broken
+        assert summary.cell_text("add20", "Output shape") == ("?" if broken else "[32]")
+        problems = len(document.result.errors)
+        assert (problems > 0) == broken
+        assert window.validity.text() == (f"⚠ {problems} problem{'s' if problems != 1 else ''}" if broken
+                                          else "✓ ready")
+        show(window, "add55")  # scrolled into view
+        assert not far.stale and far.detail == "full"
+        assert (far.shape_text == "?") == broken and (far_wire.shape_text is None) == broken
+        fresh = CanvasScene(document)
+        try:
+            assert face(scene) == face(fresh)  # every item and wire, read, as a freshly built scene shows them
+        finally:
+            fresh.deleteLater()
+        show(window, "add20")
+    assert scene.stale_count() == 0  # every item was read by `face`
+
+
+def test_items_that_came_and_went_take_the_newest_result(residual_window, qtbot):
+    """A node added and removed by edits between results is not left waiting, and one added takes the next."""
+    window = residual_window
+    document, scene = window.document, window.scene
+    show(window, "add20")
+    added = document.add_node("ReLU", (0, 900))
+    document.connect("add20", "out", added, "in")
+    document.flush()
+    item = scene.node_item(added)
+    assert item.shape_text == "[32]"
+    document.undo_stack.undo()
+    document.undo_stack.undo()
+    document.flush()
+    assert scene.node_item(added) is None and added not in scene._newest.ids
+    assert scene.stale_count() <= len(scene.node_items())
