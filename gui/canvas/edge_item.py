@@ -210,6 +210,7 @@ def _pen(active: bool, known: bool, hairline: bool = False) -> QPen:
             pen.setCapStyle(Qt.PenCapStyle.RoundCap)
             if not known:
                 pen.setStyle(Qt.PenStyle.DashLine)
+                pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # a round cap on every dash: 2-3x the time to draw
         _PENS[key] = pen
     return _PENS[key]
 

@@ -108,6 +108,27 @@ class PortItem(QGraphicsItem):
 
 
 _PORT_PEN, _PORT_FILL, _PORT_HOLE = QPen(theme.PORT, 1.6), QBrush(theme.PORT), QBrush(theme.NODE_BODY)
+# a node's face: made once, not on each paint (a view at 100% paints dozens of nodes a frame)
+_LEFT = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+_RIGHT = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
+_ID_COLOUR = QColor(255, 255, 255, 190)
+_RULE_PEN, _BORDER_PEN = QPen(theme.NODE_BORDER, 1), QPen(theme.NODE_BORDER, 1.2)
+_SELECTED_PEN, _ERROR_PEN = QPen(theme.ACCENT, 2.2), QPen(theme.ERROR, 2.0)
+_FACE_PATHS: dict[tuple[float, float], tuple[QPainterPath, QPainterPath]] = {}
+
+
+def _face_paths(width: float, height: float) -> tuple[QPainterPath, QPainterPath]:
+    """A face's rounded body and its header (the body's top), for each size once: the header is a path
+    intersection, slow to make on every paint."""
+    paths = _FACE_PATHS.get((width, height))
+    if paths is None:
+        body = QPainterPath()
+        body.addRoundedRect(QRectF(0, 0, width, height), RADIUS, RADIUS)
+        header = QPainterPath()
+        header.addRect(QRectF(0, 0, width, HEADER_H))
+        paths = (body, header.intersected(body))
+        remember(_FACE_PATHS, (width, height), paths)
+    return paths
 _PORT_BOUNDS = QRectF(-PortItem.HIT_R, -PortItem.HIT_R, 2 * PortItem.HIT_R, 2 * PortItem.HIT_R)
 
 
@@ -479,61 +500,49 @@ class NodeItem(QGraphicsItem):
             for shift in (8.0, 4.0):
                 painter.setBrush(theme.NODE_BODY.lighter(100 + 2 * round(shift)))
                 painter.drawRoundedRect(rect.translated(shift, -shift), RADIUS, RADIUS)
-        body = QPainterPath()
-        body.addRoundedRect(rect, RADIUS, RADIUS)
+        body, header = _face_paths(rect.width(), rect.height())
         painter.fillPath(body, theme.NODE_BODY)
-        header = QPainterPath()
-        header.addRect(QRectF(0, 0, rect.width(), HEADER_H))
-        painter.fillPath(header.intersected(body), theme.category_colour("Units") if self.unit_line else self._colour)
+        painter.fillPath(header, theme.category_colour("Units") if self.unit_line else self._colour)
 
         text_w = rect.width() - 2 * PAD
         painter.setPen(theme.NODE_TEXT)
         painter.setFont(self._title_font)
-        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), Qt.AlignmentFlag.AlignVCenter, self.type_name)
+        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), _LEFT, self.type_name)
         painter.setFont(self._id_font)
-        painter.setPen(QColor(255, 255, 255, 190))
-        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.node_id)
+        painter.setPen(_ID_COLOUR)
+        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), _RIGHT, self.node_id)
 
         if self.unit_line:
             painter.setFont(self._id_font)
             painter.setPen(theme.NODE_MUTED)
-            painter.drawText(QRectF(PAD, HEADER_H, text_w, LINE_H + 2), Qt.AlignmentFlag.AlignVCenter, self.unit_line)
+            painter.drawText(QRectF(PAD, HEADER_H, text_w, LINE_H + 2), _LEFT, self.unit_line)
         y = self._params_top
         painter.setFont(self._body_font)
         for name, value in self.key_params:
             line = QRectF(PAD, y, text_w, LINE_H)
             painter.setPen(theme.NODE_MUTED)
-            painter.drawText(line, Qt.AlignmentFlag.AlignVCenter, name)
+            painter.drawText(line, _LEFT, name)
             painter.setPen(theme.NODE_TEXT)
-            painter.drawText(line, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, value)
+            painter.drawText(line, _RIGHT, value)
             y += LINE_H
 
         painter.setFont(self._id_font)
         painter.setPen(theme.NODE_MUTED)
-        for ports, align, x in ((self._port_names[0], Qt.AlignmentFlag.AlignLeft, PAD),
-                                (self._port_names[1], Qt.AlignmentFlag.AlignRight, PAD)):
+        for ports, align in ((self._port_names[0], _LEFT), (self._port_names[1], _RIGHT)):
             for i, name in enumerate(ports):
-                row = QRectF(x, self._row_y(i) - ROW_H / 2, text_w, ROW_H)
-                painter.drawText(row, align | Qt.AlignmentFlag.AlignVCenter, name)
+                painter.drawText(QRectF(PAD, self._row_y(i) - ROW_H / 2, text_w, ROW_H), align, name)
 
         footer = QRectF(PAD, rect.height() - FOOTER_H, text_w, FOOTER_H)
-        painter.setPen(QPen(theme.NODE_BORDER, 1))
+        painter.setPen(_RULE_PEN)
         painter.drawLine(QPointF(1, footer.top()), QPointF(rect.width() - 1, footer.top()))
         painter.setFont(self._mono_font)
         painter.setPen(theme.ERROR if self._errors else theme.NODE_TEXT)
-        painter.drawText(footer, Qt.AlignmentFlag.AlignVCenter, self._shape_text)
+        painter.drawText(footer, _LEFT, self._shape_text)
         painter.setFont(self._id_font)
         painter.setPen(theme.NODE_MUTED)
-        painter.drawText(footer, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self._params_text())
+        painter.drawText(footer, _RIGHT, self._params_text())
 
-        if self.isSelected():
-            pen = QPen(theme.ACCENT, 2.2)
-        elif self._errors:
-            pen = QPen(theme.ERROR, 2.0)
-        else:
-            pen = QPen(theme.NODE_BORDER, 1.2)
-        painter.setPen(pen)
+        painter.setPen(_SELECTED_PEN if self.isSelected() else _ERROR_PEN if self._errors else _BORDER_PEN)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(rect, RADIUS, RADIUS)
         if self.frozen:
