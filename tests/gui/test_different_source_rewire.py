@@ -3,6 +3,7 @@ enough that the canvas shows the change lazily: the items in view show it as the
 view when they are scrolled into view or read, and the summary table and the status bar at once."""
 
 import pytest
+from PySide6.QtWidgets import QAbstractItemView
 
 from bench.editor_scale import big_graph
 from graphs.document import Edge
@@ -10,6 +11,7 @@ from graphs.project import Project
 from gui.canvas.scene import CanvasScene
 from tests.gui.test_lod_scale import face
 
+CENTRE = QAbstractItemView.ScrollHint.PositionAtCenter
 BLOCKS = 60  # 244 nodes in two rows: the scene routes them at once, and most are out of view at 100%
 
 
@@ -84,3 +86,39 @@ def test_items_that_came_and_went_take_the_newest_result(residual_window, qtbot)
     document.flush()
     assert scene.node_item(added) is None and added not in scene._newest.ids
     assert scene.stale_count() <= len(scene.node_items())
+
+
+def test_the_summary_repaints_the_changed_rows_on_screen_and_reads_the_others_when_shown(residual_window, qtbot,
+                                                                                       monkeypatch):
+    monkeypatch.setattr("gui.summary.SORTED_UP_TO", 100)  # the rows keep their places, as in a large model
+    window = residual_window
+    document, summary, model = window.document, window.summary, window.summary.model
+    first = document.graph.edge_into("add20", "in0")
+    other = Edge(document.add_node("Input", (0, -900), {"shape": [2, 32]}), "add20", "out", "in0")
+    document.flush()
+    document.reconnect(first, other)  # the new Input's wire runs back in the rows' order: they are sorted anew,
+    document.undo_stack.undo()  # once (a reset); from then on they keep their places
+    document.flush()
+    row = summary.row_of("add20")
+    summary.table.scrollTo(model.index(row, 0), CENTRE)
+    qtbot.wait(1)
+    top, bottom = summary._rows_on_screen()
+    assert top <= row <= bottom < model.rowCount() - 1  # add20 on screen, the totals row not
+    spans = []
+    model.dataChanged.connect(lambda a, b: spans.append((a.row(), b.row())))
+    for edit, broken in ((lambda: document.reconnect(first, other), True), (document.undo_stack.undo, False)):
+        spans.clear()
+        before = {r: model.row(r) for r in range(top, bottom + 1)}
+        edit()
+        document.flush()
+        differ = [r for r in range(top, bottom + 1) if model.row(r) != before[r]]
+        assert row in differ  # add20's row, and those after it on screen
+        assert len(spans) == 1 and top <= spans[0][0] <= differ[0] and differ[-1] <= spans[0][1] <= bottom  # one repaint
+        assert all((model.data(model.index(r, 2)) == "?") == broken for r in differ)
+        far = summary.row_of("add55")  # off screen: read from the live result when scrolled to
+        summary.table.scrollTo(model.index(far, 0))
+        qtbot.wait(1)
+        assert (model.data(model.index(far, 2)) == "?") == broken
+        summary.table.scrollTo(model.index(row, 0), CENTRE)
+        qtbot.wait(1)
+        assert summary._rows_on_screen() == (top, bottom)
