@@ -184,12 +184,16 @@ class EdgeItem(QGraphicsPathItem):
         self._restyle()
         scene = self.scene()
         if scene is not None and hasattr(scene, "statusMessage"):
+            scene.hovered_edge = self  # its label shows: the scene keeps it up to date with each result
             scene.statusMessage.emit(self.toolTip().replace("\n", ":  "))
         super().hoverEnterEvent(event)
 
     def hoverLeaveEvent(self, event) -> None:
         self.hovered = False
         self._restyle()
+        scene = self.scene()
+        if getattr(scene, "hovered_edge", None) is self:
+            scene.hovered_edge = None
         super().hoverLeaveEvent(event)
 
 

@@ -66,6 +66,7 @@ class CanvasScene(QGraphicsScene):
         self._graveyard: list = []  # the Python side of items a rebuild removed, freed in slices (`_route_slice`)
         self._shown_result = None  # the inference result the items show
         self._selected_edges: set[EdgeItem] = set()
+        self.hovered_edge: EdgeItem | None = None  # the wire under the mouse (`EdgeItem.hoverEnterEvent`)
         self.selectionChanged.connect(self._restyle_selected_edges)
         controller.projectReset.connect(self._rebuild)
         controller.nodeAdded.connect(self._on_node_added)
@@ -272,6 +273,7 @@ class CanvasScene(QGraphicsScene):
         self._index.clear()
         self._shown_result = None
         self._selected_edges = set()
+        self.hovered_edge = None
         # Qt deletes the items; their Python objects, kept here, are freed later in slices: freeing them
         # inside clear() took twice as long as both steps apart, and all of it before the first paint
         self._graveyard += [*self._nodes.values(), *self._edges.values()]
@@ -342,6 +344,9 @@ class CanvasScene(QGraphicsScene):
             return
         self.cancel_gesture()
         self._pending.pop(item, None)
+        self._selected_edges.discard(item)
+        if self.hovered_edge is item:
+            self.hovered_edge = None
         item.detach()
         self.removeItem(item)
         self._update_connected(item)
@@ -415,8 +420,9 @@ class CanvasScene(QGraphicsScene):
                     newest.ids.add(item.node_id)
                 else:  # its target changed too: it takes its shape when drawn or read (`EdgeItem.newer`)
                     item.follow(result)
-        for edge in self._selected_edges:  # their labels show
-            edge.shape_text  # noqa: B018 (reading it takes the result)
+        for edge in [*self._selected_edges, self.hovered_edge]:  # their labels show
+            if edge is not None:
+                edge.shape_text  # noqa: B018 (reading it takes the result)
         if changed or unshown:
             for view in self.views():
                 view.viewport().update()

@@ -122,3 +122,22 @@ def test_the_summary_repaints_the_changed_rows_on_screen_and_reads_the_others_wh
         summary.table.scrollTo(model.index(row, 0), CENTRE)
         qtbot.wait(1)
         assert summary._rows_on_screen() == (top, bottom)
+
+
+def test_the_label_of_the_wire_under_the_mouse_follows_each_result(residual_window, qtbot):
+    from PySide6.QtTest import QTest
+
+    window = residual_window
+    document, scene, view = window.document, window.scene, window.view
+    first = document.graph.edge_into("add20", "in0")
+    other = Edge(document.add_node("Input", (0, -900), {"shape": [2, 32]}), "add20", "out", "in0")
+    document.flush()
+    show(window, "add20")
+    wire = scene.edge_item(document.graph.edge_into("fc21", "in"))  # add20 -> fc21: unknown while add20 fails
+    QTest.mouseMove(view.viewport(), view.mapFromScene(wire.path().pointAtPercent(0.5)))
+    qtbot.waitUntil(lambda: wire.hovered)
+    assert scene.hovered_edge is wire and wire.label.isVisible() and wire.label.text == "[32]"
+    for edit, text in ((lambda: document.reconnect(first, other), "?"), (document.undo_stack.undo, "[32]")):
+        edit()
+        document.flush()
+        assert wire.label.text == text  # at once, before any paint
