@@ -13,6 +13,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QGraphicsScene, QToolTip
 
 from graphs.document import Edge
@@ -423,6 +424,8 @@ class CanvasScene(QGraphicsScene):
         for edge in [*self._selected_edges, self.hovered_edge]:  # their labels show
             if edge is not None:
                 edge.shape_text  # noqa: B018 (reading it takes the result)
+        if self.hovered_edge is not None and QToolTip.isVisible() and self.views():  # its tooltip shows too
+            QToolTip.showText(QCursor.pos(), self.hovered_edge.toolTip(), self.views()[0].viewport())
         if changed or unshown:
             for view in self.views():
                 view.viewport().update()
