@@ -51,6 +51,14 @@ class EdgeItem(QGraphicsPathItem):
 
     def __init__(self, edge: Edge, source, target, shape_text: str | None = None):
         super().__init__()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self._label: ShapeLabel | None = None  # made on first hover: most wires never show one
+        self.rebind(edge, source, target, shape_text)
+
+    def rebind(self, edge: Edge, source, target, shape_text: str | None = None) -> None:
+        """Draw `edge` between these node items: a new wire, or one the scene kept from a removed edge (putting
+        an item back into a scene of 20,000 costs Qt ~2 ms: `CanvasScene._make_edge_item`)."""
         self.edge = edge
         self.source, self.target = source, target  # NodeItems
         self._shape_text: str | None = None
@@ -59,13 +67,13 @@ class EdgeItem(QGraphicsPathItem):
         self._stroke: QPainterPath | None = None  # shape(), made when first asked for each path
         self.detail: str | None = None  # how it was last drawn: "path", or "line" at low zoom (gui.canvas.detail)
         self.hovered = False
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setAcceptHoverEvents(True)
-        self._label: ShapeLabel | None = None  # made on first hover: most wires never show one
         self._styled = False
+        if self._label is not None:
+            self._label.setVisible(False)
         source.edges.add(self)
         target.edges.add(self)
-        self.update_path()
+        start, end = self.ends = self.endpoints()  # the plain curve: the scene routes it (`CanvasScene.route`)
+        self.setPath(wire_path(start, end))
         self.set_shape(shape_text)
 
     def detach(self) -> None:

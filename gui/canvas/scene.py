@@ -31,6 +31,7 @@ from gui.units.look import switch_of, unit_line
 LARGE_BATCH = 400  # wires: a bigger batch is routed in slices while the event loop runs, visible ones first
 SLICE_S = 0.008  # seconds of routing per slice, so scrolling and zooming stay smooth meanwhile
 GRAVE_SLICE = 500  # removed items freed at a time
+SPARE_WIRES = 32  # removed wires kept hidden in the scene for the next wires made (`_make_edge_item`)
 
 
 class CanvasScene(QGraphicsScene):
@@ -65,6 +66,7 @@ class CanvasScene(QGraphicsScene):
         self._slice_timer.timeout.connect(self._route_slice)
         self._prioritise = False
         self._graveyard: list = []  # the Python side of items a rebuild removed, freed in slices (`_route_slice`)
+        self._spare_edges: list[EdgeItem] = []  # removed wires, hidden, for the next wires made
         self._shown_result = None  # the inference result the items show
         self._selected_edges: set[EdgeItem] = set()
         self.hovered_edge: EdgeItem | None = None  # the wire under the mouse (`EdgeItem.hoverEnterEvent`)
@@ -277,9 +279,10 @@ class CanvasScene(QGraphicsScene):
         self.hovered_edge = None
         # Qt deletes the items; their Python objects, kept here, are freed later in slices: freeing them
         # inside clear() took twice as long as both steps apart, and all of it before the first paint
-        self._graveyard += [*self._nodes.values(), *self._edges.values()]
+        self._graveyard += [*self._nodes.values(), *self._edges.values(), *self._spare_edges]
         self._nodes.clear()
         self._edges.clear()
+        self._spare_edges.clear()
         self.clear()
         if self._graveyard:
             self._slice_timer.start()
@@ -330,13 +333,18 @@ class CanvasScene(QGraphicsScene):
         source, target = self._nodes.get(edge.source), self._nodes.get(edge.target)
         if source is None or target is None:
             return None
-        item = EdgeItem(edge, source, target)
+        if self._spare_edges:  # taken out of the scene and put back in, Qt numbers all 20,000 items again (~2 ms)
+            item = self._spare_edges.pop()
+            item.rebind(edge, source, target)
+            item.setVisible(True)
+        else:
+            item = EdgeItem(edge, source, target)
+            self.addItem(item)
         if result is not None:  # its shape, when it is first drawn or read
             item.follow(result)
         else:  # an edit added it: the next inference (its target changes) gives its shape
             self._unshown.append(item)
         self._edges[edge] = item
-        self.addItem(item)
         return item
 
     def _on_edge_removed(self, edge: Edge) -> None:
@@ -349,8 +357,13 @@ class CanvasScene(QGraphicsScene):
         if self.hovered_edge is item:
             self.hovered_edge = None
         item.detach()
-        self.removeItem(item)
         self._update_connected(item)
+        if len(self._spare_edges) < SPARE_WIRES:  # kept, hidden, for the next wire made
+            item.setSelected(False)
+            item.setVisible(False)
+            self._spare_edges.append(item)
+        else:
+            self.removeItem(item)
 
     def _update_connected(self, edge_item: EdgeItem) -> None:
         for node in (edge_item.source, edge_item.target):

@@ -141,3 +141,37 @@ def test_the_label_of_the_wire_under_the_mouse_follows_each_result(residual_wind
         edit()
         document.flush()
         assert wire.label.text == text  # at once, before any paint
+
+
+def test_a_removed_wire_is_kept_hidden_and_drawn_again_for_the_next_wire(cnn_window, qtbot, monkeypatch):
+    """Putting an item back into a large scene makes Qt number every item again: a removed wire's item
+    stays in the scene, hidden, and draws the next wire made (at most SPARE_WIRES of them are kept)."""
+    from gui.canvas.edge_item import EdgeItem
+
+    monkeypatch.setattr("gui.canvas.scene.SPARE_WIRES", 3)
+    document, scene, view = cnn_window.document, cnn_window.scene, cnn_window.view
+    wires = lambda: [item for item in scene.items() if isinstance(item, EdgeItem)]  # noqa: E731
+    count = len(wires())
+    edge = document.graph.edge_into("fc", "in")  # flat -> fc
+    old = scene.edge_item(edge)
+    document.disconnect([edge])
+    document.flush()
+    assert scene.edge_item(edge) is None and not old.isVisible() and len(wires()) == count
+    assert old not in scene.items(view.mapToScene(view.mapFromScene(old.path().pointAtPercent(0.5))))
+    document.connect("act", "out", "fc", "in")  # another wire: the kept item draws it
+    document.flush()
+    new = scene.edge_item(Edge("act", "fc", "out", "in"))
+    assert new is old and new.isVisible() and len(wires()) == count
+    assert new.ends == (scene.node_item("act").port_scene_pos("out", True),
+                        scene.node_item("fc").port_scene_pos("in", False))
+    assert new in scene.node_item("act").edges and new not in scene.node_item("flat").edges
+    fresh = CanvasScene(document)
+    try:
+        assert face(scene) == face(fresh)
+    finally:
+        fresh.deleteLater()
+    edges = document.graph.edges()
+    document.disconnect(edges)
+    document.flush()
+    assert len(wires()) == len(scene._spare_edges) == 3 < len(edges)  # the others left the scene
+    assert not any(item.isVisible() for item in wires())
