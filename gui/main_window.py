@@ -97,6 +97,8 @@ class MainWindow(QMainWindow):
         self.validity.setObjectName("validityLabel")
         self.statusBar().addPermanentWidget(self.stats)
         self.statusBar().addPermanentWidget(self.validity)
+        for label in (self.stats, self.validity):  # another project: their widest text so far is forgotten
+            self.document.projectReset.connect(label.shrink_to_text)
 
         self.palette.addRequested.connect(self.add_from_palette)
         self.summary.nodeActivated.connect(self.focus_node)

@@ -28,6 +28,14 @@ class SteadyLabel(QLabel):
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # (a style sheet's padding)
             self._fit()
 
+    def shrink_to_text(self) -> None:
+        """Fit the text it shows now, narrower too (another project opened: its widest text so far is forgotten)."""
+        text = self.text()
+        super().setText("")  # (QLabel keeps a size hint no narrower than its minimum: made anew from the text)
+        self.setMinimumSize(0, 0)
+        super().setText(text)
+        self._fit()
+
     def _fit(self) -> None:
         hint = self.sizeHint()
         width = max(hint.width(), self.minimumWidth())

@@ -32,6 +32,8 @@ def test_a_steady_label_grows_to_its_widest_text_and_keeps_that_width(qtbot):
     assert wide > narrow and wide >= label.fontMetrics().horizontalAdvance("⚠ 12 problems in the model")
     label.setText("✓ ready")
     assert label.width() == wide and label.text() == "✓ ready"  # no jitter back and forth
+    label.shrink_to_text()  # (another project opened)
+    assert label.width() == narrow
 
 
 def test_edits_lay_out_neither_the_status_bar_nor_the_window(window, qtbot, cnn_builder):
