@@ -25,13 +25,18 @@ from graphs.families.units import STRUCTURE
 from gui import formatting, theme
 from gui.canvas.detail import low_detail
 from gui.canvas.node_face import (
+    ALIGN_LEFT,
+    ALIGN_RIGHT,
     BADGE_R,
+    BORDER_PEN,
     BOXES,
+    ERROR_PEN,
     FACES,
     FOOTER_H,
     FROZEN,
     FROZEN_VEIL,
     HEADER_H,
+    ID_COLOUR,
     LIGHTBULB_BG,
     LIGHTBULB_DX,
     LINE_H,
@@ -40,10 +45,13 @@ from gui.canvas.node_face import (
     PORT_R,
     RADIUS,
     ROW_H,
+    RULE_PEN,
+    SELECTED_PEN,
     Text,
     box_of,
     face_key,
     face_of,
+    face_paths,
     own_type,
     remember,
 )
@@ -108,27 +116,6 @@ class PortItem(QGraphicsItem):
 
 
 _PORT_PEN, _PORT_FILL, _PORT_HOLE = QPen(theme.PORT, 1.6), QBrush(theme.PORT), QBrush(theme.NODE_BODY)
-# a node's face: made once, not on each paint (a view at 100% paints dozens of nodes a frame)
-_LEFT = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
-_RIGHT = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
-_ID_COLOUR = QColor(255, 255, 255, 190)
-_RULE_PEN, _BORDER_PEN = QPen(theme.NODE_BORDER, 1), QPen(theme.NODE_BORDER, 1.2)
-_SELECTED_PEN, _ERROR_PEN = QPen(theme.ACCENT, 2.2), QPen(theme.ERROR, 2.0)
-_FACE_PATHS: dict[tuple[float, float], tuple[QPainterPath, QPainterPath]] = {}
-
-
-def _face_paths(width: float, height: float) -> tuple[QPainterPath, QPainterPath]:
-    """A face's rounded body and its header (the body's top), for each size once: the header is a path
-    intersection, slow to make on every paint."""
-    paths = _FACE_PATHS.get((width, height))
-    if paths is None:
-        body = QPainterPath()
-        body.addRoundedRect(QRectF(0, 0, width, height), RADIUS, RADIUS)
-        header = QPainterPath()
-        header.addRect(QRectF(0, 0, width, HEADER_H))
-        paths = (body, header.intersected(body))
-        remember(_FACE_PATHS, (width, height), paths)
-    return paths
 _PORT_BOUNDS = QRectF(-PortItem.HIT_R, -PortItem.HIT_R, 2 * PortItem.HIT_R, 2 * PortItem.HIT_R)
 
 
@@ -173,7 +160,6 @@ class NodeItem(QGraphicsItem):
         self._port_names: tuple[list[str], list[str]] = ([], [])  # input and output port names, in order
         self._inputs: dict[str, PortItem] | None = None  # the port items, once made (`_make_ports`)
         self._outputs: dict[str, PortItem] | None = None
-        self._pending = None  # a newer inference result given to this item alone (`follow`)
         self._errors: list[str] = []
         self.fixable = False  # a suggested fix exists for an error here (gui.fix_menu): the lightbulb badge
         self.fix_menu_requested = None  # called with the screen position when the lightbulb is clicked
@@ -299,22 +285,14 @@ class NodeItem(QGraphicsItem):
         if self._take_result(info, inputs, errors):
             self._relayout()
 
-    def follow(self, result) -> None:
-        """A newer inference `result` changed this node's part: shown when the item is next drawn with its
-        text (`sync`) or read, not now; an edit that changes 2,000 nodes costs what is on screen."""
-        self._pending = result
-
     @property
     def pending(self):
-        """The newer inference result this item waits to show (its scene's `Newest`, or one given to it
-        by `follow`), or None."""
+        """The newer inference result this item waits to show (its scene's `Newest`: taken when the item is
+        next drawn with its text, `sync`, or read; an edit that changes 2,000 nodes costs what is on screen)."""
         newest = self._newest
-        if newest is not None and self.node_id in newest.ids:
-            return newest.result
-        return self._pending
+        return newest.result if newest is not None and self.node_id in newest.ids else None
 
     def _drop_pending(self) -> None:
-        self._pending = None
         if self._newest is not None:
             self._newest.ids.discard(self.node_id)
 
@@ -500,49 +478,49 @@ class NodeItem(QGraphicsItem):
             for shift in (8.0, 4.0):
                 painter.setBrush(theme.NODE_BODY.lighter(100 + 2 * round(shift)))
                 painter.drawRoundedRect(rect.translated(shift, -shift), RADIUS, RADIUS)
-        body, header = _face_paths(rect.width(), rect.height())
+        body, header = face_paths(rect.width(), rect.height())
         painter.fillPath(body, theme.NODE_BODY)
         painter.fillPath(header, theme.category_colour("Units") if self.unit_line else self._colour)
 
         text_w = rect.width() - 2 * PAD
         painter.setPen(theme.NODE_TEXT)
         painter.setFont(self._title_font)
-        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), _LEFT, self.type_name)
+        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), ALIGN_LEFT, self.type_name)
         painter.setFont(self._id_font)
-        painter.setPen(_ID_COLOUR)
-        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), _RIGHT, self.node_id)
+        painter.setPen(ID_COLOUR)
+        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), ALIGN_RIGHT, self.node_id)
 
         if self.unit_line:
             painter.setFont(self._id_font)
             painter.setPen(theme.NODE_MUTED)
-            painter.drawText(QRectF(PAD, HEADER_H, text_w, LINE_H + 2), _LEFT, self.unit_line)
+            painter.drawText(QRectF(PAD, HEADER_H, text_w, LINE_H + 2), ALIGN_LEFT, self.unit_line)
         y = self._params_top
         painter.setFont(self._body_font)
         for name, value in self.key_params:
             line = QRectF(PAD, y, text_w, LINE_H)
             painter.setPen(theme.NODE_MUTED)
-            painter.drawText(line, _LEFT, name)
+            painter.drawText(line, ALIGN_LEFT, name)
             painter.setPen(theme.NODE_TEXT)
-            painter.drawText(line, _RIGHT, value)
+            painter.drawText(line, ALIGN_RIGHT, value)
             y += LINE_H
 
         painter.setFont(self._id_font)
         painter.setPen(theme.NODE_MUTED)
-        for ports, align in ((self._port_names[0], _LEFT), (self._port_names[1], _RIGHT)):
+        for ports, align in ((self._port_names[0], ALIGN_LEFT), (self._port_names[1], ALIGN_RIGHT)):
             for i, name in enumerate(ports):
                 painter.drawText(QRectF(PAD, self._row_y(i) - ROW_H / 2, text_w, ROW_H), align, name)
 
         footer = QRectF(PAD, rect.height() - FOOTER_H, text_w, FOOTER_H)
-        painter.setPen(_RULE_PEN)
+        painter.setPen(RULE_PEN)
         painter.drawLine(QPointF(1, footer.top()), QPointF(rect.width() - 1, footer.top()))
         painter.setFont(self._mono_font)
         painter.setPen(theme.ERROR if self._errors else theme.NODE_TEXT)
-        painter.drawText(footer, _LEFT, self._shape_text)
+        painter.drawText(footer, ALIGN_LEFT, self._shape_text)
         painter.setFont(self._id_font)
         painter.setPen(theme.NODE_MUTED)
-        painter.drawText(footer, _RIGHT, self._params_text())
+        painter.drawText(footer, ALIGN_RIGHT, self._params_text())
 
-        painter.setPen(_SELECTED_PEN if self.isSelected() else _ERROR_PEN if self._errors else _BORDER_PEN)
+        painter.setPen(SELECTED_PEN if self.isSelected() else ERROR_PEN if self._errors else BORDER_PEN)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(rect, RADIUS, RADIUS)
         if self.frozen:
