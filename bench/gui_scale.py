@@ -134,8 +134,8 @@ def app_garbage_collection():
 
 
 def editor_rows(window, app, section: str, quick: bool) -> list:
-    """One rewire in the editor, at 100% and at frame all, and a rewire to a different source (p95 of the
-    time from the edit to the repaint)."""
+    """One rewire in the editor, at 100% and at frame all, a rewire to a different source, and a different wire
+    edited each time (p95 of the time from the edit to the repaint)."""
     import statistics
 
     from bench.common import Row, percentile
@@ -162,7 +162,28 @@ def editor_rows(window, app, section: str, quick: bool) -> list:
                     "at 100%: a wire's source end dragged to an Input of another shape and back (one undo step "
                     "each); the Add below then reports an error and the ~2,000 nodes below lose their shapes, "
                     f"and get them back; {GC_NOTE}"))
+    edits = editor_other_wires(window, app, 10 if quick else 40)
+    p95 = percentile(edits, 95)
+    rows.append(Row(section, "a different wire taken away each time and put back (undo), to the repaint (p95)", p95,
+                    "ms", "< 16 ms", p95 < 16, f"median {statistics.median(edits):.1f} ms over {len(edits)} edits; "
+                    f"taken away {statistics.median(edits[0::2]):.1f} ms, undone {statistics.median(edits[1::2]):.1f} ms",
+                    "at 100%: the first input wire of each of the nodes before the one the rows above rewire, in "
+                    "turn, as a user edits one wire after another (the rows above edit the same wire over and over); "
+                    f"{GC_NOTE}"))
     return rows
+
+
+def editor_other_wires(window, app, count: int) -> list[float]:
+    """Take away the first input wire of each of the `count` nodes before the one `editor_rewires` edits, and
+    undo that, in turn (one wire after another, as a user edits); ms from each edit to the repaint."""
+    document = window.document
+    ids = document.graph.node_ids()
+    target = ids[len(ids) * 4 // 5]
+    edits = []
+    for node_id in ids[len(ids) * 4 // 5 - count:len(ids) * 4 // 5]:
+        edge = document.graph.in_edges(node_id)[0]
+        edits += [lambda edge=edge: document.disconnect([edge]), document.undo_stack.undo]
+    return timed_edits(window, app, target, 1.0, 1, edits)
 
 
 def open_times(window, app, path: str, repeats: int, routed: list | None = None) -> list[float]:
