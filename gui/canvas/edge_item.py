@@ -72,7 +72,7 @@ class EdgeItem(QGraphicsPathItem):
             self._label.setVisible(False)
         source.edges.add(self)
         target.edges.add(self)
-        start, end = self.ends = self.endpoints()  # the plain curve: the scene routes it (`CanvasScene.route`)
+        start, end = self._set_ends()  # the plain curve: the scene routes it (`CanvasScene.route`)
         self.setPath(wire_path(start, end))
         self.set_shape(shape_text)
 
@@ -86,10 +86,16 @@ class EdgeItem(QGraphicsPathItem):
         return (start if start is not None else self.source.sceneBoundingRect().center(),
                 end if end is not None else self.target.sceneBoundingRect().center())
 
+    def _set_ends(self) -> tuple[QPointF, QPointF]:
+        """Where its ends are now: kept as `ends`, and as plain numbers in `span` (x0, y0, x1, y1), which the
+        scene reads for each of 12,000 wires when nodes move, appear or vanish (`CanvasScene._reroute_dirty`)."""
+        start, end = self.ends = self.endpoints()
+        self.span = (start.x(), start.y(), end.x(), end.y())
+        return start, end
+
     def update_path(self) -> None:
         """The plain curve, or a route around the other nodes between its ends (`gui.canvas.routing`)."""
-        start, end = self.endpoints()
-        self.ends = (start, end)  # where it was last routed between (the scene's dirty-area test reads them)
+        start, end = self._set_ends()
         scene = self.scene()
         if scene is None:
             path = wire_path(start, end)

@@ -238,20 +238,24 @@ class CanvasScene(QGraphicsScene):
         """Route again every wire whose router looks where a node body appeared, moved or vanished:
         a forward wire's obstacles are those between its ends' x, a backward wire's those between
         its ends' heights (`gui.canvas.routing.route`)."""
-        dirty, self._dirty = [body_area(rect) for rect in self._dirty], []
+        dirty, self._dirty = [body_area(rect).getCoords() for rect in self._dirty], []
         if not dirty:
             return
-        affected = []
-        for item in self._edges.values():
-            start, end = item.ends
-            if end.x() >= start.x():
-                if end.x() - start.x() >= 4 * TURN and any(
-                        r.right() >= start.x() and r.left() <= end.x() for r in dirty):
-                    affected.append(item)
+        affected, shortest = [], 4 * TURN
+        for item in self._edges.values():  # (plain numbers, no Qt calls: this runs for every wire of the model)
+            x0, y0, x1, y1 = item.span
+            if x1 >= x0:
+                if x1 - x0 >= shortest:
+                    for left, _top, right, _bottom in dirty:
+                        if right >= x0 and left <= x1:
+                            affected.append(item)
+                            break
             else:
-                low, high = min(start.y(), end.y()) - 1, max(start.y(), end.y()) + 1
-                if any(r.bottom() >= low and r.top() <= high for r in dirty):
-                    affected.append(item)
+                low, high = (y0 - 1, y1 + 1) if y0 <= y1 else (y1 - 1, y0 + 1)
+                for _left, top, _right, bottom in dirty:
+                    if bottom >= low and top <= high:
+                        affected.append(item)
+                        break
         self.route(affected)
 
     def _reindex(self) -> None:
