@@ -7,9 +7,11 @@ its file up to the first paint, scroll and zoom frame times, and a rewire in the
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -104,29 +106,84 @@ def large_gui_rows(graph, section: str, quick: bool) -> list:
     ratio = percentile(lod_off, 95) / max(percentile(lod_on, 95), 1e-6)
     rows.append(Row(section, "frame at frame all: full drawing / level of detail (p95)", ratio, "x", "", None,
                     f"{percentile(lod_off, 95):.1f} ms vs {percentile(lod_on, 95):.1f} ms", "how much LOD saves"))
+    with app_garbage_collection():
+        rows += editor_rows(window, app, section, quick)
+    window.document.undo_stack.setClean()
+    window.close()
+    app.processEvents()
+    return rows
+
+
+GC_NOTE = ("garbage collected as the app does once its engine has loaded (gui.workbench.gc_policy: automatic "
+           "collection off, young generations on a GUI-thread timer between events, the rest frozen)")
+
+
+@contextmanager
+def app_garbage_collection():
+    """Collect garbage as the app does once its engine has loaded (`gui.workbench.gc_policy`): automatic
+    collection off, the young generations collected on a GUI-thread timer when the event loop turns, everything
+    alive then frozen out of later collections; automatic collection again afterwards, for what runs next."""
+    from gui.workbench import gc_policy
+
+    gc_policy.collect_in_gui_thread()
+    gc_policy.freeze_long_lived()
+    try:
+        yield
+    finally:
+        gc_policy.release()
+
+
+def editor_rows(window, app, section: str, quick: bool) -> list:
+    """One rewire in the editor, at 100% and at frame all, a rewire to a different source, and a different wire
+    edited each time (p95 of the time from the edit to the repaint)."""
+    import statistics
+
+    from bench.common import Row, percentile
+
+    rows = []
     edits = editor_rewires(window, app, 10 if quick else 40, zoom=1.0)
     p95 = percentile(edits, 95)
     rows.append(Row(section, "rewire in the editor, to the repaint (p95)", p95, "ms", "< 16 ms", p95 < 16,
                     f"median {statistics.median(edits):.1f} ms over {len(edits)} edits",
                     "at 100% centred on the wire (a zoom where ports can be grabbed): the document, inference, "
                     "validation, the scene, summary table, status bar and fix marks follow the new result, "
-                    "then the one repaint Qt makes"))
+                    f"then the one repaint Qt makes; {GC_NOTE}"))
     edits = editor_rewires(window, app, 10 if quick else 40, zoom=None)
     rows.append(Row(section, "rewire in the editor at frame all, to the repaint (p95)", percentile(edits, 95), "ms",
                     "", None, f"median {statistics.median(edits):.1f} ms over {len(edits)} edits",
-                    "the same with all 10,000 nodes on screen: the repaint alone is a frame at frame all"))
-    edits = editor_reconnects(window, app, 10 if quick else 40, zoom=1.0)
+                    f"the same with all 10,000 nodes on screen: the repaint alone is a frame at frame all; {GC_NOTE}"))
+    left: list[int] = []
+    edits = editor_reconnects(window, app, 10 if quick else 40, zoom=1.0, left=left)
     p95 = percentile(edits, 95)
     rows.append(Row(section, "rewire to a different source in the editor, to the repaint (p95)", p95, "ms",
                     "< 16 ms", p95 < 16, f"median {statistics.median(edits):.1f} ms over {len(edits)} edits; to the "
-                    f"other source {statistics.median(edits[0::2]):.1f} ms, back {statistics.median(edits[1::2]):.1f} ms",
+                    f"other source {statistics.median(edits[0::2]):.1f} ms, back {statistics.median(edits[1::2]):.1f} ms; "
+                    f"{statistics.median(left):.0f} objects left per edit for the collector (the undo step)",
                     "at 100%: a wire's source end dragged to an Input of another shape and back (one undo step "
                     "each); the Add below then reports an error and the ~2,000 nodes below lose their shapes, "
-                    "and get them back"))
-    window.document.undo_stack.setClean()
-    window.close()
-    app.processEvents()
+                    f"and get them back; {GC_NOTE}"))
+    edits = editor_other_wires(window, app, 10 if quick else 40)
+    p95 = percentile(edits, 95)
+    rows.append(Row(section, "a different wire taken away each time and put back (undo), to the repaint (p95)", p95,
+                    "ms", "< 16 ms", p95 < 16, f"median {statistics.median(edits):.1f} ms over {len(edits)} edits; "
+                    f"taken away {statistics.median(edits[0::2]):.1f} ms, undone {statistics.median(edits[1::2]):.1f} ms",
+                    "at 100%: the first input wire of each of the nodes before the one the rows above rewire, in "
+                    "turn, as a user edits one wire after another (the rows above edit the same wire over and over); "
+                    f"{GC_NOTE}"))
     return rows
+
+
+def editor_other_wires(window, app, count: int) -> list[float]:
+    """Take away the first input wire of each of the `count` nodes before the one `editor_rewires` edits, and
+    undo that, in turn (one wire after another, as a user edits); ms from each edit to the repaint."""
+    document = window.document
+    ids = document.graph.node_ids()
+    target = ids[len(ids) * 4 // 5]
+    edits = []
+    for node_id in ids[len(ids) * 4 // 5 - count:len(ids) * 4 // 5]:
+        edge = document.graph.in_edges(node_id)[0]
+        edits += [lambda edge=edge: document.disconnect([edge]), document.undo_stack.undo]
+    return timed_edits(window, app, target, 1.0, 1, edits)
 
 
 def open_times(window, app, path: str, repeats: int, routed: list | None = None) -> list[float]:
@@ -209,12 +266,13 @@ def editor_rewires(window, app, count: int, zoom: float | None = 1.0) -> list[fl
 OTHER_SOURCE = {"shape": [2, 32]}  # an Input of another shape than the model's: the Add below cannot take it
 
 
-def editor_reconnects(window, app, count: int, zoom: float | None = 1.0) -> list[float]:
+def editor_reconnects(window, app, count: int, zoom: float | None = 1.0, left: list | None = None) -> list[float]:
     """Move a mid-graph wire's source end to another node and back, as dragging it does (one undo command
     each: `DocumentController.reconnect`), until the result is shown and the canvas repainted; ms per edit.
     The other node is an Input of another shape placed beside the wire's target, so the region below
     changes each time: to it, the Add below reports an error and every node below loses its shapes; back,
-    they get them again."""
+    they get them again. `left` (if given) receives the number of objects each edit leaves to the garbage
+    collector (tracked objects made and still alive)."""
     from graphs.document import Edge
 
     document = window.document
@@ -223,16 +281,18 @@ def editor_reconnects(window, app, count: int, zoom: float | None = 1.0) -> list
     x, y = document.graph.node(target).position
     other = Edge(document.add_node("Input", (x - 200, y + 150), OTHER_SOURCE), target, "out", first.target_port)
     document.flush()
-    app.processEvents()
+    while window.scene.updates_pending():  # its wire routed before the timing starts
+        app.processEvents()
     return timed_edits(window, app, target, zoom, count, (lambda: document.reconnect(first, other),
-                                                          lambda: document.reconnect(other, first)))
+                                                          lambda: document.reconnect(other, first)), left)
 
 
-def timed_edits(window, app, target: str, zoom: float | None, count: int, edits) -> list[float]:
+def timed_edits(window, app, target: str, zoom: float | None, count: int, edits, left: list | None = None
+                ) -> list[float]:
     """Run the `edits` in turn, `count` times, with the view on node `target` at `zoom` (None: the whole
     graph); ms from each edit to its result shown and the canvas repainted. The repaint is the one Qt makes
     when the event loop turns (the canvas asks for it when a result changes what it shows); one is forced
-    if none came."""
+    if none came. `left`: see `editor_reconnects`."""
     from PySide6.QtCore import QEvent, QObject
 
     class PaintCounter(QObject):
@@ -256,7 +316,7 @@ def timed_edits(window, app, target: str, zoom: float | None, count: int, edits)
     try:
         for _ in range(count):
             for edit in edits:
-                before = paints.count
+                before, young = paints.count, gc.get_count()[0]
                 start = time.perf_counter()
                 edit()
                 document.flush()
@@ -264,6 +324,8 @@ def timed_edits(window, app, target: str, zoom: float | None, count: int, edits)
                 if paints.count == before:
                     viewport.repaint()
                 times.append((time.perf_counter() - start) * 1000)
+                if left is not None and gc.get_count()[0] >= young:  # (not when a collection ran meanwhile)
+                    left.append(gc.get_count()[0] - young)
     finally:
         viewport.removeEventFilter(paints)
     return times

@@ -450,8 +450,8 @@ class ShapeInference:
             return found[1]
         try:
             cached = inputs, infer_node(node_id, self._types[node_id], params, inputs, spec.op)
-        except ShapeError as error:
-            return inputs, error  # it names the node: never shared
+        except ShapeError as error:  # it names the node: never shared; kept without the frames it was raised
+            return inputs, error.with_traceback(None)  # through, which would keep each result alive in a cycle
         if key is not None:
             if len(self._outcomes) >= _MAX_OUTCOMES:
                 self._outcomes.clear()

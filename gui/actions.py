@@ -21,9 +21,9 @@ from types import SimpleNamespace
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import QToolBar
 
 from gui.files import ICONS_DIR
+from gui.steady_widgets import SteadyToolBar
 
 SK = QKeySequence.StandardKey
 
@@ -161,7 +161,7 @@ def install(window) -> SimpleNamespace:
 
     menus["help"].addActions([a.guide, a.about])
 
-    toolbar = QToolBar("Main toolbar", w)
+    toolbar = SteadyToolBar("Main toolbar", w)  # no window layout when the undo text changes
     toolbar.setObjectName("mainToolbar")
     toolbar.setMovable(False)
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -172,6 +172,7 @@ def install(window) -> SimpleNamespace:
     toolbar.addActions([a.add_node, a.auto_layout, a.frame_all])
     for action in (a.undo, a.redo):  # their text names the command; the tooltip shows it, the bar stays put
         toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        toolbar.keep_steady(action)
     w.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
     w.toolbar = toolbar
     return a

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -39,6 +38,7 @@ from gui.inspector import Inspector
 from gui.lessons import install as install_lessons
 from gui.palette import Palette
 from gui.result_changes import totals
+from gui.steady_widgets import SteadyLabel
 from gui.summary import ModelSummary
 from gui.training_options import freeze_action
 from gui.units.editor import install as install_units
@@ -91,12 +91,14 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["Palette"], self.docks["Inspector"]], [250, 340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Model Summary"]], [210], Qt.Orientation.Vertical)
 
-        self.stats = QLabel()
+        self.stats = SteadyLabel()  # their text changes after each edit: no layout of the window (gui.steady_widgets)
         self.stats.setObjectName("statsLabel")
-        self.validity = QLabel()
+        self.validity = SteadyLabel()
         self.validity.setObjectName("validityLabel")
         self.statusBar().addPermanentWidget(self.stats)
         self.statusBar().addPermanentWidget(self.validity)
+        for label in (self.stats, self.validity):  # another project: their widest text so far is forgotten
+            self.document.projectReset.connect(label.shrink_to_text)
 
         self.palette.addRequested.connect(self.add_from_palette)
         self.summary.nodeActivated.connect(self.focus_node)

@@ -55,8 +55,8 @@ def totals(result) -> tuple[int, int]:
     previous = _totals[0]
     if previous is not None and getattr(result, "basis", None) is previous and result.changed is not None \
             and len(result.changed) * 4 < len(result.info):  # only what changed: subtract it, add it back
-        old = [info for info in map(previous.info.get, result.changed) if info is not None]
-        new = [info for info in map(result.info.get, result.changed) if info is not None]
+        old = list(filter(None, map(previous.info.get, result.changed)))  # (in C: NodeInfos are true)
+        new = list(filter(None, map(result.info.get, result.changed)))
         params, macs = attrgetter("params"), attrgetter("macs")
         _totals = (result, _totals[1] - sum(map(params, old)) + sum(map(params, new)),
                    _totals[2] - sum(map(macs, old)) + sum(map(macs, new)))

@@ -231,13 +231,14 @@ class ModelSummary(QWidget):
             self.model.set_entries(entries)
         elif shown != self._shown or previous is None:
             self.model.set_entries(list(ids))  # a copy: the order changes with the next edit, the rows after it
-        elif previous is not result:
-            changed = changed_nodes(previous, result)
-            positions = self.order.positions
-            first = min(map(positions.__getitem__, positions.keys() & changed), default=len(ids))
+        elif previous is not result:  # the rows on screen whose node's part changed, and the totals if shown
+            changed = changed_nodes(previous, result)  # (the others read it when shown)
             top, bottom = self._rows_on_screen()
-            if max(first, top) <= min(len(ids), bottom):  # down to the totals, of the rows on screen
-                self.model.rows_changed(max(first, top), min(len(ids), bottom))  # (the others read it when shown)
+            rows = [top + i for i, node_id in enumerate(self.model.entries[top:bottom + 1]) if node_id in changed]
+            if changed and bottom >= len(self.model.entries):
+                rows.append(len(self.model.entries))
+            if rows:  # one repaint of their span
+                self.model.rows_changed(rows[0], rows[-1])
         self._shown = shown
 
     def _rows_on_screen(self) -> tuple[int, int]:

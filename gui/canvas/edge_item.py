@@ -51,6 +51,14 @@ class EdgeItem(QGraphicsPathItem):
 
     def __init__(self, edge: Edge, source, target, shape_text: str | None = None):
         super().__init__()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self._label: ShapeLabel | None = None  # made on first hover: most wires never show one
+        self.rebind(edge, source, target, shape_text)
+
+    def rebind(self, edge: Edge, source, target, shape_text: str | None = None) -> None:
+        """Draw `edge` between these node items: a new wire, or one the scene kept from a removed edge (putting
+        an item back into a scene of 20,000 costs Qt ~2 ms: `CanvasScene._make_edge_item`)."""
         self.edge = edge
         self.source, self.target = source, target  # NodeItems
         self._shape_text: str | None = None
@@ -59,13 +67,13 @@ class EdgeItem(QGraphicsPathItem):
         self._stroke: QPainterPath | None = None  # shape(), made when first asked for each path
         self.detail: str | None = None  # how it was last drawn: "path", or "line" at low zoom (gui.canvas.detail)
         self.hovered = False
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setAcceptHoverEvents(True)
-        self._label: ShapeLabel | None = None  # made on first hover: most wires never show one
         self._styled = False
+        if self._label is not None:
+            self._label.setVisible(False)
         source.edges.add(self)
         target.edges.add(self)
-        self.update_path()
+        start, end = self._set_ends()  # the plain curve: the scene routes it (`CanvasScene.route`)
+        self.setPath(wire_path(start, end))
         self.set_shape(shape_text)
 
     def detach(self) -> None:
@@ -78,10 +86,16 @@ class EdgeItem(QGraphicsPathItem):
         return (start if start is not None else self.source.sceneBoundingRect().center(),
                 end if end is not None else self.target.sceneBoundingRect().center())
 
+    def _set_ends(self) -> tuple[QPointF, QPointF]:
+        """Where its ends are now: kept as `ends`, and as plain numbers in `span` (x0, y0, x1, y1), which the
+        scene reads for each of 12,000 wires when nodes move, appear or vanish (`CanvasScene._reroute_dirty`)."""
+        start, end = self.ends = self.endpoints()
+        self.span = (start.x(), start.y(), end.x(), end.y())
+        return start, end
+
     def update_path(self) -> None:
         """The plain curve, or a route around the other nodes between its ends (`gui.canvas.routing`)."""
-        start, end = self.endpoints()
-        self.ends = (start, end)  # where it was last routed between (the scene's dirty-area test reads them)
+        start, end = self._set_ends()
         scene = self.scene()
         if scene is None:
             path = wire_path(start, end)
@@ -184,12 +198,16 @@ class EdgeItem(QGraphicsPathItem):
         self._restyle()
         scene = self.scene()
         if scene is not None and hasattr(scene, "statusMessage"):
+            scene.hovered_edge = self  # its label shows: the scene keeps it up to date with each result
             scene.statusMessage.emit(self.toolTip().replace("\n", ":  "))
         super().hoverEnterEvent(event)
 
     def hoverLeaveEvent(self, event) -> None:
         self.hovered = False
         self._restyle()
+        scene = self.scene()
+        if getattr(scene, "hovered_edge", None) is self:
+            scene.hovered_edge = None
         super().hoverLeaveEvent(event)
 
 
@@ -210,6 +228,7 @@ def _pen(active: bool, known: bool, hairline: bool = False) -> QPen:
             pen.setCapStyle(Qt.PenCapStyle.RoundCap)
             if not known:
                 pen.setStyle(Qt.PenStyle.DashLine)
+                pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # a round cap on every dash: 2-3x the time to draw
         _PENS[key] = pen
     return _PENS[key]
 

@@ -25,13 +25,18 @@ from graphs.families.units import STRUCTURE
 from gui import formatting, theme
 from gui.canvas.detail import low_detail
 from gui.canvas.node_face import (
+    ALIGN_LEFT,
+    ALIGN_RIGHT,
     BADGE_R,
+    BORDER_PEN,
     BOXES,
+    ERROR_PEN,
     FACES,
     FOOTER_H,
     FROZEN,
     FROZEN_VEIL,
     HEADER_H,
+    ID_COLOUR,
     LIGHTBULB_BG,
     LIGHTBULB_DX,
     LINE_H,
@@ -40,10 +45,13 @@ from gui.canvas.node_face import (
     PORT_R,
     RADIUS,
     ROW_H,
+    RULE_PEN,
+    SELECTED_PEN,
     Text,
     box_of,
     face_key,
     face_of,
+    face_paths,
     own_type,
     remember,
 )
@@ -122,15 +130,29 @@ def paint_port(painter: QPainter, centre: QPointF, state: str, connected: bool, 
     painter.drawEllipse(centre, radius, radius)
 
 
+class Newest:
+    """The newest inference result a scene's node items are to show, and the ids of the nodes whose items
+    have not taken it yet, shared by all of them: a result that changes 2,000 nodes marks them with one set
+    union, and each item takes it when drawn with its text or read (`NodeItem.pending`)."""
+
+    __slots__ = ("result", "ids")
+
+    def __init__(self):
+        self.result = None
+        self.ids: set[str] = set()
+
+
 class NodeItem(QGraphicsItem):
     """The drawing of one document node. Its position is the node's top-left corner."""
 
-    def __init__(self, node: Node, result: tuple | None = None, unit_line: str | None = None, stacked: bool = False):
+    def __init__(self, node: Node, result: tuple | None = None, unit_line: str | None = None, stacked: bool = False,
+                 newest: Newest | None = None):
         """`result`: (info, input specs, errors) as `set_result` takes them, and `unit_line` and `stacked` as
         `set_unit_line` takes them, when already known (a project being opened), so the item is laid out
-        once, at its final size."""
+        once, at its final size. `newest`: its scene's newest result, shared by all its items."""
         super().__init__()
         self.node_id = node.id
+        self._newest = newest
         self.setFlags(_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
@@ -138,7 +160,6 @@ class NodeItem(QGraphicsItem):
         self._port_names: tuple[list[str], list[str]] = ([], [])  # input and output port names, in order
         self._inputs: dict[str, PortItem] | None = None  # the port items, once made (`_make_ports`)
         self._outputs: dict[str, PortItem] | None = None
-        self.pending = None  # a newer inference result to show, taken when the item is drawn or read
         self._errors: list[str] = []
         self.fixable = False  # a suggested fix exists for an error here (gui.fix_menu): the lightbulb badge
         self.fix_menu_requested = None  # called with the screen position when the lightbulb is clicked
@@ -260,14 +281,20 @@ class NodeItem(QGraphicsItem):
     def set_result(self, info, inputs: dict, errors: list) -> None:
         """Show an inference result: `info` (NodeInfo or None), input specs, GraphErrors for this node.
         Nothing is redrawn when what the node shows did not change."""
-        self.pending = None
+        self._drop_pending()
         if self._take_result(info, inputs, errors):
             self._relayout()
 
-    def follow(self, result) -> None:
-        """A newer inference `result` changed this node's part: shown when the item is next drawn with its
-        text (`sync`) or read, not now; an edit that changes 2,000 nodes costs what is on screen."""
-        self.pending = result
+    @property
+    def pending(self):
+        """The newer inference result this item waits to show (its scene's `Newest`: taken when the item is
+        next drawn with its text, `sync`, or read; an edit that changes 2,000 nodes costs what is on screen)."""
+        newest = self._newest
+        return newest.result if newest is not None and self.node_id in newest.ids else None
+
+    def _drop_pending(self) -> None:
+        if self._newest is not None:
+            self._newest.ids.discard(self.node_id)
 
     @property
     def stale(self) -> bool:
@@ -277,12 +304,10 @@ class NodeItem(QGraphicsItem):
     def sync(self, resize: bool = True) -> None:
         """Take the result given to `follow`, if any; its new size at once, or (`resize` False, while
         painting) once the event loop turns."""
-        result, self.pending = self.pending, None
+        result = self.pending
         if result is None:
             return
-        scene = self.scene()
-        if scene is not None and hasattr(scene, "item_synced"):
-            scene.item_synced(self)
+        self._drop_pending()
         for edge in self.edges:  # the wires out of it carry its new shapes, when they are drawn or read
             if edge.source is self:
                 edge.pending = result
@@ -308,8 +333,9 @@ class NodeItem(QGraphicsItem):
 
     def has_errors(self) -> bool:
         """Whether the latest result has errors here, without taking the rest of it (the low-zoom box)."""
-        if self.pending is not None:
-            return self.node_id in self.pending.errors_by_node
+        result = self.pending
+        if result is not None:
+            return self.node_id in result.errors_by_node
         return bool(self._errors)
 
     def shows_nothing(self) -> bool:
@@ -452,61 +478,49 @@ class NodeItem(QGraphicsItem):
             for shift in (8.0, 4.0):
                 painter.setBrush(theme.NODE_BODY.lighter(100 + 2 * round(shift)))
                 painter.drawRoundedRect(rect.translated(shift, -shift), RADIUS, RADIUS)
-        body = QPainterPath()
-        body.addRoundedRect(rect, RADIUS, RADIUS)
+        body, header = face_paths(rect.width(), rect.height())
         painter.fillPath(body, theme.NODE_BODY)
-        header = QPainterPath()
-        header.addRect(QRectF(0, 0, rect.width(), HEADER_H))
-        painter.fillPath(header.intersected(body), theme.category_colour("Units") if self.unit_line else self._colour)
+        painter.fillPath(header, theme.category_colour("Units") if self.unit_line else self._colour)
 
         text_w = rect.width() - 2 * PAD
         painter.setPen(theme.NODE_TEXT)
         painter.setFont(self._title_font)
-        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), Qt.AlignmentFlag.AlignVCenter, self.type_name)
+        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), ALIGN_LEFT, self.type_name)
         painter.setFont(self._id_font)
-        painter.setPen(QColor(255, 255, 255, 190))
-        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.node_id)
+        painter.setPen(ID_COLOUR)
+        painter.drawText(QRectF(PAD, 0, text_w, HEADER_H), ALIGN_RIGHT, self.node_id)
 
         if self.unit_line:
             painter.setFont(self._id_font)
             painter.setPen(theme.NODE_MUTED)
-            painter.drawText(QRectF(PAD, HEADER_H, text_w, LINE_H + 2), Qt.AlignmentFlag.AlignVCenter, self.unit_line)
+            painter.drawText(QRectF(PAD, HEADER_H, text_w, LINE_H + 2), ALIGN_LEFT, self.unit_line)
         y = self._params_top
         painter.setFont(self._body_font)
         for name, value in self.key_params:
             line = QRectF(PAD, y, text_w, LINE_H)
             painter.setPen(theme.NODE_MUTED)
-            painter.drawText(line, Qt.AlignmentFlag.AlignVCenter, name)
+            painter.drawText(line, ALIGN_LEFT, name)
             painter.setPen(theme.NODE_TEXT)
-            painter.drawText(line, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, value)
+            painter.drawText(line, ALIGN_RIGHT, value)
             y += LINE_H
 
         painter.setFont(self._id_font)
         painter.setPen(theme.NODE_MUTED)
-        for ports, align, x in ((self._port_names[0], Qt.AlignmentFlag.AlignLeft, PAD),
-                                (self._port_names[1], Qt.AlignmentFlag.AlignRight, PAD)):
+        for ports, align in ((self._port_names[0], ALIGN_LEFT), (self._port_names[1], ALIGN_RIGHT)):
             for i, name in enumerate(ports):
-                row = QRectF(x, self._row_y(i) - ROW_H / 2, text_w, ROW_H)
-                painter.drawText(row, align | Qt.AlignmentFlag.AlignVCenter, name)
+                painter.drawText(QRectF(PAD, self._row_y(i) - ROW_H / 2, text_w, ROW_H), align, name)
 
         footer = QRectF(PAD, rect.height() - FOOTER_H, text_w, FOOTER_H)
-        painter.setPen(QPen(theme.NODE_BORDER, 1))
+        painter.setPen(RULE_PEN)
         painter.drawLine(QPointF(1, footer.top()), QPointF(rect.width() - 1, footer.top()))
         painter.setFont(self._mono_font)
         painter.setPen(theme.ERROR if self._errors else theme.NODE_TEXT)
-        painter.drawText(footer, Qt.AlignmentFlag.AlignVCenter, self._shape_text)
+        painter.drawText(footer, ALIGN_LEFT, self._shape_text)
         painter.setFont(self._id_font)
         painter.setPen(theme.NODE_MUTED)
-        painter.drawText(footer, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self._params_text())
+        painter.drawText(footer, ALIGN_RIGHT, self._params_text())
 
-        if self.isSelected():
-            pen = QPen(theme.ACCENT, 2.2)
-        elif self._errors:
-            pen = QPen(theme.ERROR, 2.0)
-        else:
-            pen = QPen(theme.NODE_BORDER, 1.2)
-        painter.setPen(pen)
+        painter.setPen(SELECTED_PEN if self.isSelected() else ERROR_PEN if self._errors else BORDER_PEN)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(rect, RADIUS, RADIUS)
         if self.frozen:

@@ -13,13 +13,14 @@ from collections import OrderedDict
 from contextlib import contextmanager
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QGraphicsScene, QToolTip
 
 from graphs.document import Edge
 from gui import theme
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.interactions import MoveGesture, NewLinkGesture
-from gui.canvas.node_item import NodeItem, PortItem
+from gui.canvas.node_item import Newest, NodeItem, PortItem
 from gui.canvas.routing import TURN, body_area
 from gui.canvas.spatial import RectGrid
 from gui.document import DocumentController
@@ -30,6 +31,7 @@ from gui.units.look import switch_of, unit_line
 LARGE_BATCH = 400  # wires: a bigger batch is routed in slices while the event loop runs, visible ones first
 SLICE_S = 0.008  # seconds of routing per slice, so scrolling and zooming stay smooth meanwhile
 GRAVE_SLICE = 500  # removed items freed at a time
+SPARE_WIRES = 32  # removed wires kept hidden in the scene for the next wires made (`_make_edge_item`)
 
 
 class CanvasScene(QGraphicsScene):
@@ -56,7 +58,7 @@ class CanvasScene(QGraphicsScene):
         self._dirty: list[QRectF] = []  # where node bodies appeared, moved or vanished since the last reroute
         self._deferred: set[EdgeItem] | None = None  # wires to route at the end of a batch
         self._pending: OrderedDict[EdgeItem, None] = OrderedDict()  # wires drawn plain until a slice routes them
-        self._stale: set[NodeItem] = set()  # items given a newer inference they have not shown yet (`sync_area`)
+        self._newest = Newest()  # the inference the items are to show, and which of them wait to (`sync_area`)
         self._unshown: list = []  # items made since the last inference, without a result to show
         self._slice_timer = QTimer(self)
         self._slice_timer.setSingleShot(True)
@@ -64,8 +66,10 @@ class CanvasScene(QGraphicsScene):
         self._slice_timer.timeout.connect(self._route_slice)
         self._prioritise = False
         self._graveyard: list = []  # the Python side of items a rebuild removed, freed in slices (`_route_slice`)
+        self._spare_edges: list[EdgeItem] = []  # removed wires, hidden, for the next wires made
         self._shown_result = None  # the inference result the items show
         self._selected_edges: set[EdgeItem] = set()
+        self.hovered_edge: EdgeItem | None = None  # the wire under the mouse (`EdgeItem.hoverEnterEvent`)
         self.selectionChanged.connect(self._restyle_selected_edges)
         controller.projectReset.connect(self._rebuild)
         controller.nodeAdded.connect(self._on_node_added)
@@ -86,6 +90,9 @@ class CanvasScene(QGraphicsScene):
 
     def node_items(self) -> list[NodeItem]:
         return list(self._nodes.values())
+
+    def has_nodes(self) -> bool:
+        return bool(self._nodes)
 
     def edge_items(self) -> list[EdgeItem]:
         return list(self._edges.values())
@@ -231,20 +238,24 @@ class CanvasScene(QGraphicsScene):
         """Route again every wire whose router looks where a node body appeared, moved or vanished:
         a forward wire's obstacles are those between its ends' x, a backward wire's those between
         its ends' heights (`gui.canvas.routing.route`)."""
-        dirty, self._dirty = [body_area(rect) for rect in self._dirty], []
+        dirty, self._dirty = [body_area(rect).getCoords() for rect in self._dirty], []
         if not dirty:
             return
-        affected = []
-        for item in self._edges.values():
-            start, end = item.ends
-            if end.x() >= start.x():
-                if end.x() - start.x() >= 4 * TURN and any(
-                        r.right() >= start.x() and r.left() <= end.x() for r in dirty):
-                    affected.append(item)
+        affected, shortest = [], 4 * TURN
+        for item in self._edges.values():  # (plain numbers, no Qt calls: this runs for every wire of the model)
+            x0, y0, x1, y1 = item.span
+            if x1 >= x0:
+                if x1 - x0 >= shortest:
+                    for left, _top, right, _bottom in dirty:
+                        if right >= x0 and left <= x1:
+                            affected.append(item)
+                            break
             else:
-                low, high = min(start.y(), end.y()) - 1, max(start.y(), end.y()) + 1
-                if any(r.bottom() >= low and r.top() <= high for r in dirty):
-                    affected.append(item)
+                low, high = (y0 - 1, y1 + 1) if y0 <= y1 else (y1 - 1, y0 + 1)
+                for _left, top, _right, bottom in dirty:
+                    if bottom >= low and top <= high:
+                        affected.append(item)
+                        break
         self.route(affected)
 
     def _reindex(self) -> None:
@@ -263,17 +274,19 @@ class CanvasScene(QGraphicsScene):
         for item in self._edges.values():
             item.detach()
         self._pending.clear()
-        self._stale.clear()
+        self._newest.ids.clear()
         self._unshown.clear()
         self._dirty.clear()
         self._index.clear()
         self._shown_result = None
         self._selected_edges = set()
+        self.hovered_edge = None
         # Qt deletes the items; their Python objects, kept here, are freed later in slices: freeing them
         # inside clear() took twice as long as both steps apart, and all of it before the first paint
-        self._graveyard += [*self._nodes.values(), *self._edges.values()]
+        self._graveyard += [*self._nodes.values(), *self._edges.values(), *self._spare_edges]
         self._nodes.clear()
         self._edges.clear()
+        self._spare_edges.clear()
         self.clear()
         if self._graveyard:
             self._slice_timer.start()
@@ -288,7 +301,7 @@ class CanvasScene(QGraphicsScene):
                 item = self._make_edge_item(edge, result)
                 if item is not None:
                     self._deferred.add(item)
-        self._shown_result = result  # every item and wire shows it already
+        self._shown_result = self._newest.result = result  # every item and wire shows it already
         self._reroute_timer.stop()  # every wire was routed (or queued) once, at the end of the batch
 
     def _on_node_added(self, node_id: str) -> None:
@@ -297,7 +310,7 @@ class CanvasScene(QGraphicsScene):
         self.node_geometry_changed(item)
 
     def _make_node_item(self, node, result: tuple | None = None) -> NodeItem:
-        item = NodeItem(node, result, unit_line(self.controller.graph, node), is_repeat(node))
+        item = NodeItem(node, result, unit_line(self.controller.graph, node), is_repeat(node), self._newest)
         self._nodes[node.id] = item
         self.addItem(item)
         return item
@@ -306,7 +319,7 @@ class CanvasScene(QGraphicsScene):
         item = self._nodes.pop(node_id, None)
         if item is not None:
             self.cancel_gesture()
-            self._stale.discard(item)
+            self._newest.ids.discard(node_id)
             old = self._index.rect(item)
             self._index.remove(item)
             self.removeItem(item)
@@ -324,13 +337,18 @@ class CanvasScene(QGraphicsScene):
         source, target = self._nodes.get(edge.source), self._nodes.get(edge.target)
         if source is None or target is None:
             return None
-        item = EdgeItem(edge, source, target)
+        if self._spare_edges:  # taken out of the scene and put back in, Qt numbers all 20,000 items again (~2 ms)
+            item = self._spare_edges.pop()
+            item.rebind(edge, source, target)
+            item.setVisible(True)
+        else:
+            item = EdgeItem(edge, source, target)
+            self.addItem(item)
         if result is not None:  # its shape, when it is first drawn or read
             item.follow(result)
         else:  # an edit added it: the next inference (its target changes) gives its shape
             self._unshown.append(item)
         self._edges[edge] = item
-        self.addItem(item)
         return item
 
     def _on_edge_removed(self, edge: Edge) -> None:
@@ -339,9 +357,17 @@ class CanvasScene(QGraphicsScene):
             return
         self.cancel_gesture()
         self._pending.pop(item, None)
+        self._selected_edges.discard(item)
+        if self.hovered_edge is item:
+            self.hovered_edge = None
         item.detach()
-        self.removeItem(item)
         self._update_connected(item)
+        if len(self._spare_edges) < SPARE_WIRES:  # kept, hidden, for the next wire made
+            item.setSelected(False)
+            item.setVisible(False)
+            self._spare_edges.append(item)
+        else:
+            self.removeItem(item)
 
     def _update_connected(self, edge_item: EdgeItem) -> None:
         for node in (edge_item.source, edge_item.target):
@@ -392,44 +418,46 @@ class CanvasScene(QGraphicsScene):
     def _on_result(self, _result=None) -> None:
         """Give a new inference to the items whose part of it changed (`gui.result_changes`: by identity,
         since inference keeps a node's outcome objects while its inputs stay the same), with their
-        wires. They show it when drawn with text (the view syncs what it shows: `sync_area`) or read, so one
-        edit that changes 2,000 nodes of a 10,000-node graph costs what is on screen. Inside a unit
-        the result is keyed by the unit's own node ids."""
+        wires: their ids join the scene's `Newest`, in one set union. They show it when drawn with text
+        (the view syncs what it shows: `sync_area`) or read, so one edit that changes 2,000 nodes of a
+        10,000-node graph costs what is on screen. Inside a unit the result is keyed by the unit's own
+        node ids."""
         result = self.controller.scope_result
         previous, self._shown_result = self._shown_result, result
         if result is previous:
             return
         changed = changed_nodes(previous, result)
-        nodes = self._nodes
-        items = list(nodes.values()) if changed is None else list(filter(None, map(nodes.get, changed)))
+        newest, nodes = self._newest, self._nodes
+        newest.result = result
+        changed = nodes.keys() if changed is None else changed & nodes.keys()  # (not those gone)
+        newest.ids.update(changed)
         unshown, self._unshown = self._unshown, []
         for item in unshown:
             if item.scene() is self:
-                item.follow(result)
                 if isinstance(item, NodeItem):
-                    items.append(item)
-        for item in items:  # `follow`, written out: it runs for every node an edit changed (its wires out
-            item.pending = result  # ask it: `EdgeItem.newer`)
-        self._stale.update(items)
-        for edge in self._selected_edges:  # their labels show
-            edge.shape_text  # noqa: B018 (reading it takes the result)
-        if items or unshown:
+                    newest.ids.add(item.node_id)
+                else:  # its target changed too: it takes its shape when drawn or read (`EdgeItem.newer`)
+                    item.follow(result)
+        for edge in [*self._selected_edges, self.hovered_edge]:  # their labels show
+            if edge is not None:
+                edge.shape_text  # noqa: B018 (reading it takes the result)
+        if self.hovered_edge is not None and QToolTip.isVisible() and self.views():  # its tooltip shows too
+            QToolTip.showText(QCursor.pos(), self.hovered_edge.toolTip(), self.views()[0].viewport())
+        if changed or unshown:
             for view in self.views():
                 view.viewport().update()
 
     def sync_area(self, area: QRectF) -> None:
         """Show the newest inference on the node items in `area` (a view calls it before it paints at a
         zoom that draws text), so a node that grows does so before it is drawn."""
-        if self._stale:
-            for item in [item for item, _ in self._index.query(area) if item.stale]:
+        ids = self._newest.ids
+        if ids:
+            for item in [item for item, _ in self._index.query(area) if item.node_id in ids]:
                 item.sync()
-
-    def item_synced(self, item: NodeItem) -> None:
-        self._stale.discard(item)
 
     def stale_count(self) -> int:
         """How many node items have a newer inference to show when they are next drawn or read."""
-        return len(self._stale)
+        return len(self._newest.ids)
 
     def nodes_in_view(self) -> set[NodeItem]:
         """The node items that meet any view's visible area (every node when no view shows the scene)."""
@@ -442,9 +470,9 @@ class CanvasScene(QGraphicsScene):
         return found
 
     def updates_pending(self) -> int:
-        """How many wires wait for their route and removed items wait to be freed (node items take a newer
-        inference when drawn: `stale_count`)."""
-        return len(self._pending) + len(self._graveyard)
+        """How many wires wait for their route, places wait for the wires near them to be rerouted, and
+        removed items wait to be freed (node items take a newer inference when drawn: `stale_count`)."""
+        return len(self._pending) + len(self._dirty) + len(self._graveyard)
 
     def sync_positions(self) -> None:
         """Put every item back where the document says (after a drag that changed nothing)."""

@@ -273,7 +273,7 @@ class CanvasView(QGraphicsView):
             painter.drawLines(lines[major])
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
-        if self.scene().node_items():
+        if self.scene().has_nodes():  # (not a list of 10,000 items on every frame)
             return
         painter.save()
         painter.resetTransform()

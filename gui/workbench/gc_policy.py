@@ -78,3 +78,17 @@ def freeze_long_lived() -> None:
         _frozen = True
         gc.collect()
         gc.freeze()
+
+
+def release() -> None:
+    """Back to Python's automatic collection with nothing frozen (for a benchmark or a test that applied
+    this policy, so that what runs after it in the process runs as it would have)."""
+    global _collector, _frozen
+    if _collector is not None:
+        _collector.timer.stop()
+        _collector.deleteLater()
+        _collector = None
+    if _frozen:
+        _frozen = False
+        gc.unfreeze()
+    gc.enable()

@@ -1,0 +1,25 @@
+"""The GUI-thread garbage collection policy (gui.workbench.gc_policy) turns automatic collection off and
+collects on a timer; `release` puts automatic collection back (a benchmark applies the app's policy to its
+editor rows, then runs other sections as they would run)."""
+
+import gc
+
+from gui.workbench import gc_policy
+
+
+def test_the_policy_collects_on_the_gui_thread_and_release_puts_automatic_collection_back(qapp):
+    was_active, was_frozen = gc_policy._collector is not None, gc_policy._frozen
+    try:
+        gc_policy.collect_in_gui_thread()
+        gc_policy.freeze_long_lived()
+        assert not gc.isenabled() and gc.get_freeze_count() > 0
+        assert gc_policy._collector.timer.isActive()
+        gc_policy.release()
+        assert gc.isenabled() and gc.get_freeze_count() == 0 and gc_policy._collector is None
+        gc_policy.release()  # twice: nothing more to undo
+        assert gc.isenabled()
+    finally:
+        if was_active:  # as the rest of this test session had it
+            gc_policy.collect_in_gui_thread()
+        if was_frozen:
+            gc_policy.freeze_long_lived()
