@@ -3,7 +3,8 @@
 Scene build: the time for the canvas to mirror a freshly opened 1,000-node document
 (controller + scene items, events processed). Repaint: `frame_all()` then a full
 synchronous repaint of the view's viewport. For the 10,000-node graph (`large_gui_rows`): opening
-its file up to the first paint, scroll and zoom frame times, and a rewire in the editor."""
+its file up to the first paint, scroll and zoom frame times, a rewire in the editor, a node deleted and the
+delete undone, and a Linear added from the palette and wired."""
 
 from __future__ import annotations
 
@@ -134,8 +135,9 @@ def app_garbage_collection():
 
 
 def editor_rows(window, app, section: str, quick: bool) -> list:
-    """One rewire in the editor, at 100% and at frame all, a rewire to a different source, and a different wire
-    edited each time (p95 of the time from the edit to the repaint)."""
+    """One rewire in the editor, at 100% and at frame all, a rewire to a different source, a different wire
+    edited each time, a node deleted and undone, a node added and wired (p95 of the time from the edit to the
+    repaint)."""
     import statistics
 
     from bench.common import Row, percentile
