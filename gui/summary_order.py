@@ -3,8 +3,8 @@
 Made by `graphs.validate.topological_order` (ties in the document's order), then kept as rows: a
 removed wire leaves it valid, a new wire that runs forward in it needs nothing, a new node goes
 last (one put back, by an undo, where it was: before the row that followed it), a removed one
-leaves its row; each of these is logged (`changes_since`), so the table moves just that row; a new wire that runs backward takes the order the document
-keeps (`Graph.topological_rank`, which it repaired over the nodes between the wire's ends). So the
+leaves its row, and each of these is logged (`changes_since`) so the table moves just that row; a
+new wire that runs backward takes the order the document keeps (`Graph.topological_rank`, which it repaired over the nodes between the wire's ends). So the
 rows keep their places while the user rewires, and a rewire of a 10,000-node model walks no nodes.
 Anything else (a rename, another graph, an edited unit) makes it anew when next asked; a cycle from
 a file leaves its nodes out.
