@@ -3,7 +3,8 @@
 Scene build: the time for the canvas to mirror a freshly opened 1,000-node document
 (controller + scene items, events processed). Repaint: `frame_all()` then a full
 synchronous repaint of the view's viewport. For the 10,000-node graph (`large_gui_rows`): opening
-its file up to the first paint, scroll and zoom frame times, and a rewire in the editor."""
+its file up to the first paint, scroll and zoom frame times, a rewire in the editor, a node deleted and the
+delete undone, and a Linear added from the palette and wired."""
 
 from __future__ import annotations
 
@@ -134,8 +135,9 @@ def app_garbage_collection():
 
 
 def editor_rows(window, app, section: str, quick: bool) -> list:
-    """One rewire in the editor, at 100% and at frame all, a rewire to a different source, and a different wire
-    edited each time (p95 of the time from the edit to the repaint)."""
+    """One rewire in the editor, at 100% and at frame all, a rewire to a different source, a different wire
+    edited each time, a node deleted and undone, a node added and wired (p95 of the time from the edit to the
+    repaint)."""
     import statistics
 
     from bench.common import Row, percentile
@@ -170,7 +172,53 @@ def editor_rows(window, app, section: str, quick: bool) -> list:
                     "at 100%: the first input wire of each of the nodes before the one the rows above rewire, in "
                     "turn, as a user edits one wire after another (the rows above edit the same wire over and over); "
                     f"{GC_NOTE}"))
+    edits = editor_deletes(window, app, 10 if quick else 40)
+    for label, times in (("delete a mid-graph node with its wires", edits[0::2]),
+                         ("undo the delete (the node back at its place)", edits[1::2])):
+        p95 = percentile(times, 95)
+        rows.append(Row(section, f"{label}, to the repaint (p95)", p95, "ms", "< 16 ms", p95 < 16,
+                        f"median {statistics.median(times):.1f} ms over {len(times)} edits",
+                        "at 100%: a different LayerNorm each time (its 2 wires go with it) through the document "
+                        f"controller, as the Delete key does, then undone; {GC_NOTE}"))
+    edits = editor_additions(window, app, 5 if quick else 20)
+    for label, times in (("add a Linear from the palette", edits[0::4]), ("wire the new Linear", edits[1::4]),
+                         ("undo the wire and the Linear", edits[2::4] + edits[3::4])):
+        p95 = percentile(times, 95)
+        rows.append(Row(section, f"{label}, to the repaint (p95)", p95, "ms", "< 16 ms", p95 < 16,
+                        f"median {statistics.median(times):.1f} ms over {len(times)} edits",
+                        f"at 100%: a Linear dropped beside a mid-graph node and wired from it; {GC_NOTE}"))
     return rows
+
+
+def editor_deletes(window, app, count: int) -> list[float]:
+    """Delete a different mid-graph LayerNorm each time, with its wires (`DocumentController.remove`, as the
+    Delete key does), and undo that; ms from each edit to the repaint (delete, undo, delete, ...)."""
+    document = window.document
+    ids = document.graph.node_ids()
+    middle = len(ids) // 2
+    norms = [n for n in ids[middle:] if document.graph.node(n).type == "LayerNorm"][:count]
+    edits = []
+    for node_id in norms:
+        edits += [lambda node_id=node_id: document.remove([node_id]), document.undo_stack.undo]
+    return timed_edits(window, app, norms[0], 1.0, 1, edits)
+
+
+def editor_additions(window, app, count: int) -> list[float]:
+    """Add a Linear beside a mid-graph node as the palette does, wire the node into it, and undo both
+    (`count` times); ms from each edit to the repaint (add, wire, undo, undo, ...)."""
+    document = window.document
+    target = document.graph.node_ids()[len(document.graph) // 2]
+    x, y = document.graph.node(target).position
+    added = []
+
+    def add():
+        added.append(document.add_node("Linear", (x + 60, y + 200)))
+
+    def wire():
+        document.connect(target, "out", added[-1], "in")
+
+    return timed_edits(window, app, target, 1.0, count, (add, wire, document.undo_stack.undo,
+                                                         document.undo_stack.undo))
 
 
 def editor_other_wires(window, app, count: int) -> list[float]:

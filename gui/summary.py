@@ -5,7 +5,8 @@ Rows follow a topological order, kept edit by edit (`gui.summary_order`): rows k
 the user rewires. The `SummaryModel` (QAbstractTableModel) holds the order and the latest inference
 and makes a row's cells when the table asks for them (`data()`), so only the rows on screen are
 made. A new result emits one `dataChanged` over the span of the rows it changed
-(`gui.result_changes`), a new order (nodes added or removed, a wire that ran backward) one reset;
+(`gui.result_changes`), a node added or removed its row inserted or removed there, a new order (a wire
+that ran backward, another graph) one reset;
 the totals come from the previous ones plus what changed. While the dock is closed or behind
 another tab, results are not shown at all: the table catches up when it is shown or read. Clicking
 a row emits `nodeActivated`.
@@ -67,6 +68,18 @@ class SummaryModel(QAbstractTableModel):
         self.beginResetModel()
         self.entries = entries
         self.endResetModel()
+
+    def move_rows(self, changes) -> None:
+        """Add and remove node rows in turn (`LiveOrder.changes_since`): Qt moves the rows below, no reset."""
+        for row, node_id in changes:
+            if node_id is None:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self.entries[row]
+                self.endRemoveRows()
+            else:
+                self.beginInsertRows(QModelIndex(), row, row)
+                self.entries.insert(row, node_id)
+                self.endInsertRows()
 
     def rows_changed(self, first: int, last: int) -> None:
         """Rows `first` to `last` (the totals row included) read anew: one repaint of that span."""
@@ -230,16 +243,27 @@ class ModelSummary(QWidget):
                     entries += inner_rows(trees[node_id], result, self.open_rows)
             self.model.set_entries(entries)
         elif shown != self._shown or previous is None:
-            self.model.set_entries(list(ids))  # a copy: the order changes with the next edit, the rows after it
-        elif previous is not result:  # the rows on screen whose node's part changed, and the totals if shown
-            changed = changed_nodes(previous, result)  # (the others read it when shown)
-            top, bottom = self._rows_on_screen()
-            rows = [top + i for i, node_id in enumerate(self.model.entries[top:bottom + 1]) if node_id in changed]
-            if changed and bottom >= len(self.model.entries):
-                rows.append(len(self.model.entries))
-            if rows:  # one repaint of their span
-                self.model.rows_changed(rows[0], rows[-1])
+            changes = None if previous is None or shown[1] != self._shown[1] else \
+                self.order.changes_since(self._shown[0])
+            if changes is None:
+                self.model.set_entries(list(ids))  # a copy: the order changes with the next edit, the rows after it
+            else:  # nodes added or removed: just their rows, at their places
+                self.model.move_rows(changes)
+                self._repaint_changed(previous, result)
+        elif previous is not result:
+            self._repaint_changed(previous, result)
         self._shown = shown
+
+    def _repaint_changed(self, previous, result) -> None:
+        """Repaint the rows on screen whose node's part of the result changed, and the totals if shown (the
+        others read it when shown): one repaint of their span."""
+        changed = changed_nodes(previous, result)
+        top, bottom = self._rows_on_screen()
+        rows = [top + i for i, node_id in enumerate(self.model.entries[top:bottom + 1]) if node_id in changed]
+        if changed and bottom >= len(self.model.entries):
+            rows.append(len(self.model.entries))
+        if rows:
+            self.model.rows_changed(rows[0], rows[-1])
 
     def _rows_on_screen(self) -> tuple[int, int]:
         """(first, last) row the table shows: Qt repaints the whole table for a change of rows it does not

@@ -2,8 +2,9 @@
 
 Made by `graphs.validate.topological_order` (ties in the document's order), then kept as rows: a
 removed wire leaves it valid, a new wire that runs forward in it needs nothing, a new node goes
-last, a removed one leaves its row; a new wire that runs backward takes the order the document
-keeps (`Graph.topological_rank`, which it repaired over the nodes between the wire's ends). So the
+last (one put back, by an undo, where it was: before the row that followed it), a removed one
+leaves its row, and each of these is logged (`changes_since`) so the table moves just that row; a
+new wire that runs backward takes the order the document keeps (`Graph.topological_rank`, which it repaired over the nodes between the wire's ends). So the
 rows keep their places while the user rewires, and a rewire of a 10,000-node model walks no nodes.
 Anything else (a rename, another graph, an edited unit) makes it anew when next asked; a cycle from
 a file leaves its nodes out.
@@ -23,6 +24,8 @@ class LiveOrder:
         self._ids: list[str] | None = None
         self._position: dict[str, int] = {}
         self._kept = False  # made from the document's kept order (else from topological_order)
+        self._after: dict[str, str] = {}  # a removed node -> the node whose row followed its row then
+        self._changes: list[tuple[int, int, str | None]] = []  # (version, row, added node id or None: removed)
         self.version = 0
 
     def ids(self) -> list[str]:
@@ -46,13 +49,32 @@ class LiveOrder:
         """Make the order anew when next asked: from the document's kept order (`kept`: a backward wire,
         a few milliseconds at 10,000 nodes), else as `topological_order` makes it, ties in document order."""
         self._ids, self._kept = None, kept
+        self._after.clear()
+        self._changes.clear()
         self.version += 1
 
+    def changes_since(self, version: int) -> list[tuple[int, str | None]] | None:
+        """The rows added and removed since `version`, in turn: (row, node id) for a node added there,
+        (row, None) for a row removed; None when the order was made anew meanwhile."""
+        changes = [(row, node_id) for changed, row, node_id in self._changes if changed > version]
+        return changes if len(changes) == self.version - version else None
+
     def node_added(self, node_id: str) -> None:
-        if self._ids is not None:  # no wires yet: last is as good as anywhere
-            self._position[node_id] = len(self._ids)
-            self._ids.append(node_id)
+        if self._ids is not None:  # no wires yet: last, or where it was before it was removed
+            row = self._place(node_id)
+            self._ids.insert(row, node_id)
+            self._renumber(row)
+            self._changes.append((self.version + 1, row, node_id))
         self.version += 1
+
+    def _place(self, node_id: str) -> int:
+        """Its row: before the row that followed it when it was removed (or that row's own follower,
+        when that node was removed too), else last."""
+        follower, seen = self._after.pop(node_id, None), set()
+        while follower is not None and follower not in self._position and follower not in seen:
+            seen.add(follower)
+            follower = self._after.get(follower)
+        return self._position.get(follower, len(self._ids))
 
     def node_removed(self, node_id: str) -> None:
         if self._ids is not None:
@@ -60,9 +82,16 @@ class LiveOrder:
             if index is None:
                 return self.forget()
             del self._ids[index]
-            for i in range(index, len(self._ids)):
-                self._position[self._ids[i]] = i
+            if index < len(self._ids):
+                self._after[node_id] = self._ids[index]
+            self._renumber(index)
+            self._changes.append((self.version + 1, index, None))
         self.version += 1
+
+    def _renumber(self, first: int) -> None:
+        ids, position = self._ids, self._position
+        for i in range(first, len(ids)):
+            position[ids[i]] = i
 
     def edge_added(self, edge) -> None:
         """The graph has a new wire `edge`: the document's order again if it runs backward in the rows."""

@@ -16,6 +16,9 @@ from gui import theme
 from gui.canvas.detail import low_detail
 from gui.canvas.routing import body_area, obstacle, route, wire_path
 
+# A wire's `reach` before it is routed: everywhere (any change may be what its first route must go around)
+UNROUTED = (float("-inf"), float("-inf"), float("inf"), float("inf"))
+
 
 class ShapeLabel(QGraphicsItem):
     """A small rounded label with a shape such as [16, 8, 8]."""
@@ -73,6 +76,7 @@ class EdgeItem(QGraphicsPathItem):
         source.edges.add(self)
         target.edges.add(self)
         start, end = self._set_ends()  # the plain curve: the scene routes it (`CanvasScene.route`)
+        self.reach = UNROUTED
         self.setPath(wire_path(start, end))
         self.set_shape(shape_text)
 
@@ -87,21 +91,29 @@ class EdgeItem(QGraphicsPathItem):
                 end if end is not None else self.target.sceneBoundingRect().center())
 
     def _set_ends(self) -> tuple[QPointF, QPointF]:
-        """Where its ends are now: kept as `ends`, and as plain numbers in `span` (x0, y0, x1, y1), which the
-        scene reads for each of 12,000 wires when nodes move, appear or vanish (`CanvasScene._reroute_dirty`)."""
+        """Where its ends are now (kept as `ends`)."""
         start, end = self.ends = self.endpoints()
-        self.span = (start.x(), start.y(), end.x(), end.y())
         return start, end
 
     def update_path(self) -> None:
-        """The plain curve, or a route around the other nodes between its ends (`gui.canvas.routing`)."""
+        """The plain curve, or a route around the other nodes between its ends (`gui.canvas.routing`). The
+        area whose node bodies the router read is kept in `reach`: only a node appearing, moving or vanishing
+        there can change the route (`CanvasScene._reroute_dirty`)."""
         start, end = self._set_ends()
         scene = self.scene()
         if scene is None:
-            path = wire_path(start, end)
+            path, self.reach = wire_path(start, end), UNROUTED
         else:
-            ends = (self.source, self.target)
-            path = route(start, end, lambda area: [obstacle(r) for r in scene.node_rects(body_area(area), ends)])
+            ends, looked = (self.source, self.target), []
+
+            def obstacles_in(area: QRectF) -> list[QRectF]:
+                area = body_area(area)
+                looked.append(area.getCoords())
+                return [obstacle(r) for r in scene.node_rects(area, ends)]
+
+            path = route(start, end, obstacles_in)
+            self.reach = (min(a[0] for a in looked), min(a[1] for a in looked), max(a[2] for a in looked),
+                          max(a[3] for a in looked)) if looked else None
         self._stroke = None
         self.setPath(path)
         if self._label is not None:

@@ -22,6 +22,9 @@ from PySide6.QtGui import QPainterPath, QPainterPathStroker
 TURN = 20.0  # half the width of a bend
 LANE_GAP = 24.0  # how far from the nodes it passes a detour lane runs
 TRIES = 12  # gaps a backward wire tries to turn down in, nearest first
+# How far above and below its ends a wire that goes around looks for the nodes in its way, the gaps to bend
+# in and the lanes to take: nodes rows away change nothing (and deleting one reroutes none of those wires)
+DETOUR_REACH = 600.0
 PORT_MARGIN = 9.0  # a node's ports stick out of its body by their radius; keep clear of that too
 
 
@@ -168,8 +171,11 @@ def route(start: QPointF, end: QPointF, obstacles_in: Callable[[QRectF], list[QR
     """The wire from `start` to `end` clear of the obstacles (see the module docstring); the plain
     curve when it is clear, or when no route is (a wire running backwards, no room to bend).
     `obstacles_in(area)` gives the obstacles that meet `area`: asked first for the plain curve's
-    box only (most wires meet nothing), then, for a wire that must go around, for its whole span."""
+    box only (most wires meet nothing), then, for a wire that must go around, for its span between its ends'
+    x, `DETOUR_REACH` above and below them."""
     plain = wire_path(start, end)
+    if end.x() < start.x() and end.y() <= start.y():
+        return plain  # the way back turns down out of the output and down into the input: none goes up
     if end.x() < start.x():
         # the way back may pass the left margin, but it stays between the two ends' heights
         band = QRectF(QPointF(-1e7, min(start.y(), end.y()) - 1), QPointF(1e7, max(start.y(), end.y()) + 1))
@@ -184,6 +190,7 @@ def route(start: QPointF, end: QPointF, obstacles_in: Callable[[QRectF], list[QR
     stroke = stroker.createStroke(plain)
     if not any(stroke.intersects(r) for r in near):
         return plain
-    span = QRectF(QPointF(start.x(), -1e7), QPointF(end.x(), 1e7))
+    top, bottom = min(start.y(), end.y()) - DETOUR_REACH, max(start.y(), end.y()) + DETOUR_REACH
+    span = QRectF(QPointF(start.x(), top), QPointF(end.x(), bottom))
     router = _Router(start, end, obstacles_in(span))
     return router.one_bend() or router.detour() or plain

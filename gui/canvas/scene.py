@@ -21,7 +21,6 @@ from gui import theme
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.interactions import MoveGesture, NewLinkGesture
 from gui.canvas.node_item import Newest, NodeItem, PortItem
-from gui.canvas.routing import TURN, body_area
 from gui.canvas.spatial import RectGrid
 from gui.document import DocumentController
 from gui.result_changes import changed_nodes
@@ -235,25 +234,18 @@ class CanvasScene(QGraphicsScene):
             self._reroute_timer.start()
 
     def _reroute_dirty(self) -> None:
-        """Route again every wire whose router looks where a node body appeared, moved or vanished:
-        a forward wire's obstacles are those between its ends' x, a backward wire's those between
-        its ends' heights (`gui.canvas.routing.route`)."""
-        dirty, self._dirty = [body_area(rect).getCoords() for rect in self._dirty], []
+        """Route again every wire whose router looked where a node body appeared, moved or vanished
+        (`EdgeItem.reach`: a plain wire's own box, a wire that goes around the whole span between its ends)."""
+        dirty, self._dirty = [rect.getCoords() for rect in self._dirty], []
         if not dirty:
             return
-        affected, shortest = [], 4 * TURN
+        affected = []
         for item in self._edges.values():  # (plain numbers, no Qt calls: this runs for every wire of the model)
-            x0, y0, x1, y1 = item.span
-            if x1 >= x0:
-                if x1 - x0 >= shortest:
-                    for left, _top, right, _bottom in dirty:
-                        if right >= x0 and left <= x1:
-                            affected.append(item)
-                            break
-            else:
-                low, high = (y0 - 1, y1 + 1) if y0 <= y1 else (y1 - 1, y0 + 1)
-                for _left, top, _right, bottom in dirty:
-                    if bottom >= low and top <= high:
+            reach = item.reach
+            if reach is not None:
+                x0, y0, x1, y1 = reach
+                for left, top, right, bottom in dirty:
+                    if right >= x0 and left <= x1 and bottom >= y0 and top <= y1:
                         affected.append(item)
                         break
         self.route(affected)

@@ -1,0 +1,102 @@
+"""Deleting nodes and undoing that in a model large enough that the summary keeps its rows edit by edit: the
+table moves just the rows (no reset) and ends as a freshly built summary would be; the canvas ends as a freshly
+built one (the same items, every wire routed as a full reroute routes it)."""
+
+import random
+
+import pytest
+
+from bench.editor_scale import big_graph
+from graphs.project import Project
+from gui import summary as summary_module
+from gui.summary import ModelSummary
+
+BLOCKS = 60  # 244 nodes in two rows of the wrapped layout: backward wires, detours and plain wires
+
+
+@pytest.fixture
+def big_window(window, qtbot, monkeypatch):
+    monkeypatch.setattr(summary_module, "SORTED_UP_TO", 0)  # the rows kept edit by edit, as at 10,000 nodes
+    window._set_project(Project(big_graph(4 * BLOCKS + 4), name="big"))
+    qtbot.waitUntil(lambda: window.scene.updates_pending() == 0, timeout=20_000)
+    return window
+
+
+def shown_rows(summary: ModelSummary) -> list:
+    summary.node_ids()  # brings a hidden table up to date
+    return summary.model.rows
+
+
+def fresh_rows(window) -> list:
+    fresh = ModelSummary(window.document)
+    try:
+        return fresh.model.rows
+    finally:
+        fresh.deleteLater()
+
+
+def settle(window, qtbot) -> None:
+    window.document.flush()
+    qtbot.waitUntil(lambda: window.scene.updates_pending() == 0, timeout=20_000)
+
+
+def assert_scene_as_built(window) -> None:
+    scene, graph = window.scene, window.document.graph
+    assert sorted(item.node_id for item in scene.node_items()) == sorted(graph.node_ids())
+    assert {item.edge for item in scene.edge_items()} == set(graph.edges())
+    paths = {item.edge: item.path() for item in scene.edge_items()}
+    scene.reroute()
+    assert {item.edge: item.path() for item in scene.edge_items()} == paths
+
+
+def test_delete_then_undo_moves_one_row_and_puts_it_back_in_place(big_window, qtbot):
+    window = big_window
+    summary, document = window.summary, window.document
+    before = shown_rows(summary)
+    resets, removed, inserted = [], [], []
+    summary.model.modelReset.connect(lambda: resets.append(1))
+    summary.model.rowsRemoved.connect(lambda _parent, first, last: removed.append((first, last)))
+    summary.model.rowsInserted.connect(lambda _parent, first, last: inserted.append((first, last)))
+    row = [r[0] for r in before].index("ln30")
+    assert document.remove(["ln30"])
+    settle(window, qtbot)
+    after_delete = shown_rows(summary)
+    assert [r[0] for r in after_delete] == [r[0] for r in before if r[0] != "ln30"]
+    assert after_delete == fresh_rows(window)
+    assert removed == [(row, row)]
+    document.undo_stack.undo()
+    settle(window, qtbot)
+    assert shown_rows(summary) == before == fresh_rows(window)
+    assert inserted == [(row, row)] and resets == []
+    assert_scene_as_built(window)
+
+
+def test_random_deletes_undos_and_redos_end_as_freshly_built(big_window, qtbot):
+    window = big_window
+    summary, document = window.summary, window.document
+    resets = []
+    summary.model.modelReset.connect(lambda: resets.append(1))
+    rng = random.Random(13)
+    for step in range(32):
+        choice = rng.random()
+        if choice < 0.25:  # a node dropped across a wire: it goes around it, and back when the node goes
+            wire = rng.choice(window.scene.edge_items()).path().pointAtPercent(0.5)
+            assert document.add_node("ReLU", (wire.x() - 40, wire.y() - 20))
+        elif choice < 0.6 or not document.undo_stack.canUndo():
+            ids = document.graph.node_ids()
+            picked = rng.sample(ids[1:-3], rng.choice((1, 1, 2, 3)))  # never the Input, head, Target or loss
+            assert document.remove(picked)
+        elif choice < 0.8:
+            document.undo_stack.undo()
+        elif document.undo_stack.canRedo():
+            document.undo_stack.redo()
+        settle(window, qtbot)
+        assert shown_rows(summary) == fresh_rows(window), f"step {step}"
+        if step % 4 == 3:
+            assert_scene_as_built(window)
+    assert resets == []  # every change moved rows; none reset the 10,000-row model's table
+    while document.undo_stack.canUndo():
+        document.undo_stack.undo()
+    settle(window, qtbot)
+    assert shown_rows(summary) == fresh_rows(window)
+    assert_scene_as_built(window)
