@@ -7,6 +7,8 @@ commands call these same methods, so undo fires the same events as the edit.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -55,7 +57,8 @@ class Graph:
         self._structure: dict[str, None] = {}  # the nodes that are no catalogue layer: instances, Repeats, ports
         # the wires in the order they were made, and each node's wires in and out: the index lets
         # in_edges, edge_into and reachability look at a node's own wires instead of every wire
-        self._edges: dict[Edge, None] = {}
+        self._edges: dict[Edge, int] = {}  # (each wire's serial number: sorts a few wires into this order)
+        self._serials = itertools.count()
         self._in: dict[str, dict[Edge, None]] = {}
         self._out: dict[str, dict[Edge, None]] = {}
         self._order = TopologicalOrder(self)  # answers the cycle check of most wires without a search
@@ -107,6 +110,12 @@ class Graph:
     def out_edges(self, node_id: str) -> list[Edge]:
         return list(self._out.get(node_id, ()))
 
+    def edges_of(self, node_ids) -> list[Edge]:
+        """The wires into or out of any of `node_ids`, in the order of `edges()` (found from the nodes' own wires)."""
+        found = {edge for node_id in node_ids for wires in (self._in.get(node_id, ()), self._out.get(node_id, ()))
+                 for edge in wires}
+        return sorted(found, key=self._edges.__getitem__)
+
     def edge_into(self, node_id: str, port: str) -> Edge | None:
         for e in self._in.get(node_id, ()):
             if e.target_port == port:
@@ -115,10 +124,19 @@ class Graph:
 
     def index_of(self, node_id: str) -> int:
         """The node's place in the document's node order (which orders forward()'s inputs and the file)."""
-        self._require(node_id)
+        return self.places_of((node_id,))[node_id]
+
+    def places_of(self, node_ids) -> dict[str, int]:
+        """Each node's place in the node order. After an edit that shifted places, a few nodes are looked up by
+        a walk over the ids in C instead of building the map of every node's place again (once per delete)."""
+        node_ids = list(node_ids)
+        for node_id in node_ids:
+            self._require(node_id)
         if self._places is None or len(self._places) != len(self._nodes):  # (graphs.units.expand may add directly)
+            if len(node_ids) <= 8:
+                return {node_id: operator.indexOf(self._nodes, node_id) for node_id in node_ids}
             self._places = {n: i for i, n in enumerate(self._nodes)}
-        return self._places[node_id]
+        return {node_id: self._places[node_id] for node_id in node_ids}
 
     def topological_rank(self) -> Mapping[str, int] | None:
         """A rank per node such that every wire runs from a lower rank to a higher one (kept up to date
@@ -280,12 +298,16 @@ class Graph:
         for edge in [*self._in.get(node_id, ()), *self._out.get(node_id, ())]:
             if edge in self._edges:  # a wire from the node to itself is in both
                 self.disconnect(edge)
+        last = next(reversed(self._nodes)) == node_id  # (undoing an add): no other node's place changes
         del self._nodes[node_id]
         self._resolved.pop(node_id, None)
         self._structure.pop(node_id, None)
         self._in.pop(node_id, None)
         self._out.pop(node_id, None)
-        self._places = None
+        if last and self._places is not None:
+            self._places.pop(node_id, None)
+        else:
+            self._places = None
         self._order.node_removed(node_id)
         self.node_removed.emit(node.clone())
         self.changed.emit()
@@ -404,7 +426,7 @@ class Graph:
                              port=edge.target_port)
 
     def _add_edge(self, edge: Edge) -> None:
-        self._edges[edge] = None
+        self._edges[edge] = next(self._serials)
         self._in.setdefault(edge.target, {})[edge] = None
         self._out.setdefault(edge.source, {})[edge] = None
         self._order.edge_added(edge)

@@ -46,8 +46,8 @@ class RemoveNodes(QUndoCommand):
         super().__init__(f"Remove '{ids[0]}'" if len(ids) == 1 else f"Remove {len(ids)} nodes")
         self.graph = graph
         self.nodes = [graph.node(node_id) for node_id in ids]
-        self.places = {node_id: graph.index_of(node_id) for node_id in ids}  # the node order decides forward()'s
-        self.edges = [e for e in graph.edges() if e.source in ids or e.target in ids]
+        self.places = graph.places_of(ids)  # the node order decides forward()'s
+        self.edges = graph.edges_of(ids)
 
     def redo(self) -> None:
         for node in self.nodes:
@@ -96,7 +96,7 @@ class RenameNode(QUndoCommand):
 
     def _rename(self, source: str, target: str) -> None:
         node, place = self.graph.node(source), self.graph.index_of(source)
-        edges = [e for e in self.graph.edges() if source in (e.source, e.target)]
+        edges = self.graph.edges_of((source,))
         self.graph.remove_node(source)
         self.graph.add_node(node.type, node.params, target, node.position, node.trainable, node.lr_mult,
                             index=place)
