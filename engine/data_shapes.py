@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from graphs.document import Graph
 
 DATA_NODES = ("Input", "Target")
+SIZED_BY_DATA = (*DATA_NODES, "Embedding")  # the node types `shapeless_data_nodes` looks at
 
 
 def shapeless_data_nodes(graph: Graph) -> list[str]:

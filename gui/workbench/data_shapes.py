@@ -21,7 +21,7 @@ import json
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.data_shapes import shapeless_data_nodes
+from engine.data_shapes import SIZED_BY_DATA, shapeless_data_nodes
 from graphs.errors import printable
 from gui import commands
 from gui.workbench.engine_loader import EngineLoader
@@ -68,8 +68,10 @@ class ShapeFollower(QObject):
         self._maybe_shapeless = True  # False once a look found none, until an edit that can make one
         self.document.undo_stack.indexChanged.connect(self._edited)
         self.document.projectReset.connect(self._timer.start)
-        for signal in (self.document.nodeAdded, self.document.paramsChanged, self.document.nodeRenamed,
-                       self.document.projectReset, self.document.scopeChanged, self.document.unitsChanged):
+        for signal in (self.document.nodeAdded, self.document.paramsChanged):
+            signal.connect(self._node_may_be_shapeless)
+        for signal in (self.document.nodeRenamed, self.document.projectReset, self.document.scopeChanged,
+                       self.document.unitsChanged):
             signal.connect(self._may_be_shapeless)
         engine.failed.connect(lambda _why: self._loaded())
 
@@ -98,6 +100,13 @@ class ShapeFollower(QObject):
 
     def _may_be_shapeless(self, *_args) -> None:
         self._maybe_shapeless = True
+
+    def _node_may_be_shapeless(self, node_id: str) -> None:
+        """A node added or its params changed: only an Input, Target or Embedding can be left shapeless (a Linear
+        added to a 10,000-node model must not make the next look walk every node)."""
+        graph = self.document.graph
+        if not graph.has_node(node_id) or graph.live_node(node_id).type in SIZED_BY_DATA:
+            self._maybe_shapeless = True
 
     def _edited(self, _index: int) -> None:
         """After an edit, look again only if it could have left a node shapeless (not a wire: the editor's
