@@ -80,6 +80,18 @@ class EdgeItem(QGraphicsPathItem):
         self.setPath(wire_path(start, end))
         self.set_shape(shape_text)
 
+    @property
+    def reach(self) -> tuple | None:
+        """(left, top, right, bottom) of the area whose node bodies its route read (None: none; UNROUTED)."""
+        return self._reach
+
+    @reach.setter
+    def reach(self, reach: tuple | None) -> None:
+        self._reach = reach
+        scene = self.scene()
+        if scene is not None:
+            scene.reaches.put(self, reach)  # (`CanvasScene`: which wires a node's change may reroute)
+
     def detach(self) -> None:
         self.source.edges.discard(self)
         self.target.edges.discard(self)

@@ -21,6 +21,7 @@ from gui import theme
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.interactions import MoveGesture, NewLinkGesture
 from gui.canvas.node_item import Newest, NodeItem, PortItem
+from gui.canvas.reach_index import ReachIndex
 from gui.canvas.spatial import RectGrid
 from gui.document import DocumentController
 from gui.result_changes import changed_nodes
@@ -54,6 +55,7 @@ class CanvasScene(QGraphicsScene):
         self._reroute_timer.setInterval(0)
         self._reroute_timer.timeout.connect(self._reroute_dirty)
         self._index = RectGrid()  # node item -> its body's scene rect, kept node by node
+        self.reaches = ReachIndex()  # wire item -> its `reach`, kept as each wire is routed
         self._dirty: list[QRectF] = []  # where node bodies appeared, moved or vanished since the last reroute
         self._deferred: set[EdgeItem] | None = None  # wires to route at the end of a batch
         self._pending: OrderedDict[EdgeItem, None] = OrderedDict()  # wires drawn plain until a slice routes them
@@ -239,15 +241,7 @@ class CanvasScene(QGraphicsScene):
         dirty, self._dirty = [rect.getCoords() for rect in self._dirty], []
         if not dirty:
             return
-        affected = []
-        for item in self._edges.values():  # (plain numbers, no Qt calls: this runs for every wire of the model)
-            reach = item.reach
-            if reach is not None:
-                x0, y0, x1, y1 = reach
-                for left, top, right, bottom in dirty:
-                    if right >= x0 and left <= x1 and bottom >= y0 and top <= y1:
-                        affected.append(item)
-                        break
+        affected = self.reaches.meeting(dirty)
         self.route(affected)
 
     def _reindex(self) -> None:
@@ -270,6 +264,7 @@ class CanvasScene(QGraphicsScene):
         self._unshown.clear()
         self._dirty.clear()
         self._index.clear()
+        self.reaches.clear()
         self._shown_result = None
         self._selected_edges = set()
         self.hovered_edge = None
@@ -341,6 +336,7 @@ class CanvasScene(QGraphicsScene):
         else:  # an edit added it: the next inference (its target changes) gives its shape
             self._unshown.append(item)
         self._edges[edge] = item
+        self.reaches.put(item, item.reach)
         return item
 
     def _on_edge_removed(self, edge: Edge) -> None:
@@ -353,6 +349,7 @@ class CanvasScene(QGraphicsScene):
         if self.hovered_edge is item:
             self.hovered_edge = None
         item.detach()
+        self.reaches.remove(item)
         self._update_connected(item)
         if len(self._spare_edges) < SPARE_WIRES:  # kept, hidden, for the next wire made
             item.setSelected(False)
