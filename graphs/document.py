@@ -63,6 +63,7 @@ class Graph:
         self._out: dict[str, dict[Edge, None]] = {}
         self._order = TopologicalOrder(self)  # answers the cycle check of most wires without a search
         self._places: dict[str, int] | None = None  # each node's index in the node order, once asked
+        self._looked_up = 0  # places looked up without the map since it was last dropped
         # node id -> (its params object, those params resolved): kept for catalogue layers whose params
         # refer to no unit param, so loading, inference and validation resolve each node once
         self._resolved: dict[str, tuple[dict, dict]] = {}
@@ -127,13 +128,14 @@ class Graph:
         return self.places_of((node_id,))[node_id]
 
     def places_of(self, node_ids) -> dict[str, int]:
-        """Each node's place in the node order. After an edit that shifted places, a few nodes are looked up by
-        a walk over the ids in C instead of building the map of every node's place again (once per delete)."""
+        """Each node's place in the node order. After an edit that shifted places, the first few asked for are
+        looked up by a walk over the ids in C (a delete asks for one); more asks build the map of every place again."""
         node_ids = list(node_ids)
         for node_id in node_ids:
             self._require(node_id)
         if self._places is None or len(self._places) != len(self._nodes):  # (graphs.units.expand may add directly)
-            if len(node_ids) <= 8:
+            self._looked_up += len(node_ids)
+            if self._looked_up <= 8:  # (more asks before the next such edit: the map pays off)
                 return {node_id: operator.indexOf(self._nodes, node_id) for node_id in node_ids}
             self._places = {n: i for i, n in enumerate(self._nodes)}
         return {node_id: self._places[node_id] for node_id in node_ids}
@@ -287,7 +289,7 @@ class Graph:
             items = list(self._nodes.items())
             items.insert(max(0, index), (node_id, node))
             self._nodes = dict(items)
-            self._places = None
+            self._places, self._looked_up = None, 0
         self._order.node_added(node_id)
         self.node_added.emit(node.clone())
         self.changed.emit()
@@ -307,7 +309,7 @@ class Graph:
         if last and self._places is not None:
             self._places.pop(node_id, None)
         else:
-            self._places = None
+            self._places, self._looked_up = None, 0
         self._order.node_removed(node_id)
         self.node_removed.emit(node.clone())
         self.changed.emit()

@@ -105,7 +105,7 @@ class ShapeFollower(QObject):
         """A node added or its params changed: only an Input, Target or Embedding can be left shapeless (a Linear
         added to a 10,000-node model must not make the next look walk every node)."""
         graph = self.document.graph
-        if not graph.has_node(node_id) or graph.live_node(node_id).type in SIZED_BY_DATA:
+        if not graph.has_node(node_id) or graph.node(node_id).type in SIZED_BY_DATA:
             self._maybe_shapeless = True
 
     def _edited(self, _index: int) -> None:
