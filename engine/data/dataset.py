@@ -50,6 +50,10 @@ class TensorSplit:
     def to(self, device) -> TensorSplit:
         return TensorSplit(self.x.to(device), self.y.to(device))
 
+    def uses_worker_processes(self) -> bool:
+        """Whether the batches come from worker processes (the trainer's thread tuner waits for them to end)."""
+        return False
+
     def num_batches(self, batch_size: int, limit: int | None = None) -> int:
         return len(batch_bounds(len(self), batch_size, limit))
 
@@ -98,6 +102,10 @@ class StreamingSplit:
 
     def to(self, device) -> StreamingSplit:
         return replace(self, device=torch.device(device))
+
+    def uses_worker_processes(self) -> bool:
+        """Whether the batches come from worker processes: not here (its loader reads in this process)."""
+        return False
 
     def num_batches(self, batch_size: int, limit: int | None = None) -> int:
         return len(batch_bounds(len(self), batch_size, limit))

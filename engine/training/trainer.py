@@ -404,8 +404,7 @@ class Trainer:
                                                self.max_batches)
         batches, batch, tuner = iter(batches), 0, self.thread_tuner
         if tuner is not None:
-            workers = getattr(self._train_data, "uses_worker_processes", None)
-            tuner.start_epoch(epoch, workers=bool(workers and workers()))
+            tuner.start_epoch(epoch, workers=self._train_data.uses_worker_processes())
         while True:
             if self._control_pending and self._honour_controls(epoch, batch):
                 self._batch = batch
