@@ -48,9 +48,11 @@ GOAL = 2.0
 LR = 1e-3
 
 
-def epoch_runner(model: nn.Module | None, batches):
-    """One epoch as a timed callable: a training step per batch, or only drawing the batches."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR) if model is not None else None
+def epoch_runner(model: nn.Module | None, batches, fused: bool = False):
+    """One epoch as a timed callable: a training step per batch (torch's Adam, `fused` if asked), or only
+    drawing the batches."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR, **({"fused": True} if fused else {})) \
+        if model is not None else None
     loss_fn = nn.CrossEntropyLoss()
 
     def run():
@@ -83,19 +85,10 @@ def hand_written(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int,
     """The DataLoader loop a user writes, torch's defaults throughout (but `fused` Adam if asked): a callable
     giving its median epoch time."""
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch, shuffle=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR, **({"fused": True} if fused else {}))
-    loss_fn = nn.CrossEntropyLoss()
+    epoch = epoch_runner(model, lambda: loader, fused)
 
     def run() -> float:
-        times = []
-        for _ in range(epochs):
-            start = time.perf_counter()
-            for inputs, targets in loader:
-                optimizer.zero_grad()
-                loss_fn(model(inputs), targets).backward()
-                optimizer.step()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        return statistics.median(epoch() for _ in range(epochs))
     return run
 
 
