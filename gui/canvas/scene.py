@@ -345,6 +345,8 @@ class CanvasScene(QGraphicsScene):
             return
         self.cancel_gesture()
         self._pending.pop(item, None)
+        if self._deferred is not None:  # (kept as a spare it stays in the scene: the batch's end must not route it)
+            self._deferred.discard(item)
         self._selected_edges.discard(item)
         if self.hovered_edge is item:
             self.hovered_edge = None
