@@ -55,8 +55,10 @@ class LiveOrder:
 
     def changes_since(self, version: int) -> list[tuple[int, str | None]] | None:
         """The rows added and removed since `version`, in turn: (row, node id) for a node added there,
-        (row, None) for a row removed; None when the order was made anew meanwhile."""
-        changes = [(row, node_id) for changed, row, node_id in self._changes if changed > version]
+        (row, None) for a row removed; None when the order was made anew meanwhile. The log forgets what came
+        before `version`: it is asked for with ever newer versions (the table's), so it stays short."""
+        self._changes = [change for change in self._changes if change[0] > version]
+        changes = [(row, node_id) for _, row, node_id in self._changes]
         return changes if len(changes) == self.version - version else None
 
     def node_added(self, node_id: str) -> None:

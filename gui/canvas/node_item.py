@@ -298,11 +298,11 @@ class NodeItem(QGraphicsItem):
 
     @property
     def stale(self) -> bool:
-        """A newer result waits to be shown (`follow`)."""
+        """A newer result waits to be shown (`pending`)."""
         return self.pending is not None
 
     def sync(self, resize: bool = True) -> None:
-        """Take the result given to `follow`, if any; its new size at once, or (`resize` False, while
+        """Take the newer result it waits to show (`pending`), if any; its new size at once, or (`resize` False, while
         painting) once the event loop turns."""
         result = self.pending
         if result is None:

@@ -326,17 +326,17 @@ class CanvasScene(QGraphicsScene):
             return None
         if self._spare_edges:  # taken out of the scene and put back in, Qt numbers all 20,000 items again (~2 ms)
             item = self._spare_edges.pop()
-            item.rebind(edge, source, target)
+            item.rebind(edge, source, target)  # (in the scene: its reach is filed as it is set)
             item.setVisible(True)
         else:
             item = EdgeItem(edge, source, target)
             self.addItem(item)
+            self.reaches.put(item, item.reach)  # (set before it was in the scene)
         if result is not None:  # its shape, when it is first drawn or read
             item.follow(result)
         else:  # an edit added it: the next inference (its target changes) gives its shape
             self._unshown.append(item)
         self._edges[edge] = item
-        self.reaches.put(item, item.reach)
         return item
 
     def _on_edge_removed(self, edge: Edge) -> None:
@@ -345,6 +345,8 @@ class CanvasScene(QGraphicsScene):
             return
         self.cancel_gesture()
         self._pending.pop(item, None)
+        if self._deferred is not None:  # (kept as a spare it stays in the scene: the batch's end must not route it)
+            self._deferred.discard(item)
         self._selected_edges.discard(item)
         if self.hovered_edge is item:
             self.hovered_edge = None
