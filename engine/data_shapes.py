@@ -33,8 +33,7 @@ def shapeless_data_nodes(graph: Graph) -> list[str]:
               if graph.node(node_id).params.get("num_embeddings", 0) is None]
     if len(found) < 2:  # the editor asks after every edit: looks at the few nodes of these types only
         return found
-    place = {node_id: i for i, node_id in enumerate(graph.node_ids())}
-    return sorted(found, key=place.__getitem__)  # in node order
+    return sorted(found, key=graph.places_of(found).__getitem__)  # in node order
 
 
 def load_training_data(config: TrainingConfig, base_dir: Path, progress=None) -> Dataset:

@@ -190,7 +190,7 @@ class ScopeTotals:
         self._members: list[tuple[str, int, int]] = []  # (scope prefix, where its own layers are in `_layers`)
         self._layers: list[str] = []  # the layers, scope after scope (see _recount)
         self._member_ids: set[str] = set()
-        self._nesting: tuple = (None, [])  # the scopes, and (prefix, parent) of those inside another, inner first
+        self._nesting: tuple = (None, [])  # the scopes, and (a scope, the scopes directly inside it), inner holders first
 
     def update(self, expanded, flat: InferenceResult) -> dict[str, list[int]]:
         seen, info = self._seen, flat.info
