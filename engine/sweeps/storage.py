@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 from engine.errors import UserError
 from graphs.errors import quoted
 
 SQLITE_TIMEOUT_S = 120  # how long a writer waits for another process's lock
+SCHEMA_RACE_TRIES = 8  # processes opening a fresh storage at once each try to create its tables
 OWNER_ATTR = "owner"  # {"host", "pid", "started"}: the process that runs a trial
 RETRY_ATTR = "retry_of"  # a retried trial names the trial it repeats
 RETRIED_ATTR = "retried"  # a failed trial that was enqueued again: it does not count as done
@@ -53,14 +55,28 @@ def open_storage(url: str):
 
     sqlite = url.startswith("sqlite")
     engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if sqlite else {}
-    try:
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-        if sqlite:
-            _write_ahead_log(storage.engine)
-    except Exception as error:  # noqa: BLE001 - SQLAlchemy, a driver or Optuna: each says why in its own words
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"cannot open the sweep storage {shown_url(url)}: {reason[:300]}") from None
-    return storage
+    for attempt in range(SCHEMA_RACE_TRIES):
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            if sqlite:
+                _write_ahead_log(storage.engine)
+            return storage
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy, a driver or Optuna: each says why in its own words
+            if _lost_schema_race(error) and attempt + 1 < SCHEMA_RACE_TRIES:
+                time.sleep(0.05 * (attempt + 1))  # the winner is writing the tables: open them once it is done
+                continue
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserError(f"cannot open the sweep storage {shown_url(url)}: {reason[:300]}") from None
+
+
+def _lost_schema_race(error: Exception) -> bool:
+    """Whether `error` is another process creating the same fresh storage's tables at the same moment:
+    a table it made first, or the version row it wrote first. Optuna creates both without a lock."""
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    if isinstance(error, IntegrityError):
+        return True
+    return isinstance(error, (OperationalError, ProgrammingError)) and "already exists" in str(error)
 
 
 def _write_ahead_log(engine) -> None:

@@ -15,7 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 import main
-from engine.sweeps.storage import SURPLUS_ATTR
+from engine.sweeps.storage import SURPLUS_ATTR, open_storage
 from engine.sweeps.trial import SWEEP_FILE, TrialRunner
 from graphs.project import load_project
 from graphs.search_space import parse_search_space
@@ -44,7 +44,7 @@ def sweep(capsys, *args):
 
 
 def study_of(path: Path, name: str = "project"):
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{path.with_suffix('.sweep.db')}")
+    return optuna.load_study(study_name=name, storage=open_storage(f"sqlite:///{path.with_suffix('.sweep.db')}"))
 
 
 def test_a_tiny_sweep_leaves_a_run_folder_per_trial_and_the_study_beside_the_project(sweep_project, capsys):
