@@ -9,6 +9,8 @@ import pytest
 from bench.editor_scale import big_graph
 from graphs.project import Project
 from gui import summary as summary_module
+from gui.canvas import scene as scene_module
+from gui.canvas.node_item import NodeItem
 from gui.summary import ModelSummary
 
 BLOCKS = 60  # 244 nodes in two rows of the wrapped layout: backward wires, detours and plain wires
@@ -43,6 +45,8 @@ def settle(window, qtbot) -> None:
 def assert_scene_as_built(window) -> None:
     scene, graph = window.scene, window.document.graph
     assert sorted(item.node_id for item in scene.node_items()) == sorted(graph.node_ids())
+    shown = [item for item in scene.items() if isinstance(item, NodeItem) and item.isVisible()]
+    assert sorted(item.node_id for item in shown) == sorted(graph.node_ids())  # a removed node's item is hidden
     assert {item.edge for item in scene.edge_items()} == set(graph.edges())
     paths = {item.edge: item.path() for item in scene.edge_items()}
     scene.reroute()
@@ -100,3 +104,31 @@ def test_random_deletes_undos_and_redos_end_as_freshly_built(big_window, qtbot):
     settle(window, qtbot)
     assert shown_rows(summary) == fresh_rows(window)
     assert_scene_as_built(window)
+
+
+def test_a_removed_nodes_item_is_hidden_at_once_and_leaves_the_scene_when_edits_pause(window, qtbot, monkeypatch):
+    monkeypatch.setattr(scene_module, "RETIRE_AFTER_MS", 50)
+    window._set_project(Project(big_graph(12), name="small"))
+    scene, document = window.scene, window.document
+    node_id = document.graph.node_ids()[5]
+    item = scene.node_item(node_id)
+    item.setSelected(True)
+    centre = item.sceneBoundingRect().center()
+    document.remove([node_id])
+    assert not item.isVisible() and not item.isSelected() and item.scene() is scene
+    assert item not in scene.items(centre) and scene.node_item(node_id) is None  # nothing can grab it
+    document.undo_stack.undo()
+    back = scene.node_item(node_id)
+    assert back is not item and back.isVisible() and back in scene.items(centre)
+    qtbot.waitUntil(lambda: item.scene() is None, timeout=5_000)  # the pause came: out of the scene
+    assert back.scene() is scene
+
+
+def test_items_waiting_to_leave_go_with_a_project_opened_meanwhile(window, qtbot, monkeypatch):
+    monkeypatch.setattr(scene_module, "RETIRE_AFTER_MS", 50)
+    window._set_project(Project(big_graph(12), name="small"))
+    window.document.remove(window.document.graph.node_ids()[3:6])
+    window._set_project(Project(big_graph(8), name="other"))  # the scene is cleared: Qt deletes those items
+    qtbot.wait(150)  # the pause: nothing left to take out (no call on a deleted item)
+    assert sorted(i.node_id for i in window.scene.node_items()) == sorted(window.document.graph.node_ids())
+    assert all(item.isVisible() for item in window.scene.items() if isinstance(item, NodeItem))
