@@ -30,6 +30,10 @@ COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs")
 ERROR_BRUSH = QBrush(QColor("#ff6b6b"))
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+DISPLAY = Qt.ItemDataRole.DisplayRole
+_ANSWERS = {DISPLAY: "text", Qt.ItemDataRole.TextAlignmentRole: "align", Qt.ItemDataRole.ForegroundRole: "colour",
+            Qt.ItemDataRole.ToolTipRole: "tooltip", Qt.ItemDataRole.FontRole: "font"}
+_ALIGN_RIGHT, _ALIGN_LEFT = int(RIGHT), int(LEFT)
 CELL_MARGIN = 10  # pixels each side of a cell's text when a column widens for it (bold totals included)
 
 
@@ -99,22 +103,20 @@ class SummaryModel(QAbstractTableModel):
                 return int(RIGHT if section >= 3 else LEFT)
         return None
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(RIGHT if index.column() >= 3 else LEFT)
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
-                        Qt.ItemDataRole.FontRole):
+    def data(self, index, role=DISPLAY):
+        answer = _ANSWERS.get(role)  # the table asks 7 roles of each cell on every paint: most get None at once
+        if answer is None:
             return None
+        if answer == "align":
+            return _ALIGN_RIGHT if index.column() >= 3 else _ALIGN_LEFT
         node_id, cells, error = self.row(index.row())
-        if role == Qt.ItemDataRole.DisplayRole:
+        if answer == "text":
             return cells[index.column()]
-        if role == Qt.ItemDataRole.ForegroundRole and error:
-            return ERROR_BRUSH
-        if role == Qt.ItemDataRole.ToolTipRole and error:
-            return error
-        if role == Qt.ItemDataRole.FontRole and not node_id:
-            return self._bold
-        return None
+        if answer == "font":
+            return None if node_id else self._bold
+        if answer == "colour":
+            return ERROR_BRUSH if error else None
+        return error or None  # the tooltip
 
 
 class ModelSummary(QWidget):
