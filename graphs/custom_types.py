@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from graphs.errors import ProjectFormatError, UnknownNodeTypeError, printable, quoted
 from graphs.files import NotRegularFileError, open_regular
+from graphs.name_mapping import NameMapping
 from graphs.node_type import NodeType
 
 DEFAULT_FILE = "custom_layers.py"
@@ -98,7 +99,7 @@ def fingerprint(files: Iterable[CodeFile]) -> str:
     return digest.hexdigest()
 
 
-class CustomTypes(Mapping):
+class CustomTypes(NameMapping):
     """The node types of one project's own code, by name, and the files they came from. Read-only: a
     project's code is loaded again, as a whole, to change them. Equal only to itself: two loads of one
     file are two sets of types."""
@@ -112,14 +113,8 @@ class CustomTypes(Mapping):
         self.files = tuple(files)
         self.problems = dict(problems or {})
 
-    def __getitem__(self, name: str) -> NodeType:
-        return self._types[name]
-
-    def __iter__(self):
-        return iter(self._types)
-
-    def __len__(self) -> int:
-        return len(self._types)
+    def _by_name(self) -> dict:
+        return self._types
 
     def __bool__(self) -> bool:
         return bool(self._types) or bool(self.files)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import keyword
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from graphs.catalogue import CATALOGUE, node_type
@@ -27,6 +26,7 @@ from graphs.families.units import (
     STRUCTURE,
     UNIT_PARAM,
 )
+from graphs.name_mapping import NameMapping
 from graphs.node_type import SHARES, NodeType
 from graphs.params import ParamSpec
 
@@ -123,7 +123,7 @@ def repeat_problem(definition) -> str | None:
             "with one input and one output, so that each copy feeds the next")
 
 
-class UnitRegistry(Mapping):
+class UnitRegistry(NameMapping):
     """Unit name -> UnitDefinition, read-only; the document's methods change it."""
 
     def __init__(self):
@@ -133,14 +133,8 @@ class UnitRegistry(Mapping):
         self.owner = None  # the document (set by it): the events go there
 
     # ---- reads ----------------------------------------------------------------
-    def __getitem__(self, name):
-        return self._units[name]
-
-    def __iter__(self):
-        return iter(self._units)
-
-    def __len__(self) -> int:
-        return len(self._units)
+    def _by_name(self) -> dict:
+        return self._units
 
     def spec(self, type_name: str, params: dict | None = None, node_id: str | None = None) -> NodeType:
         """The NodeType of a node of `type_name` in a graph of this registry (not a catalogue layer)."""
