@@ -26,6 +26,7 @@ from gui.units import optional
 from gui.units.adding import add_instance, is_unit_entry
 from gui.units.commands import AddUnit
 from gui.units.scope import Scope, UndoStack, scoped_result, still_open
+from gui.workbench import gc_policy
 
 UNIT_EVENTS = ("unit_added", "unit_removed", "unit_replaced", "unit_renamed", "unit_changed")
 
@@ -144,6 +145,10 @@ class DocumentController(QObject):
 
     def set_project(self, project: Project) -> None:
         """Show another project: a fresh undo stack and inference, everything redrawn."""
+        with gc_policy.paused():  # its items and results all live on: no collection while they are made
+            self._set_project(project)
+
+    def _set_project(self, project: Project) -> None:
         if self.project is not None:
             self._watch(self.scope_graph, False)
             self._watch_units(False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import time
+from contextlib import contextmanager
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
@@ -69,6 +70,21 @@ def collect_young() -> None:
     """Collect the young generations now, in the GUI thread (cheap; before a run starts)."""
     collect_in_gui_thread()
     gc.collect(1)
+
+
+@contextmanager
+def paused():
+    """No automatic collection inside the block. Building a model's thousands of items makes objects that all
+    live on, and the collections their allocations trigger walk every live object (0.2-0.6 s of a 10,000-node
+    model's 1.3-1.8 s scene build). The objects left are collected later, as usual. Once the app collects on
+    its timer (automatic collection already off), this changes nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def freeze_long_lived() -> None:

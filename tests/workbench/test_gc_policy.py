@@ -2,6 +2,7 @@
 collects on a timer; `release` puts automatic collection back (a benchmark applies the app's policy to its
 editor rows, then runs other sections as they would run)."""
 
+import contextlib
 import gc
 
 from gui.workbench import gc_policy
@@ -23,3 +24,24 @@ def test_the_policy_collects_on_the_gui_thread_and_release_puts_automatic_collec
             gc_policy.collect_in_gui_thread()
         if was_frozen:
             gc_policy.freeze_long_lived()
+
+
+def test_a_project_is_shown_without_automatic_collection_and_the_setting_comes_back(qapp):
+    from graphs.document import Graph
+    from graphs.project import Project
+    from gui.document import DocumentController
+
+    controller, seen, before = DocumentController(), [], gc.isenabled()
+    controller.projectReset.connect(lambda: seen.append(gc.isenabled()))
+    try:
+        for enabled in (True, False):  # automatic collection on (before the app's policy), or off (under it)
+            (gc.enable if enabled else gc.disable)()
+            controller.set_project(Project(Graph(), name="x"))
+            assert seen[-1] is False and gc.isenabled() is enabled
+        gc.enable()
+        with contextlib.suppress(RuntimeError), gc_policy.paused():
+            seen.append(gc.isenabled())
+            raise RuntimeError("a failed build")
+        assert seen[-1] is False and gc.isenabled()
+    finally:
+        (gc.enable if before else gc.disable)()
