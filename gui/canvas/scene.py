@@ -237,12 +237,13 @@ class CanvasScene(QGraphicsScene):
 
     def _reroute_dirty(self) -> None:
         """Route again every wire whose router looked where a node body appeared, moved or vanished
-        (`EdgeItem.reach`: a plain wire's own box, a wire that goes around the whole span between its ends)."""
-        dirty, self._dirty = [rect.getCoords() for rect in self._dirty], []
-        if not dirty:
+        (`EdgeItem.reach`: a plain wire's own box, a wire that goes around the whole span between its ends),
+        but those that know the change leaves their way as it is (`EdgeItem.route_holds`)."""
+        rects, self._dirty = self._dirty, []
+        if not rects:
             return
-        affected = self.reaches.meeting(dirty)
-        self.route(affected)
+        affected = self.reaches.meeting([rect.getCoords() for rect in rects])
+        self.route([item for item in affected if not item.route_holds(rects)])  # (a backward wire may know)
 
     def _reindex(self) -> None:
         self._index.clear()
