@@ -256,9 +256,10 @@ class BackwardChoice:
         others = edges[(edges[:, 2] >= self.left) & (edges[:, 0] <= self.first_gap)]  # in every span free rows read
         if not all(x2 < self.left or x1 > self.last_gap or _covered(others, y1, y2) for x1, y1, x2, y2 in changed):
             return False
-        now = np.array([r.getCoords() for r in current], dtype=float).reshape(-1, 4)
-        edges = np.unique(np.concatenate([edges, now]), axis=0)  # (an obstacle met by a change was kept too)
-        self.edges = edges[np.argsort(edges[:, 1], kind="stable")]
+        for row in {r.getCoords() for r in current}:
+            if not np.all(edges == row, axis=1).any():  # (an obstacle that met a change but did not change was kept)
+                edges = np.insert(edges, np.searchsorted(edges[:, 1], row[1], side="right"), row, axis=0)
+        self.edges = edges
         return True
 
 
