@@ -67,7 +67,7 @@ def test_a_row_moved_far_below_the_screen_repaints_no_row(big_window, qtbot):
     assert paints.count == 0 and bar.maximum() == maximum and shown(window) == before
     document.remove(["ln0"])  # a row on screen: the rows below it move up, and are painted
     settle(window, qtbot)
-    assert paints.count > 0
+    qtbot.waitUntil(lambda: paints.count > 0, timeout=5_000)
     rows = fresh_rows(window)
     assert shown(window) == rows[:len(shown(window))]
 
