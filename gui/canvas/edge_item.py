@@ -139,7 +139,11 @@ class EdgeItem(QGraphicsPathItem):
         kept, scene = self._kept, self.scene()
         if kept is None or scene is None or _coords(self.endpoints()) != _coords(self.ends):  # (QPointF's == is fuzzy)
             return False
-        ends, band = (self.source, self.target), body_area(kept.band)
+        band = body_area(kept.band)
+        changed = [r for r in changed if r.intersects(band)]  # (as the router's obstacles: another band's change none)
+        if not changed:
+            return True
+        ends = (self.source, self.target)
         current = [obstacle(r) for area in changed for r in scene.node_rects(area, ends) if r.intersects(band)]
         return kept.unchanged_by([obstacle(r) for r in changed], current)
 

@@ -81,3 +81,22 @@ def test_deleting_and_putting_back_a_node_of_a_row_reroutes_no_backward_wire(win
         del item.update_path
     scene.reroute()
     assert {item: item.path() for item in backward} == paths
+
+
+def test_nodes_moved_within_and_across_rows_leave_every_wire_as_a_full_reroute_routes_it(window, qtbot):
+    window._set_project(Project(big_graph(244), name="big"))
+    scene, document = window.scene, window.document
+    qtbot.waitUntil(lambda: scene.updates_pending() == 0, timeout=20_000)
+    rng = random.Random(7)
+    ids = document.graph.node_ids()
+    for step in range(12):
+        moved = {}
+        for node_id in rng.sample(ids[1:-3], rng.choice((1, 2))):
+            x, y = document.graph.node(node_id).position
+            moved[node_id] = (x + rng.choice((-300, -60, 40, 250)), y + rng.choice((-900, -200, 0, 0, 120, 900)))
+        document.move_nodes(moved)
+        document.flush()
+        qtbot.waitUntil(lambda: scene.updates_pending() == 0, timeout=20_000)
+        paths = {item.edge: item.path() for item in scene.edge_items()}
+        scene.reroute()
+        assert {item.edge: item.path() for item in scene.edge_items()} == paths, f"step {step}"
