@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 from graphs.document import Edge
 from gui import theme
 from gui.canvas.detail import low_detail
-from gui.canvas.routing import body_area, obstacle, route, wire_path
+from gui.canvas.routing import BackwardChoice, body_area, obstacle, route_kept, wire_path
 
 # A wire's `reach` before it is routed: everywhere (any change may be what its first route must go around)
 UNROUTED = (float("-inf"), float("-inf"), float("inf"), float("inf"))
@@ -77,6 +77,7 @@ class EdgeItem(QGraphicsPathItem):
         target.edges.add(self)
         start, end = self._set_ends()  # the plain curve: the scene routes it (`CanvasScene.route`)
         self.reach = UNROUTED
+        self._kept: BackwardChoice | None = None  # what its route's choice read, when it runs backwards
         self.setPath(wire_path(start, end))
         self.set_shape(shape_text)
 
@@ -114,7 +115,7 @@ class EdgeItem(QGraphicsPathItem):
         start, end = self._set_ends()
         scene = self.scene()
         if scene is None:
-            path, self.reach = wire_path(start, end), UNROUTED
+            path, self.reach, self._kept = wire_path(start, end), UNROUTED, None
         else:
             ends, looked = (self.source, self.target), []
 
@@ -123,13 +124,28 @@ class EdgeItem(QGraphicsPathItem):
                 looked.append(area.getCoords())
                 return [obstacle(r) for r in scene.node_rects(area, ends)]
 
-            path = route(start, end, obstacles_in)
+            path, self._kept = route_kept(start, end, obstacles_in)
             self.reach = (min(a[0] for a in looked), min(a[1] for a in looked), max(a[2] for a in looked),
                           max(a[3] for a in looked)) if looked else None
         self._stroke = None
         self.setPath(path)
         if self._label is not None:
             self._label.setPos(path.pointAtPercent(0.5))
+
+    def route_holds(self, changed: list[QRectF]) -> bool:
+        """Whether routing it again would take the way it takes now, with node bodies having appeared or vanished
+        at `changed` (scene rects) and its ends where they were: known for a wire routed backwards without
+        routing it (`routing.BackwardChoice`), else False."""
+        kept, scene = self._kept, self.scene()
+        if kept is None or scene is None or _coords(self.endpoints()) != _coords(self.ends):  # (QPointF's == is fuzzy)
+            return False
+        band = body_area(kept.band)
+        changed = [r for r in changed if r.intersects(band)]  # (as the router's obstacles: another band's change none)
+        if not changed:
+            return True
+        ends = (self.source, self.target)
+        current = [obstacle(r) for area in changed for r in scene.node_rects(area, ends) if r.intersects(band)]
+        return kept.unchanged_by([obstacle(r) for r in changed], current)
 
     def set_shape(self, shape_text: str | None) -> None:
         """The shape the wire carries, or None when it is unknown (upstream error, open input)."""
@@ -233,6 +249,10 @@ class EdgeItem(QGraphicsPathItem):
         if getattr(scene, "hovered_edge", None) is self:
             scene.hovered_edge = None
         super().hoverLeaveEvent(event)
+
+
+def _coords(points) -> list[tuple[float, float]]:
+    return [(point.x(), point.y()) for point in points]
 
 
 _PENS: dict[tuple[bool, bool, bool], QPen] = {}

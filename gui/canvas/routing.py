@@ -55,6 +55,7 @@ class _Router:
         self._lefts = [r.left() for r in self._by_left]
         self._widest = max((r.width() for r in obstacles), default=0.0)
         self._edges: np.ndarray | None = None  # (left, top, right, bottom) of each obstacle, sorted by top
+        self.kept: BackwardChoice | None = None  # what a backward route's choice read (`backward`)
 
     def clear(self, left: float, right: float, y1: float, y2: float) -> bool:
         """No obstacle meets the box from `left` to `right` between heights `y1` and `y2`."""
@@ -113,22 +114,34 @@ class _Router:
     def backward(self) -> QPainterPath | None:
         """A wire into an earlier column (a wrapped layout's next row): out of the output, down a gap to the
         first clear lane below it, back along that lane (down the left margin to another lane when the input
-        is rows further down), then down a gap into the input."""
+        is rows further down), then down a gap into the input. What its choice read is kept in `kept`."""
         s, e = self.start, self.end
         into = e.x() - 2 * TURN
         edges = self._sorted_edges()
         left = min(float(edges[:, 0].min(initial=into)), into) - 2 * TURN
         rights = edges[:, 2]
         gaps = sorted({s.x() + 2 * TURN} | set((rights[rights > s.x()] + 2 * TURN).tolist()))
-        turns = ((out, y) for out in gaps[:TRIES] if self.clear(s.x(), out - TURN, s.y(), s.y())
-                 for y in self.free_rows(left, out) if y > s.y() and self.clear(out - TURN, out + TURN, s.y(), y))
-        out, below = next(turns, (None, None))
+        tried = [s.x() + 2 * TURN, s.y()]  # the furthest gap and the lowest row tried on the way down
+
+        def turns():
+            for out in gaps[:TRIES]:
+                tried[0] = out
+                if self.clear(s.x(), out - TURN, s.y(), s.y()):
+                    for y in self.free_rows(left, out):
+                        if y > s.y():
+                            tried[1] = max(tried[1], y)
+                            if self.clear(out - TURN, out + TURN, s.y(), y):
+                                yield out, y
+
+        out, below = next(turns(), (None, None))
         if out is None:
             return None
         above = next((y for y in reversed(self.free_rows(left, out))
                       if y < e.y() and self.clear(into - TURN, into + TURN, y, e.y())), None)
         if above is None or below > above:
             return None
+        self.kept = BackwardChoice(edges, left, gaps[0], tried[0], (s.x(), s.y() - 1, tried[0] + TURN, tried[1] + 1),
+                                   (into - TURN, above - 1, into + TURN, e.y() + 1))
         path = QPainterPath(s)
         path.lineTo(QPointF(out - TURN, s.y()))
         path.cubicTo(QPointF(out + TURN, s.y()), QPointF(out + TURN, below), QPointF(out - TURN, below))
@@ -173,24 +186,91 @@ def route(start: QPointF, end: QPointF, obstacles_in: Callable[[QRectF], list[QR
     `obstacles_in(area)` gives the obstacles that meet `area`: asked first for the plain curve's
     box only (most wires meet nothing), then, for a wire that must go around, for its span between its ends'
     x, `DETOUR_REACH` above and below them."""
+    return route_kept(start, end, obstacles_in)[0]
+
+
+def route_kept(start: QPointF, end: QPointF, obstacles_in: Callable[[QRectF], list[QRectF]]
+               ) -> tuple[QPainterPath, BackwardChoice | None]:
+    """`route`, and for a wire routed backwards what its choice read (`BackwardChoice`: which node changes
+    leave that route as it is), else None."""
     plain = wire_path(start, end)
     if end.x() < start.x() and end.y() <= start.y():
-        return plain  # the way back turns down out of the output and down into the input: none goes up
+        return plain, None  # the way back turns down out of the output and down into the input: none goes up
     if end.x() < start.x():
         # the way back may pass the left margin, but it stays between the two ends' heights
         band = QRectF(QPointF(-1e7, min(start.y(), end.y()) - 1), QPointF(1e7, max(start.y(), end.y()) + 1))
-        return _Router(start, end, obstacles_in(band)).backward() or plain
+        router = _Router(start, end, obstacles_in(band))
+        path = router.backward()
+        if path is None:
+            return plain, None
+        router.kept.band = band
+        return path, router.kept
     if end.x() - start.x() < 4 * TURN:
-        return plain
+        return plain, None
     near = obstacles_in(plain.boundingRect().adjusted(-2, -2, 2, 2))  # a level wire has a box of no height
     if not near:
-        return plain
+        return plain, None
     stroker = QPainterPathStroker()
     stroker.setWidth(3)
     stroke = stroker.createStroke(plain)
     if not any(stroke.intersects(r) for r in near):
-        return plain
+        return plain, None
     top, bottom = min(start.y(), end.y()) - DETOUR_REACH, max(start.y(), end.y()) + DETOUR_REACH
     span = QRectF(QPointF(start.x(), top), QPointF(end.x(), bottom))
     router = _Router(start, end, obstacles_in(span))
-    return router.one_bend() or router.detour() or plain
+    return router.one_bend() or router.detour() or plain, None
+
+
+class BackwardChoice:
+    """What a backward route's choice read, so that a node appearing or vanishing in its band (a wrapped layout's
+    whole row: any delete there) is seen to leave it as it is without routing it again (~1 ms a wire at 10,000
+    nodes). The choice stays when no changed obstacle is the leftmost (the margin), gives a gap at or before the
+    one taken, meets a box a clear-check looked at, or opens or closes a free row (its height is covered by the
+    other obstacles of the span, whatever changed taken out)."""
+
+    def __init__(self, edges: np.ndarray, left: float, first_gap: float, last_gap: float, way_down: tuple,
+                 way_in: tuple):
+        self.edges, self.left, self.first_gap, self.last_gap = edges, left, first_gap, last_gap
+        self.boxes = (way_down, way_in)  # every box a clear-check looked at lies in one of these
+        self.start_x = way_down[0]
+        self.band: QRectF | None = None  # the area it asked for the obstacles of (`route_kept`)
+
+    def unchanged_by(self, changed: list[QRectF], current: list[QRectF]) -> bool:
+        """Whether routing it again, with the `changed` obstacles (those of the node bodies that appeared or
+        vanished) added or taken away, takes the same way; errs on the side of False. When it does, the
+        obstacles it keeps become those of now: the changed ones out, the `current` ones (the obstacles in the
+        band that meet a changed one) in."""
+        changed = [r.getCoords() for r in changed]
+        for x1, y1, x2, y2 in changed:
+            if x1 <= self.left + 2 * TURN:  # it may be (or have been) the leftmost: the margin moves
+                return False
+            if x2 > self.start_x and x2 + 2 * TURN <= self.last_gap:  # a gap at or before the one taken
+                return False
+            if any(x1 <= box[2] and box[0] <= x2 and y1 <= box[3] and box[1] <= y2 for box in self.boxes):
+                return False
+        edges = self.edges
+        kept = np.ones(len(edges), dtype=bool)
+        for c in changed:
+            kept &= ~np.all(np.abs(edges - c) < 1e-6, axis=1)  # whatever changed, taken out
+        edges = edges[kept]
+        others = edges[(edges[:, 2] >= self.left) & (edges[:, 0] <= self.first_gap)]  # in every span free rows read
+        if not all(x2 < self.left or x1 > self.last_gap or _covered(others, y1, y2) for x1, y1, x2, y2 in changed):
+            return False
+        for row in {r.getCoords() for r in current}:
+            if not np.all(edges == row, axis=1).any():  # (an obstacle that met a change but did not change was kept)
+                edges = np.insert(edges, np.searchsorted(edges[:, 1], row[1], side="right"), row, axis=0)
+        self.edges = edges
+        return True
+
+
+def _covered(spans: np.ndarray, top: float, bottom: float) -> bool:
+    """Whether the heights from `top` to `bottom` lie within the union of the spans' heights (sorted by top)."""
+    meeting = spans[(spans[:, 3] >= top) & (spans[:, 1] <= bottom)]
+    reach = top
+    for span_top, span_bottom in zip(meeting[:, 1].tolist(), meeting[:, 3].tolist()):
+        if span_top > reach:
+            return False
+        reach = max(reach, span_bottom)
+        if reach >= bottom:
+            return True
+    return reach >= bottom

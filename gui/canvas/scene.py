@@ -245,12 +245,13 @@ class CanvasScene(QGraphicsScene):
 
     def _reroute_dirty(self) -> None:
         """Route again every wire whose router looked where a node body appeared, moved or vanished
-        (`EdgeItem.reach`: a plain wire's own box, a wire that goes around the whole span between its ends)."""
-        dirty, self._dirty = [rect.getCoords() for rect in self._dirty], []
-        if not dirty:
+        (`EdgeItem.reach`: a plain wire's own box, a wire that goes around the whole span between its ends),
+        but those that know the change leaves their way as it is (`EdgeItem.route_holds`)."""
+        rects, self._dirty = self._dirty, []
+        if not rects:
             return
-        affected = self.reaches.meeting(dirty)
-        self.route(affected)
+        affected = self.reaches.meeting([rect.getCoords() for rect in rects])
+        self.route([item for item in affected if not item.route_holds(rects)])  # (a backward wire may know)
 
     def _reindex(self) -> None:
         self._index.clear()
@@ -439,8 +440,14 @@ class CanvasScene(QGraphicsScene):
         changed = changed_nodes(previous, result)
         newest, nodes = self._newest, self._nodes
         newest.result = result
-        changed = nodes.keys() if changed is None else changed & nodes.keys()  # (not those gone)
-        newest.ids.update(changed)
+        if changed is None:
+            newest.ids.update(nodes.keys())
+            shows_change = bool(nodes)
+        else:  # not those gone (`difference` with a dict runs in C: twice as fast as `&` with its keys)
+            gone = changed.difference(nodes)
+            newest.ids.update(changed)
+            newest.ids.difference_update(gone)
+            shows_change = len(gone) < len(changed)
         unshown, self._unshown = self._unshown, []
         for item in unshown:
             if item.scene() is self:
@@ -453,7 +460,7 @@ class CanvasScene(QGraphicsScene):
                 edge.shape_text  # noqa: B018 (reading it takes the result)
         if self.hovered_edge is not None and QToolTip.isVisible() and self.views():  # its tooltip shows too
             QToolTip.showText(QCursor.pos(), self.hovered_edge.toolTip(), self.views()[0].viewport())
-        if changed or unshown:
+        if shows_change or unshown:
             for view in self.views():
                 view.viewport().update()
 
