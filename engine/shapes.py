@@ -340,9 +340,10 @@ class ShapeInference:
         """Put back a forgotten region whose root came back as it was, whole; queue those below its root of
         the nodes the forgetting pass touched outside the region (`ForgottenRegion.stale`: they may read the
         region, as a node wired to it in that pass does) and their consumers (the region may read them)."""
-        for table, kept in ((self._info, region.info), (self._inputs, region.inputs), (self._errors, region.errors)):
-            table.update(kept)
-            self._touched.update(kept)
+        self._info.update(region.info)
+        self._errors.update(region.errors)
+        self._inputs.update(region.inputs)
+        self._touched.update(region.inputs)  # (every node of the region: each had its inputs, see _forget_downstream)
         bound, consumers = rank[region.root], self._consumers
         for node_id in region.stale:
             for below in (node_id, *consumers.get(node_id, ())):
