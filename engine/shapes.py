@@ -271,6 +271,8 @@ class ShapeInference:
         rank = self._ranks()
         if self._dirty:
             self._propagate(rank)
+            for region in self._forgotten:  # the nodes each walk forgot (each had its inputs), once the pass is done
+                self._touched.update(region.inputs)
         errors = sorted(self._errors.items(), key=lambda item: rank[item[0]])
         if self._dropped * 4 > len(self._info):
             # dict.copy() clones a dict in one go, unless a third of its slots were left by deletions: then it
@@ -333,7 +335,8 @@ class ShapeInference:
                         push(queue, (rank[consumer], consumer))
         if len(self._forgotten) == 1 and self._forgotten[0].untouched_by(dirty):
             region = self._forgotten[0]  # kept, should the wire come back (see engine.forgotten_region)
-            region.stale = frozenset(self._touched - region.info.keys() - region.errors.keys())
+            region.stale = frozenset(node_id for node_id in self._touched if node_id not in region)  # (the walk's
+            # nodes are not among them yet: infer_shapes adds them, so this looks at the few others only)
             self._stash = region
 
     def _give_back(self, region: ForgottenRegion, rank: Mapping[str, int], queue: list) -> None:
@@ -512,8 +515,7 @@ class ShapeInference:
                     lost_errors[consumer] = errors.pop(consumer)
                     push(consumer)
         walked = [*lost_info, *lost_errors] if lost_errors else list(lost_info)
-        region.inputs = dict(zip(walked, map(self._inputs.pop, walked)))
-        self._touched.update(walked)
+        region.inputs = dict(zip(walked, map(self._inputs.pop, walked)))  # (they join _touched after the pass)
         self._dropped += len(walked)
 
     def _forget(self, node_id: str) -> None:
