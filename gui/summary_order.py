@@ -12,6 +12,7 @@ a file leaves its nodes out.
 
 from __future__ import annotations
 
+from graphs.node_order import NodePlaces
 from graphs.validate import topological_order
 
 
@@ -22,7 +23,8 @@ class LiveOrder:
         """`graph()` gives the model's graph (the open project may change)."""
         self._graph = graph
         self._ids: list[str] | None = None
-        self._position: dict[str, int] = {}
+        self._rows: set[str] = set()  # the nodes in `_ids`
+        self._places = NodePlaces()  # their rows, kept across a row removed and put back (a delete and its undo)
         self._kept = False  # made from the document's kept order (else from topological_order)
         self._after: dict[str, str] = {}  # a removed node -> the node whose row followed its row then
         self._changes: list[tuple[int, int, str | None]] = []  # (version, row, added node id or None: removed)
@@ -33,22 +35,24 @@ class LiveOrder:
             graph = self._graph()
             rank = graph.topological_rank() if self._kept else None
             self._ids = topological_order(graph) if rank is None else sorted(rank, key=rank.__getitem__)
-            self._position = {node_id: i for i, node_id in enumerate(self._ids)}
+            self._rows = set(self._ids)
         return self._ids
 
     def position(self, node_id: str) -> int | None:
-        return self.positions.get(node_id)
+        ids = self.ids()
+        return self._places.of(ids, (node_id,))[node_id] if node_id in self._rows else None
 
     @property
     def positions(self) -> dict[str, int]:
-        """Node id -> its row (read only)."""
-        self.ids()
-        return self._position
+        """Node id -> its row."""
+        ids = self.ids()
+        return self._places.of(ids, ids)
 
     def forget(self, kept: bool = False) -> None:
         """Make the order anew when next asked: from the document's kept order (`kept`: a backward wire,
         a few milliseconds at 10,000 nodes), else as `topological_order` makes it, ties in document order."""
         self._ids, self._kept = None, kept
+        self._places.drop()
         self._after.clear()
         self._changes.clear()
         self.version += 1
@@ -65,7 +69,8 @@ class LiveOrder:
         if self._ids is not None:  # no wires yet: last, or where it was before it was removed
             row = self._place(node_id)
             self._ids.insert(row, node_id)
-            self._renumber(row)
+            self._rows.add(node_id)
+            self._places.added(self._ids, node_id, row)
             self._changes.append((self.version + 1, row, node_id))
         self.version += 1
 
@@ -73,33 +78,29 @@ class LiveOrder:
         """Its row: before the row that followed it when it was removed (or that row's own follower,
         when that node was removed too), else last."""
         follower, seen = self._after.pop(node_id, None), set()
-        while follower is not None and follower not in self._position and follower not in seen:
+        while follower is not None and follower not in self._rows and follower not in seen:
             seen.add(follower)
             follower = self._after.get(follower)
-        return self._position.get(follower, len(self._ids))
+        return len(self._ids) if follower not in self._rows else self.position(follower)
 
     def node_removed(self, node_id: str) -> None:
         if self._ids is not None:
-            index = self._position.pop(node_id, None)
+            index = self.position(node_id)
             if index is None:
                 return self.forget()
             del self._ids[index]
+            self._rows.discard(node_id)
+            self._places.removed(self._ids, node_id, index)
             if index < len(self._ids):
                 self._after[node_id] = self._ids[index]
-            self._renumber(index)
             self._changes.append((self.version + 1, index, None))
         self.version += 1
-
-    def _renumber(self, first: int) -> None:
-        ids, position = self._ids, self._position
-        for i in range(first, len(ids)):
-            position[ids[i]] = i
 
     def edge_added(self, edge) -> None:
         """The graph has a new wire `edge`: the document's order again if it runs backward in the rows."""
         if self._ids is None:
             return
-        source, target = self._position.get(edge.source), self._position.get(edge.target)
+        source, target = self.position(edge.source), self.position(edge.target)
         if source is None or target is None:
             self.forget()
         elif source > target:
