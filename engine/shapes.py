@@ -60,7 +60,7 @@ class ShapeInference:
         self._consumers: dict[str, set[str]] = {}  # node -> the nodes its wires feed
         self._ports: dict[str, list[str]] = {}
         self._plans: dict[str, tuple | None] = {}  # node -> ((port, src, src port), ...), None: cannot infer
-        self._unsure: set[str] = set()  # nodes whose plan may not read every wire they follow (see _forget_downstream)
+        self._unsure: set[str] = set()  # nodes whose plan may leave out a wire they follow (see _forget_downstream)
         self._own_rank: dict[str, int] | None = None  # ranks over the followed wires, while the document has a cycle
         self._unranked: set[str] = set()  # the nodes on a cycle: never inferred
         self._dirty: set[str] = set()
@@ -468,10 +468,10 @@ class ShapeInference:
             else:
                 plan = tuple(wired)
         self._plans[node_id] = plan
-        if plan is not None and len(plan) == len(self._sources[node_id]):  # it reads every wire it follows
-            self._unsure.discard(node_id)
-        else:
+        if plan is not None and len(plan) != len(self._sources[node_id]):  # it leaves out a wire it follows
             self._unsure.add(node_id)
+        else:  # it reads every wire it follows, or it has no plan: then no outcome either, once it is visited
+            self._unsure.discard(node_id)
         return plan
 
     def _reads(self, node_id: str, source: str) -> bool:
@@ -489,8 +489,9 @@ class ShapeInference:
         This runs for thousands of nodes (a wire taken away near the top of a 10,000-node model), so it does the
         least per node: a node's consumers all read it through their plans (`_plan`), unless they are `_unsure`
         (a plan still to be made, or one that leaves out a wire into a port the node has not, as a loaded file
-        may have); each node's outcome is popped as it is reached (what marks it walked), and its inputs, which
-        every node with an outcome has, are popped together at the end."""
+        may have; a node without a plan has no outcome to forget, or is dirty, and a dirty node forgotten for
+        nothing is inferred again when its turn comes); each node's outcome is popped as it is reached (what
+        marks it walked), and its inputs, which every node with an outcome has, are popped together at the end."""
         info, errors, consumers, unsure, reads = self._info, self._errors, self._consumers, self._unsure, self._reads
         region = ForgottenRegion(node_id)  # kept in case the wire comes back (`_give_back`)
         self._forgotten.append(region)
@@ -505,7 +506,7 @@ class ShapeInference:
         while stack:
             current = pop()
             for consumer in consumers[current]:
-                if consumer in unsure and not reads(consumer, current):
+                if unsure and consumer in unsure and not reads(consumer, current):
                     continue
                 outcome = pop_info(consumer, None)
                 if outcome is not None:

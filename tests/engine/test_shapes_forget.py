@@ -56,11 +56,14 @@ def test_a_node_whose_plan_is_still_to_be_made_is_forgotten_only_if_it_reads_the
 
 def check_inference(live: ShapeInference) -> None:
     """The live tables' invariants the walk relies on: every node with an outcome has its inputs, and a node
-    not `_unsure` reads, through its plan, every wire it follows."""
+    not `_unsure` reads, through its plan, every wire it follows, or has no plan and no outcome."""
     assert live._inputs.keys() == live._info.keys() | live._errors.keys()
     for node_id, plan in live._plans.items():
         if node_id not in live._unsure:
-            assert plan is not None and {port for port, _s, _p in plan} == set(live._sources[node_id])
+            if plan is None:
+                assert node_id not in live._inputs
+            else:
+                assert {port for port, _s, _p in plan} == set(live._sources[node_id])
 
 
 def delete(graph, node_ids, undo: bool, redo: bool) -> None:
