@@ -127,8 +127,8 @@ class Graph:
         return self.places_of((node_id,))[node_id]
 
     def places_of(self, node_ids) -> dict[str, int]:
-        """Each node's place in the node order. After an edit that shifted places, the first few asked for are
-        looked up by a walk over the ids in C (a delete asks for one); more asks build the map of every place again."""
+        """Each node's place in the node order, from a map of every place kept across a delete and its undo (see
+        `graphs.node_order.NodePlaces`)."""
         node_ids = list(node_ids)
         for node_id in node_ids:
             self._require(node_id)

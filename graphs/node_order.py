@@ -5,7 +5,8 @@ of graphs/ reads it as such. Undoing a delete puts a node back mid-order: rebuil
 about 2 ms at 10,000 nodes, so `insert_at` moves only the nodes after that place, at C speed. `NodePlaces` answers
 `Graph.places_of` (a delete asks for its node's place, for its undo) from a map of every place, kept valid across
 the edits an editor makes most: adding a node last, removing the last node, and removing a node then putting it
-back where it was (a delete and its undo, in either order), which shift every place after it and then back.
+back where it was (a delete and its undo, in either order), which shift every place after it and then back. The
+model summary keeps its rows' places with one too (`gui.summary_order`, over a list).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def insert_at(nodes: dict, index: int, key, value) -> None:
 
 
 class NodePlaces:
-    """Each node's index in a node order (a dict's order, see `Graph._nodes`), told of every change to it.
+    """Each node's index in a node order (a dict's order, as `Graph._nodes`, or a list's), told of every change.
 
     `_map` holds each node's place as it was before the pending removals (`_removed`, each a node and its place
     when it went, oldest first); a place is read through them: each removal moves the nodes after it up one. A node
@@ -35,11 +36,11 @@ class NodePlaces:
 
     def __init__(self):
         self._map: dict | None = None  # None: made anew when enough places are asked for
-        self._nodes: dict | None = None  # the dict the map is of (graphs.units may put another in the graph's place)
+        self._nodes = None  # the dict or list the map is of (graphs.units may put another dict in a graph's place)
         self._removed: list[tuple[str, int]] = []
         self._walks = 0  # places looked up by a walk over the order since the map was dropped
 
-    def of(self, nodes: dict, node_ids: list) -> dict:
+    def of(self, nodes, node_ids) -> dict:
         """The place in `nodes`' order of each of `node_ids` (all of them in `nodes`)."""
         if self._map is None or nodes is not self._nodes or len(self._map) - len(self._removed) != len(nodes):
             self._walks += len(node_ids)  # (graphs.units.expand may add to a graph directly)
@@ -55,7 +56,7 @@ class NodePlaces:
                 place -= 1
         return place
 
-    def added(self, nodes: dict, node_id: str, place: int) -> None:
+    def added(self, nodes, node_id: str, place: int) -> None:
         """`node_id` was put at `place` in `nodes`."""
         if self._map is None:
             return
@@ -71,7 +72,7 @@ class NodePlaces:
         else:
             self.drop()
 
-    def removed(self, nodes: dict, node_id: str, place: int | None) -> None:
+    def removed(self, nodes, node_id: str, place: int | None) -> None:
         """`node_id` was taken out of `nodes`, from `place` (None: unknown)."""
         if self._map is None:
             return
