@@ -82,7 +82,7 @@ def delete(graph, node_ids, undo: bool, redo: bool) -> None:
             graph.connect(wire.source, wire.target, wire.source_port, wire.target_port, check=False)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)  # fixed examples: CI must not flake
+@settings(max_examples=150, deadline=None, derandomize=True)  # fixed examples: CI must not flake
 @given(data=st.data())
 def test_deletes_and_their_undos_give_what_a_fresh_inference_gives(data):
     """Residual blocks with an optional port, wires into ports a node has not, random edits, and deletes of one
