@@ -60,6 +60,7 @@ class ShapeInference:
         self._consumers: dict[str, set[str]] = {}  # node -> the nodes its wires feed
         self._ports: dict[str, list[str]] = {}
         self._plans: dict[str, tuple | None] = {}  # node -> ((port, src, src port), ...), None: cannot infer
+        self._unsure: set[str] = set()  # nodes whose plan may leave out a wire they follow (see _forget_downstream)
         self._own_rank: dict[str, int] | None = None  # ranks over the followed wires, while the document has a cycle
         self._unranked: set[str] = set()  # the nodes on a cycle: never inferred
         self._dirty: set[str] = set()
@@ -115,7 +116,7 @@ class ShapeInference:
     def _set_params(self, node_id: str, params: dict) -> None:
         self._cache.pop(node_id, None)
         self._keys.pop(node_id, None)
-        self._plans.pop(node_id, None)
+        self._unplan(node_id)
         self._dirty.add(node_id)
         try:
             if not self.graph.is_layer(self._types[node_id]):  # (without the close matches node_type would look up)
@@ -154,6 +155,7 @@ class ShapeInference:
                 table.update(zip(rest, repeat(table[first])))  # (faster than a dict.fromkeys to merge)
             for table in (self._cache, self._plans, *((self._shares,) if self._shares else ())):
                 deque(map(table.pop, rest, repeat(None)), 0)  # (at C speed: thousands of layers)
+            self._unsure.update(rest)  # (their plans went with the rest)
             if first in self._shares:
                 self._shares.update(zip(rest, repeat(self._shares[first])))
             self._dirty.update(rest)
@@ -166,6 +168,7 @@ class ShapeInference:
             table.pop(node.id, None)
         self._own_rank = None
         self._dirty.discard(node.id)
+        self._unsure.discard(node.id)
 
     def _on_edge_added(self, edge) -> None:
         self._wiring += 1
@@ -192,9 +195,14 @@ class ShapeInference:
     def _touch(self, node_id: str) -> None:
         """A wire into `node_id` came or went: its plan and its place in the order may change (its cached
         outcome stays: it depends on the input specs, not on where they come from)."""
-        self._plans.pop(node_id, None)
+        self._unplan(node_id)
         self._dirty.add(node_id)
         self._own_rank = None
+
+    def _unplan(self, node_id: str) -> None:
+        """The node's plan is to be made again (its params or wires changed)."""
+        self._plans.pop(node_id, None)
+        self._unsure.add(node_id)
 
     def _on_params_changed(self, node_id, _old, new) -> None:
         self._set_params(node_id, new)
@@ -263,6 +271,8 @@ class ShapeInference:
         rank = self._ranks()
         if self._dirty:
             self._propagate(rank)
+            for region in self._forgotten:  # the nodes each walk forgot (each had its inputs), once the pass is done
+                self._touched.update(region.inputs)
         errors = sorted(self._errors.items(), key=lambda item: rank[item[0]])
         if self._dropped * 4 > len(self._info):
             # dict.copy() clones a dict in one go, unless a third of its slots were left by deletions: then it
@@ -325,16 +335,18 @@ class ShapeInference:
                         push(queue, (rank[consumer], consumer))
         if len(self._forgotten) == 1 and self._forgotten[0].untouched_by(dirty):
             region = self._forgotten[0]  # kept, should the wire come back (see engine.forgotten_region)
-            region.stale = frozenset(self._touched - region.info.keys() - region.errors.keys())
+            region.stale = frozenset(node_id for node_id in self._touched if node_id not in region)  # (the walk's
+            # nodes are not among them yet: infer_shapes adds them, so this looks at the few others only)
             self._stash = region
 
     def _give_back(self, region: ForgottenRegion, rank: Mapping[str, int], queue: list) -> None:
         """Put back a forgotten region whose root came back as it was, whole; queue those below its root of
         the nodes the forgetting pass touched outside the region (`ForgottenRegion.stale`: they may read the
         region, as a node wired to it in that pass does) and their consumers (the region may read them)."""
-        for table, kept in ((self._info, region.info), (self._inputs, region.inputs), (self._errors, region.errors)):
-            table.update(kept)
-            self._touched.update(kept)
+        self._info.update(region.info)
+        self._errors.update(region.errors)
+        self._inputs.update(region.inputs)
+        self._touched.update(region.inputs)  # (every node of the region: each had its inputs, see _forget_downstream)
         bound, consumers = rank[region.root], self._consumers
         for node_id in region.stale:
             for below in (node_id, *consumers.get(node_id, ())):
@@ -456,40 +468,56 @@ class ShapeInference:
             else:
                 plan = tuple(wired)
         self._plans[node_id] = plan
+        if plan is not None and len(plan) != len(self._sources[node_id]):  # it leaves out a wire it follows
+            self._unsure.add(node_id)
+        else:  # it reads every wire it follows, or it has no plan: then no outcome either, once it is visited
+            self._unsure.discard(node_id)
         return plan
+
+    def _reads(self, node_id: str, source: str) -> bool:
+        """Whether the node's plan reads an output of `source`."""
+        plan = self._plans.get(node_id, _UNPLANNED)
+        if plan is _UNPLANNED:  # a copy's layer given its outcome whole (engine.copy_replay), or a dirty node
+            plan = self._plan(node_id)
+        return plan is not None and any(fed_by == source for _port, fed_by, _source_port in plan)
 
     def _forget_downstream(self, node_id: str) -> None:
         """Forget the outcome of `node_id` and of every node it feeds, directly or not, without visiting them:
         without its shapes they have none. The walk stops at a node already without shapes (what that one
-        feeds has none either, or waits in the queue to be visited)."""
-        info, errors, inputs, plans, consumers = self._info, self._errors, self._inputs, self._plans, self._consumers
-        stack, touched = [node_id], self._touched
+        feeds has none either, or waits in the queue to be visited).
+
+        This runs for thousands of nodes (a wire taken away near the top of a 10,000-node model), so it does the
+        least per node: a node's consumers all read it through their plans (`_plan`), unless they are `_unsure`
+        (a plan still to be made, or one that leaves out a wire into a port the node has not, as a loaded file
+        may have; a node without a plan has no outcome to forget, or is dirty, and a dirty node forgotten for
+        nothing is inferred again when its turn comes); each node's outcome is popped as it is reached (what
+        marks it walked), and its inputs, which every node with an outcome has, are popped together at the end."""
+        info, errors, consumers, unsure, reads = self._info, self._errors, self._consumers, self._unsure, self._reads
         region = ForgottenRegion(node_id)  # kept in case the wire comes back (`_give_back`)
-        lost_info, lost_inputs, lost_errors = region.info, region.inputs, region.errors
         self._forgotten.append(region)
-        pop_info, pop_inputs, push = info.pop, inputs.pop, stack.append
-        while stack:  # (the lines of _forget, inline and at C speed where it can: this runs for thousands of nodes)
-            current = stack.pop()
-            outcome = pop_info(current, None)
-            if outcome is not None:
-                lost_info[current] = outcome
-            elif current in errors:
-                lost_errors[current] = errors.pop(current)
-            kept = pop_inputs(current, None)
-            if kept is not None:
-                lost_inputs[current] = kept
+        lost_info, lost_errors = region.info, region.errors
+        outcome = info.pop(node_id, None)
+        if outcome is not None:
+            lost_info[node_id] = outcome
+        elif node_id in errors:
+            lost_errors[node_id] = errors.pop(node_id)
+        stack = [node_id]
+        pop_info, push, pop = info.pop, stack.append, stack.pop
+        while stack:
+            current = pop()
             for consumer in consumers[current]:
-                if consumer in info or consumer in errors:
-                    plan = plans.get(consumer, _UNPLANNED)
-                    if plan is _UNPLANNED:  # a copy's layer given its outcome whole (engine.copy_replay)
-                        plan = self._plan(consumer)
-                    for _port, source, _source_port in plan or ():
-                        if source == current:
-                            push(consumer)
-                            break
-        touched.update(lost_info)  # every node walked had an outcome: the first one too (see `_visit`)
-        touched.update(lost_errors)
-        self._dropped += len(lost_info) + len(lost_errors)
+                if unsure and consumer in unsure and not reads(consumer, current):
+                    continue
+                outcome = pop_info(consumer, None)
+                if outcome is not None:
+                    lost_info[consumer] = outcome
+                    push(consumer)
+                elif errors and consumer in errors:
+                    lost_errors[consumer] = errors.pop(consumer)
+                    push(consumer)
+        walked = [*lost_info, *lost_errors] if lost_errors else list(lost_info)
+        region.inputs = dict(zip(walked, map(self._inputs.pop, walked)))  # (they join _touched after the pass)
+        self._dropped += len(walked)
 
     def _forget(self, node_id: str) -> None:
         self._touched.add(node_id)

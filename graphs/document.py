@@ -8,7 +8,6 @@ commands call these same methods, so undo fires the same events as the edit.
 from __future__ import annotations
 
 import itertools
-import operator
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -37,6 +36,7 @@ from graphs.errors import (
 )
 from graphs.events import Event
 from graphs.names import id_problem
+from graphs.node_order import NodePlaces, insert_at
 from graphs.topological_order import TopologicalOrder
 from graphs.unit_registry import REF, UnitRegistry, UnitUseError, check_unit_params, is_ref, unit_name_problem
 
@@ -62,8 +62,7 @@ class Graph:
         self._in: dict[str, dict[Edge, None]] = {}
         self._out: dict[str, dict[Edge, None]] = {}
         self._order = TopologicalOrder(self)  # answers the cycle check of most wires without a search
-        self._places: dict[str, int] | None = None  # each node's index in the node order, once asked
-        self._looked_up = 0  # places looked up without the map since it was last dropped
+        self._places = NodePlaces()  # each node's index in the node order, kept across a delete and its undo
         # node id -> (its params object, those params resolved): kept for catalogue layers whose params
         # refer to no unit param, so loading, inference and validation resolve each node once
         self._resolved: dict[str, tuple[dict, dict]] = {}
@@ -128,17 +127,12 @@ class Graph:
         return self.places_of((node_id,))[node_id]
 
     def places_of(self, node_ids) -> dict[str, int]:
-        """Each node's place in the node order. After an edit that shifted places, the first few asked for are
-        looked up by a walk over the ids in C (a delete asks for one); more asks build the map of every place again."""
+        """Each node's place in the node order, from a map of every place kept across a delete and its undo (see
+        `graphs.node_order.NodePlaces`)."""
         node_ids = list(node_ids)
         for node_id in node_ids:
             self._require(node_id)
-        if self._places is None or len(self._places) != len(self._nodes):  # (graphs.units.expand may add directly)
-            self._looked_up += len(node_ids)
-            if self._looked_up <= 8:  # (more asks before the next such edit: the map pays off)
-                return {node_id: operator.indexOf(self._nodes, node_id) for node_id in node_ids}
-            self._places = {n: i for i, n in enumerate(self._nodes)}
-        return {node_id: self._places[node_id] for node_id in node_ids}
+        return self._places.of(self._nodes, node_ids)
 
     def topological_rank(self) -> Mapping[str, int] | None:
         """A rank per node such that every wire runs from a lower rank to a higher one (kept up to date
@@ -283,13 +277,10 @@ class Graph:
             self._structure[node_id] = None
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
-            if self._places is not None:
-                self._places[node_id] = len(self._nodes) - 1
+            self._places.added(self._nodes, node_id, len(self._nodes) - 1)
         else:
-            items = list(self._nodes.items())
-            items.insert(max(0, index), (node_id, node))
-            self._nodes = dict(items)
-            self._places, self._looked_up = None, 0
+            insert_at(self._nodes, index, node_id, node)
+            self._places.added(self._nodes, node_id, max(0, index))
         self._order.node_added(node_id)
         self.node_added.emit(node.clone())
         self.changed.emit()
@@ -300,16 +291,13 @@ class Graph:
         for edge in [*self._in.get(node_id, ()), *self._out.get(node_id, ())]:
             if edge in self._edges:  # a wire from the node to itself is in both
                 self.disconnect(edge)
-        last = next(reversed(self._nodes)) == node_id  # (undoing an add): no other node's place changes
+        place = self._places.place_before_removal(node_id)
         del self._nodes[node_id]
+        self._places.removed(self._nodes, node_id, place)
         self._resolved.pop(node_id, None)
         self._structure.pop(node_id, None)
         self._in.pop(node_id, None)
         self._out.pop(node_id, None)
-        if last and self._places is not None:
-            self._places.pop(node_id, None)
-        else:
-            self._places, self._looked_up = None, 0
         self._order.node_removed(node_id)
         self.node_removed.emit(node.clone())
         self.changed.emit()

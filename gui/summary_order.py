@@ -5,15 +5,14 @@ removed wire leaves it valid, a new wire that runs forward in it needs nothing, 
 last (one put back, by an undo, where it was: before the row that followed it), a removed one
 leaves its row, and each of these is logged (`changes_since`) so the table moves just that row; a
 new wire that runs backward takes the order the document keeps (`Graph.topological_rank`, which it repaired over the nodes between the wire's ends). So the
-rows keep their places while the user rewires, and a rewire of a 10,000-node model walks no nodes. The
-rows after an added or removed one are numbered again only when a row number is read (`positions`): a
-delete and its undo in the middle of 10,000 rows do not renumber 5,000 rows each.
+rows keep their places while the user rewires, and a rewire of a 10,000-node model walks no nodes.
 Anything else (a rename, another graph, an edited unit) makes it anew when next asked; a cycle from
 a file leaves its nodes out.
 """
 
 from __future__ import annotations
 
+from graphs.node_order import NodePlaces
 from graphs.validate import topological_order
 
 
@@ -24,8 +23,8 @@ class LiveOrder:
         """`graph()` gives the model's graph (the open project may change)."""
         self._graph = graph
         self._ids: list[str] | None = None
-        self._position: dict[str, int] = {}
-        self._stale_from: int | None = None  # rows from this one on may have moved since `_position` was kept
+        self._rows: set[str] = set()  # the nodes in `_ids`
+        self._places = NodePlaces()  # their rows, kept across a row removed and put back (a delete and its undo)
         self._kept = False  # made from the document's kept order (else from topological_order)
         self._after: dict[str, str] = {}  # a removed node -> the node whose row followed its row then
         self._changes: list[tuple[int, int, str | None]] = []  # (version, row, added node id or None: removed)
@@ -36,38 +35,24 @@ class LiveOrder:
             graph = self._graph()
             rank = graph.topological_rank() if self._kept else None
             self._ids = topological_order(graph) if rank is None else sorted(rank, key=rank.__getitem__)
-            self._position = {node_id: i for i, node_id in enumerate(self._ids)}
-            self._stale_from = None
+            self._rows = set(self._ids)
         return self._ids
 
     def position(self, node_id: str) -> int | None:
-        return self.positions.get(node_id)
+        ids = self.ids()
+        return self._places.of(ids, (node_id,))[node_id] if node_id in self._rows else None
 
     @property
     def positions(self) -> dict[str, int]:
-        """Node id -> its row (read only)."""
-        self.ids()
-        if self._stale_from is not None:
-            ids, position = self._ids, self._position
-            position.update(zip(ids[self._stale_from:], range(self._stale_from, len(ids))))
-            self._stale_from = None
-        return self._position
-
-    def _row(self, node_id: str) -> int | None:
-        """A node's row while the order is kept: its kept number, unless rows before it moved since (then
-        found from the first row that may have moved: the C of `list.index`, no renumbering)."""
-        row = self._position.get(node_id)
-        if row is None or self._stale_from is None or row < self._stale_from:
-            return row  # (a row before every change since it was numbered has not moved)
-        return self._ids.index(node_id, self._stale_from)
-
-    def _moved_from(self, row: int) -> None:
-        self._stale_from = row if self._stale_from is None else min(self._stale_from, row)
+        """Node id -> its row."""
+        ids = self.ids()
+        return self._places.of(ids, ids)
 
     def forget(self, kept: bool = False) -> None:
         """Make the order anew when next asked: from the document's kept order (`kept`: a backward wire,
         a few milliseconds at 10,000 nodes), else as `topological_order` makes it, ties in document order."""
         self._ids, self._kept = None, kept
+        self._places.drop()
         self._after.clear()
         self._changes.clear()
         self.version += 1
@@ -84,8 +69,8 @@ class LiveOrder:
         if self._ids is not None:  # no wires yet: last, or where it was before it was removed
             row = self._place(node_id)
             self._ids.insert(row, node_id)
-            self._position[node_id] = row
-            self._moved_from(row)
+            self._rows.add(node_id)
+            self._places.added(self._ids, node_id, row)
             self._changes.append((self.version + 1, row, node_id))
         self.version += 1
 
@@ -93,22 +78,21 @@ class LiveOrder:
         """Its row: before the row that followed it when it was removed (or that row's own follower,
         when that node was removed too), else last."""
         follower, seen = self._after.pop(node_id, None), set()
-        while follower is not None and follower not in self._position and follower not in seen:
+        while follower is not None and follower not in self._rows and follower not in seen:
             seen.add(follower)
             follower = self._after.get(follower)
-        row = self._row(follower) if follower is not None else None
-        return len(self._ids) if row is None else row
+        return len(self._ids) if follower not in self._rows else self.position(follower)
 
     def node_removed(self, node_id: str) -> None:
         if self._ids is not None:
-            index = self._row(node_id)
+            index = self.position(node_id)
             if index is None:
                 return self.forget()
-            del self._position[node_id]
             del self._ids[index]
+            self._rows.discard(node_id)
+            self._places.removed(self._ids, node_id, index)
             if index < len(self._ids):
                 self._after[node_id] = self._ids[index]
-            self._moved_from(index)
             self._changes.append((self.version + 1, index, None))
         self.version += 1
 
@@ -116,7 +100,7 @@ class LiveOrder:
         """The graph has a new wire `edge`: the document's order again if it runs backward in the rows."""
         if self._ids is None:
             return
-        source, target = self._row(edge.source), self._row(edge.target)
+        source, target = self.position(edge.source), self.position(edge.target)
         if source is None or target is None:
             self.forget()
         elif source > target:

@@ -84,3 +84,18 @@ def test_the_change_set_names_every_node_whose_part_of_the_result_changed():
     assert {f"r{i}" for i in range(10, 30)} <= changed_nodes(cut, back)
     assert totals(back) == (back.total_params, back.total_macs) and totals(cut) == (cut.total_params, cut.total_macs)
     assert changed_nodes(None, back) is None
+
+
+def test_a_row_removed_and_put_back_keeps_every_rows_place_without_renumbering():
+    """A delete and its undo: the rows' places are read through the pending removal, then the removal cancels."""
+    graph = chain(40)
+    order = watched(graph)
+    before = list(order.ids())
+    assert order.positions == {node_id: i for i, node_id in enumerate(before)}  # (makes the map of places)
+    remove_node(graph, "r20", undo=False)
+    assert order.position("r30") == 30 and order.position("r10") == 11 and order.position("r20") is None
+    graph.add_node("ReLU", {}, "r20", index=before.index("r20"))
+    graph.connect("r19", "r20")
+    graph.connect("r20", "r21")
+    assert order.ids() == before and order._places._removed == [] and order._places._map is not None
+    assert all(order.position(node_id) == i for i, node_id in enumerate(before))
