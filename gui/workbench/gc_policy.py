@@ -83,7 +83,7 @@ def paused():
     try:
         yield
     finally:
-        if was_enabled:
+        if was_enabled and _collector is None:  # (unless the app's collector took over meanwhile: it keeps it off)
             gc.enable()
 
 

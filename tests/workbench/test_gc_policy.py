@@ -31,10 +31,12 @@ def test_a_project_is_shown_without_automatic_collection_and_the_setting_comes_b
     from graphs.project import Project
     from gui.document import DocumentController
 
-    controller, seen, before = DocumentController(), [], gc.isenabled()
+    was_active, was_frozen = gc_policy._collector is not None, gc_policy._frozen
+    gc_policy.release()  # automatic collection, as before the app's policy starts
+    controller, seen = DocumentController(), []
     controller.projectReset.connect(lambda: seen.append(gc.isenabled()))
     try:
-        for enabled in (True, False):  # automatic collection on (before the app's policy), or off (under it)
+        for enabled in (True, False):  # automatic collection on, or off (as the app's collector keeps it)
             (gc.enable if enabled else gc.disable)()
             controller.set_project(Project(Graph(), name="x"))
             assert seen[-1] is False and gc.isenabled() is enabled
@@ -43,5 +45,12 @@ def test_a_project_is_shown_without_automatic_collection_and_the_setting_comes_b
             seen.append(gc.isenabled())
             raise RuntimeError("a failed build")
         assert seen[-1] is False and gc.isenabled()
+        with gc_policy.paused():  # the app's collector starting during a build keeps automatic collection off
+            gc_policy.collect_in_gui_thread()
+        assert not gc.isenabled() and gc_policy._collector is not None
     finally:
-        (gc.enable if before else gc.disable)()
+        gc_policy.release()
+        if was_active:  # as the rest of this test session had it
+            gc_policy.collect_in_gui_thread()
+        if was_frozen:
+            gc_policy.freeze_long_lived()
