@@ -1,4 +1,4 @@
-"""The canvas scene: node and wire items that mirror the document, and the mouse gestures.
+"""The canvas scene: node and wire items that mirror the document (its mouse gestures: `gui.canvas.scene_input`).
 
 The scene observes the `DocumentController`: items are created and removed in
 response to its signals, never by the scene's own decision, and it keeps only
@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QGraphicsScene, QToolTip
 
@@ -22,6 +22,7 @@ from gui.canvas.edge_item import EdgeItem
 from gui.canvas.interactions import MoveGesture, NewLinkGesture
 from gui.canvas.node_item import Newest, NodeItem, PortItem
 from gui.canvas.reach_index import ReachIndex
+from gui.canvas.scene_input import SceneInput
 from gui.canvas.spatial import RectGrid
 from gui.document import DocumentController
 from gui.result_changes import changed_nodes
@@ -35,7 +36,7 @@ SPARE_WIRES = 32  # removed wires kept hidden in the scene for the next wires ma
 RETIRE_AFTER_MS = 2000  # removed node items leave the scene together once edits pause this long
 
 
-class CanvasScene(QGraphicsScene):
+class CanvasScene(SceneInput, QGraphicsScene):
     """Node items and wire items for the controller's current graph."""
 
     statusMessage = Signal(str)
@@ -496,105 +497,3 @@ class CanvasScene(QGraphicsScene):
         for node_id, item in self._nodes.items():
             item.setPos(*self.controller.scope_graph.node(node_id).position)
             item.moved()
-
-    # ---- hover feedback ----------------------------------------------------
-    def node_hovered(self, item: NodeItem) -> None:
-        if item.errors:
-            self.statusMessage.emit(f"{item.node_id}: {item.errors[0]}")
-
-    # ---- gestures ----------------------------------------------------------
-    def start_link(self, port: PortItem, pos: QPointF | None = None) -> NewLinkGesture:
-        self.cancel_gesture()
-        self.gesture = NewLinkGesture(self, port)
-        self.gesture.start(pos if pos is not None else port.scenePos())
-        return self.gesture
-
-    def cancel_gesture(self) -> None:
-        if self.gesture is not None:
-            gesture, self.gesture = self.gesture, None
-            gesture.cancel()
-
-    def _port_at(self, pos: QPointF) -> PortItem | None:
-        self._make_ports_at(pos)
-        return next((item for item in self.items(pos) if isinstance(item, PortItem)), None)
-
-    def _make_ports_at(self, pos: QPointF) -> None:
-        """Make the port items of the nodes whose outline (ports included) holds `pos`, so a press there
-        finds a port even where no hover came first."""
-        for item in self.items(pos, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
-            if isinstance(item, NodeItem):
-                item.ports()
-
-    def mousePressEvent(self, event) -> None:
-        if event.button() == Qt.MouseButton.LeftButton:
-            port = self._port_at(event.scenePos())
-            if port is not None:
-                self.start_link(port, event.scenePos())
-                event.accept()
-                return
-        super().mousePressEvent(event)
-        if event.button() == Qt.MouseButton.LeftButton and self.selected_node_items():
-            self._move = MoveGesture(self)
-
-    def mouseMoveEvent(self, event) -> None:
-        if self.gesture is not None:
-            self.gesture.move(event.scenePos())
-            event.accept()
-            return
-        super().mouseMoveEvent(event)
-        if self._move is not None:  # Qt moved the selected items: their wires follow
-            for item in self.selected_node_items():
-                item.moved()
-
-    def helpEvent(self, event) -> None:
-        """Tooltips of canvas items are made when shown (`toolTip()` methods), not kept on every item."""
-        for item in self.items(event.scenePos()):
-            text = item.toolTip()
-            if text:
-                QToolTip.showText(event.screenPos(), text, event.widget())
-                event.setAccepted(True)
-                return
-        QToolTip.hideText()
-        event.setAccepted(False)
-
-    def mouseReleaseEvent(self, event) -> None:
-        if self.gesture is not None and event.button() == Qt.MouseButton.LeftButton:
-            gesture, self.gesture = self.gesture, None
-            gesture.finish(event.scenePos())
-            event.accept()
-            return
-        super().mouseReleaseEvent(event)
-        if self._move is not None and event.button() == Qt.MouseButton.LeftButton:
-            move, self._move = self._move, None
-            if not move.finish():
-                self.sync_positions()
-
-    def mouseDoubleClickEvent(self, event) -> None:
-        self._make_ports_at(event.scenePos())
-        if event.button() == Qt.MouseButton.LeftButton and not any(
-                isinstance(item, (NodeItem, PortItem, EdgeItem)) for item in self.items(event.scenePos())):
-            self.quickAddRequested.emit(event.scenePos())
-            event.accept()
-            return
-        hit = next((i for i in self.items(event.scenePos()) if isinstance(i, (NodeItem, PortItem, EdgeItem))), None)
-        if event.button() == Qt.MouseButton.LeftButton and isinstance(hit, NodeItem):
-            self.nodeDoubleClicked.emit(hit.node_id)
-            event.accept()
-            return
-        super().mouseDoubleClickEvent(event)
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Escape and self.gesture is not None:
-            self.cancel_gesture()
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
-    def contextMenuEvent(self, event) -> None:
-        item = next((i for i in self.items(event.scenePos()) if isinstance(i, (NodeItem, EdgeItem))), None)
-        if item is not None and not item.isSelected():
-            self.clearSelection()
-            item.setSelected(True)
-        self.contextMenuRequested.emit(item, event)
-        event.accept()
-
