@@ -7,6 +7,8 @@ the scene creates and removes it when the document adds or removes the edge.
 
 from __future__ import annotations
 
+import weakref
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
@@ -65,8 +67,10 @@ class EdgeItem(QGraphicsPathItem):
         self.edge = edge
         self.source, self.target = source, target  # NodeItems
         self._shape_text: str | None = None
-        self.pending = None  # a newer inference result, taken when the wire is drawn or read (`follow`)
-        self._taken = None  # the result its shape text was last taken from
+        # Results are held weakly: a wire off screen for the rest of a session would otherwise keep alive the
+        # result it last saw (0.7 MB at 10,000 nodes), one result per place edited and looked at
+        self._pending = None  # weakref: a newer inference result, taken when the wire is drawn or read (`follow`)
+        self._taken = None  # weakref: the result its shape text was last taken from
         self._stroke: QPainterPath | None = None  # shape(), made when first asked for each path
         self.detail: str | None = None  # how it was last drawn: "path", or "line" at low zoom (gui.canvas.detail)
         self.hovered = False
@@ -149,7 +153,7 @@ class EdgeItem(QGraphicsPathItem):
 
     def set_shape(self, shape_text: str | None) -> None:
         """The shape the wire carries, or None when it is unknown (upstream error, open input)."""
-        self.pending = None
+        self._pending = None
         if shape_text == self._shape_text and self._styled:
             return
         self._shape_text = shape_text
@@ -160,13 +164,25 @@ class EdgeItem(QGraphicsPathItem):
     def follow(self, result) -> None:
         """A newer inference `result` may change the shape this wire carries: taken when it is next drawn
         or read (`shape_text`), not now."""
-        self.pending = result
+        self._pending = weakref.ref(result)
+
+    @property
+    def pending(self):
+        """The result given to the wire to take, or, once a newer one replaced it everywhere else, the
+        newest its scene has (`Newest`): a wire's shape in that one is the same or newer."""
+        if self._pending is None:
+            return None
+        result = self._pending()
+        if result is None:
+            newest = getattr(self.source, "_newest", None)
+            result = newest.result if newest is not None else None
+        return result
 
     def newer(self):
         """The newer result to show, if any: the one its source node waits to take (the scene marks only
         nodes), or the one given to the wire."""
         result = self.source.pending or self.pending
-        return None if result is self._taken else result
+        return None if result is None or (self._taken is not None and self._taken() is result) else result
 
     @property
     def stale(self) -> bool:
@@ -178,7 +194,7 @@ class EdgeItem(QGraphicsPathItem):
         result = self.newer()
         if result is not None:
             self.set_shape(carried_shape(result, self.edge))
-            self._taken = result
+            self._taken = weakref.ref(result)
         return self._shape_text
 
     def _known(self) -> bool:

@@ -310,7 +310,7 @@ class NodeItem(QGraphicsItem):
         self._drop_pending()
         for edge in self.edges:  # the wires out of it carry its new shapes, when they are drawn or read
             if edge.source is self:
-                edge.pending = result
+                edge.follow(result)
         node_id = self.node_id
         if self._take_result(result.info.get(node_id), result.inputs.get(node_id, {}), result.errors_for(node_id)):
             self._relayout() if resize else self._relayout(resize=False)
