@@ -341,15 +341,7 @@ def timed_edits(window, app, target: str, zoom: float | None, count: int, edits,
     graph); ms from each edit to its result shown and the canvas repainted. The repaint is the one Qt makes
     when the event loop turns (the canvas asks for it when a result changes what it shows); one is forced
     if none came. `left`: see `editor_reconnects`."""
-    from PySide6.QtCore import QEvent, QObject
-
-    class PaintCounter(QObject):
-        count = 0
-
-        def eventFilter(self, _watched, event):  # noqa: N802 (Qt's name)
-            if event.type() == QEvent.Type.Paint:
-                self.count += 1
-            return False
+    from bench.paint_events import PaintCounter
 
     document, view = window.document, window.view
     view.fit()

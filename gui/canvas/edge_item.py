@@ -172,11 +172,7 @@ class EdgeItem(QGraphicsPathItem):
         newest its scene has (`Newest`): a wire's shape in that one is the same or newer."""
         if self._pending is None:
             return None
-        result = self._pending()
-        if result is None:
-            newest = getattr(self.source, "_newest", None)
-            result = newest.result if newest is not None else None
-        return result
+        return self._pending() or self.source.newest_result
 
     def newer(self):
         """The newer result to show, if any: the one its source node waits to take (the scene marks only

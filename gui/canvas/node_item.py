@@ -292,6 +292,11 @@ class NodeItem(QGraphicsItem):
         newest = self._newest
         return newest.result if newest is not None and self.node_id in newest.ids else None
 
+    @property
+    def newest_result(self):
+        """The newest inference result its scene has (None outside a scene's `Newest`)."""
+        return self._newest.result if self._newest is not None else None
+
     def _drop_pending(self) -> None:
         if self._newest is not None:
             self._newest.ids.discard(self.node_id)

@@ -4,21 +4,13 @@ scroll range follows; a row deleted on screen, or at the end of a table scrolled
 freshly built table shows there."""
 
 import pytest
-from PySide6.QtCore import QEvent, QObject, QPoint
+from PySide6.QtCore import QPoint
 
 from bench.editor_scale import big_graph
+from bench.paint_events import PaintCounter
 from graphs.project import Project
 from gui import summary as summary_module
 from gui.summary import ModelSummary
-
-
-class PaintCount(QObject):
-    count = 0
-
-    def eventFilter(self, _watched, event):  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Type.Paint:
-            self.count += 1
-        return False
 
 
 @pytest.fixture
@@ -54,7 +46,7 @@ def fresh_rows(window) -> list:
 def test_a_row_moved_far_below_the_screen_repaints_no_row(big_window, qtbot):
     window = big_window
     table, document = window.summary.table, window.document
-    paints = PaintCount()
+    paints = PaintCounter()
     table.viewport().installEventFilter(paints)
     bar, before = table.verticalScrollBar(), shown(window)
     assert 0 < len(before) < 100
